@@ -1,0 +1,17 @@
+using Sluice.Packets;
+
+namespace Sluice.Core.Flows;
+
+/// <summary>The local process that owns a flow's socket.</summary>
+/// <param name="Uid">Owner uid of the socket.</param>
+/// <param name="Pid">Process id, 0 when no process holding the socket was found.</param>
+/// <param name="Name">The process name (<c>comm</c>), null when unknown.</param>
+/// <param name="Path">The executable path (<c>exe</c>), null when unknown.</param>
+public sealed record ProcessInfo(uint Uid, int Pid, string? Name, string? Path);
+
+/// <summary>Finds the process behind a flow seen on the TUN (source = the local app's socket).</summary>
+public interface IProcessLookup
+{
+    /// <summary>Returns null when no socket matches the flow (it may already be closed).</summary>
+    ProcessInfo? Find(FlowKey flow);
+}
