@@ -1,1 +1,48 @@
-Console.WriteLine("placeholder");
+using SharpFuzz;
+using Sluice.Packets.Fuzzing;
+
+namespace Sluice.Fuzz;
+
+/// <summary>
+/// SharpFuzz harness. Usage: <c>Sluice.Fuzz &lt;target&gt; [--libfuzzer]</c>. Without
+/// <c>--libfuzzer</c> it speaks AFL's fork-server protocol (run under afl-fuzz); with it, libFuzzer's
+/// (run via libfuzzer-dotnet). Targets are registered in <see cref="Targets"/>.
+/// </summary>
+public static class Program
+{
+    private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["packets"] = PacketParserTarget.Run,
+    };
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || !Targets.TryGetValue(args[0], out var target))
+        {
+            Console.Error.WriteLine($"usage: Sluice.Fuzz <target> [--libfuzzer]; targets: {string.Join(", ", Targets.Keys)}");
+            return 2;
+        }
+
+        if (args.Contains("--libfuzzer"))
+        {
+            Fuzzer.LibFuzzer.Run(target);
+        }
+        else
+        {
+            // AFL hands each input as a stream; copying it to an array is the harness's cost, not the target's.
+            Fuzzer.OutOfProcess.Run(stream =>
+            {
+                using var memory = new MemoryStream();
+                stream.CopyTo(memory);
+                target(memory.GetBuffer().AsSpan(0, (int)memory.Length));
+            });
+        }
+        return 0;
+    }
+}
+
+/// <summary>IPv4/IPv6/TCP/UDP/ICMP parsers, rewriter and builders (the body lives in Sluice.Packets so tests can run it).</summary>
+public static class PacketParserTarget
+{
+    public static void Run(ReadOnlySpan<byte> data) => PacketParserFuzzTarget.Run(data);
+}

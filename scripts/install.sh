@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs on Debian 12 (idempotent), then restores and builds the solution.
+#   scripts/install.sh            packages + build
+#   scripts/install.sh --deps     packages only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
+  curl python3 iperf3 dnsutils socat                         # apps and peers of the testbed
+  tshark                                                     # capture oracle for leak tests
+  wireguard-tools wireguard-go                               # WireGuard interop peer
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "install.sh: need root to install: ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "install.sh: the .NET 10 SDK (dotnet) is not on PATH; install it (Debian: packages.microsoft.com dotnet-sdk-10.0)" >&2
+  exit 1
+fi
+
+[ "${1:-}" = "--deps" ] && exit 0
+dotnet restore Sluice.sln -v q
+dotnet build Sluice.sln -c Release --no-restore -v q -nologo

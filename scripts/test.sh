@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests and the end-to-end namespace tests (root needed for the latter).
+# Prints "N passed, N failed" at the end and exits non-zero if anything failed or nothing ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh || exit 1
+
+results=artifacts/test-results
+rm -rf "$results"; mkdir -p "$results"
+status=0
+for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.Platform.Linux.Tests tests/Sluice.E2E; do
+  name=$(basename "$project")
+  echo "=== $name"
+  dotnet test "$project" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" --results-directory "$results" \
+    || status=1
+done
+
+# One summary line over all projects, from the TRX files.
+python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for f in glob.glob(sys.argv[1] + "/*.trx"):
+    c = ET.parse(f).getroot().find(".//{*}Counters")
+    passed += int(c.get("passed")); failed += int(c.get("failed")) + int(c.get("error", 0)) + int(c.get("timeout", 0))
+    skipped += int(c.get("notExecuted", 0))
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or skipped or passed == 0 else 0)
+PY
+[ $? -eq 0 ] || status=1
+exit $status

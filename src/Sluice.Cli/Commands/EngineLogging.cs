@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Sluice.Core.Configuration;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>Console logging as the config's `log` section asks (level, timestamps, disabled).</summary>
+internal static class EngineLogging
+{
+    public static ILoggerFactory Create(LogOptions options, bool debug) => LoggerFactory.Create(builder =>
+    {
+        if (options.Disabled) return;
+        builder.SetMinimumLevel(debug ? LogLevel.Debug : ParseLevel(options.Level));
+        builder.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = options.Timestamp ? "HH:mm:ss.fff " : null;
+            console.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+    });
+
+    private static LogLevel ParseLevel(string level) => level switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "info" => LogLevel.Information,
+        "warn" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => LogLevel.Critical,
+    };
+}

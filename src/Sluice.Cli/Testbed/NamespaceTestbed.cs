@@ -1,0 +1,178 @@
+using System.Diagnostics;
+
+namespace Sluice.Cli.Testbed;
+
+/// <summary>
+/// Two network namespaces joined by a veth pair, always torn down:
+/// <list type="bullet">
+/// <item>client: where Sluice and the apps run; its only link is <c>eth0</c> (10.200.0.2, fd00:200::2);</item>
+/// <item>router: the "internet" (10.200.0.1, fd00:200::1, plus server addresses 203.0.113.10 and
+/// 2001:db8:113::10 on its loopback) with an HTTP server, a UDP echo and a TCP line echo.</item>
+/// </list>
+/// Addresses repeat across testbeds; only namespace names are unique, so testbeds can run side by side.
+/// </summary>
+public sealed class NamespaceTestbed : IDisposable
+{
+    public const string ClientV4 = "10.200.0.2";
+    public const string RouterV4 = "10.200.0.1";
+    public const string ClientV6 = "fd00:200::2";
+    public const string RouterV6 = "fd00:200::1";
+    public const string ServerV4 = "203.0.113.10";
+    public const string ServerV6 = "2001:db8:113::10";
+    public const string ClientInterface = "eth0";
+    public const int HttpPort = 8080;
+    public const int UdpEchoPort = 7007;
+    public const int LineEchoPort = 9000;
+
+    private const string Prefix = "sluice-tb-";
+    private static int _counter;
+
+    private readonly List<Process> _processes = [];
+    private bool _disposed;
+
+    private NamespaceTestbed(string name)
+    {
+        Client = name + "-c";
+        Router = name + "-r";
+        WorkDir = Path.Combine(Path.GetTempPath(), name);
+    }
+
+    /// <summary>The client namespace (Sluice and the apps).</summary>
+    public string Client { get; }
+
+    /// <summary>The router namespace (the servers).</summary>
+    public string Router { get; }
+
+    /// <summary>A scratch folder removed with the testbed; the HTTP server serves its <c>www</c> folder.</summary>
+    public string WorkDir { get; }
+
+    public string WwwDir => Path.Combine(WorkDir, "www");
+
+    public static NamespaceTestbed Create(bool startPeers = true)
+    {
+        RequireRoot();
+        RemoveStale();
+        var testbed = new NamespaceTestbed($"{Prefix}{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}");
+        try
+        {
+            testbed.Build(startPeers);
+            return testbed;
+        }
+        catch
+        {
+            testbed.Dispose();
+            throw;
+        }
+    }
+
+    private void Build(bool startPeers)
+    {
+        Directory.CreateDirectory(WwwDir);
+        Exec.Check("ip", "netns", "add", Client);
+        Exec.Check("ip", "netns", "add", Router);
+        Exec.Check("ip", "link", "add", ClientInterface, "netns", Client, "type", "veth", "peer", "name", "eth0", "netns", Router);
+        foreach (var (ns, v4, v6) in new[] { (Client, ClientV4, ClientV6), (Router, RouterV4, RouterV6) })
+        {
+            Exec.Check("ip", "-n", ns, "link", "set", "lo", "up");
+            Exec.Check("ip", "-n", ns, "addr", "add", v4 + "/24", "dev", "eth0");
+            Exec.Check("ip", "-n", ns, "addr", "add", v6 + "/64", "dev", "eth0", "nodad");
+            Exec.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+        }
+        Exec.Check("ip", "-n", Router, "addr", "add", ServerV4 + "/32", "dev", "lo");
+        Exec.Check("ip", "-n", Router, "addr", "add", ServerV6 + "/128", "dev", "lo");
+        Exec.Check("ip", "-n", Client, "route", "add", "default", "via", RouterV4);
+        Exec.Check("ip", "-n", Client, "-6", "route", "add", "default", "via", RouterV6);
+        if (!startPeers) return;
+
+        string script = Path.Combine(WorkDir, "peer.py");
+        using (var resource = typeof(NamespaceTestbed).Assembly.GetManifestResourceStream("peer.py")!)
+        using (var file = File.Create(script))
+            resource.CopyTo(file);
+        File.WriteAllText(Path.Combine(WwwDir, "hello.txt"), "hello from the router namespace\n");
+        var peers = StartIn(Router, "python3", script, "serve", WwwDir, HttpPort.ToString(), UdpEchoPort.ToString(), LineEchoPort.ToString());
+        string? line = peers.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        if (line != "ready") throw new InvalidOperationException($"testbed peers did not start: {peers.StandardError.ReadToEnd()}");
+    }
+
+    public string PeerScript => Path.Combine(WorkDir, "peer.py");
+
+    /// <summary>Runs a command in the client namespace and waits for it.</summary>
+    public ExecResult RunInClient(TimeSpan timeout, params string[] argv) => Exec.Run(timeout, ["ip", "netns", "exec", Client, .. argv]);
+
+    public ExecResult RunInRouter(TimeSpan timeout, params string[] argv) => Exec.Run(timeout, ["ip", "netns", "exec", Router, .. argv]);
+
+    /// <summary>Starts a long-running process in a namespace; it is killed when the testbed is disposed.</summary>
+    public Process StartIn(string ns, params string[] argv)
+    {
+        var process = Exec.Start(["ip", "netns", "exec", ns, .. argv]);
+        lock (_processes) _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Starts `sluice run` in the client namespace with this config.</summary>
+    public EngineProcess StartEngine(string configJson, string name = "config.json")
+    {
+        string path = Path.Combine(WorkDir, name);
+        File.WriteAllText(path, configJson);
+        var process = StartIn(Client, [.. SluiceBinary.Command(), "run", "-c", path]);
+        return new EngineProcess(process);
+    }
+
+    /// <summary>Copies a program under another name, so its process name (comm) differs.</summary>
+    public string CopyProgram(string program, string newName)
+    {
+        string source = File.Exists(program) ? program : Exec.Check("sh", "-c", $"command -v {program}").Trim();
+        string target = Path.Combine(WorkDir, newName);
+        File.Copy(source, target, overwrite: true);
+        File.SetUnixFileMode(target, File.GetUnixFileMode(source));
+        return target;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        lock (_processes)
+        {
+            foreach (var process in _processes)
+            {
+                Exec.Kill(process);
+                process.WaitForExit(3000);
+                process.Dispose();
+            }
+            _processes.Clear();
+        }
+        Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Client);
+        Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Router);
+        try
+        {
+            Directory.Delete(WorkDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Namespaces left by a testbed whose process died (killed test run) are removed.</summary>
+    private static void RemoveStale()
+    {
+        var list = Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "list");
+        foreach (var line in list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string name = line.Split(' ')[0];
+            if (!name.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            var parts = name[Prefix.Length..].Split('-');
+            if (parts.Length < 1 || !int.TryParse(parts[0], out int pid)) continue;
+            if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+            Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", name);
+        }
+    }
+
+    private static void RequireRoot()
+    {
+        if (Environment.UserName != "root" && Exec.Run(TimeSpan.FromSeconds(5), "id", "-u").Stdout.Trim() != "0")
+            throw new InvalidOperationException("the namespace testbed needs root (ip netns, veth, TUN): run as root or with sudo");
+        if (Exec.Run(TimeSpan.FromSeconds(5), "sh", "-c", "command -v ip && command -v python3").ExitCode != 0)
+            throw new InvalidOperationException("the testbed needs iproute2 and python3: run scripts/install.sh");
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Peers for the Sluice namespace testbed: the "internet" the client namespace reaches.
+
+serve DIR PORT_HTTP PORT_UDP PORT_ECHO
+    HTTP on [::]:PORT_HTTP (dual stack): /whoami answers the client's address, other paths serve
+    files from DIR; UDP echo on [::]:PORT_UDP; TCP line echo on [::]:PORT_ECHO.
+burst HOST PORT COUNT
+    opens COUNT TCP connections at once to a line-echo server, sends a line on each, checks the
+    echo; prints "ok N" and exits 0 only if all COUNT succeeded.
+udp HOST PORT MESSAGE
+    sends MESSAGE over UDP, prints the echo (2 s timeout).
+"""
+import asyncio, functools, http.server, os, resource, socket, socketserver, sys, threading
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/whoami":
+            host = self.client_address[0]
+            if host.startswith("::ffff:"):
+                host = host[7:]
+            body = (host + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+    def log_message(self, fmt, *args):
+        sys.stderr.write("http %s %s\n" % (self.client_address[0], fmt % args))
+
+class DualStackServer(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    request_queue_size = 4096
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+def udp_echo(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    while True:
+        data, addr = s.recvfrom(65535)
+        s.sendto(data, addr)
+
+async def line_echo(reader, writer):
+    try:
+        line = await reader.readline()
+        writer.write(line)
+        await writer.drain()
+    finally:
+        writer.close()
+
+def serve(directory, http_port, udp_port, echo_port):
+    raise_fd_limit()
+    threading.Thread(target=udp_echo, args=(udp_port,), daemon=True).start()
+    handler = functools.partial(Handler, directory=directory)
+    httpd = DualStackServer(("::", http_port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    async def main():
+        server = await asyncio.start_server(line_echo, host="::", port=echo_port, backlog=4096)
+        print("ready", flush=True)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+async def one(host, port, i):
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 20)
+    msg = ("hello %d\n" % i).encode()
+    writer.write(msg)
+    await writer.drain()
+    got = await asyncio.wait_for(reader.readline(), 20)
+    writer.close()
+    return got == msg
+
+async def burst(host, port, count):
+    raise_fd_limit()
+    results = await asyncio.gather(*(one(host, port, i) for i in range(count)), return_exceptions=True)
+    good = sum(1 for r in results if r is True)
+    errors = [repr(r) for r in results if r is not True][:3]
+    print("ok %d of %d %s" % (good, count, " ".join(errors)), flush=True)
+    return good == count
+
+def udp(host, port, message):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(message.encode(), (host, port))
+    data, _ = s.recvfrom(65535)
+    print(data.decode(), flush=True)
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "serve":
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "burst":
+        sys.exit(0 if asyncio.run(burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))) else 1)
+    elif cmd == "udp":
+        udp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit("unknown command " + cmd)

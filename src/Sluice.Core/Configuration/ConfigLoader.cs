@@ -1,0 +1,152 @@
+using System.Text.Json;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>
+/// Loads the supported subset of sing-box's JSON config (docs/config.md).
+/// 1. Parse with comments and trailing commas allowed (as sing-box).
+/// 2. Walk the document section by section through <see cref="Sections"/>, collecting every error with its path.
+/// 3. Check cross references (outbound and inbound tags named by rules and route.final).
+/// 4. Build immutable records, or throw <see cref="ConfigException"/> with all errors.
+/// </summary>
+public static class ConfigLoader
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        MaxDepth = 64,
+    };
+
+    /// <summary>
+    /// Top-level section → parser. A new section (dns, endpoints, experimental, gate) is one entry here,
+    /// one parser class, and one field in <see cref="ConfigBuilder"/>/<see cref="SluiceConfig"/>.
+    /// </summary>
+    private static readonly Dictionary<string, Action<JsonElement, string, ConfigBuilder>> Sections = new(StringComparer.Ordinal)
+    {
+        ["log"] = LogSection.Parse,
+        ["inbounds"] = InboundSection.Parse,
+        ["outbounds"] = OutboundSection.Parse,
+        ["route"] = RouteSection.Parse,
+    };
+
+    /// <summary>sing-box sections (and Sluice's own) that a later version will read.</summary>
+    private static readonly HashSet<string> PlannedSections = new(StringComparer.Ordinal)
+    {
+        "dns", "endpoints", "experimental", "ntp", "certificate", "services", "gate",
+    };
+
+    public static SluiceConfig Load(string json)
+    {
+        var (config, errors) = Parse(json);
+        if (errors.Count > 0) throw new ConfigException(errors);
+        return config!;
+    }
+
+    public static SluiceConfig LoadFile(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ConfigException(new ConfigError("", $"config file {path} does not exist; pass an existing file with -c"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ConfigException(new ConfigError("", $"cannot read config file {path}: {e.Message}"));
+        }
+        return Load(json);
+    }
+
+    public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json).Errors;
+
+    private static (SluiceConfig? Config, IReadOnlyList<ConfigError> Errors) Parse(string json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            return (null, [InvalidJson(e)]);
+        }
+
+        using (document)
+        {
+            var errors = new ErrorList();
+            var builder = new ConfigBuilder(errors);
+            var root = ObjectReader.Open(document.RootElement, "", errors);
+            if (root is null) return (null, errors.Items);
+
+            root.Ignore("$schema");
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!Sections.TryGetValue(property.Name, out var parse)) continue;
+                if (root.Take(property.Name) is { } section) parse(section, property.Name, builder);
+            }
+            root.Finish(name => PlannedSections.Contains(name) ? "not supported yet" : null);
+
+            builder.CheckReferences();
+            if (errors.Count > 0) return (null, errors.Items);
+            return (builder.Build(document.RootElement.Clone()), []);
+        }
+    }
+
+    private static ConfigError InvalidJson(JsonException e)
+    {
+        // JsonException's message ends with "LineNumber: 2 | BytePositionInLine: 7."; restate it 1-based.
+        string message = e.Message;
+        int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut >= 0) message = message[..cut];
+        string where = e.LineNumber is { } line
+            ? $" at line {line + 1}, byte {(e.BytePositionInLine ?? 0) + 1}"
+            : "";
+        return new ConfigError(e.Path is { Length: > 1 } p ? p.TrimStart('$', '.') : "", $"invalid JSON{where}: {message}");
+    }
+}
+
+/// <summary>What the section parsers fill in; turned into a <see cref="SluiceConfig"/> once all are read.</summary>
+internal sealed class ConfigBuilder(ErrorList errors)
+{
+    private readonly List<(string Tag, string Path)> _outboundReferences = [];
+    private readonly List<(string Tag, string Path)> _inboundReferences = [];
+
+    public ErrorList Errors { get; } = errors;
+
+    public LogOptions Log { get; set; } = LogOptions.Default;
+
+    public List<TunInboundOptions> TunInbounds { get; } = [];
+
+    public List<OutboundOptions> Outbounds { get; } = [];
+
+    public RouteOptions Route { get; set; } = RouteOptions.Empty;
+
+    public void ReferenceOutbound(string tag, string path) => _outboundReferences.Add((tag, path));
+
+    public void ReferenceInbound(string tag, string path) => _inboundReferences.Add((tag, path));
+
+    public void CheckReferences()
+    {
+        if (Outbounds.Count == 0)
+            Outbounds.Add(new DirectOutboundOptions(ConfigDefaults.DirectTag, DialOptions.Default)); // implied, as documented
+
+        var outbounds = Outbounds.Select(o => o.Tag).ToHashSet(StringComparer.Ordinal);
+        foreach (var (tag, path) in _outboundReferences)
+        {
+            if (!outbounds.Contains(tag))
+                Errors.Add(path, $"no outbound has tag {JsonPath.Quote(tag)} (outbounds: {string.Join(", ", outbounds)})");
+        }
+        var inbounds = TunInbounds.Select(i => i.Tag).ToHashSet(StringComparer.Ordinal);
+        foreach (var (tag, path) in _inboundReferences)
+        {
+            if (!inbounds.Contains(tag))
+                Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
+        }
+    }
+
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw);
+}

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>"inbounds": [...]: Sluice captures traffic with exactly one kind of inbound, "tun".</summary>
+internal static class InboundSection
+{
+    private static readonly Dictionary<string, Func<ObjectReader, ConfigBuilder, string, TunInboundOptions?>> Types = new(StringComparer.Ordinal)
+    {
+        ["tun"] = ParseTun,
+    };
+
+    /// <summary>Fields of sing-box's tun inbound that Sluice does not implement (clearer than "unknown field").</summary>
+    private static readonly HashSet<string> UnsupportedTunFields = new(StringComparer.Ordinal)
+    {
+        "gso", "iproute2_table_index", "iproute2_rule_index", "auto_redirect", "auto_redirect_input_mark",
+        "auto_redirect_output_mark", "route_address_set", "route_exclude_address_set", "endpoint_independent_nat",
+        "udp_timeout", "include_interface", "exclude_interface", "include_uid", "include_uid_range", "exclude_uid",
+        "exclude_uid_range", "include_android_user", "include_package", "exclude_package", "platform",
+        "sniff", "sniff_override_destination", "domain_strategy", "inet4_address", "inet6_address",
+    };
+
+    public static void Parse(JsonElement element, string path, ConfigBuilder config)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(path, "an array", element, config.Errors);
+            return;
+        }
+        int i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            string itemPath = JsonPath.Index(path, i++);
+            if (ObjectReader.Open(item, itemPath, config.Errors) is not { } r) continue;
+            string? type = r.String("type");
+            if (type is null)
+            {
+                if (!r.Has("type")) config.Errors.Add(r.PathOf("type"), "required (Sluice supports \"tun\")");
+                continue;
+            }
+            if (!Types.TryGetValue(type, out var parse))
+            {
+                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\")");
+                continue;
+            }
+            if (parse(r, config, itemPath) is { } tun)
+            {
+                if (config.TunInbounds.Count > 0)
+                    config.Errors.Add(itemPath, "only one \"tun\" inbound is supported");
+                else
+                    config.TunInbounds.Add(tun);
+            }
+        }
+    }
+
+    private static TunInboundOptions? ParseTun(ObjectReader r, ConfigBuilder config, string path)
+    {
+        var errors = config.Errors;
+        int before = errors.Count;
+        string tag = r.String("tag") ?? ConfigDefaults.TunTag;
+        string name = r.String("interface_name") ?? ConfigDefaults.TunInterfaceName;
+        if (name.Length is 0 or > 15 || name.Contains('/') || name.Any(char.IsWhiteSpace))
+            errors.Add(r.PathOf("interface_name"), $"{JsonPath.Quote(name)} is not a valid interface name (1-15 characters, no '/' or spaces)");
+
+        var address = r.List("address", CidrItem);
+        if (!r.Has("address"))
+            errors.Add(r.PathOf("address"), "required: at least one address such as \"172.19.0.1/30\"");
+        CheckNatRoom(address, r.PathOf("address"), errors);
+
+        int mtu = (int)(r.Integer("mtu", 576, 65535) ?? ConfigDefaults.TunMtu);
+        bool autoRoute = r.Bool("auto_route", false);
+        bool strictRoute = r.Bool("strict_route", false);
+        string stack = r.String("stack") ?? "system";
+        if (stack is "mixed" or "gvisor")
+            errors.Add(r.PathOf("stack"), $"{JsonPath.Quote(stack)}: only \"system\" is supported");
+        else if (stack != "system")
+            errors.Add(r.PathOf("stack"), $"unknown stack {JsonPath.Quote(stack)}: only \"system\" is supported");
+        var routeAddress = r.List("route_address", CidrItem);
+        var routeExclude = r.List("route_exclude_address", CidrItem);
+        r.Finish(f => UnsupportedTunFields.Contains(f) ? "not supported by Sluice" : null);
+        return errors.Count > before ? null : new TunInboundOptions(tag, name, address, mtu, autoRoute, strictRoute, stack, routeAddress, routeExclude);
+    }
+
+    /// <summary>
+    /// The system stack's NAT rewrites an app's packet to come from a second address in the TUN's
+    /// prefix, so the first prefix of each family must leave room for one: /30 or shorter for IPv4,
+    /// /126 or shorter for IPv6.
+    /// </summary>
+    private static void CheckNatRoom(IReadOnlyList<IpPrefix> address, string path, ErrorList errors)
+    {
+        int v4 = FirstIndex(address, v4: true), v6 = FirstIndex(address, v4: false);
+        if (v4 >= 0 && address[v4].Length > 30)
+            errors.Add(address.Count == 1 ? path : JsonPath.Index(path, v4),
+                $"{address[v4]} is too narrow: the first IPv4 prefix must be /30 or shorter so the engine has a second address for its NAT (e.g. \"172.19.0.1/30\")");
+        if (v6 >= 0 && address[v6].Length > 126)
+            errors.Add(address.Count == 1 ? path : JsonPath.Index(path, v6),
+                $"{address[v6]} is too narrow: the first IPv6 prefix must be /126 or shorter so the engine has a second address for its NAT (e.g. \"fdfe:dcba:9876::1/126\")");
+    }
+
+    private static int FirstIndex(IReadOnlyList<IpPrefix> list, bool v4)
+    {
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].IsV4 == v4) return i;
+        return -1;
+    }
+
+    public static Optional<IpPrefix> CidrItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (e.ValueKind != JsonValueKind.String)
+        {
+            ObjectReader.TypeError(path, "a CIDR string", e, errors);
+            return default;
+        }
+        string s = e.GetString()!;
+        if (IpPrefix.TryParse(s, out var prefix) && !s.Contains(' ')) return prefix;
+        errors.Add(path, $"{JsonPath.Quote(s)} is not a CIDR");
+        return default;
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>"outbounds": [...]. Each type is one entry in <see cref="Types"/>.</summary>
+internal static class OutboundSection
+{
+    /// <summary>
+    /// Outbound type → parser of the fields besides "type" and "tag". A new protocol (shadowsocks,
+    /// socks, …) adds one entry here and one record next to its implementation. No reflection.
+    /// </summary>
+    private static readonly Dictionary<string, Func<ObjectReader, string, OutboundOptions?>> Types = new(StringComparer.Ordinal)
+    {
+        ["direct"] = ParseDirect,
+        ["block"] = (r, tag) => new BlockOutboundOptions(tag),
+    };
+
+    /// <summary>sing-box's dial fields that Sluice does not implement yet.</summary>
+    private static readonly HashSet<string> UnsupportedDialFields = new(StringComparer.Ordinal)
+    {
+        "detour", "inet4_bind_address", "inet6_bind_address", "reuse_addr", "tcp_fast_open", "tcp_multi_path",
+        "udp_fragment", "domain_resolver", "domain_strategy", "network_strategy", "network_type",
+        "fallback_network_type", "fallback_delay", "override_address", "override_port", "proxy_protocol",
+    };
+
+    public static void Parse(JsonElement element, string path, ConfigBuilder config)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(path, "an array", element, config.Errors);
+            return;
+        }
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        int i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            string itemPath = JsonPath.Index(path, i++);
+            if (ObjectReader.Open(item, itemPath, config.Errors) is not { } r) continue;
+            string? type = r.String("type");
+            if (type is null)
+            {
+                if (!r.Has("type")) config.Errors.Add(r.PathOf("type"), $"required (one of {string.Join(", ", Types.Keys)})");
+                continue;
+            }
+            if (!Types.TryGetValue(type, out var parse))
+            {
+                config.Errors.Add(r.PathOf("type"), $"outbound type {JsonPath.Quote(type)} is not supported (supported: {string.Join(", ", Types.Keys)})");
+                continue;
+            }
+            // sing-box lets the tag be omitted; Sluice then names the outbound after its type.
+            string tag = r.String("tag") ?? type;
+            if (tag.Length == 0)
+                config.Errors.Add(r.PathOf("tag"), "must not be empty");
+            else if (!tags.Add(tag))
+                config.Errors.Add(r.PathOf("tag"), $"duplicate tag {JsonPath.Quote(tag)}: tags name outbounds in rules and must be unique");
+            int before = config.Errors.Count;
+            var outbound = parse(r, tag);
+            r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
+            if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
+        }
+    }
+
+    private static OutboundOptions ParseDirect(ObjectReader r, string tag)
+    {
+        string? bind = r.String("bind_interface");
+        uint? mark = r.Mark("routing_mark");
+        var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
+        return new DirectOutboundOptions(tag, new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout));
+    }
+}

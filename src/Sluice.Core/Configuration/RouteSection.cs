@@ -1,0 +1,43 @@
+using System.Text.Json;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>"route": {"rules", "final", "auto_detect_interface", "default_mark"}.</summary>
+internal static class RouteSection
+{
+    private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
+    {
+        "rule_set", "geoip", "geosite", "override_android_vpn", "default_interface", "default_domain_resolver",
+        "default_network_strategy", "default_network_type", "default_fallback_network_type", "default_fallback_delay",
+        "find_process",
+    };
+
+    public static void Parse(JsonElement element, string path, ConfigBuilder config)
+    {
+        if (ObjectReader.Open(element, path, config.Errors) is not { } r) return;
+        var rules = new List<RuleOptions>();
+        if (r.Take("rules") is { } rulesElement)
+        {
+            string rulesPath = r.PathOf("rules");
+            if (rulesElement.ValueKind != JsonValueKind.Array)
+            {
+                ObjectReader.TypeError(rulesPath, "an array", rulesElement, config.Errors);
+            }
+            else
+            {
+                int i = 0;
+                foreach (var item in rulesElement.EnumerateArray())
+                {
+                    if (RuleParser.Parse(item, JsonPath.Index(rulesPath, i++), config, topLevel: true) is { } rule) rules.Add(rule);
+                }
+            }
+        }
+        string? final = r.String("final");
+        if (final is { Length: 0 }) final = null;
+        if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
+        bool autoDetect = r.Bool("auto_detect_interface", false);
+        uint? mark = r.Mark("default_mark");
+        r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
+        config.Route = new RouteOptions(rules, final, autoDetect, mark);
+    }
+}

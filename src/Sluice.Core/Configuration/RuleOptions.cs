@@ -1,0 +1,66 @@
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>One entry of route.rules (or of a logical rule's rules). See docs/config.md for matching.</summary>
+public abstract record RuleOptions
+{
+    /// <summary>Negates the whole rule's match.</summary>
+    public bool Invert { get; init; }
+
+    /// <summary>What a top-level rule does when it matches; null inside a logical rule.</summary>
+    public RuleAction? Action { get; init; }
+}
+
+/// <summary>
+/// A rule of matchers: kinds are AND-ed, values within a kind OR-ed, and sing-box's groups are OR-ed
+/// as one kind: destination (domain*, ip_cidr, ip_is_private), port (port, port_range), source port
+/// (source_port, source_port_range). An empty rule matches every flow.
+/// </summary>
+public sealed record DefaultRuleOptions : RuleOptions
+{
+    public IReadOnlyList<string> Inbound { get; init; } = [];
+    public IReadOnlyList<string> Network { get; init; } = [];
+    public IReadOnlyList<string> Protocol { get; init; } = [];
+    public IReadOnlyList<string> Domain { get; init; } = [];
+    public IReadOnlyList<string> DomainSuffix { get; init; } = [];
+    public IReadOnlyList<string> DomainKeyword { get; init; } = [];
+    public IReadOnlyList<string> DomainRegex { get; init; } = [];
+    public IReadOnlyList<IpPrefix> IpCidr { get; init; } = [];
+    public bool IpIsPrivate { get; init; }
+    public IReadOnlyList<IpPrefix> SourceIpCidr { get; init; } = [];
+    public IReadOnlyList<ushort> Port { get; init; } = [];
+    public IReadOnlyList<PortRange> PortRange { get; init; } = [];
+    public IReadOnlyList<ushort> SourcePort { get; init; } = [];
+    public IReadOnlyList<PortRange> SourcePortRange { get; init; } = [];
+    public IReadOnlyList<string> ProcessName { get; init; } = [];
+    public IReadOnlyList<string> ProcessPath { get; init; } = [];
+    public IReadOnlyList<string> ProcessPathRegex { get; init; } = [];
+    public IReadOnlyList<uint> UserId { get; init; } = [];
+}
+
+public enum LogicalMode { And, Or }
+
+/// <summary>{"type":"logical","mode":"and"|"or","rules":[...]}: sub-rules carry no action.</summary>
+public sealed record LogicalRuleOptions(LogicalMode Mode, IReadOnlyList<RuleOptions> Rules) : RuleOptions;
+
+/// <summary>An inclusive port range; sing-box's "1000:2000", ":3000" (from 0), "4000:" (to 65535).</summary>
+public readonly record struct PortRange(ushort Start, ushort End)
+{
+    public override string ToString() => $"{Start}:{End}";
+}
+
+public abstract record RuleAction;
+
+/// <summary>action "route" (the default when a rule names an outbound).</summary>
+public sealed record RouteAction(string Outbound) : RuleAction;
+
+/// <summary>action "reject": method "default" answers TCP RST / ICMP unreachable; "drop" drops silently.</summary>
+public sealed record RejectAction(bool Drop) : RuleAction;
+
+/// <summary>action "hijack-dns": the flow goes to the built-in DNS server.</summary>
+public sealed record HijackDnsAction : RuleAction;
+
+/// <summary>action "sniff": peek at the first payload, then continue with the next rule.</summary>
+/// <param name="Sniffers">Protocols to look for; empty = all the engine knows.</param>
+public sealed record SniffAction(IReadOnlyList<string> Sniffers, TimeSpan Timeout) : RuleAction;

@@ -1,0 +1,258 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>One route rule (sing-box 1.11+ syntax: matchers + "action").</summary>
+internal static class RuleParser
+{
+    public static readonly string[] Networks = ["tcp", "udp", "icmp"];
+    public static readonly string[] Protocols = ["tls", "http", "quic", "dns"];
+    public static readonly string[] Actions = ["route", "reject", "hijack-dns", "sniff"];
+
+    private static readonly string[] ActionFields = ["action", "outbound", "method", "no_drop", "sniffer", "timeout"];
+
+    /// <summary>Regexes run as RE2 does (as sing-box's Go regexp): no backtracking, so no catastrophic patterns.</summary>
+    public const RegexOptions DomainRegexOptions = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant | RegexOptions.IgnoreCase;
+
+    public const RegexOptions PathRegexOptions = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
+
+    private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
+    {
+        "ip_version", "auth_user", "client", "geosite", "geoip", "source_geoip", "source_ip_is_private",
+        "package_name", "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
+        "rule_set", "rule_set_ip_cidr_match_source", "rule_set_ip_cidr_accept_empty", "clash_mode", "user",
+        "preferred_by", "interface_address", "network_interface_address", "default_interface_address", "query_type",
+        "override_address", "override_port", "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
+        "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
+    };
+
+    public static RuleOptions? Parse(JsonElement element, string path, ConfigBuilder config, bool topLevel)
+    {
+        var errors = config.Errors;
+        if (ObjectReader.Open(element, path, errors) is not { } r) return null;
+        int before = errors.Count;
+        string type = r.String("type") ?? "default";
+        RuleOptions? rule = type switch
+        {
+            "default" => ParseDefault(r, config),
+            "logical" => ParseLogical(r, config),
+            _ => null,
+        };
+        if (type is not ("default" or "logical"))
+            errors.Add(r.PathOf("type"), $"unknown rule type {JsonPath.Quote(type)} (expected \"default\" or \"logical\")");
+        bool invert = r.Bool("invert", false);
+
+        RuleAction? action = null;
+        if (topLevel)
+        {
+            action = ParseAction(r, config);
+        }
+        else
+        {
+            foreach (string field in ActionFields)
+            {
+                if (r.Take(field) is not null)
+                    errors.Add(r.PathOf(field), "rules inside a logical rule have no action; put it on the logical rule");
+            }
+        }
+        r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
+        if (rule is null || errors.Count > before) return null;
+        return rule with { Invert = invert, Action = action };
+    }
+
+    private static DefaultRuleOptions ParseDefault(ObjectReader r, ConfigBuilder config)
+    {
+        var inbound = r.Strings("inbound");
+        for (int i = 0; i < inbound.Count; i++)
+            config.ReferenceInbound(inbound[i], inbound.Count == 1 && !IsArray(r, "inbound") ? r.PathOf("inbound") : JsonPath.Index(r.PathOf("inbound"), i));
+
+        return new DefaultRuleOptions
+        {
+            Inbound = inbound,
+            Network = r.List("network", (e, p, errs) => OneOf(e, p, errs, Networks, "network")),
+            Protocol = r.List("protocol", (e, p, errs) => OneOf(e, p, errs, Protocols, "protocol")),
+            Domain = r.List("domain", DomainItem),
+            DomainSuffix = r.List("domain_suffix", DomainItem),
+            DomainKeyword = r.List("domain_keyword", NonEmpty),
+            DomainRegex = r.List("domain_regex", (e, p, errs) => RegexItem(e, p, errs, DomainRegexOptions)),
+            IpCidr = r.List("ip_cidr", InboundSection.CidrItem),
+            IpIsPrivate = r.Bool("ip_is_private", false),
+            SourceIpCidr = r.List("source_ip_cidr", InboundSection.CidrItem),
+            Port = r.List("port", PortItem),
+            PortRange = r.List("port_range", PortRangeItem),
+            SourcePort = r.List("source_port", PortItem),
+            SourcePortRange = r.List("source_port_range", PortRangeItem),
+            ProcessName = r.List("process_name", NonEmpty),
+            ProcessPath = r.List("process_path", NonEmpty),
+            ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, PathRegexOptions)),
+            UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
+        };
+    }
+
+    private static bool IsArray(ObjectReader r, string name) => r.Take(name) is { ValueKind: JsonValueKind.Array };
+
+    private static LogicalRuleOptions? ParseLogical(ObjectReader r, ConfigBuilder config)
+    {
+        var errors = r.Errors;
+        LogicalMode? mode = r.String("mode") switch
+        {
+            "and" => LogicalMode.And,
+            "or" => LogicalMode.Or,
+            null => null,
+            var other => Error($"unknown mode {JsonPath.Quote(other)} (expected \"and\" or \"or\")"),
+        };
+        if (mode is null && !r.Has("mode")) errors.Add(r.PathOf("mode"), "required for a logical rule: \"and\" or \"or\"");
+
+        var rules = new List<RuleOptions>();
+        string rulesPath = r.PathOf("rules");
+        if (r.Take("rules") is not { } rulesElement)
+        {
+            errors.Add(rulesPath, "required for a logical rule: a non-empty array of rules");
+        }
+        else if (rulesElement.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(rulesPath, "an array", rulesElement, errors);
+        }
+        else
+        {
+            int i = 0;
+            foreach (var item in rulesElement.EnumerateArray())
+            {
+                if (Parse(item, JsonPath.Index(rulesPath, i++), config, topLevel: false) is { } sub) rules.Add(sub);
+            }
+            if (i == 0) errors.Add(rulesPath, "must not be empty");
+        }
+        return mode is { } m ? new LogicalRuleOptions(m, rules) : null;
+
+        LogicalMode? Error(string message)
+        {
+            errors.Add(r.PathOf("mode"), message);
+            return null;
+        }
+    }
+
+    private static RuleAction? ParseAction(ObjectReader r, ConfigBuilder config)
+    {
+        var errors = r.Errors;
+        string? action = r.String("action");
+        bool hasOutbound = r.Has("outbound");
+        if (action is null && r.Has("action")) return null; // wrong type, reported
+        action ??= hasOutbound ? "route" : null;
+        if (action is null)
+        {
+            errors.Add(r.Path, "missing \"outbound\" (or an \"action\": route, reject, hijack-dns, sniff)");
+            return null;
+        }
+        RuleAction? result;
+        switch (action)
+        {
+            case "route":
+                string? outbound = r.String("outbound");
+                if (outbound is null && !hasOutbound) errors.Add(r.PathOf("outbound"), "required for action \"route\"");
+                if (outbound is not null) config.ReferenceOutbound(outbound, r.PathOf("outbound"));
+                result = outbound is null ? null : new RouteAction(outbound);
+                break;
+            case "reject":
+                string method = r.String("method") ?? "default";
+                if (method is not ("default" or "drop"))
+                    errors.Add(r.PathOf("method"), $"unknown method {JsonPath.Quote(method)} (expected \"default\" or \"drop\")");
+                r.Bool("no_drop", false); // sing-box's flood guard; Sluice answers every rejected flow, so it has no effect
+                result = new RejectAction(method == "drop");
+                break;
+            case "hijack-dns":
+                result = new HijackDnsAction();
+                break;
+            case "sniff":
+                var sniffers = r.List("sniffer", (e, p, errs) => OneOf(e, p, errs, Protocols, "sniffer"));
+                var timeout = r.Duration("timeout") ?? ConfigDefaults.SniffTimeout;
+                result = new SniffAction(sniffers, timeout);
+                break;
+            case "route-options" or "resolve" or "bypass":
+                errors.Add(r.PathOf("action"), $"action {JsonPath.Quote(action)} is not supported yet (supported: {string.Join(", ", Actions)})");
+                return null;
+            default:
+                errors.Add(r.PathOf("action"), $"unknown action {JsonPath.Quote(action)} (expected one of {string.Join(", ", Actions)})");
+                return null;
+        }
+        // Fields of the other actions are mistakes, not unknown fields: say which action they belong to.
+        foreach (var (field, owner) in new[] { ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff") })
+        {
+            if (owner != action && r.Take(field) is not null)
+                errors.Add(r.PathOf(field), $"only allowed with \"action\": {JsonPath.Quote(owner)}, this rule's action is {JsonPath.Quote(action)}");
+        }
+        return result;
+    }
+
+    private static Optional<string> OneOf(JsonElement e, string path, ErrorList errors, string[] allowed, string what)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (allowed.Contains(s.Value)) return s;
+        errors.Add(path, $"unknown {what} {JsonPath.Quote(s.Value)} (expected one of {string.Join(", ", allowed)})");
+        return default;
+    }
+
+    private static Optional<string> NonEmpty(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (s.Value.Length > 0) return s;
+        errors.Add(path, "must not be empty");
+        return default;
+    }
+
+    private static Optional<string> DomainItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (NonEmpty(e, path, errors) is not { HasValue: true } s) return default;
+        string d = s.Value.TrimEnd('.');
+        if (d.Length == 0 || d.Any(c => c is ' ' or '/' or ':' or '*' || char.IsControl(c)))
+        {
+            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a domain name");
+            return default;
+        }
+        return d.ToLowerInvariant();
+    }
+
+    private static Optional<string> RegexItem(JsonElement e, string path, ErrorList errors, RegexOptions options)
+    {
+        if (NonEmpty(e, path, errors) is not { HasValue: true } s) return default;
+        try
+        {
+            _ = new Regex(s.Value, options);
+            return s;
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a valid regular expression: {ex.Message}");
+            return default;
+        }
+    }
+
+    private static Optional<ushort> PortItem(JsonElement e, string path, ErrorList errors) =>
+        ObjectReader.ReadInteger(e, path, 0, 65535, errors) is { } n ? new Optional<ushort>((ushort)n) : default;
+
+    /// <summary>sing-box syntax: "1000:2000", ":3000" (0..3000), "4000:" (4000..65535).</summary>
+    private static Optional<PortRange> PortRangeItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        string text = s.Value;
+        int colon = text.IndexOf(':');
+        if (colon >= 0 && text.IndexOf(':', colon + 1) < 0
+            && Bound(text[..colon], 0, out ushort start) && Bound(text[(colon + 1)..], 65535, out ushort end)
+            && colon + 1 + (text.Length - colon - 1) > 1)
+        {
+            if (start <= end) return new PortRange(start, end);
+            errors.Add(path, $"{JsonPath.Quote(text)} is not a port range: start is after end");
+            return default;
+        }
+        errors.Add(path, $"{JsonPath.Quote(text)} is not a port range (expected \"start:end\", \":end\" or \"start:\", ports 0-65535)");
+        return default;
+
+        static bool Bound(string part, ushort empty, out ushort value)
+        {
+            value = empty;
+            return part.Length == 0 || ushort.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>A validated config: immutable, every default filled in. See docs/config.md.</summary>
+/// <param name="Raw">The parsed document, for sections a later component reads itself.</param>
+public sealed record SluiceConfig(
+    LogOptions Log,
+    IReadOnlyList<TunInboundOptions> TunInbounds,
+    IReadOnlyList<OutboundOptions> Outbounds,
+    RouteOptions Route,
+    JsonElement? Raw = null)
+{
+    /// <summary>The outbound a flow takes when no rule matches: route.final, else the first outbound.</summary>
+    public string DefaultOutbound => Route.Final ?? Outbounds[0].Tag;
+}
+
+/// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>
+/// <param name="Output">A file path; null writes to stderr.</param>
+public sealed record LogOptions(bool Disabled, string Level, bool Timestamp, string? Output)
+{
+    public static LogOptions Default { get; } = new(false, "info", true, null);
+}
+
+public sealed record TunInboundOptions(
+    string Tag,
+    string InterfaceName,
+    IReadOnlyList<IpPrefix> Address,
+    int Mtu,
+    bool AutoRoute,
+    bool StrictRoute,
+    string Stack,
+    IReadOnlyList<IpPrefix> RouteAddress,
+    IReadOnlyList<IpPrefix> RouteExcludeAddress);
+
+public abstract record OutboundOptions(string Type, string Tag);
+
+public sealed record DirectOutboundOptions(string Tag, DialOptions Dial) : OutboundOptions("direct", Tag);
+
+public sealed record BlockOutboundOptions(string Tag) : OutboundOptions("block", Tag);
+
+/// <param name="BindInterface">SO_BINDTODEVICE; null = let the fwmark route it.</param>
+/// <param name="RoutingMark">SO_MARK; null = route.default_mark, else <see cref="ConfigDefaults.FwMark"/>.</param>
+public sealed record DialOptions(string? BindInterface, uint? RoutingMark, TimeSpan ConnectTimeout)
+{
+    public static DialOptions Default { get; } = new(null, null, ConfigDefaults.ConnectTimeout);
+}
+
+public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Final, bool AutoDetectInterface, uint? DefaultMark)
+{
+    public static RouteOptions Empty { get; } = new([], null, false, null);
+}

@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Sockets;
+using Sluice.Core.Configuration;
+
+namespace Sluice.Core.Outbounds.Direct;
+
+/// <summary>
+/// Leaves on the host's own interfaces. Every socket carries the engine's mark (see
+/// <see cref="ISocketFactory"/>), so policy routing sends it by the main table, not back into the TUN.
+/// </summary>
+internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactory sockets) : IOutbound
+{
+    public string Tag => tag;
+
+    public string Type => "direct";
+
+    public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        var socket = sockets.CreateTcp(destination.Address.Family);
+        try
+        {
+            ApplyDialOptions(socket);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(dial.ConnectTimeout);
+            await socket.ConnectAsync(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port), timeout.Token);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new OutboundException($"direct: connect to {destination} timed out after {dial.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new OutboundException($"direct: connect to {destination} failed: {e.SocketErrorCode}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        var socket = sockets.CreateUdp(destination.Address.Family);
+        try
+        {
+            ApplyDialOptions(socket);
+            socket.Connect(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port));
+            return ValueTask.FromResult<IUdpChannel>(new ConnectedUdpChannel(socket));
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new OutboundException($"direct: UDP to {destination} failed: {e.SocketErrorCode}", e);
+        }
+    }
+
+    private void ApplyDialOptions(Socket socket)
+    {
+        if (dial.RoutingMark is { } mark)
+            socket.SetRawSocketOption(SocketOptionLevelSol, SoMark, BitConverter.GetBytes(mark));
+        if (dial.BindInterface is { } name)
+            socket.SetRawSocketOption(SocketOptionLevelSol, SoBindToDevice, System.Text.Encoding.ASCII.GetBytes(name + "\0"));
+    }
+
+    // Linux socket option numbers; the socket factory is the platform's, these two only
+    // override what it set when the config asks for it.
+    private const int SocketOptionLevelSol = 1;
+    private const int SoMark = 36;
+    private const int SoBindToDevice = 25;
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>A connected UDP socket as a channel: one datagram per Send/Receive.</summary>
+internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel
+{
+    public void Send(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            socket.Send(payload, SocketFlags.None);
+        }
+        catch (SocketException)
+        {
+            // ICMP errors surface here as ECONNREFUSED on the next send; UDP is lossy anyway.
+        }
+    }
+
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                return await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                // A port-unreachable answer to an earlier datagram; keep listening like an app would.
+            }
+        }
+    }
+
+    public void Dispose() => socket.Dispose();
+}

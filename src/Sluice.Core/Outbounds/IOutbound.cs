@@ -1,0 +1,40 @@
+using Sluice.Packets;
+
+namespace Sluice.Core.Outbounds;
+
+/// <summary>Where a flow is going: an address, and the name it was reached by when known.</summary>
+public readonly record struct Destination(NetAddress Address, ushort Port, string? Domain = null)
+{
+    public override string ToString() => Domain is null
+        ? (Address.IsV4 ? $"{Address}:{Port}" : $"[{Address}]:{Port}")
+        : $"{Domain}:{Port}";
+}
+
+/// <summary>
+/// An L4 lane: TCP flows terminated by the kernel are relayed as streams, UDP flows as datagrams.
+/// Implementations live one per folder under Outbounds/ and are created by <see cref="OutboundRegistry"/>.
+/// </summary>
+public interface IOutbound : IDisposable
+{
+    string Tag { get; }
+
+    string Type { get; }
+
+    /// <summary>Opens a stream to the destination; throws <see cref="OutboundException"/> with a readable reason.</summary>
+    ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken);
+
+    /// <summary>Opens a datagram channel to the destination.</summary>
+    ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken);
+}
+
+/// <summary>A UDP association for one flow. Send is called from the packet thread and must not block long.</summary>
+public interface IUdpChannel : IDisposable
+{
+    void Send(ReadOnlySpan<byte> payload);
+
+    /// <summary>Receives one datagram payload; returns 0-length only for an empty datagram.</summary>
+    ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+}
+
+/// <summary>An outbound could not carry a flow. The message is for people (it goes to the log).</summary>
+public sealed class OutboundException(string message, Exception? inner = null) : Exception(message, inner);

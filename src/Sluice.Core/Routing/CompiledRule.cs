@@ -1,0 +1,218 @@
+using System.Text.RegularExpressions;
+using Sluice.Core.Configuration;
+
+namespace Sluice.Core.Routing;
+
+/// <summary>A rule's matchers compiled for allocation-free evaluation against a <see cref="FlowContext"/>.</summary>
+internal abstract class CompiledRule
+{
+    public abstract bool Matches(FlowContext flow);
+
+    public abstract bool UsesProcess { get; }
+
+    public abstract bool UsesDomain { get; }
+
+    public static CompiledRule Compile(RuleOptions options) => options switch
+    {
+        DefaultRuleOptions d => new DefaultRule(d),
+        LogicalRuleOptions l => new LogicalRule(l),
+        _ => throw new ArgumentException($"unknown rule kind {options.GetType().Name}", nameof(options)),
+    };
+}
+
+/// <summary>
+/// Matcher kinds are AND-ed; within a kind values are OR-ed, and sing-box's groups act as one kind:
+/// (domain | domain_suffix | domain_keyword | domain_regex | ip_cidr | ip_is_private) &amp; (port | port_range)
+/// &amp; source_ip_cidr &amp; (source_port | source_port_range) &amp; every other field. Cheap tests run first and
+/// the process (a kernel lookup) is touched last, only when everything else matched.
+/// </summary>
+internal sealed class DefaultRule : CompiledRule
+{
+    private readonly bool _invert;
+    private readonly int _networkMask;
+    private readonly string[]? _inbound;
+    private readonly PortSet? _ports;
+    private readonly PortSet? _sourcePorts;
+    private readonly PrefixTrie? _sourceCidr;
+    private readonly bool _hasDestination;
+    private readonly PrefixTrie? _cidr;
+    private readonly bool _ipIsPrivate;
+    private readonly DomainIndex? _domains;
+    private readonly string[]? _keywords;
+    private readonly Regex[]? _domainRegex;
+    private readonly string[]? _protocols;
+    private readonly uint[]? _uids;
+    private readonly HashSet<string>? _names;
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _namesSpan;
+    private readonly HashSet<string>? _truncatedNames;
+    private readonly HashSet<string>? _paths;
+    private readonly Regex[]? _pathRegex;
+
+    /// <summary>Linux truncates a process's comm to 15 bytes (TASK_COMM_LEN 16 with the NUL).</summary>
+    internal const int CommLength = 15;
+
+    public DefaultRule(DefaultRuleOptions o)
+    {
+        _invert = o.Invert;
+        foreach (string n in o.Network)
+        {
+            _networkMask |= n switch
+            {
+                "tcp" => 1,
+                "udp" => 2,
+                "icmp" => 4,
+                _ => throw new ArgumentException($"unknown network \"{n}\"", nameof(o)),
+            };
+        }
+        _inbound = NullIfEmpty(o.Inbound);
+        if (o.Port.Count > 0 || o.PortRange.Count > 0) _ports = new PortSet(o.Port, o.PortRange);
+        if (o.SourcePort.Count > 0 || o.SourcePortRange.Count > 0) _sourcePorts = new PortSet(o.SourcePort, o.SourcePortRange);
+        _sourceCidr = Trie(o.SourceIpCidr);
+
+        _cidr = Trie(o.IpCidr);
+        _ipIsPrivate = o.IpIsPrivate;
+        if (o.Domain.Count > 0 || o.DomainSuffix.Count > 0)
+        {
+            _domains = new DomainIndex();
+            foreach (string d in o.Domain) _domains.AddExact(d);
+            foreach (string d in o.DomainSuffix) _domains.AddSuffix(d);
+        }
+        _keywords = NullIfEmpty(o.DomainKeyword);
+        _domainRegex = o.DomainRegex.Count == 0 ? null : o.DomainRegex.Select(r => new Regex(r, RuleParser.DomainRegexOptions)).ToArray();
+        _hasDestination = _cidr is not null || _ipIsPrivate || _domains is not null || _keywords is not null || _domainRegex is not null;
+
+        _protocols = NullIfEmpty(o.Protocol);
+        _uids = o.UserId.Count == 0 ? null : o.UserId.ToArray();
+        if (o.ProcessName.Count > 0)
+        {
+            _names = new HashSet<string>(o.ProcessName, StringComparer.Ordinal);
+            _namesSpan = _names.GetAlternateLookup<ReadOnlySpan<char>>();
+            _truncatedNames = new HashSet<string>(o.ProcessName.Select(n => n.Length > CommLength ? n[..CommLength] : n), StringComparer.Ordinal);
+        }
+        _paths = o.ProcessPath.Count == 0 ? null : new HashSet<string>(o.ProcessPath, StringComparer.Ordinal);
+        _pathRegex = o.ProcessPathRegex.Count == 0 ? null : o.ProcessPathRegex.Select(r => new Regex(r, RuleParser.PathRegexOptions)).ToArray();
+    }
+
+    public override bool UsesProcess => _uids is not null || _names is not null || _paths is not null || _pathRegex is not null;
+
+    public override bool UsesDomain => _domains is not null || _keywords is not null || _domainRegex is not null;
+
+    public override bool Matches(FlowContext flow) => MatchesAll(flow) != _invert;
+
+    private bool MatchesAll(FlowContext flow)
+    {
+        ref readonly var key = ref flow.KeyRef;
+        if (_networkMask != 0 && (_networkMask & flow.NetworkBit) == 0) return false;
+        if (_inbound is not null && !ContainsOrdinal(_inbound, flow.Inbound)) return false;
+        if (_ports is not null && !_ports.Contains(key.DestinationPort)) return false;
+        if (_sourcePorts is not null && !_sourcePorts.Contains(key.SourcePort)) return false;
+        if (_sourceCidr is not null && !_sourceCidr.Contains(key.Source)) return false;
+        if (_hasDestination && !MatchesDestination(flow)) return false;
+        if (_protocols is not null && (flow.Protocol is not { } p || !ContainsOrdinal(_protocols, p))) return false;
+        if (UsesProcess && !MatchesProcess(flow)) return false;
+        return true;
+    }
+
+    private bool MatchesDestination(FlowContext flow)
+    {
+        var destination = flow.KeyRef.Destination;
+        if (_cidr is not null && _cidr.Contains(destination)) return true;
+        if (_ipIsPrivate && PrivateAddresses.Contains(destination)) return true;
+        if (flow.Domain is not { Length: > 0 } domain) return false;
+        if (_domains is not null && _domains.Contains(domain)) return true;
+        if (_keywords is not null)
+        {
+            foreach (string k in _keywords)
+                if (domain.Contains(k, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        if (_domainRegex is not null)
+        {
+            var name = domain.AsSpan().TrimEnd('.');
+            foreach (var r in _domainRegex)
+                if (r.IsMatch(name)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// process_name matches the kernel's comm (so the configured name is compared truncated to 15
+    /// characters) or the basename of the executable path in full. Kinds are AND-ed as in sing-box.
+    /// </summary>
+    private bool MatchesProcess(FlowContext flow)
+    {
+        if (flow.Process is not { } process) return false;
+        if (_uids is not null && Array.IndexOf(_uids, process.Uid) < 0) return false;
+        if (_names is not null)
+        {
+            bool byComm = process.Name is { } comm && _truncatedNames!.Contains(comm);
+            bool byPath = process.Path is { } exe && _namesSpan.Contains(exe.AsSpan(exe.LastIndexOf('/') + 1));
+            if (!byComm && !byPath) return false;
+        }
+        if (_paths is not null && (process.Path is not { } path || !_paths.Contains(path))) return false;
+        if (_pathRegex is not null)
+        {
+            if (process.Path is not { } exePath) return false;
+            bool any = false;
+            foreach (var r in _pathRegex)
+            {
+                if (r.IsMatch(exePath))
+                {
+                    any = true;
+                    break;
+                }
+            }
+            if (!any) return false;
+        }
+        return true;
+    }
+
+    private static bool ContainsOrdinal(string[] values, string value)
+    {
+        foreach (string v in values)
+            if (string.Equals(v, value, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    private static string[]? NullIfEmpty(IReadOnlyList<string> list) => list.Count == 0 ? null : list.ToArray();
+
+    private static PrefixTrie? Trie(IReadOnlyList<Tun.IpPrefix> prefixes)
+    {
+        if (prefixes.Count == 0) return null;
+        var trie = new PrefixTrie();
+        foreach (var p in prefixes) trie.Add(p);
+        return trie;
+    }
+}
+
+/// <summary>{"type":"logical"}: and/or over sub-rules, short-circuiting left to right.</summary>
+internal sealed class LogicalRule : CompiledRule
+{
+    private readonly bool _and;
+    private readonly bool _invert;
+    private readonly CompiledRule[] _rules;
+
+    public LogicalRule(LogicalRuleOptions o)
+    {
+        _and = o.Mode == LogicalMode.And;
+        _invert = o.Invert;
+        _rules = o.Rules.Select(Compile).ToArray();
+    }
+
+    public override bool UsesProcess => _rules.Any(r => r.UsesProcess);
+
+    public override bool UsesDomain => _rules.Any(r => r.UsesDomain);
+
+    public override bool Matches(FlowContext flow)
+    {
+        bool result = _and;
+        foreach (var rule in _rules)
+        {
+            if (rule.Matches(flow) != _and)
+            {
+                result = !_and;
+                break;
+            }
+        }
+        return result != _invert;
+    }
+}

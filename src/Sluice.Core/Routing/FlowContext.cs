@@ -1,0 +1,79 @@
+using Sluice.Core.Flows;
+using Sluice.Packets;
+
+namespace Sluice.Core.Routing;
+
+/// <summary>What the router knows about one new flow. One per flow; not thread-safe (one decider at a time).</summary>
+public sealed class FlowContext
+{
+    private static readonly string[] ProtocolNames = BuildProtocolNames();
+
+    private readonly Func<FlowKey, ProcessInfo?>? _processLookup;
+    private readonly FlowKey _key;
+    private ProcessInfo? _process;
+
+    public FlowContext(FlowKey key, string inbound, Func<FlowKey, ProcessInfo?>? processLookup)
+    {
+        _key = key;
+        Inbound = inbound;
+        _processLookup = processLookup;
+    }
+
+    public FlowKey Key => _key;
+
+    /// <summary>The key without a copy, for the rule evaluation loop.</summary>
+    internal ref readonly FlowKey KeyRef => ref _key;
+
+    public string Inbound { get; }
+
+    /// <summary>"tcp", "udp", "icmp" (ICMPv6 too), else the protocol number.</summary>
+    public string Network => ProtocolNames[Key.Protocol];
+
+    /// <summary>The destination's name: from sniffing (TLS SNI / HTTP Host) or the DNS reverse map.</summary>
+    public string? Domain { get; set; }
+
+    /// <summary>The sniffed protocol: "tls", "http", "quic", "dns".</summary>
+    public string? Protocol { get; set; }
+
+    /// <summary>True once a sniff verdict was given (or the caller sniffed); sniff rules are then skipped.</summary>
+    public bool Sniffed { get; set; }
+
+    /// <summary>
+    /// The owning process, looked up on first access and cached (a miss too): the lookup reads the
+    /// kernel's socket tables, so it happens only when a rule with process matchers is evaluated.
+    /// </summary>
+    public ProcessInfo? Process
+    {
+        get
+        {
+            if (!ProcessResolved)
+            {
+                ProcessResolved = true;
+                _process = _processLookup?.Invoke(_key);
+            }
+            return _process;
+        }
+    }
+
+    public bool ProcessResolved { get; private set; }
+
+    /// <summary>Bit of <see cref="Key"/>'s protocol in a rule's network mask (0 when no network name applies).</summary>
+    internal int NetworkBit => Key.Protocol switch
+    {
+        IpProtocol.Tcp => 1,
+        IpProtocol.Udp => 2,
+        IpProtocol.Icmp or IpProtocol.IcmpV6 => 4,
+        _ => 0,
+    };
+
+    private static string[] BuildProtocolNames()
+    {
+        var names = new string[256];
+        for (int i = 0; i < names.Length; i++) names[i] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        names[IpProtocol.Tcp] = "tcp";
+        names[IpProtocol.Udp] = "udp";
+        names[IpProtocol.Icmp] = "icmp";
+        names[IpProtocol.IcmpV6] = "icmp";
+        return names;
+    }
+}

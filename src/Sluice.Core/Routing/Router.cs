@@ -1,0 +1,139 @@
+using Sluice.Core.Configuration;
+
+namespace Sluice.Core.Routing;
+
+/// <summary>
+/// route.rules compiled once per config into an immutable structure; first match wins.
+/// Runs of consecutive "destination-only" rules (only ip_cidr / domain / domain_suffix, no invert, not
+/// sniff) are merged into one <see cref="DestinationBlock"/>: one trie walk and one hash probe per
+/// label find the first matching rule of the run, so 10,000 single-CIDR rules cost what one does.
+/// Deciding a flow does not allocate (the lazy process lookup aside).
+/// </summary>
+public sealed class Router
+{
+    /// <summary>Runs shorter than this are evaluated rule by rule; a block only pays off on long runs.</summary>
+    private const int MinBlockLength = 8;
+
+    private readonly Entry[] _entries;
+    private readonly Step[] _steps;
+    private readonly int[] _stepOfRule;
+    private readonly string _final;
+    private readonly string[] _descriptions;
+
+    private Router(Entry[] entries, Step[] steps, int[] stepOfRule, string final, string[] descriptions)
+    {
+        _entries = entries;
+        _steps = steps;
+        _stepOfRule = stepOfRule;
+        _final = final;
+        _descriptions = descriptions;
+        UsesProcess = entries.Any(e => e.Rule.UsesProcess);
+        UsesDomain = entries.Any(e => e.Rule.UsesDomain);
+    }
+
+    /// <summary>True when some rule matches on process_name/path/uid: the engine then resolves processes.</summary>
+    public bool UsesProcess { get; }
+
+    /// <summary>True when some rule matches on a domain: the engine then keeps domains (sniff, DNS map).</summary>
+    public bool UsesDomain { get; }
+
+    /// <param name="defaultOutbound">route.final, else the first outbound's tag.</param>
+    /// <exception cref="ArgumentException">A rule has no action or names an outbound not in <paramref name="outboundTags"/>.</exception>
+    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        var tags = outboundTags.ToHashSet(StringComparer.Ordinal);
+        if (!tags.Contains(defaultOutbound))
+            throw new ArgumentException($"the final outbound \"{defaultOutbound}\" is not among the outbounds ({string.Join(", ", outboundTags)})", nameof(defaultOutbound));
+
+        var entries = new Entry[route.Rules.Count];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var rule = route.Rules[i];
+            if (rule.Action is RouteAction { Outbound: var o } && !tags.Contains(o))
+                throw new ArgumentException($"route.rules[{i}] routes to unknown outbound \"{o}\"", nameof(route));
+            entries[i] = rule.Action switch
+            {
+                RouteAction r => new Entry(CompiledRule.Compile(rule), Verdict.Route, r.Outbound, TimeSpan.Zero, []),
+                RejectAction r => new Entry(CompiledRule.Compile(rule), r.Drop ? Verdict.Drop : Verdict.Reject, null, TimeSpan.Zero, []),
+                HijackDnsAction => new Entry(CompiledRule.Compile(rule), Verdict.HijackDns, null, TimeSpan.Zero, []),
+                SniffAction s => new Entry(CompiledRule.Compile(rule), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
+                _ => throw new ArgumentException($"route.rules[{i}] has no action", nameof(route)),
+            };
+        }
+
+        var steps = new List<Step>();
+        var stepOfRule = new int[entries.Length];
+        for (int i = 0; i < entries.Length;)
+        {
+            int end = i;
+            while (end < entries.Length && DestinationBlock.CanHold(route.Rules[end])) end++;
+            if (end - i >= MinBlockLength)
+            {
+                Array.Fill(stepOfRule, steps.Count, i, end - i);
+                steps.Add(new Step(i, end, DestinationBlock.Build(route.Rules, i, end)));
+                i = end;
+            }
+            else
+            {
+                stepOfRule[i] = steps.Count;
+                steps.Add(new Step(i, i + 1, null));
+                i++;
+            }
+        }
+
+        var descriptions = route.Rules.Select(RuleDescription.Describe).ToArray();
+        return new Router(entries, steps.ToArray(), stepOfRule, defaultOutbound, descriptions);
+    }
+
+    /// <summary>
+    /// The first rule at or after <paramref name="startAt"/> that matches decides. A sniff rule matches
+    /// once per flow: it sets <see cref="FlowContext.Sniffed"/>, and sniff rules are skipped for sniffed flows.
+    /// No match routes to the final outbound with RuleIndex -1.
+    /// </summary>
+    public RouteDecision Decide(FlowContext flow, int startAt = 0)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        if (startAt < 0) startAt = 0;
+        if (startAt < _entries.Length)
+        {
+            var steps = _steps;
+            for (int s = _stepOfRule[startAt]; s < steps.Length; s++)
+            {
+                ref readonly var step = ref steps[s];
+                if (step.Block is { } block && startAt <= step.Start)
+                {
+                    int hit = block.FirstMatch(flow);
+                    if (hit >= 0) return Decision(hit);
+                    continue;
+                }
+                for (int i = Math.Max(step.Start, startAt); i < step.End; i++)
+                {
+                    var entry = _entries[i];
+                    if (entry.Verdict == Verdict.Sniff && flow.Sniffed) continue;
+                    if (!entry.Rule.Matches(flow)) continue;
+                    if (entry.Verdict == Verdict.Sniff) flow.Sniffed = true;
+                    return Decision(i);
+                }
+            }
+        }
+        return new RouteDecision(Verdict.Route, _final, -1, _entries.Length, TimeSpan.Zero);
+    }
+
+    /// <summary>The sniffers a sniff rule asked for (empty = every sniffer the engine has).</summary>
+    public IReadOnlyList<string> SniffersOf(int ruleIndex) => _entries[ruleIndex].Sniffers;
+
+    /// <summary>One line per rule ("process_name=[curl] => reject"), for logs and the /rules API.</summary>
+    public IReadOnlyList<string> Describe() => _descriptions;
+
+    private RouteDecision Decision(int i)
+    {
+        var e = _entries[i];
+        return new RouteDecision(e.Verdict, e.Outbound, i, i + 1, e.SniffTimeout);
+    }
+
+    private sealed record Entry(CompiledRule Rule, Verdict Verdict, string? Outbound, TimeSpan SniffTimeout, string[] Sniffers);
+
+    /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>
+    private readonly record struct Step(int Start, int End, DestinationBlock? Block);
+}

@@ -1,0 +1,79 @@
+using System.Text;
+using Sluice.Core.Configuration;
+
+namespace Sluice.Core.Routing;
+
+/// <summary>Renders a rule as one line: "process_name=[curl] network=[tcp] => reject". Long lists are elided.</summary>
+internal static class RuleDescription
+{
+    private const int MaxValuesShown = 5;
+
+    public static string Describe(RuleOptions rule)
+    {
+        var sb = new StringBuilder();
+        Condition(sb, rule);
+        sb.Append(" => ").Append(rule.Action switch
+        {
+            RouteAction r => r.Outbound,
+            RejectAction { Drop: true } => "reject(drop)",
+            RejectAction => "reject",
+            HijackDnsAction => "hijack-dns",
+            SniffAction s => $"sniff({(s.Sniffers.Count == 0 ? "all" : string.Join(",", s.Sniffers))}, {GoDuration.Format(s.Timeout)})",
+            _ => "?",
+        });
+        return sb.ToString();
+    }
+
+    private static void Condition(StringBuilder sb, RuleOptions rule)
+    {
+        if (rule.Invert) sb.Append("not ");
+        if (rule is LogicalRuleOptions l)
+        {
+            sb.Append(l.Mode == LogicalMode.And ? "and(" : "or(");
+            for (int i = 0; i < l.Rules.Count; i++)
+            {
+                if (i > 0) sb.Append("; ");
+                Condition(sb, l.Rules[i]);
+            }
+            sb.Append(')');
+            return;
+        }
+        var d = (DefaultRuleOptions)rule;
+        int start = sb.Length;
+        List(sb, "inbound", d.Inbound);
+        List(sb, "network", d.Network);
+        List(sb, "protocol", d.Protocol);
+        List(sb, "domain", d.Domain);
+        List(sb, "domain_suffix", d.DomainSuffix);
+        List(sb, "domain_keyword", d.DomainKeyword);
+        List(sb, "domain_regex", d.DomainRegex);
+        List(sb, "ip_cidr", d.IpCidr);
+        if (d.IpIsPrivate) Separator(sb).Append("ip_is_private");
+        List(sb, "source_ip_cidr", d.SourceIpCidr);
+        List(sb, "port", d.Port);
+        List(sb, "port_range", d.PortRange);
+        List(sb, "source_port", d.SourcePort);
+        List(sb, "source_port_range", d.SourcePortRange);
+        List(sb, "process_name", d.ProcessName);
+        List(sb, "process_path", d.ProcessPath);
+        List(sb, "process_path_regex", d.ProcessPathRegex);
+        List(sb, "user_id", d.UserId);
+        if (sb.Length == start) sb.Append("any");
+
+        static void List<T>(StringBuilder sb, string name, IReadOnlyList<T> values)
+        {
+            if (values.Count == 0) return;
+            Separator(sb).Append(name).Append("=[");
+            for (int i = 0; i < values.Count && i < MaxValuesShown; i++)
+            {
+                if (i > 0) sb.Append(',');
+                sb.Append(values[i]);
+            }
+            if (values.Count > MaxValuesShown) sb.Append(",… +").Append(values.Count - MaxValuesShown);
+            sb.Append(']');
+        }
+
+        static StringBuilder Separator(StringBuilder sb) =>
+            sb.Length > 0 && sb[^1] is not ('(' or ' ') ? sb.Append(' ') : sb;
+    }
+}

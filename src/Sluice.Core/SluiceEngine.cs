@@ -1,0 +1,250 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Flows;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Routing;
+using Sluice.Core.Stack;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core;
+
+/// <summary>What the engine needs from the operating system; Platform projects provide it.</summary>
+/// <param name="OpenTun">Creates (or adopts) and configures the TUN device for the tun inbound.</param>
+/// <param name="Routes">auto_route; null when the host owns routing (embedding).</param>
+/// <param name="Sockets">Builds a socket factory that marks sockets with the given fwmark.</param>
+/// <param name="Processes">Process lookup; null where the platform has none.</param>
+public sealed record EnginePlatform(
+    Func<TunInboundOptions, ITunDevice> OpenTun,
+    IRouteTable? Routes,
+    Func<uint, ISocketFactory> Sockets,
+    IProcessLookup? Processes);
+
+/// <summary>
+/// The engine: one TUN inbound, the router and the outbounds. Start order matters:
+/// 1. remove what a killed earlier run left (rules, routes);
+/// 2. open the TUN, bind the relay listeners on its addresses;
+/// 3. start the packet thread, then install auto_route so traffic only arrives once it is served.
+/// Stop runs the same steps backwards and removes everything it added.
+/// </summary>
+public sealed partial class SluiceEngine : IDisposable
+{
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
+
+    private readonly SluiceConfig _config;
+    private readonly EnginePlatform _platform;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _logs;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<string, IOutbound> _outbounds = new(StringComparer.Ordinal);
+    private ITunDevice? _tun;
+    private PacketLoop? _loop;
+    private TcpRelay? _relay4;
+    private TcpRelay? _relay6;
+    private TcpNat? _nat4;
+    private TcpNat? _nat6;
+    private UdpSessions? _udp;
+    private IcmpEchoRelay? _icmp4;
+    private IcmpEchoRelay? _icmp6;
+    private AutoRoutePlan? _routePlan;
+    private Timer? _sweeper;
+
+    public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
+    {
+        _config = config;
+        _platform = platform;
+        _logs = logs;
+        _logger = logs.CreateLogger("engine");
+    }
+
+    public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
+
+    public string? TunName => _tun?.Name;
+
+    public void Start()
+    {
+        if (_config.TunInbounds.Count == 0)
+            throw new InvalidOperationException("the config has no tun inbound: add {\"type\": \"tun\", \"address\": [\"172.19.0.1/30\"]} to \"inbounds\"");
+        var tunOptions = _config.TunInbounds[0];
+        try
+        {
+            StartCore(tunOptions);
+        }
+        catch
+        {
+            Stop();
+            throw;
+        }
+    }
+
+    private void StartCore(TunInboundOptions tunOptions)
+    {
+        var sockets = _platform.Sockets(FwMark);
+        foreach (var options in _config.Outbounds)
+            _outbounds[options.Tag] = OutboundRegistry.Create(options, sockets);
+        string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
+        var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
+        var lanes = new LaneSelector(router, _outbounds, defaultOutbound, _logs.CreateLogger("router"));
+        Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
+
+        if (tunOptions.AutoRoute && _platform.Routes is not null)
+        {
+            _routePlan = new AutoRoutePlan(
+                tunOptions.InterfaceName,
+                ConfigDefaults.RouteTable,
+                FwMark,
+                ConfigDefaults.RulePriority,
+                tunOptions.Address.Any(a => a.IsV4),
+                tunOptions.Address.Any(a => !a.IsV4),
+                tunOptions.RouteAddress,
+                tunOptions.RouteExcludeAddress,
+                tunOptions.StrictRoute);
+            _platform.Routes.RemoveStale(_routePlan);
+        }
+
+        _tun = _platform.OpenTun(tunOptions);
+        var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
+        var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
+        var relayLog = _logs.CreateLogger("tcp");
+        if (tunOptions.Address.Any(a => a.IsV4))
+        {
+            _nat4 = new TcpNat(v4.Address, NatPeer(v4));
+            _relay4 = new TcpRelay(_nat4, lanes, relayLog);
+            _icmp4 = TryIcmp(sockets, v4: true);
+        }
+        if (tunOptions.Address.Any(a => !a.IsV4))
+        {
+            _nat6 = new TcpNat(v6.Address, NatPeer(v6));
+            _relay6 = new TcpRelay(_nat6, lanes, relayLog);
+            _icmp6 = TryIcmp(sockets, v4: false);
+        }
+        _udp = new UdpSessions(_tun, lanes, tunOptions.Tag, lookup, _logs.CreateLogger("udp"));
+        _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
+            tunOptions.Address.ToArray(), _logs.CreateLogger("packets"));
+
+        _relay4?.Start();
+        _relay6?.Start();
+        _icmp4?.Start();
+        _icmp6?.Start();
+        _loop.Start();
+        _sweeper = new Timer(_ => Sweep(), null, SweepInterval, SweepInterval);
+
+        if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
+        LogStarted(_logger, _tun.Name, string.Join(", ", tunOptions.Address), _tun.Mtu, _routePlan is not null, FwMark);
+        foreach (var line in router.Describe()) LogRule(_logger, line);
+    }
+
+    private IcmpEchoRelay? TryIcmp(ISocketFactory sockets, bool v4)
+    {
+        try
+        {
+            return new IcmpEchoRelay(_tun!, sockets, v4, _logs.CreateLogger("icmp"));
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // Raw ICMP sockets need CAP_NET_RAW; without it echo requests are refused instead.
+            LogNoIcmp(_logger, v4 ? "IPv4" : "IPv6", e.SocketErrorCode.ToString());
+            return null;
+        }
+    }
+
+    /// <summary>The second host address in the TUN prefix: the source the NAT gives steered segments.</summary>
+    private static NetAddress NatPeer(IpPrefix prefix)
+    {
+        var value = prefix.Address.Value;
+        var next = value + 1;
+        Span<byte> bytes = stackalloc byte[16];
+        if (prefix.IsV4)
+        {
+            var candidate = NetAddress.FromV4((uint)next);
+            if (!prefix.Contains(candidate) || IsBroadcast(prefix, candidate)) candidate = NetAddress.FromV4((uint)(value - 1));
+            return candidate;
+        }
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, next);
+        var v6 = NetAddress.FromBytes(bytes);
+        if (!prefix.Contains(v6))
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, value - 1);
+            v6 = NetAddress.FromBytes(bytes);
+        }
+        return v6;
+    }
+
+    private static bool IsBroadcast(IpPrefix prefix, NetAddress address)
+    {
+        uint hostMask = prefix.Length >= 32 ? 0 : uint.MaxValue >> prefix.Length;
+        return (address.V4Value & hostMask) == hostMask;
+    }
+
+    private void Sweep()
+    {
+        long now = Environment.TickCount64;
+        try
+        {
+            _nat4?.Sweep(now, closedGrace: 10_000, idle: 60_000);
+            _nat6?.Sweep(now, closedGrace: 10_000, idle: 60_000);
+            _udp?.Sweep(now);
+            _icmp4?.Sweep(now);
+            _icmp6?.Sweep(now);
+        }
+        catch (Exception e)
+        {
+            LogSweepFailed(_logger, e.Message);
+        }
+    }
+
+    /// <summary>Counters for status output.</summary>
+    public EngineCounters Counters => new(_loop?.Packets ?? 0, (_nat4?.Count ?? 0) + (_nat6?.Count ?? 0),
+        (_relay4?.Active ?? 0) + (_relay6?.Active ?? 0), _udp?.Count ?? 0);
+
+    public void Stop()
+    {
+        // Routes first: from here on the host's traffic no longer enters the TUN.
+        if (_routePlan is not null)
+        {
+            try
+            {
+                _platform.Routes!.Remove(_routePlan);
+            }
+            catch (Exception e)
+            {
+                LogCleanupFailed(_logger, e.Message);
+            }
+            _routePlan = null;
+        }
+        _sweeper?.Dispose();
+        _relay4?.Dispose();
+        _relay6?.Dispose();
+        _icmp4?.Dispose();
+        _icmp6?.Dispose();
+        _udp?.Dispose();
+        _tun?.Dispose();
+        _loop?.Stop();
+        foreach (var outbound in _outbounds.Values) outbound.Dispose();
+        _outbounds.Clear();
+        foreach (var owned in _owned) owned.Dispose();
+        _owned.Clear();
+        _tun = null;
+        _loop = null;
+    }
+
+    public void Dispose() => Stop();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "engine started: {Tun} ({Addresses}, mtu {Mtu}), auto_route {AutoRoute}, fwmark 0x{Mark:x}")]
+    private static partial void LogStarted(ILogger logger, string tun, string addresses, int mtu, bool autoRoute, uint mark);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "rule {Rule}")]
+    private static partial void LogRule(ILogger logger, string rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "no {Family} ICMP socket ({Error}); echo requests on the direct lane go unanswered")]
+    private static partial void LogNoIcmp(ILogger logger, string family, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "cleanup: {Reason}")]
+    private static partial void LogCleanupFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "sweep failed: {Reason}")]
+    private static partial void LogSweepFailed(ILogger logger, string reason);
+}
+
+/// <summary>Engine counters: packets read from the TUN, NAT entries, relayed TCP connections, UDP sessions.</summary>
+public readonly record struct EngineCounters(long Packets, int TcpNatEntries, int TcpRelayed, int UdpSessions);

@@ -1,0 +1,238 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Routing;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Stack;
+
+/// <summary>
+/// The packet thread. For each batch read from the TUN:
+/// 1. parse the packet once (a view, no copy) and take its flow key;
+/// 2. TCP: the kernel's answers on the relay side are rewritten back to the app; an app segment is
+///    rewritten towards the relay listener (a new SYN is routed first, a refusal answered with RST);
+/// 3. UDP: handed to its user-space session;
+/// 4. ICMP echo: relayed or refused; everything else is dropped.
+/// Rewrites happen in place in the batch slot and the packet is written straight back.
+/// </summary>
+internal sealed partial class PacketLoop
+{
+    private const int BatchSize = 64;
+
+    private readonly ITunDevice _tun;
+    private readonly TcpNat? _nat4;
+    private readonly TcpNat? _nat6;
+    private readonly UdpSessions _udp;
+    private readonly IcmpEchoRelay? _icmp4;
+    private readonly IcmpEchoRelay? _icmp6;
+    private readonly LaneSelector _lanes;
+    private readonly string _inboundTag;
+    private readonly Func<FlowKey, Flows.ProcessInfo?>? _processLookup;
+    private readonly IpPrefix[] _ownPrefixes;
+    private readonly ILogger _logger;
+    private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
+    private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
+    private Thread? _thread;
+    private volatile bool _stopping;
+
+    public PacketLoop(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, UdpSessions udp, IcmpEchoRelay? icmp4, IcmpEchoRelay? icmp6,
+        LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes, ILogger logger)
+    {
+        _tun = tun;
+        _nat4 = nat4;
+        _nat6 = nat6;
+        _udp = udp;
+        _icmp4 = icmp4;
+        _icmp6 = icmp6;
+        _lanes = lanes;
+        _inboundTag = inboundTag;
+        _processLookup = processLookup;
+        _ownPrefixes = ownPrefixes;
+        _logger = logger;
+    }
+
+    public long Packets { get; private set; }
+
+    public void Start()
+    {
+        _thread = new Thread(Run) { IsBackground = true, Name = "sluice-tun-read" };
+        _thread.Start();
+    }
+
+    public void Stop()
+    {
+        _stopping = true;
+        _thread?.Join(TimeSpan.FromSeconds(2));
+    }
+
+    private void Run()
+    {
+        var batch = new PacketBatch(BatchSize, Math.Max(_tun.Mtu, 1500) + 64);
+        while (!_stopping)
+        {
+            int count;
+            try
+            {
+                count = _tun.ReadBatch(batch);
+            }
+            catch (Exception e) when (!_stopping)
+            {
+                LogReadFailed(_logger, e.Message);
+                Thread.Sleep(100);
+                continue;
+            }
+            if (count == 0) break;
+            long now = Environment.TickCount64;
+            for (int i = 0; i < count; i++)
+            {
+                try
+                {
+                    Handle(batch.Packet(i), now);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // One bad packet must never stop the packet path.
+                    LogPacketFailed(_logger, e.GetType().Name, e.Message);
+                }
+            }
+            Packets += count;
+        }
+    }
+
+    private void Handle(Span<byte> buffer, long now)
+    {
+        if (!IpPacket.TryParse(buffer, out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
+        switch (packet.Protocol)
+        {
+            case IpProtocol.Tcp:
+                HandleTcp(packet, now);
+                break;
+            case IpProtocol.Udp:
+                if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || IsOwnAddress(udpKey.Destination)) return;
+                if (!UdpDatagram.TryParse(packet.Payload, out var datagram)) return;
+                _udp.OnPacket(packet, udpKey, datagram.Payload, _scratch);
+                break;
+            case IpProtocol.Icmp:
+            case IpProtocol.IcmpV6:
+                HandleIcmp(packet, now);
+                break;
+        }
+    }
+
+    private void HandleTcp(in IpPacket packet, long now)
+    {
+        if (!TcpSegment.TryParse(packet.Payload, out var segment)) return;
+        var nat = packet.IsV4 ? _nat4 : _nat6;
+        if (nat is null) return;
+        var source = packet.Source;
+        var destination = packet.Destination;
+
+        if (nat.IsFromListener(source, segment.SourcePort, destination))
+        {
+            var back = nat.FindByPort(segment.DestinationPort);
+            if (back is null) return;
+            back.LastSeen = now;
+            var original = back.Original;
+            PacketRewriter.RewriteTcpUdp(packet.Buffer, original.Destination, original.DestinationPort, original.Source, original.SourcePort);
+            _tun.Write(packet.Buffer);
+            return;
+        }
+
+        var key = new FlowKey(IpProtocol.Tcp, source, segment.SourcePort, destination, segment.DestinationPort);
+        if (IsOwnAddress(destination)) return;
+        var entry = nat.Find(key);
+        if (entry is null)
+        {
+            var flags = segment.Flags;
+            if ((flags & TcpFlags.Rst) != 0) return;
+            if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) != TcpFlags.Syn)
+            {
+                // Not a new connection and no state for it (engine restarted, entry expired): tell the app.
+                WriteReset(packet);
+                return;
+            }
+            var flow = new FlowContext(key, _inboundTag, _processLookup);
+            var choice = _lanes.Choose(flow);
+            if (choice.Kind == LaneKind.Reject)
+            {
+                LogTcpRefused(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleIndex);
+                WriteReset(packet);
+                return;
+            }
+            if (choice.Kind == LaneKind.Drop)
+            {
+                LogTcpDropped(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleIndex);
+                return;
+            }
+            entry = nat.Add(key, flow, choice.Kind == LaneKind.NeedsSniff ? null : choice.Decision, now);
+            if (entry is null)
+            {
+                LogNatFull(_logger, key.ToString());
+                WriteReset(packet);
+                return;
+            }
+        }
+        entry.LastSeen = now;
+        PacketRewriter.RewriteTcpUdp(packet.Buffer, nat.NatAddress, entry.NatPort, nat.TunAddress, nat.ListenPort);
+        _tun.Write(packet.Buffer);
+    }
+
+    private void HandleIcmp(in IpPacket packet, long now)
+    {
+        if (!IcmpMessage.TryParse(packet.Payload, out var icmp) || !icmp.IsEchoRequest) return;
+        if (!FlowKeys.TryGetFlowKey(packet, out var key) || IsOwnAddress(key.Destination)) return;
+        if (!_icmpFlows.TryGetValue(key, out var known) || now - known.At > 30_000)
+        {
+            var flow = new FlowContext(key, _inboundTag, _processLookup);
+            var choice = _lanes.Choose(flow);
+            while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+            known = (choice.Kind, now);
+            _icmpFlows[key] = known;
+            if (_icmpFlows.Count > 4096) SweepIcmpFlows(now);
+        }
+        switch (known.Kind)
+        {
+            case LaneKind.Reject:
+                int n = PacketBuilder.IcmpUnreachable(_scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
+                if (n > 0) _tun.Write(_scratch.AsSpan(0, n));
+                break;
+            case LaneKind.Outbound:
+                (packet.IsV4 ? _icmp4 : _icmp6)?.OnEchoRequest(packet, icmp);
+                break;
+        }
+    }
+
+    private void SweepIcmpFlows(long now)
+    {
+        foreach (var (key, value) in _icmpFlows)
+            if (now - value.At > 30_000) _icmpFlows.Remove(key);
+    }
+
+    private void WriteReset(in IpPacket packet)
+    {
+        int n = PacketBuilder.TcpReset(_scratch, packet);
+        if (n > 0) _tun.Write(_scratch.AsSpan(0, n));
+    }
+
+    /// <summary>Traffic to the TUN's own prefix would loop back into the TUN; it is dropped.</summary>
+    private bool IsOwnAddress(NetAddress address)
+    {
+        foreach (var prefix in _ownPrefixes)
+            if (prefix.Contains(address)) return true;
+        return false;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => reject (rule {Rule})")]
+    private static partial void LogTcpRefused(ILogger logger, string flow, string process, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => drop (rule {Rule})")]
+    private static partial void LogTcpDropped(ILogger logger, string flow, string process, int rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: all NAT ports in use; connection reset")]
+    private static partial void LogNatFull(ILogger logger, string flow);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "TUN read failed: {Reason}")]
+    private static partial void LogReadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "packet dropped after {Error}: {Reason}")]
+    private static partial void LogPacketFailed(ILogger logger, string error, string reason);
+}

@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Sniffing;
+
+namespace Sluice.Core.Stack;
+
+/// <summary>
+/// The relay side of the system-stack NAT for one address family:
+/// 1. a listener on the TUN address accepts the connections the NAT steers to it;
+/// 2. the peer port of an accepted socket names the NAT entry, i.e. the app's original flow;
+/// 3. when the rules want the first payload (sniff), it is read before dialing;
+/// 4. the outbound is dialed; a refusal or failure closes the app's connection with a RST;
+/// 5. bytes are pumped both ways with half-close, then the entry is marked closed.
+/// </summary>
+internal sealed partial class TcpRelay : IDisposable
+{
+    private const int PumpBufferSize = 128 * 1024;
+    private const int SniffLimit = 8 * 1024;
+
+    private readonly TcpNat _nat;
+    private readonly LaneSelector _lanes;
+    private readonly ILogger _logger;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+
+    public TcpRelay(TcpNat nat, LaneSelector lanes, ILogger logger)
+    {
+        _nat = nat;
+        _lanes = lanes;
+        _logger = logger;
+        var tun = nat.TunAddress.ToIPAddress();
+        _listener = new Socket(tun.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        if (tun.AddressFamily == AddressFamily.InterNetworkV6) _listener.DualMode = false;
+        // The address was just added to the TUN; allow binding before IPv6 DAD would finish.
+        // (raw option numbers: .NET's SocketOptionName has no FREEBIND)
+        if (tun.AddressFamily == AddressFamily.InterNetwork)
+            _listener.SetRawSocketOption(0 /* SOL_IP */, 15 /* IP_FREEBIND */, BitConverter.GetBytes(1));
+        else
+            _listener.SetRawSocketOption(41 /* SOL_IPV6 */, 78 /* IPV6_FREEBIND */, BitConverter.GetBytes(1));
+        _listener.Bind(new IPEndPoint(tun, 0));
+        _listener.Listen(4096);
+        nat.ListenPort = (ushort)((IPEndPoint)_listener.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Live relayed connections.</summary>
+    public int Active => Volatile.Read(ref _active);
+
+    private int _active;
+
+    public void Start() => _ = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                LogAcceptFailed(_logger, e.SocketErrorCode);
+                continue;
+            }
+            _ = HandleAsync(client);
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        Interlocked.Increment(ref _active);
+        TcpNatEntry? entry = null;
+        Stream? remote = null;
+        byte[]? sniffed = null;
+        int sniffedLength = 0;
+        try
+        {
+            client.NoDelay = true;
+            int natPort = ((IPEndPoint)client.RemoteEndPoint!).Port;
+            entry = _nat.FindByPort((ushort)natPort);
+            if (entry is null)
+            {
+                Reset(client);
+                return;
+            }
+
+            entry.Accepted = true;
+            var flow = entry.Flow;
+            // The SYN-time decision stands as made; deciding again would repeat a process lookup.
+            LaneChoice choice = entry.Decision is { } pre ? _lanes.FromDecision(pre) : _lanes.Choose(flow);
+            while (choice.Kind == LaneKind.NeedsSniff)
+            {
+                sniffed ??= ArrayPool<byte>.Shared.Rent(SniffLimit);
+                sniffedLength = await SniffAsync(client, flow, sniffed, sniffedLength, choice.Decision.SniffTimeout);
+                choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+            }
+
+            var destination = new Destination(flow.Key.Destination, flow.Key.DestinationPort, flow.Domain);
+            if (choice.Kind != LaneKind.Outbound)
+            {
+                LogRefused(_logger, flow.Key.ToString(), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+                Reset(client);
+                return;
+            }
+
+            var outbound = choice.Outbound!;
+            LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleIndex);
+            try
+            {
+                remote = await outbound.DialTcpAsync(destination, _stop.Token);
+            }
+            catch (OutboundException e)
+            {
+                LogDialFailed(_logger, flow.Key.ToString(), outbound.Tag, e.Message);
+                Reset(client);
+                return;
+            }
+
+            if (sniffedLength > 0) await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength), _stop.Token);
+            await PumpBothWaysAsync(client, remote);
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            Reset(client);
+        }
+        finally
+        {
+            if (sniffed is not null) ArrayPool<byte>.Shared.Return(sniffed);
+            remote?.Dispose();
+            client.Dispose();
+            if (entry is not null) entry.ClosedAt = Environment.TickCount64;
+            Interlocked.Decrement(ref _active);
+        }
+
+    }
+
+    /// <summary>Reads the first payload until the sniffer knows the protocol, gives up, or times out.</summary>
+    private static async Task<int> SniffAsync(Socket client, Routing.FlowContext flow, byte[] buffer, int have, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(300) : timeout);
+        try
+        {
+            while (have < SniffLimit)
+            {
+                int n = await client.ReceiveAsync(buffer.AsMemory(have, SniffLimit - have), SocketFlags.None, deadline.Token);
+                if (n == 0) break;
+                have += n;
+                var result = Sniffer.Sniff(buffer.AsSpan(0, have));
+                if (result.Status == SniffStatus.NeedMore) continue;
+                if (result.Status == SniffStatus.Found)
+                {
+                    flow.Protocol = result.Protocol;
+                    flow.Domain ??= result.Domain;
+                }
+                break;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Server-speaks-first protocols send nothing; route without a domain.
+        }
+        flow.Sniffed = true;
+        return have;
+    }
+
+    private static async Task PumpBothWaysAsync(Socket client, Stream remote)
+    {
+        var up = PumpAsync(new NetworkStream(client, ownsSocket: false), remote, () => (remote as NetworkStream)?.Socket.Shutdown(SocketShutdown.Send));
+        var down = PumpAsync(remote, new NetworkStream(client, ownsSocket: false), () => client.Shutdown(SocketShutdown.Send));
+        var first = await Task.WhenAny(up, down);
+        if (first.IsFaulted)
+        {
+            // One side broke: tear the other down too instead of waiting for it.
+            Reset(client);
+            remote.Dispose();
+        }
+        try
+        {
+            await Task.WhenAll(up, down);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            Reset(client);
+        }
+    }
+
+    private static async Task PumpAsync(Stream from, Stream to, Action halfClose)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(PumpBufferSize);
+        try
+        {
+            while (true)
+            {
+                int n = await from.ReadAsync(buffer);
+                if (n == 0) break;
+                await to.WriteAsync(buffer.AsMemory(0, n));
+            }
+            try
+            {
+                halfClose();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Peer already gone.
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Closes with an RST (SO_LINGER 0) so the app sees a refusal at once, not a timeout.</summary>
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    internal static string DescribeProcess(Routing.FlowContext flow) =>
+        flow.ProcessResolved && flow.Process is { } p ? $"{p.Name ?? "?"}[{p.Pid}] uid {p.Uid}" : "";
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} (rule {Rule})")]
+    private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
+    private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}; connection reset")]
+    private static partial void LogDialFailed(ILogger logger, string flow, string outbound, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "relay accept failed: {Error}")]
+    private static partial void LogAcceptFailed(ILogger logger, SocketError error);
+}

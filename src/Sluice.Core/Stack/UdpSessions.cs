@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Routing;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Stack;
+
+/// <summary>
+/// UDP in user space: one session per app 5-tuple.
+/// 1. the first datagram of a flow is routed; a refusal answers ICMP unreachable (or drops);
+/// 2. the session opens a datagram channel on its outbound and sends the payload;
+/// 3. a receive loop builds each answer as an IP/UDP packet in place (payload received right after
+///    the header space) and writes it to the TUN;
+/// 4. a session idle for <see cref="IdleTimeout"/> is closed by <see cref="Sweep"/>.
+/// </summary>
+internal sealed partial class UdpSessions(
+    ITunDevice tun,
+    LaneSelector lanes,
+    string inboundTag,
+    Func<FlowKey, Flows.ProcessInfo?>? processLookup,
+    ILogger logger) : IDisposable
+{
+    /// <summary>Default idle timeout of a UDP session: 60 s (sing-box uses 5 min; shorter frees NAT state sooner).</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
+    private readonly CancellationTokenSource _stop = new();
+
+    public int Count => _sessions.Count;
+
+    /// <summary>Handles one app datagram read from the TUN (packet thread).</summary>
+    public void OnPacket(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
+    {
+        if (!_sessions.TryGetValue(key, out var session))
+        {
+            var flow = new FlowContext(key, inboundTag, processLookup);
+            var choice = lanes.Choose(flow);
+            // UDP has no first payload to wait for here; a sniff rule is passed over.
+            while (choice.Kind == LaneKind.NeedsSniff) choice = lanes.Choose(flow, choice.Decision.ResumeAt);
+            if (choice.Kind == LaneKind.Reject)
+            {
+                int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
+                if (n > 0) tun.Write(scratch[..n]);
+            }
+            session = new UdpSession(key, choice);
+            if (!_sessions.TryAdd(key, session)) return;
+            if (choice.Kind == LaneKind.Outbound)
+            {
+                LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
+                _ = RunAsync(session, choice.Outbound!, payload.ToArray());
+                return;
+            }
+            LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+            return;
+        }
+
+        session.LastActive = Environment.TickCount64;
+        if (session.Choice.Kind == LaneKind.Reject)
+        {
+            int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
+            if (n > 0) tun.Write(scratch[..n]);
+            return;
+        }
+        if (session.Channel is { } channel) channel.Send(payload);
+        // Datagrams that arrive while the channel is still opening are lost, as UDP allows.
+    }
+
+    private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)
+    {
+        var key = session.Key;
+        int headerLength = PacketBuilder.IpUdpHeaderLength(key.IsV4);
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(headerLength + 65535, pinned: true);
+        try
+        {
+            var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
+            session.Channel = channel;
+            channel.Send(firstPayload);
+            while (!session.Cancel.IsCancellationRequested)
+            {
+                int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength), session.Cancel.Token);
+                session.LastActive = Environment.TickCount64;
+                int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
+                tun.Write(buffer.AsSpan(0, length));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (OutboundException e)
+        {
+            LogOpenFailed(logger, key.ToString(), outbound.Tag, e.Message);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            LogSessionError(logger, key.ToString(), e.Message);
+        }
+        finally
+        {
+            _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
+            session.Dispose();
+        }
+    }
+
+    /// <summary>Closes sessions idle longer than the timeout; called periodically.</summary>
+    public void Sweep(long now)
+    {
+        long idle = (long)IdleTimeout.TotalMilliseconds;
+        foreach (var (key, session) in _sessions)
+        {
+            if (now - session.LastActive <= idle) continue;
+            if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        foreach (var session in _sessions.Values) session.Dispose();
+        _sessions.Clear();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Outbound} (rule {Rule})")]
+    private static partial void LogRouted(ILogger logger, string flow, string process, string outbound, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
+    private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
+    private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Flow}: UDP session ended: {Reason}")]
+    private static partial void LogSessionError(ILogger logger, string flow, string reason);
+}
+
+internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
+{
+    public FlowKey Key { get; } = key;
+
+    public LaneChoice Choice { get; } = choice;
+
+    public long LastActive = Environment.TickCount64;
+
+    public volatile IUdpChannel? Channel;
+
+    public CancellationTokenSource Cancel { get; } = new();
+
+    public void Dispose()
+    {
+        try
+        {
+            Cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        Channel?.Dispose();
+    }
+}
+
+/// <summary>ICMP destination-unreachable codes the engine answers with.</summary>
+internal static class IcmpCodes
+{
+    /// <summary>ICMPv4 type 3 code 13: communication administratively prohibited.</summary>
+    public const byte V4AdminProhibited = 13;
+
+    /// <summary>ICMPv6 type 1 code 1: communication with destination administratively prohibited.</summary>
+    public const byte V6AdminProhibited = 1;
+}

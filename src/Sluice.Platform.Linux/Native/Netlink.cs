@@ -1,0 +1,54 @@
+using System.Runtime.InteropServices;
+
+namespace Sluice.Platform.Linux.Native;
+
+/// <summary>Netlink socket calls and the sock_diag wire constants (linux/netlink.h, linux/inet_diag.h).</summary>
+internal static unsafe partial class Netlink
+{
+    private const string Lib = "libc";
+
+    public const int AF_NETLINK = 16;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
+    public const int SOCK_RAW = 3;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int NETLINK_SOCK_DIAG = 4;
+
+    public const ushort NLMSG_ERROR = 2;
+    public const ushort NLMSG_DONE = 3;
+    public const ushort SOCK_DIAG_BY_FAMILY = 20;
+    public const ushort NLM_F_REQUEST = 0x1;
+    public const ushort NLM_F_DUMP = 0x300;
+
+    public const int NlMsgHeaderSize = 16;
+
+    /// <summary>struct inet_diag_req_v2: family, protocol, ext, pad, states, inet_diag_sockid (48).</summary>
+    public const int InetDiagReqV2Size = 56;
+
+    /// <summary>struct inet_diag_msg: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid, inode.</summary>
+    public const int InetDiagMsgSize = 72;
+
+    // Offsets inside inet_diag_sockid (from its start).
+    public const int SockIdSport = 0;
+    public const int SockIdDport = 2;
+    public const int SockIdSrc = 4;
+    public const int SockIdDst = 20;
+
+    // Offsets inside inet_diag_msg.
+    public const int MsgFamily = 0;
+    public const int MsgState = 1;
+    public const int MsgSockId = 4;
+    public const int MsgUid = 64;
+    public const int MsgInode = 68;
+
+    public static int Align(int length) => (length + 3) & ~3;
+
+    [LibraryImport(Lib, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Lib, EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(int fd, byte* buffer, nuint length, int flags, byte* address, uint addressLength);
+
+    [LibraryImport(Lib, EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+}

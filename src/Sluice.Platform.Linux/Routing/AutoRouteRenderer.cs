@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text;
+using Sluice.Core.Tun;
+
+namespace Sluice.Platform.Linux;
+
+/// <summary>
+/// <c>ip -batch</c> scripts per address family. A batch line cannot carry <c>-4</c>/<c>-6</c>, and
+/// <c>ip rule</c> picks its family only from that option, so each family is its own batch
+/// (<c>ip -4 -batch -</c>, <c>ip -6 -batch -</c>). Empty text = nothing for that family.
+/// </summary>
+public readonly record struct FamilyBatches(string V4, string V6);
+
+/// <summary>
+/// Renders auto_route for Linux policy routing. Pure: no I/O, golden-tested.
+/// 1. Table <c>plan.Table</c>, per family the TUN has: <c>0.0.0.0/0</c> / <c>::/0</c> into the TUN,
+///    or only the route_address prefixes of that family; a <c>throw</c> route per
+///    route_exclude_address prefix, so the lookup falls through to the main table.
+/// 2. strict_route, for a family the TUN lacks: an <c>unreachable</c> default, so that family fails
+///    fast instead of leaking by the main table.
+/// 3. Rule at <c>plan.RulePriority</c>: <c>not fwmark M lookup T</c>. The engine's sockets carry M
+///    and use the main table; the local table (pref 0) still wins, so local delivery works.
+/// 4. nftables <c>inet sluice_route</c>: connections that arrive on a physical interface get ct mark M,
+///    and their replies get meta mark M in a route-type output chain (which re-routes after the
+///    mark changes), so the host's own servers answer by the main table, the way they were reached.
+/// </summary>
+public static class AutoRouteRenderer
+{
+    public const string NftTable = "sluice_route";
+
+    /// <summary>Routes first, rule last: the rule only starts steering once its table is complete.</summary>
+    public static FamilyBatches RenderApply(AutoRoutePlan plan) =>
+        new(RenderApply(plan, v4: true), RenderApply(plan, v4: false));
+
+    /// <summary>Rule first, so traffic stops entering the table before its routes go.</summary>
+    public static FamilyBatches RenderRemove(AutoRoutePlan plan) =>
+        new(RenderRemove(plan, v4: true), RenderRemove(plan, v4: false));
+
+    /// <summary>
+    /// The whole <c>inet sluice_route</c> table for <c>nft -f</c>. It opens by creating then deleting
+    /// the table, so one atomic transaction replaces any previous copy: applying twice changes nothing.
+    /// </summary>
+    public static string RenderNftables(AutoRoutePlan plan)
+    {
+        string mark = Mark(plan.FwMark);
+        return $$"""
+            table inet {{NftTable}} {}
+            delete table inet {{NftTable}}
+            table inet {{NftTable}} {
+            	chain prerouting {
+            		type filter hook prerouting priority mangle; policy accept;
+            		iifname != { "{{plan.TunName}}", "lo" } ct state new ct mark set {{mark}}
+            	}
+            	chain output {
+            		type route hook output priority mangle; policy accept;
+            		ct mark {{mark}} meta mark set ct mark
+            	}
+            }
+
+            """;
+    }
+
+    /// <summary>Deletes the nftables table; succeeds whether or not it exists.</summary>
+    public static string RenderNftablesRemove() =>
+        $"table inet {NftTable} {{}}\ndelete table inet {NftTable}\n";
+
+    private static string RenderApply(AutoRoutePlan plan, bool v4)
+    {
+        if (!FamilyRouted(plan, v4)) return "";
+        var sb = new StringBuilder();
+        foreach (var route in Routes(plan, v4)) sb.Append("route replace ").Append(route).Append('\n');
+        sb.Append("rule add ").Append(Rule(plan)).Append('\n');
+        return sb.ToString();
+    }
+
+    private static string RenderRemove(AutoRoutePlan plan, bool v4)
+    {
+        if (!FamilyRouted(plan, v4)) return "";
+        var sb = new StringBuilder();
+        sb.Append("rule del ").Append(Rule(plan)).Append('\n');
+        foreach (var route in Routes(plan, v4)) sb.Append("route del ").Append(route).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>A family gets a rule when the TUN carries it, or when strict_route closes it.</summary>
+    private static bool FamilyRouted(AutoRoutePlan plan, bool v4) =>
+        (v4 ? plan.HasV4 : plan.HasV6) || plan.StrictRoute;
+
+    private static IEnumerable<string> Routes(AutoRoutePlan plan, bool v4)
+    {
+        string table = plan.Table.ToString(CultureInfo.InvariantCulture);
+        string any = v4 ? "0.0.0.0/0" : "::/0";
+        bool hasFamily = v4 ? plan.HasV4 : plan.HasV6;
+        if (hasFamily)
+        {
+            bool routedSome = false;
+            foreach (var prefix in plan.RouteAddress)
+            {
+                if (prefix.IsV4 != v4) continue;
+                routedSome = true;
+                yield return $"{Cidr(prefix)} dev {plan.TunName} table {table}";
+            }
+            if (!routedSome) yield return $"{any} dev {plan.TunName} table {table}";
+        }
+        else
+        {
+            yield return $"unreachable {any} table {table}";
+        }
+        foreach (var prefix in plan.RouteExcludeAddress)
+        {
+            if (prefix.IsV4 != v4) continue;
+            yield return $"throw {Cidr(prefix)} table {table}";
+        }
+    }
+
+    private static string Rule(AutoRoutePlan plan) =>
+        $"pref {plan.RulePriority.ToString(CultureInfo.InvariantCulture)} not fwmark {Mark(plan.FwMark)} lookup {plan.Table.ToString(CultureInfo.InvariantCulture)}";
+
+    private static string Mark(uint mark) => "0x" + mark.ToString("x", CultureInfo.InvariantCulture);
+
+    /// <summary>ip refuses a prefix with host bits set ("10.1.2.3/8"), so render the network address.</summary>
+    private static string Cidr(IpPrefix prefix) => $"{prefix.Network}/{prefix.Length.ToString(CultureInfo.InvariantCulture)}";
+}

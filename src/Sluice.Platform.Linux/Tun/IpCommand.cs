@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sluice.Platform.Linux;
+
+/// <summary>What a finished command printed and returned.</summary>
+public sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
+{
+    public bool Succeeded => ExitCode == 0;
+}
+
+/// <summary>
+/// Runs iproute2 and nftables. Every platform change goes through here: one process per batch,
+/// commands on stdin, so a ruleset is applied in one step and a failure names the command and what
+/// the tool printed. <c>netns</c> non-null runs the command inside that named namespace
+/// (<c>ip -n NS</c>, <c>ip netns exec NS nft</c>); the engine itself passes null.
+/// </summary>
+public static class IpCommand
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs <c>ip [-n NS] [-4|-6] [-force] -batch -</c> with <paramref name="script"/> on stdin.</summary>
+    /// <param name="family">4, 6, or 0 for ip's default.</param>
+    /// <param name="force">Keep going after a failing line (used to remove what may already be gone).</param>
+    public static CommandResult IpBatch(string script, string? netns = null, int family = 0, bool force = false, bool throwOnError = true)
+    {
+        var args = new List<string>();
+        if (netns is not null) args.AddRange(["-n", netns]);
+        if (family == 4) args.Add("-4");
+        else if (family == 6) args.Add("-6");
+        if (force) args.Add("-force");
+        args.AddRange(["-batch", "-"]);
+        var result = Run("ip", args, script);
+        if (throwOnError && !result.Succeeded)
+            throw new InvalidOperationException(
+                $"ip -batch failed at \"{FailedBatchLine(script, result.Stderr)}\"{InNamespace(netns)}: {result.Stderr.Trim()}");
+        return result;
+    }
+
+    /// <summary>Runs one <c>ip</c> command, e.g. <c>["-6", "rule", "del", "pref", "9000"]</c>.</summary>
+    public static CommandResult Ip(IReadOnlyList<string> args, string? netns = null, bool throwOnError = true)
+    {
+        var all = new List<string>();
+        if (netns is not null) all.AddRange(["-n", netns]);
+        all.AddRange(args);
+        var result = Run("ip", all, null);
+        if (throwOnError && !result.Succeeded)
+            throw new InvalidOperationException($"\"ip {string.Join(' ', all)}\" failed: {result.Stderr.Trim()}");
+        return result;
+    }
+
+    /// <summary>Applies an nftables script atomically with <c>nft -f -</c>.</summary>
+    public static CommandResult Nft(string script, string? netns = null, bool throwOnError = true)
+    {
+        var result = InNetns(netns, "nft", ["-f", "-"], script);
+        if (throwOnError && !result.Succeeded)
+            throw new InvalidOperationException(
+                $"nft -f failed{InNamespace(netns)}: {result.Stderr.Trim()}\n--- script ---\n{script}");
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="file"/> directly, or under <c>ip netns exec NS</c> when a namespace is given.</summary>
+    public static CommandResult InNetns(string? netns, string file, IReadOnlyList<string> args, string? stdin = null)
+    {
+        if (netns is null) return Run(file, args, stdin);
+        var all = new List<string> { "netns", "exec", netns, file };
+        all.AddRange(args);
+        return Run("ip", all, stdin);
+    }
+
+    /// <summary>Runs a program, feeding <paramref name="stdin"/>; a missing program is an exception that names it.</summary>
+    public static CommandResult Run(string file, IReadOnlyList<string> args, string? stdin)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start \"{file}\"");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException(
+                $"cannot run \"{file}\": {e.Message}; install it (Debian: apt-get install iproute2 nftables)", e);
+        }
+
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            try
+            {
+                if (stdin is not null) process.StandardInput.Write(stdin);
+            }
+            catch (IOException)
+            {
+                // The tool exited before reading all of stdin; its stderr says why.
+            }
+            finally
+            {
+                try { process.StandardInput.Close(); } catch (IOException) { }
+            }
+
+            if (!process.WaitForExit(Timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"\"{file} {string.Join(' ', args)}\" did not finish within {Timeout.TotalSeconds:0} s");
+            }
+            return new CommandResult(process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+        }
+    }
+
+    /// <summary>ip -batch reports "Command failed -:N"; return line N of the script, or the whole script.</summary>
+    internal static string FailedBatchLine(string script, string stderr)
+    {
+        const string Marker = "Command failed -:";
+        int at = stderr.LastIndexOf(Marker, StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            var digits = new StringBuilder();
+            for (int i = at + Marker.Length; i < stderr.Length && char.IsAsciiDigit(stderr[i]); i++) digits.Append(stderr[i]);
+            if (int.TryParse(digits.ToString(), out int line))
+            {
+                var lines = script.Split('\n');
+                if (line >= 1 && line <= lines.Length) return lines[line - 1].Trim();
+            }
+        }
+        return script.Trim().Replace('\n', ';');
+    }
+
+    private static string InNamespace(string? netns) => netns is null ? "" : $" in netns {netns}";
+}

@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>Traffic of the client namespace enters the TUN and leaves by the direct lane.</summary>
+public sealed class DirectLaneTests : IDisposable
+{
+    private static readonly TimeSpan Curl = TimeSpan.FromSeconds(60);
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Curl_ReachesServer_ThroughDirectLane(bool v6)
+    {
+        var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+
+        var result = _testbed.RunInClient(Curl, "curl", "-sS", "--max-time", "20", EngineConfigs.ServerUrl(v6: v6));
+
+        Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
+        // Direct lane: the server sees the client's own physical address.
+        Assert.Equal(v6 ? NamespaceTestbed.ClientV6 : NamespaceTestbed.ClientV4, result.Stdout.Trim());
+        // And the flow really went through the engine (it entered the TUN).
+        Assert.True(engine.WaitFor("=> direct", TimeSpan.FromSeconds(5)), engine.Log);
+    }
+
+    [Fact]
+    public void Download_Of100MiB_ArrivesIntact()
+    {
+        string blob = Path.Combine(_testbed.WwwDir, "blob.bin");
+        var data = new byte[100 * 1024 * 1024];
+        new Random(2026).NextBytes(data);
+        File.WriteAllBytes(blob, data);
+        string expected = Convert.ToHexStringLower(SHA256.HashData(data));
+        var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+
+        var result = _testbed.RunInClient(Curl, "sh", "-c", $"curl -sS --max-time 50 {EngineConfigs.ServerUrl("blob.bin")} | sha256sum");
+
+        Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
+        Assert.Equal(expected, result.Stdout.Split(' ')[0]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UdpEcho_RoundTrips_ThroughUdpSession(bool v6)
+    {
+        var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+        string host = v6 ? NamespaceTestbed.ServerV6 : NamespaceTestbed.ServerV4;
+
+        var result = _testbed.RunInClient(Curl, "python3", _testbed.PeerScript, "udp", host, NamespaceTestbed.UdpEchoPort.ToString(), "ping-through-sluice");
+
+        Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
+        Assert.Equal("ping-through-sluice", result.Stdout.Trim());
+        Assert.True(engine.WaitFor("udp ", TimeSpan.FromSeconds(5)), engine.Log);
+    }
+
+    [Fact]
+    public void ThousandConcurrentConnections_AllComplete()
+    {
+        var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+
+        var result = _testbed.RunInClient(TimeSpan.FromSeconds(120), "python3", _testbed.PeerScript, "burst",
+            NamespaceTestbed.ServerV4, NamespaceTestbed.LineEchoPort.ToString(), "1000");
+
+        Assert.True(result.Ok, result.ToString() + "\n" + string.Join('\n', engine.Lines.TakeLast(30)));
+        Assert.StartsWith("ok 1000 of 1000", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Ping_IsAnswered_OnDirectLane(bool v6)
+    {
+        var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+
+        var result = _testbed.RunInClient(Curl, "ping", v6 ? "-6" : "-4", "-c", "3", "-i", "0.2", "-W", "2",
+            v6 ? NamespaceTestbed.ServerV6 : NamespaceTestbed.ServerV4);
+
+        Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
+        Assert.Contains("3 received", result.Stdout);
+    }
+
+    public void Dispose() => _testbed.Dispose();
+}
