@@ -7,12 +7,18 @@ public sealed class LifecycleTests : IDisposable
 {
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
 
+    /// <summary>
+    /// What Sluice could leave behind: policy rules (compared whole), and anything naming its TUN,
+    /// its routing table or its nftables table. Kernel noise (link-local routes appearing) is ignored.
+    /// </summary>
     private string State()
     {
         string Run(params string[] argv) => _testbed.RunInClient(TimeSpan.FromSeconds(10), argv).Stdout;
-        return string.Join("\n", Run("ip", "rule", "show"), Run("ip", "-6", "rule", "show"),
-            Run("ip", "route", "show", "table", "all"), Run("ip", "-6", "route", "show", "table", "all"),
-            Run("ip", "-o", "link", "show"), Run("nft", "list", "ruleset"));
+        var traces = string.Join("\n", Run("ip", "route", "show", "table", "all"), Run("ip", "-6", "route", "show", "table", "all"),
+                Run("ip", "-o", "link", "show"), Run("nft", "list", "ruleset"))
+            .Split('\n')
+            .Where(l => l.Contains("sluice", StringComparison.Ordinal) || l.Contains("5140", StringComparison.Ordinal));
+        return string.Join("\n", Run("ip", "rule", "show"), Run("ip", "-6", "rule", "show"), string.Join("\n", traces));
     }
 
     [Theory]

@@ -89,7 +89,8 @@ public sealed class NamespaceTestbed : IDisposable
         using (var file = File.Create(script))
             resource.CopyTo(file);
         File.WriteAllText(Path.Combine(WwwDir, "hello.txt"), "hello from the router namespace\n");
-        var peers = StartIn(Router, "python3", script, "serve", WwwDir, HttpPort.ToString(), UdpEchoPort.ToString(), LineEchoPort.ToString());
+        var peers = StartIn(Router, "python3", script, "serve", WwwDir, HttpPort.ToString(), UdpEchoPort.ToString(), LineEchoPort.ToString(),
+            ServerV4, ServerV6, RouterV4, RouterV6);
         string? line = peers.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
         if (line != "ready") throw new InvalidOperationException($"testbed peers did not start: {peers.StandardError.ReadToEnd()}");
     }

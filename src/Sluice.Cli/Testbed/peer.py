@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Peers for the Sluice namespace testbed: the "internet" the client namespace reaches.
 
-serve DIR PORT_HTTP PORT_UDP PORT_ECHO
+serve DIR PORT_HTTP PORT_UDP PORT_ECHO ADDRESS...
     HTTP on [::]:PORT_HTTP (dual stack): /whoami answers the client's address, other paths serve
-    files from DIR; UDP echo on [::]:PORT_UDP; TCP line echo on [::]:PORT_ECHO.
+    files from DIR; UDP echo on each ADDRESS:PORT_UDP; TCP line echo on PORT_ECHO (v4 and v6).
 burst HOST PORT COUNT
     opens COUNT TCP connections at once to a line-echo server, sends a line on each, checks the
     echo; prints "ok N" and exits 0 only if all COUNT succeeded.
@@ -42,10 +42,11 @@ class DualStackServer(http.server.ThreadingHTTPServer):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
 
-def udp_echo(port):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", port))
+def udp_echo(address, port):
+    # One socket per address: a wildcard socket would answer from the route's preferred source,
+    # not from the address the client sent to, and a connected client drops such answers.
+    s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((address, port))
     while True:
         data, addr = s.recvfrom(65535)
         s.sendto(data, addr)
@@ -58,14 +59,15 @@ async def line_echo(reader, writer):
     finally:
         writer.close()
 
-def serve(directory, http_port, udp_port, echo_port):
+def serve(directory, http_port, udp_port, echo_port, addresses):
     raise_fd_limit()
-    threading.Thread(target=udp_echo, args=(udp_port,), daemon=True).start()
+    for address in addresses:
+        threading.Thread(target=udp_echo, args=(address, udp_port), daemon=True).start()
     handler = functools.partial(Handler, directory=directory)
     httpd = DualStackServer(("::", http_port), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     async def main():
-        server = await asyncio.start_server(line_echo, host="::", port=echo_port, backlog=4096)
+        server = await asyncio.start_server(line_echo, host=None, port=echo_port, backlog=4096)  # None: v4 and v6
         print("ready", flush=True)
         async with server:
             await server.serve_forever()
@@ -99,7 +101,7 @@ def udp(host, port, message):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "serve":
-        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6:])
     elif cmd == "burst":
         sys.exit(0 if asyncio.run(burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))) else 1)
     elif cmd == "udp":

@@ -238,9 +238,8 @@ internal static class RuleParser
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
         string text = s.Value;
         int colon = text.IndexOf(':');
-        if (colon >= 0 && text.IndexOf(':', colon + 1) < 0
-            && Bound(text[..colon], 0, out ushort start) && Bound(text[(colon + 1)..], 65535, out ushort end)
-            && colon + 1 + (text.Length - colon - 1) > 1)
+        if (colon >= 0 && text.Length > 1 && text.IndexOf(':', colon + 1) < 0
+            && Bound(text[..colon], 0, out ushort start) && Bound(text[(colon + 1)..], 65535, out ushort end))
         {
             if (start <= end) return new PortRange(start, end);
             errors.Add(path, $"{JsonPath.Quote(text)} is not a port range: start is after end");

@@ -5,8 +5,9 @@ namespace Sluice.Platform.Linux;
 
 /// <summary>
 /// A Linux TUN device (IFF_TUN | IFF_NO_PI) on a non-blocking fd.
-/// 1. One reader thread polls the fd (250 ms slices, so Dispose ends the loop promptly), then
-///    drains it with read(2) straight into the batch's pinned slots until EAGAIN or the batch is full.
+/// 1. One reader thread drains the fd with read(2) straight into the batch's pinned slots until
+///    EAGAIN or the batch is full; when nothing was ready it polls (250 ms slices, so Dispose from
+///    another thread ends the loop promptly) and drains again.
 /// 2. Any number of threads write; one write(2) is one packet, atomic in the kernel, so no lock.
 ///    A packet the kernel refuses (EINVAL for a malformed header, EIO when the link is down) is
 ///    counted in <see cref="WriteErrors"/> and dropped: one bad packet must not stop the engine.
@@ -115,9 +116,16 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
                 return 0;
             }
             int fd = _fd.Fd;
-            nuint max = (nuint)batch.MaxPacketSize;
             while (!_disposed)
             {
+                // Read first: under load the fd is already readable and the poll would be wasted.
+                int count = Drain(fd, batch);
+                if (count > 0)
+                {
+                    batch.Count = count;
+                    return count;
+                }
+
                 var pfd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
                 int ready = Libc.Poll(&pfd, 1, PollSliceMs);
                 if (ready < 0)
@@ -126,36 +134,11 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
                     if (errno == Libc.EINTR) continue;
                     throw new IOException($"poll on TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
                 }
-                if (ready == 0 || _disposed) continue;
-                if ((pfd.Revents & Libc.POLLIN) == 0)
+                if (ready > 0 && !_disposed && (pfd.Revents & Libc.POLLIN) == 0
+                    && (pfd.Revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
                 {
-                    // POLLERR/POLLHUP without data: the tun was detached from its interface.
-                    if ((pfd.Revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
-                        throw new IOException($"TUN \"{Name}\" reported an error (revents 0x{pfd.Revents:x}); the interface may have been deleted");
-                    continue;
-                }
-
-                int count = 0;
-                while (count < batch.Capacity)
-                {
-                    nint n = Libc.Read(fd, batch.SlotPointer(count), max);
-                    if (n < 0)
-                    {
-                        int errno = Libc.LastError;
-                        if (errno == Libc.EINTR) continue;
-                        if (errno == Libc.EAGAIN) break;
-                        if (count > 0) break; // hand over what we have; the error repeats on the next call
-                        throw new IOException($"read from TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
-                    }
-                    if (n == 0) break;
-                    if (n > (nint)max) continue; // larger than a slot, so truncated: drop it
-                    batch.SetLength(count, (int)n);
-                    count++;
-                }
-                if (count > 0)
-                {
-                    batch.Count = count;
-                    return count;
+                    // No data but an error: the tun was detached from its interface.
+                    throw new IOException($"TUN \"{Name}\" reported an error (revents 0x{pfd.Revents:x}); the interface may have been deleted");
                 }
             }
             return 0;
@@ -164,6 +147,30 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
         {
             if (added) _fd.DangerousRelease();
         }
+    }
+
+    /// <summary>read(2) into consecutive slots until EAGAIN or the batch is full.</summary>
+    private int Drain(int fd, PacketBatch batch)
+    {
+        nuint max = (nuint)batch.MaxPacketSize;
+        int count = 0;
+        while (count < batch.Capacity)
+        {
+            nint n = Libc.Read(fd, batch.SlotPointer(count), max);
+            if (n < 0)
+            {
+                int errno = Libc.LastError;
+                if (errno == Libc.EINTR) continue;
+                if (errno == Libc.EAGAIN) break;
+                if (count > 0) break; // hand over what we have; the error repeats on the next call
+                throw new IOException($"read from TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
+            }
+            if (n == 0) break;
+            if (n > (nint)max) continue; // larger than a slot, so truncated: drop it
+            batch.SetLength(count, (int)n);
+            count++;
+        }
+        return count;
     }
 
     public void Write(ReadOnlySpan<byte> packet)

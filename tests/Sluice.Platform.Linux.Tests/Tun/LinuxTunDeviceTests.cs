@@ -89,6 +89,28 @@ public class LinuxTunDeviceTests
     }
 
     [Fact]
+    public void ReadBatch_ReadsSeveralQueuedPacketsInOneCall()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateConfigured(ns);
+        using var app = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        app.Bind(new IPEndPoint(TunAddress, 40003));
+        for (int i = 0; i < 5; i++) app.SendTo(new byte[] { (byte)i }, new IPEndPoint(PeerAddress, 5353));
+        Thread.Sleep(100);
+
+        var batch = new PacketBatch(64, 2048);
+        int first = tun.ReadBatch(batch);
+        var payloads = new List<byte>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var p = batch.Packet(i);
+            if (p[0] >> 4 == 4 && p[9] == 17 && p.Length == 29) payloads.Add(p[28]);
+        }
+        Assert.True(first >= 5, $"expected the 5 queued datagrams in one batch, got {first} packets");
+        Assert.Equal(new byte[] { 0, 1, 2, 3, 4 }, payloads.ToArray());
+    }
+
+    [Fact]
     public void Write_DeliversADatagramToASocketInTheNamespace()
     {
         using var ns = new TestNamespace();
