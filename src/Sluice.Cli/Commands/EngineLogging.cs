@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using Sluice.Core.Configuration;
 
 namespace Sluice.Cli.Commands;
@@ -10,13 +9,10 @@ internal static class EngineLogging
     public static ILoggerFactory Create(LogOptions options, bool debug) => LoggerFactory.Create(builder =>
     {
         if (options.Disabled) return;
+        LineFormatter.Timestamps = options.Timestamp;
         builder.SetMinimumLevel(debug ? LogLevel.Debug : ParseLevel(options.Level));
-        builder.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = options.Timestamp ? "HH:mm:ss.fff " : null;
-            console.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
+        builder.AddConsole(console => console.FormatterName = LineFormatter.FormatterName)
+            .AddConsoleFormatter<LineFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
     });
 
     private static LogLevel ParseLevel(string level) => level switch

@@ -21,7 +21,7 @@ public static class ConfigDefaults
 
     public const string TunTag = "tun-in";
     public const string TunInterfaceName = "sluice0";
-    public const int TunMtu = 9000;
+    public const int TunMtu = 65535;
     public const string DirectTag = "direct";
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan SniffTimeout = TimeSpan.FromMilliseconds(300);

@@ -129,7 +129,7 @@ public class ConfigLoaderTests
     public void TunInbound_Defaults()
     {
         var tun = Assert.Single(ConfigLoader.Load("""{"inbounds":[{"type":"tun","address":"172.19.0.1/30"}]}""").TunInbounds);
-        Assert.Equal(("tun-in", "sluice0", 9000, "system", false, false), (tun.Tag, tun.InterfaceName, tun.Mtu, tun.Stack, tun.AutoRoute, tun.StrictRoute));
+        Assert.Equal(("tun-in", "sluice0", 65535, "system", false, false), (tun.Tag, tun.InterfaceName, tun.Mtu, tun.Stack, tun.AutoRoute, tun.StrictRoute));
     }
 
     [Fact]

@@ -1,0 +1,51 @@
+# Shared pieces of the macro benchmarks: a two-namespace testbed (client ↔ router over veth, the
+# same addresses as the test suite's NamespaceTestbed), the sluice command, and median/ratio maths.
+# Everything created here is removed by bench_cleanup (installed as an EXIT trap).
+
+BENCH_ID="sluice-bench-$$"
+CLIENT="$BENCH_ID-c"
+ROUTER="$BENCH_ID-r"
+SERVER_V4=203.0.113.10
+BENCH_DIR=$(mktemp -d "/tmp/$BENCH_ID.XXXX")
+BENCH_PIDS=()
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll")
+
+bench_cleanup() {
+  for pid in "${BENCH_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  sleep 0.5
+  for pid in "${BENCH_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  ip netns del "$CLIENT" 2>/dev/null
+  ip netns del "$ROUTER" 2>/dev/null
+  rm -rf "$BENCH_DIR"
+}
+trap bench_cleanup EXIT
+
+bench_testbed() {
+  ip netns add "$CLIENT"
+  ip netns add "$ROUTER"
+  ip link add eth0 netns "$CLIENT" type veth peer name eth0 netns "$ROUTER"
+  local ns
+  for ns in "$CLIENT" "$ROUTER"; do ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 up; done
+  ip -n "$CLIENT" addr add 10.200.0.2/24 dev eth0
+  ip -n "$ROUTER" addr add 10.200.0.1/24 dev eth0
+  ip -n "$ROUTER" addr add "$SERVER_V4/32" dev lo
+  ip -n "$CLIENT" route add default via 10.200.0.1
+}
+
+# bench_start_sluice CONFIG_JSON: runs sluice in the client namespace, waits until it serves.
+bench_start_sluice() {
+  echo "$1" > "$BENCH_DIR/config.json"
+  ip netns exec "$CLIENT" "${SLUICE[@]}" run -c "$BENCH_DIR/config.json" > "$BENCH_DIR/sluice.log" 2>&1 &
+  SLUICE_PID=$!
+  BENCH_PIDS+=("$SLUICE_PID")
+  for _ in $(seq 100); do grep -q "engine started" "$BENCH_DIR/sluice.log" && return 0; sleep 0.1; done
+  echo "sluice did not start:" >&2; cat "$BENCH_DIR/sluice.log" >&2; return 1
+}
+
+bench_stop_sluice() {
+  kill "$SLUICE_PID" 2>/dev/null; wait "$SLUICE_PID" 2>/dev/null || true
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
