@@ -13,6 +13,7 @@ public static class Program
     private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
     {
         ["packets"] = PacketParserTarget.Run,
+        ["wireguard"] = WireGuardMessageTarget.Run,
     };
 
     public static int Main(string[] args)

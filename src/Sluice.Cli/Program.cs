@@ -15,6 +15,10 @@ internal static class Program
                 "run" => RunCommand.Execute(parsed),
                 "check" => CheckCommand.Execute(parsed),
                 "demo" => DemoCommand.Execute(parsed),
+                "gate" => GateCommand.Execute(parsed),
+                "exec" => ExecCommand.Execute(parsed),
+                "kill-apps" => KillAppsCommand.Execute(parsed),
+                "import" => ImportCommand.Execute(parsed),
                 "version" or "--version" => VersionCommand.Execute(),
                 "help" or "--help" or "-h" or "" => Usage(Console.Out, 0),
                 _ => throw new UsageException($"unknown command \"{parsed.Verb}\""),
@@ -40,7 +44,14 @@ internal static class Program
 
               run -c CONFIG      run the engine in the foreground (Ctrl-C / SIGTERM stops it)
               check -c CONFIG    validate a config; prints one `path: problem` line per error
-              demo [--keep]      build a namespace testbed and show per-app routing with real processes
+              import SRC [-o F]  turn a wg-quick file into a config (stdout, or written atomically to F)
+              demo               build a namespace testbed and show per-app routing with real processes
+              gate apply -c CONFIG         load the config's fail-shut gate now (docs/gate.md)
+              gate enable -c CONFIG        apply it and install the boot unit (--root DIR: another root)
+              gate disable [--yes] [--kill-apps] [--grace S]   open the gate, remove the boot unit
+              gate status [-c CONFIG]      what the gate holds, and what it cannot
+              exec --lane protected -- CMD run CMD in the protected cgroup, held by the gate
+              kill-apps [--grace S]        end the protected apps (SIGTERM, then SIGKILL)
               version            print the version
 
             options: --debug shows stack traces on errors

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Flows;
 using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.WireGuard;
 using Sluice.Core.Routing;
 using Sluice.Core.Stack;
 using Sluice.Core.Tun;
@@ -48,6 +49,7 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
     private Timer? _sweeper;
+    private Inbounds.Mixed.MixedInbounds? _mixed;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
     {
@@ -63,9 +65,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     public void Start()
     {
-        if (_config.TunInbounds.Count == 0)
-            throw new InvalidOperationException("the config has no tun inbound: add {\"type\": \"tun\", \"address\": [\"172.19.0.1/30\"]} to \"inbounds\"");
-        var tunOptions = _config.TunInbounds[0];
+        if (_config.TunInbounds.Count == 0 && _config.MixedInbounds.Count == 0)
+            throw new InvalidOperationException("the config has no inbound: add {\"type\": \"tun\", \"address\": [\"172.19.0.1/30\"]} or {\"type\": \"mixed\", \"listen_port\": 2080} to \"inbounds\"");
+        var tunOptions = _config.TunInbounds.Count > 0 ? _config.TunInbounds[0] : null;
         try
         {
             StartCore(tunOptions);
@@ -77,15 +79,25 @@ public sealed partial class SluiceEngine : IDisposable
         }
     }
 
-    private void StartCore(TunInboundOptions tunOptions)
+    private void StartCore(TunInboundOptions? tunOptions)
     {
         var sockets = _platform.Sockets(FwMark);
         foreach (var options in _config.Outbounds)
-            _outbounds[options.Tag] = OutboundRegistry.Create(options, sockets);
+        {
+            _outbounds[options.Tag] = options is WireGuardEndpointOptions wireGuard
+                ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"))
+                : OutboundRegistry.Create(options, new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag)));
+        }
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
+        _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, _logs);
+        if (tunOptions is null)
+        {
+            LogStartedWithoutTun(_logger, _mixed.Describe(), FwMark);
+            return;
+        }
 
         if (tunOptions.AutoRoute && _platform.Routes is not null)
         {
@@ -118,7 +130,8 @@ public sealed partial class SluiceEngine : IDisposable
             _relay6 = new TcpRelay(_nat6, lanes, relayLog);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, lanes, tunOptions.Tag, lookup, _logs.CreateLogger("udp"));
+        _udp = new UdpSessions(_tun, _logs.CreateLogger("udp"));
+        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun);
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
             tunOptions.Address.ToArray(), _logs.CreateLogger("packets"));
 
@@ -184,6 +197,7 @@ public sealed partial class SluiceEngine : IDisposable
             _nat4?.Sweep(now, closedGrace: 10_000, idle: 60_000);
             _nat6?.Sweep(now, closedGrace: 10_000, idle: 60_000);
             _udp?.Sweep(now);
+            _loop?.SweepL3(now);
             _icmp4?.Sweep(now);
             _icmp6?.Sweep(now);
         }
@@ -192,6 +206,22 @@ public sealed partial class SluiceEngine : IDisposable
             LogSweepFailed(_logger, e.Message);
         }
     }
+
+    /// <summary>
+    /// The network changed (or the user asked, SIGUSR1 to `sluice run`): every WireGuard peer handshakes
+    /// again, from whatever address the host has now.
+    /// </summary>
+    public void NetworkChanged()
+    {
+        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>())
+        {
+            LogRehandshake(_logger, endpoint.Tag);
+            endpoint.ForceHandshake();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: new handshake requested")]
+    private static partial void LogRehandshake(ILogger logger, string tag);
 
     /// <summary>Counters for status output.</summary>
     public EngineCounters Counters => new(_loop?.Packets ?? 0, (_nat4?.Count ?? 0) + (_nat6?.Count ?? 0),
@@ -213,6 +243,8 @@ public sealed partial class SluiceEngine : IDisposable
             _routePlan = null;
         }
         _sweeper?.Dispose();
+        _mixed?.Dispose();
+        _mixed = null;
         _relay4?.Dispose();
         _relay6?.Dispose();
         _icmp4?.Dispose();
@@ -232,6 +264,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "engine started: {Tun} ({Addresses}, mtu {Mtu}), auto_route {AutoRoute}, fwmark 0x{Mark:x}")]
     private static partial void LogStarted(ILogger logger, string tun, string addresses, int mtu, bool autoRoute, uint mark);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "engine started without a tun inbound: {Inbounds}, fwmark 0x{Mark:x}")]
+    private static partial void LogStartedWithoutTun(ILogger logger, string inbounds, uint mark);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "rule {Rule}")]
     private static partial void LogRule(ILogger logger, string rule);

@@ -106,7 +106,19 @@ public static class PacketBuilder
     /// <paramref name="destination"/>'s length. Returns 0 when an error is forbidden: about an ICMP
     /// error or a non-first fragment (RFC 1122 §3.2.2, RFC 4443 §2.4(e)).
     /// </summary>
-    public static int IcmpUnreachable(Span<byte> destination, in IpPacket offending, byte code)
+    public static int IcmpUnreachable(Span<byte> destination, in IpPacket offending, byte code) =>
+        IcmpError(destination, offending, offending.IsV4 ? IcmpTypes.V4DestinationUnreachable : IcmpTypes.V6DestinationUnreachable, code, 0);
+
+    /// <summary>
+    /// "Packet too big" for a packet that does not fit a lane's MTU: ICMPv4 type 3 code 4
+    /// (fragmentation needed, next-hop MTU in the low 16 bits, RFC 1191) or ICMPv6 type 2 (MTU in the
+    /// 32-bit field, RFC 4443). Returns 0 when no error may be sent about <paramref name="offending"/>.
+    /// </summary>
+    public static int PacketTooBig(Span<byte> destination, in IpPacket offending, int mtu) => offending.IsV4
+        ? IcmpError(destination, offending, IcmpTypes.V4DestinationUnreachable, 4, (uint)(mtu & 0xffff))
+        : IcmpError(destination, offending, 2, 0, (uint)mtu);
+
+    private static int IcmpError(Span<byte> destination, in IpPacket offending, byte type, byte code, uint restOfHeader)
     {
         bool v4 = offending.IsV4;
         if (!offending.HasTransportHeader) return 0;
@@ -130,9 +142,10 @@ public static class PacketBuilder
         offending.Buffer[..quoteLength].CopyTo(destination[headersLength..]);
         int ipHeaderLength = WriteIpHeader(destination, source, target, v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6, icmpLength);
         Span<byte> icmp = destination.Slice(ipHeaderLength, icmpLength);
-        icmp[IcmpMessage.TypeOffset] = v4 ? IcmpTypes.V4DestinationUnreachable : IcmpTypes.V6DestinationUnreachable;
+        icmp[IcmpMessage.TypeOffset] = type;
         icmp[IcmpMessage.CodeOffset] = code;
         icmp[IcmpMessage.ChecksumOffset..IcmpMessage.HeaderLength].Clear(); // checksum and unused word
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], restOfHeader);
         WriteIcmpChecksum(icmp, source, target);
         return ipHeaderLength + icmpLength;
     }

@@ -170,6 +170,27 @@ public class PacketBuilderTests
         Assert.True(Reference.TransportValid(error));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PacketTooBig_CarriesTheMtu_ForBothFamilies(bool v4)
+    {
+        byte[] offending = GoldenPackets.Bytes(v4 ? GoldenPackets.V4TcpSyn : GoldenPackets.V6Udp);
+        Assert.True(IpPacket.TryParse(offending, out var ip));
+        byte[] buffer = new byte[1500];
+        int length = PacketBuilder.PacketTooBig(buffer, in ip, 1420);
+
+        byte[] error = buffer[..length];
+        Assert.True(IpPacket.TryParse(error, out var eip));
+        Assert.True(IcmpMessage.TryParse(eip.Payload, out var icmp));
+        Assert.Equal(v4 ? (byte)3 : (byte)2, icmp.Type);
+        Assert.Equal(v4 ? (byte)4 : (byte)0, icmp.Code);
+        // v4: unused 16 bits then the next-hop MTU; v6: the MTU as 32 bits.
+        Assert.Equal(new byte[] { 0, 0, 1420 >> 8, 1420 & 0xff }, icmp.RestOfHeader.ToArray());
+        Assert.Equal(ip.Source, eip.Destination);
+        Assert.True(Reference.TransportValid(error));
+    }
+
     [Fact]
     public void IcmpUnreachable_Ipv4_TruncatesQuote_To576Bytes()
     {

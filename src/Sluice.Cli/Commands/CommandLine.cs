@@ -12,7 +12,7 @@ internal sealed class CommandLine
         ["-o"] = "--output",
     };
 
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes"];
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps"];
 
     public string Verb { get; private init; } = "";
 
@@ -29,6 +29,12 @@ internal sealed class CommandLine
         var line = new CommandLine { Verb = args.Length > 0 ? args[0] : "" };
         for (int i = 1; i < args.Length; i++)
         {
+            if (args[i] == "--")
+            {
+                // Everything after "--" is a command to run (`sluice exec -- CMD ARGS`), never options.
+                line.Arguments.AddRange(args[(i + 1)..]);
+                break;
+            }
             string arg = Aliases.GetValueOrDefault(args[i], args[i]);
             if (Flags.Contains(arg))
             {

@@ -97,6 +97,25 @@ public sealed class NamespaceTestbed : IDisposable
 
     public string PeerScript => Path.Combine(WorkDir, "peer.py");
 
+    /// <summary>An address in the router namespace that the client cannot reach directly (see <see cref="AddHiddenServer"/>).</summary>
+    public const string HiddenV4 = "198.51.100.10";
+
+    /// <summary>
+    /// Adds <see cref="HiddenV4"/> to the router's loopback (the HTTP server answers on it, plus a UDP echo on
+    /// <see cref="UdpEchoPort"/>) and drops everything the client's own address sends to it, so only a proxy
+    /// running in the router namespace reaches it: a flow that arrives proves it went through the proxy.
+    /// </summary>
+    public void AddHiddenServer()
+    {
+        Exec.Check("ip", "-n", Router, "addr", "add", HiddenV4 + "/32", "dev", "lo");
+        Exec.Check("ip", "netns", "exec", Router, "nft", "add table inet sluice_tb_hidden; "
+            + "add chain inet sluice_tb_hidden input { type filter hook input priority 0; }; "
+            + $"add rule inet sluice_tb_hidden input iifname \"eth0\" ip daddr {HiddenV4} drop");
+        var echo = StartIn(Router, "python3", PeerScript, "udpecho", HiddenV4, UdpEchoPort.ToString());
+        string? line = echo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        if (line != "ready") throw new InvalidOperationException($"hidden UDP echo did not start: {echo.StandardError.ReadToEnd()}");
+    }
+
     /// <summary>Runs a command in the client namespace and waits for it.</summary>
     public ExecResult RunInClient(TimeSpan timeout, params string[] argv) => Exec.Run(timeout, ["ip", "netns", "exec", Client, .. argv]);
 

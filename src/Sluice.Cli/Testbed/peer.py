@@ -9,6 +9,11 @@ burst HOST PORT COUNT
     echo; prints "ok N" and exits 0 only if all COUNT succeeded.
 udp HOST PORT MESSAGE
     sends MESSAGE over UDP, prints the echo (2 s timeout).
+udpecho ADDRESS PORT
+    a UDP echo on ADDRESS:PORT only (prints "ready").
+socks-udp PROXY_HOST PROXY_PORT HOST PORT MESSAGE
+    a SOCKS5 UDP ASSOCIATE client (no auth): sends MESSAGE to HOST:PORT through the proxy, prints
+    the echo (5 s timeout).
 """
 import asyncio, functools, http.server, os, resource, socket, socketserver, sys, threading
 
@@ -98,6 +103,38 @@ def udp(host, port, message):
     data, _ = s.recvfrom(65535)
     print(data.decode(), flush=True)
 
+def udpecho(address, port):
+    threading.Thread(target=udp_echo, args=(address, port), daemon=True).start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+def socks_udp(proxy_host, proxy_port, host, port, message):
+    import ipaddress, struct
+    control = socket.create_connection((proxy_host, proxy_port), timeout=5)
+    control.sendall(b"\x05\x01\x00")
+    if control.recv(2) != b"\x05\x00":
+        sys.exit("proxy refused no-auth")
+    control.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+    reply = control.recv(262)
+    if len(reply) < 10 or reply[1] != 0:
+        sys.exit("UDP ASSOCIATE refused: %r" % reply)
+    if reply[3] == 1:
+        relay = (socket.inet_ntop(socket.AF_INET, reply[4:8]), struct.unpack(">H", reply[8:10])[0])
+    else:
+        relay = (socket.inet_ntop(socket.AF_INET6, reply[4:20]), struct.unpack(">H", reply[20:22])[0])
+    if relay[0] in ("0.0.0.0", "::"):
+        relay = (proxy_host, relay[1])
+    ip = ipaddress.ip_address(host)
+    header = b"\x00\x00\x00" + (b"\x01" if ip.version == 4 else b"\x04") + ip.packed + struct.pack(">H", port)
+    s = socket.socket(socket.AF_INET6 if ":" in relay[0] else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(header + message.encode(), relay)
+    data, _ = s.recvfrom(65535)
+    atyp = data[3]
+    skip = 4 + (4 if atyp == 1 else 16 if atyp == 4 else 1 + data[4]) + 2
+    print(data[skip:].decode(), flush=True)
+    control.close()
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -106,5 +143,9 @@ if __name__ == "__main__":
         sys.exit(0 if asyncio.run(burst(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))) else 1)
     elif cmd == "udp":
         udp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif cmd == "udpecho":
+        udpecho(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "socks-udp":
+        socks_udp(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6])
     else:
         sys.exit("unknown command " + cmd)

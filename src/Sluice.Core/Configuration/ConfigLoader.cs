@@ -28,12 +28,14 @@ public static class ConfigLoader
         ["inbounds"] = InboundSection.Parse,
         ["outbounds"] = OutboundSection.Parse,
         ["route"] = RouteSection.Parse,
+        ["gate"] = GateSection.Parse,
+        ["endpoints"] = EndpointSection.Parse,
     };
 
     /// <summary>sing-box sections (and Sluice's own) that a later version will read.</summary>
     private static readonly HashSet<string> PlannedSections = new(StringComparer.Ordinal)
     {
-        "dns", "endpoints", "experimental", "ntp", "certificate", "services", "gate",
+        "dns", "experimental", "ntp", "certificate", "services",
     };
 
     public static SluiceConfig Load(string json)
@@ -121,9 +123,13 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public List<TunInboundOptions> TunInbounds { get; } = [];
 
+    public List<MixedInboundOptions> MixedInbounds { get; } = [];
+
     public List<OutboundOptions> Outbounds { get; } = [];
 
     public RouteOptions Route { get; set; } = RouteOptions.Empty;
+
+    public Sluice.Core.Gate.GateOptions Gate { get; set; } = Sluice.Core.Gate.GateOptions.Off;
 
     public void ReferenceOutbound(string tag, string path) => _outboundReferences.Add((tag, path));
 
@@ -131,8 +137,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public void CheckReferences()
     {
-        if (Outbounds.Count == 0)
-            Outbounds.Add(new DirectOutboundOptions(ConfigDefaults.DirectTag, DialOptions.Default)); // implied, as documented
+        // implied, as documented; first, so it is the default outbound when only endpoints are given
+        if (!Outbounds.Any(o => o is not WireGuardEndpointOptions))
+            Outbounds.Insert(0, new DirectOutboundOptions(ConfigDefaults.DirectTag, DialOptions.Default));
 
         var outbounds = Outbounds.Select(o => o.Tag).ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in _outboundReferences)
@@ -140,7 +147,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
             if (!outbounds.Contains(tag))
                 Errors.Add(path, $"no outbound has tag {JsonPath.Quote(tag)} (outbounds: {string.Join(", ", outbounds)})");
         }
-        var inbounds = TunInbounds.Select(i => i.Tag).ToHashSet(StringComparer.Ordinal);
+        var inbounds = TunInbounds.Select(i => i.Tag).Concat(MixedInbounds.Select(i => i.Tag)).ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in _inboundReferences)
         {
             if (!inbounds.Contains(tag))
@@ -148,5 +155,5 @@ internal sealed class ConfigBuilder(ErrorList errors)
         }
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw);
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray() };
 }

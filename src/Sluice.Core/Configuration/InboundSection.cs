@@ -39,9 +39,14 @@ internal static class InboundSection
                 if (!r.Has("type")) config.Errors.Add(r.PathOf("type"), "required (Sluice supports \"tun\")");
                 continue;
             }
+            if (type == "mixed")
+            {
+                MixedInboundParser.Parse(r, config);
+                continue;
+            }
             if (!Types.TryGetValue(type, out var parse))
             {
-                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\")");
+                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\" and \"mixed\")");
                 continue;
             }
             if (parse(r, config, itemPath) is { } tun)

@@ -13,6 +13,12 @@ internal static class OutboundSection
     {
         ["direct"] = ParseDirect,
         ["block"] = (r, tag) => new BlockOutboundOptions(tag),
+        ["shadowsocks"] = ProxyOutboundParsers.ParseShadowsocks,
+        ["socks"] = ProxyOutboundParsers.ParseSocks,
+        ["http"] = ProxyOutboundParsers.ParseHttp,
+        ["selector"] = GroupOutboundParsers.ParseSelector,
+        ["urltest"] = GroupOutboundParsers.ParseUrlTest,
+        ["fallback"] = GroupOutboundParsers.ParseFallback,
     };
 
     /// <summary>sing-box's dial fields that Sluice does not implement yet.</summary>
@@ -57,6 +63,8 @@ internal static class OutboundSection
             var outbound = parse(r, tag);
             r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
             if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
+            if (outbound is GroupOutboundOptions group)
+                for (int m = 0; m < group.Members.Count; m++) config.ReferenceOutbound(group.Members[m], GroupReferences.PathOf(itemPath, m, group.Members.Count));
         }
     }
 

@@ -14,6 +14,12 @@ public sealed record SluiceConfig(
 {
     /// <summary>The outbound a flow takes when no rule matches: route.final, else the first outbound.</summary>
     public string DefaultOutbound => Route.Final ?? Outbounds[0].Tag;
+
+    /// <summary>"mixed" inbounds: SOCKS5 + HTTP proxy ports (docs/config.md#inbounds-mixed).</summary>
+    public IReadOnlyList<MixedInboundOptions> MixedInbounds { get; init; } = [];
+
+    /// <summary>The "gate" section (Sluice's own; docs/gate.md). Default mode off.</summary>
+    public Sluice.Core.Gate.GateOptions Gate { get; init; } = Sluice.Core.Gate.GateOptions.Off;
 }
 
 /// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>

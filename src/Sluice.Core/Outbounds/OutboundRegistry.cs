@@ -1,6 +1,12 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds.Block;
 using Sluice.Core.Outbounds.Direct;
+using Sluice.Core.Outbounds.Groups;
+using Sluice.Core.Outbounds.Http;
+using Sluice.Core.Outbounds.Shadowsocks;
+using Sluice.Core.Outbounds.Socks;
 
 namespace Sluice.Core.Outbounds;
 
@@ -13,8 +19,30 @@ public static class OutboundRegistry
         [typeof(BlockOutboundOptions)] = (o, _) => new BlockOutbound(o.Tag),
     };
 
-    public static IOutbound Create(OutboundOptions options, ISocketFactory sockets) =>
-        Factories.TryGetValue(options.GetType(), out var factory)
-            ? factory(options, sockets)
-            : throw new InvalidOperationException($"outbound type \"{options.Type}\" has no implementation registered");
+    /// <summary>Factories that need more than sockets (a logger, other outbounds): proxies and groups.</summary>
+    private static readonly Dictionary<Type, Func<OutboundOptions, OutboundContext, IOutbound>> ContextFactories = new()
+    {
+        [typeof(ShadowsocksOutboundOptions)] = (o, c) => new ShadowsocksOutbound((ShadowsocksOutboundOptions)o, c.Sockets, c.Logger("shadowsocks")),
+        [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c.Sockets),
+        [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c.Sockets),
+        [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,
+            c.Resolve ?? throw new InvalidOperationException("a group needs OutboundContext.Resolve"), c.Logger("group")),
+    };
+
+    public static IOutbound Create(OutboundOptions options, ISocketFactory sockets) => Create(options, new OutboundContext(sockets));
+
+    public static IOutbound Create(OutboundOptions options, OutboundContext context) =>
+        ContextFactories.TryGetValue(options.GetType(), out var withContext)
+            ? withContext(options, context)
+            : Factories.TryGetValue(options.GetType(), out var factory)
+                ? factory(options, context.Sockets)
+                : throw new InvalidOperationException($"outbound type \"{options.Type}\" has no implementation registered");
+}
+
+/// <summary>What an outbound factory may use besides sockets.</summary>
+/// <param name="Logs">Per-connection log lines (e.g. a proxy's "wrong password?"); null logs nothing.</param>
+/// <param name="Resolve">Finds another outbound by tag (group members, detour); valid once all are created.</param>
+public sealed record OutboundContext(ISocketFactory Sockets, ILoggerFactory? Logs = null, Func<string, IOutbound?>? Resolve = null)
+{
+    public ILogger Logger(string category) => Logs?.CreateLogger(category) ?? NullLogger.Instance;
 }

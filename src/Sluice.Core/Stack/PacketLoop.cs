@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
 using Sluice.Packets;
@@ -7,11 +9,13 @@ namespace Sluice.Core.Stack;
 
 /// <summary>
 /// The packet thread. For each batch read from the TUN:
-/// 1. parse the packet once (a view, no copy) and take its flow key;
+/// 1. parse the packet once (a view, no copy) and take its flow key; a flow on an L3 lane
+///    (WireGuard) goes to that lane whatever its protocol;
 /// 2. TCP: the kernel's answers on the relay side are rewritten back to the app; an app segment is
 ///    rewritten towards the relay listener (a new SYN is routed first, a refusal answered with RST);
-/// 3. UDP: handed to its user-space session;
+/// 3. UDP: handed to its user-space session (a new flow is routed first);
 /// 4. ICMP echo: relayed or refused; everything else is dropped.
+/// A new flow routed to an L3 lane is opened there and its packets bypass the NAT and the sessions.
 /// Rewrites happen in place in the batch slot and the packet is written straight back.
 /// </summary>
 internal sealed partial class PacketLoop
@@ -30,6 +34,7 @@ internal sealed partial class PacketLoop
     private readonly IpPrefix[] _ownPrefixes;
     private readonly ILogger _logger;
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
+    private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
     private Thread? _thread;
     private volatile bool _stopping;
@@ -86,7 +91,7 @@ internal sealed partial class PacketLoop
             {
                 try
                 {
-                    Handle(batch.Packet(i), now);
+                    Handle(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
@@ -98,27 +103,86 @@ internal sealed partial class PacketLoop
         }
     }
 
-    private void Handle(Span<byte> buffer, long now)
+    private void Handle(Span<byte> slot, int offset, int length, long now)
     {
-        if (!IpPacket.TryParse(buffer, out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
+        if (!IpPacket.TryParse(slot.Slice(offset, length), out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
+        if (!_l3Flows.IsEmpty && FlowKeys.TryGetFlowKey(packet, out var l3Key) && _l3Flows.TryGetValue(l3Key, out var l3))
+        {
+            l3.Lane.Send(l3, slot, offset, length);
+            return;
+        }
         switch (packet.Protocol)
         {
             case IpProtocol.Tcp:
-                HandleTcp(packet, now);
+                HandleTcp(packet, slot, offset, now);
                 break;
             case IpProtocol.Udp:
                 if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || IsOwnAddress(udpKey.Destination)) return;
                 if (!UdpDatagram.TryParse(packet.Payload, out var datagram)) return;
-                _udp.OnPacket(packet, udpKey, datagram.Payload, _scratch);
+                if (_udp.TryForward(packet, udpKey, datagram.Payload, _scratch)) return;
+                var flow = new FlowContext(udpKey, _inboundTag, _processLookup);
+                var choice = ChooseWithoutPayload(flow);
+                if (TryOpenL3(choice, packet, udpKey, flow, slot, offset)) return;
+                _udp.Open(packet, udpKey, flow, choice, datagram.Payload, _scratch);
                 break;
             case IpProtocol.Icmp:
             case IpProtocol.IcmpV6:
-                HandleIcmp(packet, now);
+                HandleIcmp(packet, slot, offset, now);
                 break;
         }
     }
 
-    private void HandleTcp(in IpPacket packet, long now)
+    /// <summary>UDP and ICMP have no first payload to wait for: a sniff rule is passed over.</summary>
+    private LaneChoice ChooseWithoutPayload(FlowContext flow)
+    {
+        var choice = _lanes.Choose(flow);
+        while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+        return choice;
+    }
+
+    /// <summary>
+    /// Opens a new flow on an L3 lane when that is where it was routed, and sends its first packet.
+    /// A lane that cannot carry it (no tunnel address of that family) refuses it like a reject.
+    /// </summary>
+    private bool TryOpenL3(in LaneChoice choice, in IpPacket packet, in FlowKey key, FlowContext flow, Span<byte> slot, int offset)
+    {
+        if (choice.Kind != LaneKind.Outbound || choice.Outbound is not IPacketLane lane) return false;
+        var l3 = lane.Open(key);
+        if (l3 is null)
+        {
+            LogL3Refused(_logger, key.ToString(), lane.Tag);
+            WriteRefusal(packet);
+            return true;
+        }
+        _l3Flows[key] = l3;
+        LogL3Routed(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleIndex);
+        lane.Send(l3, slot, offset, packet.TotalLength);
+        return true;
+    }
+
+    private void WriteRefusal(in IpPacket packet)
+    {
+        if (packet.Protocol == IpProtocol.Tcp)
+        {
+            WriteReset(packet);
+            return;
+        }
+        int n = PacketBuilder.IcmpUnreachable(_scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
+        if (n > 0) _tun.Write(_scratch.AsSpan(0, n));
+    }
+
+    /// <summary>Forgets L3 flows idle longer than their protocol's timeout (TCP 10 min, UDP 60 s, ICMP 30 s).</summary>
+    public void SweepL3(long now)
+    {
+        foreach (var (key, flow) in _l3Flows)
+        {
+            long idle = key.Protocol switch { IpProtocol.Tcp => 600_000, IpProtocol.Udp => 60_000, _ => 30_000 };
+            if (now - flow.LastSeen <= idle) continue;
+            if (_l3Flows.TryRemove(new KeyValuePair<FlowKey, L3Flow>(key, flow))) flow.Lane.Forget(flow);
+        }
+    }
+
+    private void HandleTcp(in IpPacket packet, Span<byte> slot, int offset, long now)
     {
         if (!TcpSegment.TryParse(packet.Payload, out var segment)) return;
         var nat = packet.IsV4 ? _nat4 : _nat6;
@@ -152,6 +216,7 @@ internal sealed partial class PacketLoop
             }
             var flow = new FlowContext(key, _inboundTag, _processLookup);
             var choice = _lanes.Choose(flow);
+            if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             if (choice.Kind == LaneKind.Reject)
             {
                 LogTcpRefused(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleIndex);
@@ -176,15 +241,15 @@ internal sealed partial class PacketLoop
         _tun.Write(packet.Buffer);
     }
 
-    private void HandleIcmp(in IpPacket packet, long now)
+    private void HandleIcmp(in IpPacket packet, Span<byte> slot, int offset, long now)
     {
         if (!IcmpMessage.TryParse(packet.Payload, out var icmp) || !icmp.IsEchoRequest) return;
         if (!FlowKeys.TryGetFlowKey(packet, out var key) || IsOwnAddress(key.Destination)) return;
         if (!_icmpFlows.TryGetValue(key, out var known) || now - known.At > 30_000)
         {
             var flow = new FlowContext(key, _inboundTag, _processLookup);
-            var choice = _lanes.Choose(flow);
-            while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+            var choice = ChooseWithoutPayload(flow);
+            if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             known = (choice.Kind, now);
             _icmpFlows[key] = known;
             if (_icmpFlows.Count > 4096) SweepIcmpFlows(now);
@@ -226,6 +291,12 @@ internal sealed partial class PacketLoop
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => drop (rule {Rule})")]
     private static partial void LogTcpDropped(ILogger logger, string flow, string process, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Lane} (rule {Rule})")]
+    private static partial void LogL3Routed(ILogger logger, string flow, string process, string lane, int rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: lane {Lane} has no tunnel address of this family; refused")]
+    private static partial void LogL3Refused(ILogger logger, string flow, string lane);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: all NAT ports in use; connection reset")]
     private static partial void LogNatFull(ILogger logger, string flow);

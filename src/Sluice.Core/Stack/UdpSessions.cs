@@ -9,18 +9,13 @@ namespace Sluice.Core.Stack;
 
 /// <summary>
 /// UDP in user space: one session per app 5-tuple.
-/// 1. the first datagram of a flow is routed; a refusal answers ICMP unreachable (or drops);
+/// 1. the packet loop routes the first datagram of a flow; a refusal answers ICMP unreachable (or drops);
 /// 2. the session opens a datagram channel on its outbound and sends the payload;
 /// 3. a receive loop builds each answer as an IP/UDP packet in place (payload received right after
 ///    the header space) and writes it to the TUN;
 /// 4. a session idle for <see cref="IdleTimeout"/> is closed by <see cref="Sweep"/>.
 /// </summary>
-internal sealed partial class UdpSessions(
-    ITunDevice tun,
-    LaneSelector lanes,
-    string inboundTag,
-    Func<FlowKey, Flows.ProcessInfo?>? processLookup,
-    ILogger logger) : IDisposable
+internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDisposable
 {
     /// <summary>Default idle timeout of a UDP session: 60 s (sing-box uses 5 min; shorter frees NAT state sooner).</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
@@ -30,41 +25,36 @@ internal sealed partial class UdpSessions(
 
     public int Count => _sessions.Count;
 
-    /// <summary>Handles one app datagram read from the TUN (packet thread).</summary>
-    public void OnPacket(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
+    /// <summary>Forwards an app datagram of a known flow (packet thread); false when the flow has no session yet.</summary>
+    public bool TryForward(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
-        if (!_sessions.TryGetValue(key, out var session))
-        {
-            var flow = new FlowContext(key, inboundTag, processLookup);
-            var choice = lanes.Choose(flow);
-            // UDP has no first payload to wait for here; a sniff rule is passed over.
-            while (choice.Kind == LaneKind.NeedsSniff) choice = lanes.Choose(flow, choice.Decision.ResumeAt);
-            if (choice.Kind == LaneKind.Reject)
-            {
-                int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
-                if (n > 0) tun.Write(scratch[..n]);
-            }
-            session = new UdpSession(key, choice);
-            if (!_sessions.TryAdd(key, session)) return;
-            if (choice.Kind == LaneKind.Outbound)
-            {
-                LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
-                _ = RunAsync(session, choice.Outbound!, payload.ToArray());
-                return;
-            }
-            LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
-            return;
-        }
-
+        if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = Environment.TickCount64;
-        if (session.Choice.Kind == LaneKind.Reject)
+        if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        else if (session.Channel is { } channel) channel.Send(payload);
+        // Datagrams that arrive while the channel is still opening are lost, as UDP allows.
+        return true;
+    }
+
+    /// <summary>Starts the session of a new flow the packet loop has routed (packet thread).</summary>
+    public void Open(in IpPacket packet, in FlowKey key, FlowContext flow, LaneChoice choice, ReadOnlySpan<byte> payload, Span<byte> scratch)
+    {
+        if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        var session = new UdpSession(key, choice);
+        if (!_sessions.TryAdd(key, session)) return;
+        if (choice.Kind == LaneKind.Outbound)
         {
-            int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
-            if (n > 0) tun.Write(scratch[..n]);
+            LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
+            _ = RunAsync(session, choice.Outbound!, payload.ToArray());
             return;
         }
-        if (session.Channel is { } channel) channel.Send(payload);
-        // Datagrams that arrive while the channel is still opening are lost, as UDP allows.
+        LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+    }
+
+    private void WriteUnreachable(in IpPacket packet, Span<byte> scratch)
+    {
+        int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
+        if (n > 0) tun.Write(scratch[..n]);
     }
 
     private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)

@@ -196,8 +196,9 @@ public class ConfigLoaderTests
     [Theory]
     [InlineData("""{"route":{"rules":[{"ip_cidr":["10.0.0.0/8","10.0.0.0/33"],"outbound":"direct"}]}}""", "route.rules[0].ip_cidr[1]", "\"10.0.0.0/33\" is not a CIDR")]
     [InlineData("""{"inbounds":[{"type":"tun","address":"172.19.0.1/30","mtu":true}]}""", "inbounds[0].mtu", "expected a number, got boolean")]
-    [InlineData("""{"outbounds":[{"type":"direct"},{"type":"socks"}]}""", "outbounds[1].type", "is not supported")]
-    [InlineData("""{"endpoints":[]}""", "endpoints", "not supported yet")]
+    [InlineData("""{"outbounds":[{"type":"direct"},{"type":"vmess"}]}""", "outbounds[1].type", "is not supported")]
+    [InlineData("""{"endpoints":[{"type":"wireguard","address":"10.0.0.2/32","private_key":"x","peers":[]}]}""", "endpoints[0].private_key", "is not a WireGuard key")]
+    [InlineData("""{"endpoints":[{"type":"tailscale"}]}""", "endpoints[0].type", "not supported")]
     [InlineData("""{"whatever":1}""", "whatever", "unknown field")]
     [InlineData("""{"route":{"rules":[{"domain":"a","outbound":"direct","color":"red"}]}}""", "route.rules[0].color", "unknown field")]
     [InlineData("""{"route":{"rules":[{"port_range":"1000","outbound":"direct"}]}}""", "route.rules[0].port_range", "not a port range")]
@@ -259,8 +260,9 @@ public class ConfigLoaderTests
     {
         string expected = File.ReadAllText(Path.Combine(BrokenFolder, name + ".expected")).TrimEnd('\r', '\n');
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(Path.Combine(BrokenFolder, name + ".json")));
-        Assert.Equal(expected, e.Errors[0].ToString());
-        Assert.Equal(expected, e.Message.Split('\n')[0]);
+        // An .expected line may stop early (e.g. before a list of supported types that grows).
+        Assert.StartsWith(expected, e.Errors[0].ToString());
+        Assert.StartsWith(expected, e.Message.Split('\n')[0]);
     }
 
     [Theory]

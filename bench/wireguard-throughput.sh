@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# WireGuard lane TCP throughput: iperf3 through a WireGuard tunnel between the client and router
+# namespaces, both directions, median of N runs (default 3), side by side in one run:
+#   anchor: wireguard-go (client) <-> wireguard-go (router)
+#   sluice: Sluice's WireGuard lane (client) <-> wireguard-go (router)
+# Both clients use the same key pair, so the router's peer needs no change between the two.
+# Needs root and a Release build (scripts/install.sh).   bench/wireguard-throughput.sh [RUNS] [SECONDS]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-3}
+SECONDS_PER_RUN=${2:-5}
+export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
+
+bench_testbed
+client_key=$(wg genkey); client_pub=$(echo "$client_key" | wg pubkey)
+router_key=$(wg genkey); router_pub=$(echo "$router_key" | wg pubkey)
+echo "$client_key" > "$BENCH_DIR/client.key"; echo "$router_key" > "$BENCH_DIR/router.key"
+WGR="wgbr$$"; WGC="wgbc$$"
+
+ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
+BENCH_PIDS+=($!)
+sleep 0.5
+ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
+ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
+ip -n "$ROUTER" link set "$WGR" mtu 1420 up
+ip netns exec "$ROUTER" iperf3 -s -B 10.66.0.1 > /dev/null 2>&1 &
+BENCH_PIDS+=($!)
+
+iperf() {  # $1: "" (client → router) or "-R" (router → client); prints Mbit/s received
+  ip netns exec "$CLIENT" iperf3 -c 10.66.0.1 -t "$SECONDS_PER_RUN" $1 -J \
+    | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
+}
+
+start_wg_client() {
+  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
+  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
+  sleep 0.5
+  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
+  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
+  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
+}
+stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
+
+CONFIG=$(cat <<JSON
+{"log": {"level": "info"},
+ "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],
+ "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.2/32"], "private_key": "$client_key", "mtu": 1420,
+   "peers": [{"address": "10.200.0.1", "port": 51820, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
+ "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}], "final": "direct"}}
+JSON
+)
+
+anchor_up=(); anchor_down=(); sluice_up=(); sluice_down=()
+for i in $(seq "$RUNS"); do
+  start_wg_client
+  anchor_up+=("$(iperf "")"); anchor_down+=("$(iperf -R)")
+  stop_wg_client
+  bench_start_sluice "$CONFIG"
+  sluice_up+=("$(iperf "")"); sluice_down+=("$(iperf -R)")
+  bench_stop_sluice
+  echo "run $i: wireguard-go up ${anchor_up[-1]} down ${anchor_down[-1]} Mbit/s; sluice up ${sluice_up[-1]} down ${sluice_down[-1]} Mbit/s"
+done
+au=$(median "${anchor_up[@]}"); ad=$(median "${anchor_down[@]}")
+su=$(median "${sluice_up[@]}"); sd=$(median "${sluice_down[@]}")
+echo "client→router: wireguard-go↔wireguard-go $au Mbit/s, sluice↔wireguard-go $su Mbit/s, ratio $(ratio "$su" "$au")"
+echo "router→client: wireguard-go↔wireguard-go $ad Mbit/s, sluice↔wireguard-go $sd Mbit/s, ratio $(ratio "$sd" "$ad") (median of $RUNS)"

@@ -1,0 +1,233 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Gate;
+using Sluice.Platform.Linux;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice gate apply|enable|disable|status`: the fail-shut gate of this network namespace (docs/gate.md).
+/// - apply -c CONFIG            load the config's gate now (what `run` and the boot unit do)
+/// - enable -c CONFIG [--root]  apply, and install + enable the boot unit under ROOT (default /)
+/// - disable [--yes] [--kill-apps] [--grace S] [--root]   open the gate and remove the unit
+/// - status [-c CONFIG] [--root]                           what the gate holds and what it cannot
+/// --root (or SLUICE_ROOT) redirects the unit to another root directory, as `systemctl --root`.
+/// </summary>
+internal static class GateCommand
+{
+    public static int Execute(CommandLine line)
+    {
+        string sub = line.Arguments.Count > 0 ? line.Arguments[0] : "";
+        return sub switch
+        {
+            "apply" => Apply(line),
+            "enable" => Enable(line),
+            "disable" => Disable(line),
+            "status" => Status(line),
+            _ => throw new UsageException(sub.Length == 0
+                ? "gate needs a subcommand: apply, enable, disable or status"
+                : $"unknown gate subcommand \"{sub}\" (apply, enable, disable, status)"),
+        };
+    }
+
+    private static int Apply(CommandLine line)
+    {
+        line.AllowOnly("--config");
+        var plan = Load(line);
+        new LinuxGate().Apply(plan);
+        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        return 0;
+    }
+
+    private static int Enable(CommandLine line)
+    {
+        line.AllowOnly("--config", "--root");
+        string config = Path.GetFullPath(line.Require("--config", "CONFIG"));
+        var plan = Load(line);
+        new LinuxGate().Apply(plan);
+        string root = Root(line);
+        string unit = SystemdUnit.Render(SelfCommand(), config);
+        SystemdUnit.Install(root, unit);
+        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, before network-pre.target); it loads {config}");
+        return 0;
+    }
+
+    private static int Disable(CommandLine line)
+    {
+        line.AllowOnly("--root", "--grace");
+        string root = Root(line);
+        var gate = new LinuxGate();
+        var state = gate.Read();
+        bool unitInstalled = File.Exists(SystemdUnit.UnitPath(root));
+        if (state is null && !unitInstalled)
+        {
+            Console.WriteLine("gate: already open (no table inet sluice, no boot unit)");
+            return 0;
+        }
+
+        var apps = state is null ? [] : ProtectedApps.Find(state);
+        if (apps.Count > 0)
+        {
+            if (line.SetFlags.Contains("--kill-apps"))
+            {
+                var killed = ProtectedApps.Kill(apps, Grace(line));
+                Console.WriteLine($"ended {apps.Count} protected app(s): {List(apps)}{(killed.Count > 0 ? $"; SIGKILL after the grace period: {string.Join(", ", killed)}" : "")}");
+            }
+            else if (!line.SetFlags.Contains("--yes"))
+            {
+                Console.Error.WriteLine($"sluice: refusing to open the gate: {apps.Count} protected app(s) running ({List(apps)}) would reach the network outside the tunnel");
+                Console.Error.WriteLine("  end them first, pass --kill-apps (SIGTERM, then SIGKILL after --grace seconds), or --yes to open anyway");
+                return 1;
+            }
+        }
+        else if (!line.SetFlags.Contains("--yes") && !Confirm("Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] "))
+        {
+            Console.Error.WriteLine("sluice: gate left closed (pass --yes to open without asking)");
+            return 1;
+        }
+
+        gate.Remove();
+        bool removedUnit = SystemdUnit.Uninstall(root);
+        Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
+        return 0;
+    }
+
+    private static int Status(CommandLine line)
+    {
+        line.AllowOnly("--config", "--root");
+        string root = Root(line);
+        var gate = new LinuxGate();
+        var state = gate.Read();
+        if (state is null)
+        {
+            Console.WriteLine("gate: OPEN — no table inet sluice in this network namespace; nothing is held when Sluice is down");
+        }
+        else
+        {
+            Console.WriteLine($"gate: CLOSED — {Holds(state)}");
+            Console.WriteLine($"  passes: loopback, {(state.TunName.Length > 0 ? state.TunName : "the TUN")}, Sluice's own traffic (mark {GateRenderer.Hex(state.FwMark)}), DHCPv4/v6 client, IPv6 neighbour discovery{(state.AllowLan ? ", private/link-local LAN ranges (allow_lan)" : "")}");
+            Console.WriteLine($"  dropped so far: {gate.DroppedPackets().ToString(CultureInfo.InvariantCulture)} packet(s)");
+            var apps = ProtectedApps.Find(state);
+            Console.WriteLine(apps.Count == 0 ? "  protected apps running: none" : $"  protected apps running: {List(apps)}");
+        }
+        if (line.Options.ContainsKey("--config"))
+        {
+            var config = ConfigLoader.LoadFile(line.Options["--config"]);
+            var byName = NameRules(config.Route.Rules).Distinct().ToArray();
+            if (byName.Length > 0)
+                Console.WriteLine($"  cannot hold: apps matched by {string.Join(", ", byName)} — such rules route only while the engine runs; a dead engine cannot tell processes by name. Start them with `sluice exec --lane protected` or run them as a gate.uid to hold them.");
+        }
+        else
+        {
+            Console.WriteLine("  cannot hold: apps chosen only by process name/path rules (pass -c CONFIG to list them); a dead engine cannot tell processes by name");
+        }
+        Console.WriteLine(SystemdUnit.IsEnabled(root)
+            ? $"  boot: {GateDefaults.UnitName} enabled ({SystemdUnit.UnitPath(root)})"
+            : "  boot: no unit enabled; the gate is gone after a reboot until Sluice starts (`sluice gate enable -c CONFIG`)");
+        return 0;
+    }
+
+    /// <summary>
+    /// What `sluice run` does before the engine starts: load the config's gate (never removed when the
+    /// engine stops), then watch the main table for routes that try to pull traffic out of the tunnel.
+    /// </summary>
+    internal static IDisposable ApplyForRun(SluiceConfig config, ILogger logger)
+    {
+        string tun = config.TunInbounds.FirstOrDefault()?.InterfaceName ?? ConfigDefaults.TunInterfaceName;
+        var gate = new LinuxGate();
+        bool closed;
+        if (config.Gate.Mode != GateMode.Off)
+        {
+            var plan = LinuxGatePlanner.Plan(config);
+            gate.Apply(plan);
+            logger.LogInformation("gate closed: {Holds}; it stays closed when the engine stops (`sluice gate disable` opens it)",
+                Holds(GateState.FromPlan(plan)));
+            closed = true;
+        }
+        else
+        {
+            closed = gate.Read() is not null;
+            if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
+        }
+        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning), TimeSpan.FromSeconds(2));
+    }
+
+    internal static string Holds(GateState state)
+    {
+        string what = state.Mode switch
+        {
+            GateMode.All => "mode all: every process except Sluice's own marked traffic",
+            GateMode.Protected => "mode protected: " + string.Join("; ", Held(state)),
+            _ => "a table inet sluice that Sluice did not write (no state comment)",
+        };
+        return what;
+    }
+
+    private static IEnumerable<string> Held(GateState state)
+    {
+        if (state.Uids.Count > 0) yield return "processes of uid " + string.Join(", ", state.Uids);
+        if (state.Cgroup is { } c) yield return "processes in cgroup " + ProtectedCgroup.Describe(c) + " (`sluice exec --lane protected`)";
+    }
+
+    /// <summary>The name-based matchers the config routes by (recursing into logical rules).</summary>
+    private static IEnumerable<string> NameRules(IEnumerable<RuleOptions> rules)
+    {
+        foreach (var rule in rules)
+        {
+            if (rule is LogicalRuleOptions logical)
+            {
+                foreach (string inner in NameRules(logical.Rules)) yield return inner;
+            }
+            else if (rule is DefaultRuleOptions d)
+            {
+                foreach (string name in d.ProcessName) yield return $"process_name \"{name}\"";
+                foreach (string path in d.ProcessPath) yield return $"process_path \"{path}\"";
+                foreach (string regex in d.ProcessPathRegex) yield return $"process_path_regex \"{regex}\"";
+            }
+        }
+    }
+
+    internal static GatePlan Load(CommandLine line)
+    {
+        var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"));
+        if (config.Gate.Mode == GateMode.Off)
+            throw new InvalidOperationException("the config's gate.mode is \"off\": set \"gate\": {\"mode\": \"all\"} or \"protected\" (docs/gate.md)");
+        return LinuxGatePlanner.Plan(config);
+    }
+
+    internal static string Root(CommandLine line)
+    {
+        if (line.Options.TryGetValue("--root", out var root)) return Path.GetFullPath(root);
+        return Environment.GetEnvironmentVariable("SLUICE_ROOT") is { Length: > 0 } env ? Path.GetFullPath(env) : "/";
+    }
+
+    internal static TimeSpan Grace(CommandLine line)
+    {
+        if (!line.Options.TryGetValue("--grace", out var text)) return TimeSpan.FromSeconds(5);
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || seconds < 0 || seconds > 600)
+            throw new UsageException($"--grace {text}: expected seconds (0..600)");
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    internal static string List(IEnumerable<ProtectedApp> apps) =>
+        string.Join(", ", apps.Select(a => $"{a.Pid.ToString(CultureInfo.InvariantCulture)} {a.Name} [{a.Reason}]"));
+
+    /// <summary>Asks on the terminal; without one (scripts, tests) the answer is no.</summary>
+    private static bool Confirm(string question)
+    {
+        if (Console.IsInputRedirected) return false;
+        Console.Write(question);
+        return Console.ReadLine()?.Trim().ToLowerInvariant() is "y" or "yes";
+    }
+
+    /// <summary>How the boot unit runs this same build: the apphost, or the dotnet host with sluice.dll.</summary>
+    internal static IReadOnlyList<string> SelfCommand()
+    {
+        string? self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileName(self) == "sluice") return [self];
+        string dll = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
+        return [self ?? "/usr/bin/dotnet", dll];
+    }
+}

@@ -1,0 +1,74 @@
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice import SOURCE [-o config.json]`: turns what a provider hands out into a Sluice config,
+/// printed to stdout or written atomically to -o (on any error nothing is written).
+/// Sources: a wg-quick file (wg0.conf).
+/// </summary>
+internal static class ImportCommand
+{
+    public static int Execute(CommandLine line)
+    {
+        line.AllowOnly("--output");
+        if (line.Arguments.Count != 1) throw new UsageException("import needs one source, e.g. `sluice import wg0.conf -o config.json`");
+        string source = line.Arguments[0];
+        string json;
+        try
+        {
+            json = Import(source);
+        }
+        catch (ImportException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        if (line.Options.TryGetValue("--output", out var output))
+        {
+            WriteAtomically(output, json);
+            Console.Error.WriteLine($"wrote {output}; check it with `sluice check -c {output}`");
+        }
+        else
+        {
+            Console.Out.Write(json);
+        }
+        return 0;
+    }
+
+    private static string Import(string source)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(source);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImportException($"{source}: cannot read: {e.Message}");
+        }
+        if (text.Contains("[Interface]", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".conf", StringComparison.Ordinal))
+        {
+            var result = WgQuickImporter.Import(text, Path.GetFileName(source));
+            foreach (var note in result.Notes) Console.Error.WriteLine(note);
+            return result.Json;
+        }
+        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf)");
+    }
+
+    /// <summary>Write to a temporary file in the same folder, then rename: a reader never sees half a config.</summary>
+    internal static void WriteAtomically(string path, string content)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            File.WriteAllText(temp, content);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>
+/// A WireGuard endpoint (sing-box 1.11+ <c>endpoints: [{"type": "wireguard", ...}]</c>). It is an L3
+/// lane, but its tag names it in rules and <c>route.final</c> like an outbound, so it joins the
+/// outbound list.
+/// </summary>
+/// <param name="Address">The tunnel addresses of this end; flows routed here are SNAT'd to them.</param>
+/// <param name="ListenPort">UDP port to listen on; null = an ephemeral port (fine for a client).</param>
+/// <param name="Mtu">Tunnel MTU, default 1408 as sing-box; TCP MSS is clamped to fit it.</param>
+public sealed record WireGuardEndpointOptions(
+    string Tag,
+    IReadOnlyList<IpPrefix> Address,
+    string PrivateKey,
+    int? ListenPort,
+    int Mtu,
+    IReadOnlyList<WireGuardPeerOptions> Peers) : OutboundOptions("wireguard", Tag);
+
+/// <param name="Host">The peer's address or host name; null for a peer that only connects to us.</param>
+/// <param name="PersistentKeepalive">Keepalive interval; null = off.</param>
+public sealed record WireGuardPeerOptions(
+    string? Host,
+    int Port,
+    string PublicKey,
+    string? PreSharedKey,
+    IReadOnlyList<IpPrefix> AllowedIps,
+    TimeSpan? PersistentKeepalive);
+
+/// <summary>"endpoints": [...]. Only type wireguard.</summary>
+internal static class EndpointSection
+{
+    public const int DefaultMtu = 1408;
+
+    public static void Parse(JsonElement element, string path, ConfigBuilder config)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(path, "an array", element, config.Errors);
+            return;
+        }
+        int i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            string itemPath = JsonPath.Index(path, i++);
+            if (ObjectReader.Open(item, itemPath, config.Errors) is not { } r) continue;
+            int before = config.Errors.Count;
+            string? type = r.String("type");
+            if (type != "wireguard")
+            {
+                config.Errors.Add(r.PathOf("type"), type is null ? "required: \"wireguard\"" : $"endpoint type {JsonPath.Quote(type)} is not supported (supported: wireguard)");
+                continue;
+            }
+            string tag = r.String("tag") ?? type;
+            if (tag.Length == 0) config.Errors.Add(r.PathOf("tag"), "must not be empty");
+            else if (config.Outbounds.Any(o => o.Tag == tag)) config.Errors.Add(r.PathOf("tag"), $"duplicate tag {JsonPath.Quote(tag)}: endpoints and outbounds share one tag namespace");
+            var endpoint = ParseWireGuard(r, tag, config.Errors);
+            r.Finish(f => f is "system" or "name" or "workers" or "udp_timeout" or "reserved" or "detour"
+                ? "not supported by Sluice (it runs WireGuard in the engine, as an L3 lane)" : null);
+            if (config.Errors.Count == before) config.Outbounds.Add(endpoint);
+        }
+    }
+
+    private static WireGuardEndpointOptions ParseWireGuard(ObjectReader r, string tag, ErrorList errors)
+    {
+        var address = r.List("address", InboundSection.CidrItem);
+        if (!r.Has("address")) errors.Add(r.PathOf("address"), "required: the tunnel address of this end, such as \"10.0.0.2/32\"");
+        string privateKey = r.String("private_key") ?? "";
+        if (!r.Has("private_key")) errors.Add(r.PathOf("private_key"), "required (base64, as `wg genkey` prints)");
+        else CheckKey(privateKey, r.PathOf("private_key"), errors);
+        int? listenPort = (int?)r.Integer("listen_port", 0, 65535);
+        int mtu = (int)(r.Integer("mtu", 576, 65535) ?? DefaultMtu);
+        var peers = r.List("peers", (e, p, errs) => ParsePeer(e, p, errs));
+        if (peers.Count == 0) errors.Add(r.PathOf("peers"), "at least one peer is required");
+        return new WireGuardEndpointOptions(tag, address, privateKey, listenPort is 0 ? null : listenPort, mtu, peers);
+    }
+
+    private static Optional<WireGuardPeerOptions> ParsePeer(JsonElement element, string path, ErrorList errors)
+    {
+        if (ObjectReader.Open(element, path, errors) is not { } r) return default;
+        int before = errors.Count;
+        string? host = r.String("address");
+        int port = (int)(r.Integer("port", 1, 65535) ?? 0);
+        if (host is not null && port == 0) errors.Add(r.PathOf("port"), "required when address is set");
+        string publicKey = r.String("public_key") ?? "";
+        if (!r.Has("public_key")) errors.Add(r.PathOf("public_key"), "required (base64)");
+        else CheckKey(publicKey, r.PathOf("public_key"), errors);
+        string? psk = r.String("pre_shared_key");
+        if (psk is not null) CheckKey(psk, r.PathOf("pre_shared_key"), errors);
+        var allowed = r.List("allowed_ips", InboundSection.CidrItem);
+        if (!r.Has("allowed_ips")) errors.Add(r.PathOf("allowed_ips"), "required: the addresses this peer may send from, e.g. [\"0.0.0.0/0\", \"::/0\"]");
+        long? keepalive = r.Integer("persistent_keepalive_interval", 0, 65535);
+        r.Finish(f => f == "reserved" ? "not supported by Sluice" : null);
+        if (errors.Count > before) return default;
+        return new WireGuardPeerOptions(host, port, publicKey, psk, allowed, keepalive is > 0 ? TimeSpan.FromSeconds(keepalive.Value) : null);
+    }
+
+    private static void CheckKey(string key, string path, ErrorList errors)
+    {
+        Span<byte> bytes = stackalloc byte[48];
+        if (!Convert.TryFromBase64String(key, bytes, out int n) || n != 32)
+            errors.Add(path, "is not a WireGuard key (base64 of 32 bytes, as `wg genkey` / `wg pubkey` print)");
+    }
+}

@@ -1,0 +1,55 @@
+using System.Net;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>A "mixed" inbound: SOCKS5 and HTTP proxy on one port (docs/config.md#inbounds-mixed).</summary>
+/// <param name="Listen">Default 127.0.0.1. Risk: a non-loopback address opens the proxy to the network.</param>
+/// <param name="Users">Empty: no authentication (fine on loopback).</param>
+public sealed record MixedInboundOptions(string Tag, IPAddress Listen, ushort ListenPort, IReadOnlyList<ProxyUser> Users);
+
+public sealed record ProxyUser(string Username, string Password);
+
+/// <summary>Parses {"type": "mixed", …}; called by InboundSection.</summary>
+internal static class MixedInboundParser
+{
+    private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
+    {
+        "set_system_proxy", "tcp_fast_open", "tcp_multi_path", "udp_fragment", "udp_timeout", "detour",
+        "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy", "udp_disable_domain_unmapping",
+    };
+
+    public static void Parse(ObjectReader r, ConfigBuilder config)
+    {
+        var errors = config.Errors;
+        int before = errors.Count;
+        string tag = r.String("tag") ?? "mixed-in";
+        string listen = r.String("listen") ?? "127.0.0.1";
+        if (!IPAddress.TryParse(listen, out var address))
+            errors.Add(r.PathOf("listen"), $"{JsonPath.Quote(listen)} is not an IP address (e.g. \"127.0.0.1\")");
+        long? port = r.Integer("listen_port", 1, 65535);
+        if (port is null && !r.Has("listen_port")) errors.Add(r.PathOf("listen_port"), "required (1..65535)");
+        var users = new List<ProxyUser>();
+        if (r.Take("users") is { } list)
+        {
+            if (list.ValueKind != System.Text.Json.JsonValueKind.Array)
+                ObjectReader.TypeError(r.PathOf("users"), "an array", list, errors);
+            else
+            {
+                int i = 0;
+                foreach (var item in list.EnumerateArray())
+                {
+                    if (ObjectReader.Open(item, JsonPath.Index(r.PathOf("users"), i++), errors) is not { } u) continue;
+                    string? name = u.String("username");
+                    string? password = u.String("password");
+                    if (name is null) errors.Add(u.PathOf("username"), "required");
+                    if (password is null) errors.Add(u.PathOf("password"), "required");
+                    u.Finish();
+                    if (name is not null && password is not null) users.Add(new ProxyUser(name, password));
+                }
+            }
+        }
+        r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice" : null);
+        if (errors.Count == before && address is not null && port is not null)
+            config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users));
+    }
+}

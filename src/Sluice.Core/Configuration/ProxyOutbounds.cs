@@ -1,0 +1,135 @@
+using Sluice.Core.Outbounds.Shadowsocks;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>Which transports a proxy outbound carries (sing-box "network": "tcp", "udp", or absent for both).</summary>
+[Flags]
+public enum ProxyNetwork
+{
+    Tcp = 1,
+    Udp = 2,
+    Both = Tcp | Udp,
+}
+
+/// <param name="Server">Host name or address of the proxy server.</param>
+/// <param name="Dial">bind_interface, routing_mark, connect_timeout (default 5 s).</param>
+public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions Dial);
+
+/// <param name="Method">aes-128-gcm, aes-256-gcm or chacha20-ietf-poly1305.</param>
+/// <param name="AnswerTimeout">
+/// Sluice extension "answer_timeout", default 10 s, "0" disables: a TCP connection whose server sends
+/// nothing this long after the app's first bytes is closed as "wrong password or method?" (an AEAD
+/// server stays silent when it cannot decrypt). Risk: an app protocol whose server is silent longer
+/// than this after the first request (a long-poll as the very first request) is cut; raise it then.
+/// </param>
+public sealed record ShadowsocksOutboundOptions(string Tag, ProxyServerOptions Server, string Method, string Password, ProxyNetwork Network,
+    TimeSpan AnswerTimeout) : OutboundOptions("shadowsocks", Tag)
+{
+    public static readonly TimeSpan DefaultAnswerTimeout = TimeSpan.FromSeconds(10);
+}
+
+/// <param name="Username">Null: offer only "no authentication".</param>
+public sealed record SocksOutboundOptions(string Tag, ProxyServerOptions Server, string? Username, string? Password, ProxyNetwork Network)
+    : OutboundOptions("socks", Tag);
+
+public sealed record HttpOutboundOptions(string Tag, ProxyServerOptions Server, string? Username, string? Password)
+    : OutboundOptions("http", Tag);
+
+/// <summary>Parsers of the proxy outbound types, registered in <see cref="OutboundSection"/>.</summary>
+internal static class ProxyOutboundParsers
+{
+    public static OutboundOptions? ParseShadowsocks(ObjectReader r, string tag)
+    {
+        var server = ParseServer(r);
+        string? method = r.String("method");
+        if (method is null)
+            r.Errors.Add(r.PathOf("method"), $"required (one of {string.Join(", ", ShadowsocksMethod.Supported)})");
+        else if (ShadowsocksMethod.Find(method) is null)
+            r.Errors.Add(r.PathOf("method"), method.StartsWith("2022-", StringComparison.Ordinal)
+                ? $"{JsonPath.Quote(method)}: the Shadowsocks 2022 methods are not supported yet (supported: {string.Join(", ", ShadowsocksMethod.Supported)})"
+                : $"{JsonPath.Quote(method)} is not a supported method (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
+        string? password = r.String("password");
+        if (password is null) r.Errors.Add(r.PathOf("password"), "required");
+        if (r.Take("plugin") is not null)
+            r.Errors.Add(r.PathOf("plugin"), "SIP003 plugins (obfs, v2ray-plugin, …) are not supported by Sluice");
+        r.Take("plugin_opts");
+        Unsupported(r, "udp_over_tcp", "multiplex");
+        var network = ParseNetwork(r);
+        var answerTimeout = r.Duration("answer_timeout") ?? ShadowsocksOutboundOptions.DefaultAnswerTimeout;
+        return server is null || method is null || password is null ? null
+            : new ShadowsocksOutboundOptions(tag, server, method, password, network, answerTimeout);
+    }
+
+    public static OutboundOptions? ParseSocks(ObjectReader r, string tag)
+    {
+        var server = ParseServer(r);
+        string version = r.String("version") ?? "5";
+        if (version != "5")
+            r.Errors.Add(r.PathOf("version"), $"SOCKS version {JsonPath.Quote(version)} is not supported (only \"5\")");
+        var (user, password) = ParseCredentials(r);
+        Unsupported(r, "udp_over_tcp");
+        var network = ParseNetwork(r);
+        return server is null ? null : new SocksOutboundOptions(tag, server, user, password, network);
+    }
+
+    public static OutboundOptions? ParseHttp(ObjectReader r, string tag)
+    {
+        var server = ParseServer(r);
+        var (user, password) = ParseCredentials(r);
+        Unsupported(r, "tls", "path", "headers");
+        return server is null ? null : new HttpOutboundOptions(tag, server, user, password);
+    }
+
+    /// <summary>server, server_port and the shared dial fields.</summary>
+    public static ProxyServerOptions? ParseServer(ObjectReader r)
+    {
+        string? server = r.String("server");
+        if (server is null) r.Errors.Add(r.PathOf("server"), "required: the proxy server's host name or address");
+        else if (server.Length == 0 || server.Any(char.IsWhiteSpace)) r.Errors.Add(r.PathOf("server"), $"{JsonPath.Quote(server)} is not a host name or address");
+        long? port = r.Integer("server_port", 1, 65535);
+        if (port is null && !r.Has("server_port")) r.Errors.Add(r.PathOf("server_port"), "required (1..65535)");
+        var dial = ParseDial(r);
+        return server is null || port is null ? null : new ProxyServerOptions(server, (ushort)port, dial);
+    }
+
+    public static DialOptions ParseDial(ObjectReader r)
+    {
+        string? bind = r.String("bind_interface");
+        uint? mark = r.Mark("routing_mark");
+        var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
+        return new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout);
+    }
+
+    private static (string? User, string? Password) ParseCredentials(ObjectReader r)
+    {
+        string? user = r.String("username");
+        string? password = r.String("password");
+        if (user is { Length: > 255 }) r.Errors.Add(r.PathOf("username"), "longer than 255 bytes");
+        if (password is { Length: > 255 }) r.Errors.Add(r.PathOf("password"), "longer than 255 bytes");
+        if (user is null && password is not null) r.Errors.Add(r.PathOf("username"), "required when \"password\" is set");
+        return (user is { Length: 0 } ? null : user, password);
+    }
+
+    private static ProxyNetwork ParseNetwork(ObjectReader r)
+    {
+        string? network = r.String("network");
+        switch (network)
+        {
+            case null or "":
+                return ProxyNetwork.Both;
+            case "tcp":
+                return ProxyNetwork.Tcp;
+            case "udp":
+                return ProxyNetwork.Udp;
+            default:
+                r.Errors.Add(r.PathOf("network"), $"{JsonPath.Quote(network)}: expected \"tcp\" or \"udp\" (absent: both)");
+                return ProxyNetwork.Both;
+        }
+    }
+
+    private static void Unsupported(ObjectReader r, params string[] fields)
+    {
+        foreach (var field in fields)
+            if (r.Take(field) is not null) r.Errors.Add(r.PathOf(field), "not supported by Sluice yet");
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Flows;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Routing;
+using Sluice.Core.Stack;
+using Sluice.Packets;
+
+namespace Sluice.Core.Inbounds.Mixed;
+
+/// <summary>
+/// SOCKS5 and HTTP proxy on one port, so apps and benchmarks can use the lanes without the TUN:
+/// 1. the first byte tells the protocol: 0x05 is SOCKS5, anything else an HTTP request;
+/// 2. the protocol's handshake yields a destination (an address, or a name the outbound resolves);
+/// 3. the flow is routed by the same rules as TUN flows (inbound = this tag, network tcp/udp);
+/// 4. the outbound is dialed; success is answered, then bytes are relayed both ways with half-close.
+/// SOCKS5 UDP ASSOCIATE opens one UDP relay socket per association (see <see cref="SocksUdpAssociation"/>).
+/// </summary>
+internal sealed partial class MixedInbound : IDisposable
+{
+    private readonly MixedInboundOptions _options;
+    private readonly LaneSelector _lanes;
+    private readonly Func<FlowKey, ProcessInfo?>? _lookup;
+    private readonly ILogger _logger;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+
+    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILogger logger)
+    {
+        _options = options;
+        _lanes = lanes;
+        _lookup = lookup;
+        _logger = logger;
+        _listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        try
+        {
+            _listener.Bind(new IPEndPoint(options.Listen, options.ListenPort));
+        }
+        catch (SocketException e)
+        {
+            _listener.Dispose();
+            throw new InvalidOperationException($"mixed inbound \"{options.Tag}\": cannot listen on {Endpoint}: {e.SocketErrorCode} (is another program using the port?)", e);
+        }
+        _listener.Listen(1024);
+    }
+
+    public string Tag => _options.Tag;
+
+    public string Endpoint => new IPEndPoint(_options.Listen, _options.ListenPort).ToString();
+
+    internal ILogger Logger => _logger;
+
+    internal IReadOnlyList<ProxyUser> Users => _options.Users;
+
+    internal CancellationToken Stopping => _stop.Token;
+
+    public void Start() => _ = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                LogAcceptFailed(_logger, _options.Tag, e.SocketErrorCode);
+                continue;
+            }
+            _ = HandleAsync(client);
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        try
+        {
+            client.NoDelay = true;
+            byte[] first = new byte[1];
+            int n = await client.ReceiveAsync(first, SocketFlags.Peek, _stop.Token);
+            if (n == 0) return;
+            if (first[0] == 5) await new SocksSession(this, client).RunAsync();
+            else await new HttpProxySession(this, client).RunAsync();
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        catch (ProxyProtocolException e)
+        {
+            LogBadRequest(_logger, _options.Tag, client.RemoteEndPoint?.ToString() ?? "?", e.Message);
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    /// <summary>Routes a request like a TUN flow; null when the rules refuse it (logged).</summary>
+    internal IOutbound? Route(Socket client, byte protocol, Destination destination)
+    {
+        var source = (IPEndPoint)client.RemoteEndPoint!;
+        var local = NetAddress.FromIPAddress(source.Address);
+        var target = destination.Address == default ? (local.IsV4 ? NetAddress.FromV4(0) : NetAddress.FromBytes(new byte[16])) : destination.Address;
+        var key = new FlowKey(protocol, local, (ushort)source.Port, target, destination.Port);
+        var flow = new FlowContext(key, _options.Tag, _lookup) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
+        var choice = _lanes.Choose(flow);
+        // The proxy request already named the destination; a sniff rule has nothing more to learn.
+        while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+        string what = $"{key} {destination.Domain}";
+        if (choice.Kind != LaneKind.Outbound)
+        {
+            LogRefused(_logger, _options.Tag, what, choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+            return null;
+        }
+        LogRouted(_logger, _options.Tag, what, choice.Outbound!.Tag, choice.Decision.RuleIndex);
+        return choice.Outbound;
+    }
+
+    /// <summary>Dials through the outbound, resolving a name here when the outbound cannot take names.</summary>
+    internal async Task<Stream?> DialAsync(IOutbound outbound, Destination destination)
+    {
+        try
+        {
+            destination = await NameResolution.ForOutboundAsync(outbound, destination, _stop.Token);
+            return await outbound.DialTcpAsync(destination, _stop.Token);
+        }
+        catch (OutboundException e)
+        {
+            LogDialFailed(_logger, _options.Tag, destination.ToString(), outbound.Tag, e.Message);
+            return null;
+        }
+    }
+
+    internal void DialFailed(string destination, string outbound, string reason) => LogDialFailed(_logger, _options.Tag, destination, outbound, reason);
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Outbound} (rule {Rule})")]
+    private static partial void LogRouted(ILogger logger, string inbound, string flow, string outbound, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Action} (rule {Rule})")]
+    private static partial void LogRefused(ILogger logger, string inbound, string flow, string action, int rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Destination} via {Outbound}: {Reason}")]
+    private static partial void LogDialFailed(ILogger logger, string inbound, string destination, string outbound, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: accept failed: {Error}")]
+    private static partial void LogAcceptFailed(ILogger logger, string inbound, SocketError error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: bad request from {Client}: {Reason}")]
+    private static partial void LogBadRequest(ILogger logger, string inbound, string client, string reason);
+}
+
+/// <summary>A client spoke the proxy protocol wrong; the message says how.</summary>
+internal sealed class ProxyProtocolException(string message) : Exception(message);

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds.Socks;
+
+namespace Sluice.Core.Outbounds.Shadowsocks;
+
+/// <summary>
+/// A Shadowsocks AEAD client (aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305): TCP as an
+/// encrypted stream, UDP as encrypted datagrams to the same server port.
+/// </summary>
+internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
+{
+    private readonly ShadowsocksOutboundOptions _options;
+    private readonly ShadowsocksMethod _method;
+    private readonly byte[] _masterKey;
+    private readonly ProxyServer _server;
+    private readonly ILogger _logger;
+
+    public ShadowsocksOutbound(ShadowsocksOutboundOptions options, ISocketFactory sockets, ILogger logger)
+    {
+        _options = options;
+        _method = ShadowsocksMethod.Find(options.Method)
+            ?? throw new ArgumentException($"shadowsocks method {options.Method} is not supported", nameof(options));
+        _masterKey = _method.MasterKey(options.Password);
+        _server = new ProxyServer("shadowsocks", options.Tag, options.Server, sockets);
+        _logger = logger;
+    }
+
+    public string Tag => _options.Tag;
+
+    public string Type => "shadowsocks";
+
+    public ProxyServer Server => _server;
+
+    public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        if (!_options.Network.HasFlag(ProxyNetwork.Tcp)) throw new OutboundException($"{_server.Who}: TCP is disabled by \"network\": \"udp\"");
+        var socket = await _server.ConnectTcpAsync(cancellationToken);
+        var stream = new ShadowsocksStream(socket, _method, _masterKey, _logger, _server.Who, destination.ToString(), _options.AnswerTimeout);
+        try
+        {
+            byte[] header = new byte[SocksAddress.MaxLength];
+            int n = SocksAddress.Write(header, destination);
+            await stream.SendHeaderAsync(header.AsMemory(0, n), cancellationToken);
+            return stream;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            stream.Dispose();
+            throw new OutboundException($"{_server.Who}: sending the request failed: {e.Message}", e);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        if (!_options.Network.HasFlag(ProxyNetwork.Udp)) throw new OutboundException($"{_server.Who}: UDP is disabled by \"network\": \"tcp\"");
+        var endpoint = await _server.ResolveAsync(cancellationToken);
+        var socket = _server.ConnectUdp(endpoint);
+        return new ShadowsocksUdpChannel(socket, _method, _masterKey, destination, _logger, _server.Who);
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,338 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Outbounds.WireGuard;
+
+/// <summary>
+/// The WireGuard L3 lane: drives the protocol core (<see cref="WireGuardDevice"/>, no I/O) with a
+/// marked UDP socket and three threads:
+/// 1. packet thread (caller of <see cref="Send"/>): SNAT the app packet to the tunnel address, clamp
+///    a SYN's MSS to the tunnel MTU, encrypt in place in the batch slot, send;
+/// 2. receive thread: decrypt in place, DNAT back to the app's address, write to the TUN;
+/// 3. timer thread: handshake retries, keepalives, queued packets after a handshake.
+/// A packet larger than the tunnel MTU is answered with ICMP "packet too big" (TCP never gets there:
+/// its MSS is clamped both ways).
+/// </summary>
+public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
+{
+    private const int ReceiveHeadroom = 64;
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly WireGuardEndpointOptions _options;
+    private readonly ISocketFactory _sockets;
+    private readonly ILogger _logger;
+    private readonly NetAddress? _tunnelV4;
+    private readonly NetAddress? _tunnelV6;
+    private readonly ConcurrentDictionary<FlowKey, L3Flow> _byTunnelKey = new();
+    private readonly object _timerLock = new();
+    private readonly byte[] _tooBigScratch = new byte[1400];
+    private readonly ConcurrentDictionary<string, long> _lastWarning = new();
+    private WireGuardDevice? _device;
+    private Socket? _socket;
+    private ITunDevice? _tun;
+    private Thread? _receiver;
+    private Thread? _timer;
+    private volatile bool _stopping;
+    private volatile bool _drainPending;
+
+    public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger)
+    {
+        _options = options;
+        _sockets = sockets;
+        _logger = logger;
+        foreach (var prefix in options.Address)
+        {
+            if (prefix.IsV4) _tunnelV4 ??= prefix.Address;
+            else _tunnelV6 ??= prefix.Address;
+        }
+    }
+
+    public string Tag => _options.Tag;
+
+    public string Type => "wireguard";
+
+    public int Mtu => _options.Mtu;
+
+    public IReadOnlyList<WireGuardPeer> Peers => _device?.Peers ?? [];
+
+    /// <summary>Creates the protocol core and the socket, and starts the receive and timer threads.</summary>
+    public void Start(ITunDevice tun)
+    {
+        _tun = tun;
+        var peers = new List<WireGuardPeerConfig>();
+        for (int i = 0; i < _options.Peers.Count; i++)
+        {
+            var peer = _options.Peers[i];
+            IPEndPoint? endpoint = peer.Host is null ? null : new IPEndPoint(Resolve(peer.Host), peer.Port);
+            string name = peer.Host is null ? $"peer {i}" : $"peer {i} ({peer.Host}:{peer.Port})";
+            peers.Add(new WireGuardPeerConfig(
+                WireGuardKeys.ParseKey(peer.PublicKey, $"{Tag} peer {i} public_key"),
+                peer.PreSharedKey is null ? null : WireGuardKeys.ParseKey(peer.PreSharedKey, $"{Tag} peer {i} pre_shared_key"),
+                endpoint, peer.AllowedIps, peer.PersistentKeepalive, name));
+        }
+        _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, TimeProvider.System);
+        _device.HandshakeCompleted += peer =>
+        {
+            _drainPending = true;
+            LogHandshake(_logger, Tag, peer.Name, peer.Endpoint?.ToString() ?? "?", peer.RxBytes, peer.TxBytes);
+        };
+        _socket = OpenSocket();
+        LogListening(_logger, Tag, ((IPEndPoint)_socket.LocalEndPoint!).Port, _options.Peers.Count, _options.Mtu);
+        _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = $"wg-{Tag}-rx" };
+        _timer = new Thread(TimerLoop) { IsBackground = true, Name = $"wg-{Tag}-timer" };
+        _receiver.Start();
+        _timer.Start();
+    }
+
+    private Socket OpenSocket()
+    {
+        int port = _options.ListenPort ?? 0;
+        try
+        {
+            var socket = _sockets.CreateUdp(AddressFamily.InterNetworkV6);
+            socket.DualMode = true;
+            socket.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+            return socket;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable)
+        {
+            // A host without IPv6: a plain IPv4 socket.
+            var socket = _sockets.CreateUdp(AddressFamily.InterNetwork);
+            socket.Bind(new IPEndPoint(IPAddress.Any, port));
+            return socket;
+        }
+    }
+
+    private static IPAddress Resolve(string host)
+    {
+        if (IPAddress.TryParse(host, out var ip)) return ip;
+        var addresses = Dns.GetHostAddresses(host);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException($"cannot resolve WireGuard peer {host}");
+    }
+
+    public L3Flow? Open(in FlowKey appKey)
+    {
+        NetAddress? tunnel = appKey.IsV4 ? _tunnelV4 : _tunnelV6;
+        if (tunnel is null) return null;
+        var tunnelKey = appKey with { Source = tunnel.Value };
+        var flow = new L3Flow(appKey, tunnelKey, this);
+        _byTunnelKey[tunnelKey] = flow;
+        return flow;
+    }
+
+    public void Forget(L3Flow flow) =>
+        _byTunnelKey.TryRemove(new KeyValuePair<FlowKey, L3Flow>(flow.TunnelKey, flow));
+
+    public void Send(L3Flow flow, Span<byte> slot, int offset, int length)
+    {
+        var device = _device;
+        if (device is null || _stopping) return;
+        var packet = slot.Slice(offset, length);
+        if (!IpPacket.TryParse(packet, out var ip)) return;
+        flow.LastSeen = Environment.TickCount64;
+        if (length > _options.Mtu)
+        {
+            int n = PacketBuilder.PacketTooBig(_tooBigScratch, ip, _options.Mtu);
+            if (n > 0) _tun!.Write(_tooBigScratch.AsSpan(0, n));
+            return;
+        }
+        var key = flow.TunnelKey;
+        if (!Rewrite(packet, ip.Protocol, key.Source, key.SourcePort, key.Destination, key.DestinationPort)) return;
+        if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
+
+        var result = device.Encapsulate(slot, offset, length);
+        if (result.Kind == WgResultKind.SendDatagram) SendDatagram(slot, result);
+        else if (result.Kind == WgResultKind.Dropped) Warn(result.Reason);
+    }
+
+    private ushort MaxMss(bool v4) => (ushort)(_options.Mtu - (v4 ? 40 : 60));
+
+    private static bool Rewrite(Span<byte> packet, byte protocol, NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort) =>
+        protocol is IpProtocol.Tcp or IpProtocol.Udp
+            ? PacketRewriter.RewriteTcpUdp(packet, source, sourcePort, destination, destinationPort)
+            : PacketRewriter.RewriteIcmpEcho(packet, source, destination, sourcePort);
+
+    private void SendDatagram(Span<byte> buffer, in WgResult result)
+    {
+        var endpoint = result.Peer?.Endpoint;
+        if (endpoint is null || _socket is null) return;
+        try
+        {
+            _socket.SendTo(buffer.Slice(result.Offset, result.Length), SocketFlags.None, ToSocketAddress(endpoint));
+        }
+        catch (SocketException e)
+        {
+            Warn($"send to {endpoint} failed: {e.SocketErrorCode}");
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    // One SocketAddress per endpoint object, so sending does not serialize an EndPoint per packet.
+    // Several threads send; the pair is swapped as one object.
+    private sealed record CachedAddress(IPEndPoint Endpoint, SocketAddress Address);
+
+    private volatile CachedAddress? _cachedAddress;
+
+    private SocketAddress ToSocketAddress(IPEndPoint endpoint)
+    {
+        var cached = _cachedAddress;
+        if (cached is not null && ReferenceEquals(cached.Endpoint, endpoint)) return cached.Address;
+        var target = _socket!.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(endpoint.Address.MapToIPv6(), endpoint.Port)
+            : endpoint;
+        var address = target.Serialize();
+        _cachedAddress = new CachedAddress(endpoint, address);
+        return address;
+    }
+
+    private void ReceiveLoop()
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536, pinned: true);
+        var from = new SocketAddress(_socket!.AddressFamily);
+        SocketAddress? lastFrom = null;
+        IPEndPoint? lastEndpoint = null;
+        while (!_stopping)
+        {
+            int n;
+            try
+            {
+                n = _socket.ReceiveFrom(buffer.AsSpan(ReceiveHeadroom), SocketFlags.None, from);
+            }
+            catch (Exception) when (_stopping)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // ICMP errors for earlier sends surface here (ECONNREFUSED); keep receiving.
+                if (e.SocketErrorCode is not (SocketError.ConnectionRefused or SocketError.ConnectionReset)) Warn($"receive failed: {e.SocketErrorCode}");
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (lastEndpoint is null || !from.Equals(lastFrom))
+            {
+                lastFrom = new SocketAddress(from.Family, from.Size);
+                from.Buffer.CopyTo(lastFrom.Buffer);
+                var ep = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(from);
+                lastEndpoint = ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep;
+            }
+            HandleDatagram(buffer, n, lastEndpoint);
+        }
+    }
+
+    private void HandleDatagram(byte[] buffer, int length, IPEndPoint from)
+    {
+        var device = _device!;
+        var result = device.Decapsulate(buffer, ReceiveHeadroom, length, from);
+        switch (result.Kind)
+        {
+            case WgResultKind.WriteTun:
+                DeliverToApp(buffer.AsSpan(result.Offset, result.Length));
+                break;
+            case WgResultKind.SendDatagram:
+                SendDatagram(buffer, result);
+                break;
+            case WgResultKind.Dropped:
+                Warn(result.Reason);
+                break;
+        }
+        if (_drainPending) DrainAndTick(buffer);
+    }
+
+    /// <summary>DNAT a decrypted packet back to the app that opened its flow, then write it to the TUN.</summary>
+    private void DeliverToApp(Span<byte> packet)
+    {
+        if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return;
+        // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
+        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow)) return;
+        flow.LastSeen = Environment.TickCount64;
+        var app = flow.AppKey;
+        if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return;
+        if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
+        _tun!.Write(packet);
+    }
+
+    private void TimerLoop()
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536 + 64, pinned: true);
+        while (!_stopping)
+        {
+            Thread.Sleep(TickInterval);
+            if (_stopping) return;
+            DrainAndTick(buffer);
+        }
+    }
+
+    /// <summary>Sends what timers and finished handshakes released. Serialized: the core's queue and timers are not re-entrant.</summary>
+    private void DrainAndTick(byte[] buffer)
+    {
+        lock (_timerLock)
+        {
+            _drainPending = false;
+            var device = _device!;
+            for (var r = device.DrainQueued(buffer); r.Kind != WgResultKind.None; r = device.DrainQueued(buffer))
+                if (r.Kind == WgResultKind.SendDatagram) SendDatagram(buffer, r);
+            for (var r = device.Tick(buffer); r.Kind != WgResultKind.None; r = device.Tick(buffer))
+            {
+                if (r.Kind == WgResultKind.SendDatagram) SendDatagram(buffer, r);
+                else if (r.Kind == WgResultKind.Dropped) Warn(r.Reason);
+            }
+        }
+    }
+
+    /// <summary>Makes every peer handshake again (the network changed, or a test forces a rekey).</summary>
+    public void ForceHandshake()
+    {
+        lock (_timerLock) _device?.ForceHandshake();
+    }
+
+    /// <summary>Logs a problem at most once per 5 s per distinct message, so a garbage flood cannot flood the log.</summary>
+    private void Warn(string? reason)
+    {
+        if (reason is null) return;
+        long now = Environment.TickCount64;
+        if (_lastWarning.TryGetValue(reason, out long last) && now - last < 5000) return;
+        if (_lastWarning.Count > 256) _lastWarning.Clear();
+        _lastWarning[reason] = now;
+        LogDropped(_logger, Tag, reason);
+    }
+
+    public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) =>
+        throw new OutboundException($"wireguard {Tag}: carries IP packets from the TUN; a TCP stream from a proxy inbound cannot enter it yet");
+
+    public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) =>
+        throw new OutboundException($"wireguard {Tag}: carries IP packets from the TUN; a UDP channel from a proxy inbound cannot enter it yet");
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _socket?.Dispose();
+        _receiver?.Join(TimeSpan.FromSeconds(1));
+        _timer?.Join(TimeSpan.FromSeconds(1));
+        foreach (var peer in Peers)
+            LogPeerTotals(_logger, Tag, peer.Name, peer.LastHandshake?.ToString("u") ?? "never", peer.RxBytes, peer.TxBytes);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: listening on UDP port {Port}, {Peers} peer(s), mtu {Mtu}")]
+    private static partial void LogListening(ILogger logger, string tag, int port, int peers, int mtu);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: handshake with {Peer} at {Endpoint} complete (rx {Rx} B, tx {Tx} B so far)")]
+    private static partial void LogHandshake(ILogger logger, string tag, string peer, string endpoint, long rx, long tx);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "wireguard {Tag}: {Reason}")]
+    private static partial void LogDropped(ILogger logger, string tag, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: {Peer}: last handshake {Handshake}, rx {Rx} B, tx {Tx} B")]
+    private static partial void LogPeerTotals(ILogger logger, string tag, string peer, string handshake, long rx, long tx);
+}

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Sluice.Cli.Testbed;
+using Sluice.Platform.Linux;
+using Sluice.Core.Gate;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// The leak oracle: tshark on the client namespace's physical veth (eth0), started before the
+/// probes and stopped after; packets are counted afterwards with display filters.
+/// </summary>
+internal sealed class GateCapture : IDisposable
+{
+    private readonly NamespaceTestbed _testbed;
+    private readonly Process _tshark;
+    private readonly List<string> _stderr = [];
+
+    public GateCapture(NamespaceTestbed testbed, string name)
+    {
+        _testbed = testbed;
+        File = Path.Combine(testbed.WorkDir, name + ".pcapng");
+        _tshark = testbed.StartIn(testbed.Client, "tshark", "-i", NamespaceTestbed.ClientInterface, "-w", File, "-q");
+        _tshark.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.Add(e.Data); };
+        _tshark.BeginErrorReadLine();
+        var clock = Stopwatch.StartNew();
+        while (!Stderr.Contains("Capturing on", StringComparison.Ordinal))
+        {
+            if (_tshark.HasExited || clock.Elapsed > TimeSpan.FromSeconds(20))
+                throw new InvalidOperationException($"tshark did not start capturing on {testbed.Client}/eth0 (apt-get install tshark): {Stderr}");
+            Thread.Sleep(50);
+        }
+        Thread.Sleep(300); // dumpcap is attached once it has printed; a short margin for the socket filter
+    }
+
+    public string File { get; }
+
+    private string Stderr
+    {
+        get { lock (_stderr) return string.Join('\n', _stderr); }
+    }
+
+    /// <summary>Stops the capture (SIGINT lets tshark flush the file) and waits for it.</summary>
+    public void Stop()
+    {
+        if (_tshark.HasExited) return;
+        Exec.Signal(_tshark, Exec.SigInt);
+        if (!_tshark.WaitForExit(10_000)) throw new InvalidOperationException("tshark did not stop within 10 s");
+    }
+
+    /// <summary>Packets in the capture matching a Wireshark display filter.</summary>
+    public int Count(string filter)
+    {
+        Stop();
+        var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", filter, "-T", "fields", "-e", "frame.number");
+        if (!result.Ok) throw new InvalidOperationException($"tshark -r {File} -Y \"{filter}\" failed: {result.Stderr}");
+        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+
+    /// <summary>A readable dump of matching packets, for assertion messages.</summary>
+    public string Describe(string filter, int max = 15)
+    {
+        var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", filter);
+        return string.Join('\n', result.Stdout.Split('\n').Take(max));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Stop();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+}
+
+/// <summary>What the probes send, and the display filters that find each probe on the wire.</summary>
+internal static class GateProbes
+{
+    public const string Marker = "gate-probe";
+
+    /// <summary>
+    /// Sends, every 200 ms until killed: a TCP SYN (connect to the line echo), a UDP datagram to the
+    /// UDP echo, and an ICMP echo request (raw socket), to the server's v4 and v6 addresses.
+    /// Argument "v4" limits it to IPv4.
+    /// </summary>
+    public const string Script = """
+        import os, socket, struct, sys, time
+        S4, S6 = sys.argv[1], sys.argv[2]
+        families = sys.argv[3] if len(sys.argv) > 3 else "v4v6"
+        def csum(b):
+            if len(b) % 2: b += b"\0"
+            s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+            return ~s & 0xffff
+        def icmp(host, v6, seq):
+            try:
+                if v6:
+                    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+                    pkt = struct.pack("!BBHHH", 128, 0, 0, 0x5147, seq) + b"gate-probe"  # kernel fills the ICMPv6 checksum
+                else:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+                    body = struct.pack("!BBHHH", 8, 0, 0, 0x5147, seq) + b"gate-probe"
+                    pkt = struct.pack("!BBHHH", 8, 0, csum(body), 0x5147, seq) + b"gate-probe"
+                s.sendto(pkt, (host, 0)); s.close()
+            except OSError: pass
+        def tcp(host, v6):
+            try:
+                s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM); s.settimeout(0.15)
+                s.connect((host, 9000)); s.sendall(b"gate-probe\n"); s.close()
+            except OSError: pass
+        def udp(host, v6):
+            try:
+                s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+                s.sendto(b"gate-probe", (host, 7007)); s.close()
+            except OSError: pass
+        print("probing", flush=True)
+        seq = 0
+        while True:
+            seq = (seq + 1) & 0xffff
+            targets = [(S4, False)] + ([(S6, True)] if "v6" in families else [])
+            for host, v6 in targets:
+                tcp(host, v6); udp(host, v6); icmp(host, v6, seq)
+            time.sleep(0.2)
+        """;
+
+    private const string S4 = NamespaceTestbed.ServerV4;
+    private const string S6 = NamespaceTestbed.ServerV6;
+
+    /// <summary>Probe kind → filter for packets the probe itself originates (engine FIN/RST of closed relays never match).</summary>
+    public static readonly (string Name, string Filter)[] Filters =
+    [
+        ("TCP v4", $"ip.dst=={S4} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
+        ("UDP v4", $"ip.dst=={S4} && udp.dstport==7007"),
+        ("ICMP v4", $"ip.dst=={S4} && icmp.type==8"),
+        ("TCP v6", $"ipv6.dst=={S6} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
+        ("UDP v6", $"ipv6.dst=={S6} && udp.dstport==7007"),
+        ("ICMPv6", $"ipv6.dst=={S6} && icmpv6.type==128"),
+    ];
+
+    /// <summary>Every packet on the veth that is neither ND nor DHCP — what "leaves" means.</summary>
+    public const string AnyButNdAndDhcp =
+        "(ip || ipv6) && !(icmpv6.type >= 133 && icmpv6.type <= 137) && !(icmpv6.type == 143) && !(udp.port == 67 || udp.port == 68 || udp.port == 546 || udp.port == 547)";
+
+    public static string Write(NamespaceTestbed testbed)
+    {
+        string path = Path.Combine(testbed.WorkDir, "gate-probe.py");
+        File.WriteAllText(path, Script);
+        return path;
+    }
+}
+
+/// <summary>Gate helpers: configs with a gate section, the CLI inside the client namespace, a per-test protected cgroup.</summary>
+internal static class GateRuns
+{
+    private static int _counter;
+
+    /// <summary>A cgroup path of this test only (the cgroup hierarchy is host-wide, not per namespace).</summary>
+    public static string NewCgroup() => $"sluice-e2e-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}/protected";
+
+    public static string Config(string gate, string rules = "", string extraTun = "", string tunAddress = "\"172.19.0.1/30\", \"fdfe:dcba:9876::1/126\"") => $$"""
+        {
+          "log": {"level": "info"},
+          "inbounds": [{
+            "type": "tun", "tag": "tun-in", "interface_name": "sluice0",
+            "address": [{{tunAddress}}],
+            "auto_route": true{{extraTun}}
+          }],
+          "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "block", "tag": "block"}],
+          "route": {"rules": [{{rules}}], "final": "direct"}{{(gate.Length > 0 ? ",\n  \"gate\": " + gate : "")}}
+        }
+        """;
+
+    public static string WriteConfig(NamespaceTestbed testbed, string json, string name)
+    {
+        string path = Path.Combine(testbed.WorkDir, name);
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    /// <summary>Runs `sluice ARGS` inside the client namespace.</summary>
+    public static ExecResult Sluice(NamespaceTestbed testbed, params string[] args) =>
+        testbed.RunInClient(TimeSpan.FromSeconds(60), [.. SluiceBinary.Command(), .. args]);
+
+    public static bool TablePresent(NamespaceTestbed testbed) =>
+        testbed.RunInClient(TimeSpan.FromSeconds(10), "nft", "list", "table", "inet", "sluice").Ok;
+
+    /// <summary>Removes a test's cgroup (after its processes are gone).</summary>
+    public static void RemoveCgroup(string path)
+    {
+        string? mount = ProtectedCgroup.NetClsMount();
+        if (mount is null) return;
+        var parts = path.Split('/');
+        for (int n = parts.Length; n > 0; n--)
+        {
+            string dir = Path.Combine(mount, string.Join('/', parts[..n]));
+            for (int attempt = 0; attempt < 20 && Directory.Exists(dir); attempt++)
+            {
+                try
+                {
+                    Directory.Delete(dir);
+                }
+                catch (IOException)
+                {
+                    Thread.Sleep(100); // processes still exiting
+                }
+            }
+        }
+    }
+
+    /// <summary>Starts the probe app in the client namespace, held as <paramref name="how"/>: "cgroup" (sluice exec), "uid" (setpriv), or "plain".</summary>
+    public static Process StartProbe(NamespaceTestbed testbed, string how, string families = "v4v6")
+    {
+        string script = GateProbes.Write(testbed);
+        // A non-root uid cannot use an interpreter under /root (pyenv shims): take the system one when present.
+        string python = how == "uid" && File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+        string[] probe = [python, "-u", script, NamespaceTestbed.ServerV4, NamespaceTestbed.ServerV6, families];
+        string[] argv = how switch
+        {
+            "cgroup" => [.. SluiceBinary.Command(), "exec", "--lane", "protected", "--", .. probe],
+            // Raw ICMP sockets need CAP_NET_RAW: the uid changes, the capability is kept as ambient.
+            "uid" => ["setpriv", $"--reuid={ProtectedUid}", $"--regid={ProtectedUid}", "--clear-groups", "--inh-caps=+net_raw", "--ambient-caps=+net_raw", .. probe],
+            _ => probe,
+        };
+        var process = testbed.StartIn(testbed.Client, argv);
+        string? line = process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+        if (line != "probing") throw new InvalidOperationException($"the probe app did not start ({how}): {process.StandardError.ReadToEnd()}");
+        return process;
+    }
+
+    /// <summary>An otherwise unused uid for "held by uid" tests.</summary>
+    public const uint ProtectedUid = 64123;
+}

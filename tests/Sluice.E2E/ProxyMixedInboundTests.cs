@@ -1,0 +1,87 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// The `mixed` inbound (SOCKS5 + HTTP on one loopback port) without a TUN: real curl and a SOCKS5 UDP
+/// client in the client namespace, through Sluice, through ss-server, to the hidden server.
+/// </summary>
+public sealed class ProxyMixedInboundTests : IDisposable
+{
+    private const int MixedPort = 2080;
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(90);
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+
+    public ProxyMixedInboundTests() => _testbed.AddHiddenServer();
+
+    private static string MixedConfig(string outbound, string users = "") => $$"""
+        {
+          "log": {"level": "info"},
+          "inbounds": [{"type": "mixed", "tag": "mixed-in", "listen": "127.0.0.1", "listen_port": {{MixedPort}}{{users}}}],
+          "outbounds": [{{outbound}}, {"type": "direct", "tag": "direct"}],
+          "route": {"final": "ss"}
+        }
+        """;
+
+    [Theory]
+    [InlineData("socks5h")]
+    [InlineData("http")]
+    public void Download100MiB_ThroughMixedInbound_AndShadowsocks_ArrivesIntact(string scheme)
+    {
+        string expected = ProxyPeers.WriteBlob(_testbed);
+        ProxyPeers.StartShadowsocks(_testbed, "chacha20-ietf-poly1305");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "chacha20-ietf-poly1305"))).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "sh", "-c",
+            $"curl -sS --max-time 80 -x {scheme}://127.0.0.1:{MixedPort} {ProxyPeers.HiddenUrl("blob.bin")} | sha256sum");
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(expected, result.Stdout.Split(' ')[0]);
+        Assert.True(engine.WaitFor("mixed-in: tcp 127.0.0.1", TimeSpan.FromSeconds(5)), engine.Log);
+    }
+
+    [Fact]
+    public void HttpsStyleConnect_ThroughMixedInbound_ReachesHiddenServer()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"))).WaitStarted();
+
+        // -p: tunnel through CONNECT even for http://, as browsers do for https.
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", "-p", "-x", $"http://127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+    }
+
+    [Fact]
+    public void UdpAssociate_ThroughMixedInbound_AndShadowsocks_RoundTrips()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-256-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-256-gcm"))).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "python3", _testbed.PeerScript, "socks-udp", "127.0.0.1", MixedPort.ToString(),
+            NamespaceTestbed.HiddenV4, NamespaceTestbed.UdpEchoPort.ToString(), "udp-through-mixed");
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal("udp-through-mixed", result.Stdout.Trim());
+    }
+
+    [Fact]
+    public void MixedInbound_WithUsers_RefusesWrongPassword_AcceptsRightOne()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"),
+            users: """, "users": [{"username": "u", "password": "p"}]""")).WaitStarted();
+
+        var wrong = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", "-x", $"socks5h://u:x@127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+        var wrongHttp = _testbed.RunInClient(Long, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x", $"http://u:x@127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+        var right = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", "-x", $"socks5h://u:p@127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+
+        Assert.False(wrong.Ok, wrong.ToString());
+        Assert.Equal("407", wrongHttp.Stdout.Trim());
+        Assert.True(right.Ok, right + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, right.Stdout.Trim());
+    }
+
+    public void Dispose() => _testbed.Dispose();
+}

@@ -1,0 +1,23 @@
+using System.Runtime.CompilerServices;
+
+namespace Sluice.Platform.Linux.Tests.Gate;
+
+/// <summary>
+/// Golden files next to this source file (golden/NAME). A mismatch fails with both texts; run the
+/// tests with SLUICE_UPDATE_GOLDEN=1 to rewrite them, then review the diff like code.
+/// </summary>
+internal static class Golden
+{
+    public static void Match(string name, string actual, [CallerFilePath] string source = "")
+    {
+        string path = Path.Combine(Path.GetDirectoryName(source)!, "golden", name);
+        if (Environment.GetEnvironmentVariable("SLUICE_UPDATE_GOLDEN") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, actual);
+            return;
+        }
+        Assert.True(File.Exists(path), $"golden file {path} is missing; run with SLUICE_UPDATE_GOLDEN=1 to create it, then review it");
+        Assert.Equal(File.ReadAllText(path), actual);
+    }
+}
