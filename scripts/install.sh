@@ -10,6 +10,7 @@ packages=(
   curl python3 iperf3 dnsutils socat                         # apps and peers of the testbed
   tshark                                                     # capture oracle for leak tests
   wireguard-tools wireguard-go                               # WireGuard interop peer
+  shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
 )
 
 missing=()

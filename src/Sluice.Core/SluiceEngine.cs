@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Flows;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.WireGuard;
 using Sluice.Core.Routing;
@@ -58,6 +59,9 @@ public sealed partial class SluiceEngine : IDisposable
         _logs = logs;
         _logger = logs.CreateLogger("engine");
     }
+
+    /// <summary>Every live flow with its lane, process and byte counters.</summary>
+    public ConnectionRegistry Connections { get; } = new(TimeProvider.System);
 
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
@@ -121,19 +125,20 @@ public sealed partial class SluiceEngine : IDisposable
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, lanes, relayLog);
+            _relay4 = new TcpRelay(_nat4, lanes, Connections, relayLog);
             _icmp4 = TryIcmp(sockets, v4: true);
         }
         if (tunOptions.Address.Any(a => !a.IsV4))
         {
             _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, lanes, relayLog);
+            _relay6 = new TcpRelay(_nat6, lanes, Connections, relayLog);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, _logs.CreateLogger("udp"));
-        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun);
+        _udp = new UdpSessions(_tun, Connections, lanes, _logs.CreateLogger("udp"));
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
-            tunOptions.Address.ToArray(), _logs.CreateLogger("packets"));
+            tunOptions.Address.ToArray(), Connections, _logs.CreateLogger("packets"));
+        var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);
+        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, attachment);
 
         _relay4?.Start();
         _relay6?.Start();

@@ -128,14 +128,19 @@ internal static class GateProbes
     private const string S6 = NamespaceTestbed.ServerV6;
 
     /// <summary>Probe kind → filter for packets the probe itself originates (engine FIN/RST of closed relays never match).</summary>
-    public static readonly (string Name, string Filter)[] Filters =
+    public static readonly (string Name, string Filter)[] Filters = For(S4, S6);
+
+    public static (string Name, string Filter)[] For(string s4, string? s6) =>
     [
-        ("TCP v4", $"ip.dst=={S4} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
-        ("UDP v4", $"ip.dst=={S4} && udp.dstport==7007"),
-        ("ICMP v4", $"ip.dst=={S4} && icmp.type==8"),
-        ("TCP v6", $"ipv6.dst=={S6} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
-        ("UDP v6", $"ipv6.dst=={S6} && udp.dstport==7007"),
-        ("ICMPv6", $"ipv6.dst=={S6} && icmpv6.type==128"),
+        ("TCP v4", $"ip.dst=={s4} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
+        ("UDP v4", $"ip.dst=={s4} && udp.dstport==7007"),
+        ("ICMP v4", $"ip.dst=={s4} && icmp.type==8"),
+        .. (s6 is null ? Array.Empty<(string, string)>() :
+        [
+            ("TCP v6", $"ipv6.dst=={s6} && tcp.dstport==9000 && tcp.flags.syn==1 && tcp.flags.ack==0"),
+            ("UDP v6", $"ipv6.dst=={s6} && udp.dstport==7007"),
+            ("ICMPv6", $"ipv6.dst=={s6} && icmpv6.type==128"),
+        ]),
     ];
 
     /// <summary>Every packet on the veth that is neither ND nor DHCP — what "leaves" means.</summary>
@@ -209,12 +214,12 @@ internal static class GateRuns
     }
 
     /// <summary>Starts the probe app in the client namespace, held as <paramref name="how"/>: "cgroup" (sluice exec), "uid" (setpriv), or "plain".</summary>
-    public static Process StartProbe(NamespaceTestbed testbed, string how, string families = "v4v6")
+    public static Process StartProbe(NamespaceTestbed testbed, string how, string families = "v4v6", string s4 = NamespaceTestbed.ServerV4)
     {
         string script = GateProbes.Write(testbed);
         // A non-root uid cannot use an interpreter under /root (pyenv shims): take the system one when present.
         string python = how == "uid" && File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        string[] probe = [python, "-u", script, NamespaceTestbed.ServerV4, NamespaceTestbed.ServerV6, families];
+        string[] probe = [python, "-u", script, s4, NamespaceTestbed.ServerV6, families];
         string[] argv = how switch
         {
             "cgroup" => [.. SluiceBinary.Command(), "exec", "--lane", "protected", "--", .. probe],
@@ -227,6 +232,34 @@ internal static class GateRuns
         if (line != "probing") throw new InvalidOperationException($"the probe app did not start ({how}): {process.StandardError.ReadToEnd()}");
         return process;
     }
+
+    /// <summary>Creates a namespace of the test's own named after the testbed (so a stale one is cleaned with it), runs <paramref name="action"/>, deletes it.</summary>
+    public static void InScratchNamespace(NamespaceTestbed testbed, Action<string> action)
+    {
+        string name = testbed.Client + "x";
+        Exec.Check("ip", "netns", "add", name);
+        try
+        {
+            action(name);
+        }
+        finally
+        {
+            Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", name);
+        }
+    }
+
+    /// <summary>Counts packets matching a filter while <paramref name="act"/> runs (capture on the client's eth0).</summary>
+    public static (int Count, string Packets) CaptureWhile(NamespaceTestbed testbed, string name, string filter, Action act)
+    {
+        using var capture = new GateCapture(testbed, name);
+        act();
+        Thread.Sleep(500);
+        return (capture.Count(filter), capture.Describe(filter));
+    }
+
+    /// <summary>The first stdout line of a started process (20 s at most).</summary>
+    public static string? FirstLine(Process process) =>
+        process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
 
     /// <summary>An otherwise unused uid for "held by uid" tests.</summary>
     public const uint ProtectedUid = 64123;

@@ -5,7 +5,8 @@ namespace Sluice.Cli.Commands;
 /// <summary>
 /// `sluice import SOURCE [-o config.json]`: turns what a provider hands out into a Sluice config,
 /// printed to stdout or written atomically to -o (on any error nothing is written).
-/// Sources: a wg-quick file (wg0.conf).
+/// Sources: a wg-quick file (wg0.conf); an ss:// or socks5:// link; a subscription body (base64 of
+/// share links, or plain share lines) from a file or an https:// URL.
 /// </summary>
 internal static class ImportCommand
 {
@@ -38,10 +39,13 @@ internal static class ImportCommand
 
     private static string Import(string source)
     {
+        // A single share link given on the command line.
+        if (Sluice.Core.Importing.ShareLinks.IsLink(source))
+            return Sluice.Core.Importing.SubscriptionBody.RenderConfig([Sluice.Core.Importing.ShareLinks.Parse(source, "proxy-1")]);
         string text;
         try
         {
-            text = File.ReadAllText(source);
+            text = source.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? Fetch(source) : File.ReadAllText(source);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -53,7 +57,29 @@ internal static class ImportCommand
             foreach (var note in result.Notes) Console.Error.WriteLine(note);
             return result.Json;
         }
-        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf)");
+        if (Sluice.Core.Importing.SubscriptionBody.Looks(text))
+        {
+            var servers = Sluice.Core.Importing.SubscriptionBody.Parse(text, source);
+            foreach (var note in servers.Notes) Console.Error.WriteLine(note);
+            return Sluice.Core.Importing.SubscriptionBody.RenderConfig(servers.Outbounds);
+        }
+        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss:// and socks5:// links, base64 subscription bodies)");
+    }
+
+    /// <summary>Fetches a subscription over HTTPS (30 s limit); failures are one line.</summary>
+    private static string Fetch(string url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            using var response = http.GetAsync(url).GetAwaiter().GetResult();
+            if (!response.IsSuccessStatusCode) throw new ImportException($"{url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            return response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new ImportException($"{url}: cannot fetch: {e.Message}");
+        }
     }
 
     /// <summary>Write to a temporary file in the same folder, then rename: a reader never sees half a config.</summary>

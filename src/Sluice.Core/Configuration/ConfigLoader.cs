@@ -30,12 +30,13 @@ public static class ConfigLoader
         ["route"] = RouteSection.Parse,
         ["gate"] = GateSection.Parse,
         ["endpoints"] = EndpointSection.Parse,
+        ["dns"] = DnsSection.Parse,
     };
 
     /// <summary>sing-box sections (and Sluice's own) that a later version will read.</summary>
     private static readonly HashSet<string> PlannedSections = new(StringComparer.Ordinal)
     {
-        "dns", "experimental", "ntp", "certificate", "services",
+        "experimental", "ntp", "certificate", "services",
     };
 
     public static SluiceConfig Load(string json)
@@ -131,6 +132,8 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public Sluice.Core.Gate.GateOptions Gate { get; set; } = Sluice.Core.Gate.GateOptions.Off;
 
+    public Sluice.Core.Dns.DnsOptions Dns { get; set; } = Sluice.Core.Dns.DnsOptions.Empty;
+
     public void ReferenceOutbound(string tag, string path) => _outboundReferences.Add((tag, path));
 
     public void ReferenceInbound(string tag, string path) => _inboundReferences.Add((tag, path));
@@ -153,7 +156,8 @@ internal sealed class ConfigBuilder(ErrorList errors)
             if (!inbounds.Contains(tag))
                 Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
         }
+        DnsSection.CheckReferences(this);
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray() };
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns };
 }

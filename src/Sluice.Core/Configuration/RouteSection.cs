@@ -7,7 +7,7 @@ internal static class RouteSection
 {
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "rule_set", "geoip", "geosite", "override_android_vpn", "default_interface", "default_domain_resolver",
+        "rule_set", "geoip", "geosite", "override_android_vpn", "default_interface",
         "default_network_strategy", "default_network_type", "default_fallback_network_type", "default_fallback_delay",
         "find_process",
     };
@@ -37,7 +37,8 @@ internal static class RouteSection
         if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
         bool autoDetect = r.Bool("auto_detect_interface", false);
         uint? mark = r.Mark("default_mark");
+        string? domainResolver = DnsSection.ParseDomainResolver(r);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
-        config.Route = new RouteOptions(rules, final, autoDetect, mark);
+        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver };
     }
 }

@@ -20,6 +20,9 @@ public sealed record SluiceConfig(
 
     /// <summary>The "gate" section (Sluice's own; docs/gate.md). Default mode off.</summary>
     public Sluice.Core.Gate.GateOptions Gate { get; init; } = Sluice.Core.Gate.GateOptions.Off;
+
+    /// <summary>The "dns" section (docs/config.md#dns). Empty: the built-in server uses the host's resolvers.</summary>
+    public Sluice.Core.Dns.DnsOptions Dns { get; init; } = Sluice.Core.Dns.DnsOptions.Empty;
 }
 
 /// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>
@@ -56,4 +59,7 @@ public sealed record DialOptions(string? BindInterface, uint? RoutingMark, TimeS
 public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Final, bool AutoDetectInterface, uint? DefaultMark)
 {
     public static RouteOptions Empty { get; } = new([], null, false, null);
+
+    /// <summary>route.default_domain_resolver: the DNS server tag for the engine's own lookups; null = the host's resolvers.</summary>
+    public string? DefaultDomainResolver { get; init; }
 }

@@ -35,4 +35,41 @@ public sealed class L3Flow(FlowKey appKey, FlowKey tunnelKey, IPacketLane lane)
 
     /// <summary>Environment.TickCount64 of the last packet either way.</summary>
     public long LastSeen = Environment.TickCount64;
+
+    /// <summary>The flow's entry in the connection registry (byte counters), when it has one.</summary>
+    public Monitoring.TrackedConnection? Connection { get; set; }
+}
+
+/// <summary>
+/// What an L3 lane needs to originate the engine's own flows into itself: the TUN's name and
+/// addresses, and the packet loop's pin table (a pinned flow is carried by the lane from its first packet).
+/// </summary>
+public sealed record TunAttachment(string TunName, NetAddress? TunV4, NetAddress? TunV6, Action<FlowKey, L3Flow> Pin, Action<FlowKey> Unpin);
+
+/// <summary>A stream over a socket whose flow is pinned to a lane; disposing it unpins the flow.</summary>
+internal sealed class PinnedStream(System.Net.Sockets.Socket socket, Action unpin) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
+{
+    private int _disposed;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) unpin();
+    }
+}
+
+/// <summary>A UDP channel whose flow is pinned to a lane; disposing it unpins the flow.</summary>
+internal sealed class PinnedUdpChannel(IUdpChannel inner, Action unpin) : IUdpChannel
+{
+    private int _disposed;
+
+    public void Send(ReadOnlySpan<byte> payload) => inner.Send(payload);
+
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) => inner.ReceiveAsync(buffer, cancellationToken);
+
+    public void Dispose()
+    {
+        inner.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) unpin();
+    }
 }

@@ -15,4 +15,10 @@ public interface ISocketFactory
 
     /// <summary>A socket able to send ICMP / ICMPv6 echo requests and receive their replies.</summary>
     Socket CreateIcmp(AddressFamily family);
+
+    /// <summary>
+    /// An UNMARKED socket bound to a device (the TUN): the engine's own traffic that must take a lane
+    /// of its own packet path, e.g. a DoH query or a proxied stream through the WireGuard lane.
+    /// </summary>
+    Socket CreateOnDevice(AddressFamily family, SocketType type, string device);
 }

@@ -27,6 +27,13 @@ internal sealed partial class LaneSelector(
 
     public LaneChoice Choose(FlowContext flow, int startAt = 0) => FromDecision(router.Decide(flow, startAt));
 
+    /// <summary>The rule behind a decision as a person reads it; "final" when no rule matched.</summary>
+    public string DescribeRule(int ruleIndex)
+    {
+        var rules = router.Describe();
+        return ruleIndex >= 0 && ruleIndex < rules.Count ? rules[ruleIndex] : "final";
+    }
+
     public LaneChoice FromDecision(RouteDecision decision)
     {
         switch (decision.Verdict)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
@@ -33,6 +34,7 @@ internal sealed partial class PacketLoop
     private readonly Func<FlowKey, Flows.ProcessInfo?>? _processLookup;
     private readonly IpPrefix[] _ownPrefixes;
     private readonly ILogger _logger;
+    private readonly ConnectionRegistry _connections;
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
@@ -40,8 +42,10 @@ internal sealed partial class PacketLoop
     private volatile bool _stopping;
 
     public PacketLoop(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, UdpSessions udp, IcmpEchoRelay? icmp4, IcmpEchoRelay? icmp6,
-        LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes, ILogger logger)
+        LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes,
+        ConnectionRegistry connections, ILogger logger)
     {
+        _connections = connections;
         _tun = tun;
         _nat4 = nat4;
         _nat6 = nat6;
@@ -108,6 +112,7 @@ internal sealed partial class PacketLoop
         if (!IpPacket.TryParse(slot.Slice(offset, length), out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
         if (!_l3Flows.IsEmpty && FlowKeys.TryGetFlowKey(packet, out var l3Key) && _l3Flows.TryGetValue(l3Key, out var l3))
         {
+            l3.Connection?.AddUpload(length);
             l3.Lane.Send(l3, slot, offset, length);
             return;
         }
@@ -156,6 +161,10 @@ internal sealed partial class PacketLoop
         }
         _l3Flows[key] = l3;
         LogL3Routed(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleIndex);
+        var flowKey = key;
+        l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
+            lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
+        l3.Connection.AddUpload(packet.TotalLength);
         lane.Send(l3, slot, offset, packet.TotalLength);
         return true;
     }
@@ -171,6 +180,11 @@ internal sealed partial class PacketLoop
         if (n > 0) _tun.Write(_scratch.AsSpan(0, n));
     }
 
+    /// <summary>Carries a flow the engine itself originates (a socket bound to the TUN) on an L3 lane.</summary>
+    public void Pin(FlowKey key, L3Flow flow) => _l3Flows[key] = flow;
+
+    public void Unpin(FlowKey key) => _l3Flows.TryRemove(key, out _);
+
     /// <summary>Forgets L3 flows idle longer than their protocol's timeout (TCP 10 min, UDP 60 s, ICMP 30 s).</summary>
     public void SweepL3(long now)
     {
@@ -178,8 +192,16 @@ internal sealed partial class PacketLoop
         {
             long idle = key.Protocol switch { IpProtocol.Tcp => 600_000, IpProtocol.Udp => 60_000, _ => 30_000 };
             if (now - flow.LastSeen <= idle) continue;
-            if (_l3Flows.TryRemove(new KeyValuePair<FlowKey, L3Flow>(key, flow))) flow.Lane.Forget(flow);
+            ForgetL3(key, flow);
         }
+    }
+
+    /// <summary>Ends an L3 flow: later packets of it count as new (a TCP segment then gets a RST).</summary>
+    private void ForgetL3(FlowKey key, L3Flow flow)
+    {
+        if (!_l3Flows.TryRemove(new KeyValuePair<FlowKey, L3Flow>(key, flow))) return;
+        flow.Lane.Forget(flow);
+        if (flow.Connection is { } connection) _connections.Remove(connection);
     }
 
     private void HandleTcp(in IpPacket packet, Span<byte> slot, int offset, long now)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Sniffing;
 
@@ -25,9 +26,11 @@ internal sealed partial class TcpRelay : IDisposable
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
+    private readonly ConnectionRegistry _connections;
 
-    public TcpRelay(TcpNat nat, LaneSelector lanes, ILogger logger)
+    public TcpRelay(TcpNat nat, LaneSelector lanes, ConnectionRegistry connections, ILogger logger)
     {
+        _connections = connections;
         _nat = nat;
         _lanes = lanes;
         _logger = logger;
@@ -125,8 +128,26 @@ internal sealed partial class TcpRelay : IDisposable
                 return;
             }
 
-            if (sniffedLength > 0) await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength), _stop.Token);
-            await PumpBothWaysAsync(client, remote);
+            var dialed = remote;
+            var connection = _connections.Add(flow.Key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
+                outbound.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () =>
+                {
+                    Reset(client);
+                    dialed.Dispose();
+                });
+            try
+            {
+                if (sniffedLength > 0)
+                {
+                    await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength), _stop.Token);
+                    connection.AddUpload(sniffedLength);
+                }
+                await PumpBothWaysAsync(client, remote, connection);
+            }
+            finally
+            {
+                _connections.Remove(connection);
+            }
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -172,10 +193,10 @@ internal sealed partial class TcpRelay : IDisposable
         return have;
     }
 
-    private static async Task PumpBothWaysAsync(Socket client, Stream remote)
+    private static async Task PumpBothWaysAsync(Socket client, Stream remote, TrackedConnection connection)
     {
-        var up = PumpAsync(new NetworkStream(client, ownsSocket: false), remote, () => (remote as NetworkStream)?.Socket.Shutdown(SocketShutdown.Send));
-        var down = PumpAsync(remote, new NetworkStream(client, ownsSocket: false), () => client.Shutdown(SocketShutdown.Send));
+        var up = PumpAsync(new NetworkStream(client, ownsSocket: false), remote, () => (remote as NetworkStream)?.Socket.Shutdown(SocketShutdown.Send), connection.AddUpload);
+        var down = PumpAsync(remote, new NetworkStream(client, ownsSocket: false), () => client.Shutdown(SocketShutdown.Send), connection.AddDownload);
         var first = await Task.WhenAny(up, down);
         if (first.IsFaulted)
         {
@@ -193,7 +214,7 @@ internal sealed partial class TcpRelay : IDisposable
         }
     }
 
-    private static async Task PumpAsync(Stream from, Stream to, Action halfClose)
+    private static async Task PumpAsync(Stream from, Stream to, Action halfClose, Action<long> count)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(PumpBufferSize);
         try
@@ -203,6 +224,7 @@ internal sealed partial class TcpRelay : IDisposable
                 int n = await from.ReadAsync(buffer);
                 if (n == 0) break;
                 await to.WriteAsync(buffer.AsMemory(0, n));
+                count(n);
             }
             try
             {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
@@ -15,7 +16,7 @@ namespace Sluice.Core.Stack;
 ///    the header space) and writes it to the TUN;
 /// 4. a session idle for <see cref="IdleTimeout"/> is closed by <see cref="Sweep"/>.
 /// </summary>
-internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDisposable
+internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, ILogger logger) : IDisposable
 {
     /// <summary>Default idle timeout of a UDP session: 60 s (sing-box uses 5 min; shorter frees NAT state sooner).</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
@@ -31,7 +32,11 @@ internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDis
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = Environment.TickCount64;
         if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
-        else if (session.Channel is { } channel) channel.Send(payload);
+        else if (session.Channel is { } channel)
+        {
+            channel.Send(payload);
+            session.Connection?.AddUpload(payload.Length);
+        }
         // Datagrams that arrive while the channel is still opening are lost, as UDP allows.
         return true;
     }
@@ -45,6 +50,8 @@ internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDis
         if (choice.Kind == LaneKind.Outbound)
         {
             LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
+            session.Connection = connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
+                choice.Outbound!.Tag, lanes.DescribeRule(choice.Decision.RuleIndex), session.Dispose);
             _ = RunAsync(session, choice.Outbound!, payload.ToArray());
             return;
         }
@@ -67,10 +74,12 @@ internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDis
             var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
             session.Channel = channel;
             channel.Send(firstPayload);
+            session.Connection?.AddUpload(firstPayload.Length);
             while (!session.Cancel.IsCancellationRequested)
             {
                 int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength), session.Cancel.Token);
                 session.LastActive = Environment.TickCount64;
+                session.Connection?.AddDownload(n);
                 int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
                 tun.Write(buffer.AsSpan(0, length));
             }
@@ -90,6 +99,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ILogger logger) : IDis
         {
             _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
             session.Dispose();
+            if (session.Connection is { } connection) connections.Remove(connection);
         }
     }
 
@@ -133,6 +143,8 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
     public long LastActive = Environment.TickCount64;
 
     public volatile IUdpChannel? Channel;
+
+    public TrackedConnection? Connection { get; set; }
 
     public CancellationTokenSource Cancel { get; } = new();
 

@@ -32,6 +32,25 @@ public sealed class LinuxSocketFactory : ISocketFactory
         return Prepare(new Socket(family, SocketType.Raw, protocol), null);
     }
 
+    public Socket CreateOnDevice(AddressFamily family, SocketType type, string device)
+    {
+        var socket = new Socket(family, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+        try
+        {
+            // SO_BINDTODEVICE: the route lookup is confined to the TUN, with or without auto_route.
+            socket.SetRawSocketOption(SOL_SOCKET, SO_BINDTODEVICE, System.Text.Encoding.ASCII.GetBytes(device + "\0"));
+            if (type == SocketType.Stream) socket.NoDelay = true;
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private const int SO_BINDTODEVICE = 25;
+
     /// <summary>Sets SO_MARK on any socket.</summary>
     public static void SetMark(Socket socket, uint mark)
     {

@@ -128,7 +128,7 @@ public class DataPathTests
         }));
         var network = new Thread(() => Guard(() =>
         {
-            while (!stop.IsCancelled())
+            while (!stop.IsCancellationRequested)
             {
                 bool any = false;
                 while (toB.TryTake(out var d))
@@ -150,7 +150,7 @@ public class DataPathTests
         var timers = new Thread(() => Guard(() =>
         {
             int round = 0;
-            while (!stop.IsCancelled())
+            while (!stop.IsCancellationRequested)
             {
                 if (++round % 20 == 0) pair.A.ForceHandshake();
                 foreach (var device in new[] { pair.A, pair.B })
@@ -178,9 +178,4 @@ public class DataPathTests
         // wire; nearly everything must arrive.
         Assert.True(received.Sum() > Count * 0.95, $"only {received.Sum()} of {Count} arrived");
     }
-}
-
-internal static class CancellationExtensions
-{
-    public static bool IsCancelled(this CancellationTokenSource source) => source.IsCancellationRequested;
 }

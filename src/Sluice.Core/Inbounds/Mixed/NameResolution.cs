@@ -21,7 +21,7 @@ internal static class NameResolution
         if (outbound is Outbounds.Groups.OutboundGroup group && TakesNames.Contains(group.Current?.Type ?? "")) return destination;
         try
         {
-            var addresses = await Dns.GetHostAddressesAsync(destination.Domain!, cancellationToken);
+            var addresses = await System.Net.Dns.GetHostAddressesAsync(destination.Domain!, cancellationToken);
             var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
                 ?? throw new OutboundException($"{destination.Domain} has no address");
             return destination with { Address = NetAddress.FromIPAddress(chosen) };

@@ -35,7 +35,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         if (IPAddress.TryParse(options.Server, out var ip)) return new IPEndPoint(ip, options.Port);
         try
         {
-            var addresses = await Dns.GetHostAddressesAsync(options.Server, cancellationToken);
+            var addresses = await System.Net.Dns.GetHostAddressesAsync(options.Server, cancellationToken);
             var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
                 ?? throw new OutboundException($"{Who}: server name {options.Server} has no address");
             return new IPEndPoint(chosen, options.Port);

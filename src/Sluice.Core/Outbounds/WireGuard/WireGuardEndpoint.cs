@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds.Direct;
 using Sluice.Core.Tun;
 using Sluice.Packets;
 
@@ -35,6 +36,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private WireGuardDevice? _device;
     private Socket? _socket;
     private ITunDevice? _tun;
+    private TunAttachment? _attachment;
     private Thread? _receiver;
     private Thread? _timer;
     private volatile bool _stopping;
@@ -61,9 +63,10 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     public IReadOnlyList<WireGuardPeer> Peers => _device?.Peers ?? [];
 
     /// <summary>Creates the protocol core and the socket, and starts the receive and timer threads.</summary>
-    public void Start(ITunDevice tun)
+    public void Start(ITunDevice tun, TunAttachment attachment)
     {
         _tun = tun;
+        _attachment = attachment;
         var peers = new List<WireGuardPeerConfig>();
         for (int i = 0; i < _options.Peers.Count; i++)
         {
@@ -111,7 +114,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private static IPAddress Resolve(string host)
     {
         if (IPAddress.TryParse(host, out var ip)) return ip;
-        var addresses = Dns.GetHostAddresses(host);
+        var addresses = System.Net.Dns.GetHostAddresses(host);
         return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
             ?? throw new InvalidOperationException($"cannot resolve WireGuard peer {host}");
     }
@@ -160,7 +163,8 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
     private void SendDatagram(Span<byte> buffer, in WgResult result)
     {
-        var endpoint = result.Peer?.Endpoint;
+        // Destination, not Peer.Endpoint: a cookie reply goes to an unauthenticated sender.
+        var endpoint = result.Destination;
         if (endpoint is null || _socket is null) return;
         try
         {
@@ -257,6 +261,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
         if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow)) return;
         flow.LastSeen = Environment.TickCount64;
+        flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
         if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return;
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
@@ -308,11 +313,63 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         LogDropped(_logger, Tag, reason);
     }
 
-    public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) =>
-        throw new OutboundException($"wireguard {Tag}: carries IP packets from the TUN; a TCP stream from a proxy inbound cannot enter it yet");
+    /// <summary>
+    /// A stream through the tunnel for the engine's own use (DoH, the mixed inbound): the kernel's TCP
+    /// originates it from a socket bound to the TUN address and device, and its flow is pinned to this
+    /// lane before the SYN is sent, so the packet loop carries it like an app's.
+    /// </summary>
+    public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        var (socket, pinned) = PinnedSocket(destination, SocketType.Stream, IpProtocol.Tcp);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            await socket.ConnectAsync(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port), timeout.Token);
+            return new PinnedStream(socket, () => Unpin(pinned));
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            Unpin(pinned);
+            throw new OutboundException($"wireguard {Tag}: connect to {destination} through the tunnel failed: {(e is SocketException se ? se.SocketErrorCode.ToString() : "timed out")}", e);
+        }
+    }
 
-    public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) =>
-        throw new OutboundException($"wireguard {Tag}: carries IP packets from the TUN; a UDP channel from a proxy inbound cannot enter it yet");
+    public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
+    {
+        var (socket, pinned) = PinnedSocket(destination, SocketType.Dgram, IpProtocol.Udp);
+        socket.Connect(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port));
+        return ValueTask.FromResult<IUdpChannel>(new PinnedUdpChannel(new ConnectedUdpChannel(socket), () => Unpin(pinned)));
+    }
+
+    private (Socket Socket, L3Flow Flow) PinnedSocket(Destination destination, SocketType type, byte protocol)
+    {
+        var attachment = _attachment ?? throw new OutboundException($"wireguard {Tag}: not started");
+        var local = destination.Address.IsV4 ? attachment.TunV4 : attachment.TunV6;
+        if (local is null) throw new OutboundException($"wireguard {Tag}: the TUN has no {(destination.Address.IsV4 ? "IPv4" : "IPv6")} address to originate from");
+        var socket = _sockets.CreateOnDevice(destination.Address.Family, type, attachment.TunName);
+        try
+        {
+            socket.Bind(new IPEndPoint(local.Value.ToIPAddress(), 0));
+            ushort port = (ushort)((IPEndPoint)socket.LocalEndPoint!).Port;
+            var key = new FlowKey(protocol, local.Value, port, destination.Address, destination.Port);
+            var flow = Open(key) ?? throw new OutboundException($"wireguard {Tag}: no tunnel address for {destination}");
+            attachment.Pin(key, flow);
+            return (socket, flow);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private void Unpin(L3Flow flow)
+    {
+        _attachment?.Unpin(flow.AppKey);
+        Forget(flow);
+    }
 
     public void Dispose()
     {

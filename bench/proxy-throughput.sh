@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Proxy lane: TCP throughput and connections/s through a SOCKS5 front → Shadowsocks → ss-server →
+# a sink server, comparing Sluice's `mixed` inbound + shadowsocks outbound against shadowsocks-libev's
+# own ss-local, same cipher, same ss-server, same run; median of N runs each (default 3), with ratios.
+# Needs root, shadowsocks-libev and a Release build (scripts/install.sh).
+#   bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-3}
+MIB=${2:-2048}
+CONNS=${3:-500}
+METHOD=${4:-aes-128-gcm}
+PASSWORD=bench-password
+SS_PORT=8388
+SOCKS_PORT=1080
+
+bench_testbed
+cat > "$BENCH_DIR/peers.py" <<'PY'
+import socket, struct, sys, threading, time
+def serve(port, mib):
+    # port: sends MIB MiB of zeros per connection; port+1: sends one byte and closes (connections/s)
+    chunk = bytes(1 << 20)
+    # Both wait for one request byte first, as client-speaks-first protocols do (ss-local holds the
+    # request back until the client sends something, so a server-first test would time its wait).
+    def bulk(c):
+        try:
+            c.recv(1)
+            for _ in range(mib): c.sendall(chunk)
+        finally: c.close()
+    def tiny(c):
+        try: c.recv(1); c.sendall(b"x")
+        finally: c.close()
+    for p, h in ((port, bulk), (port + 1, tiny)):
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", p)); s.listen(1024)
+        threading.Thread(target=lambda s=s, h=h: [threading.Thread(target=h, args=(s.accept()[0],), daemon=True).start() for _ in iter(int, 1)], daemon=True).start()
+    print("ready", flush=True); threading.Event().wait()
+def socks(proxy_port, host, port):
+    c = socket.create_connection(("127.0.0.1", proxy_port))
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.sendall(b"\x05\x01\x00"); assert c.recv(2) == b"\x05\x00"
+    c.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", port))
+    r = b""
+    while len(r) < 10: r += c.recv(10 - len(r))
+    assert r[1] == 0, r
+    return c
+def throughput(proxy_port, host, port):
+    c = socks(proxy_port, host, port); buf = bytearray(1 << 20); total = 0; t = time.perf_counter()
+    c.sendall(b"g")
+    while True:
+        n = c.recv_into(buf)
+        if not n: break
+        total += n
+    print("%.3f" % (total * 8 / (time.perf_counter() - t) / 1e9))
+def conns(proxy_port, host, port, count):
+    t = time.perf_counter()
+    for _ in range(count):
+        c = socks(proxy_port, host, port); c.sendall(b"g"); assert c.recv(1) == b"x"; c.close()
+    print("%.0f" % (count / (time.perf_counter() - t)))
+cmd = sys.argv[1]
+if cmd == "serve": serve(int(sys.argv[2]), int(sys.argv[3]))
+elif cmd == "throughput": throughput(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+elif cmd == "conns": conns(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+PY
+
+ip netns exec "$ROUTER" python3 "$BENCH_DIR/peers.py" serve 5201 "$MIB" > "$BENCH_DIR/peers.log" 2>&1 &
+BENCH_PIDS+=($!)
+ip netns exec "$ROUTER" ss-server -s 10.200.0.1 -p $SS_PORT -k $PASSWORD -m "$METHOD" --no-delay > "$BENCH_DIR/ss-server.log" 2>&1 &
+BENCH_PIDS+=($!)
+for _ in $(seq 50); do grep -q ready "$BENCH_DIR/peers.log" && break; sleep 0.1; done
+sleep 0.5
+
+start_ss_local() {
+  ip netns exec "$CLIENT" ss-local -s 10.200.0.1 -p $SS_PORT -l $SOCKS_PORT -b 127.0.0.1 -k $PASSWORD -m "$METHOD" --no-delay > "$BENCH_DIR/ss-local.log" 2>&1 &
+  SS_LOCAL_PID=$!; BENCH_PIDS+=("$SS_LOCAL_PID")
+  for _ in $(seq 50); do ip netns exec "$CLIENT" ss -Hltn "sport = :$SOCKS_PORT" | grep -q LISTEN && return 0; sleep 0.1; done
+  echo "ss-local did not start" >&2; return 1
+}
+stop_ss_local() { kill "$SS_LOCAL_PID" 2>/dev/null; wait "$SS_LOCAL_PID" 2>/dev/null || true; }
+
+CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen\":\"127.0.0.1\",\"listen_port\":$SOCKS_PORT}],\
+\"outbounds\":[{\"type\":\"shadowsocks\",\"tag\":\"ss\",\"server\":\"10.200.0.1\",\"server_port\":$SS_PORT,\"method\":\"$METHOD\",\"password\":\"$PASSWORD\"}],\
+\"route\":{\"final\":\"ss\"}}"
+
+measure() {  # prints "Gbit/s conns/s" through whatever listens on the SOCKS port
+  local g c
+  g=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SOCKS_PORT "$SERVER_V4" 5201)
+  c=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns $SOCKS_PORT "$SERVER_V4" 5202 "$CONNS")
+  echo "$g $c"
+}
+
+ss_g=(); ss_c=(); sl_g=(); sl_c=()
+for i in $(seq "$RUNS"); do
+  start_ss_local; read -r g c < <(measure); stop_ss_local; ss_g+=("$g"); ss_c+=("$c")
+  bench_start_sluice "$CONFIG"; read -r g c < <(measure); bench_stop_sluice; sl_g+=("$g"); sl_c+=("$c")
+  echo "run $i: ss-local ${ss_g[-1]} Gbit/s ${ss_c[-1]} conn/s; sluice mixed ${sl_g[-1]} Gbit/s ${sl_c[-1]} conn/s"
+done
+a=$(median "${ss_g[@]}"); s=$(median "${sl_g[@]}"); ac=$(median "${ss_c[@]}"); sc=$(median "${sl_c[@]}")
+echo "shadowsocks $METHOD, ${MIB} MiB per run, $CONNS connections (median of $RUNS):"
+echo "  throughput: ss-local $a Gbit/s, sluice $s Gbit/s, ratio $(ratio "$s" "$a")"
+echo "  connections/s: ss-local $ac, sluice $sc, ratio $(ratio "$sc" "$ac")"

@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Sluice.Core.Dns;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>dns.rules: sing-box DNS rules (matchers + action route/reject/predefined), first match wins.</summary>
+internal static partial class DnsSection
+{
+    public static readonly string[] RuleActions = ["route", "reject", "predefined"];
+
+    private static readonly string[] RuleActionFields = ["action", "server", "strategy", "disable_cache", "method", "no_drop", "rcode", "answer", "ns", "extra"];
+
+    private static readonly HashSet<string> UnsupportedRuleFields = new(StringComparer.Ordinal)
+    {
+        "ip_version", "network", "auth_user", "protocol", "source_ip_cidr", "source_ip_is_private", "ip_cidr", "ip_is_private",
+        "ip_accept_any", "source_port", "source_port_range", "port", "port_range", "package_name", "user", "clash_mode",
+        "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid", "rule_set",
+        "rule_set_ip_cidr_match_source", "rule_set_ip_cidr_accept_empty", "geosite", "geoip", "source_geoip", "outbound",
+        "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl", "client_subnet",
+    };
+
+    private static readonly (string Name, DnsRcode Code)[] Rcodes =
+    [
+        ("NOERROR", DnsRcode.NoError), ("FORMERR", DnsRcode.FormErr), ("SERVFAIL", DnsRcode.ServFail),
+        ("NXDOMAIN", DnsRcode.NxDomain), ("NOTIMP", DnsRcode.NotImp), ("REFUSED", DnsRcode.Refused),
+    ];
+
+    private static DnsRuleOptions? ParseRule(JsonElement element, string path, ConfigBuilder config, List<(string, string)> serverReferences, bool topLevel)
+    {
+        var errors = config.Errors;
+        if (ObjectReader.Open(element, path, errors) is not { } r) return null;
+        int before = errors.Count;
+        string type = r.String("type") ?? "default";
+        DnsRuleOptions? rule = type switch
+        {
+            "default" => ParseDefaultRule(r, config),
+            "logical" => ParseLogicalRule(r, config, serverReferences),
+            _ => null,
+        };
+        if (type is not ("default" or "logical"))
+            errors.Add(r.PathOf("type"), $"unknown rule type {JsonPath.Quote(type)} (expected \"default\" or \"logical\")");
+        bool invert = r.Bool("invert", false);
+        DnsRuleAction? action = null;
+        if (topLevel)
+        {
+            action = ParseRuleAction(r, serverReferences);
+        }
+        else
+        {
+            foreach (string field in RuleActionFields)
+            {
+                if (r.Take(field) is not null)
+                    errors.Add(r.PathOf(field), "rules inside a logical rule have no action; put it on the logical rule");
+            }
+        }
+        r.Finish(f => UnsupportedRuleFields.Contains(f) ? "not supported by Sluice yet" : null);
+        if (rule is null || errors.Count > before) return null;
+        return rule with { Invert = invert, Action = action };
+    }
+
+    private static DefaultDnsRuleOptions ParseDefaultRule(ObjectReader r, ConfigBuilder config)
+    {
+        var inbound = r.Strings("inbound");
+        foreach (string tag in inbound) config.ReferenceInbound(tag, r.PathOf("inbound"));
+        return new DefaultDnsRuleOptions
+        {
+            Inbound = inbound,
+            QueryType = r.List("query_type", QueryTypeItem),
+            Domain = r.List("domain", DomainItem),
+            DomainSuffix = r.List("domain_suffix", DomainItem),
+            DomainKeyword = r.List("domain_keyword", NonEmptyItem),
+            DomainRegex = r.List("domain_regex", (e, p, errs) => RegexItem(e, p, errs, RuleParser.DomainRegexOptions)),
+            ProcessName = r.List("process_name", NonEmptyItem),
+            ProcessPath = r.List("process_path", NonEmptyItem),
+            ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, RuleParser.PathRegexOptions)),
+            UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
+        };
+    }
+
+    private static LogicalDnsRuleOptions? ParseLogicalRule(ObjectReader r, ConfigBuilder config, List<(string, string)> serverReferences)
+    {
+        var errors = r.Errors;
+        string? modeText = r.String("mode");
+        LogicalMode? mode = modeText switch { "and" => LogicalMode.And, "or" => LogicalMode.Or, _ => null };
+        if (modeText is null && !r.Has("mode")) errors.Add(r.PathOf("mode"), "required for a logical rule: \"and\" or \"or\"");
+        else if (modeText is not null && mode is null) errors.Add(r.PathOf("mode"), $"unknown mode {JsonPath.Quote(modeText)} (expected \"and\" or \"or\")");
+        var rules = new List<DnsRuleOptions>();
+        string rulesPath = r.PathOf("rules");
+        if (r.Take("rules") is not { } rulesElement)
+        {
+            errors.Add(rulesPath, "required for a logical rule: a non-empty array of rules");
+        }
+        else if (rulesElement.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(rulesPath, "an array", rulesElement, errors);
+        }
+        else
+        {
+            int i = 0;
+            foreach (var item in rulesElement.EnumerateArray())
+            {
+                if (ParseRule(item, JsonPath.Index(rulesPath, i++), config, serverReferences, topLevel: false) is { } sub) rules.Add(sub);
+            }
+            if (i == 0) errors.Add(rulesPath, "must not be empty");
+        }
+        return mode is { } m ? new LogicalDnsRuleOptions(m, rules) : null;
+    }
+
+    private static DnsRuleAction? ParseRuleAction(ObjectReader r, List<(string, string)> serverReferences)
+    {
+        var errors = r.Errors;
+        string? action = r.String("action");
+        if (action is null && r.Has("action")) return null;
+        action ??= r.Has("server") ? "route" : null;
+        if (action is null)
+        {
+            errors.Add(r.Path, "missing \"server\" (or an \"action\": route, reject, predefined)");
+            return null;
+        }
+        DnsRuleAction? result;
+        switch (action)
+        {
+            case "route":
+                string? server = r.String("server");
+                if (server is null && !r.Has("server")) errors.Add(r.PathOf("server"), "required for action \"route\"");
+                if (server is not null) serverReferences.Add((server, r.PathOf("server")));
+                var strategy = ParseStrategy(r, "strategy");
+                bool disableCache = r.Bool("disable_cache", false);
+                result = server is null ? null : new DnsRouteAction(server, strategy, disableCache);
+                break;
+            case "reject":
+                string method = r.String("method") ?? "default";
+                if (method is not ("default" or "drop"))
+                    errors.Add(r.PathOf("method"), $"unknown method {JsonPath.Quote(method)} (expected \"default\" or \"drop\")");
+                r.Bool("no_drop", false); // sing-box's flood guard; Sluice answers every rejected query as configured
+                result = new DnsRejectAction(method == "drop");
+                break;
+            case "predefined":
+                var rcode = DnsRcode.NoError;
+                if (r.String("rcode") is { } rc)
+                {
+                    int found = Array.FindIndex(Rcodes, x => x.Name.Equals(rc, StringComparison.OrdinalIgnoreCase));
+                    if (found < 0) errors.Add(r.PathOf("rcode"), $"unknown rcode {JsonPath.Quote(rc)} (expected one of {string.Join(", ", Rcodes.Select(x => x.Name))})");
+                    else rcode = Rcodes[found].Code;
+                }
+                result = new DnsPredefinedAction(rcode, r.List("answer", RecordItem), r.List("ns", RecordItem), r.List("extra", RecordItem));
+                break;
+            case "route-options":
+                errors.Add(r.PathOf("action"), $"action \"route-options\" is not supported by Sluice yet (supported: {string.Join(", ", RuleActions)})");
+                return null;
+            default:
+                errors.Add(r.PathOf("action"), $"unknown action {JsonPath.Quote(action)} (expected one of {string.Join(", ", RuleActions)})");
+                return null;
+        }
+        foreach (var (field, owner) in new[]
+                 {
+                     ("server", "route"), ("strategy", "route"), ("disable_cache", "route"), ("method", "reject"), ("no_drop", "reject"),
+                     ("rcode", "predefined"), ("answer", "predefined"), ("ns", "predefined"), ("extra", "predefined"),
+                 })
+        {
+            if (owner != action && r.Take(field) is not null)
+                errors.Add(r.PathOf(field), $"only allowed with \"action\": {JsonPath.Quote(owner)}, this rule's action is {JsonPath.Quote(action)}");
+        }
+        return result;
+    }
+
+    private static Optional<string> RecordItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (DnsRecordText.TryEncode(s.Value, out string? error) is not null) return s;
+        errors.Add(path, error!);
+        return default;
+    }
+
+    /// <summary>A type name ("AAAA", "HTTPS") or number, as sing-box's query_type.</summary>
+    private static Optional<ushort> QueryTypeItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (e.ValueKind == JsonValueKind.Number)
+            return ObjectReader.ReadInteger(e, path, 0, 65535, errors) is { } n ? new Optional<ushort>((ushort)n) : default;
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (DnsType.TryParse(s.Value, out ushort type)) return type;
+        if (ushort.TryParse(s.Value, NumberStyles.None, CultureInfo.InvariantCulture, out type)) return type;
+        errors.Add(path, $"unknown query type {JsonPath.Quote(s.Value)} (a name such as \"A\", \"AAAA\", \"HTTPS\", or a number)");
+        return default;
+    }
+
+    private static Optional<string> NonEmptyItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (s.Value.Length > 0) return s;
+        errors.Add(path, "must not be empty");
+        return default;
+    }
+
+    private static Optional<string> DomainItem(JsonElement e, string path, ErrorList errors)
+    {
+        if (NonEmptyItem(e, path, errors) is not { HasValue: true } s) return default;
+        string d = s.Value.TrimEnd('.');
+        if (d.Length == 0 || d.Any(c => c is ' ' or '/' or ':' or '*' || char.IsControl(c)))
+        {
+            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a domain name");
+            return default;
+        }
+        return d.ToLowerInvariant();
+    }
+
+    private static Optional<string> RegexItem(JsonElement e, string path, ErrorList errors, RegexOptions options)
+    {
+        if (NonEmptyItem(e, path, errors) is not { HasValue: true } s) return default;
+        try
+        {
+            _ = new Regex(s.Value, options);
+            return s;
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a valid regular expression: {ex.Message}");
+            return default;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Core.Dns;
+
+internal static partial class DnsLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: server {Server} ({Address}) failed for {Name}: {Reason}")]
+    public static partial void UpstreamFailed(ILogger logger, string server, string address, string name, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: server {Server} did not answer {Name} within {Seconds:0.###} s")]
+    public static partial void UpstreamTimeout(ILogger logger, string server, string name, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: server {Server} sent a malformed or mismatched answer for {Name} ({Length} bytes): {Reason}")]
+    public static partial void MalformedAnswer(ILogger logger, string server, string name, int length, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "dns: {Inbound} asked {Name} type {Type} -> {Action}")]
+    public static partial void Query(ILogger logger, string inbound, string name, ushort type, string action);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: hosts server {Server}: cannot read {Path}: {Reason}")]
+    public static partial void HostsFileUnreadable(ILogger logger, string server, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "dns: internal error answering a query; answered SERVFAIL")]
+    public static partial void InternalError(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "dns: local server {Server} uses nameservers {Nameservers} (from {Path})")]
+    public static partial void LocalNameservers(ILogger logger, string server, string nameservers, string path);
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Core.Importing;
+
+/// <summary>
+/// A provider's list of servers: a base64 body of share links (one a line, the common
+/// "subscription" format), or the links as plain lines. A bad line is skipped with a note that
+/// names it; a body with no usable line is an error.
+/// </summary>
+public static class SubscriptionBody
+{
+    public sealed record Result(IReadOnlyList<JsonObject> Outbounds, IReadOnlyList<string> Notes);
+
+    public static bool Looks(string text)
+    {
+        string t = text.TrimStart();
+        return ShareLinks.IsLink(t) || (ShareLinks.DecodeBase64(t) is { } d && d.Split('\n').Any(l => ShareLinks.IsLink(l.Trim())));
+    }
+
+    public static Result Parse(string text, string source)
+    {
+        string body = text.Trim();
+        if (!ShareLinks.IsLink(body))
+            body = ShareLinks.DecodeBase64(body) ?? throw new ImportException($"{source}: neither share links nor base64 of share links");
+        var outbounds = new List<JsonObject>();
+        var notes = new List<string>();
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        int lineNo = 0;
+        foreach (var raw in body.Split('\n'))
+        {
+            lineNo++;
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            try
+            {
+                var o = ShareLinks.Parse(line, $"proxy-{outbounds.Count + 1}");
+                string tag = o["tag"]!.GetValue<string>();
+                for (int n = 2; !tags.Add(tag); n++) tag = $"{o["tag"]!.GetValue<string>()}-{n}";
+                o["tag"] = tag;
+                outbounds.Add(o);
+            }
+            catch (ImportException e)
+            {
+                notes.Add($"{source}: line {lineNo} skipped: {e.Message}");
+            }
+        }
+        if (outbounds.Count == 0)
+            throw new ImportException(notes.Count > 0 ? notes[0] : $"{source}: no share links in it");
+        return new Result(outbounds, notes);
+    }
+
+    /// <summary>A complete config: TUN with auto_route, the servers, a urltest group "proxy" over them as the final outbound.</summary>
+    public static string RenderConfig(IReadOnlyList<JsonObject> servers)
+    {
+        var outbounds = new JsonArray { new JsonObject { ["type"] = "direct", ["tag"] = "direct" } };
+        var tags = new JsonArray();
+        foreach (var s in servers)
+        {
+            outbounds.Add(s.DeepClone());
+            tags.Add(s["tag"]!.GetValue<string>());
+        }
+        outbounds.Add(new JsonObject { ["type"] = "urltest", ["tag"] = "proxy", ["outbounds"] = tags, ["interval"] = "1m" });
+        var config = new JsonObject
+        {
+            ["log"] = new JsonObject { ["level"] = "info" },
+            ["inbounds"] = new JsonArray
+            {
+                new JsonObject
+                {
+                    ["type"] = "tun", ["tag"] = "tun-in", ["address"] = new JsonArray("172.19.0.1/30", "fdfe:dcba:9876::1/126"),
+                    ["auto_route"] = true,
+                },
+            },
+            ["outbounds"] = outbounds,
+            ["route"] = new JsonObject { ["rules"] = new JsonArray(), ["final"] = "proxy" },
+        };
+        return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+}

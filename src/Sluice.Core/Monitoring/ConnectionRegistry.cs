@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using Sluice.Core.Flows;
+using Sluice.Packets;
+
+namespace Sluice.Core.Monitoring;
+
+/// <summary>
+/// One live flow as people see it: who (process), where (destination, domain), which lane, how much.
+/// Byte counters are updated by the data path with Interlocked adds; readers take snapshots.
+/// </summary>
+public sealed class TrackedConnection
+{
+    private long _upload;
+    private long _download;
+    private Action? _close;
+
+    internal TrackedConnection(long id, FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, DateTimeOffset start, Action? close)
+    {
+        Id = id;
+        Key = key;
+        Inbound = inbound;
+        Domain = domain;
+        Process = process;
+        Lane = lane;
+        Rule = rule;
+        Start = start;
+        _close = close;
+    }
+
+    public long Id { get; }
+
+    public FlowKey Key { get; }
+
+    /// <summary>"tcp", "udp" or "icmp".</summary>
+    public string Network => Key.Protocol switch { IpProtocol.Tcp => "tcp", IpProtocol.Udp => "udp", _ => "icmp" };
+
+    public string Inbound { get; }
+
+    public string? Domain { get; }
+
+    public ProcessInfo? Process { get; }
+
+    /// <summary>The outbound or endpoint tag carrying the flow.</summary>
+    public string Lane { get; }
+
+    /// <summary>The rule that chose the lane, as a person reads it ("final" when none matched).</summary>
+    public string Rule { get; }
+
+    public DateTimeOffset Start { get; }
+
+    /// <summary>Bytes from the app towards the destination.</summary>
+    public long Upload => Interlocked.Read(ref _upload);
+
+    /// <summary>Bytes from the destination to the app.</summary>
+    public long Download => Interlocked.Read(ref _download);
+
+    public void AddUpload(long bytes) => Interlocked.Add(ref _upload, bytes);
+
+    public void AddDownload(long bytes) => Interlocked.Add(ref _download, bytes);
+
+    internal Action? TakeCloser() => Interlocked.Exchange(ref _close, null);
+}
+
+/// <summary>
+/// Every live flow the engine carries, for `/connections`, `sluice connections`, per-app speeds and
+/// closing flows of a dead server. Totals include flows that already ended.
+/// </summary>
+public sealed class ConnectionRegistry(TimeProvider time)
+{
+    private readonly ConcurrentDictionary<long, TrackedConnection> _live = new();
+    private long _nextId;
+    private long _closedUpload;
+    private long _closedDownload;
+
+    public TrackedConnection Add(FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, Action? close)
+    {
+        var connection = new TrackedConnection(Interlocked.Increment(ref _nextId), key, inbound, domain, process, lane, rule, time.GetUtcNow(), close);
+        _live[connection.Id] = connection;
+        return connection;
+    }
+
+    /// <summary>The flow ended; its bytes move into the totals.</summary>
+    public void Remove(TrackedConnection connection)
+    {
+        if (!_live.TryRemove(connection.Id, out _)) return;
+        Interlocked.Add(ref _closedUpload, connection.Upload);
+        Interlocked.Add(ref _closedDownload, connection.Download);
+        connection.TakeCloser();
+    }
+
+    public IReadOnlyList<TrackedConnection> Snapshot() => _live.Values.OrderBy(c => c.Id).ToArray();
+
+    public int Count => _live.Count;
+
+    /// <summary>Ends a live flow (the app sees a reset); false when no such flow.</summary>
+    public bool Close(long id)
+    {
+        if (!_live.TryGetValue(id, out var connection)) return false;
+        connection.TakeCloser()?.Invoke();
+        Remove(connection);
+        return true;
+    }
+
+    /// <summary>Ends every live flow that matches (all when null); returns how many.</summary>
+    public int CloseAll(Func<TrackedConnection, bool>? filter = null)
+    {
+        int closed = 0;
+        foreach (var connection in _live.Values)
+            if ((filter is null || filter(connection)) && Close(connection.Id)) closed++;
+        return closed;
+    }
+
+    /// <summary>All bytes so far, live and ended flows.</summary>
+    public (long Upload, long Download) Totals()
+    {
+        long up = Interlocked.Read(ref _closedUpload), down = Interlocked.Read(ref _closedDownload);
+        foreach (var connection in _live.Values)
+        {
+            up += connection.Upload;
+            down += connection.Download;
+        }
+        return (up, down);
+    }
+}

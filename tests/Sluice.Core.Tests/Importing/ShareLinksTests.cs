@@ -1,0 +1,94 @@
+using System.Text;
+using Sluice.Core.Configuration;
+using Sluice.Core.Importing;
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Core.Tests.Importing;
+
+public sealed class ShareLinksTests
+{
+    private static string B64Url(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    [Fact]
+    public void Sip002_Base64UserInfo_BecomesShadowsocksOutbound()
+    {
+        var o = ShareLinks.Parse($"ss://{B64Url("aes-256-gcm:pa:ss")}@198.51.100.7:8388/#Tokyo%201", "x");
+
+        Assert.Equal("shadowsocks", (string?)o["type"]);
+        Assert.Equal("Tokyo 1", (string?)o["tag"]);
+        Assert.Equal("198.51.100.7", (string?)o["server"]);
+        Assert.Equal(8388, (int)o["server_port"]!);
+        Assert.Equal("aes-256-gcm", (string?)o["method"]);
+        Assert.Equal("pa:ss", (string?)o["password"]);
+    }
+
+    [Fact]
+    public void LegacyWholeBase64Link_IsParsed()
+    {
+        var o = ShareLinks.Parse("ss://" + Convert.ToBase64String(Encoding.UTF8.GetBytes("chacha20-ietf-poly1305:pw@example.com:443")), "fallback");
+
+        Assert.Equal("fallback", (string?)o["tag"]);
+        Assert.Equal("example.com", (string?)o["server"]);
+        Assert.Equal("chacha20-ietf-poly1305", (string?)o["method"]);
+    }
+
+    [Fact]
+    public void Ipv6Host_InBrackets_IsParsed()
+    {
+        var o = ShareLinks.Parse("ss://aes-128-gcm:pw@[2001:db8::1]:8388#v6", "x");
+
+        Assert.Equal("2001:db8::1", (string?)o["server"]);
+    }
+
+    [Fact]
+    public void Socks5Link_WithCredentials_BecomesSocksOutbound()
+    {
+        var o = ShareLinks.Parse("socks5://us%40er:p%3Ass@10.0.0.1:1080#office", "x");
+
+        Assert.Equal("socks", (string?)o["type"]);
+        Assert.Equal("us@er", (string?)o["username"]);
+        Assert.Equal("p:ss", (string?)o["password"]);
+        Assert.Equal(1080, (int)o["server_port"]!);
+    }
+
+    [Theory]
+    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=obfs-local%3Bobfs%3Dhttp#a", "plugin \"obfs-local;obfs=http\": SIP003 plugins are not supported")]
+    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:99999#a", "port \"99999\" is not a number in 1..65535")]
+    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host#a", "\"host\" is not host:port")]
+    [InlineData("ss://cmM0LW1kNTpwdw@host:1#a", "method \"rc4-md5\" is not supported")]
+    [InlineData("ss://!!!notbase64!!!@host:1#a", "userinfo \"!!!notbase64!!!\" is not base64url of method:password")]
+    [InlineData("vmess://abc", "scheme \"vmess\" is not imported")]
+    [InlineData("socks5://user@host:1080", "credentials before '@' are not user:password")]
+    public void MalformedLink_GivesOneLineError_NamingThePart(string link, string expected)
+    {
+        var e = Assert.Throws<ImportException>(() => ShareLinks.Parse(link, "x"));
+
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Base64Subscription_YieldsEveryServer_SkipsBadLineWithNote_AndConfigValidates()
+    {
+        string body = string.Join('\n',
+            $"ss://{B64Url("aes-128-gcm:a")}@10.0.0.1:8388#one",
+            "ss://broken",
+            $"ss://{B64Url("aes-128-gcm:b")}@10.0.0.2:8388#one",
+            "socks5://10.0.0.3:1080#three");
+        string encoded = Convert.ToBase64String(Encoding.UTF8.GetBytes(body));
+
+        var result = SubscriptionBody.Parse(encoded, "sub.txt");
+        string config = SubscriptionBody.RenderConfig(result.Outbounds);
+
+        Assert.Equal(["one", "one-2", "three"], result.Outbounds.Select(o => (string)o["tag"]!).ToArray());
+        Assert.Single(result.Notes);
+        Assert.Contains("line 2", result.Notes[0]);
+        Assert.Empty(ConfigLoader.Validate(config));
+    }
+
+    [Fact]
+    public void GarbageBody_IsAnError()
+    {
+        Assert.Throws<ImportException>(() => SubscriptionBody.Parse("<html>not a subscription</html>", "sub"));
+    }
+}

@@ -1,0 +1,98 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// Ways around the TUN that routing alone would let out: binding to the physical interface, raw
+/// sockets, `ping -I`, IPv6 on a v4-only tunnel. The gate drops them for protected apps; the positive
+/// control runs the same commands as an unprotected process (the gate holds only protected apps).
+/// </summary>
+public sealed class GateBypassTests : IDisposable
+{
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+    private readonly string _cgroup = GateRuns.NewCgroup();
+    private const string ToServer = $"(ip.dst=={NamespaceTestbed.ServerV4} || ipv6.dst=={NamespaceTestbed.ServerV6})";
+
+    private const string RawIcmpBoundToEth0 = """
+        import socket, struct
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        body = struct.pack("!BBHHH", 8, 0, 0, 7, 1) + b"raw"
+        c = sum(struct.unpack("!%dH" % (len(body) // 2), body + b"\0" * (len(body) % 2))); c = (c >> 16) + (c & 0xffff); c = ~(c + (c >> 16)) & 0xffff
+        for _ in range(3): s.sendto(struct.pack("!BBHHH", 8, 0, c, 7, 1) + b"raw", ("203.0.113.10", 0))
+        """;
+
+    private void Bypass(bool asProtected)
+    {
+        string[] Wrap(params string[] argv) => asProtected ? [.. SluiceBinary.Command(), "exec", "--lane", "protected", "--", .. argv] : argv;
+        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl()));
+        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl(v6: true)));
+        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV4));
+        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV6));
+        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("python3", "-c", RawIcmpBoundToEth0));
+    }
+
+    [Fact]
+    public void InterfaceBinding_RawSockets_AndPingI_FromAProtectedApp_AreDropped()
+    {
+        var engine = _testbed.StartEngine(GateRuns.Config($$"""{"mode": "protected", "cgroup": "{{_cgroup}}"}""")).WaitStarted();
+
+        var control = GateRuns.CaptureWhile(_testbed, "bypass-control", ToServer, () => Bypass(asProtected: false));
+        Assert.True(control.Count >= 10, $"positive control: the unprotected bypasses should be seen on eth0, got {control.Count}:\n{control.Packets}");
+
+        var held = GateRuns.CaptureWhile(_testbed, "bypass-held", ToServer, () => Bypass(asProtected: true));
+        Assert.True(held.Count == 0, $"{held.Count} packet(s) of the protected app's bypass attempts left on eth0:\n{held.Packets}\n{engine.Log}");
+    }
+
+    [Fact]
+    public void Ipv6_OnAV4OnlyTunnel_NeverLeavesFromTheProtectedApp()
+    {
+        string config = GateRuns.Config($$"""{"mode": "protected", "cgroup": "{{_cgroup}}"}""", tunAddress: "\"172.19.0.1/30\"");
+        var engine = _testbed.StartEngine(config).WaitStarted();
+        string v6 = "ipv6 && !(icmpv6.type >= 133 && icmpv6.type <= 137) && !(icmpv6.type == 143) && !(udp.port == 546 || udp.port == 547)";
+
+        var control = GateRuns.CaptureWhile(_testbed, "v6-control", v6, () =>
+        {
+            var plain = GateRuns.StartProbe(_testbed, "plain");
+            Thread.Sleep(2000);
+            Exec.Kill(plain);
+        });
+        Assert.True(control.Count > 0, "positive control: an unprotected app's IPv6 should leave (the tunnel is v4-only)");
+
+        Exec.Kill(GateRuns.StartProbe(_testbed, "cgroup")); // warm-up: dotnet start of `sluice exec` outside the window
+        var held = GateRuns.CaptureWhile(_testbed, "v6-held", v6, () =>
+        {
+            var probe = GateRuns.StartProbe(_testbed, "cgroup");
+            Thread.Sleep(3000);
+            Exec.Kill(probe);
+        });
+        Assert.True(held.Count == 0, $"{held.Count} IPv6 packet(s) (other than ND/DHCPv6) left on eth0 from the protected app:\n{held.Packets}\n{engine.Log}");
+    }
+
+    [Fact]
+    public void MarkedTraffic_StillPasses_AndTheEnginesTrafficWorksInModeAll()
+    {
+        string config = GateRuns.Config($$"""{"mode": "all", "cgroup": "{{_cgroup}}"}""");
+        string path = GateRuns.WriteConfig(_testbed, config, "all.json");
+        Assert.True(GateRuns.Sluice(_testbed, "gate", "apply", "-c", path).Ok);
+
+        // No engine: unmarked traffic is held, traffic with Sluice's mark passes.
+        var unmarked = _testbed.RunInClient(TimeSpan.FromSeconds(10), "ping", "-c", "1", "-W", "1", NamespaceTestbed.ServerV4);
+        Assert.False(unmarked.Ok, "mode all let an unmarked ping out with no engine running");
+        var marked = _testbed.RunInClient(TimeSpan.FromSeconds(10), "ping", "-c", "1", "-W", "2", "-m", "21324" /* 0x534c */, NamespaceTestbed.ServerV4);
+        Assert.True(marked.Ok, "a ping carrying Sluice's mark was dropped: " + marked);
+
+        // With the engine: every app reaches the server through it (the engine's sockets carry the mark).
+        var engine = _testbed.StartEngine(config).WaitStarted();
+        var curl = _testbed.RunInClient(TimeSpan.FromSeconds(30), "curl", "-sS", "--max-time", "10", EngineConfigs.ServerUrl());
+        Assert.True(curl.Ok, curl + "\n" + engine.Log);
+        var curl6 = _testbed.RunInClient(TimeSpan.FromSeconds(30), "curl", "-sS", "--max-time", "10", EngineConfigs.ServerUrl(v6: true));
+        Assert.True(curl6.Ok, curl6 + "\n" + engine.Log);
+    }
+
+    public void Dispose()
+    {
+        _testbed.Dispose();
+        GateRuns.RemoveCgroup(_cgroup);
+    }
+}
