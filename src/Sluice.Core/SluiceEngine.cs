@@ -60,6 +60,9 @@ public sealed partial class SluiceEngine : IDisposable
         _logger = logs.CreateLogger("engine");
     }
 
+    /// <summary>The outbounds and endpoints by tag (WireGuard endpoints expose their peers' state).</summary>
+    public IReadOnlyDictionary<string, IOutbound> Outbounds => _outbounds;
+
     /// <summary>Every live flow with its lane, process and byte counters.</summary>
     public ConnectionRegistry Connections { get; } = new(TimeProvider.System);
 

@@ -1,0 +1,302 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Direct;
+using Sluice.Packets;
+
+namespace Sluice.Core.Dns;
+
+/// <summary>
+/// The built-in DNS server. One query goes through these stages:
+/// 1. Parse the header and the one question (drop responses and runts; FORMERR / NOTIMP otherwise).
+/// 2. Match dns.rules against the name, type, inbound and (lazily) process: first match, else final.
+/// 3. Actions: reject → REFUSED or nothing; predefined → fixed records; route → a server, after the
+///    strategy filter (ipv4_only answers AAAA with NODATA without asking anyone).
+/// 4. fakeip and hosts servers answer at once. Upstream servers: a live cached answer (per server) is
+///    copied out with TTLs counted down, without allocating; otherwise one exchange per question and
+///    server is in flight at a time and every identical query waits for it.
+/// 5. The upstream answer is checked (ID, question, every record in bounds), cached by its TTL (NXDOMAIN
+///    and NODATA by the SOA's, RFC 2308), its addresses fed to the IP → domain map, and written with the
+///    client's ID and question; SERVFAIL when the exchange failed or took longer than the timeout.
+/// </summary>
+public sealed partial class DnsServer : IAsyncDisposable
+{
+    /// <summary>TTL of hosts answers (sing-box's default DNS TTL).</summary>
+    internal const uint HostsTtl = 600;
+
+    /// <summary>Fake addresses are only valid while the map holds them; TTL 1 keeps apps asking (sing-box does the same).</summary>
+    internal const uint FakeIpTtl = 1;
+
+    internal const string BootstrapTag = "bootstrap";
+
+    private readonly ILogger _log;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _timeout;
+    private readonly ServerEntry[] _servers;
+    private readonly (DnsRule Rule, Decision Decision)[] _rules;
+    private readonly Decision _final;
+    private readonly int _engineServer;
+    private readonly DnsStrategy _strategy;
+    private readonly DnsCache? _cache;
+    private readonly bool _reverseMapping;
+    private readonly DomainMap _map;
+    private readonly Dictionary<byte[], Task<DnsAnswer?>> _inflight = new(ByteKeyComparer.Instance);
+    private readonly CancellationTokenSource _stopping = new();
+
+    private DnsServer(DnsOptions options, ServerEntry[] servers, int engineServer, ILogger log, TimeProvider time)
+    {
+        _log = log;
+        _time = time;
+        _timeout = options.Timeout;
+        _servers = servers;
+        _engineServer = engineServer;
+        _strategy = options.Strategy;
+        _reverseMapping = options.ReverseMapping;
+        _cache = options.DisableCache ? null : new DnsCache(Math.Max(options.CacheCapacity, 1), time);
+        _map = new DomainMap(servers.SelectMany(s => new[] { s.FakeV4, s.FakeV6 }).OfType<FakeIpPool>(), Math.Max(options.CacheCapacity * 16, 65536));
+        _rules = options.Rules.Select(r => (DnsRule.Compile(r), Decision.From(r.Action!, options, servers))).ToArray();
+        int final = options.Final is { } f ? Array.FindIndex(servers, s => s.Tag == f) : 0;
+        _final = Decision.Route(Math.Max(final, 0), options.Strategy, disableCache: false, $"final {servers[Math.Max(final, 0)].Tag}");
+        Statistics = new DnsStatistics(servers.Select(s => s.Tag).ToArray());
+    }
+
+    public IDomainMap Map => _map;
+
+    public DnsStatistics Statistics { get; }
+
+    /// <summary>
+    /// Builds the server. <paramref name="resolveDetour"/> maps a server's <c>detour</c> tag to its
+    /// outbound (direct, a proxy, or the WireGuard endpoint) and is called on first use; servers without
+    /// a detour use marked sockets from <paramref name="sockets"/>. Throws <see cref="ArgumentException"/>
+    /// for an options object the config loader would have refused.
+    /// </summary>
+    public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs, TimeProvider time) =>
+        Create(options, resolveDetour, sockets, logs, time, DnsEnvironment.Host);
+
+    internal static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
+        TimeProvider time, DnsEnvironment environment)
+    {
+        var log = logs.CreateLogger("Sluice.Dns");
+        var configured = options.Servers.ToList();
+        // The host's resolvers are always there for the engine's own lookups and for names of servers.
+        configured.Add(new LocalDnsServerOptions(configured.Any(s => s.Tag == BootstrapTag) ? $"{BootstrapTag}-{Guid.NewGuid():N}" : BootstrapTag));
+        int engine = options.DefaultDomainResolver is { } resolverTag
+            ? configured.FindIndex(s => s.Tag == resolverTag)
+            : configured.FindIndex(s => s is LocalDnsServerOptions);
+        if (engine < 0) throw new ArgumentException($"route.default_domain_resolver: no DNS server has tag \"{options.DefaultDomainResolver}\"", nameof(options));
+        CheckResolverChains(configured, engine);
+
+        var direct = new DirectOutbound("dns-direct", DialOptions.Default, sockets);
+        var servers = new ServerEntry[configured.Count];
+        DnsServer? server = null;
+        for (int i = 0; i < configured.Count; i++)
+        {
+            var o = configured[i];
+            int resolver = o is RemoteDnsServerOptions { DomainResolver: { } tag } ? configured.FindIndex(s => s.Tag == tag) : engine;
+            servers[i] = ServerEntry.Create(i, o, resolver, options, environment, direct, resolveDetour, log,
+                (serverIndex, host, ct) => server!.ResolveWithAsync(serverIndex, host, ct));
+        }
+        server = new DnsServer(options, servers, engine, log, time);
+        return server;
+    }
+
+    /// <summary>A server named by host resolved through a server named by host … must end at an address.</summary>
+    private static void CheckResolverChains(List<DnsServerOptions> servers, int engine)
+    {
+        for (int i = 0; i < servers.Count; i++)
+        {
+            var seen = new HashSet<int>();
+            int current = i;
+            while (servers[current] is RemoteDnsServerOptions remote && !NetAddress.TryParse(remote.Server, out _))
+            {
+                if (!seen.Add(current))
+                    throw new ArgumentException($"dns.servers: {string.Join(" -> ", seen.Select(s => servers[s].Tag))} resolve each other's names in a loop; give one of them an IP address", nameof(servers));
+                int next = remote.DomainResolver is { } tag ? servers.FindIndex(s => s.Tag == tag) : engine;
+                if (next < 0) throw new ArgumentException($"dns.servers[{current}].domain_resolver: no DNS server has tag \"{remote.DomainResolver}\"", nameof(servers));
+                if (servers[next] is FakeIpDnsServerOptions) throw new ArgumentException($"dns.servers[{current}]: a fakeip server cannot resolve a server's name", nameof(servers));
+                current = next;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Answers one DNS message (a UDP payload, or a TCP message without its length prefix) into
+    /// <paramref name="response"/>; returns the length, or 0 to send nothing. <paramref name="maxUdpSize"/>
+    /// &gt; 0 means the query came over UDP: answers longer than the client's EDNS size (512 without EDNS),
+    /// capped at maxUdpSize, are truncated with TC. Never throws. <paramref name="query"/> must stay
+    /// unchanged until the returned task completes.
+    /// </summary>
+    public ValueTask<int> HandleAsync(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, CancellationToken ct)
+    {
+        try
+        {
+            return Handle(query, response, querier, maxUdpSize, ct);
+        }
+        catch (Exception e)
+        {
+            DnsLog.InternalError(_log, e);
+            return new ValueTask<int>(ServFailOrNothing(query.Span, response.Span));
+        }
+    }
+
+    private ValueTask<int> Handle(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, CancellationToken ct)
+    {
+        Statistics.Query();
+        var q = query.Span;
+        var r = response.Span;
+        Span<byte> name = stackalloc byte[DnsName.MaxWireLength];
+        var verdict = DnsQuery.Parse(q, name, out var parsed, out int nameLength);
+        switch (verdict)
+        {
+            case QueryVerdict.Drop:
+                Statistics.Drop();
+                return new ValueTask<int>(0);
+            case QueryVerdict.FormErr:
+                return new ValueTask<int>(DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.FormErr));
+            case QueryVerdict.NotImp:
+                return new ValueTask<int>(DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NotImp));
+        }
+        var nameWire = name[..nameLength];
+        int limit = maxUdpSize > 0 ? Math.Min(Math.Min(parsed.HasOpt ? parsed.UdpSize : 512, maxUdpSize), r.Length) : r.Length;
+
+        Span<char> text = stackalloc char[DnsName.MaxTextLength];
+        var domain = text[..DnsName.ToText(nameWire, text)];
+        var context = new DnsQueryContext(domain, parsed.Type, querier);
+        var decision = Decide(ref context);
+        if (_log.IsEnabled(LogLevel.Debug)) DnsLog.Query(_log, querier.Inbound, domain.ToString(), parsed.Type, decision.Description);
+
+        switch (decision.Kind)
+        {
+            case DecisionKind.Drop:
+                Statistics.Drop();
+                return new ValueTask<int>(0);
+            case DecisionKind.Reject:
+                return new ValueTask<int>(DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.Refused));
+            case DecisionKind.Predefined:
+                return new ValueTask<int>(DnsResponse.WriteRecords(q, parsed, r, limit, decision.Rcode, decision.AnswerCount, decision.NsCount, decision.ExtraCount, decision.Records));
+        }
+
+        if ((parsed.Type == DnsType.AAAA && decision.Strategy == DnsStrategy.Ipv4Only) || (parsed.Type == DnsType.A && decision.Strategy == DnsStrategy.Ipv6Only))
+            return new ValueTask<int>(DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NoError));
+
+        var server = _servers[decision.Server];
+        switch (server.Kind)
+        {
+            case ServerKind.FakeIp:
+                return new ValueTask<int>(AnswerFake(server, q, parsed, domain, r, limit));
+            case ServerKind.Hosts:
+                return new ValueTask<int>(AnswerHosts(server, q, parsed, domain, r, limit));
+        }
+
+        Span<byte> key = stackalloc byte[nameLength + 6];
+        int keyLength = CacheKey(nameWire, parsed.Type, server.Index, key);
+        key = key[..keyLength];
+        bool useCache = _cache is not null && !decision.DisableCache;
+        if (useCache && _cache!.TryGet(key, out var cached, out uint elapsed))
+        {
+            Statistics.CacheHit();
+            if (_reverseMapping) Remember(cached);
+            return new ValueTask<int>(DnsResponse.WriteAnswer(q, parsed, cached, elapsed, r, limit));
+        }
+        var fetch = GetOrFetch(key.ToArray(), server, nameWire.ToArray(), parsed.Type, useCache);
+        return CompleteAsync(fetch, query, parsed, response, limit, ct);
+    }
+
+    private async ValueTask<int> CompleteAsync(Task<DnsAnswer?> fetch, ReadOnlyMemory<byte> query, DnsQuery parsed, Memory<byte> response, int limit, CancellationToken ct)
+    {
+        try
+        {
+            var answer = await fetch.WaitAsync(ct);
+            return answer is null
+                ? DnsResponse.WriteEmpty(query.Span, parsed, response.Span, DnsRcode.ServFail)
+                : DnsResponse.WriteAnswer(query.Span, parsed, answer, ElapsedSeconds(answer), response.Span, limit);
+        }
+        catch (OperationCanceledException)
+        {
+            return 0; // the caller gave up (engine stopping); nobody is waiting for an answer
+        }
+        catch (Exception e)
+        {
+            DnsLog.InternalError(_log, e);
+            return ServFailOrNothing(query.Span, response.Span);
+        }
+    }
+
+    private Decision Decide(ref DnsQueryContext context)
+    {
+        foreach (var (rule, decision) in _rules)
+        {
+            if (rule.Matches(ref context)) return decision;
+        }
+        return _final;
+    }
+
+    private int AnswerFake(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit)
+    {
+        var pool = parsed.Type switch { DnsType.A => server.FakeV4, DnsType.AAAA => server.FakeV6, _ => null };
+        if (pool is null || domain.IsEmpty) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NoError);
+        ReadOnlySpan<NetAddress> address = [pool.Allocate(domain)];
+        return DnsResponse.WriteAddresses(q, parsed, r, limit, address, FakeIpTtl);
+    }
+
+    private int AnswerHosts(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit)
+    {
+        if (!server.Hosts!.TryGet(domain, out var addresses)) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NxDomain);
+        if (parsed.Type is not (DnsType.A or DnsType.AAAA)) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NoError);
+        if (_reverseMapping)
+        {
+            foreach (var a in addresses) _map.Remember(a, domain);
+        }
+        return DnsResponse.WriteAddresses(q, parsed, r, limit, addresses, HostsTtl);
+    }
+
+    /// <summary>Lowercased name, type, class IN, server index: answers are never shared between servers.</summary>
+    private static int CacheKey(ReadOnlySpan<byte> nameWire, ushort type, int server, Span<byte> key)
+    {
+        nameWire.CopyTo(key);
+        int n = nameWire.Length;
+        key[n++] = (byte)(type >> 8);
+        key[n++] = (byte)type;
+        key[n++] = (byte)(server >> 8);
+        key[n++] = (byte)server;
+        return n;
+    }
+
+    private uint ElapsedSeconds(DnsAnswer answer) =>
+        (uint)Math.Max(0, (_time.GetTimestamp() - answer.StoredAt) / _time.TimestampFrequency);
+
+    private void Remember(DnsAnswer answer)
+    {
+        foreach (var address in answer.Addresses) _map.Remember(address, answer.Domain);
+    }
+
+    /// <summary>SERVFAIL echoing whatever of the query can be trusted, or nothing when even the header is missing.</summary>
+    private static int ServFailOrNothing(ReadOnlySpan<byte> query, Span<byte> response)
+    {
+        if (query.Length < DnsWire.HeaderLength || response.Length < DnsWire.HeaderLength) return 0;
+        if ((DnsWire.Flags(query) & DnsWire.FlagQr) != 0) return 0;
+        var header = new DnsQuery(DnsWire.Id(query), DnsWire.Flags(query), DnsWire.HeaderLength, 0, 0, false, 512);
+        return DnsResponse.WriteEmpty(query, header, response, DnsRcode.ServFail);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested) return;
+        await _stopping.CancelAsync();
+        foreach (var s in _servers)
+        {
+            if (s.Transport is { } t) await t.DisposeAsync();
+        }
+        _stopping.Dispose();
+    }
+}
+
+/// <summary>Where the host keeps its resolver settings; tests point these at their own files and ports.</summary>
+internal sealed record DnsEnvironment(string ResolvConfPath, ushort NameserverPort)
+{
+    public static DnsEnvironment Host { get; } = new("/etc/resolv.conf", 53);
+}
+
+/// <summary>An engine lookup found no address. The message names the host and why.</summary>
+public sealed class DnsLookupException(string message) : Exception(message);
