@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # WireGuard lane TCP throughput: iperf3 through a WireGuard tunnel between the client and router
 # namespaces, both directions, median of N runs (default 3), side by side in one run:
-#   anchor: wireguard-go (client) <-> wireguard-go (router)
-#   sluice: Sluice's WireGuard lane (client) <-> wireguard-go (router)
-# Both clients use the same key pair, so the router's peer needs no change between the two.
+#   anchor:        wireguard-go (client) <-> wireguard-go (router, UDP 51820)
+#   sluice-wggo:   Sluice's WireGuard lane (client) <-> wireguard-go (router)
+#   sluice-sluice: Sluice (client) <-> Sluice (router, UDP 51821, accept_inbound: the router's
+#                  iperf3 is reached at its TUN address)
+# The clients share one key pair and the routers another, so no peer changes between phases.
 # Needs root and a Release build (scripts/install.sh).   bench/wireguard-throughput.sh [RUNS] [SECONDS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,8 +25,31 @@ sleep 0.5
 ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
 ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
 ip -n "$ROUTER" link set "$WGR" mtu 1420 up
-ip netns exec "$ROUTER" iperf3 -s -B 10.66.0.1 > /dev/null 2>&1 &
+ip netns exec "$ROUTER" iperf3 -s > /dev/null 2>&1 &
 BENCH_PIDS+=($!)
+
+# The router's Sluice: tunnel address 10.66.0.1, accepts the client's flows and hands them to its host.
+ROUTER_CONFIG=$(cat <<JSON
+{"log": {"level": "info"},
+ "inbounds": [{"type": "tun", "interface_name": "sluicer0", "address": ["172.19.0.1/30"]}],
+ "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.1/32"], "private_key": "$router_key", "mtu": 1420,
+   "listen_port": 51821, "accept_inbound": true,
+   "peers": [{"public_key": "$client_pub", "allowed_ips": ["10.66.0.2/32"]}]}],
+ "route": {"final": "direct"}}
+JSON
+)
+start_router_sluice() {
+  echo "$ROUTER_CONFIG" > "$BENCH_DIR/router.json"
+  ip netns exec "$ROUTER" "${SLUICE[@]}" run -c "$BENCH_DIR/router.json" > "$BENCH_DIR/router-sluice.log" 2>&1 &
+  ROUTER_SLUICE_PID=$!; BENCH_PIDS+=("$ROUTER_SLUICE_PID")
+  for _ in $(seq 100); do grep -q "engine started" "$BENCH_DIR/router-sluice.log" && break; sleep 0.1; done
+  # Answers to the tunnel's client go back into the TUN (no auto_route on the router).
+  ip -n "$ROUTER" route replace 10.66.0.2/32 dev sluicer0
+}
+stop_router_sluice() {
+  kill "$ROUTER_SLUICE_PID" 2>/dev/null; wait "$ROUTER_SLUICE_PID" 2>/dev/null || true
+  ip -n "$ROUTER" route replace 10.66.0.0/24 dev "$WGR" 2>/dev/null || true
+}
 
 iperf() {  # $1: "" (client → router) or "-R" (router → client); prints Mbit/s received
   ip netns exec "$CLIENT" iperf3 -c 10.66.0.1 -t "$SECONDS_PER_RUN" $1 -J \
@@ -41,26 +66,34 @@ start_wg_client() {
 }
 stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
 
-CONFIG=$(cat <<JSON
+client_config() {  # $1: the router's WireGuard port
+  cat <<JSON
 {"log": {"level": "info"},
  "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],
  "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.2/32"], "private_key": "$client_key", "mtu": 1420,
-   "peers": [{"address": "10.200.0.1", "port": 51820, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
+   "peers": [{"address": "10.200.0.1", "port": $1, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
  "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}], "final": "direct"}}
 JSON
-)
+}
 
-anchor_up=(); anchor_down=(); sluice_up=(); sluice_down=()
+anchor_up=(); anchor_down=(); sluice_up=(); sluice_down=(); both_up=(); both_down=()
 for i in $(seq "$RUNS"); do
   start_wg_client
   anchor_up+=("$(iperf "")"); anchor_down+=("$(iperf -R)")
   stop_wg_client
-  bench_start_sluice "$CONFIG"
+  bench_start_sluice "$(client_config 51820)"
   sluice_up+=("$(iperf "")"); sluice_down+=("$(iperf -R)")
   bench_stop_sluice
-  echo "run $i: wireguard-go up ${anchor_up[-1]} down ${anchor_down[-1]} Mbit/s; sluice up ${sluice_up[-1]} down ${sluice_down[-1]} Mbit/s"
+  start_router_sluice
+  bench_start_sluice "$(client_config 51821)"
+  both_up+=("$(iperf "")"); both_down+=("$(iperf -R)")
+  bench_stop_sluice
+  stop_router_sluice
+  echo "run $i (Mbit/s up/down): wireguard-go↔wireguard-go ${anchor_up[-1]}/${anchor_down[-1]}," \
+       "sluice↔wireguard-go ${sluice_up[-1]}/${sluice_down[-1]}, sluice↔sluice ${both_up[-1]}/${both_down[-1]}"
 done
 au=$(median "${anchor_up[@]}"); ad=$(median "${anchor_down[@]}")
 su=$(median "${sluice_up[@]}"); sd=$(median "${sluice_down[@]}")
-echo "client→router: wireguard-go↔wireguard-go $au Mbit/s, sluice↔wireguard-go $su Mbit/s, ratio $(ratio "$su" "$au")"
-echo "router→client: wireguard-go↔wireguard-go $ad Mbit/s, sluice↔wireguard-go $sd Mbit/s, ratio $(ratio "$sd" "$ad") (median of $RUNS)"
+bu=$(median "${both_up[@]}"); bd=$(median "${both_down[@]}")
+echo "client→router: wireguard-go↔wireguard-go $au, sluice↔wireguard-go $su (ratio $(ratio "$su" "$au")), sluice↔sluice $bu Mbit/s (ratio $(ratio "$bu" "$au"))"
+echo "router→client: wireguard-go↔wireguard-go $ad, sluice↔wireguard-go $sd (ratio $(ratio "$sd" "$ad")), sluice↔sluice $bd Mbit/s (ratio $(ratio "$bd" "$ad"))  (median of $RUNS)"

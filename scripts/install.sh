@@ -9,6 +9,7 @@ packages=(
   iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
   curl python3 iperf3 dnsutils socat                         # apps and peers of the testbed
   tshark                                                     # capture oracle for leak tests
+  systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
 )

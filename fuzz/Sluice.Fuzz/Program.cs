@@ -14,6 +14,7 @@ public static class Program
     {
         ["packets"] = PacketParserTarget.Run,
         ["wireguard"] = WireGuardMessageTarget.Run,
+        ["dns"] = DnsMessageTarget.Run,
     };
 
     public static int Main(string[] args)

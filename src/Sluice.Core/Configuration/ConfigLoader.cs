@@ -31,12 +31,13 @@ public static class ConfigLoader
         ["gate"] = GateSection.Parse,
         ["endpoints"] = EndpointSection.Parse,
         ["dns"] = DnsSection.Parse,
+        ["experimental"] = ExperimentalSection.Parse,
     };
 
     /// <summary>sing-box sections (and Sluice's own) that a later version will read.</summary>
     private static readonly HashSet<string> PlannedSections = new(StringComparer.Ordinal)
     {
-        "experimental", "ntp", "certificate", "services",
+        "ntp", "certificate", "services",
     };
 
     public static SluiceConfig Load(string json)
@@ -134,6 +135,8 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public Sluice.Core.Dns.DnsOptions Dns { get; set; } = Sluice.Core.Dns.DnsOptions.Empty;
 
+    public ExperimentalOptions Experimental { get; set; } = ExperimentalOptions.Empty;
+
     public void ReferenceOutbound(string tag, string path) => _outboundReferences.Add((tag, path));
 
     public void ReferenceInbound(string tag, string path) => _inboundReferences.Add((tag, path));
@@ -159,5 +162,5 @@ internal sealed class ConfigBuilder(ErrorList errors)
         DnsSection.CheckReferences(this);
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns };
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns, Experimental = Experimental };
 }

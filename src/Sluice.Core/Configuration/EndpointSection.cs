@@ -11,13 +11,18 @@ namespace Sluice.Core.Configuration;
 /// <param name="Address">The tunnel addresses of this end; flows routed here are SNAT'd to them.</param>
 /// <param name="ListenPort">UDP port to listen on; null = an ephemeral port (fine for a client).</param>
 /// <param name="Mtu">Tunnel MTU, default 1408 as sing-box; TCP MSS is clamped to fit it.</param>
+/// <param name="AcceptInbound">
+/// Sluice extension, default false: connections a peer opens to this end's tunnel address reach the
+/// host (delivered to the TUN address). Risk: the peer can reach every service listening on the host.
+/// </param>
 public sealed record WireGuardEndpointOptions(
     string Tag,
     IReadOnlyList<IpPrefix> Address,
     string PrivateKey,
     int? ListenPort,
     int Mtu,
-    IReadOnlyList<WireGuardPeerOptions> Peers) : OutboundOptions("wireguard", Tag);
+    IReadOnlyList<WireGuardPeerOptions> Peers,
+    bool AcceptInbound = false) : OutboundOptions("wireguard", Tag);
 
 /// <param name="Host">The peer's address or host name; null for a peer that only connects to us.</param>
 /// <param name="PersistentKeepalive">Keepalive interval; null = off.</param>
@@ -74,7 +79,8 @@ internal static class EndpointSection
         int mtu = (int)(r.Integer("mtu", 576, 65535) ?? DefaultMtu);
         var peers = r.List("peers", (e, p, errs) => ParsePeer(e, p, errs));
         if (peers.Count == 0) errors.Add(r.PathOf("peers"), "at least one peer is required");
-        return new WireGuardEndpointOptions(tag, address, privateKey, listenPort is 0 ? null : listenPort, mtu, peers);
+        bool acceptInbound = r.Bool("accept_inbound", false);
+        return new WireGuardEndpointOptions(tag, address, privateKey, listenPort is 0 ? null : listenPort, mtu, peers, acceptInbound);
     }
 
     private static Optional<WireGuardPeerOptions> ParsePeer(JsonElement element, string path, ErrorList errors)

@@ -23,6 +23,9 @@ public sealed record SluiceConfig(
 
     /// <summary>The "dns" section (docs/config.md#dns). Empty: the built-in server uses the host's resolvers.</summary>
     public Sluice.Core.Dns.DnsOptions Dns { get; init; } = Sluice.Core.Dns.DnsOptions.Empty;
+
+    /// <summary>The "experimental" section: clash_api (the daemon's API address and secret). Default empty.</summary>
+    public ExperimentalOptions Experimental { get; init; } = ExperimentalOptions.Empty;
 }
 
 /// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>

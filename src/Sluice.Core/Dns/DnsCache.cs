@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sluice.Packets;
 
 namespace Sluice.Core.Dns;
 
@@ -9,14 +10,22 @@ namespace Sluice.Core.Dns;
 /// </summary>
 internal sealed class DnsAnswer
 {
-    public DnsAnswer(byte[] message, int questionEnd, int[] ttlOffsets, uint ttl, long storedAt)
+    public DnsAnswer(byte[] message, int questionEnd, int[] ttlOffsets, uint ttl, long storedAt, NetAddress[] addresses, string domain)
     {
         Message = message;
         QuestionEnd = questionEnd;
         TtlOffsets = ttlOffsets;
         Ttl = ttl;
         StoredAt = storedAt;
+        Addresses = addresses;
+        Domain = domain;
     }
+
+    /// <summary>A and AAAA addresses of the answer section, for the IP → domain map and engine lookups.</summary>
+    public NetAddress[] Addresses { get; }
+
+    /// <summary>The question name in text form (lowercase, no trailing dot).</summary>
+    public string Domain { get; }
 
     public byte[] Message { get; }
 
@@ -32,15 +41,16 @@ internal sealed class DnsAnswer
     public DnsRcode Rcode => (DnsRcode)(DnsWire.Flags(Message) & DnsWire.RcodeMask);
 
     /// <summary>
-    /// Copies the answer into <paramref name="destination"/> with TTLs reduced by the whole seconds
-    /// since it was stored (never below 0); returns the bytes written.
+    /// Copies the answer into <paramref name="destination"/> with TTLs capped at the cache TTL (so a
+    /// negative answer's SOA says how long the negation holds, RFC 2308 5) and reduced by the whole
+    /// seconds since it was stored (never below 0); returns the bytes written.
     /// </summary>
     public int CopyTo(Span<byte> destination, uint elapsedSeconds)
     {
         Message.CopyTo(destination);
         foreach (int offset in TtlOffsets)
         {
-            uint ttl = BinaryPrimitives.ReadUInt32BigEndian(Message.AsSpan(offset));
+            uint ttl = Math.Min(BinaryPrimitives.ReadUInt32BigEndian(Message.AsSpan(offset)), Ttl);
             BinaryPrimitives.WriteUInt32BigEndian(destination[offset..], ttl > elapsedSeconds ? ttl - elapsedSeconds : 0);
         }
         return Message.Length;

@@ -288,7 +288,6 @@ public sealed partial class DnsServer : IAsyncDisposable
         {
             if (s.Transport is { } t) await t.DisposeAsync();
         }
-        _stopping.Dispose();
     }
 }
 

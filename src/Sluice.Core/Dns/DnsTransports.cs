@@ -48,13 +48,12 @@ internal sealed class UpstreamAddress(string server, ushort port, Func<string, C
 
 /// <summary>
 /// UDP: a fresh socket (so a fresh source port) per query, the answer must carry the query's ID, and
-/// stray datagrams are ignored. One retransmission after <see cref="Retransmit"/>. A truncated answer
-/// (TC) is asked again over TCP, RFC 7766 5.
+/// stray datagrams are ignored. One retransmission after <paramref name="retransmit"/> (half the
+/// server timeout: UDP loss is rare, a busy upstream is not). A truncated answer (TC) is asked again
+/// over TCP, RFC 7766 5.
 /// </summary>
-internal sealed class UdpTransport(UpstreamAddress address, Func<IOutbound> outbound, IDnsTransport? tcpFallback) : IDnsTransport
+internal sealed class UdpTransport(UpstreamAddress address, Func<IOutbound> outbound, IDnsTransport? tcpFallback, TimeSpan retransmit) : IDnsTransport
 {
-    public static readonly TimeSpan Retransmit = TimeSpan.FromSeconds(1);
-
     public bool ZeroId => false;
 
     public async ValueTask<int> ExchangeAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken ct)
@@ -70,7 +69,7 @@ internal sealed class UdpTransport(UpstreamAddress address, Func<IOutbound> outb
             if (!resent)
             {
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                attempt.CancelAfter(Retransmit);
+                attempt.CancelAfter(retransmit);
                 try
                 {
                     n = await channel.ReceiveAsync(response, attempt.Token);

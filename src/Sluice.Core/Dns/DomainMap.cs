@@ -54,6 +54,13 @@ internal sealed class DomainMap : IDomainMap
         return false;
     }
 
+    /// <summary>Allocates the string only when the address is new or its name changed.</summary>
+    public void Remember(NetAddress address, ReadOnlySpan<char> domain)
+    {
+        if (_current.TryGetValue(address, out string? known) && domain.SequenceEqual(known)) return;
+        Remember(address, domain.ToString());
+    }
+
     public void Remember(NetAddress address, string domain)
     {
         var current = _current;

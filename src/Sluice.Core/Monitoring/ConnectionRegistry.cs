@@ -86,7 +86,11 @@ public sealed class ConnectionRegistry(TimeProvider time)
         Interlocked.Add(ref _closedUpload, connection.Upload);
         Interlocked.Add(ref _closedDownload, connection.Download);
         connection.TakeCloser();
+        Removed?.Invoke(connection);
     }
+
+    /// <summary>A flow ended (its final byte counts are readable); raised on the thread that removed it. Keep handlers short.</summary>
+    public event Action<TrackedConnection>? Removed;
 
     public IReadOnlyList<TrackedConnection> Snapshot() => _live.Values.OrderBy(c => c.Id).ToArray();
 

@@ -259,13 +259,35 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     {
         if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return;
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
-        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow)) return;
+        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return;
         flow.LastSeen = Environment.TickCount64;
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
         if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return;
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
         _tun!.Write(packet);
+    }
+
+    /// <summary>
+    /// A peer opens a flow to our tunnel address (accept_inbound): deliver it to the host at the TUN
+    /// address and pin the host's side of the flow to this lane, so the answers go back through it.
+    /// Only new TCP connections (SYN), UDP and echo requests open flows.
+    /// </summary>
+    private L3Flow? AcceptInbound(in FlowKey inbound, in IpPacket ip)
+    {
+        var attachment = _attachment;
+        if (!_options.AcceptInbound || attachment is null) return null;
+        NetAddress? tunnel = inbound.IsV4 ? _tunnelV4 : _tunnelV6;
+        NetAddress? host = inbound.IsV4 ? attachment.TunV4 : attachment.TunV6;
+        if (tunnel is null || host is null || inbound.Destination != tunnel.Value) return null;
+        if (ip.Protocol == IpProtocol.Tcp && (!TcpSegment.TryParse(ip.Payload, out var tcp) || (tcp.Flags & (TcpFlags.Syn | TcpFlags.Ack)) != TcpFlags.Syn)) return null;
+        if (ip.Protocol is IpProtocol.Icmp or IpProtocol.IcmpV6 && (!IcmpMessage.TryParse(ip.Payload, out var icmp) || !icmp.IsEchoRequest)) return null;
+        // From the host's side the flow runs TUN address → remote, like an app's.
+        var appKey = new FlowKey(inbound.Protocol, host.Value, inbound.DestinationPort, inbound.Source, inbound.SourcePort);
+        var flow = new L3Flow(appKey, inbound.Reverse(), this);
+        _byTunnelKey[flow.TunnelKey] = flow;
+        attachment.Pin(appKey, flow);
+        return flow;
     }
 
     private void TimerLoop()

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sluice.Control;
+
+/// <summary>
+/// Every core-action answer: <c>{"code": 0, "message": "ok", "data": {...}}</c>. A non-zero code keeps the
+/// envelope and says, in <see cref="Message"/>, what to do about it (the daemon never answers a bare error).
+/// </summary>
+public sealed record Envelope(
+    [property: JsonPropertyName("code")] int Code,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("data")] JsonElement? Data)
+{
+    public bool Ok => Code == ApiCodes.Ok;
+
+    public T? DataAs<T>() => Data is { ValueKind: not JsonValueKind.Null } data ? data.Deserialize<T>(ApiJson.Options) : default;
+}
+
+/// <summary>The envelope's codes. Stable: scripts compare them.</summary>
+public static class ApiCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The request is malformed (unknown action, missing or wrong params).</summary>
+    public const int BadRequest = 1;
+
+    /// <summary>The config does not validate; the message lists `path: problem` lines.</summary>
+    public const int InvalidConfig = 2;
+
+    /// <summary>The engine failed to start or stopped with an error; the daemon keeps running.</summary>
+    public const int EngineFailed = 3;
+
+    /// <summary>Nothing of that name (connection, proxy, member).</summary>
+    public const int NotFound = 4;
+
+    /// <summary>The action needs a running engine (reload while disconnected, …).</summary>
+    public const int NotRunning = 5;
+
+    /// <summary>No config to bring up: none given now, none remembered, none passed to `sluice daemon -c`.</summary>
+    public const int NoConfig = 6;
+}
+
+/// <summary>The body of <c>POST /api/core</c>.</summary>
+public sealed record CoreRequest(
+    [property: JsonPropertyName("action")] string Action,
+    [property: JsonPropertyName("params")] JsonElement? Params = null);
+
+/// <summary>JSON settings shared by the daemon and its clients.</summary>
+public static class ApiJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        WriteIndented = false,
+    };
+
+    /// <summary>One line of an NDJSON stream.</summary>
+    public static string Line<T>(T value) => JsonSerializer.Serialize(value, Options);
+}

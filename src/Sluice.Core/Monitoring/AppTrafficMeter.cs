@@ -1,0 +1,127 @@
+namespace Sluice.Core.Monitoring;
+
+/// <summary>
+/// Per-app traffic from the connection registry: cumulative bytes per app (process name; "(unknown)" when
+/// no process was found) including flows that already ended, current rates, and a <see cref="SpeedHistory"/>
+/// per app and for the total. <see cref="Sample"/> is called on a timer (every second by the daemon).
+/// </summary>
+public sealed class AppTrafficMeter
+{
+    public const string UnknownApp = "(unknown)";
+    private const int MaxApps = 256;
+
+    private readonly ConnectionRegistry _registry;
+    private readonly object _lock = new();
+    private readonly Dictionary<long, (long Up, long Down, string App)> _seen = new();
+    private readonly Dictionary<string, App> _apps = new(StringComparer.Ordinal);
+    private readonly App _total;
+    private DateTimeOffset _lastSample;
+
+    public AppTrafficMeter(ConnectionRegistry registry, DateTimeOffset start)
+    {
+        _registry = registry;
+        _total = new App("total", null, start);
+        _lastSample = start;
+        registry.Removed += OnRemoved;
+    }
+
+    public sealed class App(string name, string? path, DateTimeOffset start)
+    {
+        public string Name { get; } = name;
+
+        public string? Path { get; set; } = path;
+
+        public long Upload { get; set; }
+
+        public long Download { get; set; }
+
+        public long UploadRate { get; set; }
+
+        public long DownloadRate { get; set; }
+
+        public int Connections { get; set; }
+
+        public HashSet<string> Lanes { get; } = new(StringComparer.Ordinal);
+
+        public SpeedHistory History { get; } = new(start);
+
+        internal long LastUp;
+
+        internal long LastDown;
+    }
+
+    public void Sample(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            foreach (var app in _apps.Values)
+            {
+                app.Connections = 0;
+                app.Lanes.Clear();
+            }
+            foreach (var c in _registry.Snapshot())
+            {
+                string name = c.Process?.Name ?? UnknownApp;
+                var app = Get(name, c.Process?.Path, now);
+                if (app is null) continue;
+                app.Connections++;
+                app.Lanes.Add(c.Lane);
+                long up = c.Upload, down = c.Download;
+                var before = _seen.GetValueOrDefault(c.Id);
+                app.Upload += up - before.Up;
+                app.Download += down - before.Down;
+                _seen[c.Id] = (up, down, name);
+            }
+            double seconds = Math.Max(0.001, (now - _lastSample).TotalSeconds);
+            long totalUp = 0, totalDown = 0;
+            foreach (var app in _apps.Values)
+            {
+                app.UploadRate = (long)((app.Upload - app.LastUp) / seconds);
+                app.DownloadRate = (long)((app.Download - app.LastDown) / seconds);
+                app.LastUp = app.Upload;
+                app.LastDown = app.Download;
+                app.History.Record(now, app.Upload, app.Download);
+                totalUp += app.Upload;
+                totalDown += app.Download;
+            }
+            _total.UploadRate = (long)((totalUp - _total.Upload) / seconds);
+            _total.DownloadRate = (long)((totalDown - _total.Download) / seconds);
+            _total.Upload = totalUp;
+            _total.Download = totalDown;
+            _total.Connections = _registry.Count;
+            _total.History.Record(now, totalUp, totalDown);
+            _lastSample = now;
+        }
+    }
+
+    /// <summary>Apps seen this session, busiest first, and the total.</summary>
+    public (IReadOnlyList<App> Apps, App Total) Read()
+    {
+        lock (_lock) return (_apps.Values.OrderByDescending(a => a.Download + a.Upload).ToArray(), _total);
+    }
+
+    private App? Get(string name, string? path, DateTimeOffset now)
+    {
+        if (_apps.TryGetValue(name, out var app))
+        {
+            app.Path ??= path;
+            return app;
+        }
+        if (_apps.Count >= MaxApps) return null;
+        return _apps[name] = new App(name, path, now);
+    }
+
+    // A flow ended between samples: count its last bytes to its app.
+    private void OnRemoved(TrackedConnection c)
+    {
+        lock (_lock)
+        {
+            string name = c.Process?.Name ?? UnknownApp;
+            var before = _seen.GetValueOrDefault(c.Id);
+            _seen.Remove(c.Id);
+            if (Get(name, c.Process?.Path, _lastSample) is not { } app) return;
+            app.Upload += c.Upload - before.Up;
+            app.Download += c.Download - before.Down;
+        }
+    }
+}

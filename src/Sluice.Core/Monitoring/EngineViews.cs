@@ -1,0 +1,45 @@
+using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Groups;
+using Sluice.Core.Routing;
+
+namespace Sluice.Core.Monitoring;
+
+/// <summary>A proxy group as the API shows it: its kind, members, the member carrying flows now, and delays.</summary>
+public sealed record GroupView(string Tag, string Type, string? Now, IReadOnlyList<GroupMemberView> Members);
+
+public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, string? LastError);
+
+/// <summary>One route rule as Clash's /rules shows it.</summary>
+public sealed record RuleView(string Type, string Payload, string Target);
+
+/// <summary>Read-only views of engine internals for the control API (groups are internal to Core).</summary>
+public static class EngineViews
+{
+    public static GroupView? Group(IOutbound outbound) => outbound is OutboundGroup g
+        ? new GroupView(g.Tag, g.Type, g.Current?.Tag, g.Members.Select(m => new GroupMemberView(m.Outbound.Tag, m.Healthy, m.Delay, m.LastError)).ToArray())
+        : null;
+
+    /// <summary>selector groups: choose a member. False when the outbound is not a group or has no such member.</summary>
+    public static bool Select(IOutbound outbound, string member) => outbound is OutboundGroup g && g.Select(member);
+
+    /// <summary>Probes every member of a group now (a network change re-tests groups); no-op for other outbounds.</summary>
+    public static Task RetestAsync(IOutbound outbound) => outbound is OutboundGroup g ? g.ProbeAllAsync() : Task.CompletedTask;
+
+    public static IReadOnlyList<RuleView> Rules(SluiceConfig config)
+    {
+        var rules = new List<RuleView>();
+        foreach (var rule in config.Route.Rules)
+        {
+            string line = RuleDescription.Describe(rule);
+            int arrow = line.LastIndexOf(" => ", StringComparison.Ordinal);
+            string condition = arrow >= 0 ? line[..arrow] : line;
+            string target = arrow >= 0 ? line[(arrow + 4)..] : "";
+            int eq = condition.IndexOf('=');
+            string type = eq > 0 && !condition.Contains(' ', StringComparison.Ordinal) ? condition[..eq] : "logical";
+            rules.Add(new RuleView(type, condition, target));
+        }
+        rules.Add(new RuleView("final", "", config.DefaultOutbound));
+        return rules;
+    }
+}

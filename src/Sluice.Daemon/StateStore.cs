@@ -1,0 +1,69 @@
+using System.Text.Json;
+
+namespace Sluice.Daemon;
+
+/// <summary>
+/// What the daemon remembers across its own death: the last config it brought up and whether the user wants
+/// it up. A daemon restarted after kill -9 (or a reboot) finds "up" and brings that config up again on its own;
+/// only `down` clears it. Files are written atomically (temp + rename) with mode 0600: a config holds keys.
+/// </summary>
+internal sealed class StateStore(string directory)
+{
+    private const string StateFile = "state.json";
+    private const string ConfigFile = "last-config.json";
+
+    public sealed record Remembered(bool Up, string? ConfigPath, string ConfigJson);
+
+    private sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt);
+
+    public void SaveUp(string configJson, string? configPath)
+    {
+        Write(ConfigFile, configJson);
+        Write(StateFile, JsonSerializer.Serialize(new StateDocument(true, configPath, DateTimeOffset.UtcNow)));
+    }
+
+    public void SaveDown()
+    {
+        if (!File.Exists(Path.Combine(directory, StateFile))) return;
+        var doc = ReadState();
+        Write(StateFile, JsonSerializer.Serialize(new StateDocument(false, doc?.ConfigPath, DateTimeOffset.UtcNow)));
+    }
+
+    public Remembered? Load()
+    {
+        var doc = ReadState();
+        string config = Path.Combine(directory, ConfigFile);
+        if (doc is null || !File.Exists(config)) return null;
+        return new Remembered(doc.Up, doc.ConfigPath, File.ReadAllText(config));
+    }
+
+    private StateDocument? ReadState()
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<StateDocument>(File.ReadAllText(Path.Combine(directory, StateFile)));
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void Write(string name, string text)
+    {
+        Directory.CreateDirectory(directory);
+        string target = Path.Combine(directory, name);
+        string temp = target + ".tmp";
+        using (var stream = new FileStream(temp, new FileStreamOptions
+               {
+                   Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+               }))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(text);
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, target, overwrite: true);
+    }
+}
