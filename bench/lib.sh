@@ -12,6 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll")
 
 bench_cleanup() {
+  set +e  # a process already gone must not stop the cleanup (errexit also applies inside traps)
   for pid in "${BENCH_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   sleep 0.5
   for pid in "${BENCH_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done

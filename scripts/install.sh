@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
-  curl python3 iperf3 dnsutils socat                         # apps and peers of the testbed
+  curl python3 iperf3 dnsutils socat dnsmasq-base            # apps and peers of the testbed (dnsmasq: DNS upstreams)
   tshark                                                     # capture oracle for leak tests
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer

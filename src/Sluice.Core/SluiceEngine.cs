@@ -50,6 +50,8 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
     private Timer? _sweeper;
+    private Dns.DnsServer? _dnsServer;
+    private DnsHijack? _dnsHijack;
     private Inbounds.Mixed.MixedInbounds? _mixed;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
@@ -59,6 +61,9 @@ public sealed partial class SluiceEngine : IDisposable
         _logs = logs;
         _logger = logs.CreateLogger("engine");
     }
+
+    /// <summary>The built-in DNS server (null before start).</summary>
+    public Dns.DnsServer? DnsServer => _dnsServer;
 
     /// <summary>The outbounds and endpoints by tag (WireGuard endpoints expose their peers' state).</summary>
     public IReadOnlyDictionary<string, IOutbound> Outbounds => _outbounds;
@@ -97,7 +102,12 @@ public sealed partial class SluiceEngine : IDisposable
         }
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
-        var lanes = new LaneSelector(router, _outbounds, defaultOutbound, _logs.CreateLogger("router"));
+        // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
+        // its detours are the outbounds and endpoints by tag, null = direct.
+        var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
+        _owned.Add(directForDns);
+        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
+        var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, _logs);
         if (tunOptions is null)
@@ -125,21 +135,22 @@ public sealed partial class SluiceEngine : IDisposable
         var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
         var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
         var relayLog = _logs.CreateLogger("tcp");
+        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"));
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, lanes, Connections, relayLog);
+            _relay4 = new TcpRelay(_nat4, lanes, Connections, _dnsHijack, relayLog);
             _icmp4 = TryIcmp(sockets, v4: true);
         }
         if (tunOptions.Address.Any(a => !a.IsV4))
         {
             _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, lanes, Connections, relayLog);
+            _relay6 = new TcpRelay(_nat6, lanes, Connections, _dnsHijack, relayLog);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, Connections, lanes, _logs.CreateLogger("udp"));
+        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"));
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
-            tunOptions.Address.ToArray(), Connections, _logs.CreateLogger("packets"));
+            tunOptions.Address.ToArray(), Connections, _dnsServer.Map, _logs.CreateLogger("packets"));
         var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);
         foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, attachment);
 
@@ -258,6 +269,9 @@ public sealed partial class SluiceEngine : IDisposable
         _icmp4?.Dispose();
         _icmp6?.Dispose();
         _udp?.Dispose();
+        _dnsHijack?.Stop();
+        _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
+        _dnsServer = null;
         _tun?.Dispose();
         _loop?.Stop();
         foreach (var outbound in _outbounds.Values) outbound.Dispose();

@@ -228,7 +228,7 @@ internal static class GateRuns
             _ => probe,
         };
         var process = testbed.StartIn(testbed.Client, argv);
-        string? line = process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+        string? line = process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         if (line != "probing") throw new InvalidOperationException($"the probe app did not start ({how}): {process.StandardError.ReadToEnd()}");
         return process;
     }
@@ -257,9 +257,9 @@ internal static class GateRuns
         return (capture.Count(filter), capture.Describe(filter));
     }
 
-    /// <summary>The first stdout line of a started process (20 s at most).</summary>
+    /// <summary>The first stdout line of a started process (60 s at most: dotnet starts slowly on a loaded 2-core machine).</summary>
     public static string? FirstLine(Process process) =>
-        process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+        process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
 
     /// <summary>An otherwise unused uid for "held by uid" tests.</summary>
     public const uint ProtectedUid = 64123;

@@ -24,6 +24,18 @@ def raise_fd_limit():
 class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        if self.path == "/site":
+            # Which server address answered: tells a poisoned answer from the real one.
+            local = self.connection.getsockname()[0]
+            if local.startswith("::ffff:"):
+                local = local[7:]
+            body = ("served by " + local + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path == "/whoami":
             host = self.client_address[0]
             if host.startswith("::ffff:"):

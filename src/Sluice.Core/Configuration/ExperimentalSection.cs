@@ -10,7 +10,11 @@ namespace Sluice.Core.Configuration;
 /// <param name="Secret">Bearer secret; default null = the daemon's secret file. Risk: a short secret on a
 /// non-loopback address is guessable, so a non-loopback address requires one.</param>
 /// <param name="DefaultMode">Clash mode reported by /configs; default "rule".</param>
-public sealed record ClashApiOptions(string? ExternalController, string? Secret, string DefaultMode);
+public sealed record ClashApiOptions(string? ExternalController, string? Secret, string DefaultMode)
+{
+    /// <summary>"127.0.0.1:9090", "[::1]:9090", "localhost:9090"; a port is required.</summary>
+    public static bool TryParseController(string text, out IPEndPoint? endpoint) => ExperimentalSection.TryParseController(text, out endpoint);
+}
 
 /// <summary>The "experimental" section; only clash_api is read.</summary>
 public sealed record ExperimentalOptions(ClashApiOptions? ClashApi)

@@ -11,6 +11,9 @@ internal enum LaneKind
     Reject,
     Drop,
     NeedsSniff,
+
+    /// <summary>Answered by the built-in DNS server.</summary>
+    HijackDns,
 }
 
 /// <summary>What a flow gets: an outbound to carry it, a refusal, or a request to sniff first.</summary>
@@ -21,6 +24,7 @@ internal sealed partial class LaneSelector(
     Router router,
     IReadOnlyDictionary<string, IOutbound> outbounds,
     string defaultOutbound,
+    bool dnsServerRunning,
     ILogger logger)
 {
     private int _hijackWarned;
@@ -51,7 +55,8 @@ internal sealed partial class LaneSelector(
             case Verdict.Sniff:
                 return new LaneChoice(LaneKind.NeedsSniff, null, decision);
             case Verdict.HijackDns:
-                // The built-in DNS server is not part of this build; the query keeps its own path.
+                if (dnsServerRunning) return new LaneChoice(LaneKind.HijackDns, null, decision);
+                // Without the built-in DNS server (embedding without one) the query keeps its own path.
                 if (Interlocked.Exchange(ref _hijackWarned, 1) == 0) LogHijackUnavailable(logger);
                 return new LaneChoice(LaneKind.Outbound, outbounds[defaultOutbound], decision);
             default:
@@ -59,6 +64,6 @@ internal sealed partial class LaneSelector(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "a rule says hijack-dns, but this build has no built-in DNS server yet; such flows take the final outbound")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a rule says hijack-dns, but the built-in DNS server is not running; such flows take the final outbound")]
     private static partial void LogHijackUnavailable(ILogger logger);
 }

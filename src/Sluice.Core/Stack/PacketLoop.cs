@@ -35,6 +35,7 @@ internal sealed partial class PacketLoop
     private readonly IpPrefix[] _ownPrefixes;
     private readonly ILogger _logger;
     private readonly ConnectionRegistry _connections;
+    private readonly Dns.IDomainMap? _domains;
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
@@ -43,9 +44,10 @@ internal sealed partial class PacketLoop
 
     public PacketLoop(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, UdpSessions udp, IcmpEchoRelay? icmp4, IcmpEchoRelay? icmp6,
         LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes,
-        ConnectionRegistry connections, ILogger logger)
+        ConnectionRegistry connections, Dns.IDomainMap? domains, ILogger logger)
     {
         _connections = connections;
+        _domains = domains;
         _tun = tun;
         _nat4 = nat4;
         _nat6 = nat6;
@@ -125,8 +127,8 @@ internal sealed partial class PacketLoop
                 if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || IsOwnAddress(udpKey.Destination)) return;
                 if (!UdpDatagram.TryParse(packet.Payload, out var datagram)) return;
                 if (_udp.TryForward(packet, udpKey, datagram.Payload, _scratch)) return;
-                var flow = new FlowContext(udpKey, _inboundTag, _processLookup);
-                var choice = ChooseWithoutPayload(flow);
+                var flow = NewFlow(udpKey);
+                var choice = ChooseWithoutPayload(flow, datagram.Payload);
                 if (TryOpenL3(choice, packet, udpKey, flow, slot, offset)) return;
                 _udp.Open(packet, udpKey, flow, choice, datagram.Payload, _scratch);
                 break;
@@ -137,12 +139,35 @@ internal sealed partial class PacketLoop
         }
     }
 
-    /// <summary>UDP and ICMP have no first payload to wait for: a sniff rule is passed over.</summary>
-    private LaneChoice ChooseWithoutPayload(FlowContext flow)
+    /// <summary>
+    /// UDP and ICMP are routed at their first packet: a sniff rule looks at that packet only (a DNS
+    /// query is recognised, so `protocol: dns` matches), then the rules go on.
+    /// </summary>
+    private LaneChoice ChooseWithoutPayload(FlowContext flow, ReadOnlySpan<byte> firstPayload = default)
     {
         var choice = _lanes.Choose(flow);
-        while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+        while (choice.Kind == LaneKind.NeedsSniff)
+        {
+            if (flow.Key.Protocol == IpProtocol.Udp && LooksLikeDnsQuery(firstPayload)) flow.Protocol = "dns";
+            flow.Sniffed = true;
+            choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+        }
         return choice;
+    }
+
+    /// <summary>A DNS query header: QR=0, opcode QUERY, one or more questions, no answers.</summary>
+    internal static bool LooksLikeDnsQuery(ReadOnlySpan<byte> payload) =>
+        payload.Length >= 17
+        && (payload[2] & 0xF8) == 0
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(payload[4..]) >= 1
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(payload[6..]) == 0;
+
+    /// <summary>A new flow, with the name the built-in DNS answered for its destination (or its fake IP).</summary>
+    private FlowContext NewFlow(in FlowKey key)
+    {
+        var flow = new FlowContext(key, _inboundTag, _processLookup);
+        if (_domains is not null && _domains.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
+        return flow;
     }
 
     /// <summary>
@@ -236,7 +261,7 @@ internal sealed partial class PacketLoop
                 WriteReset(packet);
                 return;
             }
-            var flow = new FlowContext(key, _inboundTag, _processLookup);
+            var flow = NewFlow(key);
             var choice = _lanes.Choose(flow);
             if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             if (choice.Kind == LaneKind.Reject)
@@ -269,7 +294,7 @@ internal sealed partial class PacketLoop
         if (!FlowKeys.TryGetFlowKey(packet, out var key) || IsOwnAddress(key.Destination)) return;
         if (!_icmpFlows.TryGetValue(key, out var known) || now - known.At > 30_000)
         {
-            var flow = new FlowContext(key, _inboundTag, _processLookup);
+            var flow = NewFlow(key);
             var choice = ChooseWithoutPayload(flow);
             if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             known = (choice.Kind, now);

@@ -28,8 +28,11 @@ internal sealed partial class TcpRelay : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConnectionRegistry _connections;
 
-    public TcpRelay(TcpNat nat, LaneSelector lanes, ConnectionRegistry connections, ILogger logger)
+    private readonly DnsHijack? _dns;
+
+    public TcpRelay(TcpNat nat, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
     {
+        _dns = dns;
         _connections = connections;
         _nat = nat;
         _lanes = lanes;
@@ -108,6 +111,12 @@ internal sealed partial class TcpRelay : IDisposable
             }
 
             var destination = new Destination(flow.Key.Destination, flow.Key.DestinationPort, flow.Domain);
+            if (choice.Kind == LaneKind.HijackDns && _dns is not null)
+            {
+                LogHijacked(_logger, flow.Key.ToString(), DescribeProcess(flow));
+                await _dns.ServeTcpAsync(client, flow, sniffed, sniffedLength);
+                return;
+            }
             if (choice.Kind != LaneKind.Outbound)
             {
                 LogRefused(_logger, flow.Key.ToString(), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
@@ -265,6 +274,9 @@ internal sealed partial class TcpRelay : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} (rule {Rule})")]
     private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, int rule);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
+    private static partial void LogHijacked(ILogger logger, string flow, string process);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
     private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);

@@ -16,7 +16,7 @@ namespace Sluice.Core.Stack;
 ///    the header space) and writes it to the TUN;
 /// 4. a session idle for <see cref="IdleTimeout"/> is closed by <see cref="Sweep"/>.
 /// </summary>
-internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, ILogger logger) : IDisposable
+internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger) : IDisposable
 {
     /// <summary>Default idle timeout of a UDP session: 60 s (sing-box uses 5 min; shorter frees NAT state sooner).</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
@@ -32,6 +32,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = Environment.TickCount64;
         if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Flow);
         else if (session.Channel is { } channel)
         {
             channel.Send(payload);
@@ -45,8 +46,14 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     public void Open(in IpPacket packet, in FlowKey key, FlowContext flow, LaneChoice choice, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
-        var session = new UdpSession(key, choice);
+        var session = new UdpSession(key, choice, flow);
         if (!_sessions.TryAdd(key, session)) return;
+        if (choice.Kind == LaneKind.HijackDns)
+        {
+            LogHijacked(logger, key.ToString(), TcpRelay.DescribeProcess(flow));
+            dns?.OnUdpQuery(key, payload, flow);
+            return;
+        }
         if (choice.Kind == LaneKind.Outbound)
         {
             LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
@@ -127,6 +134,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
     private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
+    private static partial void LogHijacked(ILogger logger, string flow, string process);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
 
@@ -134,8 +144,10 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     private static partial void LogSessionError(ILogger logger, string flow, string reason);
 }
 
-internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
+internal sealed class UdpSession(FlowKey key, LaneChoice choice, FlowContext flow) : IDisposable
 {
+    public FlowContext Flow { get; } = flow;
+
     public FlowKey Key { get; } = key;
 
     public LaneChoice Choice { get; } = choice;

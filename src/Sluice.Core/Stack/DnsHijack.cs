@@ -1,0 +1,132 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Dns;
+using Sluice.Core.Routing;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Stack;
+
+/// <summary>
+/// Port-53 traffic a rule hijacks (action hijack-dns) is answered by the built-in DNS server:
+/// 1. UDP: each query datagram is answered asynchronously; the answer is built as an IP/UDP packet
+///    from the address the app asked (whatever resolver it thought it was talking to) and written to the TUN;
+/// 2. TCP: the relay hands over the accepted socket; length-prefixed messages are answered in turn.
+/// The querying process is resolved only if a DNS rule asks for it.
+/// </summary>
+internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger)
+{
+    private const int MaxMessage = 65535;
+    private readonly CancellationTokenSource _stop = new();
+
+    public IDomainMap Map => server.Map;
+
+    /// <summary>Answers one hijacked UDP query (packet thread: copies the query, answers off-thread).</summary>
+    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, FlowContext flow)
+    {
+        byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length);
+        payload.CopyTo(query);
+        _ = AnswerUdpAsync(key, query, payload.Length, flow);
+    }
+
+    private async Task AnswerUdpAsync(FlowKey key, byte[] query, int length, FlowContext flow)
+    {
+        int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
+        byte[] packet = ArrayPool<byte>.Shared.Rent(header + MaxMessage);
+        try
+        {
+            var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
+            int n = await server.HandleAsync(query.AsMemory(0, length), packet.AsMemory(header, MaxMessage), querier, maxUdpSize: 65535 - header, _stop.Token);
+            if (n <= 0) return;
+            int total = PacketBuilder.UdpInPlace(packet, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
+            tun.Write(packet.AsSpan(0, total));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogFailed(logger, key.ToString(), e.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(query);
+            ArrayPool<byte>.Shared.Return(packet);
+        }
+    }
+
+    /// <summary>Serves DNS over TCP on a hijacked, accepted connection until the app closes it.</summary>
+    public async Task ServeTcpAsync(Socket client, FlowContext flow, byte[]? firstBytes, int firstLength)
+    {
+        byte[] message = ArrayPool<byte>.Shared.Rent(MaxMessage + 2);
+        byte[] answer = ArrayPool<byte>.Shared.Rent(MaxMessage + 2);
+        try
+        {
+            var stream = new NetworkStream(client, ownsSocket: false);
+            var input = firstLength > 0 ? new PrefixedStream(firstBytes!, firstLength, stream) : (Stream)stream;
+            var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
+            while (true)
+            {
+                if (!await ReadExactlyAsync(input, message.AsMemory(0, 2))) return;
+                int length = BinaryPrimitives.ReadUInt16BigEndian(message);
+                if (length == 0 || !await ReadExactlyAsync(input, message.AsMemory(2, length))) return;
+                int n = await server.HandleAsync(message.AsMemory(2, length), answer.AsMemory(2, MaxMessage), querier, maxUdpSize: 0, _stop.Token);
+                if (n <= 0) return;
+                BinaryPrimitives.WriteUInt16BigEndian(answer, (ushort)n);
+                await stream.WriteAsync(answer.AsMemory(0, n + 2), _stop.Token);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(message);
+            ArrayPool<byte>.Shared.Return(answer);
+        }
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Stream stream, Memory<byte> buffer)
+    {
+        try
+        {
+            await stream.ReadExactlyAsync(buffer);
+            return true;
+        }
+        catch (EndOfStreamException)
+        {
+            return false;
+        }
+    }
+
+    public void Stop() => _stop.Cancel();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: DNS answer failed: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string flow, string reason);
+
+    /// <summary>Bytes already read (while sniffing) replayed before the rest of the stream.</summary>
+    private sealed class PrefixedStream(byte[] prefix, int length, Stream inner) : Stream
+    {
+        private int _offset;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_offset >= length) return inner.ReadAsync(buffer, cancellationToken);
+            int n = Math.Min(buffer.Length, length - _offset);
+            prefix.AsSpan(_offset, n).CopyTo(buffer.Span);
+            _offset += n;
+            return ValueTask.FromResult(n);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Sluice.Control;
+using Sluice.Core.Monitoring;
+using Sluice.Core.Outbounds;
+
+namespace Sluice.Daemon;
+
+/// <summary>
+/// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
+/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory.
+/// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
+/// </summary>
+internal static class ClashEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, EngineSupervisor supervisor, LogBroadcast logs)
+    {
+        app.MapGet("/", () => Results.Json(new { hello = "clash" }));
+        app.MapGet("/version", () => Results.Json(new Dictionary<string, object> { ["version"] = "sluice " + supervisor.Version, ["premium"] = true, ["meta"] = true }));
+
+        app.MapGet("/configs", () => Results.Json(new Dictionary<string, object?>
+        {
+            ["port"] = 0, ["socks-port"] = 0, ["redir-port"] = 0, ["tproxy-port"] = 0,
+            ["mixed-port"] = supervisor.Config?.MixedInbounds.FirstOrDefault()?.ListenPort ?? 0,
+            ["allow-lan"] = false, ["bind-address"] = "*", ["mode"] = supervisor.Mode, ["log-level"] = supervisor.Config?.Log.Level ?? "info",
+            ["ipv6"] = true, ["tun"] = new Dictionary<string, object?> { ["enable"] = supervisor.Engine?.TunName is not null, ["device"] = supervisor.Engine?.TunName },
+        }));
+        app.MapMethods("/configs", ["PATCH"], async (HttpContext context) =>
+        {
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                if (property.Name != "mode")
+                    return Message(StatusCodes.Status400BadRequest, $"only \"mode\" can be changed here, not \"{property.Name}\"; edit the config and `sluice reload`");
+                string mode = property.Value.GetString()?.ToLowerInvariant() ?? "";
+                if (mode is not ("rule" or "global" or "direct"))
+                    return Message(StatusCodes.Status400BadRequest, $"mode \"{mode}\": one of rule, global, direct");
+                supervisor.Mode = mode;
+            }
+            return Results.NoContent();
+        });
+        app.MapMethods("/configs", ["PUT"], () => Message(StatusCodes.Status400BadRequest, "the daemon does not load configs by path from this API; use POST /api/core {\"action\": \"up\"}"));
+
+        app.MapGet("/proxies", () => Results.Json(new { proxies = Proxies(supervisor) }));
+        app.MapGet("/proxies/{name}", (string name) => Proxies(supervisor).TryGetValue(name, out var proxy)
+            ? Results.Json(proxy)
+            : Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\""));
+        app.MapPut("/proxies/{name}", async (string name, HttpContext context) =>
+        {
+            var engine = supervisor.Engine;
+            if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound)) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
+            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            string? member = doc.RootElement.TryGetProperty("name", out var n) ? n.GetString() : null;
+            if (member is null) return Message(StatusCodes.Status400BadRequest, "send {\"name\": \"member\"}");
+            if (EngineViews.Group(outbound) is not { } group) return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is not a group");
+            if (group.Type != "selector") return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is a {group.Type} group: it picks its member itself");
+            return EngineViews.Select(outbound, member) ? Results.NoContent() : Message(StatusCodes.Status400BadRequest, $"\"{name}\" has no member \"{member}\"");
+        });
+        app.MapGet("/proxies/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
+        {
+            var engine = supervisor.Engine;
+            if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound)) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
+            if (!Uri.TryCreate(url ?? DelayProbe.DefaultUrl, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
+                return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
+            var result = await DelayProbe.MeasureAsync(outbound, target, TimeSpan.FromMilliseconds(Math.Clamp(timeout ?? 5000, 100, 30_000)), context.RequestAborted);
+            if (result.Delay is { } delay)
+            {
+                DelayHistory.Record(name, delay);
+                return Results.Json(new { delay });
+            }
+            return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
+        });
+
+        app.MapGet("/rules", () => Results.Json(new
+        {
+            rules = supervisor.Config is { } config ? EngineViews.Rules(config).Select(r => new ClashRule(r.Type, r.Payload, r.Target)).ToArray() : [],
+        }));
+
+        app.MapGet("/connections", async (HttpContext context, int? interval) =>
+        {
+            if (!context.WebSockets.IsWebSocketRequest) return Results.Json(Connections(supervisor));
+            await Streams.Push(context, ct => Every(TimeSpan.FromMilliseconds(Math.Clamp(interval ?? 1000, 100, 60_000)), () => Connections(supervisor), ct));
+            return Results.Empty;
+        });
+        app.MapDelete("/connections", () =>
+        {
+            supervisor.Engine?.Connections.CloseAll();
+            return Results.NoContent();
+        });
+        app.MapDelete("/connections/{id}", (string id) =>
+            long.TryParse(id, out long n) && supervisor.Engine?.Connections.Close(n) == true
+                ? Results.NoContent()
+                : Message(StatusCodes.Status404NotFound, $"no live connection {id}"));
+
+        app.MapGet("/traffic", (HttpContext context) => Streams.Push(context, ct => Traffic(supervisor, ct)));
+        app.MapGet("/memory", (HttpContext context) => Streams.Push(context, ct => Every(TimeSpan.FromSeconds(1), () => new Dictionary<string, long>
+        {
+            ["inuse"] = Environment.WorkingSet, ["oslimit"] = 0,
+        }, ct)));
+        app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow) =>
+        {
+            if (LogBroadcast.ParseLevel(level) is not { } minimum)
+                return Task.FromResult(Message(StatusCodes.Status400BadRequest, $"level \"{level}\": one of debug, info, warning, error, silent"));
+            return PushLogs(context, logs, minimum, Math.Clamp(tail ?? 0, 0, 500), follow ?? true);
+        });
+    }
+
+    private static async Task<IResult> PushLogs(HttpContext context, LogBroadcast logs, LogLevel minimum, int tail, bool follow)
+    {
+        await Streams.Push(context, ct => Lines(ct));
+        return Results.Empty;
+
+        async IAsyncEnumerable<ClashLog> Lines([EnumeratorCancellation] CancellationToken ct)
+        {
+            var live = follow ? logs.Subscribe(ct) : null;
+            foreach (var (level, line) in logs.Recent(tail))
+                if (level >= minimum) yield return line;
+            if (live is null) yield break;
+            await foreach (var (level, line) in live.ReadAllAsync(ct))
+                if (level >= minimum) yield return line;
+        }
+    }
+
+    private static async IAsyncEnumerable<T> Every<T>(TimeSpan interval, Func<T> read, [EnumeratorCancellation] CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            yield return read();
+            try
+            {
+                await Task.Delay(interval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<ClashTraffic> Traffic(EngineSupervisor supervisor, [EnumeratorCancellation] CancellationToken ct)
+    {
+        (long Up, long Down) last = supervisor.Engine?.Connections.Totals() ?? (0, 0);
+        object? engine = supervisor.Engine;
+        var clock = Stopwatch.StartNew();
+        yield return new ClashTraffic(0, 0, last.Up, last.Down);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+            var now = supervisor.Engine?.Connections.Totals() ?? (0, 0);
+            // A new engine starts its counters at zero.
+            if (!ReferenceEquals(engine, supervisor.Engine)) last = (0, 0);
+            engine = supervisor.Engine;
+            double seconds = Math.Max(0.001, clock.Elapsed.TotalSeconds);
+            clock.Restart();
+            yield return new ClashTraffic((long)(Math.Max(0, now.Item1 - last.Up) / seconds), (long)(Math.Max(0, now.Item2 - last.Down) / seconds), now.Item1, now.Item2);
+            last = now;
+        }
+    }
+
+    public static ClashConnections Connections(EngineSupervisor supervisor)
+    {
+        var engine = supervisor.Engine;
+        if (engine is null) return new ClashConnections(0, 0, [], Environment.WorkingSet);
+        var totals = engine.Connections.Totals();
+        var list = engine.Connections.Snapshot().Select(c => new ClashConnection(
+            c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            new ClashMetadata(c.Network, c.Inbound, c.Key.Source.ToString(), c.Key.Destination.ToString(),
+                c.Key.SourcePort.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Key.DestinationPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                c.Domain ?? "", c.Process?.Name ?? "", c.Process?.Path ?? "", c.Process?.Uid),
+            c.Upload, c.Download, c.Start, [c.Lane], c.Rule, "")).ToArray();
+        return new ClashConnections(totals.Download, totals.Upload, list, Environment.WorkingSet);
+    }
+
+    public static Dictionary<string, ClashProxy> Proxies(EngineSupervisor supervisor)
+    {
+        var result = new Dictionary<string, ClashProxy>(StringComparer.Ordinal);
+        var engine = supervisor.Engine;
+        if (engine is null) return result;
+        foreach (var outbound in engine.Outbounds.Values)
+        {
+            var group = EngineViews.Group(outbound);
+            result[outbound.Tag] = new ClashProxy
+            {
+                Name = outbound.Tag,
+                Type = ClashType(group?.Type ?? outbound.Type),
+                Udp = outbound.Type != "block",
+                Now = group?.Now ?? (group is null ? null : group.Members.FirstOrDefault()?.Tag),
+                All = group?.Members.Select(m => m.Tag).ToArray(),
+                History = DelayHistory.Of(outbound.Tag, group),
+            };
+        }
+        string final = supervisor.Config?.DefaultOutbound ?? "";
+        result["GLOBAL"] = new ClashProxy { Name = "GLOBAL", Type = "Selector", Now = final, All = engine.Outbounds.Keys.ToArray() };
+        return result;
+    }
+
+    private static string ClashType(string type) => type switch
+    {
+        "direct" => "Direct",
+        "block" => "Reject",
+        "wireguard" => "WireGuard",
+        "shadowsocks" => "Shadowsocks",
+        "socks" => "Socks5",
+        "http" => "Http",
+        "selector" => "Selector",
+        "urltest" => "URLTest",
+        "fallback" => "Fallback",
+        _ => type,
+    };
+
+    private static IResult Message(int status, string message) => Results.Json(new { message }, statusCode: status);
+}
+
+/// <summary>The last delays measured through /proxies/{name}/delay, plus a group's own probe results.</summary>
+internal static class DelayHistory
+{
+    private static readonly Dictionary<string, List<ClashDelayPoint>> History = new(StringComparer.Ordinal);
+
+    public static void Record(string name, int delay)
+    {
+        lock (History)
+        {
+            if (!History.TryGetValue(name, out var list)) History[name] = list = [];
+            list.Add(new ClashDelayPoint(DateTimeOffset.UtcNow, delay));
+            if (list.Count > 10) list.RemoveAt(0);
+        }
+    }
+
+    public static IReadOnlyList<ClashDelayPoint> Of(string name, GroupView? group)
+    {
+        lock (History)
+        {
+            if (History.TryGetValue(name, out var list)) return list.ToArray();
+        }
+        return [];
+    }
+}

@@ -1,0 +1,169 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Sluice.Control;
+
+namespace Sluice.Daemon;
+
+/// <summary>
+/// Sluice's own routes: <c>POST /api/core</c> (up, down, status, version, reload; always the envelope),
+/// <c>GET /api/events</c> (state changes, one JSON line each, the current state first), <c>GET /api/apps</c>
+/// (per-app speeds with the three sparkline tiers).
+/// </summary>
+internal static class CoreEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, EngineSupervisor supervisor)
+    {
+        app.MapPost("/api/core", async (HttpContext context) =>
+        {
+            var envelope = await HandleAsync(context, supervisor);
+            return Results.Json(envelope, ApiJson.Options);
+        });
+
+        app.MapGet("/api/events", async (HttpContext context) =>
+        {
+            var channel = Channel.CreateBounded<StateEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
+            void OnChange(StateEvent e) => channel.Writer.TryWrite(e);
+            supervisor.StateChanged += OnChange;
+            try
+            {
+                await Streams.StartNdjson(context);
+                await Streams.WriteLine(context, new StateEvent(supervisor.State, supervisor.Since, supervisor.Error, "current"));
+                await foreach (var change in channel.Reader.ReadAllAsync(context.RequestAborted))
+                    await Streams.WriteLine(context, change);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                supervisor.StateChanged -= OnChange;
+            }
+        });
+
+        app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJson.Options));
+    }
+
+    public static AppsData Apps(EngineSupervisor supervisor)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (supervisor.Meter is not { } meter)
+            return new AppsData([], new AppTraffic("total", null, [], 0, 0, 0, 0, 0, []));
+        var (apps, total) = meter.Read();
+        return new AppsData(apps.Select(a => Convert(a, now)).ToArray(), Convert(total, now));
+    }
+
+    private static AppTraffic Convert(Sluice.Core.Monitoring.AppTrafficMeter.App app, DateTimeOffset now) => new(
+        app.Name, app.Path, app.Lanes.Order(StringComparer.Ordinal).ToArray(), app.Connections, app.UploadRate, app.DownloadRate, app.Upload, app.Download,
+        app.History.Snapshot(now).Select(t => new SpeedTier(t.Name, (int)t.Interval.TotalSeconds, t.Capacity, t.Down, t.Up)).ToArray());
+
+    private static async Task<Envelope> HandleAsync(HttpContext context, EngineSupervisor supervisor)
+    {
+        CoreRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync<CoreRequest>(context.Request.Body, ApiJson.Options, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return Envelopes.Fail(ApiCodes.BadRequest, $"the body is not JSON ({e.Message}); send {{\"action\": \"status\"}}");
+        }
+        if (request is null || string.IsNullOrEmpty(request.Action))
+            return Envelopes.Fail(ApiCodes.BadRequest, "missing \"action\": one of up, down, status, version, reload");
+        var p = request.Params is { ValueKind: JsonValueKind.Object } o ? o : (JsonElement?)null;
+        switch (request.Action)
+        {
+            case "status":
+                return Envelopes.Ok(supervisor.Status());
+            case "version":
+                return Envelopes.Ok(new VersionData(supervisor.Version, $".NET {Environment.Version}", RuntimeInformation.OSDescription.Trim(),
+                    RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()));
+            case "down":
+                return await supervisor.DownAsync();
+            case "reload":
+                return await supervisor.ReloadAsync();
+            case "up":
+                string? json = null, path = null, server = null;
+                if (p is { } ps)
+                {
+                    if (ps.TryGetProperty("config", out var config))
+                    {
+                        if (config.ValueKind != JsonValueKind.Object) return Envelopes.Fail(ApiCodes.BadRequest, "params.config must be the config as a JSON object");
+                        json = config.GetRawText();
+                    }
+                    if (ps.TryGetProperty("config_path", out var cp))
+                    {
+                        if (cp.ValueKind != JsonValueKind.String || !Path.IsPathRooted(cp.GetString()))
+                            return Envelopes.Fail(ApiCodes.BadRequest, "params.config_path must be an absolute path (the daemon does not share your working directory)");
+                        path = cp.GetString();
+                    }
+                    if (ps.TryGetProperty("server", out var s) && s.ValueKind == JsonValueKind.String) server = s.GetString();
+                }
+                return await supervisor.UpAsync(json, json is null ? path : path, server);
+            default:
+                return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload");
+        }
+    }
+}
+
+/// <summary>NDJSON streaming: headers flushed at once, one compact JSON object per line, flushed per line.</summary>
+internal static class Streams
+{
+    public static async Task StartNdjson(HttpContext context)
+    {
+        context.Response.ContentType = "application/x-ndjson";
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+        await context.Response.StartAsync(context.RequestAborted);
+    }
+
+    public static async Task WriteLine<T>(HttpContext context, T value)
+    {
+        await context.Response.WriteAsync(JsonSerializer.Serialize(value, ApiJson.Options) + "\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>Sends each value as a WebSocket text message, or as NDJSON lines, until the client leaves.</summary>
+    public static async Task Push<T>(HttpContext context, Func<CancellationToken, IAsyncEnumerable<T>> values)
+    {
+        var aborted = context.RequestAborted;
+        try
+        {
+            if (context.WebSockets.IsWebSocketRequest)
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+                // Reading notices the client's close; nothing it sends is used.
+                _ = Task.Run(async () =>
+                {
+                    var buffer = new byte[256];
+                    try
+                    {
+                        while (socket.State == System.Net.WebSockets.WebSocketState.Open)
+                        {
+                            var r = await socket.ReceiveAsync(buffer, linked.Token);
+                            if (r.MessageType == System.Net.WebSockets.WebSocketMessageType.Close) break;
+                        }
+                    }
+                    catch (Exception)
+                    {
+                    }
+                    await linked.CancelAsync();
+                });
+                await foreach (var value in values(linked.Token))
+                {
+                    var bytes = JsonSerializer.SerializeToUtf8Bytes(value, ApiJson.Options);
+                    await socket.SendAsync(bytes, System.Net.WebSockets.WebSocketMessageType.Text, true, linked.Token);
+                }
+                return;
+            }
+            await StartNdjson(context);
+            await foreach (var value in values(aborted)) await WriteLine(context, value);
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Net.WebSockets.WebSocketException or IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,356 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Sluice.Control;
+using Sluice.Core;
+using Sluice.Core.Configuration;
+using Sluice.Core.Monitoring;
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Daemon;
+
+/// <summary>
+/// Owns the engine and its state: disconnected → connecting → connected (→ reconnecting → connected on a
+/// network change) → disconnected, or error with a reason. The daemon survives every engine error: a failed
+/// start is state "error", never an exception out of the service. Actions are serialized by one lock.
+/// </summary>
+internal sealed partial class EngineSupervisor : IDisposable
+{
+    private readonly DaemonPlatform _platform;
+    private readonly StateStore _store;
+    private readonly ILoggerFactory _logs;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly string? _daemonConfigPath;
+    private readonly SemaphoreSlim _actions = new(1, 1);
+    private readonly object _stateLock = new();
+    private IDisposable? _gate;
+    private Timer? _sampler;
+
+    public EngineSupervisor(DaemonPlatform platform, StateStore store, ILoggerFactory logs, TimeProvider time, string? daemonConfigPath)
+    {
+        _platform = platform;
+        _store = store;
+        _logs = logs;
+        _logger = logs.CreateLogger("daemon");
+        _time = time;
+        _daemonConfigPath = daemonConfigPath;
+        Since = time.GetUtcNow();
+    }
+
+    public string State { get; private set; } = EngineStates.Disconnected;
+
+    public ErrorInfo? Error { get; private set; }
+
+    public DateTimeOffset? ConnectedAt { get; private set; }
+
+    public DateTimeOffset Since { get; private set; }
+
+    public SluiceEngine? Engine { get; private set; }
+
+    public SluiceConfig? Config { get; private set; }
+
+    public string? ConfigPath { get; private set; }
+
+    public AppTrafficMeter? Meter { get; private set; }
+
+    /// <summary>Clash mode as set by PATCH /configs (reported; Sluice's rules have no clash_mode matcher).</summary>
+    public string Mode { get; set; } = "rule";
+
+    /// <summary>Every state change, for /api/events subscribers and the log.</summary>
+    public event Action<StateEvent>? StateChanged;
+
+    private string? _configJson;
+
+    /// <summary>
+    /// Brings a config up: inline JSON, else a file, else the daemon's -c file, else the remembered one.
+    /// A running engine is stopped first. The answer is an envelope; a config error leaves the state as it was.
+    /// </summary>
+    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server)
+    {
+        await _actions.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return await UpLockedAsync(configJson, configPath, server).ConfigureAwait(false);
+        }
+        finally
+        {
+            _actions.Release();
+        }
+    }
+
+    private async Task<Envelope> UpLockedAsync(string? configJson, string? configPath, string? server)
+    {
+        if (configJson is null)
+        {
+            configPath ??= _daemonConfigPath;
+            if (configPath is null)
+            {
+                var remembered = _store.Load();
+                if (remembered is null)
+                    return Envelopes.Fail(ApiCodes.NoConfig, "no config to bring up: pass one (`sluice up -c config.json`), or start the daemon with `sluice daemon -c config.json`");
+                configJson = remembered.ConfigJson;
+                configPath = remembered.ConfigPath;
+            }
+            else
+            {
+                try
+                {
+                    configJson = await File.ReadAllTextAsync(configPath).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {configPath}: {e.Message}");
+                }
+            }
+        }
+
+        SluiceConfig config;
+        try
+        {
+            config = ConfigLoader.Load(configJson);
+        }
+        catch (ConfigException e)
+        {
+            return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
+        }
+
+        StopEngine(EngineStates.Connecting, "restarting with a new config");
+        SetState(EngineStates.Connecting, null, "up");
+        var engine = new SluiceEngine(config, _platform.Engine(), _logs);
+        try
+        {
+            await Task.Run(() =>
+            {
+                _gate = _platform.ApplyGate(config, _logs.CreateLogger("gate"));
+                engine.Start();
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            engine.Dispose();
+            _gate?.Dispose();
+            _gate = null;
+            string reason = $"the engine did not start: {e.Message}";
+            LogStartFailed(_logger, reason);
+            SetState(EngineStates.Error, new ErrorInfo(ApiCodes.EngineFailed, reason), "up failed");
+            // Remembered anyway: a restarted daemon retries what the user asked for.
+            _store.SaveUp(configJson, configPath);
+            return Envelopes.Fail(ApiCodes.EngineFailed, reason + " (the daemon keeps running; fix the cause and run `sluice up` again)");
+        }
+
+        Engine = engine;
+        Config = config;
+        ConfigPath = configPath;
+        _configJson = configJson;
+        Meter = new AppTrafficMeter(engine.Connections, _time.GetUtcNow());
+        _sampler = new Timer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        ConnectedAt = _time.GetUtcNow();
+        _store.SaveUp(configJson, configPath);
+        SetState(EngineStates.Connected, null, "up");
+
+        if (server is not null && !SelectServer(server))
+            return Envelopes.Fail(ApiCodes.NotFound, $"connected, but no selector group has a member \"{server}\" (see `sluice servers`)", Status());
+        return Envelopes.Ok(Status());
+    }
+
+    public async Task<Envelope> DownAsync()
+    {
+        await _actions.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _store.SaveDown();
+            StopEngine(EngineStates.Disconnected, "down");
+            return Envelopes.Ok(Status());
+        }
+        finally
+        {
+            _actions.Release();
+        }
+    }
+
+    /// <summary>Re-reads the running config (from its file when it came from one) and restarts the engine.</summary>
+    public async Task<Envelope> ReloadAsync()
+    {
+        string? json, path;
+        lock (_stateLock)
+        {
+            json = _configJson;
+            path = ConfigPath;
+        }
+        if (json is null && path is null)
+            return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
+        return await UpAsync(path is null ? json : null, path, null).ConfigureAwait(false);
+    }
+
+    /// <summary>Daemon start: a remembered "up" comes back on its own (after kill -9, a crash, a reboot).</summary>
+    public async Task ResumeAsync()
+    {
+        var remembered = _store.Load();
+        if (remembered is not { Up: true }) return;
+        LogResuming(_logger, remembered.ConfigPath ?? "the remembered inline config");
+        // The file may have changed or gone since; the copy is what was running.
+        await UpAsync(remembered.ConfigJson, remembered.ConfigPath, null).ConfigureAwait(false);
+    }
+
+    public bool SelectServer(string member)
+    {
+        var engine = Engine;
+        if (engine is null) return false;
+        bool any = false;
+        foreach (var outbound in engine.Outbounds.Values)
+            if (EngineViews.Group(outbound) is { Type: "selector" } && EngineViews.Select(outbound, member)) any = true;
+        return any;
+    }
+
+    private void Sample()
+    {
+        try
+        {
+            Meter?.Sample(_time.GetUtcNow());
+        }
+        catch (Exception e)
+        {
+            LogSampleFailed(_logger, e.Message);
+        }
+    }
+
+    private void StopEngine(string nextState, string reason)
+    {
+        _sampler?.Dispose();
+        _sampler = null;
+        var engine = Engine;
+        Engine = null;
+        if (engine is not null)
+        {
+            try
+            {
+                engine.Stop();
+            }
+            catch (Exception e)
+            {
+                LogStopFailed(_logger, e.Message);
+            }
+            engine.Dispose();
+        }
+        // The gate itself stays loaded (fail-shut); only its watcher goes.
+        _gate?.Dispose();
+        _gate = null;
+        if (nextState == EngineStates.Disconnected)
+        {
+            Config = null;
+            ConfigPath = null;
+            _configJson = null;
+            Meter = null;
+        }
+        ConnectedAt = null;
+        if (engine is not null || State != nextState) SetState(nextState, null, reason);
+    }
+
+    internal void SetState(string state, ErrorInfo? error, string? reason)
+    {
+        StateEvent change;
+        lock (_stateLock)
+        {
+            State = state;
+            Error = error;
+            Since = _time.GetUtcNow();
+            change = new StateEvent(state, Since, error, reason);
+        }
+        LogState(_logger, state, reason ?? "", error?.Message ?? "");
+        try
+        {
+            StateChanged?.Invoke(change);
+        }
+        catch (Exception e)
+        {
+            LogSampleFailed(_logger, e.Message);
+        }
+    }
+
+    public StatusData Status()
+    {
+        var engine = Engine;
+        var connections = engine?.Connections.Snapshot() ?? [];
+        var totals = engine?.Connections.Totals() ?? (0, 0);
+        var outbounds = engine?.Outbounds.Values.Select(Describe).ToArray() ?? [];
+        var lanes = connections.GroupBy(c => c.Lane, StringComparer.Ordinal)
+            .Select(g => new LaneInfo(g.Key, g.Count(), g.Sum(c => c.Upload), g.Sum(c => c.Download))).OrderBy(l => l.Tag, StringComparer.Ordinal).ToArray();
+        return new StatusData
+        {
+            State = State,
+            Error = Error,
+            ConnectedAt = ConnectedAt,
+            Since = Since,
+            ConfigPath = ConfigPath,
+            Tun = engine?.TunName,
+            Lanes = lanes,
+            Outbounds = outbounds,
+            Connections = connections.Count,
+            UploadTotal = totals.Item1,
+            DownloadTotal = totals.Item2,
+            Gate = SafeGate(),
+            PhysicalInterface = PhysicalInterface,
+            NetworkChanges = NetworkChanges,
+            Version = Version,
+        };
+    }
+
+    public string Version { get; init; } = "";
+
+    private string? SafeGate()
+    {
+        try
+        {
+            return _platform.GateStatus();
+        }
+        catch (Exception e)
+        {
+            return "unknown: " + e.Message;
+        }
+    }
+
+    private static OutboundInfo Describe(Sluice.Core.Outbounds.IOutbound outbound)
+    {
+        var group = EngineViews.Group(outbound);
+        return new OutboundInfo(outbound.Tag, group?.Type ?? outbound.Type)
+        {
+            Now = group?.Now,
+            Members = group?.Members.Select(m => m.Tag).ToArray(),
+            Peers = outbound is WireGuardEndpoint wg
+                ? wg.Peers.Select(p => new PeerInfo(p.Name, p.Endpoint?.ToString(), p.LastHandshake, p.RxBytes, p.TxBytes)).ToArray()
+                : null,
+        };
+    }
+
+    public void Dispose()
+    {
+        // The daemon stops (SIGTERM, shutdown): the engine stops, but "up" stays remembered for the next start.
+        _actions.Wait(TimeSpan.FromSeconds(10));
+        StopEngine(EngineStates.Disconnected, "daemon stopping");
+        _networkDebounce?.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "state {State} ({Reason}) {Error}")]
+    private static partial void LogState(ILogger logger, string state, string reason, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Reason}")]
+    private static partial void LogStartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "engine stop: {Reason}")]
+    private static partial void LogStopFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "traffic sample: {Reason}")]
+    private static partial void LogSampleFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "bringing up what was up before the daemon stopped: {Config}")]
+    private static partial void LogResuming(ILogger logger, string config);
+}
+
+/// <summary>Builds envelopes; data is serialized with the API's snake_case options.</summary>
+internal static class Envelopes
+{
+    public static Envelope Ok(object? data) => new(ApiCodes.Ok, "ok", data is null ? null : JsonSerializer.SerializeToElement(data, ApiJson.Options));
+
+    public static Envelope Fail(int code, string message, object? data = null) =>
+        new(code, message, data is null ? null : JsonSerializer.SerializeToElement(data, ApiJson.Options));
+}

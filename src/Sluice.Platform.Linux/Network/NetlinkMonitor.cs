@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Sluice.Core.Monitoring;
+using Sluice.Platform.Linux.Native;
+
+namespace Sluice.Platform.Linux.Network;
+
+/// <summary>
+/// Watches the host's links, addresses and main-table routes over rtnetlink multicast groups
+/// (RTMGRP_LINK, IPV4/IPV6_IFADDR, IPV4/IPV6_ROUTE) on a dedicated thread, and raises
+/// <see cref="Changed"/> for each one that is the host's, not Sluice's: events on the TUN (by name),
+/// routes outside the main table (Sluice's table 5140, the local table) and route cache entries are ignored,
+/// so the engine's own start does not look like a network change.
+/// </summary>
+public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
+{
+    private const int NETLINK_ROUTE = 0;
+    private const uint Groups = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
+    private const uint MainTable = 254;
+
+    private readonly Func<string?> _ignoredInterface;
+    private readonly Dictionary<int, string> _names = new();
+    private int _fd = -1;
+    private Thread? _thread;
+    private volatile bool _stopping;
+
+    /// <param name="ignoredInterface">The TUN's name now (null before the engine is up).</param>
+    public NetlinkMonitor(Func<string?> ignoredInterface) => _ignoredInterface = ignoredInterface;
+
+    public event Action<string>? Changed;
+
+    public void Start()
+    {
+        int fd = Netlink.Socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Netlink.SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0) throw new InvalidOperationException($"cannot open an rtnetlink socket (errno {Libc.LastError}); network changes will not be noticed");
+        var address = stackalloc byte[12];
+        new Span<byte>(address, 12).Clear();
+        *(ushort*)address = Netlink.AF_NETLINK;
+        *(uint*)(address + 8) = Groups;
+        if (Bind(fd, address, 12) != 0)
+        {
+            int errno = Libc.LastError;
+            Libc.Close(fd);
+            throw new InvalidOperationException($"cannot join the rtnetlink groups (errno {errno})");
+        }
+        _fd = fd;
+        _thread = new Thread(Loop) { IsBackground = true, Name = "sluice-netlink" };
+        _thread.Start();
+    }
+
+    private void Loop()
+    {
+        var buffer = new byte[64 * 1024];
+        var poll = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
+        while (!_stopping)
+        {
+            int ready = Libc.Poll(&poll, 1, 300);
+            if (ready <= 0 || _stopping) continue;
+            nint read;
+            fixed (byte* p = buffer) read = Netlink.Recv(_fd, p, (nuint)buffer.Length, 0);
+            if (read <= 0) continue; // ENOBUFS after a burst: the next event still triggers a change
+            foreach (var e in RtnetlinkMessage.Parse(buffer.AsSpan(0, (int)read)))
+                if (Describe(e) is { } reason) Changed?.Invoke(reason);
+        }
+    }
+
+    /// <summary>The event as a line, or null when it is Sluice's own (TUN, its table) or not a configured route.</summary>
+    internal string? Describe(RtnetlinkEvent e)
+    {
+        if (e.Kind == "link" && e.InterfaceName is { } linkName) _names[e.InterfaceIndex] = linkName;
+        string? name = e.InterfaceIndex == 0 ? null : NameOf(e.InterfaceIndex);
+        string? tun = _ignoredInterface();
+        if (tun is not null && name == tun) return null;
+        if (e.Kind == "route" && (e.Table != MainTable || e.Cloned)) return null;
+        if (e.Kind == "address" && e.Prefix is { } p && p.StartsWith("fe80:", StringComparison.OrdinalIgnoreCase)) return null;
+        return name is null ? e.ToString() : e.ToString().Replace("#" + e.InterfaceIndex, name, StringComparison.Ordinal);
+    }
+
+    private string? NameOf(int index)
+    {
+        var buffer = stackalloc byte[16];
+        if (IndexToName((uint)index, buffer) != 0) return _names[index] = Marshal.PtrToStringAnsi((nint)buffer)!;
+        return _names.GetValueOrDefault(index);
+    }
+
+    /// <summary>The interface of the IPv4 default route with the lowest metric (/proc/net/route), else IPv6's.</summary>
+    public string? PhysicalInterface()
+    {
+        try
+        {
+            string? best = null;
+            long bestMetric = long.MaxValue;
+            foreach (var line in File.ReadLines("/proc/net/route").Skip(1))
+            {
+                var f = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (f.Length < 8 || f[1] != "00000000" || f[7] != "00000000") continue;
+                long metric = long.Parse(f[6], CultureInfo.InvariantCulture);
+                if (metric < bestMetric) (best, bestMetric) = (f[0], metric);
+            }
+            if (best is not null) return best;
+            foreach (var line in File.ReadLines("/proc/net/ipv6_route"))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length >= 10 && f[0] == new string('0', 32) && f[1] == "00" && f[9] != "lo") return f[9];
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _thread?.Join(2000);
+        if (_fd >= 0) Libc.Close(_fd);
+        _fd = -1;
+    }
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static partial int Bind(int fd, byte* address, uint length);
+
+    [LibraryImport("libc", EntryPoint = "if_indextoname")]
+    private static partial nint IndexToName(uint index, byte* name);
+}

@@ -1,0 +1,145 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// The built-in DNS against real resolvers: a poisoning dnsmasq on the client's LAN (what resolv.conf
+/// names) and an honest dnsmasq reachable only through the WireGuard tunnel (on wireguard-go's address).
+/// </summary>
+public sealed class DnsTests : IDisposable
+{
+    private const string PoisonedAnswer = NamespaceTestbed.RouterV4;   // the LAN resolver lies: video.example is the router
+    private const string RealAnswer = NamespaceTestbed.ServerV4;
+    private const string TunnelServer = "203.0.113.20";                 // a second server address, for domain routing
+    private static readonly TimeSpan Dig = TimeSpan.FromSeconds(20);
+
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+    private readonly (string Private, string Public) _sluiceKeys = WireGuardGoPeer.GenerateKeys();
+    private readonly string _resolvConfDir;
+    private WireGuardGoPeer? _peer;
+
+    public DnsTests()
+    {
+        // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: the client's apps ask the LAN resolver.
+        _resolvConfDir = Path.Combine("/etc/netns", _testbed.Client);
+        Directory.CreateDirectory(_resolvConfDir);
+        File.WriteAllText(Path.Combine(_resolvConfDir, "resolv.conf"), $"nameserver {NamespaceTestbed.RouterV4}\n");
+        Exec.Check("ip", "-n", _testbed.Router, "addr", "add", TunnelServer + "/32", "dev", "lo");
+        // The poisoned LAN resolver.
+        StartDnsmasq(NamespaceTestbed.RouterV4, $"/video.example/{PoisonedAnswer}", $"/a.tunnel.example/{PoisonedAnswer}", $"/plain.example/{RealAnswer}");
+    }
+
+    private void StartDnsmasq(string listen, params string[] addresses)
+    {
+        var argv = new List<string> { "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--log-queries",
+            $"--listen-address={listen}", "--except-interface=lo", $"--pid-file={Path.Combine(_testbed.WorkDir, listen + ".pid")}" };
+        if (listen == NamespaceTestbed.RouterV4) argv.Remove("--except-interface=lo");
+        argv.AddRange(addresses.Select(a => "--address=" + a));
+        var process = _testbed.StartIn(_testbed.Router, [.. argv]);
+        for (int i = 0; i < 50; i++)
+        {
+            var probe = _testbed.RunInRouter(TimeSpan.FromSeconds(5), "dig", "+short", "+time=1", "+tries=1", $"@{listen}", "plain.example");
+            if (probe.Ok && probe.Stdout.Trim().Length > 0) return;
+            if (process.HasExited) throw new InvalidOperationException("dnsmasq exited: " + process.StandardError.ReadToEnd());
+            Thread.Sleep(100);
+        }
+        throw new InvalidOperationException($"dnsmasq on {listen} did not answer");
+    }
+
+    /// <summary>wireguard-go plus the honest resolver on its tunnel address; Sluice's DNS asks it through the tunnel.</summary>
+    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "")
+    {
+        _peer = WireGuardGoPeer.Start(_testbed, _sluiceKeys.Public);
+        StartDnsmasq(WireGuardGoPeer.RouterTunnelV4, $"/video.example/{RealAnswer}", $"/a.tunnel.example/{TunnelServer}", $"/plain.example/{RealAnswer}");
+        string config = _peer.SluiceConfig(_sluiceKeys.Private, """{"port": 53, "action": "hijack-dns"}""" + extraRules);
+        // A dns section: one server, through the WireGuard endpoint.
+        config = config.Replace("\"route\":", $$"""
+            "dns": {"servers": [{"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}], "final": "tunnel-dns"},
+            "route":
+            """);
+        return _testbed.StartEngine(config).WaitStarted();
+    }
+
+    private string Lookup(string name) =>
+        _testbed.RunInClient(Dig, "dig", "+short", "+time=3", "+tries=1", name).Stdout.Trim();
+
+    [Fact]
+    public void PoisonedLanResolver_IsBypassed_AnswersComeThroughTheTunnel()
+    {
+        // Without Sluice: the LAN resolver's lie, and the wrong site.
+        Assert.Equal(PoisonedAnswer, Lookup("video.example"));
+        var wrong = _testbed.RunInClient(Dig, "curl", "-sS", "--max-time", "10", "http://video.example:8080/site");
+        Assert.Equal($"served by {PoisonedAnswer}", wrong.Stdout.Trim());
+
+        var engine = StartSluiceWithTunnelDns();
+
+        Assert.Equal(RealAnswer, Lookup("video.example"));
+        var right = _testbed.RunInClient(Dig, "curl", "-sS", "--max-time", "10", "http://video.example:8080/site");
+        Assert.True(right.Ok, right + "\n" + engine.Log);
+        Assert.Equal($"served by {RealAnswer}", right.Stdout.Trim());
+        Assert.Contains("hijack-dns", engine.Log);
+    }
+
+    [Fact]
+    public void ProtectedLookups_LeaveNoPort53PacketOnThePhysicalLink()
+    {
+        // Positive control: without Sluice the capture does see the lookups.
+        Assert.True(CountPort53Packets(() => Lookup("video.example")) > 0, "the capture saw no plain DNS without Sluice: the oracle is blind");
+
+        var engine = StartSluiceWithTunnelDns();
+        int leaked = CountPort53Packets(() =>
+        {
+            for (int i = 0; i < 5; i++) Assert.Equal(RealAnswer, Lookup($"video.example"));
+            Assert.Equal(RealAnswer, Lookup("plain.example"));
+        });
+
+        Assert.True(leaked == 0, $"{leaked} port-53 packets left on eth0\n{engine.Log}");
+    }
+
+    [Fact]
+    public void DomainSuffixRule_SendsThatDomainThroughWireGuard_RestDirect()
+    {
+        var engine = StartSluiceWithTunnelDns(""", {"domain_suffix": "tunnel.example", "outbound": "wg"}""");
+
+        var tunneled = _testbed.RunInClient(Dig, "curl", "-sS", "--max-time", "10", "http://a.tunnel.example:8080/whoami");
+        var direct = _testbed.RunInClient(Dig, "curl", "-sS", "--max-time", "10", "http://plain.example:8080/whoami");
+
+        Assert.True(tunneled.Ok, tunneled + "\n" + engine.Log);
+        Assert.True(direct.Ok, direct + "\n" + engine.Log);
+        // The L3 lane only sees IP packets: the domain came from Sluice's own DNS answer.
+        Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, tunneled.Stdout.Trim());
+        Assert.Equal(NamespaceTestbed.ClientV4, direct.Stdout.Trim());
+    }
+
+    [Fact]
+    public void HijackedTcpQuery_IsAnswered()
+    {
+        var engine = StartSluiceWithTunnelDns();
+
+        var result = _testbed.RunInClient(Dig, "dig", "+short", "+tcp", "+time=3", "+tries=1", "video.example");
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(RealAnswer, result.Stdout.Trim());
+    }
+
+    /// <summary>Runs an action while tshark captures port 53 on the client's physical link; returns the packet count.</summary>
+    private int CountPort53Packets(Action action)
+    {
+        string file = Path.Combine(_testbed.WorkDir, $"dns-{Guid.NewGuid():N}.pcap");
+        var capture = _testbed.StartIn(_testbed.Client, "tshark", "-q", "-i", NamespaceTestbed.ClientInterface, "-f", "port 53", "-w", file);
+        for (int i = 0; i < 100 && !File.Exists(file); i++) Thread.Sleep(100);
+        Thread.Sleep(1000); // tshark opens the file before the capture is live
+        action();
+        Thread.Sleep(500);
+        Exec.Signal(capture, Exec.SigInt);
+        capture.WaitForExit(10_000);
+        var count = Exec.Run(TimeSpan.FromSeconds(30), "tshark", "-r", file, "-T", "fields", "-e", "frame.number");
+        return count.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+
+    public void Dispose()
+    {
+        _testbed.Dispose();
+        Directory.Delete(_resolvConfDir, recursive: true);
+    }
+}
