@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
-  curl python3 iperf3 dnsutils socat dnsmasq-base            # apps and peers of the testbed (dnsmasq: DNS upstreams)
+  curl python3 iperf3 dnsutils socat dnsmasq-base dnsdist    # apps and peers of the testbed (dnsmasq, dnsdist: DNS/DoH upstreams)
   tshark                                                     # capture oracle for leak tests
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer
@@ -23,7 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The peers (ss-server, tinyproxy, dnsdist, ...) are started by the tests inside namespaces; their
+  # packages must not start system services on the host, so forbid service starts while installing.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [ -e "$policy" ] && had_policy=1
+  [ $had_policy = 1 ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; }
+  apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+  [ $had_policy = 1 ] || rm -f "$policy"
+  [ "${status:-0}" = 0 ] || exit "$status"
 fi
 
 if ! command -v dotnet >/dev/null; then

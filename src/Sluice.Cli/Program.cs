@@ -19,6 +19,15 @@ internal static class Program
                 "exec" => ExecCommand.Execute(parsed),
                 "kill-apps" => KillAppsCommand.Execute(parsed),
                 "import" => ImportCommand.Execute(parsed),
+                "daemon" => DaemonCommand.Execute(parsed),
+                "up" => UpCommand.Execute(parsed),
+                "down" => DownCommand.Execute(parsed),
+                "reload" => UpCommand.Reload(parsed),
+                "status" => StatusCommand.Execute(parsed),
+                "connections" => ConnectionsCommand.Execute(parsed),
+                "servers" => ServersCommand.Execute(parsed),
+                "apps" => AppsCommand.Execute(parsed),
+                "logs" => LogsCommand.Execute(parsed),
                 "version" or "--version" => VersionCommand.Execute(),
                 "help" or "--help" or "-h" or "" => Usage(Console.Out, 0),
                 _ => throw new UsageException($"unknown command \"{parsed.Verb}\""),
@@ -52,9 +61,21 @@ internal static class Program
               gate status [-c CONFIG]      what the gate holds, and what it cannot
               exec --lane protected -- CMD run CMD in the protected cgroup, held by the gate
               kill-apps [--grace S]        end the protected apps (SIGTERM, then SIGKILL)
+              daemon [-c CONFIG]           the service: engine + API (unix socket, http 127.0.0.1:1777) + /ui
+              daemon unit|install|uninstall [-c CONFIG] [--root DIR]   its systemd unit (docs/api.md)
+              up [-c CONFIG] [--server NAME]   bring a config up through the daemon
+              down                         stop the engine (the gate stays)
+              reload                       restart the engine with its config re-read
+              status [--json] [--watch]    state, lanes, gate; --watch: live per-app speeds and sparklines
+              connections [--json] [--close ID|all]   live flows with app, path and lane
+              servers [--ping [--url URL]] [--json]   outbounds and groups, with delays
+              apps [add [-c CONFIG] [--lane TAG] [NAME...]]   per-app traffic; put apps on a lane
+              logs [-f] [--level L]        the daemon's log
               version            print the version
 
             options: --debug shows stack traces on errors
+            daemon verbs: --socket PATH (SLUICE_SOCKET) or --api URL --secret-file F; exit 0 ok,
+              1 refused/failed, 2 usage, 3 daemon unreachable, 4 status: not connected
             """);
         return code;
     }

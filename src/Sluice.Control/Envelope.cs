@@ -12,6 +12,7 @@ public sealed record Envelope(
     [property: JsonPropertyName("message")] string Message,
     [property: JsonPropertyName("data")] JsonElement? Data)
 {
+    [JsonIgnore]
     public bool Ok => Code == ApiCodes.Ok;
 
     public T? DataAs<T>() => Data is { ValueKind: not JsonValueKind.Null } data ? data.Deserialize<T>(ApiJson.Options) : default;

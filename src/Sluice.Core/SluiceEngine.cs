@@ -53,6 +53,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.Mixed.MixedInbounds? _mixed;
+    private Subscriptions.SubscriptionWatchers? _subscriptions;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
     {
@@ -100,6 +101,9 @@ public sealed partial class SluiceEngine : IDisposable
                 ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"))
                 : OutboundRegistry.Create(options, new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag)));
         }
+        // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
+        _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds,
+            new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag)), _logs);
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
         // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
@@ -150,7 +154,7 @@ public sealed partial class SluiceEngine : IDisposable
         }
         _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"));
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
-            tunOptions.Address.ToArray(), Connections, _dnsServer.Map, _logs.CreateLogger("packets"));
+            tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"));
         var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);
         foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, attachment);
 
@@ -264,6 +268,8 @@ public sealed partial class SluiceEngine : IDisposable
         _sweeper?.Dispose();
         _mixed?.Dispose();
         _mixed = null;
+        _subscriptions?.Dispose();
+        _subscriptions = null;
         _relay4?.Dispose();
         _relay6?.Dispose();
         _icmp4?.Dispose();

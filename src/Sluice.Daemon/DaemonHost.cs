@@ -87,7 +87,7 @@ public sealed partial class DaemonHost
         HttpEndpoint = http;
         LogListening(logger, _options.SocketPath, http?.ToString() ?? "off");
 
-        var monitor = _platform.NetworkMonitor(() => supervisor.Engine?.TunName);
+        var monitor = _platform.NetworkMonitor(() => supervisor.TunInterface);
         if (monitor is not null)
         {
             supervisor.AttachMonitor(monitor);

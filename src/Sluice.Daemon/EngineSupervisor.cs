@@ -53,6 +53,9 @@ internal sealed partial class EngineSupervisor : IDisposable
 
     public AppTrafficMeter? Meter { get; private set; }
 
+    /// <summary>The TUN of the last config brought up, set before it exists: its own link, address and route events are not network changes.</summary>
+    public string? TunInterface { get; private set; }
+
     /// <summary>Clash mode as set by PATCH /configs (reported; Sluice's rules have no clash_mode matcher).</summary>
     public string Mode { get; set; } = "rule";
 
@@ -115,6 +118,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         }
 
         StopEngine(EngineStates.Connecting, "restarting with a new config");
+        TunInterface = config.TunInbounds.FirstOrDefault()?.InterfaceName;
         SetState(EngineStates.Connecting, null, "up");
         var engine = new SluiceEngine(config, _platform.Engine(), _logs);
         try
@@ -243,7 +247,7 @@ internal sealed partial class EngineSupervisor : IDisposable
             Meter = null;
         }
         ConnectedAt = null;
-        if (engine is not null || State != nextState) SetState(nextState, null, reason);
+        if (engine is not null || (State != nextState && nextState == EngineStates.Disconnected)) SetState(nextState, null, reason);
     }
 
     internal void SetState(string state, ErrorInfo? error, string? reason)

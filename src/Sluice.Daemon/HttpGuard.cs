@@ -32,8 +32,10 @@ internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> al
         return hosts.Distinct().ToArray();
     }
 
+    /// <summary>Kestrel's TCP transport always sets the local IP address; its Unix socket transport never does.</summary>
     public static bool IsUnixSocket(HttpContext context) =>
-        context.Features.Get<IConnectionEndPointFeature>()?.LocalEndPoint is UnixDomainSocketEndPoint;
+        context.Features.Get<IConnectionEndPointFeature>()?.LocalEndPoint is UnixDomainSocketEndPoint
+        || (context.Connection.LocalIpAddress is null && context.Connection.LocalPort == 0);
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {

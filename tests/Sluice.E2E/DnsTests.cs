@@ -47,18 +47,52 @@ public sealed class DnsTests : IDisposable
     }
 
     /// <summary>wireguard-go plus the honest resolver on its tunnel address; Sluice's DNS asks it through the tunnel.</summary>
-    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "")
+    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "", string? dnsSection = null, Action? beforeSluice = null)
+    {
+        StartTunnel();
+        beforeSluice?.Invoke();
+        string config = _peer!.SluiceConfig(_sluiceKeys.Private, """{"port": 53, "action": "hijack-dns"}""" + extraRules);
+        // By default one DNS server, through the WireGuard endpoint.
+        dnsSection ??= $$"""
+            {"servers": [{"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}], "final": "tunnel-dns"}
+            """;
+        config = config.Replace("\"route\":", $"\"dns\": {dnsSection},\n  \"route\":");
+        config = config.Replace("""{"type": "direct", "tag": "direct"}""",
+            "{\"type\": \"direct\", \"tag\": \"direct\"}, {\"type\": \"socks\", \"tag\": \"socks\", \"server\": \"" + NamespaceTestbed.RouterV4 + "\", \"server_port\": 1081}");
+        return _testbed.StartEngine(config).WaitStarted();
+    }
+
+    private void StartTunnel()
     {
         _peer = WireGuardGoPeer.Start(_testbed, _sluiceKeys.Public);
         StartDnsmasq(WireGuardGoPeer.RouterTunnelV4, $"/video.example/{RealAnswer}", $"/a.tunnel.example/{TunnelServer}", $"/plain.example/{RealAnswer}");
-        string config = _peer.SluiceConfig(_sluiceKeys.Private, """{"port": 53, "action": "hijack-dns"}""" + extraRules);
-        // A dns section: one server, through the WireGuard endpoint.
-        config = config.Replace("\"route\":", $$"""
-            "dns": {"servers": [{"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}], "final": "tunnel-dns"},
-            "route":
-            """);
-        return _testbed.StartEngine(config).WaitStarted();
     }
+
+    /// <summary>dnsdist serving DNS over HTTPS on the tunnel address (self-signed), backed by the honest dnsmasq.</summary>
+    private void StartDohServer()
+    {
+        string cert = Path.Combine(_testbed.WorkDir, "doh-cert.pem"), key = Path.Combine(_testbed.WorkDir, "doh-key.pem");
+        Exec.Check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=doh.test", "-days", "1", "-keyout", key, "-out", cert);
+        string conf = Path.Combine(_testbed.WorkDir, "dnsdist.conf");
+        File.WriteAllText(conf, $$"""
+            setLocal("127.0.0.1:5300")
+            addDOHLocal("{{WireGuardGoPeer.RouterTunnelV4}}:443", "{{cert}}", "{{key}}", "/dns-query")
+            newServer({address="{{WireGuardGoPeer.RouterTunnelV4}}:53"})
+            setServerPolicy(firstAvailable)
+            """);
+        _dohServer = _testbed.StartIn(_testbed.Router, "dnsdist", "--supervised", "--disable-syslog", "-C", conf);
+        for (int i = 0; i < 50; i++)
+        {
+            var probe = _testbed.RunInRouter(TimeSpan.FromSeconds(5), "curl", "-sk", "--max-time", "1", "-o", "/dev/null", "-w", "%{http_code}",
+                $"https://{WireGuardGoPeer.RouterTunnelV4}/dns-query?dns=AAABAAABAAAAAAAABXZpZGVvB2V4YW1wbGUAAAEAAQ");
+            if (probe.Stdout.Trim() == "200") return;
+            if (_dohServer.HasExited) throw new InvalidOperationException("dnsdist exited: " + _dohServer.StandardError.ReadToEnd());
+            Thread.Sleep(200);
+        }
+        throw new InvalidOperationException("dnsdist's DoH endpoint did not answer");
+    }
+
+    private System.Diagnostics.Process? _dohServer;
 
     private string Lookup(string name) =>
         _testbed.RunInClient(Dig, "dig", "+short", "+time=3", "+tries=1", name).Stdout.Trim();
@@ -109,6 +143,74 @@ public sealed class DnsTests : IDisposable
         // The L3 lane only sees IP packets: the domain came from Sluice's own DNS answer.
         Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, tunneled.Stdout.Trim());
         Assert.Equal(NamespaceTestbed.ClientV4, direct.Stdout.Trim());
+    }
+
+    [Fact]
+    public void PerProcessSplit_ProtectedAppUsesDohThroughTunnel_OtherAppPlainDirect()
+    {
+        string protectedDig = _testbed.CopyProgram("dig", "dig-protected");
+        string plainDig = _testbed.CopyProgram("dig", "dig-plain");
+        string dns = $$$"""
+            {"servers": [
+               {"type": "https", "tag": "doh", "server": "{{{WireGuardGoPeer.RouterTunnelV4}}}", "detour": "wg", "tls": {"insecure": true} },
+               {"type": "udp", "tag": "plain", "server": "{{{NamespaceTestbed.RouterV4}}}"}],
+             "rules": [{"process_name": "dig-protected", "server": "doh"}],
+             "final": "plain"}
+            """;
+        var engine = StartSluiceWithTunnelDns(dnsSection: dns, beforeSluice: StartDohServer);
+
+        string viaDoh = "", viaPlain = "";
+        int plainPackets = CountPort53Packets(() =>
+        {
+            viaDoh = _testbed.RunInClient(Dig, protectedDig, "+short", "+time=5", "+tries=1", "video.example").Stdout.Trim();
+            viaPlain = _testbed.RunInClient(Dig, plainDig, "+short", "+time=5", "+tries=1", "video.example").Stdout.Trim();
+        });
+
+        // Same name, one run: the protected app got the honest answer over DoH through the tunnel,
+        // the other app the LAN resolver's, asked in plain UDP on the physical link.
+        Assert.True(viaDoh == RealAnswer, $"protected app got \"{viaDoh}\"\n{engine.Log}");
+        Assert.Equal(PoisonedAnswer, viaPlain);
+        Assert.Equal(2, plainPackets); // exactly the plain query and its answer
+    }
+
+    [Fact]
+    public void FakeIp_ProxyLaneDialsTheName_WireGuardLaneGetsTheRealAddress()
+    {
+        string tunneled = _testbed.CopyProgram("curl", "curl-wg");
+        string proxied = _testbed.CopyProgram("curl", "curl-socks");
+        // The SOCKS server resolves names with the router's own dnsmasq.
+        string routerResolv = Path.Combine("/etc/netns", _testbed.Router);
+        Directory.CreateDirectory(routerResolv);
+        File.WriteAllText(Path.Combine(routerResolv, "resolv.conf"), $"nameserver {NamespaceTestbed.RouterV4}\n");
+        try
+        {
+            string dns = $$"""
+                {"servers": [
+                   {"type": "fakeip", "tag": "fake", "inet4_range": "198.18.0.0/15"},
+                   {"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}],
+                 "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
+                 "final": "tunnel-dns"}
+                """;
+            const int SocksPort = 1081;
+            _testbed.StartIn(_testbed.Router, "microsocks", "-i", NamespaceTestbed.RouterV4, "-p", SocksPort.ToString());
+            var engine = StartSluiceWithTunnelDns(""", {"process_name": "curl-wg", "outbound": "wg"}, {"process_name": "curl-socks", "outbound": "socks"}""", dns);
+            var fake = Lookup("plain.example");
+            Assert.StartsWith("198.1", fake);
+
+            var viaTunnel = _testbed.RunInClient(Dig, tunneled, "-sS", "--max-time", "10", "--retry", "2", "http://plain.example:8080/whoami");
+            var viaProxy = _testbed.RunInClient(Dig, proxied, "-sS", "--max-time", "10", "http://plain.example:8080/site");
+
+            // WireGuard: the flow reached the real server (its answer names the tunnel source).
+            Assert.True(viaTunnel.Ok, viaTunnel + "\n" + engine.Log);
+            Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, viaTunnel.Stdout.Trim());
+            // SOCKS: the fake address is routable nowhere, so an answer means the proxy dialed the name.
+            Assert.True(viaProxy.Ok, viaProxy + "\n" + engine.Log);
+            Assert.Equal($"served by {RealAnswer}", viaProxy.Stdout.Trim());
+        }
+        finally
+        {
+            Directory.Delete(routerResolv, recursive: true);
+        }
     }
 
     [Fact]

@@ -10,9 +10,10 @@ internal sealed class CommandLine
     {
         ["-c"] = "--config",
         ["-o"] = "--output",
+        ["-f"] = "--follow",
     };
 
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps"];
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow"];
 
     public string Verb { get; private init; } = "";
 

@@ -63,7 +63,14 @@ internal static class ImportCommand
             foreach (var note in servers.Notes) Console.Error.WriteLine(note);
             return Sluice.Core.Importing.SubscriptionBody.RenderConfig(servers.Outbounds);
         }
-        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss:// and socks5:// links, base64 subscription bodies)");
+        if (Sluice.Core.Importing.ClashYaml.Looks(text) || source.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)
+            || source.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+        {
+            var clash = Sluice.Core.Importing.ClashYaml.Parse(text, source);
+            foreach (var note in clash.Notes) Console.Error.WriteLine(note);
+            return Sluice.Core.Importing.SubscriptionBody.RenderConfig(clash.Outbounds, groupType: "selector");
+        }
+        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss:// and socks5:// links, base64 subscription bodies, Clash YAML proxies lists)");
     }
 
     /// <summary>Fetches a subscription over HTTPS (30 s limit); failures are one line.</summary>

@@ -32,6 +32,7 @@ public static class ConfigLoader
         ["endpoints"] = EndpointSection.Parse,
         ["dns"] = DnsSection.Parse,
         ["experimental"] = ExperimentalSection.Parse,
+        ["subscriptions"] = SubscriptionSection.Parse,
     };
 
     /// <summary>sing-box sections (and Sluice's own) that a later version will read.</summary>
@@ -137,6 +138,8 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public ExperimentalOptions Experimental { get; set; } = ExperimentalOptions.Empty;
 
+    public List<SubscriptionOptions> Subscriptions { get; } = [];
+
     public void ReferenceOutbound(string tag, string path) => _outboundReferences.Add((tag, path));
 
     public void ReferenceInbound(string tag, string path) => _inboundReferences.Add((tag, path));
@@ -160,7 +163,8 @@ internal sealed class ConfigBuilder(ErrorList errors)
                 Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
         }
         DnsSection.CheckReferences(this);
+        SubscriptionSection.CheckReferences(this);
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns, Experimental = Experimental };
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };
 }

@@ -223,10 +223,10 @@ internal static partial class DnsSection
     }
 
     /// <summary>A tag, or sing-box's object form {"server": tag, ...} (only "server" is read).</summary>
-    internal static string? ParseDomainResolver(ObjectReader r)
+    internal static string? ParseDomainResolver(ObjectReader r, string name = "domain_resolver")
     {
-        if (r.Take("domain_resolver") is not { } v) return null;
-        string path = r.PathOf("domain_resolver");
+        if (r.Take(name) is not { } v) return null;
+        string path = r.PathOf(name);
         if (v.ValueKind == JsonValueKind.String) return v.GetString() is { Length: > 0 } s ? s : null;
         if (ObjectReader.Open(v, path, r.Errors) is not { } o) return null;
         string? server = o.String("server");

@@ -39,8 +39,9 @@ internal static class GroupOutboundParsers
     {
         int before = r.Errors.Count;
         var members = r.Strings("outbounds");
-        // A group fed by a subscription may start empty; otherwise at least one member is needed.
-        if (members.Count == 0) r.Errors.Add(r.PathOf("outbounds"), "required: at least one outbound tag");
+        // A group fed by a subscription may start empty (it must then be given an empty list, not none);
+        // SubscriptionSection.CheckReferences reports an empty group that no subscription feeds.
+        if (members.Count == 0 && !r.Has("outbounds")) r.Errors.Add(r.PathOf("outbounds"), "required: at least one outbound tag, or [] for a group fed by a subscription");
         for (int i = 0; i < members.Count; i++)
         {
             string path = members.Count == 1 ? r.PathOf("outbounds") : JsonPath.Index(r.PathOf("outbounds"), i);

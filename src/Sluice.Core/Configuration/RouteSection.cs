@@ -37,7 +37,7 @@ internal static class RouteSection
         if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
         bool autoDetect = r.Bool("auto_detect_interface", false);
         uint? mark = r.Mark("default_mark");
-        string? domainResolver = DnsSection.ParseDomainResolver(r);
+        string? domainResolver = DnsSection.ParseDomainResolver(r, "default_domain_resolver");
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
         config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver };
     }

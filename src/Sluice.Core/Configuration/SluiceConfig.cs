@@ -26,6 +26,9 @@ public sealed record SluiceConfig(
 
     /// <summary>The "experimental" section: clash_api (the daemon's API address and secret). Default empty.</summary>
     public ExperimentalOptions Experimental { get; init; } = ExperimentalOptions.Empty;
+
+    /// <summary>The "subscriptions" section (Sluice's own; docs/config.md#subscriptions). Default none.</summary>
+    public IReadOnlyList<SubscriptionOptions> Subscriptions { get; init; } = [];
 }
 
 /// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>

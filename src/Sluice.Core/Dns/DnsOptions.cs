@@ -41,7 +41,7 @@ public sealed record DnsOptions
 
     public const int DefaultCacheCapacity = 1024;
 
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+    public static TimeSpan DefaultTimeout => TimeSpan.FromSeconds(5);
 }
 
 public enum DnsStrategy

@@ -51,8 +51,22 @@ public static class SubscriptionBody
         return new Result(outbounds, notes);
     }
 
-    /// <summary>A complete config: TUN with auto_route, the servers, a urltest group "proxy" over them as the final outbound.</summary>
-    public static string RenderConfig(IReadOnlyList<JsonObject> servers)
+    /// <summary>
+    /// Parses a fetched or read body in whichever format it is: share links (plain or base64) or a
+    /// Clash YAML <c>proxies:</c> list. Subscriptions use this for every fetch.
+    /// </summary>
+    public static Result ParseAny(string text, string source)
+    {
+        if (Looks(text)) return Parse(text, source);
+        if (ClashYaml.Looks(text)) return ClashYaml.Parse(text, source);
+        throw new ImportException($"{source}: neither share links, base64 of share links, nor a Clash YAML \"proxies:\" list");
+    }
+
+    /// <summary>
+    /// A complete config: TUN with auto_route, the servers, a group "proxy" over them as the final
+    /// outbound (urltest for share links; selector for Clash lists, as Clash users choose by hand).
+    /// </summary>
+    public static string RenderConfig(IReadOnlyList<JsonObject> servers, string groupType = "urltest")
     {
         var outbounds = new JsonArray { new JsonObject { ["type"] = "direct", ["tag"] = "direct" } };
         var tags = new JsonArray();
@@ -61,7 +75,9 @@ public static class SubscriptionBody
             outbounds.Add(s.DeepClone());
             tags.Add(s["tag"]!.GetValue<string>());
         }
-        outbounds.Add(new JsonObject { ["type"] = "urltest", ["tag"] = "proxy", ["outbounds"] = tags, ["interval"] = "1m" });
+        var group = new JsonObject { ["type"] = groupType, ["tag"] = "proxy", ["outbounds"] = tags };
+        if (groupType != "selector") group["interval"] = "1m";
+        outbounds.Add(group);
         var config = new JsonObject
         {
             ["log"] = new JsonObject { ["level"] = "info" },

@@ -11,8 +11,11 @@ public interface IPacketLane
 {
     string Tag { get; }
 
-    /// <summary>Registers a new flow of an app; null when the lane cannot carry it (e.g. no tunnel address of that family).</summary>
-    L3Flow? Open(in FlowKey appKey);
+    /// <summary>
+    /// Registers a new flow of an app; null when the lane cannot carry it (e.g. no tunnel address of
+    /// that family). <paramref name="realDestination"/> replaces a fake IP the app used (fakeip DNS).
+    /// </summary>
+    L3Flow? Open(in FlowKey appKey, NetAddress? realDestination = null);
 
     /// <summary>
     /// Sends one packet of an open flow. The packet is at <c>slot[offset..offset+length]</c>; at least

@@ -23,6 +23,26 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
 
     public IDomainMap Map => server.Map;
 
+    /// <summary>
+    /// The real address for a name, for lanes that cannot dial a name (direct, WireGuard) when the app
+    /// only ever saw a fake IP. Prefers the family the app used; null when the name does not resolve.
+    /// </summary>
+    public async ValueTask<NetAddress?> ResolveRealAsync(string domain, bool preferV4, CancellationToken ct)
+    {
+        try
+        {
+            var addresses = await server.ResolveForEngineAsync(domain, ct);
+            var family = preferV4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+            var pick = addresses.FirstOrDefault(a => a.AddressFamily == family) ?? addresses.FirstOrDefault();
+            return pick is null ? null : NetAddress.FromIPAddress(pick);
+        }
+        catch (Exception e) when (e is DnsLookupException or OperationCanceledException or SocketException)
+        {
+            LogFailed(logger, domain, e.Message);
+            return null;
+        }
+    }
+
     /// <summary>Answers one hijacked UDP query (packet thread: copies the query, answers off-thread).</summary>
     public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, FlowContext flow)
     {

@@ -35,7 +35,8 @@ internal sealed partial class PacketLoop
     private readonly IpPrefix[] _ownPrefixes;
     private readonly ILogger _logger;
     private readonly ConnectionRegistry _connections;
-    private readonly Dns.IDomainMap? _domains;
+    private readonly DnsHijack? _dns;
+    private readonly ConcurrentDictionary<FlowKey, byte> _resolving = new();
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
@@ -44,10 +45,10 @@ internal sealed partial class PacketLoop
 
     public PacketLoop(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, UdpSessions udp, IcmpEchoRelay? icmp4, IcmpEchoRelay? icmp6,
         LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes,
-        ConnectionRegistry connections, Dns.IDomainMap? domains, ILogger logger)
+        ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
     {
         _connections = connections;
-        _domains = domains;
+        _dns = dns;
         _tun = tun;
         _nat4 = nat4;
         _nat6 = nat6;
@@ -166,7 +167,7 @@ internal sealed partial class PacketLoop
     private FlowContext NewFlow(in FlowKey key)
     {
         var flow = new FlowContext(key, _inboundTag, _processLookup);
-        if (_domains is not null && _domains.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
+        if (_dns is not null && _dns.Map.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
         return flow;
     }
 
@@ -177,6 +178,13 @@ internal sealed partial class PacketLoop
     private bool TryOpenL3(in LaneChoice choice, in IpPacket packet, in FlowKey key, FlowContext flow, Span<byte> slot, int offset)
     {
         if (choice.Kind != LaneKind.Outbound || choice.Outbound is not IPacketLane lane) return false;
+        if (_dns is not null && _dns.Map.IsFakeIp(key.Destination))
+        {
+            // The tunnel needs the real address: resolve it off the packet thread and drop this packet;
+            // the app's retransmission (TCP SYN, or its next datagram) takes the opened flow.
+            if (flow.Domain is not null && _resolving.TryAdd(key, 0)) _ = OpenFakeIpFlowAsync(lane, key, flow, choice);
+            return true;
+        }
         var l3 = lane.Open(key);
         if (l3 is null)
         {
@@ -193,6 +201,31 @@ internal sealed partial class PacketLoop
         lane.Send(l3, slot, offset, packet.TotalLength);
         return true;
     }
+
+    private async Task OpenFakeIpFlowAsync(IPacketLane lane, FlowKey key, FlowContext flow, LaneChoice choice)
+    {
+        try
+        {
+            var real = await _dns!.ResolveRealAsync(flow.Domain!, key.IsV4, CancellationToken.None);
+            if (real is null || lane.Open(key, real) is not { } l3)
+            {
+                LogFakeIpUnresolved(_logger, key.ToString(), flow.Domain!);
+                return;
+            }
+            _l3Flows[key] = l3;
+            LogL3Routed(_logger, $"{key} ({flow.Domain} = {real})", TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleIndex);
+            var flowKey = key;
+            l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
+                lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
+        }
+        finally
+        {
+            _resolving.TryRemove(key, out _);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: fake IP for {Domain} has no real address; dropped")]
+    private static partial void LogFakeIpUnresolved(ILogger logger, string flow, string domain);
 
     private void WriteRefusal(in IpPacket packet)
     {

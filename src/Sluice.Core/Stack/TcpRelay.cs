@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Sniffing;
+using Sluice.Packets;
 
 namespace Sluice.Core.Stack;
 
@@ -125,6 +126,24 @@ internal sealed partial class TcpRelay : IDisposable
             }
 
             var outbound = choice.Outbound!;
+            if (_dns is not null && _dns.Map.IsFakeIp(destination.Address))
+            {
+                // fakeip: a proxy dials the name; the direct lane needs the real address behind it.
+                if (flow.Domain is null)
+                {
+                    Reset(client);
+                    return;
+                }
+                NetAddress real = default;
+                if (outbound is Outbounds.Direct.DirectOutbound && await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token) is { } resolved)
+                    real = resolved;
+                else if (outbound is Outbounds.Direct.DirectOutbound)
+                {
+                    Reset(client);
+                    return;
+                }
+                destination = new Destination(real, destination.Port, flow.Domain);
+            }
             LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleIndex);
             try
             {

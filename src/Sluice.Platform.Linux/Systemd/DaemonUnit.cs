@@ -84,7 +84,7 @@ public static class DaemonUnit
     // systemd.service(5) "Command lines": double quotes group words; backslash and quote escaped; % doubled.
     private static string Quote(string arg)
     {
-        string escaped = arg.Replace("%", "%%", StringComparison.Ordinal);
+        string escaped = arg.Replace("%", "%%", StringComparison.Ordinal).Replace("$", "$$", StringComparison.Ordinal);
         if (escaped.IndexOfAny([' ', '"', '\\', '\'', '\t', '$', ';']) < 0) return escaped;
         var sb = new StringBuilder("\"");
         foreach (char c in escaped)

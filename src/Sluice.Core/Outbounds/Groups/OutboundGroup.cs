@@ -23,6 +23,7 @@ internal sealed partial class OutboundGroup : IOutbound
     private readonly Func<string, IOutbound?> _resolve;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly Func<IOutbound, TimeSpan, CancellationToken, ValueTask<TimeSpan?>> _probe;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private MemberHealth[]? _members;
@@ -33,12 +34,15 @@ internal sealed partial class OutboundGroup : IOutbound
     private Task? _probing;
     private Task? _firstRound;
 
-    public OutboundGroup(GroupOutboundOptions options, Func<string, IOutbound?> resolve, ILogger logger, TimeProvider? time = null)
+    /// <param name="probe">Measures one member (null: nothing to probe); default a TCP connect to its server. Tests pass a fake.</param>
+    public OutboundGroup(GroupOutboundOptions options, Func<string, IOutbound?> resolve, ILogger logger, TimeProvider? time = null,
+        Func<IOutbound, TimeSpan, CancellationToken, ValueTask<TimeSpan?>>? probe = null)
     {
         _options = options;
         _resolve = resolve;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _probe = probe ?? ConnectProbeAsync;
         _memberTags = options.Members;
         _manual = options.Default;
     }
@@ -201,17 +205,21 @@ internal sealed partial class OutboundGroup : IOutbound
         Reselect();
     }
 
+    /// <summary>TCP connect latency to the member's server; null for a member without one (direct, another group).</summary>
+    private static async ValueTask<TimeSpan?> ConnectProbeAsync(IOutbound outbound, TimeSpan timeout, CancellationToken cancellationToken) =>
+        outbound is IProxyServerOutbound proxy ? await proxy.Server.ProbeAsync(timeout, cancellationToken).ConfigureAwait(false) : null;
+
     private async Task ProbeAsync(MemberHealth member, TimeSpan timeout)
     {
-        if (member.Outbound is not IProxyServerOutbound proxy)
-        {
-            // Nothing to probe (direct, another group): it counts as healthy, with no latency to compare.
-            member.Healthy = true;
-            return;
-        }
         try
         {
-            member.Delay = await proxy.Server.ProbeAsync(timeout, _stop.Token).ConfigureAwait(false);
+            if (await _probe(member.Outbound, timeout, _stop.Token).ConfigureAwait(false) is not { } delay)
+            {
+                // Nothing to probe: it counts as healthy, with no latency to compare.
+                member.Healthy = true;
+                return;
+            }
+            member.Delay = delay;
             member.LastError = null;
             if (!member.Healthy) LogUp(_logger, Tag, member.Outbound.Tag, (int)member.Delay.Value.TotalMilliseconds);
             member.Healthy = true;

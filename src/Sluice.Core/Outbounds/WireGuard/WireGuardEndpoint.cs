@@ -119,11 +119,11 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             ?? throw new InvalidOperationException($"cannot resolve WireGuard peer {host}");
     }
 
-    public L3Flow? Open(in FlowKey appKey)
+    public L3Flow? Open(in FlowKey appKey, NetAddress? realDestination = null)
     {
         NetAddress? tunnel = appKey.IsV4 ? _tunnelV4 : _tunnelV6;
-        if (tunnel is null) return null;
-        var tunnelKey = appKey with { Source = tunnel.Value };
+        if (tunnel is null || (realDestination is { } real && real.IsV4 != appKey.IsV4)) return null;
+        var tunnelKey = appKey with { Source = tunnel.Value, Destination = realDestination ?? appKey.Destination };
         var flow = new L3Flow(appKey, tunnelKey, this);
         _byTunnelKey[tunnelKey] = flow;
         return flow;

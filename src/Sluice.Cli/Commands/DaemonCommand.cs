@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Sluice.Cli.Testbed;
+using Sluice.Control;
+using Sluice.Core.Gate;
+using Sluice.Daemon;
+using Sluice.Platform.Linux;
+using Sluice.Platform.Linux.Network;
+using Sluice.Platform.Linux.Systemd;
+
+namespace Sluice.Cli.Commands;
+
+/// <summary>
+/// `sluice daemon [-c CONFIG]`: the service owning the engine, its API on a Unix socket and on HTTP, the
+/// dashboard. `daemon unit` prints the systemd unit, `daemon install` writes and enables it (and creates the
+/// secret), `daemon uninstall` removes it. SIGINT/SIGTERM stop it; "up" stays remembered for the next start.
+/// </summary>
+internal static class DaemonCommand
+{
+    public static int Execute(CommandLine line)
+    {
+        string sub = line.Arguments.FirstOrDefault() ?? "";
+        return sub switch
+        {
+            "" => Serve(line),
+            "unit" => PrintUnit(line),
+            "install" => Install(line),
+            "uninstall" => Uninstall(line),
+            _ => throw new UsageException($"daemon {sub}: expected nothing (run it), unit, install or uninstall"),
+        };
+    }
+
+    private static int Serve(CommandLine line)
+    {
+        line.AllowOnly("--config", "--socket", "--secret-file", "--state-dir", "--listen");
+        string? listen = line.Options.GetValueOrDefault("--listen") ?? DaemonPaths.Listen;
+        var options = new DaemonOptions(
+            line.Options.GetValueOrDefault("--socket") ?? DaemonPaths.Socket,
+            line.Options.GetValueOrDefault("--secret-file") ?? DaemonPaths.SecretFile,
+            line.Options.GetValueOrDefault("--state-dir") ?? DaemonPaths.StateDir,
+            listen == "off" ? null : listen,
+            line.Options.TryGetValue("--config", out var config) ? Path.GetFullPath(config) : null,
+            VersionCommand.Version);
+
+        var broadcast = new LogBroadcast();
+        using var logs = LoggerFactory.Create(builder =>
+        {
+            builder.SetMinimumLevel(line.Debug ? LogLevel.Debug : LogLevel.Information);
+            builder.AddConsole(console => console.FormatterName = LineFormatter.FormatterName)
+                .AddConsoleFormatter<LineFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
+            builder.AddProvider(broadcast);
+        });
+        var platform = new DaemonPlatform(
+            Engine: LinuxPlatform.Create,
+            ApplyGate: (cfg, logger) => GateCommand.ApplyForRun(cfg, logger),
+            GateStatus: () => new LinuxGate().Read() is { } state ? GateCommand.Holds(state) : null,
+            NetworkMonitor: tun => new NetlinkMonitor(tun));
+
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+        var host = new DaemonHost(options, platform, logs, broadcast);
+        host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop.Token).GetAwaiter().GetResult();
+        return 0;
+
+        void Handle(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static string Render(CommandLine line)
+    {
+        string? config = line.Options.TryGetValue("--config", out var c) ? Path.GetFullPath(c) : null;
+        var command = SluiceBinary.Command().Select(p => Path.IsPathRooted(p) ? p : ResolveOnPath(p)).ToArray();
+        return DaemonUnit.Render(command, config);
+    }
+
+    private static string ResolveOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists) ?? program;
+
+    private static int PrintUnit(CommandLine line)
+    {
+        line.AllowOnly("--config");
+        Console.Write(Render(line));
+        return 0;
+    }
+
+    private static int Install(CommandLine line)
+    {
+        line.AllowOnly("--config", "--root");
+        string root = line.Options.GetValueOrDefault("--root") ?? "/";
+        DaemonUnit.Install(root, Render(line));
+        // The HTTP API's secret, generated once, readable by root only.
+        string secretFile = Path.Combine(root, DaemonPaths.DefaultSecretFile.TrimStart('/'));
+        ApiSecret.LoadOrCreate(secretFile);
+        Console.WriteLine($"installed {DaemonUnit.UnitPath(root)} (enabled for {DaemonUnit.WantedBy}); API secret in {secretFile} (0600)");
+        if (root == "/" && Directory.Exists("/run/systemd/system"))
+            Console.WriteLine("run `systemctl daemon-reload && systemctl start sluice` to start it now");
+        return 0;
+    }
+
+    private static int Uninstall(CommandLine line)
+    {
+        line.AllowOnly("--root");
+        string root = line.Options.GetValueOrDefault("--root") ?? "/";
+        Console.WriteLine(DaemonUnit.Uninstall(root) ? $"removed {DaemonUnit.UnitPath(root)}" : "no daemon unit was installed");
+        return 0;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Text.Json;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>
+/// One provider subscription (Sluice's own section, not sing-box's; docs/config.md#subscriptions):
+/// a URL whose body (share links, base64 of share links, or a Clash YAML proxies list) becomes the
+/// members of a group, refreshed on a schedule and early when every member of the group fails.
+/// </summary>
+/// <param name="Url">https:// only: the body carries passwords and decides where traffic goes.</param>
+/// <param name="Interval">Time between fetches; default 1 h. Risk: shorter loads the provider and reveals activity more often.</param>
+/// <param name="Group">The selector/urltest/fallback group whose members the body replaces.</param>
+/// <param name="CachePath">Where the last good body is kept (written atomically); default /var/lib/sluice/subscriptions/TAG.txt.</param>
+/// <param name="CaFile">A PEM CA certificate trusted (instead of the system store) for this URL; default none (system store).</param>
+/// <param name="Insecure">Accept any server certificate; default false. Risk: anyone on the path can feed the group its own servers. Tests only.</param>
+/// <param name="Timeout">Limit of one fetch; default 30 s.</param>
+public sealed record SubscriptionOptions(
+    string Tag,
+    Uri Url,
+    TimeSpan Interval,
+    string Group,
+    string CachePath,
+    string? CaFile,
+    bool Insecure,
+    TimeSpan Timeout)
+{
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    public const string DefaultCacheDirectory = "/var/lib/sluice/subscriptions";
+
+    /// <summary>Where it stands in the config ("subscriptions[0]"), for errors found after parsing.</summary>
+    internal string ConfigPath { get; init; } = "";
+}
+
+/// <summary>"subscriptions": [{tag, url, interval, group, cache_path, ca_file, insecure, timeout}].</summary>
+internal static class SubscriptionSection
+{
+    public static void Parse(JsonElement element, string path, ConfigBuilder config)
+    {
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            ObjectReader.TypeError(path, "an array", element, config.Errors);
+            return;
+        }
+        var errors = config.Errors;
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        int i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            string itemPath = JsonPath.Index(path, i++);
+            if (ObjectReader.Open(item, itemPath, errors) is not { } r) continue;
+            int before = errors.Count;
+            string? tag = r.String("tag");
+            if (tag is null) errors.Add(r.PathOf("tag"), "required: a name for this subscription (it names the cache file)");
+            else if (tag.Length == 0 || tag.IndexOfAny(['/', '\\', '\0']) >= 0 || tag is "." or "..")
+                errors.Add(r.PathOf("tag"), $"{JsonPath.Quote(tag)} must be a plain name (it names the cache file)");
+            else if (!tags.Add(tag)) errors.Add(r.PathOf("tag"), $"duplicate subscription tag {JsonPath.Quote(tag)}");
+
+            string? urlText = r.String("url");
+            Uri? url = null;
+            if (urlText is null) errors.Add(r.PathOf("url"), "required: the https:// address of the provider's list");
+            else if (!Uri.TryCreate(urlText, UriKind.Absolute, out url) || url.Scheme != Uri.UriSchemeHttps)
+                errors.Add(r.PathOf("url"), $"{JsonPath.Quote(urlText)} is not an https:// URL (a plain-http list could be rewritten on the way)");
+
+            var interval = r.Duration("interval") ?? SubscriptionOptions.DefaultInterval;
+            if (interval < TimeSpan.FromSeconds(1)) errors.Add(r.PathOf("interval"), "must be at least 1s");
+            string? group = r.String("group");
+            if (group is null) errors.Add(r.PathOf("group"), "required: the tag of the selector/urltest/fallback group it feeds");
+            else config.ReferenceOutbound(group, r.PathOf("group"));
+
+            string? cache = r.String("cache_path");
+            if (cache is { Length: 0 }) errors.Add(r.PathOf("cache_path"), "must not be empty (omit it for the default)");
+            string? ca = r.String("ca_file");
+            if (ca is not null && !File.Exists(ca)) errors.Add(r.PathOf("ca_file"), $"{JsonPath.Quote(ca)} does not exist");
+            bool insecure = r.Bool("insecure", false);
+            if (insecure && ca is not null) errors.Add(r.PathOf("insecure"), "with ca_file set, insecure would ignore it: choose one");
+            var timeout = r.Duration("timeout") ?? SubscriptionOptions.DefaultTimeout;
+            if (timeout < TimeSpan.FromSeconds(1)) errors.Add(r.PathOf("timeout"), "must be at least 1s");
+            r.Finish();
+            if (errors.Count > before) continue;
+            config.Subscriptions.Add(new SubscriptionOptions(tag!, url!, interval, group!,
+                cache ?? Path.Combine(SubscriptionOptions.DefaultCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath });
+        }
+    }
+
+    /// <summary>
+    /// After all sections: each subscription feeds a group (not a proxy), one subscription per group;
+    /// a group with no members of its own must be fed by a subscription.
+    /// </summary>
+    public static void CheckReferences(ConfigBuilder config)
+    {
+        var fed = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var s in config.Subscriptions)
+        {
+            var target = config.Outbounds.FirstOrDefault(o => o.Tag == s.Group);
+            if (target is null) continue; // already reported by the outbound reference check
+            if (target is not GroupOutboundOptions)
+                config.Errors.Add(JsonPath.Field(s.ConfigPath, "group"), $"{JsonPath.Quote(s.Group)} is a {target.Type} outbound, not a selector/urltest/fallback group");
+            else if (!fed.TryAdd(s.Group, s.Tag))
+                config.Errors.Add(JsonPath.Field(s.ConfigPath, "group"), $"group {JsonPath.Quote(s.Group)} is already fed by subscription {JsonPath.Quote(fed[s.Group])}");
+        }
+        int index = 0;
+        foreach (var o in config.Outbounds)
+        {
+            if (o is GroupOutboundOptions { Members.Count: 0 } g && !fed.ContainsKey(g.Tag))
+                config.Errors.Add($"outbounds[{index}].outbounds", $"group {JsonPath.Quote(g.Tag)} has no members: list at least one outbound tag, or feed it from a subscription");
+            if (o is not WireGuardEndpointOptions) index++;
+        }
+    }
+}

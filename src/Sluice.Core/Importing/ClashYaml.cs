@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Sluice.Core.Outbounds.Shadowsocks;
+using Sluice.Core.Outbounds.WireGuard;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Core.Importing;
+
+/// <summary>
+/// A Clash (Clash/mihomo) config's <c>proxies:</c> list to sing-box outbound objects:
+/// <c>type: ss</c> (AEAD ciphers Sluice supports, no plugin), <c>socks5</c> and <c>http</c> (without
+/// TLS) become outbounds; any other entry is skipped with a one-line note naming it. Everything else
+/// in the document (rules, proxy-groups, dns) is ignored: Sluice's own rules apply.
+/// Read with YamlDotNet's representation model (no reflection, so it stays trimming/AOT-safe).
+/// A document that is not YAML is an error naming the line.
+/// </summary>
+public static partial class ClashYaml
+{
+    /// <summary>True when the text has a top-level <c>proxies:</c> key.</summary>
+    public static bool Looks(string text) => ProxiesKey().IsMatch(text);
+
+    public static SubscriptionBody.Result Parse(string text, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ImportException($"{source}: line {e.Start.Line}: not valid YAML: {FirstLine(e.InnerException?.Message ?? e.Message)}");
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's representation model throws this (without a position) for some broken flow
+            // collections; find the line by scanning events, which do carry one.
+            throw new ImportException($"{source}: line {LastGoodLine(text)}: not valid YAML: {FirstLine(e.Message)}");
+        }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new ImportException($"{source}: not a Clash config (expected a mapping with a \"proxies:\" list)");
+        if (!root.Children.TryGetValue(new YamlScalarNode("proxies"), out var proxiesNode))
+            throw new ImportException($"{source}: no \"proxies:\" list");
+        if (proxiesNode is not YamlSequenceNode proxies)
+            throw new ImportException($"{source}: line {proxiesNode.Start.Line}: \"proxies:\" is not a list");
+
+        var outbounds = new List<JsonObject>();
+        var notes = new List<string>();
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        int index = 0;
+        foreach (var node in proxies)
+        {
+            index++;
+            string where = $"{source}: line {node.Start.Line}";
+            if (node is not YamlMappingNode entry)
+            {
+                notes.Add($"{where}: proxies[{index - 1}] skipped: not a mapping");
+                continue;
+            }
+            string name = Scalar(entry, "name") ?? $"proxy-{index}";
+            try
+            {
+                var o = Convert(entry, name);
+                string tag = name;
+                for (int n = 2; !tags.Add(tag); n++) tag = $"{name}-{n}";
+                o["tag"] = tag;
+                outbounds.Add(o);
+            }
+            catch (ImportException e)
+            {
+                notes.Add($"{where}: \"{name}\" skipped: {e.Message}");
+            }
+        }
+        if (outbounds.Count == 0)
+            throw new ImportException(notes.Count > 0 ? $"no usable proxy; first: {notes[0]}" : $"{source}: \"proxies:\" is empty");
+        return new SubscriptionBody.Result(outbounds, notes);
+    }
+
+    private static JsonObject Convert(YamlMappingNode entry, string name)
+    {
+        string type = Scalar(entry, "type") ?? throw new ImportException("no \"type\"");
+        string server = Scalar(entry, "server") ?? throw new ImportException("no \"server\"");
+        string portText = Scalar(entry, "port") ?? throw new ImportException("no \"port\"");
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+            throw new ImportException($"port \"{portText}\" is not a number in 1..65535");
+        switch (type)
+        {
+            case "ss":
+            {
+                if (Scalar(entry, "plugin") is { Length: > 0 } plugin)
+                    throw new ImportException($"plugin \"{plugin}\": SIP003 plugins are not supported by Sluice");
+                string cipher = (Scalar(entry, "cipher") ?? throw new ImportException("no \"cipher\"")).ToLowerInvariant();
+                if (ShadowsocksMethod.Find(cipher) is null)
+                    throw new ImportException($"cipher \"{cipher}\" is not supported (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
+                string password = Scalar(entry, "password") ?? throw new ImportException("no \"password\"");
+                return new JsonObject
+                {
+                    ["type"] = "shadowsocks", ["tag"] = name, ["server"] = server, ["server_port"] = port,
+                    ["method"] = cipher, ["password"] = password,
+                };
+            }
+            case "socks5":
+            case "http":
+            {
+                if (Scalar(entry, "tls") is "true")
+                    throw new ImportException($"{type} over TLS is not supported by Sluice");
+                var o = new JsonObject
+                {
+                    ["type"] = type == "socks5" ? "socks" : "http", ["tag"] = name, ["server"] = server, ["server_port"] = port,
+                };
+                if (Scalar(entry, "username") is { Length: > 0 } user)
+                {
+                    o["username"] = user;
+                    o["password"] = Scalar(entry, "password") ?? "";
+                }
+                return o;
+            }
+            default:
+                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http)");
+        }
+    }
+
+    private static string? Scalar(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s ? s.Value : null;
+
+    /// <summary>The line where the event stream breaks (the last event the parser could read).</summary>
+    private static long LastGoodLine(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        long line = 1;
+        try
+        {
+            while (parser.MoveNext()) line = parser.Current?.End.Line ?? line;
+        }
+        catch (YamlException e)
+        {
+            return e.Start.Line;
+        }
+        return line;
+    }
+
+    private static string FirstLine(string message)
+    {
+        int nl = message.IndexOf('\n');
+        return (nl >= 0 ? message[..nl] : message).Trim();
+    }
+
+    [GeneratedRegex(@"^proxies\s*:", RegexOptions.Multiline)]
+    private static partial Regex ProxiesKey();
+}

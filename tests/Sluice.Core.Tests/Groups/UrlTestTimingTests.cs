@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Groups;
+using Sluice.Packets;
+
+namespace Sluice.Core.Tests.Groups;
+
+/// <summary>urltest timing against a fake clock and fake probes: tolerance, interval, idle stop.</summary>
+public sealed class UrlTestTimingTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
+    private static readonly Destination Somewhere = new(NetAddress.FromV4(0xC6336401), 80);
+
+    private readonly FakeClock _clock = new();
+    private readonly ConcurrentDictionary<string, TimeSpan> _delays = new();
+    private int _rounds; // probes of member "a": one per round
+
+    private OutboundGroup Group(TimeSpan? tolerance = null, TimeSpan? idle = null)
+    {
+        var members = _delays.Keys.Order().Select(t => (IOutbound)new StubOutbound(t)).ToDictionary(o => o.Tag);
+        var options = new GroupOutboundOptions("urltest", "auto", members.Keys.Order().ToArray(), null, Interval,
+            tolerance ?? TimeSpan.FromMilliseconds(50), idle ?? TimeSpan.FromMinutes(30), false);
+        return new OutboundGroup(options, t => members.GetValueOrDefault(t), NullLogger.Instance, _clock, Probe);
+    }
+
+    private ValueTask<TimeSpan?> Probe(IOutbound outbound, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (outbound.Tag == "a") Interlocked.Increment(ref _rounds);
+        return ValueTask.FromResult<TimeSpan?>(_delays[outbound.Tag]);
+    }
+
+    /// <summary>Waits (real time, bounded) until <paramref name="rounds"/> rounds ran and the loop is parked in its next delay (or stopped).</summary>
+    private void WaitForRound(int rounds, bool parked = true)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Volatile.Read(ref _rounds) == rounds && (_clock.PendingTimers == 1) == parked) return;
+            Thread.Sleep(5);
+        }
+        Assert.Fail($"expected {rounds} rounds (parked: {parked}), saw {_rounds} rounds and {_clock.PendingTimers} timers");
+    }
+
+    [Fact]
+    public async Task UrlTest_DoesNotSwitch_ForGainUnderTolerance_ButDoesAboveIt()
+    {
+        _delays["a"] = TimeSpan.FromMilliseconds(100);
+        _delays["b"] = TimeSpan.FromMilliseconds(120);
+        using var group = Group(tolerance: TimeSpan.FromMilliseconds(50));
+        await group.DialTcpAsync(Somewhere, default);
+        WaitForRound(1);
+        Assert.Equal("a", group.Current?.Tag);
+
+        _delays["b"] = TimeSpan.FromMilliseconds(60); // 40 ms better: under the tolerance
+        _clock.Advance(Interval);
+        WaitForRound(2);
+        Assert.Equal("a", group.Current?.Tag);
+
+        _delays["b"] = TimeSpan.FromMilliseconds(40); // 60 ms better: above it
+        _clock.Advance(Interval);
+        WaitForRound(3);
+        Assert.Equal("b", group.Current?.Tag);
+    }
+
+    [Fact]
+    public async Task UrlTest_ProbesOncePerInterval_NotBefore()
+    {
+        _delays["a"] = TimeSpan.FromMilliseconds(10);
+        _delays["b"] = TimeSpan.FromMilliseconds(20);
+        using var group = Group();
+        await group.DialTcpAsync(Somewhere, default);
+        WaitForRound(1);
+
+        _clock.Advance(Interval - TimeSpan.FromSeconds(1));
+        Thread.Sleep(100);
+        WaitForRound(1);
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        WaitForRound(2);
+        for (int round = 3; round <= 5; round++)
+        {
+            _clock.Advance(Interval);
+            WaitForRound(round);
+        }
+    }
+
+    [Fact]
+    public async Task UrlTest_StopsProbingWhenIdle_AndResumesOnTheNextFlow()
+    {
+        _delays["a"] = TimeSpan.FromMilliseconds(10);
+        _delays["b"] = TimeSpan.FromMilliseconds(20);
+        using var group = Group(idle: TimeSpan.FromMinutes(3));
+        await group.DialTcpAsync(Somewhere, default); // t = 0: last use
+        WaitForRound(1);
+        for (int minute = 1; minute <= 3; minute++)
+        {
+            _clock.Advance(Interval);
+            WaitForRound(1 + minute); // t = 1..3 min: not idle longer than 3 min yet
+        }
+
+        _clock.Advance(Interval); // t = 4 min: this round finds the group idle and the loop ends
+        WaitForRound(5, parked: false);
+        _clock.Advance(TimeSpan.FromMinutes(30));
+        Thread.Sleep(100);
+        WaitForRound(5, parked: false); // no probing while idle
+
+        await group.DialTcpAsync(Somewhere, default);
+        WaitForRound(6);
+        _clock.Advance(Interval);
+        WaitForRound(7);
+    }
+
+    private sealed class StubOutbound(string tag) : IOutbound
+    {
+        public string Tag => tag;
+        public string Type => "stub";
+        public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) => ValueTask.FromResult<Stream>(new MemoryStream());
+        public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,149 @@
+using Sluice.Core.Importing;
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Core.Tests.Importing;
+
+public sealed class ClashYamlTests
+{
+    // Shaped like what providers hand out (mixed types, quoted names, flow mappings, extra sections).
+    private const string Provider = """
+        port: 7890
+        socks-port: 7891
+        allow-lan: false
+        mode: rule
+        log-level: info
+        proxies:
+          - name: "🇯🇵 Tokyo 01"
+            type: ss
+            server: jp1.example.net
+            port: 8388
+            cipher: aes-256-gcm
+            password: "k3y/with:colon"
+            udp: true
+          - {name: HK-02, server: 198.51.100.22, port: 443, type: ss, cipher: chacha20-ietf-poly1305, password: p2}
+          - name: office-socks
+            type: socks5
+            server: 203.0.113.5
+            port: 1080
+            username: alice
+            password: s3cret
+          - name: plain-http
+            type: http
+            server: proxy.example.org
+            port: 3128
+          - name: vmess-sg
+            type: vmess
+            server: sg.example.net
+            port: 443
+            uuid: 0b5c3a1e-9d1f-4a7a-8b0a-1c2d3e4f5a6b
+            alterId: 0
+            cipher: auto
+          - name: obfs-us
+            type: ss
+            server: us.example.net
+            port: 8388
+            cipher: aes-128-gcm
+            password: p3
+            plugin: obfs
+            plugin-opts: {mode: tls, host: bing.com}
+          - name: HK-02
+            type: ss
+            server: 198.51.100.23
+            port: 443
+            cipher: aes-128-gcm
+            password: p4
+        proxy-groups:
+          - name: Proxy
+            type: select
+            proxies: ["🇯🇵 Tokyo 01", HK-02]
+        rules:
+          - MATCH,Proxy
+        """;
+
+    [Fact]
+    public void SsSocksHttp_BecomeOutbounds_WithTheirFields()
+    {
+        var result = ClashYaml.Parse(Provider, "clash.yaml");
+
+        Assert.Equal(["🇯🇵 Tokyo 01", "HK-02", "office-socks", "plain-http", "HK-02-2"], result.Outbounds.Select(o => (string)o["tag"]!));
+        var tokyo = result.Outbounds[0];
+        Assert.Equal("shadowsocks", (string?)tokyo["type"]);
+        Assert.Equal("jp1.example.net", (string?)tokyo["server"]);
+        Assert.Equal(8388, (int)tokyo["server_port"]!);
+        Assert.Equal("aes-256-gcm", (string?)tokyo["method"]);
+        Assert.Equal("k3y/with:colon", (string?)tokyo["password"]);
+        Assert.Equal("chacha20-ietf-poly1305", (string?)result.Outbounds[1]["method"]);
+        var socks = result.Outbounds[2];
+        Assert.Equal("socks", (string?)socks["type"]);
+        Assert.Equal("alice", (string?)socks["username"]);
+        Assert.Equal("s3cret", (string?)socks["password"]);
+        Assert.Equal("http", (string?)result.Outbounds[3]["type"]);
+        Assert.Null(result.Outbounds[3]["username"]);
+    }
+
+    [Fact]
+    public void OtherTypesAndPlugins_AreSkipped_WithOneLineNoteNamingTheEntry()
+    {
+        var result = ClashYaml.Parse(Provider, "clash.yaml");
+
+        Assert.Equal(2, result.Notes.Count);
+        Assert.Contains(result.Notes, n => n.Contains("\"vmess-sg\"") && n.Contains("type \"vmess\" is not imported") && n.Contains("line 25"));
+        Assert.Contains(result.Notes, n => n.Contains("\"obfs-us\"") && n.Contains("plugin \"obfs\""));
+        Assert.All(result.Notes, n => Assert.DoesNotContain('\n', n));
+    }
+
+    [Fact]
+    public void RenderedConfig_HasSelectorGroupOverTheServers_AndPassesTheConfigLoader()
+    {
+        var result = ClashYaml.Parse(Provider, "clash.yaml");
+        string json = SubscriptionBody.RenderConfig(result.Outbounds, groupType: "selector");
+
+        var config = Sluice.Core.Configuration.ConfigLoader.Load(json);
+        var group = Assert.IsType<Sluice.Core.Configuration.GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "proxy"));
+        Assert.Equal("selector", group.GroupType);
+        Assert.Equal(5, group.Members.Count);
+        Assert.Equal("proxy", config.DefaultOutbound);
+    }
+
+    [Fact]
+    public void MalformedYaml_IsOneLineErrorNamingTheLine()
+    {
+        const string broken = """
+            proxies:
+              - name: a
+                type: ss
+                server: [unclosed
+                port: 1
+            """;
+
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse(broken, "bad.yaml"));
+
+        Assert.StartsWith("bad.yaml: line ", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void ProxiesNotAList_NamesItsLine()
+    {
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse("mode: rule\nproxies: nope\n", "x.yaml"));
+
+        Assert.Equal("x.yaml: line 2: \"proxies:\" is not a list", e.Message);
+    }
+
+    [Fact]
+    public void OnlyUnsupportedEntries_IsAnError()
+    {
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse("proxies:\n  - {name: t, type: trojan, server: a.b, port: 443}\n", "x.yaml"));
+
+        Assert.Contains("no usable proxy", e.Message);
+        Assert.Contains("\"t\"", e.Message);
+    }
+
+    [Fact]
+    public void ParseAny_TakesClashYaml_AndShareLinks()
+    {
+        Assert.Equal(5, SubscriptionBody.ParseAny(Provider, "p").Outbounds.Count);
+        Assert.Single(SubscriptionBody.ParseAny("ss://aes-128-gcm:pw@192.0.2.1:8388#one\n", "p").Outbounds);
+        Assert.Throws<ImportException>(() => SubscriptionBody.ParseAny("<html>502 Bad Gateway</html>", "p"));
+    }
+}
