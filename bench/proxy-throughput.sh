@@ -3,7 +3,7 @@
 # a sink server, comparing Sluice's `mixed` inbound + shadowsocks outbound against shadowsocks-libev's
 # own ss-local, same cipher, same ss-server, same run; median of N runs each (default 3), with ratios.
 # Needs root, shadowsocks-libev and a Release build (scripts/install.sh).
-#   bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
+#   [WARMUP=200] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -82,9 +82,11 @@ CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen
 \"outbounds\":[{\"type\":\"shadowsocks\",\"tag\":\"ss\",\"server\":\"10.200.0.1\",\"server_port\":$SS_PORT,\"method\":\"$METHOD\",\"password\":\"$PASSWORD\"}],\
 \"route\":{\"final\":\"ss\"}}"
 
+WARMUP=${WARMUP:-200}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
 measure() {  # prints "Gbit/s conns/s" through whatever listens on the SOCKS port
   local g c
   g=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SOCKS_PORT "$SERVER_V4" 5201)
+  if [ "$WARMUP" -gt 0 ]; then ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns $SOCKS_PORT "$SERVER_V4" 5202 "$WARMUP" > /dev/null; fi
   c=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns $SOCKS_PORT "$SERVER_V4" 5202 "$CONNS")
   echo "$g $c"
 }
@@ -96,6 +98,6 @@ for i in $(seq "$RUNS"); do
   echo "run $i: ss-local ${ss_g[-1]} Gbit/s ${ss_c[-1]} conn/s; sluice mixed ${sl_g[-1]} Gbit/s ${sl_c[-1]} conn/s"
 done
 a=$(median "${ss_g[@]}"); s=$(median "${sl_g[@]}"); ac=$(median "${ss_c[@]}"); sc=$(median "${sl_c[@]}")
-echo "shadowsocks $METHOD, ${MIB} MiB per run, $CONNS connections (median of $RUNS):"
+echo "shadowsocks $METHOD, ${MIB} MiB per run, $CONNS connections after $WARMUP untimed (median of $RUNS):"
 echo "  throughput: ss-local $a Gbit/s, sluice $s Gbit/s, ratio $(ratio "$s" "$a")"
 echo "  connections/s: ss-local $ac, sluice $sc, ratio $(ratio "$sc" "$ac")"

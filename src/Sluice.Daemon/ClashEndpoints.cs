@@ -174,12 +174,12 @@ internal static class ClashEndpoints
         var engine = supervisor.Engine;
         if (engine is null) return new ClashConnections(0, 0, [], Environment.WorkingSet);
         var totals = engine.Connections.Totals();
-        var list = engine.Connections.Snapshot().Select(c => new ClashConnection(
+        var list = engine.Connections.Snapshot().Select(c => (c, p: c.ResolveProcess())).Select(x => (x.c, x.p) switch { var (c, p) => new ClashConnection(
             c.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
             new ClashMetadata(c.Network, c.Inbound, c.Key.Source.ToString(), c.Key.Destination.ToString(),
                 c.Key.SourcePort.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Key.DestinationPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                c.Domain ?? "", c.Process?.Name ?? "", c.Process?.Path ?? "", c.Process?.Uid),
-            c.Upload, c.Download, c.Start, [c.Lane], c.Rule, "")).ToArray();
+                c.Domain ?? "", p?.Name ?? "", p?.Path ?? "", p?.Uid),
+            c.Upload, c.Download, c.Start, [c.Lane], c.Rule, "") }).ToArray();
         return new ClashConnections(totals.Download, totals.Upload, list, Environment.WorkingSet);
     }
 

@@ -120,7 +120,10 @@ internal sealed partial class EngineSupervisor : IDisposable
         StopEngine(EngineStates.Connecting, "restarting with a new config");
         TunInterface = config.TunInbounds.FirstOrDefault()?.InterfaceName;
         SetState(EngineStates.Connecting, null, "up");
-        var engine = new SluiceEngine(config, _platform.Engine(), _logs);
+        var enginePlatform = _platform.Engine();
+        var engine = new SluiceEngine(config, enginePlatform, _logs);
+        // /connections and per-app speeds name the app even when no rule needed the process.
+        if (enginePlatform.Processes is { } processes) engine.Connections.ProcessResolver = processes.Find;
         try
         {
             await Task.Run(() =>

@@ -36,7 +36,7 @@ public static partial class ClashYaml
         {
             // YamlDotNet's representation model throws this (without a position) for some broken flow
             // collections; find the line by scanning events, which do carry one.
-            throw new ImportException($"{source}: line {LastGoodLine(text)}: not valid YAML: {FirstLine(e.Message)}");
+            throw new ImportException($"{source}: line {LastGoodLine(text)}: not valid YAML: an unclosed [ or {{ or a broken value ({FirstLine(e.Message)})");
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ImportException($"{source}: not a Clash config (expected a mapping with a \"proxies:\" list)");
@@ -131,11 +131,15 @@ public static partial class ClashYaml
         long line = 1;
         try
         {
-            while (parser.MoveNext()) line = parser.Current?.End.Line ?? line;
+            while (parser.MoveNext()) line = parser.Current?.Start.Line ?? line;
         }
         catch (YamlException e)
         {
             return e.Start.Line;
+        }
+        catch (InvalidOperationException)
+        {
+            // The scanner ran off the end inside an open collection: name where the last event began.
         }
         return line;
     }

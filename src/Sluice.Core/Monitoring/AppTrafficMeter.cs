@@ -61,8 +61,8 @@ public sealed class AppTrafficMeter
             }
             foreach (var c in _registry.Snapshot())
             {
-                string name = c.Process?.Name ?? UnknownApp;
-                var app = Get(name, c.Process?.Path, now);
+                string name = c.ResolveProcess()?.Name ?? UnknownApp;
+                var app = Get(name, c.ResolveProcess()?.Path, now);
                 if (app is null) continue;
                 app.Connections++;
                 app.Lanes.Add(c.Lane);
@@ -116,10 +116,10 @@ public sealed class AppTrafficMeter
     {
         lock (_lock)
         {
-            string name = c.Process?.Name ?? UnknownApp;
+            string name = c.ResolveProcess()?.Name ?? UnknownApp;
             var before = _seen.GetValueOrDefault(c.Id);
             _seen.Remove(c.Id);
-            if (Get(name, c.Process?.Path, _lastSample) is not { } app) return;
+            if (Get(name, c.ResolveProcess()?.Path, _lastSample) is not { } app) return;
             app.Upload += c.Upload - before.Up;
             app.Download += c.Download - before.Down;
         }

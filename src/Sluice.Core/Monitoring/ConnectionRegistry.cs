@@ -59,6 +59,29 @@ public sealed class TrackedConnection
     public void AddDownload(long bytes) => Interlocked.Add(ref _download, bytes);
 
     internal Action? TakeCloser() => Interlocked.Exchange(ref _close, null);
+
+    private ProcessInfo? _lateProcess;
+    private int _lateResolved;
+
+    internal Func<FlowKey, ProcessInfo?>? Resolver { get; set; }
+
+    /// <summary>
+    /// <see cref="Process"/>, or when the data path did not look it up (no rule needed it), a lookup now through
+    /// <see cref="ConnectionRegistry.ProcessResolver"/> — once per flow, off the data path, while the app's socket lives.
+    /// </summary>
+    public ProcessInfo? ResolveProcess()
+    {
+        if (Process is not null) return Process;
+        if (Resolver is not { } resolve || Interlocked.Exchange(ref _lateResolved, 1) == 1) return Volatile.Read(ref _lateProcess);
+        try
+        {
+            Volatile.Write(ref _lateProcess, resolve(Key));
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+        }
+        return Volatile.Read(ref _lateProcess);
+    }
 }
 
 /// <summary>
@@ -75,6 +98,7 @@ public sealed class ConnectionRegistry(TimeProvider time)
     public TrackedConnection Add(FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, Action? close)
     {
         var connection = new TrackedConnection(Interlocked.Increment(ref _nextId), key, inbound, domain, process, lane, rule, time.GetUtcNow(), close);
+        connection.Resolver = ProcessResolver;
         _live[connection.Id] = connection;
         return connection;
     }
@@ -91,6 +115,9 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     /// <summary>A flow ended (its final byte counts are readable); raised on the thread that removed it. Keep handlers short.</summary>
     public event Action<TrackedConnection>? Removed;
+
+    /// <summary>Looks up the process of flows recorded without one, when the API asks (<see cref="TrackedConnection.ResolveProcess"/>); null = never.</summary>
+    public Func<FlowKey, ProcessInfo?>? ProcessResolver { get; set; }
 
     public IReadOnlyList<TrackedConnection> Snapshot() => _live.Values.OrderBy(c => c.Id).ToArray();
 

@@ -43,28 +43,44 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
     }
 
-    /// <summary>Answers one hijacked UDP query (packet thread: copies the query, answers off-thread).</summary>
+    // The packet thread's buffers. A query that has to wait for an upstream keeps the pair it was
+    // given (the server may write into them later) and the packet thread takes a fresh pair.
+    private byte[] _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
+    private byte[] _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
+
+    /// <summary>
+    /// Answers one hijacked UDP query (packet thread). A cache hit completes synchronously and is
+    /// answered right here without allocating; a query that needs an upstream finishes off-thread.
+    /// </summary>
     public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, FlowContext flow)
     {
-        byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length);
+        int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
+        byte[] query = _inlineQuery, packet = _inlinePacket;
         payload.CopyTo(query);
-        _ = AnswerUdpAsync(key, query, payload.Length, flow);
+        var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
+        var pending = server.HandleAsync(query.AsMemory(0, payload.Length), packet.AsMemory(header, MaxMessage), querier, 65535 - header, _stop.Token);
+        if (pending.IsCompletedSuccessfully)
+        {
+            WriteAnswer(key, packet, pending.Result);
+            return;
+        }
+        _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
+        _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
+        _ = FinishAsync(pending, key, query, packet);
     }
 
-    private async Task AnswerUdpAsync(FlowKey key, byte[] query, int length, FlowContext flow)
+    private void WriteAnswer(in FlowKey key, byte[] packet, int length)
     {
-        int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
-        byte[] packet = ArrayPool<byte>.Shared.Rent(header + MaxMessage);
+        if (length <= 0) return;
+        int total = PacketBuilder.UdpInPlace(packet, key.Destination, key.DestinationPort, key.Source, key.SourcePort, length);
+        tun.Write(packet.AsSpan(0, total));
+    }
+
+    private async Task FinishAsync(ValueTask<int> pending, FlowKey key, byte[] query, byte[] packet)
+    {
         try
         {
-            var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
-            int n = await server.HandleAsync(query.AsMemory(0, length), packet.AsMemory(header, MaxMessage), querier, maxUdpSize: 65535 - header, _stop.Token);
-            if (n <= 0) return;
-            int total = PacketBuilder.UdpInPlace(packet, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
-            tun.Write(packet.AsSpan(0, total));
-        }
-        catch (OperationCanceledException)
-        {
+            WriteAnswer(key, packet, await pending);
         }
         catch (Exception e)
         {

@@ -22,7 +22,6 @@ internal static class Dashboard
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/ui", Serve);
-        app.MapGet("/ui/", Serve);
     }
 
     private static IResult Serve(HttpContext context)

@@ -65,7 +65,7 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
     }
 
     /// <summary>The event as a line, or null when it is Sluice's own (TUN, its table) or not a configured route.</summary>
-    internal string? Describe(RtnetlinkEvent e)
+    public string? Describe(RtnetlinkEvent e)
     {
         if (e.Kind == "link" && e.InterfaceName is { } linkName) _names[e.InterfaceIndex] = linkName;
         string? name = e.InterfaceIndex == 0 ? null : NameOf(e.InterfaceIndex);

@@ -154,10 +154,10 @@ public class ConfigLoaderTests
     {
         var errors = ConfigLoader.Validate("""
             { "log": { "level": "loud" }, "inbounds": [ { "type": "tun", "address": "x", "mtu": 10 } ],
-              "route": { "rules": [ { "port": -1, "outbound": "nope" } ], "final": "missing" }, "experimental": {} }
+              "route": { "rules": [ { "port": -1, "outbound": "nope" } ], "final": "missing" }, "ntp": {} }
             """);
         Assert.Equal(
-            ["log.level", "inbounds[0].address", "inbounds[0].mtu", "route.rules[0].port", "experimental", "route.rules[0].outbound", "route.final"],
+            ["log.level", "inbounds[0].address", "inbounds[0].mtu", "route.rules[0].port", "ntp", "route.rules[0].outbound", "route.final"],
             errors.Select(e => e.Path));
     }
 

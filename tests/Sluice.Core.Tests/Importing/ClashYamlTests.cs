@@ -118,7 +118,16 @@ public sealed class ClashYamlTests
 
         var e = Assert.Throws<ImportException>(() => ClashYaml.Parse(broken, "bad.yaml"));
 
-        Assert.StartsWith("bad.yaml: line ", e.Message);
+        Assert.StartsWith("bad.yaml: line 4: not valid YAML", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void BadIndentation_NamesTheLine()
+    {
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse("proxies:\n  - name: a\n    type: ss\n   server: b\n", "ind.yaml"));
+
+        Assert.StartsWith("ind.yaml: line 4: not valid YAML", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 

@@ -116,13 +116,14 @@ internal sealed partial class MixedInbound : IDisposable
         var choice = _lanes.Choose(flow);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
         while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
-        string what = $"{key} {destination.Domain}";
+        // One line per connection, but its strings are built only when the level lets it out.
+        bool log = _logger.IsEnabled(LogLevel.Information);
         if (choice.Kind != LaneKind.Outbound)
         {
-            LogRefused(_logger, _options.Tag, what, choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+            if (log) LogRefused(_logger, _options.Tag, $"{key} {destination.Domain}", choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
             return null;
         }
-        LogRouted(_logger, _options.Tag, what, choice.Outbound!.Tag, choice.Decision.RuleIndex);
+        if (log) LogRouted(_logger, _options.Tag, destination.Domain is null ? key.ToString() : $"{key} {destination.Domain}", choice.Outbound!.Tag, choice.Decision.RuleIndex);
         return choice.Outbound;
     }
 

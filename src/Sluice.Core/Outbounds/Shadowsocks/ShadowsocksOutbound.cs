@@ -36,7 +36,7 @@ internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
     {
         if (!_options.Network.HasFlag(ProxyNetwork.Tcp)) throw new OutboundException($"{_server.Who}: TCP is disabled by \"network\": \"udp\"");
         var socket = await _server.ConnectTcpAsync(cancellationToken);
-        var stream = new ShadowsocksStream(socket, _method, _masterKey, _logger, _server.Who, destination.ToString(), _options.AnswerTimeout);
+        var stream = new ShadowsocksStream(socket, _method, _masterKey, _logger, _server.Who, destination, _options.AnswerTimeout);
         try
         {
             byte[] header = new byte[SocksAddress.MaxLength];

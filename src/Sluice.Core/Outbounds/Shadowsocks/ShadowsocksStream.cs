@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -11,7 +12,11 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// 2. down: the server's own salt, then the same chunks; its subkey is derived when the salt arrives;
 /// 3. payloads are at most 0x3FFF bytes; each chunk costs 34 bytes of length and tags.
 /// It is a <see cref="NetworkStream"/> over the server socket so the relay can half-close it (FIN to
-/// the server, which passes it on to the target). Buffers are fixed per connection: no allocation per chunk.
+/// the server, which passes it on to the target). Buffers are fixed per connection (no allocation per
+/// chunk) and rented from the shared pool (no 150 KB of fresh arrays per connection). They go back when
+/// the stream is disposed AND no read or write is still running: a reference count (the owner's one,
+/// plus one per operation in flight) guards them, because the relay or a group may dispose the stream
+/// from another thread while a pump is inside a read.
 /// </summary>
 internal sealed partial class ShadowsocksStream : NetworkStream
 {
@@ -24,11 +29,11 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     private readonly byte[] _masterKey;
     private readonly AeadCipher _encoder;
     private readonly byte[] _writeBuffer;
-    private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
-    private readonly byte[] _plain = GC.AllocateUninitializedArray<byte>(MaxPayload);
+    private readonly byte[] _in = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+    private readonly byte[] _plain = ArrayPool<byte>.Shared.Rent(MaxPayload);
     private readonly ILogger _logger;
     private readonly string _who;
-    private readonly string _target;
+    private readonly Destination _target; // formatted only when a message needs it
     private AeadCipher? _decoder;
     private int _inStart, _inEnd;
     private int _plainStart, _plainEnd;
@@ -37,8 +42,10 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     private int _pendingPrefix;
     private readonly TimeSpan _answerTimeout;
     private Timer? _answerTimer;
+    private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
+    private int _ownerReleased;
 
-    public ShadowsocksStream(Socket socket, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, string target, TimeSpan answerTimeout)
+    public ShadowsocksStream(Socket socket, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout)
         : base(socket, ownsSocket: true)
     {
         _answerTimeout = answerTimeout;
@@ -47,7 +54,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         _logger = logger;
         _who = who;
         _target = target;
-        _writeBuffer = GC.AllocateUninitializedArray<byte>(method.SaltSize + WriteSlice + (WriteSlice / MaxPayload + 2) * ChunkOverhead + 512);
+        _writeBuffer = ArrayPool<byte>.Shared.Rent(method.SaltSize + WriteSlice + (WriteSlice / MaxPayload + 2) * ChunkOverhead + 512);
         Span<byte> salt = _writeBuffer.AsSpan(0, method.SaltSize);
         RandomNumberGenerator.Fill(salt);
         _encoder = method.Subkey(masterKey, salt);
@@ -57,10 +64,40 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     /// <summary>Sends the salt and the target header at once, so server-speaks-first protocols work.</summary>
     public async ValueTask SendHeaderAsync(ReadOnlyMemory<byte> header, CancellationToken cancellationToken)
     {
-        int n = _pendingPrefix;
-        n += Seal(header.Span, _writeBuffer.AsSpan(n));
-        _pendingPrefix = 0;
-        await base.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
+        Enter();
+        try
+        {
+            int n = _pendingPrefix;
+            n += Seal(header.Span, _writeBuffer.AsSpan(n));
+            _pendingPrefix = 0;
+            await base.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Takes a reference for one operation; throws when the stream is disposed and its buffers are gone.</summary>
+    private void Enter()
+    {
+        int seen;
+        do
+        {
+            seen = Volatile.Read(ref _references);
+            ObjectDisposedException.ThrowIf(seen == 0 || Volatile.Read(ref _ownerReleased) != 0, this);
+        }
+        while (Interlocked.CompareExchange(ref _references, seen + 1, seen) != seen);
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.Decrement(ref _references) != 0) return;
+        _encoder.Dispose();
+        _decoder?.Dispose();
+        ArrayPool<byte>.Shared.Return(_in);
+        ArrayPool<byte>.Shared.Return(_plain);
+        ArrayPool<byte>.Shared.Return(_writeBuffer);
     }
 
     /// <summary>Seals <paramref name="data"/> as chunks into <paramref name="output"/>; returns bytes written.</summary>
@@ -102,6 +139,19 @@ internal sealed partial class ShadowsocksStream : NetworkStream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        Enter();
+        try
+        {
+            await WriteCoreAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async ValueTask WriteCoreAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
         ArmAnswerTimer();
         while (!buffer.IsEmpty)
         {
@@ -118,6 +168,19 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        Enter();
+        try
+        {
+            WriteCore(buffer);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void WriteCore(ReadOnlySpan<byte> buffer)
     {
         ArmAnswerTimer();
         while (!buffer.IsEmpty)
@@ -142,6 +205,19 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty) return 0;
+        Enter();
+        try
+        {
+            return await ReadCoreAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         if (_plainEnd > _plainStart) return TakePlain(buffer.Span);
         if (_decoder is null)
         {
@@ -244,10 +320,9 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         if (disposing)
         {
             _answerTimer?.Dispose();
-            _encoder.Dispose();
-            _decoder?.Dispose();
         }
-        base.Dispose(disposing);
+        base.Dispose(disposing); // closes the socket first, so a read or write in flight ends now
+        if (disposing && Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: {Reason}; connection closed")]

@@ -28,7 +28,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
     public override string ToString() => options.Server.Contains(':') ? $"[{options.Server}]:{options.Port}" : $"{options.Server}:{options.Port}";
 
     /// <summary>Prefix for messages: "shadowsocks \"ss-out\" (10.0.0.1:8388)".</summary>
-    public string Who => $"{protocol} \"{tag}\" ({this})";
+    public string Who => _who ??= $"{protocol} \"{tag}\" ({this})"; // built once, not per connection
+
+    private string? _who;
 
     public async ValueTask<IPEndPoint> ResolveAsync(CancellationToken cancellationToken)
     {

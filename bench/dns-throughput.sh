@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Built-in DNS server cache vs dnsmasq's cache, same run: dnsperf in the client namespace asks
+# 1,000 names (all cached after a warm-up pass) for SECONDS, median of RUNS (default 3).
+#   anchor: dnsmasq as a caching forwarder on 127.0.0.53 in the client namespace
+#   sluice: Sluice's built-in server, reached the way apps reach it: a query to the LAN resolver's
+#           address is hijacked on the TUN (port-53 rule) and answered from Sluice's cache
+# Both forward cache misses to a dnsmasq in the router namespace. Prints queries/s and p99 latency.
+#   bench/dns-throughput.sh [RUNS] [SECONDS]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-3}
+SECONDS_PER_RUN=${2:-10}
+
+bench_testbed
+ip netns exec "$ROUTER" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=10.200.0.1 \
+  --address=/bench.example/203.0.113.10 --pid-file="$BENCH_DIR/upstream.pid" > /dev/null 2>&1 &
+BENCH_PIDS+=($!)
+ip netns exec "$CLIENT" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.53 \
+  --server=10.200.0.1 --cache-size=10000 --pid-file="$BENCH_DIR/anchor.pid" > /dev/null 2>&1 &
+BENCH_PIDS+=($!)
+for i in $(seq 0 999); do echo "name$i.bench.example A"; done > "$BENCH_DIR/queries"
+sleep 0.5
+
+# Queries/s from an unthrottled run; p99 latency from a verbose run (one line per answer, ending
+# in its latency in seconds) held at 5,000 q/s, so printing does not become the bottleneck.
+perf() {  # $1: server; prints "QPS P99_MS"
+  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l 1 -c 4 > /dev/null 2>&1 || true  # warm the cache
+  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l "$SECONDS_PER_RUN" -c 4 -T 2 > "$BENCH_DIR/qps.out" 2>&1 || true
+  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l 3 -c 4 -Q 5000 -v > "$BENCH_DIR/lat.out" 2>&1 || true
+  python3 - "$BENCH_DIR/qps.out" "$BENCH_DIR/lat.out" <<'PY'
+import re, sys
+qps = float(re.search(r"Queries per second:\s+([\d.]+)", open(sys.argv[1]).read()).group(1))
+lat = sorted(float(m) for m in re.findall(r"^> \S+ .* ([\d.]+)$", open(sys.argv[2]).read(), re.M))
+p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else float("nan")
+print(f"{qps:.0f} {p99:.3f}")
+PY
+}
+
+CONFIG='{"log": {"level": "warn"},
+ "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],
+ "dns": {"servers": [{"type": "udp", "tag": "lan", "server": "10.200.0.1"}], "final": "lan"},
+ "route": {"rules": [{"port": 53, "action": "hijack-dns"}], "final": "direct"}}'
+CONFIG=${CONFIG/\"warn\"/\"info\"}
+
+anchor_qps=(); anchor_p99=(); sluice_qps=(); sluice_p99=()
+for i in $(seq "$RUNS"); do
+  read -r q p <<< "$(perf 127.0.0.53)"; anchor_qps+=("$q"); anchor_p99+=("$p")
+  bench_start_sluice "$CONFIG"
+  read -r q p <<< "$(perf 10.200.0.1)"; sluice_qps+=("$q"); sluice_p99+=("$p")
+  bench_stop_sluice
+  echo "run $i: dnsmasq ${anchor_qps[-1]} q/s p99 ${anchor_p99[-1]} ms; sluice ${sluice_qps[-1]} q/s p99 ${sluice_p99[-1]} ms"
+done
+aq=$(median "${anchor_qps[@]}"); ap=$(median "${anchor_p99[@]}")
+sq=$(median "${sluice_qps[@]}"); sp=$(median "${sluice_p99[@]}")
+echo "DNS cache: dnsmasq $aq q/s (p99 $ap ms), sluice $sq q/s (p99 $sp ms); q/s ratio $(ratio "$sq" "$aq"), p99 ratio $(ratio "$sp" "$ap") (median of $RUNS)"

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Sluice.Platform.Linux.Systemd;
+
+namespace Sluice.Daemon.Tests;
+
+public sealed class DaemonUnitTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sluice-unit-").FullName;
+
+    [Fact]
+    public void Render_RestartsAlways_AfterTheGate_WithItsDirectories()
+    {
+        string unit = DaemonUnit.Render(["/usr/bin/dotnet", "/opt/sluice/sluice.dll"], "/etc/sluice/config.json");
+
+        Assert.Contains("ExecStart=/usr/bin/dotnet /opt/sluice/sluice.dll daemon -c /etc/sluice/config.json\n", unit);
+        Assert.Contains("Restart=always\n", unit);
+        Assert.Contains("After=network-pre.target sluice-gate.service\n", unit);
+        Assert.Contains("RuntimeDirectory=sluice\n", unit);
+        Assert.Contains("WantedBy=multi-user.target\n", unit);
+        Assert.Contains("ExecStart=\"/opt/my sluice/sluice\" daemon\n", DaemonUnit.Render(["/opt/my sluice/sluice"], null));
+        Assert.Throws<ArgumentException>(() => DaemonUnit.Render(["sluice"], null));
+    }
+
+    [Fact]
+    public void Install_WritesAUnitThatSystemdAnalyzeAccepts()
+    {
+        // A real program for ExecStart: systemd-analyze verify checks that it exists and is executable.
+        string program = Path.Combine(_root, "opt", "sluice");
+        Directory.CreateDirectory(Path.GetDirectoryName(program)!);
+        File.Copy("/bin/true", program);
+        DaemonUnit.Install(_root, DaemonUnit.Render([program], null));
+        Assert.True(new FileInfo(DaemonUnit.WantsLink(_root)).LinkTarget is not null);
+
+        var info = new ProcessStartInfo("systemd-analyze", ["verify", DaemonUnit.UnitPath(_root)]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var verify = Process.Start(info)!;
+        string errors = verify.StandardError.ReadToEnd() + verify.StandardOutput.ReadToEnd();
+        verify.WaitForExit();
+        // Units it pulls in by name (sluice-gate.service) may be absent on this machine; nothing about ours may be wrong.
+        var ours = errors.Split('\n').Where(l => l.Contains("sluice.service", StringComparison.Ordinal) && !l.Contains("sluice-gate.service", StringComparison.Ordinal)).ToArray();
+        Assert.True(ours.Length == 0, errors);
+
+        Assert.True(DaemonUnit.Uninstall(_root));
+        Assert.False(File.Exists(DaemonUnit.UnitPath(_root)));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}

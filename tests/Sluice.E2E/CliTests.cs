@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>The everyday CLI against a real daemon: exit codes, tables and JSON, the live watch view, apps add.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+
+    [Fact]
+    public void Verbs_PrintTablesOrJson_AndExitWithCodesThatMeanSomething()
+    {
+        // No daemon yet: 3, one line, no stack trace.
+        var none = _testbed.RunInClient(TimeSpan.FromSeconds(30), ["env", $"SLUICE_SOCKET={_testbed.WorkDir}/absent.sock", .. SluiceBinary.Command(), "status"]);
+        Assert.Equal(3, none.ExitCode);
+        Assert.Single(none.Stderr.Trim().Split('\n'));
+        Assert.Contains("sluice daemon", none.Stderr);
+
+        var daemon = DaemonUnderTest.Start(_testbed);
+        string good = daemon.WriteConfig(EngineConfigs.Tun());
+        string bad = daemon.WriteConfig("""{"inbounds": [{"type": "tun", "address": ["x"]}]}""", "bad.json");
+
+        Assert.Equal(4, daemon.Cli("status").ExitCode); // disconnected
+        var up = daemon.Cli("up", "-c", good);
+        Assert.True(up.ExitCode == 0, up.ToString());
+        Assert.Contains("connected", up.Stdout);
+        var status = daemon.Cli("status");
+        Assert.Equal(0, status.ExitCode);
+        Assert.Contains("state      connected", status.Stdout);
+        Assert.Contains("outbound   direct (direct)", status.Stdout);
+        var json = daemon.Cli("status", "--json");
+        Assert.Equal("connected", JsonDocument.Parse(json.Stdout).RootElement.GetProperty("data").GetProperty("state").GetString());
+
+        var refused = daemon.Cli("up", "-c", bad);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("inbounds[0].address", refused.Stderr);
+        Assert.Equal(2, daemon.Cli("up", "--bogus", "x").ExitCode);
+
+        Assert.True(_testbed.RunInClient(TimeSpan.FromSeconds(20), "curl", "-sS", "--max-time", "10", EngineConfigs.ServerUrl()).Ok);
+        var connections = daemon.Cli("connections", "--json");
+        Assert.Equal(0, connections.ExitCode);
+        Assert.Equal(JsonValueKind.Array, JsonDocument.Parse(connections.Stdout).RootElement.GetProperty("connections").ValueKind);
+        Assert.Contains("ID  APP", daemon.Cli("connections").Stdout);
+        Assert.Equal(1, daemon.Cli("connections", "--close", "999999").ExitCode);
+        var servers = daemon.Cli("servers", "--ping", "--url", EngineConfigs.ServerUrl());
+        Assert.Equal(0, servers.ExitCode);
+        Assert.Matches(@"direct\s+Direct\s+\d+ ms", servers.Stdout);
+        var logs = daemon.Cli("logs");
+        Assert.Equal(0, logs.ExitCode);
+        Assert.Contains("engine started", logs.Stdout);
+
+        Assert.Equal(0, daemon.Cli("down").ExitCode);
+        Assert.Equal(4, daemon.Cli("status").ExitCode);
+    }
+
+    [Fact]
+    public async Task StatusWatch_InTmux_ShowsTheAppsLane_AndSparklinesMove()
+    {
+        var data = new byte[64 * 1024 * 1024];
+        new Random(5).NextBytes(data);
+        File.WriteAllBytes(Path.Combine(_testbed.WwwDir, "watch.bin"), data);
+        string curl = _testbed.CopyProgram("curl", "curl-watch");
+        var daemon = DaemonUnderTest.Start(_testbed);
+        Assert.Equal(0, daemon.Core("up", $$"""{"config": {{EngineConfigs.Tun()}}}""").GetProperty("code").GetInt32());
+        var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(60), curl, "-sS", "-o", "/dev/null", "--max-time", "30", "--limit-rate", "3M", EngineConfigs.ServerUrl("watch.bin")));
+
+        string session = $"sluice-watch-{Environment.ProcessId}";
+        string command = string.Join(' ', new[] { "ip", "netns", "exec", _testbed.Client, "env", $"SLUICE_SOCKET={daemon.Socket}" }
+            .Concat(SluiceBinary.Command()).Concat(["status", "--watch"]).Select(a => "'" + a + "'"));
+        var tmux = Exec.Run(TimeSpan.FromSeconds(10), "tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "40", command);
+        Assert.True(tmux.Ok, tmux.ToString());
+        try
+        {
+            await Task.Delay(5000);
+            string first = Capture(session);
+            await Task.Delay(7000);
+            string second = Capture(session);
+            string artifacts = Path.Combine(DashboardTests.RepoRoot(), "artifacts");
+            Directory.CreateDirectory(artifacts);
+            File.WriteAllText(Path.Combine(artifacts, "status-watch.txt"), first + "\n----- 7 s later -----\n" + second);
+
+            string Row(string screen) => screen.Split('\n').FirstOrDefault(l => l.StartsWith("curl-watch", StringComparison.Ordinal)) ?? "";
+            Assert.Contains("CONNECTED", second);
+            Assert.Contains("4m @3s", second);
+            Assert.True(Row(first).Length > 0 && Row(second).Length > 0, first + "\n---\n" + second);
+            Assert.Contains(" direct ", Row(second));
+            Assert.Matches("[▂▃▄▅▆▇█]", Row(second));
+            Assert.Contains("MiB/s", Row(second));
+            // Moving: new 3 s points arrived between the two frames.
+            string Sparks(string row) => new(row.Where(c => c is >= '▁' and <= '█').ToArray());
+            Assert.NotEqual(Sparks(Row(first)), Sparks(Row(second)));
+        }
+        finally
+        {
+            Exec.Run(TimeSpan.FromSeconds(10), "tmux", "kill-session", "-t", session);
+            await download;
+        }
+    }
+
+    [Fact]
+    public async Task AppsAdd_ThroughItsPrompt_PutsTheAppOnTheProtectedLane_ForItsNextFlows()
+    {
+        var keys = WireGuardGoPeer.GenerateKeys();
+        var peer = WireGuardGoPeer.Start(_testbed, keys.Public);
+        var daemon = DaemonUnderTest.Start(_testbed);
+        string path = daemon.WriteConfig(peer.SluiceConfig(keys.Private, ""));
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+        // A long-running app: asks the server who it is, every 300 ms, with a new connection each time.
+        string app = _testbed.CopyProgram("python3", "app-protected");
+        string script = Path.Combine(_testbed.WorkDir, "ask.py");
+        File.WriteAllText(script, $$"""
+            import sys, time, urllib.request
+            while True:
+                try:
+                    print(urllib.request.urlopen("{{EngineConfigs.ServerUrl()}}", timeout=3).read().decode().strip(), flush=True)
+                except Exception as e:
+                    print("error", e, flush=True)
+                time.sleep(0.3)
+            """);
+        var asker = _testbed.StartIn(_testbed.Client, app, "-u", script);
+        var answers = new List<string>();
+        asker.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (answers) answers.Add(e.Data); };
+        asker.BeginOutputReadLine();
+        await Task.Delay(1500);
+        lock (answers) Assert.Contains(NamespaceTestbed.ClientV4, answers); // direct before
+
+        var add = Exec.Start(["ip", "netns", "exec", _testbed.Client, "env", $"SLUICE_SOCKET={daemon.Socket}", .. SluiceBinary.Command(), "apps", "add", "-c", path], redirectInput: true);
+        string? number = null;
+        var listing = new List<string>();
+        while (number is null && await add.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) is { } line)
+        {
+            listing.Add(line);
+            var cells = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (cells.Length >= 2 && cells[1] == "app-protected") number = cells[0];
+        }
+        Assert.True(number is not null, "app-protected not listed:\n" + string.Join('\n', listing));
+        await add.StandardInput.WriteLineAsync(number);
+        add.StandardInput.Close();
+        string rest = await add.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await add.WaitForExitAsync();
+
+        Assert.True(add.ExitCode == 0, rest + await add.StandardError.ReadToEndAsync());
+        Assert.Contains("Put which on lane \"wg\"", rest);
+        Assert.Contains("added app-protected to lane \"wg\"", rest);
+        Assert.Contains("daemon reloaded", rest);
+        var saved = JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("route").GetProperty("rules")[0];
+        Assert.Equal("wg", saved.GetProperty("outbound").GetString());
+        Assert.Equal("app-protected", saved.GetProperty("process_name")[0].GetString());
+        Assert.True(File.Exists(path + ".bak"));
+
+        int seen;
+        lock (answers) seen = answers.Count;
+        bool tunneled = false;
+        for (int i = 0; i < 50 && !tunneled; i++)
+        {
+            await Task.Delay(200);
+            lock (answers) tunneled = answers.Skip(seen).Contains(WireGuardGoPeer.SluiceTunnelV4);
+        }
+        lock (answers) Assert.True(tunneled, "after apps add: " + string.Join(" | ", answers.Skip(seen)) + "\n" + daemon.Process.Log);
+        Exec.Kill(asker);
+    }
+
+    private static string Capture(string session) => Exec.Run(TimeSpan.FromSeconds(10), "tmux", "capture-pane", "-p", "-t", session).Stdout;
+
+    public void Dispose() => _testbed.Dispose();
+}

@@ -1,0 +1,129 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// Subscriptions against a real HTTPS server in the router namespace (python3 http.server wrapped in
+/// TLS, with a self-signed certificate made by `openssl req` here and trusted through ca_file) and
+/// real ss-servers: a changed body moves the group, a garbage or unreachable body keeps the old list,
+/// and a start without the provider uses the cached body.
+/// </summary>
+public sealed class SubscriptionTests : IDisposable
+{
+    private const int HttpsPort = 8443;
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private static readonly string Url = $"https://{NamespaceTestbed.RouterV4}:{HttpsPort}/list.txt";
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+    private readonly string _site;
+    private readonly string _cert;
+    private readonly string _key;
+
+    public SubscriptionTests()
+    {
+        _testbed.AddHiddenServer();
+        _site = Path.Combine(_testbed.WorkDir, "site");
+        Directory.CreateDirectory(_site);
+        _cert = Path.Combine(_testbed.WorkDir, "sub-cert.pem");
+        _key = Path.Combine(_testbed.WorkDir, "sub-key.pem");
+        Exec.Check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", $"/CN={NamespaceTestbed.RouterV4}",
+            "-addext", $"subjectAltName=IP:{NamespaceTestbed.RouterV4}", "-keyout", _key, "-out", _cert);
+    }
+
+    private string CachePath => Path.Combine(_testbed.WorkDir, "cache", "provider.txt");
+
+    private static string Link(string name, int port) =>
+        $"ss://aes-128-gcm:{ProxyPeers.Password}@{NamespaceTestbed.RouterV4}:{port}#{name}";
+
+    /// <summary>What the provider serves now; replaced by rename, so the server never sends half a body.</summary>
+    private void Serve(string body)
+    {
+        string temp = Path.Combine(_site, ".list.tmp");
+        File.WriteAllText(temp, body);
+        File.Move(temp, Path.Combine(_site, "list.txt"), overwrite: true);
+    }
+
+    private System.Diagnostics.Process StartHttps()
+    {
+        string script = Path.Combine(_testbed.WorkDir, "https.py");
+        File.WriteAllText(script, """
+            import functools, http.server, ssl, sys
+            site, cert, key, host, port = sys.argv[1:6]
+            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+            server = http.server.ThreadingHTTPServer((host, int(port)), handler)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            server.serve_forever()
+            """);
+        var process = _testbed.StartIn(_testbed.Router, "python3", script, _site, _cert, _key, NamespaceTestbed.RouterV4, HttpsPort.ToString());
+        ProxyPeers.WaitListening(_testbed, HttpsPort);
+        return process;
+    }
+
+    private string Config() => ProxyPeers.TunConfig(
+        """{"type": "urltest", "tag": "auto", "outbounds": [], "interval": "2s"}""", final: "auto").TrimEnd().TrimEnd('}') + $$"""
+        , "subscriptions": [{"tag": "provider", "url": "{{Url}}", "interval": "2s", "group": "auto",
+                             "cache_path": "{{CachePath}}", "ca_file": "{{_cert}}"}]
+        }
+        """;
+
+    private ExecResult Curl() => _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", ProxyPeers.HiddenUrl());
+
+    [Fact]
+    public void ChangedBody_MovesTheGroup_GarbageOrUnreachableKeepsTheOldList()
+    {
+        var serverA = ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8391);
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8392);
+        Serve(Link("ss-a", 8391) + "\n");
+        var https = StartHttps();
+        var engine = _testbed.StartEngine(Config()).WaitStarted();
+        Assert.True(engine.WaitFor($"subscription provider: 1 servers from {Url} now feed group auto: ss-a", Wait), engine.Log);
+        var first = Curl();
+        Assert.True(first.Ok, first + "\n" + engine.Log);
+
+        // 1. A changed body: the group moves to the new server, and traffic follows it (the old one is killed).
+        Serve(Link("ss-b", 8392) + "\n");
+        Assert.True(engine.WaitFor("now feed group auto: ss-b", Wait), engine.Log);
+        Exec.Kill(serverA);
+        var moved = Curl();
+        Assert.True(moved.Ok, moved + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, moved.Stdout.Trim());
+        Assert.Contains("group auto: now using ss-b", engine.Log);
+        Assert.Equal(Link("ss-b", 8392) + "\n", File.ReadAllText(CachePath));
+
+        // 2. Garbage: rejected with the reason; the group and the cache keep ss-b.
+        Serve("<html><body>502 Bad Gateway</body></html>\n");
+        Assert.True(engine.WaitFor("subscription provider: body rejected:", Wait), engine.Log);
+        Assert.Contains("keeping the last good list (1 servers)", engine.Log);
+        var afterGarbage = Curl();
+        Assert.True(afterGarbage.Ok, afterGarbage + "\n" + engine.Log);
+        Assert.Equal(Link("ss-b", 8392) + "\n", File.ReadAllText(CachePath));
+
+        // 3. Unreachable: the fetch fails with the reason; the group keeps ss-b.
+        Exec.Kill(https);
+        Assert.True(engine.WaitFor($"subscription provider: fetch of {Url} failed:", Wait), engine.Log);
+        var afterUnreachable = Curl();
+        Assert.True(afterUnreachable.Ok, afterUnreachable + "\n" + engine.Log);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!, "*.tmp"));
+    }
+
+    [Fact]
+    public void Start_WithProviderUnreachable_UsesTheCachedBody()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8392);
+        Directory.CreateDirectory(Path.GetDirectoryName(CachePath)!);
+        File.WriteAllText(CachePath, Link("ss-b", 8392) + "\n");
+        // No HTTPS server: the URL refuses connections.
+        var engine = _testbed.StartEngine(Config()).WaitStarted();
+
+        Assert.True(engine.WaitFor($"now feed group auto: ss-b", Wait), engine.Log);
+        Assert.Contains($"from cache {CachePath}", engine.Log);
+        Assert.True(engine.WaitFor($"subscription provider: fetch of {Url} failed:", Wait), engine.Log);
+        var result = Curl();
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+    }
+
+    public void Dispose() => _testbed.Dispose();
+}
