@@ -40,7 +40,12 @@ public sealed class WgQuickImporterTests
         Assert.Equal(TimeSpan.FromSeconds(25), peer.PersistentKeepalive);
         Assert.Equal("wg0", config.Route.Final);
         Assert.True(config.TunInbounds.Single().AutoRoute);
-        Assert.Contains(result.Notes, n => n.Contains("DNS", StringComparison.Ordinal) && n.StartsWith("wg0.conf:5:", StringComparison.Ordinal));
+        // DNS = 10.66.0.1: asked through the tunnel, every port-53 query hijacked to it.
+        Assert.Single(config.Dns.Servers);
+        Assert.Contains("10.66.0.1", result.Json);
+        Assert.Contains("\"detour\": \"wg0\"", result.Json);
+        Assert.Contains("hijack-dns", result.Json);
+        Assert.Empty(result.Notes);
     }
 
     [Fact]
@@ -52,7 +57,7 @@ public sealed class WgQuickImporterTests
 
         Assert.Equal("direct", config.Route.Final);
         using var doc = JsonDocument.Parse(WgQuickImporter.Import(text, "office.conf").Json);
-        var rule = doc.RootElement.GetProperty("route").GetProperty("rules")[0];
+        var rule = doc.RootElement.GetProperty("route").GetProperty("rules").EnumerateArray().Single(r => r.TryGetProperty("outbound", out _));
         Assert.Equal("office", rule.GetProperty("outbound").GetString());
         Assert.Equal("10.66.0.0/24", rule.GetProperty("ip_cidr")[0].GetString());
     }

@@ -14,7 +14,8 @@ public sealed class ImportException(string message) : Exception(message);
 /// PublicKey, PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive) into a Sluice config: a TUN
 /// with auto_route, the WireGuard endpoint, and a default route set — a full tunnel (AllowedIPs has a
 /// default route) sends everything through it except private ranges, a split tunnel sends only
-/// AllowedIPs through it.
+/// AllowedIPs through it. The file's DNS servers become Sluice's DNS servers, asked through the
+/// tunnel, with every port-53 query hijacked to them.
 /// </summary>
 public static class WgQuickImporter
 {
@@ -35,6 +36,7 @@ public static class WgQuickImporter
         JsonObject? section = null;
         var addresses = new List<IpPrefix>();
         var allowedAll = new List<IpPrefix>();
+        var dnsServers = new List<string>();
         string[] lines = text.Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
@@ -87,7 +89,11 @@ public static class WgQuickImporter
                         addresses.Add(Prefix(item, hostOnly: true, "Address", Bad));
                     break;
                 case "i:dns":
-                    notes.Add($"{fileName}:{lineNo}: DNS = {value} was not imported: Sluice's built-in DNS server comes in a later version");
+                    foreach (var item in List(value))
+                    {
+                        if (System.Net.IPAddress.TryParse(item, out _)) dnsServers.Add(item);
+                        else notes.Add($"{fileName}:{lineNo}: DNS search domain {item} was skipped (Sluice answers names as asked)");
+                    }
                     break;
                 case "i:mtu":
                     section["mtu"] = Number(value, 576, 65535, "MTU", Bad);
@@ -134,10 +140,10 @@ public static class WgQuickImporter
             if (!peers[p].ContainsKey("public_key")) throw new ImportException($"{fileName}: [Peer] #{p + 1} has no PublicKey");
             if (!peers[p].ContainsKey("allowed_ips")) throw new ImportException($"{fileName}: [Peer] #{p + 1} has no AllowedIPs");
         }
-        return new Result(Render(tag, iface, addresses, peers, allowedAll), notes);
+        return new Result(Render(tag, iface, addresses, peers, allowedAll, dnsServers), notes);
     }
 
-    private static string Render(string tag, JsonObject iface, List<IpPrefix> addresses, List<JsonObject> peers, List<IpPrefix> allowed)
+    private static string Render(string tag, JsonObject iface, List<IpPrefix> addresses, List<JsonObject> peers, List<IpPrefix> allowed, List<string> dnsServers)
     {
         var endpoint = new JsonObject
         {
@@ -152,6 +158,9 @@ public static class WgQuickImporter
 
         bool fullTunnel = allowed.Any(p => p.Length == 0);
         var rules = new JsonArray();
+        // The file's DNS servers answer through the tunnel; every port-53 query on the host is
+        // hijacked to Sluice's DNS, so no lookup leaks to the local network.
+        if (dnsServers.Count > 0) rules.Add(new JsonObject { ["port"] = 53, ["action"] = "hijack-dns" });
         if (fullTunnel)
             rules.Add(new JsonObject { ["ip_is_private"] = true, ["outbound"] = "direct" });
         else
@@ -173,6 +182,17 @@ public static class WgQuickImporter
             ["outbounds"] = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" }),
             ["route"] = new JsonObject { ["rules"] = rules, ["final"] = fullTunnel ? tag : "direct" },
         };
+        if (dnsServers.Count > 0)
+        {
+            var servers = new JsonArray(dnsServers.Select((ip, i) => (JsonNode)new JsonObject
+            {
+                ["type"] = "udp",
+                ["tag"] = dnsServers.Count == 1 ? $"{tag}-dns" : $"{tag}-dns{i + 1}",
+                ["server"] = ip,
+                ["detour"] = tag,
+            }).ToArray());
+            config["dns"] = new JsonObject { ["servers"] = servers, ["final"] = dnsServers.Count == 1 ? $"{tag}-dns" : $"{tag}-dns1" };
+        }
         return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
