@@ -12,6 +12,7 @@ packages=(
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
+  tmux chromium nodejs npm                                   # `status --watch` in a real terminal; dashboard in headless Chromium
 )
 
 missing=()
@@ -36,6 +37,11 @@ fi
 if ! command -v dotnet >/dev/null; then
   echo "install.sh: the .NET 10 SDK (dotnet) is not on PATH; install it (Debian: packages.microsoft.com dotnet-sdk-10.0)" >&2
   exit 1
+fi
+
+# playwright-core drives Debian's /usr/bin/chromium; it never downloads a browser.
+if [ ! -d tests/e2e-browser/node_modules/playwright-core ]; then
+  (cd tests/e2e-browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund -q)
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0
