@@ -45,9 +45,9 @@ public sealed class AppTrafficMeter
 
         public SpeedHistory History { get; } = new(start);
 
-        internal long LastUp;
-
-        internal long LastDown;
+        /// <summary>Recent cumulative samples: rates are averaged over <see cref="RateWindow"/>, because relayed
+        /// bytes reach a slow app in bursts as socket buffers drain, and a one-second rate flickers to zero.</summary>
+        internal readonly Queue<(DateTimeOffset At, long Up, long Down)> Recent = new();
     }
 
     public void Sample(DateTimeOffset now)
@@ -72,26 +72,34 @@ public sealed class AppTrafficMeter
                 app.Download += down - before.Down;
                 _seen[c.Id] = (up, down, name);
             }
-            double seconds = Math.Max(0.001, (now - _lastSample).TotalSeconds);
             long totalUp = 0, totalDown = 0;
             foreach (var app in _apps.Values)
             {
-                app.UploadRate = (long)((app.Upload - app.LastUp) / seconds);
-                app.DownloadRate = (long)((app.Download - app.LastDown) / seconds);
-                app.LastUp = app.Upload;
-                app.LastDown = app.Download;
+                UpdateRates(app, now);
                 app.History.Record(now, app.Upload, app.Download);
                 totalUp += app.Upload;
                 totalDown += app.Download;
             }
-            _total.UploadRate = (long)((totalUp - _total.Upload) / seconds);
-            _total.DownloadRate = (long)((totalDown - _total.Download) / seconds);
             _total.Upload = totalUp;
             _total.Download = totalDown;
             _total.Connections = _registry.Count;
+            UpdateRates(_total, now);
             _total.History.Record(now, totalUp, totalDown);
             _lastSample = now;
         }
+    }
+
+    /// <summary>The window current rates are averaged over: 5 s.</summary>
+    public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(5);
+
+    private static void UpdateRates(App app, DateTimeOffset now)
+    {
+        app.Recent.Enqueue((now, app.Upload, app.Download));
+        while (app.Recent.Count > 2 && now - app.Recent.Peek().At > RateWindow) app.Recent.Dequeue();
+        var oldest = app.Recent.Peek();
+        double seconds = (now - oldest.At).TotalSeconds;
+        app.UploadRate = seconds <= 0 ? 0 : (long)((app.Upload - oldest.Up) / seconds);
+        app.DownloadRate = seconds <= 0 ? 0 : (long)((app.Download - oldest.Down) / seconds);
     }
 
     /// <summary>Apps seen this session, busiest first, and the total.</summary>

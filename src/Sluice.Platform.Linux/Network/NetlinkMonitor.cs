@@ -83,17 +83,18 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
         return _names.GetValueOrDefault(index);
     }
 
-    /// <summary>The interface of the IPv4 default route with the lowest metric (/proc/net/route), else IPv6's.</summary>
+    /// <summary>The interface of the IPv4 default route with the lowest metric (/proc/net/route), else IPv6's; never the TUN.</summary>
     public string? PhysicalInterface()
     {
         try
         {
-            string? best = null;
+            string? best = null, tun = _ignoredInterface();
             long bestMetric = long.MaxValue;
             foreach (var line in File.ReadLines("/proc/net/route").Skip(1))
             {
                 var f = line.Split('\t', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (f.Length < 8 || f[1] != "00000000" || f[7] != "00000000") continue;
+                // /proc/net/route lists every table's routes: Sluice's own default via the TUN is not the physical one.
+                if (f.Length < 8 || f[1] != "00000000" || f[7] != "00000000" || f[0] == tun) continue;
                 long metric = long.Parse(f[6], CultureInfo.InvariantCulture);
                 if (metric < bestMetric) (best, bestMetric) = (f[0], metric);
             }
@@ -101,7 +102,7 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
             foreach (var line in File.ReadLines("/proc/net/ipv6_route"))
             {
                 var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (f.Length >= 10 && f[0] == new string('0', 32) && f[1] == "00" && f[9] != "lo") return f[9];
+                if (f.Length >= 10 && f[0] == new string('0', 32) && f[1] == "00" && f[9] != "lo" && f[9] != tun) return f[9];
             }
         }
         catch (IOException)
