@@ -12,8 +12,11 @@ packages=(
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
-  tmux chromium nodejs npm                                   # `status --watch` in a real terminal; dashboard in headless Chromium
+  tmux chromium                                              # `status --watch` in a real terminal; dashboard in headless Chromium
 )
+# Node.js drives the browser test (playwright-core). A machine that already has node and npm (e.g.
+# from NodeSource) keeps them: Debian's nodejs/npm conflict with those.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -68,13 +68,13 @@ internal static partial class DnsSection
         {
             Inbound = inbound,
             QueryType = r.List("query_type", QueryTypeItem),
-            Domain = r.List("domain", DomainItem),
-            DomainSuffix = r.List("domain_suffix", DomainItem),
-            DomainKeyword = r.List("domain_keyword", NonEmptyItem),
-            DomainRegex = r.List("domain_regex", (e, p, errs) => RegexItem(e, p, errs, RuleParser.DomainRegexOptions)),
-            ProcessName = r.List("process_name", NonEmptyItem),
-            ProcessPath = r.List("process_path", NonEmptyItem),
-            ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, RuleParser.PathRegexOptions)),
+            Domain = r.List("domain", RuleParser.DomainItem),
+            DomainSuffix = r.List("domain_suffix", RuleParser.DomainItem),
+            DomainKeyword = r.List("domain_keyword", RuleParser.NonEmpty),
+            DomainRegex = r.List("domain_regex", (e, p, errs) => RuleParser.RegexItem(e, p, errs, RuleParser.DomainRegexOptions)),
+            ProcessName = r.List("process_name", RuleParser.NonEmpty),
+            ProcessPath = r.List("process_path", RuleParser.NonEmpty),
+            ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RuleParser.RegexItem(e, p, errs, RuleParser.PathRegexOptions)),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
         };
     }
@@ -186,38 +186,4 @@ internal static partial class DnsSection
         return default;
     }
 
-    private static Optional<string> NonEmptyItem(JsonElement e, string path, ErrorList errors)
-    {
-        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
-        if (s.Value.Length > 0) return s;
-        errors.Add(path, "must not be empty");
-        return default;
-    }
-
-    private static Optional<string> DomainItem(JsonElement e, string path, ErrorList errors)
-    {
-        if (NonEmptyItem(e, path, errors) is not { HasValue: true } s) return default;
-        string d = s.Value.TrimEnd('.');
-        if (d.Length == 0 || d.Any(c => c is ' ' or '/' or ':' or '*' || char.IsControl(c)))
-        {
-            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a domain name");
-            return default;
-        }
-        return d.ToLowerInvariant();
-    }
-
-    private static Optional<string> RegexItem(JsonElement e, string path, ErrorList errors, RegexOptions options)
-    {
-        if (NonEmptyItem(e, path, errors) is not { HasValue: true } s) return default;
-        try
-        {
-            _ = new Regex(s.Value, options);
-            return s;
-        }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
-        {
-            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a valid regular expression: {ex.Message}");
-            return default;
-        }
-    }
 }

@@ -194,7 +194,7 @@ internal static class RuleParser
         return default;
     }
 
-    private static Optional<string> NonEmpty(JsonElement e, string path, ErrorList errors)
+    internal static Optional<string> NonEmpty(JsonElement e, string path, ErrorList errors)
     {
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
         if (s.Value.Length > 0) return s;
@@ -202,7 +202,8 @@ internal static class RuleParser
         return default;
     }
 
-    private static Optional<string> DomainItem(JsonElement e, string path, ErrorList errors)
+    /// <summary>Shared with DNS rules: a domain name, lowercased, trailing dot dropped.</summary>
+    internal static Optional<string> DomainItem(JsonElement e, string path, ErrorList errors)
     {
         if (NonEmpty(e, path, errors) is not { HasValue: true } s) return default;
         string d = s.Value.TrimEnd('.');
@@ -214,7 +215,7 @@ internal static class RuleParser
         return d.ToLowerInvariant();
     }
 
-    private static Optional<string> RegexItem(JsonElement e, string path, ErrorList errors, RegexOptions options)
+    internal static Optional<string> RegexItem(JsonElement e, string path, ErrorList errors, RegexOptions options)
     {
         if (NonEmpty(e, path, errors) is not { HasValue: true } s) return default;
         try
