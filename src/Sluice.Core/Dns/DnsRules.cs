@@ -75,12 +75,7 @@ internal sealed class DefaultDnsRule : DnsRule
     private readonly DomainIndex? _domains;
     private readonly string[]? _keywords;
     private readonly Regex[]? _regex;
-    private readonly uint[]? _uids;
-    private readonly HashSet<string>? _names;
-    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _namesSpan;
-    private readonly HashSet<string>? _truncatedNames;
-    private readonly HashSet<string>? _paths;
-    private readonly Regex[]? _pathRegex;
+    private readonly ProcessMatcher? _process;
 
     public DefaultDnsRule(DefaultDnsRuleOptions o)
     {
@@ -96,18 +91,10 @@ internal sealed class DefaultDnsRule : DnsRule
         _keywords = o.DomainKeyword.Count == 0 ? null : o.DomainKeyword.ToArray();
         _regex = o.DomainRegex.Count == 0 ? null : o.DomainRegex.Select(r => new Regex(r, RuleParser.DomainRegexOptions)).ToArray();
         _hasDomain = _domains is not null || _keywords is not null || _regex is not null;
-        _uids = o.UserId.Count == 0 ? null : o.UserId.ToArray();
-        if (o.ProcessName.Count > 0)
-        {
-            _names = new HashSet<string>(o.ProcessName, StringComparer.Ordinal);
-            _namesSpan = _names.GetAlternateLookup<ReadOnlySpan<char>>();
-            _truncatedNames = new HashSet<string>(o.ProcessName.Select(n => n.Length > DefaultRule.CommLength ? n[..DefaultRule.CommLength] : n), StringComparer.Ordinal);
-        }
-        _paths = o.ProcessPath.Count == 0 ? null : new HashSet<string>(o.ProcessPath, StringComparer.Ordinal);
-        _pathRegex = o.ProcessPathRegex.Count == 0 ? null : o.ProcessPathRegex.Select(r => new Regex(r, RuleParser.PathRegexOptions)).ToArray();
+        _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
     }
 
-    public bool UsesProcess => _uids is not null || _names is not null || _paths is not null || _pathRegex is not null;
+    public bool UsesProcess => _process is not null;
 
     public override bool Matches(ref DnsQueryContext query) => MatchesAll(ref query) != _invert;
 
@@ -116,7 +103,7 @@ internal sealed class DefaultDnsRule : DnsRule
         if (_types is not null && Array.IndexOf(_types, query.Type) < 0) return false;
         if (_inbound is not null && Array.IndexOf(_inbound, query.Inbound) < 0) return false;
         if (_hasDomain && !MatchesDomain(query.Domain)) return false;
-        if (UsesProcess && !MatchesProcess(query.Process)) return false;
+        if (_process is not null && !_process.Matches(query.Process)) return false;
         return true;
     }
 
@@ -135,35 +122,6 @@ internal sealed class DefaultDnsRule : DnsRule
                 if (r.IsMatch(domain)) return true;
         }
         return false;
-    }
-
-    /// <summary>Same semantics as route rules: comm (15 chars) or the executable's basename in full.</summary>
-    private bool MatchesProcess(ProcessInfo? process)
-    {
-        if (process is null) return false;
-        if (_uids is not null && Array.IndexOf(_uids, process.Uid) < 0) return false;
-        if (_names is not null)
-        {
-            bool byComm = process.Name is { } comm && _truncatedNames!.Contains(comm);
-            bool byPath = process.Path is { } exe && _namesSpan.Contains(exe.AsSpan(exe.LastIndexOf('/') + 1));
-            if (!byComm && !byPath) return false;
-        }
-        if (_paths is not null && (process.Path is not { } path || !_paths.Contains(path))) return false;
-        if (_pathRegex is not null)
-        {
-            if (process.Path is not { } exePath) return false;
-            bool any = false;
-            foreach (var r in _pathRegex)
-            {
-                if (r.IsMatch(exePath))
-                {
-                    any = true;
-                    break;
-                }
-            }
-            if (!any) return false;
-        }
-        return true;
     }
 }
 

@@ -41,15 +41,7 @@ internal sealed class DefaultRule : CompiledRule
     private readonly string[]? _keywords;
     private readonly Regex[]? _domainRegex;
     private readonly string[]? _protocols;
-    private readonly uint[]? _uids;
-    private readonly HashSet<string>? _names;
-    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _namesSpan;
-    private readonly HashSet<string>? _truncatedNames;
-    private readonly HashSet<string>? _paths;
-    private readonly Regex[]? _pathRegex;
-
-    /// <summary>Linux truncates a process's comm to 15 bytes (TASK_COMM_LEN 16 with the NUL).</summary>
-    internal const int CommLength = 15;
+    private readonly ProcessMatcher? _process;
 
     public DefaultRule(DefaultRuleOptions o)
     {
@@ -82,18 +74,10 @@ internal sealed class DefaultRule : CompiledRule
         _hasDestination = _cidr is not null || _ipIsPrivate || _domains is not null || _keywords is not null || _domainRegex is not null;
 
         _protocols = NullIfEmpty(o.Protocol);
-        _uids = o.UserId.Count == 0 ? null : o.UserId.ToArray();
-        if (o.ProcessName.Count > 0)
-        {
-            _names = new HashSet<string>(o.ProcessName, StringComparer.Ordinal);
-            _namesSpan = _names.GetAlternateLookup<ReadOnlySpan<char>>();
-            _truncatedNames = new HashSet<string>(o.ProcessName.Select(n => n.Length > CommLength ? n[..CommLength] : n), StringComparer.Ordinal);
-        }
-        _paths = o.ProcessPath.Count == 0 ? null : new HashSet<string>(o.ProcessPath, StringComparer.Ordinal);
-        _pathRegex = o.ProcessPathRegex.Count == 0 ? null : o.ProcessPathRegex.Select(r => new Regex(r, RuleParser.PathRegexOptions)).ToArray();
+        _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
     }
 
-    public override bool UsesProcess => _uids is not null || _names is not null || _paths is not null || _pathRegex is not null;
+    public override bool UsesProcess => _process is not null;
 
     public override bool UsesDomain => _domains is not null || _keywords is not null || _domainRegex is not null;
 
@@ -109,7 +93,7 @@ internal sealed class DefaultRule : CompiledRule
         if (_sourceCidr is not null && !_sourceCidr.Contains(key.Source)) return false;
         if (_hasDestination && !MatchesDestination(flow)) return false;
         if (_protocols is not null && (flow.Protocol is not { } p || !ContainsOrdinal(_protocols, p))) return false;
-        if (UsesProcess && !MatchesProcess(flow)) return false;
+        if (_process is not null && !_process.Matches(flow.Process)) return false;
         return true;
     }
 
@@ -132,38 +116,6 @@ internal sealed class DefaultRule : CompiledRule
                 if (r.IsMatch(name)) return true;
         }
         return false;
-    }
-
-    /// <summary>
-    /// process_name matches the kernel's comm (so the configured name is compared truncated to 15
-    /// characters) or the basename of the executable path in full. Kinds are AND-ed as in sing-box.
-    /// </summary>
-    private bool MatchesProcess(FlowContext flow)
-    {
-        if (flow.Process is not { } process) return false;
-        if (_uids is not null && Array.IndexOf(_uids, process.Uid) < 0) return false;
-        if (_names is not null)
-        {
-            bool byComm = process.Name is { } comm && _truncatedNames!.Contains(comm);
-            bool byPath = process.Path is { } exe && _namesSpan.Contains(exe.AsSpan(exe.LastIndexOf('/') + 1));
-            if (!byComm && !byPath) return false;
-        }
-        if (_paths is not null && (process.Path is not { } path || !_paths.Contains(path))) return false;
-        if (_pathRegex is not null)
-        {
-            if (process.Path is not { } exePath) return false;
-            bool any = false;
-            foreach (var r in _pathRegex)
-            {
-                if (r.IsMatch(exePath))
-                {
-                    any = true;
-                    break;
-                }
-            }
-            if (!any) return false;
-        }
-        return true;
     }
 
     private static bool ContainsOrdinal(string[] values, string value)
