@@ -129,20 +129,15 @@ internal sealed partial class TcpRelay : IDisposable
             if (_dns is not null && _dns.Map.IsFakeIp(destination.Address))
             {
                 // fakeip: a proxy dials the name; the direct lane needs the real address behind it.
-                if (flow.Domain is null)
+                NetAddress? real = outbound is Outbounds.Direct.DirectOutbound && flow.Domain is not null
+                    ? await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token)
+                    : default(NetAddress);
+                if (flow.Domain is null || real is null)
                 {
                     Reset(client);
                     return;
                 }
-                NetAddress real = default;
-                if (outbound is Outbounds.Direct.DirectOutbound && await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token) is { } resolved)
-                    real = resolved;
-                else if (outbound is Outbounds.Direct.DirectOutbound)
-                {
-                    Reset(client);
-                    return;
-                }
-                destination = new Destination(real, destination.Port, flow.Domain);
+                destination = new Destination(real.Value, destination.Port, flow.Domain);
             }
             LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleIndex);
             try
@@ -165,12 +160,7 @@ internal sealed partial class TcpRelay : IDisposable
                 });
             try
             {
-                if (sniffedLength > 0)
-                {
-                    await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength), _stop.Token);
-                    connection.AddUpload(sniffedLength);
-                }
-                await PumpBothWaysAsync(client, remote, connection);
+                await StreamPump.RunAsync(client, remote, sniffed.AsMemory(0, sniffedLength), connection);
             }
             finally
             {
@@ -221,66 +211,7 @@ internal sealed partial class TcpRelay : IDisposable
         return have;
     }
 
-    private static async Task PumpBothWaysAsync(Socket client, Stream remote, TrackedConnection connection)
-    {
-        var up = PumpAsync(new NetworkStream(client, ownsSocket: false), remote, () => (remote as NetworkStream)?.Socket.Shutdown(SocketShutdown.Send), connection.AddUpload);
-        var down = PumpAsync(remote, new NetworkStream(client, ownsSocket: false), () => client.Shutdown(SocketShutdown.Send), connection.AddDownload);
-        var first = await Task.WhenAny(up, down);
-        if (first.IsFaulted)
-        {
-            // One side broke: tear the other down too instead of waiting for it.
-            Reset(client);
-            remote.Dispose();
-        }
-        try
-        {
-            await Task.WhenAll(up, down);
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            Reset(client);
-        }
-    }
-
-    private static async Task PumpAsync(Stream from, Stream to, Action halfClose, Action<long> count)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(PumpBufferSize);
-        try
-        {
-            while (true)
-            {
-                int n = await from.ReadAsync(buffer);
-                if (n == 0) break;
-                await to.WriteAsync(buffer.AsMemory(0, n));
-                count(n);
-            }
-            try
-            {
-                halfClose();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // Peer already gone.
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>Closes with an RST (SO_LINGER 0) so the app sees a refusal at once, not a timeout.</summary>
-    private static void Reset(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = new LingerOption(true, 0);
-            socket.Close();
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-    }
+    private static void Reset(Socket socket) => StreamPump.Reset(socket);
 
     internal static string DescribeProcess(Routing.FlowContext flow) =>
         flow.ProcessResolved && flow.Process is { } p ? $"{p.Name ?? "?"}[{p.Pid}] uid {p.Uid}" : "";

@@ -88,7 +88,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
         await using (remote)
         {
             if (method == "CONNECT") await SendAsync("HTTP/1.1 200 Connection established\r\n\r\n");
-            await StreamRelay.RunAsync(client, remote, firstUp);
+            await Stack.StreamPump.RunAsync(client, remote, firstUp);
         }
     }
 

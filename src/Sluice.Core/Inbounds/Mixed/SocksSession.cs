@@ -109,7 +109,7 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client)
         await using (remote)
         {
             await ReplyAsync(0, default);
-            await StreamRelay.RunAsync(client, remote);
+            await Stack.StreamPump.RunAsync(client, remote);
         }
     }
 
