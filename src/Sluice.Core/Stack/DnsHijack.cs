@@ -23,6 +23,9 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
 
     public IDomainMap Map => server.Map;
 
+    /// <summary>The querying app as the DNS rules see it; its process is looked up only if a rule asks.</summary>
+    public static DnsQuerier QuerierFor(FlowContext flow) => new(flow.Inbound, () => flow.Process);
+
     /// <summary>
     /// The real address for a name, for lanes that cannot dial a name (direct, WireGuard) when the app
     /// only ever saw a fake IP. Prefers the family the app used; null when the name does not resolve.
@@ -52,12 +55,11 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     /// Answers one hijacked UDP query (packet thread). A cache hit completes synchronously and is
     /// answered right here without allocating; a query that needs an upstream finishes off-thread.
     /// </summary>
-    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, FlowContext flow)
+    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier)
     {
         int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
         byte[] query = _inlineQuery, packet = _inlinePacket;
         payload.CopyTo(query);
-        var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
         var pending = server.HandleAsync(query.AsMemory(0, payload.Length), packet.AsMemory(header, MaxMessage), querier, 65535 - header, _stop.Token);
         if (pending.IsCompletedSuccessfully)
         {
@@ -102,7 +104,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         {
             var stream = new NetworkStream(client, ownsSocket: false);
             var input = firstLength > 0 ? new PrefixedStream(firstBytes!, firstLength, stream) : (Stream)stream;
-            var querier = new DnsQuerier(flow.Inbound, () => flow.Process);
+            var querier = QuerierFor(flow);
             while (true)
             {
                 if (!await ReadExactlyAsync(input, message.AsMemory(0, 2))) return;

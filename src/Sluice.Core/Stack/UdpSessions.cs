@@ -32,7 +32,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = Environment.TickCount64;
         if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
-        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Flow);
+        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
         else if (session.Channel is { } channel)
         {
             channel.Send(payload);
@@ -46,12 +46,14 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     public void Open(in IpPacket packet, in FlowKey key, FlowContext flow, LaneChoice choice, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
-        var session = new UdpSession(key, choice, flow);
+        var session = new UdpSession(key, choice);
         if (!_sessions.TryAdd(key, session)) return;
         if (choice.Kind == LaneKind.HijackDns)
         {
             LogHijacked(logger, key.ToString(), TcpRelay.DescribeProcess(flow));
-            dns?.OnUdpQuery(key, payload, flow);
+            // One querier per session: later queries of this flow allocate nothing for it.
+            session.Querier = DnsHijack.QuerierFor(flow);
+            dns?.OnUdpQuery(key, payload, session.Querier);
             return;
         }
         if (choice.Kind == LaneKind.Outbound)
@@ -144,9 +146,10 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     private static partial void LogSessionError(ILogger logger, string flow, string reason);
 }
 
-internal sealed class UdpSession(FlowKey key, LaneChoice choice, FlowContext flow) : IDisposable
+internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
 {
-    public FlowContext Flow { get; } = flow;
+    /// <summary>For a hijack-dns session: who asks, built once.</summary>
+    public Dns.DnsQuerier? Querier { get; set; }
 
     public FlowKey Key { get; } = key;
 
