@@ -54,6 +54,31 @@ public sealed class ProxyMixedInboundTests : IDisposable
     }
 
     [Fact]
+    public void ServerSpeaksFirst_ThroughMixedInbound_AndShadowsocks_GreetingArrives()
+    {
+        // An SMTP-like server greets before the client says anything: Sluice holds the Shadowsocks
+        // request back for the app's first bytes, and must send it alone when none come.
+        _testbed.StartIn(_testbed.Router, "socat", $"TCP-LISTEN:2525,bind={NamespaceTestbed.HiddenV4},fork,reuseaddr", "SYSTEM:echo 220 hidden.example ESMTP; sleep 2");
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"))).WaitStarted();
+
+        // A SOCKS5 client that only listens after the handshake.
+        string client = $$"""
+            import socket
+            c = socket.create_connection(("127.0.0.1", {{MixedPort}})); c.settimeout(5)
+            c.sendall(b"\x05\x01\x00"); assert c.recv(2) == b"\x05\x00"
+            c.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("{{NamespaceTestbed.HiddenV4}}") + (2525).to_bytes(2, "big"))
+            reply = b""
+            while len(reply) < 10: reply += c.recv(10 - len(reply))
+            print(c.recv(100).decode().strip())
+            """;
+        var result = _testbed.RunInClient(Long, "python3", "-c", client);
+
+        Assert.Contains("220 hidden.example ESMTP", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong password", engine.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UdpAssociate_ThroughMixedInbound_AndShadowsocks_RoundTrips()
     {
         ProxyPeers.StartShadowsocks(_testbed, "aes-256-gcm");

@@ -17,11 +17,13 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
 {
     private const int MaxHead = 64 * 1024;
 
-    public async Task RunAsync()
+    /// <param name="received">What the inbound already read from the client.</param>
+    public async Task RunAsync(ReadOnlyMemory<byte> received)
     {
         var token = inbound.Stopping;
         byte[] buffer = new byte[MaxHead];
-        int have = 0, headEnd;
+        received.CopyTo(buffer);
+        int have = received.Length, headEnd;
         while ((headEnd = buffer.AsSpan(0, have).IndexOf("\r\n\r\n"u8)) < 0)
         {
             if (have == buffer.Length) throw new ProxyProtocolException($"request head longer than {MaxHead} bytes");

@@ -86,11 +86,13 @@ internal sealed partial class MixedInbound : IDisposable
         try
         {
             client.NoDelay = true;
-            byte[] first = new byte[1];
-            int n = await client.ReceiveAsync(first, SocketFlags.Peek, _stop.Token);
+            // The first receive already holds the greeting (or the start of an HTTP request); its
+            // first byte tells the protocol.
+            byte[] first = new byte[SocksSession.BufferSize];
+            int n = await client.ReceiveAsync(first, SocketFlags.None, _stop.Token);
             if (n == 0) return;
-            if (first[0] == 5) await new SocksSession(this, client).RunAsync();
-            else await new HttpProxySession(this, client).RunAsync();
+            if (first[0] == 5) await new SocksSession(this, client, first, n).RunAsync();
+            else await new HttpProxySession(this, client).RunAsync(first.AsMemory(0, n));
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {

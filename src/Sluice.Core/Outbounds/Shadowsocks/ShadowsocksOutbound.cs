@@ -10,6 +10,9 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// </summary>
 internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
 {
+    /// <summary>How long the target header waits for the app's first bytes to travel with it.</summary>
+    private static readonly TimeSpan HeaderFlushDelay = TimeSpan.FromMilliseconds(10);
+
     private readonly ShadowsocksOutboundOptions _options;
     private readonly ShadowsocksMethod _method;
     private readonly byte[] _masterKey;
@@ -37,23 +40,10 @@ internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
         if (!_options.Network.HasFlag(ProxyNetwork.Tcp)) throw new OutboundException($"{_server.Who}: TCP is disabled by \"network\": \"udp\"");
         var socket = await _server.ConnectTcpAsync(cancellationToken);
         var stream = new ShadowsocksStream(socket, _method, _masterKey, _logger, _server.Who, destination, _options.AnswerTimeout);
-        try
-        {
-            byte[] header = new byte[SocksAddress.MaxLength];
-            int n = SocksAddress.Write(header, destination);
-            await stream.SendHeaderAsync(header.AsMemory(0, n), cancellationToken);
-            return stream;
-        }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
-        {
-            stream.Dispose();
-            throw new OutboundException($"{_server.Who}: sending the request failed: {e.Message}", e);
-        }
-        catch
-        {
-            stream.Dispose();
-            throw;
-        }
+        Span<byte> header = stackalloc byte[SocksAddress.MaxLength];
+        int n = SocksAddress.Write(header, destination);
+        stream.StageHeader(header[..n], HeaderFlushDelay);
+        return stream;
     }
 
     public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)

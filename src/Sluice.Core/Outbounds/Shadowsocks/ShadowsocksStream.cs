@@ -39,7 +39,10 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     private int _plainStart, _plainEnd;
     private int _pendingLength = -1;
     private long _received;
-    private int _pendingPrefix;
+    private int _pendingPrefix; // salt, then the sealed header, waiting at the start of _writeBuffer
+    private readonly object _prefixLock = new();
+    private volatile bool _prefixSent;
+    private Timer? _headerTimer;
     private readonly TimeSpan _answerTimeout;
     private Timer? _answerTimer;
     private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
@@ -61,16 +64,58 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         _pendingPrefix = method.SaltSize;
     }
 
-    /// <summary>Sends the salt and the target header at once, so server-speaks-first protocols work.</summary>
-    public async ValueTask SendHeaderAsync(ReadOnlyMemory<byte> header, CancellationToken cancellationToken)
+    /// <summary>
+    /// Seals the target header behind the salt without sending it: the app's first bytes usually follow
+    /// at once and go in the same segment (one send here, one read and one decrypt pass at the server).
+    /// When the app says nothing for <paramref name="flushAfter"/> (a server-speaks-first protocol), the
+    /// salt and header go alone, so the server dials the target and its greeting can come back.
+    /// </summary>
+    public void StageHeader(ReadOnlySpan<byte> header, TimeSpan flushAfter)
     {
-        Enter();
+        _pendingPrefix += Seal(header, _writeBuffer.AsSpan(_pendingPrefix));
+        _headerTimer = new Timer(static state => ((ShadowsocksStream)state!).FlushHeader(), this, flushAfter, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// The length of the salt-and-header prefix at the start of the write buffer that the caller must
+    /// send before its data, or 0 once it has gone. Set only after the flush timer's send has finished,
+    /// so a writer never overwrites a prefix still being sent.
+    /// </summary>
+    private int ClaimPrefix()
+    {
+        if (_prefixSent) return 0;
+        lock (_prefixLock)
+        {
+            if (_prefixSent) return 0;
+            _prefixSent = true;
+            _headerTimer?.Dispose();
+            return _pendingPrefix;
+        }
+    }
+
+    private void FlushHeader()
+    {
+        if (_prefixSent || Volatile.Read(ref _ownerReleased) != 0) return;
         try
         {
-            int n = _pendingPrefix;
-            n += Seal(header.Span, _writeBuffer.AsSpan(n));
-            _pendingPrefix = 0;
-            await base.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
+            Enter();
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        try
+        {
+            lock (_prefixLock)
+            {
+                if (_prefixSent) return;
+                Socket.Send(_writeBuffer.AsSpan(0, _pendingPrefix));
+                _prefixSent = true;
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The connection is gone; the relay sees that on its own reads.
         }
         finally
         {
@@ -156,9 +201,8 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         while (!buffer.IsEmpty)
         {
             int take = Math.Min(buffer.Length, WriteSlice);
-            int n = _pendingPrefix;
+            int n = ClaimPrefix();
             n += Seal(buffer.Span[..take], _writeBuffer.AsSpan(n));
-            _pendingPrefix = 0;
             await base.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
             buffer = buffer[take..];
         }
@@ -186,8 +230,8 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         while (!buffer.IsEmpty)
         {
             int take = Math.Min(buffer.Length, WriteSlice);
-            int n = _pendingPrefix + Seal(buffer[..take], _writeBuffer.AsSpan(_pendingPrefix));
-            _pendingPrefix = 0;
+            int n = ClaimPrefix();
+            n += Seal(buffer[..take], _writeBuffer.AsSpan(n));
             base.Write(_writeBuffer.AsSpan(0, n));
             buffer = buffer[take..];
         }
@@ -320,6 +364,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         if (disposing)
         {
             _answerTimer?.Dispose();
+            _headerTimer?.Dispose();
         }
         base.Dispose(disposing); // closes the socket first, so a read or write in flight ends now
         if (disposing && Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
