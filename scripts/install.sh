@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
+  ethtool                                                    # testbed delay lines: checksums computed before a frame is copied
   curl python3 iperf3 dnsutils socat dnsmasq-base dnsdist dnsperf  # apps and peers (dnsmasq, dnsdist: DNS/DoH upstreams)
   tshark                                                     # capture oracle for leak tests
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision

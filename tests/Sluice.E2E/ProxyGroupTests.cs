@@ -4,8 +4,8 @@ using Sluice.Cli.Testbed;
 namespace Sluice.E2E;
 
 /// <summary>
-/// Server groups against real ss-servers. (Latency ordering under `tc netem` delays is not tested
-/// here: this machine's kernel has no netem qdisc; see the report.)
+/// Server groups against real ss-servers. Servers at different distances sit behind the testbed's
+/// delay lines (<see cref="NamespaceTestbed.AddDelayedServer"/>), since this kernel has no netem qdisc.
 /// </summary>
 public sealed partial class ProxyGroupTests : IDisposable
 {
@@ -39,6 +39,38 @@ public sealed partial class ProxyGroupTests : IDisposable
         Assert.Equal(NamespaceTestbed.HiddenV4, retry.Stdout.Trim());
         var now = UsingRegex().Matches(engine.Log).Last().Groups[1].Value;
         Assert.NotEqual(chosen, now);
+    }
+
+    [Fact]
+    public void UrlTest_PicksLowestConnectLatency_AndTheNextLowestWhenItDies()
+    {
+        // One-way delays 120, 10 and 50 ms: connect latencies of about 240, 20 and 100 ms.
+        (int Index, int DelayMs)[] distances = [(1, 120), (2, 10), (3, 50)];
+        var servers = new Dictionary<string, System.Diagnostics.Process>();
+        foreach (var (index, delay) in distances)
+        {
+            string ns = _testbed.AddDelayedServer(index, delay);
+            servers[$"ss-{index}"] = ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8388, address: NamespaceTestbed.DelayedServerV4(index), ns: ns);
+        }
+        string members = string.Join(", ", distances.Select(d =>
+            ProxyPeers.Shadowsocks($"ss-{d.Index}", "aes-128-gcm", port: 8388, server: NamespaceTestbed.DelayedServerV4(d.Index))));
+        string group = """{"type": "urltest", "tag": "auto", "outbounds": ["ss-1", "ss-2", "ss-3"], "interval": "2s", "tolerance": 30}""";
+        var engine = _testbed.StartEngine(ProxyPeers.TunConfig(members + ", " + group, final: "auto")).WaitStarted();
+
+        // An idle group does not probe: the first request wakes it (and goes wherever it points then).
+        _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", ProxyPeers.HiddenUrl());
+        Assert.True(engine.WaitFor("group auto: now using ss-2", TimeSpan.FromSeconds(10)), engine.Log);
+        // The hidden server answers with the address it was reached from: the chosen ss-server's.
+        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", ProxyPeers.HiddenUrl());
+        Assert.True(first.Ok, first + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.DelayedServerV4(2), first.Stdout.Trim());
+
+        Exec.Kill(servers["ss-2"]);
+        Assert.True(engine.WaitFor("member ss-2 is down", TimeSpan.FromSeconds(8)), engine.Log);
+        var retry = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", ProxyPeers.HiddenUrl());
+
+        Assert.True(retry.Ok, retry + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.DelayedServerV4(3), retry.Stdout.Trim());
     }
 
     [Fact]

@@ -24,12 +24,13 @@ internal static class ProxyPeers
         _ => throw new ArgumentException(method),
     };
 
-    public static System.Diagnostics.Process StartShadowsocks(NamespaceTestbed testbed, string method, int? port = null, string? address = null)
+    /// <param name="ns">The namespace to run in (the router's unless given).</param>
+    public static System.Diagnostics.Process StartShadowsocks(NamespaceTestbed testbed, string method, int? port = null, string? address = null, string? ns = null)
     {
         int p = port ?? ShadowsocksPort(method);
-        var process = testbed.StartIn(testbed.Router, "ss-server", "-s", address ?? NamespaceTestbed.RouterV4, "-p", p.ToString(), "-k", Password,
+        var process = testbed.StartIn(ns ?? testbed.Router, "ss-server", "-s", address ?? NamespaceTestbed.RouterV4, "-p", p.ToString(), "-k", Password,
             "-m", method, "-u", "--no-delay", "-t", "60");
-        WaitListening(testbed, p);
+        WaitListening(testbed, p, ns);
         return process;
     }
 
@@ -74,21 +75,21 @@ internal static class ProxyPeers
         WaitListening(testbed, TinyproxyPort);
     }
 
-    /// <summary>Waits until something listens on the TCP port in the router namespace.</summary>
-    public static void WaitListening(NamespaceTestbed testbed, int port)
+    /// <summary>Waits until something listens on the TCP port in the router namespace (or <paramref name="ns"/>).</summary>
+    public static void WaitListening(NamespaceTestbed testbed, int port, string? ns = null)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (DateTime.UtcNow < deadline)
         {
-            var r = testbed.RunInRouter(TimeSpan.FromSeconds(5), "sh", "-c", $"ss -Hltn 'sport = :{port}' | grep -q LISTEN");
+            var r = Exec.Run(TimeSpan.FromSeconds(5), "ip", "netns", "exec", ns ?? testbed.Router, "sh", "-c", $"ss -Hltn 'sport = :{port}' | grep -q LISTEN");
             if (r.Ok) return;
             Thread.Sleep(100);
         }
-        throw new InvalidOperationException($"nothing listens on port {port} in the router namespace after 15 s");
+        throw new InvalidOperationException($"nothing listens on port {port} in namespace {ns ?? testbed.Router} after 15 s");
     }
 
-    public static string Shadowsocks(string tag, string method, string password = Password, int? port = null) =>
-        $$"""{"type": "shadowsocks", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{port ?? ShadowsocksPort(method)}}, "method": "{{method}}", "password": "{{password}}"}""";
+    public static string Shadowsocks(string tag, string method, string password = Password, int? port = null, string server = NamespaceTestbed.RouterV4) =>
+        $$"""{"type": "shadowsocks", "tag": "{{tag}}", "server": "{{server}}", "server_port": {{port ?? ShadowsocksPort(method)}}, "method": "{{method}}", "password": "{{password}}"}""";
 
     public static string Socks(string tag, int port, string? user = null, string? password = null) =>
         $$"""{"type": "socks", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{port}}{{(user is null ? "" : $", \"username\": \"{user}\", \"password\": \"{password}\"")}}}""";

@@ -28,6 +28,7 @@ public sealed class NamespaceTestbed : IDisposable
     private static int _counter;
 
     private readonly List<Process> _processes = [];
+    private readonly List<string> _extraNamespaces = [];
     private bool _disposed;
 
     private NamespaceTestbed(string name)
@@ -116,6 +117,44 @@ public sealed class NamespaceTestbed : IDisposable
         if (line != "ready") throw new InvalidOperationException($"hidden UDP echo did not start: {echo.StandardError.ReadToEnd()}");
     }
 
+    /// <summary>The address of the server namespace <see cref="AddDelayedServer"/> made with this index.</summary>
+    public static string DelayedServerV4(int index) => $"10.201.{index}.2";
+
+    /// <summary>
+    /// A server namespace that is <paramref name="oneWayDelayMs"/> ms away each way (this kernel has no
+    /// netem qdisc, so a bridge in its own namespace holds every frame that long):
+    /// router (dly&lt;index&gt;, 10.201.&lt;index&gt;.1) ⇄ delay namespace ⇄ server namespace (10.201.&lt;index&gt;.2).
+    /// The router forwards to it, so the client reaches it like any internet host, and it reaches the
+    /// router's servers (the hidden one included). Returns the server namespace's name.
+    /// </summary>
+    public string AddDelayedServer(int index, int oneWayDelayMs)
+    {
+        string name = Client[..^2];
+        string delay = $"{name}-d{index}", server = $"{name}-s{index}", routerSide = $"dly{index}";
+        foreach (var ns in new[] { delay, server })
+        {
+            Exec.Check("ip", "netns", "add", ns);
+            lock (_extraNamespaces) _extraNamespaces.Add(ns);
+            Exec.Check("ip", "-n", ns, "link", "set", "lo", "up");
+        }
+        Exec.Check("ip", "link", "add", "name", routerSide, "netns", Router, "type", "veth", "peer", "name", "to-router", "netns", delay);
+        Exec.Check("ip", "link", "add", "name", "to-server", "netns", delay, "type", "veth", "peer", "name", "eth0", "netns", server);
+        // The bridge copies frames as they are: the senders compute their checksums (no offload leaves
+        // them for later) and make no frame larger than the MTU (no segmentation offload).
+        foreach (var (ns, link) in new[] { (Router, routerSide), (delay, "to-router"), (delay, "to-server"), (server, "eth0") })
+            Exec.Check("ip", "-n", ns, "link", "set", link, "gso_max_segs", "1", "up");
+        foreach (var (ns, link) in new[] { (Router, routerSide), (server, "eth0") })
+            Exec.Check("ip", "netns", "exec", ns, "ethtool", "-K", link, "tx", "off", "tso", "off", "gso", "off");
+        Exec.Check("ip", "-n", Router, "addr", "add", $"10.201.{index}.1/24", "dev", routerSide);
+        Exec.Check("ip", "-n", server, "addr", "add", DelayedServerV4(index) + "/24", "dev", "eth0");
+        Exec.Check("ip", "-n", server, "route", "add", "default", "via", $"10.201.{index}.1");
+        Exec.Check("ip", "netns", "exec", Router, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+        var line = StartIn(delay, "python3", PeerScript, "delayline", "to-router", "to-server", oneWayDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string? ready = line.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        if (ready != "ready") throw new InvalidOperationException($"delay line did not start: {line.StandardError.ReadToEnd()}");
+        return server;
+    }
+
     /// <summary>Runs a command in the client namespace and waits for it.</summary>
     public ExecResult RunInClient(TimeSpan timeout, params string[] argv) => Exec.Run(timeout, ["ip", "netns", "exec", Client, .. argv]);
 
@@ -164,6 +203,9 @@ public sealed class NamespaceTestbed : IDisposable
         }
         Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Client);
         Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Router);
+        lock (_extraNamespaces)
+            foreach (var ns in _extraNamespaces)
+                Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", ns);
         try
         {
             Directory.Delete(WorkDir, recursive: true);

@@ -14,6 +14,9 @@ udpecho ADDRESS PORT
 socks-udp PROXY_HOST PROXY_PORT HOST PORT MESSAGE
     a SOCKS5 UDP ASSOCIATE client (no auth): sends MESSAGE to HOST:PORT through the proxy, prints
     the echo (5 s timeout).
+delayline IFACE_A IFACE_B DELAY_MS
+    a two-port Ethernet bridge that holds every frame DELAY_MS milliseconds before passing it on, in
+    order (prints "ready"): added latency for kernels without the netem qdisc.
 """
 import asyncio, functools, http.server, os, resource, socket, socketserver, sys, threading
 
@@ -147,6 +150,31 @@ def socks_udp(proxy_host, proxy_port, host, port, message):
     print(data[skip:].decode(), flush=True)
     control.close()
 
+def delayline(iface_a, iface_b, delay_ms):
+    # AF_PACKET sees every frame on a port, including ones addressed to the far side's MAC; frames
+    # this process sent itself come back as PACKET_OUTGOING and are skipped.
+    ETH_P_ALL, PACKET_OUTGOING = 3, 4
+    ports = []
+    for name in (iface_a, iface_b):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        s.bind((name, 0))
+        s.setblocking(False)
+        ports.append(s)
+    loop = asyncio.new_event_loop()
+    delay = delay_ms / 1000.0
+    def forward(src, dst):
+        while True:
+            try:
+                frame, address = src.recvfrom(65535)
+            except BlockingIOError:
+                return
+            if address[2] != PACKET_OUTGOING:
+                loop.call_later(delay, lambda f=frame: dst.send(f))
+    loop.add_reader(ports[0].fileno(), forward, ports[0], ports[1])
+    loop.add_reader(ports[1].fileno(), forward, ports[1], ports[0])
+    print("ready", flush=True)
+    loop.run_forever()
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -157,6 +185,8 @@ if __name__ == "__main__":
         udp(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "udpecho":
         udpecho(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "delayline":
+        delayline(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif cmd == "socks-udp":
         socks_udp(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6])
     else:
