@@ -113,7 +113,7 @@ public sealed partial class SluiceEngine : IDisposable
         _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
-        _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, _logs);
+        _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, Connections, _logs);
         if (tunOptions is null)
         {
             LogStartedWithoutTun(_logger, _mixed.Describe(), FwMark);

@@ -175,6 +175,40 @@ public sealed class DaemonApiTests : IDisposable
     }
 
     [Fact]
+    public async Task Connections_ListMixedInboundRequest_WithItsInbound_DeleteEndsIt()
+    {
+        WriteBlob("blob.bin", 64);
+        string curl = _testbed.CopyProgram("curl", "curl-socks");
+        var daemon = DaemonUnderTest.Start(_testbed);
+        string config = """
+            {"inbounds": [{"type": "mixed", "tag": "mixed-in", "listen": "127.0.0.1", "listen_port": 2081}],
+             "outbounds": [{"type": "direct", "tag": "direct"}], "route": {"final": "direct"}}
+            """;
+        Assert.Equal(0, daemon.Core("up", $$"""{"config": {{config}}}""").GetProperty("code").GetInt32());
+        var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(90), curl, "-sS", "-o", "/dev/null", "--max-time", "80",
+            "--limit-rate", "2M", "-x", "socks5://127.0.0.1:2081", EngineConfigs.ServerUrl("blob.bin")));
+
+        JsonElement? live = null;
+        for (int i = 0; i < 50 && live is null; i++)
+        {
+            await Task.Delay(200);
+            live = daemon.Get("/connections").GetProperty("connections").EnumerateArray()
+                .Cast<JsonElement?>().FirstOrDefault(c => c!.Value.GetProperty("metadata").GetProperty("type").GetString() == "mixed-in");
+        }
+        Assert.True(live is not null, daemon.Get("/connections").ToString() + "\n" + daemon.Process.Log);
+        var connection = live!.Value;
+        Assert.Equal("direct", connection.GetProperty("chains")[0].GetString());
+        Assert.Equal(NamespaceTestbed.ServerV4, connection.GetProperty("metadata").GetProperty("destinationIP").GetString());
+        Assert.Equal("curl-socks", connection.GetProperty("metadata").GetProperty("process").GetString());
+
+        var delete = daemon.HttpAuthed("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", DaemonUnderTest.Http + "/connections/" + connection.GetProperty("id").GetString());
+        var result = await download;
+
+        Assert.Equal("204", delete.Stdout.Trim());
+        Assert.False(result.Ok, "the transfer should have been cut: " + result);
+    }
+
+    [Fact]
     public void ClashReadEndpoints_AnswerInClashShapes()
     {
         var daemon = DaemonUnderTest.Start(_testbed);

@@ -79,6 +79,27 @@ public sealed class ProxyMixedInboundTests : IDisposable
     }
 
     [Fact]
+    public void ProcessRule_OnMixedInbound_MatchesTheAppBehindTheProxyConnection()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        string config = MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"))
+            .Replace("\"route\": {\"final\": \"ss\"}", """
+                "route": {"rules": [{"process_name": "curl-direct", "outbound": "direct"}], "final": "ss"}
+                """, StringComparison.Ordinal);
+        var engine = _testbed.StartEngine(config).WaitStarted();
+        string direct = _testbed.CopyProgram("curl", "curl-direct");
+
+        // The hidden server is reachable only through ss-server: the app the rule sends direct cannot get there.
+        var viaProxy = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", "-x", $"socks5h://127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+        var viaDirect = _testbed.RunInClient(Long, direct, "-sS", "--max-time", "5", "-x", $"socks5h://127.0.0.1:{MixedPort}", ProxyPeers.HiddenUrl());
+
+        Assert.True(viaProxy.Ok, viaProxy + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, viaProxy.Stdout.Trim());
+        Assert.False(viaDirect.Ok, viaDirect + "\n" + engine.Log);
+        Assert.Contains("=> direct (rule 0)", engine.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UdpAssociate_ThroughMixedInbound_AndShadowsocks_RoundTrips()
     {
         ProxyPeers.StartShadowsocks(_testbed, "aes-256-gcm");

@@ -14,10 +14,11 @@ public sealed class TrackedConnection
     private long _download;
     private Action? _close;
 
-    internal TrackedConnection(long id, FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, DateTimeOffset start, Action? close)
+    internal TrackedConnection(long id, FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, DateTimeOffset start, Action? close, FlowKey? socketKey = null)
     {
         Id = id;
         Key = key;
+        SocketKey = socketKey ?? key;
         Inbound = inbound;
         Domain = domain;
         Process = process;
@@ -30,6 +31,9 @@ public sealed class TrackedConnection
     public long Id { get; }
 
     public FlowKey Key { get; }
+
+    /// <summary>The app's own socket, for the late process lookup (differs from <see cref="Key"/> for proxy inbounds).</summary>
+    public FlowKey SocketKey { get; }
 
     /// <summary>"tcp", "udp" or "icmp".</summary>
     public string Network => Key.Protocol switch { IpProtocol.Tcp => "tcp", IpProtocol.Udp => "udp", _ => "icmp" };
@@ -75,7 +79,7 @@ public sealed class TrackedConnection
         if (Resolver is not { } resolve || Interlocked.Exchange(ref _lateResolved, 1) == 1) return Volatile.Read(ref _lateProcess);
         try
         {
-            Volatile.Write(ref _lateProcess, resolve(Key));
+            Volatile.Write(ref _lateProcess, resolve(SocketKey));
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -95,9 +99,9 @@ public sealed class ConnectionRegistry(TimeProvider time)
     private long _closedUpload;
     private long _closedDownload;
 
-    public TrackedConnection Add(FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, Action? close)
+    public TrackedConnection Add(FlowKey key, string inbound, string? domain, ProcessInfo? process, string lane, string rule, Action? close, FlowKey? socketKey = null)
     {
-        var connection = new TrackedConnection(Interlocked.Increment(ref _nextId), key, inbound, domain, process, lane, rule, time.GetUtcNow(), close);
+        var connection = new TrackedConnection(Interlocked.Increment(ref _nextId), key, inbound, domain, process, lane, rule, time.GetUtcNow(), close, socketKey);
         connection.Resolver = ProcessResolver;
         _live[connection.Id] = connection;
         return connection;

@@ -12,12 +12,20 @@ public sealed class FlowContext
     private readonly FlowKey _key;
     private ProcessInfo? _process;
 
-    public FlowContext(FlowKey key, string inbound, Func<FlowKey, ProcessInfo?>? processLookup)
+    /// <param name="socketKey">
+    /// The app's own socket when it is not the flow itself: a proxy request's flow goes to the named
+    /// destination, but the app's connection runs to the proxy port, and only that one finds the process.
+    /// </param>
+    public FlowContext(FlowKey key, string inbound, Func<FlowKey, ProcessInfo?>? processLookup, FlowKey? socketKey = null)
     {
         _key = key;
         Inbound = inbound;
         _processLookup = processLookup;
+        SocketKey = socketKey ?? key;
     }
+
+    /// <summary>The app socket's key, which process lookups use (<see cref="Key"/> unless the flow came through a proxy inbound).</summary>
+    public FlowKey SocketKey { get; }
 
     public FlowKey Key => _key;
 
@@ -49,7 +57,7 @@ public sealed class FlowContext
             if (!ProcessResolved)
             {
                 ProcessResolved = true;
-                _process = _processLookup?.Invoke(_key);
+                _process = _processLookup?.Invoke(SocketKey);
             }
             return _process;
         }

@@ -75,13 +75,13 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
             firstUp = combined;
         }
 
-        var outbound = inbound.Route(client, IpProtocol.Tcp, destination);
-        if (outbound is null)
+        var route = inbound.Route(client, IpProtocol.Tcp, destination);
+        if (route is null)
         {
             await SendAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return;
         }
-        var remote = await inbound.DialAsync(outbound, destination);
+        var remote = await inbound.DialAsync(route.Outbound, destination);
         if (remote is null)
         {
             await SendAsync("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -90,7 +90,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
         await using (remote)
         {
             if (method == "CONNECT") await SendAsync("HTTP/1.1 200 Connection established\r\n\r\n");
-            await Stack.StreamPump.RunAsync(client, remote, firstUp);
+            await inbound.RelayAsync(client, route, remote, firstUp);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Flows;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Stack;
@@ -23,15 +24,17 @@ internal sealed partial class MixedInbound : IDisposable
     private readonly MixedInboundOptions _options;
     private readonly LaneSelector _lanes;
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
+    private readonly ConnectionRegistry _connections;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILogger logger)
+    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, ILogger logger)
     {
         _options = options;
         _lanes = lanes;
         _lookup = lookup;
+        _connections = connections;
         _logger = logger;
         _listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -108,13 +111,16 @@ internal sealed partial class MixedInbound : IDisposable
     }
 
     /// <summary>Routes a request like a TUN flow; null when the rules refuse it (logged).</summary>
-    internal IOutbound? Route(Socket client, byte protocol, Destination destination)
+    internal MixedRoute? Route(Socket client, byte protocol, Destination destination)
     {
         var source = (IPEndPoint)client.RemoteEndPoint!;
         var local = NetAddress.FromIPAddress(source.Address);
         var target = destination.Address == default ? (local.IsV4 ? NetAddress.FromV4(0) : NetAddress.FromBytes(new byte[16])) : destination.Address;
         var key = new FlowKey(protocol, local, (ushort)source.Port, target, destination.Port);
-        var flow = new FlowContext(key, _options.Tag, _lookup) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
+        var listener = (IPEndPoint)client.LocalEndPoint!;
+        var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
+            NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
+        var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
         var choice = _lanes.Choose(flow);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
         while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
@@ -126,7 +132,30 @@ internal sealed partial class MixedInbound : IDisposable
             return null;
         }
         if (log) LogRouted(_logger, _options.Tag, destination.Domain is null ? key.ToString() : $"{key} {destination.Domain}", choice.Outbound!.Tag, choice.Decision.RuleIndex);
-        return choice.Outbound;
+        return new MixedRoute(choice.Outbound!, flow, choice.Decision.RuleIndex);
+    }
+
+    /// <summary>
+    /// Relays a dialed request both ways, listed among the engine's connections (with its byte counts)
+    /// while it lasts, so `sluice connections` shows it and closing it there ends it.
+    /// </summary>
+    internal async Task RelayAsync(Socket client, MixedRoute route, Stream remote, ReadOnlyMemory<byte> firstUp)
+    {
+        var flow = route.Flow;
+        var connection = _connections.Add(flow.Key, _options.Tag, flow.Domain, flow.ProcessResolved ? flow.Process : null,
+            route.Outbound.Tag, _lanes.DescribeRule(route.RuleIndex), () =>
+            {
+                StreamPump.Reset(client);
+                remote.Dispose();
+            }, flow.SocketKey);
+        try
+        {
+            await StreamPump.RunAsync(client, remote, firstUp, connection);
+        }
+        finally
+        {
+            _connections.Remove(connection);
+        }
     }
 
     /// <summary>Dials through the outbound, resolving a name here when the outbound cannot take names.</summary>
@@ -167,6 +196,9 @@ internal sealed partial class MixedInbound : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: bad request from {Client}: {Reason}")]
     private static partial void LogBadRequest(ILogger logger, string inbound, string client, string reason);
 }
+
+/// <summary>Where the rules sent a proxy request, and the flow they judged.</summary>
+internal sealed record MixedRoute(IOutbound Outbound, FlowContext Flow, int RuleIndex);
 
 /// <summary>A client spoke the proxy protocol wrong; the message says how.</summary>
 internal sealed class ProxyProtocolException(string message) : Exception(message);

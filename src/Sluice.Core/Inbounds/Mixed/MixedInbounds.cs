@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Flows;
+using Sluice.Core.Monitoring;
 using Sluice.Core.Stack;
 using Sluice.Packets;
 
@@ -15,13 +16,13 @@ internal sealed partial class MixedInbounds : IDisposable
     {
     }
 
-    public static MixedInbounds Start(IReadOnlyList<MixedInboundOptions> options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILoggerFactory logs)
+    public static MixedInbounds Start(IReadOnlyList<MixedInboundOptions> options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, ILoggerFactory logs)
     {
         var all = new MixedInbounds();
         var logger = logs.CreateLogger("mixed");
         try
         {
-            foreach (var o in options) all._inbounds.Add(new MixedInbound(o, lanes, lookup, logger));
+            foreach (var o in options) all._inbounds.Add(new MixedInbound(o, lanes, lookup, connections, logger));
         }
         catch
         {

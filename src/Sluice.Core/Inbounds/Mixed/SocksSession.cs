@@ -95,21 +95,21 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
 
     private async Task ConnectAsync(Destination destination)
     {
-        var outbound = inbound.Route(client, IpProtocol.Tcp, destination);
-        if (outbound is null)
+        var route = inbound.Route(client, IpProtocol.Tcp, destination);
+        if (route is null)
         {
             await ReplyAsync(2, default); // connection not allowed by ruleset
             return;
         }
         await ReplyAsync(0, default);
-        var remote = await inbound.DialAsync(outbound, destination);
+        var remote = await inbound.DialAsync(route.Outbound, destination);
         if (remote is null)
         {
             Stack.StreamPump.Reset(client);
             return;
         }
         await using (remote)
-            await Stack.StreamPump.RunAsync(client, remote, _buffer.AsMemory(_start, _end - _start));
+            await inbound.RelayAsync(client, route, remote, _buffer.AsMemory(_start, _end - _start));
     }
 
     private async Task AssociateAsync()
