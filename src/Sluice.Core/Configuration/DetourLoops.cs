@@ -47,7 +47,8 @@ internal static class DetourLoops
             if (first.Count == 0 || !config.OutboundPaths.TryGetValue(start.Tag, out var path)) continue;
             foreach (var (to, kind) in first)
             {
-                if (to == start.Tag || ShortestPathBack(start.Tag, to, EdgesOf) is not { } loop) continue; // itself: the parser says so
+                if (kind == Edge.Detour && to == start.Tag) continue; // its own detour: the parser says so
+                if ((to == start.Tag ? [start.Tag, start.Tag] : ShortestPathBack(start.Tag, to, EdgesOf)) is not { } loop) continue;
                 string key = string.Join(",", loop.Distinct().Order(StringComparer.Ordinal));
                 if (!reported.Add(key)) continue;
                 string chain = string.Join(" -> ", loop);
