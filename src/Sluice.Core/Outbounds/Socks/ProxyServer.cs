@@ -30,6 +30,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
     /// <summary>An answer with TTL 0 is still kept this long, so a burst of connections makes one lookup.</summary>
     private static readonly TimeSpan MinimumCacheTime = TimeSpan.FromSeconds(1);
 
+    /// <summary>RFC 2181 §8 caps TTLs at 2^31 - 1 s; a day is plenty and keeps the tick arithmetic small.</summary>
+    private static readonly TimeSpan MaximumCacheTime = TimeSpan.FromDays(1);
+
     private readonly IPAddress? _literal = IPAddress.TryParse(options.Server.Trim('[', ']'), out var ip) ? ip : null;
     private CachedAddress? _cached;
     private string? _who;
@@ -82,7 +85,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         }
         var chosen = resolved.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? resolved.Addresses.FirstOrDefault()
             ?? throw new OutboundException($"{Who}: server name {options.Server} has no address");
-        var keep = resolved.Ttl > MinimumCacheTime ? resolved.Ttl : MinimumCacheTime;
+        var keep = resolved.Ttl < MinimumCacheTime ? MinimumCacheTime : resolved.Ttl > MaximumCacheTime ? MaximumCacheTime : resolved.Ttl;
         _cached = new CachedAddress(chosen, Environment.TickCount64 + (long)keep.TotalMilliseconds);
         return chosen;
     }
