@@ -89,7 +89,7 @@ internal static class OutboundSection
         if (r.Take("detour") is not null)
             r.Errors.Add(r.PathOf("detour"), "a direct outbound connects from the host itself and cannot go through another outbound; route the traffic to that outbound instead");
         if (r.Take("domain_resolver") is not null)
-            r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: flows reach it with an address, and names from the mixed inbound are resolved with the host's resolvers");
+            r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: a fakeip flow's name is resolved by route.default_domain_resolver, a mixed inbound request's name by the host's resolvers");
         return new DirectOutboundOptions(tag, new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout));
     }
 }
