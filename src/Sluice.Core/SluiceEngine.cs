@@ -95,22 +95,23 @@ public sealed partial class SluiceEngine : IDisposable
     private void StartCore(TunInboundOptions? tunOptions)
     {
         var sockets = _platform.Sockets(FwMark);
+        // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
+        // its detours are the outbounds and endpoints by tag (looked up at first use), null = direct. It
+        // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
+        var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
+        _owned.Add(directForDns);
+        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
+        var context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
         foreach (var options in _config.Outbounds)
         {
             _outbounds[options.Tag] = options is WireGuardEndpointOptions wireGuard
                 ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"))
-                : OutboundRegistry.Create(options, new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag)));
+                : OutboundRegistry.Create(options, context);
         }
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
-        _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds,
-            new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag)), _logs);
+        _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs);
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
-        // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
-        // its detours are the outbounds and endpoints by tag, null = direct.
-        var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
-        _owned.Add(directForDns);
-        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, Connections, _logs);

@@ -144,6 +144,14 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public void ReferenceInbound(string tag, string path) => _inboundReferences.Add((tag, path));
 
+    /// <summary>An outbound's domain_resolver: checked against dns.servers once every section is read.</summary>
+    public void ReferenceDnsServer(string tag, string path) => DnsServerReferences.Add((tag, path));
+
+    public List<(string Tag, string Path)> DnsServerReferences { get; } = [];
+
+    /// <summary>Outbound tag → its path ("outbounds[2]"), for errors found across outbounds (detour loops).</summary>
+    public Dictionary<string, string> OutboundPaths { get; } = new(StringComparer.Ordinal);
+
     public void CheckReferences()
     {
         // implied, as documented; first, so it is the default outbound when only endpoints are given
@@ -163,6 +171,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
                 Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
         }
         DnsSection.CheckReferences(this);
+        DetourLoops.Check(this);
         SubscriptionSection.CheckReferences(this);
     }
 

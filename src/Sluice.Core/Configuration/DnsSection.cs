@@ -120,11 +120,21 @@ internal static partial class DnsSection
         };
     }
 
-    /// <summary>route.default_domain_resolver must name a DNS server (called once every section is read).</summary>
+    /// <summary>
+    /// route.default_domain_resolver and outbounds' domain_resolver must name a DNS server that gives real
+    /// addresses (called once every section is read).
+    /// </summary>
     public static void CheckReferences(ConfigBuilder config)
     {
-        if (config.Route.DefaultDomainResolver is not { } tag) return;
         var tags = config.Dns.Servers.Select(s => s.Tag).ToHashSet(StringComparer.Ordinal);
+        foreach (var (resolver, at) in config.DnsServerReferences)
+        {
+            if (!tags.Contains(resolver))
+                config.Errors.Add(at, NoServer(resolver, tags));
+            else if (config.Dns.Servers.First(s => s.Tag == resolver) is FakeIpDnsServerOptions)
+                config.Errors.Add(at, $"{JsonPath.Quote(resolver)} is a fakeip server; a proxy server's name needs its real address (name a udp, tcp, tls, https, local or hosts server)");
+        }
+        if (config.Route.DefaultDomainResolver is not { } tag) return;
         if (!tags.Contains(tag))
             config.Errors.Add("route.default_domain_resolver", NoServer(tag, tags));
         else if (config.Dns.Servers.First(s => s.Tag == tag) is FakeIpDnsServerOptions)

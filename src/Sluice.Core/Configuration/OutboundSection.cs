@@ -21,7 +21,11 @@ internal static class OutboundSection
         ["fallback"] = GroupOutboundParsers.ParseFallback,
     };
 
-    /// <summary>sing-box's dial fields that Sluice does not implement yet.</summary>
+    /// <summary>
+    /// sing-box's dial fields that Sluice does not implement yet. Proxy outbounds read "detour" and
+    /// "domain_resolver" themselves (so these entries only answer for the other types); direct refuses
+    /// both with its own reason.
+    /// </summary>
     private static readonly HashSet<string> UnsupportedDialFields = new(StringComparer.Ordinal)
     {
         "detour", "inet4_bind_address", "inet6_bind_address", "reuse_addr", "tcp_fast_open", "tcp_multi_path",
@@ -63,6 +67,15 @@ internal static class OutboundSection
             var outbound = parse(r, tag);
             r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
             if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
+            if (outbound is not null) config.OutboundPaths.TryAdd(tag, itemPath);
+            if (outbound is not null && ProxyServerOptions.Of(outbound) is { } server)
+            {
+                if (server.Detour == tag)
+                    config.Errors.Add(r.PathOf("detour"), $"an outbound cannot be its own detour: name the outbound its server is reached through, or remove \"detour\"");
+                else if (server.Detour is { } detour)
+                    config.ReferenceOutbound(detour, r.PathOf("detour"));
+                if (server.DomainResolver is { } resolver) config.ReferenceDnsServer(resolver, r.PathOf("domain_resolver"));
+            }
             if (outbound is GroupOutboundOptions group)
                 for (int m = 0; m < group.Members.Count; m++) config.ReferenceOutbound(group.Members[m], GroupReferences.PathOf(itemPath, m, group.Members.Count));
         }
@@ -73,6 +86,10 @@ internal static class OutboundSection
         string? bind = r.String("bind_interface");
         uint? mark = r.Mark("routing_mark");
         var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
+        if (r.Take("detour") is not null)
+            r.Errors.Add(r.PathOf("detour"), "a direct outbound connects from the host itself and cannot go through another outbound; route the traffic to that outbound instead");
+        if (r.Take("domain_resolver") is not null)
+            r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: a fakeip flow's name is resolved by route.default_domain_resolver, a mixed inbound request's name by the host's resolvers");
         return new DirectOutboundOptions(tag, new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout));
     }
 }

@@ -13,7 +13,23 @@ public enum ProxyNetwork
 
 /// <param name="Server">Host name or address of the proxy server.</param>
 /// <param name="Dial">bind_interface, routing_mark, connect_timeout (default 5 s).</param>
-public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions Dial);
+public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions Dial)
+{
+    /// <summary>"detour": the outbound tag the server is dialed through (bind_interface/routing_mark then refused); null = own sockets.</summary>
+    public string? Detour { get; init; }
+
+    /// <summary>"domain_resolver": the DNS server tag for the server's name; null = route.default_domain_resolver, else the host's.</summary>
+    public string? DomainResolver { get; init; }
+
+    /// <summary>The server options of a proxy outbound; null for other types.</summary>
+    public static ProxyServerOptions? Of(OutboundOptions outbound) => outbound switch
+    {
+        ShadowsocksOutboundOptions s => s.Server,
+        SocksOutboundOptions s => s.Server,
+        HttpOutboundOptions h => h.Server,
+        _ => null,
+    };
+}
 
 /// <param name="Method">aes-128-gcm, aes-256-gcm or chacha20-ietf-poly1305.</param>
 /// <param name="AnswerTimeout">
@@ -88,8 +104,17 @@ internal static class ProxyOutboundParsers
         else if (server.Length == 0 || server.Any(char.IsWhiteSpace)) r.Errors.Add(r.PathOf("server"), $"{JsonPath.Quote(server)} is not a host name or address");
         long? port = r.Integer("server_port", 1, 65535);
         if (port is null && !r.Has("server_port")) r.Errors.Add(r.PathOf("server_port"), "required (1..65535)");
+        bool marksOrBinds = r.Has("bind_interface") || r.Has("routing_mark");
         var dial = ParseDial(r);
-        return server is null || port is null ? null : new ProxyServerOptions(server, (ushort)port, dial);
+        string? detour = r.String("detour");
+        if (detour is { Length: 0 }) detour = null;
+        if (detour is not null && marksOrBinds)
+        {
+            string field = r.Has("bind_interface") ? "bind_interface" : "routing_mark";
+            r.Errors.Add(r.PathOf(field), $"cannot be combined with \"detour\": the connection to the server is made by outbound {JsonPath.Quote(detour)}, so its own dial fields apply; remove {JsonPath.Quote(field)} or the detour");
+        }
+        string? resolver = DnsSection.ParseDomainResolver(r);
+        return server is null || port is null ? null : new ProxyServerOptions(server, (ushort)port, dial) { Detour = detour, DomainResolver = resolver };
     }
 
     public static DialOptions ParseDial(ObjectReader r)

@@ -176,9 +176,25 @@ public sealed partial class DnsServer
     public ValueTask<IReadOnlyList<IPAddress>> ResolveForEngineAsync(string host, CancellationToken ct) =>
         ResolveWithAsync(_engineServer, host, ct);
 
-    internal async ValueTask<IReadOnlyList<IPAddress>> ResolveWithAsync(int serverIndex, string host, CancellationToken ct)
+    internal async ValueTask<IReadOnlyList<IPAddress>> ResolveWithAsync(int serverIndex, string host, CancellationToken ct) =>
+        (await ResolveWithTtlAsync(serverIndex, host, ct)).Addresses;
+
+    public bool Covers(string? resolverTag) => resolverTag is null ? _hasDefaultResolver : Array.Exists(_servers, s => s.Tag == resolverTag);
+
+    /// <summary>
+    /// A proxy server's name through <paramref name="resolverTag"/> (null: route.default_domain_resolver),
+    /// with the remaining TTL so the caller keeps it that long.
+    /// </summary>
+    public async ValueTask<ResolvedHost> ResolveAsync(string? resolverTag, string host, CancellationToken cancellationToken)
     {
-        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal)) return [literal];
+        int index = resolverTag is null ? _engineServer : Array.FindIndex(_servers, s => s.Tag == resolverTag);
+        if (index < 0) throw new DnsLookupException($"no DNS server has tag \"{resolverTag}\"");
+        return await ResolveWithTtlAsync(index, host, cancellationToken);
+    }
+
+    private async ValueTask<ResolvedHost> ResolveWithTtlAsync(int serverIndex, string host, CancellationToken ct)
+    {
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal)) return new ResolvedHost([literal], TimeSpan.MaxValue);
         byte[] wire = DnsName.Encode(host) ?? throw new DnsLookupException($"\"{host}\" is not a host name");
         var server = _servers[serverIndex];
         ushort[] types = _strategy switch
@@ -191,27 +207,30 @@ public sealed partial class DnsServer
         var lookups = types.Select(t => LookupAsync(server, wire, t, ct).AsTask()).ToArray();
         var results = await Task.WhenAll(lookups);
         var addresses = results.SelectMany(r => r.Addresses).Select(a => a.ToIPAddress()).ToList();
-        if (addresses.Count > 0) return addresses;
+        if (addresses.Count > 0)
+            return new ResolvedHost(addresses, TimeSpan.FromSeconds(results.Where(r => r.Addresses.Length > 0).Min(r => r.Ttl)));
         string why = string.Join(", ", types.Zip(results, (t, r) => $"{(t == DnsType.A ? "A" : "AAAA")}: {r.Why}"));
         throw new DnsLookupException($"cannot resolve {host} with DNS server {server.Tag} ({why})");
     }
 
-    private async ValueTask<(NetAddress[] Addresses, string Why)> LookupAsync(ServerEntry server, byte[] wire, ushort type, CancellationToken ct)
+    /// <summary>Addresses of one type, the seconds they may still be kept, or why there are none.</summary>
+    private async ValueTask<(NetAddress[] Addresses, uint Ttl, string Why)> LookupAsync(ServerEntry server, byte[] wire, ushort type, CancellationToken ct)
     {
         switch (server.Kind)
         {
             case ServerKind.Hosts:
                 string name = DnsName.ToText(wire);
-                if (!server.Hosts!.TryGet(name, out var known)) return ([], "not in hosts");
-                return (known.Where(a => a.IsV4 == (type == DnsType.A)).ToArray(), "no address of this family in hosts");
+                if (!server.Hosts!.TryGet(name, out var known)) return ([], 0, "not in hosts");
+                return (known.Where(a => a.IsV4 == (type == DnsType.A)).ToArray(), HostsTtl, "no address of this family in hosts");
             case ServerKind.FakeIp:
-                return ([], "a fakeip server has no real addresses");
+                return ([], 0, "a fakeip server has no real addresses");
         }
         byte[] key = new byte[wire.Length + 4];
         CacheKey(wire, type, server.Index, key);
-        if (_cache is not null && _cache.TryGet(key, out var cached, out _)) return (cached.Addresses, Describe(cached));
+        if (_cache is not null && _cache.TryGet(key, out var cached, out _))
+            return (cached.Addresses, cached.Ttl - Math.Min(cached.Ttl, ElapsedSeconds(cached)), Describe(cached));
         var answer = await GetOrFetch(key, server, wire, type, store: true).WaitAsync(ct);
-        return answer is null ? ([], "no answer (timeout or failure, see the log)") : (answer.Addresses, Describe(answer));
+        return answer is null ? ([], 0, "no answer (timeout or failure, see the log)") : (answer.Addresses, answer.Ttl, Describe(answer));
 
         static string Describe(DnsAnswer a) => a.Addresses.Length > 0 ? "ok" : a.Rcode == DnsRcode.NoError ? "no records" : a.Rcode.ToString().ToUpperInvariant();
     }

@@ -20,7 +20,7 @@ namespace Sluice.Core.Dns;
 ///    and NODATA by the SOA's, RFC 2308), its addresses fed to the IP → domain map, and written with the
 ///    client's ID and question; SERVFAIL when the exchange failed or took longer than the timeout.
 /// </summary>
-public sealed partial class DnsServer : IAsyncDisposable
+public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
 {
     /// <summary>TTL of hosts answers (sing-box's default DNS TTL).</summary>
     internal const uint HostsTtl = 600;
@@ -37,6 +37,7 @@ public sealed partial class DnsServer : IAsyncDisposable
     private readonly (DnsRule Rule, Decision Decision)[] _rules;
     private readonly Decision _final;
     private readonly int _engineServer;
+    private readonly bool _hasDefaultResolver;
     private readonly DnsStrategy _strategy;
     private readonly DnsCache? _cache;
     private readonly bool _reverseMapping;
@@ -51,6 +52,7 @@ public sealed partial class DnsServer : IAsyncDisposable
         _timeout = options.Timeout;
         _servers = servers;
         _engineServer = engineServer;
+        _hasDefaultResolver = options.DefaultDomainResolver is not null;
         _strategy = options.Strategy;
         _reverseMapping = options.ReverseMapping;
         _cache = options.DisableCache ? null : new DnsCache(Math.Max(options.CacheCapacity, 1), time);

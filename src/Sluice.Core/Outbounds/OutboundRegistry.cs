@@ -22,9 +22,9 @@ public static class OutboundRegistry
     /// <summary>Factories that need more than sockets (a logger, other outbounds): proxies and groups.</summary>
     private static readonly Dictionary<Type, Func<OutboundOptions, OutboundContext, IOutbound>> ContextFactories = new()
     {
-        [typeof(ShadowsocksOutboundOptions)] = (o, c) => new ShadowsocksOutbound((ShadowsocksOutboundOptions)o, c.Sockets, c.Logger("shadowsocks")),
-        [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c.Sockets),
-        [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c.Sockets),
+        [typeof(ShadowsocksOutboundOptions)] = (o, c) => new ShadowsocksOutbound((ShadowsocksOutboundOptions)o, c, c.Logger("shadowsocks")),
+        [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c),
+        [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c),
         [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,
             c.Resolve ?? throw new InvalidOperationException("a group needs OutboundContext.Resolve"), c.Logger("group")),
     };
@@ -42,7 +42,9 @@ public static class OutboundRegistry
 /// <summary>What an outbound factory may use besides sockets.</summary>
 /// <param name="Logs">Per-connection log lines (e.g. a proxy's "wrong password?"); null logs nothing.</param>
 /// <param name="Resolve">Finds another outbound by tag (group members, detour); valid once all are created.</param>
-public sealed record OutboundContext(ISocketFactory Sockets, ILoggerFactory? Logs = null, Func<string, IOutbound?>? Resolve = null)
+/// <param name="Names">The engine's DNS server, for proxy servers' names (domain_resolver); null: the host's resolver.</param>
+public sealed record OutboundContext(ISocketFactory Sockets, ILoggerFactory? Logs = null, Func<string, IOutbound?>? Resolve = null,
+    IServerNameResolver? Names = null)
 {
     public ILogger Logger(string category) => Logs?.CreateLogger(category) ?? NullLogger.Instance;
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using Sluice.Core.Monitoring;
+using Sluice.Core.Outbounds;
 
 namespace Sluice.Core.Stack;
 
@@ -22,7 +23,7 @@ internal static class StreamPump
             connection?.AddUpload(firstUp.Length);
         }
         using var clientStream = new NetworkStream(client, ownsSocket: false);
-        var up = PumpAsync(clientStream, remote, () => (remote as NetworkStream)?.Socket.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddUpload);
+        var up = PumpAsync(clientStream, remote, () => StreamEnds.ShutdownWrite(remote), connection is null ? null : connection.AddUpload);
         var down = PumpAsync(remote, clientStream, () => client.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddDownload);
         var first = await Task.WhenAny(up, down);
         if (first.IsFaulted)
@@ -56,7 +57,7 @@ internal static class StreamPump
             {
                 halfClose();
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
             {
                 // Peer already gone.
             }

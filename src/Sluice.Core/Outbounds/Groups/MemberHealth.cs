@@ -43,8 +43,7 @@ internal sealed class MemberHealth(IOutbound outbound)
         {
             try
             {
-                if (stream is NetworkStream network) network.Socket.LingerState = new LingerOption(true, 0);
-                stream.Dispose();
+                StreamEnds.Abort(stream);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
             {

@@ -8,15 +8,16 @@ namespace Sluice.Core.Outbounds.Http;
 /// <summary>
 /// An HTTP proxy client (RFC 9110 §9.3.6 CONNECT) with optional basic auth (RFC 7617):
 /// 1. "CONNECT host:port HTTP/1.1" with Host and Proxy-Authorization;
-/// 2. the response head is peeked (MSG_PEEK) and only its own bytes are consumed, so bytes the
-///    target sends right after it stay in the socket and the socket itself becomes the stream;
+/// 2. the response head is read up to its blank line; bytes the target sent right behind it in the
+///    same read are handed out first (<see cref="PrependedStream"/>), else the connection itself is the
+///    stream (a socket's, or the detour's);
 /// 3. any status but 2xx fails the dial with the status line (407 names the credentials).
 /// HTTP proxies carry no UDP.
 /// </summary>
-internal sealed class HttpOutbound(HttpOutboundOptions options, ISocketFactory sockets) : IOutbound, IProxyServerOutbound
+internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext context) : IOutbound, IProxyServerOutbound
 {
     private const int MaxHead = 16 * 1024;
-    private readonly ProxyServer _server = new("http", options.Tag, options.Server, sockets);
+    private readonly ProxyServer _server = new("http", options.Tag, options.Server, context);
     private readonly string? _authorization = options.Username is null
         ? null
         : "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}"));
@@ -29,7 +30,7 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, ISocketFactory s
 
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
-        var socket = await _server.ConnectTcpAsync(cancellationToken);
+        var connection = (await _server.ConnectTcpAsync(cancellationToken)).Stream;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -42,8 +43,8 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, ISocketFactory s
                 .Append("Host: ").Append(authority).Append("\r\n");
             if (_authorization is not null) request.Append("Proxy-Authorization: ").Append(_authorization).Append("\r\n");
             request.Append("\r\n");
-            await socket.SendAsync(Encoding.ASCII.GetBytes(request.ToString()), SocketFlags.None, timeout.Token);
-            string status = await ReadHeadAsync(socket, timeout.Token);
+            await connection.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()), timeout.Token);
+            var (status, rest) = await ReadHeadAsync(connection, timeout.Token);
             var parts = status.Split(' ', 3);
             if (parts.Length < 2 || !parts[0].StartsWith("HTTP/1.", StringComparison.Ordinal) || !int.TryParse(parts[1], out int code))
                 throw new OutboundException($"{_server.Who}: not an HTTP proxy answer: \"{Truncate(status)}\"");
@@ -54,46 +55,45 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, ISocketFactory s
                     : $"{_server.Who}: the proxy rejected the username/password ({code})");
             if (code is < 200 or > 299)
                 throw new OutboundException($"{_server.Who}: CONNECT {authority} refused: {Truncate(status)}");
-            return new NetworkStream(socket, ownsSocket: true);
+            return rest.Length == 0 ? connection : new PrependedStream(connection, rest);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
+            await connection.DisposeAsync();
             throw new OutboundException($"{_server.Who}: no answer to CONNECT within {_server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
         }
-        catch (SocketException e)
+        catch (IOException e)
         {
-            socket.Dispose();
-            throw new OutboundException($"{_server.Who}: CONNECT failed: {e.SocketErrorCode}", e);
+            await connection.DisposeAsync();
+            throw new OutboundException($"{_server.Who}: CONNECT failed: {(e.InnerException is SocketException s ? s.SocketErrorCode.ToString() : e.Message)}", e);
         }
         catch
         {
-            socket.Dispose();
+            await connection.DisposeAsync();
             throw;
         }
     }
 
-    /// <summary>Consumes exactly the response head; returns its status line.</summary>
-    private async Task<string> ReadHeadAsync(Socket socket, CancellationToken token)
+    /// <summary>Reads the response head; returns its status line and the bytes read past it.</summary>
+    private async Task<(string Status, byte[] Leftover)> ReadHeadAsync(Stream connection, CancellationToken token)
     {
         byte[] buffer = new byte[MaxHead];
+        int n = 0;
         while (true)
         {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.Peek, token);
-            if (n == 0) throw new OutboundException($"{_server.Who}: the proxy closed the connection without answering CONNECT");
-            int end = buffer.AsSpan(0, n).IndexOf("\r\n\r\n"u8);
+            int read = await connection.ReadAsync(buffer.AsMemory(n), token);
+            if (read == 0) throw new OutboundException($"{_server.Who}: the proxy closed the connection without answering CONNECT");
+            // The blank line may straddle two reads: search from 3 bytes before the new ones.
+            int from = Math.Max(0, n - 3);
+            n += read;
+            int end = buffer.AsSpan(from, n - from).IndexOf("\r\n\r\n"u8);
             if (end >= 0)
             {
-                int headLength = end + 4;
-                int consumed = 0;
-                while (consumed < headLength)
-                    consumed += await socket.ReceiveAsync(buffer.AsMemory(consumed, headLength - consumed), SocketFlags.None, token);
+                int headLength = from + end + 4;
                 int lineEnd = buffer.AsSpan(0, headLength).IndexOf("\r\n"u8);
-                return Encoding.ASCII.GetString(buffer, 0, lineEnd);
+                return (Encoding.ASCII.GetString(buffer, 0, lineEnd), buffer.AsSpan(headLength, n - headLength).ToArray());
             }
             if (n == buffer.Length) throw new OutboundException($"{_server.Who}: the proxy's answer head is longer than {MaxHead} bytes");
-            // Not all of the head has arrived: wait a moment for more rather than spin on the peek.
-            await Task.Delay(5, token);
         }
     }
 

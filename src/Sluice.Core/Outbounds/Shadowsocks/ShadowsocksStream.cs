@@ -11,20 +11,22 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// 1. up: [salt][sealed 2-byte length][sealed payload]…, the first payload being the target address;
 /// 2. down: the server's own salt, then the same chunks; its subkey is derived when the salt arrives;
 /// 3. payloads are at most 0x3FFF bytes; each chunk costs 34 bytes of length and tags.
-/// It is a <see cref="NetworkStream"/> over the server socket so the relay can half-close it (FIN to
-/// the server, which passes it on to the target). Buffers are fixed per connection (no allocation per
+/// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
+/// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
+/// abort down to it (<see cref="IConnectionStream"/>). Buffers are fixed per connection (no allocation per
 /// chunk) and rented from the shared pool (no 150 KB of fresh arrays per connection). They go back when
 /// the stream is disposed AND no read or write is still running: a reference count (the owner's one,
 /// plus one per operation in flight) guards them, because the relay or a group may dispose the stream
 /// from another thread while a pump is inside a read.
 /// </summary>
-internal sealed partial class ShadowsocksStream : NetworkStream
+internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
 {
     public const int MaxPayload = 0x3FFF;
     private const int ChunkOverhead = 2 + 2 * ShadowsocksMethod.TagSize;
     private const int WriteSlice = 64 * 1024;
     private const int ReadBufferSize = 64 * 1024;
 
+    private readonly Stream _transport;
     private readonly ShadowsocksMethod _method;
     private readonly byte[] _masterKey;
     private readonly AeadCipher _encoder;
@@ -48,9 +50,10 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
     private int _ownerReleased;
 
-    public ShadowsocksStream(Socket socket, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout)
-        : base(socket, ownsSocket: true)
+    /// <param name="transport">The connection to the server; owned (disposed with this stream).</param>
+    public ShadowsocksStream(Stream transport, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout)
     {
+        _transport = transport;
         _answerTimeout = answerTimeout;
         _method = method;
         _masterKey = masterKey;
@@ -109,11 +112,11 @@ internal sealed partial class ShadowsocksStream : NetworkStream
             lock (_prefixLock)
             {
                 if (_prefixSent) return;
-                Socket.Send(_writeBuffer.AsSpan(0, _pendingPrefix));
+                _transport.Write(_writeBuffer.AsSpan(0, _pendingPrefix));
                 _prefixSent = true;
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             // The connection is gone; the relay sees that on its own reads.
         }
@@ -179,7 +182,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
     {
         if (Volatile.Read(ref _received) > 0) return;
         Fail($"no answer from the server within {_answerTimeout.TotalSeconds:0.#} s of the request for {_target}: wrong password or method? (an AEAD server stays silent when it cannot decrypt)");
-        Socket.Dispose();
+        _transport.Dispose();
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -203,7 +206,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
             int take = Math.Min(buffer.Length, WriteSlice);
             int n = ClaimPrefix();
             n += Seal(buffer.Span[..take], _writeBuffer.AsSpan(n));
-            await base.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
+            await _transport.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
             buffer = buffer[take..];
         }
     }
@@ -232,7 +235,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
             int take = Math.Min(buffer.Length, WriteSlice);
             int n = ClaimPrefix();
             n += Seal(buffer[..take], _writeBuffer.AsSpan(n));
-            base.Write(_writeBuffer.AsSpan(0, n));
+            _transport.Write(_writeBuffer.AsSpan(0, n));
             buffer = buffer[take..];
         }
     }
@@ -320,7 +323,7 @@ internal sealed partial class ShadowsocksStream : NetworkStream
         }
         while (_inEnd - _inStart < need)
         {
-            int n = await base.ReadAsync(_in.AsMemory(_inEnd), cancellationToken);
+            int n = await _transport.ReadAsync(_in.AsMemory(_inEnd), cancellationToken);
             if (n == 0) return false;
             _inEnd += n;
             if (_received == 0) _answerTimer?.Dispose();
@@ -359,15 +362,56 @@ internal sealed partial class ShadowsocksStream : NetworkStream
 
     public override int EndRead(IAsyncResult asyncResult) => TaskToAsyncResult.End<int>(asyncResult);
 
+    public override bool CanRead => Volatile.Read(ref _ownerReleased) == 0;
+
+    public override bool CanWrite => Volatile.Read(ref _ownerReleased) == 0;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>
+    /// FIN to the server after the staged header (an app that half-closes before saying anything still
+    /// gets its target dialed), passed down to the socket at the bottom.
+    /// </summary>
+    public void ShutdownWrite()
+    {
+        FlushHeader();
+        StreamEnds.ShutdownWrite(_transport);
+    }
+
+    public void Abort()
+    {
+        StreamEnds.Abort(_transport);
+        Dispose();
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             _answerTimer?.Dispose();
             _headerTimer?.Dispose();
+            _transport.Dispose(); // closes the connection first, so a read or write in flight ends now
+            if (Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
         }
-        base.Dispose(disposing); // closes the socket first, so a read or write in flight ends now
-        if (disposing && Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
+        base.Dispose(disposing);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: {Reason}; connection closed")]

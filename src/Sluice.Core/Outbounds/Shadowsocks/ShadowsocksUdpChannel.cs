@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Outbounds.Socks;
@@ -9,10 +8,11 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// Shadowsocks AEAD UDP (SIP004 "UDP"): each datagram is [salt][sealed(target address + payload)]
 /// with a fresh salt and nonce zero. A fresh salt means a fresh subkey per datagram, so one cipher
 /// object per datagram is inherent to the protocol; the byte buffers are per channel.
-/// Send runs on the packet thread; the lock only orders two senders on the same channel.
+/// Send runs on the packet thread; the lock only orders two senders on the same channel. The datagrams
+/// travel on <c>transport</c>: a marked UDP socket to the server, or the detour's channel to it.
 /// </summary>
 internal sealed partial class ShadowsocksUdpChannel(
-    Socket socket, ShadowsocksMethod method, byte[] masterKey, Destination destination, ILogger logger, string who) : IUdpChannel
+    IUdpChannel transport, ShadowsocksMethod method, byte[] masterKey, Destination destination, ILogger logger, string who) : IUdpChannel
 {
     private const int MaxDatagram = 65535;
     private readonly byte[] _sendPlain = new byte[MaxDatagram];
@@ -33,14 +33,8 @@ internal sealed partial class ShadowsocksUdpChannel(
             RandomNumberGenerator.Fill(salt);
             using (var cipher = method.Subkey(masterKey, salt))
                 cipher.Seal(_sendPlain.AsSpan(0, plainLength), _sendSealed.AsSpan(method.SaltSize));
-            try
-            {
-                socket.Send(_sendSealed.AsSpan(0, method.SaltSize + plainLength + ShadowsocksMethod.TagSize), SocketFlags.None);
-            }
-            catch (SocketException)
-            {
-                // ICMP errors from the server surface on a later send; UDP is lossy anyway.
-            }
+            // ICMP errors from the server are swallowed by the transport; UDP is lossy anyway.
+            transport.Send(_sendSealed.AsSpan(0, method.SaltSize + plainLength + ShadowsocksMethod.TagSize));
         }
     }
 
@@ -48,15 +42,7 @@ internal sealed partial class ShadowsocksUdpChannel(
     {
         while (true)
         {
-            int n;
-            try
-            {
-                n = await socket.ReceiveAsync(_receive, SocketFlags.None, cancellationToken);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-            {
-                continue;
-            }
+            int n = await transport.ReceiveAsync(_receive, cancellationToken);
             if (n < method.SaltSize + ShadowsocksMethod.TagSize) continue;
             int sealedLength = n - method.SaltSize;
             bool ok;
@@ -76,7 +62,7 @@ internal sealed partial class ShadowsocksUdpChannel(
         }
     }
 
-    public void Dispose() => socket.Dispose();
+    public void Dispose() => transport.Dispose();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: a UDP answer for {Target} does not decrypt (wrong password or method?); dropped")]
     private static partial void LogBadDatagram(ILogger logger, string who, string target);

@@ -10,15 +10,17 @@ namespace Sluice.Core.Outbounds.Socks;
 /// A SOCKS5 client (RFC 1928, user/password per RFC 1929):
 /// 1. greeting offering "no auth" and, with credentials, "username/password";
 /// 2. the sub-negotiation when the server picks username/password;
-/// 3. CONNECT for TCP (the socket is then the stream, no framing), or UDP ASSOCIATE for UDP: the
+/// 3. CONNECT for TCP (the connection is then the stream, no framing), or UDP ASSOCIATE for UDP: the
 ///    control connection stays open for the life of the association, datagrams carry a 10-byte header.
+/// With a detour, the control connection is the detour's stream and the datagrams to the relay travel
+/// on the detour's UDP.
 /// </summary>
-internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory sockets) : IOutbound, IProxyServerOutbound
+internal sealed class SocksOutbound(SocksOutboundOptions options, OutboundContext context) : IOutbound, IProxyServerOutbound
 {
     private const byte Version = 5;
     private const byte CmdConnect = 1;
     private const byte CmdUdpAssociate = 3;
-    private readonly ProxyServer _server = new("socks", options.Tag, options.Server, sockets);
+    private readonly ProxyServer _server = new("socks", options.Tag, options.Server, context);
 
     public string Tag => options.Tag;
 
@@ -29,15 +31,15 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!options.Network.HasFlag(ProxyNetwork.Tcp)) throw new OutboundException($"{_server.Who}: TCP is disabled by \"network\": \"udp\"");
-        var socket = await _server.ConnectTcpAsync(cancellationToken);
+        var connection = await _server.ConnectTcpAsync(cancellationToken);
         try
         {
-            await HandshakeAsync(socket, CmdConnect, destination, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
+            await HandshakeAsync(connection.Stream, CmdConnect, destination, cancellationToken);
+            return connection.Stream;
         }
         catch
         {
-            socket.Dispose();
+            await connection.Stream.DisposeAsync();
             throw;
         }
     }
@@ -50,22 +52,23 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
         {
             // DST.ADDR 0.0.0.0:0: the client does not know its UDP source yet (RFC 1928 §7 allows it).
             var any = new Destination(Packets.NetAddress.FromV4(0), 0);
-            var relay = await HandshakeAsync(control, CmdUdpAssociate, any, cancellationToken);
-            var relayEndpoint = relay.Address == Packets.NetAddress.FromV4(0) || relay.Address == default
-                ? new IPEndPoint(((IPEndPoint)control.RemoteEndPoint!).Address, relay.Port)
-                : new IPEndPoint(relay.Address.ToIPAddress(), relay.Port);
-            var udp = _server.ConnectUdp(relayEndpoint);
-            return new SocksUdpChannel(control, udp, destination);
+            var relay = await HandshakeAsync(control.Stream, CmdUdpAssociate, any, cancellationToken);
+            // An unspecified BND.ADDR means "the address you reached me at".
+            var relayAt = relay.Domain is null && (relay.Address == Packets.NetAddress.FromV4(0) || relay.Address == default)
+                ? control.Server with { Port = relay.Port }
+                : relay;
+            var udp = await _server.OpenUdpAsync(relayAt, cancellationToken);
+            return new SocksUdpChannel(control.Stream, udp, destination);
         }
         catch
         {
-            control.Dispose();
+            await control.Stream.DisposeAsync();
             throw;
         }
     }
 
     /// <summary>Runs greeting, authentication and one request; returns BND.ADDR:BND.PORT.</summary>
-    private async Task<Destination> HandshakeAsync(Socket socket, byte command, Destination destination, CancellationToken cancellationToken)
+    private async Task<Destination> HandshakeAsync(Stream connection, byte command, Destination destination, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_server.Dial.ConnectTimeout);
@@ -79,15 +82,15 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
             buffer[n++] = credentials ? (byte)2 : (byte)1;
             buffer[n++] = 0; // no authentication
             if (credentials) buffer[n++] = 2; // username/password
-            await socket.SendAsync(buffer.AsMemory(0, n), token);
-            await ReceiveExactlyAsync(socket, buffer.AsMemory(0, 2), token);
+            await connection.WriteAsync(buffer.AsMemory(0, n), token);
+            await ReceiveExactlyAsync(connection, buffer.AsMemory(0, 2), token);
             if (buffer[0] != Version) throw new OutboundException($"{_server.Who}: the server is not a SOCKS5 server (version byte {buffer[0]})");
             switch (buffer[1])
             {
                 case 0:
                     break;
                 case 2 when credentials:
-                    await AuthenticateAsync(socket, buffer, token);
+                    await AuthenticateAsync(connection, buffer, token);
                     break;
                 case 0xFF:
                     throw new OutboundException(credentials
@@ -102,8 +105,8 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
             buffer[n++] = command;
             buffer[n++] = 0;
             n += SocksAddress.Write(buffer.AsSpan(n), destination);
-            await socket.SendAsync(buffer.AsMemory(0, n), token);
-            await ReceiveExactlyAsync(socket, buffer.AsMemory(0, 5), token);
+            await connection.WriteAsync(buffer.AsMemory(0, n), token);
+            await ReceiveExactlyAsync(connection, buffer.AsMemory(0, 5), token);
             if (buffer[1] != 0)
                 throw new OutboundException($"{_server.Who}: {(command == CmdConnect ? "CONNECT" : "UDP ASSOCIATE")} to {destination} refused: {Reply(buffer[1])}");
             int rest = buffer[3] switch
@@ -113,20 +116,20 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
                 SocksAddress.DomainName => buffer[4] + 2,
                 _ => throw new OutboundException($"{_server.Who}: malformed reply (address type {buffer[3]})"),
             };
-            await ReceiveExactlyAsync(socket, buffer.AsMemory(5, rest), token);
+            await ReceiveExactlyAsync(connection, buffer.AsMemory(5, rest), token);
             return SocksAddress.TryRead(buffer.AsSpan(3, 5 + rest - 3), out var bound) > 0 ? bound : default;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new OutboundException($"{_server.Who}: no answer within {_server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
         }
-        catch (SocketException e)
+        catch (IOException e)
         {
-            throw new OutboundException($"{_server.Who}: handshake failed: {e.SocketErrorCode}", e);
+            throw new OutboundException($"{_server.Who}: handshake failed: {(e.InnerException is SocketException s ? s.SocketErrorCode.ToString() : e.Message)}", e);
         }
     }
 
-    private async Task AuthenticateAsync(Socket socket, byte[] buffer, CancellationToken token)
+    private async Task AuthenticateAsync(Stream connection, byte[] buffer, CancellationToken token)
     {
         byte[] user = Encoding.UTF8.GetBytes(options.Username!);
         byte[] pass = Encoding.UTF8.GetBytes(options.Password ?? "");
@@ -138,16 +141,16 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
         buffer[n++] = (byte)pass.Length;
         pass.CopyTo(buffer, n);
         n += pass.Length;
-        await socket.SendAsync(buffer.AsMemory(0, n), token);
-        await ReceiveExactlyAsync(socket, buffer.AsMemory(0, 2), token);
+        await connection.WriteAsync(buffer.AsMemory(0, n), token);
+        await ReceiveExactlyAsync(connection, buffer.AsMemory(0, 2), token);
         if (buffer[1] != 0) throw new OutboundException($"{_server.Who}: username/password rejected by the server");
     }
 
-    private async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken token)
+    private async Task ReceiveExactlyAsync(Stream connection, Memory<byte> buffer, CancellationToken token)
     {
         while (!buffer.IsEmpty)
         {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, token);
+            int n = await connection.ReadAsync(buffer, token);
             if (n == 0) throw new OutboundException($"{_server.Who}: the server closed the connection during the handshake");
             buffer = buffer[n..];
         }
@@ -172,8 +175,11 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, ISocketFactory
     }
 }
 
-/// <summary>One UDP association: datagrams carry [RSV RSV FRAG][address]; the control connection lives as long.</summary>
-internal sealed class SocksUdpChannel(Socket control, Socket udp, Destination destination) : IUdpChannel
+/// <summary>
+/// One UDP association: datagrams carry [RSV RSV FRAG][address]; the control connection lives as long.
+/// <c>udp</c> reaches the relay: a marked socket, or the detour's channel.
+/// </summary>
+internal sealed class SocksUdpChannel(Stream control, IUdpChannel udp, Destination destination) : IUdpChannel
 {
     private readonly byte[] _send = new byte[65535 + SocksAddress.MaxLength + 3];
     private readonly byte[] _receive = new byte[65535 + SocksAddress.MaxLength + 3];
@@ -186,13 +192,7 @@ internal sealed class SocksUdpChannel(Socket control, Socket udp, Destination de
             int header = 3 + SocksAddress.Write(_send.AsSpan(3), destination);
             if (header + payload.Length > 65507) return;
             payload.CopyTo(_send.AsSpan(header));
-            try
-            {
-                udp.Send(_send.AsSpan(0, header + payload.Length), SocketFlags.None);
-            }
-            catch (SocketException)
-            {
-            }
+            udp.Send(_send.AsSpan(0, header + payload.Length));
         }
     }
 
@@ -200,15 +200,7 @@ internal sealed class SocksUdpChannel(Socket control, Socket udp, Destination de
     {
         while (true)
         {
-            int n;
-            try
-            {
-                n = await udp.ReceiveAsync(_receive, SocketFlags.None, cancellationToken);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-            {
-                continue;
-            }
+            int n = await udp.ReceiveAsync(_receive, cancellationToken);
             // Fragmented datagrams (FRAG != 0) are dropped, as most clients do.
             if (n < 4 || _receive[2] != 0) continue;
             int header = SocksAddress.TryRead(_receive.AsSpan(3, n - 3), out _);

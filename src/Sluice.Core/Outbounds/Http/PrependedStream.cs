@@ -1,0 +1,71 @@
+namespace Sluice.Core.Outbounds.Http;
+
+/// <summary>
+/// A connection whose first bytes were already read (the part of a CONNECT answer's segment past its
+/// head, e.g. an SSH or SMTP greeting): reads hand those out first, then read the connection. Writes,
+/// half-close and abort go straight to the connection.
+/// </summary>
+internal sealed class PrependedStream(Stream inner, byte[] first) : Stream, IConnectionStream
+{
+    private int _firstAt;
+
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanWrite => inner.CanWrite;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _firstAt < first.Length ? ValueTask.FromResult(TakeFirst(buffer.Span)) : inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(Span<byte> buffer) => _firstAt < first.Length ? TakeFirst(buffer) : inner.Read(buffer);
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    private int TakeFirst(Span<byte> buffer)
+    {
+        int n = Math.Min(buffer.Length, first.Length - _firstAt);
+        first.AsSpan(_firstAt, n).CopyTo(buffer);
+        _firstAt += n;
+        return n;
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        inner.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer.AsSpan(offset, count));
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public void ShutdownWrite() => StreamEnds.ShutdownWrite(inner);
+
+    public void Abort() => StreamEnds.Abort(inner);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}

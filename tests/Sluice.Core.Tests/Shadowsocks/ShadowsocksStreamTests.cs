@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Shadowsocks;
+using Sluice.Packets;
+
+namespace Sluice.Core.Tests.Shadowsocks;
+
+public class ShadowsocksStreamTests
+{
+    private static readonly ShadowsocksMethod Method = ShadowsocksMethod.Find("chacha20-ietf-poly1305")!;
+    private static readonly byte[] Key = Method.MasterKey("p");
+
+    /// <summary>Discards writes, completing at once (as a socket with room in its buffer does).</summary>
+    private sealed class Sink : Stream
+    {
+        public long Written;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => Written;
+
+        public override long Position { get => Written; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Written += count;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Written += buffer.Length;
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private static ShadowsocksStream Open(Stream transport) =>
+        new(transport, Method, Key, NullLogger.Instance, "ss", new Destination(NetAddress.Parse("203.0.113.5"), 443), TimeSpan.Zero);
+
+    [Fact]
+    public async Task Writes_DoNotAllocatePerChunk()
+    {
+        var sink = new Sink();
+        using var stream = Open(sink);
+        var payload = new byte[32 * 1024];
+        await stream.WriteAsync(payload); // warm-up: first-call paths
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) await stream.WriteAsync(payload);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(sink.Written > 200 * payload.Length);
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated for 200 writes of 32 KiB");
+    }
+
+    [Fact]
+    public async Task Reads_RoundTripWhatTheOtherSideSealed_WithoutAllocatingPerChunk()
+    {
+        // The same framing flows both ways, so one stream's output is the other's input.
+        var wire = new MemoryStream();
+        using (var writer = Open(wire))
+        {
+            var payload = new byte[50_000];
+            for (int i = 0; i < 40; i++)
+            {
+                payload.AsSpan().Fill((byte)i);
+                await writer.WriteAsync(payload);
+            }
+        }
+        using var reader = Open(new MemoryStream(wire.ToArray()));
+        var buffer = new byte[64 * 1024];
+        int first = await reader.ReadAsync(buffer); // warm-up: salt and subkey
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long total = first;
+        int n;
+        bool intact = true;
+        while ((n = await reader.ReadAsync(buffer)) > 0)
+        {
+            intact &= buffer[0] == (byte)(total / 50_000) && buffer[n - 1] == (byte)((total + n - 1) / 50_000);
+            total += n;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(40 * 50_000, total);
+        Assert.True(intact);
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated reading {total} bytes");
+    }
+}

@@ -1,0 +1,96 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// A proxy server given by a name that only a DNS server in Sluice's config knows: dnsmasq in the
+/// router namespace answers it, while the client's resolv.conf names a resolver that does not exist.
+/// </summary>
+public sealed class ProxyDomainResolverTests : IDisposable
+{
+    private const string ServerName = "ss.lab.test";
+    private const string Method = "aes-256-gcm";
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(90);
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+    private readonly string _resolvConfDir;
+    private readonly string _queryLog;
+
+    public ProxyDomainResolverTests()
+    {
+        _testbed.AddHiddenServer();
+        // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: the host's resolver in the client
+        // (and Sluice's "local" server) asks 127.0.0.1, where nothing answers.
+        _resolvConfDir = Path.Combine("/etc/netns", _testbed.Client);
+        Directory.CreateDirectory(_resolvConfDir);
+        File.WriteAllText(Path.Combine(_resolvConfDir, "resolv.conf"), "nameserver 127.0.0.1\n");
+        _queryLog = Path.Combine(_testbed.WorkDir, "dnsmasq.log");
+        _testbed.StartIn(_testbed.Router, "dnsmasq", "--no-daemon", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
+            $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", "--local-ttl=300",
+            "--log-queries", $"--log-facility={_queryLog}", $"--pid-file={Path.Combine(_testbed.WorkDir, "dnsmasq.pid")}");
+        for (int i = 0; i < 50; i++)
+        {
+            var probe = _testbed.RunInRouter(TimeSpan.FromSeconds(5), "dig", "+short", "+time=1", "+tries=1", $"@{NamespaceTestbed.RouterV4}", "probe." + ServerName);
+            if (probe.Ok && probe.Stdout.Trim() == NamespaceTestbed.RouterV4) break;
+            Thread.Sleep(100);
+        }
+        ProxyPeers.StartShadowsocks(_testbed, Method);
+    }
+
+    private static string Config(string resolverField, string route = "") => $$"""
+        {
+          "log": {"level": "info"},
+          "inbounds": [{"type": "tun", "tag": "tun-in", "interface_name": "sluice0", "address": ["172.19.0.1/30"], "auto_route": true}],
+          "dns": {"servers": [{"type": "udp", "tag": "lab", "server": "{{NamespaceTestbed.RouterV4}}"}, {"type": "local", "tag": "local"}]},
+          "outbounds": [{{ProxyPeers.Shadowsocks("ss", Method, server: ServerName).Replace("}", resolverField + "}")}}, {"type": "direct", "tag": "direct"}],
+          "route": {"final": "ss"{{route}}}
+        }
+        """;
+
+    private int QueriesFor(string type) =>
+        File.Exists(_queryLog) ? File.ReadLines(_queryLog).Count(l => l.Contains($"query[{type}] {ServerName}", StringComparison.Ordinal)) : 0;
+
+    [Fact]
+    public void ServerName_ResolvedByDomainResolver_Connects_AndIsAskedOncePerTtl()
+    {
+        var engine = _testbed.StartEngine(Config(""", "domain_resolver": "lab" """)).WaitStarted();
+
+        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+        var second = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+
+        Assert.True(first.Ok, first + "\n" + engine.Log);
+        Assert.True(second.Ok, second + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, second.Stdout.Trim());
+        // Two connections, one lookup: the answer (TTL 300) is kept.
+        Assert.Equal(1, QueriesFor("A"));
+    }
+
+    [Fact]
+    public void ServerName_ResolvedByDefaultDomainResolver_WhenTheOutboundNamesNone()
+    {
+        var engine = _testbed.StartEngine(Config("", route: """, "default_domain_resolver": "lab" """)).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+        Assert.True(QueriesFor("A") >= 1);
+    }
+
+    [Fact]
+    public void ServerName_WithoutResolver_UsesTheHostsResolver_AndFailsWithAReason()
+    {
+        var engine = _testbed.StartEngine(Config("")).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
+
+        Assert.False(result.Ok, result.ToString());
+        Assert.True(engine.WaitFor($"cannot resolve server name {ServerName}", TimeSpan.FromSeconds(10)), engine.Log);
+        Assert.Equal(0, QueriesFor("A"));
+    }
+
+    public void Dispose()
+    {
+        _testbed.Dispose();
+        Directory.Delete(_resolvConfDir, recursive: true);
+    }
+}
