@@ -3,7 +3,7 @@
 # a sink server, comparing Sluice's `mixed` inbound + shadowsocks outbound against shadowsocks-libev's
 # own ss-local, same cipher, same ss-server, same run; median of N runs each (default 3), with ratios.
 # Needs root, shadowsocks-libev and a Release build (scripts/install.sh).
-#   [WARMUP=200] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
+#   [WARMUP=2000] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -82,7 +82,8 @@ CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen
 \"outbounds\":[{\"type\":\"shadowsocks\",\"tag\":\"ss\",\"server\":\"10.200.0.1\",\"server_port\":$SS_PORT,\"method\":\"$METHOD\",\"password\":\"$PASSWORD\"}],\
 \"route\":{\"final\":\"ss\"}}"
 
-WARMUP=${WARMUP:-200}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
+WARMUP=${WARMUP:-2000}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
+# (the runtime tiers hot methods up over the first thousand or so; a long-running engine lives past that)
 measure() {  # prints "Gbit/s conns/s" through whatever listens on the SOCKS port
   local g c
   g=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SOCKS_PORT "$SERVER_V4" 5201)
