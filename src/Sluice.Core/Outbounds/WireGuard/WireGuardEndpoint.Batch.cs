@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Sluice.Core.Tun;
 
 namespace Sluice.Core.Outbounds.WireGuard;
 
@@ -10,7 +11,8 @@ namespace Sluice.Core.Outbounds.WireGuard;
 ///    where it is; <see cref="Flush"/>, at the end of the TUN batch, hands the runs to one peer to one
 ///    batched send (the slots are pinned and untouched until then);
 /// 2. receive: one receive returns several messages, each possibly a train of one sender's datagrams
-///    (UDP GRO); each datagram is decrypted in place where it lies.
+///    (UDP GRO); each datagram is decrypted in place where it lies, and the batch's packets go to the TUN
+///    with one <see cref="ITunDevice.WriteBatch"/> (which merges a TCP flow's segments where it can).
 /// Without batch I/O the lane sends at once and receives one datagram per call.
 /// </summary>
 public sealed partial class WireGuardEndpoint
@@ -25,6 +27,25 @@ public sealed partial class WireGuardEndpoint
     private readonly int[] _queuedLengths = new int[MaxQueued];
     private readonly IPEndPoint?[] _queuedDestinations = new IPEndPoint?[MaxQueued];
     private int _queued;
+
+    // Receive thread only: decrypted packets of the current receive batch, written to the TUN together.
+    private readonly PacketRange[] _tunQueue = new PacketRange[ReceiveMessages * 64];
+    private byte[]? _tunQueueBuffer;
+    private int _tunQueued;
+
+    private void QueueForTun(int offset, int length)
+    {
+        if (_tunQueued == _tunQueue.Length) FlushTun();
+        _tunQueue[_tunQueued++] = new PacketRange(offset, length);
+    }
+
+    private void FlushTun()
+    {
+        int count = _tunQueued;
+        if (count == 0) return;
+        _tunQueued = 0;
+        _tun!.WriteBatch(_tunQueueBuffer, _tunQueue.AsSpan(0, count));
+    }
 
     /// <summary>Queues the datagram result describes (inside <paramref name="slot"/>, pinned); sends it at once without batch I/O.</summary>
     private unsafe void QueueDatagram(Span<byte> slot, in WgResult result)
@@ -71,6 +92,7 @@ public sealed partial class WireGuardEndpoint
     private void ReceiveBatches(IDatagramBatchIo io)
     {
         var batch = new DatagramBatch(ReceiveMessages, _socket!.AddressFamily);
+        _tunQueueBuffer = batch.Buffer;
         byte[] drainBuffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536 + 64, pinned: true);
         SocketAddress? lastFrom = null;
         IPEndPoint? lastEndpoint = null;
@@ -99,6 +121,7 @@ public sealed partial class WireGuardEndpoint
                 for (int at = 0; at < length; at += segment)
                     HandleDatagram(batch.Buffer, offset + at, Math.Min(segment, length - at), endpoint, drainBuffer);
             }
+            FlushTun();
         }
     }
 }

@@ -259,7 +259,9 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         switch (result.Kind)
         {
             case WgResultKind.WriteTun:
-                DeliverToApp(buffer.AsSpan(result.Offset, result.Length));
+                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length))) break;
+                if (buffer == _tunQueueBuffer) QueueForTun(result.Offset, result.Length);
+                else _tun!.Write(buffer.AsSpan(result.Offset, result.Length));
                 break;
             case WgResultKind.SendDatagram:
                 SendDatagram(buffer, result);
@@ -271,18 +273,18 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (_drainPending) DrainAndTick(drainBuffer);
     }
 
-    /// <summary>DNAT a decrypted packet back to the app that opened its flow, then write it to the TUN.</summary>
-    private void DeliverToApp(Span<byte> packet)
+    /// <summary>DNAT a decrypted packet back to the app that opened its flow; false when it has none (dropped).</summary>
+    private bool DeliverToApp(Span<byte> packet)
     {
-        if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return;
+        if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return false;
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
-        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return;
+        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return false;
         flow.LastSeen = Environment.TickCount64;
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
-        if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return;
+        if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return false;
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
-        _tun!.Write(packet);
+        return true;
     }
 
     private void TimerLoop()
