@@ -36,6 +36,9 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
 
     // _IOW('T', 208, unsigned int); the argument is the flag word itself, not a pointer.
     private const uint TUNSETOFFLOAD = 0x400454d0;
+    // _IOR('T', 210, unsigned int) and _IOR('T', 215, int)
+    private const uint TUNGETIFF = 0x800454d2;
+    private const uint TUNGETVNETHDRSZ = 0x800454d7;
     private const nuint TUN_F_CSUM = 0x01;
     private const nuint TUN_F_TSO4 = 0x02;
     private const nuint TUN_F_TSO6 = 0x04;
@@ -60,7 +63,7 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
         if (offload) _pending = new SuperPacket();
     }
 
-    /// <summary>True when the fd carries virtio_net_hdr and the kernel accepted TCP segmentation offload.</summary>
+    /// <summary>True when the fd carries virtio_net_hdr (created here: and the kernel accepted TCP segmentation offload).</summary>
     public bool Offload => _vnet;
 
     public string Name { get; }
@@ -130,13 +133,24 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
 
     /// <summary>
     /// Wraps a TUN fd opened by the host (embedding). Creates no interface; takes ownership of the fd
-    /// (Dispose closes it) and switches it to non-blocking mode. No offloads: the host chose the fd's flags.
+    /// (Dispose closes it) and switches it to non-blocking mode. The host chose the fd's flags: with
+    /// IFF_VNET_HDR the device reads and writes virtio_net_hdr (and cuts up whatever the host's offloads let
+    /// through), without it plain packets.
     /// </summary>
     public static LinuxTunDevice FromFd(int fd, string name, int mtu)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fd);
+        byte* ifreq = stackalloc byte[40];
+        new Span<byte>(ifreq, 40).Clear();
+        bool vnet = Libc.Ioctl(fd, TUNGETIFF, ifreq) == 0 && (*(short*)(ifreq + 16) & IFF_VNET_HDR) != 0;
+        if (vnet)
+        {
+            int size = 0;
+            if (Libc.Ioctl(fd, TUNGETVNETHDRSZ, &size) < 0 || size != VirtioNetHeader.Size)
+                throw new IOException($"TUN fd {fd} (\"{name}\") has IFF_VNET_HDR with a {size}-byte header; Sluice handles the {VirtioNetHeader.Size}-byte virtio_net_hdr only (leave TUNSETVNETHDRSZ at its default)");
+        }
         SetNonBlocking(fd, name);
-        return new LinuxTunDevice(fd, name, mtu, offload: false);
+        return new LinuxTunDevice(fd, name, mtu, vnet);
     }
 
     public int ReadBatch(PacketBatch batch)
@@ -265,6 +279,7 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
                 Interlocked.Increment(ref _readDrops); // UDP GSO is not enabled, so this is a malformed one
                 continue;
             }
+            _superPackets++;
             if (direct && count + segments <= batch.Capacity)
             {
                 // Last to first: segment 0 is rewritten over the super-packet, which the others read.
@@ -280,6 +295,14 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
     }
 
     private long _readDrops;
+    private long _superPackets;
+    private long _mergedWrites;
+
+    /// <summary>TSO super-packets read and cut into segments (reader thread; for tests and diagnostics).</summary>
+    internal long SuperPackets => Interlocked.Read(ref _superPackets);
+
+    /// <summary>Writes that carried several merged TCP segments as one GSO packet.</summary>
+    internal long MergedWrites => Interlocked.Read(ref _mergedWrites);
 
     /// <summary>Super-packets dropped because they were neither TCP nor well formed.</summary>
     public long ReadDrops => Interlocked.Read(ref _readDrops);
@@ -395,6 +418,7 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
                             total += next.Length - headerLength;
                         }
                         virtio = TcpCoalescer.PrepareHead(head, total, psh, gsoSize);
+                        Interlocked.Increment(ref _mergedWrites);
                     }
                     virtio.Write(new Span<byte>(header, VirtioNetHeader.Size));
                     iov[1] = new Libc.Iovec { Base = b + first.Offset, Length = (nuint)first.Length };
