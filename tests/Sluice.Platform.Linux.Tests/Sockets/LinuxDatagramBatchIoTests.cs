@@ -70,6 +70,37 @@ public class LinuxDatagramBatchIoTests
     }
 
     [Fact]
+    public unsafe void Send_FallsBackToOneDatagramPerMessage_WhenTheKernelRefusesGso()
+    {
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        using var receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        // SO_NO_CHECK: no UDP checksum, which UDP GSO cannot do, so a GSO send fails with EIO.
+        sender.SetRawSocketOption(1, 11, BitConverter.GetBytes(1));
+        using var send = LinuxDatagramBatchIo.Create(sender);
+
+        int[] lengths = [.. Enumerable.Repeat(300, 10)];
+        byte[] slab = GC.AllocateArray<byte>(lengths.Length * 512, pinned: true);
+        var addresses = new nint[lengths.Length];
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            slab.AsSpan(i * 512, 300).Fill((byte)(i + 1));
+            addresses[i] = Marshal.UnsafeAddrOfPinnedArrayElement(slab, i * 512);
+        }
+        send.Send(addresses, lengths, receiver.LocalEndPoint!.Serialize());
+
+        Assert.False(send.GsoEnabled);
+        receiver.ReceiveTimeout = 2000;
+        byte[] buffer = new byte[2048];
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            Assert.Equal(300, receiver.Receive(buffer));
+            Assert.All(buffer.AsSpan(0, 300).ToArray(), b => Assert.Equal((byte)(i + 1), b));
+        }
+    }
+
+    [Fact]
     public async Task Receive_ReturnsZero_WithinAPollSlice_AfterDispose()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
