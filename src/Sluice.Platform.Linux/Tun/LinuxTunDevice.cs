@@ -15,7 +15,8 @@ namespace Sluice.Platform.Linux;
 ///    partial checksum is completed, so the engine only ever sees ordinary packets.
 /// 2. Any number of threads write; one write(2) / writev(2) is one packet, atomic in the kernel, so no
 ///    lock. With offloads a virtio_net_hdr goes first; <see cref="WriteBatch"/> merges consecutive
-///    segments of one TCP flow into one GSO packet (<see cref="TcpCoalescer"/>).
+///    segments of one TCP flow into one GSO packet (<see cref="TcpCoalescer"/>), and stops merging
+///    (writing the segments one by one) if the kernel ever answers a merged write with EINVAL.
 ///    A packet the kernel refuses (EINVAL for a malformed header, EIO when the link is down) is
 ///    counted in <see cref="WriteErrors"/> and dropped: one bad packet must not stop the engine.
 /// </summary>
@@ -395,34 +396,58 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
         {
             byte* header = stackalloc byte[VirtioNetHeader.Size];
             var iov = stackalloc Libc.Iovec[TcpCoalescer.MaxSegments + 1];
+            Span<byte> original = stackalloc byte[120]; // the head's IP + TCP headers, at most 60 + 60
             iov[0] = new Libc.Iovec { Base = header, Length = VirtioNetHeader.Size };
             fixed (byte* b = buffer)
             {
                 for (int i = 0, group; i < packets.Length; i += group)
                 {
-                    group = TcpCoalescer.NextGroup(buffer, packets, i, out int gsoSize);
+                    int gsoSize = 0;
+                    group = _mergeRefused ? 1 : TcpCoalescer.NextGroup(buffer, packets, i, out gsoSize);
                     var first = packets[i];
-                    var virtio = default(VirtioNetHeader);
-                    if (group > 1)
-                    {
-                        var head = buffer.Slice(first.Offset, first.Length);
-                        int ipHeaderLength = head[0] >> 4 == 4 ? 20 : 40;
-                        int headerLength = ipHeaderLength + (head[ipHeaderLength + 12] >> 4) * 4;
-                        var last = packets[i + group - 1];
-                        bool psh = (buffer[last.Offset + ipHeaderLength + 13] & (byte)Packets.TcpFlags.Psh) != 0;
-                        int total = first.Length;
-                        for (int k = 1; k < group; k++)
-                        {
-                            var next = packets[i + k];
-                            iov[1 + k] = new Libc.Iovec { Base = b + next.Offset + headerLength, Length = (nuint)(next.Length - headerLength) };
-                            total += next.Length - headerLength;
-                        }
-                        virtio = TcpCoalescer.PrepareHead(head, total, psh, gsoSize);
-                        Interlocked.Increment(ref _mergedWrites);
-                    }
-                    virtio.Write(new Span<byte>(header, VirtioNetHeader.Size));
                     iov[1] = new Libc.Iovec { Base = b + first.Offset, Length = (nuint)first.Length };
-                    WriteVector(iov, 1 + group);
+                    if (group == 1)
+                    {
+                        default(VirtioNetHeader).Write(new Span<byte>(header, VirtioNetHeader.Size));
+                        WriteVector(iov, 2);
+                        continue;
+                    }
+                    var head = buffer.Slice(first.Offset, first.Length);
+                    int ipHeaderLength = head[0] >> 4 == 4 ? 20 : 40;
+                    int headerLength = ipHeaderLength + (head[ipHeaderLength + 12] >> 4) * 4;
+                    var last = packets[i + group - 1];
+                    bool psh = (buffer[last.Offset + ipHeaderLength + 13] & (byte)Packets.TcpFlags.Psh) != 0;
+                    int total = first.Length;
+                    for (int k = 1; k < group; k++)
+                    {
+                        var next = packets[i + k];
+                        iov[1 + k] = new Libc.Iovec { Base = b + next.Offset + headerLength, Length = (nuint)(next.Length - headerLength) };
+                        total += next.Length - headerLength;
+                    }
+                    head[..headerLength].CopyTo(original);
+                    TcpCoalescer.PrepareHead(head, total, psh, gsoSize).Write(new Span<byte>(header, VirtioNetHeader.Size));
+                    int errno = WriteVector(iov, 1 + group, countFailure: false);
+                    if (errno == 0)
+                    {
+                        Interlocked.Increment(ref _mergedWrites);
+                        continue;
+                    }
+                    if (errno != Libc.EINVAL)
+                    {
+                        Interlocked.Increment(ref errno == Libc.EAGAIN ? ref _writeDrops : ref _writeErrors);
+                        continue;
+                    }
+                    // EINVAL: the kernel does not take this virtio header. Restore the head, send the segments
+                    // one by one, and merge no more (a kernel that refuses one GSO write refuses them all).
+                    _mergeRefused = true;
+                    original[..headerLength].CopyTo(head);
+                    default(VirtioNetHeader).Write(new Span<byte>(header, VirtioNetHeader.Size));
+                    for (int k = 0; k < group; k++)
+                    {
+                        var packet = packets[i + k];
+                        iov[1] = new Libc.Iovec { Base = b + packet.Offset, Length = (nuint)packet.Length };
+                        WriteVector(iov, 2);
+                    }
                 }
             }
         }
@@ -432,14 +457,19 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
         }
     }
 
-    /// <summary>One writev(2): retried on EINTR, and on EAGAIN for a short while; a refusal is counted.</summary>
-    private void WriteVector(Libc.Iovec* iov, int count)
+    private volatile bool _mergeRefused;
+
+    /// <summary>
+    /// One writev(2): retried on EINTR, and on EAGAIN for a short while. Returns 0 or the errno of the
+    /// refusal, which is counted unless <paramref name="countFailure"/> is false.
+    /// </summary>
+    private int WriteVector(Libc.Iovec* iov, int count, bool countFailure = true)
     {
         int fd = _fd.Fd;
         for (int attempt = 0; ; )
         {
             nint n = Libc.Writev(fd, iov, count);
-            if (n >= 0) return;
+            if (n >= 0) return 0;
             int errno = Libc.LastError;
             if (errno == Libc.EINTR) continue;
             if (errno == Libc.EAGAIN && ++attempt <= WriteRetries && !_disposed)
@@ -448,9 +478,10 @@ public sealed unsafe class LinuxTunDevice : ITunDevice
                 Libc.Poll(&pfd, 1, WritePollMs);
                 continue;
             }
+            if (!countFailure) return errno;
             if (errno == Libc.EAGAIN) Interlocked.Increment(ref _writeDrops);
             else Interlocked.Increment(ref _writeErrors);
-            return;
+            return errno;
         }
     }
 
