@@ -70,6 +70,36 @@ public class LinuxDatagramBatchIoTests
     }
 
     [Fact]
+    public unsafe void SendAndReceive_AllocateNothing_OnceWarm()
+    {
+        using var sender = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+        using var receiver = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+        sender.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+        receiver.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+        receiver.ReceiveBufferSize = 4 << 20;
+        using var send = LinuxDatagramBatchIo.Create(sender);
+        using var receive = LinuxDatagramBatchIo.Create(receiver);
+        var destination = new IPEndPoint(IPAddress.Loopback.MapToIPv6(), ((IPEndPoint)receiver.LocalEndPoint!).Port).Serialize();
+        int[] lengths = [.. Enumerable.Repeat(1452, 40)];
+        byte[] slab = GC.AllocateArray<byte>(lengths.Length * 2048, pinned: true);
+        var addresses = Enumerable.Range(0, lengths.Length).Select(i => Marshal.UnsafeAddrOfPinnedArrayElement(slab, i * 2048)).ToArray();
+        var batch = new DatagramBatch(8, AddressFamily.InterNetworkV6);
+
+        long before = 0;
+        for (int round = 0; round < 20; round++)
+        {
+            if (round == 10) before = GC.GetAllocatedBytesForCurrentThread();
+            send.Send(addresses, lengths, destination);
+            for (int got = 0; got < lengths.Length; )
+            {
+                int n = receive.Receive(batch);
+                for (int m = 0; m < n; m++) got += (batch.Length(m) + batch.SegmentSize(m) - 1) / batch.SegmentSize(m);
+            }
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public unsafe void Send_FallsBackToOneDatagramPerMessage_WhenTheKernelRefusesGso()
     {
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
