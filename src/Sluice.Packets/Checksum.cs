@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Sluice.Packets;
 
@@ -34,6 +35,23 @@ public static class Checksum
         ref byte start = ref MemoryMarshal.GetReference(data);
         int length = data.Length;
         int i = 0;
+        if (Vector256.IsHardwareAccelerated && length >= 128)
+        {
+            // The same sum of 32-bit words, 16 at a time: each widened to 64 bits, so no lane can overflow.
+            Vector256<ulong> a0 = Vector256<ulong>.Zero, a1 = Vector256<ulong>.Zero, a2 = Vector256<ulong>.Zero, a3 = Vector256<ulong>.Zero;
+            for (; i + 64 <= length; i += 64)
+            {
+                var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)i).AsUInt32());
+                var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)(i + 32)).AsUInt32());
+                a0 += l0;
+                a1 += h0;
+                a2 += l1;
+                a3 += h1;
+            }
+            var total = (a0 + a1) + (a2 + a3);
+            // Four lanes of < 2^58 each: their sum cannot overflow 64 bits.
+            sum = total[0] + total[1] + total[2] + total[3];
+        }
         for (; i + 32 <= length; i += 32)
         {
             ulong a = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i));

@@ -39,6 +39,22 @@ public class ChecksumTests
     }
 
     [Fact]
+    public void Compute_MatchesReference_ForLargeBuffersAtEveryAlignment()
+    {
+        // Long enough for the vectorised loop, with every tail length behind it.
+        var random = new Random(1624);
+        byte[] buffer = new byte[70_000];
+        random.NextBytes(buffer);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int start = random.Next(0, 64);
+            int length = trial < 64 ? 128 + trial : random.Next(128, buffer.Length - start);
+            var data = buffer.AsSpan(start, length);
+            Assert.Equal(Reference.Checksum(data), Checksum.Compute(data));
+        }
+    }
+
+    [Fact]
     public void Compute_HandlesAllOnesData_WithoutOverflow()
     {
         byte[] data = new byte[65535];

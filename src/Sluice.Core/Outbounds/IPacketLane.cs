@@ -19,9 +19,17 @@ public interface IPacketLane
 
     /// <summary>
     /// Sends one packet of an open flow. The packet is at <c>slot[offset..offset+length]</c>; at least
-    /// 64 bytes before and 32 after it are free. Called on the packet thread only.
+    /// 64 bytes before and 32 after it are free. The slot is pinned memory that stays valid and untouched
+    /// until the next <see cref="Flush"/>, so the lane may leave its datagram there and send it later.
+    /// Called on the packet thread only.
     /// </summary>
     void Send(L3Flow flow, Span<byte> slot, int offset, int length);
+
+    /// <summary>
+    /// The end of a batch: sends whatever <see cref="Send"/> left queued. The packet thread calls it after
+    /// every TUN batch in which it called Send, before it reuses the slots.
+    /// </summary>
+    void Flush();
 
     /// <summary>Forgets a flow the packet thread expired.</summary>
     void Forget(L3Flow flow);

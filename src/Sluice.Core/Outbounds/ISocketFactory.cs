@@ -21,4 +21,11 @@ public interface ISocketFactory
     /// of its own packet path, e.g. a DoH query or a proxied stream through the WireGuard lane.
     /// </summary>
     Socket CreateOnDevice(AddressFamily family, SocketType type, string device);
+
+    /// <summary>
+    /// Batched I/O over a UDP socket this factory made (many datagrams per syscall), or null when the
+    /// platform has none; the caller then sends and receives one datagram per call. The socket keeps
+    /// owning the fd; dispose the batch I/O before the socket.
+    /// </summary>
+    IDatagramBatchIo? CreateBatchIo(Socket udpSocket) => null;
 }

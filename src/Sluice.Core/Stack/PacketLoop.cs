@@ -17,7 +17,8 @@ namespace Sluice.Core.Stack;
 /// 3. UDP: handed to its user-space session (a new flow is routed first);
 /// 4. ICMP echo: relayed or refused; everything else is dropped.
 /// A new flow routed to an L3 lane is opened there and its packets bypass the NAT and the sessions.
-/// Rewrites happen in place in the batch slot and the packet is written straight back.
+/// Rewrites happen in place in the batch slot and the packet is written straight back. After the batch
+/// every L3 lane that got packets is flushed (it sends what it queued in the slots with one batched send).
 /// </summary>
 internal sealed partial class PacketLoop
 {
@@ -40,6 +41,7 @@ internal sealed partial class PacketLoop
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
+    private readonly List<IPacketLane> _toFlush = new(4);
     private Thread? _thread;
     private volatile bool _stopping;
 
@@ -106,8 +108,34 @@ internal sealed partial class PacketLoop
                     LogPacketFailed(_logger, e.GetType().Name, e.Message);
                 }
             }
+            FlushLanes();
             Packets += count;
         }
+    }
+
+    /// <summary>Hands a packet to an L3 lane; the lane is flushed when the batch ends.</summary>
+    private void SendToLane(IPacketLane lane, L3Flow flow, Span<byte> slot, int offset, int length)
+    {
+        lane.Send(flow, slot, offset, length);
+        foreach (var queued in _toFlush)
+            if (ReferenceEquals(queued, lane)) return;
+        _toFlush.Add(lane);
+    }
+
+    private void FlushLanes()
+    {
+        foreach (var lane in _toFlush)
+        {
+            try
+            {
+                lane.Flush();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogPacketFailed(_logger, e.GetType().Name, e.Message);
+            }
+        }
+        _toFlush.Clear();
     }
 
     private void Handle(Span<byte> slot, int offset, int length, long now)
@@ -116,7 +144,7 @@ internal sealed partial class PacketLoop
         if (!_l3Flows.IsEmpty && FlowKeys.TryGetFlowKey(packet, out var l3Key) && _l3Flows.TryGetValue(l3Key, out var l3))
         {
             l3.Connection?.AddUpload(length);
-            l3.Lane.Send(l3, slot, offset, length);
+            SendToLane(l3.Lane, l3, slot, offset, length);
             return;
         }
         switch (packet.Protocol)
@@ -198,7 +226,7 @@ internal sealed partial class PacketLoop
         l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
             lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
         l3.Connection.AddUpload(packet.TotalLength);
-        lane.Send(l3, slot, offset, packet.TotalLength);
+        SendToLane(lane, l3, slot, offset, packet.TotalLength);
         return true;
     }
 

@@ -13,10 +13,24 @@ public interface ITunDevice : IDisposable
     /// <summary>
     /// Blocks until at least one packet is readable, then reads as many as are ready (up to the
     /// batch capacity) without blocking again. Returns the number of packets read, or 0 once the
-    /// device is closed.
+    /// device is closed. Every slot holds one ordinary IP packet with correct checksums, whatever
+    /// offloads the device uses underneath.
     /// </summary>
     int ReadBatch(PacketBatch batch);
 
     /// <summary>Writes one IP packet to the kernel.</summary>
     void Write(ReadOnlySpan<byte> packet);
+
+    /// <summary>
+    /// Writes several IP packets, in order: packet i is <c>buffer[packets[i].Offset..][..packets[i].Length]</c>.
+    /// A device with offloads may merge consecutive segments of one TCP flow into one write and rewrites
+    /// their headers in <paramref name="buffer"/> to do so. Called by one thread at a time.
+    /// </summary>
+    void WriteBatch(Span<byte> buffer, ReadOnlySpan<PacketRange> packets)
+    {
+        foreach (var packet in packets) Write(buffer.Slice(packet.Offset, packet.Length));
+    }
 }
+
+/// <summary>Where one packet lies in a buffer.</summary>
+public readonly record struct PacketRange(int Offset, int Length);

@@ -31,6 +31,58 @@ internal static unsafe partial class Libc
 
     public const int CLONE_NEWNET = 0x40000000;
 
+    public const int EIO = 5;
+    public const int EINVAL = 22;
+    public const int EMSGSIZE = 90;
+    public const int ECONNREFUSED = 111;
+
+    public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_TRUNC = 0x20;
+
+    /// <summary>struct iovec (64-bit).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Iovec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct msghdr (64-bit: 56 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public Iovec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>struct mmsghdr (64-bit: 64 bytes): a message and the bytes sent or received.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    /// <summary>struct cmsghdr (64-bit: 16 bytes); the data follows, aligned to 8.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct CMsgHdr
+    {
+        public nuint Length;
+        public int Level;
+        public int Type;
+    }
+
+    /// <summary>CMSG_SPACE for a payload of <paramref name="size"/> bytes.</summary>
+    public static int CmsgSpace(int size) => sizeof(CMsgHdr) + ((size + 7) & ~7);
+
+    /// <summary>CMSG_LEN for a payload of <paramref name="size"/> bytes.</summary>
+    public static int CmsgLength(int size) => sizeof(CMsgHdr) + size;
+
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd
     {
@@ -59,6 +111,18 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, Iovec* iov, int count);
+
+    [LibraryImport(Lib, EntryPoint = "sendmmsg", SetLastError = true)]
+    public static partial int Sendmmsg(int fd, MMsgHdr* messages, uint count, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "recvmmsg", SetLastError = true)]
+    public static partial int Recvmmsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+
+    [LibraryImport(Lib, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int Setsockopt(int fd, int level, int name, void* value, uint length);
 
     [LibraryImport(Lib, EntryPoint = "setns", SetLastError = true)]
     public static partial int Setns(int fd, int nsType);

@@ -51,6 +51,9 @@ public sealed class LinuxSocketFactory : ISocketFactory
 
     private const int SO_BINDTODEVICE = 25;
 
+    /// <summary>sendmmsg with UDP GSO and recvmmsg with UDP GRO over the socket.</summary>
+    public IDatagramBatchIo CreateBatchIo(Socket udpSocket) => LinuxDatagramBatchIo.Create(udpSocket);
+
     /// <summary>Sets SO_MARK on any socket.</summary>
     public static void SetMark(Socket socket, uint mark)
     {

@@ -171,6 +171,110 @@ public class LinuxTunDeviceTests
         Assert.Single(links.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains(Tun));
     }
 
+    [Fact]
+    public void FromFd_OfAnOffloadTun_KeepsReadingPlainPackets()
+    {
+        using var ns = new TestNamespace();
+        using var created = CreateConfigured(ns);
+        Assert.True(created.Offload);
+        using var wrapped = LinuxTunDevice.FromFd(Dup(created), Tun, 1400);
+        Assert.True(wrapped.Offload); // the fd carries virtio_net_hdr, so the wrapper must parse it
+        using var app = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        app.Bind(new IPEndPoint(TunAddress, 40004));
+        app.SendTo("via the dup"u8.ToArray(), new IPEndPoint(PeerAddress, 5353));
+        var batch = new PacketBatch(16, 2048);
+        byte[]? udp = null;
+        for (int attempt = 0; attempt < 20 && udp is null; attempt++)
+        {
+            Assert.True(wrapped.ReadBatch(batch) > 0);
+            for (int i = 0; i < batch.Count; i++)
+                if (batch.Packet(i) is { Length: > 28 } p && p[0] == 0x45 && p[9] == 17) udp = p.ToArray();
+        }
+        Assert.NotNull(udp);
+        Assert.Equal("via the dup"u8.ToArray(), udp.AsSpan(28).ToArray());
+    }
+
+    /// <summary>
+    /// Plays the far end of a TCP connection an app in the namespace opens through the TUN: the kernel
+    /// hands its data over as TSO super-packets, which ReadBatch must cut into valid segments, and the
+    /// data written back with WriteBatch (merged into GSO packets) must reach the app intact.
+    /// </summary>
+    [Fact]
+    public async Task TcpThroughAnOffloadTun_IsSegmentedOnRead_AndMergedOnWrite()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateConfigured(ns);
+        Assert.True(tun.Offload);
+        var app = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var _ = app;
+        app.Bind(new IPEndPoint(TunAddress, 40005));
+        var connecting = app.ConnectAsync(new IPEndPoint(PeerAddress, 5201));
+        var batch = new PacketBatch(64, 2048);
+        var flow = new TcpPacket.Flow(PeerAddress.GetAddressBytes(), TunAddress.GetAddressBytes(), 5201, 40005);
+
+        byte[] syn = ReadTcp(tun, batch, p => (TcpPacket.Flags(p) & TcpPacket.Syn) != 0).Single();
+        uint appSequence = TcpPacket.Sequence(syn) + 1;
+        const uint OurSequence = 7_000_000;
+        byte[] mss = [2, 4, 0x03, 0xE8]; // MSS 1000
+        tun.Write(TcpPacket.Build(flow, OurSequence, appSequence, TcpPacket.Syn | TcpPacket.Ack, [], window: 65535, options: mss));
+        await connecting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // App → TUN: the first flight (initial window of 10 segments) as the kernel sends it.
+        byte[] sent = new byte[10_000];
+        new Random(3).NextBytes(sent);
+        Assert.Equal(sent.Length, app.Send(sent));
+        var got = new List<byte>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (got.Count < sent.Length && DateTime.UtcNow < deadline)
+        {
+            foreach (var segment in ReadTcp(tun, batch, p => TcpPacket.Payload(p).Length > 0))
+            {
+                Assert.True(segment.Length <= 20 + 20 + 1000, $"a {segment.Length}-byte segment is larger than the MSS allows");
+                Assert.True(TcpPacket.ChecksumsValid(segment), "a segment read from the TUN has a bad checksum");
+                Assert.Equal(appSequence + (uint)got.Count, TcpPacket.Sequence(segment));
+                got.AddRange(TcpPacket.Payload(segment).ToArray());
+            }
+        }
+        Assert.Equal(sent, got.ToArray());
+        Assert.True(tun.SuperPackets > 0, "the kernel handed over no TSO super-packet, so nothing was cut up");
+
+        // TUN → app: 30 segments in one WriteBatch, merged by the device into GSO writes.
+        byte[] answer = new byte[30 * 1000];
+        new Random(4).NextBytes(answer);
+        var packets = Enumerable.Range(0, 30).Select(i => TcpPacket.Build(flow, OurSequence + 1 + (uint)(i * 1000), appSequence + (uint)sent.Length,
+            i == 29 ? (byte)(TcpPacket.Ack | TcpPacket.Psh) : TcpPacket.Ack, answer.AsSpan(i * 1000, 1000), window: 65535)).ToList();
+        byte[] buffer = new byte[packets.Sum(p => p.Length)];
+        var ranges = new PacketRange[packets.Count];
+        for (int i = 0, at = 0; i < packets.Count; at += packets[i].Length, i++)
+        {
+            packets[i].CopyTo(buffer, at);
+            ranges[i] = new PacketRange(at, packets[i].Length);
+        }
+        tun.WriteBatch(buffer, ranges);
+        Assert.Equal(0, tun.WriteErrors);
+        Assert.Equal(1, tun.MergedWrites); // 30 × 1000 bytes: one GSO packet
+        byte[] received = new byte[answer.Length];
+        app.ReceiveTimeout = 5000;
+        for (int n = 0; n < received.Length; ) n += app.Receive(received.AsSpan(n));
+        Assert.Equal(answer, received);
+    }
+
+    /// <summary>The IPv4 TCP packets of one ReadBatch that match.</summary>
+    private static List<byte[]> ReadTcp(LinuxTunDevice tun, PacketBatch batch, Func<byte[], bool> match)
+    {
+        var result = new List<byte[]>();
+        for (int attempt = 0; attempt < 20 && result.Count == 0; attempt++)
+        {
+            Assert.True(tun.ReadBatch(batch) > 0);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var p = batch.Packet(i).ToArray();
+                if (p.Length >= 40 && p[0] == 0x45 && p[9] == 6 && match(p)) result.Add(p);
+            }
+        }
+        return result;
+    }
+
     private static int Dup(LinuxTunDevice device)
     {
         int fd = DupNative(device.DangerousFd);

@@ -12,8 +12,10 @@ namespace Sluice.Core.Outbounds.WireGuard;
 /// The WireGuard L3 lane: drives the protocol core (<see cref="WireGuardDevice"/>, no I/O) with a
 /// marked UDP socket and three threads:
 /// 1. packet thread (caller of <see cref="Send"/>): SNAT the app packet to the tunnel address, clamp
-///    a SYN's MSS to the tunnel MTU, encrypt in place in the batch slot, send;
-/// 2. receive thread: decrypt in place, DNAT back to the app's address, write to the TUN;
+///    a SYN's MSS to the tunnel MTU, encrypt in place in the batch slot, queue the datagram there; at the
+///    end of the TUN batch <see cref="Flush"/> sends the queue with one batched send (UDP GSO);
+/// 2. receive thread: many datagrams per receive (UDP GRO), decrypt each in place, DNAT back to the
+///    app's address, write to the TUN;
 /// 3. timer thread: handshake retries, keepalives, queued packets after a handshake.
 /// A packet larger than the tunnel MTU is answered with ICMP "packet too big" (TCP never gets there:
 /// its MSS is clamped both ways).
@@ -34,6 +36,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private readonly ConcurrentDictionary<string, long> _lastWarning = new();
     private WireGuardDevice? _device;
     private Socket? _socket;
+    private IDatagramBatchIo? _batchIo;
     private ITunDevice? _tun;
     private TunAttachment? _attachment;
     private Thread? _receiver;
@@ -84,6 +87,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             LogHandshake(_logger, Tag, peer.Name, peer.Endpoint?.ToString() ?? "?", peer.RxBytes, peer.TxBytes);
         };
         _socket = OpenSocket();
+        _batchIo = _sockets.CreateBatchIo(_socket);
         LogListening(_logger, Tag, ((IPEndPoint)_socket.LocalEndPoint!).Port, _options.Peers.Count, _options.Mtu);
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = $"wg-{Tag}-rx" };
         _timer = new Thread(TimerLoop) { IsBackground = true, Name = $"wg-{Tag}-timer" };
@@ -149,7 +153,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
 
         var result = device.Encapsulate(slot, offset, length);
-        if (result.Kind == WgResultKind.SendDatagram) SendDatagram(slot, result);
+        if (result.Kind == WgResultKind.SendDatagram) QueueDatagram(slot, result);
         else if (result.Kind == WgResultKind.Dropped) Warn(result.Reason);
     }
 
@@ -198,6 +202,11 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
     private void ReceiveLoop()
     {
+        if (_batchIo is { } io)
+        {
+            ReceiveBatches(io);
+            return;
+        }
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536, pinned: true);
         var from = new SocketAddress(_socket!.AddressFamily);
         SocketAddress? lastFrom = null;
@@ -223,25 +232,36 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             {
                 return;
             }
-            if (lastEndpoint is null || !from.Equals(lastFrom))
-            {
-                lastFrom = new SocketAddress(from.Family, from.Size);
-                from.Buffer.CopyTo(lastFrom.Buffer);
-                var ep = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(from);
-                lastEndpoint = ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep;
-            }
-            HandleDatagram(buffer, n, lastEndpoint);
+            var endpoint = Sender(from, ref lastFrom, ref lastEndpoint);
+            HandleDatagram(buffer, ReceiveHeadroom, n, endpoint, buffer);
         }
     }
 
-    private void HandleDatagram(byte[] buffer, int length, IPEndPoint from)
+    /// <summary>The sender as an endpoint; a new object only when it differs from the previous datagram's.</summary>
+    private static IPEndPoint Sender(SocketAddress from, ref SocketAddress? lastFrom, ref IPEndPoint? lastEndpoint)
+    {
+        if (lastEndpoint is not null && from.Equals(lastFrom)) return lastEndpoint;
+        lastFrom = new SocketAddress(from.Family, from.Size);
+        from.Buffer.CopyTo(lastFrom.Buffer);
+        var ep = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(from);
+        lastEndpoint = ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep;
+        return lastEndpoint;
+    }
+
+    /// <summary>
+    /// Handles the datagram at buffer[offset..offset+length] in place. <paramref name="drainBuffer"/> is where
+    /// packets released by a finished handshake are encrypted (at its start, so never over a received datagram).
+    /// </summary>
+    private void HandleDatagram(byte[] buffer, int offset, int length, IPEndPoint from, byte[] drainBuffer)
     {
         var device = _device!;
-        var result = device.Decapsulate(buffer, ReceiveHeadroom, length, from);
+        var result = device.Decapsulate(buffer, offset, length, from);
         switch (result.Kind)
         {
             case WgResultKind.WriteTun:
-                DeliverToApp(buffer.AsSpan(result.Offset, result.Length));
+                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length))) break;
+                if (buffer == _tunQueueBuffer) QueueForTun(result.Offset, result.Length);
+                else _tun!.Write(buffer.AsSpan(result.Offset, result.Length));
                 break;
             case WgResultKind.SendDatagram:
                 SendDatagram(buffer, result);
@@ -250,21 +270,21 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 Warn(result.Reason);
                 break;
         }
-        if (_drainPending) DrainAndTick(buffer);
+        if (_drainPending) DrainAndTick(drainBuffer);
     }
 
-    /// <summary>DNAT a decrypted packet back to the app that opened its flow, then write it to the TUN.</summary>
-    private void DeliverToApp(Span<byte> packet)
+    /// <summary>DNAT a decrypted packet back to the app that opened its flow; false when it has none (dropped).</summary>
+    private bool DeliverToApp(Span<byte> packet)
     {
-        if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return;
+        if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return false;
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
-        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return;
+        if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return false;
         flow.LastSeen = Environment.TickCount64;
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
-        if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return;
+        if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return false;
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
-        _tun!.Write(packet);
+        return true;
     }
 
     private void TimerLoop()
@@ -315,6 +335,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     public void Dispose()
     {
         _stopping = true;
+        _batchIo?.Dispose();
         _socket?.Dispose();
         _receiver?.Join(TimeSpan.FromSeconds(1));
         _timer?.Join(TimeSpan.FromSeconds(1));
