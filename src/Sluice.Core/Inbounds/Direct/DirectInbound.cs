@@ -36,8 +36,13 @@ internal sealed partial class DirectInbound : IDisposable
     private readonly Socket? _tcp;
     private readonly CancellationTokenSource _stop = new();
 
-    public DirectInbound(DirectInboundOptions options, DnsServer server, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILogger logger)
+    private readonly TimeSpan _tcpIdle;
+
+    /// <param name="tcpIdleTimeout">How long a TCP connection may wait for its next query; default <see cref="DnsStreamSession.IdleTimeout"/>.</param>
+    public DirectInbound(DirectInboundOptions options, DnsServer server, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILogger logger,
+        TimeSpan? tcpIdleTimeout = null)
     {
+        _tcpIdle = tcpIdleTimeout ?? DnsStreamSession.IdleTimeout;
         _options = options;
         _server = server;
         _lanes = lanes;
@@ -162,13 +167,13 @@ internal sealed partial class DirectInbound : IDisposable
             int have;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
-                timeout.CancelAfter(DnsStreamSession.IdleTimeout);
+                timeout.CancelAfter(_tcpIdle);
                 have = await ReadFirstAsync(client, first, timeout.Token);
             }
             if (have == 0) return;
             if (Route(key, have > 2 ? first.AsSpan(2, have - 2) : default) is not { } querier) return;
             using var stream = new NetworkStream(client, ownsSocket: false);
-            await DnsStreamSession.ServeAsync(_server, new PrefixedStream(first, have, stream), stream, querier, DnsStreamSession.IdleTimeout, _stop.Token);
+            await DnsStreamSession.ServeAsync(_server, new PrefixedStream(first, have, stream), stream, querier, _tcpIdle, _stop.Token);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
