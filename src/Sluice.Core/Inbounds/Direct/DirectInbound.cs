@@ -17,10 +17,10 @@ namespace Sluice.Core.Inbounds.Direct;
 ///    a sniff rule recognises a DNS query, so <c>protocol: dns</c> matches);
 /// 2. a flow the rules hijack is answered by the built-in DNS server, which sees this inbound's tag and,
 ///    if a DNS rule asks, the client's process (its socket found by address and port, as for TUN flows);
-/// 3. UDP: a receive thread answers cache hits inline, without allocating, and hands misses to the
-///    server asynchronously (<see cref="DnsUdpListener"/>); TCP: one <see cref="DnsStreamSession"/> per
-///    connection (several queries, idle timeout);
-/// 4. a flow the rules do not hijack is dropped (logged once): the inbound forwards nothing.
+/// 3. UDP: receive threads (two on a multi-core host) answer cache hits inline, without allocating,
+///    and hand misses to the server asynchronously (<see cref="DnsUdpListener"/>); TCP: one
+///    <see cref="DnsStreamSession"/> per connection (several queries, idle timeout);
+/// 4. a flow the rules do not hijack is dropped (logged when routed): the inbound forwards nothing.
 /// The sockets carry no fwmark: they only answer clients, upstream queries use the engine's marked sockets.
 /// </summary>
 internal sealed partial class DirectInbound : IDisposable
