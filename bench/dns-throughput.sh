@@ -45,14 +45,14 @@ slice() {  # $1: target, $2: qps|lat
   fi
 }
 
-summary() {  # $1: target; prints "QPS P99_MS"
+summary() {  # $1: target; prints "QPS P99_MS P50_MS"
   python3 - "$BENCH_DIR/$1.qps" "$BENCH_DIR/$1.lat" <<'PY'
 import re, sys
 rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 2]
 qps = sum(float(q) for q, _ in rows) / max(sum(float(t) for _, t in rows), 1e-9)
 lat = sorted(float(m) for m in re.findall(r"^> \S+ .* ([\d.]+)$", open(sys.argv[2]).read(), re.M))
-p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else float("nan")
-print(f"{qps:.0f} {p99:.3f}")
+pct = lambda p: lat[max(int(len(lat) * p) - 1, 0)] * 1000 if lat else float("nan")
+print(f"{qps:.0f} {pct(0.99):.3f} {pct(0.5):.3f}")
 PY
 }
 
@@ -77,8 +77,8 @@ for i in $(seq "$RUNS"); do
   bench_stop_sluice
   line="run $i:"
   for t in "${TARGETS[@]}"; do
-    read -r q p <<< "$(summary "$t")"; QPS[$t]+=" $q"; P99[$t]+=" $p"
-    line+=" $t $q q/s p99 $p ms;"
+    read -r q p m <<< "$(summary "$t")"; QPS[$t]+=" $q"; P99[$t]+=" $p"
+    line+=" $t $q q/s p50 $m p99 $p ms;"
   done
   echo "$line"
 done

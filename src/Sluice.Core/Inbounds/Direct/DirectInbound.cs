@@ -34,20 +34,19 @@ internal sealed partial class DirectInbound : IDisposable
     private readonly ILogger _logger;
     private readonly DnsUdpListener? _udp;
     private readonly Socket? _tcp;
-    private readonly CancellationTokenSource _stop = new();
-
     private readonly TimeSpan _tcpIdle;
+    private readonly CancellationTokenSource _stop = new();
 
     /// <param name="tcpIdleTimeout">How long a TCP connection may wait for its next query; default <see cref="DnsStreamSession.IdleTimeout"/>.</param>
     public DirectInbound(DirectInboundOptions options, DnsServer server, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ILogger logger,
         TimeSpan? tcpIdleTimeout = null)
     {
-        _tcpIdle = tcpIdleTimeout ?? DnsStreamSession.IdleTimeout;
         _options = options;
         _server = server;
         _lanes = lanes;
         _lookup = lookup;
         _logger = logger;
+        _tcpIdle = tcpIdleTimeout ?? DnsStreamSession.IdleTimeout;
         var endpoint = new IPEndPoint(options.Listen, options.ListenPort);
         try
         {
