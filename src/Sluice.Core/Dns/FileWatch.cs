@@ -53,9 +53,10 @@ internal sealed class FileWatch : IDisposable
     {
         try
         {
-            string target = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
-            var info = new FileInfo(target);
-            return info.Exists ? new Stamp(target, info.LastWriteTimeUtc.Ticks, info.Length) : new Stamp(target, 0, -1);
+            var info = new FileInfo(path);
+            if (info.LinkTarget is not null) info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+            // A missing file (or a dangling link) is a state of its own, seen without an exception.
+            return info.Exists ? new Stamp(info.FullName, info.LastWriteTimeUtc.Ticks, info.Length) : new Stamp(info.FullName, 0, -1);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
