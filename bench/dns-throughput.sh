@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Built-in DNS server cache vs dnsmasq's cache, same run: dnsperf in the client namespace asks
 # 1,000 names (all cached after a warm-up pass) for SECONDS, median of RUNS (default 3).
-#   anchor: dnsmasq as a caching forwarder on 127.0.0.53 in the client namespace
-#   sluice: Sluice's built-in server, reached the way apps reach it: a query to the LAN resolver's
-#           address is hijacked on the TUN (port-53 rule) and answered from Sluice's cache
-# Both forward cache misses to a dnsmasq in the router namespace, whose answers carry a 1 h TTL
+#   anchor:   dnsmasq as a caching forwarder on 127.0.0.53 in the client namespace
+#   hijack:   Sluice's built-in server, reached the way apps reach it: a query to the LAN resolver's
+#             address is hijacked on the TUN (port-53 rule) and answered from Sluice's cache
+#   listener: the same server on its loopback DNS listener (a "direct" inbound on 127.0.0.1:5353,
+#             same engine and config), for apps pointed straight at Sluice
+# All forward cache misses to a dnsmasq in the router namespace, whose answers carry a 1 h TTL
 # (dnsmasq gives its own --address answers TTL 0 by default, which no cache keeps).
 # Prints queries/s and p99 latency.
 #   bench/dns-throughput.sh [RUNS] [SECONDS]
@@ -23,35 +25,69 @@ BENCH_PIDS+=($!)
 for i in $(seq 0 999); do echo "name$i.bench.example A"; done > "$BENCH_DIR/queries"
 sleep 0.5
 
-# Queries/s from an unthrottled run; p99 latency from a verbose run (one line per answer, ending
-# in its latency in seconds) held at 5,000 q/s, so printing does not become the bottleneck.
-perf() {  # $1: server; prints "QPS P99_MS"
-  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l 1 -c 4 > /dev/null 2>&1 || true  # warm the cache
-  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l "$SECONDS_PER_RUN" -c 4 -T 2 > "$BENCH_DIR/qps.out" 2>&1 || true
-  ip netns exec "$CLIENT" dnsperf -s "$1" -d "$BENCH_DIR/queries" -l 3 -c 4 -Q 5000 -v > "$BENCH_DIR/lat.out" 2>&1 || true
-  python3 - "$BENCH_DIR/qps.out" "$BENCH_DIR/lat.out" <<'PY'
+# The three targets are measured in alternating slices within one run (anchor, hijack, listener,
+# anchor, …), so a burst of load from elsewhere on the machine hits all of them alike.
+# Queries/s: SLICES unthrottled slices per target, total queries over total time. p99 latency: from
+# verbose slices (one line per answer, ending in its latency in seconds) held at 5,000 q/s, so
+# printing does not become the bottleneck; the slices of one target are pooled.
+SLICES=3
+TARGETS=(anchor hijack listener)
+declare -A SERVER=([anchor]="127.0.0.53 53" [hijack]="10.200.0.1 53" [listener]="127.0.0.1 5353")
+
+slice() {  # $1: target, $2: qps|lat
+  read -r server port <<< "${SERVER[$1]}"
+  if [ "$2" = qps ]; then
+    ip netns exec "$CLIENT" dnsperf -s "$server" -p "$port" -d "$BENCH_DIR/queries" -l "$(( (SECONDS_PER_RUN + SLICES - 1) / SLICES ))" -c 4 -T 2 \
+      2>&1 | awk '/Queries completed:/ {q=$3} /Run time \(s\):/ {t=$4} END {print q, t}' >> "$BENCH_DIR/$1.qps" || true
+  else
+    ip netns exec "$CLIENT" dnsperf -s "$server" -p "$port" -d "$BENCH_DIR/queries" -l 1 -c 4 -Q 5000 -v \
+      2>&1 | grep '^> ' >> "$BENCH_DIR/$1.lat" || true
+  fi
+}
+
+summary() {  # $1: target; prints "QPS P99_MS P50_MS"
+  python3 - "$BENCH_DIR/$1.qps" "$BENCH_DIR/$1.lat" <<'PY'
 import re, sys
-qps = float(re.search(r"Queries per second:\s+([\d.]+)", open(sys.argv[1]).read()).group(1))
+rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 2]
+qps = sum(float(q) for q, _ in rows) / max(sum(float(t) for _, t in rows), 1e-9)
 lat = sorted(float(m) for m in re.findall(r"^> \S+ .* ([\d.]+)$", open(sys.argv[2]).read(), re.M))
-p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else float("nan")
-print(f"{qps:.0f} {p99:.3f}")
+pct = lambda p: lat[max(int(len(lat) * p) - 1, 0)] * 1000 if lat else float("nan")
+print(f"{qps:.0f} {pct(0.99):.3f} {pct(0.5):.3f}")
 PY
 }
 
 CONFIG='{"log": {"level": "warn"},
- "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],
+ "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true},
+              {"type": "direct", "tag": "dns-in", "listen": "127.0.0.1", "listen_port": 5353}],
  "dns": {"servers": [{"type": "udp", "tag": "lan", "server": "10.200.0.1"}], "final": "lan"},
- "route": {"rules": [{"port": 53, "action": "hijack-dns"}], "final": "direct"}}'
+ "route": {"rules": [{"inbound": "dns-in", "action": "hijack-dns"}, {"port": 53, "action": "hijack-dns"}], "final": "direct"}}'
 CONFIG=${CONFIG/\"warn\"/\"info\"}
 
-anchor_qps=(); anchor_p99=(); sluice_qps=(); sluice_p99=()
+declare -A QPS P99
+for t in "${TARGETS[@]}"; do QPS[$t]=""; P99[$t]=""; done
 for i in $(seq "$RUNS"); do
-  read -r q p <<< "$(perf 127.0.0.53)"; anchor_qps+=("$q"); anchor_p99+=("$p")
   bench_start_sluice "$CONFIG"
-  read -r q p <<< "$(perf 10.200.0.1)"; sluice_qps+=("$q"); sluice_p99+=("$p")
+  rm -f "$BENCH_DIR"/*.qps "$BENCH_DIR"/*.lat
+  for t in "${TARGETS[@]}"; do  # warm the caches
+    read -r server port <<< "${SERVER[$t]}"
+    ip netns exec "$CLIENT" dnsperf -s "$server" -p "$port" -d "$BENCH_DIR/queries" -l 1 -c 4 > /dev/null 2>&1 || true
+  done
+  for _ in $(seq "$SLICES"); do for t in "${TARGETS[@]}"; do slice "$t" qps; done; done
+  for _ in $(seq "$SLICES"); do for t in "${TARGETS[@]}"; do slice "$t" lat; done; done
   bench_stop_sluice
-  echo "run $i: dnsmasq ${anchor_qps[-1]} q/s p99 ${anchor_p99[-1]} ms; sluice ${sluice_qps[-1]} q/s p99 ${sluice_p99[-1]} ms"
+  line="run $i:"
+  for t in "${TARGETS[@]}"; do
+    read -r q p m <<< "$(summary "$t")"; QPS[$t]+=" $q"; P99[$t]+=" $p"
+    line+=" $t $q q/s p50 $m p99 $p ms;"
+  done
+  echo "$line"
 done
-aq=$(median "${anchor_qps[@]}"); ap=$(median "${anchor_p99[@]}")
-sq=$(median "${sluice_qps[@]}"); sp=$(median "${sluice_p99[@]}")
-echo "DNS cache: dnsmasq $aq q/s (p99 $ap ms), sluice $sq q/s (p99 $sp ms); q/s ratio $(ratio "$sq" "$aq"), p99 ratio $(ratio "$sp" "$ap") (median of $RUNS)"
+# shellcheck disable=SC2086  # the lists are space-separated numbers
+aq=$(median ${QPS[anchor]}); ap=$(median ${P99[anchor]})
+echo "DNS cache, median of $RUNS:"
+echo "  dnsmasq          $aq q/s, p99 $ap ms"
+for t in hijack listener; do
+  # shellcheck disable=SC2086
+  q=$(median ${QPS[$t]}); p=$(median ${P99[$t]})
+  printf '  sluice %-9s %s q/s, p99 %s ms; q/s ratio %s, p99 ratio %s\n' "$t" "$q" "$p" "$(ratio "$q" "$aq")" "$(ratio "$p" "$ap")"
+done

@@ -53,6 +53,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.Mixed.MixedInbounds? _mixed;
+    private Inbounds.Direct.DirectInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
@@ -78,7 +79,7 @@ public sealed partial class SluiceEngine : IDisposable
 
     public void Start()
     {
-        if (_config.TunInbounds.Count == 0 && _config.MixedInbounds.Count == 0)
+        if (_config.TunInbounds.Count == 0 && _config.MixedInbounds.Count == 0 && _config.DirectInbounds.Count == 0)
             throw new InvalidOperationException("the config has no inbound: add {\"type\": \"tun\", \"address\": [\"172.19.0.1/30\"]} or {\"type\": \"mixed\", \"listen_port\": 2080} to \"inbounds\"");
         var tunOptions = _config.TunInbounds.Count > 0 ? _config.TunInbounds[0] : null;
         try
@@ -115,9 +116,10 @@ public sealed partial class SluiceEngine : IDisposable
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, Connections, _logs);
+        _dnsListeners = Inbounds.Direct.DirectInbounds.Start(_config.DirectInbounds, _dnsServer, lanes, lookup, _logs);
         if (tunOptions is null)
         {
-            LogStartedWithoutTun(_logger, _mixed.Describe(), FwMark);
+            LogStartedWithoutTun(_logger, string.Join(", ", new[] { _mixed.Describe(), _dnsListeners.Describe() }.Where(d => d.Length > 0)), FwMark);
             return;
         }
 
@@ -269,6 +271,8 @@ public sealed partial class SluiceEngine : IDisposable
         _sweeper?.Dispose();
         _mixed?.Dispose();
         _mixed = null;
+        _dnsListeners?.Dispose();
+        _dnsListeners = null;
         _subscriptions?.Dispose();
         _subscriptions = null;
         _relay4?.Dispose();

@@ -47,7 +47,7 @@ public sealed class DnsTests : IDisposable
     }
 
     /// <summary>wireguard-go plus the honest resolver on its tunnel address; Sluice's DNS asks it through the tunnel.</summary>
-    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "", string? dnsSection = null, Action? beforeSluice = null)
+    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "", string? dnsSection = null, Action? beforeSluice = null, string extraInbounds = "")
     {
         StartTunnel();
         beforeSluice?.Invoke();
@@ -57,6 +57,7 @@ public sealed class DnsTests : IDisposable
             {"servers": [{"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}], "final": "tunnel-dns"}
             """;
         config = config.Replace("\"route\":", $"\"dns\": {dnsSection},\n  \"route\":");
+        config = config.Replace("\"auto_route\": true}", "\"auto_route\": true}" + extraInbounds);
         config = config.Replace("""{"type": "direct", "tag": "direct"}""",
             "{\"type\": \"direct\", \"tag\": \"direct\"}, {\"type\": \"socks\", \"tag\": \"socks\", \"server\": \"" + NamespaceTestbed.RouterV4 + "\", \"server_port\": 1081}");
         return _testbed.StartEngine(config).WaitStarted();
@@ -222,6 +223,39 @@ public sealed class DnsTests : IDisposable
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(RealAnswer, result.Stdout.Trim());
+    }
+
+    [Fact]
+    public void LoopbackListener_AnswersDigOverUdpAndTcp_WithPerProcessRules()
+    {
+        string protectedDig = _testbed.CopyProgram("dig", "dig-protected");
+        string[] listener = ["@127.0.0.1", "-p", "5353", "+short", "+time=3", "+tries=1"];
+        // Positive control: nothing answers on the listener's port without Sluice.
+        var before = _testbed.RunInClient(Dig, ["dig", .. listener, "video.example"]);
+        Assert.DoesNotContain(PoisonedAnswer, before.Stdout);
+        Assert.DoesNotContain(RealAnswer, before.Stdout);
+
+        string dns = $$"""
+            {"servers": [
+               {"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"},
+               {"type": "udp", "tag": "lan", "server": "{{NamespaceTestbed.RouterV4}}"}],
+             "rules": [{"process_name": "dig-protected", "server": "tunnel-dns"}],
+             "final": "lan"}
+            """;
+        var engine = StartSluiceWithTunnelDns(""", {"inbound": "dns-in", "action": "hijack-dns"}""", dns,
+            extraInbounds: """, {"type": "direct", "tag": "dns-in", "listen": "127.0.0.1", "listen_port": 5353}""");
+
+        var plainUdp = _testbed.RunInClient(Dig, ["dig", .. listener, "video.example"]);
+        var plainTcp = _testbed.RunInClient(Dig, ["dig", .. listener, "+tcp", "video.example"]);
+        var protectedUdp = _testbed.RunInClient(Dig, [protectedDig, .. listener, "video.example"]);
+        var protectedTcp = _testbed.RunInClient(Dig, [protectedDig, .. listener, "+tcp", "video.example"]);
+
+        // Every other app gets the LAN resolver's answer; the protected one the tunnel's, over UDP and TCP alike.
+        Assert.True(plainUdp.Stdout.Trim() == PoisonedAnswer, plainUdp + "\n" + engine.Log);
+        Assert.True(plainTcp.Stdout.Trim() == PoisonedAnswer, plainTcp + "\n" + engine.Log);
+        Assert.True(protectedUdp.Stdout.Trim() == RealAnswer, protectedUdp + "\n" + engine.Log);
+        Assert.True(protectedTcp.Stdout.Trim() == RealAnswer, protectedTcp + "\n" + engine.Log);
+        Assert.Contains("dns-in: DNS listening on 127.0.0.1:5353 (udp+tcp)", engine.Log);
     }
 
     /// <summary>Runs an action while tshark captures port 53 on the client's physical link; returns the packet count.</summary>

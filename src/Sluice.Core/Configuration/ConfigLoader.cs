@@ -128,6 +128,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public List<MixedInboundOptions> MixedInbounds { get; } = [];
 
+    /// <summary>"direct" inbounds (DNS listeners) with their JSON paths, for checks that need the rules.</summary>
+    public List<(DirectInboundOptions Options, string Path)> DirectInbounds { get; } = [];
+
     public List<OutboundOptions> Outbounds { get; } = [];
 
     public RouteOptions Route { get; set; } = RouteOptions.Empty;
@@ -164,16 +167,18 @@ internal sealed class ConfigBuilder(ErrorList errors)
             if (!outbounds.Contains(tag))
                 Errors.Add(path, $"no outbound has tag {JsonPath.Quote(tag)} (outbounds: {string.Join(", ", outbounds)})");
         }
-        var inbounds = TunInbounds.Select(i => i.Tag).Concat(MixedInbounds.Select(i => i.Tag)).ToHashSet(StringComparer.Ordinal);
+        var inbounds = TunInbounds.Select(i => i.Tag).Concat(MixedInbounds.Select(i => i.Tag)).Concat(DirectInbounds.Select(i => i.Options.Tag))
+            .ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in _inboundReferences)
         {
             if (!inbounds.Contains(tag))
                 Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
         }
+        DirectInboundParser.CheckHijacked(this);
         DnsSection.CheckReferences(this);
         DetourLoops.Check(this);
         SubscriptionSection.CheckReferences(this);
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), DirectInbounds = DirectInbounds.Select(d => d.Options).ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };
 }

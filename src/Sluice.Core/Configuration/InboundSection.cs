@@ -3,7 +3,7 @@ using Sluice.Core.Tun;
 
 namespace Sluice.Core.Configuration;
 
-/// <summary>"inbounds": [...]: Sluice captures traffic with exactly one kind of inbound, "tun".</summary>
+/// <summary>"inbounds": [...]: at most one "tun", any number of "mixed" proxies and "direct" DNS listeners.</summary>
 internal static class InboundSection
 {
     private static readonly Dictionary<string, Func<ObjectReader, ConfigBuilder, string, TunInboundOptions?>> Types = new(StringComparer.Ordinal)
@@ -44,9 +44,14 @@ internal static class InboundSection
                 MixedInboundParser.Parse(r, config);
                 continue;
             }
+            if (type == "direct")
+            {
+                DirectInboundParser.Parse(r, config);
+                continue;
+            }
             if (!Types.TryGetValue(type, out var parse))
             {
-                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\" and \"mixed\")");
+                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\", \"mixed\" and \"direct\")");
                 continue;
             }
             if (parse(r, config, itemPath) is { } tun)

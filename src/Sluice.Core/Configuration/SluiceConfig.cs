@@ -18,6 +18,9 @@ public sealed record SluiceConfig(
     /// <summary>"mixed" inbounds: SOCKS5 + HTTP proxy ports (docs/config.md#inbounds-mixed).</summary>
     public IReadOnlyList<MixedInboundOptions> MixedInbounds { get; init; } = [];
 
+    /// <summary>"direct" inbounds: loopback DNS listeners served by the built-in DNS server (docs/config.md#inbounds-direct).</summary>
+    public IReadOnlyList<DirectInboundOptions> DirectInbounds { get; init; } = [];
+
     /// <summary>The "gate" section (Sluice's own; docs/gate.md). Default mode off.</summary>
     public Sluice.Core.Gate.GateOptions Gate { get; init; } = Sluice.Core.Gate.GateOptions.Off;
 

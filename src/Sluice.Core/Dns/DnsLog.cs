@@ -24,4 +24,16 @@ internal static partial class DnsLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "dns: local server {Server} uses nameservers {Nameservers} (from {Path})")]
     public static partial void LocalNameservers(ILogger logger, string server, string nameservers, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "dns: hosts server {Server} reloaded {Paths}: {Names} names")]
+    public static partial void HostsReloaded(ILogger logger, string server, string paths, int names);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: hosts server {Server} keeps its previous entries: {Problem}")]
+    public static partial void HostsReloadFailed(ILogger logger, string server, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "dns: local server {Server} reloaded {Path}: nameservers {Nameservers}")]
+    public static partial void LocalReloaded(ILogger logger, string server, string path, string nameservers);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dns: local server {Server} keeps nameservers {Nameservers}: {Problem}")]
+    public static partial void LocalReloadFailed(ILogger logger, string server, string nameservers, string problem);
 }

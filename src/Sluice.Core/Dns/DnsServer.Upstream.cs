@@ -243,7 +243,8 @@ public sealed partial class DnsServer
         public required int Index { get; init; }
         public required string Tag { get; init; }
         public required ServerKind Kind { get; init; }
-        public required string Address { get; init; }
+        /// <summary>For logs; a local server's changes when resolv.conf is reloaded.</summary>
+        public required string Address { get; set; }
         public IDnsTransport? Transport { get; init; }
         public FakeIpPool? FakeV4 { get; init; }
         public FakeIpPool? FakeV6 { get; init; }
@@ -265,13 +266,13 @@ public sealed partial class DnsServer
                 case HostsDnsServerOptions h:
                     return new ServerEntry { Index = index, Tag = h.Tag, Kind = ServerKind.Hosts, Address = "hosts", Hosts = new HostsTable(h, log) };
                 case LocalDnsServerOptions l:
-                    var nameservers = LocalTransport.ReadResolvConf(environment.ResolvConfPath);
-                    string list = string.Join(", ", nameservers);
+                    var local = new LocalTransport(environment.ResolvConfPath, nameservers => nameservers
+                        .Select(ip => (IDnsTransport)new UdpTransport(new UpstreamAddress(ip.ToString(), environment.NameserverPort, NoResolve), () => direct, null,
+                            options.Timeout / (2 * nameservers.Count)))
+                        .ToArray(), options.Timeout);
+                    string list = string.Join(", ", local.Nameservers);
                     if (!l.Tag.StartsWith(BootstrapTag, StringComparison.Ordinal)) DnsLog.LocalNameservers(log, l.Tag, list, environment.ResolvConfPath);
-                    var udp = nameservers
-                        .Select(ip => (IDnsTransport)new UdpTransport(new UpstreamAddress(ip.ToString(), environment.NameserverPort, NoResolve), () => direct, null, options.Timeout / (2 * nameservers.Count)))
-                        .ToArray();
-                    return new ServerEntry { Index = index, Tag = l.Tag, Kind = ServerKind.Upstream, Address = list, Transport = new LocalTransport(udp, options.Timeout) };
+                    return new ServerEntry { Index = index, Tag = l.Tag, Kind = ServerKind.Upstream, Address = list, Transport = local };
                 case RemoteDnsServerOptions r:
                     IOutbound? resolved = null;
                     Func<IOutbound> outbound = r.Detour is { } detour ? () => resolved ??= resolveDetour(detour) : () => direct;

@@ -44,6 +44,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     private readonly DomainMap _map;
     private readonly Dictionary<byte[], Task<DnsAnswer?>> _inflight = new(ByteKeyComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly List<FileWatch> _watches = [];
 
     private DnsServer(DnsOptions options, ServerEntry[] servers, int engineServer, ILogger log, TimeProvider time)
     {
@@ -100,7 +101,33 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
                 (serverIndex, host, ct) => server!.ResolveWithAsync(serverIndex, host, ct));
         }
         server = new DnsServer(options, servers, engine, log, time);
+        server.WatchFiles(time);
         return server;
+    }
+
+    /// <summary>
+    /// Hosts files and resolv.conf are read again when they change on disk (<see cref="FileWatch"/>);
+    /// the new state replaces the old at once, and a file that cannot be used keeps the old state.
+    /// Cached answers of a local server stay until their TTL runs out.
+    /// </summary>
+    private void WatchFiles(TimeProvider time)
+    {
+        foreach (var entry in _servers)
+        {
+            if (entry.Hosts is { Paths.Count: > 0 } hosts) _watches.Add(new FileWatch(hosts.Paths, time, () => hosts.Reload()));
+            if (entry.Transport is LocalTransport local) _watches.Add(new FileWatch([local.ResolvConfPath], time, () => ReloadLocal(entry, local)));
+        }
+    }
+
+    private void ReloadLocal(ServerEntry entry, LocalTransport local)
+    {
+        bool reloaded = local.Reload(out string? problem);
+        string nameservers = string.Join(", ", local.Nameservers);
+        entry.Address = nameservers;
+        // The engine's own bootstrap copy reloads quietly: a configured local server says the same.
+        if (entry.Tag.StartsWith(BootstrapTag, StringComparison.Ordinal)) return;
+        if (reloaded) DnsLog.LocalReloaded(_log, entry.Tag, local.ResolvConfPath, nameservers);
+        else DnsLog.LocalReloadFailed(_log, entry.Tag, nameservers, problem!);
     }
 
     /// <summary>A server named by host resolved through a server named by host … must end at an address.</summary>
@@ -286,6 +313,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     {
         if (_stopping.IsCancellationRequested) return;
         await _stopping.CancelAsync();
+        foreach (var w in _watches) w.Dispose();
         foreach (var s in _servers)
         {
             if (s.Transport is { } t) await t.DisposeAsync();

@@ -206,16 +206,38 @@ internal sealed class StreamTransport(Func<CancellationToken, ValueTask<Stream>>
 }
 
 /// <summary>
-/// The host's resolvers (resolv.conf "nameserver" lines, read at start), tried in order over UDP on
-/// the direct lane; each gets an equal share of the timeout so a dead first one leaves time for the next.
+/// The host's resolvers (resolv.conf "nameserver" lines, read at start and again when the file changes),
+/// tried in order over UDP on the direct lane; each gets an equal share of the timeout so a dead first
+/// one leaves time for the next.
 /// </summary>
-internal sealed class LocalTransport(IReadOnlyList<IDnsTransport> nameservers, TimeSpan timeout) : IDnsTransport
+internal sealed class LocalTransport : IDnsTransport
 {
+    private readonly string _path;
+    private readonly Func<IReadOnlyList<IPAddress>, IReadOnlyList<IDnsTransport>> _create;
+    private readonly TimeSpan _timeout;
+    private volatile State _state;
+
+    /// <param name="create">Builds one transport per nameserver (they share the timeout, so the count matters).</param>
+    public LocalTransport(string resolvConfPath, Func<IReadOnlyList<IPAddress>, IReadOnlyList<IDnsTransport>> create, TimeSpan timeout)
+    {
+        _path = resolvConfPath;
+        _create = create;
+        _timeout = timeout;
+        var nameservers = ReadResolvConf(resolvConfPath);
+        _state = new State(nameservers, create(nameservers));
+    }
+
     public bool ZeroId => false;
+
+    /// <summary>The nameservers in use, in order.</summary>
+    public IReadOnlyList<IPAddress> Nameservers => _state.Addresses;
+
+    public string ResolvConfPath => _path;
 
     public async ValueTask<int> ExchangeAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken ct)
     {
-        var share = timeout / Math.Max(1, nameservers.Count);
+        var nameservers = _state.Transports; // one snapshot per exchange: a reload does not switch a query in flight
+        var share = _timeout / Math.Max(1, nameservers.Count);
         Exception? last = null;
         for (int i = 0; i < nameservers.Count; i++)
         {
@@ -234,10 +256,32 @@ internal sealed class LocalTransport(IReadOnlyList<IDnsTransport> nameservers, T
         throw last ?? new DnsUpstreamException("no nameserver in resolv.conf");
     }
 
-    /// <summary>"nameserver ADDR" lines; glibc's default (127.0.0.1) when there are none.</summary>
-    public static IReadOnlyList<IPAddress> ReadResolvConf(string path)
+    /// <summary>
+    /// Reads resolv.conf again (called when it changed on disk) and swaps the nameservers at once.
+    /// A file that cannot be read or has no nameserver line (caught mid-write) keeps the current ones:
+    /// returns false with the problem. Exchanges in flight finish with the nameservers they started with.
+    /// </summary>
+    public bool Reload(out string? problem)
+    {
+        if (!TryReadResolvConf(_path, out var nameservers, out problem)) return false;
+        var old = _state;
+        if (nameservers.SequenceEqual(old.Addresses)) return true;
+        _state = new State(nameservers, _create(nameservers));
+        // The old transports hold no socket between queries (only an idle TCP fallback may be pooled);
+        // an exchange still using one finishes on its own socket.
+        foreach (var t in old.Transports) _ = t.DisposeAsync().AsTask();
+        return true;
+    }
+
+    /// <summary>"nameserver ADDR" lines; glibc's default (127.0.0.1) when there are none or the file is unreadable.</summary>
+    public static IReadOnlyList<IPAddress> ReadResolvConf(string path) =>
+        TryReadResolvConf(path, out var nameservers, out _) ? nameservers : [IPAddress.Loopback];
+
+    /// <summary>"nameserver ADDR" lines; false (with the problem) when the file cannot be read or names none.</summary>
+    public static bool TryReadResolvConf(string path, out IReadOnlyList<IPAddress> nameservers, out string? problem)
     {
         var result = new List<IPAddress>();
+        nameservers = result;
         try
         {
             foreach (string line in File.ReadLines(path))
@@ -254,13 +298,18 @@ internal sealed class LocalTransport(IReadOnlyList<IDnsTransport> nameservers, T
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            problem = $"cannot read {path}: {e.Message}";
+            return false;
         }
-        if (result.Count == 0) result.Add(IPAddress.Loopback);
-        return result;
+        problem = result.Count == 0 ? $"{path} has no usable nameserver line" : null;
+        return result.Count > 0;
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var n in nameservers) await n.DisposeAsync();
+        foreach (var n in _state.Transports) await n.DisposeAsync();
     }
+
+    /// <summary>The nameservers and their transports, swapped as one.</summary>
+    private sealed record State(IReadOnlyList<IPAddress> Addresses, IReadOnlyList<IDnsTransport> Transports);
 }

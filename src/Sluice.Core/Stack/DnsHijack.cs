@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Dns;
@@ -13,7 +12,7 @@ namespace Sluice.Core.Stack;
 /// Port-53 traffic a rule hijacks (action hijack-dns) is answered by the built-in DNS server:
 /// 1. UDP: each query datagram is answered asynchronously; the answer is built as an IP/UDP packet
 ///    from the address the app asked (whatever resolver it thought it was talking to) and written to the TUN;
-/// 2. TCP: the relay hands over the accepted socket; length-prefixed messages are answered in turn.
+/// 2. TCP: the relay hands over the accepted socket; a <see cref="DnsStreamSession"/> answers its messages.
 /// The querying process is resolved only if a DNS rule asks for it.
 /// </summary>
 internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger)
@@ -95,76 +94,16 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
     }
 
-    /// <summary>Serves DNS over TCP on a hijacked, accepted connection until the app closes it.</summary>
-    public async Task ServeTcpAsync(Socket client, FlowContext flow, byte[]? firstBytes, int firstLength)
+    /// <summary>Serves DNS over TCP on a hijacked, accepted connection until the app closes it or goes idle.</summary>
+    public Task ServeTcpAsync(Socket client, FlowContext flow, byte[]? firstBytes, int firstLength)
     {
-        byte[] message = ArrayPool<byte>.Shared.Rent(MaxMessage + 2);
-        byte[] answer = ArrayPool<byte>.Shared.Rent(MaxMessage + 2);
-        try
-        {
-            var stream = new NetworkStream(client, ownsSocket: false);
-            var input = firstLength > 0 ? new PrefixedStream(firstBytes!, firstLength, stream) : (Stream)stream;
-            var querier = QuerierFor(flow);
-            while (true)
-            {
-                if (!await ReadExactlyAsync(input, message.AsMemory(0, 2))) return;
-                int length = BinaryPrimitives.ReadUInt16BigEndian(message);
-                if (length == 0 || !await ReadExactlyAsync(input, message.AsMemory(2, length))) return;
-                int n = await server.HandleAsync(message.AsMemory(2, length), answer.AsMemory(2, MaxMessage), querier, maxUdpSize: 0, _stop.Token);
-                if (n <= 0) return;
-                BinaryPrimitives.WriteUInt16BigEndian(answer, (ushort)n);
-                await stream.WriteAsync(answer.AsMemory(0, n + 2), _stop.Token);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(message);
-            ArrayPool<byte>.Shared.Return(answer);
-        }
-    }
-
-    private static async Task<bool> ReadExactlyAsync(Stream stream, Memory<byte> buffer)
-    {
-        try
-        {
-            await stream.ReadExactlyAsync(buffer);
-            return true;
-        }
-        catch (EndOfStreamException)
-        {
-            return false;
-        }
+        var stream = new NetworkStream(client, ownsSocket: false);
+        var input = firstLength > 0 ? new PrefixedStream(firstBytes!, firstLength, stream) : (Stream)stream;
+        return DnsStreamSession.ServeAsync(server, input, stream, QuerierFor(flow), DnsStreamSession.IdleTimeout, _stop.Token);
     }
 
     public void Stop() => _stop.Cancel();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: DNS answer failed: {Reason}")]
     private static partial void LogFailed(ILogger logger, string flow, string reason);
-
-    /// <summary>Bytes already read (while sniffing) replayed before the rest of the stream.</summary>
-    private sealed class PrefixedStream(byte[] prefix, int length, Stream inner) : Stream
-    {
-        private int _offset;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_offset >= length) return inner.ReadAsync(buffer, cancellationToken);
-            int n = Math.Min(buffer.Length, length - _offset);
-            prefix.AsSpan(_offset, n).CopyTo(buffer.Span);
-            _offset += n;
-            return ValueTask.FromResult(n);
-        }
-    }
 }
