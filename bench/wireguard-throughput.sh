@@ -56,6 +56,9 @@ stop_router_sluice() {
 }
 
 iperf() {  # $1: "" (client → router) or "-R" (router → client); prints Mbit/s received
+  # The tunnel answers first (a fresh handshake under load can take a moment), and the server listens.
+  for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 50); do ip netns exec "$ROUTER" ss -Hltn 'sport = :5201' | grep -q LISTEN && break; sleep 0.1; done
   ip netns exec "$CLIENT" iperf3 -c 10.66.0.1 -t "$SECONDS_PER_RUN" $1 -J \
     | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
 }
