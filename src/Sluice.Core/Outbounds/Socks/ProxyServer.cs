@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Sluice.Core.Configuration;
-using Sluice.Core.Inbounds.Mixed;
 using Sluice.Packets;
 
 namespace Sluice.Core.Outbounds.Socks;

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
-using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.Socks;
 using Sluice.Packets;
 
-namespace Sluice.Core.Inbounds.Mixed;
+namespace Sluice.Core.Outbounds;
 
 /// <summary>
 /// A proxy request may name its destination (curl --socks5-hostname, HTTP proxy requests). Proxy
