@@ -3,7 +3,7 @@
 # a sink server, comparing Sluice's `mixed` inbound + shadowsocks outbound against shadowsocks-libev's
 # own ss-local, same cipher, same ss-server, same run; median of N runs each (default 3), with ratios.
 # Needs root, shadowsocks-libev and a Release build (scripts/install.sh).
-#   [WARMUP=2000] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
+#   [WARMUP=2000] [SLICES=5] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -52,15 +52,22 @@ def throughput(proxy_port, host, port):
         if not n: break
         total += n
     print("%.3f" % (total * 8 / (time.perf_counter() - t) / 1e9))
-def conns(proxy_port, host, port, count):
-    t = time.perf_counter()
-    for _ in range(count):
-        c = socks(proxy_port, host, port); c.sendall(b"g"); assert c.recv(1) == b"x"; c.close()
-    print("%.0f" % (count / (time.perf_counter() - t)))
+def connect_once(proxy_port, host, port):
+    c = socks(proxy_port, host, port); c.sendall(b"g"); assert c.recv(1) == b"x"; c.close()
+def conns(ports, host, port, count, slices):
+    # Sequential connections through each front in turn, `slices` slices each, so a burst of load
+    # from elsewhere on the machine hits both fronts alike; prints one rate per front.
+    spent = [0.0] * len(ports); per = max(1, count // slices)
+    for _ in range(slices):
+        for i, p in enumerate(ports):
+            t = time.perf_counter()
+            for _ in range(per): connect_once(p, host, port)
+            spent[i] += time.perf_counter() - t
+    print(" ".join("%.0f" % (per * slices / s) for s in spent))
 cmd = sys.argv[1]
 if cmd == "serve": serve(int(sys.argv[2]), int(sys.argv[3]))
 elif cmd == "throughput": throughput(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
-elif cmd == "conns": conns(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+elif cmd == "conns": conns([int(p) for p in sys.argv[2].split(",")], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
 PY
 
 ip netns exec "$ROUTER" python3 "$BENCH_DIR/peers.py" serve 5201 "$MIB" > "$BENCH_DIR/peers.log" 2>&1 &
@@ -70,6 +77,7 @@ BENCH_PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$BENCH_DIR/peers.log" && break; sleep 0.1; done
 sleep 0.5
 
+SLUICE_PORT=$((SOCKS_PORT + 1))
 start_ss_local() {
   ip netns exec "$CLIENT" ss-local -s 10.200.0.1 -p $SS_PORT -l $SOCKS_PORT -b 127.0.0.1 -k $PASSWORD -m "$METHOD" --no-delay > "$BENCH_DIR/ss-local.log" 2>&1 &
   SS_LOCAL_PID=$!; BENCH_PIDS+=("$SS_LOCAL_PID")
@@ -78,27 +86,29 @@ start_ss_local() {
 }
 stop_ss_local() { kill "$SS_LOCAL_PID" 2>/dev/null; wait "$SS_LOCAL_PID" 2>/dev/null || true; }
 
-CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen\":\"127.0.0.1\",\"listen_port\":$SOCKS_PORT}],\
+CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen\":\"127.0.0.1\",\"listen_port\":$SLUICE_PORT}],\
 \"outbounds\":[{\"type\":\"shadowsocks\",\"tag\":\"ss\",\"server\":\"10.200.0.1\",\"server_port\":$SS_PORT,\"method\":\"$METHOD\",\"password\":\"$PASSWORD\"}],\
 \"route\":{\"final\":\"ss\"}}"
 
 WARMUP=${WARMUP:-2000}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
 # (the runtime tiers hot methods up over the first thousand or so; a long-running engine lives past that)
-measure() {  # prints "Gbit/s conns/s" through whatever listens on the SOCKS port
-  local g c
-  g=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SOCKS_PORT "$SERVER_V4" 5201)
-  if [ "$WARMUP" -gt 0 ]; then ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns $SOCKS_PORT "$SERVER_V4" 5202 "$WARMUP" > /dev/null; fi
-  c=$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns $SOCKS_PORT "$SERVER_V4" 5202 "$CONNS")
-  echo "$g $c"
-}
+SLICES=${SLICES:-5}      # the timed connections alternate between the fronts in this many slices each
 
+# Each run starts both fronts afresh (ss-local on $SOCKS_PORT, Sluice's mixed inbound on the next
+# port), measures throughput through one then the other, warms both, then times connections through
+# them in alternating slices, so load from elsewhere on the shared machine hits both alike.
 ss_g=(); ss_c=(); sl_g=(); sl_c=()
 for i in $(seq "$RUNS"); do
-  start_ss_local; read -r g c < <(measure); stop_ss_local; ss_g+=("$g"); ss_c+=("$c")
-  bench_start_sluice "$CONFIG"; read -r g c < <(measure); bench_stop_sluice; sl_g+=("$g"); sl_c+=("$c")
+  start_ss_local; bench_start_sluice "$CONFIG"
+  ss_g+=("$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SOCKS_PORT "$SERVER_V4" 5201)")
+  sl_g+=("$(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" throughput $SLUICE_PORT "$SERVER_V4" 5201)")
+  if [ "$WARMUP" -gt 0 ]; then ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns "$SOCKS_PORT,$SLUICE_PORT" "$SERVER_V4" 5202 "$WARMUP" 1 > /dev/null; fi
+  read -r a s < <(ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" conns "$SOCKS_PORT,$SLUICE_PORT" "$SERVER_V4" 5202 "$CONNS" "$SLICES")
+  ss_c+=("$a"); sl_c+=("$s")
+  stop_ss_local; bench_stop_sluice
   echo "run $i: ss-local ${ss_g[-1]} Gbit/s ${ss_c[-1]} conn/s; sluice mixed ${sl_g[-1]} Gbit/s ${sl_c[-1]} conn/s"
 done
 a=$(median "${ss_g[@]}"); s=$(median "${sl_g[@]}"); ac=$(median "${ss_c[@]}"); sc=$(median "${sl_c[@]}")
-echo "shadowsocks $METHOD, ${MIB} MiB per run, $CONNS connections after $WARMUP untimed (median of $RUNS):"
+echo "shadowsocks $METHOD, ${MIB} MiB per run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed (median of $RUNS):"
 echo "  throughput: ss-local $a Gbit/s, sluice $s Gbit/s, ratio $(ratio "$s" "$a")"
 echo "  connections/s: ss-local $ac, sluice $sc, ratio $(ratio "$sc" "$ac")"

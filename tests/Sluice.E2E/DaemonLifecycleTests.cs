@@ -54,7 +54,7 @@ public sealed class DaemonLifecycleTests : IDisposable
         Assert.Equal("connected", status.GetProperty("state").GetString());
         Assert.True(status.GetProperty("network_changes").GetInt32() >= 1);
         Assert.Equal("eth0", status.GetProperty("physical_interface").GetString());
-        Assert.Contains("new handshake requested", daemon.Process.Log);
+        Assert.True(daemon.Process.WaitFor("new handshake requested", TimeSpan.FromSeconds(5)), daemon.Process.Log);
         Assert.Contains(NewAddress, peer.Show("endpoints"));
     }
 
@@ -78,7 +78,7 @@ public sealed class DaemonLifecycleTests : IDisposable
         var after = _testbed.RunInClient(TimeSpan.FromSeconds(20), "curl", "-sS", "--max-time", "10", EngineConfigs.ServerUrl());
         Assert.True(after.Ok, after + "\n" + restarted.Log);
         Assert.Equal(NamespaceTestbed.ClientV4, after.Stdout.Trim());
-        Assert.Contains("bringing up what was up before the daemon stopped", restarted.Log);
+        Assert.True(restarted.WaitFor("bringing up what was up before the daemon stopped", TimeSpan.FromSeconds(5)), restarted.Log);
         Assert.Equal(path, daemon.Core("status").GetProperty("data").GetProperty("config_path").GetString());
 
         // `down` is remembered too: the next start stays down.

@@ -112,7 +112,7 @@ public sealed class DnsTests : IDisposable
         var right = _testbed.RunInClient(Dig, "curl", "-sS", "--max-time", "10", "http://video.example:8080/site");
         Assert.True(right.Ok, right + "\n" + engine.Log);
         Assert.Equal($"served by {RealAnswer}", right.Stdout.Trim());
-        Assert.Contains("hijack-dns", engine.Log);
+        Assert.True(engine.WaitFor("hijack-dns", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     [Fact]
@@ -255,7 +255,7 @@ public sealed class DnsTests : IDisposable
         Assert.True(plainTcp.Stdout.Trim() == PoisonedAnswer, plainTcp + "\n" + engine.Log);
         Assert.True(protectedUdp.Stdout.Trim() == RealAnswer, protectedUdp + "\n" + engine.Log);
         Assert.True(protectedTcp.Stdout.Trim() == RealAnswer, protectedTcp + "\n" + engine.Log);
-        Assert.Contains("dns-in: DNS listening on 127.0.0.1:5353 (udp+tcp)", engine.Log);
+        Assert.True(engine.WaitFor("dns-in: DNS listening on 127.0.0.1:5353 (udp+tcp)", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     /// <summary>Runs an action while tshark captures port 53 on the client's physical link; returns the packet count.</summary>

@@ -107,7 +107,7 @@ public sealed partial class ProxyGroupTests : IDisposable
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
-        Assert.Contains("group fb: now using ss-8392", engine.Log);
+        Assert.True(engine.WaitFor("group fb: now using ss-8392", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public sealed class ProxyMixedInboundTests : IDisposable
         Assert.True(viaProxy.Ok, viaProxy + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.HiddenV4, viaProxy.Stdout.Trim());
         Assert.False(viaDirect.Ok, viaDirect + "\n" + engine.Log);
-        Assert.Contains("=> direct (rule 0)", engine.Log, StringComparison.Ordinal);
+        Assert.True(engine.WaitFor("=> direct (rule 0)", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     [Fact]

@@ -89,13 +89,13 @@ public sealed class SubscriptionTests : IDisposable
         var moved = Curl();
         Assert.True(moved.Ok, moved + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.HiddenV4, moved.Stdout.Trim());
-        Assert.Contains("group auto: now using ss-b", engine.Log);
+        Assert.True(engine.WaitFor("group auto: now using ss-b", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.Equal(Link("ss-b", 8392) + "\n", File.ReadAllText(CachePath));
 
         // 2. Garbage: rejected with the reason; the group and the cache keep ss-b.
         Serve("<html><body>502 Bad Gateway</body></html>\n");
         Assert.True(engine.WaitFor("subscription provider: body rejected:", Wait), engine.Log);
-        Assert.Contains("keeping the last good list (1 servers)", engine.Log);
+        Assert.True(engine.WaitFor("keeping the last good list (1 servers)", TimeSpan.FromSeconds(5)), engine.Log);
         var afterGarbage = Curl();
         Assert.True(afterGarbage.Ok, afterGarbage + "\n" + engine.Log);
         Assert.Equal(Link("ss-b", 8392) + "\n", File.ReadAllText(CachePath));
@@ -118,7 +118,7 @@ public sealed class SubscriptionTests : IDisposable
         var engine = _testbed.StartEngine(Config()).WaitStarted();
 
         Assert.True(engine.WaitFor($"now feed group auto: ss-b", Wait), engine.Log);
-        Assert.Contains($"from cache {CachePath}", engine.Log);
+        Assert.True(engine.WaitFor($"from cache {CachePath}", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.True(engine.WaitFor($"subscription provider: fetch of {Url} failed:", Wait), engine.Log);
         var result = Curl();
         Assert.True(result.Ok, result + "\n" + engine.Log);

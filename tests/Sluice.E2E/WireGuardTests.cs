@@ -28,7 +28,7 @@ public sealed class WireGuardTests : IDisposable
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(v6 ? WireGuardGoPeer.SluiceTunnelV6 : WireGuardGoPeer.SluiceTunnelV4, result.Stdout.Trim());
-        Assert.Contains("handshake with peer 0", engine.Log);
+        Assert.True(engine.WaitFor("handshake with peer 0", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.NotEqual("0", peer.Show("latest-handshakes").Split('\t').Last().Trim());
     }
 
@@ -48,7 +48,7 @@ public sealed class WireGuardTests : IDisposable
         Assert.Contains("3 received", ping.Stdout);
         Assert.True(udp.Ok, udp + "\n" + engine.Log);
         Assert.Equal("through-wireguard", udp.Stdout.Trim());
-        Assert.Contains("=> wg", engine.Log);
+        Assert.True(engine.WaitFor("=> wg", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class WireGuardTests : IDisposable
         var engine = _testbed.StartEngine(config).WaitStarted();
 
         Assert.True(engine.WaitFor($"{NamespaceTestbed.RouterV4}:{WireGuardGoPeer.ListenPort}", TimeSpan.FromSeconds(15)), engine.Log);
-        Assert.Contains("handshake", engine.Log);
+        Assert.True(engine.WaitFor("handshake", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.False(engine.HasExited);
     }
 

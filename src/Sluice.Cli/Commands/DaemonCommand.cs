@@ -46,8 +46,7 @@ internal static class DaemonCommand
         using var logs = LoggerFactory.Create(builder =>
         {
             builder.SetMinimumLevel(line.Debug ? LogLevel.Debug : LogLevel.Information);
-            builder.AddConsole(console => console.FormatterName = LineFormatter.FormatterName)
-                .AddConsoleFormatter<LineFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
+            EngineLogging.AddOwned(builder, LineLogWriter.ToConsole());
             builder.AddProvider(broadcast);
         });
         var platform = new DaemonPlatform(

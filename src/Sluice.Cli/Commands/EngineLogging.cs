@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 
@@ -15,7 +16,7 @@ internal static class EngineLogging
         {
             try
             {
-                builder.AddProvider(new FileLoggerProvider(path));
+                AddOwned(builder, LineLogWriter.ToFile(path));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -23,9 +24,15 @@ internal static class EngineLogging
             }
             return;
         }
-        builder.AddConsole(console => console.FormatterName = LineFormatter.FormatterName)
-            .AddConsoleFormatter<LineFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
+        AddOwned(builder, LineLogWriter.ToConsole());
     });
+
+    /// <summary>
+    /// Registers a provider the factory disposes with itself (AddProvider's instances are never
+    /// disposed), so disposing the factory writes out the lines still queued.
+    /// </summary>
+    public static void AddOwned(ILoggingBuilder builder, ILoggerProvider provider) =>
+        builder.Services.AddSingleton(_ => provider);
 
     private static LogLevel ParseLevel(string level) => level switch
     {

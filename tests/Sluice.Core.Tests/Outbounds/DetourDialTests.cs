@@ -153,9 +153,52 @@ public class DetourDialTests
             base.Write(buffer);
         }
 
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
         public void ShutdownWrite() => Events.Add("shutdown");
 
         public void Abort() => Events.Add("abort");
+    }
+
+    [Fact]
+    public async Task ShadowsocksStream_ReadBeforeAnyWrite_SendsTheStagedHeaderAlone_SoAServerThatSpeaksFirstIsDialed()
+    {
+        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
+        var transport = new RecordingConnection();
+        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
+        using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
+        stream.StageHeader(SocksHeader(target));
+
+        // Nothing comes back here (the recording transport is at its end), but the header went out first.
+        await Assert.ThrowsAsync<IOException>(async () => _ = await stream.ReadAsync(new byte[16]));
+
+        Assert.Equal(["write 57"], transport.Events);
+    }
+
+    [Fact]
+    public async Task ShadowsocksStream_FirstWrite_CarriesTheStagedHeaderAndTheDataInOneSend()
+    {
+        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
+        var transport = new RecordingConnection();
+        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
+        using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
+        stream.StageHeader(SocksHeader(target));
+
+        await stream.WriteAsync(new byte[5]);
+        await stream.WriteAsync(new byte[5]);
+
+        // 57 (salt and header) + 2+16 + 5+16 in the first send; the second is a chunk alone.
+        Assert.Equal(["write 96", "write 39"], transport.Events);
+    }
+
+    private static byte[] SocksHeader(Destination target)
+    {
+        var header = new byte[SocksAddress.MaxLength];
+        return header[..SocksAddress.Write(header, target)];
     }
 
     [Fact]
@@ -166,7 +209,7 @@ public class DetourDialTests
         var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
         using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
         Span<byte> header = stackalloc byte[SocksAddress.MaxLength];
-        stream.StageHeader(header[..SocksAddress.Write(header, target)], TimeSpan.FromMinutes(1));
+        stream.StageHeader(header[..SocksAddress.Write(header, target)]);
 
         stream.ShutdownWrite();
 

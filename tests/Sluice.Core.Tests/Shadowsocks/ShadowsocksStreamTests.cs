@@ -11,11 +11,12 @@ public class ShadowsocksStreamTests
     private static readonly byte[] Key = Method.MasterKey("p");
 
     /// <summary>Discards writes, completing at once (as a socket with room in its buffer does).</summary>
-    private sealed class Sink : Stream
+    /// <summary>Counts what is written; reads come from <paramref name="source"/> (the server's side of the wire), when given.</summary>
+    private sealed class Sink(Stream? source = null) : Stream
     {
         public long Written;
 
-        public override bool CanRead => false;
+        public override bool CanRead => source is not null;
 
         public override bool CanSeek => false;
 
@@ -29,7 +30,10 @@ public class ShadowsocksStreamTests
         {
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] buffer, int offset, int count) => source?.Read(buffer, offset, count) ?? throw new NotSupportedException();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(source?.Read(buffer.Span) ?? throw new NotSupportedException());
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
@@ -77,7 +81,8 @@ public class ShadowsocksStreamTests
                 await writer.WriteAsync(payload);
             }
         }
-        using var reader = Open(new MemoryStream(wire.ToArray()));
+        // A client sends its own salt before it reads (here into a sink): the answer comes from the other stream.
+        using var reader = Open(new Sink(new MemoryStream(wire.ToArray())));
         var buffer = new byte[64 * 1024];
         int first = await reader.ReadAsync(buffer); // warm-up: salt and subkey
 

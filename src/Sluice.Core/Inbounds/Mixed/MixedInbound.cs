@@ -27,6 +27,7 @@ internal sealed partial class MixedInbound : IDisposable
     private readonly ConnectionRegistry _connections;
     private readonly ILogger _logger;
     private readonly Socket _listener;
+    private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
     public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, ILogger logger)
@@ -48,6 +49,7 @@ internal sealed partial class MixedInbound : IDisposable
             throw new InvalidOperationException($"mixed inbound \"{options.Tag}\": cannot listen on {Endpoint}: {e.SocketErrorCode} (is another program using the port?)", e);
         }
         _listener.Listen(1024);
+        _bound = (IPEndPoint)_listener.LocalEndPoint!;
     }
 
     public string Tag => _options.Tag;
@@ -117,7 +119,8 @@ internal sealed partial class MixedInbound : IDisposable
         var local = NetAddress.FromIPAddress(source.Address);
         var target = destination.Address == default ? (local.IsV4 ? NetAddress.FromV4(0) : NetAddress.FromBytes(new byte[16])) : destination.Address;
         var key = new FlowKey(protocol, local, (ushort)source.Port, target, destination.Port);
-        var listener = (IPEndPoint)client.LocalEndPoint!;
+        // The app's socket is keyed by the address it dialed: the listener's own, unless it listens on a wildcard (a getsockname saved per connection).
+        var listener = _bound.Address.Equals(IPAddress.Any) || _bound.Address.Equals(IPAddress.IPv6Any) ? (IPEndPoint)client.LocalEndPoint! : _bound;
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
         var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };

@@ -11,9 +11,6 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// </summary>
 internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
 {
-    /// <summary>How long the target header waits for the app's first bytes to travel with it.</summary>
-    private static readonly TimeSpan HeaderFlushDelay = TimeSpan.FromMilliseconds(10);
-
     private readonly ShadowsocksOutboundOptions _options;
     private readonly ShadowsocksMethod _method;
     private readonly byte[] _masterKey;
@@ -43,7 +40,7 @@ internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
         var stream = new ShadowsocksStream(connection.Stream, _method, _masterKey, _logger, _server.Who, destination, _options.AnswerTimeout);
         Span<byte> header = stackalloc byte[SocksAddress.MaxLength];
         int n = SocksAddress.Write(header, destination);
-        stream.StageHeader(header[..n], HeaderFlushDelay);
+        stream.StageHeader(header[..n]);
         return stream;
     }
 

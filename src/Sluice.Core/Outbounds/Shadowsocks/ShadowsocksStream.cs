@@ -44,7 +44,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private int _pendingPrefix; // salt, then the sealed header, waiting at the start of _writeBuffer
     private readonly object _prefixLock = new();
     private volatile bool _prefixSent;
-    private Timer? _headerTimer;
     private readonly TimeSpan _answerTimeout;
     private Timer? _answerTimer;
     private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
@@ -70,14 +69,12 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     /// <summary>
     /// Seals the target header behind the salt without sending it: the app's first bytes usually follow
     /// at once and go in the same segment (one send here, one read and one decrypt pass at the server).
-    /// When the app says nothing for <paramref name="flushAfter"/> (a server-speaks-first protocol), the
-    /// salt and header go alone, so the server dials the target and its greeting can come back.
+    /// A read before any write (a server-speaks-first protocol: the relay starts reading the server
+    /// when the app has nothing to say yet) or a half-close sends the salt and header alone, so the
+    /// server dials the target and its greeting can come back. No timer: a per-connection timer cost a
+    /// timer-thread wake-up per connection and delayed such greetings by its period.
     /// </summary>
-    public void StageHeader(ReadOnlySpan<byte> header, TimeSpan flushAfter)
-    {
-        _pendingPrefix += Seal(header, _writeBuffer.AsSpan(_pendingPrefix));
-        _headerTimer = new Timer(static state => ((ShadowsocksStream)state!).FlushHeader(), this, flushAfter, Timeout.InfiniteTimeSpan);
-    }
+    public void StageHeader(ReadOnlySpan<byte> header) => _pendingPrefix += Seal(header, _writeBuffer.AsSpan(_pendingPrefix));
 
     /// <summary>
     /// The length of the salt-and-header prefix at the start of the write buffer that the caller must
@@ -91,7 +88,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         {
             if (_prefixSent) return 0;
             _prefixSent = true;
-            _headerTimer?.Dispose();
             return _pendingPrefix;
         }
     }
@@ -255,6 +251,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         Enter();
         try
         {
+            if (!_prefixSent) FlushHeader(); // the server cannot answer before it knows the target
             return await ReadCoreAsync(buffer, cancellationToken);
         }
         finally
@@ -407,7 +404,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         if (disposing)
         {
             _answerTimer?.Dispose();
-            _headerTimer?.Dispose();
             _transport.Dispose(); // closes the connection first, so a read or write in flight ends now
             if (Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
         }

@@ -133,8 +133,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             ApplyDialOptions(socket);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.Dial.ConnectTimeout);
-            await socket.ConnectAsync(endpoint, timeout.Token);
-            socket.NoDelay = true;
+            await socket.ConnectAsync(endpoint, timeout.Token); // TCP_NODELAY is set by the socket factory and survives connect
             return new ServerConnection(new NetworkStream(socket, ownsSocket: true), new Destination(NetAddress.FromIPAddress(endpoint.Address), options.Port));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
