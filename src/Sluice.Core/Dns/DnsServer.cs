@@ -80,7 +80,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     internal static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
         TimeProvider time, DnsEnvironment environment)
     {
-        var log = logs.CreateLogger("Sluice.Dns");
+        var log = logs.CreateLogger("dns");
         var configured = options.Servers.ToList();
         // The host's resolvers are always there for the engine's own lookups and for names of servers.
         configured.Add(new LocalDnsServerOptions(configured.Any(s => s.Tag == BootstrapTag) ? $"{BootstrapTag}-{Guid.NewGuid():N}" : BootstrapTag));

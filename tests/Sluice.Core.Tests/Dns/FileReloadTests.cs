@@ -126,23 +126,26 @@ public sealed class FileReloadTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>Every log line of every category, formatted.</summary>
-    private sealed class LogLines : ILoggerFactory, ILogger
+    /// <summary>Every log line of every category, formatted as the engine's log shows it: "category: message".</summary>
+    private sealed class LogLines : ILoggerFactory
     {
         private readonly ConcurrentQueue<string> _lines = new();
 
-        public ILogger CreateLogger(string categoryName) => this;
+        public ILogger CreateLogger(string categoryName) => new Category(this, categoryName);
 
         public void AddProvider(ILoggerProvider provider)
         {
         }
 
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        private sealed class Category(LogLines lines, string name) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue(formatter(state, exception));
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                lines._lines.Enqueue($"{name}: {formatter(state, exception)}");
+        }
 
         public void Dispose()
         {

@@ -343,15 +343,15 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             LogPeerTotals(_logger, Tag, peer.Name, peer.LastHandshake?.ToString("u") ?? "never", peer.RxBytes, peer.TxBytes);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: listening on UDP port {Port}, {Peers} peer(s), mtu {Mtu}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Tag}: listening on UDP port {Port}, {Peers} peer(s), mtu {Mtu}")]
     private static partial void LogListening(ILogger logger, string tag, int port, int peers, int mtu);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: handshake with {Peer} at {Endpoint} complete (rx {Rx} B, tx {Tx} B so far)")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Tag}: handshake with {Peer} at {Endpoint} complete (rx {Rx} B, tx {Tx} B so far)")]
     private static partial void LogHandshake(ILogger logger, string tag, string peer, string endpoint, long rx, long tx);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "wireguard {Tag}: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Tag}: {Reason}")]
     private static partial void LogDropped(ILogger logger, string tag, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: {Peer}: last handshake {Handshake}, rx {Rx} B, tx {Tx} B")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Tag}: {Peer}: last handshake {Handshake}, rx {Rx} B, tx {Tx} B")]
     private static partial void LogPeerTotals(ILogger logger, string tag, string peer, string handshake, long rx, long tx);
 }
