@@ -167,11 +167,8 @@ public class DetourDialTests
     [Fact]
     public async Task ShadowsocksStream_ReadBeforeAnyWrite_SendsTheStagedHeaderAlone_SoAServerThatSpeaksFirstIsDialed()
     {
-        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
-        var transport = new RecordingConnection();
-        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
-        using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
-        stream.StageHeader(SocksHeader(target));
+        var (stream, transport) = StagedStream();
+        using var owned = stream;
 
         // Nothing comes back here (the recording transport is at its end), but the header went out first.
         await Assert.ThrowsAsync<IOException>(async () => _ = await stream.ReadAsync(new byte[16]));
@@ -182,11 +179,8 @@ public class DetourDialTests
     [Fact]
     public async Task ShadowsocksStream_FirstWrite_CarriesTheStagedHeaderAndTheDataInOneSend()
     {
-        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
-        var transport = new RecordingConnection();
-        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
-        using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
-        stream.StageHeader(SocksHeader(target));
+        var (stream, transport) = StagedStream();
+        using var owned = stream;
 
         await stream.WriteAsync(new byte[5]);
         await stream.WriteAsync(new byte[5]);
@@ -195,21 +189,23 @@ public class DetourDialTests
         Assert.Equal(["write 96", "write 39"], transport.Events);
     }
 
-    private static byte[] SocksHeader(Destination target)
+    /// <summary>A Shadowsocks stream over a recording connection, its target header (203.0.113.5:25) staged and not yet sent.</summary>
+    private static (ShadowsocksStream Stream, RecordingConnection Transport) StagedStream()
     {
+        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
+        var transport = new RecordingConnection();
+        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
+        var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
         var header = new byte[SocksAddress.MaxLength];
-        return header[..SocksAddress.Write(header, target)];
+        stream.StageHeader(header.AsSpan(0, SocksAddress.Write(header, target)));
+        return (stream, transport);
     }
 
     [Fact]
     public void ShadowsocksStream_HalfClosedBeforeAnyData_SendsTheStagedHeaderThenPassesTheFinDown()
     {
-        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
-        var transport = new RecordingConnection();
-        var target = new Destination(NetAddress.Parse("203.0.113.5"), 25);
-        using var stream = new ShadowsocksStream(transport, method, method.MasterKey("p"), NullLogger.Instance, "ss", target, TimeSpan.Zero);
-        Span<byte> header = stackalloc byte[SocksAddress.MaxLength];
-        stream.StageHeader(header[..SocksAddress.Write(header, target)]);
+        var (stream, transport) = StagedStream();
+        using var owned = stream;
 
         stream.ShutdownWrite();
 
