@@ -3,7 +3,7 @@
 # a sink server, comparing Sluice's `mixed` inbound + shadowsocks outbound against shadowsocks-libev's
 # own ss-local, same cipher, same ss-server, same run; median of N runs each (default 3), with ratios.
 # Needs root, shadowsocks-libev and a Release build (scripts/install.sh).
-#   [WARMUP=2000] [SLICES=5] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
+#   [WARMUP=6000] [SLICES=5] bench/proxy-throughput.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS] [METHOD]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -15,6 +15,11 @@ SS_PORT=8388
 SOCKS_PORT=1080
 
 bench_testbed
+# Tens of thousands of short connections per run: let TIME_WAIT ports be reused and widen the
+# ephemeral range, or connects start failing with EADDRNOTAVAIL (for either front) mid-run.
+for ns in "$CLIENT" "$ROUTER"; do
+  ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
+done
 cat > "$BENCH_DIR/peers.py" <<'PY'
 import socket, struct, sys, threading, time
 def serve(port, mib):
@@ -90,8 +95,9 @@ CONFIG="{\"log\":{\"level\":\"info\"},\"inbounds\":[{\"type\":\"mixed\",\"listen
 \"outbounds\":[{\"type\":\"shadowsocks\",\"tag\":\"ss\",\"server\":\"10.200.0.1\",\"server_port\":$SS_PORT,\"method\":\"$METHOD\",\"password\":\"$PASSWORD\"}],\
 \"route\":{\"final\":\"ss\"}}"
 
-WARMUP=${WARMUP:-2000}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
-# (the runtime tiers hot methods up over the first thousand or so; a long-running engine lives past that)
+WARMUP=${WARMUP:-6000}  # connections made (not timed) before the timed ones, for both fronts: steady state, not JIT warm-up
+# (the runtime tiers hot methods up over the first ~5,000 connections: bench/README.md has the per-window figures;
+# a long-running engine lives past that)
 SLICES=${SLICES:-5}      # the timed connections alternate between the fronts in this many slices each
 
 # Each run starts both fronts afresh (ss-local on $SOCKS_PORT, Sluice's mixed inbound on the next
