@@ -27,38 +27,14 @@ internal static partial class DnsSection
         ("NXDOMAIN", DnsRcode.NxDomain), ("NOTIMP", DnsRcode.NotImp), ("REFUSED", DnsRcode.Refused),
     ];
 
-    private static DnsRuleOptions? ParseRule(JsonElement element, string path, ConfigBuilder config, List<(string, string)> serverReferences, bool topLevel)
-    {
-        var errors = config.Errors;
-        if (ObjectReader.Open(element, path, errors) is not { } r) return null;
-        int before = errors.Count;
-        string type = r.String("type") ?? "default";
-        DnsRuleOptions? rule = type switch
-        {
-            "default" => ParseDefaultRule(r, config),
-            "logical" => ParseLogicalRule(r, config, serverReferences),
-            _ => null,
-        };
-        if (type is not ("default" or "logical"))
-            errors.Add(r.PathOf("type"), $"unknown rule type {JsonPath.Quote(type)} (expected \"default\" or \"logical\")");
-        bool invert = r.Bool("invert", false);
-        DnsRuleAction? action = null;
-        if (topLevel)
-        {
-            action = ParseRuleAction(r, serverReferences);
-        }
-        else
-        {
-            foreach (string field in RuleActionFields)
-            {
-                if (r.Take(field) is not null)
-                    errors.Add(r.PathOf(field), "rules inside a logical rule have no action; put it on the logical rule");
-            }
-        }
-        r.Finish(f => UnsupportedRuleFields.Contains(f) ? "not supported by Sluice yet" : null);
-        if (rule is null || errors.Count > before) return null;
-        return rule with { Invert = invert, Action = action };
-    }
+    private static DnsRuleOptions? ParseRule(JsonElement element, string path, ConfigBuilder config, List<(string, string)> serverReferences, bool topLevel) =>
+        RuleFrame.Parse(element, path, config.Errors, topLevel, new RuleFrame.Kind<DnsRuleOptions, DnsRuleAction>(
+            r => ParseDefaultRule(r, config),
+            (mode, rules) => new LogicalDnsRuleOptions(mode, rules),
+            r => ParseRuleAction(r, serverReferences),
+            (rule, invert, action) => rule with { Invert = invert, Action = action },
+            RuleActionFields,
+            UnsupportedRuleFields));
 
     private static DefaultDnsRuleOptions ParseDefaultRule(ObjectReader r, ConfigBuilder config)
     {
@@ -77,35 +53,6 @@ internal static partial class DnsSection
             ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RuleParser.RegexItem(e, p, errs, RuleParser.PathRegexOptions)),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
         };
-    }
-
-    private static LogicalDnsRuleOptions? ParseLogicalRule(ObjectReader r, ConfigBuilder config, List<(string, string)> serverReferences)
-    {
-        var errors = r.Errors;
-        string? modeText = r.String("mode");
-        LogicalMode? mode = modeText switch { "and" => LogicalMode.And, "or" => LogicalMode.Or, _ => null };
-        if (modeText is null && !r.Has("mode")) errors.Add(r.PathOf("mode"), "required for a logical rule: \"and\" or \"or\"");
-        else if (modeText is not null && mode is null) errors.Add(r.PathOf("mode"), $"unknown mode {JsonPath.Quote(modeText)} (expected \"and\" or \"or\")");
-        var rules = new List<DnsRuleOptions>();
-        string rulesPath = r.PathOf("rules");
-        if (r.Take("rules") is not { } rulesElement)
-        {
-            errors.Add(rulesPath, "required for a logical rule: a non-empty array of rules");
-        }
-        else if (rulesElement.ValueKind != JsonValueKind.Array)
-        {
-            ObjectReader.TypeError(rulesPath, "an array", rulesElement, errors);
-        }
-        else
-        {
-            int i = 0;
-            foreach (var item in rulesElement.EnumerateArray())
-            {
-                if (ParseRule(item, JsonPath.Index(rulesPath, i++), config, serverReferences, topLevel: false) is { } sub) rules.Add(sub);
-            }
-            if (i == 0) errors.Add(rulesPath, "must not be empty");
-        }
-        return mode is { } m ? new LogicalDnsRuleOptions(m, rules) : null;
     }
 
     private static DnsRuleAction? ParseRuleAction(ObjectReader r, List<(string, string)> serverReferences)

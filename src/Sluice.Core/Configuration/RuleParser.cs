@@ -29,39 +29,14 @@ internal static class RuleParser
         "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
     };
 
-    public static RuleOptions? Parse(JsonElement element, string path, ConfigBuilder config, bool topLevel)
-    {
-        var errors = config.Errors;
-        if (ObjectReader.Open(element, path, errors) is not { } r) return null;
-        int before = errors.Count;
-        string type = r.String("type") ?? "default";
-        RuleOptions? rule = type switch
-        {
-            "default" => ParseDefault(r, config),
-            "logical" => ParseLogical(r, config),
-            _ => null,
-        };
-        if (type is not ("default" or "logical"))
-            errors.Add(r.PathOf("type"), $"unknown rule type {JsonPath.Quote(type)} (expected \"default\" or \"logical\")");
-        bool invert = r.Bool("invert", false);
-
-        RuleAction? action = null;
-        if (topLevel)
-        {
-            action = ParseAction(r, config);
-        }
-        else
-        {
-            foreach (string field in ActionFields)
-            {
-                if (r.Take(field) is not null)
-                    errors.Add(r.PathOf(field), "rules inside a logical rule have no action; put it on the logical rule");
-            }
-        }
-        r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
-        if (rule is null || errors.Count > before) return null;
-        return rule with { Invert = invert, Action = action };
-    }
+    public static RuleOptions? Parse(JsonElement element, string path, ConfigBuilder config, bool topLevel) =>
+        RuleFrame.Parse(element, path, config.Errors, topLevel, new RuleFrame.Kind<RuleOptions, RuleAction>(
+            r => ParseDefault(r, config),
+            (mode, rules) => new LogicalRuleOptions(mode, rules),
+            r => ParseAction(r, config),
+            (rule, invert, action) => rule with { Invert = invert, Action = action },
+            ActionFields,
+            Unsupported));
 
     private static DefaultRuleOptions ParseDefault(ObjectReader r, ConfigBuilder config)
     {
@@ -93,46 +68,6 @@ internal static class RuleParser
     }
 
     private static bool IsArray(ObjectReader r, string name) => r.Take(name) is { ValueKind: JsonValueKind.Array };
-
-    private static LogicalRuleOptions? ParseLogical(ObjectReader r, ConfigBuilder config)
-    {
-        var errors = r.Errors;
-        LogicalMode? mode = r.String("mode") switch
-        {
-            "and" => LogicalMode.And,
-            "or" => LogicalMode.Or,
-            null => null,
-            var other => Error($"unknown mode {JsonPath.Quote(other)} (expected \"and\" or \"or\")"),
-        };
-        if (mode is null && !r.Has("mode")) errors.Add(r.PathOf("mode"), "required for a logical rule: \"and\" or \"or\"");
-
-        var rules = new List<RuleOptions>();
-        string rulesPath = r.PathOf("rules");
-        if (r.Take("rules") is not { } rulesElement)
-        {
-            errors.Add(rulesPath, "required for a logical rule: a non-empty array of rules");
-        }
-        else if (rulesElement.ValueKind != JsonValueKind.Array)
-        {
-            ObjectReader.TypeError(rulesPath, "an array", rulesElement, errors);
-        }
-        else
-        {
-            int i = 0;
-            foreach (var item in rulesElement.EnumerateArray())
-            {
-                if (Parse(item, JsonPath.Index(rulesPath, i++), config, topLevel: false) is { } sub) rules.Add(sub);
-            }
-            if (i == 0) errors.Add(rulesPath, "must not be empty");
-        }
-        return mode is { } m ? new LogicalRuleOptions(m, rules) : null;
-
-        LogicalMode? Error(string message)
-        {
-            errors.Add(r.PathOf("mode"), message);
-            return null;
-        }
-    }
 
     private static RuleAction? ParseAction(ObjectReader r, ConfigBuilder config)
     {
