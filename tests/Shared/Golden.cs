@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
+using Xunit;
 
-namespace Sluice.Platform.Linux.Tests.Gate;
+namespace Sluice.Tests;
 
 /// <summary>
-/// Golden files next to this source file (golden/NAME). A mismatch fails with both texts; run the
-/// tests with SLUICE_UPDATE_GOLDEN=1 to rewrite them, then review the diff like code.
+/// Golden files next to the calling test's source file (golden/NAME). A mismatch fails with both texts;
+/// run the tests with SLUICE_UPDATE_GOLDEN=1 to rewrite them, then review the diff like code.
+/// Linked into each test project that renders configuration text (nft rulesets, pf anchors, systemd units).
 /// </summary>
 internal static class Golden
 {
