@@ -60,27 +60,8 @@ internal sealed partial class TcpRelay : IDisposable
 
     public void Start() => _ = AcceptLoopAsync();
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                LogAcceptFailed(_logger, e.SocketErrorCode);
-                continue;
-            }
-            _ = HandleAsync(client);
-        }
-    }
+    private Task AcceptLoopAsync() =>
+        AcceptLoop.RunAsync(_listener, HandleAsync, error => LogAcceptFailed(_logger, error), _stop.Token);
 
     private async Task HandleAsync(Socket client)
     {

@@ -131,27 +131,8 @@ internal sealed partial class DirectInbound : IDisposable
         return new FlowKey(protocol, client, clientPort, destination, _options.ListenPort);
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                LogAcceptFailed(_logger, _options.Tag, e.SocketErrorCode);
-                continue;
-            }
-            _ = ServeTcpAsync(client);
-        }
-    }
+    private Task AcceptLoopAsync(Socket listener) =>
+        AcceptLoop.RunAsync(listener, ServeTcpAsync, error => LogAcceptFailed(_logger, _options.Tag, error), _stop.Token);
 
     private async Task ServeTcpAsync(Socket client)
     {

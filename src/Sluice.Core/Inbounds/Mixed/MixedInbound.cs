@@ -64,27 +64,8 @@ internal sealed partial class MixedInbound : IDisposable
 
     public void Start() => _ = AcceptLoopAsync();
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                LogAcceptFailed(_logger, _options.Tag, e.SocketErrorCode);
-                continue;
-            }
-            _ = HandleAsync(client);
-        }
-    }
+    private Task AcceptLoopAsync() =>
+        AcceptLoop.RunAsync(_listener, HandleAsync, error => LogAcceptFailed(_logger, _options.Tag, error), _stop.Token);
 
     private async Task HandleAsync(Socket client)
     {
