@@ -52,8 +52,8 @@ public sealed partial class SluiceEngine : IDisposable
     private Timer? _sweeper;
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
-    private Inbounds.Mixed.MixedInbounds? _mixed;
-    private Inbounds.Direct.DirectInbounds? _dnsListeners;
+    private Inbounds.LocalInbounds? _mixed;
+    private Inbounds.LocalInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
@@ -115,8 +115,12 @@ public sealed partial class SluiceEngine : IDisposable
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
-        _mixed = Inbounds.Mixed.MixedInbounds.Start(_config.MixedInbounds, lanes, lookup, Connections, _logs);
-        _dnsListeners = Inbounds.Direct.DirectInbounds.Start(_config.DirectInbounds, _dnsServer, lanes, lookup, _logs);
+        var mixedLog = _logs.CreateLogger("mixed");
+        _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
+            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
+        var dnsLog = _logs.CreateLogger("dns");
+        _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
+            o => new Inbounds.Direct.DirectInbound(o, _dnsServer, lanes, lookup, dnsLog), dnsLog, "DNS");
         if (tunOptions is null)
         {
             LogStartedWithoutTun(_logger, string.Join(", ", new[] { _mixed.Describe(), _dnsListeners.Describe() }.Where(d => d.Length > 0)), FwMark);

@@ -23,7 +23,7 @@ namespace Sluice.Core.Inbounds.Direct;
 /// 4. a flow the rules do not hijack is dropped (logged when routed): the inbound forwards nothing.
 /// The sockets carry no fwmark: they only answer clients, upstream queries use the engine's marked sockets.
 /// </summary>
-internal sealed partial class DirectInbound : IDisposable
+internal sealed partial class DirectInbound : ILocalInbound
 {
     private const int SniffBytes = 2 + 17; // a length prefix and the smallest query PacketLoop recognises
 
@@ -66,7 +66,7 @@ internal sealed partial class DirectInbound : IDisposable
 
     public string Tag => _options.Tag;
 
-    public string Describe() =>
+    public string Endpoint =>
         $"{new IPEndPoint(_options.Listen, _options.ListenPort)} ({(_options.Udp && _options.Tcp ? "udp+tcp" : _options.Udp ? "udp" : "tcp")})";
 
     internal DnsServer Server => _server;

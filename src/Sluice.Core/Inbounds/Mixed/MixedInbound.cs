@@ -19,7 +19,7 @@ namespace Sluice.Core.Inbounds.Mixed;
 /// 4. the outbound is dialed; success is answered, then bytes are relayed both ways with half-close.
 /// SOCKS5 UDP ASSOCIATE opens one UDP relay socket per association (see <see cref="SocksUdpAssociation"/>).
 /// </summary>
-internal sealed partial class MixedInbound : IDisposable
+internal sealed partial class MixedInbound : ILocalInbound
 {
     private readonly MixedInboundOptions _options;
     private readonly LaneSelector _lanes;
