@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Dns;
+using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
 using Sluice.Packets;
@@ -98,7 +99,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     public Task ServeTcpAsync(Socket client, FlowContext flow, byte[]? firstBytes, int firstLength)
     {
         var stream = new NetworkStream(client, ownsSocket: false);
-        var input = firstLength > 0 ? new PrefixedStream(firstBytes!, firstLength, stream) : (Stream)stream;
+        var input = firstLength > 0 ? new PrefixedStream(stream, firstBytes!, firstLength) : (Stream)stream;
         return DnsStreamSession.ServeAsync(server, input, stream, QuerierFor(flow), DnsStreamSession.IdleTimeout, _stop.Token);
     }
 

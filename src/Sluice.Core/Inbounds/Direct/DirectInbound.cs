@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Dns;
 using Sluice.Core.Flows;
+using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Stack;
 using Sluice.Packets;
@@ -153,7 +154,7 @@ internal sealed partial class DirectInbound : ILocalInbound
             if (have == 0) return;
             if (Route(key, have > 2 ? first.AsSpan(2, have - 2) : default) is not { } querier) return;
             using var stream = new NetworkStream(client, ownsSocket: false);
-            await DnsStreamSession.ServeAsync(_server, new PrefixedStream(first, have, stream), stream, querier, _tcpIdle, _stop.Token);
+            await DnsStreamSession.ServeAsync(_server, new PrefixedStream(stream, first, have), stream, querier, _tcpIdle, _stop.Token);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {

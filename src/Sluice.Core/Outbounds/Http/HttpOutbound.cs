@@ -9,7 +9,7 @@ namespace Sluice.Core.Outbounds.Http;
 /// An HTTP proxy client (RFC 9110 §9.3.6 CONNECT) with optional basic auth (RFC 7617):
 /// 1. "CONNECT host:port HTTP/1.1" with Host and Proxy-Authorization;
 /// 2. the response head is read up to its blank line; bytes the target sent right behind it in the
-///    same read are handed out first (<see cref="PrependedStream"/>), else the connection itself is the
+///    same read are handed out first (<see cref="PrefixedStream"/>), else the connection itself is the
 ///    stream (a socket's, or the detour's);
 /// 3. any status but 2xx fails the dial with the status line (407 names the credentials).
 /// HTTP proxies carry no UDP.
@@ -55,7 +55,7 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
                     : $"{_server.Who}: the proxy rejected the username/password ({code})");
             if (code is < 200 or > 299)
                 throw new OutboundException($"{_server.Who}: CONNECT {authority} refused: {Truncate(status)}");
-            return rest.Length == 0 ? connection : new PrependedStream(connection, rest);
+            return rest.Length == 0 ? connection : new PrefixedStream(connection, rest, rest.Length);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

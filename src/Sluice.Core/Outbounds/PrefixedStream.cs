@@ -1,11 +1,12 @@
-namespace Sluice.Core.Outbounds.Http;
+namespace Sluice.Core.Outbounds;
 
 /// <summary>
-/// A connection whose first bytes were already read (the part of a CONNECT answer's segment past its
-/// head, e.g. an SSH or SMTP greeting): reads hand those out first, then read the connection. Writes,
-/// half-close and abort go straight to the connection.
+/// A connection whose first bytes were already read (sniffed on the TUN or a listener, or the part of
+/// an HTTP CONNECT answer's segment past its head, e.g. an SSH greeting): reads hand out the first
+/// <paramref name="length"/> bytes of <paramref name="first"/>, then read the connection. Writes,
+/// half-close and abort go straight to the connection; disposing disposes it.
 /// </summary>
-internal sealed class PrependedStream(Stream inner, byte[] first) : Stream, IConnectionStream
+internal sealed class PrefixedStream(Stream inner, byte[] first, int length) : Stream, IConnectionStream
 {
     private int _firstAt;
 
@@ -24,18 +25,18 @@ internal sealed class PrependedStream(Stream inner, byte[] first) : Stream, ICon
     }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _firstAt < first.Length ? ValueTask.FromResult(TakeFirst(buffer.Span)) : inner.ReadAsync(buffer, cancellationToken);
+        _firstAt < length ? ValueTask.FromResult(TakeFirst(buffer.Span)) : inner.ReadAsync(buffer, cancellationToken);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(Span<byte> buffer) => _firstAt < first.Length ? TakeFirst(buffer) : inner.Read(buffer);
+    public override int Read(Span<byte> buffer) => _firstAt < length ? TakeFirst(buffer) : inner.Read(buffer);
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     private int TakeFirst(Span<byte> buffer)
     {
-        int n = Math.Min(buffer.Length, first.Length - _firstAt);
+        int n = Math.Min(buffer.Length, length - _firstAt);
         first.AsSpan(_firstAt, n).CopyTo(buffer);
         _firstAt += n;
         return n;
