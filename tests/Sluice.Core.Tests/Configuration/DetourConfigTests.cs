@@ -108,36 +108,17 @@ public class DetourConfigTests
         Assert.Equal("local", Assert.IsType<ShadowsocksOutboundOptions>(config.Outbounds[0]).Server.DomainResolver);
     }
 
-    [Fact]
-    public void DomainResolver_UnknownServer_NamesThePath()
+    [Theory]
+    [InlineData("\"nope\"", "local", "outbounds[0].domain_resolver", "no DNS server has tag \"nope\" (servers: local)")]
+    [InlineData("\"fake\"", "fakeip", "outbounds[0].domain_resolver", "fakeip")]
+    [InlineData("{\"server\":\"local\",\"strategy\":\"ipv4_only\"}", "local", "outbounds[0].domain_resolver.strategy", "not supported by Sluice yet")]
+    [InlineData("{}", "local", "outbounds[0].domain_resolver.server", "required")]
+    public void DomainResolver_Bad_NamesThePath(string resolver, string serverType, string path, string phrase)
     {
-        var error = Assert.Single(Validate(Ss("ss", ",\"domain_resolver\":\"nope\""), ""","dns":{"servers":[{"type":"local","tag":"local"}]}"""));
-        Assert.Equal("outbounds[0].domain_resolver", error.Path);
-        Assert.Contains("no DNS server has tag \"nope\" (servers: local)", error.Message);
-    }
-
-    [Fact]
-    public void DomainResolver_Fakeip_IsRefused()
-    {
-        var error = Assert.Single(Validate(Ss("ss", ",\"domain_resolver\":\"fake\""), ""","dns":{"servers":[{"type":"fakeip","tag":"fake"}]}"""));
-        Assert.Equal("outbounds[0].domain_resolver", error.Path);
-        Assert.Contains("fakeip", error.Message);
-    }
-
-    [Fact]
-    public void DomainResolver_ObjectWithStrategy_IsRefusedAtThatField()
-    {
-        var error = Assert.Single(Validate(Ss("ss", ",\"domain_resolver\":{\"server\":\"local\",\"strategy\":\"ipv4_only\"}"),
-            ""","dns":{"servers":[{"type":"local","tag":"local"}]}"""));
-        Assert.Equal("outbounds[0].domain_resolver.strategy", error.Path);
-        Assert.Contains("not supported by Sluice yet", error.Message);
-    }
-
-    [Fact]
-    public void DomainResolver_ObjectWithoutServer_IsRequired()
-    {
-        var error = Assert.Single(Validate(Ss("ss", ",\"domain_resolver\":{}"), ""","dns":{"servers":[{"type":"local","tag":"local"}]}"""));
-        Assert.Equal("outbounds[0].domain_resolver.server", error.Path);
+        string tag = serverType == "fakeip" ? "fake" : "local";
+        var error = Assert.Single(Validate(Ss("ss", $",\"domain_resolver\":{resolver}"), $$$""","dns":{"servers":[{"type":"{{{serverType}}}","tag":"{{{tag}}}"}]}"""));
+        Assert.Equal(path, error.Path);
+        Assert.Contains(phrase, error.Message);
     }
 
     [Fact]
