@@ -131,11 +131,11 @@ internal static class GateCommand
 
     /// <summary>
     /// What `sluice run` does before the engine starts: load the config's gate (never removed when the
-    /// engine stops), then watch the main table for routes that try to pull traffic out of the tunnel.
+    /// engine stops), then, when there is a TUN, watch the main table for routes that try to pull
+    /// traffic out of the tunnel.
     /// </summary>
-    internal static IDisposable ApplyForRun(SluiceConfig config, ILogger logger)
+    internal static IDisposable? ApplyForRun(SluiceConfig config, ILogger logger)
     {
-        string tun = config.TunInbounds.FirstOrDefault()?.InterfaceName ?? ConfigDefaults.TunInterfaceName;
         var gate = new LinuxGate();
         bool closed;
         if (config.Gate.Mode != GateMode.Off)
@@ -151,7 +151,9 @@ internal static class GateCommand
             closed = gate.Read() is not null;
             if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
         }
-        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning), TimeSpan.FromSeconds(2));
+        // Without a TUN there is no tunnel for a route to pull traffic out of.
+        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return null;
+        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
     }
 
     internal static string Holds(GateState state)

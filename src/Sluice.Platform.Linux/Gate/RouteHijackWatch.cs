@@ -1,30 +1,49 @@
 using System.Text.Json;
 using Sluice.Core.Gate;
 using Sluice.Core.Tun;
+using Sluice.Platform.Linux.Network;
 
 namespace Sluice.Platform.Linux;
 
 /// <summary>
-/// Polls the main routing table (both families) and reports each hijacking route once
-/// (<see cref="RouteHijackDetector"/>). Polling every few seconds is enough: the warning is for
-/// people; the gate, not this watch, is what keeps traffic in.
+/// Reads the main routing table (both families) when it starts and again whenever rtnetlink reports
+/// a main-table route change, and reports each hijacking route once (<see cref="RouteHijackDetector"/>).
+/// A change is read a moment after it arrives, since a DHCP client adds its routes in a burst. A slow
+/// backstop read covers events lost to a full socket buffer; without rtnetlink it polls instead.
+/// The warning is for people; the gate, not this watch, is what keeps traffic in.
 /// </summary>
 public sealed class RouteHijackWatch : IDisposable
 {
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Backstop = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan PollWithoutNetlink = TimeSpan.FromSeconds(2);
+
     private readonly string _tunName;
     private readonly bool _gateClosed;
-    private readonly string? _netns;
     private readonly Action<string> _warn;
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private readonly Timer _timer;
+    private readonly NetlinkMonitor? _monitor;
 
-    public RouteHijackWatch(string tunName, bool gateClosed, Action<string> warn, TimeSpan interval, string? netns = null)
+    public RouteHijackWatch(string tunName, bool gateClosed, Action<string> warn)
     {
         _tunName = tunName;
         _gateClosed = gateClosed;
         _warn = warn;
-        _netns = netns;
-        _timer = new Timer(_ => Check(), null, TimeSpan.Zero, interval);
+        _timer = new Timer(_ => Check());
+        // Subscribed before the first read, so a route added in between is not missed.
+        var monitor = new NetlinkMonitor(() => tunName, NetlinkMonitor.RouteGroups);
+        monitor.Changed += _ => _timer.Change(Settle, Backstop);
+        try
+        {
+            monitor.Start();
+            _monitor = monitor;
+        }
+        catch (InvalidOperationException)
+        {
+            monitor.Dispose();
+        }
+        _timer.Change(TimeSpan.Zero, _monitor is null ? PollWithoutNetlink : Backstop);
     }
 
     public void Check()
@@ -33,13 +52,13 @@ public sealed class RouteHijackWatch : IDisposable
         {
             lock (_reported)
             {
-                foreach (string warning in RouteHijackDetector.Find(ReadMainTable(_netns), _tunName, _gateClosed))
+                foreach (string warning in RouteHijackDetector.Find(ReadMainTable(), _tunName, _gateClosed))
                     if (_reported.Add(warning)) _warn(warning);
             }
         }
         catch (Exception e) when (e is InvalidOperationException or JsonException or IOException)
         {
-            // A failed read is retried at the next tick; the gate does not depend on it.
+            // A failed read is retried at the next change or tick; the gate does not depend on it.
         }
     }
 
@@ -66,5 +85,9 @@ public sealed class RouteHijackWatch : IDisposable
         return routes;
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _monitor?.Dispose();
+        _timer.Dispose();
+    }
 }

@@ -15,8 +15,15 @@ namespace Sluice.Platform.Linux.Network;
 public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
 {
     private const int NETLINK_ROUTE = 0;
-    private const uint Groups = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
     private const uint MainTable = 254;
+
+    /// <summary>RTMGRP_LINK, IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE: every change the engine reacts to.</summary>
+    public const uint AllGroups = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
+
+    /// <summary>RTMGRP_IPV4_ROUTE and RTMGRP_IPV6_ROUTE only.</summary>
+    public const uint RouteGroups = 0x40 | 0x400;
+
+    private readonly uint _groups;
 
     private readonly Func<string?> _ignoredInterface;
     private readonly Dictionary<int, string> _names = new();
@@ -25,7 +32,12 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
     private volatile bool _stopping;
 
     /// <param name="ignoredInterface">The TUN's name now (null before the engine is up).</param>
-    public NetlinkMonitor(Func<string?> ignoredInterface) => _ignoredInterface = ignoredInterface;
+    /// <param name="groups">The rtnetlink multicast groups to join (<see cref="AllGroups"/> unless told).</param>
+    public NetlinkMonitor(Func<string?> ignoredInterface, uint groups = AllGroups)
+    {
+        _ignoredInterface = ignoredInterface;
+        _groups = groups;
+    }
 
     public event Action<string>? Changed;
 
@@ -36,7 +48,7 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
         var address = stackalloc byte[12];
         new Span<byte>(address, 12).Clear();
         *(ushort*)address = Netlink.AF_NETLINK;
-        *(uint*)(address + 8) = Groups;
+        *(uint*)(address + 8) = _groups;
         if (Bind(fd, address, 12) != 0)
         {
             int errno = Libc.LastError;
