@@ -23,4 +23,10 @@ public enum Verdict
 /// <param name="RuleIndex">The matched top-level rule, -1 when the flow fell through to route.final.</param>
 /// <param name="ResumeAt">Where a caller continues after sniffing (the rule after the sniff rule).</param>
 /// <param name="SniffTimeout">How long to wait for the first payload (sniff only).</param>
-public readonly record struct RouteDecision(Verdict Verdict, string? Outbound, int RuleIndex, int ResumeAt, TimeSpan SniffTimeout);
+public readonly record struct RouteDecision(Verdict Verdict, string? Outbound, int RuleIndex, int ResumeAt, TimeSpan SniffTimeout)
+{
+    private static readonly string[] Labels = [.. Enumerable.Range(0, 64).Select(i => $"rule {i}")];
+
+    /// <summary>What a log line names: "rule 3" (counting from 0), or "final" when no rule matched; cached, so per-flow lines build no string for it.</summary>
+    public string RuleLabel => RuleIndex < 0 ? "final" : RuleIndex < Labels.Length ? Labels[RuleIndex] : $"rule {RuleIndex}";
+}

@@ -221,7 +221,7 @@ internal sealed partial class PacketLoop
             return true;
         }
         _l3Flows[key] = l3;
-        LogL3Routed(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleIndex);
+        LogL3Routed(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleLabel);
         var flowKey = key;
         l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
             lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
@@ -241,7 +241,7 @@ internal sealed partial class PacketLoop
                 return;
             }
             _l3Flows[key] = l3;
-            LogL3Routed(_logger, $"{key} ({flow.Domain} = {real})", TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleIndex);
+            LogL3Routed(_logger, $"{key} ({flow.Domain} = {real})", TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleLabel);
             var flowKey = key;
             l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
                 lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
@@ -327,13 +327,13 @@ internal sealed partial class PacketLoop
             if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             if (choice.Kind == LaneKind.Reject)
             {
-                LogTcpRefused(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleIndex);
+                LogTcpRefused(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleLabel);
                 WriteReset(packet);
                 return;
             }
             if (choice.Kind == LaneKind.Drop)
             {
-                LogTcpDropped(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleIndex);
+                LogTcpDropped(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleLabel);
                 return;
             }
             entry = nat.Add(key, flow, choice.Kind == LaneKind.NeedsSniff ? null : choice.Decision, now);
@@ -394,14 +394,14 @@ internal sealed partial class PacketLoop
         return false;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => reject (rule {Rule})")]
-    private static partial void LogTcpRefused(ILogger logger, string flow, string process, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => reject ({Rule})")]
+    private static partial void LogTcpRefused(ILogger logger, string flow, string process, string rule);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => drop (rule {Rule})")]
-    private static partial void LogTcpDropped(ILogger logger, string flow, string process, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => drop ({Rule})")]
+    private static partial void LogTcpDropped(ILogger logger, string flow, string process, string rule);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Lane} (rule {Rule})")]
-    private static partial void LogL3Routed(ILogger logger, string flow, string process, string lane, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Lane} ({Rule})")]
+    private static partial void LogL3Routed(ILogger logger, string flow, string process, string lane, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: lane {Lane} has no tunnel address of this family; refused")]
     private static partial void LogL3Refused(ILogger logger, string flow, string lane);

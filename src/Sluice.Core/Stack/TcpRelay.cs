@@ -101,7 +101,7 @@ internal sealed partial class TcpRelay : IDisposable
             }
             if (choice.Kind != LaneKind.Outbound)
             {
-                LogRefused(_logger, flow.Key.ToString(), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+                LogRefused(_logger, flow.Key.ToString(), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
                 Reset(client);
                 return;
             }
@@ -120,7 +120,7 @@ internal sealed partial class TcpRelay : IDisposable
                 }
                 destination = new Destination(real.Value, destination.Port, flow.Domain);
             }
-            LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleIndex);
+            LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleLabel);
             try
             {
                 remote = await outbound.DialTcpAsync(destination, _stop.Token);
@@ -203,14 +203,14 @@ internal sealed partial class TcpRelay : IDisposable
         _listener.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} (rule {Rule})")]
-    private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} ({Rule})")]
+    private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, string rule);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
     private static partial void LogHijacked(ILogger logger, string flow, string process);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
-    private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} ({Rule})")]
+    private static partial void LogRefused(ILogger logger, string flow, string process, string action, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}; connection reset")]
     private static partial void LogDialFailed(ILogger logger, string flow, string outbound, string reason);

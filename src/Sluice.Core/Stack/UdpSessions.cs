@@ -58,13 +58,13 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         }
         if (choice.Kind == LaneKind.Outbound)
         {
-            LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleIndex);
+            LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleLabel);
             session.Connection = connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
                 choice.Outbound!.Tag, lanes.DescribeRule(choice.Decision.RuleIndex), session.Dispose);
             _ = RunAsync(session, choice.Outbound!, payload.ToArray());
             return;
         }
-        LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+        LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
     }
 
     private void WriteUnreachable(in IpPacket packet, Span<byte> scratch)
@@ -130,11 +130,11 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         _sessions.Clear();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Outbound} (rule {Rule})")]
-    private static partial void LogRouted(ILogger logger, string flow, string process, string outbound, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Outbound} ({Rule})")]
+    private static partial void LogRouted(ILogger logger, string flow, string process, string outbound, string rule);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} (rule {Rule})")]
-    private static partial void LogRefused(ILogger logger, string flow, string process, string action, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} ({Rule})")]
+    private static partial void LogRefused(ILogger logger, string flow, string process, string action, string rule);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
     private static partial void LogHijacked(ILogger logger, string flow, string process);

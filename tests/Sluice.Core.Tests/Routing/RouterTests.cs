@@ -47,6 +47,14 @@ public class RouterTests
         Assert.Equal(-1, router.Decide(Flow(port: 80)).RuleIndex);
     }
 
+    [Theory]
+    [InlineData(-1, "final")]
+    [InlineData(0, "rule 0")]
+    [InlineData(63, "rule 63")]
+    [InlineData(200, "rule 200")]
+    public void LogLines_NameTheRule_OrFinal(int index, string label) =>
+        Assert.Equal(label, new RouteDecision(Verdict.Route, "proxy", index, index + 1, TimeSpan.Zero).RuleLabel);
+
     [Fact]
     public void EmptyRule_MatchesEverything()
     {

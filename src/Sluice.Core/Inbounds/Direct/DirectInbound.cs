@@ -115,11 +115,11 @@ internal sealed partial class DirectInbound : ILocalInbound
         }
         if (choice.Kind == LaneKind.HijackDns)
         {
-            if (_logger.IsEnabled(LogLevel.Debug)) LogHijacked(_logger, _options.Tag, key.ToString(), choice.Decision.RuleIndex);
+            if (_logger.IsEnabled(LogLevel.Debug)) LogHijacked(_logger, _options.Tag, key.ToString(), choice.Decision.RuleLabel);
             return new DnsQuerier(_options.Tag, () => flow.Process);
         }
         string lane = choice.Kind == LaneKind.Outbound ? choice.Outbound!.Tag : choice.Kind.ToString().ToLowerInvariant();
-        LogNotHijacked(_logger, _options.Tag, key.ToString(), lane, choice.Decision.RuleIndex);
+        LogNotHijacked(_logger, _options.Tag, key.ToString(), lane, choice.Decision.RuleLabel);
         return null;
     }
 
@@ -195,11 +195,11 @@ internal sealed partial class DirectInbound : ILocalInbound
         _tcp?.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Inbound}: {Flow} => hijack-dns (rule {Rule})")]
-    private static partial void LogHijacked(ILogger logger, string inbound, string flow, int rule);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Inbound}: {Flow} => hijack-dns ({Rule})")]
+    private static partial void LogHijacked(ILogger logger, string inbound, string flow, string rule);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Flow} => {Lane} (rule {Rule}): a direct inbound only answers DNS (hijack-dns); dropped")]
-    private static partial void LogNotHijacked(ILogger logger, string inbound, string flow, string lane, int rule);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Flow} => {Lane} ({Rule}): a direct inbound only answers DNS (hijack-dns); dropped")]
+    private static partial void LogNotHijacked(ILogger logger, string inbound, string flow, string lane, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: accept failed: {Error}")]
     private static partial void LogAcceptFailed(ILogger logger, string inbound, SocketError error);

@@ -112,10 +112,10 @@ internal sealed partial class MixedInbound : ILocalInbound
         bool log = _logger.IsEnabled(LogLevel.Information);
         if (choice.Kind != LaneKind.Outbound)
         {
-            if (log) LogRefused(_logger, _options.Tag, $"{key} {destination.Domain}", choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleIndex);
+            if (log) LogRefused(_logger, _options.Tag, $"{key} {destination.Domain}", choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
             return null;
         }
-        if (log) LogRouted(_logger, _options.Tag, destination.Domain is null ? key.ToString() : $"{key} {destination.Domain}", choice.Outbound!.Tag, choice.Decision.RuleIndex);
+        if (log) LogRouted(_logger, _options.Tag, destination.Domain is null ? key.ToString() : $"{key} {destination.Domain}", choice.Outbound!.Tag, choice.Decision.RuleLabel);
         return new MixedRoute(choice.Outbound!, flow, choice.Decision.RuleIndex);
     }
 
@@ -165,11 +165,11 @@ internal sealed partial class MixedInbound : ILocalInbound
         _listener.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Outbound} (rule {Rule})")]
-    private static partial void LogRouted(ILogger logger, string inbound, string flow, string outbound, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Outbound} ({Rule})")]
+    private static partial void LogRouted(ILogger logger, string inbound, string flow, string outbound, string rule);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Action} (rule {Rule})")]
-    private static partial void LogRefused(ILogger logger, string inbound, string flow, string action, int rule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Action} ({Rule})")]
+    private static partial void LogRefused(ILogger logger, string inbound, string flow, string action, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Destination} via {Outbound}: {Reason}")]
     private static partial void LogDialFailed(ILogger logger, string inbound, string destination, string outbound, string reason);
