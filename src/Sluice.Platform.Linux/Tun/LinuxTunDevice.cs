@@ -26,6 +26,9 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
     public const int MaxNameLength = 15;
 
     private const int PollSliceMs = 250;
+
+    // The reader's own: the last read(2) ended on EAGAIN, so the next ReadBatch polls before reading.
+    private bool _foundEmpty;
     private const int WriteRetries = 8;
     private const int WritePollMs = 50;
 
@@ -163,13 +166,19 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
             int fd = _fd.Fd;
             while (!_disposed)
             {
-                // Read first: under load the fd is already readable and the poll would be wasted.
-                int count = Drain(fd, batch);
-                if (count > 0)
+                // Read first: under load the fd is already readable and the poll would be wasted. Not
+                // when the last read found the TUN empty, though: then the poll is what is due, and a
+                // packet at a time (a DNS query, a keystroke) costs one read fewer.
+                if (!_foundEmpty)
                 {
-                    batch.Count = count;
-                    return count;
+                    int count = Drain(fd, batch);
+                    if (count > 0)
+                    {
+                        batch.Count = count;
+                        return count;
+                    }
                 }
+                _foundEmpty = false;
 
                 var pfd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
                 int ready = Libc.Poll(&pfd, 1, PollSliceMs);
@@ -221,7 +230,11 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
     {
         int errno = Libc.LastError;
         if (errno == Libc.EINTR) return true;
-        if (errno == Libc.EAGAIN) return false;
+        if (errno == Libc.EAGAIN)
+        {
+            _foundEmpty = true;
+            return false;
+        }
         if (count > 0) return false; // hand over what we have; the error repeats on the next call
         throw new IOException($"read from TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
     }
