@@ -33,7 +33,7 @@ public sealed class RouteHijackWatch : IDisposable
         _timer = new Timer(_ => Check());
         // Subscribed before the first read, so a route added in between is not missed.
         var monitor = new NetlinkMonitor(() => tunName, NetlinkMonitor.RouteGroups);
-        monitor.Changed += _ => _timer.Change(Settle, Backstop);
+        monitor.Changed += _ => Soon();
         try
         {
             monitor.Start();
@@ -44,6 +44,18 @@ public sealed class RouteHijackWatch : IDisposable
             monitor.Dispose();
         }
         _timer.Change(TimeSpan.Zero, _monitor is null ? PollWithoutNetlink : Backstop);
+    }
+
+    private void Soon()
+    {
+        try
+        {
+            _timer.Change(Settle, Backstop);
+        }
+        catch (ObjectDisposedException)
+        {
+            // An event that raced Dispose: nothing is watched any more.
+        }
     }
 
     public void Check()
