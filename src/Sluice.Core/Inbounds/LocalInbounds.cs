@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace Sluice.Core.Inbounds;
@@ -47,6 +48,9 @@ internal sealed partial class LocalInbounds : IDisposable
     }
 
     public string Describe() => string.Join(", ", _inbounds.Select(i => $"{i.Tag} on {i.Endpoint}"));
+
+    /// <summary>0.0.0.0 or ::, where a connection's local address is only known per connection.</summary>
+    public static bool IsWildcard(IPAddress listen) => listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any);
 
     public void Dispose()
     {

@@ -127,7 +127,7 @@ internal sealed partial class DirectInbound : ILocalInbound
     internal FlowKey KeyFor(byte protocol, NetAddress client, ushort clientPort, NetAddress? local = null)
     {
         var destination = local ?? NetAddress.FromIPAddress(_options.Listen);
-        if (local is null && (_options.Listen.Equals(IPAddress.Any) || _options.Listen.Equals(IPAddress.IPv6Any)))
+        if (local is null && LocalInbounds.IsWildcard(_options.Listen))
             destination = client;
         return new FlowKey(protocol, client, clientPort, destination, _options.ListenPort);
     }

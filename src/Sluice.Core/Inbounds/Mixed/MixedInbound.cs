@@ -101,7 +101,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         var target = destination.Address == default ? (local.IsV4 ? NetAddress.FromV4(0) : NetAddress.FromBytes(new byte[16])) : destination.Address;
         var key = new FlowKey(protocol, local, (ushort)source.Port, target, destination.Port);
         // The app's socket is keyed by the address it dialed: the listener's own, unless it listens on a wildcard (a getsockname saved per connection).
-        var listener = _bound.Address.Equals(IPAddress.Any) || _bound.Address.Equals(IPAddress.IPv6Any) ? (IPEndPoint)client.LocalEndPoint! : _bound;
+        var listener = LocalInbounds.IsWildcard(_bound.Address) ? (IPEndPoint)client.LocalEndPoint! : _bound;
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
         var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
