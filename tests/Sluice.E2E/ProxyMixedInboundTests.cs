@@ -97,6 +97,7 @@ public sealed class ProxyMixedInboundTests : IDisposable
         Assert.Equal(NamespaceTestbed.HiddenV4, viaProxy.Stdout.Trim());
         Assert.False(viaDirect.Ok, viaDirect + "\n" + engine.Log);
         Assert.True(engine.WaitFor("=> direct (rule 0)", TimeSpan.FromSeconds(5)), engine.Log);
+        Assert.True(engine.WaitFor("=> ss (final)", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
     [Fact]
