@@ -13,6 +13,10 @@ packages=(
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
+  simple-obfs shadowsocks-v2ray-plugin                       # SIP003 plugin servers in front of ss-server
+  v2ray trojan openssl python3-cryptography                  # VLESS/Trojan peers; TLS 1.3 peer (s_server); Reality known answers
+  redsocks                                                   # transparent-proxy benchmark anchor
+  gcc clang zlib1g-dev                                       # NativeAOT (clang, zlib) and the C embedding host (gcc)
   tmux chromium                                              # `status --watch` in a real terminal; dashboard in headless Chromium
 )
 # Node.js drives the browser test (playwright-core). A machine that already has node and npm (e.g.
