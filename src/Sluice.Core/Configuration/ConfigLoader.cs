@@ -152,6 +152,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public List<(string Tag, string Path)> DnsServerReferences { get; } = [];
 
+    /// <summary>Tags named by "rule_set" items in route and DNS rules, checked against route.rule_set.</summary>
+    public List<(string Tag, string Path)> RuleSetReferences { get; } = [];
+
     /// <summary>Outbound tag → its path ("outbounds[2]"), for errors found across outbounds (detour loops).</summary>
     public Dictionary<string, string> OutboundPaths { get; } = new(StringComparer.Ordinal);
 
@@ -178,6 +181,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
         DnsSection.CheckReferences(this);
         DetourLoops.Check(this);
         SubscriptionSection.CheckReferences(this);
+        RuleSetSection.CheckReferences(this);
     }
 
     public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), DirectInbounds = DirectInbounds.Select(d => d.Options).ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };
