@@ -51,7 +51,10 @@ internal static class LinuxHost
             Engine: LinuxPlatform.Create,
             ApplyGate: EngineGate.Apply,
             GateStatus: EngineGate.Status,
-            NetworkMonitor: tun => new NetlinkMonitor(tun));
+            NetworkMonitor: tun => new NetlinkMonitor(tun))
+        {
+            GateRefusal = EngineGate.RefuseWeakening,
+        };
         var host = new DaemonHost(options, platform, logs, broadcast);
         host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop).GetAwaiter().GetResult();
     }

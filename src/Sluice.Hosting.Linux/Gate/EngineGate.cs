@@ -37,6 +37,19 @@ internal static class EngineGate
         return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
     }
 
+    /// <summary>
+    /// Why a config brought up through the daemon's API may not replace the loaded gate; null when it may.
+    /// An API caller cannot give the consent `gate disable` asks for, so a weaker gate goes through
+    /// `sluice gate apply` (root, asks first). Mode off leaves a loaded gate as it is, so it opens nothing.
+    /// </summary>
+    public static string? RefuseWeakening(SluiceConfig config)
+    {
+        if (config.Gate.Mode == GateMode.Off || new LinuxGate().Read() is not { } loaded) return null;
+        var holes = GateWeakening.Find(loaded, LinuxGatePlanner.Plan(config));
+        return holes.Count == 0 ? null
+            : $"the config would weaken the loaded gate ({string.Join("; ", holes)}); an API call cannot consent to that: run `sudo sluice gate apply -c CONFIG` (it asks, as `gate disable` does), then `sluice up` again";
+    }
+
     /// <summary>The loaded gate in words, or null when no gate is loaded.</summary>
     public static string? Status() => new LinuxGate().Read() is { } state ? Holds(state) : null;
 
