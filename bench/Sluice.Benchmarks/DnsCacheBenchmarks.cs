@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Core.Dns;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Tun;
+using Sluice.Tests;
 
 namespace Sluice.Benchmarks;
 
@@ -50,7 +51,8 @@ public class DnsCacheBenchmarks
             _ => throw new InvalidOperationException(),
             new PlainSockets(),
             NullLoggerFactory.Instance,
-            TimeProvider.System);
+            TimeProvider.System,
+            DnsEnvironment.None);
         _cachedQuery = Query("www.example.org", 1);
         _fakeQuery = Query("cdn.fake.example", 1);
         _rejectedQuery = Query("ads.tracker.example", 1);
@@ -117,16 +119,5 @@ public class DnsCacheBenchmarks
         m.AddRange([0, (byte)(type >> 8), (byte)type, 0, 1]);
         m.AddRange([0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0]); // OPT, UDP size 1232
         return m.ToArray();
-    }
-
-    private sealed class PlainSockets : ISocketFactory
-    {
-        public Socket CreateTcp(AddressFamily family) => new(family, SocketType.Stream, ProtocolType.Tcp);
-
-        public Socket CreateUdp(AddressFamily family) => new(family, SocketType.Dgram, ProtocolType.Udp);
-
-        public Socket CreateIcmp(AddressFamily family) => throw new NotSupportedException();
-
-        public Socket CreateOnDevice(AddressFamily family, SocketType type, string device) => throw new NotSupportedException();
     }
 }

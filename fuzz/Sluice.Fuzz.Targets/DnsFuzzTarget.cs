@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Core.Configuration;
 using Sluice.Core.Dns;
 using Sluice.Core.Outbounds;
 using Sluice.Packets;
@@ -35,7 +36,8 @@ public static class DnsFuzzTarget
         _ => throw new InvalidOperationException("no detours in the fuzz target"),
         new NoSockets(),
         NullLoggerFactory.Instance,
-        TimeProvider.System);
+        TimeProvider.System,
+        DnsEnvironment.None);
 
     private static readonly DnsQuerier Querier = DnsQuerier.Anonymous("tun-in");
 
@@ -80,11 +82,15 @@ public static class DnsFuzzTarget
 
     private sealed class NoSockets : ISocketFactory
     {
-        public System.Net.Sockets.Socket CreateTcp(System.Net.Sockets.AddressFamily family) => throw new InvalidOperationException("no network in the fuzz target");
+        public IHostResolver Hosts => throw new InvalidOperationException("no network in the fuzz target");
 
-        public System.Net.Sockets.Socket CreateUdp(System.Net.Sockets.AddressFamily family) => throw new InvalidOperationException("no network in the fuzz target");
+        public System.Net.Sockets.Socket CreateTcp(System.Net.Sockets.AddressFamily family, DialOptions? dial) => throw new InvalidOperationException("no network in the fuzz target");
+
+        public System.Net.Sockets.Socket CreateUdp(System.Net.Sockets.AddressFamily family, DialOptions? dial) => throw new InvalidOperationException("no network in the fuzz target");
 
         public System.Net.Sockets.Socket CreateIcmp(System.Net.Sockets.AddressFamily family) => throw new InvalidOperationException("no network in the fuzz target");
+
+        public System.Net.Sockets.Socket CreateTunListener(System.Net.Sockets.AddressFamily family) => throw new InvalidOperationException("no network in the fuzz target");
 
         public System.Net.Sockets.Socket CreateOnDevice(System.Net.Sockets.AddressFamily family, System.Net.Sockets.SocketType type, string device) =>
             throw new InvalidOperationException("no network in the fuzz target");

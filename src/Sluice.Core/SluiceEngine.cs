@@ -20,7 +20,14 @@ public sealed record EnginePlatform(
     Func<TunInboundOptions, ITunDevice> OpenTun,
     IRouteTable? Routes,
     Func<uint, ISocketFactory> Sockets,
-    IProcessLookup? Processes);
+    IProcessLookup? Processes)
+{
+    /// <summary>Where the host keeps its resolver settings (resolv.conf, hosts files); none by default (an embedded engine).</summary>
+    public Dns.DnsEnvironment DnsFiles { get; init; } = Dns.DnsEnvironment.None;
+
+    /// <summary>The clock of every timer and sweep of the engine; a test passes a fake one.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
 
 /// <summary>
 /// The engine: one TUN inbound, the router and the outbounds. Start order matters:
@@ -60,6 +67,7 @@ public sealed partial class SluiceEngine : IDisposable
     {
         _config = config;
         _platform = platform;
+        Connections = new ConnectionRegistry(platform.Time);
         _logs = logs;
         _logger = logs.CreateLogger("engine");
     }
@@ -71,7 +79,7 @@ public sealed partial class SluiceEngine : IDisposable
     public IReadOnlyDictionary<string, IOutbound> Outbounds => _outbounds;
 
     /// <summary>Every live flow with its lane, process and byte counters.</summary>
-    public ConnectionRegistry Connections { get; } = new(TimeProvider.System);
+    public ConnectionRegistry Connections { get; }
 
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
@@ -101,7 +109,7 @@ public sealed partial class SluiceEngine : IDisposable
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
         _owned.Add(directForDns);
-        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
+        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _platform.Time, _platform.DnsFiles);
         var context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
         foreach (var options in _config.Outbounds)
         {
@@ -117,7 +125,7 @@ public sealed partial class SluiceEngine : IDisposable
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
+            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, sockets.Hosts, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
         var dnsLog = _logs.CreateLogger("dns");
         _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
             o => new Inbounds.Direct.DirectInbound(o, _dnsServer, lanes, lookup, dnsLog), dnsLog, "DNS");
@@ -150,13 +158,13 @@ public sealed partial class SluiceEngine : IDisposable
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, lanes, Connections, _dnsHijack, relayLog);
+            _relay4 = new TcpRelay(_nat4, sockets, lanes, Connections, _dnsHijack, relayLog);
             _icmp4 = TryIcmp(sockets, v4: true);
         }
         if (tunOptions.Address.Any(a => !a.IsV4))
         {
             _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, lanes, Connections, _dnsHijack, relayLog);
+            _relay6 = new TcpRelay(_nat6, sockets, lanes, Connections, _dnsHijack, relayLog);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
         _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"));

@@ -23,5 +23,8 @@ internal static class LinuxPlatform
         },
         Routes: new LinuxRouteTable(),
         Sockets: mark => new LinuxSocketFactory(mark),
-        Processes: new LinuxProcessLookup());
+        Processes: new LinuxProcessLookup())
+    {
+        DnsFiles = LinuxDnsFiles.Host,
+    };
 }

@@ -128,7 +128,7 @@ internal static class GateCommand
         else
         {
             Console.WriteLine($"gate: CLOSED — {EngineGate.Holds(state)}");
-            Console.WriteLine($"  passes: loopback, {(state.TunName.Length > 0 ? state.TunName : "the TUN")}, Sluice's own traffic (mark {GateRenderer.Hex(state.FwMark)}), DHCPv4/v6 client, IPv6 neighbour discovery{(state.AllowLan ? ", private/link-local LAN ranges (allow_lan)" : "")}");
+            Console.WriteLine($"  passes: loopback, {(state.TunName.Length > 0 ? state.TunName : "the TUN")}, Sluice's own traffic (mark {GateRanges.Hex(state.FwMark)}), DHCPv4/v6 client, IPv6 neighbour discovery{(state.AllowLan ? ", private/link-local LAN ranges (allow_lan)" : "")}");
             Console.WriteLine($"  dropped so far: {gate.DroppedPackets().ToString(CultureInfo.InvariantCulture)} packet(s)");
             var apps = ProtectedApps.Find(state);
             Console.WriteLine(apps.Count == 0 ? "  protected apps running: none" : $"  protected apps running: {List(apps)}");

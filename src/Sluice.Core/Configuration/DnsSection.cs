@@ -312,8 +312,7 @@ internal static partial class DnsSection
             }
             o.Finish();
         }
-        // sing-box: with neither, the system's hosts file.
-        if (paths.Count == 0 && predefined.Count == 0) paths = ["/etc/hosts"];
+        // sing-box: with neither, the system's hosts file (the platform's DnsEnvironment.HostsPaths).
         return new HostsDnsServerOptions(tag, paths, predefined);
     }
 

@@ -264,7 +264,7 @@ public sealed partial class DnsServer
                         FakeV6 = f.Inet6Range is { } v6 ? new FakeIpPool(v6) : null,
                     };
                 case HostsDnsServerOptions h:
-                    return new ServerEntry { Index = index, Tag = h.Tag, Kind = ServerKind.Hosts, Address = "hosts", Hosts = new HostsTable(h, log) };
+                    return new ServerEntry { Index = index, Tag = h.Tag, Kind = ServerKind.Hosts, Address = "hosts", Hosts = new HostsTable(h.Paths.Count == 0 && h.Predefined.Count == 0 ? h with { Paths = environment.HostsPaths } : h, log) };
                 case LocalDnsServerOptions l:
                     var local = new LocalTransport(environment.ResolvConfPath, nameservers => nameservers
                         .Select(ip => (IDnsTransport)new UdpTransport(new UpstreamAddress(ip.ToString(), environment.NameserverPort, NoResolve), () => direct, null,

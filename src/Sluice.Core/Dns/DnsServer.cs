@@ -72,14 +72,11 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// Builds the server. <paramref name="resolveDetour"/> maps a server's <c>detour</c> tag to its
     /// outbound (direct, a proxy, or the WireGuard endpoint) and is called on first use; servers without
     /// a detour use marked sockets from <paramref name="sockets"/>. Throws <see cref="ArgumentException"/>
-    /// for an options object the config loader would have refused.
+    /// for an options object the config loader would have refused. <paramref name="environment"/> is where
+    /// the platform keeps the host's resolver settings.
     /// </summary>
     /// <param name="scope">Rule sets and the Clash mode that rule_set / clash_mode items read; default none.</param>
-    public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs, TimeProvider time,
-        Routing.RuleScope? scope = null) =>
-        Create(options, resolveDetour, sockets, logs, time, DnsEnvironment.Host, scope);
-
-    internal static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
+    public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
         TimeProvider time, DnsEnvironment environment, Routing.RuleScope? scope = null)
     {
         var log = logs.CreateLogger("dns");
@@ -117,7 +114,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         foreach (var entry in _servers)
         {
             if (entry.Hosts is { Paths.Count: > 0 } hosts) _watches.Add(new FileWatch(hosts.Paths, time, () => hosts.Reload()));
-            if (entry.Transport is LocalTransport local) _watches.Add(new FileWatch([local.ResolvConfPath], time, () => ReloadLocal(entry, local)));
+            if (entry.Transport is LocalTransport { ResolvConfPath.Length: > 0 } local) _watches.Add(new FileWatch([local.ResolvConfPath], time, () => ReloadLocal(entry, local)));
         }
     }
 
@@ -323,10 +320,17 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     }
 }
 
-/// <summary>Where the host keeps its resolver settings; tests point these at their own files and ports.</summary>
-internal sealed record DnsEnvironment(string ResolvConfPath, ushort NameserverPort)
+/// <summary>
+/// Where the host keeps its resolver settings, from the platform (Linux: /etc/resolv.conf and /etc/hosts);
+/// tests point these at their own files and ports.
+/// </summary>
+/// <param name="ResolvConfPath">The nameservers of a <c>local</c> DNS server.</param>
+/// <param name="NameserverPort">Their port (53 on a host).</param>
+/// <param name="HostsPaths">The hosts files of a <c>hosts</c> server that names neither <c>path</c> nor <c>predefined</c>.</param>
+public sealed record DnsEnvironment(string ResolvConfPath, ushort NameserverPort, IReadOnlyList<string> HostsPaths)
 {
-    public static DnsEnvironment Host { get; } = new("/etc/resolv.conf", 53);
+    /// <summary>A host without resolver files (an embedded engine, a test): <c>local</c> finds no nameservers, <c>hosts</c> no file.</summary>
+    public static DnsEnvironment None { get; } = new("", 53, []);
 }
 
 /// <summary>An engine lookup found no address. The message names the host and why.</summary>

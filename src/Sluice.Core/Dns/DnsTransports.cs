@@ -282,6 +282,11 @@ internal sealed class LocalTransport : IDnsTransport
     {
         var result = new List<IPAddress>();
         nameservers = result;
+        if (path.Length == 0)
+        {
+            problem = "this platform gives the engine no resolver settings";
+            return false;
+        }
         try
         {
             foreach (string line in File.ReadLines(path))

@@ -30,7 +30,7 @@ public sealed record GateState(GateMode Mode, uint FwMark, string TunName, IRead
         switch (plan.Cgroup)
         {
             case CgroupMatch.NetCls n:
-                parts.Add($"cgroup=net_cls:{GateRenderer.Hex(n.ClassId)}:{n.Path.Trim('/')}");
+                parts.Add($"cgroup=net_cls:{GateRanges.Hex(n.ClassId)}:{n.Path.Trim('/')}");
                 break;
             case CgroupMatch.V2 v:
                 parts.Add($"cgroup=v2:{v.Path.Trim('/')}");

@@ -40,7 +40,7 @@ public static class GateWeakening
         if (!string.Equals(loaded.TunName, next.TunName, StringComparison.Ordinal))
             found.Add($"interface \"{next.TunName}\" would pass instead of \"{loaded.TunName}\"");
         if (loaded.FwMark != next.FwMark)
-            found.Add($"mark {GateRenderer.Hex(next.FwMark)} would pass instead of {GateRenderer.Hex(loaded.FwMark)}");
+            found.Add($"mark {GateRanges.Hex(next.FwMark)} would pass instead of {GateRanges.Hex(loaded.FwMark)}");
         if (o.AllowLan && !loaded.AllowLan)
             found.Add("allow_lan would let held traffic reach private and link-local ranges");
         var dns = loaded.BootstrapDns.ToHashSet(StringComparer.OrdinalIgnoreCase);

@@ -33,7 +33,7 @@ public static class PfAnchorRenderer
         sb.Append("pass out quick inet6 proto udp from fe80::/10 port 546 to any port 547 # DHCPv6 client\n");
         sb.Append("pass out quick inet6 proto icmp6 icmp6-type { routersol, neighbrsol, neighbradv } # IPv6 neighbour discovery\n");
         if (o.AllowLan)
-            sb.Append(CultureInfo.InvariantCulture, $"pass out quick to {{ {string.Join(", ", GateRenderer.LanV4.Concat(GateRenderer.LanV6))} }} # allow_lan\n");
+            sb.Append(CultureInfo.InvariantCulture, $"pass out quick to {{ {string.Join(", ", GateRanges.LanV4.Concat(GateRanges.LanV6))} }} # allow_lan\n");
         foreach (var dns in o.BootstrapDns)
             sb.Append(CultureInfo.InvariantCulture, $"pass out quick proto {{ tcp, udp }} to {dns} port 53 # bootstrap DNS\n");
         if (o.Mode == GateMode.All)

@@ -47,8 +47,8 @@ public static class RouteHijackDetector
     public static bool IsLocal(IpPrefix prefix)
     {
         var ranges = prefix.IsV4
-            ? GateRenderer.LanV4.Concat(["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "0.0.0.0/8"])
-            : GateRenderer.LanV6.Concat(["::1/128", "ff00::/8"]);
+            ? GateRanges.LanV4.Concat(["127.0.0.0/8", "224.0.0.0/4", "255.255.255.255/32", "0.0.0.0/8"])
+            : GateRanges.LanV6.Concat(["::1/128", "ff00::/8"]);
         foreach (string r in ranges)
         {
             var range = IpPrefix.Parse(r);

@@ -1,17 +1,26 @@
 using System.Net.Sockets;
+using Sluice.Core.Configuration;
 
 namespace Sluice.Core.Outbounds;
 
 /// <summary>
-/// Creates the sockets the engine uses to reach the outside. Every one carries the engine's
-/// routing mark, so policy routing sends it by the main table instead of back into the TUN, and
-/// the gate lets it through.
+/// The one place the engine gets its sockets and the host's names from (the seam an embedded host's
+/// <c>protect(fd)</c> callback takes over). Every outside socket carries the engine's routing mark, so
+/// policy routing sends it by the main table instead of back into the TUN, and the gate lets it through.
+/// Socket options are the platform's business: the engine asks for what it needs (a mark, a device,
+/// a listener on an address not yet up) and never sets option numbers itself.
 /// </summary>
 public interface ISocketFactory
 {
-    Socket CreateTcp(AddressFamily family);
+    /// <summary>
+    /// A TCP socket to the outside (TCP_NODELAY on). <paramref name="dial"/>: an outbound's own dial
+    /// fields — <c>routing_mark</c> replaces the engine's mark, <c>bind_interface</c> confines the socket
+    /// to a device; null = the engine's mark only.
+    /// </summary>
+    Socket CreateTcp(AddressFamily family, DialOptions? dial = null);
 
-    Socket CreateUdp(AddressFamily family);
+    /// <summary>A UDP socket to the outside; <paramref name="dial"/> as for <see cref="CreateTcp"/>.</summary>
+    Socket CreateUdp(AddressFamily family, DialOptions? dial = null);
 
     /// <summary>A socket able to send ICMP / ICMPv6 echo requests and receive their replies.</summary>
     Socket CreateIcmp(AddressFamily family);
@@ -21,6 +30,15 @@ public interface ISocketFactory
     /// of its own packet path, e.g. a DoH query or a proxied stream through the WireGuard lane.
     /// </summary>
     Socket CreateOnDevice(AddressFamily family, SocketType type, string device);
+
+    /// <summary>
+    /// A TCP listening socket (not yet bound) that may bind to an address the host does not have up yet:
+    /// the relay's listener on the TUN address, bound while IPv6 duplicate address detection still runs.
+    /// </summary>
+    Socket CreateTunListener(AddressFamily family);
+
+    /// <summary>The host's own resolver, for names no DNS server of the engine covers.</summary>
+    IHostResolver Hosts { get; }
 
     /// <summary>
     /// Batched I/O over a UDP socket this factory made (many datagrams per syscall), or null when the

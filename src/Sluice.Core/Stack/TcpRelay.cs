@@ -31,7 +31,7 @@ internal sealed partial class TcpRelay : IDisposable
 
     private readonly DnsHijack? _dns;
 
-    public TcpRelay(TcpNat nat, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
+    public TcpRelay(TcpNat nat, ISocketFactory sockets, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
     {
         _dns = dns;
         _connections = connections;
@@ -39,15 +39,8 @@ internal sealed partial class TcpRelay : IDisposable
         _lanes = lanes;
         _logger = logger;
         var tun = nat.TunAddress.ToIPAddress();
-        _listener = new Socket(tun.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        if (tun.AddressFamily == AddressFamily.InterNetworkV6) _listener.DualMode = false;
-        // The address was just added to the TUN; allow binding before IPv6 DAD would finish.
-        // (raw option numbers: .NET's SocketOptionName has no FREEBIND)
-        if (tun.AddressFamily == AddressFamily.InterNetwork)
-            _listener.SetRawSocketOption(0 /* SOL_IP */, 15 /* IP_FREEBIND */, BitConverter.GetBytes(1));
-        else
-            _listener.SetRawSocketOption(41 /* SOL_IPV6 */, 78 /* IPV6_FREEBIND */, BitConverter.GetBytes(1));
+        // The address was just added to the TUN: the platform's listener may bind it before IPv6 DAD finishes.
+        _listener = sockets.CreateTunListener(tun.AddressFamily);
         _listener.Bind(new IPEndPoint(tun, 0));
         _listener.Listen(4096);
         nat.ListenPort = (ushort)((IPEndPoint)_listener.LocalEndPoint!).Port;

@@ -74,7 +74,7 @@ internal sealed class SubscriptionFetcher : IDisposable
     {
         IPAddress[] addresses = IPAddress.TryParse(endpoint.Host, out var literal)
             ? [literal]
-            : await System.Net.Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken).ConfigureAwait(false);
+            : await sockets.Hosts.ResolveAsync(endpoint.Host, cancellationToken).ConfigureAwait(false);
         Exception? last = null;
         foreach (var address in addresses)
         {

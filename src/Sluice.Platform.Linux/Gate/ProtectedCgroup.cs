@@ -60,7 +60,7 @@ public static class ProtectedCgroup
 
     public static string Describe(CgroupMatch cgroup) => cgroup switch
     {
-        CgroupMatch.NetCls n => $"\"{n.Path}\" (cgroup v1 net_cls, classid {GateRenderer.Hex(n.ClassId)})",
+        CgroupMatch.NetCls n => $"\"{n.Path}\" (cgroup v1 net_cls, classid {GateRanges.Hex(n.ClassId)})",
         CgroupMatch.V2 v => $"\"{v.Path}\" (cgroup v2)",
         _ => "?",
     };

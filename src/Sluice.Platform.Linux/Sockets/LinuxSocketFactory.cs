@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds;
 
 namespace Sluice.Platform.Linux;
@@ -6,40 +7,49 @@ namespace Sluice.Platform.Linux;
 /// <summary>
 /// Sockets for the engine's own traffic, each carrying SO_MARK = the engine's fwmark, so the policy
 /// rule (<c>not fwmark M lookup T</c>) skips them and they leave by the main table, and the gate
-/// lets them through. Setting SO_MARK needs CAP_NET_ADMIN; the raw ICMP socket needs CAP_NET_RAW.
+/// lets them through. An outbound's dial fields replace the mark (routing_mark) and add SO_BINDTODEVICE
+/// (bind_interface). Setting SO_MARK needs CAP_NET_ADMIN; the raw ICMP socket needs CAP_NET_RAW.
 /// </summary>
 public sealed class LinuxSocketFactory : ISocketFactory
 {
     private const int SOL_SOCKET = 1;
     private const int SO_MARK = 36;
+    private const int SO_BINDTODEVICE = 25;
+    private const int SOL_IP = 0;
+    private const int IP_FREEBIND = 15;
+    private const int SOL_IPV6 = 41;
+    private const int IPV6_FREEBIND = 78;
 
     public LinuxSocketFactory(uint fwMark) => FwMark = fwMark;
 
     public uint FwMark { get; }
 
-    public Socket CreateTcp(AddressFamily family)
-    {
-        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
-        return Prepare(socket, s => s.NoDelay = true);
-    }
+    public IHostResolver Hosts => SystemHostResolver.Instance;
 
-    public Socket CreateUdp(AddressFamily family) =>
-        Prepare(new Socket(family, SocketType.Dgram, ProtocolType.Udp), null);
+    public Socket CreateTcp(AddressFamily family, DialOptions? dial = null) =>
+        Prepare(new Socket(family, SocketType.Stream, ProtocolType.Tcp), dial, s => s.NoDelay = true);
+
+    public Socket CreateUdp(AddressFamily family, DialOptions? dial = null) =>
+        Prepare(new Socket(family, SocketType.Dgram, ProtocolType.Udp), dial, null);
 
     public Socket CreateIcmp(AddressFamily family)
     {
         var protocol = family == AddressFamily.InterNetworkV6 ? ProtocolType.IcmpV6 : ProtocolType.Icmp;
-        return Prepare(new Socket(family, SocketType.Raw, protocol), null);
+        return Prepare(new Socket(family, SocketType.Raw, protocol), null, null);
     }
 
-    public Socket CreateOnDevice(AddressFamily family, SocketType type, string device)
+    public Socket CreateTunListener(AddressFamily family)
     {
-        var socket = new Socket(family, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // SO_BINDTODEVICE: the route lookup is confined to the TUN, with or without auto_route.
-            socket.SetRawSocketOption(SOL_SOCKET, SO_BINDTODEVICE, System.Text.Encoding.ASCII.GetBytes(device + "\0"));
-            if (type == SocketType.Stream) socket.NoDelay = true;
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (family == AddressFamily.InterNetworkV6) socket.DualMode = false;
+            // FREEBIND: bind the TUN address before IPv6 DAD finishes (.NET's SocketOptionName has none).
+            Span<byte> on = stackalloc byte[4];
+            BitConverter.TryWriteBytes(on, 1);
+            if (family == AddressFamily.InterNetwork) socket.SetRawSocketOption(SOL_IP, IP_FREEBIND, on);
+            else socket.SetRawSocketOption(SOL_IPV6, IPV6_FREEBIND, on);
             return socket;
         }
         catch
@@ -49,7 +59,22 @@ public sealed class LinuxSocketFactory : ISocketFactory
         }
     }
 
-    private const int SO_BINDTODEVICE = 25;
+    public Socket CreateOnDevice(AddressFamily family, SocketType type, string device)
+    {
+        var socket = new Socket(family, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+        try
+        {
+            // SO_BINDTODEVICE: the route lookup is confined to the TUN, with or without auto_route.
+            BindToDevice(socket, device);
+            if (type == SocketType.Stream) socket.NoDelay = true;
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>sendmmsg with UDP GSO and recvmmsg with UDP GRO over the socket.</summary>
     public IDatagramBatchIo CreateBatchIo(Socket udpSocket) => LinuxDatagramBatchIo.Create(udpSocket);
@@ -78,11 +103,15 @@ public sealed class LinuxSocketFactory : ISocketFactory
         return BitConverter.ToUInt32(value);
     }
 
-    private Socket Prepare(Socket socket, Action<Socket>? configure)
+    private static void BindToDevice(Socket socket, string device) =>
+        socket.SetRawSocketOption(SOL_SOCKET, SO_BINDTODEVICE, System.Text.Encoding.ASCII.GetBytes(device + "\0"));
+
+    private Socket Prepare(Socket socket, DialOptions? dial, Action<Socket>? configure)
     {
         try
         {
-            SetMark(socket, FwMark);
+            SetMark(socket, dial?.RoutingMark ?? FwMark);
+            if (dial?.BindInterface is { } device) BindToDevice(socket, device);
             configure?.Invoke(socket);
             return socket;
         }

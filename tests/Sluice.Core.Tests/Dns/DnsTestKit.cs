@@ -8,28 +8,6 @@ using Sluice.Core.Outbounds;
 
 namespace Sluice.Core.Tests.Dns;
 
-/// <summary>Plain loopback sockets standing in for the platform's marked ones.</summary>
-internal sealed class LoopbackSockets : ISocketFactory
-{
-    public int Created;
-
-    public Socket CreateTcp(AddressFamily family)
-    {
-        Interlocked.Increment(ref Created);
-        return new Socket(family, SocketType.Stream, ProtocolType.Tcp);
-    }
-
-    public Socket CreateUdp(AddressFamily family)
-    {
-        Interlocked.Increment(ref Created);
-        return new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-    }
-
-    public Socket CreateIcmp(AddressFamily family) => throw new NotSupportedException();
-
-    public Socket CreateOnDevice(AddressFamily family, SocketType type, string device) => throw new NotSupportedException();
-}
-
 /// <summary>A question as a test responder sees it.</summary>
 internal sealed record SeenQuery(string Name, ushort Type, byte[] Raw, bool Tcp);
 
@@ -314,8 +292,8 @@ internal static class DnsKit
         new(type, tag, "127.0.0.1", responder.Port, null, null, null, null);
 
     public static DnsServer Server(DnsOptions options, TimeProvider? time = null, Func<string?, IOutbound>? detours = null, string? resolvConf = null, ushort nameserverPort = 53) =>
-        DnsServer.Create(options, detours ?? (t => throw new InvalidOperationException($"no detour {t} in this test")), new LoopbackSockets(),
-            NullLoggerFactory.Instance, time ?? TimeProvider.System, new DnsEnvironment(resolvConf ?? "/nonexistent/resolv.conf", nameserverPort));
+        DnsServer.Create(options, detours ?? (t => throw new InvalidOperationException($"no detour {t} in this test")), new PlainSockets(),
+            NullLoggerFactory.Instance, time ?? TimeProvider.System, new DnsEnvironment(resolvConf ?? "/nonexistent/resolv.conf", nameserverPort, []));
 
     public static async Task<byte[]> Ask(this DnsServer server, byte[] query, DnsQuerier? querier = null, int maxUdpSize = 0)
     {

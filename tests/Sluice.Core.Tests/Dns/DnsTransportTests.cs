@@ -89,7 +89,7 @@ public class DnsTransportTests
             });
             await ServeHttp(tls, up, requests);
         });
-        var detour = new CountingOutbound(new DirectOutbound("tunnel", DialOptions.Default, new LoopbackSockets()));
+        var detour = new CountingOutbound(new DirectOutbound("tunnel", DialOptions.Default, new PlainSockets()));
         await using var server = DnsKit.Server(new DnsOptions
         {
             Servers = [new RemoteDnsServerOptions("https", "doh", "127.0.0.1", port, "/custom-query", "tunnel", null, new DnsTlsOptions("dns.test", Insecure: true, null))],

@@ -26,7 +26,7 @@ public sealed class FileReloadTests : IDisposable
 
     private DnsServer Server(DnsServerOptions server, string resolvConf = "/nonexistent/resolv.conf", ushort nameserverPort = 53) =>
         DnsServer.Create(new DnsOptions { Servers = [server], Timeout = TimeSpan.FromSeconds(2) }, _ => throw new InvalidOperationException("no detours"),
-            new LoopbackSockets(), _log, _clock, new DnsEnvironment(resolvConf, nameserverPort));
+            new PlainSockets(), _log, _clock, new DnsEnvironment(resolvConf, nameserverPort, []));
 
     [Fact]
     public void FileWatch_CallsBackOncePerChange_IncludingARenameOverTheFile_AndASymlinkRepointed()

@@ -11,30 +11,30 @@ public class GateWeakeningTests
     [Fact]
     public void SamePlan_OpensNothing()
     {
-        var plan = GateRendererTests.Plan(GateMode.Protected, uids: [1000], cgroup: Protected, dns: ["9.9.9.9"]);
+        var plan = GatePlans.Plan(GateMode.Protected, uids: [1000], cgroup: Protected, dns: ["9.9.9.9"]);
         Assert.Empty(GateWeakening.Find(Loaded(plan), plan));
     }
 
     [Fact]
     public void StricterPlan_OpensNothing()
     {
-        var loaded = Loaded(GateRendererTests.Plan(GateMode.Protected, uids: [1000], cgroup: Protected, lan: true));
-        Assert.Empty(GateWeakening.Find(loaded, GateRendererTests.Plan(GateMode.All, cgroup: Protected)));
-        Assert.Empty(GateWeakening.Find(loaded, GateRendererTests.Plan(GateMode.Protected, uids: [1000, 1001], cgroup: Protected)));
+        var loaded = Loaded(GatePlans.Plan(GateMode.Protected, uids: [1000], cgroup: Protected, lan: true));
+        Assert.Empty(GateWeakening.Find(loaded, GatePlans.Plan(GateMode.All, cgroup: Protected)));
+        Assert.Empty(GateWeakening.Find(loaded, GatePlans.Plan(GateMode.Protected, uids: [1000, 1001], cgroup: Protected)));
     }
 
     [Fact]
     public void ProtectedReplacingAll_IsAWeakening()
     {
-        var loaded = Loaded(GateRendererTests.Plan(GateMode.All, cgroup: Protected));
-        var found = GateWeakening.Find(loaded, GateRendererTests.Plan(GateMode.Protected, cgroup: Protected));
+        var loaded = Loaded(GatePlans.Plan(GateMode.All, cgroup: Protected));
+        var found = GateWeakening.Find(loaded, GatePlans.Plan(GateMode.Protected, cgroup: Protected));
         Assert.Contains(found, f => f.Contains("mode all", StringComparison.Ordinal));
     }
 
     [Fact]
     public void AnotherInterfaceOrMark_IsAWeakening()
     {
-        var plan = GateRendererTests.Plan(GateMode.All);
+        var plan = GatePlans.Plan(GateMode.All);
         var eth0 = plan with { TunName = "eth0" };
         Assert.Contains(GateWeakening.Find(Loaded(plan), eth0), f => f.Contains("\"eth0\"", StringComparison.Ordinal));
         var marked = plan with { FwMark = 0x1 };
@@ -44,8 +44,8 @@ public class GateWeakeningTests
     [Fact]
     public void DroppedUidCgroupLanOrNewDns_AreWeakenings()
     {
-        var loaded = Loaded(GateRendererTests.Plan(GateMode.Protected, uids: [1000, 1001], cgroup: Protected));
-        var found = GateWeakening.Find(loaded, GateRendererTests.Plan(GateMode.Protected, uids: [1000], lan: true, dns: ["9.9.9.9"]));
+        var loaded = Loaded(GatePlans.Plan(GateMode.Protected, uids: [1000, 1001], cgroup: Protected));
+        var found = GateWeakening.Find(loaded, GatePlans.Plan(GateMode.Protected, uids: [1000], lan: true, dns: ["9.9.9.9"]));
         Assert.Contains(found, f => f.Contains("uid 1001", StringComparison.Ordinal));
         Assert.Contains(found, f => f.Contains("cgroup /sluice/protected", StringComparison.Ordinal));
         Assert.Contains(found, f => f.Contains("allow_lan", StringComparison.Ordinal));
@@ -67,8 +67,4 @@ public class GateWeakeningTests
             """;
         Assert.Equal(["10.0.0.1", "fd00::1"], GateState.Parse(listing)!.BootstrapDns);
     }
-
-    [Fact]
-    public void Render_RefusesMarkZero() =>
-        Assert.Throws<ArgumentException>(() => GateRenderer.Render(GateRendererTests.Plan(GateMode.All) with { FwMark = 0 }));
 }

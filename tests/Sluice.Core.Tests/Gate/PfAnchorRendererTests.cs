@@ -7,11 +7,11 @@ public class PfAnchorRendererTests
 {
     [Fact]
     public void ModeAll_BlocksEverythingButLoopbackTunAndTheEngineGroup() =>
-        Golden.Match("macos-all.pf", PfAnchorRenderer.Render(GateRendererTests.Plan(GateMode.All, lan: true, dns: ["9.9.9.9"]), "utun7"));
+        Golden.Match("macos-all.pf", PfAnchorRenderer.Render(GatePlans.Plan(GateMode.All, lan: true, dns: ["9.9.9.9"]), "utun7"));
 
     [Fact]
     public void ModeProtected_HoldsByUser() =>
-        Golden.Match("macos-protected.pf", PfAnchorRenderer.Render(GateRendererTests.Plan(GateMode.Protected, uids: [501, 502]), "utun7"));
+        Golden.Match("macos-protected.pf", PfAnchorRenderer.Render(GatePlans.Plan(GateMode.Protected, uids: [501, 502]), "utun7"));
 
     [Fact]
     public void LaunchDaemon_RunsGateApplyAtLoad() =>

@@ -41,7 +41,7 @@ public sealed class DirectInboundTests : IAsyncDisposable
                  "route": {"rules": {{{routeRules}}}}}
                 """);
             _server ??= DnsKit.Server(config.Dns);
-            var direct = new DirectOutbound("direct", DialOptions.Default, new LoopbackSockets());
+            var direct = new DirectOutbound("direct", DialOptions.Default, new PlainSockets());
             var router = Router.Compile(config.Route, ["direct"], "direct");
             var lanes = new LaneSelector(router, new Dictionary<string, IOutbound> { ["direct"] = direct }, "direct", dnsServerRunning: true, NullLogger.Instance);
             try

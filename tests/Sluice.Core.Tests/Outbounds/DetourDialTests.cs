@@ -49,21 +49,9 @@ public class DetourDialTests
         }
     }
 
-    /// <summary>No socket may be made: everything goes through the detour.</summary>
-    private sealed class NoSockets : ISocketFactory
-    {
-        public Socket CreateTcp(AddressFamily family) => throw new InvalidOperationException("dialed around the detour");
-
-        public Socket CreateUdp(AddressFamily family) => throw new InvalidOperationException("dialed around the detour");
-
-        public Socket CreateIcmp(AddressFamily family) => throw new InvalidOperationException();
-
-        public Socket CreateOnDevice(AddressFamily family, SocketType type, string device) => throw new InvalidOperationException();
-    }
-
     private static ProxyServer Server(string host, RecordingDetour? detour, IServerNameResolver? names = null, string? resolver = null) =>
         new("socks", "p", new ProxyServerOptions(host, 1080, DialOptions.Default) { Detour = detour is null ? null : "hop", DomainResolver = resolver },
-            new OutboundContext(new NoSockets(), Resolve: tag => tag == "hop" ? detour : null, Names: names));
+            new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: tag => tag == "hop" ? detour : null, Names: names));
 
     [Fact]
     public async Task Detour_DialsTheServer_ByTheAddressTheDomainResolverGave_OncePerTtl()
@@ -107,7 +95,7 @@ public class DetourDialTests
     public async Task MissingDetour_FailsNamingIt()
     {
         var server = new ProxyServer("socks", "p", new ProxyServerOptions("192.0.2.1", 1080, DialOptions.Default) { Detour = "gone" },
-            new OutboundContext(new NoSockets(), Resolve: _ => null));
+            new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: _ => null));
         var e = await Assert.ThrowsAsync<OutboundException>(async () => await server.ConnectTcpAsync(CancellationToken.None));
         Assert.Contains("detour outbound \"gone\" does not exist", e.Message);
     }
@@ -122,7 +110,7 @@ public class DetourDialTests
         using var proxySide = await listener.AcceptTcpClientAsync();
         var detour = new RecordingDetour("socks", () => client.GetStream());
         var http = new HttpOutbound(new HttpOutboundOptions("h", new ProxyServerOptions("192.0.2.1", 3128, DialOptions.Default) { Detour = "hop" }, null, null),
-            new OutboundContext(new NoSockets(), Resolve: tag => tag == "hop" ? detour : null));
+            new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: tag => tag == "hop" ? detour : null));
 
         var proxy = Task.Run(async () =>
         {

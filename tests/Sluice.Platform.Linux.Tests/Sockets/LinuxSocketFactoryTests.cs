@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Sockets;
+using Sluice.Core.Configuration;
 using Sluice.Platform.Linux.Tests.Support;
 
 namespace Sluice.Platform.Linux.Tests.Sockets;
@@ -31,5 +33,42 @@ public class LinuxSocketFactoryTests
         Assert.Equal(0u, LinuxSocketFactory.GetMark(socket));
         LinuxSocketFactory.SetMark(socket, 0xdeadbeef);
         Assert.Equal(0xdeadbeefu, LinuxSocketFactory.GetMark(socket));
+    }
+
+    [Fact]
+    public void DialOptions_RoutingMarkReplacesTheEngineMark_AndBindInterfaceConfinesTheSocket()
+    {
+        Preconditions.RequireRootAndTun();
+        var factory = new LinuxSocketFactory(0x2022);
+        var dial = DialOptions.Default with { RoutingMark = 0x99, BindInterface = "lo" };
+        using var tcp = factory.CreateTcp(AddressFamily.InterNetwork, dial);
+        using var udp = factory.CreateUdp(AddressFamily.InterNetwork, dial);
+        Assert.Equal(0x99u, LinuxSocketFactory.GetMark(tcp));
+        Assert.Equal(0x99u, LinuxSocketFactory.GetMark(udp));
+        Assert.Equal("lo", BoundDevice(tcp));
+        Assert.Equal("lo", BoundDevice(udp));
+        using var plain = factory.CreateTcp(AddressFamily.InterNetwork, DialOptions.Default);
+        Assert.Equal(0x2022u, LinuxSocketFactory.GetMark(plain));
+        Assert.Equal("", BoundDevice(plain));
+    }
+
+    [Theory]
+    [InlineData("192.0.2.77")]
+    [InlineData("2001:db8::77")]
+    public void TunListener_BindsAnAddressTheHostDoesNotHave(string address)
+    {
+        var ip = IPAddress.Parse(address);
+        using var listener = new LinuxSocketFactory(0x2022).CreateTunListener(ip.AddressFamily);
+        listener.Bind(new IPEndPoint(ip, 0)); // EADDRNOTAVAIL without IP(V6)_FREEBIND
+        listener.Listen(1);
+        Assert.Equal(ip, ((IPEndPoint)listener.LocalEndPoint!).Address);
+        Assert.Equal(0u, LinuxSocketFactory.GetMark(listener)); // the TUN side is not the engine's outside traffic
+    }
+
+    private static string BoundDevice(Socket socket)
+    {
+        Span<byte> name = stackalloc byte[16];
+        int length = socket.GetRawSocketOption(1 /* SOL_SOCKET */, 25 /* SO_BINDTODEVICE */, name);
+        return System.Text.Encoding.ASCII.GetString(name[..length]).TrimEnd('\0');
     }
 }

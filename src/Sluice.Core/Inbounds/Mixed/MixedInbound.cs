@@ -25,14 +25,16 @@ internal sealed partial class MixedInbound : ILocalInbound
     private readonly LaneSelector _lanes;
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
     private readonly ConnectionRegistry _connections;
+    private readonly IHostResolver _hosts;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, ILogger logger)
+    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, IHostResolver hosts, ILogger logger)
     {
         _options = options;
+        _hosts = hosts;
         _lanes = lanes;
         _lookup = lookup;
         _connections = connections;
@@ -57,6 +59,9 @@ internal sealed partial class MixedInbound : ILocalInbound
     public string Endpoint => new IPEndPoint(_options.Listen, _options.ListenPort).ToString();
 
     internal ILogger Logger => _logger;
+
+    /// <summary>The host's resolver, for request names an outbound cannot take (see <see cref="NameResolution"/>).</summary>
+    internal IHostResolver Hosts => _hosts;
 
     internal IReadOnlyList<ProxyUser> Users => _options.Users;
 
@@ -147,7 +152,7 @@ internal sealed partial class MixedInbound : ILocalInbound
     {
         try
         {
-            destination = await NameResolution.ForOutboundAsync(outbound, destination, _stop.Token);
+            destination = await NameResolution.ForOutboundAsync(outbound, destination, _hosts, _stop.Token);
             return await outbound.DialTcpAsync(destination, _stop.Token);
         }
         catch (OutboundException e)

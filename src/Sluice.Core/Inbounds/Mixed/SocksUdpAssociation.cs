@@ -74,7 +74,7 @@ internal sealed class SocksUdpAssociation : IDisposable
         if (outbound is null) return; // refused: datagrams to it are dropped
         try
         {
-            var resolved = await NameResolution.ForOutboundAsync(outbound, destination, _stop.Token);
+            var resolved = await NameResolution.ForOutboundAsync(outbound, destination, _inbound.Hosts, _stop.Token);
             channel.Udp = await outbound.OpenUdpAsync(resolved, _stop.Token);
             channel.Udp.Send(first);
             byte[] buffer = new byte[65536 + SocksAddress.MaxLength + 3];

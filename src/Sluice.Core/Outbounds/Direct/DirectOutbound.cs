@@ -16,10 +16,9 @@ internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactor
 
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
-        var socket = sockets.CreateTcp(destination.Address.Family);
+        var socket = sockets.CreateTcp(destination.Address.Family, dial);
         try
         {
-            ApplyDialOptions(socket);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(dial.ConnectTimeout);
             await socket.ConnectAsync(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port), timeout.Token);
@@ -44,10 +43,9 @@ internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactor
 
     public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
     {
-        var socket = sockets.CreateUdp(destination.Address.Family);
+        var socket = sockets.CreateUdp(destination.Address.Family, dial);
         try
         {
-            ApplyDialOptions(socket);
             socket.Connect(new IPEndPoint(destination.Address.ToIPAddress(), destination.Port));
             return ValueTask.FromResult<IUdpChannel>(new ConnectedUdpChannel(socket));
         }
@@ -57,20 +55,6 @@ internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactor
             throw new OutboundException($"direct: UDP to {destination} failed: {e.SocketErrorCode}", e);
         }
     }
-
-    private void ApplyDialOptions(Socket socket)
-    {
-        if (dial.RoutingMark is { } mark)
-            socket.SetRawSocketOption(SocketOptionLevelSol, SoMark, BitConverter.GetBytes(mark));
-        if (dial.BindInterface is { } name)
-            socket.SetRawSocketOption(SocketOptionLevelSol, SoBindToDevice, System.Text.Encoding.ASCII.GetBytes(name + "\0"));
-    }
-
-    // Linux socket option numbers; the socket factory is the platform's, these two only
-    // override what it set when the config asks for it.
-    private const int SocketOptionLevelSol = 1;
-    private const int SoMark = 36;
-    private const int SoBindToDevice = 25;
 
     public void Dispose()
     {

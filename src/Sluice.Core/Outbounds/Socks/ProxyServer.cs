@@ -56,8 +56,8 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         if (await ResolveConfiguredAsync(cancellationToken) is { } configured) return new IPEndPoint(configured, options.Port);
         try
         {
-            var addresses = await System.Net.Dns.GetHostAddressesAsync(options.Server, cancellationToken);
-            var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            var addresses = await context.Sockets.Hosts.ResolveAsync(options.Server, cancellationToken);
+            var chosen = HostAddresses.Preferred(addresses)
                 ?? throw new OutboundException($"{Who}: server name {options.Server} has no address");
             return new IPEndPoint(chosen, options.Port);
         }
@@ -96,7 +96,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         if (await ResolveConfiguredAsync(cancellationToken) is { } configured) return new Destination(NetAddress.FromIPAddress(configured), port);
         // No resolver configured: the far side resolves it (a name only it knows works), or the host
         // does when the detour cannot take names (direct, WireGuard).
-        return await NameResolution.ForOutboundAsync(detour, new Destination(default, port, options.Server), cancellationToken);
+        return await NameResolution.ForOutboundAsync(detour, new Destination(default, port, options.Server), context.Sockets.Hosts, cancellationToken);
     }
 
     private IOutbound? Detour()
@@ -127,10 +127,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             }
         }
         var endpoint = await ResolveAsync(cancellationToken);
-        var socket = context.Sockets.CreateTcp(endpoint.AddressFamily);
+        var socket = context.Sockets.CreateTcp(endpoint.AddressFamily, options.Dial);
         try
         {
-            ApplyDialOptions(socket);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.Dial.ConnectTimeout);
             await socket.ConnectAsync(endpoint, timeout.Token); // TCP_NODELAY is set by the socket factory and survives connect
@@ -177,8 +176,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             }
         }
         var endpoint = await ResolveAsync(cancellationToken);
-        using var socket = context.Sockets.CreateTcp(endpoint.AddressFamily);
-        ApplyDialOptions(socket);
+        using var socket = context.Sockets.CreateTcp(endpoint.AddressFamily, options.Dial);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -217,10 +215,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         }
         if (relay is { Domain: { } relayName }) throw new OutboundException($"{Who}: the server names its UDP relay {relayName}; only a relay address is supported");
         var endpoint = relay is { } r ? new IPEndPoint(r.Address.ToIPAddress(), r.Port) : await ResolveAsync(cancellationToken);
-        var socket = context.Sockets.CreateUdp(endpoint.AddressFamily);
+        var socket = context.Sockets.CreateUdp(endpoint.AddressFamily, options.Dial);
         try
         {
-            ApplyDialOptions(socket);
             socket.Connect(endpoint);
             return new Direct.ConnectedUdpChannel(socket);
         }
@@ -230,19 +227,6 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             throw new OutboundException($"{Who}: UDP to {endpoint} failed: {e.SocketErrorCode}", e);
         }
     }
-
-    private void ApplyDialOptions(Socket socket)
-    {
-        if (options.Dial.RoutingMark is { } mark)
-            socket.SetRawSocketOption(SolSocket, SoMark, BitConverter.GetBytes(mark));
-        if (options.Dial.BindInterface is { } name)
-            socket.SetRawSocketOption(SolSocket, SoBindToDevice, System.Text.Encoding.ASCII.GetBytes(name + "\0"));
-    }
-
-    // Linux option numbers; they only override what the platform's socket factory set when the config asks.
-    private const int SolSocket = 1;
-    private const int SoMark = 36;
-    private const int SoBindToDevice = 25;
 
     private sealed record CachedAddress(IPAddress Address, long ExpiresAt);
 }

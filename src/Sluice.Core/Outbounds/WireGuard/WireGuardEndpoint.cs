@@ -114,11 +114,12 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         }
     }
 
-    private static IPAddress Resolve(string host)
+    private IPAddress Resolve(string host)
     {
         if (IPAddress.TryParse(host, out var ip)) return ip;
-        var addresses = System.Net.Dns.GetHostAddresses(host);
-        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+        // Once, at start, off the packet path: blocking on the host's resolver is what wg-quick does too.
+        var addresses = _sockets.Hosts.ResolveAsync(host, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        return HostAddresses.Preferred(addresses)
             ?? throw new InvalidOperationException($"cannot resolve WireGuard peer {host}");
     }
 

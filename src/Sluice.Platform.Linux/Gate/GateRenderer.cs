@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
+using Sluice.Core.Gate;
 using Sluice.Core.Tun;
 using Sluice.Packets;
 
-namespace Sluice.Core.Gate;
+namespace Sluice.Platform.Linux;
 
 /// <summary>
 /// Renders the gate: one nftables table <c>inet sluice</c>, for <c>nft -f</c>. Pure: no I/O, golden-tested.
@@ -23,11 +24,6 @@ namespace Sluice.Core.Gate;
 /// </summary>
 public static class GateRenderer
 {
-    /// <summary>Private and link-local ranges allow_lan opens: RFC 1918, RFC 3927, RFC 4193, RFC 4291 link-local (+ link-local multicast).</summary>
-    public static readonly string[] LanV4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "224.0.0.0/24"];
-
-    public static readonly string[] LanV6 = ["fc00::/7", "fe80::/10", "ff02::/16"];
-
     public static string Render(GatePlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -47,7 +43,7 @@ public static class GateRenderer
         sb.Append(CultureInfo.InvariantCulture, $"\t\ttype filter hook output priority {prio}; policy accept;\n");
         sb.Append("\t\toiftype loopback accept\n");
         sb.Append(CultureInfo.InvariantCulture, $"\t\toifname {tun} accept\n");
-        sb.Append(CultureInfo.InvariantCulture, $"\t\tmeta mark {Hex(plan.FwMark)} accept comment \"Sluice's own sockets\"\n");
+        sb.Append(CultureInfo.InvariantCulture, $"\t\tmeta mark {GateRanges.Hex(plan.FwMark)} accept comment \"Sluice's own sockets\"\n");
         foreach (string selector in Selectors(plan)) sb.Append("\t\t").Append(selector).Append(selector.Length > 0 ? " " : "").Append("jump held\n");
         sb.Append("\t}\n");
 
@@ -110,7 +106,7 @@ public static class GateRenderer
         switch (plan.Cgroup)
         {
             case CgroupMatch.NetCls netCls:
-                yield return $"meta cgroup {Hex(netCls.ClassId)}";
+                yield return $"meta cgroup {GateRanges.Hex(netCls.ClassId)}";
                 break;
             case CgroupMatch.V2 v2:
                 yield return $"socket cgroupv2 level {v2.Level.ToString(CultureInfo.InvariantCulture)} {Quote(v2.Path.Trim('/'))}";
@@ -121,8 +117,8 @@ public static class GateRenderer
     private static void AppendLan(StringBuilder sb, bool allowLan)
     {
         if (!allowLan) return;
-        sb.Append(CultureInfo.InvariantCulture, $"\t\tip daddr {Set(LanV4)} accept comment \"allow_lan\"\n");
-        sb.Append(CultureInfo.InvariantCulture, $"\t\tip6 daddr {Set(LanV6)} accept comment \"allow_lan\"\n");
+        sb.Append(CultureInfo.InvariantCulture, $"\t\tip daddr {Set(GateRanges.LanV4)} accept comment \"allow_lan\"\n");
+        sb.Append(CultureInfo.InvariantCulture, $"\t\tip6 daddr {Set(GateRanges.LanV6)} accept comment \"allow_lan\"\n");
     }
 
     private static string Priority() => GateDefaults.HookPriority < 0
@@ -130,8 +126,6 @@ public static class GateRenderer
         : $"filter + {GateDefaults.HookPriority.ToString(CultureInfo.InvariantCulture)}";
 
     private static string Set(IEnumerable<string> items) => "{ " + string.Join(", ", items) + " }";
-
-    public static string Hex(uint value) => "0x" + value.ToString("x", CultureInfo.InvariantCulture);
 
     /// <summary>nft strings cannot contain a double quote; names and paths are validated before they get here.</summary>
     private static string Quote(string s)

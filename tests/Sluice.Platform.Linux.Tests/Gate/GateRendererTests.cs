@@ -2,50 +2,43 @@ using Sluice.Core.Gate;
 using Sluice.Core.Tun;
 using Sluice.Packets;
 
-namespace Sluice.Core.Tests.Gate;
+namespace Sluice.Platform.Linux.Tests.Gate;
 
 public class GateRendererTests
 {
-    private static readonly IpPrefix[] TunAddresses = [IpPrefix.Parse("172.19.0.1/30"), IpPrefix.Parse("fdfe:dcba:9876::1/126")];
-
-    internal static GatePlan Plan(GateMode mode, uint[]? uids = null, CgroupMatch? cgroup = null, bool lan = false, string[]? dns = null) =>
-        new(new GateOptions(mode, uids ?? [], cgroup switch { CgroupMatch.NetCls n => n.Path, CgroupMatch.V2 v => v.Path, _ => null }, lan,
-                (dns ?? []).Select(NetAddress.Parse).ToArray()),
-            0x534c, "sluice0", TunAddresses, cgroup);
-
     [Fact]
     public void ModeAll_HoldsEverythingButLoopbackTunAndMark() =>
-        Golden.Match("all.nft", GateRenderer.Render(Plan(GateMode.All, cgroup: new CgroupMatch.NetCls("sluice/protected", GateDefaults.NetClsClassId))));
+        Golden.Match("all.nft", GateRenderer.Render(GatePlans.Plan(GateMode.All, cgroup: new CgroupMatch.NetCls("sluice/protected", GateDefaults.NetClsClassId))));
 
     [Fact]
     public void ModeAll_WithLanAndBootstrapDns_OpensOnlyPrivateRangesAndPort53() =>
-        Golden.Match("all-lan-dns.nft", GateRenderer.Render(Plan(GateMode.All, lan: true, dns: ["9.9.9.9", "2620:fe::fe"])));
+        Golden.Match("all-lan-dns.nft", GateRenderer.Render(GatePlans.Plan(GateMode.All, lan: true, dns: ["9.9.9.9", "2620:fe::fe"])));
 
     [Fact]
     public void ModeProtected_NetCls_HoldsUidsAndClassId() =>
-        Golden.Match("protected-net_cls.nft", GateRenderer.Render(Plan(GateMode.Protected, uids: [1000, 64123],
+        Golden.Match("protected-net_cls.nft", GateRenderer.Render(GatePlans.Plan(GateMode.Protected, uids: [1000, 64123],
             cgroup: new CgroupMatch.NetCls("sluice/protected", GateDefaults.NetClsClassId))));
 
     [Fact]
     public void ModeProtected_CgroupV2_MatchesPathAtItsLevel() =>
-        Golden.Match("protected-v2.nft", GateRenderer.Render(Plan(GateMode.Protected, uids: [1000],
+        Golden.Match("protected-v2.nft", GateRenderer.Render(GatePlans.Plan(GateMode.Protected, uids: [1000],
             cgroup: new CgroupMatch.V2("sluice/protected"))));
 
     [Fact]
     public void Script_ReplacesTableInOneTransaction_SoApplyingTwiceChangesNothing()
     {
-        string script = GateRenderer.Render(Plan(GateMode.All));
+        string script = GateRenderer.Render(GatePlans.Plan(GateMode.All));
         var lines = script.Split('\n');
         Assert.Equal("table inet sluice {}", lines[0]);
         Assert.Equal("delete table inet sluice", lines[1]);
         Assert.Equal("table inet sluice {", lines[2]);
-        Assert.Equal(script, GateRenderer.Render(Plan(GateMode.All)));
+        Assert.Equal(script, GateRenderer.Render(GatePlans.Plan(GateMode.All)));
     }
 
     [Fact]
     public void Interfaces_AreMatchedByType_NotByAListOfNames()
     {
-        string script = GateRenderer.Render(Plan(GateMode.All));
+        string script = GateRenderer.Render(GatePlans.Plan(GateMode.All));
         // The only interface names are the TUN's; eth0/wlan0/usb0 never appear, so a new adapter is held.
         var names = System.Text.RegularExpressions.Regex.Matches(script, "i[io]fname \"([^\"]+)\"").Select(m => m.Groups[1].Value).Distinct();
         Assert.Equal(["sluice0"], names);
@@ -56,7 +49,7 @@ public class GateRendererTests
     [Fact]
     public void InboundToTunAddress_FromOtherInterfaces_IsDropped()
     {
-        string script = GateRenderer.Render(Plan(GateMode.Protected, uids: [1000]));
+        string script = GateRenderer.Render(GatePlans.Plan(GateMode.Protected, uids: [1000]));
         Assert.Contains("iifname \"sluice0\" accept", script);
         Assert.Contains("ip daddr { 172.19.0.1 } counter drop comment \"CVE-2019-14899\"", script);
         Assert.Contains("ip6 daddr { fdfe:dcba:9876::1 } counter drop comment \"CVE-2019-14899\"", script);
@@ -65,14 +58,14 @@ public class GateRendererTests
     [Fact]
     public void ModeProtected_HasNoForwardChain_ModeAllHasOne()
     {
-        Assert.DoesNotContain("hook forward", GateRenderer.Render(Plan(GateMode.Protected, uids: [1000])));
-        Assert.Contains("hook forward", GateRenderer.Render(Plan(GateMode.All)));
+        Assert.DoesNotContain("hook forward", GateRenderer.Render(GatePlans.Plan(GateMode.Protected, uids: [1000])));
+        Assert.Contains("hook forward", GateRenderer.Render(GatePlans.Plan(GateMode.All)));
     }
 
     [Fact]
     public void AllowLan_NeverOpensPublicRanges()
     {
-        foreach (string range in GateRenderer.LanV4.Concat(GateRenderer.LanV6))
+        foreach (string range in GateRanges.LanV4.Concat(GateRanges.LanV6))
             Assert.True(RouteHijackDetector.IsLocal(IpPrefix.Parse(range)), range);
         Assert.False(RouteHijackDetector.IsLocal(IpPrefix.Parse("198.51.100.0/24")));
         Assert.False(RouteHijackDetector.IsLocal(IpPrefix.Parse("100.64.0.0/10"))); // CGNAT is the ISP's, not the LAN
@@ -80,12 +73,12 @@ public class GateRendererTests
 
     [Fact]
     public void ModeOff_RendersOnlyTheRemoval() =>
-        Assert.Equal("table inet sluice {}\ndelete table inet sluice\n", GateRenderer.Render(Plan(GateMode.Off)));
+        Assert.Equal("table inet sluice {}\ndelete table inet sluice\n", GateRenderer.Render(GatePlans.Plan(GateMode.Off)));
 
     [Fact]
     public void State_RoundTrips_ThroughTheListingNftPrints()
     {
-        var plan = Plan(GateMode.Protected, uids: [1000, 64123], cgroup: new CgroupMatch.NetCls("sluice/protected", GateDefaults.NetClsClassId), lan: true);
+        var plan = GatePlans.Plan(GateMode.Protected, uids: [1000, 64123], cgroup: new CgroupMatch.NetCls("sluice/protected", GateDefaults.NetClsClassId), lan: true);
         // What `nft list table inet sluice` printed for this plan (nft 1.0.6), trimmed to the parts read back.
         string listing = $$"""
             table inet sluice {
@@ -118,8 +111,12 @@ public class GateRendererTests
     [Fact]
     public void State_ThatDoesNotFitNftsCommentLimit_IsRefusedWithTheReason()
     {
-        var plan = Plan(GateMode.Protected, cgroup: new CgroupMatch.V2(new string('a', 120)));
+        var plan = GatePlans.Plan(GateMode.Protected, cgroup: new CgroupMatch.V2(new string('a', 120)));
         var e = Assert.Throws<ArgumentException>(() => GateState.Encode(plan));
         Assert.Contains("shorter cgroup path", e.Message);
     }
+
+    [Fact]
+    public void Render_RefusesMarkZero() =>
+        Assert.Throws<ArgumentException>(() => GateRenderer.Render(GatePlans.Plan(GateMode.All) with { FwMark = 0 }));
 }
