@@ -38,9 +38,9 @@ public sealed record EnginePlatform(
 /// </summary>
 public sealed partial class SluiceEngine : IDisposable
 {
-    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
-
     private readonly SluiceConfig _config;
+    private readonly EngineLimits _limits;
+    private readonly TimeProvider _time;
     private readonly EnginePlatform _platform;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _logs;
@@ -56,16 +56,19 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp4;
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
-    private Timer? _sweeper;
+    private ITimer? _sweeper;
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
     private Inbounds.LocalInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
 
-    public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
+    /// <param name="limits">Timeouts, table and buffer sizes of the data path; default <see cref="EngineLimits.Default"/>.</param>
+    public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs, EngineLimits? limits = null)
     {
         _config = config;
+        _limits = limits ?? EngineLimits.Default;
+        _time = platform.Time;
         _platform = platform;
         Connections = new ConnectionRegistry(platform.Time);
         _logs = logs;
@@ -114,7 +117,7 @@ public sealed partial class SluiceEngine : IDisposable
         foreach (var options in _config.Outbounds)
         {
             _outbounds[options.Tag] = options is WireGuardEndpointOptions wireGuard
-                ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"))
+                ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"), _time)
                 : OutboundRegistry.Create(options, context);
         }
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
@@ -125,7 +128,7 @@ public sealed partial class SluiceEngine : IDisposable
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, sockets.Hosts, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
+            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
         var dnsLog = _logs.CreateLogger("dns");
         _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
             o => new Inbounds.Direct.DirectInbound(o, _dnsServer, lanes, lookup, dnsLog), dnsLog, "DNS");
@@ -158,18 +161,18 @@ public sealed partial class SluiceEngine : IDisposable
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, sockets, lanes, Connections, _dnsHijack, relayLog);
+            _relay4 = new TcpRelay(_nat4, sockets, lanes, Connections, _dnsHijack, relayLog, _limits, _time);
             _icmp4 = TryIcmp(sockets, v4: true);
         }
         if (tunOptions.Address.Any(a => !a.IsV4))
         {
             _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, sockets, lanes, Connections, _dnsHijack, relayLog);
+            _relay6 = new TcpRelay(_nat6, sockets, lanes, Connections, _dnsHijack, relayLog, _limits, _time);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"));
+        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits.UdpIdle);
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
-            tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"));
+            tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"), _limits, _time);
         var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);
         foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, attachment);
 
@@ -178,7 +181,7 @@ public sealed partial class SluiceEngine : IDisposable
         _icmp4?.Start();
         _icmp6?.Start();
         _loop.Start();
-        _sweeper = new Timer(_ => Sweep(), null, SweepInterval, SweepInterval);
+        _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval);
 
         if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
         LogStarted(_logger, _tun.Name, string.Join(", ", tunOptions.Address), _tun.Mtu, _routePlan is not null, FwMark);
@@ -189,7 +192,7 @@ public sealed partial class SluiceEngine : IDisposable
     {
         try
         {
-            return new IcmpEchoRelay(_tun!, sockets, v4, _logs.CreateLogger("icmp"));
+            return new IcmpEchoRelay(_tun!, sockets, v4, _logs.CreateLogger("icmp"), _time, _limits.IcmpIdle);
         }
         catch (System.Net.Sockets.SocketException e)
         {
@@ -229,11 +232,12 @@ public sealed partial class SluiceEngine : IDisposable
 
     private void Sweep()
     {
-        long now = Environment.TickCount64;
+        long now = _time.Milliseconds();
+        long grace = (long)_limits.TcpNatClosedGrace.TotalMilliseconds, unaccepted = (long)_limits.TcpNatUnaccepted.TotalMilliseconds;
         try
         {
-            _nat4?.Sweep(now, closedGrace: 10_000, idle: 60_000);
-            _nat6?.Sweep(now, closedGrace: 10_000, idle: 60_000);
+            _nat4?.Sweep(now, closedGrace: grace, idle: unaccepted);
+            _nat6?.Sweep(now, closedGrace: grace, idle: unaccepted);
             _udp?.Sweep(now);
             _loop?.SweepL3(now);
             _icmp4?.Sweep(now);

@@ -26,5 +26,6 @@ internal static class LinuxPlatform
         Processes: new LinuxProcessLookup())
     {
         DnsFiles = LinuxDnsFiles.Host,
+        Time = TimeProvider.System,
     };
 }

@@ -36,7 +36,7 @@ public interface IPacketLane
 }
 
 /// <summary>One app flow on an L3 lane: its key on the TUN side and on the tunnel side (after SNAT).</summary>
-public sealed class L3Flow(FlowKey appKey, FlowKey tunnelKey, IPacketLane lane)
+public sealed class L3Flow(FlowKey appKey, FlowKey tunnelKey, IPacketLane lane, long now)
 {
     public FlowKey AppKey { get; } = appKey;
 
@@ -44,8 +44,8 @@ public sealed class L3Flow(FlowKey appKey, FlowKey tunnelKey, IPacketLane lane)
 
     public IPacketLane Lane { get; } = lane;
 
-    /// <summary>Environment.TickCount64 of the last packet either way.</summary>
-    public long LastSeen = Environment.TickCount64;
+    /// <summary>Milliseconds of the engine's clock at the last packet either way.</summary>
+    public long LastSeen = now;
 
     /// <summary>The flow's entry in the connection registry (byte counters), when it has one.</summary>
     public Monitoring.TrackedConnection? Connection { get; set; }

@@ -13,13 +13,13 @@ namespace Sluice.Core.Stack;
 /// 1. the app's echo request is re-sent from a marked ICMP socket with the same identifier and sequence;
 /// 2. the socket's receive loop matches echo replies by (destination, identifier, sequence);
 /// 3. the reply is rebuilt as an IP packet from the destination to the app and written to the TUN.
-/// Requests wait at most <see cref="PendingTimeout"/> for their reply.
+/// Requests wait at most <see cref="EngineLimits.IcmpIdle"/> for their reply.
 /// </summary>
 internal sealed partial class IcmpEchoRelay : IDisposable
 {
-    public static readonly TimeSpan PendingTimeout = TimeSpan.FromSeconds(30);
-
     private readonly ITunDevice _tun;
+    private readonly TimeProvider _time;
+    private readonly long _pendingMs;
     private readonly ILogger _logger;
     private readonly Socket _socket;
     private readonly bool _v4;
@@ -27,9 +27,11 @@ internal sealed partial class IcmpEchoRelay : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly byte[] _sendScratch = new byte[65536];
 
-    public IcmpEchoRelay(ITunDevice tun, ISocketFactory sockets, bool v4, ILogger logger)
+    public IcmpEchoRelay(ITunDevice tun, ISocketFactory sockets, bool v4, ILogger logger, TimeProvider time, TimeSpan pendingTimeout)
     {
         _tun = tun;
+        _time = time;
+        _pendingMs = (long)pendingTimeout.TotalMilliseconds;
         _logger = logger;
         _v4 = v4;
         _socket = sockets.CreateIcmp(v4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6);
@@ -41,7 +43,7 @@ internal sealed partial class IcmpEchoRelay : IDisposable
     public void OnEchoRequest(in IpPacket packet, in IcmpMessage echo)
     {
         var target = packet.Destination;
-        _pending[(target, echo.Identifier, echo.SequenceNumber)] = (packet.Source, Environment.TickCount64);
+        _pending[(target, echo.Identifier, echo.SequenceNumber)] = (packet.Source, _time.Milliseconds());
         // Build the same request addressed from us; the kernel adds the IP header of a raw socket.
         int length = PacketBuilder.IcmpEcho(_sendScratch, reply: false, packet.Source, target, echo.Identifier, echo.SequenceNumber, echo.Payload);
         int headerLength = _v4 ? 20 : 40;
@@ -92,9 +94,8 @@ internal sealed partial class IcmpEchoRelay : IDisposable
 
     public void Sweep(long now)
     {
-        long limit = (long)PendingTimeout.TotalMilliseconds;
         foreach (var (key, value) in _pending)
-            if (now - value.At > limit) _pending.TryRemove(key, out _);
+            if (now - value.At > _pendingMs) _pending.TryRemove(key, out _);
     }
 
     public void Dispose()

@@ -22,8 +22,6 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal sealed partial class PacketLoop
 {
-    private const int BatchSize = 64;
-
     private readonly ITunDevice _tun;
     private readonly TcpNat? _nat4;
     private readonly TcpNat? _nat6;
@@ -37,6 +35,9 @@ internal sealed partial class PacketLoop
     private readonly ILogger _logger;
     private readonly ConnectionRegistry _connections;
     private readonly DnsHijack? _dns;
+    private readonly EngineLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly long _l3TcpIdleMs, _udpIdleMs, _icmpIdleMs;
     private readonly ConcurrentDictionary<FlowKey, byte> _resolving = new();
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
@@ -47,8 +48,13 @@ internal sealed partial class PacketLoop
 
     public PacketLoop(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, UdpSessions udp, IcmpEchoRelay? icmp4, IcmpEchoRelay? icmp6,
         LaneSelector lanes, string inboundTag, Func<FlowKey, Flows.ProcessInfo?>? processLookup, IpPrefix[] ownPrefixes,
-        ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
+        ConnectionRegistry connections, DnsHijack? dns, ILogger logger, EngineLimits limits, TimeProvider time)
     {
+        _limits = limits;
+        _time = time;
+        _l3TcpIdleMs = (long)limits.L3TcpIdle.TotalMilliseconds;
+        _udpIdleMs = (long)limits.UdpIdle.TotalMilliseconds;
+        _icmpIdleMs = (long)limits.IcmpIdle.TotalMilliseconds;
         _connections = connections;
         _dns = dns;
         _tun = tun;
@@ -80,7 +86,7 @@ internal sealed partial class PacketLoop
 
     private void Run()
     {
-        var batch = new PacketBatch(BatchSize, Math.Max(_tun.Mtu, 1500) + 64);
+        var batch = new PacketBatch(_limits.TunBatch, Math.Max(_tun.Mtu, 1500) + 64);
         while (!_stopping)
         {
             int count;
@@ -95,22 +101,33 @@ internal sealed partial class PacketLoop
                 continue;
             }
             if (count == 0) break;
-            long now = Environment.TickCount64;
-            for (int i = 0; i < count; i++)
-            {
-                try
-                {
-                    Handle(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    // One bad packet must never stop the packet path.
-                    LogPacketFailed(_logger, e.GetType().Name, e.Message);
-                }
-            }
-            FlushLanes();
-            Packets += count;
+            batch.Count = count;
+            Process(batch, _time.Milliseconds());
         }
+    }
+
+    /// <summary>
+    /// Handles one batch read from the TUN (<see cref="PacketBatch.Count"/> packets) at time
+    /// <paramref name="now"/> (milliseconds of the engine's clock), then flushes the L3 lanes it fed.
+    /// The packet thread calls it per read; a test calls it directly, with a fake TUN and clock.
+    /// </summary>
+    public void Process(PacketBatch batch, long now)
+    {
+        int count = batch.Count;
+        for (int i = 0; i < count; i++)
+        {
+            try
+            {
+                Handle(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // One bad packet must never stop the packet path.
+                LogPacketFailed(_logger, e.GetType().Name, e.Message);
+            }
+        }
+        FlushLanes();
+        Packets += count;
     }
 
     /// <summary>Hands a packet to an L3 lane; the lane is flushed when the batch ends.</summary>
@@ -199,62 +216,6 @@ internal sealed partial class PacketLoop
         return flow;
     }
 
-    /// <summary>
-    /// Opens a new flow on an L3 lane when that is where it was routed, and sends its first packet.
-    /// A lane that cannot carry it (no tunnel address of that family) refuses it like a reject.
-    /// </summary>
-    private bool TryOpenL3(in LaneChoice choice, in IpPacket packet, in FlowKey key, FlowContext flow, Span<byte> slot, int offset)
-    {
-        if (choice.Kind != LaneKind.Outbound || choice.Outbound is not IPacketLane lane) return false;
-        if (_dns is not null && _dns.Map.IsFakeIp(key.Destination))
-        {
-            // The tunnel needs the real address: resolve it off the packet thread and drop this packet;
-            // the app's retransmission (TCP SYN, or its next datagram) takes the opened flow.
-            if (flow.Domain is not null && _resolving.TryAdd(key, 0)) _ = OpenFakeIpFlowAsync(lane, key, flow, choice);
-            return true;
-        }
-        var l3 = lane.Open(key);
-        if (l3 is null)
-        {
-            LogL3Refused(_logger, key.ToString(), lane.Tag);
-            WriteRefusal(packet);
-            return true;
-        }
-        _l3Flows[key] = l3;
-        LogL3Routed(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleLabel);
-        var flowKey = key;
-        l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
-            lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
-        l3.Connection.AddUpload(packet.TotalLength);
-        SendToLane(lane, l3, slot, offset, packet.TotalLength);
-        return true;
-    }
-
-    private async Task OpenFakeIpFlowAsync(IPacketLane lane, FlowKey key, FlowContext flow, LaneChoice choice)
-    {
-        try
-        {
-            var real = await _dns!.ResolveRealAsync(flow.Domain!, key.IsV4, CancellationToken.None);
-            if (real is null || lane.Open(key, real) is not { } l3)
-            {
-                LogFakeIpUnresolved(_logger, key.ToString(), flow.Domain!);
-                return;
-            }
-            _l3Flows[key] = l3;
-            LogL3Routed(_logger, $"{key} ({flow.Domain} = {real})", TcpRelay.DescribeProcess(flow), lane.Tag, choice.Decision.RuleLabel);
-            var flowKey = key;
-            l3.Connection = _connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
-                lane.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () => ForgetL3(flowKey, l3));
-        }
-        finally
-        {
-            _resolving.TryRemove(key, out _);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: fake IP for {Domain} has no real address; dropped")]
-    private static partial void LogFakeIpUnresolved(ILogger logger, string flow, string domain);
-
     private void WriteRefusal(in IpPacket packet)
     {
         if (packet.Protocol == IpProtocol.Tcp)
@@ -264,30 +225,6 @@ internal sealed partial class PacketLoop
         }
         int n = PacketBuilder.IcmpUnreachable(_scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
         if (n > 0) _tun.Write(_scratch.AsSpan(0, n));
-    }
-
-    /// <summary>Carries a flow the engine itself originates (a socket bound to the TUN) on an L3 lane.</summary>
-    public void Pin(FlowKey key, L3Flow flow) => _l3Flows[key] = flow;
-
-    public void Unpin(FlowKey key) => _l3Flows.TryRemove(key, out _);
-
-    /// <summary>Forgets L3 flows idle longer than their protocol's timeout (TCP 10 min, UDP 60 s, ICMP 30 s).</summary>
-    public void SweepL3(long now)
-    {
-        foreach (var (key, flow) in _l3Flows)
-        {
-            long idle = key.Protocol switch { IpProtocol.Tcp => 600_000, IpProtocol.Udp => 60_000, _ => 30_000 };
-            if (now - flow.LastSeen <= idle) continue;
-            ForgetL3(key, flow);
-        }
-    }
-
-    /// <summary>Ends an L3 flow: later packets of it count as new (a TCP segment then gets a RST).</summary>
-    private void ForgetL3(FlowKey key, L3Flow flow)
-    {
-        if (!_l3Flows.TryRemove(new KeyValuePair<FlowKey, L3Flow>(key, flow))) return;
-        flow.Lane.Forget(flow);
-        if (flow.Connection is { } connection) _connections.Remove(connection);
     }
 
     private void HandleTcp(in IpPacket packet, Span<byte> slot, int offset, long now)
@@ -353,14 +290,14 @@ internal sealed partial class PacketLoop
     {
         if (!IcmpMessage.TryParse(packet.Payload, out var icmp) || !icmp.IsEchoRequest) return;
         if (!FlowKeys.TryGetFlowKey(packet, out var key) || IsOwnAddress(key.Destination)) return;
-        if (!_icmpFlows.TryGetValue(key, out var known) || now - known.At > 30_000)
+        if (!_icmpFlows.TryGetValue(key, out var known) || now - known.At > _icmpIdleMs)
         {
             var flow = NewFlow(key);
             var choice = ChooseWithoutPayload(flow);
             if (TryOpenL3(choice, packet, key, flow, slot, offset)) return;
             known = (choice.Kind, now);
             _icmpFlows[key] = known;
-            if (_icmpFlows.Count > 4096) SweepIcmpFlows(now);
+            if (_icmpFlows.Count > _limits.IcmpDecisions) SweepIcmpFlows(now);
         }
         switch (known.Kind)
         {
@@ -377,7 +314,7 @@ internal sealed partial class PacketLoop
     private void SweepIcmpFlows(long now)
     {
         foreach (var (key, value) in _icmpFlows)
-            if (now - value.At > 30_000) _icmpFlows.Remove(key);
+            if (now - value.At > _icmpIdleMs) _icmpFlows.Remove(key);
     }
 
     private void WriteReset(in IpPacket packet)
@@ -393,25 +330,4 @@ internal sealed partial class PacketLoop
             if (prefix.Contains(address)) return true;
         return false;
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => reject ({Rule})")]
-    private static partial void LogTcpRefused(ILogger logger, string flow, string process, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => drop ({Rule})")]
-    private static partial void LogTcpDropped(ILogger logger, string flow, string process, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Lane} ({Rule})")]
-    private static partial void LogL3Routed(ILogger logger, string flow, string process, string lane, string rule);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: lane {Lane} has no tunnel address of this family; refused")]
-    private static partial void LogL3Refused(ILogger logger, string flow, string lane);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: all NAT ports in use; connection reset")]
-    private static partial void LogNatFull(ILogger logger, string flow);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "TUN read failed: {Reason}")]
-    private static partial void LogReadFailed(ILogger logger, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "packet dropped after {Error}: {Reason}")]
-    private static partial void LogPacketFailed(ILogger logger, string error, string reason);
 }

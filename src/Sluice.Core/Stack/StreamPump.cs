@@ -11,11 +11,10 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal static class StreamPump
 {
-    private const int BufferSize = 128 * 1024;
-
+    /// <param name="bufferSize">Bytes per direction (<see cref="EngineLimits.RelayBuffer"/>).</param>
     /// <param name="firstUp">Bytes already read from the app (sniffing, a proxy request's body) sent first.</param>
     /// <param name="connection">Byte counters to feed, when the flow is tracked.</param>
-    public static async Task RunAsync(Socket client, Stream remote, ReadOnlyMemory<byte> firstUp = default, TrackedConnection? connection = null)
+    public static async Task RunAsync(Socket client, Stream remote, int bufferSize, ReadOnlyMemory<byte> firstUp = default, TrackedConnection? connection = null)
     {
         if (!firstUp.IsEmpty)
         {
@@ -23,8 +22,8 @@ internal static class StreamPump
             connection?.AddUpload(firstUp.Length);
         }
         using var clientStream = new NetworkStream(client, ownsSocket: false);
-        var up = PumpAsync(clientStream, remote, () => StreamEnds.ShutdownWrite(remote), connection is null ? null : connection.AddUpload);
-        var down = PumpAsync(remote, clientStream, () => client.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddDownload);
+        var up = PumpAsync(clientStream, remote, bufferSize, () => StreamEnds.ShutdownWrite(remote), connection is null ? null : connection.AddUpload);
+        var down = PumpAsync(remote, clientStream, bufferSize, () => client.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddDownload);
         var first = await Task.WhenAny(up, down);
         if (first.IsFaulted)
         {
@@ -41,9 +40,9 @@ internal static class StreamPump
         }
     }
 
-    private static async Task PumpAsync(Stream from, Stream to, Action halfClose, Action<long>? count)
+    private static async Task PumpAsync(Stream from, Stream to, int bufferSize, Action halfClose, Action<long>? count)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
             while (true)

@@ -100,7 +100,7 @@ internal sealed class TcpNatEntry(FlowKey original, ushort natPort, FlowContext 
     /// <summary>The decision made at the SYN, or null when the rules need the first payload (sniffing).</summary>
     public RouteDecision? Decision { get; } = decision;
 
-    /// <summary>Environment.TickCount64 of the last packet in either direction.</summary>
+    /// <summary>Milliseconds of the engine's clock at the last packet in either direction.</summary>
     public long LastSeen;
 
     /// <summary>Set by the relay once the kernel handed it the connection.</summary>

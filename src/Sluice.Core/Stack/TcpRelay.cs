@@ -19,8 +19,6 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal sealed partial class TcpRelay : IDisposable
 {
-    private const int PumpBufferSize = 128 * 1024;
-    private const int SniffLimit = 8 * 1024;
 
     private readonly TcpNat _nat;
     private readonly LaneSelector _lanes;
@@ -30,9 +28,14 @@ internal sealed partial class TcpRelay : IDisposable
     private readonly ConnectionRegistry _connections;
 
     private readonly DnsHijack? _dns;
+    private readonly EngineLimits _limits;
+    private readonly TimeProvider _time;
 
-    public TcpRelay(TcpNat nat, ISocketFactory sockets, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger)
+    public TcpRelay(TcpNat nat, ISocketFactory sockets, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger,
+        EngineLimits limits, TimeProvider time)
     {
+        _limits = limits;
+        _time = time;
         _dns = dns;
         _connections = connections;
         _nat = nat;
@@ -80,8 +83,9 @@ internal sealed partial class TcpRelay : IDisposable
             LaneChoice choice = entry.Decision is { } pre ? _lanes.FromDecision(pre) : _lanes.Choose(flow);
             while (choice.Kind == LaneKind.NeedsSniff)
             {
-                sniffed ??= ArrayPool<byte>.Shared.Rent(SniffLimit);
-                sniffedLength = await SniffAsync(client, flow, sniffed, sniffedLength, choice.Decision.SniffTimeout);
+                sniffed ??= ArrayPool<byte>.Shared.Rent(_limits.SniffBytes);
+                sniffedLength = await SniffAsync(client, flow, sniffed, sniffedLength, _limits.SniffBytes,
+                    choice.Decision.SniffTimeout <= TimeSpan.Zero ? _limits.SniffTimeout : choice.Decision.SniffTimeout, _time);
                 choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
             }
 
@@ -134,7 +138,7 @@ internal sealed partial class TcpRelay : IDisposable
                 });
             try
             {
-                await StreamPump.RunAsync(client, remote, sniffed.AsMemory(0, sniffedLength), connection);
+                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, sniffed.AsMemory(0, sniffedLength), connection);
             }
             finally
             {
@@ -150,21 +154,21 @@ internal sealed partial class TcpRelay : IDisposable
             if (sniffed is not null) ArrayPool<byte>.Shared.Return(sniffed);
             remote?.Dispose();
             client.Dispose();
-            if (entry is not null) entry.ClosedAt = Environment.TickCount64;
+            if (entry is not null) entry.ClosedAt = _time.Milliseconds();
             Interlocked.Decrement(ref _active);
         }
 
     }
 
     /// <summary>Reads the first payload until the sniffer knows the protocol, gives up, or times out.</summary>
-    private static async Task<int> SniffAsync(Socket client, Routing.FlowContext flow, byte[] buffer, int have, TimeSpan timeout)
+    private static async Task<int> SniffAsync(Socket client, Routing.FlowContext flow, byte[] buffer, int have, int limit, TimeSpan timeout, TimeProvider time)
     {
-        using var deadline = new CancellationTokenSource(timeout <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(300) : timeout);
+        using var deadline = new CancellationTokenSource(timeout, time);
         try
         {
-            while (have < SniffLimit)
+            while (have < limit)
             {
-                int n = await client.ReceiveAsync(buffer.AsMemory(have, SniffLimit - have), SocketFlags.None, deadline.Token);
+                int n = await client.ReceiveAsync(buffer.AsMemory(have, limit - have), SocketFlags.None, deadline.Token);
                 if (n == 0) break;
                 have += n;
                 var result = Sniffer.Sniff(buffer.AsSpan(0, have));

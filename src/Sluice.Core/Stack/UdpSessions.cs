@@ -14,13 +14,11 @@ namespace Sluice.Core.Stack;
 /// 2. the session opens a datagram channel on its outbound and sends the payload;
 /// 3. a receive loop builds each answer as an IP/UDP packet in place (payload received right after
 ///    the header space) and writes it to the TUN;
-/// 4. a session idle for <see cref="IdleTimeout"/> is closed by <see cref="Sweep"/>.
+/// 4. a session idle for <paramref name="idle"/> (<see cref="EngineLimits.UdpIdle"/>) is closed by <see cref="Sweep"/>.
 /// </summary>
-internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger) : IDisposable
+internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger,
+    TimeProvider time, TimeSpan idle) : IDisposable
 {
-    /// <summary>Default idle timeout of a UDP session: 60 s (sing-box uses 5 min; shorter frees NAT state sooner).</summary>
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
-
     private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
 
@@ -30,7 +28,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     public bool TryForward(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
         if (!_sessions.TryGetValue(key, out var session)) return false;
-        session.LastActive = Environment.TickCount64;
+        session.LastActive = time.Milliseconds();
         if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
         else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
         else if (session.Channel is { } channel)
@@ -46,7 +44,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     public void Open(in IpPacket packet, in FlowKey key, FlowContext flow, LaneChoice choice, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
-        var session = new UdpSession(key, choice);
+        var session = new UdpSession(key, choice, time.Milliseconds());
         if (!_sessions.TryAdd(key, session)) return;
         if (choice.Kind == LaneKind.HijackDns)
         {
@@ -87,7 +85,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
             while (!session.Cancel.IsCancellationRequested)
             {
                 int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength), session.Cancel.Token);
-                session.LastActive = Environment.TickCount64;
+                session.LastActive = time.Milliseconds();
                 session.Connection?.AddDownload(n);
                 int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
                 tun.Write(buffer.AsSpan(0, length));
@@ -115,10 +113,10 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     /// <summary>Closes sessions idle longer than the timeout; called periodically.</summary>
     public void Sweep(long now)
     {
-        long idle = (long)IdleTimeout.TotalMilliseconds;
+        long idleMs = (long)idle.TotalMilliseconds;
         foreach (var (key, session) in _sessions)
         {
-            if (now - session.LastActive <= idle) continue;
+            if (now - session.LastActive <= idleMs) continue;
             if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
         }
     }
@@ -146,7 +144,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     private static partial void LogSessionError(ILogger logger, string flow, string reason);
 }
 
-internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
+internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDisposable
 {
     /// <summary>For a hijack-dns session: who asks, built once.</summary>
     public Dns.DnsQuerier? Querier { get; set; }
@@ -155,7 +153,7 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice) : IDisposable
 
     public LaneChoice Choice { get; } = choice;
 
-    public long LastActive = Environment.TickCount64;
+    public long LastActive = now;
 
     public volatile IUdpChannel? Channel;
 

@@ -124,32 +124,4 @@ public sealed class FileReloadTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    /// <summary>Every log line of every category, formatted as the engine's log shows it: "category: message".</summary>
-    private sealed class LogLines : ILoggerFactory
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public ILogger CreateLogger(string categoryName) => new Category(this, categoryName);
-
-        public void AddProvider(ILoggerProvider provider)
-        {
-        }
-
-        private sealed class Category(LogLines lines, string name) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                lines._lines.Enqueue($"{name}: {formatter(state, exception)}");
-        }
-
-        public void Dispose()
-        {
-        }
-
-        public override string ToString() => string.Join('\n', _lines);
-    }
 }

@@ -26,14 +26,16 @@ internal sealed partial class MixedInbound : ILocalInbound
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
     private readonly ConnectionRegistry _connections;
     private readonly IHostResolver _hosts;
+    private readonly int _relayBuffer;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, IHostResolver hosts, ILogger logger)
+    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, IHostResolver hosts, int relayBuffer, ILogger logger)
     {
         _options = options;
+        _relayBuffer = relayBuffer;
         _hosts = hosts;
         _lanes = lanes;
         _lookup = lookup;
@@ -139,7 +141,7 @@ internal sealed partial class MixedInbound : ILocalInbound
             }, flow.SocketKey);
         try
         {
-            await StreamPump.RunAsync(client, remote, firstUp, connection);
+            await StreamPump.RunAsync(client, remote, _relayBuffer, firstUp, connection);
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Sluice.Core.Outbounds.Direct;
+using Sluice.Core.Stack;
 using Sluice.Packets;
 
 namespace Sluice.Core.Outbounds.WireGuard;
@@ -85,7 +86,7 @@ public sealed partial class WireGuardEndpoint
         if (ip.Protocol is IpProtocol.Icmp or IpProtocol.IcmpV6 && (!IcmpMessage.TryParse(ip.Payload, out var icmp) || !icmp.IsEchoRequest)) return null;
         // From the host's side the flow runs TUN address → remote, like an app's.
         var appKey = new FlowKey(inbound.Protocol, host.Value, inbound.DestinationPort, inbound.Source, inbound.SourcePort);
-        var flow = new L3Flow(appKey, inbound.Reverse(), this);
+        var flow = new L3Flow(appKey, inbound.Reverse(), this, _time.Milliseconds());
         _byTunnelKey[flow.TunnelKey] = flow;
         attachment.Pin(appKey, flow);
         return flow;

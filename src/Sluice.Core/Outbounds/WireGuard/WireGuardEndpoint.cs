@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
+using Sluice.Core.Stack;
 using Sluice.Core.Tun;
 using Sluice.Packets;
 
@@ -27,6 +28,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
     private readonly WireGuardEndpointOptions _options;
     private readonly ISocketFactory _sockets;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly NetAddress? _tunnelV4;
     private readonly NetAddress? _tunnelV6;
@@ -44,9 +46,10 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private volatile bool _stopping;
     private volatile bool _drainPending;
 
-    public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger)
+    public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger, TimeProvider? time = null)
     {
         _options = options;
+        _time = time ?? TimeProvider.System;
         _sockets = sockets;
         _logger = logger;
         foreach (var prefix in options.Address)
@@ -80,7 +83,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 peer.PreSharedKey is null ? null : WireGuardKeys.ParseKey(peer.PreSharedKey, $"{Tag} peer {i} pre_shared_key"),
                 endpoint, peer.AllowedIps, peer.PersistentKeepalive, name));
         }
-        _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, TimeProvider.System);
+        _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, _time);
         _device.HandshakeCompleted += peer =>
         {
             _drainPending = true;
@@ -128,7 +131,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         NetAddress? tunnel = appKey.IsV4 ? _tunnelV4 : _tunnelV6;
         if (tunnel is null || (realDestination is { } real && real.IsV4 != appKey.IsV4)) return null;
         var tunnelKey = appKey with { Source = tunnel.Value, Destination = realDestination ?? appKey.Destination };
-        var flow = new L3Flow(appKey, tunnelKey, this);
+        var flow = new L3Flow(appKey, tunnelKey, this, _time.Milliseconds());
         _byTunnelKey[tunnelKey] = flow;
         return flow;
     }
@@ -142,7 +145,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (device is null || _stopping) return;
         var packet = slot.Slice(offset, length);
         if (!IpPacket.TryParse(packet, out var ip)) return;
-        flow.LastSeen = Environment.TickCount64;
+        flow.LastSeen = _time.Milliseconds();
         if (length > _options.Mtu)
         {
             int n = PacketBuilder.PacketTooBig(_tooBigScratch, ip, _options.Mtu);
@@ -280,7 +283,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return false;
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
         if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return false;
-        flow.LastSeen = Environment.TickCount64;
+        flow.LastSeen = _time.Milliseconds();
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
         if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return false;
@@ -326,7 +329,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private void Warn(string? reason)
     {
         if (reason is null) return;
-        long now = Environment.TickCount64;
+        long now = _time.Milliseconds();
         if (_lastWarning.TryGetValue(reason, out long last) && now - last < 5000) return;
         if (_lastWarning.Count > 256) _lastWarning.Clear();
         _lastWarning[reason] = now;

@@ -1,0 +1,43 @@
+namespace Sluice.Core;
+
+/// <summary>
+/// Every limit of the engine's data path, with its default and why (docs/config.md lists them). One record
+/// so a host or a test can change them in one place; the engine reads them at start.
+/// </summary>
+public sealed record EngineLimits
+{
+    public static EngineLimits Default { get; } = new();
+
+    /// <summary>A TCP flow on an L3 lane (WireGuard) is forgotten after this long without a packet: 10 min, about what home NATs keep an idle established connection.</summary>
+    public TimeSpan L3TcpIdle { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A UDP flow (L3 lane or user-space session) ends after this long without a datagram: 60 s (sing-box keeps 5 min; shorter frees state sooner, and a UDP app sends again anyway).</summary>
+    public TimeSpan UdpIdle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>An ICMP echo flow, its routing decision and a relayed request waiting for its reply live this long: 30 s (ping's default wait is 10 s).</summary>
+    public TimeSpan IcmpIdle { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A TCP NAT entry whose connection the relay never accepted (a SYN that went nowhere) is freed after 60 s, as the kernel gives up on SYN retries by then.</summary>
+    public TimeSpan TcpNatUnaccepted { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A closed relay's NAT entry stays 10 s, so the last FIN/ACK segments are still rewritten instead of answered with RST.</summary>
+    public TimeSpan TcpNatClosedGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often idle NAT entries, UDP sessions, L3 flows and ICMP requests are swept: 5 s (bounds how long past its timeout a flow may live).</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a new TCP flow may wait for its first bytes when a sniff rule needs them, if the rule names no sniff_timeout: 300 ms (sing-box's default).</summary>
+    public TimeSpan SniffTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>How many bytes of a new TCP flow are read for sniffing TLS SNI / HTTP Host: 8 KiB holds a ClientHello with post-quantum key shares.</summary>
+    public int SniffBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Packets read from the TUN per batch: 64 (one syscall each with offload; more only lengthens the batch's latency).</summary>
+    public int TunBatch { get; init; } = 64;
+
+    /// <summary>ICMP echo flows whose decision is remembered before the stale ones are swept at once: 4096 (a ping sweep of a /20).</summary>
+    public int IcmpDecisions { get; init; } = 4096;
+
+    /// <summary>Bytes of each direction's buffer in a relayed TCP connection: 128 KiB (a full TCP window per read on a fast link; less costs throughput, more costs memory per connection).</summary>
+    public int RelayBuffer { get; init; } = 128 * 1024;
+}

@@ -1,0 +1,56 @@
+using System.Threading.Channels;
+using Sluice.Core.Tun;
+
+namespace Sluice.Core.Tests.Stack;
+
+/// <summary>
+/// A TUN device in memory, for driving the data path without root: the test puts app packets in with
+/// <see cref="Inject"/>, and takes what the engine wrote to the kernel with <see cref="TryTake"/>/<see cref="Take"/>.
+/// Reads block as a real TUN's do, and return 0 once the device is disposed.
+/// </summary>
+internal sealed class ChannelTun(int mtu = 1500) : ITunDevice
+{
+    private readonly Channel<byte[]> _fromApps = Channel.CreateUnbounded<byte[]>();
+    private readonly Channel<byte[]> _toApps = Channel.CreateUnbounded<byte[]>();
+
+    public string Name => "test0";
+
+    public int Mtu => mtu;
+
+    /// <summary>Queues a packet as if an app had sent it into the TUN.</summary>
+    public void Inject(byte[] packet) => _fromApps.Writer.TryWrite(packet);
+
+    public int ReadBatch(PacketBatch batch)
+    {
+        if (!_fromApps.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return 0;
+        return ReadReady(batch);
+    }
+
+    /// <summary>Fills <paramref name="batch"/> with what is queued, without blocking (for a synchronous <c>Process</c>).</summary>
+    public int ReadReady(PacketBatch batch)
+    {
+        int count = 0;
+        while (count < batch.Capacity && _fromApps.Reader.TryRead(out var packet))
+        {
+            packet.CopyTo(batch.SlotForRead(count));
+            batch.SetLength(count, packet.Length);
+            count++;
+        }
+        batch.Count = count;
+        return count;
+    }
+
+    public void Write(ReadOnlySpan<byte> packet) => _toApps.Writer.TryWrite(packet.ToArray());
+
+    /// <summary>The next packet the engine wrote towards the apps, if any.</summary>
+    public bool TryTake(out byte[] packet) => _toApps.Reader.TryRead(out packet!);
+
+    /// <summary>Waits for the next packet the engine writes towards the apps; throws after <paramref name="timeout"/>.</summary>
+    public byte[] Take(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        return _toApps.Reader.ReadAsync(cancel.Token).AsTask().GetAwaiter().GetResult();
+    }
+
+    public void Dispose() => _fromApps.Writer.TryComplete();
+}

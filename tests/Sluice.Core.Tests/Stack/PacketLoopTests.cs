@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Core.Configuration;
+using Sluice.Core.Monitoring;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Routing;
+using Sluice.Core.Stack;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Tests.Stack;
+
+/// <summary>
+/// The packet path driven synchronously over an in-memory TUN and a fake clock: no root, no namespaces.
+/// Apps send from the TUN address 172.19.0.1; the NAT answers as 172.19.0.2; the relay listener is
+/// pretended to sit on port 40000 (the kernel side of the NAT is played by the test).
+/// </summary>
+public sealed class PacketLoopTests : IDisposable
+{
+    private static readonly NetAddress App = NetAddress.Parse("172.19.0.1");
+    private static readonly NetAddress NatPeer = NetAddress.Parse("172.19.0.2");
+    private static readonly NetAddress Server = NetAddress.Parse("203.0.113.10");
+    private const ushort ListenPort = 40000;
+
+    private readonly ChannelTun _tun = new();
+    private readonly FakeClock _clock = new();
+    private readonly TcpNat _nat = new(App, NatPeer) { ListenPort = ListenPort };
+    private readonly UdpSessions _udp;
+    private readonly PacketLoop _loop;
+    private readonly PacketBatch _batch = new(64, 1600);
+    private readonly RecordingLane _lane;
+
+    public PacketLoopTests()
+    {
+        var config = ConfigLoader.Load("""
+            {
+              "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "block", "tag": "wg"}],
+              "route": {
+                "rules": [
+                  {"network": ["tcp"], "port": [8443], "outbound": "wg"},
+                  {"network": ["tcp"], "port": [81], "action": "reject"},
+                  {"network": ["udp"], "port": [9999], "action": "reject"}
+                ],
+                "final": "direct"
+              }
+            }
+            """);
+        // "wg" is declared so the rules may name it; the packet path gets an L3 lane that records in its place.
+        _lane = new RecordingLane("wg", () => _clock.Milliseconds());
+        var outbounds = new Dictionary<string, IOutbound> { ["direct"] = OutboundRegistry.Create(config.Outbounds[0], new PlainSockets()), ["wg"] = _lane };
+        var lanes = new LaneSelector(Router.Compile(config.Route, ["direct", "wg"], "direct"), outbounds, "direct", dnsServerRunning: false, NullLogger.Instance);
+        var connections = new ConnectionRegistry(_clock);
+        _udp = new UdpSessions(_tun, connections, lanes, null, NullLogger.Instance, _clock, EngineLimits.Default.UdpIdle);
+        _loop = new PacketLoop(_tun, _nat, null, _udp, null, null, lanes, "tun-in", null, [IpPrefix.Parse("172.19.0.1/30")],
+            connections, null, NullLogger.Instance, EngineLimits.Default, _clock);
+    }
+
+    [Fact]
+    public void TcpSyn_IsRewrittenToTheRelayListener_AndTheKernelsAnswer_BackToTheApp()
+    {
+        Send(Tcp(App, 50000, Server, 80, TcpFlags.Syn));
+        var towardsRelay = Next();
+        Assert.Equal((NatPeer, App, ListenPort), (towardsRelay.Source, towardsRelay.Destination, TcpOf(towardsRelay).DestinationPort));
+        Assert.True(Checksum.VerifyTransport(in towardsRelay));
+        ushort natPort = TcpOf(towardsRelay).SourcePort;
+
+        // The kernel's SYN-ACK from the listener, as it would read it from the TUN.
+        Send(Tcp(App, ListenPort, NatPeer, natPort, TcpFlags.Syn | TcpFlags.Ack));
+        var towardsApp = Next();
+        var segment = TcpOf(towardsApp);
+        Assert.Equal((Server, App), (towardsApp.Source, towardsApp.Destination));
+        Assert.Equal((80, 50000), ((int)segment.SourcePort, (int)segment.DestinationPort));
+        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, segment.Flags & (TcpFlags.Syn | TcpFlags.Ack));
+        Assert.True(Checksum.VerifyTransport(in towardsApp));
+    }
+
+    [Fact]
+    public void TcpSegmentWithoutState_IsAnsweredWithRst_FromTheServersAddress()
+    {
+        Send(Tcp(App, 50001, Server, 80, TcpFlags.Ack));
+        var reset = Next();
+        var segment = TcpOf(reset);
+        Assert.Equal((Server, App), (reset.Source, reset.Destination));
+        Assert.Equal((80, 50001), ((int)segment.SourcePort, (int)segment.DestinationPort));
+        Assert.NotEqual(0, (int)(segment.Flags & TcpFlags.Rst));
+        Assert.Equal(0, _nat.Count);
+    }
+
+    [Fact]
+    public void TcpSyn_ToARejectedPort_IsRefusedWithRst_AndGetsNoNatEntry()
+    {
+        Send(Tcp(App, 50002, Server, 81, TcpFlags.Syn));
+        var segment = TcpOf(Next());
+        Assert.NotEqual(0, (int)(segment.Flags & TcpFlags.Rst));
+        Assert.Equal(0, _nat.Count);
+        Assert.False(_tun.TryTake(out _));
+    }
+
+    [Fact]
+    public void UdpDatagram_ToARejectedPort_IsRefusedWithIcmpAdminProhibited()
+    {
+        Send(Udp(App, 50003, Server, 9999, "hello"u8));
+        var refusal = Next();
+        Assert.Equal(IpProtocol.Icmp, refusal.Protocol);
+        Assert.True(IcmpMessage.TryParse(refusal.Payload, out var icmp));
+        Assert.Equal((3, Sluice.Core.Stack.IcmpCodes.V4AdminProhibited), ((int)icmp.Type, (int)icmp.Code));
+        Assert.Equal((Server, App), (refusal.Source, refusal.Destination));
+    }
+
+    [Fact]
+    public void UdpSession_CarriesDatagramsBothWays_AndIsClosedOnceIdlePastTheLimit()
+    {
+        using var echo = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ushort port = (ushort)((IPEndPoint)echo.LocalEndPoint!).Port;
+        var loopback = NetAddress.Parse("127.0.0.1");
+
+        Send(Udp(App, 50004, loopback, port, "ping"u8));
+        var buffer = new byte[100];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        echo.ReceiveTimeout = 5000;
+        int n = echo.ReceiveFrom(buffer, ref from);
+        Assert.Equal("ping", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        echo.SendTo("pong"u8, from);
+
+        var reply = Next();
+        Assert.True(UdpDatagram.TryParse(reply.Payload, out var datagram));
+        Assert.Equal((loopback, App), (reply.Source, reply.Destination));
+        Assert.Equal((port, 50004), ((int)datagram.SourcePort, (int)datagram.DestinationPort));
+        Assert.Equal("pong", System.Text.Encoding.ASCII.GetString(datagram.Payload));
+        Assert.True(Checksum.VerifyTransport(in reply));
+        Assert.Equal(1, _udp.Count);
+
+        _clock.Advance(EngineLimits.Default.UdpIdle - TimeSpan.FromSeconds(1));
+        _udp.Sweep(_clock.Milliseconds());
+        Assert.Equal(1, _udp.Count);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        _udp.Sweep(_clock.Milliseconds());
+        Assert.Equal(0, _udp.Count);
+    }
+
+    [Fact]
+    public void L3Sweep_ForgetsATunnelFlowIdlePastItsLimit_SoItsNextSegmentIsReset()
+    {
+        Send(Tcp(App, 50020, Server, 8443, TcpFlags.Syn));
+        Assert.Single(_lane.Sent);
+        _clock.Advance(EngineLimits.Default.L3TcpIdle - TimeSpan.FromSeconds(1));
+        _loop.SweepL3(_clock.Milliseconds());
+        Assert.Empty(_lane.Forgotten);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        _loop.SweepL3(_clock.Milliseconds());
+        Assert.Single(_lane.Forgotten);
+
+        Send(Tcp(App, 50020, Server, 8443, TcpFlags.Ack));
+        Assert.NotEqual(0, (int)(TcpOf(Next()).Flags & TcpFlags.Rst));
+        Assert.Single(_lane.Sent);
+    }
+
+    public void Dispose()
+    {
+        _udp.Dispose();
+        _tun.Dispose();
+    }
+
+    private void Send(byte[] packet)
+    {
+        _tun.Inject(packet);
+        _tun.ReadReady(_batch);
+        _loop.Process(_batch, _clock.Milliseconds());
+    }
+
+    /// <summary>The next packet written towards the apps, parsed.</summary>
+    private IpPacket Next()
+    {
+        byte[] packet = _tun.Take(TimeSpan.FromSeconds(5));
+        Assert.True(IpPacket.TryParse(packet, out var ip));
+        return ip;
+    }
+
+    private static TcpSegment TcpOf(in IpPacket packet)
+    {
+        Assert.True(TcpSegment.TryParse(packet.Payload, out var segment));
+        return segment;
+    }
+
+    private static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
+    {
+        var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20);
+        var tcp = packet.AsSpan(20);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], destinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], 1000);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & TcpFlags.Ack) != 0 ? 2000u : 0u);
+        tcp[12] = 0x50;
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.PseudoHeaderTransport(source, destination, IpProtocol.Tcp, tcp));
+        return packet;
+    }
+
+    private static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
+    {
+        var packet = new byte[28 + payload.Length];
+        int n = PacketBuilder.Udp(packet, source, sourcePort, destination, destinationPort, payload);
+        return packet[..n];
+    }
+
+    private static byte[] Ipv4Header(NetAddress source, NetAddress destination, byte protocol, int payloadLength)
+    {
+        var packet = new byte[20 + payloadLength];
+        packet[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
+        packet[8] = 64;
+        packet[9] = protocol;
+        source.WriteTo(packet.AsSpan(12));
+        destination.WriteTo(packet.AsSpan(16));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), Checksum.Compute(packet.AsSpan(0, 20)));
+        return packet;
+    }
+}
