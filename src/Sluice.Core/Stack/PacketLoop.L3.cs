@@ -67,16 +67,28 @@ internal sealed partial class PacketLoop
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: fake IP for {Domain} has no real address; dropped")]
     private static partial void LogFakeIpUnresolved(ILogger logger, string flow, string domain);
 
-    /// <summary>Carries a flow the engine itself originates (a socket bound to the TUN) on an L3 lane.</summary>
-    public void Pin(FlowKey key, L3Flow flow) => _l3Flows[key] = flow;
+    /// <summary>
+    /// Carries a flow the engine itself originates (a socket bound to the TUN) on an L3 lane. It stays until
+    /// <see cref="Unpin"/> (its stream closed), however long it is idle: the sweep must not end it under an open stream.
+    /// </summary>
+    public void Pin(FlowKey key, L3Flow flow)
+    {
+        _pinned[key] = 0;
+        _l3Flows[key] = flow;
+    }
 
-    public void Unpin(FlowKey key) => _l3Flows.TryRemove(key, out _);
+    public void Unpin(FlowKey key)
+    {
+        _l3Flows.TryRemove(key, out _);
+        _pinned.TryRemove(key, out _);
+    }
 
-    /// <summary>Forgets L3 flows idle longer than their protocol's timeout (<see cref="EngineLimits"/>: L3TcpIdle, UdpIdle, IcmpIdle).</summary>
+    /// <summary>Forgets L3 flows idle longer than their protocol's timeout (<see cref="EngineLimits"/>: L3TcpIdle, UdpIdle, IcmpIdle); pinned flows stay.</summary>
     public void SweepL3(long now)
     {
         foreach (var (key, flow) in _l3Flows)
         {
+            if (_pinned.ContainsKey(key)) continue;
             long idle = key.Protocol switch { IpProtocol.Tcp => _l3TcpIdleMs, IpProtocol.Udp => _udpIdleMs, _ => _icmpIdleMs };
             if (now - flow.LastSeen <= idle) continue;
             ForgetL3(key, flow);

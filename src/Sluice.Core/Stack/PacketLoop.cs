@@ -41,6 +41,7 @@ internal sealed partial class PacketLoop
     private readonly ConcurrentDictionary<FlowKey, byte> _resolving = new();
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _icmpFlows = new();
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _l3Flows = new();
+    private readonly ConcurrentDictionary<FlowKey, byte> _pinned = new();
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
     private readonly List<IPacketLane> _toFlush = new(4);
     private Thread? _thread;

@@ -149,6 +149,12 @@ internal sealed partial class TcpRelay : IDisposable
         {
             Reset(client);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nobody awaits this task: a failure not listed above (an outbound's bug) must still say so.
+            LogRelayFailed(_logger, entry?.Flow.Key.ToString() ?? "accepted connection", e.GetType().Name, e.Message);
+            Reset(client);
+        }
         finally
         {
             if (sniffed is not null) ArrayPool<byte>.Shared.Return(sniffed);
@@ -199,6 +205,9 @@ internal sealed partial class TcpRelay : IDisposable
         _stop.Cancel();
         _listener.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: relay failed: {Error}: {Reason}")]
+    private static partial void LogRelayFailed(ILogger logger, string flow, string error, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} ({Rule})")]
     private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, string rule);

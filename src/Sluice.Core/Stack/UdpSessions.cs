@@ -43,9 +43,17 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     /// <summary>Starts the session of a new flow the packet loop has routed (packet thread).</summary>
     public void Open(in IpPacket packet, in FlowKey key, FlowContext flow, LaneChoice choice, ReadOnlySpan<byte> payload, Span<byte> scratch)
     {
+        // A datagram the packet thread read after Dispose opens nothing: no sweep would ever close it.
+        if (_stop.IsCancellationRequested) return;
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
         var session = new UdpSession(key, choice, time.Milliseconds());
         if (!_sessions.TryAdd(key, session)) return;
+        if (_stop.IsCancellationRequested)
+        {
+            // Dispose ran between the check above and the add: undo, or the session would outlive it.
+            if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
+            return;
+        }
         if (choice.Kind == LaneKind.HijackDns)
         {
             LogHijacked(logger, key.ToString(), TcpRelay.DescribeProcess(flow));
@@ -102,6 +110,11 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         {
             LogSessionError(logger, key.ToString(), e.Message);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nobody awaits this task: an outbound failing in a way not listed above must still say so.
+            LogSessionFailed(logger, key.ToString(), outbound.Tag, e.GetType().Name, e.Message);
+        }
         finally
         {
             _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
@@ -139,6 +152,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: UDP session failed: {Error}: {Reason}")]
+    private static partial void LogSessionFailed(ILogger logger, string flow, string outbound, string error, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Flow}: UDP session ended: {Reason}")]
     private static partial void LogSessionError(ILogger logger, string flow, string reason);

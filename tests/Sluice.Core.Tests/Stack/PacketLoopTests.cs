@@ -158,6 +158,21 @@ public sealed class PacketLoopTests : IDisposable
         Assert.Single(_lane.Sent);
     }
 
+    [Fact]
+    public void L3Sweep_KeepsAFlowTheEnginePinned_WhileItsStreamIsOpen()
+    {
+        var key = new FlowKey(IpProtocol.Tcp, App, 50021, Server, 8443);
+        _loop.Pin(key, _lane.Open(key)!);
+        _clock.Advance(EngineLimits.Default.L3TcpIdle + TimeSpan.FromMinutes(1));
+        _loop.SweepL3(_clock.Milliseconds());
+        Assert.Empty(_lane.Forgotten);
+
+        Send(Tcp(App, 50021, Server, 8443, TcpFlags.Ack));
+        Assert.Single(_lane.Sent);
+        Assert.False(_tun.TryTake(out _));
+        _loop.Unpin(key);
+    }
+
     public void Dispose()
     {
         _udp.Dispose();
