@@ -9,15 +9,19 @@ internal static class AtomicFile
 {
     /// <exception cref="IOException">The folder cannot be created or the file written; the old file stays.</exception>
     /// <exception cref="UnauthorizedAccessException">No permission; the old file stays.</exception>
-    public static void Write(string path, ReadOnlySpan<byte> content)
+    /// <param name="ownerOnly">A folder created here is 0700 and the file 0600 (secrets); otherwise the umask decides.</param>
+    public static void Write(string path, ReadOnlySpan<byte> content, bool ownerOnly = false)
     {
         string full = Path.GetFullPath(path);
         string folder = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
+        if (ownerOnly) Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        else Directory.CreateDirectory(folder);
         string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (ownerOnly) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var stream = new FileStream(temp, options))
             {
                 stream.Write(content);
                 stream.Flush(flushToDisk: true);

@@ -41,9 +41,12 @@ public static class ConfigLoader
         "ntp", "certificate", "services",
     };
 
-    public static SluiceConfig Load(string json)
+    public static SluiceConfig Load(string json) => Load(json, ConfigOrigin.Local);
+
+    /// <summary>Loads a config as <paramref name="origin"/> allows (an API-sent config names no written path).</summary>
+    public static SluiceConfig Load(string json, ConfigOrigin origin)
     {
-        var (config, errors) = Parse(json);
+        var (config, errors) = Parse(json, origin);
         if (errors.Count > 0) throw new ConfigException(errors);
         return config!;
     }
@@ -66,9 +69,11 @@ public static class ConfigLoader
         return Load(json);
     }
 
-    public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json).Errors;
+    public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json, ConfigOrigin.Local).Errors;
 
-    private static (SluiceConfig? Config, IReadOnlyList<ConfigError> Errors) Parse(string json)
+    public static IReadOnlyList<ConfigError> Validate(string json, ConfigOrigin origin) => Parse(json, origin).Errors;
+
+    private static (SluiceConfig? Config, IReadOnlyList<ConfigError> Errors) Parse(string json, ConfigOrigin origin)
     {
         JsonDocument document;
         try
@@ -83,7 +88,7 @@ public static class ConfigLoader
         using (document)
         {
             var errors = new ErrorList();
-            var builder = new ConfigBuilder(errors);
+            var builder = new ConfigBuilder(errors) { Origin = origin };
             var root = ObjectReader.Open(document.RootElement, "", errors);
             if (root is null) return (null, errors.Items);
 
@@ -121,6 +126,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
     private readonly List<(string Tag, string Path)> _inboundReferences = [];
 
     public ErrorList Errors { get; } = errors;
+
+    /// <summary>Who sent the config: decides whether it may name paths Sluice writes.</summary>
+    public ConfigOrigin Origin { get; init; } = ConfigOrigin.Local;
 
     public LogOptions Log { get; set; } = LogOptions.Default;
 

@@ -43,6 +43,9 @@ internal static class RouteSection
         if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
         bool autoDetect = r.Bool("auto_detect_interface", false);
         uint? mark = r.Mark("default_mark");
+        // The gate passes `meta mark M` and the policy rule is `not fwmark M`: with M = 0 every unmarked
+        // packet would pass the gate and none would enter the tunnel, while `gate status` still said closed.
+        if (mark == 0) config.Errors.Add(r.PathOf("default_mark"), "0 is every unmarked packet: the gate would let all traffic out and the tunnel would capture none; omit it (default 0x534c) or pick a non-zero mark");
         string? domainResolver = DnsSection.ParseDomainResolver(r, "default_domain_resolver");
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
         config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, RuleSets = ruleSets };

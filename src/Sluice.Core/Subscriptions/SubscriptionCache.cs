@@ -27,5 +27,7 @@ internal sealed class SubscriptionCache(string path)
     }
 
     /// <exception cref="IOException">The folder cannot be created or the file written; the old cache stays.</exception>
-    public void Write(string body) => Configuration.AtomicFile.Write(Path, System.Text.Encoding.UTF8.GetBytes(body));
+    public void Write(string body) =>
+        // The body carries server passwords: the folder and the file are root's alone.
+        Configuration.AtomicFile.Write(Path, System.Text.Encoding.UTF8.GetBytes(body), ownerOnly: true);
 }
