@@ -5,7 +5,7 @@ namespace Sluice.Core.Configuration;
 /// then renamed over the old one, so a reader (or a start after a crash) sees the old content or the
 /// new, never half of one.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <exception cref="IOException">The folder cannot be created or the file written; the old file stays.</exception>
     /// <exception cref="UnauthorizedAccessException">No permission; the old file stays.</exception>
