@@ -110,12 +110,26 @@ internal sealed partial class EngineSupervisor : IDisposable
         SluiceConfig config;
         try
         {
-            config = ConfigLoader.Load(configJson);
+            // Only the daemon's own -c file (root chose it) may name paths the daemon writes.
+            bool own = configPath is not null && configPath == _daemonConfigPath;
+            var origin = own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
+            config = ConfigLoader.Load(configJson, origin);
         }
         catch (ConfigException e)
         {
             return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
         }
+
+        string? refusal;
+        try
+        {
+            refusal = _platform.GateRefusal(config);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            refusal = $"cannot compare the config's gate with the loaded one: {e.Message}";
+        }
+        if (refusal is not null) return Envelopes.Fail(ApiCodes.GateRefused, refusal);
 
         StopEngine(EngineStates.Connecting, "restarting with a new config");
         TunInterface = config.TunInbounds.FirstOrDefault()?.InterfaceName;

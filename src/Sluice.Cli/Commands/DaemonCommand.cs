@@ -53,7 +53,10 @@ internal static class DaemonCommand
             Engine: LinuxPlatform.Create,
             ApplyGate: (cfg, logger) => GateCommand.ApplyForRun(cfg, logger),
             GateStatus: () => new LinuxGate().Read() is { } state ? GateCommand.Holds(state) : null,
-            NetworkMonitor: tun => new NetlinkMonitor(tun));
+            NetworkMonitor: tun => new NetlinkMonitor(tun))
+        {
+            GateRefusal = GateCommand.RefuseWeakening,
+        };
 
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);

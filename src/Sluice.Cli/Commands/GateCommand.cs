@@ -33,8 +33,9 @@ internal static class GateCommand
 
     private static int Apply(CommandLine line)
     {
-        line.AllowOnly("--config");
+        line.AllowOnly("--config", "--yes", "--kill-apps", "--grace");
         var plan = Load(line);
+        if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
         Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
         return 0;
@@ -42,9 +43,10 @@ internal static class GateCommand
 
     private static int Enable(CommandLine line)
     {
-        line.AllowOnly("--config", "--root");
+        line.AllowOnly("--config", "--root", "--yes", "--kill-apps", "--grace");
         string config = Path.GetFullPath(line.Require("--config", "CONFIG"));
         var plan = Load(line);
+        if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
         string root = Root(line);
         string unit = SystemdUnit.Render(SelfCommand(), config);
@@ -67,6 +69,21 @@ internal static class GateCommand
             return 0;
         }
 
+        if (!Consent(line, state, "open the gate", "Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] ",
+                "sluice: gate left closed (pass --yes to open without asking)")) return 1;
+
+        gate.Remove();
+        bool removedUnit = SystemdUnit.Uninstall(root);
+        Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The consent `gate disable` asks for, before anything opens: with protected apps running, --kill-apps
+    /// ends them or --yes goes ahead; otherwise the terminal is asked (no terminal: no).
+    /// </summary>
+    private static bool Consent(CommandLine line, GateState? state, string action, string question, string declined)
+    {
         var apps = state is null ? [] : ProtectedApps.Find(state);
         if (apps.Count > 0)
         {
@@ -74,24 +91,39 @@ internal static class GateCommand
             {
                 var killed = ProtectedApps.Kill(apps, Grace(line));
                 Console.WriteLine($"ended {apps.Count} protected app(s): {List(apps)}{(killed.Count > 0 ? $"; SIGKILL after the grace period: {string.Join(", ", killed)}" : "")}");
+                return true;
             }
-            else if (!line.SetFlags.Contains("--yes"))
-            {
-                Console.Error.WriteLine($"sluice: refusing to open the gate: {apps.Count} protected app(s) running ({List(apps)}) would reach the network outside the tunnel");
-                Console.Error.WriteLine("  end them first, pass --kill-apps (SIGTERM, then SIGKILL after --grace seconds), or --yes to open anyway");
-                return 1;
-            }
+            if (line.SetFlags.Contains("--yes")) return true;
+            Console.Error.WriteLine($"sluice: refusing to {action}: {apps.Count} protected app(s) running ({List(apps)}) would reach the network outside the tunnel");
+            Console.Error.WriteLine("  end them first, pass --kill-apps (SIGTERM, then SIGKILL after --grace seconds), or --yes to go ahead anyway");
+            return false;
         }
-        else if (!line.SetFlags.Contains("--yes") && !Confirm("Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] "))
-        {
-            Console.Error.WriteLine("sluice: gate left closed (pass --yes to open without asking)");
-            return 1;
-        }
+        if (line.SetFlags.Contains("--yes") || Confirm(question)) return true;
+        Console.Error.WriteLine(declined);
+        return false;
+    }
 
-        gate.Remove();
-        bool removedUnit = SystemdUnit.Uninstall(root);
-        Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
-        return 0;
+    /// <summary>Replacing a loaded gate with a weaker one (docs/gate.md) asks as `gate disable` does.</summary>
+    private static bool ConsentToWeaken(CommandLine line, GatePlan plan)
+    {
+        if (new LinuxGate().Read() is not { } loaded) return true;
+        var holes = GateWeakening.Find(loaded, plan);
+        if (holes.Count == 0) return true;
+        Console.Error.WriteLine("sluice: this config would weaken the loaded gate: " + string.Join("; ", holes));
+        return Consent(line, loaded, "weaken the gate", "Weaken the gate? [y/N] ", "sluice: the loaded gate is left as it was (pass --yes to replace it without asking)");
+    }
+
+    /// <summary>
+    /// Why a config brought up through the daemon's API may not replace the loaded gate; null when it may.
+    /// An API caller cannot give the consent `gate disable` asks for, so a weaker gate goes through
+    /// `sluice gate apply` (root, asks first). Mode off leaves a loaded gate as it is, so it opens nothing.
+    /// </summary>
+    internal static string? RefuseWeakening(SluiceConfig config)
+    {
+        if (config.Gate.Mode == GateMode.Off || new LinuxGate().Read() is not { } loaded) return null;
+        var holes = GateWeakening.Find(loaded, LinuxGatePlanner.Plan(config));
+        return holes.Count == 0 ? null
+            : $"the config would weaken the loaded gate ({string.Join("; ", holes)}); an API call cannot consent to that: run `sudo sluice gate apply -c CONFIG` (it asks, as `gate disable` does), then `sluice up` again";
     }
 
     private static int Status(CommandLine line)

@@ -71,4 +71,7 @@ public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Fina
 
     /// <summary>route.default_domain_resolver: the DNS server tag for the engine's own lookups; null = the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
+
+    /// <summary>route.rule_set: the rule sets rules name by tag (docs/config.md#rule-set). Default none.</summary>
+    public IReadOnlyList<RuleSets.RuleSetOptions> RuleSets { get; init; } = [];
 }

@@ -31,11 +31,16 @@ internal sealed class SubscriptionCache(string path)
     {
         string full = System.IO.Path.GetFullPath(Path);
         string folder = System.IO.Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
+        // The body carries server passwords: the folder and the file are root's alone.
+        Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         string temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var stream = new FileStream(temp, new FileStreamOptions
+                   {
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None,
+                       UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                   }))
             using (var writer = new StreamWriter(stream))
             {
                 writer.Write(body);

@@ -219,6 +219,8 @@ public class ConfigLoaderTests
     [InlineData("""{"route":{"rules":[{"user_id":"root","outbound":"direct"}]}}""", "route.rules[0].user_id", "expected a number, got string")]
     [InlineData("""{"route":{"rules":[{"rule_set":"geoip-cn","outbound":"direct"}]}}""", "route.rules[0].rule_set", "not supported by Sluice yet")]
     [InlineData("""{"route":{"default_mark":"0xzz"}}""", "route.default_mark", "is not a mark")]
+    [InlineData("""{"route":{"default_mark":0}}""", "route.default_mark", "0 is every unmarked packet")]
+    [InlineData("""{"route":{"default_mark":"0x0"}}""", "route.default_mark", "0 is every unmarked packet")]
     [InlineData("""{"inbounds":[{"type":"tun","address":["172.19.0.1/30","fd00::1/127"]}]}""", "inbounds[0].address[1]", "/126 or shorter")]
     [InlineData("""{"inbounds":[{"type":"tun"}]}""", "inbounds[0].address", "required")]
     [InlineData("""{"inbounds":[{"type":"tun","address":"172.19.0.1/30"},{"type":"tun","address":"172.20.0.1/30"}]}""", "inbounds[1]", "only one \"tun\" inbound")]

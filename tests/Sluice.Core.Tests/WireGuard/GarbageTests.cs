@@ -1,5 +1,6 @@
 using System.Net;
 using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Core.Tests.WireGuard;
 

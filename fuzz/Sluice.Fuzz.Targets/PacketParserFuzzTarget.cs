@@ -1,4 +1,6 @@
-namespace Sluice.Packets.Fuzzing;
+using Sluice.Packets;
+
+namespace Sluice.Fuzz.Targets;
 
 /// <summary>
 /// The fuzz target for the packet parsers, shared by the SharpFuzz harness (fuzz/Sluice.Fuzz) and

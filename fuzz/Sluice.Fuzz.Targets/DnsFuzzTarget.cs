@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Sluice.Core.Dns;
 using Sluice.Core.Outbounds;
+using Sluice.Packets;
 
-namespace Sluice.Core.Dns;
+namespace Sluice.Fuzz.Targets;
 
 /// <summary>
 /// The DNS codec over untrusted bytes, for SharpFuzz (fuzz/Sluice.Fuzz "dns") and the bounded run in
@@ -16,9 +18,9 @@ public static class DnsFuzzTarget
         {
             Servers =
             [
-                new HostsDnsServerOptions("hosts", [], new Dictionary<string, IReadOnlyList<Packets.NetAddress>>
+                new HostsDnsServerOptions("hosts", [], new Dictionary<string, IReadOnlyList<NetAddress>>
                 {
-                    ["example.org"] = [Packets.NetAddress.Parse("192.0.2.1"), Packets.NetAddress.Parse("2001:db8::1")],
+                    ["example.org"] = [NetAddress.Parse("192.0.2.1"), NetAddress.Parse("2001:db8::1")],
                 }),
                 new FakeIpDnsServerOptions("fake", FakeIpDnsServerOptions.DefaultInet4Range, FakeIpDnsServerOptions.DefaultInet6Range),
             ],

@@ -1,7 +1,8 @@
 using System.Net;
+using Sluice.Core.Outbounds.WireGuard;
 using Sluice.Core.Tun;
 
-namespace Sluice.Core.Outbounds.WireGuard;
+namespace Sluice.Fuzz.Targets;
 
 /// <summary>
 /// The fuzz target for the WireGuard receive path, shared by the SharpFuzz harness (fuzz/Sluice.Fuzz,
