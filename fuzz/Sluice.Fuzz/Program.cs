@@ -15,6 +15,10 @@ public static class Program
         ["packets"] = PacketParserTarget.Run,
         ["wireguard"] = WireGuardMessageTarget.Run,
         ["dns"] = DnsMessageTarget.Run,
+        ["vless-response"] = ProxyFrameTargets.VlessResponse,
+        ["trojan-udp"] = ProxyFrameTargets.TrojanUdp,
+        ["xudp"] = ProxyFrameTargets.Xudp,
+        ["websocket"] = ProxyFrameTargets.WebSocket,
     };
 
     public static int Main(string[] args)
