@@ -1,5 +1,5 @@
 using SharpFuzz;
-using Sluice.Packets.Fuzzing;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Fuzz;
 
@@ -12,13 +12,15 @@ public static class Program
 {
     private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["packets"] = PacketParserTarget.Run,
-        ["wireguard"] = WireGuardMessageTarget.Run,
-        ["dns"] = DnsMessageTarget.Run,
-        ["vless-response"] = ProxyFrameTargets.VlessResponse,
-        ["trojan-udp"] = ProxyFrameTargets.TrojanUdp,
-        ["xudp"] = ProxyFrameTargets.Xudp,
-        ["websocket"] = ProxyFrameTargets.WebSocket,
+        ["packets"] = PacketParserFuzzTarget.Run,
+        ["wireguard"] = WireGuardFuzzTarget.Run,
+        ["dns"] = DnsFuzzTarget.Run,
+        ["tls"] = TlsFuzzTarget.Run,
+        ["vision"] = VisionFuzzTarget.Run,
+        ["vless-response"] = ProxyFrameFuzzTargets.VlessResponse,
+        ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
+        ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
+        ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
     };
 
     public static int Main(string[] args)
@@ -45,10 +47,4 @@ public static class Program
         }
         return 0;
     }
-}
-
-/// <summary>IPv4/IPv6/TCP/UDP/ICMP parsers, rewriter and builders (the body lives in Sluice.Packets so tests can run it).</summary>
-public static class PacketParserTarget
-{
-    public static void Run(ReadOnlySpan<byte> data) => PacketParserFuzzTarget.Run(data);
 }

@@ -1,6 +1,6 @@
 using System.Text;
 using Sluice.Core.Outbounds;
-using Sluice.Core.Outbounds.Fuzzing;
+using Sluice.Fuzz.Targets;
 using Sluice.Core.Outbounds.Transport;
 using Sluice.Core.Outbounds.Trojan;
 using Sluice.Core.Outbounds.Vless;
