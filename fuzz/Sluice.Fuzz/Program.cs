@@ -17,6 +17,10 @@ public static class Program
         ["dns"] = DnsFuzzTarget.Run,
         ["tls"] = TlsFuzzTarget.Run,
         ["vision"] = VisionFuzzTarget.Run,
+        ["vless-response"] = ProxyFrameFuzzTargets.VlessResponse,
+        ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
+        ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
+        ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
     };
 
     public static int Main(string[] args)

@@ -19,6 +19,7 @@ internal static class ImportCommand
         try
         {
             json = Import(source);
+            if (line.SetFlags.Contains("--links")) json = ImportedLinks.Render(json);
         }
         catch (ImportException e)
         {

@@ -116,8 +116,11 @@ public static partial class ClashYaml
                 }
                 return o;
             }
+            case "vless":
+            case "trojan":
+                return ClashV2Ray.Convert(entry, type, name, server, port);
             default:
-                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http)");
+                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http, vless, trojan)");
         }
     }
 

@@ -22,7 +22,7 @@ public static class ShareLinks
 {
     public static bool IsLink(string line) =>
         line.StartsWith("ss://", StringComparison.OrdinalIgnoreCase) || line.StartsWith("socks5://", StringComparison.OrdinalIgnoreCase)
-        || line.StartsWith("socks://", StringComparison.OrdinalIgnoreCase);
+        || line.StartsWith("socks://", StringComparison.OrdinalIgnoreCase) || LinkSchemes.IsProxyLink(line);
 
     /// <summary>Parses one link; <paramref name="fallbackTag"/> names it when it carries no #name.</summary>
     public static JsonObject Parse(string link, string fallbackTag)
@@ -44,7 +44,9 @@ public static class ShareLinks
         {
             "ss" => ParseShadowsocks(link, rest, tag),
             "socks5" or "socks" => ParseCredentialsLink(link, rest, tag, "socks"),
-            _ => throw Bad(link, $"scheme \"{scheme}\" is not imported (supported: ss, socks5)"),
+            "vless" => VlessLink.Parse(rest, tag),
+            "trojan" => TrojanLink.Parse(rest, tag),
+            _ => throw LinkSchemes.NotImported(scheme),
         };
     }
 

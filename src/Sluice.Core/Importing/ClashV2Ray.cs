@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Sluice.Core.Outbounds.Tls;
+using Sluice.Core.Outbounds.Vless;
+using Sluice.Core.Outbounds.WireGuard;
+using YamlDotNet.RepresentationModel;
+
+namespace Sluice.Core.Importing;
+
+/// <summary>
+/// Clash (mihomo) <c>type: vless</c> and <c>type: trojan</c> proxies to sing-box outbounds: uuid/flow/
+/// packet-encoding, password, tls/servername/sni/skip-cert-verify/alpn/client-fingerprint, reality-opts,
+/// network ws with ws-opts (path, headers, max-early-data, early-data-header-name), udp.
+/// </summary>
+internal static class ClashV2Ray
+{
+    public static JsonObject Convert(YamlMappingNode entry, string type, string name, string server, int port)
+    {
+        var o = new JsonObject { ["type"] = type, ["tag"] = name, ["server"] = server, ["server_port"] = port };
+        bool tlsOn;
+        if (type == "vless")
+        {
+            string uuid = Scalar(entry, "uuid") ?? throw new ImportException("no \"uuid\"");
+            if (VlessProtocol.ParseUserId(uuid) is null) throw new ImportException("\"uuid\" is not a UUID");
+            o["uuid"] = uuid;
+            string flow = Scalar(entry, "flow") ?? "";
+            if (flow == VlessOptionsParser.Vision) throw new ImportException("flow xtls-rprx-vision is not available in this build of Sluice yet");
+            if (flow.Length > 0) throw new ImportException($"flow \"{flow}\" is not a VLESS flow");
+            switch (Scalar(entry, "packet-encoding"))
+            {
+                case null or "xudp":
+                    break;
+                case "" or "none":
+                    o["packet_encoding"] = "";
+                    break;
+                case var other:
+                    throw new ImportException($"packet-encoding \"{other}\" is not supported (xudp, none)");
+            }
+            tlsOn = Scalar(entry, "tls") is "true";
+        }
+        else
+        {
+            o["password"] = Scalar(entry, "password") is { Length: > 0 } password ? password : throw new ImportException("no \"password\"");
+            tlsOn = true; // Clash's trojan is always TLS
+        }
+        if (Scalar(entry, "udp") is "false") o["network"] = "tcp";
+        if (tlsOn) o["tls"] = Tls(entry);
+        if (Transport(entry) is { } transport) o["transport"] = transport;
+        return o;
+    }
+
+    private static JsonObject Tls(YamlMappingNode entry)
+    {
+        var tls = new JsonObject { ["enabled"] = true };
+        if ((Scalar(entry, "servername") ?? Scalar(entry, "sni")) is { Length: > 0 } sni) tls["server_name"] = sni;
+        if (Scalar(entry, "skip-cert-verify") is "true") tls["insecure"] = true;
+        if (entry.Children.TryGetValue(new YamlScalarNode("alpn"), out var alpn) && alpn is YamlSequenceNode list)
+            tls["alpn"] = new JsonArray(list.OfType<YamlScalarNode>().Select(a => (JsonNode)a.Value!).ToArray());
+        if (Scalar(entry, "client-fingerprint") is { Length: > 0 } fp) tls["utls"] = new JsonObject { ["enabled"] = true, ["fingerprint"] = fp };
+        if (Mapping(entry, "reality-opts") is { } reality)
+        {
+            if (!RealitySupport.Available) throw new ImportException("reality-opts: Reality is not available in this build of Sluice yet");
+            var r = new JsonObject { ["enabled"] = true, ["public_key"] = Scalar(reality, "public-key") ?? throw new ImportException("reality-opts has no public-key") };
+            if (Scalar(reality, "short-id") is { Length: > 0 } sid) r["short_id"] = sid;
+            tls["reality"] = r;
+        }
+        return tls;
+    }
+
+    private static JsonObject? Transport(YamlMappingNode entry)
+    {
+        string network = Scalar(entry, "network") ?? "tcp";
+        if (network == "tcp") return null;
+        if (network != "ws") throw new ImportException($"network \"{network}\" is not supported (tcp, ws)");
+        var ws = new JsonObject { ["type"] = "ws", ["path"] = "/" };
+        if (Mapping(entry, "ws-opts") is not { } opts) return ws;
+        if (Scalar(opts, "path") is { Length: > 0 } path) ws["path"] = path;
+        if (Mapping(opts, "headers") is { } headers)
+        {
+            var h = new JsonObject();
+            foreach (var (key, value) in headers.Children)
+                if (key is YamlScalarNode k && value is YamlScalarNode v) h[k.Value!] = v.Value;
+            if (h.Count > 0) ws["headers"] = h;
+        }
+        if (Scalar(opts, "max-early-data") is { } ed)
+            ws["max_early_data"] = int.TryParse(ed, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n
+                : throw new ImportException($"ws-opts.max-early-data \"{ed}\" is not a number");
+        if (Scalar(opts, "early-data-header-name") is { Length: > 0 } eh) ws["early_data_header_name"] = eh;
+        return ws;
+    }
+
+    private static string? Scalar(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s ? s.Value : null;
+
+    private static YamlMappingNode? Mapping(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v as YamlMappingNode : null;
+}

@@ -1,0 +1,123 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Sluice.Core.Configuration;
+using Sluice.Core.Importing;
+using Sluice.Core.Outbounds.WireGuard;
+
+namespace Sluice.Core.Tests.Importing;
+
+public sealed class VlessTrojanLinksTests
+{
+    private const string Uuid = "b831381d-6324-4d53-ad4f-8cda48b30811";
+
+    [Theory]
+    [InlineData($"vless://{Uuid}@vl.example:443?encryption=none&security=tls&sni=cdn.example&alpn=h2%2Chttp%2F1.1&fp=chrome&type=ws&path=%2Fws&host=cdn.example&ed=2048&eh=Sec-WebSocket-Protocol#VL%201")]
+    [InlineData($"vless://{Uuid}@[2001:db8::1]:8443?security=tls&packetEncoding=none#v6")]
+    [InlineData("trojan://p%40ss%3Aword@198.51.100.7:443?sni=tj.example&allowInsecure=1#TJ")]
+    [InlineData("trojan://pw@tj.example:443?security=tls&type=ws&path=%2Ftj%3Fed%3D2560#early")]
+    public void Link_WrittenBack_ReimportsToTheSameOutbound(string link)
+    {
+        var first = ShareLinks.Parse(link, "x");
+        string written = ShareLinkWriter.Write(first);
+        var second = ShareLinks.Parse(written, "y");
+
+        Assert.True(JsonNode.DeepEquals(first, second), $"{first.ToJsonString()}\n{written}\n{second.ToJsonString()}");
+        // And what it imports is a valid config.
+        Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{first.ToJsonString()}}]}"""));
+    }
+
+    [Fact]
+    public void VlessLink_BecomesVlessOutbound_WithTlsAndWs()
+    {
+        var o = ShareLinks.Parse($"vless://{Uuid}@vl.example:443?security=tls&sni=cdn.example&type=ws&path=%2Fws%3Fed%3D2048&host=cdn.example#Tokyo", "x");
+
+        Assert.Equal("vless", (string?)o["type"]);
+        Assert.Equal("Tokyo", (string?)o["tag"]);
+        Assert.Equal("cdn.example", (string?)o["tls"]!["server_name"]);
+        Assert.Equal("/ws", (string?)o["transport"]!["path"]);
+        Assert.Equal(2048, (int?)o["transport"]!["max_early_data"]);
+        Assert.Equal("cdn.example", (string?)o["transport"]!["headers"]!["Host"]);
+    }
+
+    [Theory]
+    [InlineData("vless://not-a-uuid-and-longer-than-thirty-bytes-xxxx@h.example:443", "user id")]
+    [InlineData($"vless://{Uuid}@h.example:99999", "port")]
+    [InlineData($"vless://{Uuid}@h.example:443?security=xtls", "security")]
+    [InlineData($"vless://{Uuid}@h.example:443?type=grpc", "type \"grpc\"")]
+    [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-vision&security=tls", "flow")]
+    [InlineData("trojan://secret-pw@h.example:443?security=reality&pbk=x", "reality")]
+    [InlineData("trojan://secret-pw@", "host:port")]
+    public void MalformedLink_NamesThePart_WithoutTheSecret(string link, string part)
+    {
+        var e = Assert.Throws<ImportException>(() => ShareLinks.Parse(link, "x"));
+
+        Assert.Contains(part, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-pw", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Uuid, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-a-uuid", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Subscription_ReportsUnusableSchemesByLine_AndKeepsTheRest()
+    {
+        string body = string.Join('\n', $"vless://{Uuid}@vl.example:443?security=tls#A", "vmess://eyJ2IjoiMiJ9", "trojan://pw@tj.example:443#B",
+            "hysteria2://pw@hy.example:443#C", "tuic://id:pw@tu.example:443#D");
+
+        var result = SubscriptionBody.Parse(Convert.ToBase64String(Encoding.UTF8.GetBytes(body)), "sub");
+
+        Assert.Equal(["A", "B"], result.Outbounds.Select(o => (string?)o["tag"]));
+        Assert.Equal(3, result.Notes.Count);
+        Assert.Contains("line 2", result.Notes[0], StringComparison.Ordinal);
+        Assert.Contains("vmess://", result.Notes[0], StringComparison.Ordinal);
+        Assert.Contains("line 4", result.Notes[1], StringComparison.Ordinal);
+        Assert.Contains("hysteria2://", result.Notes[1], StringComparison.Ordinal);
+        Assert.Contains("tuic://", result.Notes[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ClashVlessAndTrojan_WithWsOpts_BecomeOutbounds()
+    {
+        string yaml = $"""
+            proxies:
+              - name: vl
+                type: vless
+                server: vl.example
+                port: 443
+                uuid: {Uuid}
+                tls: true
+                servername: cdn.example
+                client-fingerprint: chrome
+                network: ws
+                ws-opts:
+                  path: /ws
+                  headers:
+                    Host: cdn.example
+                  max-early-data: 2048
+                  early-data-header-name: Sec-WebSocket-Protocol
+              - name: tj
+                type: trojan
+                server: tj.example
+                port: 443
+                password: pw
+                sni: tj.example
+                skip-cert-verify: true
+                udp: false
+              - name: vm
+                type: vmess
+                server: vm.example
+                port: 443
+            """;
+
+        var result = ClashYaml.Parse(yaml, "clash.yaml");
+
+        Assert.Equal(2, result.Outbounds.Count);
+        var vless = result.Outbounds[0];
+        Assert.Equal("cdn.example", (string?)vless["tls"]!["server_name"]);
+        Assert.Equal("Sec-WebSocket-Protocol", (string?)vless["transport"]!["early_data_header_name"]);
+        var trojan = result.Outbounds[1];
+        Assert.True((bool?)trojan["tls"]!["insecure"]);
+        Assert.Equal("tcp", (string?)trojan["network"]);
+        Assert.Contains("vmess", Assert.Single(result.Notes), StringComparison.Ordinal);
+        foreach (var o in result.Outbounds) Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{o.ToJsonString()}}]}"""));
+    }
+}
