@@ -9,6 +9,10 @@ internal sealed partial class TlsClient
     /// <paramref name="hooks"/> is Reality's, or null for plain TLS 1.3. The handshake is bounded by the caller's
     /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound.
     /// </summary>
+    /// <summary>For Vision: the own client, with Reality's hooks when tls.reality is enabled, else plain TLS 1.3.</summary>
+    public ValueTask<Tls13ClientStream> ConnectForVisionAsync(Stream transport, CancellationToken cancellationToken) =>
+        ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null, cancellationToken);
+
     public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken)
     {
         var options = new Tls13ClientOptions
