@@ -99,7 +99,7 @@ internal static class TlsPeers
         string tls = $$"""{"certificates": [{"certificateFile": "{{certificates.CertPath}}", "keyFile": "{{certificates.KeyPath}}"}]}""";
         File.WriteAllText(config, """
             {
-              "log": {"loglevel": "warning"},
+              "log": {"loglevel": "info", "error": "@LOG"},
               "inbounds": [
                 {"listen": "@LISTEN", "port": @TROJAN, "protocol": "trojan",
                  "settings": {"clients": [{"password": "@PASSWORD"}]},
@@ -110,16 +110,22 @@ internal static class TlsPeers
                 {"listen": "@LISTEN", "port": @WS, "protocol": "vless",
                  "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
                  "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS,
-                   "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}}
+                   "wsSettings": {"path": "@PATH"}}}
               ],
               "outbounds": [{"protocol": "freedom", "sendThrough": "@SOURCE"}]
             }
             """.Replace("@LISTEN", NamespaceTestbed.RouterV4).Replace("@TROJAN", V2rayTrojanPort.ToString()).Replace("@VLESS", V2rayVlessPort.ToString())
             .Replace("@WS", V2rayVlessWsPort.ToString()).Replace("@PASSWORD", Password).Replace("@UUID", Uuid).Replace("@TLS", tls)
-            .Replace("@PATH", WsPath).Replace("@SOURCE", V2raySource));
+            .Replace("@PATH", WsPath).Replace("@LOG", V2rayLogPath(testbed)).Replace("@SOURCE", V2raySource));
         testbed.StartIn(testbed.Router, "v2ray", "-config", config);
         foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort }) ProxyPeers.WaitListening(testbed, port);
     }
+
+    public static string V2rayLogPath(NamespaceTestbed testbed) => Path.Combine(testbed.WorkDir, "v2ray.log");
+
+    /// <summary>v2ray's log so far, for failure messages.</summary>
+    public static string V2rayLog(NamespaceTestbed testbed) =>
+        File.Exists(V2rayLogPath(testbed)) ? "v2ray:\n" + File.ReadAllText(V2rayLogPath(testbed)) : "";
 
     /// <summary>The "tls" object that trusts only the test CA.</summary>
     public static string Tls(TestCertificates certificates, string? serverName = TestCertificates.ServerName) =>
@@ -131,7 +137,7 @@ internal static class TlsPeers
     public static string Vless(string tag, TestCertificates certificates, bool ws = false, string uuid = Uuid, string extra = "")
     {
         string transport = ws
-            ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\", \"max_early_data\": 2048, \"early_data_header_name\": \"Sec-WebSocket-Protocol\"}"
+            ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\"}" /* v2ray 4.34 has no WebSocket early data (4.35+ and Xray do) */
             : "";
         return $$"""{"type": "vless", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{(ws ? V2rayVlessWsPort : V2rayVlessPort)}}, "uuid": "{{uuid}}", "tls": {{Tls(certificates)}}{{transport}}{{extra}}}""";
     }

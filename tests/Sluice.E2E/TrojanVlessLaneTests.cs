@@ -21,6 +21,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         "v2ray-trojan" => TlsPeers.Trojan("proxy", _certificates, TlsPeers.V2rayTrojanPort),
         "vless-tls" => TlsPeers.Vless("proxy", _certificates),
         "vless-ws-tls" => TlsPeers.Vless("proxy", _certificates, ws: true),
+        "vless-tls-plain-udp" => TlsPeers.Vless("proxy", _certificates, extra: ", \"packet_encoding\": \"\""),
         _ => throw new ArgumentException(lane),
     };
 
@@ -43,8 +44,8 @@ public sealed class TrojanVlessLaneTests : IDisposable
 
         var result = _testbed.RunInClient(Long, "sh", "-c", $"curl -sS --max-time 80 {ProxyPeers.HiddenUrl("blob.bin")} | sha256sum");
 
-        Assert.True(result.Ok, result + "\n" + engine.Log);
-        Assert.Equal(expected, result.Stdout.Split(' ')[0]);
+        Assert.True(result.Ok, result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.True(expected == result.Stdout.Split(' ')[0], result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(engine.WaitFor("=> proxy", TimeSpan.FromSeconds(5)), engine.Log);
     }
 
@@ -53,6 +54,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
     [InlineData("v2ray-trojan")]
     [InlineData("vless-tls")]
     [InlineData("vless-ws-tls")]
+    [InlineData("vless-tls-plain-udp")]
     public void UdpEcho_ThroughTun_RoundTrips(string lane)
     {
         StartServer(lane);
@@ -61,8 +63,8 @@ public sealed class TrojanVlessLaneTests : IDisposable
         var result = _testbed.RunInClient(Long, "python3", _testbed.PeerScript, "udp", NamespaceTestbed.HiddenV4,
             NamespaceTestbed.UdpEchoPort.ToString(), $"udp-through-{lane}");
 
-        Assert.True(result.Ok, result + "\n" + engine.Log);
-        Assert.Equal($"udp-through-{lane}", result.Stdout.Trim());
+        Assert.True(result.Ok, result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.True($"udp-through-{lane}" == result.Stdout.Trim(), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
     }
 
     [Theory]
@@ -79,7 +81,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
 
         Assert.False(result.Ok, result.ToString());
         // Closed within the connect timeout (5 s), not hung until curl's own limit.
-        Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log);
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(engine.WaitFor("wrong password", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.DoesNotContain("not-the-password", engine.Log, StringComparison.Ordinal);
     }
@@ -94,7 +96,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
 
         Assert.False(result.Ok, result.ToString());
-        Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log);
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(engine.WaitFor("wrong uuid", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.DoesNotContain("00000000-1111", engine.Log, StringComparison.Ordinal);
     }

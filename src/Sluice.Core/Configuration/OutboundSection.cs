@@ -17,6 +17,7 @@ internal static class OutboundSection
         ["socks"] = ProxyOutboundParsers.ParseSocks,
         ["http"] = ProxyOutboundParsers.ParseHttp,
         ["trojan"] = Outbounds.Trojan.TrojanOptionsParser.Parse,
+        ["vless"] = Outbounds.Vless.VlessOptionsParser.Parse,
         ["selector"] = GroupOutboundParsers.ParseSelector,
         ["urltest"] = GroupOutboundParsers.ParseUrlTest,
         ["fallback"] = GroupOutboundParsers.ParseFallback,

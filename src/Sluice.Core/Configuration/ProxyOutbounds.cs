@@ -28,6 +28,7 @@ public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions 
         SocksOutboundOptions s => s.Server,
         HttpOutboundOptions h => h.Server,
         Outbounds.Trojan.TrojanOutboundOptions t => t.Server,
+        Outbounds.Vless.VlessOutboundOptions v => v.Server,
         _ => null,
     };
 }

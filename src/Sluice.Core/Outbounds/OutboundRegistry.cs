@@ -8,6 +8,7 @@ using Sluice.Core.Outbounds.Http;
 using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Core.Outbounds.Socks;
 using Sluice.Core.Outbounds.Trojan;
+using Sluice.Core.Outbounds.Vless;
 
 namespace Sluice.Core.Outbounds;
 
@@ -27,6 +28,7 @@ public static class OutboundRegistry
         [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c),
         [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c),
         [typeof(TrojanOutboundOptions)] = (o, c) => new TrojanOutbound((TrojanOutboundOptions)o, c, c.Logger("trojan")),
+        [typeof(VlessOutboundOptions)] = (o, c) => new VlessOutbound((VlessOutboundOptions)o, c, c.Logger("vless")),
         [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,
             c.Resolve ?? throw new InvalidOperationException("a group needs OutboundContext.Resolve"), c.Logger("group")),
     };

@@ -11,11 +11,12 @@ namespace Sluice.Core.Outbounds;
 /// 3. a server that closes before sending a single byte has refused the request (a wrong password/uuid
 ///    is answered that way): <paramref name="onRefused"/> logs it once and the read fails, so the relay
 ///    resets the app's connection instead of ending it cleanly.
-/// Reads and writes may run concurrently (one each); the header is guarded by a lock until it is sent.
+/// Reads and writes may run concurrently (one each); until the header is out, writes queue behind it, so
+/// no byte can overtake it even when a lower layer (a WebSocket handshake) makes both wait.
 /// </summary>
 internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : Stream, IConnectionStream
 {
-    private readonly Lock _headerLock = new();
+    private readonly SemaphoreSlim _headerGate = new(1, 1); // orders every write before the header's end
     private volatile bool _headerSent;
     private bool _answered;
 
@@ -37,28 +38,29 @@ internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix
     {
         if (!_headerSent)
         {
-            byte[]? joined = null;
-            lock (_headerLock)
+            await _headerGate.WaitAsync(cancellationToken);
+            try
             {
                 if (!_headerSent)
                 {
-                    joined = ArrayPool<byte>.Shared.Rent(header.Length + buffer.Length);
-                    header.CopyTo(joined, 0);
-                    buffer.Span.CopyTo(joined.AsSpan(header.Length));
-                    _headerSent = true;
+                    byte[] joined = ArrayPool<byte>.Shared.Rent(header.Length + buffer.Length);
+                    try
+                    {
+                        header.CopyTo(joined, 0);
+                        buffer.Span.CopyTo(joined.AsSpan(header.Length));
+                        await inner.WriteAsync(joined.AsMemory(0, header.Length + buffer.Length), cancellationToken);
+                        _headerSent = true;
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(joined);
+                    }
+                    return;
                 }
             }
-            if (joined is not null)
+            finally
             {
-                try
-                {
-                    await inner.WriteAsync(joined.AsMemory(0, header.Length + buffer.Length), cancellationToken);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(joined);
-                }
-                return;
+                _headerGate.Release();
             }
         }
         await inner.WriteAsync(buffer, cancellationToken);
@@ -67,15 +69,17 @@ internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix
     /// <summary>Sends the header alone if no write has carried it yet.</summary>
     private async ValueTask SendHeaderAsync(CancellationToken cancellationToken)
     {
-        bool send = false;
-        lock (_headerLock)
+        await _headerGate.WaitAsync(cancellationToken);
+        try
         {
-            if (!_headerSent)
-            {
-                _headerSent = send = true;
-            }
+            if (_headerSent) return;
+            await inner.WriteAsync(header, cancellationToken);
+            _headerSent = true;
         }
-        if (send) await inner.WriteAsync(header, cancellationToken);
+        finally
+        {
+            _headerGate.Release();
+        }
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
