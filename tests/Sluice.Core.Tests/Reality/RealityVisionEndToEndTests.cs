@@ -6,7 +6,11 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
 using Org.BouncyCastle.Math.EC.Rfc7748;
+using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Vless;
+using Sluice.Core.Tests.Dns;
+using Sluice.Packets;
 using Sluice.Core.Outbounds.Reality;
 using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Vision;
@@ -112,27 +116,16 @@ public sealed class RealityVisionEndToEndTests(OpensslPeer peer) : IClassFixture
         }
     }
 
-    /// <summary>
-    /// What the vless outbound does with flow xtls-rprx-vision: the outbound's TLS layer (<see cref="TlsClient"/> with
-    /// tls.reality), the VLESS request header with the flow addon, then Vision.
-    /// </summary>
+    /// <summary>The vless outbound itself (flow xtls-rprx-vision, tls.reality) dialing the target through the test server.</summary>
     private static async Task<VisionStream> DialAsync(int port, byte[] publicKey, string shortId, int targetPort)
     {
-        var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port);
-        var tlsOptions = new TlsClientOptions(ServerName, false, false, [], TlsClientOptions.DefaultProtocols, [], null, null, "chrome",
+        var tls = new TlsClientOptions(ServerName, false, false, [], TlsClientOptions.DefaultProtocols, [], null, null, "chrome",
             new RealityOptions(true, publicKey, Convert.FromHexString(shortId)));
-        var tlsClient = new TlsClient(tlsOptions, "127.0.0.1", Who(port), NullLogger.Instance);
-        var tls = (Tls13ClientStream)await tlsClient.ConnectAsync(client.GetStream(), CancellationToken.None);
-        byte[] flow = "xtls-rprx-vision"u8.ToArray();
-        byte[] header = [0, .. UserId, (byte)(flow.Length + 2), 0x0a, (byte)flow.Length, .. flow, 1, (byte)(targetPort >> 8), (byte)targetPort, 1, 127, 0, 0, 1];
-        return new VisionStream(tls, UserId, header, async (stream, token) =>
-        {
-            var response = new byte[2];
-            await stream.ReadExactlyAsync(response, token);
-            if (response[0] != 0) throw new IOException("not a VLESS response");
-            await stream.ReadExactlyAsync(new byte[response[1]], token);
-        });
+        var options = new VlessOutboundOptions("reality-test", new ProxyServerOptions("127.0.0.1", (ushort)port, DialOptions.Default), UserId,
+            VlessOptionsParser.Vision, ProxyNetwork.Tcp | ProxyNetwork.Udp, tls, null, VlessPacketEncoding.Xudp);
+        using var vless = new VlessOutbound(options, new OutboundContext(new LoopbackSockets()), NullLogger.Instance);
+        var stream = await vless.DialTcpAsync(new Destination(NetAddress.Parse("127.0.0.1"), (ushort)targetPort), CancellationToken.None);
+        return Assert.IsType<VisionStream>(stream);
     }
 
     private static string Who(int port) => $"vless \"reality-test\" (127.0.0.1:{port})";
