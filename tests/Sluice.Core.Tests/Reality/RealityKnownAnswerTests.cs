@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Sluice.Core.Outbounds.Reality;
 using Sluice.Core.Outbounds.Tls;
-using Sluice.Core.Tests.Groups;
 
 namespace Sluice.Core.Tests.Reality;
 
@@ -27,7 +26,7 @@ public sealed class RealityKnownAnswerTests
 
         var python = RunPython(hello.KeySharePrivate, serverPrivate, zeroedHello, unixTime);
         var serverPublic = Hex(python, "server_public");
-        var options = RealityClientOptions.Parse(Base64Url(serverPublic), ShortId, "outbounds[0].tls.reality");
+        var options = new RealityOptions(true, serverPublic, Convert.FromHexString(ShortId));
         var hooks = new RealityHandshakeHooks(options, clock);
         hooks.OnClientHello(hello);
 
@@ -50,22 +49,11 @@ public sealed class RealityKnownAnswerTests
         var serverPrivate = RandomNumberGenerator.GetBytes(32);
         var hello = ClientHello.Build("www.example.com", []);
         var python = RunPython(hello.KeySharePrivate, serverPrivate, hello.Message.ToArray(), 0);
-        var hooks = new RealityHandshakeHooks(RealityClientOptions.Parse(Base64Url(Hex(python, "server_public")), ShortId, "r"), new FakeClock());
+        var hooks = new RealityHandshakeHooks(new RealityOptions(true, Hex(python, "server_public"), Convert.FromHexString(ShortId)), new FakeClock());
         hooks.OnClientHello(hello);
 
         var error = Assert.Throws<TlsException>(() => hooks.AcceptCertificate(Hex(python, "ordinary_certificate")));
         Assert.Equal("the server answered with a real certificate: not a Reality server, or the public key is wrong", error.Message);
-    }
-
-    [Theory]
-    [InlineData("", "abcd", "r.public_key: required when reality is enabled")]
-    [InlineData("AAAA", "abcd", "r.public_key: \"AAAA\" is not a base64url 32-byte X25519 key")]
-    [InlineData("jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0", "abc", "r.short_id: \"abc\" is not up to 16 hex digits (an even count)")]
-    [InlineData("jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0", "0123456789abcdef01", "r.short_id: \"0123456789abcdef01\" is not up to 16 hex digits (an even count)")]
-    public void BadRealityFields_NameTheField(string publicKey, string shortId, string message)
-    {
-        var error = Assert.Throws<FormatException>(() => RealityClientOptions.Parse(publicKey, shortId, "r"));
-        Assert.Equal(message, error.Message);
     }
 
     private static JsonElement RunPython(byte[] clientPrivate, byte[] serverPrivate, byte[] zeroedHello, uint unixTime)
@@ -89,6 +77,4 @@ public sealed class RealityKnownAnswerTests
     }
 
     private static byte[] Hex(JsonElement json, string name) => Convert.FromHexString(json.GetProperty(name).GetString()!);
-
-    private static string Base64Url(byte[] key) => Convert.ToBase64String(key).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -4,7 +4,13 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging.Abstractions;
 using Org.BouncyCastle.Math.EC.Rfc7748;
+using Sluice.Core.Configuration;
+using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Vless;
+using Sluice.Core.Tests.Dns;
+using Sluice.Packets;
 using Sluice.Core.Outbounds.Reality;
 using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Vision;
@@ -83,8 +89,8 @@ public sealed class RealityVisionEndToEndTests(OpensslPeer peer) : IClassFixture
             var key = mistake == "wrong public key" ? RealityKeys().Public : publicKey;
             var shortId = mistake == "wrong short id" ? "0123abce" : ShortId;
             var started = Stopwatch.StartNew();
-            var error = await Assert.ThrowsAsync<TlsException>(() => DialAsync(server.Port, key, shortId, 1));
-            Assert.Equal($"TLS handshake with {ServerName}:{server.Port} failed: {RealityHandshakeHooks.NotRealityMessage}", error.Message);
+            var error = await Assert.ThrowsAsync<OutboundException>(() => DialAsync(server.Port, key, shortId, 1));
+            Assert.Equal($"{Who(server.Port)}: TLS handshake with {ServerName} failed: {RealityHandshakeHooks.NotRealityMessage}", error.Message);
             Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), "refused at once, no hang");
             Assert.Equal((0, 1), (server.Authenticated, server.Forwarded));
         }
@@ -101,8 +107,8 @@ public sealed class RealityVisionEndToEndTests(OpensslPeer peer) : IClassFixture
         using var ordinary = peer.StartServer(port, "TLS_CHACHA20_POLY1305_SHA256");
         try
         {
-            var error = await Assert.ThrowsAsync<TlsException>(() => DialAsync(port, RealityKeys().Public, ShortId, 1));
-            Assert.Equal($"TLS handshake with {ServerName}:{port} failed: {RealityHandshakeHooks.NotRealityMessage}", error.Message);
+            var error = await Assert.ThrowsAsync<OutboundException>(() => DialAsync(port, RealityKeys().Public, ShortId, 1));
+            Assert.Equal($"{Who(port)}: TLS handshake with {ServerName} failed: {RealityHandshakeHooks.NotRealityMessage}", error.Message);
         }
         finally
         {
@@ -110,34 +116,19 @@ public sealed class RealityVisionEndToEndTests(OpensslPeer peer) : IClassFixture
         }
     }
 
-    /// <summary>What the vless outbound does with flow xtls-rprx-vision: Reality TLS, the VLESS header, Vision.</summary>
+    /// <summary>The vless outbound itself (flow xtls-rprx-vision, tls.reality) dialing the target through the test server.</summary>
     private static async Task<VisionStream> DialAsync(int port, byte[] publicKey, string shortId, int targetPort)
     {
-        var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, port);
-        var reality = RealityClientOptions.Parse(Convert.ToBase64String(publicKey), shortId, "tls.reality");
-        try
-        {
-            var tls = await Tls13ClientStream.ConnectAsync(client.GetStream(), new Tls13ClientOptions
-            {
-                Endpoint = $"{ServerName}:{port}", ServerName = ServerName, Hooks = new RealityHandshakeHooks(reality, TimeProvider.System),
-            }, CancellationToken.None);
-            byte[] flow = "xtls-rprx-vision"u8.ToArray();
-            byte[] header = [0, .. UserId, (byte)(flow.Length + 2), 0x0a, (byte)flow.Length, .. flow, 1, (byte)(targetPort >> 8), (byte)targetPort, 1, 127, 0, 0, 1];
-            return new VisionStream(tls, UserId, header, async (stream, token) =>
-            {
-                var response = new byte[2];
-                await stream.ReadExactlyAsync(response, token);
-                if (response[0] != 0) throw new IOException("not a VLESS response");
-                await stream.ReadExactlyAsync(new byte[response[1]], token);
-            });
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
+        var tls = new TlsClientOptions(ServerName, false, false, [], TlsClientOptions.DefaultProtocols, [], null, null, "chrome",
+            new RealityOptions(true, publicKey, Convert.FromHexString(shortId)));
+        var options = new VlessOutboundOptions("reality-test", new ProxyServerOptions("127.0.0.1", (ushort)port, DialOptions.Default), UserId,
+            VlessOptionsParser.Vision, ProxyNetwork.Tcp | ProxyNetwork.Udp, tls, null, VlessPacketEncoding.Xudp);
+        using var vless = new VlessOutbound(options, new OutboundContext(new LoopbackSockets()), NullLogger.Instance);
+        var stream = await vless.DialTcpAsync(new Destination(NetAddress.Parse("127.0.0.1"), (ushort)targetPort), CancellationToken.None);
+        return Assert.IsType<VisionStream>(stream);
     }
+
+    private static string Who(int port) => $"vless \"reality-test\" (127.0.0.1:{port})";
 
     private static (byte[] Private, byte[] Public) RealityKeys()
     {

@@ -27,7 +27,8 @@ public sealed class OpensslPeer : IDisposable
     public X509Certificate2Collection Roots(string ca = "ca") => [X509CertificateLoader.LoadCertificateFromFile(PathOf(ca + ".pem"))];
 
     /// <summary>Starts s_server for one connection, in its default mode: the client's bytes to stdout, stdin to the client.</summary>
-    public Process StartServer(int port, string cipherSuite, string keyType = "ec")
+    /// <remarks>Without <paramref name="quiet"/>, s_server prints its state and takes commands on stdin ("K" = KeyUpdate asking for the peer's).</remarks>
+    public Process StartServer(int port, string cipherSuite, string keyType = "ec", bool quiet = true)
     {
         var info = new ProcessStartInfo("openssl")
         {
@@ -35,7 +36,7 @@ public sealed class OpensslPeer : IDisposable
         };
         foreach (var argument in new[]
         {
-            "s_server", "-quiet", "-naccept", "1", "-tls1_3", "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
+            "s_server", quiet ? "-quiet" : "-state", "-naccept", "1", "-tls1_3", "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
             "-cert", PathOf($"server-{keyType}.pem"), "-key", PathOf($"server-{keyType}.key"),
         }) info.ArgumentList.Add(argument);
         var process = Process.Start(info)!;

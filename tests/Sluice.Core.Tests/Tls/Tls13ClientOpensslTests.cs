@@ -42,6 +42,45 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         }
     }
 
+    /// <summary>OpenSSL's KeyUpdate with update_requested: Sluice reads under the server's new keys and answers with its own.</summary>
+    [Fact]
+    public async Task ServerKeyUpdate_IsFollowed_BothWays()
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256", quiet: false);
+        var serverOutput = new System.Text.StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (serverOutput) serverOutput.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { lock (serverOutput) serverOutput.AppendLine(e.Data); }; // -state lines
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            await using var tls = await ConnectAsync(port, peer.Roots());
+            var reading = ReadExactlyAsync(tls, 5);
+            await server.StandardInput.WriteAsync("K\n");
+            await server.StandardInput.FlushAsync();
+            await Task.Delay(300);
+            await server.StandardInput.WriteAsync("ping\n");
+            await server.StandardInput.FlushAsync();
+            Assert.Equal("ping\n", System.Text.Encoding.ASCII.GetString(await reading.WaitAsync(TimeSpan.FromSeconds(10))));
+            Assert.True(Contains(serverOutput, "write server key update"), "s_server sent its KeyUpdate before ping:\n" + serverOutput);
+
+            await tls.WriteAsync("after-update\n"u8.ToArray());
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!Contains(serverOutput, "after-update") && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.True(Contains(serverOutput, "after-update"), "s_server decrypted what Sluice wrote under its updated keys:\n" + serverOutput);
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    private static bool Contains(System.Text.StringBuilder output, string text)
+    {
+        lock (output) return output.ToString().Contains(text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ServerSignedByAnotherCa_IsRefused_WithAClearError()
     {

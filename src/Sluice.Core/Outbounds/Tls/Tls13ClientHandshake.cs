@@ -27,7 +27,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
 
     public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
     {
-        var hello = ClientHello.Build(options.ServerName, options.Alpn);
+        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn);
         options.Hooks?.OnClientHello(hello);
         await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
 

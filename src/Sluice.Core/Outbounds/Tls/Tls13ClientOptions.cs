@@ -11,6 +11,9 @@ internal sealed record Tls13ClientOptions
     /// <summary>SNI and the name the certificate must carry; an IP address sends no SNI.</summary>
     public required string ServerName { get; init; }
 
+    /// <summary>False for tls.disable_sni: no server_name extension (the certificate is still checked against <see cref="ServerName"/>).</summary>
+    public bool SendSni { get; init; } = true;
+
     /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1".</summary>
     public IReadOnlyList<string> Alpn { get; init; } = [];
 

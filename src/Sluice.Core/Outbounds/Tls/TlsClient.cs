@@ -12,6 +12,7 @@ namespace Sluice.Core.Outbounds.Tls;
 /// 3. the certificate is checked by <see cref="TlsTrust"/>; a refusal becomes one readable
 ///    <see cref="OutboundException"/> per connection.
 /// The ClientHello is the runtime's (OpenSSL through SslStream); utls.fingerprint does not change it.
+/// With tls.reality, and for Vision, the connection runs Sluice's own TLS 1.3 client instead (TlsClient.Own.cs).
 /// </summary>
 internal sealed partial class TlsClient
 {
@@ -21,6 +22,7 @@ internal sealed partial class TlsClient
     private readonly string _who;
     private readonly List<SslApplicationProtocol>? _alpn;
     private readonly CipherSuitesPolicy? _suites;
+    private readonly X509Certificate2Collection? _pinned;
 
     /// <param name="serverHost">The outbound's "server": the name checked when server_name is absent.</param>
     /// <param name="who">"trojan \"tag\" (host:port)", the prefix of every message.</param>
@@ -33,6 +35,7 @@ internal sealed partial class TlsClient
         if (options.CertificatePem is { } pem) pinned = Load(pem, "certificate");
         else if (options.CertificatePath is { } path) pinned = Load(ReadPem(path), $"certificate_path {path}");
         _trust = new TlsTrust(_name, options.Insecure, pinned);
+        _pinned = pinned;
         _alpn = options.Alpn.Count == 0 ? null : options.Alpn.Select(a => new SslApplicationProtocol(a)).ToList();
         if (options.CipherSuites.Count > 0 && OperatingSystem.IsLinux())
             _suites = new CipherSuitesPolicy(options.CipherSuites.Select(Enum.Parse<TlsCipherSuite>));
@@ -43,8 +46,10 @@ internal sealed partial class TlsClient
     public string ServerName => _name;
 
     /// <summary>Runs the handshake over <paramref name="transport"/> (owned: disposed on failure and with the result).</summary>
-    public async ValueTask<TlsStream> ConnectAsync(Stream transport, CancellationToken cancellationToken)
+    public async ValueTask<Stream> ConnectAsync(Stream transport, CancellationToken cancellationToken)
     {
+        if (_options.Reality is { Enabled: true } reality)
+            return await ConnectOwnAsync(transport, new Reality.RealityHandshakeHooks(reality, TimeProvider.System), cancellationToken);
         string? refusal = null;
         var stream = new TlsStream(transport, (_, certificate, chain, errors) => _trust.Accepts(certificate, chain, errors, out refusal));
         var client = new SslClientAuthenticationOptions

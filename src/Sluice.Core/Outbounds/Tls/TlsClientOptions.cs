@@ -36,8 +36,8 @@ public sealed record TlsClientOptions(
 }
 
 /// <summary>
-/// "tls.reality": a Reality server (Xray's TLS camouflage). Parsed so the Reality client can use it;
-/// a config that enables it is refused until that client is built in.
+/// "tls.reality": a Reality server (Xray's TLS camouflage). The connection then runs Sluice's own TLS 1.3
+/// client (<see cref="Tls13ClientStream"/>) with <see cref="Reality.RealityHandshakeHooks"/>.
 /// </summary>
 /// <param name="PublicKey">The server's X25519 public key (32 bytes; base64url in the config).</param>
 /// <param name="ShortId">0–8 bytes (hex in the config) the server knows this client by.</param>

@@ -140,10 +140,7 @@ internal static class TlsOptionsParser
             else
                 idBytes = Convert.FromHexString(shortId);
         }
-        var reality = new RealityOptions(true, keyBytes ?? [], idBytes);
-        if (!RealitySupport.Available)
-            r.Errors.Add(x.PathOf("enabled"), "Reality is not available in this build of Sluice yet (it needs Sluice's own TLS 1.3 client); use a server with ordinary TLS, or a build with Reality");
-        return reality;
+        return new RealityOptions(true, keyBytes ?? [], idBytes);
     }
 
     private static byte[]? DecodeBase64Url(string text)
@@ -159,10 +156,4 @@ internal static class TlsOptionsParser
             return null;
         }
     }
-}
-
-/// <summary>Whether this build has a Reality client; the Reality client sets it when it is built in.</summary>
-internal static class RealitySupport
-{
-    public static bool Available => false;
 }

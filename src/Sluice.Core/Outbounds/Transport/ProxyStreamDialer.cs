@@ -39,6 +39,25 @@ internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, Tran
         };
     }
 
+    /// <summary>
+    /// For Vision: the connection to the server and Sluice's own TLS 1.3 client over it (Reality when configured),
+    /// within connect_timeout; no transport (Vision copies inner TLS records straight onto the connection).
+    /// </summary>
+    public async ValueTask<Tls13ClientStream> ConnectOwnTlsAsync(CancellationToken cancellationToken)
+    {
+        var connection = await server.ConnectTcpAsync(cancellationToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(server.Dial.ConnectTimeout);
+        try
+        {
+            return await tls!.ConnectForVisionAsync(connection.Stream, limit.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new OutboundException($"{server.Who}: TLS handshake timed out after {server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
     /// <summary>The Host of an HTTP-based transport: the TLS server name, else the server as configured.</summary>
     private string HostHeader()
     {

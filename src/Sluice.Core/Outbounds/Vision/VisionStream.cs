@@ -28,6 +28,9 @@ internal sealed class VisionStream : Stream, IConnectionStream
     private Memory<byte> _pendingRead;
     private bool _preambleRead, _readWithinPadding = true, _readDirect, _writePadding = true, _writeDirect;
 
+    /// <summary>The VLESS request addons naming the flow: protobuf field 1 (Flow), "xtls-rprx-vision".</summary>
+    public static readonly byte[] FlowAddon = [0x0a, 16, .. "xtls-rprx-vision"u8];
+
     public VisionStream(Tls13ClientStream tls, byte[] userId, byte[] writePreamble, Func<Stream, CancellationToken, ValueTask> readPreamble)
     {
         _tls = tls;

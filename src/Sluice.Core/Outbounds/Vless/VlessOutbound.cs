@@ -36,6 +36,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!_options.Network.HasFlag(ProxyNetwork.Tcp)) throw new OutboundException($"{Server.Who}: TCP is disabled by \"network\": \"udp\"");
+        if (_options.Flow == VlessOptionsParser.Vision) return await DialVisionAsync(VlessProtocol.Tcp, destination, cancellationToken);
         var connection = await _dialer.ConnectAsync(cancellationToken);
         return new RequestStream(connection, VlessProtocol.Request(_options.Uuid, VlessProtocol.Tcp, destination), new VlessResponseHeader(),
             () => LogRefused(_logger, Server.Who, destination.ToString()));
@@ -44,6 +45,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
     public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!_options.Network.HasFlag(ProxyNetwork.Udp)) throw new OutboundException($"{Server.Who}: UDP is disabled by \"network\": \"tcp\"");
+        if (_options.Flow == VlessOptionsParser.Vision) return await OpenVisionUdpAsync(destination, cancellationToken);
         var connection = await _dialer.ConnectAsync(cancellationToken);
         bool xudp = _options.PacketEncoding == VlessPacketEncoding.Xudp;
         var request = VlessProtocol.Request(_options.Uuid, xudp ? VlessProtocol.Mux : VlessProtocol.Udp, destination);

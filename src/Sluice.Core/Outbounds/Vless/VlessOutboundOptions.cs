@@ -16,7 +16,7 @@ public enum VlessPacketEncoding
 
 /// <summary>sing-box's "vless" outbound.</summary>
 /// <param name="Uuid">The user id (16 bytes); a non-UUID string is mapped to its UUIDv5 as Xray does. Never logged.</param>
-/// <param name="Flow">"" only until the Vision client lands ("xtls-rprx-vision" is refused).</param>
+/// <param name="Flow">"" or "xtls-rprx-vision" (Vision over Sluice's own TLS 1.3 client or Reality; needs tls, no transport).</param>
 public sealed record VlessOutboundOptions(string Tag, ProxyServerOptions Server, byte[] Uuid, string Flow, ProxyNetwork Network,
     TlsClientOptions? Tls, TransportOptions? Transport, VlessPacketEncoding PacketEncoding) : OutboundOptions("vless", Tag);
 
@@ -34,16 +34,18 @@ internal static class VlessOptionsParser
         else if ((uuid = VlessProtocol.ParseUserId(uuidText)) is null)
             r.Errors.Add(r.PathOf("uuid"), "is neither a UUID (8-4-4-4-12 hex digits) nor a custom id of 1 to 30 bytes");
         string flow = r.String("flow") ?? "";
-        if (flow == Vision)
-            r.Errors.Add(r.PathOf("flow"), "\"xtls-rprx-vision\" is not available in this build of Sluice yet (it needs Sluice's own TLS client); use \"\" with a server that allows it");
-        else if (flow.Length > 0)
+        if (flow.Length > 0 && flow != Vision)
             r.Errors.Add(r.PathOf("flow"), $"{JsonPath.Quote(flow)} is not a VLESS flow (\"\" or \"xtls-rprx-vision\")");
         var network = ProxyOutboundParsers.ParseNetwork(r);
         var tls = TlsOptionsParser.Parse(r);
         var transport = TransportOptionsParser.Parse(r);
+        if (flow == Vision && tls is null)
+            r.Errors.Add(r.PathOf("flow"), "\"xtls-rprx-vision\" needs \"tls\" (Vision runs inside TLS 1.3 or Reality)");
+        if (flow == Vision && transport is not null)
+            r.Errors.Add(r.PathOf("flow"), "\"xtls-rprx-vision\" needs TLS straight over TCP: no \"transport\"");
         var encoding = ParseEncoding(r);
         if (r.Take("multiplex") is not null) r.Errors.Add(r.PathOf("multiplex"), "not supported by Sluice yet");
-        return server is null || uuid is null || flow.Length > 0 ? null
+        return server is null || uuid is null || (flow.Length > 0 && flow != Vision) ? null
             : new VlessOutboundOptions(tag, server, uuid, flow, network, tls, transport, encoding);
     }
 

@@ -35,21 +35,23 @@ internal static class VlessProtocol
         return id;
     }
 
-    /// <summary>Writes a request without addons (no flow); returns its length.</summary>
-    public static int WriteRequest(Span<byte> buffer, ReadOnlySpan<byte> userId, byte command, Destination destination)
+    /// <summary>Writes a request with <paramref name="addons"/> (empty: no flow; Vision: its flow addon); returns its length.</summary>
+    public static int WriteRequest(Span<byte> buffer, ReadOnlySpan<byte> userId, byte command, Destination destination, ReadOnlySpan<byte> addons = default)
     {
         buffer[0] = 0;
         userId.CopyTo(buffer[1..]);
-        buffer[17] = 0; // addons: none
-        buffer[18] = command;
-        if (command == Mux) return 19;
-        return 19 + WriteAddress(buffer[19..], destination);
+        buffer[17] = (byte)addons.Length;
+        addons.CopyTo(buffer[18..]);
+        int at = 18 + addons.Length;
+        buffer[at] = command;
+        if (command == Mux) return at + 1;
+        return at + 1 + WriteAddress(buffer[(at + 1)..], destination);
     }
 
-    public static byte[] Request(ReadOnlySpan<byte> userId, byte command, Destination destination)
+    public static byte[] Request(ReadOnlySpan<byte> userId, byte command, Destination destination, ReadOnlySpan<byte> addons = default)
     {
-        Span<byte> buffer = stackalloc byte[MaxRequestLength];
-        return buffer[..WriteRequest(buffer, userId, command, destination)].ToArray();
+        Span<byte> buffer = stackalloc byte[MaxRequestLength + addons.Length];
+        return buffer[..WriteRequest(buffer, userId, command, destination, addons)].ToArray();
     }
 
     /// <summary>port(2) type(1) address — the order VLESS and Mux.Cool use.</summary>
