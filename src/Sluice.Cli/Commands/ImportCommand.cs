@@ -25,6 +25,12 @@ internal static class ImportCommand
             Console.Error.WriteLine(e.Message);
             return 1;
         }
+        if (line.SetFlags.Contains("--links"))
+        {
+            var skipped = new List<string>();
+            json = Sluice.Core.Importing.ShareLinkWriter.WriteAll(json, skipped);
+            foreach (var note in skipped) Console.Error.WriteLine(note);
+        }
         if (line.Options.TryGetValue("--output", out var output))
         {
             WriteAtomically(output, json);

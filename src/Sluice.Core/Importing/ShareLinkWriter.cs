@@ -1,0 +1,40 @@
+using System.Text.Json.Nodes;
+
+namespace Sluice.Core.Importing;
+
+/// <summary>
+/// Outbound objects back to share links (`sluice import --links`): one writer per link scheme, each the
+/// inverse of its reader in <see cref="ShareLinks"/>, so a written link imports to the same outbound.
+/// </summary>
+public static class ShareLinkWriter
+{
+    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, wireguard, http).</summary>
+    public static string? Write(JsonObject outbound) => (string?)outbound["type"] switch
+    {
+        "shadowsocks" => ShadowsocksLink.Write(outbound),
+        "socks" => WriteSocks(outbound),
+        _ => null,
+    };
+
+    /// <summary>Every outbound of a rendered config that has a link form, one per line; the rest are named in <paramref name="skipped"/>.</summary>
+    public static string WriteAll(string configJson, List<string> skipped)
+    {
+        var config = JsonNode.Parse(configJson)!.AsObject();
+        var lines = new List<string>();
+        foreach (var node in config["outbounds"]?.AsArray() ?? [])
+        {
+            if (node is not JsonObject o || (string?)o["type"] is "direct" or "block" or "selector" or "urltest" or "fallback") continue;
+            if (Write(o) is { } link) lines.Add(link);
+            else skipped.Add($"outbound \"{(string?)o["tag"]}\" ({(string?)o["type"]}) has no share-link form; not written");
+        }
+        return lines.Count == 0 ? "" : string.Join('\n', lines) + "\n";
+    }
+
+    private static string WriteSocks(JsonObject o)
+    {
+        string credentials = o["username"] is JsonValue user
+            ? $"{Uri.EscapeDataString((string)user!)}:{Uri.EscapeDataString((string?)o["password"] ?? "")}@"
+            : "";
+        return $"socks5://{credentials}{ShareLinks.HostPort(o)}#{Uri.EscapeDataString((string)o["tag"]!)}";
+    }
+}
