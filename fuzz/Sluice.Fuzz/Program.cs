@@ -15,6 +15,8 @@ public static class Program
         ["packets"] = PacketParserTarget.Run,
         ["wireguard"] = WireGuardMessageTarget.Run,
         ["dns"] = DnsMessageTarget.Run,
+        ["obfs"] = ObfsFrameTarget.Run,
+        ["ss2022"] = Shadowsocks2022Target.Run,
     };
 
     public static int Main(string[] args)
