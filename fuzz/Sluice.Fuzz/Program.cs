@@ -1,5 +1,5 @@
 using SharpFuzz;
-using Sluice.Packets.Fuzzing;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Fuzz;
 
@@ -12,11 +12,13 @@ public static class Program
 {
     private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["packets"] = PacketParserTarget.Run,
-        ["wireguard"] = WireGuardMessageTarget.Run,
-        ["dns"] = DnsMessageTarget.Run,
-        ["obfs"] = ObfsFrameTarget.Run,
-        ["ss2022"] = Shadowsocks2022Target.Run,
+        ["packets"] = PacketParserFuzzTarget.Run,
+        ["wireguard"] = WireGuardFuzzTarget.Run,
+        ["dns"] = DnsFuzzTarget.Run,
+        ["tls"] = TlsFuzzTarget.Run,
+        ["vision"] = VisionFuzzTarget.Run,
+        ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
+        ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
     };
 
     public static int Main(string[] args)
@@ -43,10 +45,4 @@ public static class Program
         }
         return 0;
     }
-}
-
-/// <summary>IPv4/IPv6/TCP/UDP/ICMP parsers, rewriter and builders (the body lives in Sluice.Packets so tests can run it).</summary>
-public static class PacketParserTarget
-{
-    public static void Run(ReadOnlySpan<byte> data) => PacketParserFuzzTarget.Run(data);
 }

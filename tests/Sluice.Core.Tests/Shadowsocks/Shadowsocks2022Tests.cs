@@ -6,7 +6,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.Shadowsocks;
-using Sluice.Core.Tests.Groups;
+using Sluice.Tests;
 using Sluice.Packets;
 
 namespace Sluice.Core.Tests.Shadowsocks;

@@ -1,4 +1,5 @@
 using Sluice.Core.Outbounds.Shadowsocks;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Core.Tests.Shadowsocks;
 
