@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
@@ -13,51 +12,34 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 /// 3. down: Keep frames' data is ours, KeepAlive data is skipped, End is the end of the stream.
 /// The server ignores the New frame's target (its freedom outbound always dials ss-server).
 /// </summary>
-internal sealed class MuxCoolStream : PluginStream
+internal sealed class MuxCoolStream(Stream inner, string who)
+    : FramingPluginStream(inner, 64 * 1024 + (64 * 1024 / MaxFrameData + 2) * 16 + 32)
 {
     public const int MaxFrameData = 8192;
     public const byte StatusNew = 1, StatusKeep = 2, StatusEnd = 3, StatusKeepAlive = 4;
     private const int MaxMetadata = 512;
-    private readonly byte[] _out;
     private readonly byte[] _meta = new byte[2 + MaxMetadata + 2];
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly string _who;
+    private readonly string _who = who;
     private bool _opened;
-    private bool _disposed;
     private int _dataLeft;
     private bool _skipping; // the current frame's data is not for us (KeepAlive, another session)
     private bool _ended;
 
-    public MuxCoolStream(Stream inner, string who) : base(inner)
+    protected override int Frame(ref ReadOnlyMemory<byte> data, Span<byte> output)
     {
-        _who = who;
-        _out = ArrayPool<byte>.Shared.Rent(64 * 1024 + (64 * 1024 / MaxFrameData + 2) * 16 + 32);
+        int n = 0;
+        while (!data.IsEmpty && output.Length - n >= MaxFrameData + 32)
+        {
+            int take = Math.Min(data.Length, MaxFrameData);
+            n += WriteFrame(output[n..], _opened ? StatusKeep : StatusNew, data.Span[..take]);
+            _opened = true;
+            data = data[take..];
+        }
+        return n;
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            while (!buffer.IsEmpty)
-            {
-                int n = 0;
-                while (!buffer.IsEmpty && _out.Length - n >= MaxFrameData + 32)
-                {
-                    int take = Math.Min(buffer.Length, MaxFrameData);
-                    n += WriteFrame(_out.AsSpan(n), _opened ? StatusKeep : StatusNew, buffer.Span[..take]);
-                    _opened = true;
-                    buffer = buffer[take..];
-                }
-                await Inner.WriteAsync(_out.AsMemory(0, n), cancellationToken);
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <summary>End for the session, so the server closes its side at once.</summary>
+    protected override int Farewell(Span<byte> output) => _opened ? WriteFrame(output, StatusEnd, default) : 0;
 
     /// <summary>One frame of session 1 with <paramref name="data"/> (none for End); returns its length.</summary>
     internal static int WriteFrame(Span<byte> o, byte status, ReadOnlySpan<byte> data)
@@ -121,29 +103,5 @@ internal sealed class MuxCoolStream : PluginStream
                 _skipping = status != StatusKeep && status != StatusNew;
             }
         }
-    }
-
-    /// <summary>Sends End for the session, then closes the WebSocket under it.</summary>
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && !_disposed && _writeLock.Wait(TimeSpan.FromSeconds(1)))
-        {
-            try
-            {
-                if (_opened)
-                {
-                    int n = WriteFrame(_out, StatusEnd, default);
-                    Inner.WriteAsync(_out.AsMemory(0, n)).AsTask().Wait(TimeSpan.FromSeconds(1));
-                }
-            }
-            catch (Exception e) when (e is IOException or AggregateException or ObjectDisposedException or OperationCanceledException)
-            {
-                // The connection is gone already; nothing to tell the server.
-            }
-            _disposed = true;
-            ArrayPool<byte>.Shared.Return(_out);
-            _writeLock.Release();
-        }
-        base.Dispose(disposing);
     }
 }
