@@ -18,6 +18,9 @@ public sealed class ShadowsocksPluginTests : IDisposable
 
     public ShadowsocksPluginTests() => _testbed.AddHiddenServer();
 
+    /// <summary>xchacha alone, obfs http/tls, v2ray-plugin plain and TLS: each a lane of <see cref="Start"/>.</summary>
+    public static TheoryData<string> Lanes => ["xchacha", "obfs-http", "obfs-tls", "v2ray", "v2ray-tls"];
+
     /// <summary>Starts the server side of <paramref name="lane"/> and returns the outbound that reaches it.</summary>
     private string Start(string lane)
     {
@@ -46,11 +49,7 @@ public sealed class ShadowsocksPluginTests : IDisposable
     }
 
     [Theory]
-    [InlineData("xchacha")]
-    [InlineData("obfs-http")]
-    [InlineData("obfs-tls")]
-    [InlineData("v2ray")]
-    [InlineData("v2ray-tls")]
+    [MemberData(nameof(Lanes))]
     public void ThroughTun_Download100MiB_ArrivesIntact(string lane)
     {
         string expected = ProxyPeers.WriteBlob(_testbed);
@@ -64,11 +63,7 @@ public sealed class ShadowsocksPluginTests : IDisposable
     }
 
     [Theory]
-    [InlineData("xchacha")]
-    [InlineData("obfs-http")]
-    [InlineData("obfs-tls")]
-    [InlineData("v2ray")]
-    [InlineData("v2ray-tls")]
+    [MemberData(nameof(Lanes))]
     public void ThroughTun_UdpEcho_RoundTrips(string lane)
     {
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(Start(lane), final: "ss")).WaitStarted();
@@ -81,11 +76,7 @@ public sealed class ShadowsocksPluginTests : IDisposable
     }
 
     [Theory]
-    [InlineData("xchacha")]
-    [InlineData("obfs-http")]
-    [InlineData("obfs-tls")]
-    [InlineData("v2ray")]
-    [InlineData("v2ray-tls")]
+    [MemberData(nameof(Lanes))]
     public void ThroughMixedInbound_Download100MiB_ArrivesIntact(string lane)
     {
         string expected = ProxyPeers.WriteBlob(_testbed);
@@ -99,11 +90,7 @@ public sealed class ShadowsocksPluginTests : IDisposable
     }
 
     [Theory]
-    [InlineData("xchacha")]
-    [InlineData("obfs-http")]
-    [InlineData("obfs-tls")]
-    [InlineData("v2ray")]
-    [InlineData("v2ray-tls")]
+    [MemberData(nameof(Lanes))]
     public void ThroughMixedInbound_UdpAssociate_RoundTrips(string lane)
     {
         var engine = _testbed.StartEngine(ShadowsocksPluginPeers.MixedConfig(Start(lane), MixedPort)).WaitStarted();
