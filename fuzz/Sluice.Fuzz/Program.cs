@@ -21,6 +21,8 @@ public static class Program
         ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
         ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
         ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
+        ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
+        ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
     };
 
     public static int Main(string[] args)

@@ -78,6 +78,7 @@ internal static class Program
               run -c CONFIG      run the engine in the foreground (Ctrl-C / SIGTERM stops it)
               check -c CONFIG    validate a config; prints one `path: problem` line per error
               import SRC [-o F]  turn a wg-quick file into a config (stdout, or written atomically to F)
+              import SRC --links print the servers SRC holds as share links (ss://, socks5://), one a line
               demo               build a namespace testbed and show per-app routing with real processes
               gate apply -c CONFIG         load the config's fail-shut gate now (docs/gate.md)
               gate enable -c CONFIG        apply it and install the boot unit (--root DIR: another root)

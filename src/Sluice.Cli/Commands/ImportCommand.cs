@@ -19,12 +19,17 @@ internal static class ImportCommand
         try
         {
             json = Import(source);
-            if (line.SetFlags.Contains("--links")) json = ImportedLinks.Render(json);
         }
         catch (ImportException e)
         {
             Console.Error.WriteLine(e.Message);
             return 1;
+        }
+        if (line.SetFlags.Contains("--links"))
+        {
+            var skipped = new List<string>();
+            json = Sluice.Core.Importing.ShareLinkWriter.WriteAll(json, skipped);
+            foreach (var note in skipped) Console.Error.WriteLine(note);
         }
         if (line.Options.TryGetValue("--output", out var output))
         {

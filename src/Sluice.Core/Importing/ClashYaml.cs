@@ -10,7 +10,7 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// A Clash (Clash/mihomo) config's <c>proxies:</c> list to sing-box outbound objects:
-/// <c>type: ss</c> (AEAD ciphers Sluice supports, no plugin), <c>socks5</c> and <c>http</c> (without
+/// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c> and <c>http</c> (without
 /// TLS) become outbounds; any other entry is skipped with a one-line note naming it. Everything else
 /// in the document (rules, proxy-groups, dns) is ignored: Sluice's own rules apply.
 /// Read with YamlDotNet's representation model (no reflection, so it stays trimming/AOT-safe).
@@ -87,19 +87,7 @@ public static partial class ClashYaml
         switch (type)
         {
             case "ss":
-            {
-                if (Scalar(entry, "plugin") is { Length: > 0 } plugin)
-                    throw new ImportException($"plugin \"{plugin}\": SIP003 plugins are not supported by Sluice");
-                string cipher = (Scalar(entry, "cipher") ?? throw new ImportException("no \"cipher\"")).ToLowerInvariant();
-                if (ShadowsocksMethod.Find(cipher) is null)
-                    throw new ImportException($"cipher \"{cipher}\" is not supported (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
-                string password = Scalar(entry, "password") ?? throw new ImportException("no \"password\"");
-                return new JsonObject
-                {
-                    ["type"] = "shadowsocks", ["tag"] = name, ["server"] = server, ["server_port"] = port,
-                    ["method"] = cipher, ["password"] = password,
-                };
-            }
+                return ConvertShadowsocks(entry, name, server, port);
             case "socks5":
             case "http":
             {

@@ -1,19 +1,42 @@
 using System.Text.Json.Nodes;
-using Sluice.Core.Outbounds.WireGuard;
 
 namespace Sluice.Core.Importing;
 
 /// <summary>
-/// Writes imported outbounds back as share links (`sluice import --links`): each link re-imports to the
-/// same outbound. Types without a link form here are reported, not dropped.
+/// Outbound objects back to share links (`sluice import --links`): one writer per link scheme, each the
+/// inverse of its reader in <see cref="ShareLinks"/>, so a written link imports to the same outbound.
 /// </summary>
 public static class ShareLinkWriter
 {
-    /// <summary>The link of one sing-box outbound object; throws <see cref="ImportException"/> for a type without one.</summary>
-    public static string Write(JsonObject outbound) => (string?)outbound["type"] switch
+    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, wireguard, http).</summary>
+    public static string? Write(JsonObject outbound) => (string?)outbound["type"] switch
     {
+        "shadowsocks" => ShadowsocksLink.Write(outbound),
         "vless" => VlessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
-        var type => throw new ImportException($"\"{(string?)outbound["tag"]}\": a {type} outbound has no share link Sluice writes (vless, trojan)"),
+        "socks" => WriteSocks(outbound),
+        _ => null,
     };
+
+    /// <summary>Every outbound of a rendered config that has a link form, one per line; the rest are named in <paramref name="skipped"/>.</summary>
+    public static string WriteAll(string configJson, List<string> skipped)
+    {
+        var config = JsonNode.Parse(configJson)!.AsObject();
+        var lines = new List<string>();
+        foreach (var node in config["outbounds"]?.AsArray() ?? [])
+        {
+            if (node is not JsonObject o || (string?)o["type"] is "direct" or "block" or "selector" or "urltest" or "fallback") continue;
+            if (Write(o) is { } link) lines.Add(link);
+            else skipped.Add($"outbound \"{(string?)o["tag"]}\" ({(string?)o["type"]}) has no share-link form; not written");
+        }
+        return lines.Count == 0 ? "" : string.Join('\n', lines) + "\n";
+    }
+
+    private static string WriteSocks(JsonObject o)
+    {
+        string credentials = o["username"] is JsonValue user
+            ? $"{Uri.EscapeDataString((string)user!)}:{Uri.EscapeDataString((string?)o["password"] ?? "")}@"
+            : "";
+        return $"socks5://{credentials}{ShareLinks.HostPort(o)}#{Uri.EscapeDataString((string)o["tag"]!)}";
+    }
 }

@@ -11,9 +11,7 @@ namespace Sluice.Core.Importing;
 /// <summary>
 /// Share links to sing-box outbound objects:
 /// <list type="bullet">
-/// <item><c>ss://</c> SIP002 (<c>ss://base64url(method:password)@host:port/?plugin=…#name</c>, or a
-/// percent-encoded <c>method:password</c>) and the legacy form <c>ss://base64(method:password@host:port)#name</c>;
-/// plugins are refused, since Sluice runs no SIP003 plugin;</item>
+/// <item><c>ss://</c> SIP002 with plugins and the 2022 methods (see <see cref="ShadowsocksLink"/>);</item>
 /// <item><c>socks5://[user:password@]host:port#name</c> and <c>http://user:password@host:port#name</c>.</item>
 /// </list>
 /// Errors are one line naming the part that is wrong.
@@ -42,61 +40,11 @@ public static class ShareLinks
         string tag = string.IsNullOrEmpty(name) ? fallbackTag : name;
         return scheme switch
         {
-            "ss" => ParseShadowsocks(link, rest, tag),
+            "ss" => ShadowsocksLink.Parse(link, rest, tag),
             "socks5" or "socks" => ParseCredentialsLink(link, rest, tag, "socks"),
             "vless" => VlessLink.Parse(rest, tag),
             "trojan" => TrojanLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),
-        };
-    }
-
-    private static JsonObject ParseShadowsocks(string link, string rest, string tag)
-    {
-        string? query = null;
-        int q = rest.IndexOf('?');
-        if (q >= 0)
-        {
-            query = rest[(q + 1)..];
-            rest = rest[..q];
-        }
-        rest = rest.TrimEnd('/');
-        if (query is not null)
-        {
-            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string key = Uri.UnescapeDataString(pair.Split('=', 2)[0]);
-                if (key == "plugin")
-                    throw Bad(link, $"plugin \"{Uri.UnescapeDataString(pair.Split('=', 2).ElementAtOrDefault(1) ?? "")}\": SIP003 plugins are not supported by Sluice");
-            }
-        }
-        string userInfo, hostPort;
-        int at = rest.LastIndexOf('@');
-        if (at < 0)
-        {
-            // Legacy: the whole "method:password@host:port" is base64.
-            string decoded = DecodeBase64(rest) ?? throw Bad(link, "the part after ss:// is neither userinfo@host:port nor base64");
-            at = decoded.LastIndexOf('@');
-            if (at < 0) throw Bad(link, "the decoded base64 has no '@' between method:password and host:port");
-            userInfo = decoded[..at];
-            hostPort = decoded[(at + 1)..];
-        }
-        else
-        {
-            string raw = rest[..at];
-            hostPort = rest[(at + 1)..];
-            userInfo = raw.Contains(':') ? Uri.UnescapeDataString(raw) : DecodeBase64(Uri.UnescapeDataString(raw))
-                ?? throw Bad(link, $"userinfo \"{raw}\" is not base64url of method:password");
-        }
-        int sep = userInfo.IndexOf(':');
-        if (sep <= 0) throw Bad(link, "userinfo is not method:password");
-        string method = userInfo[..sep].ToLowerInvariant(), password = userInfo[(sep + 1)..];
-        if (ShadowsocksMethod.Find(method) is null)
-            throw Bad(link, $"method \"{method}\" is not supported (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
-        var (host, port) = ParseHostPort(link, hostPort);
-        return new JsonObject
-        {
-            ["type"] = "shadowsocks", ["tag"] = tag, ["server"] = host, ["server_port"] = port,
-            ["method"] = method, ["password"] = password,
         };
     }
 
@@ -124,7 +72,7 @@ public static class ShareLinks
         return o;
     }
 
-    private static (string Host, int Port) ParseHostPort(string link, string hostPort)
+    internal static (string Host, int Port) ParseHostPort(string link, string hostPort)
     {
         int colon = hostPort.LastIndexOf(':');
         if (colon <= 0 || (hostPort.StartsWith('[') && hostPort[colon - 1] != ']'))
@@ -152,10 +100,36 @@ public static class ShareLinks
         }
     }
 
-    /// <summary>A one-line error naming the link (passwords elided) and the part that is wrong.</summary>
-    private static ImportException Bad(string link, string problem)
+    /// <summary>A one-line error naming the link (its userinfo, which holds the secret, elided) and the part that is wrong.</summary>
+    internal static ImportException Bad(string link, string problem)
     {
-        string shown = link.Length > 60 ? link[..60] + "…" : link;
+        string shown = Redact(link);
+        if (shown.Length > 60) shown = shown[..60] + "…";
         return new ImportException($"{shown}: {problem}");
+    }
+
+    /// <summary>
+    /// The link without its secret: "scheme://…@host:port…" when it has userinfo; a legacy ss:// link
+    /// whose whole body is base64 (userinfo included) keeps only its scheme and #name.
+    /// </summary>
+    internal static string Redact(string link)
+    {
+        int scheme = link.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0) return link.Length > 12 ? link[..12] + "…" : link;
+        string head = link[..(scheme + 3)], rest = link[(scheme + 3)..];
+        int hash = rest.IndexOf('#');
+        string fragment = hash >= 0 ? rest[hash..] : "";
+        string body = hash >= 0 ? rest[..hash] : rest;
+        int at = body.LastIndexOf('@');
+        if (at >= 0) return head + "…" + body[at..] + fragment;
+        bool legacy = head.StartsWith("ss", StringComparison.OrdinalIgnoreCase) && !body.Contains(':');
+        return legacy ? head + "…" + fragment : link;
+    }
+
+    /// <summary>"host:port" of an outbound object, IPv6 in brackets.</summary>
+    internal static string HostPort(JsonObject o)
+    {
+        string host = (string)o["server"]!;
+        return $"{(host.Contains(':') ? $"[{host}]" : host)}:{(int)o["server_port"]!}";
     }
 }

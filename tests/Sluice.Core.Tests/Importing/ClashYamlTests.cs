@@ -46,6 +46,13 @@ public sealed class ClashYamlTests
             password: p3
             plugin: obfs
             plugin-opts: {mode: tls, host: bing.com}
+          - name: kcp-eu
+            type: ss
+            server: eu.example.net
+            port: 8388
+            cipher: aes-128-gcm
+            password: p5
+            plugin: kcptun
           - name: HK-02
             type: ss
             server: 198.51.100.23
@@ -65,7 +72,7 @@ public sealed class ClashYamlTests
     {
         var result = ClashYaml.Parse(Provider, "clash.yaml");
 
-        Assert.Equal(["🇯🇵 Tokyo 01", "HK-02", "office-socks", "plain-http", "HK-02-2"], result.Outbounds.Select(o => (string)o["tag"]!));
+        Assert.Equal(["🇯🇵 Tokyo 01", "HK-02", "office-socks", "plain-http", "obfs-us", "HK-02-2"], result.Outbounds.Select(o => (string)o["tag"]!));
         var tokyo = result.Outbounds[0];
         Assert.Equal("shadowsocks", (string?)tokyo["type"]);
         Assert.Equal("jp1.example.net", (string?)tokyo["server"]);
@@ -79,6 +86,8 @@ public sealed class ClashYamlTests
         Assert.Equal("s3cret", (string?)socks["password"]);
         Assert.Equal("http", (string?)result.Outbounds[3]["type"]);
         Assert.Null(result.Outbounds[3]["username"]);
+        Assert.Equal("obfs-local", (string?)result.Outbounds[4]["plugin"]);
+        Assert.Equal("obfs=tls;obfs-host=bing.com", (string?)result.Outbounds[4]["plugin_opts"]);
     }
 
     [Fact]
@@ -88,7 +97,7 @@ public sealed class ClashYamlTests
 
         Assert.Equal(2, result.Notes.Count);
         Assert.Contains(result.Notes, n => n.Contains("\"vmess-sg\"") && n.Contains("type \"vmess\" is not imported") && n.Contains("line 25"));
-        Assert.Contains(result.Notes, n => n.Contains("\"obfs-us\"") && n.Contains("plugin \"obfs\""));
+        Assert.Contains(result.Notes, n => n.Contains("\"kcp-eu\"") && n.Contains("plugin \"kcptun\" is not built into Sluice"));
         Assert.All(result.Notes, n => Assert.DoesNotContain('\n', n));
     }
 
@@ -101,7 +110,7 @@ public sealed class ClashYamlTests
         var config = Sluice.Core.Configuration.ConfigLoader.Load(json);
         var group = Assert.IsType<Sluice.Core.Configuration.GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "proxy"));
         Assert.Equal("selector", group.GroupType);
-        Assert.Equal(5, group.Members.Count);
+        Assert.Equal(6, group.Members.Count);
         Assert.Equal("proxy", config.DefaultOutbound);
     }
 
@@ -151,7 +160,7 @@ public sealed class ClashYamlTests
     [Fact]
     public void ParseAny_TakesClashYaml_AndShareLinks()
     {
-        Assert.Equal(5, SubscriptionBody.ParseAny(Provider, "p").Outbounds.Count);
+        Assert.Equal(6, SubscriptionBody.ParseAny(Provider, "p").Outbounds.Count);
         Assert.Single(SubscriptionBody.ParseAny("ss://aes-128-gcm:pw@192.0.2.1:8388#one\n", "p").Outbounds);
         Assert.Throws<ImportException>(() => SubscriptionBody.ParseAny("<html>502 Bad Gateway</html>", "p"));
     }

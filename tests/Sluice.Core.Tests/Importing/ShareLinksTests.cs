@@ -52,11 +52,13 @@ public sealed class ShareLinksTests
     }
 
     [Theory]
-    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=obfs-local%3Bobfs%3Dhttp#a", "plugin \"obfs-local;obfs=http\": SIP003 plugins are not supported")]
+    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=kcptun%3Bmode%3Dfast#a", "plugin: plugin \"kcptun\" is not built into Sluice")]
+    [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=obfs-local%3Bobfs%3Dssh#a", "plugin: obfs=ssh: expected obfs=http or obfs=tls")]
+    [InlineData("ss://2022-blake3-aes-128-gcm:c2hvcnQ%3D@host:1#a", "password: the key is 5 bytes; 2022-blake3-aes-128-gcm needs exactly 16")]
     [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:99999#a", "port \"99999\" is not a number in 1..65535")]
     [InlineData("ss://YWVzLTI1Ni1nY206cHc@host#a", "\"host\" is not host:port")]
     [InlineData("ss://cmM0LW1kNTpwdw@host:1#a", "method \"rc4-md5\" is not supported")]
-    [InlineData("ss://!!!notbase64!!!@host:1#a", "userinfo \"!!!notbase64!!!\" is not base64url of method:password")]
+    [InlineData("ss://!!!notbase64!!!@host:1#a", "the userinfo is neither base64url of method:password nor method:password")]
     [InlineData("vmess://abc", "scheme \"vmess\" is not imported")]
     [InlineData("socks5://user@host:1080", "credentials before '@' are not user:password")]
     public void MalformedLink_GivesOneLineError_NamingThePart(string link, string expected)

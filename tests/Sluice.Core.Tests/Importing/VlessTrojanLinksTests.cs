@@ -18,7 +18,7 @@ public sealed class VlessTrojanLinksTests
     public void Link_WrittenBack_ReimportsToTheSameOutbound(string link)
     {
         var first = ShareLinks.Parse(link, "x");
-        string written = ShareLinkWriter.Write(first);
+        string written = ShareLinkWriter.Write(first)!;
         var second = ShareLinks.Parse(written, "y");
 
         Assert.True(JsonNode.DeepEquals(first, second), $"{first.ToJsonString()}\n{written}\n{second.ToJsonString()}");

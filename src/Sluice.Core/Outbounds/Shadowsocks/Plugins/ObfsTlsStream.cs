@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -15,7 +14,7 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 ///    handshake record (16 03 03 len) whose body is its first data; then application-data records.
 /// Nothing is encrypted by this layer: it only shapes the bytes. Buffers are per stream.
 /// </summary>
-internal sealed class ObfsTlsStream : PluginStream
+internal sealed class ObfsTlsStream : FramingPluginStream
 {
     public const int MaxRecord = 16384;
     public const int ServerHelloLength = 96;
@@ -45,21 +44,20 @@ internal sealed class ObfsTlsStream : PluginStream
     private readonly byte[] _host;
     private readonly string _who;
     private readonly TimeProvider _clock;
-    private readonly byte[] _out;
     private readonly byte[] _in = new byte[ServerPreludeLength];
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _helloSent;
     private bool _preludeRead;
     private int _recordLeft; // bytes of the current record's body still to hand out
-    private bool _disposed;
 
-    public ObfsTlsStream(Stream inner, string host, string who, TimeProvider clock) : base(inner)
+    public ObfsTlsStream(Stream inner, string host, string who, TimeProvider clock)
+        : base(inner, HelloFixed + 4 + MaxTicket + 9 + host.Length + OtherExtensionsLength + 4 * (MaxRecord + 5))
     {
         _host = Encoding.ASCII.GetBytes(host);
         _who = who;
         _clock = clock;
-        _out = ArrayPool<byte>.Shared.Rent(HelloFixed + 4 + MaxTicket + 9 + _host.Length + OtherExtensions.Length + 4 * (MaxRecord + 5));
     }
+
+    private const int OtherExtensionsLength = 66;
 
     /// <summary>The ClientHello carrying <paramref name="ticket"/>; returns its length.</summary>
     internal int WriteClientHello(ReadOnlySpan<byte> ticket, Span<byte> o)
@@ -98,41 +96,29 @@ internal sealed class ObfsTlsStream : PluginStream
         return at + OtherExtensions.Length;
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    protected override int Frame(ref ReadOnlyMemory<byte> data, Span<byte> output)
     {
-        await _writeLock.WaitAsync(cancellationToken);
-        try
+        int n = 0;
+        if (!_helloSent)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            while (!buffer.IsEmpty)
-            {
-                int n = 0;
-                if (!_helloSent)
-                {
-                    int ticket = Math.Min(buffer.Length, MaxTicket);
-                    n = WriteClientHello(buffer.Span[..ticket], _out);
-                    buffer = buffer[ticket..];
-                    _helloSent = true;
-                }
-                // Records until the buffer is full; then one write to the connection.
-                while (!buffer.IsEmpty && _out.Length - n >= MaxRecord + 5)
-                {
-                    int take = Math.Min(buffer.Length, MaxRecord);
-                    _out[n] = 0x17;
-                    _out[n + 1] = 0x03;
-                    _out[n + 2] = 0x03;
-                    BinaryPrimitives.WriteUInt16BigEndian(_out.AsSpan(n + 3), (ushort)take);
-                    buffer.Span[..take].CopyTo(_out.AsSpan(n + 5));
-                    n += 5 + take;
-                    buffer = buffer[take..];
-                }
-                await Inner.WriteAsync(_out.AsMemory(0, n), cancellationToken);
-            }
+            int ticket = Math.Min(data.Length, MaxTicket);
+            n = WriteClientHello(data.Span[..ticket], output);
+            data = data[ticket..];
+            _helloSent = true;
         }
-        finally
+        // Records until the buffer is full; the caller then makes one write to the connection.
+        while (!data.IsEmpty && output.Length - n >= MaxRecord + 5)
         {
-            _writeLock.Release();
+            int take = Math.Min(data.Length, MaxRecord);
+            output[n] = 0x17;
+            output[n + 1] = 0x03;
+            output[n + 2] = 0x03;
+            BinaryPrimitives.WriteUInt16BigEndian(output[(n + 3)..], (ushort)take);
+            data.Span[..take].CopyTo(output[(n + 5)..]);
+            n += 5 + take;
+            data = data[take..];
         }
+        return n;
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -188,21 +174,5 @@ internal sealed class ObfsTlsStream : PluginStream
         int length = BinaryPrimitives.ReadUInt16BigEndian(header[3..]);
         if (length > MaxRecord) error = $"a record of {length} bytes (at most {MaxRecord})";
         return length;
-    }
-
-    /// <summary>
-    /// Closes the connection first (a write in flight then fails at once), then takes the write lock for
-    /// good before the pooled buffer goes back, so no write can still be filling it.
-    /// </summary>
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (!disposing || _disposed) return;
-        if (_writeLock.Wait(TimeSpan.FromSeconds(5)))
-        {
-            _disposed = true;
-            ArrayPool<byte>.Shared.Return(_out);
-            _writeLock.Release();
-        }
     }
 }

@@ -13,4 +13,6 @@ public sealed record ObfsPluginOptions(string Opts, bool Tls, string Host, strin
 /// <param name="Path">path, default "/".</param>
 /// <param name="Tls">tls: WebSocket over TLS, the server's certificate verified (against <paramref name="CertificatePath"/> when set).</param>
 /// <param name="CertificatePath">cert: a PEM CA certificate to verify the server against instead of the system's roots.</param>
-public sealed record V2RayPluginOptions(string Opts, string Host, string Path, bool Tls, string? CertificatePath) : ShadowsocksPluginOptions("v2ray-plugin", Opts);
+/// <param name="Mux">mux, default 1 (on): Mux.Cool frames inside the WebSocket, as the plugin's server expects unless it runs with mux=0.</param>
+public sealed record V2RayPluginOptions(string Opts, string Host, string Path, bool Tls, string? CertificatePath, bool Mux = true)
+    : ShadowsocksPluginOptions("v2ray-plugin", Opts);

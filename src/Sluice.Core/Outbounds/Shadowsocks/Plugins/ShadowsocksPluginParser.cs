@@ -71,6 +71,7 @@ public static class ShadowsocksPluginParser
         bool tls = false;
         string host = "cloudfront.com", path = "/";
         string? cert = null;
+        bool mux = true;
         foreach (var (key, value) in pairs)
         {
             switch (key)
@@ -92,9 +93,16 @@ public static class ShadowsocksPluginParser
                 case "cert" when !string.IsNullOrEmpty(value):
                     cert = value;
                     break;
-                case "mux" or "loglevel" or "fast-open":
-                    // Client tuning of the Go plugin: Sluice opens one WebSocket per connection (the server
-                    // accepts both), logs its own way, and dials without TFO.
+                case "mux" when int.TryParse(value, out int concurrency) && concurrency >= 0:
+                    // The Go plugin shares one WebSocket among up to N connections; Sluice opens one per
+                    // connection but keeps the framing, which is what the server checks for.
+                    mux = concurrency != 0;
+                    break;
+                case "mux":
+                    error = $"mux={value}: expected a number (0 turns the server-side mux framing off; it must match the server)";
+                    return null;
+                case "loglevel" or "fast-open":
+                    // The Go plugin's own logging and TFO: Sluice logs its own way and dials without TFO.
                     break;
                 case "server":
                     error = "\"server\" is the plugin's server mode; an outbound is the client side";
@@ -110,7 +118,7 @@ public static class ShadowsocksPluginParser
             return null;
         }
         error = null;
-        return new V2RayPluginOptions(opts, host, path, tls, cert);
+        return new V2RayPluginOptions(opts, host, path, tls, cert, mux);
     }
 
     /// <summary>SIP003 options: ';'-separated, "key=value" or a bare flag, '\' escapes the next character.</summary>

@@ -14,7 +14,7 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 /// 2. an RFC 6455 upgrade: GET path, Host: host, a random key; the 101 answer's Sec-WebSocket-Accept is
 ///    checked, so a plain web server in front cannot pass for the plugin;
 /// 3. the Shadowsocks stream in binary messages, one per write (the framing and masking are .NET's
-///    managed WebSocket over this connection).
+///    managed WebSocket over this connection), inside Mux.Cool frames unless mux=0 (see <see cref="MuxCoolStream"/>).
 /// A WebSocket has no half-close: the connection ends when either side closes it.
 /// </summary>
 internal sealed class V2RayPlugin(V2RayPluginOptions options) : IShadowsocksPlugin
@@ -47,7 +47,8 @@ internal sealed class V2RayPlugin(V2RayPluginOptions options) : IShadowsocksPlug
             byte[] rest = await UpgradeAsync(stream, who, limit.Token);
             var socket = WebSocket.CreateFromStream(rest.Length == 0 ? stream : new PrefixedStream(stream, rest, rest.Length),
                 new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
-            return new WebSocketConnectionStream(socket, stream);
+            var webSocket = new WebSocketConnectionStream(socket, stream);
+            return options.Mux ? new MuxCoolStream(webSocket, who) : webSocket;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
