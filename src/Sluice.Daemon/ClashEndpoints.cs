@@ -212,6 +212,8 @@ internal static class ClashEndpoints
         "shadowsocks" => "Shadowsocks",
         "socks" => "Socks5",
         "http" => "Http",
+        "trojan" => "Trojan",
+        "vless" => "Vless",
         "selector" => "Selector",
         "urltest" => "URLTest",
         "fallback" => "Fallback",

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Sluice.Cli.Testbed;
+namespace Sluice.Testbed;
 
 /// <summary>A `sluice run` process: its output lines are collected so tests and the demo can read the log.</summary>
 public sealed class EngineProcess

@@ -1,8 +1,9 @@
-namespace Sluice.Core.Tests.Groups;
+namespace Sluice.Tests;
 
 /// <summary>
 /// A TimeProvider that moves only when told, with timers: <see cref="Advance"/> moves time and fires
 /// every timer that falls due, in order (so Task.Delay(…, clock) completes exactly when it should).
+/// The one fake clock of the test projects (linked into each that needs one).
 /// </summary>
 internal sealed class FakeClock : TimeProvider
 {
@@ -45,6 +46,8 @@ internal sealed class FakeClock : TimeProvider
         lock (_lock) _timers.Add(timer);
         return timer;
     }
+
+    public void Advance(double seconds) => Advance(TimeSpan.FromSeconds(seconds));
 
     public void Advance(TimeSpan by)
     {

@@ -1,7 +1,7 @@
 using Sluice.Core;
 using Sluice.Platform.Linux;
 
-namespace Sluice.Cli.Commands;
+namespace Sluice.Hosting.Linux;
 
 /// <summary>Composition of the Linux implementations the engine runs on.</summary>
 internal static class LinuxPlatform

@@ -1,20 +1,20 @@
-using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Core.Routing;
 using Sluice.Core.Tun;
 using Sluice.Packets;
 
-namespace Sluice.Core.Tests.WireGuard;
+namespace Sluice.Core.Tests.Routing;
 
-public class AllowedIpsTrieTests
+public class PrefixTrieTests
 {
     [Fact]
-    public void Lookup_IsLongestPrefixMatch()
+    public void Longest_IsLongestPrefixMatch()
     {
-        var trie = new AllowedIpsTrie();
-        trie.Add(IpPrefix.Parse("0.0.0.0/0"), 0);
-        trie.Add(IpPrefix.Parse("10.0.0.0/8"), 1);
-        trie.Add(IpPrefix.Parse("10.1.0.0/16"), 2);
-        trie.Add(IpPrefix.Parse("10.1.2.3/32"), 3);
-        trie.Add(IpPrefix.Parse("fd00::/8"), 4);
+        var trie = new PrefixTrie();
+        trie.Set(IpPrefix.Parse("0.0.0.0/0"), 0);
+        trie.Set(IpPrefix.Parse("10.0.0.0/8"), 1);
+        trie.Set(IpPrefix.Parse("10.1.0.0/16"), 2);
+        trie.Set(IpPrefix.Parse("10.1.2.3/32"), 3);
+        trie.Set(IpPrefix.Parse("fd00::/8"), 4);
         Assert.Equal(3, Lookup(trie, "10.1.2.3"));
         Assert.Equal(2, Lookup(trie, "10.1.2.4"));
         Assert.Equal(1, Lookup(trie, "10.2.0.0"));
@@ -24,23 +24,23 @@ public class AllowedIpsTrieTests
     }
 
     [Fact]
-    public void SamePrefixTwice_BelongsToTheLastPeer()
+    public void SetSamePrefixTwice_BelongsToTheLastPeer()
     {
-        var trie = new AllowedIpsTrie();
-        trie.Add(IpPrefix.Parse("10.0.0.0/24"), 1);
-        trie.Add(IpPrefix.Parse("10.0.0.0/24"), 2);
+        var trie = new PrefixTrie();
+        trie.Set(IpPrefix.Parse("10.0.0.0/24"), 1);
+        trie.Set(IpPrefix.Parse("10.0.0.0/24"), 2);
         Assert.Equal(2, Lookup(trie, "10.0.0.9"));
     }
 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void RandomPrefixes_MatchLinearReference(bool v4)
+    public void Longest_RandomPrefixes_MatchLinearReference(bool v4)
     {
         var random = new Random(v4 ? 4 : 6);
         int width = v4 ? 32 : 128;
         var prefixes = new List<(IpPrefix Prefix, int Peer)>();
-        var trie = new AllowedIpsTrie();
+        var trie = new PrefixTrie();
         for (int i = 0; i < 1500; i++)
         {
             // Short random prefixes plus nested ones under earlier prefixes, so matches overlap.
@@ -55,7 +55,7 @@ public class AllowedIpsTrieTests
             var prefix = new IpPrefix(Make(address, v4), length);
             int peer = random.Next(64);
             prefixes.Add((prefix, peer));
-            trie.Add(prefix, peer);
+            trie.Set(prefix, peer);
         }
 
         for (int i = 0; i < 20_000; i++)
@@ -71,14 +71,14 @@ public class AllowedIpsTrieTests
                     expected = peer;
                 }
             }
-            Assert.Equal(expected, trie.Lookup(v4, address));
+            Assert.Equal(expected, trie.Longest(v4, address));
         }
     }
 
-    private static int Lookup(AllowedIpsTrie trie, string address)
+    private static int Lookup(PrefixTrie trie, string address)
     {
         var a = NetAddress.Parse(address);
-        return trie.Lookup(a.IsV4, a.Value);
+        return trie.Longest(a.IsV4, a.Value);
     }
 
     private static NetAddress Make(UInt128 value, bool v4)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Sluice.Hosting.Linux;
 
-namespace Sluice.Cli.Testbed;
+namespace Sluice.Testbed;
 
 /// <summary>
 /// Two network namespaces joined by a veth pair, always torn down:

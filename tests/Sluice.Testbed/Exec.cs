@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Sluice.Cli.Testbed;
+namespace Sluice.Testbed;
 
 /// <summary>The result of a finished command.</summary>
 public sealed record ExecResult(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
-using Sluice.Cli.Commands;
 using Sluice.Core.Configuration;
+using Sluice.Hosting.Linux.Logging;
 
-namespace Sluice.E2E;
+namespace Sluice.Cli.Tests.Hosting;
 
 /// <summary>The batched log sink behind the console and `log.output`: every line arrives, in order, while the engine runs.</summary>
 public sealed class LineLogWriterTests : IDisposable

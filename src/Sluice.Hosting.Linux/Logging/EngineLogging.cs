@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 
-namespace Sluice.Cli.Commands;
+namespace Sluice.Hosting.Linux.Logging;
 
 /// <summary>Logging as the config's `log` section asks: level, timestamps, disabled, and `output` (a file instead of the console).</summary>
 internal static class EngineLogging

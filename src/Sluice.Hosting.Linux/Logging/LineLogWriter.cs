@@ -3,7 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Sluice.Cli.Commands;
+namespace Sluice.Hosting.Linux.Logging;
 
 /// <summary>
 /// The log sink for the console and for `log.output`: one line per entry in <see cref="LineFormatter"/>'s

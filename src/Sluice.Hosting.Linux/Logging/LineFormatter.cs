@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Sluice.Cli.Commands;
+namespace Sluice.Hosting.Linux.Logging;
 
 /// <summary>
 /// One line per entry: <c>12:00:01.234 info  tcp: message</c>. The default simple formatter also prints
