@@ -75,7 +75,8 @@ public sealed class RuleSetTests : IDisposable
         var engine = StartEngine(RemoteSetConfig()).WaitStarted();
         Assert.True(engine.WaitFor("rule set geosite-test: downloaded", Wait), engine.Log);
 
-        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+        string seen = SourceSeenFor("www.listed.test");
+        Assert.True(seen == NamespaceTestbed.ServerV4, seen + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
 
         // A corrupt body at the next refresh: the old set stays, and the log says why.
