@@ -22,10 +22,18 @@ internal static class CheckCommand
         var errors = ConfigLoader.Validate(json);
         if (errors.Count == 0)
         {
+            foreach (string notice in Notices(ConfigLoader.Load(json))) Console.WriteLine($"notice: {notice}");
             Console.WriteLine($"{path}: ok");
             return 0;
         }
         foreach (var error in errors) Console.Error.WriteLine(error.ToString());
         return 1;
+    }
+
+    /// <summary>Things that work, but not the way the config's words suggest.</summary>
+    private static IEnumerable<string> Notices(SluiceConfig config)
+    {
+        foreach (var tun in config.TunInbounds.Where(t => t.Stack is "gvisor" or "mixed"))
+            yield return $"inbounds (tun {tun.Tag}): stack \"{tun.Stack}\" is served by Sluice's own stack (kernel TCP termination for proxy lanes, raw packets for WireGuard); nothing to change";
     }
 }
