@@ -13,7 +13,7 @@ internal sealed class CommandLine
         ["-f"] = "--follow",
     };
 
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow"];
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--fix"];
 
     public string Verb { get; private init; } = "";
 
