@@ -12,6 +12,17 @@ internal sealed class HttpsSite
     private readonly string _address;
     private readonly int _port;
 
+    /// <summary>A site over an existing folder and certificate.</summary>
+    public HttpsSite(NamespaceTestbed testbed, string folder, string certFile, string keyFile, string address, int port)
+    {
+        _testbed = testbed;
+        _address = address;
+        _port = port;
+        Folder = folder;
+        CertFile = certFile;
+        KeyFile = keyFile;
+    }
+
     public HttpsSite(NamespaceTestbed testbed, string name, string address, int port)
     {
         _testbed = testbed;
