@@ -12,17 +12,30 @@ internal static class EngineMode
     /// The mode state: experimental.clash_api.default_mode (default "rule"); the modes a client may pick are
     /// that one, "rule", "global", "direct", and every clash_mode the route and DNS rules name.
     /// </summary>
-    public static ClashModeState Create(SluiceConfig config)
+    /// <param name="remembered">The mode the cache file kept from the last run; used when it is still a known mode.</param>
+    public static ClashModeState Create(SluiceConfig config, string? remembered = null)
     {
         string initial = config.Experimental.ClashApi?.DefaultMode ?? "rule";
         var known = new List<string>();
         foreach (string mode in RuleModes(config).Prepend(initial).Concat(["rule", "global", "direct"]))
             if (!known.Contains(mode, StringComparer.OrdinalIgnoreCase)) known.Add(mode);
+        if (remembered is not null && known.FirstOrDefault(k => string.Equals(k, remembered, StringComparison.OrdinalIgnoreCase)) is { } kept) initial = kept;
         return new ClashModeState(initial) { Known = known };
     }
 
-    /// <summary>Remote rule-set bodies live in the state directory (SLUICE_STATE_DIR, default /var/lib/sluice) under rule-sets/.</summary>
-    public static string RuleSetCacheDirectory(SluiceConfig config) => Path.Combine(ConfigDefaults.StateDirectory, "rule-sets");
+    /// <summary>Selectors take the member the cache file remembers, and remember each new pick.</summary>
+    public static void RememberSelections(IEnumerable<Outbounds.IOutbound> outbounds, State.CacheFile cache)
+    {
+        foreach (var group in outbounds.OfType<Outbounds.Groups.OutboundGroup>().Where(g => g.Type == "selector"))
+        {
+            if (cache.SelectedOf(group.Tag) is { } member) group.Select(member);
+            group.Selected += (g, picked) => cache.SetSelected(g.Tag, picked);
+        }
+    }
+
+    /// <summary>Remote rule-set bodies: rule-sets/ beside the cache file when one is configured, else in the state directory (SLUICE_STATE_DIR, default /var/lib/sluice).</summary>
+    public static string RuleSetCacheDirectory(SluiceConfig config) =>
+        Path.Combine(config.Experimental.CacheFile is { } cache ? Path.GetDirectoryName(Path.GetFullPath(cache.Path))! : ConfigDefaults.StateDirectory, "rule-sets");
 
     /// <summary>route_address(_exclude) plus the ip_cidr items of the named sets, as loaded at start.</summary>
     public static IReadOnlyList<IpPrefix> WithSets(IReadOnlyList<IpPrefix> prefixes, IReadOnlyList<string> sets, RuleSets.RuleSetLibrary? library)

@@ -64,6 +64,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Inbounds.LocalInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
     private RuleSetLibrary? _ruleSets;
+    private State.CacheFile? _cache;
 
     /// <param name="limits">Timeouts, table and buffer sizes of the data path; default <see cref="EngineLimits.Default"/>.</param>
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs, EngineLimits? limits = null)
@@ -121,10 +122,14 @@ public sealed partial class SluiceEngine : IDisposable
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
         _owned.Add(directForDns);
         // Rules compile against rule-set handles and the Clash mode; the sets are loaded once outbounds exist.
-        Mode = EngineMode.Create(_config);
+        if (_config.Experimental.CacheFile is { } cacheOptions) _cache = State.CacheFile.Open(cacheOptions, _logs.CreateLogger("cache-file"), _time);
+        Mode = EngineMode.Create(_config, _cache?.Mode);
+        if (_cache is { } modeCache) Mode.Changed += modeCache.SetMode;
         _ruleSets = RuleSetLibrary.For(_config);
         var scope = new RuleScope(_ruleSets.Handles, Mode);
         _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope);
+        if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
+            LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
         var context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
         foreach (var options in _config.Outbounds)
         {
@@ -132,6 +137,7 @@ public sealed partial class SluiceEngine : IDisposable
                 ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"), _time)
                 : OutboundRegistry.Create(options, context);
         }
+        if (_cache is { } selectionCache) EngineMode.RememberSelections(_outbounds.Values, selectionCache);
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
         _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs);
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
@@ -319,6 +325,8 @@ public sealed partial class SluiceEngine : IDisposable
         _outbounds.Clear();
         foreach (var owned in _owned) owned.Dispose();
         _owned.Clear();
+        _cache?.Dispose();
+        _cache = null;
         _tun = null;
         _loop = null;
     }
@@ -330,6 +338,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "engine started without a tun inbound: {Inbounds}, fwmark 0x{Mark:x}")]
     private static partial void LogStartedWithoutTun(ILogger logger, string inbounds, uint mark);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "store_fakeip: {Count} fake address(es) restored from {Path}")]
+    private static partial void LogFakeIpRestored(ILogger logger, int count, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "rule {Rule}")]
     private static partial void LogRule(ILogger logger, string rule);

@@ -12,6 +12,7 @@ namespace Sluice.E2E;
 internal sealed class DaemonUnderTest
 {
     private readonly NamespaceTestbed _testbed;
+    private IReadOnlyList<string> _environment = [];
 
     private DaemonUnderTest(NamespaceTestbed testbed, EngineProcess process, string dir)
     {
@@ -34,11 +35,12 @@ internal sealed class DaemonUnderTest
 
     public const string Http = "http://127.0.0.1:1777";
 
-    public static DaemonUnderTest Start(NamespaceTestbed testbed, string? daemonConfig = null, string name = "daemon")
+    /// <param name="environment">"NAME=value" pairs the daemon runs with (and keeps across <see cref="Launch"/>).</param>
+    public static DaemonUnderTest Start(NamespaceTestbed testbed, string? daemonConfig = null, string name = "daemon", IReadOnlyList<string>? environment = null)
     {
         string dir = Path.Combine(testbed.WorkDir, name);
         Directory.CreateDirectory(dir);
-        var daemon = new DaemonUnderTest(testbed, null!, dir);
+        var daemon = new DaemonUnderTest(testbed, null!, dir) { _environment = environment ?? [] };
         daemon.Process = daemon.Launch(daemonConfig);
         return daemon;
     }
@@ -46,7 +48,8 @@ internal sealed class DaemonUnderTest
     /// <summary>Starts (again) the daemon process with the same paths; waits for "daemon ready".</summary>
     public EngineProcess Launch(string? daemonConfig = null)
     {
-        var argv = new List<string>(SluiceBinary.Command()) { "daemon", "--socket", Socket, "--secret-file", SecretFile, "--state-dir", StateDir };
+        var argv = new List<string>(_environment.Count > 0 ? ["env", .. _environment, .. SluiceBinary.Command()] : SluiceBinary.Command())
+            { "daemon", "--socket", Socket, "--secret-file", SecretFile, "--state-dir", StateDir };
         if (daemonConfig is not null) argv.AddRange(["-c", daemonConfig]);
         var process = new EngineProcess(_testbed.StartIn(_testbed.Client, [.. argv]));
         if (!process.WaitFor("daemon ready", TimeSpan.FromSeconds(40))) throw new InvalidOperationException($"the daemon did not start:\n{process.Log}");

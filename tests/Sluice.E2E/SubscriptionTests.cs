@@ -43,23 +43,7 @@ public sealed class SubscriptionTests : IDisposable
         File.Move(temp, Path.Combine(_site, "list.txt"), overwrite: true);
     }
 
-    private System.Diagnostics.Process StartHttps()
-    {
-        string script = Path.Combine(_testbed.WorkDir, "https.py");
-        File.WriteAllText(script, """
-            import functools, http.server, ssl, sys
-            site, cert, key, host, port = sys.argv[1:6]
-            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
-            server = http.server.ThreadingHTTPServer((host, int(port)), handler)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert, key)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-            server.serve_forever()
-            """);
-        var process = _testbed.StartIn(_testbed.Router, "python3", script, _site, _cert, _key, NamespaceTestbed.RouterV4, HttpsPort.ToString());
-        ProxyPeers.WaitListening(_testbed, HttpsPort);
-        return process;
-    }
+    private System.Diagnostics.Process StartHttps() => new HttpsSite(_testbed, _site, _cert, _key, NamespaceTestbed.RouterV4, HttpsPort).Start();
 
     private string Config() => ProxyPeers.TunConfig(
         """{"type": "urltest", "tag": "auto", "outbounds": [], "interval": "2s"}""", final: "auto").TrimEnd().TrimEnd('}') + $$"""

@@ -13,7 +13,11 @@ internal sealed class CommandLine
         ["-f"] = "--follow",
     };
 
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links"];
+<<<<<<< HEAD
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links", "--fix"];
+=======
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--fix"];
+>>>>>>> rulesets
 
     public string Verb { get; private init; } = "";
 

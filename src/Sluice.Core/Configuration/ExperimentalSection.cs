@@ -16,10 +16,13 @@ public sealed record ClashApiOptions(string? ExternalController, string? Secret,
     public static bool TryParseController(string text, out IPEndPoint? endpoint) => ExperimentalSection.TryParseController(text, out endpoint);
 }
 
-/// <summary>The "experimental" section; only clash_api is read.</summary>
+/// <summary>The "experimental" section: clash_api and cache_file.</summary>
 public sealed record ExperimentalOptions(ClashApiOptions? ClashApi)
 {
     public static ExperimentalOptions Empty { get; } = new((ClashApiOptions?)null);
+
+    /// <summary>experimental.cache_file when enabled; null = nothing is kept across restarts (but remote rule sets).</summary>
+    public CacheFileOptions? CacheFile { get; init; }
 }
 
 /// <summary>"experimental": {"clash_api": {"external_controller", "secret", "default_mode"}} (docs/config.md#experimental).</summary>
@@ -50,8 +53,9 @@ internal static class ExperimentalSection
                 ? "not supported: the daemon serves its own dashboard at /ui and sends no CORS headers" : null);
             clash = new ClashApiOptions(controller, secret, mode);
         }
-        r.Finish(name => name is "cache_file" or "v2ray_api" ? "not supported yet" : null);
-        config.Experimental = new ExperimentalOptions(clash);
+        var cacheFile = CacheFileSection.Parse(r);
+        r.Finish(name => name is "v2ray_api" ? "not supported yet" : null);
+        config.Experimental = new ExperimentalOptions(clash) { CacheFile = cacheFile };
     }
 
     /// <summary>"127.0.0.1:9090", "[::1]:9090", "localhost:9090"; a port is required.</summary>

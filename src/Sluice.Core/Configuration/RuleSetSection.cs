@@ -10,7 +10,7 @@ namespace Sluice.Core.Configuration;
 internal static class RuleSetSection
 {
     /// <summary>A remote set is not refreshed more often than this (a typo like "1s" would hammer the server).</summary>
-    public static readonly TimeSpan MinUpdateInterval = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan MinUpdateInterval = TimeSpan.FromSeconds(10);
 
     public static List<RuleSetOptions> Parse(ObjectReader route, ConfigBuilder config)
     {
@@ -84,7 +84,7 @@ internal static class RuleSetSection
                 if (detour is { Length: 0 }) detour = null;
                 if (detour is not null) config.ReferenceOutbound(detour, r.PathOf("download_detour"));
                 var interval = r.Duration("update_interval") ?? RemoteRuleSetOptions.DefaultUpdateInterval;
-                if (interval < MinUpdateInterval) errors.Add(r.PathOf("update_interval"), $"at least {MinUpdateInterval.TotalMinutes:0}m (a shorter interval would hammer the server)");
+                if (interval < MinUpdateInterval) errors.Add(r.PathOf("update_interval"), $"at least {MinUpdateInterval.TotalSeconds:0}s (a shorter interval would hammer the server)");
                 if (uri is not null && remoteFormat is { } rf) result = new RemoteRuleSetOptions(tag ?? "", uri, rf, detour, interval);
                 break;
             default:

@@ -66,6 +66,10 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
 
     public IDomainMap Map => _map;
 
+    /// <summary>The fakeip servers' address pools by server tag and family (the cache file saves and restores them).</summary>
+    internal IEnumerable<(string Key, FakeIpPool Pool)> FakePools =>
+        _servers.SelectMany(s => new[] { (s.Tag + "/4", s.FakeV4), (s.Tag + "/6", s.FakeV6) }).Where(p => p.Item2 is not null).Select(p => (p.Item1, p.Item2!));
+
     public DnsStatistics Statistics { get; }
 
     /// <summary>

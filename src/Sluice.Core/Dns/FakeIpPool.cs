@@ -21,6 +21,7 @@ internal sealed class FakeIpPool
     private readonly Dictionary<NetAddress, string> _byAddress = new();
     private readonly Lock _lock = new();
     private UInt128 _next = 1;
+    private int _version;
 
     public FakeIpPool(IpPrefix range)
     {
@@ -57,9 +58,46 @@ internal sealed class FakeIpPool
             string key = name.ToString();
             _byName[key] = address;
             _byAddress[address] = key;
+            _version++;
             return address;
         }
     }
+
+    /// <summary>Grows with every new address handed out: a saver compares it to know whether anything changed.</summary>
+    public int Version => Volatile.Read(ref _version);
+
+    /// <summary>Every name with its address, oldest first, and the offset of the next address (experimental.cache_file.store_fakeip).</summary>
+    public (UInt128 Next, List<(string Name, NetAddress Address)> Entries) Export()
+    {
+        lock (_lock)
+        {
+            var entries = _byAddress.Select(e => (e.Value, e.Key)).OrderBy(e => Offset(e.Key) < _next ? Offset(e.Key) + _size : Offset(e.Key)).ToList();
+            return (_next, entries);
+        }
+    }
+
+    /// <summary>Puts saved names back at their addresses, so a name keeps its fake address across restarts. Entries outside the range are skipped.</summary>
+    public int Restore(UInt128 next, IEnumerable<(string Name, NetAddress Address)> entries)
+    {
+        lock (_lock)
+        {
+            int restored = 0;
+            foreach (var (name, address) in entries)
+            {
+                if (!Contains(address) || name.Length == 0 || _byName.ContainsKey(name)) continue;
+                UInt128 offset = Offset(address);
+                if (offset == 0 || offset >= (_range.IsV4 ? _size - 1 : _size)) continue;
+                if (_byAddress.Remove(address, out string? previous)) _byName.Remove(previous);
+                _byName[name] = address;
+                _byAddress[address] = name;
+                restored++;
+            }
+            if (next >= 1 && next < _size) _next = next;
+            return restored;
+        }
+    }
+
+    private UInt128 Offset(NetAddress address) => address.Value - _base;
 
     public bool TryGetName(NetAddress address, out string name)
     {

@@ -274,7 +274,9 @@ internal sealed partial class PacketLoop
                 LogTcpDropped(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleLabel);
                 return;
             }
-            entry = nat.Add(key, flow, choice.Kind == LaneKind.NeedsSniff ? null : choice.Decision, now);
+            // A sniff verdict is kept too: the relay sniffs the first payload, then decides from the next rule
+            // (deciding again from the first would skip the sniff rule, which the flow already matched).
+            entry = nat.Add(key, flow, choice.Decision, now);
             if (entry is null)
             {
                 LogNatFull(_logger, key.ToString());

@@ -59,6 +59,9 @@ internal sealed partial class OutboundGroup : IOutbound
 
     internal IReadOnlyList<MemberHealth> Members => EnsureMembers();
 
+    /// <summary>Raised after <see cref="Select"/> picked a member by hand (the cache file remembers it).</summary>
+    public event Action<OutboundGroup, string>? Selected;
+
     /// <summary>selector: choose a member by tag; false when the group has no such member.</summary>
     public bool Select(string tag)
     {
@@ -66,6 +69,7 @@ internal sealed partial class OutboundGroup : IOutbound
         if (member is null) return false;
         _manual = tag;
         Switch(member, "selected");
+        Selected?.Invoke(this, tag);
         return true;
     }
 

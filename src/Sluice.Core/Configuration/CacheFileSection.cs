@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>experimental.cache_file (docs/config.md#cache-file): what the engine keeps across restarts.</summary>
+/// <param name="Path">The file; default /var/lib/sluice/cache.json (SLUICE_STATE_DIR). Relative paths are from the working directory.</param>
+/// <param name="CacheId">Keeps this config's state apart from other configs sharing the file; default "".</param>
+/// <param name="StoreFakeIp">Fake addresses keep their names across restarts; default false.</param>
+public sealed record CacheFileOptions(string Path, string CacheId, bool StoreFakeIp)
+{
+    public static string DefaultPath => System.IO.Path.Combine(ConfigDefaults.StateDirectory, "cache.json");
+}
+
+internal static class CacheFileSection
+{
+    public static CacheFileOptions? Parse(ObjectReader experimental)
+    {
+        if (experimental.Take("cache_file") is not { } element) return null;
+        if (ObjectReader.Open(element, experimental.PathOf("cache_file"), experimental.Errors) is not { } r) return null;
+        bool enabled = r.Bool("enabled", false);
+        string? path = r.String("path");
+        string id = r.String("cache_id") ?? "";
+        bool fakeIp = r.Bool("store_fakeip", false);
+        if (r.Take("store_rdrc") is { ValueKind: JsonValueKind.True })
+            r.Errors.Add(r.PathOf("store_rdrc"), "not supported by Sluice yet (Sluice keeps no rejected-response cache); remove it or set it to false");
+        r.Duration("rdrc_timeout");
+        if (path is { Length: 0 }) r.Errors.Add(r.PathOf("path"), "must not be empty (leave it out for the default, " + CacheFileOptions.DefaultPath + ")");
+        r.Finish();
+        return enabled ? new CacheFileOptions(string.IsNullOrEmpty(path) ? CacheFileOptions.DefaultPath : path, id, fakeIp) : null;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Sluice.Core.Configuration;
+
+/// <summary>
+/// `sluice check --fix`: rewrites what sing-box removed into its replacement, so an older config runs:
+/// 1. tun inet4_/inet6_address and inet4_/inet6_route(_exclude)_address merged into address / route_address / route_exclude_address;
+/// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules;
+/// 3. route and DNS rule geosite / geoip / source_geoip → rule_set (+ remote binary sets from SagerNet's lists); rule_set_ipcidr_match_source renamed;
+/// 4. legacy DNS servers {"address": "tls://1.1.1.1"} → {"type": "tls", "server": "1.1.1.1"} (udp, tcp, tls, https, local);
+/// 5. "dns" outbounds dropped, and rules that routed to one become {"action": "hijack-dns"}.
+/// Each change is described in one line.
+/// </summary>
+public static class ConfigMigrator
+{
+    public static (string Json, IReadOnlyList<string> Changes) Migrate(string json)
+    {
+        var root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+            ?? throw new JsonException("the config is not a JSON object");
+        var changes = new List<string>();
+        var sniffRules = new List<JsonNode>();
+        if (root["inbounds"] is JsonArray inbounds)
+        {
+            for (int i = 0; i < inbounds.Count; i++)
+            {
+                if (inbounds[i] is not JsonObject inbound) continue;
+                foreach (var (old, merged) in new[] { ("inet4_address", "address"), ("inet6_address", "address"), ("inet4_route_address", "route_address"),
+                             ("inet6_route_address", "route_address"), ("inet4_route_exclude_address", "route_exclude_address"), ("inet6_route_exclude_address", "route_exclude_address") })
+                {
+                    if (inbound[old] is not { } value) continue;
+                    var target = inbound[merged] as JsonArray ?? (inbound[merged] is { } single ? new JsonArray(single.DeepClone()) : new JsonArray());
+                    foreach (var item in value is JsonArray a ? a.ToArray() : [value]) target.Add(item?.DeepClone());
+                    inbound.Remove(old);
+                    inbound[merged] = target;
+                    changes.Add($"inbounds[{i}].{old}: merged into {merged}");
+                }
+                if (inbound["sniff"] is JsonValue sniff && sniff.TryGetValue(out bool on))
+                {
+                    string tag = inbound["tag"]?.GetValue<string>() ?? (inbound["type"]?.GetValue<string>() == "tun" ? ConfigDefaults.TunTag : inbound["type"]?.GetValue<string>() ?? "in");
+                    inbound["tag"] ??= tag;
+                    if (on) sniffRules.Add(new JsonObject { ["inbound"] = tag, ["action"] = "sniff" });
+                    changes.Add($"inbounds[{i}].sniff: replaced by a route rule {{\"inbound\": \"{tag}\", \"action\": \"sniff\"}}");
+                }
+                foreach (string field in new[] { "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy" })
+                    inbound.Remove(field);
+            }
+        }
+        var dnsOutbounds = new HashSet<string>(StringComparer.Ordinal);
+        if (root["outbounds"] is JsonArray outbounds)
+        {
+            foreach (var outbound in outbounds.OfType<JsonObject>().Where(o => o["type"]?.GetValue<string>() == "dns").ToArray())
+            {
+                dnsOutbounds.Add(outbound["tag"]?.GetValue<string>() ?? "dns");
+                outbounds.Remove(outbound);
+                changes.Add($"outbounds: the dns outbound \"{outbound["tag"]}\" is replaced by {{\"action\": \"hijack-dns\"}} in the rules that used it");
+            }
+        }
+        var route = root["route"] as JsonObject;
+        var sets = new SortedSet<string>(StringComparer.Ordinal);
+        if (route?["rules"] is JsonArray routeRules) MigrateRules(routeRules, "route.rules", sets, dnsOutbounds, changes);
+        if (root["dns"] is JsonObject dns)
+        {
+            if (dns["rules"] is JsonArray dnsRules) MigrateRules(dnsRules, "dns.rules", sets, dnsOutbounds, changes);
+            if (dns["servers"] is JsonArray servers)
+                for (int i = 0; i < servers.Count; i++)
+                    if (servers[i] is JsonObject server && server["type"] is null && server["address"]?.GetValue<string>() is { } address && MigrateServer(server, address))
+                        changes.Add($"dns.servers[{i}]: \"address\": \"{address}\" written as {server.ToJsonString()}");
+        }
+        if (sniffRules.Count > 0 || sets.Count > 0)
+        {
+            route ??= (JsonObject)(root["route"] = new JsonObject());
+            var rules = route["rules"] as JsonArray ?? (JsonArray)(route["rules"] = new JsonArray());
+            for (int i = sniffRules.Count - 1; i >= 0; i--) rules.Insert(0, sniffRules[i]);
+            var definitions = route["rule_set"] as JsonArray ?? (JsonArray)(route["rule_set"] = new JsonArray());
+            var defined = definitions.OfType<JsonObject>().Select(d => d["tag"]?.GetValue<string>()).ToHashSet();
+            foreach (string tag in sets.Where(t => !defined.Contains(t)))
+            {
+                string kind = tag.StartsWith("geoip-", StringComparison.Ordinal) ? "geoip" : "geosite";
+                definitions.Add(new JsonObject { ["type"] = "remote", ["tag"] = tag, ["format"] = "binary",
+                    ["url"] = $"https://raw.githubusercontent.com/SagerNet/sing-{kind}/rule-set/{tag}.srs" });
+                changes.Add($"route.rule_set: added the remote set \"{tag}\"");
+            }
+        }
+        return (root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", changes);
+    }
+
+    private static void MigrateRules(JsonArray rules, string path, SortedSet<string> sets, HashSet<string> dnsOutbounds, List<string> changes)
+    {
+        for (int i = 0; i < rules.Count; i++)
+        {
+            if (rules[i] is not JsonObject rule) continue;
+            string at = $"{path}[{i}]";
+            if (rule["rules"] is JsonArray nested) MigrateRules(nested, at + ".rules", sets, dnsOutbounds, changes);
+            var tags = new List<string>();
+            foreach (var (field, kind) in new[] { ("geosite", "geosite"), ("geoip", "geoip"), ("source_geoip", "geoip") })
+            {
+                if (rule[field] is not { } value) continue;
+                foreach (var item in value is JsonArray a ? a.ToArray() : [value])
+                    if (item?.GetValue<string>() is { } code) tags.Add($"{kind}-{code}");
+                if (field == "source_geoip") rule["rule_set_ip_cidr_match_source"] = true;
+                rule.Remove(field);
+                changes.Add($"{at}.{field}: replaced by rule_set");
+            }
+            if (tags.Count > 0)
+            {
+                var list = rule["rule_set"] as JsonArray ?? (rule["rule_set"] is { } one ? new JsonArray(one.DeepClone()) : new JsonArray());
+                foreach (string tag in tags)
+                {
+                    list.Add(tag);
+                    sets.Add(tag);
+                }
+                rule["rule_set"] = list;
+            }
+            if (rule["rule_set_ipcidr_match_source"] is { } old)
+            {
+                rule.Remove("rule_set_ipcidr_match_source");
+                rule["rule_set_ip_cidr_match_source"] = old.DeepClone();
+                changes.Add($"{at}.rule_set_ipcidr_match_source: renamed rule_set_ip_cidr_match_source");
+            }
+            if (rule["outbound"]?.GetValue<string>() is { } target && dnsOutbounds.Contains(target))
+            {
+                rule.Remove("outbound");
+                rule["action"] = "hijack-dns";
+                changes.Add($"{at}: routed to the dns outbound, now {{\"action\": \"hijack-dns\"}}");
+            }
+        }
+    }
+
+    private static bool MigrateServer(JsonObject server, string address)
+    {
+        string? type = null, host = address;
+        if (address == "local") type = "local";
+        else if (address.StartsWith("https://", StringComparison.Ordinal)) type = "https";
+        else if (address.StartsWith("tls://", StringComparison.Ordinal)) type = "tls";
+        else if (address.StartsWith("tcp://", StringComparison.Ordinal)) type = "tcp";
+        else if (address.StartsWith("udp://", StringComparison.Ordinal)) type = "udp";
+        else if (!address.Contains("://", StringComparison.Ordinal)) type = "udp";
+        if (type is null) return false;
+        server.Remove("address");
+        server["type"] = type;
+        if (type == "local") return true;
+        if (address.Contains("://", StringComparison.Ordinal)) host = address[(address.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        if (type == "https")
+        {
+            int slash = host.IndexOf('/');
+            if (slash >= 0 && host[slash..] != "/dns-query") server["path"] = host[slash..];
+            if (slash >= 0) host = host[..slash];
+        }
+        int colon = host.LastIndexOf(':');
+        if (colon > 0 && host.IndexOf(']') < colon && ushort.TryParse(host[(colon + 1)..], out ushort port) && host.Count(c => c == ':') == 1)
+        {
+            server["server_port"] = port;
+            host = host[..colon];
+        }
+        server["server"] = host.Trim('[', ']');
+        if (server["address_resolver"] is { } resolver)
+        {
+            server.Remove("address_resolver");
+            server["domain_resolver"] = resolver.DeepClone();
+        }
+        if (server["address_strategy"] is not null) server.Remove("address_strategy");
+        return true;
+    }
+}

@@ -1,0 +1,146 @@
+using Sluice.Core.RuleSets;
+using Sluice.Core.RuleSets.Srs;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// A geosite-style remote binary rule set served over HTTPS at the router's hidden address (which the
+/// client cannot reach itself), fetched through microsocks as its download_detour. Apps name servers
+/// by host (curl --resolve, the HTTP Host sniffed): a listed name goes through microsocks, which the
+/// HTTP server sees as a connection from the router's own address; any other name goes direct, from
+/// the client's. The Clash mode, switched through the Clash API, moves new connections the same way.
+/// </summary>
+public sealed class RuleSetTests : IDisposable
+{
+    private const int HttpsPort = 8444;
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+    private readonly HttpsSite _site;
+    private readonly string _state;
+
+    public RuleSetTests()
+    {
+        _testbed.AddHiddenServer();
+        ProxyPeers.StartMicrosocks(_testbed);
+        _site = new HttpsSite(_testbed, "sets", NamespaceTestbed.HiddenV4, HttpsPort);
+        _state = Path.Combine(_testbed.WorkDir, "state");
+    }
+
+    public void Dispose() => _testbed.Dispose();
+
+    private static byte[] Geosite(params string[] suffixes) =>
+        SrsWriter.Write(new RuleSetContent(2, [new DefaultHeadlessRule { DomainSuffix = suffixes }]));
+
+    private static string Socks => ProxyPeers.Socks("socks", ProxyPeers.MicrosocksPort, ProxyPeers.User, ProxyPeers.Password);
+
+    private string RemoteSetConfig(string extraRules = "", string experimental = "") => $$"""
+        {
+          "log": {"level": "info"},
+          "inbounds": [{ "type": "tun", "tag": "tun-in", "interface_name": "sluice0", "address": ["172.19.0.1/30"], "auto_route": true }],
+          "outbounds": [{"type": "direct", "tag": "direct"}, {{Socks}}],
+          "route": {
+            "rule_set": [{ "type": "remote", "tag": "geosite-test", "url": "{{_site.Url("geosite-test.srs")}}",
+                           "download_detour": "socks", "update_interval": "10s" }],
+            "rules": [ {"action": "sniff"}, {{extraRules}} {"rule_set": "geosite-test", "outbound": "socks"} ],
+            "final": "direct"
+          }{{experimental}}
+        }
+        """;
+
+    /// <summary>`sluice run` trusting the test certificate (SSL_CERT_FILE) and keeping state in the test's folder.</summary>
+    private EngineProcess StartEngine(string config)
+    {
+        string path = Path.Combine(_testbed.WorkDir, "config.json");
+        File.WriteAllText(path, config);
+        var process = _testbed.StartIn(_testbed.Client, ["env", $"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}", .. SluiceBinary.Command(), "run", "-c", path]);
+        return new EngineProcess(process);
+    }
+
+    /// <summary>The address the HTTP server saw for a request to <paramref name="host"/> (resolved to the server by curl).</summary>
+    private string SourceSeenFor(string host)
+    {
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", "--resolve", $"{host}:{NamespaceTestbed.HttpPort}:{NamespaceTestbed.ServerV4}",
+            $"http://{host}:{NamespaceTestbed.HttpPort}/whoami");
+        return result.Ok ? result.Stdout.Trim() : "failed: " + result;
+    }
+
+    [Fact]
+    public void RemoteSet_FetchedThroughItsDetour_RoutesListedNamesToTheProxy_AndSurvivesServerLossAndCorruption()
+    {
+        _site.Serve("geosite-test.srs", Geosite("listed.test"));
+        var https = _site.Start();
+        var engine = StartEngine(RemoteSetConfig()).WaitStarted();
+        Assert.True(engine.WaitFor("rule set geosite-test: downloaded", Wait), engine.Log);
+
+        string seen = SourceSeenFor("www.listed.test");
+        Assert.True(seen == NamespaceTestbed.ServerV4, seen + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+
+        // A corrupt body at the next refresh: the old set stays, and the log says why.
+        _site.Serve("geosite-test.srs", "SRS\u0002 this is not zlib"u8.ToArray());
+        Assert.True(engine.WaitFor("rule set geosite-test: refresh from", Wait), engine.Log);
+        Assert.Contains(engine.Lines, l => l.Contains("keeping the set from", StringComparison.Ordinal) && l.Contains("zlib", StringComparison.Ordinal));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+
+        // The server goes away and the engine restarts: the cached set is used at once.
+        Exec.Kill(https);
+        engine.Signal(15);
+        Assert.True(engine.WaitForExit(TimeSpan.FromSeconds(20)), engine.Log);
+        var again = StartEngine(RemoteSetConfig()).WaitStarted();
+        Assert.True(again.WaitFor("rule set geosite-test: using the cached copy", Wait), again.Log);
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+    }
+
+    [Fact]
+    public void RemoteSet_FirstDownloadFailingWithoutCache_StopsTheStart_NamingTheSet()
+    {
+        // No HTTPS server at all.
+        var engine = StartEngine(RemoteSetConfig());
+        Assert.True(engine.WaitForExit(TimeSpan.FromSeconds(60)), engine.Log);
+        Assert.NotEqual(0, engine.ExitCode);
+        Assert.Contains("rule set \"geosite-test\": the first download from", engine.Log);
+    }
+
+    [Fact]
+    public void ClashMode_SwitchedThroughTheClashApi_MovesNewConnections_AndSurvivesARestart()
+    {
+        _site.Serve("geosite-test.srs", Geosite("listed.test"));
+        _site.Start();
+        string cacheFile = Path.Combine(_testbed.WorkDir, "cache.json");
+        string config = RemoteSetConfig(
+            extraRules: """{"clash_mode": "Global", "outbound": "socks"}, {"clash_mode": "Direct", "outbound": "direct"},""",
+            experimental: $$$""", "experimental": {"cache_file": {"enabled": true, "path": "{{{cacheFile}}}"}, "clash_api": {"default_mode": "Rule"}}""");
+        // The daemon's engine trusts the test certificate through the daemon's environment.
+        var daemon = DaemonUnderTest.Start(_testbed, environment: [$"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}"]);
+        var path = daemon.WriteConfig(config);
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+
+        Assert.Equal("Rule", daemon.Get("/configs").GetProperty("mode").GetString());
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("a.listed.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+
+        Assert.Equal("204", Patch(daemon, "global"));
+        Assert.Equal("Global", daemon.Get("/configs").GetProperty("mode").GetString());
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("other.test"));
+
+        Assert.Equal("204", Patch(daemon, "direct"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("a.listed.test"));
+        Assert.Equal("400", Patch(daemon, "turbo"));
+
+        // Restart the daemon: the engine comes back in the mode the cache file kept.
+        daemon.Process.Signal(9);
+        daemon.Process.WaitForExit(TimeSpan.FromSeconds(20));
+        daemon.Launch();
+        Assert.True(daemon.WaitForState("connected", Wait), daemon.Process.Log);
+        Assert.Equal("Direct", daemon.Get("/configs").GetProperty("mode").GetString());
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("a.listed.test"));
+        Assert.Contains("\"Direct\"", File.ReadAllText(cacheFile));
+    }
+
+    private static string Patch(DaemonUnderTest daemon, string mode) =>
+        daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", "{\"mode\": \"" + mode + "\"}", "http://localhost/configs").Stdout.Trim();
+}
