@@ -78,8 +78,9 @@ public sealed partial class DaemonHost
         using var externalUi = dashboard.ExternalUi is null && dashboard.DownloadUrl is null ? null : new ExternalUiSource(dashboard, _options.StateDir, _logs.CreateLogger("dashboard"));
         if (externalUi is not null) supervisor.StateChanged += change => DownloadDashboard(externalUi, supervisor, change, stop);
         var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard));
-        app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
+        // WebSockets first: the guard reads a WebSocket upgrade's ?token= only when it sees the upgrade.
         app.UseWebSockets();
+        app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
         app.UseRouting();
         CoreEndpoints.Map(app, supervisor);
         ClashEndpoints.Map(app, supervisor, _broadcast);

@@ -15,7 +15,7 @@ import path from "node:path";
 const cfg = JSON.parse(process.argv[2]);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--dns-prefetch-disable"],
 });
 const result = { ok: false, steps: [] };
 const shot = async (page, name) => {
@@ -32,7 +32,8 @@ try {
   const refusals = [];
   page.on("pageerror", e => errors.push(e.message));
   page.on("response", r => { if (r.status() === 401 || r.status() === 403) refusals.push(`${r.status()} ${r.url()}`); });
-  page.on("console", m => { if (m.type() === "error") errors.push("console: " + m.text()); });
+  // Service workers are blocked in this context (no cached copies between runs); Yacd logs that it could not register one.
+  page.on("console", m => { if (m.type() === "error" && !m.text().includes("service worker registration")) errors.push("console: " + m.text()); });
 
   if (cfg.mode === "refused") {
     await page.goto(cfg.page);
@@ -54,8 +55,16 @@ try {
     await page.goto(cfg.page);
     const group = page.locator('div[class^="_group_"]').filter({ has: page.locator(`text="${cfg.group}"`) }).first();
     await group.waitFor({ timeout: 30000 });
-    await group.locator('button[title="Toggle collapsible section"]').click();
-    const member = name => group.locator('div[class*="_proxy_"]').filter({ has: page.locator(`div[class*="_proxyName_"]:text-is("${name}")`) }).first();
+    const member = name => group.locator('div[class*="_proxy_"]').filter({ has: page.getByText(name, { exact: true }) }).first();
+    // Groups start folded (members as dots) or open, as the last visit left them: unfold until names show.
+    for (let i = 0; i < 2; i++) {
+      try {
+        await member(cfg.to).waitFor({ timeout: 3000 });
+        break;
+      } catch {
+        await group.locator('button[title="Toggle collapsible section"]').click();
+      }
+    }
     await member(cfg.to).waitFor({ timeout: 10000 });
     await member(cfg.from).waitFor({ timeout: 10000 });
     result.listed = await page.locator('div[class^="_group_"]').allInnerTexts().then(t => t.map(x => x.split("\n")[0]));
@@ -70,22 +79,26 @@ try {
     await page.evaluate(() => { location.hash = "#/home"; });
     const canvas = page.locator("canvas").first();
     await canvas.waitFor({ timeout: 15000 });
-    await page.waitForTimeout(2500);
+    await page.waitForTimeout(2000);
     const first = await canvas.evaluate(c => c.toDataURL());
-    await page.waitForTimeout(3000);
-    const second = await canvas.evaluate(c => c.toDataURL());
-    result.chartMoved = first !== second;
+    result.chartMoved = false;
+    for (let i = 0; i < 15 && !result.chartMoved; i++) {
+      await page.waitForTimeout(1000);
+      result.chartMoved = (await canvas.evaluate(c => c.toDataURL())) !== first;
+    }
     result.overview = (await page.locator("body").innerText()).split("\n").slice(0, 40).join(" | ");
     await shot(page, `${cfg.prefix}-overview`);
 
     // 3. Connections: the app's transfer, with its process name; closed from its row.
     await page.evaluate(() => { location.hash = "#/connections"; });
-    const row = page.locator('div[role="row"], tr, div[class*="_tr_"]').filter({ hasText: cfg.process }).first();
+    // Chromium's own lookups fill the table: filter by the app, as a person would.
+    await page.locator('input[placeholder="Search"]').fill(cfg.process);
+    const row = page.locator('div[class^="_tr_"][role="button"]').filter({ hasText: cfg.process }).first();
     await row.waitFor({ timeout: 20000 });
     result.row = (await row.innerText()).replace(/\s+/g, " ");
     await page.waitForTimeout(1500);
     await shot(page, `${cfg.prefix}-connections`);
-    await row.locator("svg").last().click();
+    await row.locator("div.ctrl svg").click();
     await page.getByRole("button", { name: "I'm sure" }).click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     await shot(page, `${cfg.prefix}-closed`);
@@ -95,6 +108,13 @@ try {
   result.refusals = refusals;
 } catch (e) {
   result.error = String(e && e.message || e);
+  try {
+    const pages = browser.contexts().flatMap(c => c.pages());
+    if (pages.length) {
+      result.html = (await pages[0].content()).slice(0, 6000);
+      await pages[0].screenshot({ path: path.join(cfg.shots, `${cfg.prefix}-failure.png`) });
+    }
+  } catch { }
 } finally {
   await browser.close();
 }

@@ -17,7 +17,10 @@ internal static class ExternalUiEndpoints
 
     public static void Map(IEndpointRouteBuilder app, ExternalUiSource source)
     {
-        app.MapGet("/ui", (HttpContext context) => Results.Redirect("/ui/" + context.Request.QueryString.Value));
+        // Routing lets "/ui" match "/ui/" too: only the bare path redirects.
+        app.MapGet("/ui", (HttpContext context) => context.Request.Path.Value == "/ui"
+            ? Results.Redirect("/ui/" + context.Request.QueryString.Value)
+            : Serve(context, source));
         app.MapMethods("/ui/{**path}", ["GET", "HEAD"], (HttpContext context) => Serve(context, source));
     }
 
