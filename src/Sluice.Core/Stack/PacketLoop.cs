@@ -335,7 +335,9 @@ internal sealed partial class PacketLoop
                 LogTcpDropped(_logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Decision.RuleLabel);
                 return;
             }
-            entry = nat.Add(key, flow, choice.Kind == LaneKind.NeedsSniff ? null : choice.Decision, now);
+            // A sniff decision is kept too: the relay sniffs, then resumes after that rule (deciding afresh would skip the
+            // sniff rule, which the SYN-time decision already marked as done for this flow).
+            entry = nat.Add(key, flow, choice.Decision, now);
             if (entry is null)
             {
                 LogNatFull(_logger, key.ToString());
