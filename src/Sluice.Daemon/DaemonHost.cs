@@ -71,7 +71,6 @@ public sealed partial class DaemonHost
         {
             Version = _options.Version,
         };
-        supervisor.Mode = clash?.DefaultMode ?? "rule";
         await using var app = builder.Build();
         var dashboard = clash?.Dashboard ?? ClashDashboardOptions.None;
         if (dashboard.AllowsAnyOrigin) LogAnyOrigin(logger);

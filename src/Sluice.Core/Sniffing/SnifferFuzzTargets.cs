@@ -4,7 +4,7 @@ namespace Sluice.Core.Sniffing;
 /// Fuzz entry points, one per sniffer (fuzz/Sluice.Fuzz registers them as sniff-*): any input must return a
 /// result without throwing or reading outside the span. Unit tests run them over truncated captures.
 /// </summary>
-internal static class SnifferFuzzTargets
+public static class SnifferFuzzTargets
 {
     public static void BitTorrent(ReadOnlySpan<byte> data)
     {
