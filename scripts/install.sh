@@ -18,6 +18,7 @@ packages=(
   redsocks                                                   # transparent-proxy benchmark anchor
   gcc clang zlib1g-dev                                       # NativeAOT (clang, zlib) and the C embedding host (gcc)
   tmux chromium                                              # `status --watch` in a real terminal; dashboard in headless Chromium
+  stun-client                                                # a real STUN client (RFC 3489) for the protocol-sniffing e2e
 )
 # Node.js drives the browser test (playwright-core). A machine that already has node and npm (e.g.
 # from NodeSource) keeps them: Debian's nodejs/npm conflict with those.

@@ -23,6 +23,14 @@ public static class Program
         ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
         ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
         ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
+        ["sniff"] = Sluice.Core.Sniffing.SnifferFuzzTargets.All,
+        ["sniff-bittorrent"] = Sluice.Core.Sniffing.SnifferFuzzTargets.BitTorrent,
+        ["sniff-ssh"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Ssh,
+        ["sniff-rdp"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Rdp,
+        ["sniff-stun"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Stun,
+        ["sniff-dtls"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Dtls,
+        ["sniff-ntp"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Ntp,
+        ["sniff-quic"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Quic,
     };
 
     public static int Main(string[] args)

@@ -177,7 +177,7 @@ internal static class ClashEndpoints
             new ClashMetadata(c.Network, c.Inbound, c.Key.Source.ToString(), c.Key.Destination.ToString(),
                 c.Key.SourcePort.ToString(System.Globalization.CultureInfo.InvariantCulture), c.Key.DestinationPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 c.Domain ?? "", p?.Name ?? "", p?.Path ?? "", p?.Uid),
-            c.Upload, c.Download, c.Start, [c.Lane], c.Rule, "") }).ToArray();
+            c.Upload, c.Download, c.Start, c.Chain.Count > 0 ? c.Chain : [c.Lane], c.Rule, "") }).ToArray();
         return new ClashConnections(totals.Download, totals.Upload, list, Environment.WorkingSet);
     }
 
@@ -217,6 +217,9 @@ internal static class ClashEndpoints
         "selector" => "Selector",
         "urltest" => "URLTest",
         "fallback" => "Fallback",
+        "vmess" => "Vmess",
+        "hysteria2" => "Hysteria2",
+        "tuic" => "Tuic",
         _ => type,
     };
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
+using Sluice.Daemon.ExternalUi;
 
 namespace Sluice.Daemon;
 
@@ -71,14 +72,21 @@ public sealed partial class DaemonHost
             Version = _options.Version,
         };
         await using var app = builder.Build();
-        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http));
-        app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
+        var dashboard = clash?.Dashboard ?? ClashDashboardOptions.None;
+        if (dashboard.AllowsAnyOrigin) LogAnyOrigin(logger);
+        using var externalUi = dashboard.ExternalUi is null && dashboard.DownloadUrl is null ? null : new ExternalUiSource(dashboard, _options.StateDir, _logs.CreateLogger("dashboard"));
+        if (externalUi is not null) supervisor.StateChanged += change => DownloadDashboard(externalUi, supervisor, change, stop);
+        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard));
+        // WebSockets first: the guard reads a WebSocket upgrade's ?token= only when it sees the upgrade.
         app.UseWebSockets();
+        app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
         app.UseRouting();
         CoreEndpoints.Map(app, supervisor);
         ClashEndpoints.Map(app, supervisor, _broadcast);
         app.MapGet("/metrics", () => Results.Text(Metrics.Render(supervisor), "text/plain; version=0.0.4"));
-        Dashboard.Map(app);
+        Dashboard.Map(app, atUi: externalUi is null);
+        if (externalUi is not null) ExternalUiEndpoints.Map(app, externalUi);
+        ClashGroupEndpoints.Map(app, supervisor);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.
@@ -113,6 +121,16 @@ public sealed partial class DaemonHost
             }
         }
     }
+
+    /// <summary>A connected engine has the outbounds a dashboard download goes through.</summary>
+    private static void DownloadDashboard(ExternalUiSource source, EngineSupervisor supervisor, Sluice.Control.StateEvent change, CancellationToken stop)
+    {
+        if (change.State != Sluice.Control.EngineStates.Connected || supervisor.Engine is not { } engine || supervisor.Config is not { } config) return;
+        _ = Task.Run(() => source.EnsureDownloadedAsync(engine.Outbounds, config.DefaultOutbound, stop), stop);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "experimental.clash_api.access_control_allow_origin is \"*\": every web page may call the API (it still needs the secret); name the dashboard's origin instead")]
+    private static partial void LogAnyOrigin(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "daemon listening on unix:{Socket} and http {Http}")]
     private static partial void LogListening(ILogger logger, string socket, string http);

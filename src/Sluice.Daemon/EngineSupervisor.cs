@@ -130,6 +130,8 @@ internal sealed partial class EngineSupervisor : IDisposable
             return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
         }
 
+        if (RefuseChosenFiles(config, configPath) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
+
         string? refusal;
         try
         {
@@ -148,6 +150,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         var engine = new SluiceEngine(config, enginePlatform, _logs);
         // /connections and per-app speeds name the app even when no rule needed the process.
         if (enginePlatform.Processes is { } processes) engine.Connections.ProcessResolver = processes.Find;
+        engine.Connections.ChainResolver = lane => EngineViews.Chain(engine.Outbounds, lane);
         try
         {
             await Task.Run(() =>
@@ -182,6 +185,21 @@ internal sealed partial class EngineSupervisor : IDisposable
         if (server is not null && !SelectServer(server))
             return Envelopes.Fail(ApiCodes.NotFound, $"connected, but no selector group has a member \"{server}\" (see `sluice servers`)", Status());
         return Envelopes.Ok(Status());
+    }
+
+    /// <summary>
+    /// external_ui and external_ui_download_url make the daemon (root) serve or fetch files: only the config it was
+    /// started with (-c, written by whoever runs it) may choose them, never one sent over the API.
+    /// </summary>
+    private string? RefuseChosenFiles(SluiceConfig config, string? configPath)
+    {
+        if (config.Experimental.ClashApi?.Dashboard is not { ChoosesFiles: true } dashboard) return null;
+        bool daemonsOwn = configPath is not null && _daemonConfigPath is not null
+            && string.Equals(Path.GetFullPath(configPath), Path.GetFullPath(_daemonConfigPath), StringComparison.Ordinal);
+        if (daemonsOwn) return null;
+        string field = dashboard.ExternalUi is not null ? "external_ui" : "external_ui_download_url";
+        return $"experimental.clash_api.{field}: only the config the daemon was started with (`sluice daemon -c FILE`) may choose a dashboard to serve or download; "
+            + "a config sent over the API cannot. Remove the field from this config, or put it in the daemon's own config.";
     }
 
     public async Task<Envelope> DownAsync()

@@ -10,12 +10,14 @@ namespace Sluice.Daemon;
 /// 1. Host must name the listener (127.0.0.1:1777, localhost:1777): a web page that rebinds a DNS name to
 ///    127.0.0.1 sends its own name and is refused;
 /// 2. an Origin other than the daemon's own (and any Sec-Fetch-Site: cross-site) is refused: web pages cannot
-///    drive the API even with a guessed secret; no CORS header is ever sent;
-/// 3. every route but the dashboard's page needs "Authorization: Bearer SECRET" (WebSocket upgrades may pass
+///    drive the API even with a guessed secret; the only exceptions are the origins clash_api's
+///    access_control_allow_origin names (<see cref="CrossOriginPolicy"/>), which get CORS answers;
+/// 3. every route but the dashboards' pages (/ui, /ui/…, /dashboard) and CORS preflights needs "Authorization: Bearer SECRET" (WebSocket upgrades may pass
 ///    ?token=SECRET, as browsers cannot set headers on them), compared in constant time.
 /// </summary>
-internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> allowedHosts)
+internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> allowedHosts, CrossOriginPolicy? cors = null)
 {
+    private readonly CrossOriginPolicy _cors = cors ?? CrossOriginPolicy.None;
     private readonly HashSet<string> _hosts = new(allowedHosts, StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _origins = new(allowedHosts.Select(h => "http://" + h), StringComparer.OrdinalIgnoreCase);
 
@@ -54,13 +56,19 @@ internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> al
             return;
         }
         string? origin = request.Headers.Origin;
-        if ((origin is not null && !_origins.Contains(origin)) || request.Headers["Sec-Fetch-Site"] == "cross-site")
+        bool foreign = origin is not null && !_origins.Contains(origin);
+        if (foreign && _cors.Allows(origin!))
         {
-            await Refuse(context, StatusCodes.Status403Forbidden, $"requests from web pages of other origins ({origin ?? "cross-site"}) are refused");
+            if (_cors.Apply(context, origin!)) return;
+        }
+        else if (foreign || request.Headers["Sec-Fetch-Site"] == "cross-site")
+        {
+            await Refuse(context, StatusCodes.Status403Forbidden, $"requests from web pages of other origins ({origin ?? "cross-site"}) are refused"
+                + " (allow one with experimental.clash_api.access_control_allow_origin in the daemon's config)");
             return;
         }
         string path = request.Path.Value ?? "";
-        if (path is "/ui" or "/ui/" or "/favicon.ico")
+        if ((HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && (path is "/ui" or "/dashboard" or "/favicon.ico" || path.StartsWith("/ui/", StringComparison.Ordinal)))
         {
             await next(context);
             return;

@@ -19,10 +19,39 @@ public sealed class ClashApiConfigTests
     [InlineData("""{"external_controller": "0.0.0.0:9090"}""", "experimental.clash_api.secret")]
     [InlineData("""{"external_controller": "example.com:9090", "secret": "long-enough"}""", "experimental.clash_api.external_controller")]
     [InlineData("""{"secret": "short"}""", "experimental.clash_api.secret")]
-    [InlineData("""{"external_ui": "ui"}""", "experimental.clash_api.external_ui")]
+    [InlineData("""{"access_control_allow_origin": ["http://127.0.0.1:8080/ui"]}""", "experimental.clash_api.access_control_allow_origin[0]")]
+    [InlineData("""{"access_control_allow_origin": "127.0.0.1:8080"}""", "experimental.clash_api.access_control_allow_origin")]
+    [InlineData("""{"external_ui_download_url": "ftp://example.com/ui.zip"}""", "experimental.clash_api.external_ui_download_url")]
+    [InlineData("""{"external_ui_download_detour": "proxy"}""", "experimental.clash_api.external_ui_download_detour")]
     public void ClashApi_Mistakes_NameTheirPath(string clash, string path)
     {
         var errors = ConfigLoader.Validate(Base.Replace("CLASH", clash));
         Assert.Contains(errors, e => e.Path == path);
+    }
+
+    [Fact]
+    public void ClashApi_DashboardFields_AreRead_AsSingBoxWritesThem()
+    {
+        var config = ConfigLoader.Load(Base.Replace("CLASH", """
+            {"external_ui": "/srv/yacd", "external_ui_download_url": "https://example.com/yacd.zip", "external_ui_download_detour": "direct",
+             "access_control_allow_origin": ["http://127.0.0.1:8080", "https://yacd.example.com/"], "access_control_allow_private_network": true}
+            """));
+        var dashboard = config.Experimental.ClashApi!.Dashboard;
+        Assert.Equal("/srv/yacd", dashboard.ExternalUi);
+        Assert.Equal("https://example.com/yacd.zip", dashboard.DownloadUrl);
+        Assert.Equal("direct", dashboard.DownloadDetour);
+        Assert.Equal(["http://127.0.0.1:8080", "https://yacd.example.com"], dashboard.AllowOrigins);
+        Assert.True(dashboard.AllowPrivateNetwork);
+        Assert.True(dashboard.ChoosesFiles);
+        Assert.False(dashboard.AllowsAnyOrigin);
+    }
+
+    [Fact]
+    public void ClashApi_NoDashboardFields_MeanBuiltInUi_AndNoOtherOrigin()
+    {
+        var dashboard = ConfigLoader.Load(Base.Replace("CLASH", "{}")).Experimental.ClashApi!.Dashboard;
+        Assert.Null(dashboard.ExternalUi);
+        Assert.Empty(dashboard.AllowOrigins);
+        Assert.False(dashboard.ChoosesFiles);
     }
 }

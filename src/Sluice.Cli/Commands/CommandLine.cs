@@ -13,11 +13,7 @@ internal sealed class CommandLine
         ["-f"] = "--follow",
     };
 
-<<<<<<< HEAD
     private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links", "--fix"];
-=======
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--fix"];
->>>>>>> rulesets
 
     public string Verb { get; private init; } = "";
 

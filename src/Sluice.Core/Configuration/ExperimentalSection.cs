@@ -12,6 +12,9 @@ namespace Sluice.Core.Configuration;
 /// <param name="DefaultMode">Clash mode reported by /configs; default "rule".</param>
 public sealed record ClashApiOptions(string? ExternalController, string? Secret, string DefaultMode)
 {
+    /// <summary>external_ui*, access_control_allow_* (<see cref="ClashDashboardOptions"/>).</summary>
+    public ClashDashboardOptions Dashboard { get; init; } = ClashDashboardOptions.None;
+
     /// <summary>"127.0.0.1:9090", "[::1]:9090", "localhost:9090"; a port is required.</summary>
     public static bool TryParseController(string text, out IPEndPoint? endpoint) => ExperimentalSection.TryParseController(text, out endpoint);
 }
@@ -48,10 +51,9 @@ internal static class ExperimentalSection
             }
             if (secret is { Length: < 8 })
                 config.Errors.Add(c.PathOf("secret"), "at least 8 characters (it is the only credential of the HTTP API)");
-            c.Finish(name => name is "external_ui" or "external_ui_download_url" or "external_ui_download_detour"
-                or "access_control_allow_origin" or "access_control_allow_private_network"
-                ? "not supported: the daemon serves its own dashboard at /ui and sends no CORS headers" : null);
-            clash = new ClashApiOptions(controller, secret, mode);
+            var dashboard = ClashDashboardSection.Parse(c);
+            c.Finish();
+            clash = new ClashApiOptions(controller, secret, mode) { Dashboard = dashboard };
         }
         var cacheFile = CacheFileSection.Parse(r);
         r.Finish(name => name is "v2ray_api" ? "not supported yet" : null);

@@ -9,7 +9,7 @@ namespace Sluice.Core.Configuration;
 internal static class RuleParser
 {
     public static readonly string[] Networks = ["tcp", "udp", "icmp"];
-    public static readonly string[] Protocols = ["tls", "http", "quic", "dns"];
+    public static readonly string[] Protocols = ["tls", "http", "quic", "dns", "bittorrent", "stun", "dtls", "ssh", "rdp", "ntp"];
     public static readonly string[] Actions = ["route", "reject", "hijack-dns", "sniff"];
 
     private static readonly string[] ActionFields = ["action", "outbound", "method", "no_drop", "sniffer", "timeout"];

@@ -47,6 +47,9 @@ public sealed class TrackedConnection
     /// <summary>The outbound or endpoint tag carrying the flow.</summary>
     public string Lane { get; }
 
+    /// <summary>Clash's "chains": the outbound that carried the flow first, the lane (a group) last; [lane] when not known.</summary>
+    public IReadOnlyList<string> Chain { get; internal set; } = [];
+
     /// <summary>The rule that chose the lane, as a person reads it ("final" when none matched).</summary>
     public string Rule { get; }
 
@@ -103,6 +106,7 @@ public sealed class ConnectionRegistry(TimeProvider time)
     {
         var connection = new TrackedConnection(Interlocked.Increment(ref _nextId), key, inbound, domain, process, lane, rule, time.GetUtcNow(), close, socketKey);
         connection.Resolver = ProcessResolver;
+        if (ChainResolver is { } chain) connection.Chain = chain(lane);
         _live[connection.Id] = connection;
         return connection;
     }
@@ -119,6 +123,9 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     /// <summary>A flow ended (its final byte counts are readable); raised on the thread that removed it. Keep handlers short.</summary>
     public event Action<TrackedConnection>? Removed;
+
+    /// <summary>The outbounds a new flow on a lane passes through, taken when it starts (a group's member now, then the group).</summary>
+    public Func<string, IReadOnlyList<string>>? ChainResolver { get; set; }
 
     /// <summary>Looks up the process of flows recorded without one, when the API asks (<see cref="TrackedConnection.ResolveProcess"/>); null = never.</summary>
     public Func<FlowKey, ProcessInfo?>? ProcessResolver { get; set; }

@@ -20,6 +20,22 @@ public static class EngineViews
         ? new GroupView(g.Tag, g.Type, g.Current?.Tag, g.Members.Select(m => new GroupMemberView(m.Outbound.Tag, m.Healthy, m.Delay, m.LastError)).ToArray())
         : null;
 
+    /// <summary>
+    /// Clash's chain of a lane: the members groups point at now, innermost first, the lane itself last
+    /// (["ss-1", "pick"]); bounded, so a misconfigured cycle cannot loop.
+    /// </summary>
+    public static IReadOnlyList<string> Chain(IReadOnlyDictionary<string, IOutbound> outbounds, string lane)
+    {
+        var chain = new List<string> { lane };
+        string tag = lane;
+        while (chain.Count < 8 && outbounds.TryGetValue(tag, out var outbound) && outbound is OutboundGroup { Current: { } now })
+        {
+            chain.Insert(0, now.Tag);
+            tag = now.Tag;
+        }
+        return chain;
+    }
+
     /// <summary>selector groups: choose a member. False when the outbound is not a group or has no such member.</summary>
     public static bool Select(IOutbound outbound, string member) => outbound is OutboundGroup g && g.Select(member);
 

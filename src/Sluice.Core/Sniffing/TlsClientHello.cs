@@ -66,7 +66,9 @@ internal static class TlsClientHello
         }
     }
 
-    /// <summary>Parses the ClientHello body (after the 4-byte handshake header).</summary>
+    /// <summary>Parses the ClientHello body (after the 4-byte handshake header); QUIC's CRYPTO stream carries the same.</summary>
+    internal static SniffResult ParseHello(ReadOnlySpan<byte> hello) => Parse(hello);
+
     private static SniffResult Parse(ReadOnlySpan<byte> hello)
     {
         var malformed = SniffResult.NotMatched;

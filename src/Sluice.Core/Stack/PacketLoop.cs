@@ -195,19 +195,18 @@ internal sealed partial class PacketLoop
         var choice = _lanes.Choose(flow);
         while (choice.Kind == LaneKind.NeedsSniff)
         {
-            if (flow.Key.Protocol == IpProtocol.Udp && LooksLikeDnsQuery(firstPayload)) flow.Protocol = "dns";
+            if (flow.Key.Protocol == IpProtocol.Udp && Sniffing.Sniffer.SniffDatagram(firstPayload) is { Status: Sniffing.SniffStatus.Found } sniffed)
+            {
+                flow.Protocol = sniffed.Protocol;
+                flow.Domain ??= sniffed.Domain;
+            }
             flow.Sniffed = true;
             choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
         }
         return choice;
     }
 
-    /// <summary>A DNS query header: QR=0, opcode QUERY, one or more questions, no answers.</summary>
-    internal static bool LooksLikeDnsQuery(ReadOnlySpan<byte> payload) =>
-        payload.Length >= 17
-        && (payload[2] & 0xF8) == 0
-        && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(payload[4..]) >= 1
-        && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(payload[6..]) == 0;
+    internal static bool LooksLikeDnsQuery(ReadOnlySpan<byte> payload) => Sniffing.Sniffer.LooksLikeDnsQuery(payload);
 
     /// <summary>A new flow, with the name the built-in DNS answered for its destination (or its fake IP).</summary>
     private FlowContext NewFlow(in FlowKey key)

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Sluice.Daemon;
 
 /// <summary>
-/// GET /ui: one self-contained page (HTML, CSS, JS inline; no external assets). It holds no data itself:
+/// GET /dashboard (and /ui when no external_ui is configured): one self-contained page (HTML, CSS, JS inline; no external assets). It holds no data itself:
 /// the page reads the secret from its URL fragment (#token=…, never sent to the server) or asks for it, then
 /// calls the API with the bearer header. CSP keeps it to its own origin; it may not be framed.
 /// </summary>
@@ -19,9 +19,11 @@ internal static class Dashboard
         return copy.ToArray();
     });
 
-    public static void Map(IEndpointRouteBuilder app)
+    /// <summary>Always at /dashboard; also at /ui unless an external dashboard (external_ui) takes /ui.</summary>
+    public static void Map(IEndpointRouteBuilder app, bool atUi = true)
     {
-        app.MapGet("/ui", Serve);
+        app.MapGet("/dashboard", Serve);
+        if (atUi) app.MapGet("/ui", Serve);
     }
 
     private static IResult Serve(HttpContext context)

@@ -117,7 +117,7 @@ public class SnifferTests
 
     [Theory]
     [InlineData("")]
-    [InlineData("SSH-2.0-OpenSSH_9.6\r\n")]
+    [InlineData("SSH-9.0-NotAVersion\r\n")]
     [InlineData("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
     [InlineData("GETX / HTTP/1.1\r\n")]
     [InlineData("GET / SPDY/3\r\nHost: a\r\n\r\n")]

@@ -1,0 +1,52 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Sluice.Core.Monitoring;
+
+namespace Sluice.Daemon;
+
+/// <summary>
+/// The rest of the Clash API that Yacd-meta and metacubexd call (the sing-box flavour):
+/// /group (groups only, in /proxies' shape), /group/{name}, /group/{name}/delay (every member probed at once:
+/// {"member": ms, …}, failed members left out), and the provider lists, which are empty: Sluice has no Clash
+/// proxy providers (subscriptions are outbound groups and show under /proxies); /providers/proxies/{name} is 404.
+/// </summary>
+internal static class ClashGroupEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, EngineSupervisor supervisor)
+    {
+        app.MapGet("/group", () => Results.Json(new { proxies = ClashEndpoints.Proxies(supervisor).Values.Where(p => p.All is not null && p.Name != "GLOBAL").ToArray() }));
+        app.MapGet("/group/{name}", (string name) => ClashEndpoints.Proxies(supervisor).TryGetValue(name, out var proxy) && proxy.All is not null
+            ? Results.Json(proxy)
+            : Message(StatusCodes.Status404NotFound, $"no group \"{name}\""));
+        app.MapGet("/group/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
+        {
+            var engine = supervisor.Engine;
+            if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound) || EngineViews.Group(outbound) is not { } group)
+                return Message(StatusCodes.Status404NotFound, $"no group \"{name}\"");
+            if (!Uri.TryCreate(url ?? DelayProbe.DefaultUrl, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
+                return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
+            var limit = TimeSpan.FromMilliseconds(Math.Clamp(timeout ?? 5000, 100, 30_000));
+            var probes = group.Members
+                .Where(m => engine.Outbounds.ContainsKey(m.Tag))
+                .Select(async m => (m.Tag, Result: await DelayProbe.MeasureAsync(engine.Outbounds[m.Tag], target, limit, context.RequestAborted)))
+                .ToArray();
+            var delays = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (tag, result) in await Task.WhenAll(probes))
+            {
+                if (result.Delay is not { } delay) continue;
+                DelayHistory.Record(tag, delay);
+                delays[tag] = delay;
+            }
+            return Results.Json(delays);
+        });
+
+        app.MapGet("/providers/proxies", () => Results.Json(new { providers = new Dictionary<string, object>() }));
+        app.MapGet("/providers/proxies/{name}", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\": Sluice's subscriptions are outbound groups (see /proxies)"));
+        app.MapMethods("/providers/proxies/{name}", ["PUT"], (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
+        app.MapGet("/providers/proxies/{name}/healthcheck", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
+        app.MapGet("/providers/rules", () => Results.Json(new { providers = new Dictionary<string, object>() }));
+    }
+
+    private static IResult Message(int status, string message) => Results.Json(new { message }, statusCode: status);
+}
