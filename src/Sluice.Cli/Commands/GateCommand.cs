@@ -49,10 +49,12 @@ internal static class GateCommand
         if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
         string root = Root(line);
-        string unit = SystemdUnit.Render(SelfCommand(), config);
+        // Boot loads what is loaded now, rendered: a config that stops parsing cannot open the gate at boot.
+        SystemdUnit.StoreRuleset(root, GateRenderer.Render(plan));
+        string unit = SystemdUnit.Render(NftPath(), "/" + SystemdUnit.RulesetFile);
         SystemdUnit.Install(root, unit);
         Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
-        Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, before network-pre.target); it loads {config}");
+        Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, after nftables.service, before network-pre.target); it loads {SystemdUnit.RulesetPath(root)} (rendered from {config}; run `gate enable` again after changing its gate section)");
         return 0;
     }
 
@@ -72,6 +74,8 @@ internal static class GateCommand
         if (!Consent(line, state, "open the gate", "Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] ",
                 "sluice: gate left closed (pass --yes to open without asking)")) return 1;
 
+        // A running engine's watch would load the gate again; the marker tells it the user opened it.
+        GateWatch.MarkDisabled(null);
         gate.Remove();
         bool removedUnit = SystemdUnit.Uninstall(root);
         Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
@@ -183,9 +187,20 @@ internal static class GateCommand
             closed = gate.Read() is not null;
             if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
         }
+        // A loaded gate is loaded again within a second when something flushes the ruleset.
+        var watch = closed ? GateWatch.Start(null, line => logger.LogWarning("{Watch}", line)) : null;
         // Without a TUN there is no tunnel for a route to pull traffic out of.
-        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return null;
-        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
+        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return watch;
+        var hijacks = new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
+        return watch is null ? hijacks : new Watches(watch, hijacks);
+    }
+
+    private sealed class Watches(params IDisposable[] watches) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var w in watches) w.Dispose();
+        }
     }
 
     internal static string Holds(GateState state)
@@ -256,12 +271,8 @@ internal static class GateCommand
         return Console.ReadLine()?.Trim().ToLowerInvariant() is "y" or "yes";
     }
 
-    /// <summary>How the boot unit runs this same build: the apphost, or the dotnet host with sluice.dll.</summary>
-    internal static IReadOnlyList<string> SelfCommand()
-    {
-        string? self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileName(self) == "sluice") return [self];
-        string dll = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
-        return [self ?? "/usr/bin/dotnet", dll];
-    }
+    /// <summary>nft as the boot unit runs it: found on PATH now (systemd does not search PATH), else Debian's place.</summary>
+    private static string NftPath() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Append("/usr/sbin").Select(d => Path.Combine(d, "nft")).FirstOrDefault(File.Exists) ?? "/usr/sbin/nft";
 }
