@@ -75,6 +75,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
+    /// <summary>Bounds on UDP sessions and pending DNS queries (docs/config.md#limits); set before Start.</summary>
+    public EngineLimits Limits { get; init; } = EngineLimits.Default;
+
     public string? TunName => _tun?.Name;
 
     public void Start()
@@ -146,7 +149,7 @@ public sealed partial class SluiceEngine : IDisposable
         var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
         var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
         var relayLog = _logs.CreateLogger("tcp");
-        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"));
+        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"), Limits);
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
@@ -159,7 +162,7 @@ public sealed partial class SluiceEngine : IDisposable
             _relay6 = new TcpRelay(_nat6, lanes, Connections, _dnsHijack, relayLog);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"));
+        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"), Limits);
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
             tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"));
         var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);

@@ -36,7 +36,7 @@ public sealed class GateBootTests : IDisposable
 
         // "Boot": the unit's commands, before any engine.
         Boot(root);
-        Assert.True(GateRuns.TablePresent(_testbed));
+        Assert.Contains("mode protected", GateRuns.Sluice(_testbed, "gate", "status").Stdout);
 
         var probe = GateRuns.StartProbe(_testbed, "cgroup");
         var held = GateRuns.CaptureWhile(_testbed, "boot-held", Any(), () => Thread.Sleep(4000));
@@ -94,13 +94,17 @@ public sealed class GateBootTests : IDisposable
         Assert.True(denied.Count == 0, $"{denied.Count} probe packet(s) left under the deny-all fallback:\n{denied.Packets}");
     }
 
-    /// <summary>The unit's ExecStart lines in order, as systemd runs them ('-' lines may fail).</summary>
+    /// <summary>
+    /// The unit's ExecStart lines in order, as systemd runs them ('-' lines may fail). The stored ruleset's
+    /// path is as boot sees it (/etc/sluice/gate.nft); here the root is a folder, so it is read from there.
+    /// </summary>
     private void Boot(string root)
     {
         foreach (var line in SystemdUnit.ExecStarts(File.ReadAllText(SystemdUnit.UnitPath(root))))
         {
-            var run = _testbed.RunInClient(TimeSpan.FromSeconds(60), [.. line.Argv]);
-            Assert.True(run.Ok || line.IgnoreFailure, $"the unit's ExecStart failed: {string.Join(' ', line.Argv)}\n{run}");
+            string[] argv = line.Argv.Select(a => a == "/" + SystemdUnit.RulesetFile ? SystemdUnit.RulesetPath(root) : a).ToArray();
+            var run = _testbed.RunInClient(TimeSpan.FromSeconds(60), argv);
+            Assert.True(run.Ok || line.IgnoreFailure, $"the unit's ExecStart failed: {string.Join(' ', argv)}\n{run}");
         }
     }
 
