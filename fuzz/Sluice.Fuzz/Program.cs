@@ -15,6 +15,8 @@ public static class Program
         ["packets"] = PacketParserFuzzTarget.Run,
         ["wireguard"] = WireGuardFuzzTarget.Run,
         ["dns"] = DnsFuzzTarget.Run,
+        ["tls"] = TlsFuzzTarget.Run,
+        ["vision"] = VisionFuzzTarget.Run,
     };
 
     public static int Main(string[] args)

@@ -27,7 +27,7 @@ internal static class ClashEndpoints
         {
             ["port"] = 0, ["socks-port"] = 0, ["redir-port"] = 0, ["tproxy-port"] = 0,
             ["mixed-port"] = supervisor.Config?.MixedInbounds.FirstOrDefault()?.ListenPort ?? 0,
-            ["allow-lan"] = false, ["bind-address"] = "*", ["mode"] = supervisor.Mode, ["log-level"] = supervisor.Config?.Log.Level ?? "info",
+            ["allow-lan"] = false, ["bind-address"] = "*", ["mode"] = supervisor.Mode, ["mode-list"] = supervisor.Modes, ["log-level"] = supervisor.Config?.Log.Level ?? "info",
             ["ipv6"] = true, ["tun"] = new Dictionary<string, object?> { ["enable"] = supervisor.Engine?.TunName is not null, ["device"] = supervisor.Engine?.TunName },
         }));
         app.MapMethods("/configs", ["PATCH"], async (HttpContext context) =>
@@ -37,10 +37,8 @@ internal static class ClashEndpoints
             {
                 if (property.Name != "mode")
                     return Message(StatusCodes.Status400BadRequest, $"only \"mode\" can be changed here, not \"{property.Name}\"; edit the config and `sluice reload`");
-                string mode = property.Value.GetString()?.ToLowerInvariant() ?? "";
-                if (mode is not ("rule" or "global" or "direct"))
-                    return Message(StatusCodes.Status400BadRequest, $"mode \"{mode}\": one of rule, global, direct");
-                supervisor.Mode = mode;
+                string? refused = property.Value.ValueKind == JsonValueKind.String ? supervisor.SetMode(property.Value.GetString()!) : "\"mode\" must be a string";
+                if (refused is not null) return Message(StatusCodes.Status400BadRequest, refused);
             }
             return Results.NoContent();
         });
@@ -214,6 +212,8 @@ internal static class ClashEndpoints
         "shadowsocks" => "Shadowsocks",
         "socks" => "Socks5",
         "http" => "Http",
+        "trojan" => "Trojan",
+        "vless" => "Vless",
         "selector" => "Selector",
         "urltest" => "URLTest",
         "fallback" => "Fallback",

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Sluice.Cli.Testbed;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
 using Sluice.Platform.Linux;
 using Sluice.Core.Gate;
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Gate;
+using Sluice.Hosting.Linux;
+using Sluice.Hosting.Linux.Gate;
 using Sluice.Platform.Linux;
 
 namespace Sluice.Cli.Commands;
@@ -37,7 +39,7 @@ internal static class GateCommand
         var plan = Load(line);
         if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
-        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
         return 0;
     }
 
@@ -53,7 +55,7 @@ internal static class GateCommand
         SystemdUnit.StoreRuleset(root, GateRenderer.Render(plan));
         string unit = SystemdUnit.Render(NftPath(), "/" + SystemdUnit.RulesetFile);
         SystemdUnit.Install(root, unit);
-        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
         Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, after nftables.service, before network-pre.target); it loads {SystemdUnit.RulesetPath(root)} (rendered from {config}; run `gate enable` again after changing its gate section)");
         return 0;
     }
@@ -117,19 +119,6 @@ internal static class GateCommand
         return Consent(line, loaded, "weaken the gate", "Weaken the gate? [y/N] ", "sluice: the loaded gate is left as it was (pass --yes to replace it without asking)");
     }
 
-    /// <summary>
-    /// Why a config brought up through the daemon's API may not replace the loaded gate; null when it may.
-    /// An API caller cannot give the consent `gate disable` asks for, so a weaker gate goes through
-    /// `sluice gate apply` (root, asks first). Mode off leaves a loaded gate as it is, so it opens nothing.
-    /// </summary>
-    internal static string? RefuseWeakening(SluiceConfig config)
-    {
-        if (config.Gate.Mode == GateMode.Off || new LinuxGate().Read() is not { } loaded) return null;
-        var holes = GateWeakening.Find(loaded, LinuxGatePlanner.Plan(config));
-        return holes.Count == 0 ? null
-            : $"the config would weaken the loaded gate ({string.Join("; ", holes)}); an API call cannot consent to that: run `sudo sluice gate apply -c CONFIG` (it asks, as `gate disable` does), then `sluice up` again";
-    }
-
     private static int Status(CommandLine line)
     {
         line.AllowOnly("--config", "--root");
@@ -142,7 +131,7 @@ internal static class GateCommand
         }
         else
         {
-            Console.WriteLine($"gate: CLOSED — {Holds(state)}");
+            Console.WriteLine($"gate: CLOSED — {EngineGate.Holds(state)}");
             Console.WriteLine($"  passes: loopback, {(state.TunName.Length > 0 ? state.TunName : "the TUN")}, Sluice's own traffic (mark {GateRenderer.Hex(state.FwMark)}), DHCPv4/v6 client, IPv6 neighbour discovery{(state.AllowLan ? ", private/link-local LAN ranges (allow_lan)" : "")}");
             Console.WriteLine($"  dropped so far: {gate.DroppedPackets().ToString(CultureInfo.InvariantCulture)} packet(s)");
             var apps = ProtectedApps.Find(state);
@@ -163,61 +152,6 @@ internal static class GateCommand
             ? $"  boot: {GateDefaults.UnitName} enabled ({SystemdUnit.UnitPath(root)})"
             : "  boot: no unit enabled; the gate is gone after a reboot until Sluice starts (`sluice gate enable -c CONFIG`)");
         return 0;
-    }
-
-    /// <summary>
-    /// What `sluice run` does before the engine starts: load the config's gate (never removed when the
-    /// engine stops), then, when there is a TUN, watch the main table for routes that try to pull
-    /// traffic out of the tunnel.
-    /// </summary>
-    internal static IDisposable? ApplyForRun(SluiceConfig config, ILogger logger)
-    {
-        var gate = new LinuxGate();
-        bool closed;
-        if (config.Gate.Mode != GateMode.Off)
-        {
-            var plan = LinuxGatePlanner.Plan(config);
-            gate.Apply(plan);
-            logger.LogInformation("gate closed: {Holds}; it stays closed when the engine stops (`sluice gate disable` opens it)",
-                Holds(GateState.FromPlan(plan)));
-            closed = true;
-        }
-        else
-        {
-            closed = gate.Read() is not null;
-            if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
-        }
-        // A loaded gate is loaded again within a second when something flushes the ruleset.
-        var watch = closed ? GateWatch.Start(null, line => logger.LogWarning("{Watch}", line)) : null;
-        // Without a TUN there is no tunnel for a route to pull traffic out of.
-        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return watch;
-        var hijacks = new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
-        return watch is null ? hijacks : new Watches(watch, hijacks);
-    }
-
-    private sealed class Watches(params IDisposable[] watches) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var w in watches) w.Dispose();
-        }
-    }
-
-    internal static string Holds(GateState state)
-    {
-        string what = state.Mode switch
-        {
-            GateMode.All => "mode all: every process except Sluice's own marked traffic",
-            GateMode.Protected => "mode protected: " + string.Join("; ", Held(state)),
-            _ => "a table inet sluice that Sluice did not write (no state comment)",
-        };
-        return what;
-    }
-
-    private static IEnumerable<string> Held(GateState state)
-    {
-        if (state.Uids.Count > 0) yield return "processes of uid " + string.Join(", ", state.Uids);
-        if (state.Cgroup is { } c) yield return "processes in cgroup " + ProtectedCgroup.Describe(c) + " (`sluice exec --lane protected`)";
     }
 
     /// <summary>The name-based matchers the config routes by (recursing into logical rules).</summary>

@@ -27,6 +27,7 @@ public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions 
         ShadowsocksOutboundOptions s => s.Server,
         SocksOutboundOptions s => s.Server,
         HttpOutboundOptions h => h.Server,
+        Outbounds.Trojan.TrojanOutboundOptions t => t.Server,
         _ => null,
     };
 }
@@ -137,7 +138,7 @@ internal static class ProxyOutboundParsers
         return (user is { Length: 0 } ? null : user, password);
     }
 
-    private static ProxyNetwork ParseNetwork(ObjectReader r)
+    public static ProxyNetwork ParseNetwork(ObjectReader r)
     {
         string? network = r.String("network");
         switch (network)

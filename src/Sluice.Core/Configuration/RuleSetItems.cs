@@ -19,6 +19,14 @@ internal static class RuleSetItems
         return tags;
     }
 
+    /// <summary>A tun inbound's route_address_set / route_exclude_address_set: rule-set tags.</summary>
+    public static IReadOnlyList<string> ReadTunSets(ObjectReader r, string name, ConfigBuilder config)
+    {
+        var tags = r.List(name, RuleParser.NonEmpty);
+        foreach (string tag in tags) config.RuleSetReferences.Add((tag, r.PathOf(name)));
+        return tags;
+    }
+
     public static bool ReadMatchSource(ObjectReader r)
     {
         if (r.Take("rule_set_ipcidr_match_source") is not null)

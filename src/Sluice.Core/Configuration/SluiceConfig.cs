@@ -50,7 +50,14 @@ public sealed record TunInboundOptions(
     bool StrictRoute,
     string Stack,
     IReadOnlyList<IpPrefix> RouteAddress,
-    IReadOnlyList<IpPrefix> RouteExcludeAddress);
+    IReadOnlyList<IpPrefix> RouteExcludeAddress)
+{
+    /// <summary>Rule-set tags whose ip_cidr items join route_address (sing-box route_address_set).</summary>
+    public IReadOnlyList<string> RouteAddressSet { get; init; } = [];
+
+    /// <summary>Rule-set tags whose ip_cidr items join route_exclude_address.</summary>
+    public IReadOnlyList<string> RouteExcludeAddressSet { get; init; } = [];
+}
 
 public abstract record OutboundOptions(string Type, string Tag);
 

@@ -83,6 +83,11 @@ public static class SourceRuleSet
 
     private static DefaultHeadlessRule? ParseDefault(ObjectReader r)
     {
+        foreach (string field in new[] { "action", "outbound", "server" })
+        {
+            if (r.Take(field) is not null)
+                r.Errors.Add(r.PathOf(field), "a rule set's rules have no action: the route or DNS rule that names the set (\"rule_set\") has it");
+        }
         var rule = new DefaultHeadlessRule
         {
             QueryType = r.List("query_type", DnsSection.QueryTypeItem),

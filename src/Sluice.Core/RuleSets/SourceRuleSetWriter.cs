@@ -25,6 +25,15 @@ public static class SourceRuleSetWriter
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
+    /// <summary>One rule as compact JSON (`sluice rule-set match` prints the rule that matched).</summary>
+    public static string WriteRule(HeadlessRule rule)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            WriteRule(w, rule);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
     private static void WriteRule(Utf8JsonWriter w, HeadlessRule rule)
     {
         w.WriteStartObject();

@@ -217,7 +217,7 @@ public class ConfigLoaderTests
     [InlineData("""{"route":{"rules":[{"action":"sniff","timeout":"fast"}]}}""", "route.rules[0].timeout", "not a duration")]
     [InlineData("""{"route":{"rules":[{"protocol":"ssh","outbound":"direct"}]}}""", "route.rules[0].protocol", "unknown protocol")]
     [InlineData("""{"route":{"rules":[{"user_id":"root","outbound":"direct"}]}}""", "route.rules[0].user_id", "expected a number, got string")]
-    [InlineData("""{"route":{"rules":[{"rule_set":"geoip-cn","outbound":"direct"}]}}""", "route.rules[0].rule_set", "not supported by Sluice yet")]
+    [InlineData("""{"route":{"rules":[{"rule_set":"geoip-cn","outbound":"direct"}]}}""", "route.rules[0].rule_set", "no rule set has tag \"geoip-cn\": define it in route.rule_set")]
     [InlineData("""{"route":{"default_mark":"0xzz"}}""", "route.default_mark", "is not a mark")]
     [InlineData("""{"route":{"default_mark":0}}""", "route.default_mark", "0 is every unmarked packet")]
     [InlineData("""{"route":{"default_mark":"0x0"}}""", "route.default_mark", "0 is every unmarked packet")]

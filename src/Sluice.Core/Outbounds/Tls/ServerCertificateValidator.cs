@@ -20,6 +20,18 @@ internal static class ServerCertificateValidator
 
     public static void ValidateChain(IReadOnlyList<byte[]> chainDer, Tls13ClientOptions options)
     {
+        try
+        {
+            ValidateLoadedChain(chainDer, options);
+        }
+        catch (CryptographicException e)
+        {
+            throw new TlsException($"the server's certificate does not parse ({e.Message})", TlsAlert.BadCertificate, e);
+        }
+    }
+
+    private static void ValidateLoadedChain(IReadOnlyList<byte[]> chainDer, Tls13ClientOptions options)
+    {
         using var leaf = X509CertificateLoader.LoadCertificate(chainDer[0]);
         using var chain = new X509Chain();
         var policy = chain.ChainPolicy;
@@ -48,6 +60,18 @@ internal static class ServerCertificateValidator
 
     /// <summary>Verifies the server's CertificateVerify <paramref name="signature"/> under <paramref name="scheme"/>.</summary>
     public static bool VerifySignature(ReadOnlySpan<byte> leafDer, ushort scheme, ReadOnlySpan<byte> transcriptHash, ReadOnlySpan<byte> signature)
+    {
+        try
+        {
+            return VerifyLoadedSignature(leafDer, scheme, transcriptHash, signature);
+        }
+        catch (CryptographicException e)
+        {
+            throw new TlsException($"the server's certificate key does not parse ({e.Message})", TlsAlert.BadCertificate, e);
+        }
+    }
+
+    private static bool VerifyLoadedSignature(ReadOnlySpan<byte> leafDer, ushort scheme, ReadOnlySpan<byte> transcriptHash, ReadOnlySpan<byte> signature)
     {
         // §4.4.3: 64 spaces, the context string, a zero byte, then the transcript hash.
         const string context = "TLS 1.3, server CertificateVerify";
@@ -82,38 +106,56 @@ internal static class ServerCertificateValidator
     /// <summary>The leaf's SubjectPublicKeyInfo algorithm OID and key bits, read from the DER (works for Ed25519 too).</summary>
     public static (string Algorithm, byte[] Key) SubjectPublicKey(ReadOnlySpan<byte> certificateDer)
     {
-        var tbs = TbsCertificate(certificateDer, out _);
-        if (tbs.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0, true))) tbs.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0, true));
-        tbs.ReadIntegerBytes(); // serialNumber
-        tbs.ReadSequence(); // signature
-        tbs.ReadSequence(); // issuer
-        tbs.ReadSequence(); // validity
-        tbs.ReadSequence(); // subject
-        var spki = tbs.ReadSequence();
-        var algorithm = spki.ReadSequence().ReadObjectIdentifier();
-        return (algorithm, spki.ReadBitString(out _));
+        var certificate = OpenDer(certificateDer);
+        try
+        {
+            var tbs = certificate.ReadSequence();
+            if (tbs.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0, true))) tbs.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0, true));
+            tbs.ReadIntegerBytes(); // serialNumber
+            tbs.ReadSequence(); // signature
+            tbs.ReadSequence(); // issuer
+            tbs.ReadSequence(); // validity
+            tbs.ReadSequence(); // subject
+            var spki = tbs.ReadSequence();
+            var algorithm = spki.ReadSequence().ReadObjectIdentifier();
+            return (algorithm, spki.ReadBitString(out _));
+        }
+        catch (AsnContentException e)
+        {
+            throw NotDer(e);
+        }
     }
 
     /// <summary>The certificate's outer signatureValue (what Reality replaces with an HMAC).</summary>
     public static byte[] SignatureValue(ReadOnlySpan<byte> certificateDer)
     {
-        TbsCertificate(certificateDer, out var certificate);
-        certificate.ReadSequence(); // signatureAlgorithm
-        return certificate.ReadBitString(out _);
-    }
-
-    private static AsnReader TbsCertificate(ReadOnlySpan<byte> certificateDer, out AsnReader certificate)
-    {
+        var certificate = OpenDer(certificateDer);
         try
         {
-            certificate = new AsnReader(certificateDer.ToArray(), AsnEncodingRules.DER).ReadSequence();
-            return certificate.ReadSequence();
+            certificate.ReadSequence(); // tbsCertificate
+            certificate.ReadSequence(); // signatureAlgorithm
+            return certificate.ReadBitString(out _);
         }
         catch (AsnContentException e)
         {
-            throw new TlsException($"the server's certificate is not valid DER ({e.Message})", TlsAlert.BadCertificate, e);
+            throw NotDer(e);
         }
     }
+
+    private static AsnReader OpenDer(ReadOnlySpan<byte> certificateDer)
+    {
+        try
+        {
+            return new AsnReader(certificateDer.ToArray(), AsnEncodingRules.DER).ReadSequence();
+        }
+        catch (AsnContentException e)
+        {
+            throw NotDer(e);
+        }
+    }
+
+    private static TlsException NotDer(AsnContentException e) =>
+        new($"the server's certificate is not valid DER ({e.Message})", TlsAlert.BadCertificate, e);
 
     private static string Describe(X509ChainStatus[] statuses, Tls13ClientOptions options)
     {

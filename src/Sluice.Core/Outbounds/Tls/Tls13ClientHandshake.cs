@@ -119,7 +119,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         return new Tls13Session(suite, alpn);
     }
 
-    private static (Tls13CipherSuite Suite, byte[] Share) ParseServerHello(byte[] message, ClientHello hello)
+    internal static (Tls13CipherSuite Suite, byte[] Share) ParseServerHello(byte[] message, ClientHello hello)
     {
         if (message[0] != 2) throw new TlsException($"expected ServerHello, got handshake message {message[0]}", TlsAlert.UnexpectedMessage);
         var reader = new TlsReader(message.AsSpan(4), "ServerHello");
@@ -155,7 +155,10 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         return (suite, share);
     }
 
-    private string? ParseEncryptedExtensions(byte[] message)
+    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn);
+
+    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two).</summary>
+    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn)
     {
         var reader = new TlsReader(message.AsSpan(4), "EncryptedExtensions");
         var extensions = new TlsReader(reader.Vector(2), "EncryptedExtensions");
@@ -169,13 +172,13 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
             var list = new TlsReader(body.Vector(2), "ALPN");
             alpn = Encoding.ASCII.GetString(list.Vector(1));
             list.ExpectEnd();
-            var offered = options.Alpn.Count > 0 ? options.Alpn : ["h2", "http/1.1"];
+            var offered = offeredAlpn.Count > 0 ? offeredAlpn : ["h2", "http/1.1"];
             if (!offered.Contains(alpn)) throw new TlsException($"the server chose ALPN \"{alpn}\", which was not offered", TlsAlert.IllegalParameter);
         }
         return alpn;
     }
 
-    private static List<byte[]> ParseCertificate(byte[] message)
+    internal static List<byte[]> ParseCertificate(byte[] message)
     {
         ReadOnlySpan<byte> body = message.AsSpan(4);
         byte[]? inflated = null;

@@ -17,7 +17,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     private readonly HandshakeMessageBuffer _postHandshake = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private Memory<byte> _pending;
-    private bool _readClosed, _writeClosed, _detached;
+    private bool _readClosed, _writeClosed, _readDetached;
     private int _disposed;
 
     private Tls13ClientStream(Tls13RecordLayer records, Tls13Session session)
@@ -69,7 +69,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_detached, this);
+        if (_readDetached) throw new InvalidOperationException("the TLS reader was handed over to direct copy");
         while (_pending.IsEmpty)
         {
             if (_readClosed || buffer.IsEmpty) return 0;
@@ -103,7 +103,6 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_detached, this);
         if (buffer.IsEmpty) return;
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -119,15 +118,23 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     }
 
     /// <summary>
-    /// Vision's switch to direct copy: hands over the plaintext already opened and the raw bytes read ahead
-    /// but not yet opened, and retires the TLS reader and writer; the caller goes on with <see cref="Transport"/>.
+    /// Vision's switch to direct copy for reading: hands over the plaintext already opened and the raw bytes
+    /// read ahead but not yet opened, and retires the TLS reader; the caller reads <see cref="Transport"/> next.
     /// </summary>
-    public (ReadOnlyMemory<byte> Plaintext, ReadOnlyMemory<byte> Raw) DetachForDirectCopy()
+    public (ReadOnlyMemory<byte> Plaintext, ReadOnlyMemory<byte> Raw) DetachReader()
     {
         var plaintext = _pending.ToArray();
         _pending = Memory<byte>.Empty;
-        _detached = true;
+        _readDetached = true;
         return (plaintext, _records.TakeUnread());
+    }
+
+    /// <summary>Vision's switch to direct copy for writing: no more TLS records, not even close_notify.</summary>
+    public void RetireWriter()
+    {
+        _writeLock.Wait();
+        _writeClosed = true;
+        _writeLock.Release();
     }
 
     private async ValueTask HandlePostHandshakeAsync(CancellationToken cancellationToken)
@@ -174,7 +181,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         _writeLock.Wait();
         try
         {
-            if (_writeClosed || _detached) return;
+            if (_writeClosed) return;
             _writeClosed = true;
             _records.WriteAsync(Tls13RecordLayer.Alert, new byte[] { 1, TlsAlert.CloseNotify }, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         }
@@ -211,7 +218,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            if (!_writeClosed && !_detached && _writeLock.Wait(0))
+            if (!_writeClosed && _writeLock.Wait(0))
             {
                 _writeClosed = true;
                 TrySendAlertAsync(_records, TlsAlert.CloseNotify).AsTask().GetAwaiter().GetResult();
