@@ -153,7 +153,8 @@ public static class ShareLinks
     /// <summary>A one-line error naming the link (passwords elided) and the part that is wrong.</summary>
     private static ImportException Bad(string link, string problem)
     {
-        string shown = link.Length > 60 ? link[..60] + "…" : link;
+        string redacted = Monitoring.RedactedText.Of(link);
+        string shown = redacted.Length > 60 ? redacted[..60] + "…" : redacted;
         return new ImportException($"{shown}: {problem}");
     }
 }
