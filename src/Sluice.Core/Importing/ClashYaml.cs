@@ -46,7 +46,7 @@ public static partial class ClashYaml
                 }
             }
         }
-        catch (YamlException)
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
         {
             // Not YAML: the full parse below names the line.
         }
