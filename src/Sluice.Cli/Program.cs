@@ -84,7 +84,7 @@ internal static class Program
               gate enable -c CONFIG        apply it and install the boot unit (--root DIR: another root)
               gate disable [--yes] [--kill-apps] [--grace S]   open the gate, remove the boot unit
               gate status [-c CONFIG]      what the gate holds, and what it cannot
-              exec --lane protected -- CMD run CMD in the protected cgroup, held by the gate
+              exec --lane protected [--user U] -- CMD   run CMD in the protected cgroup (as the sudo user, or U)
               kill-apps [--grace S]        end the protected apps (SIGTERM, then SIGKILL)
               daemon [-c CONFIG]           the service: engine + API (unix socket, http 127.0.0.1:1777) + /ui
               daemon unit|install|uninstall [-c CONFIG] [--root DIR]   its systemd unit (docs/api.md)

@@ -99,6 +99,10 @@ public sealed class ControlClient : IDisposable
         {
             return await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
         }
+        catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied })
+        {
+            throw new DaemonUnreachableException($"permission denied on {Where}: the socket is for root and the \"sluice\" group; join it (`sudo usermod -aG sluice $USER`, then log in again) or use sudo", e);
+        }
         catch (HttpRequestException e)
         {
             throw new DaemonUnreachableException($"cannot reach the sluice daemon at {Where} ({e.InnerException?.Message ?? e.Message}); start it with `sluice daemon` (or set SLUICE_SOCKET)", e);

@@ -95,6 +95,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
+    /// <summary>The data path's limits this engine runs with (docs/config.md#limits).</summary>
+    public EngineLimits Limits => _limits;
+
     public string? TunName => _tun?.Name;
 
     public void Start()
@@ -176,7 +179,7 @@ public sealed partial class SluiceEngine : IDisposable
         var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
         var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
         var relayLog = _logs.CreateLogger("tcp");
-        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"));
+        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"), Limits);
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
@@ -189,7 +192,7 @@ public sealed partial class SluiceEngine : IDisposable
             _relay6 = new TcpRelay(_nat6, sockets, lanes, Connections, _dnsHijack, relayLog, _limits, _time);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits.UdpIdle);
+        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits);
         _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
             tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"), _limits, _time);
         var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);

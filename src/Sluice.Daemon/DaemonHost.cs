@@ -91,6 +91,7 @@ public sealed partial class DaemonHost
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.
         File.SetUnixFileMode(_options.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        SocketGroup.Apply(_options.SocketPath);
         HttpEndpoint = http;
         LogListening(logger, _options.SocketPath, http?.ToString() ?? "off");
 

@@ -10,6 +10,9 @@ namespace Sluice.Daemon;
 /// </summary>
 public sealed class LogBroadcast : ILoggerProvider
 {
+    /// <summary>The daemon's own level: lines below it never reach /logs, whatever level a client asks for.</summary>
+    public LogLevel Minimum { get; init; } = LogLevel.Information;
+
     private const int Backlog = 500;
     private readonly Queue<(LogLevel Level, ClashLog Line)> _recent = new();
     private readonly List<Channel<(LogLevel, ClashLog)>> _subscribers = [];
@@ -76,7 +79,7 @@ public sealed class LogBroadcast : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= owner.Minimum && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

@@ -40,7 +40,7 @@ internal static class LinuxHost
     /// <summary>Serves the daemon (engine, API, dashboard) until <paramref name="stop"/> is cancelled.</summary>
     public static void ServeDaemon(DaemonOptions options, bool debug, CancellationToken stop)
     {
-        var broadcast = new LogBroadcast();
+        var broadcast = new LogBroadcast { Minimum = debug ? LogLevel.Debug : LogLevel.Information };
         using var logs = LoggerFactory.Create(builder =>
         {
             builder.SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Information);

@@ -43,5 +43,27 @@ public sealed class DaemonUnitTests : IDisposable
         Assert.False(File.Exists(DaemonUnit.UnitPath(_root)));
     }
 
+    /// <summary>systemd's own review of the unit (offline, PID 1 is not systemd here): 5.3 now, plain root is 9.6.</summary>
+    [Fact]
+    public void SystemdAnalyzeSecurity_RatesTheUnitOk()
+    {
+        string program = Path.Combine(_root, "opt", "sluice");
+        Directory.CreateDirectory(Path.GetDirectoryName(program)!);
+        File.Copy("/bin/true", program);
+        DaemonUnit.Install(_root, DaemonUnit.Render([program], null));
+
+        var info = new ProcessStartInfo("systemd-analyze", ["security", "--offline=true", DaemonUnit.UnitPath(_root)]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var review = Process.Start(info)!;
+        string text = review.StandardOutput.ReadToEnd() + review.StandardError.ReadToEnd();
+        review.WaitForExit();
+        var score = System.Text.RegularExpressions.Regex.Match(text, @"Overall exposure level for sluice\.service: ([0-9.]+)");
+        Assert.True(score.Success, text);
+        double exposure = double.Parse(score.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(exposure <= 5.5, $"exposure {exposure} (plain root is 9.6):\n{text}");
+        string unit = File.ReadAllText(DaemonUnit.UnitPath(_root));
+        Assert.Contains("NoNewPrivileges=yes", unit);
+        Assert.Contains("ProtectSystem=strict", unit);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

@@ -34,7 +34,9 @@ public sealed class CheckCommandTests
     [Fact]
     public void Check_ValidConfig_ExitsZero()
     {
-        string file = Path.Combine(Path.GetTempPath(), $"sluice-check-{Environment.ProcessId}.json");
+        // A private folder of its own (mktemp -d), never a guessable /tmp name written as root.
+        string dir = Directory.CreateTempSubdirectory("sluice-check-").FullName;
+        string file = Path.Combine(dir, "config.json");
         File.WriteAllText(file, EngineConfigs.Tun("""{"process_name": "curl", "outbound": "direct"}"""));
         try
         {
@@ -43,7 +45,7 @@ public sealed class CheckCommandTests
         }
         finally
         {
-            File.Delete(file);
+            Directory.Delete(dir, recursive: true);
         }
     }
 }

@@ -156,6 +156,8 @@ public sealed class CliTests : IDisposable
         Assert.Equal("wg", saved.GetProperty("outbound").GetString());
         Assert.Equal("app-protected", saved.GetProperty("process_name")[0].GetString());
         Assert.True(File.Exists(path + ".bak"));
+        // The backup holds the same keys: root's alone, whatever the umask made of the original.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path + ".bak"));
 
         int seen;
         lock (answers) seen = answers.Count;

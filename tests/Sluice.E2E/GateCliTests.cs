@@ -105,7 +105,9 @@ public sealed class GateCliTests : IDisposable
         string unit = File.ReadAllText(SystemdUnit.UnitPath(Root));
         Assert.Contains("DefaultDependencies=no", unit);
         Assert.Contains("Before=network-pre.target", unit);
-        Assert.Contains($"gate apply -c {config}", unit);
+        Assert.Contains("After=local-fs.target nftables.service", unit);
+        Assert.Contains("-f /etc/sluice/gate.nft", unit);
+        Assert.Contains("sluice-gate v1 mode=all", File.ReadAllText(SystemdUnit.RulesetPath(Root)));
         var verify = Exec.Run(TimeSpan.FromSeconds(60), "systemd-analyze", "verify", SystemdUnit.UnitPath(Root));
         Assert.True(verify.Ok, "systemd-analyze verify: " + verify);
         Assert.Equal(hostUnitBefore, File.Exists(HostUnit)); // nothing written outside --root
@@ -113,6 +115,7 @@ public sealed class GateCliTests : IDisposable
         var disabled = GateRuns.Sluice(_testbed, "gate", "disable", "--yes", "--root", Root);
         Assert.True(disabled.Ok, disabled.ToString());
         Assert.False(File.Exists(SystemdUnit.UnitPath(Root)));
+        Assert.False(File.Exists(SystemdUnit.RulesetPath(Root)));
     }
 
     public void Dispose()

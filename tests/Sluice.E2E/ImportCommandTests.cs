@@ -40,6 +40,19 @@ public sealed class ImportCommandTests : IDisposable
         Assert.Contains("\"type\": \"wireguard\"", File.ReadAllText(output));
     }
 
+    /// <summary>The written config holds the private key: 0600 whatever the umask, never 0644.</summary>
+    [Fact]
+    public void Import_WritesTheConfigReadableByItsOwnerOnly()
+    {
+        string conf = WriteConf(WireGuardGoPeer.GenerateKeys().Private);
+        string output = Path.Combine(_dir, "secret.json");
+
+        var import = Exec.Run(TimeSpan.FromSeconds(30), ["sh", "-c", "umask 022 && exec \"$0\" \"$@\"", .. SluiceBinary.Command(), "import", conf, "-o", output]);
+
+        Assert.True(import.Ok, import.ToString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(output));
+    }
+
     [Fact]
     public void Import_BadLine_NamesTheLine_AndWritesNoFile()
     {

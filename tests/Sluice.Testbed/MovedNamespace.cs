@@ -1,6 +1,6 @@
 // Transitional: the testbed moved from src/Sluice.Cli/Testbed (namespace Sluice.Cli.Testbed) to this
 // project (namespace Sluice.Testbed). Tests written on branches before the move still say
-// `using Sluice.Cli.Testbed;`; this keeps that namespace alive, and Sluice.E2E imports Sluice.Testbed
+// `using Sluice.Testbed;`; this keeps that namespace alive, and Sluice.E2E imports Sluice.Testbed
 // globally, so they compile unchanged. Delete once no test names the old namespace.
 namespace Sluice.Cli.Testbed;
 

@@ -36,7 +36,11 @@ public sealed class NamespaceTestbed : IDisposable
     {
         Client = name + "-c";
         Router = name + "-r";
-        WorkDir = Path.Combine(Path.GetTempPath(), name);
+        // A fresh private folder (mktemp -d): never one that exists, so nobody can plant peer.py or the
+        // configs the root-run peers and engine read. 0711: the uid-held probes may read their script by name.
+        WorkDir = Directory.CreateTempSubdirectory(name + ".").FullName;
+        File.SetUnixFileMode(WorkDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
 
     /// <summary>The client namespace (Sluice and the apps).</summary>

@@ -77,7 +77,14 @@ internal sealed class AppsConfigRewrite
         var errors = ConfigLoader.Validate(text);
         if (errors.Count > 0) throw new InvalidOperationException($"the edited config would not validate, nothing written: {string.Join("; ", errors)}");
         var mode = File.GetUnixFileMode(_path);
-        File.WriteAllText(_path + ".bak", _original);
+        // The backup holds the same keys and passwords: root's alone (an older, wider .bak is replaced).
+        string backup = _path + ".bak";
+        if (File.Exists(backup)) File.Delete(backup);
+        using (var bak = new FileStream(backup, new FileStreamOptions
+               {
+                   Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+               }))
+            bak.Write(System.Text.Encoding.UTF8.GetBytes(_original));
         string temp = Path.Combine(Path.GetDirectoryName(_path)!, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.tmp");
         using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode }))
         {

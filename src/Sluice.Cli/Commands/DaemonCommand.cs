@@ -72,6 +72,11 @@ internal static class DaemonCommand
         // The HTTP API's secret, generated once, readable by root only.
         string secretFile = Path.Combine(root, DaemonPaths.DefaultSecretFile.TrimStart('/'));
         ApiSecret.LoadOrCreate(secretFile);
+        // The socket's group: members drive the daemon without sudo (docs/api.md).
+        if (root == "/" && Exec("getent", "group", "sluice") != 0)
+            Console.WriteLine(Exec("groupadd", "--system", "sluice") == 0
+                ? "created group \"sluice\": `sudo usermod -aG sluice USER` lets USER drive the daemon without sudo (after logging in again)"
+                : "could not create group \"sluice\" (groupadd); the socket stays root's only");
         Console.WriteLine($"installed {DaemonUnit.UnitPath(root)} (enabled for {DaemonUnit.WantedBy}); API secret in {secretFile} (0600)");
         if (root == "/" && Directory.Exists("/run/systemd/system"))
             Console.WriteLine("run `systemctl daemon-reload && systemctl start sluice` to start it now");
@@ -84,5 +89,19 @@ internal static class DaemonCommand
         string root = line.Options.GetValueOrDefault("--root") ?? "/";
         Console.WriteLine(DaemonUnit.Uninstall(root) ? $"removed {DaemonUnit.UnitPath(root)}" : "no daemon unit was installed");
         return 0;
+    }
+
+    private static int Exec(string program, params string[] args)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            process.WaitForExit();
+            return process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return -1;
+        }
     }
 }

@@ -51,10 +51,12 @@ internal static class GateCommand
         if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
         string root = Root(line);
-        string unit = SystemdUnit.Render(SluiceBinary.AbsoluteCommand(), config);
+        // Boot loads what is loaded now, rendered: a config that stops parsing cannot open the gate at boot.
+        SystemdUnit.StoreRuleset(root, GateRenderer.Render(plan));
+        string unit = SystemdUnit.Render(NftPath(), "/" + SystemdUnit.RulesetFile);
         SystemdUnit.Install(root, unit);
         Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
-        Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, before network-pre.target); it loads {config}");
+        Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, after nftables.service, before network-pre.target); it loads {SystemdUnit.RulesetPath(root)} (rendered from {config}; run `gate enable` again after changing its gate section)");
         return 0;
     }
 
@@ -74,6 +76,8 @@ internal static class GateCommand
         if (!Consent(line, state, "open the gate", "Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] ",
                 "sluice: gate left closed (pass --yes to open without asking)")) return 1;
 
+        // A running engine's watch would load the gate again; the marker tells it the user opened it.
+        GateWatch.MarkDisabled(null);
         gate.Remove();
         bool removedUnit = SystemdUnit.Uninstall(root);
         Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
@@ -200,4 +204,9 @@ internal static class GateCommand
         Console.Write(question);
         return Console.ReadLine()?.Trim().ToLowerInvariant() is "y" or "yes";
     }
+
+    /// <summary>nft as the boot unit runs it: found on PATH now (systemd does not search PATH), else Debian's place.</summary>
+    private static string NftPath() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Append("/usr/sbin").Select(d => Path.Combine(d, "nft")).FirstOrDefault(File.Exists) ?? "/usr/sbin/nft";
 }

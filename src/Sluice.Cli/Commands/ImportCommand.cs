@@ -102,7 +102,12 @@ internal static class ImportCommand
         string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            File.WriteAllText(temp, content);
+            // A config holds keys and passwords: 0600, and CreateNew never follows a planted link.
+            using (var stream = new FileStream(temp, new FileStreamOptions
+                   {
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                   }))
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(content));
             File.Move(temp, full, overwrite: true);
         }
         finally

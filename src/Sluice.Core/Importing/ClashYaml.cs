@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Core.Outbounds.WireGuard;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Core.Importing;
@@ -18,11 +19,52 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static partial class ClashYaml
 {
+    /// <summary>
+    /// Size and nesting checked on the event stream (the parser keeps its own stack, it does not recurse)
+    /// before the representation model is built: a deeply nested document from a subscription would
+    /// otherwise overflow the root daemon's stack, and crash-loop it on resume.
+    /// </summary>
+    private static void CheckBounds(string text, string source)
+    {
+        if (text.Length > MaxChars)
+            throw new ImportException($"{source}: {text.Length} characters; a Clash config is read up to {MaxChars}");
+        var parser = new Parser(new StringReader(text));
+        int depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case MappingStart or SequenceStart:
+                        if (++depth > MaxDepth)
+                            throw new ImportException($"{source}: line {parser.Current.Start.Line}: nested deeper than {MaxDepth} levels (a proxies list needs 3)");
+                        break;
+                    case MappingEnd or SequenceEnd:
+                        depth--;
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            // Not YAML: the full parse below names the line.
+        }
+    }
+
     /// <summary>True when the text has a top-level <c>proxies:</c> key.</summary>
     public static bool Looks(string text) => ProxiesKey().IsMatch(text);
 
+    /// <summary>Nesting a document may have; a proxies list needs 3. YamlDotNet's node builder recurses per level.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Characters read; a subscription body is at most 4 MiB already.</summary>
+    public const int MaxChars = 4 * 1024 * 1024;
+
     public static SubscriptionBody.Result Parse(string text, string source)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        CheckBounds(text, source);
         var stream = new YamlStream();
         try
         {

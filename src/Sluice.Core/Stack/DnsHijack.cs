@@ -15,11 +15,21 @@ namespace Sluice.Core.Stack;
 ///    from the address the app asked (whatever resolver it thought it was talking to) and written to the TUN;
 /// 2. TCP: the relay hands over the accepted socket; a <see cref="DnsStreamSession"/> answers its messages.
 /// The querying process is resolved only if a DNS rule asks for it.
+/// A UDP query that has to wait for an upstream holds two pooled buffers until it is answered; at most
+/// <see cref="EngineLimits.PendingDnsPerClient"/> per querying address and <see cref="EngineLimits.PendingDnsTotal"/>
+/// in all wait at once. More are dropped and counted (a flood of random names cannot grow memory; apps retry).
 /// </summary>
-internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger)
+internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger, EngineLimits limits)
 {
     private const int MaxMessage = 65535;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<NetAddress, int> _pendingByClient = new();
+    private int _pendingTotal;
+    private long _dropped;
+    private long _lastDropLog;
+
+    /// <summary>Queries dropped because too many were waiting for an upstream.</summary>
+    public long DroppedQueries => Interlocked.Read(ref _dropped);
 
     public IDomainMap Map => server.Map;
 
@@ -57,18 +67,53 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     /// </summary>
     public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier)
     {
+        // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
+        if (!TryReserve(key.Source)) return;
         int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
         byte[] query = _inlineQuery, packet = _inlinePacket;
         payload.CopyTo(query);
         var pending = server.HandleAsync(query.AsMemory(0, payload.Length), packet.AsMemory(header, MaxMessage), querier, 65535 - header, _stop.Token);
         if (pending.IsCompletedSuccessfully)
         {
+            Release(key.Source);
             WriteAnswer(key, packet, pending.Result);
             return;
         }
         _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
         _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
         _ = FinishAsync(pending, key, query, packet);
+    }
+
+    /// <summary>Counts a waiting query in, or refuses it when its client or the total is at the limit.</summary>
+    private bool TryReserve(NetAddress client)
+    {
+        lock (_pendingByClient)
+        {
+            int mine = _pendingByClient.GetValueOrDefault(client);
+            if (mine < limits.PendingDnsPerClient && _pendingTotal < limits.PendingDnsTotal)
+            {
+                _pendingByClient[client] = mine + 1;
+                _pendingTotal++;
+                return true;
+            }
+        }
+        long dropped = Interlocked.Increment(ref _dropped);
+        long now = Environment.TickCount64;
+        long last = Interlocked.Read(ref _lastDropLog);
+        if (now - last >= 10_000 && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
+            LogPendingFull(logger, client.ToString(), limits.PendingDnsPerClient, limits.PendingDnsTotal, dropped);
+        return false;
+    }
+
+    private void Release(NetAddress client)
+    {
+        lock (_pendingByClient)
+        {
+            _pendingTotal--;
+            int mine = _pendingByClient.GetValueOrDefault(client) - 1;
+            if (mine <= 0) _pendingByClient.Remove(client);
+            else _pendingByClient[client] = mine;
+        }
     }
 
     private void WriteAnswer(in FlowKey key, byte[] packet, int length)
@@ -90,6 +135,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
         finally
         {
+            Release(key.Source);
             ArrayPool<byte>.Shared.Return(query);
             ArrayPool<byte>.Shared.Return(packet);
         }
@@ -104,6 +150,9 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     }
 
     public void Stop() => _stop.Cancel();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS queries waiting for an upstream are at the limit ({Client}: {PerClient} per client, {Total} in all); dropping new ones ({Dropped} so far; docs/config.md#limits)")]
+    private static partial void LogPendingFull(ILogger logger, string client, int perClient, int total, long dropped);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: DNS answer failed: {Reason}")]
     private static partial void LogFailed(ILogger logger, string flow, string reason);

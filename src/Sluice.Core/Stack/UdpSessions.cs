@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Monitoring;
@@ -14,11 +15,21 @@ namespace Sluice.Core.Stack;
 /// 2. the session opens a datagram channel on its outbound and sends the payload;
 /// 3. a receive loop builds each answer as an IP/UDP packet in place (payload received right after
 ///    the header space) and writes it to the TUN;
-/// 4. a session idle for <paramref name="idle"/> (<see cref="EngineLimits.UdpIdle"/>) is closed by <see cref="Sweep"/>.
+/// 4. a session idle for <paramref name="limits"/>.UdpIdle is closed by <see cref="Sweep"/>;
+/// 5. at <see cref="EngineLimits.UdpSessions"/> the least recently active sessions are closed first
+///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound.
+/// Receive buffers are rented from a pool and returned when the session ends.
 /// </summary>
 internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger,
-    TimeProvider time, TimeSpan idle) : IDisposable
+    TimeProvider time, EngineLimits limits) : IDisposable
 {
+    private readonly TimeSpan idle = limits.UdpIdle;
+    private long _evicted;
+    private long _lastEvictionLog;
+
+    /// <summary>Sessions closed because the table was full (least recently active first).</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
+
     private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
 
@@ -46,6 +57,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         // A datagram the packet thread read after Dispose opens nothing: no sweep would ever close it.
         if (_stop.IsCancellationRequested) return;
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        if (_sessions.Count >= limits.UdpSessions) EvictLeastRecent();
         var session = new UdpSession(key, choice, time.Milliseconds());
         if (!_sessions.TryAdd(key, session)) return;
         if (_stop.IsCancellationRequested)
@@ -83,7 +95,8 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     {
         var key = session.Key;
         int headerLength = PacketBuilder.IpUdpHeaderLength(key.IsV4);
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(headerLength + 65535, pinned: true);
+        // 64 KiB exactly (an IP packet's limit, header included): the pool's 64 KiB bucket, not the 128 KiB one.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(65536);
         try
         {
             var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
@@ -92,7 +105,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
             session.Connection?.AddUpload(firstPayload.Length);
             while (!session.Cancel.IsCancellationRequested)
             {
-                int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength), session.Cancel.Token);
+                int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength, 65535 - headerLength), session.Cancel.Token);
                 session.LastActive = time.Milliseconds();
                 session.Connection?.AddDownload(n);
                 int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
@@ -120,6 +133,31 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
             _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
             session.Dispose();
             if (session.Connection is { } connection) connections.Remove(connection);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Closes the least recently active batch of sessions (packet thread, table full).</summary>
+    private void EvictLeastRecent()
+    {
+        var all = _sessions.ToArray();
+        int batch = Math.Min(limits.UdpEvictionBatch, all.Length);
+        var ages = new long[all.Length];
+        for (int i = 0; i < all.Length; i++) ages[i] = all[i].Value.LastActive;
+        Array.Sort(ages, all);
+        for (int i = 0; i < batch; i++)
+        {
+            var (key, session) = all[i];
+            if (!_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) continue;
+            session.Dispose();
+            if (session.Connection is { } connection) connections.Remove(connection);
+            Interlocked.Increment(ref _evicted);
+        }
+        long now = time.Milliseconds();
+        if (now - _lastEvictionLog >= 10_000)
+        {
+            _lastEvictionLog = now;
+            LogEvicted(logger, limits.UdpSessions, Evicted);
         }
     }
 
@@ -140,6 +178,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         foreach (var session in _sessions.Values) session.Dispose();
         _sessions.Clear();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "UDP sessions at the limit of {Limit}: closing the least recently active ({Evicted} closed so far; docs/config.md#limits)")]
+    private static partial void LogEvicted(ILogger logger, int limit, long evicted);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Outbound} ({Rule})")]
     private static partial void LogRouted(ILogger logger, string flow, string process, string outbound, string rule);

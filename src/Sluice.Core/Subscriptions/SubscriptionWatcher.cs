@@ -115,7 +115,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
         catch (SubscriptionFetchException e)
         {
-            LogFetchFailed(_logger, Tag, _options.Url.ToString(), e.Message, _current.Count);
+            LogFetchFailed(_logger, Tag, Monitoring.RedactedText.Of(_options.Url), Monitoring.RedactedText.Of(e.Message), _current.Count);
             return false;
         }
         if (body == _appliedBody)
@@ -123,7 +123,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
             LogUnchanged(_logger, Tag, _current.Count);
             return true;
         }
-        return TryApply(body, _options.Url.ToString(), writeCache: true);
+        return TryApply(body, Monitoring.RedactedText.Of(_options.Url), writeCache: true);
     }
 
     private bool TryApply(string body, string source, bool writeCache)

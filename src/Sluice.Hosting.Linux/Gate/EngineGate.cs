@@ -12,8 +12,9 @@ namespace Sluice.Hosting.Linux.Gate;
 internal static class EngineGate
 {
     /// <summary>
-    /// What `sluice run` and the daemon do before the engine starts: load the config's gate, then, when
-    /// there is a TUN, watch the main table for routes that try to pull traffic out of the tunnel.
+    /// What `sluice run` and the daemon do before the engine starts: load the config's gate and keep it
+    /// loaded (<see cref="GateWatch"/>), then, when there is a TUN, watch the main table for routes that try
+    /// to pull traffic out of the tunnel.
     /// </summary>
     public static IDisposable? Apply(SluiceConfig config, ILogger logger)
     {
@@ -32,9 +33,20 @@ internal static class EngineGate
             closed = gate.Read() is not null;
             if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
         }
+        // A loaded gate is loaded again within a second when something flushes the ruleset.
+        var watch = closed ? GateWatch.Start(null, line => logger.LogWarning("{Watch}", line)) : null;
         // Without a TUN there is no tunnel for a route to pull traffic out of.
-        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return null;
-        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
+        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return watch;
+        var hijacks = new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
+        return watch is null ? hijacks : new Watches(watch, hijacks);
+    }
+
+    private sealed class Watches(params IDisposable[] watches) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var w in watches) w.Dispose();
+        }
     }
 
     /// <summary>

@@ -164,4 +164,20 @@ public sealed class ClashYamlTests
         Assert.Single(SubscriptionBody.ParseAny("ss://aes-128-gcm:pw@192.0.2.1:8388#one\n", "p").Outbounds);
         Assert.Throws<ImportException>(() => SubscriptionBody.ParseAny("<html>502 Bad Gateway</html>", "p"));
     }
+    /// <summary>100,000 levels of flow sequences: refused with the line, before a recursive parse overflows the stack.</summary>
+    [Fact]
+    public void DeeplyNestedYaml_IsRefusedBeforeParsing_NotAStackOverflow()
+    {
+        string nested = "proxies:\n  - " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse(nested, "deep.yaml"));
+        Assert.Contains("deep.yaml: line 2: nested deeper than 64 levels", e.Message);
+    }
+
+    [Fact]
+    public void OversizedYaml_IsRefusedBeforeParsing()
+    {
+        string big = "proxies:\n" + new string('#', ClashYaml.MaxChars) + "\n";
+        var e = Assert.Throws<ImportException>(() => ClashYaml.Parse(big, "big.yaml"));
+        Assert.Contains("read up to", e.Message);
+    }
 }

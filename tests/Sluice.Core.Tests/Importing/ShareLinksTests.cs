@@ -93,4 +93,23 @@ public sealed class ShareLinksTests
     {
         Assert.Throws<ImportException>(() => SubscriptionBody.Parse("<html>not a subscription</html>", "sub"));
     }
+    /// <summary>An error about a link names it without its userinfo: the base64 there is the password.</summary>
+    [Theory]
+    [InlineData("aes-128-gcm:hunter2-secret", "10.0.0.2:notaport")]
+    [InlineData("aes-128-gcm:hunter2-secret", "10.0.0.2:8388/?plugin=obfs-local%3Bobfs%3Dhttp")]
+    public void BadLinkError_DoesNotPrintTheUserInfo(string userInfo, string rest)
+    {
+        string secret = B64Url(userInfo);
+        var e = Assert.Throws<ImportException>(() => ShareLinks.Parse($"ss://{secret}@{rest}#x", "x"));
+        Assert.DoesNotContain(secret[..8], e.Message);
+        Assert.Contains("ss://…@10.0.0.2", e.Message);
+    }
+
+    [Fact]
+    public void RedactedText_DropsUserInfoAndQuery_KeepsHostPathAndName()
+    {
+        Assert.Equal("https://sub.example/list?… failed", Sluice.Core.Monitoring.RedactedText.Of("https://sub.example/list?token=abc123 failed"));
+        Assert.Equal("socks5://…@10.0.0.3:1080#three", Sluice.Core.Monitoring.RedactedText.Of("socks5://user:pass@10.0.0.3:1080#three"));
+        Assert.Equal("no link here", Sluice.Core.Monitoring.RedactedText.Of("no link here"));
+    }
 }

@@ -52,7 +52,7 @@ public sealed class PacketLoopTests : IDisposable
         var outbounds = new Dictionary<string, IOutbound> { ["direct"] = OutboundRegistry.Create(config.Outbounds[0], new PlainSockets()), ["wg"] = _lane };
         var lanes = new LaneSelector(Router.Compile(config.Route, ["direct", "wg"], "direct"), outbounds, "direct", dnsServerRunning: false, NullLogger.Instance);
         var connections = new ConnectionRegistry(_clock);
-        _udp = new UdpSessions(_tun, connections, lanes, null, NullLogger.Instance, _clock, EngineLimits.Default.UdpIdle);
+        _udp = new UdpSessions(_tun, connections, lanes, null, NullLogger.Instance, _clock, EngineLimits.Default);
         _loop = new PacketLoop(_tun, _nat, null, _udp, null, null, lanes, "tun-in", null, [IpPrefix.Parse("172.19.0.1/30")],
             connections, null, NullLogger.Instance, EngineLimits.Default, _clock);
     }

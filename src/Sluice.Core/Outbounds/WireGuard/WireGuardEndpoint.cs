@@ -325,16 +325,27 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         lock (_timerLock) _device?.ForceHandshake();
     }
 
-    /// <summary>Logs a problem at most once per 5 s per distinct message, so a garbage flood cannot flood the log.</summary>
+    /// <summary>
+    /// Logs a problem at most once per 5 s per category, so a garbage flood cannot flood the log: the
+    /// category is the message without its variable parts (sender, sizes, counters, keys), so junk from
+    /// spoofed senders is one line per 5 s, not one per sender.
+    /// </summary>
     private void Warn(string? reason)
     {
         if (reason is null) return;
+        string category = CategoryOf(reason);
         long now = _time.Milliseconds();
-        if (_lastWarning.TryGetValue(reason, out long last) && now - last < 5000) return;
+        if (_lastWarning.TryGetValue(category, out long last) && now - last < 5000) return;
         if (_lastWarning.Count > 256) _lastWarning.Clear();
-        _lastWarning[reason] = now;
+        _lastWarning[category] = now;
         LogDropped(_logger, Tag, reason);
     }
+
+    /// <summary>The message with every token that carries a digit, and every long token (keys), as "#".</summary>
+    internal static string CategoryOf(string reason) => VariablePart().Replace(reason, "#");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[^\s(),]*\d[^\s(),]*|[A-Za-z0-9+/=]{40,}")]
+    private static partial System.Text.RegularExpressions.Regex VariablePart();
 
     public void Dispose()
     {
