@@ -20,7 +20,7 @@ internal static class CoreEndpoints
         app.MapPost("/api/core", async (HttpContext context) =>
         {
             var envelope = await HandleAsync(context, supervisor);
-            return Results.Json(envelope, ApiJson.Options);
+            return Results.Json(envelope, ApiJsonContext.Default.Envelope);
         });
 
         app.MapGet("/api/events", async (HttpContext context) =>
@@ -44,7 +44,7 @@ internal static class CoreEndpoints
             }
         });
 
-        app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJson.Options));
+        app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJsonContext.Default.AppsData));
     }
 
     public static AppsData Apps(EngineSupervisor supervisor)
@@ -65,7 +65,7 @@ internal static class CoreEndpoints
         CoreRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<CoreRequest>(context.Request.Body, ApiJson.Options, context.RequestAborted);
+            request = await JsonSerializer.DeserializeAsync(context.Request.Body, ApiJsonContext.Default.CoreRequest, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -121,7 +121,7 @@ internal static class Streams
 
     public static async Task WriteLine<T>(HttpContext context, T value)
     {
-        await context.Response.WriteAsync(JsonSerializer.Serialize(value, ApiJson.Options) + "\n", context.RequestAborted);
+        await context.Response.WriteAsync(ApiJson.Line(value) + "\n", context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
@@ -154,7 +154,7 @@ internal static class Streams
                 });
                 await foreach (var value in values(linked.Token))
                 {
-                    var bytes = JsonSerializer.SerializeToUtf8Bytes(value, ApiJson.Options);
+                    var bytes = JsonSerializer.SerializeToUtf8Bytes(value, ApiJson.TypeInfo<T>());
                     await socket.SendAsync(bytes, System.Net.WebSockets.WebSocketMessageType.Text, true, linked.Token);
                 }
                 return;
