@@ -9,7 +9,8 @@ SERVER_V4=203.0.113.10
 BENCH_DIR=$(mktemp -d "/tmp/$BENCH_ID.XXXX")
 BENCH_PIDS=()
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll")
+# $SLUICE_BINARY (e.g. artifacts/native/linux-x64/sluice from scripts/build-native.sh) replaces the JIT build.
+if [ -n "${SLUICE_BINARY:-}" ]; then SLUICE=("$SLUICE_BINARY"); else SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll"); fi
 
 bench_cleanup() {
   set +e  # a process already gone must not stop the cleanup (errexit also applies inside traps)
