@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec dotnet src/Sluice.Cli/bin/Release/net10.0/sluice.dll demo "$@"
+exec dotnet demo/Sluice.Demo/bin/Release/net10.0/sluice.dll demo "$@"

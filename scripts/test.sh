@@ -11,7 +11,7 @@ export SLUICE_BINARY=$PWD/artifacts/native/linux-x64/sluice
 results=artifacts/test-results
 rm -rf "$results"; mkdir -p "$results"
 status=0
-for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.Platform.Linux.Tests tests/Sluice.Daemon.Tests tests/Sluice.E2E; do
+for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.Platform.Linux.Tests tests/Sluice.Daemon.Tests tests/Sluice.Cli.Tests tests/Sluice.E2E; do
   name=$(basename "$project")
   echo "=== $name"
   dotnet test "$project" -c Release --no-build -nologo \

@@ -1,5 +1,5 @@
 using SharpFuzz;
-using Sluice.Packets.Fuzzing;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Fuzz;
 
@@ -12,9 +12,11 @@ public static class Program
 {
     private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["packets"] = PacketParserTarget.Run,
-        ["wireguard"] = WireGuardMessageTarget.Run,
-        ["dns"] = DnsMessageTarget.Run,
+        ["packets"] = PacketParserFuzzTarget.Run,
+        ["wireguard"] = WireGuardFuzzTarget.Run,
+        ["dns"] = DnsFuzzTarget.Run,
+        ["tls"] = TlsFuzzTarget.Run,
+        ["vision"] = VisionFuzzTarget.Run,
     };
 
     public static int Main(string[] args)
@@ -41,10 +43,4 @@ public static class Program
         }
         return 0;
     }
-}
-
-/// <summary>IPv4/IPv6/TCP/UDP/ICMP parsers, rewriter and builders (the body lives in Sluice.Packets so tests can run it).</summary>
-public static class PacketParserTarget
-{
-    public static void Run(ReadOnlySpan<byte> data) => PacketParserFuzzTarget.Run(data);
 }

@@ -29,6 +29,8 @@ internal static class Program
                 "servers" => ServersCommand.Execute(parsed),
                 "apps" => AppsCommand.Execute(parsed),
                 "logs" => LogsCommand.Execute(parsed),
+                "rule-set" => RuleSetCommand.Execute(parsed),
+                "mode" => ModeCommand.Execute(parsed),
                 "version" or "--version" => VersionCommand.Execute(),
                 "help" or "--help" or "-h" or "" => Usage(Console.Out, 0),
                 _ => throw new UsageException($"unknown command \"{parsed.Verb}\""),
@@ -93,6 +95,9 @@ internal static class Program
               servers [--ping [--url URL]] [--json]   outbounds and groups, with delays
               apps [add [-c CONFIG] [--lane TAG] [NAME...]]   per-app traffic; put apps on a lane
               logs [-f] [--level L]        the daemon's log
+              mode [rule|global|direct]    the Clash mode clash_mode rules match (switches new flows at once)
+              rule-set compile SRC.json [-o F.srs] | decompile F.srs [-o F.json] | match SET DOMAIN|IP
+              rule-set convert LIST.txt [-o F.srs|F.json]   a plain domain/CIDR list into a rule set
               version            print the version
 
             options: --debug shows stack traces on errors

@@ -26,6 +26,7 @@ public sealed record ClashConfigs(
     [property: JsonPropertyName("allow-lan")] bool AllowLan,
     [property: JsonPropertyName("bind-address")] string BindAddress,
     [property: JsonPropertyName("mode")] string Mode,
+    [property: JsonPropertyName("mode-list")] IReadOnlyList<string> ModeList,
     [property: JsonPropertyName("log-level")] string LogLevel,
     [property: JsonPropertyName("ipv6")] bool Ipv6,
     [property: JsonPropertyName("tun")] ClashTunConfig Tun);

@@ -41,6 +41,9 @@ public static class ApiCodes
 
     /// <summary>No config to bring up: none given now, none remembered, none passed to `sluice daemon -c`.</summary>
     public const int NoConfig = 6;
+
+    /// <summary>The config would weaken the loaded gate; only `sluice gate apply` (which asks) may do that.</summary>
+    public const int GateRefused = 7;
 }
 
 /// <summary>The body of <c>POST /api/core</c>.</summary>

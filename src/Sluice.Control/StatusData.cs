@@ -88,3 +88,6 @@ public sealed record AppTraffic(string Name, string? Path, IReadOnlyList<string>
 /// <param name="IntervalSeconds">3, 45 or 3600.</param>
 /// <param name="Down">Download rate per interval, bytes/s.</param>
 public sealed record SpeedTier(string Name, int IntervalSeconds, int Capacity, IReadOnlyList<long> Down, IReadOnlyList<long> Up);
+
+/// <summary>The Clash mode now and the modes it can be switched to (core action "mode").</summary>
+public sealed record ModeData(string Mode, IReadOnlyList<string> Modes);

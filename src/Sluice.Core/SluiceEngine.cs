@@ -5,6 +5,7 @@ using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.WireGuard;
 using Sluice.Core.Routing;
+using Sluice.Core.RuleSets;
 using Sluice.Core.Stack;
 using Sluice.Core.Tun;
 using Sluice.Packets;
@@ -55,6 +56,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Inbounds.LocalInbounds? _mixed;
     private Inbounds.LocalInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
+    private RuleSetLibrary? _ruleSets;
 
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs)
     {
@@ -72,6 +74,12 @@ public sealed partial class SluiceEngine : IDisposable
 
     /// <summary>Every live flow with its lane, process and byte counters.</summary>
     public ConnectionRegistry Connections { get; } = new(TimeProvider.System);
+
+    /// <summary>The Clash mode clash_mode items match; switch it with <see cref="ClashModeState.TrySet"/>.</summary>
+    public ClashModeState Mode { get; private set; } = new("rule");
+
+    /// <summary>The route.rule_set entries by tag (empty before start).</summary>
+    public IReadOnlyDictionary<string, RuleSetHandle> RuleSetHandles => _ruleSets?.Handles ?? new Dictionary<string, RuleSetHandle>();
 
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
@@ -101,7 +109,11 @@ public sealed partial class SluiceEngine : IDisposable
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
         _owned.Add(directForDns);
-        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System);
+        // Rules compile against rule-set handles and the Clash mode; the sets are loaded once outbounds exist.
+        Mode = EngineMode.Create(_config);
+        _ruleSets = RuleSetLibrary.For(_config);
+        var scope = new RuleScope(_ruleSets.Handles, Mode);
+        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, TimeProvider.System, scope);
         var context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
         foreach (var options in _config.Outbounds)
         {
@@ -112,7 +124,8 @@ public sealed partial class SluiceEngine : IDisposable
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
         _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs);
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
-        var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound);
+        _ruleSets.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), TimeProvider.System);
+        var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
         var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
@@ -136,8 +149,8 @@ public sealed partial class SluiceEngine : IDisposable
                 ConfigDefaults.RulePriority,
                 tunOptions.Address.Any(a => a.IsV4),
                 tunOptions.Address.Any(a => !a.IsV4),
-                tunOptions.RouteAddress,
-                tunOptions.RouteExcludeAddress,
+                EngineMode.WithSets(tunOptions.RouteAddress, tunOptions.RouteAddressSet, _ruleSets),
+                EngineMode.WithSets(tunOptions.RouteExcludeAddress, tunOptions.RouteExcludeAddressSet, _ruleSets),
                 tunOptions.StrictRoute);
             _platform.Routes.RemoveStale(_routePlan);
         }
@@ -279,6 +292,7 @@ public sealed partial class SluiceEngine : IDisposable
         _dnsListeners = null;
         _subscriptions?.Dispose();
         _subscriptions = null;
+        _ruleSets?.Dispose();
         _relay4?.Dispose();
         _relay6?.Dispose();
         _icmp4?.Dispose();

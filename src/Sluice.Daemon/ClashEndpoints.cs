@@ -25,7 +25,7 @@ internal static class ClashEndpoints
 
         app.MapGet("/configs", () => Results.Json(new ClashConfigs(0, 0, 0, 0,
             MixedPort: supervisor.Config?.MixedInbounds.FirstOrDefault()?.ListenPort ?? 0,
-            AllowLan: false, BindAddress: "*", Mode: supervisor.Mode, LogLevel: supervisor.Config?.Log.Level ?? "info",
+            AllowLan: false, BindAddress: "*", Mode: supervisor.Mode, ModeList: supervisor.Modes, LogLevel: supervisor.Config?.Log.Level ?? "info",
             Ipv6: true, Tun: new ClashTunConfig(supervisor.Engine?.TunName is not null, supervisor.Engine?.TunName)), ApiJsonContext.Default.ClashConfigs));
         app.MapMethods("/configs", ["PATCH"], async (HttpContext context) =>
         {
@@ -34,10 +34,8 @@ internal static class ClashEndpoints
             {
                 if (property.Name != "mode")
                     return Message(StatusCodes.Status400BadRequest, $"only \"mode\" can be changed here, not \"{property.Name}\"; edit the config and `sluice reload`");
-                string mode = property.Value.GetString()?.ToLowerInvariant() ?? "";
-                if (mode is not ("rule" or "global" or "direct"))
-                    return Message(StatusCodes.Status400BadRequest, $"mode \"{mode}\": one of rule, global, direct");
-                supervisor.Mode = mode;
+                string? refused = property.Value.ValueKind == JsonValueKind.String ? supervisor.SetMode(property.Value.GetString()!) : "\"mode\" must be a string";
+                if (refused is not null) return Message(StatusCodes.Status400BadRequest, refused);
             }
             return Results.NoContent();
         });
@@ -207,6 +205,8 @@ internal static class ClashEndpoints
         "shadowsocks" => "Shadowsocks",
         "socks" => "Socks5",
         "http" => "Http",
+        "trojan" => "Trojan",
+        "vless" => "Vless",
         "selector" => "Selector",
         "urltest" => "URLTest",
         "fallback" => "Fallback",

@@ -85,6 +85,14 @@ internal static class CoreEndpoints
                 return await supervisor.DownAsync();
             case "reload":
                 return await supervisor.ReloadAsync();
+            case "mode":
+                // {"action": "mode"} reads it; {"action": "mode", "params": {"mode": "global"}} switches it.
+                if (p is { } mp && mp.TryGetProperty("mode", out var m))
+                {
+                    if (m.ValueKind != JsonValueKind.String) return Envelopes.Fail(ApiCodes.BadRequest, "params.mode must be a string: rule, global, direct or a mode the rules name");
+                    if (supervisor.SetMode(m.GetString()!) is { } refused) return Envelopes.Fail(ApiCodes.BadRequest, refused);
+                }
+                return Envelopes.Ok(new ModeData(supervisor.Mode, supervisor.Modes));
             case "up":
                 string? json = null, path = null, server = null;
                 if (p is { } ps)
@@ -104,7 +112,7 @@ internal static class CoreEndpoints
                 }
                 return await supervisor.UpAsync(json, json is null ? path : path, server);
             default:
-                return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload");
+                return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode");
         }
     }
 }

@@ -71,7 +71,6 @@ public sealed partial class DaemonHost
         {
             Version = _options.Version,
         };
-        supervisor.Mode = clash?.DefaultMode ?? "rule";
         await using var app = builder.Build();
         var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http));
         app.Use((context, next) => guard.InvokeAsync(context, _ => next()));

@@ -26,4 +26,8 @@ public sealed record DaemonPlatform(
     Func<EnginePlatform> Engine,
     Func<SluiceConfig, ILogger, IDisposable?> ApplyGate,
     Func<string?> GateStatus,
-    Func<Func<string?>, INetworkMonitor?> NetworkMonitor);
+    Func<Func<string?>, INetworkMonitor?> NetworkMonitor)
+{
+    /// <summary>Why a config's gate may not replace the loaded one without consent (docs/gate.md); null = it may.</summary>
+    public Func<SluiceConfig, string?> GateRefusal { get; init; } = _ => null;
+}

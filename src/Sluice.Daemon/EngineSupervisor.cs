@@ -56,8 +56,18 @@ internal sealed partial class EngineSupervisor : IDisposable
     /// <summary>The TUN of the last config brought up, set before it exists: its own link, address and route events are not network changes.</summary>
     public string? TunInterface { get; private set; }
 
-    /// <summary>Clash mode as set by PATCH /configs (reported; Sluice's rules have no clash_mode matcher).</summary>
-    public string Mode { get; set; } = "rule";
+    /// <summary>The Clash mode clash_mode rules match: the running engine's (which keeps it in the cache file), else "rule".</summary>
+    public string Mode => Engine?.Mode.Current ?? "rule";
+
+    /// <summary>The modes a client may switch to (the default, rule, global, direct, and those the rules name).</summary>
+    public IReadOnlyList<string> Modes => Engine?.Mode.Known ?? ["rule", "global", "direct"];
+
+    /// <summary>Switches the Clash mode for the next flows; null when done, else why not.</summary>
+    public string? SetMode(string mode)
+    {
+        if (Engine is not { } engine) return "the engine is not running (`sluice up` first)";
+        return engine.Mode.TrySet(mode) ? null : $"mode \"{mode}\": one of {string.Join(", ", engine.Mode.Known)}";
+    }
 
     /// <summary>Every state change, for /api/events subscribers and the log.</summary>
     public event Action<StateEvent>? StateChanged;
@@ -110,12 +120,26 @@ internal sealed partial class EngineSupervisor : IDisposable
         SluiceConfig config;
         try
         {
-            config = ConfigLoader.Load(configJson);
+            // Only the daemon's own -c file (root chose it) may name paths the daemon writes.
+            bool own = configPath is not null && configPath == _daemonConfigPath;
+            var origin = own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
+            config = ConfigLoader.Load(configJson, origin);
         }
         catch (ConfigException e)
         {
             return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
         }
+
+        string? refusal;
+        try
+        {
+            refusal = _platform.GateRefusal(config);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            refusal = $"cannot compare the config's gate with the loaded one: {e.Message}";
+        }
+        if (refusal is not null) return Envelopes.Fail(ApiCodes.GateRefused, refusal);
 
         StopEngine(EngineStates.Connecting, "restarting with a new config");
         TunInterface = config.TunInbounds.FirstOrDefault()?.InterfaceName;

@@ -14,6 +14,9 @@ internal sealed class StateStore(string directory)
 
     public sealed record Remembered(bool Up, string? ConfigPath, string ConfigJson);
 
+    /// <summary>The daemon's state directory; subscription caches of API-sent configs live under it.</summary>
+    public string StateDirectory => directory;
+
     internal sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt);
 
     public void SaveUp(string configJson, string? configPath)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

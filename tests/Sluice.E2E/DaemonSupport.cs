@@ -1,5 +1,6 @@
 using System.Text.Json;
-using Sluice.Cli.Testbed;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

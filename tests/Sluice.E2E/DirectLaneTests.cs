@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

@@ -1,4 +1,5 @@
-using Sluice.Cli.Testbed;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 
@@ -11,25 +12,47 @@ public sealed class GateBypassTests : IDisposable
 {
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
     private readonly string _cgroup = GateRuns.NewCgroup();
-    private const string ToServer = $"(ip.dst=={NamespaceTestbed.ServerV4} || ipv6.dst=={NamespaceTestbed.ServerV6})";
 
     private const string RawIcmpBoundToEth0 = """
         import socket, struct
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
         body = struct.pack("!BBHHH", 8, 0, 0, 7, 1) + b"raw"
-        c = sum(struct.unpack("!%dH" % (len(body) // 2), body + b"\0" * (len(body) % 2))); c = (c >> 16) + (c & 0xffff); c = ~(c + (c >> 16)) & 0xffff
+        padded = body + b"\0" * (len(body) % 2)
+        c = sum(struct.unpack("!%dH" % (len(padded) // 2), padded)); c = (c >> 16) + (c & 0xffff); c = ~(c + (c >> 16)) & 0xffff
         for _ in range(3): s.sendto(struct.pack("!BBHHH", 8, 0, c, 7, 1) + b"raw", ("203.0.113.10", 0))
         """;
 
-    private void Bypass(bool asProtected)
+    /// <summary>One way around the TUN, and the packets on eth0 that are its own.</summary>
+    private sealed record BypassProbe(string Name, string Filter, string[] Argv);
+
+    private static readonly BypassProbe[] Probes =
+    [
+        new("curl --interface eth0 (v4)", $"ip.dst=={NamespaceTestbed.ServerV4} && tcp.dstport=={NamespaceTestbed.HttpPort} && tcp.flags.syn==1 && tcp.flags.ack==0",
+            ["curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl()]),
+        new("curl --interface eth0 (v6)", $"ipv6.dst=={NamespaceTestbed.ServerV6} && tcp.dstport=={NamespaceTestbed.HttpPort} && tcp.flags.syn==1 && tcp.flags.ack==0",
+            ["curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl(v6: true)]),
+        new("ping -I eth0", $"ip.dst=={NamespaceTestbed.ServerV4} && icmp.type==8 && !(data.data contains 72:61:77)",
+            ["ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV4]),
+        new("ping -6 -I eth0", $"ipv6.dst=={NamespaceTestbed.ServerV6} && icmpv6.type==128",
+            ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV6]),
+        new("raw ICMP socket bound to eth0", $"ip.dst=={NamespaceTestbed.ServerV4} && icmp.type==8 && data.data contains 72:61:77",
+            ["python3", "-c", RawIcmpBoundToEth0]),
+    ];
+
+    /// <summary>
+    /// Runs one probe in the client namespace, as a protected app (`sluice exec --lane protected`) or a
+    /// plain one. The probe prints a marker before it starts, so a `sluice exec` that failed (and so sent
+    /// nothing) can never pass for a held probe.
+    /// </summary>
+    private ExecResult Run(BypassProbe probe, bool asProtected)
     {
-        string[] Wrap(params string[] argv) => asProtected ? [.. SluiceBinary.Command(), "exec", "--lane", "protected", "--", .. argv] : argv;
-        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl()));
-        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("curl", "-sS", "--max-time", "3", "--interface", "eth0", EngineConfigs.ServerUrl(v6: true)));
-        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV4));
-        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", "-I", "eth0", NamespaceTestbed.ServerV6));
-        _testbed.RunInClient(TimeSpan.FromSeconds(20), Wrap("python3", "-c", RawIcmpBoundToEth0));
+        string[] marked = ["sh", "-c", "echo probe-started; exec \"$@\"", "probe", .. probe.Argv];
+        string[] argv = asProtected ? [.. SluiceBinary.Command(), "exec", "--lane", "protected", "--", .. marked] : marked;
+        var result = _testbed.RunInClient(TimeSpan.FromSeconds(60), argv);
+        Assert.True(result.Stdout.Contains("probe-started", StringComparison.Ordinal),
+            $"{probe.Name} never ran ({(asProtected ? "sluice exec" : "plain")}): {result}");
+        return result;
     }
 
     [Fact]
@@ -37,11 +60,22 @@ public sealed class GateBypassTests : IDisposable
     {
         var engine = _testbed.StartEngine(GateRuns.Config($$"""{"mode": "protected", "cgroup": "{{_cgroup}}"}""")).WaitStarted();
 
-        var control = GateRuns.CaptureWhile(_testbed, "bypass-control", ToServer, () => Bypass(asProtected: false));
-        Assert.True(control.Count >= 10, $"positive control: the unprotected bypasses should be seen on eth0, got {control.Count}:\n{control.Packets}");
+        foreach (var probe in Probes)
+        {
+            // Positive control, per probe: the same command as an unprotected process succeeds and is seen on eth0.
+            ExecResult plain = default!;
+            var control = GateRuns.CaptureWhile(_testbed, "control", probe.Filter, () => plain = Run(probe, asProtected: false));
+            Assert.True(plain.Ok, $"positive control: {probe.Name} failed without the gate holding it: {plain}");
+            Assert.True(control.Count > 0, $"positive control: {probe.Name} was not seen on eth0, so the oracle proves nothing:\n{plain}");
 
-        var held = GateRuns.CaptureWhile(_testbed, "bypass-held", ToServer, () => Bypass(asProtected: true));
-        Assert.True(held.Count == 0, $"{held.Count} packet(s) of the protected app's bypass attempts left on eth0:\n{held.Packets}\n{engine.Log}");
+            long droppedBefore = GateRuns.DroppedPackets(_testbed);
+            ExecResult heldRun = default!;
+            var held = GateRuns.CaptureWhile(_testbed, "held", probe.Filter, () => heldRun = Run(probe, asProtected: true));
+            long droppedAfter = GateRuns.DroppedPackets(_testbed);
+            Assert.False(heldRun.Ok, $"{probe.Name} succeeded from the protected app: {heldRun}");
+            Assert.True(held.Count == 0, $"{held.Count} packet(s) of the protected app's {probe.Name} left on eth0:\n{held.Packets}\n{engine.Log}");
+            Assert.True(droppedAfter > droppedBefore, $"the gate's drop counter did not move for {probe.Name} ({droppedBefore} → {droppedAfter}): was it even attempted?\n{heldRun}");
+        }
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 
@@ -77,7 +77,7 @@ public sealed class GateLeakTests : IDisposable
         Thread.Sleep(window);
         stopWatching.Cancel();
         watcher.Wait(TimeSpan.FromSeconds(15));
-        long dropped = openGateFirst ? 0 : DroppedPackets();
+        long dropped = openGateFirst ? 0 : GateRuns.DroppedPackets(_testbed);
         Exec.Kill(probe);
         capture.Stop();
 
@@ -86,13 +86,6 @@ public sealed class GateLeakTests : IDisposable
         string leaked = capture.Describe($"({string.Join(" || ", GateProbes.Filters.Select(f => "(" + f.Filter + ")"))}) && {after}");
         string log = string.Join('\n', engine.Lines.TakeLast(15));
         return new KillRun(counts, alwaysPresent, checks, dropped, leaked, log);
-    }
-
-    private long DroppedPackets()
-    {
-        var list = _testbed.RunInClient(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "sluice", "held").Stdout;
-        var match = System.Text.RegularExpressions.Regex.Match(list, @"counter packets (\d+) bytes \d+ drop");
-        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
     public void Dispose()

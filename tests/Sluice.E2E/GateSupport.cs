@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Sluice.Cli.Testbed;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
 using Sluice.Platform.Linux;
 using Sluice.Core.Gate;
 
@@ -260,6 +261,14 @@ internal static class GateRuns
     /// <summary>The first stdout line of a started process (60 s at most: dotnet starts slowly on a loaded 2-core machine).</summary>
     public static string? FirstLine(Process process) =>
         process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+
+    /// <summary>Packets the gate's drop rule for held apps has counted so far (0 while the chain is absent).</summary>
+    public static long DroppedPackets(NamespaceTestbed testbed)
+    {
+        var list = testbed.RunInClient(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "sluice", "held").Stdout;
+        var match = System.Text.RegularExpressions.Regex.Match(list, @"counter packets (\d+) bytes \d+ drop");
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
 
     /// <summary>An otherwise unused uid for "held by uid" tests.</summary>
     public const uint ProtectedUid = 64123;

@@ -1,4 +1,5 @@
-using Sluice.Cli.Testbed;
+using Sluice.Hosting.Linux;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

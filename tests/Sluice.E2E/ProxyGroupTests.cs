@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 

@@ -1,4 +1,4 @@
-using Sluice.Cli.Testbed;
+using Sluice.Testbed;
 
 namespace Sluice.E2E;
 
@@ -123,6 +123,35 @@ public sealed class SubscriptionTests : IDisposable
         var result = Curl();
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+    }
+
+    /// <summary>
+    /// A config sent to the root daemon names no file it writes: with cache_path it is refused and nothing
+    /// is written there; without, the cache lands in the daemon's state directory by tag, 0600.
+    /// </summary>
+    [Fact]
+    public void ApiConfig_CannotChooseTheCacheFile_TheCacheLivesUnderTheStateDirectory()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8391);
+        Serve(Link("ss-a", 8391) + "\n");
+        StartHttps();
+        var daemon = DaemonUnderTest.Start(_testbed);
+
+        var refused = daemon.Core("up", $$"""{"config": {{Config()}}}""");
+        Assert.Equal(2, refused.GetProperty("code").GetInt32());
+        Assert.Contains("subscriptions[0].cache_path", refused.GetProperty("message").GetString());
+        Thread.Sleep(3000); // two intervals: a daemon that took the config would have written by now
+        Assert.False(File.Exists(CachePath), "the daemon wrote the path an API caller named");
+
+        string withoutCache = Config().Replace($"\"cache_path\": \"{CachePath}\",", "", StringComparison.Ordinal);
+        var up = daemon.Core("up", $$"""{"config": {{withoutCache}}}""");
+        Assert.True(up.GetProperty("code").GetInt32() == 0, up + "\n" + daemon.Process.Log);
+        string cache = Path.Combine(daemon.StateDir, "subscriptions", "provider.txt");
+        var deadline = DateTime.UtcNow + Wait;
+        while (!File.Exists(cache) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+        Assert.True(File.Exists(cache), daemon.Process.Log);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cache));
+        daemon.Core("down");
     }
 
     public void Dispose() => _testbed.Dispose();

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Sluice.Packets;
-using Sluice.Packets.Fuzzing;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Packets.Tests;
 

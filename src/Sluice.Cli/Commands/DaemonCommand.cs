@@ -1,11 +1,7 @@
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Logging;
-using Sluice.Cli.Testbed;
 using Sluice.Control;
-using Sluice.Core.Gate;
 using Sluice.Daemon;
-using Sluice.Platform.Linux;
-using Sluice.Platform.Linux.Network;
+using Sluice.Hosting.Linux;
 using Sluice.Platform.Linux.Systemd;
 
 namespace Sluice.Cli.Commands;
@@ -42,24 +38,10 @@ internal static class DaemonCommand
             line.Options.TryGetValue("--config", out var config) ? Path.GetFullPath(config) : null,
             VersionCommand.Version);
 
-        var broadcast = new LogBroadcast();
-        using var logs = LoggerFactory.Create(builder =>
-        {
-            builder.SetMinimumLevel(line.Debug ? LogLevel.Debug : LogLevel.Information);
-            EngineLogging.AddOwned(builder, LineLogWriter.ToConsole());
-            builder.AddProvider(broadcast);
-        });
-        var platform = new DaemonPlatform(
-            Engine: LinuxPlatform.Create,
-            ApplyGate: (cfg, logger) => GateCommand.ApplyForRun(cfg, logger),
-            GateStatus: () => new LinuxGate().Read() is { } state ? GateCommand.Holds(state) : null,
-            NetworkMonitor: tun => new NetlinkMonitor(tun));
-
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
-        var host = new DaemonHost(options, platform, logs, broadcast);
-        host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop.Token).GetAwaiter().GetResult();
+        LinuxHost.ServeDaemon(options, line.Debug, stop.Token);
         return 0;
 
         void Handle(PosixSignalContext context)
@@ -72,12 +54,8 @@ internal static class DaemonCommand
     private static string Render(CommandLine line)
     {
         string? config = line.Options.TryGetValue("--config", out var c) ? Path.GetFullPath(c) : null;
-        var command = SluiceBinary.Command().Select(p => Path.IsPathRooted(p) ? p : ResolveOnPath(p)).ToArray();
-        return DaemonUnit.Render(command, config);
+        return DaemonUnit.Render(SluiceBinary.AbsoluteCommand(), config);
     }
-
-    private static string ResolveOnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists) ?? program;
 
     private static int PrintUnit(CommandLine line)
     {

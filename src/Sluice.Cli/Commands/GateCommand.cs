@@ -2,6 +2,8 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Gate;
+using Sluice.Hosting.Linux;
+using Sluice.Hosting.Linux.Gate;
 using Sluice.Platform.Linux;
 
 namespace Sluice.Cli.Commands;
@@ -33,23 +35,25 @@ internal static class GateCommand
 
     private static int Apply(CommandLine line)
     {
-        line.AllowOnly("--config");
+        line.AllowOnly("--config", "--yes", "--kill-apps", "--grace");
         var plan = Load(line);
+        if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
-        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
         return 0;
     }
 
     private static int Enable(CommandLine line)
     {
-        line.AllowOnly("--config", "--root");
+        line.AllowOnly("--config", "--root", "--yes", "--kill-apps", "--grace");
         string config = Path.GetFullPath(line.Require("--config", "CONFIG"));
         var plan = Load(line);
+        if (!ConsentToWeaken(line, plan)) return 1;
         new LinuxGate().Apply(plan);
         string root = Root(line);
-        string unit = SystemdUnit.Render(SelfCommand(), config);
+        string unit = SystemdUnit.Render(SluiceBinary.AbsoluteCommand(), config);
         SystemdUnit.Install(root, unit);
-        Console.WriteLine($"gate closed: {Holds(GateState.FromPlan(plan))}");
+        Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
         Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, before network-pre.target); it loads {config}");
         return 0;
     }
@@ -67,6 +71,21 @@ internal static class GateCommand
             return 0;
         }
 
+        if (!Consent(line, state, "open the gate", "Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] ",
+                "sluice: gate left closed (pass --yes to open without asking)")) return 1;
+
+        gate.Remove();
+        bool removedUnit = SystemdUnit.Uninstall(root);
+        Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The consent `gate disable` asks for, before anything opens: with protected apps running, --kill-apps
+    /// ends them or --yes goes ahead; otherwise the terminal is asked (no terminal: no).
+    /// </summary>
+    private static bool Consent(CommandLine line, GateState? state, string action, string question, string declined)
+    {
         var apps = state is null ? [] : ProtectedApps.Find(state);
         if (apps.Count > 0)
         {
@@ -74,24 +93,26 @@ internal static class GateCommand
             {
                 var killed = ProtectedApps.Kill(apps, Grace(line));
                 Console.WriteLine($"ended {apps.Count} protected app(s): {List(apps)}{(killed.Count > 0 ? $"; SIGKILL after the grace period: {string.Join(", ", killed)}" : "")}");
+                return true;
             }
-            else if (!line.SetFlags.Contains("--yes"))
-            {
-                Console.Error.WriteLine($"sluice: refusing to open the gate: {apps.Count} protected app(s) running ({List(apps)}) would reach the network outside the tunnel");
-                Console.Error.WriteLine("  end them first, pass --kill-apps (SIGTERM, then SIGKILL after --grace seconds), or --yes to open anyway");
-                return 1;
-            }
+            if (line.SetFlags.Contains("--yes")) return true;
+            Console.Error.WriteLine($"sluice: refusing to {action}: {apps.Count} protected app(s) running ({List(apps)}) would reach the network outside the tunnel");
+            Console.Error.WriteLine("  end them first, pass --kill-apps (SIGTERM, then SIGKILL after --grace seconds), or --yes to go ahead anyway");
+            return false;
         }
-        else if (!line.SetFlags.Contains("--yes") && !Confirm("Open the gate? Protected traffic will be able to leave outside the tunnel. [y/N] "))
-        {
-            Console.Error.WriteLine("sluice: gate left closed (pass --yes to open without asking)");
-            return 1;
-        }
+        if (line.SetFlags.Contains("--yes") || Confirm(question)) return true;
+        Console.Error.WriteLine(declined);
+        return false;
+    }
 
-        gate.Remove();
-        bool removedUnit = SystemdUnit.Uninstall(root);
-        Console.WriteLine($"gate open: table inet sluice removed{(removedUnit ? $"; boot unit {SystemdUnit.UnitPath(root)} removed" : "")}");
-        return 0;
+    /// <summary>Replacing a loaded gate with a weaker one (docs/gate.md) asks as `gate disable` does.</summary>
+    private static bool ConsentToWeaken(CommandLine line, GatePlan plan)
+    {
+        if (new LinuxGate().Read() is not { } loaded) return true;
+        var holes = GateWeakening.Find(loaded, plan);
+        if (holes.Count == 0) return true;
+        Console.Error.WriteLine("sluice: this config would weaken the loaded gate: " + string.Join("; ", holes));
+        return Consent(line, loaded, "weaken the gate", "Weaken the gate? [y/N] ", "sluice: the loaded gate is left as it was (pass --yes to replace it without asking)");
     }
 
     private static int Status(CommandLine line)
@@ -106,7 +127,7 @@ internal static class GateCommand
         }
         else
         {
-            Console.WriteLine($"gate: CLOSED — {Holds(state)}");
+            Console.WriteLine($"gate: CLOSED — {EngineGate.Holds(state)}");
             Console.WriteLine($"  passes: loopback, {(state.TunName.Length > 0 ? state.TunName : "the TUN")}, Sluice's own traffic (mark {GateRenderer.Hex(state.FwMark)}), DHCPv4/v6 client, IPv6 neighbour discovery{(state.AllowLan ? ", private/link-local LAN ranges (allow_lan)" : "")}");
             Console.WriteLine($"  dropped so far: {gate.DroppedPackets().ToString(CultureInfo.InvariantCulture)} packet(s)");
             var apps = ProtectedApps.Find(state);
@@ -127,50 +148,6 @@ internal static class GateCommand
             ? $"  boot: {GateDefaults.UnitName} enabled ({SystemdUnit.UnitPath(root)})"
             : "  boot: no unit enabled; the gate is gone after a reboot until Sluice starts (`sluice gate enable -c CONFIG`)");
         return 0;
-    }
-
-    /// <summary>
-    /// What `sluice run` does before the engine starts: load the config's gate (never removed when the
-    /// engine stops), then, when there is a TUN, watch the main table for routes that try to pull
-    /// traffic out of the tunnel.
-    /// </summary>
-    internal static IDisposable? ApplyForRun(SluiceConfig config, ILogger logger)
-    {
-        var gate = new LinuxGate();
-        bool closed;
-        if (config.Gate.Mode != GateMode.Off)
-        {
-            var plan = LinuxGatePlanner.Plan(config);
-            gate.Apply(plan);
-            logger.LogInformation("gate closed: {Holds}; it stays closed when the engine stops (`sluice gate disable` opens it)",
-                Holds(GateState.FromPlan(plan)));
-            closed = true;
-        }
-        else
-        {
-            closed = gate.Read() is not null;
-            if (closed) logger.LogInformation("gate: the config's gate.mode is off, but a loaded gate stays closed (`sluice gate disable` opens it)");
-        }
-        // Without a TUN there is no tunnel for a route to pull traffic out of.
-        if (config.TunInbounds.FirstOrDefault()?.InterfaceName is not { } tun) return null;
-        return new RouteHijackWatch(tun, closed, warning => logger.LogWarning("{Warning}", warning));
-    }
-
-    internal static string Holds(GateState state)
-    {
-        string what = state.Mode switch
-        {
-            GateMode.All => "mode all: every process except Sluice's own marked traffic",
-            GateMode.Protected => "mode protected: " + string.Join("; ", Held(state)),
-            _ => "a table inet sluice that Sluice did not write (no state comment)",
-        };
-        return what;
-    }
-
-    private static IEnumerable<string> Held(GateState state)
-    {
-        if (state.Uids.Count > 0) yield return "processes of uid " + string.Join(", ", state.Uids);
-        if (state.Cgroup is { } c) yield return "processes in cgroup " + ProtectedCgroup.Describe(c) + " (`sluice exec --lane protected`)";
     }
 
     /// <summary>The name-based matchers the config routes by (recursing into logical rules).</summary>
@@ -222,14 +199,5 @@ internal static class GateCommand
         if (Console.IsInputRedirected) return false;
         Console.Write(question);
         return Console.ReadLine()?.Trim().ToLowerInvariant() is "y" or "yes";
-    }
-
-    /// <summary>How the boot unit runs this same build: the apphost, or the dotnet host with sluice.dll.</summary>
-    internal static IReadOnlyList<string> SelfCommand()
-    {
-        string? self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileName(self) == "sluice") return [self];
-        string dll = Path.Combine(AppContext.BaseDirectory, "sluice.dll");
-        return [self ?? "/usr/bin/dotnet", dll];
     }
 }

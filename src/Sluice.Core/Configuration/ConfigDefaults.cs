@@ -25,4 +25,7 @@ public static class ConfigDefaults
     public const string DirectTag = "direct";
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan SniffTimeout = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Where the engine keeps state between runs (remote rule sets, the cache file): SLUICE_STATE_DIR, default /var/lib/sluice.</summary>
+    public static string StateDirectory => Environment.GetEnvironmentVariable("SLUICE_STATE_DIR") is { Length: > 0 } dir ? dir : "/var/lib/sluice";
 }

@@ -41,9 +41,12 @@ public static class ConfigLoader
         "ntp", "certificate", "services",
     };
 
-    public static SluiceConfig Load(string json)
+    public static SluiceConfig Load(string json) => Load(json, ConfigOrigin.Local);
+
+    /// <summary>Loads a config as <paramref name="origin"/> allows (an API-sent config names no written path).</summary>
+    public static SluiceConfig Load(string json, ConfigOrigin origin)
     {
-        var (config, errors) = Parse(json);
+        var (config, errors) = Parse(json, origin);
         if (errors.Count > 0) throw new ConfigException(errors);
         return config!;
     }
@@ -66,9 +69,11 @@ public static class ConfigLoader
         return Load(json);
     }
 
-    public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json).Errors;
+    public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json, ConfigOrigin.Local).Errors;
 
-    private static (SluiceConfig? Config, IReadOnlyList<ConfigError> Errors) Parse(string json)
+    public static IReadOnlyList<ConfigError> Validate(string json, ConfigOrigin origin) => Parse(json, origin).Errors;
+
+    private static (SluiceConfig? Config, IReadOnlyList<ConfigError> Errors) Parse(string json, ConfigOrigin origin)
     {
         JsonDocument document;
         try
@@ -83,7 +88,7 @@ public static class ConfigLoader
         using (document)
         {
             var errors = new ErrorList();
-            var builder = new ConfigBuilder(errors);
+            var builder = new ConfigBuilder(errors) { Origin = origin };
             var root = ObjectReader.Open(document.RootElement, "", errors);
             if (root is null) return (null, errors.Items);
 
@@ -122,6 +127,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public ErrorList Errors { get; } = errors;
 
+    /// <summary>Who sent the config: decides whether it may name paths Sluice writes.</summary>
+    public ConfigOrigin Origin { get; init; } = ConfigOrigin.Local;
+
     public LogOptions Log { get; set; } = LogOptions.Default;
 
     public List<TunInboundOptions> TunInbounds { get; } = [];
@@ -152,6 +160,9 @@ internal sealed class ConfigBuilder(ErrorList errors)
 
     public List<(string Tag, string Path)> DnsServerReferences { get; } = [];
 
+    /// <summary>Tags named by "rule_set" items in route and DNS rules, checked against route.rule_set.</summary>
+    public List<(string Tag, string Path)> RuleSetReferences { get; } = [];
+
     /// <summary>Outbound tag → its path ("outbounds[2]"), for errors found across outbounds (detour loops).</summary>
     public Dictionary<string, string> OutboundPaths { get; } = new(StringComparer.Ordinal);
 
@@ -178,6 +189,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
         DnsSection.CheckReferences(this);
         DetourLoops.Check(this);
         SubscriptionSection.CheckReferences(this);
+        RuleSetSection.CheckReferences(this);
     }
 
     public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), DirectInbounds = DirectInbounds.Select(d => d.Options).ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };

@@ -15,9 +15,9 @@ internal static partial class DnsSection
     private static readonly HashSet<string> UnsupportedRuleFields = new(StringComparer.Ordinal)
     {
         "ip_version", "network", "auth_user", "protocol", "source_ip_cidr", "source_ip_is_private", "ip_cidr", "ip_is_private",
-        "ip_accept_any", "source_port", "source_port_range", "port", "port_range", "package_name", "user", "clash_mode",
-        "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid", "rule_set",
-        "rule_set_ip_cidr_match_source", "rule_set_ip_cidr_accept_empty", "geosite", "geoip", "source_geoip", "outbound",
+        "ip_accept_any", "source_port", "source_port_range", "port", "port_range", "package_name", "user",
+        "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
+        "rule_set_ip_cidr_accept_empty", "outbound",
         "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl", "client_subnet",
     };
 
@@ -52,6 +52,9 @@ internal static partial class DnsSection
             ProcessPath = r.List("process_path", RuleParser.NonEmpty),
             ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RuleParser.RegexItem(e, p, errs, RuleParser.PathRegexOptions)),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
+            RuleSet = RuleSetItems.ReadReferences(r, config),
+            RuleSetIpCidrMatchSource = RuleSetItems.ReadMatchSource(r),
+            ClashMode = RuleSetItems.ReadClashMode(r),
         };
     }
 
@@ -122,7 +125,7 @@ internal static partial class DnsSection
     }
 
     /// <summary>A type name ("AAAA", "HTTPS") or number, as sing-box's query_type.</summary>
-    private static Optional<ushort> QueryTypeItem(JsonElement e, string path, ErrorList errors)
+    internal static Optional<ushort> QueryTypeItem(JsonElement e, string path, ErrorList errors)
     {
         if (e.ValueKind == JsonValueKind.Number)
             return ObjectReader.ReadInteger(e, path, 0, 65535, errors) is { } n ? new Optional<ushort>((ushort)n) : default;

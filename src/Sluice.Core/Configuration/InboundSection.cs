@@ -15,10 +15,9 @@ internal static class InboundSection
     private static readonly HashSet<string> UnsupportedTunFields = new(StringComparer.Ordinal)
     {
         "gso", "iproute2_table_index", "iproute2_rule_index", "auto_redirect", "auto_redirect_input_mark",
-        "auto_redirect_output_mark", "route_address_set", "route_exclude_address_set", "endpoint_independent_nat",
+        "auto_redirect_output_mark", "endpoint_independent_nat",
         "udp_timeout", "include_interface", "exclude_interface", "include_uid", "include_uid_range", "exclude_uid",
         "exclude_uid_range", "include_android_user", "include_package", "exclude_package", "platform",
-        "sniff", "sniff_override_destination", "domain_strategy", "inet4_address", "inet6_address",
     };
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -82,14 +81,19 @@ internal static class InboundSection
         bool autoRoute = r.Bool("auto_route", false);
         bool strictRoute = r.Bool("strict_route", false);
         string stack = r.String("stack") ?? "system";
-        if (stack is "mixed" or "gvisor")
-            errors.Add(r.PathOf("stack"), $"{JsonPath.Quote(stack)}: only \"system\" is supported");
-        else if (stack != "system")
-            errors.Add(r.PathOf("stack"), $"unknown stack {JsonPath.Quote(stack)}: only \"system\" is supported");
+        if (stack is not ("system" or "gvisor" or "mixed"))
+            errors.Add(r.PathOf("stack"), $"unknown stack {JsonPath.Quote(stack)} (expected \"system\", \"gvisor\" or \"mixed\")");
         var routeAddress = r.List("route_address", CidrItem);
         var routeExclude = r.List("route_exclude_address", CidrItem);
+        var routeSet = RuleSetItems.ReadTunSets(r, "route_address_set", config);
+        var routeExcludeSet = RuleSetItems.ReadTunSets(r, "route_exclude_address_set", config);
+        Migration.RefuseRemovedTunFields(r);
         r.Finish(f => UnsupportedTunFields.Contains(f) ? "not supported by Sluice" : null);
-        return errors.Count > before ? null : new TunInboundOptions(tag, name, address, mtu, autoRoute, strictRoute, stack, routeAddress, routeExclude);
+        return errors.Count > before ? null : new TunInboundOptions(tag, name, address, mtu, autoRoute, strictRoute, stack, routeAddress, routeExclude)
+        {
+            RouteAddressSet = routeSet,
+            RouteExcludeAddressSet = routeExcludeSet,
+        };
     }
 
     /// <summary>

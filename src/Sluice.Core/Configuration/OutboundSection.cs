@@ -16,6 +16,7 @@ internal static class OutboundSection
         ["shadowsocks"] = ProxyOutboundParsers.ParseShadowsocks,
         ["socks"] = ProxyOutboundParsers.ParseSocks,
         ["http"] = ProxyOutboundParsers.ParseHttp,
+        ["trojan"] = Outbounds.Trojan.TrojanOptionsParser.Parse,
         ["selector"] = GroupOutboundParsers.ParseSelector,
         ["urltest"] = GroupOutboundParsers.ParseUrlTest,
         ["fallback"] = GroupOutboundParsers.ParseFallback,

@@ -27,11 +27,12 @@ public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions 
         ShadowsocksOutboundOptions s => s.Server,
         SocksOutboundOptions s => s.Server,
         HttpOutboundOptions h => h.Server,
+        Outbounds.Trojan.TrojanOutboundOptions t => t.Server,
         _ => null,
     };
 }
 
-/// <param name="Method">aes-128-gcm, aes-256-gcm or chacha20-ietf-poly1305.</param>
+/// <param name="Method">One of <see cref="ShadowsocksMethod.Supported"/>: the AEAD methods, or the 2022 ones (then "password" is a base64 PSK, or iPSK:…:uPSK).</param>
 /// <param name="AnswerTimeout">
 /// Sluice extension "answer_timeout", default 10 s, "0" disables: a TCP connection whose server sends
 /// nothing this long after the app's first bytes is closed as "wrong password or method?" (an AEAD
@@ -42,6 +43,9 @@ public sealed record ShadowsocksOutboundOptions(string Tag, ProxyServerOptions S
     TimeSpan AnswerTimeout) : OutboundOptions("shadowsocks", Tag)
 {
     public static readonly TimeSpan DefaultAnswerTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>"plugin" + "plugin_opts": a built-in SIP003 plugin for TCP; null = none.</summary>
+    public Outbounds.Shadowsocks.Plugins.ShadowsocksPluginOptions? Plugin { get; init; }
 }
 
 /// <param name="Username">Null: offer only "no authentication".</param>
@@ -61,19 +65,18 @@ internal static class ProxyOutboundParsers
         if (method is null)
             r.Errors.Add(r.PathOf("method"), $"required (one of {string.Join(", ", ShadowsocksMethod.Supported)})");
         else if (ShadowsocksMethod.Find(method) is null)
-            r.Errors.Add(r.PathOf("method"), method.StartsWith("2022-", StringComparison.Ordinal)
-                ? $"{JsonPath.Quote(method)}: the Shadowsocks 2022 methods are not supported yet (supported: {string.Join(", ", ShadowsocksMethod.Supported)})"
-                : $"{JsonPath.Quote(method)} is not a supported method (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
+            r.Errors.Add(r.PathOf("method"), $"{JsonPath.Quote(method)} is not a supported method (supported: {string.Join(", ", ShadowsocksMethod.Supported)})");
         string? password = r.String("password");
         if (password is null) r.Errors.Add(r.PathOf("password"), "required");
-        if (r.Take("plugin") is not null)
-            r.Errors.Add(r.PathOf("plugin"), "SIP003 plugins (obfs, v2ray-plugin, …) are not supported by Sluice");
-        r.Take("plugin_opts");
+        else if (method is not null && ShadowsocksMethod.Find(method) is { Is2022: true } method2022
+            && Shadowsocks2022Keys.Parse(method2022, password, out string? keyError) is null)
+            r.Errors.Add(r.PathOf("password"), keyError!);
+        var plugin = ShadowsocksPluginFields.Parse(r);
         Unsupported(r, "udp_over_tcp", "multiplex");
         var network = ParseNetwork(r);
         var answerTimeout = r.Duration("answer_timeout") ?? ShadowsocksOutboundOptions.DefaultAnswerTimeout;
         return server is null || method is null || password is null ? null
-            : new ShadowsocksOutboundOptions(tag, server, method, password, network, answerTimeout);
+            : new ShadowsocksOutboundOptions(tag, server, method, password, network, answerTimeout) { Plugin = plugin };
     }
 
     public static OutboundOptions? ParseSocks(ObjectReader r, string tag)
@@ -135,7 +138,7 @@ internal static class ProxyOutboundParsers
         return (user is { Length: 0 } ? null : user, password);
     }
 
-    private static ProxyNetwork ParseNetwork(ObjectReader r)
+    public static ProxyNetwork ParseNetwork(ObjectReader r)
     {
         string? network = r.String("network");
         switch (network)

@@ -7,7 +7,7 @@ internal static class RouteSection
 {
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "rule_set", "geoip", "geosite", "override_android_vpn", "default_interface",
+        "override_android_vpn", "default_interface",
         "default_network_strategy", "default_network_type", "default_fallback_network_type", "default_fallback_delay",
         "find_process",
     };
@@ -15,6 +15,12 @@ internal static class RouteSection
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
     {
         if (ObjectReader.Open(element, path, config.Errors) is not { } r) return;
+        var ruleSets = RuleSetSection.Parse(r, config);
+        foreach (string removed in new[] { "geoip", "geosite" })
+        {
+            if (r.Take(removed) is not null)
+                config.Errors.Add(r.PathOf(removed), $"removed in sing-box 1.12: the {removed} database is replaced by rule sets (route.rule_set, type \"remote\", format \"binary\", url of a sing-{removed} .srs file)");
+        }
         var rules = new List<RuleOptions>();
         if (r.Take("rules") is { } rulesElement)
         {
@@ -37,8 +43,11 @@ internal static class RouteSection
         if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
         bool autoDetect = r.Bool("auto_detect_interface", false);
         uint? mark = r.Mark("default_mark");
+        // The gate passes `meta mark M` and the policy rule is `not fwmark M`: with M = 0 every unmarked
+        // packet would pass the gate and none would enter the tunnel, while `gate status` still said closed.
+        if (mark == 0) config.Errors.Add(r.PathOf("default_mark"), "0 is every unmarked packet: the gate would let all traffic out and the tunnel would capture none; omit it (default 0x534c) or pick a non-zero mark");
         string? domainResolver = DnsSection.ParseDomainResolver(r, "default_domain_resolver");
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
-        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver };
+        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, RuleSets = ruleSets };
     }
 }

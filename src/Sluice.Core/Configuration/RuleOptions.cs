@@ -37,6 +37,15 @@ public sealed record DefaultRuleOptions : RuleOptions
     public IReadOnlyList<string> ProcessPath { get; init; } = [];
     public IReadOnlyList<string> ProcessPathRegex { get; init; } = [];
     public IReadOnlyList<uint> UserId { get; init; } = [];
+
+    /// <summary>Tags of route.rule_set entries; a flow matches when a rule of any of them does (merged into the destination group).</summary>
+    public IReadOnlyList<string> RuleSet { get; init; } = [];
+
+    /// <summary>The sets' ip_cidr items test the source address instead of the destination.</summary>
+    public bool RuleSetIpCidrMatchSource { get; init; }
+
+    /// <summary>Matches while the Clash mode (rule, global, direct, ...) is this one, compared case-insensitively; null = any mode.</summary>
+    public string? ClashMode { get; init; }
 }
 
 public enum LogicalMode { And, Or }

@@ -21,9 +21,9 @@ internal static class RuleParser
 
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "ip_version", "auth_user", "client", "geosite", "geoip", "source_geoip", "source_ip_is_private",
+        "ip_version", "auth_user", "client", "source_ip_is_private",
         "package_name", "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
-        "rule_set", "rule_set_ip_cidr_match_source", "rule_set_ip_cidr_accept_empty", "clash_mode", "user",
+        "rule_set_ip_cidr_accept_empty", "user",
         "preferred_by", "interface_address", "network_interface_address", "default_interface_address", "query_type",
         "override_address", "override_port", "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
         "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
@@ -64,6 +64,9 @@ internal static class RuleParser
             ProcessPath = r.List("process_path", NonEmpty),
             ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, PathRegexOptions)),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
+            RuleSet = RuleSetItems.ReadReferences(r, config),
+            RuleSetIpCidrMatchSource = RuleSetItems.ReadMatchSource(r),
+            ClashMode = RuleSetItems.ReadClashMode(r),
         };
     }
 
@@ -121,7 +124,7 @@ internal static class RuleParser
         return result;
     }
 
-    private static Optional<string> OneOf(JsonElement e, string path, ErrorList errors, string[] allowed, string what)
+    internal static Optional<string> OneOf(JsonElement e, string path, ErrorList errors, string[] allowed, string what)
     {
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
         if (allowed.Contains(s.Value)) return s;
@@ -165,11 +168,11 @@ internal static class RuleParser
         }
     }
 
-    private static Optional<ushort> PortItem(JsonElement e, string path, ErrorList errors) =>
+    internal static Optional<ushort> PortItem(JsonElement e, string path, ErrorList errors) =>
         ObjectReader.ReadInteger(e, path, 0, 65535, errors) is { } n ? new Optional<ushort>((ushort)n) : default;
 
     /// <summary>sing-box syntax: "1000:2000", ":3000" (0..3000), "4000:" (4000..65535).</summary>
-    private static Optional<PortRange> PortRangeItem(JsonElement e, string path, ErrorList errors)
+    internal static Optional<PortRange> PortRangeItem(JsonElement e, string path, ErrorList errors)
     {
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
         string text = s.Value;

@@ -50,7 +50,14 @@ public sealed record TunInboundOptions(
     bool StrictRoute,
     string Stack,
     IReadOnlyList<IpPrefix> RouteAddress,
-    IReadOnlyList<IpPrefix> RouteExcludeAddress);
+    IReadOnlyList<IpPrefix> RouteExcludeAddress)
+{
+    /// <summary>Rule-set tags whose ip_cidr items join route_address (sing-box route_address_set).</summary>
+    public IReadOnlyList<string> RouteAddressSet { get; init; } = [];
+
+    /// <summary>Rule-set tags whose ip_cidr items join route_exclude_address.</summary>
+    public IReadOnlyList<string> RouteExcludeAddressSet { get; init; } = [];
+}
 
 public abstract record OutboundOptions(string Type, string Tag);
 
@@ -71,4 +78,7 @@ public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Fina
 
     /// <summary>route.default_domain_resolver: the DNS server tag for the engine's own lookups; null = the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
+
+    /// <summary>route.rule_set: the rule sets rules name by tag (docs/config.md#rule-set). Default none.</summary>
+    public IReadOnlyList<RuleSets.RuleSetOptions> RuleSets { get; init; } = [];
 }

@@ -10,7 +10,10 @@ namespace Sluice.Core.Configuration;
 /// <param name="Url">https:// only: the body carries passwords and decides where traffic goes.</param>
 /// <param name="Interval">Time between fetches; default 1 h. Risk: shorter loads the provider and reveals activity more often.</param>
 /// <param name="Group">The selector/urltest/fallback group whose members the body replaces.</param>
-/// <param name="CachePath">Where the last good body is kept (written atomically); default /var/lib/sluice/subscriptions/TAG.txt.</param>
+/// <param name="CachePath">
+/// Where the last good body is kept (written atomically, 0600); default STATE/subscriptions/TAG.txt (STATE = /var/lib/sluice,
+/// or the daemon's --state-dir). Configs sent to the daemon's API may not set it: the root daemon writes there.
+/// </param>
 /// <param name="CaFile">A PEM CA certificate trusted (instead of the system store) for this URL; default none (system store).</param>
 /// <param name="Insecure">Accept any server certificate; default false. Risk: anyone on the path can feed the group its own servers. Tests only.</param>
 /// <param name="Timeout">Limit of one fetch; default 30 s.</param>
@@ -26,7 +29,6 @@ public sealed record SubscriptionOptions(
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-    public const string DefaultCacheDirectory = "/var/lib/sluice/subscriptions";
 
     /// <summary>Where it stands in the config ("subscriptions[0]"), for errors found after parsing.</summary>
     internal string ConfigPath { get; init; } = "";
@@ -70,6 +72,8 @@ internal static class SubscriptionSection
 
             string? cache = r.String("cache_path");
             if (cache is { Length: 0 }) errors.Add(r.PathOf("cache_path"), "must not be empty (omit it for the default)");
+            else if (cache is not null && config.Origin.FromApi)
+                errors.Add(r.PathOf("cache_path"), $"a config sent to the daemon cannot choose a file the daemon writes as root; omit it (the cache is {Path.Combine(config.Origin.SubscriptionCacheDirectory, "TAG.txt")})");
             string? ca = r.String("ca_file");
             if (ca is not null && !File.Exists(ca)) errors.Add(r.PathOf("ca_file"), $"{JsonPath.Quote(ca)} does not exist");
             bool insecure = r.Bool("insecure", false);
@@ -79,7 +83,7 @@ internal static class SubscriptionSection
             r.Finish();
             if (errors.Count > before) continue;
             config.Subscriptions.Add(new SubscriptionOptions(tag!, url!, interval, group!,
-                cache ?? Path.Combine(SubscriptionOptions.DefaultCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath });
+                cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath });
         }
     }
 

@@ -111,6 +111,15 @@ public sealed record DefaultDnsRuleOptions : DnsRuleOptions
     public IReadOnlyList<string> ProcessPath { get; init; } = [];
     public IReadOnlyList<string> ProcessPathRegex { get; init; } = [];
     public IReadOnlyList<uint> UserId { get; init; } = [];
+
+    /// <summary>Tags of route.rule_set entries; matched on the query's name and type (merged into the domain group).</summary>
+    public IReadOnlyList<string> RuleSet { get; init; } = [];
+
+    /// <summary>Accepted for sing-box configs; a query has no address to test, so the sets' ip_cidr items never match it.</summary>
+    public bool RuleSetIpCidrMatchSource { get; init; }
+
+    /// <summary>Matches while the Clash mode is this one (case-insensitive); null = any mode.</summary>
+    public string? ClashMode { get; init; }
 }
 
 public sealed record LogicalDnsRuleOptions(LogicalMode Mode, IReadOnlyList<DnsRuleOptions> Rules) : DnsRuleOptions;

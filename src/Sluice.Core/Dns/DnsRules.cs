@@ -54,10 +54,12 @@ internal abstract class DnsRule
 {
     public abstract bool Matches(ref DnsQueryContext query);
 
-    public static DnsRule Compile(DnsRuleOptions options) => options switch
+    public static DnsRule Compile(DnsRuleOptions options) => Compile(options, RuleScope.Empty);
+
+    public static DnsRule Compile(DnsRuleOptions options, RuleScope scope) => options switch
     {
-        DefaultDnsRuleOptions d => new DefaultDnsRule(d),
-        LogicalDnsRuleOptions l => new LogicalDnsRule(l),
+        DefaultDnsRuleOptions d => new DefaultDnsRule(d, scope),
+        LogicalDnsRuleOptions l => new LogicalDnsRule(l, scope),
         _ => throw new ArgumentException($"unknown DNS rule kind {options.GetType().Name}", nameof(options)),
     };
 }
@@ -76,10 +78,16 @@ internal sealed class DefaultDnsRule : DnsRule
     private readonly string[]? _keywords;
     private readonly Regex[]? _regex;
     private readonly ProcessMatcher? _process;
+    private readonly RuleSets.RuleSetHandle[]? _ruleSets;
+    private readonly string? _clashMode;
+    private readonly ClashModeState _mode;
 
-    public DefaultDnsRule(DefaultDnsRuleOptions o)
+    public DefaultDnsRule(DefaultDnsRuleOptions o, RuleScope scope)
     {
         _invert = o.Invert;
+        _mode = scope.Mode;
+        _clashMode = o.ClashMode;
+        _ruleSets = o.RuleSet.Count == 0 ? null : scope.Resolve(o.RuleSet);
         _inbound = o.Inbound.Count == 0 ? null : o.Inbound.ToArray();
         _types = o.QueryType.Count == 0 ? null : o.QueryType.ToArray();
         if (o.Domain.Count > 0 || o.DomainSuffix.Count > 0)
@@ -90,7 +98,7 @@ internal sealed class DefaultDnsRule : DnsRule
         }
         _keywords = o.DomainKeyword.Count == 0 ? null : o.DomainKeyword.ToArray();
         _regex = o.DomainRegex.Count == 0 ? null : o.DomainRegex.Select(r => new Regex(r, RuleParser.DomainRegexOptions)).ToArray();
-        _hasDomain = _domains is not null || _keywords is not null || _regex is not null;
+        _hasDomain = _domains is not null || _keywords is not null || _regex is not null || _ruleSets is not null;
         _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
     }
 
@@ -100,11 +108,20 @@ internal sealed class DefaultDnsRule : DnsRule
 
     private bool MatchesAll(ref DnsQueryContext query)
     {
+        if (_clashMode is not null && !_mode.Is(_clashMode)) return false;
         if (_types is not null && Array.IndexOf(_types, query.Type) < 0) return false;
         if (_inbound is not null && Array.IndexOf(_inbound, query.Inbound) < 0) return false;
-        if (_hasDomain && !MatchesDomain(query.Domain)) return false;
+        if (_hasDomain && !MatchesDomain(query.Domain) && !MatchesRuleSets(ref query)) return false;
         if (_process is not null && !_process.Matches(query.Process)) return false;
         return true;
+    }
+
+    private bool MatchesRuleSets(ref DnsQueryContext query)
+    {
+        if (_ruleSets is null) return false;
+        foreach (var set in _ruleSets)
+            if (set.Matches(ref query)) return true;
+        return false;
     }
 
     private bool MatchesDomain(ReadOnlySpan<char> domain)
@@ -131,11 +148,11 @@ internal sealed class LogicalDnsRule : DnsRule
     private readonly bool _invert;
     private readonly DnsRule[] _rules;
 
-    public LogicalDnsRule(LogicalDnsRuleOptions o)
+    public LogicalDnsRule(LogicalDnsRuleOptions o, RuleScope scope)
     {
         _and = o.Mode == LogicalMode.And;
         _invert = o.Invert;
-        _rules = o.Rules.Select(Compile).ToArray();
+        _rules = o.Rules.Select(r => Compile(r, scope)).ToArray();
     }
 
     public override bool Matches(ref DnsQueryContext query)

@@ -46,7 +46,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<FileWatch> _watches = [];
 
-    private DnsServer(DnsOptions options, ServerEntry[] servers, int engineServer, ILogger log, TimeProvider time)
+    private DnsServer(DnsOptions options, ServerEntry[] servers, int engineServer, ILogger log, TimeProvider time, Routing.RuleScope scope)
     {
         _log = log;
         _time = time;
@@ -58,7 +58,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         _reverseMapping = options.ReverseMapping;
         _cache = options.DisableCache ? null : new DnsCache(Math.Max(options.CacheCapacity, 1), time);
         _map = new DomainMap(servers.SelectMany(s => new[] { s.FakeV4, s.FakeV6 }).OfType<FakeIpPool>(), Math.Max(options.CacheCapacity * 16, 65536));
-        _rules = options.Rules.Select(r => (DnsRule.Compile(r), Decision.From(r.Action!, options, servers))).ToArray();
+        _rules = options.Rules.Select(r => (DnsRule.Compile(r, scope), Decision.From(r.Action!, options, servers))).ToArray();
         int final = options.Final is { } f ? Array.FindIndex(servers, s => s.Tag == f) : 0;
         _final = Decision.Route(Math.Max(final, 0), options.Strategy, disableCache: false, $"final {servers[Math.Max(final, 0)].Tag}");
         Statistics = new DnsStatistics(servers.Select(s => s.Tag).ToArray());
@@ -74,11 +74,13 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// a detour use marked sockets from <paramref name="sockets"/>. Throws <see cref="ArgumentException"/>
     /// for an options object the config loader would have refused.
     /// </summary>
-    public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs, TimeProvider time) =>
-        Create(options, resolveDetour, sockets, logs, time, DnsEnvironment.Host);
+    /// <param name="scope">Rule sets and the Clash mode that rule_set / clash_mode items read; default none.</param>
+    public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs, TimeProvider time,
+        Routing.RuleScope? scope = null) =>
+        Create(options, resolveDetour, sockets, logs, time, DnsEnvironment.Host, scope);
 
     internal static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
-        TimeProvider time, DnsEnvironment environment)
+        TimeProvider time, DnsEnvironment environment, Routing.RuleScope? scope = null)
     {
         var log = logs.CreateLogger("dns");
         var configured = options.Servers.ToList();
@@ -100,7 +102,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
             servers[i] = ServerEntry.Create(i, o, resolver, options, environment, direct, resolveDetour, log,
                 (serverIndex, host, ct) => server!.ResolveWithAsync(serverIndex, host, ct));
         }
-        server = new DnsServer(options, servers, engine, log, time);
+        server = new DnsServer(options, servers, engine, log, time, scope ?? Routing.RuleScope.Empty);
         server.WatchFiles(time);
         return server;
     }

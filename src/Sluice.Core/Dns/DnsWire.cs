@@ -37,6 +37,14 @@ public static class DnsType
         ("CAA", 257), ("DS", 43), ("DNSKEY", 48), ("NAPTR", 35),
     ];
 
+    /// <summary>The mnemonic of a type ("AAAA"), null when it has none here.</summary>
+    public static string? NameOf(ushort type)
+    {
+        foreach (var (name, value) in Names)
+            if (value == type) return name;
+        return null;
+    }
+
     /// <summary>A type by its mnemonic ("AAAA", case-insensitive) or "TYPEnnn" (RFC 3597).</summary>
     public static bool TryParse(string text, out ushort type)
     {

@@ -33,6 +33,8 @@ public static class GateRenderer
         ArgumentNullException.ThrowIfNull(plan);
         var o = plan.Options;
         if (o.Mode == GateMode.Off) return RenderRemove();
+        if (plan.FwMark == 0)
+            throw new ArgumentException("a gate that passes mark 0 passes every unmarked packet: route.default_mark must not be 0");
         string tun = Quote(plan.TunName);
         string prio = Priority();
         var sb = new StringBuilder();

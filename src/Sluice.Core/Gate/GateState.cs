@@ -13,6 +13,9 @@ public sealed record GateState(GateMode Mode, uint FwMark, string TunName, IRead
 {
     private const string Magic = "sluice-gate v1";
 
+    /// <summary>The bootstrap DNS servers held traffic may reach on port 53, read back from the held chain's rules.</summary>
+    public IReadOnlyList<string> BootstrapDns { get; init; } = [];
+
     /// <summary>nftables keeps at most 128 characters of table comment.</summary>
     public const int MaxLength = 128;
 
@@ -84,7 +87,9 @@ public sealed record GateState(GateMode Mode, uint FwMark, string TunName, IRead
             foreach (string u in skuid.Groups[1].Value.Trim('{', '}', ' ').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
                 if (uint.TryParse(u, NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)) uids.Add(uid);
         }
-        return new GateState(mode, fwMark, tun.Success ? tun.Groups[1].Value : "", uids, cgroup, fields.GetValueOrDefault("lan") == "yes");
+        var dns = Regex.Matches(listing, @"ip6? daddr ([0-9a-fA-F.:]+) meta l4proto \{ tcp, udp \} th dport 53 accept comment ""bootstrap DNS""")
+            .Select(m => m.Groups[1].Value).ToArray();
+        return new GateState(mode, fwMark, tun.Success ? tun.Groups[1].Value : "", uids, cgroup, fields.GetValueOrDefault("lan") == "yes") { BootstrapDns = dns };
     }
 
     /// <summary>The state a plan produces once loaded.</summary>
@@ -92,7 +97,10 @@ public sealed record GateState(GateMode Mode, uint FwMark, string TunName, IRead
     {
         ArgumentNullException.ThrowIfNull(plan);
         var o = plan.Options;
-        return new GateState(o.Mode, plan.FwMark, plan.TunName, o.Mode == GateMode.Protected ? o.Uids : [], plan.Cgroup, o.AllowLan);
+        return new GateState(o.Mode, plan.FwMark, plan.TunName, o.Mode == GateMode.Protected ? o.Uids : [], plan.Cgroup, o.AllowLan)
+        {
+            BootstrapDns = o.BootstrapDns.Select(a => a.ToString()).ToArray(),
+        };
     }
 
     /// <summary>A cgroup path as a process's /proc/PID/cgroup shows it ("/sluice/protected").</summary>

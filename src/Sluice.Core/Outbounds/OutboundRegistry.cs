@@ -7,6 +7,7 @@ using Sluice.Core.Outbounds.Groups;
 using Sluice.Core.Outbounds.Http;
 using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Core.Outbounds.Socks;
+using Sluice.Core.Outbounds.Trojan;
 
 namespace Sluice.Core.Outbounds;
 
@@ -25,6 +26,7 @@ public static class OutboundRegistry
         [typeof(ShadowsocksOutboundOptions)] = (o, c) => new ShadowsocksOutbound((ShadowsocksOutboundOptions)o, c, c.Logger("shadowsocks")),
         [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c),
         [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c),
+        [typeof(TrojanOutboundOptions)] = (o, c) => new TrojanOutbound((TrojanOutboundOptions)o, c, c.Logger("trojan")),
         [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,
             c.Resolve ?? throw new InvalidOperationException("a group needs OutboundContext.Resolve"), c.Logger("group")),
     };

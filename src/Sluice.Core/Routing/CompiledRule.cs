@@ -12,10 +12,12 @@ internal abstract class CompiledRule
 
     public abstract bool UsesDomain { get; }
 
-    public static CompiledRule Compile(RuleOptions options) => options switch
+    public static CompiledRule Compile(RuleOptions options) => Compile(options, RuleScope.Empty);
+
+    public static CompiledRule Compile(RuleOptions options, RuleScope scope) => options switch
     {
-        DefaultRuleOptions d => new DefaultRule(d),
-        LogicalRuleOptions l => new LogicalRule(l),
+        DefaultRuleOptions d => new DefaultRule(d, scope),
+        LogicalRuleOptions l => new LogicalRule(l, scope),
         _ => throw new ArgumentException($"unknown rule kind {options.GetType().Name}", nameof(options)),
     };
 }
@@ -42,10 +44,18 @@ internal sealed class DefaultRule : CompiledRule
     private readonly Regex[]? _domainRegex;
     private readonly string[]? _protocols;
     private readonly ProcessMatcher? _process;
+    private readonly RuleSets.RuleSetHandle[]? _ruleSets;
+    private readonly bool _ruleSetBySource;
+    private readonly string? _clashMode;
+    private readonly ClashModeState _mode;
 
-    public DefaultRule(DefaultRuleOptions o)
+    public DefaultRule(DefaultRuleOptions o, RuleScope scope)
     {
         _invert = o.Invert;
+        _mode = scope.Mode;
+        _clashMode = o.ClashMode;
+        _ruleSets = o.RuleSet.Count == 0 ? null : scope.Resolve(o.RuleSet);
+        _ruleSetBySource = o.RuleSetIpCidrMatchSource;
         foreach (string n in o.Network)
         {
             _networkMask |= n switch
@@ -71,7 +81,8 @@ internal sealed class DefaultRule : CompiledRule
         }
         _keywords = NullIfEmpty(o.DomainKeyword);
         _domainRegex = o.DomainRegex.Count == 0 ? null : o.DomainRegex.Select(r => new Regex(r, RuleParser.DomainRegexOptions)).ToArray();
-        _hasDestination = _cidr is not null || _ipIsPrivate || _domains is not null || _keywords is not null || _domainRegex is not null;
+        // Rule sets join the destination group (sing-box: "included rule-sets can be considered merged").
+        _hasDestination = _cidr is not null || _ipIsPrivate || _domains is not null || _keywords is not null || _domainRegex is not null || _ruleSets is not null;
 
         _protocols = NullIfEmpty(o.Protocol);
         _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
@@ -79,13 +90,14 @@ internal sealed class DefaultRule : CompiledRule
 
     public override bool UsesProcess => _process is not null;
 
-    public override bool UsesDomain => _domains is not null || _keywords is not null || _domainRegex is not null;
+    public override bool UsesDomain => _domains is not null || _keywords is not null || _domainRegex is not null || _ruleSets is not null;
 
     public override bool Matches(FlowContext flow) => MatchesAll(flow) != _invert;
 
     private bool MatchesAll(FlowContext flow)
     {
         ref readonly var key = ref flow.KeyRef;
+        if (_clashMode is not null && !_mode.Is(_clashMode)) return false;
         if (_networkMask != 0 && (_networkMask & flow.NetworkBit) == 0) return false;
         if (_inbound is not null && !ContainsOrdinal(_inbound, flow.Inbound)) return false;
         if (_ports is not null && !_ports.Contains(key.DestinationPort)) return false;
@@ -102,6 +114,11 @@ internal sealed class DefaultRule : CompiledRule
         var destination = flow.KeyRef.Destination;
         if (_cidr is not null && _cidr.Contains(destination)) return true;
         if (_ipIsPrivate && PrivateAddresses.Contains(destination)) return true;
+        if (_ruleSets is not null)
+        {
+            foreach (var set in _ruleSets)
+                if (set.Matches(flow, _ruleSetBySource)) return true;
+        }
         if (flow.Domain is not { Length: > 0 } domain) return false;
         if (_domains is not null && _domains.Contains(domain)) return true;
         if (_keywords is not null)
@@ -143,11 +160,11 @@ internal sealed class LogicalRule : CompiledRule
     private readonly bool _invert;
     private readonly CompiledRule[] _rules;
 
-    public LogicalRule(LogicalRuleOptions o)
+    public LogicalRule(LogicalRuleOptions o, RuleScope scope)
     {
         _and = o.Mode == LogicalMode.And;
         _invert = o.Invert;
-        _rules = o.Rules.Select(Compile).ToArray();
+        _rules = o.Rules.Select(r => Compile(r, scope)).ToArray();
     }
 
     public override bool UsesProcess => _rules.Any(r => r.UsesProcess);

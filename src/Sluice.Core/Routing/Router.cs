@@ -39,9 +39,14 @@ public sealed class Router
 
     /// <param name="defaultOutbound">route.final, else the first outbound's tag.</param>
     /// <exception cref="ArgumentException">A rule has no action or names an outbound not in <paramref name="outboundTags"/>.</exception>
-    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound)
+    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound) =>
+        Compile(route, outboundTags, defaultOutbound, RuleScope.Empty);
+
+    /// <param name="scope">The rule sets rules name and the Clash mode clash_mode items read.</param>
+    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound, RuleScope scope)
     {
         ArgumentNullException.ThrowIfNull(route);
+        ArgumentNullException.ThrowIfNull(scope);
         var tags = outboundTags.ToHashSet(StringComparer.Ordinal);
         if (!tags.Contains(defaultOutbound))
             throw new ArgumentException($"the final outbound \"{defaultOutbound}\" is not among the outbounds ({string.Join(", ", outboundTags)})", nameof(defaultOutbound));
@@ -54,10 +59,10 @@ public sealed class Router
                 throw new ArgumentException($"route.rules[{i}] routes to unknown outbound \"{o}\"", nameof(route));
             entries[i] = rule.Action switch
             {
-                RouteAction r => new Entry(CompiledRule.Compile(rule), Verdict.Route, r.Outbound, TimeSpan.Zero, []),
-                RejectAction r => new Entry(CompiledRule.Compile(rule), r.Drop ? Verdict.Drop : Verdict.Reject, null, TimeSpan.Zero, []),
-                HijackDnsAction => new Entry(CompiledRule.Compile(rule), Verdict.HijackDns, null, TimeSpan.Zero, []),
-                SniffAction s => new Entry(CompiledRule.Compile(rule), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
+                RouteAction r => new Entry(CompiledRule.Compile(rule, scope), Verdict.Route, r.Outbound, TimeSpan.Zero, []),
+                RejectAction r => new Entry(CompiledRule.Compile(rule, scope), r.Drop ? Verdict.Drop : Verdict.Reject, null, TimeSpan.Zero, []),
+                HijackDnsAction => new Entry(CompiledRule.Compile(rule, scope), Verdict.HijackDns, null, TimeSpan.Zero, []),
+                SniffAction s => new Entry(CompiledRule.Compile(rule, scope), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
                 _ => throw new ArgumentException($"route.rules[{i}] has no action", nameof(route)),
             };
         }

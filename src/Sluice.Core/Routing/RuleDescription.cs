@@ -58,6 +58,8 @@ internal static class RuleDescription
         List(sb, "process_path", d.ProcessPath);
         List(sb, "process_path_regex", d.ProcessPathRegex);
         List(sb, "user_id", d.UserId);
+        List(sb, d.RuleSetIpCidrMatchSource ? "rule_set(source)" : "rule_set", d.RuleSet);
+        if (d.ClashMode is { } mode) Separator(sb).Append("clash_mode=").Append(mode);
         if (sb.Length == start) sb.Append("any");
 
         static void List<T>(StringBuilder sb, string name, IReadOnlyList<T> values)

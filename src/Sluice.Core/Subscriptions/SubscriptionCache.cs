@@ -27,26 +27,7 @@ internal sealed class SubscriptionCache(string path)
     }
 
     /// <exception cref="IOException">The folder cannot be created or the file written; the old cache stays.</exception>
-    public void Write(string body)
-    {
-        string full = System.IO.Path.GetFullPath(Path);
-        string folder = System.IO.Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(folder);
-        string temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var writer = new StreamWriter(stream))
-            {
-                writer.Write(body);
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    public void Write(string body) =>
+        // The body carries server passwords: the folder and the file are root's alone.
+        Configuration.AtomicFile.Write(Path, System.Text.Encoding.UTF8.GetBytes(body), ownerOnly: true);
 }

@@ -20,9 +20,11 @@ public readonly record struct FamilyBatches(string V4, string V6);
 ///    fast instead of leaking by the main table.
 /// 3. Rule at <c>plan.RulePriority</c>: <c>not fwmark M lookup T</c>. The engine's sockets carry M
 ///    and use the main table; the local table (pref 0) still wins, so local delivery works.
-/// 4. nftables <c>inet sluice_route</c>: connections that arrive on a physical interface get ct mark M,
-///    and their replies get meta mark M in a route-type output chain (which re-routes after the
-///    mark changes), so the host's own servers answer by the main table, the way they were reached.
+/// 4. nftables <c>inet sluice_route</c>: TCP connections (and pings) that arrive on a physical interface
+///    get ct mark M, and their replies get meta mark M in a route-type output chain (which re-routes after
+///    the mark changes), so the host's own TCP servers answer by the main table, the way they were reached.
+///    Not UDP: a marked reply passes the gate, and any remote sender could open a direct UDP path out of
+///    a protected app that listens on a port (a DNS-like exchange with no connection to show for it).
 /// </summary>
 public static class AutoRouteRenderer
 {
@@ -49,7 +51,7 @@ public static class AutoRouteRenderer
             table inet {{NftTable}} {
             	chain prerouting {
             		type filter hook prerouting priority mangle; policy accept;
-            		iifname != { "{{plan.TunName}}", "lo" } ct state new ct mark set {{mark}}
+            		iifname != { "{{plan.TunName}}", "lo" } meta l4proto { tcp, icmp, ipv6-icmp } ct state new ct mark set {{mark}}
             	}
             	chain output {
             		type route hook output priority mangle; policy accept;

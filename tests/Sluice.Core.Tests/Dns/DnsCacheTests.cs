@@ -28,7 +28,7 @@ public class DnsCacheTests
     [Fact]
     public async Task CachedAnswer_CountsTtlDown_AndExpiryRefetches()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeClock();
         await using var upstream = new DnsResponder(q => Msg.Response(q.Raw, Msg.A(q.Name, "192.0.2.10", 60)));
         await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("up", upstream)] }, clock);
 
@@ -61,7 +61,7 @@ public class DnsCacheTests
     [Fact]
     public async Task NxDomain_IsCachedForTheSoaMinimum()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeClock();
         await using var upstream = new DnsResponder(q => Msg.Response(q.Raw, 3, [], [Msg.Soa("example", 300, 30)]));
         await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("up", upstream)] }, clock);
 

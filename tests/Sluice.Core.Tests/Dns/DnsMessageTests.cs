@@ -1,4 +1,5 @@
 using Sluice.Core.Dns;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Core.Tests.Dns;
 

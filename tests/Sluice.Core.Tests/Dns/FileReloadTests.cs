@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Dns;
-using Sluice.Core.Tests.Groups;
 using Sluice.Packets;
 
 namespace Sluice.Core.Tests.Dns;

@@ -51,6 +51,17 @@ public sealed class SubscriptionConfigTests
     }
 
     [Fact]
+    public void ApiConfig_NamingACachePath_IsRefused_AndItsCacheLivesUnderTheStateDirectory()
+    {
+        var origin = ConfigOrigin.Api("/srv/sluice-state");
+        var errors = ConfigLoader.Validate(Config("""{"tag": "p", "url": "https://sub.example/list", "group": "auto", "cache_path": "/etc/cron.d/x"}"""), origin);
+        Assert.Contains(errors, e => e.Path == "subscriptions[0].cache_path" && e.Message.Contains("cannot choose a file the daemon writes"));
+
+        var config = ConfigLoader.Load(Config("""{"tag": "p", "url": "https://sub.example/list", "group": "auto"}"""), origin);
+        Assert.Equal("/srv/sluice-state/subscriptions/p.txt", Assert.Single(config.Subscriptions).CachePath);
+    }
+
+    [Fact]
     public void TwoSubscriptions_ForOneGroup_IsAnError()
     {
         var errors = ConfigLoader.Validate(Config("""

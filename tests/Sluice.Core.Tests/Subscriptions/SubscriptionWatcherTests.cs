@@ -5,7 +5,6 @@ using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.Groups;
 using Sluice.Core.Subscriptions;
-using Sluice.Core.Tests.Groups;
 
 namespace Sluice.Core.Tests.Subscriptions;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Core.Tests.WireGuard;
 
@@ -69,7 +70,7 @@ public class GarbageTests
     private static List<byte[]> Seeds()
     {
         // Real messages addressed to the fuzz target's responder, so mutations start past the cheap checks.
-        var clock = new ManualTimeProvider();
+        var clock = new FakeClock();
         var initiator = new WireGuardDevice(WireGuardFuzzTarget.InitiatorPrivateKey,
             [new WireGuardPeerConfig(WireGuardKeys.PublicKeyOf(WireGuardFuzzTarget.ResponderPrivateKey), null,
                 new IPEndPoint(IPAddress.Loopback, 1), [Sluice.Core.Tun.IpPrefix.Parse("0.0.0.0/0")], null, "r")], clock);

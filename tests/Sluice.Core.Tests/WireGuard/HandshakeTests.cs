@@ -141,8 +141,8 @@ public class HandshakeTests
     public void Initiations_LessThan20msApart_AreRejectedAsFlood()
     {
         // Separate clocks: A's has moved past REKEY_TIMEOUT (so it retries with a newer timestamp) while B's barely moved.
-        var clockA = new ManualTimeProvider();
-        var clockB = new ManualTimeProvider();
+        var clockA = new FakeClock();
+        var clockB = new FakeClock();
         var (aPrivate, aPublic) = WireGuardKeys.Generate();
         var (bPrivate, bPublic) = WireGuardKeys.Generate();
         var a = new WireGuardDevice(aPrivate, [new WireGuardPeerConfig(bPublic, null, WgPair.BEndpoint, [IpPrefix.Parse("10.0.0.2/32")], null, "B")], clockA);

@@ -5,23 +5,6 @@ using Sluice.Core.Tun;
 
 namespace Sluice.Core.Tests.WireGuard;
 
-/// <summary>A clock that moves only when told (monotonic ticks and wall clock together).</summary>
-internal sealed class ManualTimeProvider : TimeProvider
-{
-    private readonly DateTimeOffset _start = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
-    private long _ticks;
-
-    public override DateTimeOffset GetUtcNow() => _start.AddTicks(_ticks);
-
-    public override long GetTimestamp() => _ticks;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public void Advance(TimeSpan by) => _ticks += by.Ticks;
-
-    public void Advance(double seconds) => Advance(TimeSpan.FromSeconds(seconds));
-}
-
 /// <summary>A datagram or TUN packet copied out of a result.</summary>
 internal static class Wg
 {
@@ -110,7 +93,7 @@ internal sealed class WgPair
             Clock);
     }
 
-    public ManualTimeProvider Clock { get; } = new();
+    public FakeClock Clock { get; } = new();
 
     public byte[] APrivate { get; }
 

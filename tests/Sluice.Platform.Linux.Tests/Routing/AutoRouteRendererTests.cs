@@ -99,7 +99,7 @@ public class AutoRouteRendererTests
     }
 
     [Fact]
-    public void Nftables_ReplacesItsTableAtomically_AndMarksRepliesToInboundConnections()
+    public void Nftables_ReplacesItsTableAtomically_AndMarksRepliesToInboundTcpConnectionsOnly()
     {
         Assert.Equal(
             "table inet sluice_route {}\n" +
@@ -107,7 +107,7 @@ public class AutoRouteRendererTests
             "table inet sluice_route {\n" +
             "\tchain prerouting {\n" +
             "\t\ttype filter hook prerouting priority mangle; policy accept;\n" +
-            "\t\tiifname != { \"sluice0\", \"lo\" } ct state new ct mark set 0x2022\n" +
+            "\t\tiifname != { \"sluice0\", \"lo\" } meta l4proto { tcp, icmp, ipv6-icmp } ct state new ct mark set 0x2022\n" +
             "\t}\n" +
             "\tchain output {\n" +
             "\t\ttype route hook output priority mangle; policy accept;\n" +

@@ -3,22 +3,35 @@ using System.Text;
 
 namespace Sluice.Core.Outbounds.Shadowsocks;
 
+/// <summary>The AEAD construction under a Shadowsocks method.</summary>
+internal enum AeadKind
+{
+    AesGcm,
+    ChaCha20Poly1305,
+
+    /// <summary>24-byte nonces (libsodium's crypto_aead_xchacha20poly1305_ietf), as shadowsocks-libev uses it.</summary>
+    XChaCha20Poly1305,
+}
+
 /// <summary>
-/// A Shadowsocks AEAD method (SIP004, shadowsocks.org/doc/aead.html): the master key derived from
-/// the password with EVP_BytesToKey(MD5), one subkey per salt with HKDF-SHA1(info "ss-subkey"),
-/// 12-byte little-endian nonces counting from zero, 16-byte tags. Salt length = key length.
+/// A Shadowsocks method. The AEAD methods (SIP004, shadowsocks.org/doc/aead.html): the master key derived
+/// from the password with EVP_BytesToKey(MD5), one subkey per salt with HKDF-SHA1(info "ss-subkey"),
+/// little-endian counter nonces from zero, 16-byte tags, salt length = key length. The 2022 methods
+/// (SIP022): the key is a base64 PSK given by the user, the subkey BLAKE3 derive_key("shadowsocks 2022
+/// session subkey", PSK || salt); their stream and datagram formats differ (see Shadowsocks2022*).
 /// </summary>
 internal sealed class ShadowsocksMethod
 {
     public const int TagSize = 16;
-    public const int NonceSize = 12;
     private static readonly byte[] SubkeyInfo = "ss-subkey"u8.ToArray();
+    public const string SessionSubkeyContext = "shadowsocks 2022 session subkey";
 
-    private ShadowsocksMethod(string name, int keySize, bool chacha)
+    private ShadowsocksMethod(string name, int keySize, AeadKind kind, bool is2022)
     {
         Name = name;
         KeySize = keySize;
-        IsChaCha = chacha;
+        Kind = kind;
+        Is2022 = is2022;
     }
 
     public string Name { get; }
@@ -27,16 +40,31 @@ internal sealed class ShadowsocksMethod
 
     public int SaltSize => KeySize;
 
-    public bool IsChaCha { get; }
+    public AeadKind Kind { get; }
 
-    /// <summary>The AEAD methods Sluice speaks; the 2022 (BLAKE3) methods are not among them yet.</summary>
-    public static IReadOnlyList<string> Supported { get; } = ["aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305"];
+    public int NonceSize => Kind == AeadKind.XChaCha20Poly1305 ? XChaCha20Poly1305.NonceSize : 12;
+
+    /// <summary>A SIP022 method: base64 PSK(s) instead of a password, BLAKE3 subkeys, the 2022 headers.</summary>
+    public bool Is2022 { get; }
+
+    /// <summary>The largest payload of one chunk: 0x3FFF (SIP004), 0xFFFF (SIP022 §3.1.2).</summary>
+    public int MaxChunkPayload => Is2022 ? 0xFFFF : 0x3FFF;
+
+    public static IReadOnlyList<string> Supported { get; } =
+    [
+        "aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305",
+        "2022-blake3-aes-128-gcm", "2022-blake3-aes-256-gcm", "2022-blake3-chacha20-poly1305",
+    ];
 
     public static ShadowsocksMethod? Find(string name) => name switch
     {
-        "aes-128-gcm" => new(name, 16, false),
-        "aes-256-gcm" => new(name, 32, false),
-        "chacha20-ietf-poly1305" => new(name, 32, true),
+        "aes-128-gcm" => new(name, 16, AeadKind.AesGcm, false),
+        "aes-256-gcm" => new(name, 32, AeadKind.AesGcm, false),
+        "chacha20-ietf-poly1305" => new(name, 32, AeadKind.ChaCha20Poly1305, false),
+        "xchacha20-ietf-poly1305" => new(name, 32, AeadKind.XChaCha20Poly1305, false),
+        "2022-blake3-aes-128-gcm" => new(name, 16, AeadKind.AesGcm, true),
+        "2022-blake3-aes-256-gcm" => new(name, 32, AeadKind.AesGcm, true),
+        "2022-blake3-chacha20-poly1305" => new(name, 32, AeadKind.ChaCha20Poly1305, true),
         _ => null,
     };
 
@@ -57,58 +85,99 @@ internal sealed class ShadowsocksMethod
         return key;
     }
 
-    /// <summary>The per-salt AEAD: HKDF-SHA1(master key, salt, "ss-subkey").</summary>
+    /// <summary>The per-salt AEAD: HKDF-SHA1(master key, salt, "ss-subkey"), or for 2022 BLAKE3 derive_key(PSK || salt).</summary>
     public AeadCipher Subkey(ReadOnlySpan<byte> masterKey, ReadOnlySpan<byte> salt)
     {
         Span<byte> subkey = stackalloc byte[KeySize];
-        HKDF.DeriveKey(HashAlgorithmName.SHA1, masterKey, subkey, salt, SubkeyInfo);
-        var cipher = new AeadCipher(IsChaCha, subkey);
+        if (Is2022)
+        {
+            Span<byte> material = stackalloc byte[masterKey.Length + salt.Length];
+            masterKey.CopyTo(material);
+            salt.CopyTo(material[masterKey.Length..]);
+            Blake3.DeriveKey(SessionSubkeyContext, material, subkey);
+            CryptographicOperations.ZeroMemory(material);
+        }
+        else
+        {
+            HKDF.DeriveKey(HashAlgorithmName.SHA1, masterKey, subkey, salt, SubkeyInfo);
+        }
+        var cipher = new AeadCipher(Kind, subkey);
         CryptographicOperations.ZeroMemory(subkey);
         return cipher;
     }
 }
 
-/// <summary>One AEAD key with its own nonce counter (each direction of a stream has one).</summary>
+/// <summary>One AEAD key with its own little-endian nonce counter (each direction of a stream has one).</summary>
 internal sealed class AeadCipher : IDisposable
 {
     private readonly AesGcm? _aes;
     private readonly ChaCha20Poly1305? _chacha;
-    private readonly byte[] _nonce = new byte[ShadowsocksMethod.NonceSize];
+    private readonly XChaCha20Poly1305? _xchacha;
+    private readonly byte[] _nonce;
 
-    public AeadCipher(bool chacha, ReadOnlySpan<byte> key)
+    public AeadCipher(AeadKind kind, ReadOnlySpan<byte> key)
     {
-        if (chacha) _chacha = new ChaCha20Poly1305(key);
-        else _aes = new AesGcm(key, ShadowsocksMethod.TagSize);
+        switch (kind)
+        {
+            case AeadKind.AesGcm:
+                _aes = new AesGcm(key, ShadowsocksMethod.TagSize);
+                _nonce = new byte[12];
+                break;
+            case AeadKind.ChaCha20Poly1305:
+                _chacha = new ChaCha20Poly1305(key);
+                _nonce = new byte[12];
+                break;
+            default:
+                _xchacha = new XChaCha20Poly1305(key);
+                _nonce = new byte[XChaCha20Poly1305.NonceSize];
+                break;
+        }
     }
 
     /// <summary>Encrypts with the current nonce, then increments it. Output: ciphertext then tag.</summary>
     public void Seal(ReadOnlySpan<byte> plaintext, Span<byte> output)
     {
+        SealWith(_nonce, plaintext, output);
+        Increment();
+    }
+
+    /// <summary>Encrypts with an explicit nonce (SIP022 UDP: part of the separate header); the counter is untouched.</summary>
+    public void SealWith(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> output)
+    {
         var ciphertext = output[..plaintext.Length];
         var tag = output.Slice(plaintext.Length, ShadowsocksMethod.TagSize);
-        if (_aes is not null) _aes.Encrypt(_nonce, plaintext, ciphertext, tag);
-        else _chacha!.Encrypt(_nonce, plaintext, ciphertext, tag);
-        Increment();
+        if (_aes is not null) _aes.Encrypt(nonce, plaintext, ciphertext, tag);
+        else if (_chacha is not null) _chacha.Encrypt(nonce, plaintext, ciphertext, tag);
+        else _xchacha!.Encrypt(nonce, plaintext, ciphertext, tag);
     }
 
     /// <summary>Decrypts ciphertext+tag with the current nonce, then increments it; false when the tag does not verify.</summary>
     public bool Open(ReadOnlySpan<byte> sealedData, Span<byte> plaintext)
     {
+        if (!OpenWith(_nonce, sealedData, plaintext)) return false;
+        Increment();
+        return true;
+    }
+
+    /// <summary>Decrypts with an explicit nonce; false when the tag does not verify.</summary>
+    public bool OpenWith(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> sealedData, Span<byte> plaintext)
+    {
         int length = sealedData.Length - ShadowsocksMethod.TagSize;
+        if (length < 0) return false;
         try
         {
-            if (_aes is not null) _aes.Decrypt(_nonce, sealedData[..length], sealedData[length..], plaintext[..length]);
-            else _chacha!.Decrypt(_nonce, sealedData[..length], sealedData[length..], plaintext[..length]);
+            if (_aes is not null) _aes.Decrypt(nonce, sealedData[..length], sealedData[length..], plaintext[..length]);
+            else if (_chacha is not null) _chacha.Decrypt(nonce, sealedData[..length], sealedData[length..], plaintext[..length]);
+            else _xchacha!.Decrypt(nonce, sealedData[..length], sealedData[length..], plaintext[..length]);
         }
         catch (AuthenticationTagMismatchException)
         {
             return false;
         }
-        Increment();
         return true;
     }
 
-    /// <summary>The nonce is a little-endian counter (SIP004).</summary>
+    /// <summary>The nonce is a little-endian counter (SIP004, SIP022 §3.1.1).</summary>
     private void Increment()
     {
         for (int i = 0; i < _nonce.Length; i++)
@@ -121,5 +190,6 @@ internal sealed class AeadCipher : IDisposable
     {
         _aes?.Dispose();
         _chacha?.Dispose();
+        _xchacha?.Dispose();
     }
 }

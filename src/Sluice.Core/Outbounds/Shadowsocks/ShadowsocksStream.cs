@@ -7,10 +7,12 @@ using Microsoft.Extensions.Logging;
 namespace Sluice.Core.Outbounds.Shadowsocks;
 
 /// <summary>
-/// One Shadowsocks AEAD TCP connection (SIP004 "TCP"):
+/// One Shadowsocks AEAD TCP connection (SIP004 "TCP", and SIP022 §3.1 for the 2022 methods):
 /// 1. up: [salt][sealed 2-byte length][sealed payload]…, the first payload being the target address;
+///    2022: [salt][identity headers][sealed fixed header][sealed variable header: address, padding], then chunks;
 /// 2. down: the server's own salt, then the same chunks; its subkey is derived when the salt arrives;
-/// 3. payloads are at most 0x3FFF bytes; each chunk costs 34 bytes of length and tags.
+///    2022: the salt, then a sealed fixed header (type, timestamp, our request salt, first chunk length);
+/// 3. payloads are at most 0x3FFF bytes (2022: 0xFFFF); each chunk costs 34 bytes of length and tags.
 /// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
 /// abort down to it (<see cref="IConnectionStream"/>). Buffers are fixed per connection (no allocation per
@@ -25,14 +27,19 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private const int ChunkOverhead = 2 + 2 * ShadowsocksMethod.TagSize;
     private const int WriteSlice = 64 * 1024;
     private const int ReadBufferSize = 64 * 1024;
+    private const int HeaderRoom = 1300; // the largest request header: 2022's fixed + variable (address, 900 B padding) with tags
 
     private readonly Stream _transport;
     private readonly ShadowsocksMethod _method;
     private readonly byte[] _masterKey;
     private readonly AeadCipher _encoder;
     private readonly byte[] _writeBuffer;
-    private readonly byte[] _in = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-    private readonly byte[] _plain = ArrayPool<byte>.Shared.Rent(MaxPayload);
+    private readonly byte[] _in;
+    private readonly byte[] _plain;
+    private readonly int _maxPayload;
+    private readonly TimeProvider _clock;
+    private readonly byte[]? _requestSalt; // 2022: the response must name it
+    private bool _responseHeaderRead;
     private readonly ILogger _logger;
     private readonly string _who;
     private readonly Destination _target; // formatted only when a message needs it
@@ -50,8 +57,16 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private int _ownerReleased;
 
     /// <param name="transport">The connection to the server; owned (disposed with this stream).</param>
-    public ShadowsocksStream(Stream transport, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout)
+    /// <param name="masterKey">The AEAD master key; for the 2022 methods the user PSK.</param>
+    /// <param name="keys2022">The 2022 keys (identity headers); null for the AEAD methods.</param>
+    /// <param name="clock">The 2022 headers' timestamps; default the system clock.</param>
+    public ShadowsocksStream(Stream transport, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout,
+        Shadowsocks2022Keys? keys2022 = null, TimeProvider? clock = null)
     {
+        _clock = clock ?? TimeProvider.System;
+        _maxPayload = method.MaxChunkPayload;
+        _in = ArrayPool<byte>.Shared.Rent(method.Is2022 ? ReadBufferSize + 1024 : ReadBufferSize);
+        _plain = ArrayPool<byte>.Shared.Rent(_maxPayload);
         _transport = transport;
         _answerTimeout = answerTimeout;
         _method = method;
@@ -59,11 +74,18 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         _logger = logger;
         _who = who;
         _target = target;
-        _writeBuffer = ArrayPool<byte>.Shared.Rent(method.SaltSize + WriteSlice + (WriteSlice / MaxPayload + 2) * ChunkOverhead + 512);
+        int identities = keys2022?.Identities.Length ?? 0;
+        _writeBuffer = ArrayPool<byte>.Shared.Rent(method.SaltSize + identities * Shadowsocks2022Keys.IdentityHeaderSize + HeaderRoom
+            + WriteSlice + (WriteSlice / _maxPayload + 2) * ChunkOverhead);
         Span<byte> salt = _writeBuffer.AsSpan(0, method.SaltSize);
         RandomNumberGenerator.Fill(salt);
         _encoder = method.Subkey(masterKey, salt);
         _pendingPrefix = method.SaltSize;
+        if (method.Is2022)
+        {
+            _requestSalt = salt.ToArray();
+            if (keys2022 is not null) _pendingPrefix += keys2022.WriteTcpIdentityHeaders(salt, _writeBuffer.AsSpan(_pendingPrefix));
+        }
     }
 
     /// <summary>
@@ -74,7 +96,9 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     /// server dials the target and its greeting can come back. No timer: a per-connection timer cost a
     /// timer-thread wake-up per connection and delayed such greetings by its period.
     /// </summary>
-    public void StageHeader(ReadOnlySpan<byte> header) => _pendingPrefix += Seal(header, _writeBuffer.AsSpan(_pendingPrefix));
+    public void StageHeader(ReadOnlySpan<byte> header) => _pendingPrefix += _requestSalt is null
+        ? Seal(header, _writeBuffer.AsSpan(_pendingPrefix))
+        : Shadowsocks2022Headers.SealRequest(_encoder, header, default, _clock.GetUtcNow().ToUnixTimeSeconds(), _writeBuffer.AsSpan(_pendingPrefix));
 
     /// <summary>
     /// The length of the salt-and-header prefix at the start of the write buffer that the caller must
@@ -151,7 +175,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         Span<byte> length = stackalloc byte[2];
         while (!data.IsEmpty)
         {
-            int take = Math.Min(data.Length, MaxPayload);
+            int take = Math.Min(data.Length, _maxPayload);
             BinaryPrimitives.WriteUInt16BigEndian(length, (ushort)take);
             _encoder.Seal(length, output[written..]);
             written += 2 + ShadowsocksMethod.TagSize;
@@ -207,9 +231,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         Enter();
@@ -235,15 +256,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
             buffer = buffer[take..];
         }
     }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void WriteByte(byte value) => Write([value]);
-
-    public override IAsyncResult BeginWrite(byte[] buffer, int offset, int count, AsyncCallback? callback, object? state) =>
-        TaskToAsyncResult.Begin(WriteAsync(buffer, offset, count, CancellationToken.None), callback, state);
-
-    public override void EndWrite(IAsyncResult asyncResult) => TaskToAsyncResult.End(asyncResult);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -272,32 +284,56 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
             _decoder = _method.Subkey(_masterKey, _in.AsSpan(_inStart, _method.SaltSize));
             _inStart += _method.SaltSize;
         }
-        if (_pendingLength < 0)
+        if (_requestSalt is not null && !_responseHeaderRead)
         {
-            if (!await FillAsync(2 + ShadowsocksMethod.TagSize, cancellationToken))
-            {
-                if (_inEnd == _inStart) return 0; // a clean end between chunks
-                throw Fail("the server closed the connection inside a chunk");
-            }
-            Span<byte> length = stackalloc byte[2];
-            if (!_decoder.Open(_in.AsSpan(_inStart, 2 + ShadowsocksMethod.TagSize), length))
-                throw Fail($"cannot decrypt the server's answer for {_target}: wrong password or method");
-            _inStart += 2 + ShadowsocksMethod.TagSize;
-            _pendingLength = BinaryPrimitives.ReadUInt16BigEndian(length) & MaxPayload;
+            await ReadResponseHeaderAsync(cancellationToken);
         }
-        int sealedLength = _pendingLength + ShadowsocksMethod.TagSize;
-        if (!await FillAsync(sealedLength, cancellationToken)) throw Fail("the server closed the connection inside a chunk");
-        int payload = _pendingLength;
-        var source = _in.AsSpan(_inStart, sealedLength);
-        bool direct = buffer.Length >= payload;
-        if (!_decoder.Open(source, direct ? buffer.Span : _plain))
-            throw Fail($"a chunk from the server for {_target} does not authenticate");
-        _inStart += sealedLength;
-        _pendingLength = -1;
-        if (direct) return payload;
-        _plainStart = 0;
-        _plainEnd = payload;
-        return TakePlain(buffer.Span);
+        while (true)
+        {
+            if (_pendingLength < 0)
+            {
+                if (!await FillAsync(2 + ShadowsocksMethod.TagSize, cancellationToken))
+                {
+                    if (_inEnd == _inStart) return 0; // a clean end between chunks
+                    throw Fail("the server closed the connection inside a chunk");
+                }
+                Span<byte> length = stackalloc byte[2];
+                if (!_decoder.Open(_in.AsSpan(_inStart, 2 + ShadowsocksMethod.TagSize), length))
+                    throw Fail($"cannot decrypt the server's answer for {_target}: wrong password or method");
+                _inStart += 2 + ShadowsocksMethod.TagSize;
+                _pendingLength = BinaryPrimitives.ReadUInt16BigEndian(length) & _maxPayload;
+            }
+            int sealedLength = _pendingLength + ShadowsocksMethod.TagSize;
+            if (!await FillAsync(sealedLength, cancellationToken)) throw Fail("the server closed the connection inside a chunk");
+            int payload = _pendingLength;
+            var source = _in.AsSpan(_inStart, sealedLength);
+            bool direct = buffer.Length >= payload;
+            if (!_decoder.Open(source, direct ? buffer.Span : _plain))
+                throw Fail($"a chunk from the server for {_target} does not authenticate");
+            _inStart += sealedLength;
+            _pendingLength = -1;
+            if (payload == 0) continue; // an empty chunk is not the end of the stream
+            if (direct) return payload;
+            _plainStart = 0;
+            _plainEnd = payload;
+            return TakePlain(buffer.Span);
+        }
+    }
+
+    /// <summary>SIP022: the response's fixed header, which also gives the first chunk's length.</summary>
+    private async ValueTask ReadResponseHeaderAsync(CancellationToken cancellationToken)
+    {
+        int length = Shadowsocks2022Headers.ResponseFixedLength(_method.SaltSize);
+        if (!await FillAsync(length + ShadowsocksMethod.TagSize, cancellationToken))
+            throw Fail($"the server closed the connection inside its response header for {_target}");
+        Span<byte> header = stackalloc byte[length];
+        if (!_decoder!.Open(_in.AsSpan(_inStart, length + ShadowsocksMethod.TagSize), header))
+            throw Fail($"cannot decrypt the server's answer for {_target}: wrong key or method");
+        _inStart += length + ShadowsocksMethod.TagSize;
+        string? problem = Shadowsocks2022Headers.CheckResponse(header, _requestSalt, _clock.GetUtcNow().ToUnixTimeSeconds(), out int first);
+        if (problem is not null) throw Fail(problem);
+        _responseHeaderRead = true;
+        _pendingLength = first;
     }
 
     private int TakePlain(Span<byte> destination)
@@ -333,81 +369,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     {
         LogFailed(_logger, _who, reason);
         return new IOException($"{_who}: {reason}");
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(Span<byte> buffer)
-    {
-        byte[] temp = new byte[buffer.Length];
-        int n = ReadAsync(temp, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        temp.AsSpan(0, n).CopyTo(buffer);
-        return n;
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override int ReadByte()
-    {
-        Span<byte> one = stackalloc byte[1];
-        return Read(one) == 1 ? one[0] : -1;
-    }
-
-    public override IAsyncResult BeginRead(byte[] buffer, int offset, int count, AsyncCallback? callback, object? state) =>
-        TaskToAsyncResult.Begin(ReadAsync(buffer, offset, count, CancellationToken.None), callback, state);
-
-    public override int EndRead(IAsyncResult asyncResult) => TaskToAsyncResult.End<int>(asyncResult);
-
-    public override bool CanRead => Volatile.Read(ref _ownerReleased) == 0;
-
-    public override bool CanWrite => Volatile.Read(ref _ownerReleased) == 0;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <summary>
-    /// FIN to the server after the staged header (an app that half-closes before saying anything still
-    /// gets its target dialed), passed down to the socket at the bottom.
-    /// </summary>
-    public void ShutdownWrite()
-    {
-        FlushHeader();
-        StreamEnds.ShutdownWrite(_transport);
-    }
-
-    public void Abort()
-    {
-        StreamEnds.Abort(_transport);
-        Dispose();
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _answerTimer?.Dispose();
-            _transport.Dispose(); // closes the connection first, so a read or write in flight ends now
-            if (Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
-        }
-        base.Dispose(disposing);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: {Reason}; connection closed")]

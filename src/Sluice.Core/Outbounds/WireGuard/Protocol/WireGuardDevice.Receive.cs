@@ -69,7 +69,7 @@ public sealed partial class WireGuardDevice
         if (!TryReadInnerPacket(data, out int packetLength, out bool isV4, out var source))
             return WgResult.Drop($"decrypted packet from {peer.Name} is not a whole IPv4/IPv6 packet", peer);
         // Cryptokey routing, incoming half: the inner source must be one this peer may use.
-        if (_routes.Lookup(isV4, source) != peer.Index)
+        if (_routes.Longest(isV4, source) != peer.Index)
             return WgResult.Drop($"packet from {peer.Name} has source {FormatAddress(isV4, source)}, outside its allowed IPs", peer);
         peer.OnDataReceived(now);
         return WgResult.Tun(offset + TransportHeaderSize, packetLength, peer);

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
+using Sluice.Core.Routing;
 
 namespace Sluice.Core.Outbounds.WireGuard;
 
@@ -28,7 +29,7 @@ public sealed partial class WireGuardDevice
     private readonly TimeProvider _time;
     private readonly WireGuardPeer[] _peers;
     private readonly Dictionary<string, WireGuardPeer> _peersByKey = new(StringComparer.Ordinal);
-    private readonly AllowedIpsTrie _routes = new();
+    private readonly PrefixTrie _routes = new(); // cryptokey routing (whitepaper §2): prefix → peer index
     private readonly ConcurrentDictionary<uint, object> _indices = new(); // local index → WireGuardPeer (handshake) or Keypair
     private readonly CookieChecker _cookies;
     private readonly SourceRateLimiter _rateLimiter = new();
@@ -63,7 +64,7 @@ public sealed partial class WireGuardDevice
                 throw new ArgumentException($"WireGuard peer \"{name}\": public key {key} is configured twice");
             var peer = new WireGuardPeer(this, list.Count, config with { Name = name }, staticStatic);
             _peersByKey.Add(key, peer);
-            foreach (var prefix in config.AllowedIps) _routes.Add(prefix, peer.Index);
+            foreach (var prefix in config.AllowedIps) _routes.Set(prefix, peer.Index);
             list.Add(peer);
         }
         CryptographicOperations.ZeroMemory(staticStatic);
@@ -106,7 +107,7 @@ public sealed partial class WireGuardDevice
         var packet = buffer.Slice(offset, length);
         if (!TryReadAddress(packet, source: false, out bool isV4, out var destination))
             return WgResult.Drop($"outgoing packet of {length} bytes is neither IPv4 nor IPv6");
-        int index = _routes.Lookup(isV4, destination);
+        int index = _routes.Longest(isV4, destination);
         if (index < 0)
             return WgResult.Drop($"no WireGuard peer's allowed IPs contain {FormatAddress(isV4, destination)}");
         var peer = _peers[index];

@@ -1,0 +1,148 @@
+using System.Buffers;
+
+namespace Sluice.Core.Outbounds;
+
+/// <summary>
+/// A proxy request over a connection to the server (Trojan, VLESS), the way those clients send it:
+/// 1. the request header is held back and goes out in the same write as the app's first bytes (one TLS
+///    record, one segment); a read or half-close before any write sends it alone, so a server-speaks-first
+///    protocol gets its greeting;
+/// 2. an optional response prefix (<see cref="IResponsePrefix"/>, VLESS's) is taken off the first bytes read;
+/// 3. a server that closes before sending a single byte has refused the request (a wrong password/uuid
+///    is answered that way): <paramref name="onRefused"/> logs it once and the read fails, so the relay
+///    resets the app's connection instead of ending it cleanly.
+/// Reads and writes may run concurrently (one each); the header is guarded by a lock until it is sent.
+/// </summary>
+internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : Stream, IConnectionStream
+{
+    private readonly Lock _headerLock = new();
+    private volatile bool _headerSent;
+    private bool _answered;
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_headerSent)
+        {
+            byte[]? joined = null;
+            lock (_headerLock)
+            {
+                if (!_headerSent)
+                {
+                    joined = ArrayPool<byte>.Shared.Rent(header.Length + buffer.Length);
+                    header.CopyTo(joined, 0);
+                    buffer.Span.CopyTo(joined.AsSpan(header.Length));
+                    _headerSent = true;
+                }
+            }
+            if (joined is not null)
+            {
+                try
+                {
+                    await inner.WriteAsync(joined.AsMemory(0, header.Length + buffer.Length), cancellationToken);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(joined);
+                }
+                return;
+            }
+        }
+        await inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    /// <summary>Sends the header alone if no write has carried it yet.</summary>
+    private async ValueTask SendHeaderAsync(CancellationToken cancellationToken)
+    {
+        bool send = false;
+        lock (_headerLock)
+        {
+            if (!_headerSent)
+            {
+                _headerSent = send = true;
+            }
+        }
+        if (send) await inner.WriteAsync(header, cancellationToken);
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_headerSent) await SendHeaderAsync(cancellationToken);
+        while (true)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken);
+            if (n == 0)
+            {
+                if (_answered) return 0;
+                _answered = true; // one log line per connection, even if the caller reads again
+                onRefused();
+                throw new IOException("the proxy server closed the connection without answering");
+            }
+            _answered = true;
+            if (response is null || response.Done) return n;
+            int used = response.Consume(buffer.Span[..n]);
+            if (used < n)
+            {
+                buffer.Span[used..n].CopyTo(buffer.Span);
+                return n - used;
+            }
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public void ShutdownWrite()
+    {
+        if (!_headerSent) SendHeaderAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        StreamEnds.ShutdownWrite(inner);
+    }
+
+    public void Abort() => StreamEnds.Abort(inner);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// A protocol's answer header in front of the server's data (VLESS: version and addons). It is fed the
+/// first bytes read, in whatever pieces they arrive, and says how many of them were header.
+/// </summary>
+internal interface IResponsePrefix
+{
+    bool Done { get; }
+
+    /// <summary>Takes header bytes from the start of <paramref name="data"/>; throws IOException when they are invalid.</summary>
+    int Consume(ReadOnlySpan<byte> data);
+}

@@ -1,0 +1,243 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Org.BouncyCastle.Math.EC.Rfc7748;
+
+namespace Sluice.Core.Outbounds.Tls;
+
+/// <summary>What a finished handshake leaves for the record stream.</summary>
+internal sealed record Tls13Session(Tls13CipherSuite Suite, string? Alpn);
+
+/// <summary>
+/// The client side of a full TLS 1.3 handshake (RFC 8446 §2, no PSK, no 0-RTT):
+/// 1. ClientHello (Chrome-shaped, X25519 share; hooks may fill the session id) → ServerHello: suite and share
+/// 2. handshake keys → EncryptedExtensions (ALPN), [CertificateRequest], Certificate or CompressedCertificate
+/// 3. certificate decision (hooks, else chain + name), CertificateVerify signature, server Finished
+/// 4. CCS for middlebox compatibility, [empty Certificate], client Finished; application keys both ways
+/// </summary>
+internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13ClientOptions options)
+{
+    private static readonly byte[] HelloRetryRandom = Convert.FromHexString("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C");
+
+    private const byte EncryptedExtensionsType = 8, CertificateType = 11, CertificateRequestType = 13;
+    private const byte CertificateVerifyType = 15, FinishedType = 20, CompressedCertificateType = 25;
+    private const int MaxCertificates = 10, MaxUncompressedChain = 1 << 20;
+
+    private readonly HandshakeMessageBuffer _messages = new();
+
+    public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
+    {
+        var hello = ClientHello.Build(options.ServerName, options.Alpn);
+        options.Hooks?.OnClientHello(hello);
+        await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
+
+        var serverHello = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
+        var (suite, serverShare) = ParseServerHello(serverHello, hello);
+        if (!_messages.IsEmpty) throw new TlsException("handshake data after ServerHello in the same record", TlsAlert.UnexpectedMessage);
+        using var transcript = IncrementalHash.CreateHash(suite.Hash);
+        transcript.AppendData(hello.Message);
+        transcript.AppendData(serverHello);
+
+        var shared = new byte[X25519.PointSize];
+        if (!X25519.CalculateAgreement(hello.KeySharePrivate, serverShare, shared))
+            throw new TlsException("the server's X25519 share is a low-order point", TlsAlert.IllegalParameter);
+        var handshakeSecret = Tls13KeySchedule.HandshakeSecret(suite, shared);
+        CryptographicOperations.ZeroMemory(shared);
+        var helloHash = transcript.GetCurrentHash();
+        var clientHandshake = Tls13KeySchedule.DeriveSecret(suite, handshakeSecret, "c hs traffic", helloHash);
+        var serverHandshake = Tls13KeySchedule.DeriveSecret(suite, handshakeSecret, "s hs traffic", helloHash);
+        records.SetReadKeys(new RecordProtection(suite, serverHandshake));
+
+        var extensions = await ExpectAsync(EncryptedExtensionsType, "EncryptedExtensions", transcript, cancellationToken).ConfigureAwait(false);
+        string? alpn = ParseEncryptedExtensions(extensions);
+
+        byte[]? certificateRequestContext = null;
+        var message = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
+        if (message[0] == CertificateRequestType)
+        {
+            var request = new TlsReader(message.AsSpan(4), "CertificateRequest");
+            certificateRequestContext = request.Vector(1).ToArray();
+            transcript.AppendData(message);
+            message = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (message[0] is not (CertificateType or CompressedCertificateType))
+            throw new TlsException($"expected the server's Certificate, got handshake message {message[0]}", TlsAlert.UnexpectedMessage);
+        var chain = ParseCertificate(message);
+        transcript.AppendData(message);
+        bool accepted = options.Hooks?.AcceptCertificate(chain[0]) ?? false;
+        if (!accepted && !options.Insecure) ServerCertificateValidator.ValidateChain(chain, options);
+
+        var verify = await ExpectAsync(CertificateVerifyType, "CertificateVerify", null, cancellationToken).ConfigureAwait(false);
+        var verifyReader = new TlsReader(verify.AsSpan(4), "CertificateVerify");
+        ushort scheme = verifyReader.U16();
+        var signature = verifyReader.Vector(2);
+        verifyReader.ExpectEnd();
+        if (!ServerCertificateValidator.VerifySignature(chain[0], scheme, transcript.GetCurrentHash(), signature))
+            throw new TlsException("the server's CertificateVerify signature does not match its certificate", TlsAlert.DecryptError);
+        transcript.AppendData(verify);
+
+        var finished = await ExpectAsync(FinishedType, "Finished", null, cancellationToken).ConfigureAwait(false);
+        var expected = Tls13KeySchedule.FinishedVerifyData(suite, serverHandshake, transcript.GetCurrentHash());
+        if (!CryptographicOperations.FixedTimeEquals(expected, finished.AsSpan(4)))
+            throw new TlsException("the server's Finished does not verify (wrong keys or a tampered handshake)", TlsAlert.DecryptError);
+        transcript.AppendData(finished);
+        if (!_messages.IsEmpty) throw new TlsException("handshake data after the server's Finished in the same record", TlsAlert.UnexpectedMessage);
+
+        var masterSecret = Tls13KeySchedule.MasterSecret(suite, handshakeSecret);
+        var serverFinishedHash = transcript.GetCurrentHash();
+        var clientApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "c ap traffic", serverFinishedHash);
+        var serverApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "s ap traffic", serverFinishedHash);
+
+        // Appendix D.4: the session id was non-empty, so a CCS goes before the first protected record.
+        await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        records.SetWriteKeys(new RecordProtection(suite, clientHandshake));
+        var flight = new TlsWriter();
+        if (certificateRequestContext is not null)
+        {
+            // No client certificate: an empty certificate_list, and no CertificateVerify (§4.4.2).
+            int start = flight.Length;
+            flight.U8(CertificateType);
+            var body = flight.OpenVector(3);
+            var context = flight.OpenVector(1);
+            flight.Bytes(certificateRequestContext);
+            flight.CloseVector(context);
+            flight.CloseVector(flight.OpenVector(3));
+            flight.CloseVector(body);
+            transcript.AppendData(flight.Written[start..]);
+        }
+        var clientFinished = Tls13KeySchedule.FinishedVerifyData(suite, clientHandshake, transcript.GetCurrentHash());
+        flight.U8(FinishedType);
+        var finishedBody = flight.OpenVector(3);
+        flight.Bytes(clientFinished);
+        flight.CloseVector(finishedBody);
+        await records.WriteAsync(Tls13RecordLayer.Handshake, flight.Written.ToArray(), cancellationToken).ConfigureAwait(false);
+
+        records.SetWriteKeys(new RecordProtection(suite, clientApplication));
+        records.SetReadKeys(new RecordProtection(suite, serverApplication));
+        foreach (var secret in new[] { handshakeSecret, masterSecret, clientHandshake, serverHandshake, clientApplication, serverApplication })
+            CryptographicOperations.ZeroMemory(secret);
+        return new Tls13Session(suite, alpn);
+    }
+
+    internal static (Tls13CipherSuite Suite, byte[] Share) ParseServerHello(byte[] message, ClientHello hello)
+    {
+        if (message[0] != 2) throw new TlsException($"expected ServerHello, got handshake message {message[0]}", TlsAlert.UnexpectedMessage);
+        var reader = new TlsReader(message.AsSpan(4), "ServerHello");
+        reader.U16(); // legacy_version
+        var random = reader.Bytes(32);
+        var sessionEcho = reader.Vector(1);
+        ushort suiteCode = reader.U16();
+        if (reader.U8() != 0) throw new TlsException("the server chose a compression method", TlsAlert.IllegalParameter);
+        ushort version = 0, group = 0;
+        byte[]? share = null;
+        var extensions = new TlsReader(reader.Vector(2), "ServerHello extensions");
+        reader.ExpectEnd();
+        while (!extensions.IsEmpty)
+        {
+            ushort type = extensions.U16();
+            var body = new TlsReader(extensions.Vector(2), "ServerHello extension");
+            if (type == 0x002b) version = body.U16();
+            else if (type == 0x0033)
+            {
+                group = body.U16();
+                if (!random.SequenceEqual(HelloRetryRandom)) share = body.Vector(2).ToArray();
+            }
+        }
+        if (version != 0x0304)
+            throw new TlsException("the server chose TLS 1.2 or older; Sluice's own TLS client speaks only TLS 1.3", TlsAlert.ProtocolVersion);
+        if (random.SequenceEqual(HelloRetryRandom))
+            throw new TlsException($"the server asked for a new hello with key share group 0x{group:x4}; Sluice offers X25519 only", TlsAlert.HandshakeFailure);
+        if (!sessionEcho.SequenceEqual(hello.SessionId)) throw new TlsException("the server did not echo the session id", TlsAlert.IllegalParameter);
+        if (!Tls13CipherSuite.TryGet(suiteCode, out var suite))
+            throw new TlsException($"the server chose cipher suite {Tls13CipherSuite.Name(suiteCode)}, which was not offered for TLS 1.3", TlsAlert.IllegalParameter);
+        if (group != ClientHello.GroupX25519 || share is not { Length: X25519.PointSize })
+            throw new TlsException($"the server's key share is not X25519 (group 0x{group:x4})", TlsAlert.IllegalParameter);
+        return (suite, share);
+    }
+
+    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn);
+
+    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two).</summary>
+    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn)
+    {
+        var reader = new TlsReader(message.AsSpan(4), "EncryptedExtensions");
+        var extensions = new TlsReader(reader.Vector(2), "EncryptedExtensions");
+        reader.ExpectEnd();
+        string? alpn = null;
+        while (!extensions.IsEmpty)
+        {
+            ushort type = extensions.U16();
+            var body = new TlsReader(extensions.Vector(2), "EncryptedExtensions extension");
+            if (type != 0x0010) continue;
+            var list = new TlsReader(body.Vector(2), "ALPN");
+            alpn = Encoding.ASCII.GetString(list.Vector(1));
+            list.ExpectEnd();
+            var offered = offeredAlpn.Count > 0 ? offeredAlpn : ["h2", "http/1.1"];
+            if (!offered.Contains(alpn)) throw new TlsException($"the server chose ALPN \"{alpn}\", which was not offered", TlsAlert.IllegalParameter);
+        }
+        return alpn;
+    }
+
+    internal static List<byte[]> ParseCertificate(byte[] message)
+    {
+        ReadOnlySpan<byte> body = message.AsSpan(4);
+        byte[]? inflated = null;
+        if (message[0] == CompressedCertificateType)
+        {
+            // RFC 8879: algorithm, uncompressed_length, compressed bytes; only brotli (2) was offered.
+            var compressed = new TlsReader(body, "CompressedCertificate");
+            if (compressed.U16() != 2) throw new TlsException("the server compressed its certificate with an algorithm not offered", TlsAlert.BadCertificate);
+            int length = compressed.U24();
+            if (length > MaxUncompressedChain) throw new TlsException("the server's compressed certificate inflates past 1 MiB", TlsAlert.BadCertificate);
+            var data = compressed.Vector(3);
+            inflated = new byte[length];
+            if (!BrotliDecoder.TryDecompress(data, inflated, out int written) || written != length)
+                throw new TlsException("the server's compressed certificate does not inflate to its stated length", TlsAlert.BadCertificate);
+            body = inflated;
+        }
+        var reader = new TlsReader(body, "Certificate");
+        reader.Vector(1); // certificate_request_context: empty from a server
+        var list = new TlsReader(reader.Vector(3), "Certificate list");
+        reader.ExpectEnd();
+        var chain = new List<byte[]>();
+        while (!list.IsEmpty)
+        {
+            if (chain.Count == MaxCertificates) throw new TlsException($"the server sent more than {MaxCertificates} certificates", TlsAlert.BadCertificate);
+            chain.Add(list.Vector(3).ToArray());
+            list.Vector(2); // per-certificate extensions (OCSP, SCT): not used
+        }
+        if (chain.Count == 0) throw new TlsException("the server sent no certificate", TlsAlert.DecodeError);
+        return chain;
+    }
+
+    private async Task<byte[]> ExpectAsync(byte type, string name, IncrementalHash? transcript, CancellationToken cancellationToken)
+    {
+        var message = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
+        if (message[0] != type) throw new TlsException($"expected the server's {name}, got handshake message {message[0]}", TlsAlert.UnexpectedMessage);
+        transcript?.AppendData(message);
+        return message;
+    }
+
+    private async Task<byte[]> NextMessageAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_messages.TryTake(out var message)) return message;
+            var (type, content) = await records.ReadAsync(cancellationToken).ConfigureAwait(false);
+            switch (type)
+            {
+                case 0:
+                    throw new TlsException("the server closed the connection during the handshake", TlsAlert.HandshakeFailure);
+                case Tls13RecordLayer.Handshake:
+                    _messages.Append(content.Span);
+                    break;
+                case Tls13RecordLayer.ChangeCipherSpec when content.Length == 1 && content.Span[0] == 1:
+                    break; // Appendix D.4: middlebox-compatibility CCS, ignored
+                case Tls13RecordLayer.Alert:
+                    throw Tls13ClientStream.AlertReceived(content.Span);
+                default:
+                    throw new TlsException($"a record of type {type} during the handshake", TlsAlert.UnexpectedMessage);
+            }
+        }
+    }
+}

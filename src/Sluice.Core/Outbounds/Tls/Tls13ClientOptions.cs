@@ -1,0 +1,43 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace Sluice.Core.Outbounds.Tls;
+
+/// <summary>What Sluice's own TLS 1.3 client needs to reach one server.</summary>
+internal sealed record Tls13ClientOptions
+{
+    /// <summary>The server as the error messages name it ("host:port").</summary>
+    public required string Endpoint { get; init; }
+
+    /// <summary>SNI and the name the certificate must carry; an IP address sends no SNI.</summary>
+    public required string ServerName { get; init; }
+
+    /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1".</summary>
+    public IReadOnlyList<string> Alpn { get; init; } = [];
+
+    /// <summary>Pinned CA certificates (<c>certificate</c>/<c>certificate_path</c>); null trusts the system roots.</summary>
+    public X509Certificate2Collection? TrustedRoots { get; init; }
+
+    /// <summary><c>insecure</c>: accept any certificate chain and name (the CertificateVerify signature is still checked).</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>Reality (or another scheme) hooking the ClientHello and the certificate decision; null for plain TLS.</summary>
+    public ITls13HandshakeHooks? Hooks { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Default 10 s: a server that does not finish the handshake by then is treated as down.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Points where a scheme layered on TLS 1.3 (Reality) changes the handshake.</summary>
+internal interface ITls13HandshakeHooks
+{
+    /// <summary>Fills <see cref="ClientHello.SessionId"/> before the hello is sent (it is all zeros on entry).</summary>
+    void OnClientHello(ClientHello hello);
+
+    /// <summary>
+    /// Decides on the server's leaf certificate (DER) before any chain validation: true accepts it without a chain;
+    /// false falls through to ordinary validation; throwing refuses the server.
+    /// </summary>
+    bool AcceptCertificate(ReadOnlySpan<byte> leafDer);
+}

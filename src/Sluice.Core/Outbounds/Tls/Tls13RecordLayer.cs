@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+
+namespace Sluice.Core.Outbounds.Tls;
+
+/// <summary>
+/// TLS 1.3 records over a transport stream (RFC 8446 §5): reads whole records into a read-ahead buffer,
+/// opens protected ones into a plaintext buffer and strips TLSInnerPlaintext's padding; seals outgoing data
+/// in records of at most 2^14 bytes, several per transport write. Limits: a record's ciphertext is at most
+/// 2^14 + 256 bytes and its plaintext at most 2^14 (record_overflow otherwise).
+/// Bytes read ahead and not yet opened stay in the buffer, so Vision can take them over raw (<see cref="TakeUnread"/>).
+/// </summary>
+internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
+{
+    public const byte ChangeCipherSpec = 20;
+    public const byte Alert = 21;
+    public const byte Handshake = 22;
+    public const byte ApplicationData = 23;
+
+    public const int MaxPlaintext = 1 << 14;
+    private const int HeaderLength = 5;
+    private const int MaxCiphertext = MaxPlaintext + 256;
+    private const int RecordsPerWrite = 4;
+
+    private readonly byte[] _raw = new byte[2 * (HeaderLength + MaxCiphertext)];
+    private readonly byte[] _plain = new byte[MaxCiphertext];
+    private readonly byte[] _sealed = new byte[RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength)];
+    private int _rawStart, _rawEnd;
+
+    public Stream Transport => transport;
+
+    public RecordProtection? ReadKeys { get; private set; }
+
+    public RecordProtection? WriteKeys { get; private set; }
+
+    /// <summary>Records written under the current write keys; KeyUpdate resets it.</summary>
+    public long RecordsWritten { get; private set; }
+
+    public void SetReadKeys(RecordProtection keys)
+    {
+        ReadKeys?.Dispose();
+        ReadKeys = keys;
+    }
+
+    public void SetWriteKeys(RecordProtection keys)
+    {
+        WriteKeys?.Dispose();
+        WriteKeys = keys;
+        RecordsWritten = 0;
+    }
+
+    /// <summary>
+    /// Reads the next record; returns its content type and plaintext (valid until the next read), or type 0 at a
+    /// clean end of the transport between records.
+    /// </summary>
+    public async ValueTask<(byte Type, Memory<byte> Content)> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (!await FillAsync(HeaderLength, cancellationToken).ConfigureAwait(false))
+            return (0, Memory<byte>.Empty);
+        var header = _raw.AsSpan(_rawStart, HeaderLength);
+        byte type = header[0];
+        int length = BinaryPrimitives.ReadUInt16BigEndian(header[3..]);
+        if (type is < ChangeCipherSpec or > ApplicationData)
+            throw new TlsException($"a record of unknown type {type} (is the server speaking TLS?)", TlsAlert.UnexpectedMessage);
+        if (length > MaxCiphertext) throw new TlsException($"a record of {length} bytes, over TLS's limit", TlsAlert.RecordOverflow);
+        if (!await FillAsync(HeaderLength + length, cancellationToken).ConfigureAwait(false))
+            throw new TlsException("the connection closed in the middle of a record", TlsAlert.DecodeError);
+
+        var record = _raw.AsSpan(_rawStart, HeaderLength + length);
+        _rawStart += HeaderLength + length;
+        if (ReadKeys is null || type == ChangeCipherSpec)
+        {
+            if (length > MaxPlaintext) throw new TlsException($"a record of {length} bytes, over TLS's limit", TlsAlert.RecordOverflow);
+            record[HeaderLength..].CopyTo(_plain);
+            return (type, _plain.AsMemory(0, length));
+        }
+        if (type != ApplicationData) throw new TlsException($"an unprotected record of type {type} after the keys changed", TlsAlert.UnexpectedMessage);
+        if (length < RecordProtection.TagLength + 1) throw new TlsException("a protected record too short to hold its tag", TlsAlert.DecodeError);
+        int sealedLength = length - RecordProtection.TagLength;
+        if (!ReadKeys.Open(record.Slice(HeaderLength, sealedLength), record[(HeaderLength + sealedLength)..], _plain.AsSpan(0, sealedLength), record[..HeaderLength]))
+            throw new TlsException("a record failed authentication (bad_record_mac)", TlsAlert.BadRecordMac);
+        int end = sealedLength;
+        while (end > 0 && _plain[end - 1] == 0) end--; // TLSInnerPlaintext: content, type, zero padding
+        if (end == 0) throw new TlsException("a protected record with no content type", TlsAlert.UnexpectedMessage);
+        if (end - 1 > MaxPlaintext) throw new TlsException("a record whose plaintext is over TLS's limit", TlsAlert.RecordOverflow);
+        return (_plain[end - 1], _plain.AsMemory(0, end - 1));
+    }
+
+    /// <summary>Writes <paramref name="content"/> as records of <paramref name="type"/>, protected once keys are set.</summary>
+    public async ValueTask WriteAsync(byte type, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        do
+        {
+            int used = 0;
+            for (int i = 0; i < RecordsPerWrite && (i == 0 || !content.IsEmpty); i++)
+            {
+                int chunk = Math.Min(content.Length, MaxPlaintext);
+                used += Seal(type, content.Span[..chunk], _sealed.AsSpan(used));
+                content = content[chunk..];
+            }
+            await transport.WriteAsync(_sealed.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+        }
+        while (!content.IsEmpty);
+        await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The bytes read from the transport but not yet taken as records; the layer forgets them.</summary>
+    public ReadOnlyMemory<byte> TakeUnread()
+    {
+        var unread = _raw.AsMemory(_rawStart, _rawEnd - _rawStart).ToArray();
+        _rawStart = _rawEnd = 0;
+        return unread;
+    }
+
+    private int Seal(byte type, ReadOnlySpan<byte> content, Span<byte> output)
+    {
+        var keys = WriteKeys;
+        bool legacyHello = keys is null && type == Handshake && RecordsWritten == 0;
+        output[0] = keys is null ? type : ApplicationData;
+        BinaryPrimitives.WriteUInt16BigEndian(output[1..], legacyHello ? (ushort)0x0301 : (ushort)0x0303); // §5.1: 0x0301 allowed for the first ClientHello
+        if (keys is null)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(output[3..], (ushort)content.Length);
+            content.CopyTo(output[HeaderLength..]);
+            RecordsWritten++;
+            return HeaderLength + content.Length;
+        }
+        int innerLength = content.Length + 1;
+        BinaryPrimitives.WriteUInt16BigEndian(output[3..], (ushort)(innerLength + RecordProtection.TagLength));
+        var inner = output.Slice(HeaderLength, innerLength);
+        content.CopyTo(inner);
+        inner[^1] = type;
+        keys.Seal(inner, inner, output.Slice(HeaderLength + innerLength, RecordProtection.TagLength), output[..HeaderLength]);
+        RecordsWritten++;
+        return HeaderLength + innerLength + RecordProtection.TagLength;
+    }
+
+    /// <summary>Ensures <paramref name="count"/> bytes from _rawStart are buffered; false on EOF before any of them.</summary>
+    private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
+    {
+        if (_rawEnd - _rawStart >= count) return true;
+        if (_rawStart + count > _raw.Length)
+        {
+            Buffer.BlockCopy(_raw, _rawStart, _raw, 0, _rawEnd - _rawStart);
+            _rawEnd -= _rawStart;
+            _rawStart = 0;
+        }
+        while (_rawEnd - _rawStart < count)
+        {
+            int read = await transport.ReadAsync(_raw.AsMemory(_rawEnd), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (_rawEnd == _rawStart) return false;
+                throw new TlsException("the connection closed in the middle of a record", TlsAlert.DecodeError);
+            }
+            _rawEnd += read;
+        }
+        return true;
+    }
+
+    public void Dispose()
+    {
+        ReadKeys?.Dispose();
+        WriteKeys?.Dispose();
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Core.Outbounds.Tls;
+
+/// <summary>
+/// The TLS layer of one outbound, over the connection to its server (a socket, a detour's stream):
+/// 1. SNI = server_name (default: the server's host; none for an address or with disable_sni);
+/// 2. versions, ALPN and cipher suites as configured;
+/// 3. the certificate is checked by <see cref="TlsTrust"/>; a refusal becomes one readable
+///    <see cref="OutboundException"/> per connection.
+/// The ClientHello is the runtime's (OpenSSL through SslStream); utls.fingerprint does not change it.
+/// </summary>
+internal sealed partial class TlsClient
+{
+    private readonly TlsClientOptions _options;
+    private readonly string _name;
+    private readonly TlsTrust _trust;
+    private readonly string _who;
+    private readonly List<SslApplicationProtocol>? _alpn;
+    private readonly CipherSuitesPolicy? _suites;
+
+    /// <param name="serverHost">The outbound's "server": the name checked when server_name is absent.</param>
+    /// <param name="who">"trojan \"tag\" (host:port)", the prefix of every message.</param>
+    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger)
+    {
+        _options = options;
+        _name = options.ServerName ?? serverHost.Trim('[', ']');
+        _who = who;
+        X509Certificate2Collection? pinned = null;
+        if (options.CertificatePem is { } pem) pinned = Load(pem, "certificate");
+        else if (options.CertificatePath is { } path) pinned = Load(ReadPem(path), $"certificate_path {path}");
+        _trust = new TlsTrust(_name, options.Insecure, pinned);
+        _alpn = options.Alpn.Count == 0 ? null : options.Alpn.Select(a => new SslApplicationProtocol(a)).ToList();
+        if (options.CipherSuites.Count > 0 && OperatingSystem.IsLinux())
+            _suites = new CipherSuitesPolicy(options.CipherSuites.Select(Enum.Parse<TlsCipherSuite>));
+        if (options.Insecure) LogInsecure(logger, who);
+    }
+
+    /// <summary>The name the certificate must hold.</summary>
+    public string ServerName => _name;
+
+    /// <summary>Runs the handshake over <paramref name="transport"/> (owned: disposed on failure and with the result).</summary>
+    public async ValueTask<TlsStream> ConnectAsync(Stream transport, CancellationToken cancellationToken)
+    {
+        string? refusal = null;
+        var stream = new TlsStream(transport, (_, certificate, chain, errors) => _trust.Accepts(certificate, chain, errors, out refusal));
+        var client = new SslClientAuthenticationOptions
+        {
+            TargetHost = _options.DisableSni ? "" : _name,
+            EnabledSslProtocols = _options.Protocols,
+            ApplicationProtocols = _alpn,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            CipherSuitesPolicy = _suites,
+        };
+        try
+        {
+            await stream.AuthenticateAsClientAsync(client, cancellationToken);
+            return stream;
+        }
+        catch (AuthenticationException e)
+        {
+            stream.Abort();
+            throw new OutboundException($"{_who}: TLS: {refusal ?? Describe(e)}", e);
+        }
+        catch (IOException e)
+        {
+            stream.Abort();
+            throw new OutboundException($"{_who}: TLS handshake failed: the server closed the connection ({e.InnerException?.Message ?? e.Message})", e);
+        }
+        catch
+        {
+            stream.Abort();
+            throw;
+        }
+    }
+
+    private static string Describe(AuthenticationException e) =>
+        e.InnerException is { } inner ? $"handshake failed: {inner.Message}" : $"handshake failed: {e.Message}";
+
+    private static string ReadPem(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"tls.certificate_path: cannot read {path}: {e.Message}", e);
+        }
+    }
+
+    private static X509Certificate2Collection Load(string pem, string what) =>
+        TlsTrust.TryLoadPem(pem, out var certificates, out string? problem) ? certificates : throw new ArgumentException($"tls.{what} {problem}");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: tls.insecure is set: the server's certificate is NOT checked, so anyone on the path can read and change this outbound's traffic")]
+    private static partial void LogInsecure(ILogger logger, string who);
+}

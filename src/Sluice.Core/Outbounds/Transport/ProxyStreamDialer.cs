@@ -1,0 +1,50 @@
+using Sluice.Core.Outbounds.Socks;
+using Sluice.Core.Outbounds.Tls;
+
+namespace Sluice.Core.Outbounds.Transport;
+
+/// <summary>
+/// The layers under a stream proxy protocol (Trojan, VLESS), dialed in order:
+/// 1. the connection to the server (<see cref="ProxyServer"/>: a marked socket, or a detour's stream);
+/// 2. TLS when configured (<see cref="TlsClient"/>), within the same connect_timeout;
+/// 3. the V2Ray transport when configured: a WebSocket whose upgrade goes out with the first bytes
+///    written (so early data can ride in it).
+/// Each failure is an <see cref="OutboundException"/> naming the outbound and the layer.
+/// </summary>
+internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, TransportOptions? transport)
+{
+    public ProxyServer Server => server;
+
+    public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connection = await server.ConnectTcpAsync(cancellationToken);
+        Stream stream = connection.Stream;
+        if (tls is not null)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(server.Dial.ConnectTimeout);
+            try
+            {
+                stream = await tls.ConnectAsync(stream, limit.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new OutboundException($"{server.Who}: TLS handshake timed out after {server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
+            }
+        }
+        return transport switch
+        {
+            WebSocketTransportOptions ws => new WebSocketStream(stream, ws, HostHeader(), server.Who, server.Dial.ConnectTimeout),
+            _ => stream,
+        };
+    }
+
+    /// <summary>The Host of an HTTP-based transport: the TLS server name, else the server as configured.</summary>
+    private string HostHeader()
+    {
+        string host = tls?.ServerName ?? server.Host;
+        bool defaultPort = server.Port == (tls is null ? 80 : 443);
+        string name = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
+        return defaultPort ? name : $"{name}:{server.Port}";
+    }
+}

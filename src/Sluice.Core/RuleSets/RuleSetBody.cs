@@ -1,0 +1,50 @@
+using System.Text;
+using Sluice.Core.RuleSets.Srs;
+
+namespace Sluice.Core.RuleSets;
+
+/// <summary>Bytes of a rule-set file or download turned into content, in the format the config names.</summary>
+public static class RuleSetBody
+{
+    /// <exception cref="RuleSetFormatException">The bytes are not a rule set of that format.</exception>
+    public static RuleSetContent Parse(ReadOnlySpan<byte> body, RuleSetFormat format)
+    {
+        if (format == RuleSetFormat.Binary) return SrsReader.Read(body);
+        if (SrsReader.LooksBinary(body)) throw new RuleSetFormatException("this is a binary (.srs) rule set, but the format says \"source\": set \"format\": \"binary\"");
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, true).GetString(body);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new RuleSetFormatException("a source rule set is JSON text, and this is not UTF-8");
+        }
+        return SourceRuleSet.Read(text);
+    }
+
+    /// <summary>Reads a file in the given format, or by its content ("SRS" magic → binary) when <paramref name="format"/> is null.</summary>
+    public static RuleSetContent ReadFile(string path, RuleSetFormat? format = null)
+    {
+        byte[] bytes;
+        try
+        {
+            var info = new FileInfo(path);
+            if (info.Exists && info.Length > RemoteRuleSetFetcher.MaxBodyBytes)
+                throw new RuleSetFormatException($"{path}: {info.Length} bytes, more than the {RemoteRuleSetFetcher.MaxBodyBytes / (1024 * 1024)} MiB a rule set may have");
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RuleSetFormatException($"{path}: cannot read: {e.Message}");
+        }
+        try
+        {
+            return Parse(bytes, format ?? (SrsReader.LooksBinary(bytes) ? RuleSetFormat.Binary : RuleSetFormat.Source));
+        }
+        catch (RuleSetFormatException e)
+        {
+            throw new RuleSetFormatException($"{path}: {e.Message}");
+        }
+    }
+}

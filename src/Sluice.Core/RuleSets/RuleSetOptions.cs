@@ -1,0 +1,20 @@
+namespace Sluice.Core.RuleSets;
+
+/// <summary>"source" (JSON) or "binary" (.srs).</summary>
+public enum RuleSetFormat { Source, Binary }
+
+/// <summary>One entry of route.rule_set (docs/config.md#rule-set).</summary>
+public abstract record RuleSetOptions(string Tag);
+
+/// <summary>type "inline": the rules are in the config.</summary>
+public sealed record InlineRuleSetOptions(string Tag, RuleSetContent Content) : RuleSetOptions(Tag);
+
+/// <summary>type "local": a file, read at start and again whenever it changes on disk.</summary>
+public sealed record LocalRuleSetOptions(string Tag, string Path, RuleSetFormat Format) : RuleSetOptions(Tag);
+
+/// <summary>type "remote": fetched over HTTP(S) through <paramref name="DownloadDetour"/> (null = route.final), cached, refreshed.</summary>
+/// <param name="UpdateInterval">How often the set is fetched again; default 1 day.</param>
+public sealed record RemoteRuleSetOptions(string Tag, Uri Url, RuleSetFormat Format, string? DownloadDetour, TimeSpan UpdateInterval) : RuleSetOptions(Tag)
+{
+    public static readonly TimeSpan DefaultUpdateInterval = TimeSpan.FromDays(1);
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Sluice.Core.Tests.Tls;
+
+/// <summary>
+/// A test PKI made with the openssl CLI in a fresh temp directory (a CA, a server certificate for localhost and
+/// 127.0.0.1 signed by it, and a second unrelated CA), and `openssl s_server -tls1_3` processes using it:
+/// OpenSSL is the independent TLS 1.3 peer the client is proven against.
+/// </summary>
+public sealed class OpensslPeer : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("sluice-tls-");
+
+    public OpensslPeer()
+    {
+        MakeCa("ca", "Sluice Test CA");
+        MakeCa("other-ca", "Unrelated CA");
+        foreach (var keyType in new[] { "ec", "rsa", "ed25519" }) MakeServer(keyType);
+    }
+
+    public string PathOf(string name) => Path.Combine(_directory.FullName, name);
+
+    public X509Certificate2Collection Roots(string ca = "ca") => [X509CertificateLoader.LoadCertificateFromFile(PathOf(ca + ".pem"))];
+
+    /// <summary>Starts s_server for one connection, in its default mode: the client's bytes to stdout, stdin to the client.</summary>
+    public Process StartServer(int port, string cipherSuite, string keyType = "ec")
+    {
+        var info = new ProcessStartInfo("openssl")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var argument in new[]
+        {
+            "s_server", "-quiet", "-naccept", "1", "-tls1_3", "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
+            "-cert", PathOf($"server-{keyType}.pem"), "-key", PathOf($"server-{keyType}.key"),
+        }) info.ArgumentList.Add(argument);
+        var process = Process.Start(info)!;
+        WaitForListener(port, process);
+        return process;
+    }
+
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    /// <summary>Waits for the port to be listening by reading /proc/net/tcp (a probe connect would use up -naccept 1).</summary>
+    private static void WaitForListener(int port, Process process)
+    {
+        string needle = $"0100007F:{port:X4} 00000000:0000 0A";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.ReadAllText("/proc/net/tcp").Contains(needle, StringComparison.Ordinal)) return;
+            if (process.HasExited) throw new InvalidOperationException("s_server exited: " + process.StandardError.ReadToEnd());
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"s_server did not listen on {port}");
+    }
+
+    private void MakeCa(string name, string subject) =>
+        Run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", PathOf(name + ".key"),
+            "-out", PathOf(name + ".pem"), "-days", "2", "-subj", "/CN=" + subject,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+
+    private void MakeServer(string keyType)
+    {
+        string key = PathOf($"server-{keyType}.key"), csr = PathOf($"server-{keyType}.csr"), extensions = PathOf("server.ext");
+        string[] algorithm = keyType switch
+        {
+            "ec" => ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "rsa" => ["-newkey", "rsa:2048"],
+            _ => ["-newkey", keyType],
+        };
+        Run(["req", .. algorithm, "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"]);
+        File.WriteAllText(extensions, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n");
+        Run("x509", "-req", "-in", csr, "-CA", PathOf("ca.pem"), "-CAkey", PathOf("ca.key"), "-set_serial",
+            Random.Shared.Next(1, int.MaxValue).ToString(CultureInfo.InvariantCulture), "-days", "2", "-out", PathOf($"server-{keyType}.pem"), "-extfile", extensions);
+    }
+
+    private static void Run(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("openssl") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        using var process = Process.Start(info)!;
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"openssl {string.Join(' ', arguments)} failed: {error}");
+    }
+
+    public void Dispose() => _directory.Delete(recursive: true);
+}

@@ -1,0 +1,138 @@
+using Sluice.Cli.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// A throw-away test CA and a server certificate for <see cref="ServerName"/> and the router's address,
+/// made with openssl in a mktemp directory that is removed on dispose.
+/// </summary>
+internal sealed class TestCertificates : IDisposable
+{
+    public const string ServerName = "proxy.sluice.test";
+
+    private TestCertificates(string dir) => Directory = dir;
+
+    public string Directory { get; }
+
+    public string CaPath => Path.Combine(Directory, "ca.pem");
+
+    public string CertPath => Path.Combine(Directory, "server.pem");
+
+    public string KeyPath => Path.Combine(Directory, "server.key");
+
+    public static TestCertificates Create()
+    {
+        string dir = Exec.Check("mktemp", "-d").Trim();
+        var certificates = new TestCertificates(dir);
+        try
+        {
+            string ext = Path.Combine(dir, "san.ext");
+            File.WriteAllText(ext, $"subjectAltName=DNS:{ServerName},IP:{NamespaceTestbed.RouterV4}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+            Run(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+                "-subj", "/CN=Sluice Test CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+            Run(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+                "-subj", $"/CN={ServerName}");
+            Run(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+                "-days", "2", "-extfile", ext);
+            // The servers run as root in their namespace; v2ray and trojan read the key themselves.
+            return certificates;
+        }
+        catch
+        {
+            certificates.Dispose();
+            throw;
+        }
+    }
+
+    private static void Run(string dir, params string[] args) => Exec.Check(["sh", "-c", $"cd '{dir}' && exec \"$@\"", "sh", "openssl", .. args]);
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Trojan and VLESS servers in the router namespace: Debian's trojan-gfw (server mode) and v2ray 4.34
+/// (trojan, VLESS over TLS, VLESS over WebSocket+TLS), all with the test certificate.
+/// </summary>
+internal static class TlsPeers
+{
+    public const string Password = "sluice-trojan-password";
+    public const string Uuid = "b831381d-6324-4d53-ad4f-8cda48b30811";
+    public const int TrojanGfwPort = 8443;
+    public const int V2rayTrojanPort = 8444;
+    public const int V2rayVlessPort = 8445;
+    public const int V2rayVlessWsPort = 8446;
+    public const string WsPath = "/vless-ws";
+
+    /// <summary>Where v2ray's outgoing connections come from (trojan-gfw's come from the address it dials).</summary>
+    public const string V2raySource = NamespaceTestbed.RouterV4;
+
+    public static void StartTrojanGfw(NamespaceTestbed testbed, TestCertificates certificates)
+    {
+        string config = Path.Combine(testbed.WorkDir, "trojan.json");
+        // remote_port: where trojan-gfw hands connections with a wrong password (nothing listens: it closes them).
+        File.WriteAllText(config, $$"""
+            {
+              "run_type": "server", "local_addr": "{{NamespaceTestbed.RouterV4}}", "local_port": {{TrojanGfwPort}},
+              "remote_addr": "127.0.0.1", "remote_port": 9,
+              "password": ["{{Password}}"], "log_level": 2,
+              "ssl": {"cert": "{{certificates.CertPath}}", "key": "{{certificates.KeyPath}}", "key_password": "",
+                      "prefer_server_cipher": true, "alpn": ["http/1.1"], "reuse_session": true, "session_ticket": false},
+              "tcp": {"no_delay": true, "keep_alive": true, "reuse_port": false, "fast_open": false}
+            }
+            """);
+        testbed.StartIn(testbed.Router, "trojan", "-c", config);
+        ProxyPeers.WaitListening(testbed, TrojanGfwPort);
+    }
+
+    public static void StartV2ray(NamespaceTestbed testbed, TestCertificates certificates)
+    {
+        string config = Path.Combine(testbed.WorkDir, "v2ray.json");
+        string tls = $$"""{"certificates": [{"certificateFile": "{{certificates.CertPath}}", "keyFile": "{{certificates.KeyPath}}"}]}""";
+        File.WriteAllText(config, """
+            {
+              "log": {"loglevel": "warning"},
+              "inbounds": [
+                {"listen": "@LISTEN", "port": @TROJAN, "protocol": "trojan",
+                 "settings": {"clients": [{"password": "@PASSWORD"}]},
+                 "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": @TLS}},
+                {"listen": "@LISTEN", "port": @VLESS, "protocol": "vless",
+                 "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
+                 "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": @TLS}},
+                {"listen": "@LISTEN", "port": @WS, "protocol": "vless",
+                 "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
+                 "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS,
+                   "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}}
+              ],
+              "outbounds": [{"protocol": "freedom", "sendThrough": "@SOURCE"}]
+            }
+            """.Replace("@LISTEN", NamespaceTestbed.RouterV4).Replace("@TROJAN", V2rayTrojanPort.ToString()).Replace("@VLESS", V2rayVlessPort.ToString())
+            .Replace("@WS", V2rayVlessWsPort.ToString()).Replace("@PASSWORD", Password).Replace("@UUID", Uuid).Replace("@TLS", tls)
+            .Replace("@PATH", WsPath).Replace("@SOURCE", V2raySource));
+        testbed.StartIn(testbed.Router, "v2ray", "-config", config);
+        foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort }) ProxyPeers.WaitListening(testbed, port);
+    }
+
+    /// <summary>The "tls" object that trusts only the test CA.</summary>
+    public static string Tls(TestCertificates certificates, string? serverName = TestCertificates.ServerName) =>
+        $$"""{"enabled": true{{(serverName is null ? "" : $", \"server_name\": \"{serverName}\"")}}, "certificate_path": "{{certificates.CaPath}}"}""";
+
+    public static string Trojan(string tag, TestCertificates certificates, int port = TrojanGfwPort, string password = Password, string extra = "") =>
+        $$"""{"type": "trojan", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{port}}, "password": "{{password}}", "tls": {{Tls(certificates)}}{{extra}}}""";
+
+    public static string Vless(string tag, TestCertificates certificates, bool ws = false, string uuid = Uuid, string extra = "")
+    {
+        string transport = ws
+            ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\", \"max_early_data\": 2048, \"early_data_header_name\": \"Sec-WebSocket-Protocol\"}"
+            : "";
+        return $$"""{"type": "vless", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{(ws ? V2rayVlessWsPort : V2rayVlessPort)}}, "uuid": "{{uuid}}", "tls": {{Tls(certificates)}}{{transport}}{{extra}}}""";
+    }
+}
