@@ -79,12 +79,13 @@ wgpid=$(pgrep -n -f "wireguard-go -f $WGC")
 sleep 2; wg_idle=$(rss "$wgpid" VmRSS); wg_mbits=$(iperf_up); wg_peak=$(rss "$wgpid" VmHWM)
 
 size() { awk '{printf "%.1f", $1 / 1048576}' <<< "$(stat -c %s "$1")"; }
-jit_size=$(du -sb "$ROOT/src/Sluice.Cli/bin/Release/net10.0" | awk '{printf "%.1f", $1 / 1048576}')
+# The JIT build's own files (no .pdb, not the linux-x64/ folder a native publish leaves there), without the runtime.
+jit_size=$(find "$ROOT/src/Sluice.Cli/bin/Release/net10.0" -maxdepth 1 -type f -not -name '*.pdb' -printf '%s\n' | awk '{s += $1} END {printf "%.1f", s / 1048576}')
 echo
 echo "| build | size (MiB) | start → engine started (ms) | idle RSS (MiB) | iperf3 up (Mbit/s) | peak RSS (MiB) |"
 echo "|---|---|---|---|---|---|"
 for build in native jit; do
-  sz=$([ "$build" = native ] && size "$NATIVE" || echo "$jit_size + shared runtime")
+  sz=$([ "$build" = native ] && size "$NATIVE" || echo "$jit_size + 106 runtime")
   echo "| $build | $sz | $(median ${col[$build-start]}) | $(median ${col[$build-idle]}) | $(median ${col[$build-mbits]}) | $(median ${col[$build-peak]}) |"
 done
 echo "| wireguard-go | $(size "$(command -v wireguard-go)") | – | $wg_idle | $wg_mbits | $wg_peak |"
