@@ -45,6 +45,18 @@ internal static class CoreEndpoints
         });
 
         app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJsonContext.Default.AppsData));
+
+        app.MapGet("/api/device/udid", () =>
+        {
+            try
+            {
+                return Results.Json(Envelopes.Ok(new DeviceData(DeviceId.Read())), ApiJsonContext.Default.Envelope);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Json(Envelopes.Fail(ApiCodes.EngineFailed, e.Message), ApiJsonContext.Default.Envelope);
+            }
+        });
     }
 
     public static AppsData Apps(EngineSupervisor supervisor)

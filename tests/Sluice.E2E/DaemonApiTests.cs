@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Sluice.Hosting.Linux;
 using Sluice.Testbed;
 
 namespace Sluice.E2E;
@@ -232,6 +233,24 @@ public sealed class DaemonApiTests : IDisposable
         Assert.True(JsonDocument.Parse(memory[0]).RootElement.GetProperty("inuse").GetInt64() > 0, string.Join("\n", memory));
         var logs = daemon.Unix("--max-time", "3", "http://localhost/logs?tail=50&follow=false").Stdout;
         Assert.Contains("engine started", logs);
+    }
+
+    [Fact]
+    public void Version_NamesOsArchRuntime_AndDeviceId_IsSystemdsAppSpecificId_OverApiAndCli()
+    {
+        var daemon = DaemonUnderTest.Start(_testbed);
+        var version = daemon.Core("version").GetProperty("data");
+        foreach (string key in new[] { "version", "os", "arch", "runtime" })
+            Assert.False(string.IsNullOrEmpty(version.GetProperty(key).GetString()), key);
+
+        var udid = daemon.Get("/api/device/udid");
+        Assert.Equal(0, udid.GetProperty("code").GetInt32());
+        string id = udid.GetProperty("data").GetProperty("udid").GetString()!;
+        string cli = _testbed.RunInClient(TimeSpan.FromSeconds(30), [.. SluiceBinary.Command(), "device-id"]).Stdout.Trim();
+        string systemd = _testbed.RunInClient(TimeSpan.FromSeconds(30), "systemd-id128", "machine-id", "--app-specific=048762933d8a4f74a074bdc96ccd4dc3").Stdout.Trim();
+        Assert.Equal(systemd, id);
+        Assert.Equal(id, cli);
+        Assert.NotEqual(File.ReadAllText("/etc/machine-id").Trim(), id);
     }
 
     private string WriteBlob(string name, int mebibytes)
