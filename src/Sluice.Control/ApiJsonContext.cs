@@ -18,6 +18,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(StatusData))]
 [JsonSerializable(typeof(StateEvent))]
 [JsonSerializable(typeof(VersionData))]
+[JsonSerializable(typeof(ModeData))]
 [JsonSerializable(typeof(DeviceData))]
 [JsonSerializable(typeof(AppsData))]
 [JsonSerializable(typeof(ClashConnections))]

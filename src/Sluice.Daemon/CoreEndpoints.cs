@@ -107,6 +107,7 @@ internal static class CoreEndpoints
                 return Envelopes.Ok(new ModeData(supervisor.Mode, supervisor.Modes));
             case "up":
                 string? json = null, path = null, server = null;
+                int? pid = null;
                 if (p is { } ps)
                 {
                     if (ps.TryGetProperty("config", out var config))
@@ -121,8 +122,14 @@ internal static class CoreEndpoints
                         path = cp.GetString();
                     }
                     if (ps.TryGetProperty("server", out var s) && s.ValueKind == JsonValueKind.String) server = s.GetString();
+                    if (ps.TryGetProperty("pid", out var pe))
+                    {
+                        if (pe.ValueKind != JsonValueKind.Number || !pe.TryGetInt32(out int n) || n <= 0)
+                            return Envelopes.Fail(ApiCodes.BadRequest, "params.pid must be the positive process id of the app the engine lives for");
+                        pid = n;
+                    }
                 }
-                return await supervisor.UpAsync(json, json is null ? path : path, server);
+                return await supervisor.UpAsync(json, json is null ? path : path, server, pid);
             default:
                 return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode");
         }

@@ -189,6 +189,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         await _actions.WaitAsync().ConfigureAwait(false);
         try
         {
+            ForgetApp();
             _store.SaveDown();
             StopEngine(EngineStates.Disconnected, "down");
             return Envelopes.Ok(Status());
@@ -357,6 +358,7 @@ internal sealed partial class EngineSupervisor : IDisposable
     {
         // The daemon stops (SIGTERM, shutdown): the engine stops, but "up" stays remembered for the next start.
         _actions.Wait(TimeSpan.FromSeconds(10));
+        ForgetApp();
         StopEngine(EngineStates.Disconnected, "daemon stopping");
         _networkDebounce?.Dispose();
     }

@@ -253,6 +253,34 @@ public sealed class DaemonApiTests : IDisposable
         Assert.NotEqual(File.ReadAllText("/etc/machine-id").Trim(), id);
     }
 
+    [Fact]
+    public void UpWithPid_EngineGoesDown_WithinTwoSeconds_OfThatAppsExit()
+    {
+        var daemon = DaemonUnderTest.Start(_testbed);
+        var app = _testbed.StartIn(_testbed.Client, ["sleep", "60"]);
+        var up = daemon.Core("up", $$"""{"config": {{EngineConfigs.Tun()}}, "pid": {{app.Id}}}""");
+        Assert.True(up.GetProperty("code").GetInt32() == 0, up + "\n" + daemon.Process.Log);
+        Assert.Equal("connected", daemon.Core("status").GetProperty("data").GetProperty("state").GetString());
+
+        app.Kill();
+        var clock = Stopwatch.StartNew();
+        string state = "";
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            state = daemon.Core("status").GetProperty("data").GetProperty("state").GetString()!;
+            if (state == "disconnected") break;
+            Thread.Sleep(50);
+        }
+        Assert.True(state == "disconnected", $"still {state} {clock.ElapsedMilliseconds} ms after the app died\n{daemon.Process.Log}");
+        Assert.NotEqual(0, _testbed.RunInClient(TimeSpan.FromSeconds(10), "ip", "link", "show", "sluice0").ExitCode);
+        Assert.Contains("exited: engine down", daemon.Process.Log);
+
+        // A pid that names no process is refused with the envelope, and nothing comes up.
+        var none = daemon.Core("up", $$"""{"config": {{EngineConfigs.Tun()}}, "pid": 2147483646}""");
+        Assert.Equal(1, none.GetProperty("code").GetInt32());
+        Assert.Contains("no such process", none.GetProperty("message").GetString());
+    }
+
     private string WriteBlob(string name, int mebibytes)
     {
         var data = new byte[mebibytes * 1024 * 1024];
