@@ -11,21 +11,7 @@ RUNS=${1:-3}
 IPERF_SECONDS=${2:-5}
 NATIVE="$ROOT/artifacts/native/linux-x64/sluice"
 [ -x "$NATIVE" ] || { echo "no $NATIVE: run scripts/build-native.sh first" >&2; exit 1; }
-export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
-
-bench_testbed
-client_key=$(wg genkey); client_pub=$(echo "$client_key" | wg pubkey)
-router_key=$(wg genkey); router_pub=$(echo "$router_key" | wg pubkey)
-echo "$client_key" > "$BENCH_DIR/client.key"; echo "$router_key" > "$BENCH_DIR/router.key"
-WGR="wgbr$$"; WGC="wgbc$$"
-ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
-sleep 0.5
-ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
-ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
-ip -n "$ROUTER" link set "$WGR" mtu 1420 up
-ip netns exec "$ROUTER" iperf3 -s > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
+bench_wireguard_router
 
 cat > "$BENCH_DIR/client.json" <<JSON
 {"log": {"level": "info"},
