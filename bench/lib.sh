@@ -9,7 +9,8 @@ SERVER_V4=203.0.113.10
 BENCH_DIR=$(mktemp -d "/tmp/$BENCH_ID.XXXX")
 BENCH_PIDS=()
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll")
+# $SLUICE_BINARY (e.g. artifacts/native/linux-x64/sluice from scripts/build-native.sh) replaces the JIT build.
+if [ -n "${SLUICE_BINARY:-}" ]; then SLUICE=("$SLUICE_BINARY"); else SLUICE=(dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll"); fi
 
 bench_cleanup() {
   set +e  # a process already gone must not stop the cleanup (errexit also applies inside traps)
@@ -46,6 +47,26 @@ bench_start_sluice() {
 
 bench_stop_sluice() {
   kill "$SLUICE_PID" 2>/dev/null; wait "$SLUICE_PID" 2>/dev/null || true
+}
+
+# bench_wireguard_router: the testbed, two key pairs (client_key/pub, router_key/pub, also in BENCH_DIR),
+# wireguard-go in the router namespace (device $WGR, UDP 51820, tunnel 10.66.0.1/24, peer 10.66.0.2) and
+# an iperf3 server there. $WGC names the client device for scripts that run wireguard-go as the client.
+bench_wireguard_router() {
+  export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
+  bench_testbed
+  client_key=$(wg genkey); client_pub=$(echo "$client_key" | wg pubkey)
+  router_key=$(wg genkey); router_pub=$(echo "$router_key" | wg pubkey)
+  echo "$client_key" > "$BENCH_DIR/client.key"; echo "$router_key" > "$BENCH_DIR/router.key"
+  WGR="wgbr$$"; WGC="wgbc$$"
+  ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
+  BENCH_PIDS+=($!)
+  sleep 0.5
+  ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
+  ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
+  ip -n "$ROUTER" link set "$WGR" mtu 1420 up
+  ip netns exec "$ROUTER" iperf3 -s > /dev/null 2>&1 &
+  BENCH_PIDS+=($!)
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -15,22 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
-export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
-
-bench_testbed
-client_key=$(wg genkey); client_pub=$(echo "$client_key" | wg pubkey)
-router_key=$(wg genkey); router_pub=$(echo "$router_key" | wg pubkey)
-echo "$client_key" > "$BENCH_DIR/client.key"; echo "$router_key" > "$BENCH_DIR/router.key"
-WGR="wgbr$$"; WGC="wgbc$$"
-
-ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
-sleep 0.5
-ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
-ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
-ip -n "$ROUTER" link set "$WGR" mtu 1420 up
-ip netns exec "$ROUTER" iperf3 -s > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
+bench_wireguard_router
 
 # The router's Sluice: tunnel address 10.66.0.1, accepts the client's flows and hands them to its host.
 ROUTER_CONFIG=$(cat <<JSON

@@ -4,6 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
+# The end-to-end tests run against the NativeAOT `sluice` (what ships); unit tests run in the JIT build.
+bash scripts/build-native.sh || exit 1
+export SLUICE_BINARY=$PWD/artifacts/native/linux-x64/sluice
 
 results=artifacts/test-results
 rm -rf "$results"; mkdir -p "$results"

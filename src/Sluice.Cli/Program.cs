@@ -32,6 +32,7 @@ internal static class Program
                 "rule-set" => RuleSetCommand.Execute(parsed),
                 "mode" => ModeCommand.Execute(parsed),
                 "version" or "--version" => VersionCommand.Execute(),
+                "device-id" => DeviceIdCommand.Execute(parsed),
                 "help" or "--help" or "-h" or "" => Usage(Console.Out, 0),
                 _ => throw new UsageException($"unknown command \"{parsed.Verb}\""),
             };
@@ -100,6 +101,7 @@ internal static class Program
               rule-set compile SRC.json [-o F.srs] | decompile F.srs [-o F.json] | match SET DOMAIN|IP
               rule-set convert LIST.txt [-o F.srs|F.json]   a plain domain/CIDR list into a rule set
               version            print the version
+              device-id          print this machine's stable Sluice id (an app-specific HMAC of /etc/machine-id)
 
             options: --debug shows stack traces on errors
             daemon verbs: --socket PATH (SLUICE_SOCKET) or --api URL --secret-file F; exit 0 ok,

@@ -64,12 +64,12 @@ public sealed class ControlClient : IDisposable
 
     public async Task<Envelope> CoreAsync(string action, object? parameters = null, CancellationToken cancellationToken = default)
     {
-        JsonElement? p = parameters is null ? null : JsonSerializer.SerializeToElement(parameters, ApiJson.Options);
-        using var response = await SendAsync(HttpMethod.Post, "api/core", JsonContent.Create(new CoreRequest(action, p), options: ApiJson.Options), cancellationToken).ConfigureAwait(false);
+        JsonElement? p = parameters is null ? null : ApiJson.Element(parameters);
+        using var response = await SendAsync(HttpMethod.Post, "api/core", JsonContent.Create(new CoreRequest(action, p), ApiJsonContext.Default.CoreRequest), cancellationToken).ConfigureAwait(false);
         string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return JsonSerializer.Deserialize<Envelope>(body, ApiJson.Options) ?? throw new JsonException("empty body");
+            return JsonSerializer.Deserialize(body, ApiJsonContext.Default.Envelope) ?? throw new JsonException("empty body");
         }
         catch (JsonException)
         {
@@ -87,7 +87,7 @@ public sealed class ControlClient : IDisposable
     }
 
     public async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken = default) =>
-        (await GetJsonAsync(path, cancellationToken).ConfigureAwait(false)).Deserialize<T>(ApiJson.Options)
+        (await GetJsonAsync(path, cancellationToken).ConfigureAwait(false)).Deserialize(ApiJson.TypeInfo<T>())
         ?? throw new ApiHttpException(200, $"GET /{path}: empty answer");
 
     /// <summary>Any request; the caller owns the response.</summary>

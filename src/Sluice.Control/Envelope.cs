@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Sluice.Control;
 
@@ -15,7 +16,7 @@ public sealed record Envelope(
     [JsonIgnore]
     public bool Ok => Code == ApiCodes.Ok;
 
-    public T? DataAs<T>() => Data is { ValueKind: not JsonValueKind.Null } data ? data.Deserialize<T>(ApiJson.Options) : default;
+    public T? DataAs<T>() => Data is { ValueKind: not JsonValueKind.Null } data ? data.Deserialize(ApiJson.TypeInfo<T>()) : default;
 }
 
 /// <summary>The envelope's codes. Stable: scripts compare them.</summary>
@@ -50,16 +51,17 @@ public sealed record CoreRequest(
     [property: JsonPropertyName("action")] string Action,
     [property: JsonPropertyName("params")] JsonElement? Params = null);
 
-/// <summary>JSON settings shared by the daemon and its clients.</summary>
+/// <summary>JSON settings shared by the daemon and its clients: <see cref="ApiJsonContext"/>'s, source-generated.</summary>
 public static class ApiJson
 {
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        WriteIndented = false,
-    };
+    public static JsonSerializerOptions Options => ApiJsonContext.Default.Options;
 
-    /// <summary>One line of an NDJSON stream.</summary>
-    public static string Line<T>(T value) => JsonSerializer.Serialize(value, Options);
+    /// <summary>The generated contract of <typeparamref name="T"/>; throws NotSupportedException for a type not in <see cref="ApiJsonContext"/>.</summary>
+    public static JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)ApiJsonContext.Default.GetTypeInfo(typeof(T))!;
+
+    /// <summary>One line of an NDJSON stream (and any compact API JSON text).</summary>
+    public static string Line<T>(T value) => JsonSerializer.Serialize(value, TypeInfo<T>());
+
+    /// <summary>A value as a JSON element, typed by what it is at run time (an envelope's data).</summary>
+    public static JsonElement Element(object value) => JsonSerializer.SerializeToElement(value, value.GetType(), ApiJsonContext.Default);
 }

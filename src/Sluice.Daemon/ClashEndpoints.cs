@@ -20,16 +20,13 @@ internal static class ClashEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, EngineSupervisor supervisor, LogBroadcast logs)
     {
-        app.MapGet("/", () => Results.Json(new { hello = "clash" }));
-        app.MapGet("/version", () => Results.Json(new Dictionary<string, object> { ["version"] = "sluice " + supervisor.Version, ["premium"] = true, ["meta"] = true }));
+        app.MapGet("/", () => Results.Json(new ClashHello("clash"), ApiJsonContext.Default.ClashHello));
+        app.MapGet("/version", () => Results.Json(new ClashVersion("sluice " + supervisor.Version, Premium: true, Meta: true), ApiJsonContext.Default.ClashVersion));
 
-        app.MapGet("/configs", () => Results.Json(new Dictionary<string, object?>
-        {
-            ["port"] = 0, ["socks-port"] = 0, ["redir-port"] = 0, ["tproxy-port"] = 0,
-            ["mixed-port"] = supervisor.Config?.MixedInbounds.FirstOrDefault()?.ListenPort ?? 0,
-            ["allow-lan"] = false, ["bind-address"] = "*", ["mode"] = supervisor.Mode, ["mode-list"] = supervisor.Modes, ["log-level"] = supervisor.Config?.Log.Level ?? "info",
-            ["ipv6"] = true, ["tun"] = new Dictionary<string, object?> { ["enable"] = supervisor.Engine?.TunName is not null, ["device"] = supervisor.Engine?.TunName },
-        }));
+        app.MapGet("/configs", () => Results.Json(new ClashConfigs(0, 0, 0, 0,
+            MixedPort: supervisor.Config?.MixedInbounds.FirstOrDefault()?.ListenPort ?? 0,
+            AllowLan: false, BindAddress: "*", Mode: supervisor.Mode, ModeList: supervisor.Modes, LogLevel: supervisor.Config?.Log.Level ?? "info",
+            Ipv6: true, Tun: new ClashTunConfig(supervisor.Engine?.TunName is not null, supervisor.Engine?.TunName)), ApiJsonContext.Default.ClashConfigs));
         app.MapMethods("/configs", ["PATCH"], async (HttpContext context) =>
         {
             using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
@@ -44,9 +41,9 @@ internal static class ClashEndpoints
         });
         app.MapMethods("/configs", ["PUT"], () => Message(StatusCodes.Status400BadRequest, "the daemon does not load configs by path from this API; use POST /api/core {\"action\": \"up\"}"));
 
-        app.MapGet("/proxies", () => Results.Json(new { proxies = Proxies(supervisor) }));
+        app.MapGet("/proxies", () => Results.Json(new ClashProxies(Proxies(supervisor)), ApiJsonContext.Default.ClashProxies));
         app.MapGet("/proxies/{name}", (string name) => Proxies(supervisor).TryGetValue(name, out var proxy)
-            ? Results.Json(proxy)
+            ? Results.Json(proxy, ApiJsonContext.Default.ClashProxy)
             : Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\""));
         app.MapPut("/proxies/{name}", async (string name, HttpContext context) =>
         {
@@ -69,19 +66,18 @@ internal static class ClashEndpoints
             if (result.Delay is { } delay)
             {
                 DelayHistory.Record(name, delay);
-                return Results.Json(new { delay });
+                return Results.Json(new ClashDelay(delay), ApiJsonContext.Default.ClashDelay);
             }
             return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
         });
 
-        app.MapGet("/rules", () => Results.Json(new
-        {
-            rules = supervisor.Config is { } config ? EngineViews.Rules(config).Select(r => new ClashRule(r.Type, r.Payload, r.Target)).ToArray() : [],
-        }));
+        app.MapGet("/rules", () => Results.Json(new ClashRules(
+            supervisor.Config is { } config ? EngineViews.Rules(config).Select(r => new ClashRule(r.Type, r.Payload, r.Target)).ToArray() : []),
+            ApiJsonContext.Default.ClashRules));
 
         app.MapGet("/connections", async (HttpContext context, int? interval) =>
         {
-            if (!context.WebSockets.IsWebSocketRequest) return Results.Json(Connections(supervisor));
+            if (!context.WebSockets.IsWebSocketRequest) return Results.Json(Connections(supervisor), ApiJsonContext.Default.ClashConnections);
             await Streams.Push(context, ct => Every(TimeSpan.FromMilliseconds(Math.Clamp(interval ?? 1000, 100, 60_000)), () => Connections(supervisor), ct));
             return Results.Empty;
         });
@@ -96,10 +92,7 @@ internal static class ClashEndpoints
                 : Message(StatusCodes.Status404NotFound, $"no live connection {id}"));
 
         app.MapGet("/traffic", (HttpContext context) => Streams.Push(context, ct => Traffic(supervisor, ct)));
-        app.MapGet("/memory", (HttpContext context) => Streams.Push(context, ct => Every(TimeSpan.FromSeconds(1), () => new Dictionary<string, long>
-        {
-            ["inuse"] = Environment.WorkingSet, ["oslimit"] = 0,
-        }, ct)));
+        app.MapGet("/memory", (HttpContext context) => Streams.Push(context, ct => Every(TimeSpan.FromSeconds(1), () => new ClashMemory(Environment.WorkingSet, 0), ct)));
         app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow) =>
         {
             if (LogBroadcast.ParseLevel(level) is not { } minimum)
@@ -223,7 +216,7 @@ internal static class ClashEndpoints
         _ => type,
     };
 
-    private static IResult Message(int status, string message) => Results.Json(new { message }, statusCode: status);
+    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }
 
 /// <summary>The last delays measured through /proxies/{name}/delay, plus a group's own probe results.</summary>

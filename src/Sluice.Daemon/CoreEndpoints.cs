@@ -20,7 +20,7 @@ internal static class CoreEndpoints
         app.MapPost("/api/core", async (HttpContext context) =>
         {
             var envelope = await HandleAsync(context, supervisor);
-            return Results.Json(envelope, ApiJson.Options);
+            return Results.Json(envelope, ApiJsonContext.Default.Envelope);
         });
 
         app.MapGet("/api/events", async (HttpContext context) =>
@@ -44,7 +44,19 @@ internal static class CoreEndpoints
             }
         });
 
-        app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJson.Options));
+        app.MapGet("/api/apps", () => Results.Json(Apps(supervisor), ApiJsonContext.Default.AppsData));
+
+        app.MapGet("/api/device/udid", () =>
+        {
+            try
+            {
+                return Results.Json(Envelopes.Ok(new DeviceData(DeviceId.Read())), ApiJsonContext.Default.Envelope);
+            }
+            catch (InvalidOperationException e)
+            {
+                return Results.Json(Envelopes.Fail(ApiCodes.EngineFailed, e.Message), ApiJsonContext.Default.Envelope);
+            }
+        });
     }
 
     public static AppsData Apps(EngineSupervisor supervisor)
@@ -65,7 +77,7 @@ internal static class CoreEndpoints
         CoreRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<CoreRequest>(context.Request.Body, ApiJson.Options, context.RequestAborted);
+            request = await JsonSerializer.DeserializeAsync(context.Request.Body, ApiJsonContext.Default.CoreRequest, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -95,6 +107,7 @@ internal static class CoreEndpoints
                 return Envelopes.Ok(new ModeData(supervisor.Mode, supervisor.Modes));
             case "up":
                 string? json = null, path = null, server = null;
+                int? pid = null;
                 if (p is { } ps)
                 {
                     if (ps.TryGetProperty("config", out var config))
@@ -109,8 +122,14 @@ internal static class CoreEndpoints
                         path = cp.GetString();
                     }
                     if (ps.TryGetProperty("server", out var s) && s.ValueKind == JsonValueKind.String) server = s.GetString();
+                    if (ps.TryGetProperty("pid", out var pe))
+                    {
+                        if (pe.ValueKind != JsonValueKind.Number || !pe.TryGetInt32(out int n) || n <= 0)
+                            return Envelopes.Fail(ApiCodes.BadRequest, "params.pid must be the positive process id of the app the engine lives for");
+                        pid = n;
+                    }
                 }
-                return await supervisor.UpAsync(json, json is null ? path : path, server);
+                return await supervisor.UpAsync(json, json is null ? path : path, server, pid);
             default:
                 return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode");
         }
@@ -129,7 +148,7 @@ internal static class Streams
 
     public static async Task WriteLine<T>(HttpContext context, T value)
     {
-        await context.Response.WriteAsync(JsonSerializer.Serialize(value, ApiJson.Options) + "\n", context.RequestAborted);
+        await context.Response.WriteAsync(ApiJson.Line(value) + "\n", context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
@@ -162,7 +181,7 @@ internal static class Streams
                 });
                 await foreach (var value in values(linked.Token))
                 {
-                    var bytes = JsonSerializer.SerializeToUtf8Bytes(value, ApiJson.Options);
+                    var bytes = JsonSerializer.SerializeToUtf8Bytes(value, ApiJson.TypeInfo<T>());
                     await socket.SendAsync(bytes, System.Net.WebSockets.WebSocketMessageType.Text, true, linked.Token);
                 }
                 return;

@@ -66,6 +66,7 @@ public sealed partial class DaemonHost
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddRoutingCore();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, Sluice.Control.ApiJsonContext.Default));
 
         using var supervisor = new EngineSupervisor(_platform, new StateStore(_options.StateDir), _logs, TimeProvider.System, _options.ConfigPath)
         {

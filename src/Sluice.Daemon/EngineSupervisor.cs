@@ -207,6 +207,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         await _actions.WaitAsync().ConfigureAwait(false);
         try
         {
+            ForgetApp();
             _store.SaveDown();
             StopEngine(EngineStates.Disconnected, "down");
             return Envelopes.Ok(Status());
@@ -375,6 +376,7 @@ internal sealed partial class EngineSupervisor : IDisposable
     {
         // The daemon stops (SIGTERM, shutdown): the engine stops, but "up" stays remembered for the next start.
         _actions.Wait(TimeSpan.FromSeconds(10));
+        ForgetApp();
         StopEngine(EngineStates.Disconnected, "daemon stopping");
         _networkDebounce?.Dispose();
     }
@@ -398,8 +400,8 @@ internal sealed partial class EngineSupervisor : IDisposable
 /// <summary>Builds envelopes; data is serialized with the API's snake_case options.</summary>
 internal static class Envelopes
 {
-    public static Envelope Ok(object? data) => new(ApiCodes.Ok, "ok", data is null ? null : JsonSerializer.SerializeToElement(data, ApiJson.Options));
+    public static Envelope Ok(object? data) => new(ApiCodes.Ok, "ok", data is null ? null : ApiJson.Element(data));
 
     public static Envelope Fail(int code, string message, object? data = null) =>
-        new(code, message, data is null ? null : JsonSerializer.SerializeToElement(data, ApiJson.Options));
+        new(code, message, data is null ? null : ApiJson.Element(data));
 }

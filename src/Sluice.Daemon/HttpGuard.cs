@@ -91,6 +91,6 @@ internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> al
     private static Task Refuse(HttpContext context, int status, string message)
     {
         context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new { message });
+        return context.Response.WriteAsJsonAsync(new Sluice.Control.ClashMessage(message), Sluice.Control.ApiJsonContext.Default.ClashMessage);
     }
 }

@@ -17,19 +17,19 @@ internal sealed class StateStore(string directory)
     /// <summary>The daemon's state directory; subscription caches of API-sent configs live under it.</summary>
     public string StateDirectory => directory;
 
-    private sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt);
+    internal sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt);
 
     public void SaveUp(string configJson, string? configPath)
     {
         Write(ConfigFile, configJson);
-        Write(StateFile, JsonSerializer.Serialize(new StateDocument(true, configPath, DateTimeOffset.UtcNow)));
+        Write(StateFile, JsonSerializer.Serialize(new StateDocument(true, configPath, DateTimeOffset.UtcNow), StateJsonContext.Default.StateDocument));
     }
 
     public void SaveDown()
     {
         if (!File.Exists(Path.Combine(directory, StateFile))) return;
         var doc = ReadState();
-        Write(StateFile, JsonSerializer.Serialize(new StateDocument(false, doc?.ConfigPath, DateTimeOffset.UtcNow)));
+        Write(StateFile, JsonSerializer.Serialize(new StateDocument(false, doc?.ConfigPath, DateTimeOffset.UtcNow), StateJsonContext.Default.StateDocument));
     }
 
     public Remembered? Load()
@@ -44,7 +44,7 @@ internal sealed class StateStore(string directory)
     {
         try
         {
-            return JsonSerializer.Deserialize<StateDocument>(File.ReadAllText(Path.Combine(directory, StateFile)));
+            return JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(directory, StateFile)), StateJsonContext.Default.StateDocument);
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
@@ -70,3 +70,7 @@ internal sealed class StateStore(string directory)
         File.Move(temp, target, overwrite: true);
     }
 }
+
+/// <summary>state.json's contract, source-generated (PascalCase names, as the file has always been written).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(StateStore.StateDocument))]
+internal sealed partial class StateJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

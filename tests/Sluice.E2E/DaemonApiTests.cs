@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Sluice.Hosting.Linux;
 using Sluice.Testbed;
 
 namespace Sluice.E2E;
@@ -232,6 +233,52 @@ public sealed class DaemonApiTests : IDisposable
         Assert.True(JsonDocument.Parse(memory[0]).RootElement.GetProperty("inuse").GetInt64() > 0, string.Join("\n", memory));
         var logs = daemon.Unix("--max-time", "3", "http://localhost/logs?tail=50&follow=false").Stdout;
         Assert.Contains("engine started", logs);
+    }
+
+    [Fact]
+    public void Version_NamesOsArchRuntime_AndDeviceId_IsSystemdsAppSpecificId_OverApiAndCli()
+    {
+        var daemon = DaemonUnderTest.Start(_testbed);
+        var version = daemon.Core("version").GetProperty("data");
+        foreach (string key in new[] { "version", "os", "arch", "runtime" })
+            Assert.False(string.IsNullOrEmpty(version.GetProperty(key).GetString()), key);
+
+        var udid = daemon.Get("/api/device/udid");
+        Assert.Equal(0, udid.GetProperty("code").GetInt32());
+        string id = udid.GetProperty("data").GetProperty("udid").GetString()!;
+        string cli = _testbed.RunInClient(TimeSpan.FromSeconds(30), [.. SluiceBinary.Command(), "device-id"]).Stdout.Trim();
+        string systemd = _testbed.RunInClient(TimeSpan.FromSeconds(30), "systemd-id128", "machine-id", "--app-specific=048762933d8a4f74a074bdc96ccd4dc3").Stdout.Trim();
+        Assert.Equal(systemd, id);
+        Assert.Equal(id, cli);
+        Assert.NotEqual(File.ReadAllText("/etc/machine-id").Trim(), id);
+    }
+
+    [Fact]
+    public void UpWithPid_EngineGoesDown_WithinTwoSeconds_OfThatAppsExit()
+    {
+        var daemon = DaemonUnderTest.Start(_testbed);
+        var app = _testbed.StartIn(_testbed.Client, ["sleep", "60"]);
+        var up = daemon.Core("up", $$"""{"config": {{EngineConfigs.Tun()}}, "pid": {{app.Id}}}""");
+        Assert.True(up.GetProperty("code").GetInt32() == 0, up + "\n" + daemon.Process.Log);
+        Assert.Equal("connected", daemon.Core("status").GetProperty("data").GetProperty("state").GetString());
+
+        app.Kill();
+        var clock = Stopwatch.StartNew();
+        string state = "";
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            state = daemon.Core("status").GetProperty("data").GetProperty("state").GetString()!;
+            if (state == "disconnected") break;
+            Thread.Sleep(50);
+        }
+        Assert.True(state == "disconnected", $"still {state} {clock.ElapsedMilliseconds} ms after the app died\n{daemon.Process.Log}");
+        Assert.NotEqual(0, _testbed.RunInClient(TimeSpan.FromSeconds(10), "ip", "link", "show", "sluice0").ExitCode);
+        Assert.Contains("exited: engine down", daemon.Process.Log);
+
+        // A pid that names no process is refused with the envelope, and nothing comes up.
+        var none = daemon.Core("up", $$"""{"config": {{EngineConfigs.Tun()}}, "pid": 2147483646}""");
+        Assert.Equal(1, none.GetProperty("code").GetInt32());
+        Assert.Contains("no such process", none.GetProperty("message").GetString());
     }
 
     private string WriteBlob(string name, int mebibytes)

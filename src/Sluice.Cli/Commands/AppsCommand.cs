@@ -34,7 +34,7 @@ internal static class AppsCommand
                 Console.WriteLine(json.GetRawText());
                 return ExitCodes.Ok;
             }
-            var apps = json.Deserialize<AppsData>(ApiJson.Options)!;
+            var apps = json.Deserialize(ApiJsonContext.Default.AppsData)!;
             DaemonConnection.Table(["APP", "LANES", "CONN", "DOWN", "UP", "PATH"], apps.Apps.Select(a => (IReadOnlyList<string>)[
                 a.Name, string.Join(",", a.Lanes), a.Connections.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 DaemonConnection.Bytes(a.Download), DaemonConnection.Bytes(a.Upload), a.Path ?? ""]));

@@ -61,11 +61,11 @@ internal sealed class AppsConfigRewrite
             rules.Insert(0, rule);
         }
         // sing-box allows a string or a list; make it a list.
-        if (rule["process_name"] is JsonValue single) rule["process_name"] = new JsonArray(single.GetValue<string>());
+        if (rule["process_name"] is JsonValue single) rule["process_name"] = new JsonArray((JsonNode)single.GetValue<string>());
         var list = rule["process_name"]!.AsArray();
         var present = list.Select(n => n?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
         var added = names.Where(n => !present.Contains(n)).ToList();
-        foreach (var name in added) list.Add(name);
+        foreach (var name in added) list.Add((JsonNode)name);
         return added;
     }
 

@@ -29,7 +29,7 @@ internal static class ConnectionsCommand
                 Console.WriteLine(json.GetRawText());
                 return ExitCodes.Ok;
             }
-            var snapshot = json.Deserialize<ClashConnections>()!;
+            var snapshot = json.Deserialize(ApiJsonContext.Default.ClashConnections)!;
             DaemonConnection.Table(["ID", "APP", "NET", "DESTINATION", "HOST", "LANE", "RULE", "UP", "DOWN", "AGE", "PATH"],
                 snapshot.Connections.Select(c => (IReadOnlyList<string>)[
                     c.Id, c.Metadata.Process is { Length: > 0 } p ? p : "?", c.Metadata.Network,

@@ -71,7 +71,7 @@ internal static class DaemonConnection
     {
         if (line.SetFlags.Contains("--json"))
         {
-            Console.WriteLine(JsonSerializer.Serialize(envelope, ApiJson.Options));
+            Console.WriteLine(JsonSerializer.Serialize(envelope, ApiJsonContext.Default.Envelope));
             return envelope.Ok ? ExitCodes.Ok : ExitCodes.Failed;
         }
         if (!envelope.Ok)

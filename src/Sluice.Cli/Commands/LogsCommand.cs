@@ -29,7 +29,7 @@ internal static class LogsCommand
                         Console.WriteLine(text);
                         continue;
                     }
-                    var entry = JsonSerializer.Deserialize<ClashLog>(text)!;
+                    var entry = JsonSerializer.Deserialize(text, ApiJsonContext.Default.ClashLog)!;
                     Console.WriteLine($"{entry.Type,-7} {entry.Payload}");
                 }
             }

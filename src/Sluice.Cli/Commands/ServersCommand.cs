@@ -16,7 +16,7 @@ internal static class ServersCommand
         string timeout = line.Options.GetValueOrDefault("--timeout") ?? "5000";
         return DaemonConnection.Run(line, async client =>
         {
-            var proxies = (await client.GetJsonAsync("proxies")).GetProperty("proxies").Deserialize<Dictionary<string, ClashProxy>>()!;
+            var proxies = (await client.GetJsonAsync("proxies")).GetProperty("proxies").Deserialize(ApiJsonContext.Default.DictionaryStringClashProxy)!;
             proxies.Remove("GLOBAL");
             var delays = new Dictionary<string, string>();
             if (line.SetFlags.Contains("--ping"))
@@ -37,7 +37,7 @@ internal static class ServersCommand
             }
             if (line.SetFlags.Contains("--json"))
             {
-                Console.WriteLine(JsonSerializer.Serialize(proxies.Values.Select(p => new { p.Name, p.Type, p.Now, p.All, delay = delays.GetValueOrDefault(p.Name) }), ApiJson.Options));
+                Console.WriteLine(JsonSerializer.Serialize(proxies.Values.Select(p => new ServerLine(p.Name, p.Type, p.Now, p.All, delays.GetValueOrDefault(p.Name))).ToArray(), CliJsonContext.Default.ServerLineArray));
                 return ExitCodes.Ok;
             }
             var nowUsed = proxies.Values.Where(p => p.Now is not null).Select(p => p.Now!).ToHashSet();

@@ -21,7 +21,7 @@ internal static class StatusCommand
         return DaemonConnection.Run(line, async client =>
         {
             var envelope = await client.CoreAsync("status");
-            if (line.SetFlags.Contains("--json")) Console.WriteLine(JsonSerializer.Serialize(envelope, ApiJson.Options));
+            if (line.SetFlags.Contains("--json")) Console.WriteLine(JsonSerializer.Serialize(envelope, ApiJsonContext.Default.Envelope));
             else if (envelope.Ok) Print(envelope.DataAs<StatusData>()!);
             else Console.Error.WriteLine($"sluice: {envelope.Message}");
             if (!envelope.Ok) return ExitCodes.Failed;

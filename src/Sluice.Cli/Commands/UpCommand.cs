@@ -12,7 +12,7 @@ internal static class UpCommand
     public static int Execute(CommandLine line)
     {
         line.AllowOnly([.. DaemonConnection.Options, "--config", "--server"]);
-        var parameters = new Dictionary<string, object>();
+        var parameters = new Dictionary<string, string>();
         if (line.Options.TryGetValue("--config", out var config))
         {
             string path = Path.GetFullPath(config);

@@ -32,7 +32,7 @@ internal static class JsonPath
         _ => "null",
     };
 
-    public static string Quote(string s) => JsonSerializer.Serialize(s);
+    public static string Quote(string s) => "\"" + JsonEncodedText.Encode(s) + "\"";
 }
 
 /// <summary>

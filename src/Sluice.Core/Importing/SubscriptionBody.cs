@@ -68,27 +68,24 @@ public static class SubscriptionBody
     /// </summary>
     public static string RenderConfig(IReadOnlyList<JsonObject> servers, string groupType = "urltest")
     {
-        var outbounds = new JsonArray { new JsonObject { ["type"] = "direct", ["tag"] = "direct" } };
+        var outbounds = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" });
         var tags = new JsonArray();
         foreach (var s in servers)
         {
             outbounds.Add(s.DeepClone());
-            tags.Add(s["tag"]!.GetValue<string>());
+            tags.Add((JsonNode)s["tag"]!.GetValue<string>());
         }
         var group = new JsonObject { ["type"] = groupType, ["tag"] = "proxy", ["outbounds"] = tags };
         if (groupType != "selector") group["interval"] = "1m";
-        outbounds.Add(group);
+        outbounds.Add((JsonNode)group);
         var config = new JsonObject
         {
             ["log"] = new JsonObject { ["level"] = "info" },
-            ["inbounds"] = new JsonArray
+            ["inbounds"] = new JsonArray(new JsonObject
             {
-                new JsonObject
-                {
-                    ["type"] = "tun", ["tag"] = "tun-in", ["address"] = new JsonArray("172.19.0.1/30", "fdfe:dcba:9876::1/126"),
-                    ["auto_route"] = true,
-                },
-            },
+                ["type"] = "tun", ["tag"] = "tun-in", ["address"] = new JsonArray("172.19.0.1/30", "fdfe:dcba:9876::1/126"),
+                ["auto_route"] = true,
+            }),
             ["outbounds"] = outbounds,
             ["route"] = new JsonObject { ["rules"] = new JsonArray(), ["final"] = "proxy" },
         };

@@ -113,7 +113,7 @@ public static class WgQuickImporter
                     {
                         var prefix = Prefix(item, hostOnly: false, "AllowedIPs", Bad);
                         allowedAll.Add(prefix);
-                        allowed.Add(prefix.ToString());
+                        allowed.Add((JsonNode)prefix.ToString());
                     }
                     section["allowed_ips"] = allowed;
                     break;
@@ -160,11 +160,11 @@ public static class WgQuickImporter
         var rules = new JsonArray();
         // The file's DNS servers answer through the tunnel; every port-53 query on the host is
         // hijacked to Sluice's DNS, so no lookup leaks to the local network.
-        if (dnsServers.Count > 0) rules.Add(new JsonObject { ["port"] = 53, ["action"] = "hijack-dns" });
+        if (dnsServers.Count > 0) rules.Add((JsonNode)new JsonObject { ["port"] = 53, ["action"] = "hijack-dns" });
         if (fullTunnel)
-            rules.Add(new JsonObject { ["ip_is_private"] = true, ["outbound"] = "direct" });
+            rules.Add((JsonNode)new JsonObject { ["ip_is_private"] = true, ["outbound"] = "direct" });
         else
-            rules.Add(new JsonObject { ["ip_cidr"] = new JsonArray(allowed.Select(a => (JsonNode)a.ToString()).ToArray()), ["outbound"] = tag });
+            rules.Add((JsonNode)new JsonObject { ["ip_cidr"] = new JsonArray(allowed.Select(a => (JsonNode)a.ToString()).ToArray()), ["outbound"] = tag });
 
         var config = new JsonObject
         {

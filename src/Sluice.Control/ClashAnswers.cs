@@ -1,0 +1,45 @@
+using System.Text.Json.Serialization;
+
+namespace Sluice.Control;
+
+// The small Clash answers that were anonymous objects: named so System.Text.Json's source generator can
+// write them (the NativeAOT build has no reflection-based serializer). Names are Clash's.
+
+public sealed record ClashHello([property: JsonPropertyName("hello")] string Hello);
+
+public sealed record ClashVersion(
+    [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("premium")] bool Premium,
+    [property: JsonPropertyName("meta")] bool Meta);
+
+public sealed record ClashTunConfig(
+    [property: JsonPropertyName("enable")] bool Enable,
+    [property: JsonPropertyName("device")] string? Device);
+
+/// <summary><c>GET /configs</c>: Clash's shape; Sluice has no separate socks/redir/tproxy ports, so those are 0.</summary>
+public sealed record ClashConfigs(
+    [property: JsonPropertyName("port")] int Port,
+    [property: JsonPropertyName("socks-port")] int SocksPort,
+    [property: JsonPropertyName("redir-port")] int RedirPort,
+    [property: JsonPropertyName("tproxy-port")] int TproxyPort,
+    [property: JsonPropertyName("mixed-port")] int MixedPort,
+    [property: JsonPropertyName("allow-lan")] bool AllowLan,
+    [property: JsonPropertyName("bind-address")] string BindAddress,
+    [property: JsonPropertyName("mode")] string Mode,
+    [property: JsonPropertyName("mode-list")] IReadOnlyList<string> ModeList,
+    [property: JsonPropertyName("log-level")] string LogLevel,
+    [property: JsonPropertyName("ipv6")] bool Ipv6,
+    [property: JsonPropertyName("tun")] ClashTunConfig Tun);
+
+public sealed record ClashProxies([property: JsonPropertyName("proxies")] IReadOnlyDictionary<string, ClashProxy> Proxies);
+
+public sealed record ClashDelay([property: JsonPropertyName("delay")] int Delay);
+
+public sealed record ClashRules([property: JsonPropertyName("rules")] IReadOnlyList<ClashRule> Rules);
+
+/// <summary>Clash's error body, sent with a 4xx/5xx status.</summary>
+public sealed record ClashMessage([property: JsonPropertyName("message")] string Message);
+
+public sealed record ClashMemory(
+    [property: JsonPropertyName("inuse")] long InUse,
+    [property: JsonPropertyName("oslimit")] long OsLimit);
