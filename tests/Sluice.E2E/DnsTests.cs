@@ -261,16 +261,10 @@ public sealed class DnsTests : IDisposable
     /// <summary>Runs an action while tshark captures port 53 on the client's physical link; returns the packet count.</summary>
     private int CountPort53Packets(Action action)
     {
-        string file = Path.Combine(_testbed.WorkDir, $"dns-{Guid.NewGuid():N}.pcap");
-        var capture = _testbed.StartIn(_testbed.Client, "tshark", "-q", "-i", NamespaceTestbed.ClientInterface, "-f", "port 53", "-w", file);
-        for (int i = 0; i < 100 && !File.Exists(file); i++) Thread.Sleep(100);
-        Thread.Sleep(1000); // tshark opens the file before the capture is live
+        using var capture = new WireCapture(_testbed, "dns", captureFilter: "port 53");
         action();
         Thread.Sleep(500);
-        Exec.Signal(capture, Exec.SigInt);
-        capture.WaitForExit(10_000);
-        var count = Exec.Run(TimeSpan.FromSeconds(30), "tshark", "-r", file, "-T", "fields", "-e", "frame.number");
-        return count.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        return capture.Count("udp.port == 53 || tcp.port == 53");
     }
 
     public void Dispose()
