@@ -62,6 +62,13 @@ public sealed class DaemonLifecycleTests : IDisposable
     public void KilledDaemon_GateHolds_AndTheRestartedDaemonComesBackConnected_OnItsOwn()
     {
         string config = EngineConfigs.Tun().TrimEnd().TrimEnd('}') + """, "gate": {"mode": "all"}}""";
+        string syn = $"ip.dst=={NamespaceTestbed.ServerV4} && tcp.dstport=={NamespaceTestbed.HttpPort} && tcp.flags.syn==1 && tcp.flags.ack==0";
+        string Curl(string url) => "curl -sS --max-time 3 " + url;
+        // Positive control: before any engine or gate, the app's SYNs are seen on the physical link.
+        var control = GateRuns.CaptureWhile(_testbed, "daemon-control", syn,
+            () => _testbed.RunInClient(TimeSpan.FromSeconds(20), "sh", "-c", Curl(EngineConfigs.ServerUrl())));
+        Assert.True(control.Count > 0, "positive control: no SYN seen on eth0 without the gate, so the oracle proves nothing");
+
         var daemon = DaemonUnderTest.Start(_testbed);
         string path = daemon.WriteConfig(config);
         Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
@@ -70,8 +77,11 @@ public sealed class DaemonLifecycleTests : IDisposable
         daemon.Process.Signal(Exec.SigKill);
         Assert.True(daemon.Process.WaitForExit(TimeSpan.FromSeconds(10)));
         // Dead daemon, dead engine: the gate (nftables, not a process) still drops apps' traffic.
-        var whileDead = _testbed.RunInClient(TimeSpan.FromSeconds(20), "curl", "-sS", "--max-time", "3", EngineConfigs.ServerUrl());
-        Assert.False(whileDead.Ok, "leaked while the daemon was dead: " + whileDead);
+        ExecResult whileDead = default!;
+        var held = GateRuns.CaptureWhile(_testbed, "daemon-dead", syn,
+            () => whileDead = _testbed.RunInClient(TimeSpan.FromSeconds(20), "sh", "-c", Curl(EngineConfigs.ServerUrl())));
+        Assert.False(whileDead.Ok, "the app reached the server while the daemon was dead: " + whileDead);
+        Assert.True(held.Count == 0, $"{held.Count} SYN(s) left on eth0 while the daemon was dead:\n{held.Packets}");
 
         var restarted = daemon.Launch();
         Assert.True(daemon.WaitForState("connected", TimeSpan.FromSeconds(30)), restarted.Log);

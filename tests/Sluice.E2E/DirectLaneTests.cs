@@ -34,11 +34,17 @@ public sealed class DirectLaneTests : IDisposable
         File.WriteAllBytes(blob, data);
         string expected = Convert.ToHexStringLower(SHA256.HashData(data));
         var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+        var before = LaneCounters.Of(_testbed.Client);
 
         var result = _testbed.RunInClient(Curl, "sh", "-c", $"curl -sS --max-time 50 {EngineConfigs.ServerUrl("blob.bin")} | sha256sum");
 
         Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
         Assert.Equal(expected, result.Stdout.Split(' ')[0]);
+        // The bytes crossed the TUN (not a path around it) and the flow took the direct lane.
+        var moved = LaneCounters.Of(_testbed.Client) - before;
+        Assert.True(moved.Bytes >= data.Length, $"only {moved.Bytes} bytes crossed sluice0 for a {data.Length}-byte download");
+        Assert.True(engine.WaitFor("=> direct", TimeSpan.FromSeconds(5)), engine.Log);
+        Assert.Contains(engine.Lines, l => l.Contains($"{NamespaceTestbed.ServerV4}:{NamespaceTestbed.HttpPort} ", StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -66,6 +72,10 @@ public sealed class DirectLaneTests : IDisposable
 
         Assert.True(result.Ok, result.ToString() + "\n" + string.Join('\n', engine.Lines.TakeLast(30)));
         Assert.StartsWith("ok 1000 of 1000", result.Stdout);
+        // Each of the 1,000 connections was admitted by the engine onto the direct lane.
+        string echo = $"{NamespaceTestbed.ServerV4}:{NamespaceTestbed.LineEchoPort} ";
+        int routed = engine.Lines.Count(l => l.Contains(echo, StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal));
+        Assert.True(routed >= 1000, $"{routed} of 1,000 connections were logged as => direct\n" + string.Join('\n', engine.Lines.TakeLast(10)));
     }
 
     [Theory]
@@ -74,12 +84,16 @@ public sealed class DirectLaneTests : IDisposable
     public void Ping_IsAnswered_OnDirectLane(bool v6)
     {
         var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+        var before = LaneCounters.Of(_testbed.Client);
 
         var result = _testbed.RunInClient(Curl, "ping", v6 ? "-6" : "-4", "-c", "3", "-i", "0.2", "-W", "2",
             v6 ? NamespaceTestbed.ServerV6 : NamespaceTestbed.ServerV4);
 
         Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
         Assert.Contains("3 received", result.Stdout);
+        // Requests in and replies out through the TUN: the engine answered for the direct lane.
+        var moved = LaneCounters.Of(_testbed.Client) - before;
+        Assert.True(moved.Packets >= 6, $"only {moved.Packets} packets crossed sluice0 for 3 echo requests and their replies");
     }
 
     public void Dispose() => _testbed.Dispose();

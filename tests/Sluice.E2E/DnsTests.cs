@@ -47,7 +47,8 @@ public sealed class DnsTests : IDisposable
     }
 
     /// <summary>wireguard-go plus the honest resolver on its tunnel address; Sluice's DNS asks it through the tunnel.</summary>
-    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "", string? dnsSection = null, Action? beforeSluice = null, string extraInbounds = "")
+    private EngineProcess StartSluiceWithTunnelDns(string extraRules = "", string? dnsSection = null, Action? beforeSluice = null, string extraInbounds = "",
+        Func<string, string>? configure = null)
     {
         StartTunnel();
         beforeSluice?.Invoke();
@@ -60,7 +61,7 @@ public sealed class DnsTests : IDisposable
         config = config.Replace("\"auto_route\": true}", "\"auto_route\": true}" + extraInbounds);
         config = config.Replace("""{"type": "direct", "tag": "direct"}""",
             "{\"type\": \"direct\", \"tag\": \"direct\"}, {\"type\": \"socks\", \"tag\": \"socks\", \"server\": \"" + NamespaceTestbed.RouterV4 + "\", \"server_port\": 1081}");
-        return _testbed.StartEngine(config).WaitStarted();
+        return _testbed.StartEngine(configure?.Invoke(config) ?? config).WaitStarted();
     }
 
     private void StartTunnel()
@@ -113,6 +114,64 @@ public sealed class DnsTests : IDisposable
         Assert.True(right.Ok, right + "\n" + engine.Log);
         Assert.Equal($"served by {RealAnswer}", right.Stdout.Trim());
         Assert.True(engine.WaitFor("hijack-dns", TimeSpan.FromSeconds(5)), engine.Log);
+    }
+
+    /// <summary>
+    /// The TCP and DoT upstreams against real servers: dnsmasq's TCP side and dnsdist's DoT listener,
+    /// on the tunnel address. Plain UDP to the honest resolver from the tunnel is dropped in the router
+    /// namespace, so the real answer can only have come over the transport under test.
+    /// </summary>
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("tls")]
+    public void TcpAndDotUpstreams_AnswerThroughTheTunnel_FromRealServers(string transport)
+    {
+        string server = $$"""{"type": "tcp", "tag": "up", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}""";
+        var engine = StartSluiceWithTunnelDns(dnsSection: "{\"servers\": [SERVER], \"final\": \"up\"}", beforeSluice: () =>
+        {
+            var dropUdp = _testbed.RunInRouter(TimeSpan.FromSeconds(10), "nft",
+                "add table inet e2e_dns; add chain inet e2e_dns in { type filter hook input priority -300; }; " +
+                $"add rule inet e2e_dns in iifname != \"lo\" ip daddr {WireGuardGoPeer.RouterTunnelV4} udp dport 53 counter drop");
+            Assert.True(dropUdp.Ok, dropUdp.ToString());
+            if (transport == "tls")
+            {
+                string cert = StartDotServer();
+                server = $$$"""{"type": "tls", "tag": "up", "server": "{{{WireGuardGoPeer.RouterTunnelV4}}}", "detour": "wg", "tls": {"server_name": "dot.test", "certificate_path": "{{{cert}}}"}}""";
+            }
+        }, configure: c => c.Replace("SERVER", server));
+
+        Assert.Equal(RealAnswer, Lookup("video.example"));
+        Assert.Equal(TunnelServer, Lookup("a.tunnel.example"));
+        Assert.True(engine.WaitFor("hijack-dns", TimeSpan.FromSeconds(5)), engine.Log);
+    }
+
+    /// <summary>dnsdist serving DNS over TLS on the tunnel address (a test CA's certificate for dot.test), backed by the honest dnsmasq; returns the CA file.</summary>
+    private string StartDotServer()
+    {
+        string dir = _testbed.WorkDir;
+        string ca = Path.Combine(dir, "dot-ca.pem"), caKey = Path.Combine(dir, "dot-ca-key.pem");
+        string cert = Path.Combine(dir, "dot-cert.pem"), key = Path.Combine(dir, "dot-key.pem"), csr = Path.Combine(dir, "dot.csr");
+        Exec.Check("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=Sluice test CA", "-days", "1", "-keyout", caKey, "-out", ca);
+        Exec.Check("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=dot.test", "-keyout", key, "-out", csr);
+        string ext = Path.Combine(dir, "dot.ext");
+        File.WriteAllText(ext, "subjectAltName=DNS:dot.test\n");
+        Exec.Check("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", cert);
+        string conf = Path.Combine(dir, "dnsdist-dot.conf");
+        File.WriteAllText(conf, $$"""
+            setLocal("127.0.0.1:5301")
+            addTLSLocal("{{WireGuardGoPeer.RouterTunnelV4}}:853", "{{cert}}", "{{key}}")
+            newServer({address="{{WireGuardGoPeer.RouterTunnelV4}}:53"})
+            setServerPolicy(firstAvailable)
+            """);
+        var dot = _testbed.StartIn(_testbed.Router, "dnsdist", "--supervised", "--disable-syslog", "-C", conf);
+        for (int i = 0; i < 50; i++)
+        {
+            var probe = _testbed.RunInRouter(TimeSpan.FromSeconds(5), "dig", "+short", "+tls", "+time=1", "+tries=1", "-p", "853", $"@{WireGuardGoPeer.RouterTunnelV4}", "video.example");
+            if (probe.Ok && probe.Stdout.Trim() == RealAnswer) return ca;
+            if (dot.HasExited) throw new InvalidOperationException("dnsdist (DoT) exited: " + dot.StandardError.ReadToEnd());
+            Thread.Sleep(200);
+        }
+        throw new InvalidOperationException("dnsdist's DoT endpoint did not answer");
     }
 
     [Fact]
@@ -261,16 +320,10 @@ public sealed class DnsTests : IDisposable
     /// <summary>Runs an action while tshark captures port 53 on the client's physical link; returns the packet count.</summary>
     private int CountPort53Packets(Action action)
     {
-        string file = Path.Combine(_testbed.WorkDir, $"dns-{Guid.NewGuid():N}.pcap");
-        var capture = _testbed.StartIn(_testbed.Client, "tshark", "-q", "-i", NamespaceTestbed.ClientInterface, "-f", "port 53", "-w", file);
-        for (int i = 0; i < 100 && !File.Exists(file); i++) Thread.Sleep(100);
-        Thread.Sleep(1000); // tshark opens the file before the capture is live
+        using var capture = new WireCapture(_testbed, "dns", captureFilter: "port 53");
         action();
         Thread.Sleep(500);
-        Exec.Signal(capture, Exec.SigInt);
-        capture.WaitForExit(10_000);
-        var count = Exec.Run(TimeSpan.FromSeconds(30), "tshark", "-r", file, "-T", "fields", "-e", "frame.number");
-        return count.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        return capture.Count("udp.port == 53 || tcp.port == 53");
     }
 
     public void Dispose()

@@ -61,16 +61,25 @@ public sealed class GateHijackTests : IDisposable
     {
         StartDhcpServer();
 
-        // Positive control: no gate, no engine; the pushed route carries the probes out of eth0.
+        // Positive control: no gate, no engine, and no default route either, so only the pushed route
+        // can carry the probes out of eth0 (without it they would have no route at all).
         var lease = RunDhcpClient();
         Assert.True(lease.Ok && PushedRoutePresent(), "udhcpc did not install the option-121 route: " + lease);
-        var control = GateRuns.CaptureWhile(_testbed, "tv-control", Probes(NamespaceTestbed.ServerV4), () =>
+        Assert.True(_testbed.RunInClient(TimeSpan.FromSeconds(5), "ip", "route", "del", "default").Ok);
+        try
         {
-            var plain = GateRuns.StartProbe(_testbed, "plain", "v4");
-            Thread.Sleep(2000);
-            Exec.Kill(plain);
-        });
-        Assert.True(control.Count > 0, "positive control: no probe seen on eth0 via the pushed route");
+            var control = GateRuns.CaptureWhile(_testbed, "tv-control", Probes(NamespaceTestbed.ServerV4), () =>
+            {
+                var plain = GateRuns.StartProbe(_testbed, "plain", "v4");
+                Thread.Sleep(2000);
+                Exec.Kill(plain);
+            });
+            Assert.True(control.Count > 0, "positive control: no probe seen on eth0 via the pushed route");
+        }
+        finally
+        {
+            _testbed.RunInClient(TimeSpan.FromSeconds(5), "ip", "route", "replace", "default", "via", NamespaceTestbed.RouterV4);
+        }
         _testbed.RunInClient(TimeSpan.FromSeconds(5), "ip", "route", "del", "203.0.113.0/24");
 
         var engine = _testbed.StartEngine(GateRuns.Config($$"""{"mode": "all", "cgroup": "{{_cgroup}}"}""")).WaitStarted();
@@ -81,6 +90,8 @@ public sealed class GateHijackTests : IDisposable
         Assert.Contains(engine.Lines, l => l.Contains("TunnelVision", StringComparison.Ordinal) && l.Contains("gate drops", StringComparison.Ordinal));
 
         var probe = GateRuns.StartProbe(_testbed, "plain", "v4");
+        // While the engine runs, the pushed route does not win: the app's flows enter the TUN.
+        Assert.True(engine.WaitFor($"{NamespaceTestbed.ServerV4}:9000", TimeSpan.FromSeconds(10)), "the probe's flow did not enter the TUN:\n" + engine.Log);
         engine.Signal(Exec.SigKill);
         Assert.True(engine.WaitForExit(TimeSpan.FromSeconds(5)));
         var held = GateRuns.CaptureWhile(_testbed, "tv-held", Probes(NamespaceTestbed.ServerV4), () => Thread.Sleep(4000));

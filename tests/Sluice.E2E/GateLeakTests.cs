@@ -58,7 +58,7 @@ public sealed class GateLeakTests : IDisposable
             Assert.False(GateRuns.TablePresent(_testbed));
         }
 
-        using var capture = new GateCapture(_testbed, openGateFirst ? "control" : "gate");
+        using var capture = new WireCapture(_testbed, openGateFirst ? "control" : "gate");
         bool alwaysPresent = true;
         int checks = 0;
         using var stopWatching = new CancellationTokenSource();

@@ -8,29 +8,52 @@ namespace Sluice.E2E;
 
 /// <summary>
 /// The leak oracle: tshark on the client namespace's physical veth (eth0), started before the
-/// probes and stopped after; packets are counted afterwards with display filters.
+/// probes and stopped after; packets are counted afterwards with display filters. A capture is
+/// only trusted once it has seen a known packet: a marker datagram that carries Sluice's mark (so
+/// neither the TUN nor the gate takes it) is sent after start-up and must show up live before the
+/// probes run, and must be in the file when it is read. A capture that fails in any way throws.
 /// </summary>
-internal sealed class GateCapture : IDisposable
+internal sealed class WireCapture : IDisposable
 {
+    public const string Marker = "sluice-capture-marker";
+    private const string MarkerFilter = "frame contains \"" + Marker + "\"";
+
+    /// <summary>A UDP datagram to the server's discard port, marked and bound to eth0.</summary>
+    private const string SendMarker = """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, 36, 0x534c)  # SO_MARK: Sluice's own traffic, past the TUN and the gate
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        s.sendto(b"sluice-capture-marker", ("203.0.113.10", 9))
+        """;
+
     private readonly NamespaceTestbed _testbed;
     private readonly Process _tshark;
     private readonly List<string> _stderr = [];
+    private volatile bool _markerSeen;
 
-    public GateCapture(NamespaceTestbed testbed, string name)
+    /// <param name="captureFilter">A BPF capture filter; the marker (UDP port 9) is always let in.</param>
+    public WireCapture(NamespaceTestbed testbed, string name, string? captureFilter = null)
     {
         _testbed = testbed;
-        File = Path.Combine(testbed.WorkDir, name + ".pcapng");
-        _tshark = testbed.StartIn(testbed.Client, "tshark", "-i", NamespaceTestbed.ClientInterface, "-w", File, "-q");
+        File = Path.Combine(testbed.WorkDir, $"{name}-{Guid.NewGuid():N}.pcapng");
+        string[] bpf = captureFilter is null ? [] : ["-f", $"({captureFilter}) or udp port 9"];
+        // -P -l: print each packet's summary while writing the file, so the marker is seen live.
+        _tshark = testbed.StartIn(testbed.Client, ["tshark", "-i", NamespaceTestbed.ClientInterface, .. bpf, "-w", File, "-P", "-l"]);
         _tshark.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.Add(e.Data); };
+        // The live summary line of the marker: "10.200.0.2 → 203.0.113.10 UDP 63 40000 → 9 Len=21".
+        _tshark.OutputDataReceived += (_, e) => { if (e.Data?.Contains("→ 9 Len=21", StringComparison.Ordinal) == true) _markerSeen = true; };
         _tshark.BeginErrorReadLine();
+        _tshark.BeginOutputReadLine();
         var clock = Stopwatch.StartNew();
-        while (!Stderr.Contains("Capturing on", StringComparison.Ordinal))
+        while (!_markerSeen)
         {
-            if (_tshark.HasExited || clock.Elapsed > TimeSpan.FromSeconds(20))
-                throw new InvalidOperationException($"tshark did not start capturing on {testbed.Client}/eth0 (apt-get install tshark): {Stderr}");
-            Thread.Sleep(50);
+            if (_tshark.HasExited || clock.Elapsed > TimeSpan.FromSeconds(30))
+                throw new InvalidOperationException($"tshark on {testbed.Client}/eth0 never saw its marker packet, so it cannot prove anything (apt-get install tshark): {Stderr}");
+            var sent = testbed.RunInClient(TimeSpan.FromSeconds(20), "python3", "-c", SendMarker);
+            if (!sent.Ok) throw new InvalidOperationException("the capture's marker packet could not be sent: " + sent);
+            for (int i = 0; i < 5 && !_markerSeen; i++) Thread.Sleep(100);
         }
-        Thread.Sleep(300); // dumpcap is attached once it has printed; a short margin for the socket filter
     }
 
     public string File { get; }
@@ -48,19 +71,26 @@ internal sealed class GateCapture : IDisposable
         if (!_tshark.WaitForExit(10_000)) throw new InvalidOperationException("tshark did not stop within 10 s");
     }
 
-    /// <summary>Packets in the capture matching a Wireshark display filter.</summary>
+    /// <summary>Packets in the capture matching a Wireshark display filter (the marker never counts).</summary>
     public int Count(string filter)
     {
         Stop();
+        if (Frames(MarkerFilter).Length == 0)
+            throw new InvalidOperationException($"the capture file {File} lacks the marker packet tshark saw live: it was not written whole");
+        return Frames($"({filter}) && !({MarkerFilter})").Length;
+    }
+
+    private string[] Frames(string filter)
+    {
         var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", filter, "-T", "fields", "-e", "frame.number");
         if (!result.Ok) throw new InvalidOperationException($"tshark -r {File} -Y \"{filter}\" failed: {result.Stderr}");
-        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <summary>A readable dump of matching packets, for assertion messages.</summary>
     public string Describe(string filter, int max = 15)
     {
-        var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", filter);
+        var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", $"({filter}) && !({MarkerFilter})");
         return string.Join('\n', result.Stdout.Split('\n').Take(max));
     }
 
@@ -252,7 +282,7 @@ internal static class GateRuns
     /// <summary>Counts packets matching a filter while <paramref name="act"/> runs (capture on the client's eth0).</summary>
     public static (int Count, string Packets) CaptureWhile(NamespaceTestbed testbed, string name, string filter, Action act)
     {
-        using var capture = new GateCapture(testbed, name);
+        using var capture = new WireCapture(testbed, name);
         act();
         Thread.Sleep(500);
         return (capture.Count(filter), capture.Describe(filter));

@@ -139,6 +139,11 @@ public sealed class ProxyDetourTests : IDisposable
         ProxyPeers.StartDante(_testbed);
         string outbounds = HiddenShadowsocks(detour: "socks") + ", " + ProxyPeers.Socks("socks", ProxyPeers.DantePort)
             + """, {"type": "urltest", "tag": "auto", "outbounds": ["ss"], "interval": "1s"}""";
+        // Counts connections to dante: the app's one, then one per probe that went through the detour.
+        var counter = _testbed.RunInRouter(TimeSpan.FromSeconds(10), "nft",
+            "add table inet e2e_probes; add chain inet e2e_probes in { type filter hook input priority -300; }; " +
+            $"add rule inet e2e_probes in tcp dport {ProxyPeers.DantePort} tcp flags & (syn | ack) == syn counter");
+        Assert.True(counter.Ok, counter.ToString());
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(outbounds, final: "auto")).WaitStarted();
 
         var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
@@ -146,6 +151,10 @@ public sealed class ProxyDetourTests : IDisposable
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+        // The probe rounds happened, and through the detour: more connections reached dante than the app made.
+        var rule = _testbed.RunInRouter(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "e2e_probes", "in").Stdout;
+        var match = System.Text.RegularExpressions.Regex.Match(rule, @"counter packets (\d+)");
+        Assert.True(match.Success && int.Parse(match.Groups[1].Value) >= 3, $"fewer than 2 probes reached dante after the app's connection: {rule}\n{engine.Log}");
         // A probe that dialed around the detour would fail (the direct path is dropped) and be logged.
         Assert.DoesNotContain("no TCP answer", engine.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("member ss is down", engine.Log, StringComparison.Ordinal);

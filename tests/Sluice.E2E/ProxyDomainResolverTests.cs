@@ -27,12 +27,14 @@ public sealed class ProxyDomainResolverTests : IDisposable
         _testbed.StartIn(_testbed.Router, "dnsmasq", "--no-daemon", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
             $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", "--local-ttl=300",
             "--log-queries", $"--log-facility={_queryLog}", $"--pid-file={Path.Combine(_testbed.WorkDir, "dnsmasq.pid")}");
-        for (int i = 0; i < 50; i++)
+        bool answered = false;
+        for (int i = 0; i < 50 && !answered; i++)
         {
             var probe = _testbed.RunInRouter(TimeSpan.FromSeconds(5), "dig", "+short", "+time=1", "+tries=1", $"@{NamespaceTestbed.RouterV4}", "probe." + ServerName);
-            if (probe.Ok && probe.Stdout.Trim() == NamespaceTestbed.RouterV4) break;
-            Thread.Sleep(100);
+            answered = probe.Ok && probe.Stdout.Trim() == NamespaceTestbed.RouterV4;
+            if (!answered) Thread.Sleep(100);
         }
+        if (!answered) throw new InvalidOperationException("dnsmasq in the router namespace never answered its probe query");
         ProxyPeers.StartShadowsocks(_testbed, Method);
     }
 
@@ -46,8 +48,18 @@ public sealed class ProxyDomainResolverTests : IDisposable
         }
         """;
 
-    private int QueriesFor(string type) =>
-        File.Exists(_queryLog) ? File.ReadLines(_queryLog).Count(l => l.Contains($"query[{type}] {ServerName}", StringComparison.Ordinal)) : 0;
+    /// <summary>
+    /// Queries dnsmasq logged for the server name. The log must exist and hold the constructor's probe
+    /// query, so "0 queries" always means dnsmasq was listening and logging, not that nobody looked.
+    /// </summary>
+    private int QueriesFor(string type)
+    {
+        if (!File.Exists(_queryLog)) throw new InvalidOperationException($"dnsmasq's query log {_queryLog} does not exist: the oracle is blind");
+        var lines = File.ReadAllLines(_queryLog);
+        if (!lines.Any(l => l.Contains($"query[A] probe.{ServerName}", StringComparison.Ordinal)))
+            throw new InvalidOperationException("dnsmasq's query log lacks the start-up probe query: it is not logging what it answers");
+        return lines.Count(l => l.Contains($"query[{type}] {ServerName}", StringComparison.Ordinal));
+    }
 
     [Fact]
     public void ServerName_ResolvedByDomainResolver_Connects_AndIsAskedOncePerTtl()

@@ -82,16 +82,27 @@ public sealed partial class ProxyGroupTests : IDisposable
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(Members(ports) + ", " + group, final: "auto")).WaitStarted();
         // A long download that is still running when its server dies.
         File.WriteAllBytes(Path.Combine(_testbed.WwwDir, "big.bin"), new byte[200 * 1024 * 1024]);
-        var download = _testbed.StartIn(_testbed.Client, "curl", "-sS", "--limit-rate", "1M", "-o", "/dev/null", ProxyPeers.HiddenUrl("big.bin"));
+        string saved = Path.Combine(_testbed.WorkDir, "big.part");
+        var download = _testbed.StartIn(_testbed.Client, "curl", "-sS", "--limit-rate", "1M", "-o", saved, ProxyPeers.HiddenUrl("big.bin"));
         Assert.True(engine.WaitFor("group auto: now using", TimeSpan.FromSeconds(10)), engine.Log);
-        Thread.Sleep(1000);
         string chosen = UsingRegex().Match(engine.Log).Groups[1].Value;
+        // Bytes are flowing through the chosen member before it dies.
+        long Saved() => File.Exists(saved) ? new FileInfo(saved).Length : 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Saved() < 1024 * 1024 && clock.Elapsed < TimeSpan.FromSeconds(20) && !download.HasExited) Thread.Sleep(100);
+        long atKill = Saved();
+        Assert.True(atKill >= 1024 * 1024 && !download.HasExited, $"the download never got going ({atKill} bytes)\n{engine.Log}");
 
         Exec.Kill(servers[chosen]);
 
-        // The app sees its connection end (not a silent stall), so it can reconnect.
+        // The app sees its connection end (not a silent stall), so it can reconnect: curl exits with an
+        // error well before the 200 MiB are in, and no byte arrives after that.
         Assert.True(download.WaitForExit(15_000), engine.Log);
         Assert.NotEqual(0, download.ExitCode);
+        long atExit = Saved();
+        Assert.True(atExit < 200L * 1024 * 1024, $"the download completed ({atExit} bytes): the connection was not cut");
+        Thread.Sleep(1000);
+        Assert.Equal(atExit, Saved());
         Assert.True(engine.WaitFor($"member {chosen} is down", TimeSpan.FromSeconds(5)), engine.Log);
     }
 

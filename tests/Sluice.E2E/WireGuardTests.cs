@@ -89,11 +89,20 @@ public sealed class WireGuardTests : IDisposable
         string expected = WriteBlob(100);
         var peer = WireGuardGoPeer.Start(_testbed, _sluiceKeys.Public);
         var engine = StartSluice(peer, ServerRule());
+        long before = LaneCounters.WireGuardPeerBytes(peer);
 
         var result = _testbed.RunInClient(TimeSpan.FromSeconds(120), "sh", "-c", $"curl -sS --max-time 100 {EngineConfigs.ServerUrl("blob.bin")} | sha256sum");
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(expected, result.Stdout.Split(' ')[0]);
+        AssertCarriedByThePeer(peer, before, 100);
+    }
+
+    /// <summary>The transfer went through wireguard-go (its peer counters moved by at least its size), not around the tunnel.</summary>
+    private static void AssertCarriedByThePeer(WireGuardGoPeer peer, long before, int mebibytes)
+    {
+        long moved = LaneCounters.WireGuardPeerBytes(peer) - before;
+        Assert.True(moved >= mebibytes * 1024L * 1024, $"wireguard-go's peer counters moved by {moved} bytes for a {mebibytes} MiB transfer");
     }
 
     [Fact]
@@ -119,8 +128,10 @@ public sealed class WireGuardTests : IDisposable
             .Replace(peer.PublicKey, stranger.Public);
         var engine = _testbed.StartEngine(config).WaitStarted();
 
-        Assert.True(engine.WaitFor($"{NamespaceTestbed.RouterV4}:{WireGuardGoPeer.ListenPort}", TimeSpan.FromSeconds(15)), engine.Log);
-        Assert.True(engine.WaitFor("handshake", TimeSpan.FromSeconds(5)), engine.Log);
+        // The line names the sender and the key it presented, which is not the configured peer's.
+        Assert.True(engine.WaitFor($"handshake from {NamespaceTestbed.RouterV4}:{WireGuardGoPeer.ListenPort} failed: public key {peer.PublicKey} is not one of our peers",
+            TimeSpan.FromSeconds(15)), engine.Log);
+        Assert.DoesNotContain(engine.Lines, l => l.Contains("handshake with", StringComparison.Ordinal) && l.Contains("complete", StringComparison.Ordinal));
         Assert.False(engine.HasExited);
     }
 
@@ -145,14 +156,26 @@ public sealed class WireGuardTests : IDisposable
             print(n)
             """;
         File.WriteAllText(Path.Combine(_testbed.WorkDir, "flood.py"), flood);
+        // Counts the flood where it arrives: the client's input, to the engine's port, from anyone but wireguard-go.
+        var counted = _testbed.RunInClient(TimeSpan.FromSeconds(10), "nft",
+            $"add table inet e2e_flood; add chain inet e2e_flood in {{ type filter hook input priority -300; }}; " +
+            $"add rule inet e2e_flood in ip saddr {NamespaceTestbed.RouterV4} udp sport != {WireGuardGoPeer.ListenPort} udp dport 51821 counter");
+        Assert.True(counted.Ok, counted.ToString());
+        long before = LaneCounters.WireGuardPeerBytes(peer);
         var flooder = _testbed.StartIn(_testbed.Router, "python3", Path.Combine(_testbed.WorkDir, "flood.py"), NamespaceTestbed.ClientV4, "20");
 
         var result = _testbed.RunInClient(TimeSpan.FromSeconds(60), "sh", "-c", $"curl -sS --max-time 50 {EngineConfigs.ServerUrl("blob.bin")} | sha256sum");
+        Exec.Kill(flooder);
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(expected, result.Stdout.Split(' ')[0]);
         Assert.False(engine.HasExited);
-        flooder.Kill();
+        AssertCarriedByThePeer(peer, before, 40);
+        // The garbage really reached the engine's port, and the engine read and dropped it.
+        var rule = _testbed.RunInClient(TimeSpan.FromSeconds(10), "nft", "list", "chain", "inet", "e2e_flood", "in").Stdout;
+        var match = System.Text.RegularExpressions.Regex.Match(rule, @"counter packets (\d+)");
+        Assert.True(match.Success && long.Parse(match.Groups[1].Value) >= 1000, $"the flood did not reach the engine's port: {rule}");
+        Assert.True(engine.WaitFor($"datagram from {NamespaceTestbed.RouterV4}:", TimeSpan.FromSeconds(5)), "the engine never logged dropping a garbage datagram\n" + engine.Log);
     }
 
     [Fact]
@@ -161,6 +184,7 @@ public sealed class WireGuardTests : IDisposable
         string expected = WriteBlob(100);
         var peer = WireGuardGoPeer.Start(_testbed, _sluiceKeys.Public);
         var engine = StartSluice(peer, ServerRule());
+        long before = LaneCounters.WireGuardPeerBytes(peer);
         // Throttled so the transfer spans several handshakes.
         var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(90), "sh", "-c",
             $"curl -sS --max-time 80 --limit-rate 20M {EngineConfigs.ServerUrl("blob.bin")} | sha256sum"));
@@ -175,6 +199,7 @@ public sealed class WireGuardTests : IDisposable
         Assert.True(result.Ok, result + "\n" + engine.Log);
         Assert.Equal(expected, result.Stdout.Split(' ')[0]);
         Assert.True(engine.Lines.Count(l => l.Contains("handshake with peer 0", StringComparison.Ordinal)) >= 3, engine.Log);
+        AssertCarriedByThePeer(peer, before, 100);
     }
 
     [Fact]

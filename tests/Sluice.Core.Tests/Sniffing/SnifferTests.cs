@@ -128,16 +128,35 @@ public class SnifferTests
     }
 
     [Fact]
-    public void RandomBytes_NeverThrow()
+    public void RandomBytes_NeverThrow_AndNeverInventADomain()
     {
         var rng = new Random(7);
         var buffer = new byte[600];
+        var seen = new HashSet<SniffStatus>();
         for (int i = 0; i < 5000; i++)
         {
             rng.NextBytes(buffer);
             if (i % 2 == 0) { buffer[0] = 0x16; buffer[1] = 3; }
-            Sniffer.Sniff(buffer.AsSpan(0, rng.Next(buffer.Length)));
+            var input = buffer.AsSpan(0, rng.Next(buffer.Length));
+            var result = Sniffer.Sniff(input);
+            seen.Add(result.Status);
+            Assert.True(Enum.IsDefined(result.Status), $"input {i}: status {(int)result.Status}");
+            if (result.Status != SniffStatus.Found)
+            {
+                Assert.Null(result.Protocol);
+                Assert.Null(result.Domain);
+            }
+            else
+            {
+                Assert.NotNull(result.Protocol);
+                // A name is only ever read out of the bytes, never made up.
+                if (result.Domain is not null)
+                    Assert.Contains(result.Domain, System.Text.Encoding.Latin1.GetString(input), StringComparison.OrdinalIgnoreCase);
+            }
         }
+        // The TLS-looking half asks for more bytes (record lengths past the end), the rest is refused.
+        Assert.Contains(SniffStatus.NeedMore, seen);
+        Assert.Contains(SniffStatus.NotMatched, seen);
     }
 
     private static void WriteU16(byte[] b, int at, int value)

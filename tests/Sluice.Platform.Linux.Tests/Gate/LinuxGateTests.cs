@@ -56,10 +56,25 @@ public sealed class LinuxGateTests : IDisposable
     [Fact]
     public void EngineRouteTable_RemoveStale_LeavesTheGateAlone()
     {
+        // What a killed engine leaves: its policy rules, its route table and its nftables table
+        // (a dummy link stands in for the TUN the routes point at).
+        IpCommand.InNetns(_ns.Name, "ip", ["link", "add", "sluice0", "type", "dummy"]);
+        IpCommand.InNetns(_ns.Name, "ip", ["link", "set", "sluice0", "up"]);
+        var plan = new AutoRoutePlan("sluice0", 5140, 0x534c, 9100, true, true, [], [], false);
+        var routes = new LinuxRouteTable(_ns.Name);
+        routes.Apply(plan);
+        Assert.Contains("lookup 5140", IpCommand.InNetns(_ns.Name, "ip", ["rule", "list"]).Stdout, StringComparison.Ordinal);
         var gate = new LinuxGate(_ns.Name);
         gate.Apply(Plan(GateMode.All));
-        new LinuxRouteTable(_ns.Name).RemoveStale(new AutoRoutePlan("sluice0", 5140, 0x534c, 9100, true, true, [], [], false));
-        Assert.NotNull(gate.Read());
+        string applied = gate.List()!;
+
+        routes.RemoveStale(plan);
+
+        // The stale engine state is gone...
+        Assert.DoesNotContain("lookup 5140", IpCommand.InNetns(_ns.Name, "ip", ["rule", "list"]).Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sluice_route", IpCommand.InNetns(_ns.Name, "nft", ["list", "tables"]).Stdout, StringComparison.Ordinal);
+        // ...and the gate is exactly as it was applied.
+        Assert.Equal(applied, gate.List());
     }
 
     public void Dispose() => _ns.Dispose();
