@@ -37,5 +37,8 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(ClashGroups))]
+[JsonSerializable(typeof(ClashProviders))]
+[JsonSerializable(typeof(Dictionary<string, int>))]
 [JsonSerializable(typeof(string))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -43,3 +43,9 @@ public sealed record ClashMessage([property: JsonPropertyName("message")] string
 public sealed record ClashMemory(
     [property: JsonPropertyName("inuse")] long InUse,
     [property: JsonPropertyName("oslimit")] long OsLimit);
+
+/// <summary>/group: the groups, in /proxies' shape.</summary>
+public sealed record ClashGroups([property: JsonPropertyName("proxies")] IReadOnlyList<ClashProxy> Proxies);
+
+/// <summary>/providers/proxies and /providers/rules: Sluice has no Clash providers, so always empty.</summary>
+public sealed record ClashProviders([property: JsonPropertyName("providers")] IReadOnlyDictionary<string, string> Providers);

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Sluice.Control;
 using Sluice.Core.Monitoring;
 
 namespace Sluice.Daemon;
@@ -15,9 +16,9 @@ internal static class ClashGroupEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, EngineSupervisor supervisor)
     {
-        app.MapGet("/group", () => Results.Json(new { proxies = ClashEndpoints.Proxies(supervisor).Values.Where(p => p.All is not null && p.Name != "GLOBAL").ToArray() }));
+        app.MapGet("/group", () => Results.Json(new ClashGroups(ClashEndpoints.Proxies(supervisor).Values.Where(p => p.All is not null && p.Name != "GLOBAL").ToArray()), ApiJsonContext.Default.ClashGroups));
         app.MapGet("/group/{name}", (string name) => ClashEndpoints.Proxies(supervisor).TryGetValue(name, out var proxy) && proxy.All is not null
-            ? Results.Json(proxy)
+            ? Results.Json(proxy, ApiJsonContext.Default.ClashProxy)
             : Message(StatusCodes.Status404NotFound, $"no group \"{name}\""));
         app.MapGet("/group/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
         {
@@ -38,15 +39,15 @@ internal static class ClashGroupEndpoints
                 DelayHistory.Record(tag, delay);
                 delays[tag] = delay;
             }
-            return Results.Json(delays);
+            return Results.Json(delays, ApiJsonContext.Default.DictionaryStringInt32);
         });
 
-        app.MapGet("/providers/proxies", () => Results.Json(new { providers = new Dictionary<string, object>() }));
+        app.MapGet("/providers/proxies", () => Results.Json(new ClashProviders(new Dictionary<string, string>()), ApiJsonContext.Default.ClashProviders));
         app.MapGet("/providers/proxies/{name}", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\": Sluice's subscriptions are outbound groups (see /proxies)"));
         app.MapMethods("/providers/proxies/{name}", ["PUT"], (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
         app.MapGet("/providers/proxies/{name}/healthcheck", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
-        app.MapGet("/providers/rules", () => Results.Json(new { providers = new Dictionary<string, object>() }));
+        app.MapGet("/providers/rules", () => Results.Json(new ClashProviders(new Dictionary<string, string>()), ApiJsonContext.Default.ClashProviders));
     }
 
-    private static IResult Message(int status, string message) => Results.Json(new { message }, statusCode: status);
+    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }

@@ -77,7 +77,7 @@ public static class ConfigMigrator
             foreach (string tag in sets.Where(t => !defined.Contains(t)))
             {
                 string kind = tag.StartsWith("geoip-", StringComparison.Ordinal) ? "geoip" : "geosite";
-                definitions.Add(new JsonObject { ["type"] = "remote", ["tag"] = tag, ["format"] = "binary",
+                definitions.Add((JsonNode)new JsonObject { ["type"] = "remote", ["tag"] = tag, ["format"] = "binary",
                     ["url"] = $"https://raw.githubusercontent.com/SagerNet/sing-{kind}/rule-set/{tag}.srs" });
                 changes.Add($"route.rule_set: added the remote set \"{tag}\"");
             }
@@ -107,7 +107,7 @@ public static class ConfigMigrator
                 var list = rule["rule_set"] as JsonArray ?? (rule["rule_set"] is { } one ? new JsonArray(one.DeepClone()) : new JsonArray());
                 foreach (string tag in tags)
                 {
-                    list.Add(tag);
+                    list.Add((JsonNode)tag);
                     sets.Add(tag);
                 }
                 rule["rule_set"] = list;

@@ -59,7 +59,6 @@ internal static class ClashV2Ray
         if (Scalar(entry, "client-fingerprint") is { Length: > 0 } fp) tls["utls"] = new JsonObject { ["enabled"] = true, ["fingerprint"] = fp };
         if (Mapping(entry, "reality-opts") is { } reality)
         {
-            if (!RealitySupport.Available) throw new ImportException("reality-opts: Reality is not available in this build of Sluice yet");
             var r = new JsonObject { ["enabled"] = true, ["public_key"] = Scalar(reality, "public-key") ?? throw new ImportException("reality-opts has no public-key") };
             if (Scalar(reality, "short-id") is { Length: > 0 } sid) r["short_id"] = sid;
             tls["reality"] = r;

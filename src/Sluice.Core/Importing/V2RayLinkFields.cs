@@ -60,7 +60,6 @@ internal static class V2RayLinkFields
         if (link.Query.GetValueOrDefault("fp") is { Length: > 0 } fp) tls["utls"] = new JsonObject { ["enabled"] = true, ["fingerprint"] = fp };
         if (security == "reality")
         {
-            if (!RealitySupport.Available) throw Bad(link.Scheme, "security=reality: Reality is not available in this build of Sluice yet");
             string key = link.Query.GetValueOrDefault("pbk") ?? throw Bad(link.Scheme, "security=reality needs pbk (the server's public key)");
             var reality = new JsonObject { ["enabled"] = true, ["public_key"] = key };
             if (link.Query.GetValueOrDefault("sid") is { Length: > 0 } sid) reality["short_id"] = sid;

@@ -47,7 +47,7 @@ internal static class FakeIpStore
                 versions[i] = pools[i].Pool.Version;
                 var (next, list) = pools[i].Pool.Export();
                 var names = new JsonArray();
-                foreach (var (name, address) in list) names.Add(new JsonArray(name, address.ToString()));
+                foreach (var (name, address) in list) names.Add((JsonNode)new JsonArray(name, address.ToString()));
                 section[pools[i].Key] = new JsonObject { ["next"] = next.ToString(CultureInfo.InvariantCulture), ["names"] = names };
             }
             entry["fakeip"] = section;

@@ -1,3 +1,4 @@
+using Sluice.Control;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -27,11 +28,11 @@ internal static class ExternalUiEndpoints
     private static IResult Serve(HttpContext context, ExternalUiSource source)
     {
         if (source.Directory is not { } directory)
-            return Results.Json(new { message = source.Pending ?? "no dashboard" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Results.Json(new ClashMessage(source.Pending ?? "no dashboard"), ApiJsonContext.Default.ClashMessage, statusCode: StatusCodes.Status503ServiceUnavailable);
         // Request.Path is percent-decoded (except %2F, which stays encoded and so never splits a segment).
         string relative = (context.Request.Path.Value ?? "/ui/")["/ui/".Length..];
         var file = directory.OpenFile(relative, out string? refusal);
-        if (file is null) return Results.Json(new { message = $"/ui/{relative}: {refusal}" }, statusCode: StatusCodes.Status404NotFound);
+        if (file is null) return Results.Json(new ClashMessage($"/ui/{relative}: {refusal}"), ApiJsonContext.Default.ClashMessage, statusCode: StatusCodes.Status404NotFound);
         string name = relative.Length == 0 || relative.EndsWith('/') ? "index.html" : relative;
         if (!Types.TryGetContentType(name, out string? type)) type = "application/octet-stream";
         var headers = context.Response.Headers;

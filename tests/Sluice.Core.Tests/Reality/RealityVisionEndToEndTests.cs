@@ -123,7 +123,7 @@ public sealed class RealityVisionEndToEndTests(OpensslPeer peer) : IClassFixture
             new RealityOptions(true, publicKey, Convert.FromHexString(shortId)));
         var options = new VlessOutboundOptions("reality-test", new ProxyServerOptions("127.0.0.1", (ushort)port, DialOptions.Default), UserId,
             VlessOptionsParser.Vision, ProxyNetwork.Tcp | ProxyNetwork.Udp, tls, null, VlessPacketEncoding.Xudp);
-        using var vless = new VlessOutbound(options, new OutboundContext(new LoopbackSockets()), NullLogger.Instance);
+        using var vless = new VlessOutbound(options, new OutboundContext(new Sluice.Tests.PlainSockets()), NullLogger.Instance);
         var stream = await vless.DialTcpAsync(new Destination(NetAddress.Parse("127.0.0.1"), (ushort)targetPort), CancellationToken.None);
         return Assert.IsType<VisionStream>(stream);
     }
