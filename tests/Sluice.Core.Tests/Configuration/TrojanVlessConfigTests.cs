@@ -55,7 +55,6 @@ public sealed class TrojanVlessConfigTests
 
     [Theory]
     [InlineData(",\"flow\":\"xtls-rprx-vision\"", "outbounds[0].flow")]
-    [InlineData(",\"tls\":{\"enabled\":true,\"reality\":{\"enabled\":true,\"public_key\":\"jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0\",\"short_id\":\"0123abcd\"}}", "outbounds[0].tls.reality.enabled")]
     [InlineData(",\"tls\":{\"enabled\":true,\"min_version\":\"1.4\"}", "outbounds[0].tls.min_version")]
     [InlineData(",\"tls\":{\"enabled\":true,\"certificate\":\"not pem\"}", "outbounds[0].tls.certificate")]
     [InlineData(",\"tls\":{\"enabled\":true,\"ech\":{}}", "outbounds[0].tls.ech")]

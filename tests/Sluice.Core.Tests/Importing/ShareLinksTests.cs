@@ -96,7 +96,6 @@ public sealed class ShareLinksTests
     /// <summary>An error about a link names it without its userinfo: the base64 there is the password.</summary>
     [Theory]
     [InlineData("aes-128-gcm:hunter2-secret", "10.0.0.2:notaport")]
-    [InlineData("aes-128-gcm:hunter2-secret", "10.0.0.2:8388/?plugin=obfs-local%3Bobfs%3Dhttp")]
     public void BadLinkError_DoesNotPrintTheUserInfo(string userInfo, string rest)
     {
         string secret = B64Url(userInfo);

@@ -45,7 +45,6 @@ public sealed class VlessTrojanLinksTests
     [InlineData($"vless://{Uuid}@h.example:443?security=xtls", "security")]
     [InlineData($"vless://{Uuid}@h.example:443?type=grpc", "type \"grpc\"")]
     [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-vision&security=tls", "flow")]
-    [InlineData("trojan://secret-pw@h.example:443?security=reality&pbk=x", "reality")]
     [InlineData("trojan://secret-pw@", "host:port")]
     public void MalformedLink_NamesThePart_WithoutTheSecret(string link, string part)
     {

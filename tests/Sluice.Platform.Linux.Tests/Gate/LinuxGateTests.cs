@@ -57,8 +57,8 @@ public sealed class LinuxGateTests : IDisposable
     public void EngineRouteTable_RemoveStale_LeavesTheGateAlone()
     {
         // What a killed engine leaves: its policy rules, its route table and its nftables table
-        // (a dummy link stands in for the TUN the routes point at).
-        IpCommand.InNetns(_ns.Name, "ip", ["link", "add", "sluice0", "type", "dummy"]);
+        // (an unowned TUN device stands in for the engine's).
+        IpCommand.InNetns(_ns.Name, "ip", ["tuntap", "add", "sluice0", "mode", "tun"]);
         IpCommand.InNetns(_ns.Name, "ip", ["link", "set", "sluice0", "up"]);
         var plan = new AutoRoutePlan("sluice0", 5140, 0x534c, 9100, true, true, [], [], false);
         var routes = new LinuxRouteTable(_ns.Name);
