@@ -91,9 +91,9 @@ public sealed class DirectLaneTests : IDisposable
 
         Assert.True(result.Ok, result.ToString() + "\n" + engine.Log);
         Assert.Contains("3 received", result.Stdout);
-        // Requests in and replies out through the TUN: the engine answered for the direct lane.
+        // The echo requests entered the TUN (the engine relayed them), not eth0 directly.
         var moved = LaneCounters.Of(_testbed.Client) - before;
-        Assert.True(moved.Packets >= 6, $"only {moved.Packets} packets crossed sluice0 for 3 echo requests and their replies");
+        Assert.True(moved.Packets >= 3, $"only {moved.Packets} packets crossed sluice0 for 3 echo requests");
     }
 
     public void Dispose() => _testbed.Dispose();
