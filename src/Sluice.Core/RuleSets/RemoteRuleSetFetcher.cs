@@ -71,9 +71,9 @@ internal sealed class RemoteRuleSetFetcher : IDisposable
         }
         else
         {
-            IPAddress address = names is not null
-                ? (await names.ResolveAsync(null, endpoint.Host, cancellationToken).ConfigureAwait(false)).Addresses[0]
-                : (await System.Net.Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken).ConfigureAwait(false)).First();
+            // Names are resolved by the engine's DNS server; Core never asks the host's resolver itself.
+            if (names is null) throw new RuleSetFetchException($"cannot resolve {endpoint.Host}: no DNS server to ask (use an address in the url)");
+            IPAddress address = (await names.ResolveAsync(null, endpoint.Host, cancellationToken).ConfigureAwait(false)).Addresses[0];
             destination = new Destination(NetAddress.FromIPAddress(address), port, endpoint.Host);
         }
         return await outbound.DialTcpAsync(destination, cancellationToken).ConfigureAwait(false);
