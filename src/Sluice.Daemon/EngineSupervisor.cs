@@ -396,12 +396,3 @@ internal sealed partial class EngineSupervisor : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "bringing up what was up before the daemon stopped: {Config}")]
     private static partial void LogResuming(ILogger logger, string config);
 }
-
-/// <summary>Builds envelopes; data is serialized with the API's snake_case options.</summary>
-internal static class Envelopes
-{
-    public static Envelope Ok(object? data) => new(ApiCodes.Ok, "ok", data is null ? null : ApiJson.Element(data));
-
-    public static Envelope Fail(int code, string message, object? data = null) =>
-        new(code, message, data is null ? null : ApiJson.Element(data));
-}
