@@ -105,7 +105,7 @@ public sealed class PacketLoopTests : IDisposable
         var refusal = Next();
         Assert.Equal(IpProtocol.Icmp, refusal.Protocol);
         Assert.True(IcmpMessage.TryParse(refusal.Payload, out var icmp));
-        Assert.Equal((3, Sluice.Core.Stack.IcmpCodes.V4AdminProhibited), ((int)icmp.Type, (int)icmp.Code));
+        Assert.Equal((3, IcmpCodes.V4AdministrativelyProhibited), ((int)icmp.Type, (int)icmp.Code));
         Assert.Equal((Server, App), (refusal.Source, refusal.Destination));
     }
 
