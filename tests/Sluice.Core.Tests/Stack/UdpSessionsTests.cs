@@ -46,7 +46,7 @@ public sealed class UdpSessionsTests
         var clock = new FakeClock();
         var connections = new ConnectionRegistry(clock);
         var lanes = new LaneSelector(Router.Compile(Sluice.Core.Configuration.RouteOptions.Empty, ["out"], "out"), new Dictionary<string, IOutbound>(), "out", false, NullLogger.Instance);
-        return (new UdpSessions(new ChannelTun(), connections, lanes, null, logs.CreateLogger("udp"), clock, EngineLimits.Default), connections);
+        return (new UdpSessions(new ChannelTun(), new FlowAdmission(lanes, connections, NullLogger.Instance), null, logs.CreateLogger("udp"), clock, EngineLimits.Default), connections);
     }
 
     private static void Open(UdpSessions udp, IOutbound outbound, ushort sourcePort)
