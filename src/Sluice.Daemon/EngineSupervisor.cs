@@ -120,10 +120,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         SluiceConfig config;
         try
         {
-            // Only the daemon's own -c file (root chose it) may name paths the daemon writes.
-            bool own = configPath is not null && configPath == _daemonConfigPath;
-            var origin = own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
-            config = ConfigLoader.Load(configJson, origin);
+            config = ConfigLoader.Load(configJson, OriginOf(configPath));
         }
         catch (ConfigException e)
         {
@@ -187,6 +184,10 @@ internal sealed partial class EngineSupervisor : IDisposable
         return Envelopes.Ok(Status());
     }
 
+    /// <summary>Only the daemon's own -c file (root chose it) may name paths the daemon writes.</summary>
+    private ConfigOrigin OriginOf(string? configPath) =>
+        configPath is not null && configPath == _daemonConfigPath ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
+
     /// <summary>
     /// external_ui and external_ui_download_url make the daemon (root) serve or fetch files: only the config it was
     /// started with (-c, written by whoever runs it) may choose them, never one sent over the API.
@@ -216,20 +217,6 @@ internal sealed partial class EngineSupervisor : IDisposable
         {
             _actions.Release();
         }
-    }
-
-    /// <summary>Re-reads the running config (from its file when it came from one) and restarts the engine.</summary>
-    public async Task<Envelope> ReloadAsync()
-    {
-        string? json, path;
-        lock (_stateLock)
-        {
-            json = _configJson;
-            path = ConfigPath;
-        }
-        if (json is null && path is null)
-            return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
-        return await UpAsync(path is null ? json : null, path, null).ConfigureAwait(false);
     }
 
     /// <summary>Daemon start: a remembered "up" comes back on its own (after kill -9, a crash, a reboot).</summary>
