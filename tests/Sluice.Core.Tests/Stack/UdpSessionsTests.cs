@@ -58,26 +58,4 @@ public sealed class UdpSessionsTests
         var choice = new LaneChoice(LaneKind.Outbound, outbound, new RouteDecision(Verdict.Route, outbound.Tag, -1, 0, TimeSpan.Zero));
         udp.Open(ip, key, new FlowContext(key, "tun-in", null), choice, "q"u8, new byte[2048]);
     }
-
-    /// <summary>An outbound whose UDP open fails with the given exception (the failure under test).</summary>
-    private sealed class FailingOutbound(Exception failure) : IOutbound
-    {
-        public int Opened;
-
-        public string Tag => "out";
-
-        public string Type => "failing";
-
-        public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) => throw failure;
-
-        public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Opened);
-            return ValueTask.FromException<IUdpChannel>(failure);
-        }
-
-        public void Dispose()
-        {
-        }
-    }
 }
