@@ -38,29 +38,16 @@ internal sealed partial class EngineSupervisor
         if (runningJson is null && path is null)
             return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
 
+        const string Stays = "; the running config stays";
         string nextJson = runningJson!;
         if (path is not null)
         {
-            try
-            {
-                nextJson = await File.ReadAllTextAsync(path).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {path}: {e.Message}; the running config stays");
-            }
+            var read = await ReadConfigAsync(path, Stays).ConfigureAwait(false);
+            if (read.Json is null) return read.Refusal!;
+            nextJson = read.Json;
         }
-
-        SluiceConfig next;
-        try
-        {
-            next = ConfigLoader.Load(nextJson, OriginOf(path));
-        }
-        catch (ConfigException e)
-        {
-            return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(path is null ? "" : " " + path)} is not valid; the running config stays. Fix these and reload again:\n{e.Message}",
-                new ConfigErrorsData(e.Errors.Select(error => new ConfigErrorInfo(error.Path, error.Message)).ToArray()));
-        }
+        var loaded = LoadConfig(nextJson, path, Stays);
+        if (loaded.Config is not { } next) return loaded.Refusal!;
         if (RefuseChosenFiles(next, path) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
 
         var engine = Engine;

@@ -106,26 +106,14 @@ internal sealed partial class EngineSupervisor : IDisposable
             }
             else
             {
-                try
-                {
-                    configJson = await File.ReadAllTextAsync(configPath).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    return Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {configPath}: {e.Message}");
-                }
+                var read = await ReadConfigAsync(configPath, "").ConfigureAwait(false);
+                if (read.Json is null) return read.Refusal!;
+                configJson = read.Json;
             }
         }
 
-        SluiceConfig config;
-        try
-        {
-            config = ConfigLoader.Load(configJson, OriginOf(configPath));
-        }
-        catch (ConfigException e)
-        {
-            return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
-        }
+        var loaded = LoadConfig(configJson, configPath, "");
+        if (loaded.Config is not { } config) return loaded.Refusal!;
 
         if (RefuseChosenFiles(config, configPath) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
 
@@ -182,6 +170,33 @@ internal sealed partial class EngineSupervisor : IDisposable
         if (server is not null && !SelectServer(server))
             return Envelopes.Fail(ApiCodes.NotFound, $"connected, but no selector group has a member \"{server}\" (see `sluice servers`)", Status());
         return Envelopes.Ok(Status());
+    }
+
+    /// <summary>A config file's text, or the answer saying why it cannot be read (<paramref name="stays"/> adds what is kept).</summary>
+    private static async Task<(string? Json, Envelope? Refusal)> ReadConfigAsync(string path, string stays)
+    {
+        try
+        {
+            return (await File.ReadAllTextAsync(path).ConfigureAwait(false), null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {path}: {e.Message}{stays}"));
+        }
+    }
+
+    /// <summary>The loaded config, or the answer listing its errors, each with its JSON path (also as data).</summary>
+    private (SluiceConfig? Config, Envelope? Refusal) LoadConfig(string json, string? path, string stays)
+    {
+        try
+        {
+            return (ConfigLoader.Load(json, OriginOf(path)), null);
+        }
+        catch (ConfigException e)
+        {
+            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(path is null ? "" : " " + path)} is not valid{stays}; fix these and try again:\n{e.Message}",
+                new ConfigErrorsData(e.Errors.Select(error => new ConfigErrorInfo(error.Path, error.Message)).ToArray())));
+        }
     }
 
     /// <summary>Only the daemon's own -c file (root chose it) may name paths the daemon writes.</summary>
