@@ -24,7 +24,7 @@ sleep 0.5
 start_wg_client() {
   ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
   WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
-  sleep 0.5
+  wait_wg_device "$CLIENT" "$WGC"
   ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
   ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
   ip -n "$CLIENT" link set "$WGC" mtu 1420 up

@@ -61,12 +61,18 @@ bench_wireguard_router() {
   WGR="wgbr$$"; WGC="wgbc$$"
   ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
   BENCH_PIDS+=($!)
-  sleep 0.5
+  wait_wg_device "$ROUTER" "$WGR"
   ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
   ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
   ip -n "$ROUTER" link set "$WGR" mtu 1420 up
   ip netns exec "$ROUTER" iperf3 -s > /dev/null 2>&1 &
   BENCH_PIDS+=($!)
+}
+
+# wait_wg_device NS DEV: until wireguard-go's device answers `wg show` (a loaded machine can take seconds).
+wait_wg_device() {
+  for _ in $(seq 100); do ip netns exec "$1" wg show "$2" > /dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "wireguard-go device $2 did not come up" >&2; return 1
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
