@@ -44,7 +44,9 @@ JSON
 point() {
   local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss
   [ -n "$pid" ] && read -r _ c0 _ _ _ < <(proc_counters "$pid")
-  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up)
+  # A point that fails (a peer resetting streams) is recorded as 0 with its error, and the curve goes on.
+  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
+    || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0; }
   if [ -n "$pid" ]; then
     read -r _ c1 _ _ _ < <(proc_counters "$pid")
     # CPU over the ramp-up second too, so divide by the whole time the streams ran.
