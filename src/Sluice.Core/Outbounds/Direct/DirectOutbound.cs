@@ -94,6 +94,7 @@ internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel, IDatagra
         }
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))] // once per datagram: no box each time it waits
     public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         try
