@@ -135,7 +135,18 @@ internal sealed partial class TcpRelay : IDisposable
                 });
             try
             {
-                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, sniffed.AsMemory(0, sniffedLength), connection);
+                if (sniffed is not null)
+                {
+                    // The sniffed bytes leave first; their buffer goes back before the relay, which may idle for hours.
+                    if (sniffedLength > 0)
+                    {
+                        await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength));
+                        connection.AddUpload(sniffedLength);
+                    }
+                    ArrayPool<byte>.Shared.Return(sniffed);
+                    sniffed = null;
+                }
+                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, connection: connection);
             }
             finally
             {

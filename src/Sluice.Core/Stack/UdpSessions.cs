@@ -88,20 +88,32 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         var key = session.Key;
         int headerLength = PacketBuilder.IpUdpHeaderLength(key.IsV4);
         // 64 KiB exactly (an IP packet's limit, header included): the pool's 64 KiB bucket, not the 128 KiB one.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(65536);
+        // A channel that can wait without a buffer gets one only while a datagram is there: an idle session holds none.
+        byte[]? buffer = null;
         try
         {
             var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
             session.Channel = channel;
+            var readiness = channel as IDatagramReadiness;
             channel.Send(firstPayload);
             session.Connection?.AddUpload(firstPayload.Length);
             while (!session.Cancel.IsCancellationRequested)
             {
+                if (buffer is null)
+                {
+                    if (readiness is not null) await readiness.WaitReadableAsync(session.Cancel.Token);
+                    buffer = ArrayPool<byte>.Shared.Rent(65536);
+                }
                 int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength, 65535 - headerLength), session.Cancel.Token);
                 session.LastActive = time.Milliseconds();
                 session.Connection?.AddDownload(n);
                 int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
                 tun.Write(buffer.AsSpan(0, length));
+                if (readiness is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
         }
         catch (OperationCanceledException)
@@ -125,7 +137,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
             session.Dispose();
             if (session.Connection is { } connection) admission.Unregister(connection);
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
