@@ -78,12 +78,12 @@ internal sealed partial class EngineSupervisor : IDisposable
     /// Brings a config up: inline JSON, else a file, else the daemon's -c file, else the remembered one.
     /// A running engine is stopped first. The answer is an envelope; a config error leaves the state as it was.
     /// </summary>
-    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server)
+    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server, FileCaller? caller = null)
     {
         await _actions.WaitAsync().ConfigureAwait(false);
         try
         {
-            return await UpLockedAsync(configJson, configPath, server).ConfigureAwait(false);
+            return await UpLockedAsync(configJson, configPath, server, caller).ConfigureAwait(false);
         }
         finally
         {
@@ -91,7 +91,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         }
     }
 
-    private async Task<Envelope> UpLockedAsync(string? configJson, string? configPath, string? server)
+    private async Task<Envelope> UpLockedAsync(string? configJson, string? configPath, string? server, FileCaller? caller)
     {
         if (configJson is null)
         {
@@ -103,16 +103,19 @@ internal sealed partial class EngineSupervisor : IDisposable
                     return Envelopes.Fail(ApiCodes.NoConfig, "no config to bring up: pass one (`sluice up -c config.json`), or start the daemon with `sluice daemon -c config.json`");
                 configJson = remembered.ConfigJson;
                 configPath = remembered.ConfigPath;
+                caller = remembered.Caller;
             }
             else
             {
                 try
                 {
-                    configJson = await File.ReadAllTextAsync(configPath).ConfigureAwait(false);
+                    string path = configPath;
+                    var files = FilesFor(configPath, caller);
+                    configJson = await Task.Run(() => ConfigLoader.ReadFile(path, files)).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    return Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {configPath}: {e.Message}");
+                    return Envelopes.Fail(ApiCodes.InvalidConfig, e is FileRefusedException ? $"the config was refused: {e.Message}" : $"cannot read the config {configPath}: {e.Message}");
                 }
             }
         }
@@ -122,7 +125,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         {
             // Only the daemon's own -c file (root chose it) may name paths the daemon writes.
             bool own = configPath is not null && configPath == _daemonConfigPath;
-            var origin = own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
+            var origin = (own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory)) with { Files = FilesFor(configPath, caller) };
             config = ConfigLoader.Load(configJson, origin);
         }
         catch (ConfigException e)
@@ -168,7 +171,8 @@ internal sealed partial class EngineSupervisor : IDisposable
             LogStartFailed(_logger, reason);
             SetState(EngineStates.Error, new ErrorInfo(ApiCodes.EngineFailed, reason), "up failed");
             // Remembered anyway: a restarted daemon retries what the user asked for.
-            _store.SaveUp(configJson, configPath);
+            _store.SaveUp(configJson, configPath, caller);
+            _caller = caller;
             return Envelopes.Fail(ApiCodes.EngineFailed, reason + " (the daemon keeps running; fix the cause and run `sluice up` again)");
         }
 
@@ -176,30 +180,16 @@ internal sealed partial class EngineSupervisor : IDisposable
         Config = config;
         ConfigPath = configPath;
         _configJson = configJson;
+        _caller = caller;
         Meter = new AppTrafficMeter(engine.Connections, _time.GetUtcNow());
         _sampler = new Timer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         ConnectedAt = _time.GetUtcNow();
-        _store.SaveUp(configJson, configPath);
+        _store.SaveUp(configJson, configPath, caller);
         SetState(EngineStates.Connected, null, "up");
 
         if (server is not null && !SelectServer(server))
             return Envelopes.Fail(ApiCodes.NotFound, $"connected, but no selector group has a member \"{server}\" (see `sluice servers`)", Status());
         return Envelopes.Ok(Status());
-    }
-
-    /// <summary>
-    /// external_ui and external_ui_download_url make the daemon (root) serve or fetch files: only the config it was
-    /// started with (-c, written by whoever runs it) may choose them, never one sent over the API.
-    /// </summary>
-    private string? RefuseChosenFiles(SluiceConfig config, string? configPath)
-    {
-        if (config.Experimental.ClashApi?.Dashboard is not { ChoosesFiles: true } dashboard) return null;
-        bool daemonsOwn = configPath is not null && _daemonConfigPath is not null
-            && string.Equals(Path.GetFullPath(configPath), Path.GetFullPath(_daemonConfigPath), StringComparison.Ordinal);
-        if (daemonsOwn) return null;
-        string field = dashboard.ExternalUi is not null ? "external_ui" : "external_ui_download_url";
-        return $"experimental.clash_api.{field}: only the config the daemon was started with (`sluice daemon -c FILE`) may choose a dashboard to serve or download; "
-            + "a config sent over the API cannot. Remove the field from this config, or put it in the daemon's own config.";
     }
 
     public async Task<Envelope> DownAsync()
@@ -222,14 +212,16 @@ internal sealed partial class EngineSupervisor : IDisposable
     public async Task<Envelope> ReloadAsync()
     {
         string? json, path;
+        FileCaller? caller;
         lock (_stateLock)
         {
             json = _configJson;
             path = ConfigPath;
+            caller = _caller;
         }
         if (json is null && path is null)
             return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
-        return await UpAsync(path is null ? json : null, path, null).ConfigureAwait(false);
+        return await UpAsync(path is null ? json : null, path, null, caller).ConfigureAwait(false);
     }
 
     /// <summary>Daemon start: a remembered "up" comes back on its own (after kill -9, a crash, a reboot).</summary>
@@ -239,7 +231,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         if (remembered is not { Up: true }) return;
         LogResuming(_logger, remembered.ConfigPath ?? "the remembered inline config");
         // The file may have changed or gone since; the copy is what was running.
-        await UpAsync(remembered.ConfigJson, remembered.ConfigPath, null).ConfigureAwait(false);
+        await UpAsync(remembered.ConfigJson, remembered.ConfigPath, null, remembered.Caller).ConfigureAwait(false);
     }
 
     public bool SelectServer(string member)
