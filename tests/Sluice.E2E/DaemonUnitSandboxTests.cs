@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Hosting.Linux;
-using Sluice.Platform.Linux.Gate;
+using Sluice.Platform.Linux;
 using Sluice.Platform.Linux.Systemd;
 using Sluice.Testbed;
 
@@ -62,7 +62,7 @@ public sealed class DaemonUnitSandboxTests : IDisposable
 
         var state = Core(socket, """{"action": "status"}""");
         Assert.Equal("disconnected", state.GetProperty("data").GetProperty("state").GetString());
-        var up = Core(socket, $$"""{"action": "up", "params": {"config": {{EngineConfigs.Tun()}}}}""");
+        var up = Core(socket, """{"action": "up", "params": {"config": """ + EngineConfigs.Tun() + "} }");
         Assert.True(up.GetProperty("code").GetInt32() == 0, up + "\n" + process.Log);
         Assert.True(_testbed.RunInClient(TimeSpan.FromSeconds(30), "curl", "-sS", "--max-time", "10", EngineConfigs.ServerUrl()).Ok, process.Log);
         Assert.Equal(0, Core(socket, """{"action": "down"}""").GetProperty("code").GetInt32());
