@@ -22,6 +22,11 @@ internal sealed class ErrorList
         {
             return System.Text.Encoding.UTF8.GetString(Files.Read(file, maxBytes));
         }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            Add(path, $"{JsonPath.Quote(file)} does not exist");
+            return null;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Add(path, $"cannot read {JsonPath.Quote(file)}: {e.Message}");

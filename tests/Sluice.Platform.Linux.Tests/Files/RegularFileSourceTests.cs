@@ -110,8 +110,10 @@ public sealed class RegularFileSourceTests : IDisposable
             {"outbounds": [{"type": "trojan", "tag": "t", "server": "192.0.2.1", "server_port": 443, "password": "p",
               "tls": {"enabled": true, "certificate_path": "{{fifo}}"} }]}
             """;
+        var origin = ConfigOrigin.Api(_dir) with { Files = new RegularFileSource(Nobody) };
+        ConfigLoader.Validate(json.Replace(fifo, "/nonexistent.pem", StringComparison.Ordinal), origin); // the parser's first run (JIT) is not the read being timed
         var clock = Stopwatch.StartNew();
-        var errors = ConfigLoader.Validate(json, ConfigOrigin.Api(_dir) with { Files = new RegularFileSource(Nobody) });
+        var errors = ConfigLoader.Validate(json, origin);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
         var error = Assert.Single(errors);
         Assert.Equal("outbounds[0].tls.certificate_path", error.Path);
