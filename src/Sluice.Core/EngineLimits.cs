@@ -57,4 +57,20 @@ public sealed record EngineLimits
 
     /// <summary>Hijacked DNS queries waiting for an upstream in total; default 512 (each holds ~128 KiB of pooled buffers).</summary>
     public int PendingDnsTotal { get; init; } = 512;
+
+    /// <summary>
+    /// Bytes of a config file the daemon or <c>sluice run</c> reads: 16 MiB. The JSON is parsed whole; a config
+    /// with inline rules for 100,000 domains is about 4 MiB, so 16 MiB leaves room and still bounds what a
+    /// path named over the API makes the root daemon hold.
+    /// </summary>
+    public long ConfigFileBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Bytes of a hosts file (<c>path</c> of a hosts DNS server): 32 MiB; the largest public block-list hosts files are about 5 MiB and every line becomes a table entry.</summary>
+    public long HostsFileBytes { get; init; } = 32 * 1024 * 1024;
+
+    /// <summary>Bytes of a PEM file (<c>certificate_path</c>, a subscription's <c>ca_file</c>): 1 MiB; the whole Mozilla root bundle is about 220 KiB.</summary>
+    public long PemFileBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Bytes of a local rule-set file: 64 MiB, the same as a downloaded one (RemoteRuleSetFetcher), about 2 million domains in source form.</summary>
+    public long RuleSetFileBytes { get; init; } = 64 * 1024 * 1024;
 }

@@ -129,7 +129,7 @@ internal static class CoreEndpoints
                         pid = n;
                     }
                 }
-                return await supervisor.UpAsync(json, json is null ? path : path, server, pid);
+                return await supervisor.UpAsync(json, json is null ? path : path, server, pid, PeerCredentials.Of(context));
             default:
                 return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode");
         }

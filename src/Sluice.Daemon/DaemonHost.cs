@@ -41,7 +41,7 @@ public sealed partial class DaemonHost
         if (_options.ConfigPath is { } configPath)
         {
             // A broken daemon config is fatal at start (the service cannot know its own address or secret).
-            clash = ConfigLoader.LoadFile(configPath).Experimental.ClashApi;
+            clash = ConfigLoader.LoadFile(configPath, ConfigOrigin.Local with { Files = _platform.Files(null) }).Experimental.ClashApi;
         }
         var secret = clash?.Secret is { } pinned ? ApiSecret.FromValue(pinned) : ApiSecret.LoadOrCreate(_options.SecretFile);
         string? listen = clash?.ExternalController ?? _options.Listen;

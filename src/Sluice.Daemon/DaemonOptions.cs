@@ -30,4 +30,7 @@ public sealed record DaemonPlatform(
 {
     /// <summary>Why a config's gate may not replace the loaded one without consent (docs/gate.md); null = it may.</summary>
     public Func<SluiceConfig, string?> GateRefusal { get; init; } = _ => null;
+
+    /// <summary>The file source for a config's files, bound to an API caller (null = root or the daemon's own config).</summary>
+    public Func<FileCaller?, IFileSource> Files { get; init; } = _ => BoundedFileSource.Instance;
 }

@@ -13,11 +13,11 @@ internal sealed partial class EngineSupervisor
     private AppExitWatch? _appWatch;
 
     /// <summary>Brings the config up and, when <paramref name="appPid"/> is given, ties the engine to that process.</summary>
-    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server, int? appPid)
+    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server, int? appPid, Sluice.Core.Configuration.FileCaller? caller = null)
     {
         if (appPid is null)
         {
-            var plain = await UpAsync(configJson, configPath, server).ConfigureAwait(false);
+            var plain = await UpAsync(configJson, configPath, server, caller).ConfigureAwait(false);
             if (plain.Ok) ForgetApp();
             return plain;
         }
@@ -30,7 +30,7 @@ internal sealed partial class EngineSupervisor
         {
             return Envelopes.Fail(ApiCodes.BadRequest, e.Message);
         }
-        var answer = await UpAsync(configJson, configPath, server).ConfigureAwait(false);
+        var answer = await UpAsync(configJson, configPath, server, caller).ConfigureAwait(false);
         if (!answer.Ok)
         {
             watch.Dispose();

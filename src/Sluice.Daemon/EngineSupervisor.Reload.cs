@@ -30,10 +30,12 @@ internal sealed partial class EngineSupervisor
     private async Task<Envelope> ReloadLockedAsync()
     {
         string? runningJson, path;
+        FileCaller? caller;
         lock (_stateLock)
         {
             runningJson = _configJson;
             path = ConfigPath;
+            caller = _caller;
         }
         if (runningJson is null && path is null)
             return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
@@ -42,11 +44,11 @@ internal sealed partial class EngineSupervisor
         string nextJson = runningJson!;
         if (path is not null)
         {
-            var read = await ReadConfigAsync(path, Stays).ConfigureAwait(false);
+            var read = await ReadConfigAsync(path, Stays, caller).ConfigureAwait(false);
             if (read.Json is null) return read.Refusal!;
             nextJson = read.Json;
         }
-        var loaded = LoadConfig(nextJson, path, Stays);
+        var loaded = LoadConfig(nextJson, path, Stays, caller);
         if (loaded.Config is not { } next) return loaded.Refusal!;
         if (RefuseChosenFiles(next, path) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
 
@@ -58,7 +60,7 @@ internal sealed partial class EngineSupervisor
         {
             LogReloadRestarts(_logger, reason);
             int live = engine?.Connections.Count ?? 0;
-            var up = await UpLockedAsync(path is null ? nextJson : null, path, null).ConfigureAwait(false);
+            var up = await UpLockedAsync(path is null ? nextJson : null, path, null, caller).ConfigureAwait(false);
             return up.Code != ApiCodes.Ok ? up : Envelopes.Ok(new ReloadData(0, live, [], reason, State));
         }
 

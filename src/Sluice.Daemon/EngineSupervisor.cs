@@ -78,12 +78,12 @@ internal sealed partial class EngineSupervisor : IDisposable
     /// Brings a config up: inline JSON, else a file, else the daemon's -c file, else the remembered one.
     /// A running engine is stopped first. The answer is an envelope; a config error leaves the state as it was.
     /// </summary>
-    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server)
+    public async Task<Envelope> UpAsync(string? configJson, string? configPath, string? server, FileCaller? caller = null)
     {
         await _actions.WaitAsync().ConfigureAwait(false);
         try
         {
-            return await UpLockedAsync(configJson, configPath, server).ConfigureAwait(false);
+            return await UpLockedAsync(configJson, configPath, server, caller).ConfigureAwait(false);
         }
         finally
         {
@@ -91,7 +91,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         }
     }
 
-    private async Task<Envelope> UpLockedAsync(string? configJson, string? configPath, string? server)
+    private async Task<Envelope> UpLockedAsync(string? configJson, string? configPath, string? server, FileCaller? caller)
     {
         if (configJson is null)
         {
@@ -103,16 +103,17 @@ internal sealed partial class EngineSupervisor : IDisposable
                     return Envelopes.Fail(ApiCodes.NoConfig, "no config to bring up: pass one (`sluice up -c config.json`), or start the daemon with `sluice daemon -c config.json`");
                 configJson = remembered.ConfigJson;
                 configPath = remembered.ConfigPath;
+                caller = remembered.Caller;
             }
             else
             {
-                var read = await ReadConfigAsync(configPath, "").ConfigureAwait(false);
+                var read = await ReadConfigAsync(configPath, "", caller).ConfigureAwait(false);
                 if (read.Json is null) return read.Refusal!;
                 configJson = read.Json;
             }
         }
 
-        var loaded = LoadConfig(configJson, configPath, "");
+        var loaded = LoadConfig(configJson, configPath, "", caller);
         if (loaded.Config is not { } config) return loaded.Refusal!;
 
         if (RefuseChosenFiles(config, configPath) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
@@ -153,7 +154,8 @@ internal sealed partial class EngineSupervisor : IDisposable
             LogStartFailed(_logger, reason);
             SetState(EngineStates.Error, new ErrorInfo(ApiCodes.EngineFailed, reason), "up failed");
             // Remembered anyway: a restarted daemon retries what the user asked for.
-            _store.SaveUp(configJson, configPath);
+            _store.SaveUp(configJson, configPath, caller);
+            _caller = caller;
             return Envelopes.Fail(ApiCodes.EngineFailed, reason + " (the daemon keeps running; fix the cause and run `sluice up` again)");
         }
 
@@ -161,61 +163,16 @@ internal sealed partial class EngineSupervisor : IDisposable
         Config = config;
         ConfigPath = configPath;
         _configJson = configJson;
+        _caller = caller;
         Meter = new AppTrafficMeter(engine.Connections, _time.GetUtcNow());
         _sampler = new Timer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         ConnectedAt = _time.GetUtcNow();
-        _store.SaveUp(configJson, configPath);
+        _store.SaveUp(configJson, configPath, caller);
         SetState(EngineStates.Connected, null, "up");
 
         if (server is not null && !SelectServer(server))
             return Envelopes.Fail(ApiCodes.NotFound, $"connected, but no selector group has a member \"{server}\" (see `sluice servers`)", Status());
         return Envelopes.Ok(Status());
-    }
-
-    /// <summary>A config file's text, or the answer saying why it cannot be read (<paramref name="stays"/> adds what is kept).</summary>
-    private static async Task<(string? Json, Envelope? Refusal)> ReadConfigAsync(string path, string stays)
-    {
-        try
-        {
-            return (await File.ReadAllTextAsync(path).ConfigureAwait(false), null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {path}: {e.Message}{stays}"));
-        }
-    }
-
-    /// <summary>The loaded config, or the answer listing its errors, each with its JSON path (also as data).</summary>
-    private (SluiceConfig? Config, Envelope? Refusal) LoadConfig(string json, string? path, string stays)
-    {
-        try
-        {
-            return (ConfigLoader.Load(json, OriginOf(path)), null);
-        }
-        catch (ConfigException e)
-        {
-            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(path is null ? "" : " " + path)} is not valid{stays}; fix these and try again:\n{e.Message}",
-                new ConfigErrorsData(e.Errors.Select(error => new ConfigErrorInfo(error.Path, error.Message)).ToArray())));
-        }
-    }
-
-    /// <summary>Only the daemon's own -c file (root chose it) may name paths the daemon writes.</summary>
-    private ConfigOrigin OriginOf(string? configPath) =>
-        configPath is not null && configPath == _daemonConfigPath ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
-
-    /// <summary>
-    /// external_ui and external_ui_download_url make the daemon (root) serve or fetch files: only the config it was
-    /// started with (-c, written by whoever runs it) may choose them, never one sent over the API.
-    /// </summary>
-    private string? RefuseChosenFiles(SluiceConfig config, string? configPath)
-    {
-        if (config.Experimental.ClashApi?.Dashboard is not { ChoosesFiles: true } dashboard) return null;
-        bool daemonsOwn = configPath is not null && _daemonConfigPath is not null
-            && string.Equals(Path.GetFullPath(configPath), Path.GetFullPath(_daemonConfigPath), StringComparison.Ordinal);
-        if (daemonsOwn) return null;
-        string field = dashboard.ExternalUi is not null ? "external_ui" : "external_ui_download_url";
-        return $"experimental.clash_api.{field}: only the config the daemon was started with (`sluice daemon -c FILE`) may choose a dashboard to serve or download; "
-            + "a config sent over the API cannot. Remove the field from this config, or put it in the daemon's own config.";
     }
 
     public async Task<Envelope> DownAsync()
@@ -241,7 +198,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         if (remembered is not { Up: true }) return;
         LogResuming(_logger, remembered.ConfigPath ?? "the remembered inline config");
         // The file may have changed or gone since; the copy is what was running.
-        await UpAsync(remembered.ConfigJson, remembered.ConfigPath, null).ConfigureAwait(false);
+        await UpAsync(remembered.ConfigJson, remembered.ConfigPath, null, remembered.Caller).ConfigureAwait(false);
     }
 
     public bool SelectServer(string member)

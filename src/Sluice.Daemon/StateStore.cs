@@ -12,24 +12,34 @@ internal sealed class StateStore(string directory)
     private const string StateFile = "state.json";
     private const string ConfigFile = "last-config.json";
 
-    public sealed record Remembered(bool Up, string? ConfigPath, string ConfigJson);
+    public sealed record Remembered(bool Up, string? ConfigPath, string ConfigJson)
+    {
+        /// <summary>The API caller whose rights the config's files are read with; null = root or the daemon's own config.</summary>
+        public Sluice.Core.Configuration.FileCaller? Caller { get; init; }
+    }
 
     /// <summary>The daemon's state directory; subscription caches of API-sent configs live under it.</summary>
     public string StateDirectory => directory;
 
-    internal sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt);
+    internal sealed record StateDocument(bool Up, string? ConfigPath, DateTimeOffset SavedAt)
+    {
+        public uint? CallerUid { get; init; }
 
-    public void SaveUp(string configJson, string? configPath)
+        public uint[]? CallerGroups { get; init; }
+    }
+
+    public void SaveUp(string configJson, string? configPath, Sluice.Core.Configuration.FileCaller? caller = null)
     {
         Write(ConfigFile, configJson);
-        Write(StateFile, JsonSerializer.Serialize(new StateDocument(true, configPath, DateTimeOffset.UtcNow), StateJsonContext.Default.StateDocument));
+        var doc = new StateDocument(true, configPath, DateTimeOffset.UtcNow) { CallerUid = caller?.Uid, CallerGroups = caller?.Groups.ToArray() };
+        Write(StateFile, JsonSerializer.Serialize(doc, StateJsonContext.Default.StateDocument));
     }
 
     public void SaveDown()
     {
         if (!File.Exists(Path.Combine(directory, StateFile))) return;
         var doc = ReadState();
-        Write(StateFile, JsonSerializer.Serialize(new StateDocument(false, doc?.ConfigPath, DateTimeOffset.UtcNow), StateJsonContext.Default.StateDocument));
+        Write(StateFile, JsonSerializer.Serialize(new StateDocument(false, doc?.ConfigPath, DateTimeOffset.UtcNow) { CallerUid = doc?.CallerUid, CallerGroups = doc?.CallerGroups }, StateJsonContext.Default.StateDocument));
     }
 
     public Remembered? Load()
@@ -37,7 +47,10 @@ internal sealed class StateStore(string directory)
         var doc = ReadState();
         string config = Path.Combine(directory, ConfigFile);
         if (doc is null || !File.Exists(config)) return null;
-        return new Remembered(doc.Up, doc.ConfigPath, File.ReadAllText(config));
+        return new Remembered(doc.Up, doc.ConfigPath, File.ReadAllText(config))
+        {
+            Caller = doc.CallerUid is { } uid ? new Sluice.Core.Configuration.FileCaller(uid, doc.CallerGroups ?? []) : null,
+        };
     }
 
     private StateDocument? ReadState()

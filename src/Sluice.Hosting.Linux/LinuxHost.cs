@@ -54,6 +54,7 @@ internal static class LinuxHost
             NetworkMonitor: tun => new NetlinkMonitor(tun))
         {
             GateRefusal = EngineGate.RefuseWeakening,
+            Files = caller => caller is null ? Sluice.Platform.Linux.Files.RegularFileSource.Host : new Sluice.Platform.Linux.Files.RegularFileSource(caller),
         };
         var host = new DaemonHost(options, platform, logs, broadcast);
         host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop).GetAwaiter().GetResult();

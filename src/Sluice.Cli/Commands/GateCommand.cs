@@ -139,7 +139,7 @@ internal static class GateCommand
         }
         if (line.Options.ContainsKey("--config"))
         {
-            var config = ConfigLoader.LoadFile(line.Options["--config"]);
+            var config = ConfigLoader.LoadFile(line.Options["--config"], HostConfig.Origin);
             var byName = NameRules(config.Route.Rules).Distinct().ToArray();
             if (byName.Length > 0)
                 Console.WriteLine($"  cannot hold: apps matched by {string.Join(", ", byName)} — such rules route only while the engine runs; a dead engine cannot tell processes by name. Start them with `sluice exec --lane protected` or run them as a gate.uid to hold them.");
@@ -174,7 +174,7 @@ internal static class GateCommand
 
     internal static GatePlan Load(CommandLine line)
     {
-        var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"));
+        var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"), HostConfig.Origin);
         if (config.Gate.Mode == GateMode.Off)
             throw new InvalidOperationException("the config's gate.mode is \"off\": set \"gate\": {\"mode\": \"all\"} or \"protected\" (docs/gate.md)");
         return LinuxGatePlanner.Plan(config);

@@ -14,7 +14,7 @@ internal static class RunCommand
     public static int Execute(CommandLine line)
     {
         line.AllowOnly("--config");
-        var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"));
+        var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"), HostConfig.Origin);
         using var logs = EngineLogging.Create(config.Log, line.Debug);
 
         using var stop = new ManualResetEventSlim();

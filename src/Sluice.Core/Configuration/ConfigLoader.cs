@@ -51,12 +51,15 @@ public static class ConfigLoader
         return config!;
     }
 
-    public static SluiceConfig LoadFile(string path)
+    public static SluiceConfig LoadFile(string path) => LoadFile(path, ConfigOrigin.Local);
+
+    /// <summary>Reads the config at <paramref name="path"/> through the origin's file source (capped at EngineLimits.ConfigFileBytes), then loads it.</summary>
+    public static SluiceConfig LoadFile(string path, ConfigOrigin origin)
     {
         string json;
         try
         {
-            json = File.ReadAllText(path);
+            json = ReadFile(path, origin.Files);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -64,10 +67,14 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new ConfigException(new ConfigError("", $"cannot read config file {path}: {e.Message}"));
+            throw new ConfigException(new ConfigError("", e is FileRefusedException ? $"config file refused: {e.Message}" : $"cannot read config file {path}: {e.Message}"));
         }
-        return Load(json);
+        return Load(json, origin);
     }
+
+    /// <summary>The text of a config file, read through <paramref name="files"/> under the config cap.</summary>
+    public static string ReadFile(string path, IFileSource files) =>
+        System.Text.Encoding.UTF8.GetString(files.Read(path, EngineLimits.Default.ConfigFileBytes));
 
     public static IReadOnlyList<ConfigError> Validate(string json) => Parse(json, ConfigOrigin.Local).Errors;
 
@@ -87,7 +94,7 @@ public static class ConfigLoader
 
         using (document)
         {
-            var errors = new ErrorList();
+            var errors = new ErrorList { Files = origin.Files };
             var builder = new ConfigBuilder(errors) { Origin = origin };
             var root = ObjectReader.Open(document.RootElement, "", errors);
             if (root is null) return (null, errors.Items);
@@ -192,5 +199,5 @@ internal sealed class ConfigBuilder(ErrorList errors)
         RuleSetSection.CheckReferences(this);
     }
 
-    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), DirectInbounds = DirectInbounds.Select(d => d.Options).ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray() };
+    public SluiceConfig Build(JsonElement raw) => new(Log, TunInbounds.ToArray(), Outbounds.ToArray(), Route, raw) { Gate = Gate, MixedInbounds = MixedInbounds.ToArray(), DirectInbounds = DirectInbounds.Select(d => d.Options).ToArray(), Dns = Dns, Experimental = Experimental, Subscriptions = Subscriptions.ToArray(), Files = Origin.Files };
 }

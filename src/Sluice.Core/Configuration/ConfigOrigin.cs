@@ -18,6 +18,9 @@ public sealed record ConfigOrigin(bool FromApi, string StateDirectory)
     /// <summary>A config sent to the daemon, whose state lives in <paramref name="stateDirectory"/>.</summary>
     public static ConfigOrigin Api(string stateDirectory) => new(true, stateDirectory);
 
+    /// <summary>How the files the config names are read: a platform source bound to the API caller, else the bounded fallback.</summary>
+    public IFileSource Files { get; init; } = BoundedFileSource.Instance;
+
     /// <summary>Where subscription caches live unless a local config says otherwise.</summary>
     public string SubscriptionCacheDirectory => Path.Combine(StateDirectory, "subscriptions");
 }

@@ -12,6 +12,28 @@ internal sealed class ErrorList
 
     public int Count => _errors.Count;
 
+    /// <summary>The load's file source: it travels with the error list, the one object every reader of a load shares.</summary>
+    public IFileSource Files { get; init; } = BoundedFileSource.Instance;
+
+    /// <summary>A file the config names, read through <see cref="Files"/>; null with an error at <paramref name="path"/> when refused or unreadable.</summary>
+    public string? ReadText(string path, string file, long maxBytes)
+    {
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(Files.Read(file, maxBytes));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            Add(path, $"{JsonPath.Quote(file)} does not exist");
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Add(path, $"cannot read {JsonPath.Quote(file)}: {e.Message}");
+            return null;
+        }
+    }
+
     public void Add(string path, string message) => _errors.Add(new ConfigError(path, message));
 }
 

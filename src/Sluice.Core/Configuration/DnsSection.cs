@@ -254,9 +254,10 @@ internal static partial class DnsSection
         string? serverName = t.String("server_name");
         bool insecure = t.Bool("insecure", false);
         string? certificatePath = t.String("certificate_path");
+        if (certificatePath is not null && t.Errors.ReadText(t.PathOf("certificate_path"), certificatePath, EngineLimits.Default.PemFileBytes) is null) certificatePath = null;
         t.Finish(f => f is "alpn" or "min_version" or "max_version" or "cipher_suites" or "certificate" or "utls" or "ech" or "reality" or "disable_sni"
             ? "not supported by Sluice yet" : null);
-        return new DnsTlsOptions(serverName is { Length: > 0 } ? serverName : null, insecure, certificatePath);
+        return new DnsTlsOptions(serverName is { Length: > 0 } ? serverName : null, insecure, certificatePath) { Files = t.Errors.Files };
     }
 
     private static FakeIpDnsServerOptions ParseFakeIp(ObjectReader r, string tag)
@@ -313,7 +314,7 @@ internal static partial class DnsSection
             o.Finish();
         }
         // sing-box: with neither, the system's hosts file (the platform's DnsEnvironment.HostsPaths).
-        return new HostsDnsServerOptions(tag, paths, predefined);
+        return new HostsDnsServerOptions(tag, paths, predefined) { Files = r.Errors.Files };
     }
 
     private static Optional<NetAddress> AddressItem(JsonElement e, string path, ErrorList errors)

@@ -71,7 +71,7 @@ internal static class RuleSetSection
                 string? file = r.String("path");
                 if (string.IsNullOrEmpty(file)) errors.Add(r.PathOf("path"), "required for a local rule set: the file's path");
                 var localFormat = Format(r, formatText, file);
-                if (file is { Length: > 0 } && localFormat is { } lf) result = new LocalRuleSetOptions(tag ?? "", file, lf);
+                if (file is { Length: > 0 } && localFormat is { } lf) result = new LocalRuleSetOptions(tag ?? "", file, lf) { Files = errors.Files };
                 break;
             case "remote":
                 string? url = r.String("url");

@@ -16,8 +16,11 @@ internal static class ShadowsocksPluginFields
         }
         var options = ShadowsocksPluginParser.Parse(plugin, opts ?? "", out string? error, out bool optsError);
         if (options is null) r.Errors.Add(r.PathOf(optsError ? "plugin_opts" : "plugin"), error!);
-        else if (options is V2RayPluginOptions { CertificatePath: { } cert } && !File.Exists(cert))
-            r.Errors.Add(r.PathOf("plugin_opts"), $"cert={cert}: no such file (a PEM CA certificate to verify the server with)");
+        else if (options is V2RayPluginOptions { CertificatePath: { } cert } v2ray)
+        {
+            if (r.Errors.ReadText(r.PathOf("plugin_opts"), cert, EngineLimits.Default.PemFileBytes) is null) return options;
+            return v2ray with { Files = r.Errors.Files };
+        }
         return options;
     }
 }

@@ -32,6 +32,9 @@ public sealed record SluiceConfig(
 
     /// <summary>The "subscriptions" section (Sluice's own; docs/config.md#subscriptions). Default none.</summary>
     public IReadOnlyList<SubscriptionOptions> Subscriptions { get; init; } = [];
+
+    /// <summary>How the files this config names are read while it runs (hosts files, local rule sets): as its origin allowed.</summary>
+    public IFileSource Files { get; init; } = BoundedFileSource.Instance;
 }
 
 /// <param name="Level">trace|debug|info|warn|error|fatal|panic; default info.</param>

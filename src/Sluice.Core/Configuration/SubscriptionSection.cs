@@ -27,6 +27,9 @@ public sealed record SubscriptionOptions(
     bool Insecure,
     TimeSpan Timeout)
 {
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -75,7 +78,7 @@ internal static class SubscriptionSection
             else if (cache is not null && config.Origin.FromApi)
                 errors.Add(r.PathOf("cache_path"), $"a config sent to the daemon cannot choose a file the daemon writes as root; omit it (the cache is {Path.Combine(config.Origin.SubscriptionCacheDirectory, "TAG.txt")})");
             string? ca = r.String("ca_file");
-            if (ca is not null && !File.Exists(ca)) errors.Add(r.PathOf("ca_file"), $"{JsonPath.Quote(ca)} does not exist");
+            if (ca is not null) errors.ReadText(r.PathOf("ca_file"), ca, EngineLimits.Default.PemFileBytes);
             bool insecure = r.Bool("insecure", false);
             if (insecure && ca is not null) errors.Add(r.PathOf("insecure"), "with ca_file set, insecure would ignore it: choose one");
             var timeout = r.Duration("timeout") ?? SubscriptionOptions.DefaultTimeout;
@@ -83,7 +86,7 @@ internal static class SubscriptionSection
             r.Finish();
             if (errors.Count > before) continue;
             config.Subscriptions.Add(new SubscriptionOptions(tag!, url!, interval, group!,
-                cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath });
+                 cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath, Files = errors.Files });
         }
     }
 

@@ -73,7 +73,11 @@ public sealed record RemoteDnsServerOptions(
 /// <param name="ServerName">SNI and the name the certificate must carry; default the server name.</param>
 /// <param name="Insecure">Accept any certificate. Risk: anyone on the path can answer.</param>
 /// <param name="CertificatePath">A PEM file of roots to trust instead of the system's.</param>
-public sealed record DnsTlsOptions(string? ServerName, bool Insecure, string? CertificatePath);
+public sealed record DnsTlsOptions(string? ServerName, bool Insecure, string? CertificatePath)
+{
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
+}
 
 /// <summary>Answers A/AAAA with addresses from the ranges, mapped back to the name (TTL 1, kept in memory only).</summary>
 public sealed record FakeIpDnsServerOptions(string Tag, IpPrefix? Inet4Range, IpPrefix? Inet6Range) : DnsServerOptions("fakeip", Tag)
@@ -87,7 +91,11 @@ public sealed record LocalDnsServerOptions(string Tag) : DnsServerOptions("local
 
 /// <summary>Answers from hosts files and predefined entries; names it does not know get NXDOMAIN.</summary>
 public sealed record HostsDnsServerOptions(string Tag, IReadOnlyList<string> Paths, IReadOnlyDictionary<string, IReadOnlyList<NetAddress>> Predefined)
-    : DnsServerOptions("hosts", Tag);
+    : DnsServerOptions("hosts", Tag)
+{
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
+}
 
 /// <summary>A DNS rule (sing-box dns.rules): matchers plus an action, first match wins.</summary>
 public abstract record DnsRuleOptions

@@ -58,7 +58,7 @@ internal sealed class HostsTable
             string[] lines;
             try
             {
-                lines = File.ReadAllLines(path);
+                lines = System.Text.Encoding.UTF8.GetString(_options.Files.Read(path, EngineLimits.Default.HostsFileBytes)).Split(['\n', '\r']);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

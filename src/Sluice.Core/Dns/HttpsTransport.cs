@@ -87,7 +87,7 @@ internal static class TlsOptions
         else if (tls?.CertificatePath is { } path)
         {
             var roots = new X509Certificate2Collection();
-            roots.ImportFromPemFile(path);
+            roots.ImportFromPem(System.Text.Encoding.UTF8.GetString(tls.Files.Read(path, EngineLimits.Default.PemFileBytes)));
             var policy = new X509ChainPolicy
             {
                 TrustMode = X509ChainTrustMode.CustomRootTrust,

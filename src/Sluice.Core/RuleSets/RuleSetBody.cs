@@ -24,15 +24,16 @@ public static class RuleSetBody
     }
 
     /// <summary>Reads a file in the given format, or by its content ("SRS" magic → binary) when <paramref name="format"/> is null.</summary>
-    public static RuleSetContent ReadFile(string path, RuleSetFormat? format = null)
+    public static RuleSetContent ReadFile(string path, RuleSetFormat? format = null, Configuration.IFileSource? files = null)
     {
         byte[] bytes;
         try
         {
-            var info = new FileInfo(path);
-            if (info.Exists && info.Length > RemoteRuleSetFetcher.MaxBodyBytes)
-                throw new RuleSetFormatException($"{path}: {info.Length} bytes, more than the {RemoteRuleSetFetcher.MaxBodyBytes / (1024 * 1024)} MiB a rule set may have");
-            bytes = File.ReadAllBytes(path);
+            bytes = (files ?? Configuration.BoundedFileSource.Instance).Read(path, EngineLimits.Default.RuleSetFileBytes);
+        }
+        catch (Configuration.FileRefusedException e)
+        {
+            throw new RuleSetFormatException(e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -89,7 +89,7 @@ public sealed partial class RuleSetLibrary : IDisposable
     {
         try
         {
-            return RuleSetBody.ReadFile(local.Path, local.Format);
+            return RuleSetBody.ReadFile(local.Path, local.Format, local.Files);
         }
         catch (RuleSetFormatException e)
         {
@@ -101,7 +101,7 @@ public sealed partial class RuleSetLibrary : IDisposable
     {
         try
         {
-            var content = RuleSetBody.ReadFile(local.Path, local.Format);
+            var content = RuleSetBody.ReadFile(local.Path, local.Format, local.Files);
             handle.Publish(content, time.GetUtcNow());
             LogReloaded(logger, local.Tag, local.Path, content.Summary());
         }

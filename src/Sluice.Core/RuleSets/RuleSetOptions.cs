@@ -10,7 +10,11 @@ public abstract record RuleSetOptions(string Tag);
 public sealed record InlineRuleSetOptions(string Tag, RuleSetContent Content) : RuleSetOptions(Tag);
 
 /// <summary>type "local": a file, read at start and again whenever it changes on disk.</summary>
-public sealed record LocalRuleSetOptions(string Tag, string Path, RuleSetFormat Format) : RuleSetOptions(Tag);
+public sealed record LocalRuleSetOptions(string Tag, string Path, RuleSetFormat Format) : RuleSetOptions(Tag)
+{
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
+}
 
 /// <summary>type "remote": fetched over HTTP(S) through <paramref name="DownloadDetour"/> (null = route.final), cached, refreshed.</summary>
 /// <param name="UpdateInterval">How often the set is fetched again; default 1 day.</param>

@@ -25,7 +25,7 @@ internal sealed class SubscriptionFetcher : IDisposable
     public SubscriptionFetcher(SubscriptionOptions options, ISocketFactory sockets)
     {
         _options = options;
-        if (options.CaFile is { } ca) _trust = LoadCa(ca);
+        if (options.CaFile is { } ca) _trust = LoadCa(options.Files, ca);
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = (context, token) => DialAsync(sockets, context.DnsEndPoint, token),
@@ -114,12 +114,12 @@ internal sealed class SubscriptionFetcher : IDisposable
         return custom.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
     }
 
-    private static X509Certificate2Collection LoadCa(string path)
+    private static X509Certificate2Collection LoadCa(Configuration.IFileSource files, string path)
     {
         var collection = new X509Certificate2Collection();
         try
         {
-            collection.ImportFromPemFile(path);
+            collection.ImportFromPem(System.Text.Encoding.UTF8.GetString(files.Read(path, EngineLimits.Default.PemFileBytes)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {

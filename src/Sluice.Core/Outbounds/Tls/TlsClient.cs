@@ -33,7 +33,7 @@ internal sealed partial class TlsClient
         _who = who;
         X509Certificate2Collection? pinned = null;
         if (options.CertificatePem is { } pem) pinned = Load(pem, "certificate");
-        else if (options.CertificatePath is { } path) pinned = Load(ReadPem(path), $"certificate_path {path}");
+        else if (options.CertificatePath is { } path) pinned = Load(ReadPem(options.Files, path), $"certificate_path {path}");
         _trust = new TlsTrust(_name, options.Insecure, pinned);
         _pinned = pinned;
         _alpn = options.Alpn.Count == 0 ? null : options.Alpn.Select(a => new SslApplicationProtocol(a)).ToList();
@@ -85,11 +85,11 @@ internal sealed partial class TlsClient
     private static string Describe(AuthenticationException e) =>
         e.InnerException is { } inner ? $"handshake failed: {inner.Message}" : $"handshake failed: {e.Message}";
 
-    private static string ReadPem(string path)
+    private static string ReadPem(Sluice.Core.Configuration.IFileSource files, string path)
     {
         try
         {
-            return File.ReadAllText(path);
+            return System.Text.Encoding.UTF8.GetString(files.Read(path, EngineLimits.Default.PemFileBytes));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -33,6 +33,9 @@ public sealed record TlsClientOptions(
     RealityOptions? Reality)
 {
     public const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
 }
 
 /// <summary>

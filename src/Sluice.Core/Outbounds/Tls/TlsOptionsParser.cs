@@ -45,7 +45,7 @@ internal static class TlsOptionsParser
         var reality = ParseReality(r);
         r.Finish(f => NotYet.Contains(f) ? "not supported by Sluice yet" : null);
         return new TlsClientOptions(serverName is { Length: 0 } ? null : serverName, disableSni, insecure, alpn, protocols, suites,
-            pem, pemPath, fingerprint, reality);
+            pem, pemPath, fingerprint, reality) { Files = r.Errors.Files };
     }
 
     private static SslProtocols ParseVersions(ObjectReader r)
@@ -98,15 +98,8 @@ internal static class TlsOptionsParser
     private static string? ParseCertificatePath(ObjectReader r)
     {
         if (r.String("certificate_path") is not { Length: > 0 } path) return null;
-        string? problem;
-        try
-        {
-            if (TlsTrust.TryLoadPem(File.ReadAllText(path), out _, out problem)) return path;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            problem = $"cannot read {JsonPath.Quote(path)}: {e.Message}";
-        }
+        if (r.Errors.ReadText(r.PathOf("certificate_path"), path, EngineLimits.Default.PemFileBytes) is not { } pem) return null;
+        if (TlsTrust.TryLoadPem(pem, out _, out string? problem)) return path;
         r.Errors.Add(r.PathOf("certificate_path"), problem!);
         return null;
     }

@@ -15,4 +15,8 @@ public sealed record ObfsPluginOptions(string Opts, bool Tls, string Host, strin
 /// <param name="CertificatePath">cert: a PEM CA certificate to verify the server against instead of the system's roots.</param>
 /// <param name="Mux">mux, default 1 (on): Mux.Cool frames inside the WebSocket, as the plugin's server expects unless it runs with mux=0.</param>
 public sealed record V2RayPluginOptions(string Opts, string Host, string Path, bool Tls, string? CertificatePath, bool Mux = true)
-    : ShadowsocksPluginOptions("v2ray-plugin", Opts);
+    : ShadowsocksPluginOptions("v2ray-plugin", Opts)
+{
+    /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
+    public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
+}

@@ -20,7 +20,7 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 internal sealed class V2RayPlugin(V2RayPluginOptions options) : IShadowsocksPlugin
 {
     public const int MaxResponseHead = 8192;
-    private readonly X509Certificate2? _ca = options.CertificatePath is { } path ? X509CertificateLoader.LoadCertificateFromFile(path) : null;
+    private readonly X509Certificate2? _ca = options.CertificatePath is { } path ? X509CertificateLoader.LoadCertificate(options.Files.Read(path, EngineLimits.Default.PemFileBytes)) : null;
 
     public async ValueTask<Stream> WrapAsync(Stream connection, string who, TimeSpan timeout, CancellationToken cancellationToken)
     {
