@@ -17,7 +17,10 @@ namespace Sluice.Core.Stack;
 ///    the header space) and writes it to the TUN;
 /// 4. a session idle for <paramref name="limits"/>.UdpIdle is closed by <see cref="Sweep"/>;
 /// 5. at <see cref="EngineLimits.UdpSessions"/> the least recently active sessions are closed first
-///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound.
+///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound;
+/// 6. a flow routed to a lane that cannot carry UDP (an HTTP proxy, "network": "tcp", a group whose chosen
+///    member is such a lane) is refused: every datagram is answered with ICMP port unreachable, nothing is
+///    dialed, and the flow is counted per lane in <see cref="RefusedByLane"/>. It is never sent another way.
 /// Receive buffers are rented from a pool and returned when the session ends.
 /// </summary>
 internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger,
@@ -33,7 +36,12 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
 
+    private readonly ConcurrentDictionary<string, long> _refusedByLane = new(StringComparer.Ordinal);
+
     public int Count => _sessions.Count;
+
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose).</summary>
+    public IReadOnlyDictionary<string, long> RefusedByLane => _refusedByLane;
 
     /// <summary>Forwards an app datagram of a known flow (packet thread); false when the flow has no session yet.</summary>
     public bool TryForward(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
@@ -41,6 +49,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = time.Milliseconds();
         if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        else if (session.UdpRefused) WritePortUnreachable(packet, scratch);
         else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
         else if (session.Channel is { } channel)
         {
@@ -74,6 +83,15 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
             dns?.OnUdpQuery(key, payload, session.Querier);
             return;
         }
+        if (choice.Kind == LaneKind.Outbound && !choice.Outbound!.CarriesUdp)
+        {
+            session.UdpRefused = true;
+            string lane = LaneOf(choice.Outbound);
+            _refusedByLane.AddOrUpdate(lane, 1, (_, n) => n + 1);
+            LogUdpRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound.Tag, lane);
+            WritePortUnreachable(packet, scratch);
+            return;
+        }
         if (choice.Kind == LaneKind.Outbound)
         {
             LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleLabel);
@@ -89,6 +107,20 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     {
         int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
         if (n > 0) tun.Write(scratch[..n]);
+    }
+
+    /// <summary>ICMP port unreachable (v4 type 3 code 3, v6 type 1 code 4): the app's socket reports ECONNREFUSED.</summary>
+    private void WritePortUnreachable(in IpPacket packet, Span<byte> scratch)
+    {
+        int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4PortUnreachable : IcmpCodes.V6PortUnreachable);
+        if (n > 0) tun.Write(scratch[..n]);
+    }
+
+    /// <summary>The lane that actually carries a flow: through groups to the member they chose (bounded against cycles).</summary>
+    internal static string LaneOf(IOutbound outbound)
+    {
+        for (int depth = 0; depth < 8 && outbound is Outbounds.Groups.OutboundGroup { Effective: { } member }; depth++) outbound = member;
+        return outbound.Tag;
     }
 
     private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)
@@ -188,6 +220,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} ({Rule})")]
     private static partial void LogRefused(ILogger logger, string flow, string process, string action, string rule);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); answered port unreachable")]
+    private static partial void LogUdpRefused(ILogger logger, string flow, string process, string outbound, string lane);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
     private static partial void LogHijacked(ILogger logger, string flow, string process);
 
@@ -209,6 +244,9 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
     public FlowKey Key { get; } = key;
 
     public LaneChoice Choice { get; } = choice;
+
+    /// <summary>The flow's lane cannot carry UDP: each datagram is answered with port unreachable.</summary>
+    public bool UdpRefused { get; set; }
 
     public long LastActive = now;
 
@@ -239,4 +277,10 @@ internal static class IcmpCodes
 
     /// <summary>ICMPv6 type 1 code 1: communication with destination administratively prohibited.</summary>
     public const byte V6AdminProhibited = 1;
+
+    /// <summary>ICMPv4 type 3 code 3: port unreachable.</summary>
+    public const byte V4PortUnreachable = 3;
+
+    /// <summary>ICMPv6 type 1 code 4: port unreachable.</summary>
+    public const byte V6PortUnreachable = 4;
 }
