@@ -5,7 +5,10 @@
 # the same v2ray socks figure (v2ray has no TUN). One Sluice engine carries both: the TUN takes the app's
 # connections to the sink, the mixed inbounds take the SOCKS ones; v2ray's own connections to its server
 # are excluded from the TUN (route_exclude_address), so v2ray's path has no Sluice in it.
-# Same run, alternating per measurement, median of RUNS (default 3), ratios printed.
+# Same run, alternating per measurement, median of RUNS (default 3), ratios printed. Each throughput
+# measurement also reads the client's CPU time (user+system of the v2ray client or the Sluice process, from
+# /proc) and prints CPU seconds per GiB: on a shared machine that says where the time goes when Gbit/s
+# only says how much of the machine was left.
 # Needs root, v2ray, openssl and a Release build (scripts/install.sh).
 #   [WARMUP=3000] [SLICES=5] bench/v2ray-client.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS]
 set -euo pipefail
@@ -104,7 +107,7 @@ cat > "$BENCH_DIR/v2ray-client.json" <<JSON
 JSON
 tls='"tls": {"enabled": true, "server_name": "bench.test", "insecure": true}'
 CONFIG=$(cat <<JSON
-{"log": {"level": "warn"},
+{"log": {"level": "info"},
  "inbounds": [
   {"type": "tun", "tag": "tun-in", "interface_name": "sluice0", "address": ["172.19.0.1/30"], "auto_route": true,
    "route_exclude_address": ["10.200.0.1/32"]},
@@ -132,8 +135,10 @@ start_v2ray_client() {
 }
 stop_v2ray_client() { kill "$V2_PID" 2>/dev/null; wait "$V2_PID" 2>/dev/null || true; }
 peers() { ip netns exec "$CLIENT" python3 "$BENCH_DIR/peers.py" "$@"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+per_gib() { awk -v t="$1" -v m="$MIB" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz / (m / 1024)}'; }
 
-declare -A G C
+declare -A G C U K
 for proto in vless trojan; do
   if [ $proto = vless ]; then v2=$V2_VLESS; sl=$SL_VLESS; else v2=$V2_TROJAN; sl=$SL_TROJAN; fi
   for i in $(seq "$RUNS"); do
@@ -141,15 +146,21 @@ for proto in vless trojan; do
     # Throughput: the three fronts one after another, the order rotated per run.
     order=(v2 sl tun); for _ in $(seq $(( (i - 1) % 3 ))); do order=("${order[@]:1}" "${order[0]}"); done
     for f in "${order[@]}"; do
-      case $f in v2) port=$v2;; sl) port=$sl;; tun) port=$TUN;; esac
+      case $f in v2) port=$v2; pid=$V2_PID;; sl) port=$sl; pid=$SLUICE_PID;; tun) port=$TUN; pid=$SLUICE_PID;; esac
+      before=$(cpu_ticks "$pid")
       G[$proto,$f]+="$(peers throughput $port "$SERVER_V4" 5201) "
+      U[$proto,$f]+="$(per_gib $(( $(cpu_ticks "$pid") - before ))) "
     done
     if [ "$WARMUP" -gt 0 ]; then peers conns "$v2,$sl,$TUN" "$SERVER_V4" 5202 "$WARMUP" 1 > /dev/null; fi
+    v2_before=$(cpu_ticks "$V2_PID"); sl_before=$(cpu_ticks "$SLUICE_PID")
     read -r a b c < <(peers conns "$v2,$sl,$TUN" "$SERVER_V4" 5202 "$CONNS" "$SLICES")
+    # CPU ms per connection: v2ray's over its own; Sluice's over the mixed and TUN ones together (one process carries both).
+    K[$proto,v2]+="$(awk -v t=$(( $(cpu_ticks "$V2_PID") - v2_before )) -v n="$CONNS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t * 1000 / hz / n}') "
+    K[$proto,sl]+="$(awk -v t=$(( $(cpu_ticks "$SLUICE_PID") - sl_before )) -v n="$CONNS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t * 1000 / hz / (2 * n)}') "
     C[$proto,v2]+="$a "; C[$proto,sl]+="$b "; C[$proto,tun]+="$c "
     stop_v2ray_client; bench_stop_sluice
     echo "$proto run $i: Gbit/s v2ray $(echo ${G[$proto,v2]} | awk '{print $NF}') mixed $(echo ${G[$proto,sl]} | awk '{print $NF}') tun $(echo ${G[$proto,tun]} | awk '{print $NF}');" \
-      "conn/s v2ray $a mixed $b tun $c"
+      "conn/s v2ray $a mixed $b tun $c; CPU s/GiB v2ray $(echo ${U[$proto,v2]} | awk '{print $NF}') mixed $(echo ${U[$proto,sl]} | awk '{print $NF}') tun $(echo ${U[$proto,tun]} | awk '{print $NF}')"
   done
 done
 echo "v2ray 4.34 client (socks inbound) vs Sluice, ${MIB} MiB per throughput run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed, median of $RUNS:"
@@ -159,5 +170,9 @@ for proto in vless trojan; do
   # shellcheck disable=SC2086
   cv=$(median ${C[$proto,v2]}); cs=$(median ${C[$proto,sl]}); ct=$(median ${C[$proto,tun]})
   echo "  $proto+TLS throughput: v2ray $gv Gbit/s, sluice mixed $gs ($(ratio "$gs" "$gv")x), sluice TUN $gt ($(ratio "$gt" "$gv")x)"
+  # shellcheck disable=SC2086
+  echo "  $proto+TLS client CPU per GiB: v2ray $(median ${U[$proto,v2]}) s, sluice mixed $(median ${U[$proto,sl]}) s, sluice TUN $(median ${U[$proto,tun]}) s"
+  # shellcheck disable=SC2086
+  echo "  $proto+TLS client CPU per connection: v2ray $(median ${K[$proto,v2]}) ms, sluice (mixed and TUN) $(median ${K[$proto,sl]}) ms"
   echo "  $proto+TLS connections/s: v2ray $cv, sluice mixed $cs ($(ratio "$cs" "$cv")x), sluice TUN $ct ($(ratio "$ct" "$cv")x)"
 done
