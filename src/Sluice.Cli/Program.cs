@@ -90,6 +90,7 @@ internal static class Program
               daemon [-c CONFIG]           the service: engine + API (unix socket, http 127.0.0.1:1777) + /ui
               daemon unit|install|uninstall [-c CONFIG] [--root DIR]   its systemd unit (docs/api.md)
               up [-c CONFIG] [--server NAME]   bring a config up through the daemon
+                 [--pick [NAME]]           choose this session's server: listed with protocol, TCP only/TCP+UDP, latency
               down                         stop the engine (the gate stays)
               reload                       restart the engine with its config re-read
               status [--json] [--watch]    state, lanes, gate; --watch: live per-app speeds and sparklines

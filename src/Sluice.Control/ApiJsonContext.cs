@@ -16,6 +16,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(Envelope))]
 [JsonSerializable(typeof(CoreRequest))]
 [JsonSerializable(typeof(StatusData))]
+[JsonSerializable(typeof(ServerChoicesData))]
 [JsonSerializable(typeof(StateEvent))]
 [JsonSerializable(typeof(VersionData))]
 [JsonSerializable(typeof(ModeData))]

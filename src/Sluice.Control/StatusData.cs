@@ -52,8 +52,28 @@ public sealed record StatusData
 
     public int NetworkChanges { get; init; }
 
+    /// <summary>What each selector group carries this session: the chosen member, its protocol, UDP or not.</summary>
+    public IReadOnlyList<SelectionInfo> Selections { get; init; } = [];
+
+    /// <summary>UDP flows refused (ICMP port unreachable) because their lane carries TCP only, per lane.</summary>
+    public IReadOnlyList<UdpRefusalInfo> UdpRefused { get; init; } = [];
+
     public string Version { get; init; } = "";
 }
+
+/// <summary>A selector group's member for this session; <see cref="Udp"/> false means "TCP only".</summary>
+public sealed record SelectionInfo(string Group, string Member, string Type, bool Udp);
+
+/// <summary>UDP flows a TCP-only lane refused since the engine started.</summary>
+public sealed record UdpRefusalInfo(string Lane, long Flows);
+
+/// <summary>
+/// <c>servers</c> data: every member of the config's selector groups, for the picker, with a TCP connect
+/// latency measured just now (null with <see cref="ServerChoice.Error"/> when the server did not answer).
+/// </summary>
+public sealed record ServerChoicesData(IReadOnlyList<ServerChoice> Choices);
+
+public sealed record ServerChoice(string Group, string Member, string Type, bool Udp, int? DelayMs, string? Error, bool Selected);
 
 public sealed record LaneInfo(string Tag, int Connections, long Upload, long Download);
 

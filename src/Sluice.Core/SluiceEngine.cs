@@ -290,6 +290,9 @@ public sealed partial class SluiceEngine : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: new handshake requested")]
     private static partial void LogRehandshake(ILogger logger, string tag);
 
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane.</summary>
+    public IReadOnlyDictionary<string, long> UdpRefusedByLane => _udp?.RefusedByLane ?? new Dictionary<string, long>();
+
     /// <summary>Counters for status output.</summary>
     public EngineCounters Counters => new(_loop?.Packets ?? 0, (_nat4?.Count ?? 0) + (_nat6?.Count ?? 0),
         (_relay4?.Active ?? 0) + (_relay6?.Active ?? 0), _udp?.Count ?? 0);

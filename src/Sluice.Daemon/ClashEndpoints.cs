@@ -186,7 +186,7 @@ internal static class ClashEndpoints
             {
                 Name = outbound.Tag,
                 Type = ClashType(group?.Type ?? outbound.Type),
-                Udp = outbound.Type != "block",
+                Udp = outbound.CarriesUdp,
                 Now = group?.Now ?? (group is null ? null : group.Members.FirstOrDefault()?.Tag),
                 All = group?.Members.Select(m => m.Tag).ToArray(),
                 History = DelayHistory.Of(outbound.Tag, group),

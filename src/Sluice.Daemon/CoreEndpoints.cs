@@ -105,6 +105,13 @@ internal static class CoreEndpoints
                     if (supervisor.SetMode(m.GetString()!) is { } refused) return Envelopes.Fail(ApiCodes.BadRequest, refused);
                 }
                 return Envelopes.Ok(new ModeData(supervisor.Mode, supervisor.Modes));
+            case "servers":
+                // The picker's list: selector group members with protocol, UDP capability and a fresh TCP latency.
+                return await supervisor.ServerChoicesAsync(context.RequestAborted);
+            case "pick":
+                if (p is not { } pp || !pp.TryGetProperty("server", out var member) || member.ValueKind != JsonValueKind.String)
+                    return Envelopes.Fail(ApiCodes.BadRequest, "params.server must name a member of a selector group (params.group optional)");
+                return supervisor.Pick(pp.TryGetProperty("group", out var pg) && pg.ValueKind == JsonValueKind.String ? pg.GetString() : null, member.GetString()!);
             case "up":
                 string? json = null, path = null, server = null;
                 int? pid = null;
@@ -131,7 +138,7 @@ internal static class CoreEndpoints
                 }
                 return await supervisor.UpAsync(json, json is null ? path : path, server, pid, PeerCredentials.Of(context));
             default:
-                return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode");
+                return Envelopes.Fail(ApiCodes.BadRequest, $"unknown action \"{request.Action}\": one of up, down, status, version, reload, mode, servers, pick");
         }
     }
 }

@@ -300,6 +300,7 @@ internal sealed partial class EngineSupervisor : IDisposable
             Gate = SafeGate(),
             PhysicalInterface = PhysicalInterface,
             NetworkChanges = NetworkChanges,
+            Selections = Selections(engine), UdpRefused = UdpRefusals(engine),
             Version = Version,
         };
     }

@@ -84,6 +84,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(engine.WaitFor("wrong password", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.DoesNotContain("not-the-password", engine.Log, StringComparison.Ordinal);
+        AssertOneLinePerConnection(engine, "wrong password");
     }
 
     [Fact]
@@ -99,6 +100,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(engine.WaitFor("wrong uuid", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.DoesNotContain("00000000-1111", engine.Log, StringComparison.Ordinal);
+        AssertOneLinePerConnection(engine, "wrong uuid");
     }
 
     [Fact]
@@ -136,6 +138,19 @@ public sealed class TrojanVlessLaneTests : IDisposable
         Assert.Equal(TlsPeers.V2raySource, a.Stdout.Trim());
         Assert.Equal(NamespaceTestbed.ServerV4, b.Stdout.Trim());
         Assert.Equal(NamespaceTestbed.ClientV4, c.Stdout.Trim());
+    }
+
+    /// <summary>A second refused connection adds exactly one more line naming the reason: one per connection, not per retry or per pump.</summary>
+    private void AssertOneLinePerConnection(EngineProcess engine, string reason)
+    {
+        int Lines() => engine.Log.Split('\n').Count(l => l.Contains(reason, StringComparison.Ordinal));
+        Thread.Sleep(500);
+        Assert.True(Lines() == 1, engine.Log);
+        var again = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
+        Assert.True(!again.Ok && again.Elapsed < TimeSpan.FromSeconds(6), again + "\n" + engine.Log);
+        for (int i = 0; i < 25 && Lines() < 2; i++) Thread.Sleep(200);
+        Thread.Sleep(500);
+        Assert.True(Lines() == 2, engine.Log);
     }
 
     public void Dispose()

@@ -15,6 +15,9 @@ internal sealed class CommandLine
 
     private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links", "--fix"];
 
+    /// <summary>Options whose value may be left out (`up --pick` asks; `up --pick NAME` does not): then the value is "".</summary>
+    private static readonly HashSet<string> OptionalValues = ["--pick"];
+
     public string Verb { get; private init; } = "";
 
     public Dictionary<string, string> Options { get; } = new();
@@ -45,6 +48,7 @@ internal sealed class CommandLine
             {
                 int eq = arg.IndexOf('=');
                 if (eq > 0) line.Options[arg[..eq]] = arg[(eq + 1)..];
+                else if (OptionalValues.Contains(arg) && (i + 1 >= args.Length || args[i + 1].StartsWith('-'))) line.Options[arg] = "";
                 else if (i + 1 < args.Length) line.Options[arg] = args[++i];
                 else throw new UsageException($"{args[i]} needs a value");
             }

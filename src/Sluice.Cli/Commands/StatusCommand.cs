@@ -53,6 +53,10 @@ internal static class StatusCommand
                 : "";
             Console.WriteLine($"outbound   {o.Tag} ({o.Type}){extra}");
         }
+        foreach (var pick in s.Selections)
+            Console.WriteLine($"selected   {pick.Member} in {pick.Group} ({pick.Type}, {(pick.Udp ? "TCP+UDP" : "TCP only")})");
+        foreach (var refused in s.UdpRefused)
+            Console.WriteLine($"udp        UDP refused on lane {refused.Lane} ({refused.Flows} flows)");
         Console.WriteLine($"daemon     {s.Version}");
     }
 }

@@ -3,15 +3,17 @@ using Sluice.Control;
 namespace Sluice.Cli.Commands;
 
 /// <summary>
-/// `sluice up [-c CONFIG] [--server NAME]`: the daemon brings the config up (without -c: the daemon's own
-/// config, else the one it last brought up). `--server` picks that member in the selector groups.
+/// `sluice up [-c CONFIG] [--server NAME] [--pick [NAME]]`: the daemon brings the config up (without -c: the
+/// daemon's own config, else the one it last brought up). `--server NAME` / `--pick NAME` picks that member in
+/// the selector groups. `--pick` alone lists the members of the selector groups (protocol, "TCP only" or
+/// "TCP+UDP", TCP latency measured now) and asks on the terminal which one carries this session.
 /// `sluice reload`: the running config again, re-read from its file; live connections on unchanged outbounds stay.
 /// </summary>
 internal static class UpCommand
 {
     public static int Execute(CommandLine line)
     {
-        line.AllowOnly([.. DaemonConnection.Options, "--config", "--server"]);
+        line.AllowOnly([.. DaemonConnection.Options, "--config", "--server", "--pick"]);
         var parameters = new Dictionary<string, string>();
         if (line.Options.TryGetValue("--config", out var config))
         {
@@ -20,13 +22,24 @@ internal static class UpCommand
             parameters["config_path"] = path;
         }
         if (line.Options.TryGetValue("--server", out var server)) parameters["server"] = server;
+        bool ask = false;
+        if (line.Options.TryGetValue("--pick", out var pick))
+        {
+            if (pick.Length > 0) parameters["server"] = pick;
+            // Asked before anything starts: a script without a terminal must name the server, never hang on a prompt.
+            else if (Console.IsInputRedirected) throw new UsageException("--pick asks on a terminal and stdin is not one: name the server, --pick NAME");
+            else ask = true;
+        }
         return DaemonConnection.Run(line, async client =>
         {
             var envelope = await client.CoreAsync("up", parameters.Count == 0 ? null : parameters);
+            if (ask && envelope.Ok) envelope = await ServerPicker.AskAsync(client) ?? envelope;
             return DaemonConnection.Report(line, envelope, e =>
             {
                 var status = e.DataAs<StatusData>()!;
                 Console.WriteLine($"{status.State}: {status.ConfigPath ?? "inline config"} on {status.Tun ?? "no TUN"}");
+                foreach (var s in status.Selections)
+                    Console.WriteLine($"selected {s.Member} in {s.Group} ({s.Type}, {(s.Udp ? "TCP+UDP" : "TCP only: UDP of protected apps is refused")})");
             });
         });
     }

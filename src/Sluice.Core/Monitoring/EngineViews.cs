@@ -8,7 +8,14 @@ namespace Sluice.Core.Monitoring;
 /// <summary>A proxy group as the API shows it: its kind, members, the member carrying flows now, and delays.</summary>
 public sealed record GroupView(string Tag, string Type, string? Now, IReadOnlyList<GroupMemberView> Members);
 
-public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, string? LastError);
+public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, string? LastError)
+{
+    /// <summary>The member's protocol ("vless", "http", another group's kind).</summary>
+    public string Type { get; init; } = "";
+
+    /// <summary>Whether the member can carry UDP ("TCP+UDP") or not ("TCP only").</summary>
+    public bool Udp { get; init; } = true;
+}
 
 /// <summary>One route rule as Clash's /rules shows it.</summary>
 public sealed record RuleView(string Type, string Payload, string Target);
@@ -17,8 +24,20 @@ public sealed record RuleView(string Type, string Payload, string Target);
 public static class EngineViews
 {
     public static GroupView? Group(IOutbound outbound) => outbound is OutboundGroup g
-        ? new GroupView(g.Tag, g.Type, g.Current?.Tag, g.Members.Select(m => new GroupMemberView(m.Outbound.Tag, m.Healthy, m.Delay, m.LastError)).ToArray())
+        ? new GroupView(g.Tag, g.Type, g.Effective?.Tag, g.Members.Select(m => new GroupMemberView(m.Outbound.Tag, m.Healthy, m.Delay, m.LastError)
+            { Type = m.Outbound.Type, Udp = m.Outbound.CarriesUdp }).ToArray())
         : null;
+
+    /// <summary>
+    /// Measures the TCP connect latency to every member's server now (members without one: null), and keeps
+    /// it as the member's last delay; used by the server picker before it asks.
+    /// </summary>
+    public static async Task<GroupView?> ProbeMembersAsync(IOutbound outbound, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (outbound is not OutboundGroup g) return null;
+        await Task.WhenAll(g.Members.Select(m => g.ProbeMemberAsync(m, timeout, cancellationToken))).ConfigureAwait(false);
+        return Group(outbound);
+    }
 
     /// <summary>
     /// Clash's chain of a lane: the members groups point at now, innermost first, the lane itself last

@@ -23,6 +23,13 @@ public interface IOutbound : IDisposable
     /// <summary>Opens a stream to the destination; throws <see cref="OutboundException"/> with a readable reason.</summary>
     ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether this lane can carry UDP now: false for an HTTP proxy, for "network": "tcp", for a SOCKS
+    /// server that refused UDP ASSOCIATE, and for a group whose chosen member cannot. A protected app's UDP
+    /// routed to a lane without it is refused with ICMP port unreachable, never sent another way.
+    /// </summary>
+    bool CarriesUdp => true;
+
     /// <summary>Opens a datagram channel to the destination.</summary>
     ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken);
 }

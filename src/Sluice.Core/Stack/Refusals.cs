@@ -5,7 +5,8 @@ namespace Sluice.Core.Stack;
 
 /// <summary>
 /// The one place the engine answers an app's packet with a refusal, written to the TUN from the refused
-/// packet's destination: a TCP segment gets a RST, anything else ICMP (v4 or v6) "administratively prohibited".
+/// packet's destination: a TCP segment gets a RST, anything else ICMP (v4 or v6) "administratively prohibited";
+/// UDP for a lane that carries TCP only gets "port unreachable" (the app's socket reports ECONNREFUSED).
 /// </summary>
 internal static class Refusals
 {
@@ -25,6 +26,12 @@ internal static class Refusals
     public static void Unreachable(ITunDevice tun, Span<byte> scratch, in IpPacket packet)
     {
         int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdministrativelyProhibited : IcmpCodes.V6AdministrativelyProhibited);
+        if (n > 0) tun.Write(scratch[..n]);
+    }
+
+    public static void PortUnreachable(ITunDevice tun, Span<byte> scratch, in IpPacket packet)
+    {
+        int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4PortUnreachable : IcmpCodes.V6PortUnreachable);
         if (n > 0) tun.Write(scratch[..n]);
     }
 }

@@ -17,7 +17,10 @@ namespace Sluice.Core.Stack;
 ///    the header space) and writes it to the TUN;
 /// 4. a session idle for <paramref name="limits"/>.UdpIdle is closed by <see cref="Sweep"/>;
 /// 5. at <see cref="EngineLimits.UdpSessions"/> the least recently active sessions are closed first
-///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound.
+///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound;
+/// 6. a flow routed to a lane that cannot carry UDP (an HTTP proxy, "network": "tcp", a group whose chosen
+///    member is such a lane) is refused: every datagram is answered with ICMP port unreachable, nothing is
+///    dialed, and the flow is counted per lane in <see cref="RefusedByLane"/>. It is never sent another way.
 /// Receive buffers are rented from a pool and returned when the session ends.
 /// </summary>
 internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admission, DnsHijack? dns, ILogger logger, TimeProvider time, EngineLimits limits) : IDisposable
@@ -32,7 +35,12 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
     private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
 
+    private readonly ConcurrentDictionary<string, long> _refusedByLane = new(StringComparer.Ordinal);
+
     public int Count => _sessions.Count;
+
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose).</summary>
+    public IReadOnlyDictionary<string, long> RefusedByLane => _refusedByLane;
 
     /// <summary>Forwards an app datagram of a known flow (packet thread); false when the flow has no session yet.</summary>
     public bool TryForward(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
@@ -40,6 +48,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = time.Milliseconds();
         if (session.Choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
+        else if (session.UdpRefused) Refusals.PortUnreachable(tun, scratch, packet);
         else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
         else if (session.Channel is { } channel)
         {
@@ -73,6 +82,15 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             dns?.OnUdpQuery(key, payload, session.Querier);
             return;
         }
+        if (choice.Kind == LaneKind.Outbound && !choice.Outbound!.CarriesUdp)
+        {
+            session.UdpRefused = true;
+            string lane = LaneOf(choice.Outbound);
+            _refusedByLane.AddOrUpdate(lane, 1, (_, n) => n + 1);
+            LogUdpRefused(logger, key.ToString(), FlowAdmission.DescribeProcess(flow), choice.Outbound.Tag, lane);
+            Refusals.PortUnreachable(tun, scratch, packet);
+            return;
+        }
         if (choice.Kind == LaneKind.Outbound)
         {
             admission.Routed(flow, choice.Outbound!.Tag, choice.Decision);
@@ -81,6 +99,13 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             return;
         }
         admission.Refused(flow, choice);
+    }
+
+    /// <summary>The lane that actually carries a flow: through groups to the member they chose (bounded against cycles).</summary>
+    internal static string LaneOf(IOutbound outbound)
+    {
+        for (int depth = 0; depth < 8 && outbound is Outbounds.Groups.OutboundGroup { Effective: { } member }; depth++) outbound = member;
+        return outbound.Tag;
     }
 
     private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)
@@ -186,6 +211,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
     [LoggerMessage(Level = LogLevel.Warning, Message = "UDP sessions at the limit of {Limit}: closing the least recently active ({Evicted} closed so far; docs/config.md#limits)")]
     private static partial void LogEvicted(ILogger logger, int limit, long evicted);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); answered port unreachable")]
+    private static partial void LogUdpRefused(ILogger logger, string flow, string process, string outbound, string lane);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
 
@@ -204,6 +232,9 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
     public FlowKey Key { get; } = key;
 
     public LaneChoice Choice { get; } = choice;
+
+    /// <summary>The flow's lane cannot carry UDP: each datagram is answered with port unreachable.</summary>
+    public bool UdpRefused { get; set; }
 
     public long LastActive = now;
 

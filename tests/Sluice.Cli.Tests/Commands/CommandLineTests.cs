@@ -33,6 +33,19 @@ public sealed class CommandLineTests
         Assert.Contains("--config needs a value", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(new[] { "up", "--pick" }, "")]
+    [InlineData(new[] { "up", "--pick", "-c", "a.json" }, "")]
+    [InlineData(new[] { "up", "--pick", "vless-1", "-c", "a.json" }, "vless-1")]
+    [InlineData(new[] { "up", "--pick=vless-1" }, "vless-1")]
+    public void Pick_TakesAServerName_OrNoneToAsk(string[] args, string expected)
+    {
+        var line = CommandLine.Parse(args);
+
+        Assert.Equal(expected, line.Options["--pick"]);
+        if (args.Contains("-c")) Assert.Equal("a.json", line.Options["--config"]);
+    }
+
     [Fact]
     public void AllowOnly_RejectsAnOptionTheVerbDoesNotKnow()
     {

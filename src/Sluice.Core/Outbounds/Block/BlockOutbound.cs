@@ -13,6 +13,8 @@ internal sealed class BlockOutbound(string tag) : IOutbound
     public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) =>
         throw new OutboundException($"block: {destination} refused by outbound \"{tag}\"");
 
+    public bool CarriesUdp => false;
+
     public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) =>
         throw new OutboundException($"block: {destination} refused by outbound \"{tag}\"");
 

@@ -54,6 +54,17 @@ internal sealed partial class OutboundGroup : IOutbound
     /// <summary>The member new flows take now (null before the first flow or when none is healthy).</summary>
     public IOutbound? Current => _selected?.Outbound;
 
+    /// <summary>
+    /// The member flows go to, for display and capability even before the first flow: a selector's chosen
+    /// (or default, or first) member; for urltest/fallback the current one.
+    /// </summary>
+    public IOutbound? Effective => _selected?.Outbound ?? (Type == "selector"
+        ? (EnsureMembers().FirstOrDefault(m => m.Outbound.Tag == _manual) ?? EnsureMembers().FirstOrDefault())?.Outbound
+        : null);
+
+    /// <summary>A group carries UDP when the member it would use now does (unknown: assume it does; the member refuses itself).</summary>
+    public bool CarriesUdp => Effective is not { } member || member.CarriesUdp;
+
     /// <summary>Raised (off the flow path) when a probe round or dial finds no healthy member; subscriptions re-fetch early.</summary>
     public event Action<OutboundGroup>? AllMembersFailed;
 
@@ -212,6 +223,24 @@ internal sealed partial class OutboundGroup : IOutbound
     /// <summary>TCP connect latency to the member's server; null for a member without one (direct, another group).</summary>
     private static async ValueTask<TimeSpan?> ConnectProbeAsync(IOutbound outbound, TimeSpan timeout, CancellationToken cancellationToken) =>
         outbound is IProxyServerOutbound proxy ? await proxy.Server.ProbeAsync(timeout, cancellationToken).ConfigureAwait(false) : null;
+
+    /// <summary>One member probed now, on behalf of the picker (its result is the member's last delay).</summary>
+    internal async Task ProbeMemberAsync(MemberHealth member, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _probe(member.Outbound, timeout, cancellationToken).ConfigureAwait(false) is { } delay)
+            {
+                member.Delay = delay;
+                member.LastError = null;
+            }
+        }
+        catch (OutboundException e)
+        {
+            member.Delay = null;
+            member.LastError = e.Message;
+        }
+    }
 
     private async Task ProbeAsync(MemberHealth member, TimeSpan timeout)
     {

@@ -99,6 +99,9 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
 
     private static string Truncate(string s) => s.Length > 120 ? s[..120] + "…" : s;
 
+    /// <summary>HTTP CONNECT is a byte stream: no datagrams.</summary>
+    public bool CarriesUdp => false;
+
     public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) =>
         throw new OutboundException($"{_server.Who}: an HTTP proxy cannot carry UDP ({destination}); route UDP to another outbound");
 

@@ -74,6 +74,8 @@ internal sealed class ShadowsocksOutbound : IOutbound, IProxyServerOutbound
         return stream;
     }
 
+    public bool CarriesUdp => _options.Network.HasFlag(ProxyNetwork.Udp);
+
     public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!_options.Network.HasFlag(ProxyNetwork.Udp)) throw new OutboundException($"{_server.Who}: UDP is disabled by \"network\": \"tcp\"");

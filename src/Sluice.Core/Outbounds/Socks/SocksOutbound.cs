@@ -44,6 +44,11 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, OutboundContex
         }
     }
 
+    /// <summary>Set when the server answered UDP ASSOCIATE with "command not supported" (many SOCKS servers carry TCP only).</summary>
+    private volatile bool _associateRefused;
+
+    public bool CarriesUdp => options.Network.HasFlag(ProxyNetwork.Udp) && !_associateRefused;
+
     public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!options.Network.HasFlag(ProxyNetwork.Udp)) throw new OutboundException($"{_server.Who}: UDP is disabled by \"network\": \"tcp\"");
@@ -107,6 +112,7 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, OutboundContex
             n += SocksAddress.Write(buffer.AsSpan(n), destination);
             await connection.WriteAsync(buffer.AsMemory(0, n), token);
             await ReceiveExactlyAsync(connection, buffer.AsMemory(0, 5), token);
+            if (buffer[1] == CommandNotSupported && command != CmdConnect) _associateRefused = true;
             if (buffer[1] != 0)
                 throw new OutboundException($"{_server.Who}: {(command == CmdConnect ? "CONNECT" : "UDP ASSOCIATE")} to {destination} refused: {Reply(buffer[1])}");
             int rest = buffer[3] switch
@@ -155,6 +161,8 @@ internal sealed class SocksOutbound(SocksOutboundOptions options, OutboundContex
             buffer = buffer[n..];
         }
     }
+
+    private const byte CommandNotSupported = 7;
 
     /// <summary>RFC 1928 §6 reply codes.</summary>
     private static string Reply(byte code) => code switch

@@ -42,6 +42,8 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
             () => LogRefused(_logger, Server.Who, destination.ToString()));
     }
 
+    public bool CarriesUdp => _options.Network.HasFlag(ProxyNetwork.Udp);
+
     public async ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
     {
         if (!_options.Network.HasFlag(ProxyNetwork.Udp)) throw new OutboundException($"{Server.Who}: UDP is disabled by \"network\": \"tcp\"");
