@@ -38,6 +38,15 @@ public sealed record DefaultRuleOptions : RuleOptions
     public IReadOnlyList<string> ProcessPathRegex { get; init; } = [];
     public IReadOnlyList<uint> UserId { get; init; } = [];
 
+    /// <summary>ip_version: 4 or 6 (the flow's address family); null = either.</summary>
+    public int? IpVersion { get; init; }
+
+    /// <summary>source_ip_is_private: the source address is private (RFC 1918, ULA, loopback, link-local, ...).</summary>
+    public bool SourceIpIsPrivate { get; init; }
+
+    /// <summary>user: names of the local users owning the app's socket (the process lookup's uid, named by the system).</summary>
+    public IReadOnlyList<string> User { get; init; } = [];
+
     /// <summary>Tags of route.rule_set entries; a flow matches when a rule of any of them does (merged into the destination group).</summary>
     public IReadOnlyList<string> RuleSet { get; init; } = [];
 

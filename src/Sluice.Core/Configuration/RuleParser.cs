@@ -12,6 +12,9 @@ internal static class RuleParser
     public static readonly string[] Protocols = ["tls", "http", "quic", "dns", "bittorrent", "stun", "dtls", "ssh", "rdp", "ntp"];
     public static readonly string[] Actions = ["route", "reject", "hijack-dns", "sniff"];
 
+    /// <summary>sing-box reads these from the platform's network state (Android/Apple, NetworkManager).</summary>
+    private static readonly string[] NetworkIdentityFields = ["network_type", "wifi_ssid", "wifi_bssid"];
+
     private static readonly string[] ActionFields = ["action", "outbound", "method", "no_drop", "sniffer", "timeout"];
 
     /// <summary>Regexes run as RE2 does (as sing-box's Go regexp): no backtracking, so no catastrophic patterns.</summary>
@@ -21,9 +24,9 @@ internal static class RuleParser
 
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "ip_version", "auth_user", "client", "source_ip_is_private",
-        "package_name", "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
-        "rule_set_ip_cidr_accept_empty", "user",
+        "auth_user", "client",
+        "package_name", "network_is_expensive", "network_is_constrained",
+        "rule_set_ip_cidr_accept_empty",
         "preferred_by", "interface_address", "network_interface_address", "default_interface_address", "query_type",
         "override_address", "override_port", "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
         "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
@@ -44,6 +47,11 @@ internal static class RuleParser
         for (int i = 0; i < inbound.Count; i++)
             config.ReferenceInbound(inbound[i], inbound.Count == 1 && !IsArray(r, "inbound") ? r.PathOf("inbound") : JsonPath.Index(r.PathOf("inbound"), i));
 
+        foreach (string unknowable in NetworkIdentityFields)
+        {
+            if (r.Take(unknowable) is not null)
+                config.Errors.Add(r.PathOf(unknowable), $"cannot be known here: Sluice on Linux has no source for {unknowable} (it would come from NetworkManager, which Sluice does not read); remove the item, or tell networks apart by interface or address");
+        }
         return new DefaultRuleOptions
         {
             Inbound = inbound,
@@ -63,11 +71,21 @@ internal static class RuleParser
             ProcessName = r.List("process_name", NonEmpty),
             ProcessPath = r.List("process_path", NonEmpty),
             ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, PathRegexOptions)),
+            IpVersion = r.Integer("ip_version", 4, 6) is { } v ? IpVersionItem(r, (int)v) : null,
+            SourceIpIsPrivate = r.Bool("source_ip_is_private", false),
+            User = r.List("user", NonEmpty),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
             RuleSet = RuleSetItems.ReadReferences(r, config),
             RuleSetIpCidrMatchSource = RuleSetItems.ReadMatchSource(r),
             ClashMode = RuleSetItems.ReadClashMode(r),
         };
+    }
+
+    private static int? IpVersionItem(ObjectReader r, int version)
+    {
+        if (version is 4 or 6) return version;
+        r.Errors.Add(r.PathOf("ip_version"), $"{version} is not an IP version (expected 4 or 6)");
+        return null;
     }
 
     private static bool IsArray(ObjectReader r, string name) => r.Take(name) is { ValueKind: JsonValueKind.Array };

@@ -27,6 +27,7 @@ internal sealed class DestinationBlock
         && d.SourceIpCidr.Count == 0 && d.Port.Count == 0 && d.PortRange.Count == 0
         && d.SourcePort.Count == 0 && d.SourcePortRange.Count == 0
         && d.ProcessName.Count == 0 && d.ProcessPath.Count == 0 && d.ProcessPathRegex.Count == 0 && d.UserId.Count == 0
+        && d.User.Count == 0 && d.IpVersion is null && !d.SourceIpIsPrivate
         && d.RuleSet.Count == 0 && d.ClashMode is null;
 
     public static DestinationBlock Build(IReadOnlyList<RuleOptions> rules, int start, int end)
