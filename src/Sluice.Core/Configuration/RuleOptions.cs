@@ -82,3 +82,13 @@ public sealed record HijackDnsAction : RuleAction;
 /// <summary>action "sniff": peek at the first payload, then continue with the next rule.</summary>
 /// <param name="Sniffers">Protocols to look for; empty = all the engine knows.</param>
 public sealed record SniffAction(IReadOnlyList<string> Sniffers, TimeSpan Timeout) : RuleAction;
+
+/// <summary>
+/// action "route-options": not final. It sets options on the flow and matching goes on with the next
+/// rule; a later route-options rule overrides the fields it sets.
+/// </summary>
+/// <param name="OverrideAddress">Dial this address instead of the flow's destination (the app still sees its own).</param>
+/// <param name="OverridePort">Dial this port instead.</param>
+/// <param name="UdpTimeout">Idle timeout of this flow's UDP session (default: the engine's).</param>
+/// <param name="UdpConnect">sing-box connects the outgoing UDP socket; Sluice's direct UDP sockets are always connected.</param>
+public sealed record RouteOptionsAction(Packets.NetAddress? OverrideAddress, ushort? OverridePort, TimeSpan? UdpTimeout, bool UdpConnect) : RuleAction;

@@ -28,8 +28,8 @@ internal static class RuleParser
         "package_name", "network_is_expensive", "network_is_constrained",
         "rule_set_ip_cidr_accept_empty",
         "preferred_by", "interface_address", "network_interface_address", "default_interface_address", "query_type",
-        "override_address", "override_port", "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
-        "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
+        "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
+        "tls_fragment", "tls_record_fragment",
     };
 
     public static RuleOptions? Parse(JsonElement element, string path, ConfigBuilder config, bool topLevel) =>
@@ -126,7 +126,10 @@ internal static class RuleParser
                 var timeout = r.Duration("timeout") ?? ConfigDefaults.SniffTimeout;
                 result = new SniffAction(sniffers, timeout);
                 break;
-            case "route-options" or "resolve" or "bypass":
+            case "route-options":
+                result = ParseRouteOptions(r);
+                break;
+            case "resolve" or "bypass":
                 errors.Add(r.PathOf("action"), $"action {JsonPath.Quote(action)} is not supported yet (supported: {string.Join(", ", Actions)})");
                 return null;
             default:
@@ -134,12 +137,33 @@ internal static class RuleParser
                 return null;
         }
         // Fields of the other actions are mistakes, not unknown fields: say which action they belong to.
-        foreach (var (field, owner) in new[] { ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff") })
+        foreach (var (field, owner) in new[]
+                 {
+                     ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff"),
+                     ("override_address", "route-options"), ("override_port", "route-options"), ("udp_timeout", "route-options"), ("udp_connect", "route-options"),
+                 })
         {
             if (owner != action && r.Take(field) is not null)
                 errors.Add(r.PathOf(field), $"only allowed with \"action\": {JsonPath.Quote(owner)}, this rule's action is {JsonPath.Quote(action)}");
         }
         return result;
+    }
+
+    private static RouteOptionsAction? ParseRouteOptions(ObjectReader r)
+    {
+        Packets.NetAddress? address = null;
+        if (r.String("override_address") is { } text)
+        {
+            if (Packets.NetAddress.TryParse(text, out var parsed)) address = parsed;
+            else r.Errors.Add(r.PathOf("override_address"), $"{JsonPath.Quote(text)} is not an IP address (Sluice dials an address here, not a name)");
+        }
+        ushort? port = r.Integer("override_port", 1, 65535) is { } p ? (ushort)p : null;
+        var udpTimeout = r.Duration("udp_timeout");
+        if (udpTimeout is { } t && t <= TimeSpan.Zero) r.Errors.Add(r.PathOf("udp_timeout"), "must be more than 0 (e.g. \"30s\")");
+        bool udpConnect = r.Bool("udp_connect", false);
+        if (address is null && port is null && udpTimeout is null && !udpConnect && !r.Has("override_address"))
+            r.Errors.Add(r.Path, "route-options sets nothing: give override_address, override_port, udp_timeout or udp_connect");
+        return new RouteOptionsAction(address, port, udpTimeout, udpConnect);
     }
 
     internal static Optional<string> OneOf(JsonElement e, string path, ErrorList errors, string[] allowed, string what)

@@ -63,6 +63,7 @@ public sealed class Router
                 RejectAction r => new Entry(CompiledRule.Compile(rule, scope), r.Drop ? Verdict.Drop : Verdict.Reject, null, TimeSpan.Zero, []),
                 HijackDnsAction => new Entry(CompiledRule.Compile(rule, scope), Verdict.HijackDns, null, TimeSpan.Zero, []),
                 SniffAction s => new Entry(CompiledRule.Compile(rule, scope), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
+                RouteOptionsAction ro => new Entry(CompiledRule.Compile(rule, scope), Verdict.Route, null, TimeSpan.Zero, []) { Options = ro },
                 _ => throw new ArgumentException($"route.rules[{i}] has no action", nameof(route)),
             };
         }
@@ -92,7 +93,8 @@ public sealed class Router
     }
 
     /// <summary>
-    /// The first rule at or after <paramref name="startAt"/> that matches decides. A sniff rule matches
+    /// The first rule at or after <paramref name="startAt"/> that matches decides; a matching
+    /// route-options rule only sets options on the flow and matching goes on. A sniff rule matches
     /// once per flow: it sets <see cref="FlowContext.Sniffed"/>, and sniff rules are skipped for sniffed flows.
     /// No match routes to the final outbound with RuleIndex -1.
     /// </summary>
@@ -117,6 +119,11 @@ public sealed class Router
                     var entry = _entries[i];
                     if (entry.Verdict == Verdict.Sniff && flow.Sniffed) continue;
                     if (!entry.Rule.Matches(flow)) continue;
+                    if (entry.Options is { } options)
+                    {
+                        flow.Apply(options); // not final: matching goes on
+                        continue;
+                    }
                     if (entry.Verdict == Verdict.Sniff) flow.Sniffed = true;
                     return Decision(i);
                 }
@@ -137,7 +144,11 @@ public sealed class Router
         return new RouteDecision(e.Verdict, e.Outbound, i, i + 1, e.SniffTimeout);
     }
 
-    private sealed record Entry(CompiledRule Rule, Verdict Verdict, string? Outbound, TimeSpan SniffTimeout, string[] Sniffers);
+    private sealed record Entry(CompiledRule Rule, Verdict Verdict, string? Outbound, TimeSpan SniffTimeout, string[] Sniffers)
+    {
+        /// <summary>A route-options rule: applied to the flow, never the decision.</summary>
+        public RouteOptionsAction? Options { get; init; }
+    }
 
     /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>
     private readonly record struct Step(int Start, int End, DestinationBlock? Block);

@@ -18,6 +18,13 @@ internal static class RuleDescription
             RejectAction { Drop: true } => "reject(drop)",
             RejectAction => "reject",
             HijackDnsAction => "hijack-dns",
+            RouteOptionsAction o => "route-options(" + string.Join(", ", new[]
+            {
+                o.OverrideAddress is { } a ? $"override_address={a}" : null,
+                o.OverridePort is { } p ? $"override_port={p}" : null,
+                o.UdpTimeout is { } t ? $"udp_timeout={GoDuration.Format(t)}" : null,
+                o.UdpConnect ? "udp_connect" : null,
+            }.Where(x => x is not null)) + ")",
             SniffAction s => $"sniff({(s.Sniffers.Count == 0 ? "all" : string.Join(",", s.Sniffers))}, {GoDuration.Format(s.Timeout)})",
             _ => "?",
         });

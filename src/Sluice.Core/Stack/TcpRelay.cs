@@ -117,6 +117,7 @@ internal sealed partial class TcpRelay : IDisposable
                 }
                 destination = new Destination(real.Value, destination.Port, flow.Domain);
             }
+            destination = flow.Dialled(destination);
             LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleLabel);
             try
             {

@@ -58,7 +58,11 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         if (_stop.IsCancellationRequested) return;
         if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
         if (_sessions.Count >= limits.UdpSessions) EvictLeastRecent();
-        var session = new UdpSession(key, choice, time.Milliseconds());
+        var session = new UdpSession(key, choice, time.Milliseconds())
+        {
+            Target = flow.Dialled(new Destination(key.Destination, key.DestinationPort)),
+            IdleMs = flow.UdpTimeout is { } custom ? (long)custom.TotalMilliseconds : 0,
+        };
         if (!_sessions.TryAdd(key, session)) return;
         if (_stop.IsCancellationRequested)
         {
@@ -99,7 +103,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         byte[] buffer = ArrayPool<byte>.Shared.Rent(65536);
         try
         {
-            var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
+            var channel = await outbound.OpenUdpAsync(session.Target, session.Cancel.Token);
             session.Channel = channel;
             channel.Send(firstPayload);
             session.Connection?.AddUpload(firstPayload.Length);
@@ -167,7 +171,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         long idleMs = (long)idle.TotalMilliseconds;
         foreach (var (key, session) in _sessions)
         {
-            if (now - session.LastActive <= idleMs) continue;
+            if (now - session.LastActive <= (session.IdleMs > 0 ? session.IdleMs : idleMs)) continue;
             if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
         }
     }
@@ -211,6 +215,12 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
     public LaneChoice Choice { get; } = choice;
 
     public long LastActive = now;
+
+    /// <summary>Where the outbound sends: the app's destination, or route-options' override.</summary>
+    public Destination Target { get; init; }
+
+    /// <summary>route-options udp_timeout in ms; 0 = the engine's idle timeout.</summary>
+    public long IdleMs { get; init; }
 
     public volatile IUdpChannel? Channel;
 
