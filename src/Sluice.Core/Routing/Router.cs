@@ -7,7 +7,8 @@ namespace Sluice.Core.Routing;
 /// Runs of consecutive "destination-only" rules (only ip_cidr / domain / domain_suffix, no invert, not
 /// sniff) are merged into one <see cref="DestinationBlock"/>: one trie walk and one hash probe per
 /// label find the first matching rule of the run, so 10,000 single-CIDR rules cost what one does.
-/// Deciding a flow does not allocate (the lazy process lookup aside).
+/// Runs of consecutive process-only rules (process_name or process_path) become a <see cref="ProcessBlock"/>:
+/// three hash probes for the run. Deciding a flow does not allocate (the lazy process lookup aside).
 /// </summary>
 public sealed class Router
 {
@@ -74,11 +75,19 @@ public sealed class Router
         {
             int end = i;
             while (end < entries.Length && DestinationBlock.CanHold(route.Rules[end])) end++;
+            int processEnd = i;
+            while (processEnd < entries.Length && ProcessBlock.CanHold(route.Rules[processEnd])) processEnd++;
             if (end - i >= MinBlockLength)
             {
                 Array.Fill(stepOfRule, steps.Count, i, end - i);
                 steps.Add(new Step(i, end, DestinationBlock.Build(route.Rules, i, end)));
                 i = end;
+            }
+            else if (processEnd - i >= MinBlockLength)
+            {
+                Array.Fill(stepOfRule, steps.Count, i, processEnd - i);
+                steps.Add(new Step(i, processEnd, ProcessBlock.Build(route.Rules, i, processEnd)));
+                i = processEnd;
             }
             else
             {
@@ -151,5 +160,5 @@ public sealed class Router
     }
 
     /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>
-    private readonly record struct Step(int Start, int End, DestinationBlock? Block);
+    private readonly record struct Step(int Start, int End, RuleBlock? Block);
 }
