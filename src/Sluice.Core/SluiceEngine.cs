@@ -172,7 +172,8 @@ public sealed partial class SluiceEngine : IDisposable
                 tunOptions.Address.Any(a => !a.IsV4),
                 EngineMode.WithSets(tunOptions.RouteAddress, tunOptions.RouteAddressSet, _ruleSets),
                 EngineMode.WithSets(tunOptions.RouteExcludeAddress, tunOptions.RouteExcludeAddressSet, _ruleSets),
-                tunOptions.StrictRoute);
+                tunOptions.StrictRoute)
+            { Scope = tunOptions.Scope };
             _platform.Routes.RemoveStale(_routePlan);
         }
 

@@ -10,7 +10,7 @@ internal static partial class DnsSection
 {
     public static readonly string[] RuleActions = ["route", "reject", "predefined"];
 
-    private static readonly string[] RuleActionFields = ["action", "server", "strategy", "disable_cache", "method", "no_drop", "rcode", "answer", "ns", "extra"];
+    private static readonly string[] RuleActionFields = ["action", "server", "strategy", "disable_cache", "client_subnet", "method", "no_drop", "rcode", "answer", "ns", "extra"];
 
     private static readonly HashSet<string> UnsupportedRuleFields = new(StringComparer.Ordinal)
     {
@@ -18,7 +18,7 @@ internal static partial class DnsSection
         "ip_accept_any", "source_port", "source_port_range", "port", "port_range", "package_name", "user",
         "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
         "rule_set_ip_cidr_accept_empty", "outbound",
-        "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl", "client_subnet",
+        "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl",
     };
 
     private static readonly (string Name, DnsRcode Code)[] Rcodes =
@@ -78,7 +78,8 @@ internal static partial class DnsSection
                 if (server is not null) serverReferences.Add((server, r.PathOf("server")));
                 var strategy = ParseStrategy(r, "strategy");
                 bool disableCache = r.Bool("disable_cache", false);
-                result = server is null ? null : new DnsRouteAction(server, strategy, disableCache);
+                var subnet = ReadClientSubnet(r);
+                result = server is null ? null : new DnsRouteAction(server, strategy, disableCache) { ClientSubnet = subnet };
                 break;
             case "reject":
                 string method = r.String("method") ?? "default";
@@ -106,7 +107,7 @@ internal static partial class DnsSection
         }
         foreach (var (field, owner) in new[]
                  {
-                     ("server", "route"), ("strategy", "route"), ("disable_cache", "route"), ("method", "reject"), ("no_drop", "reject"),
+                     ("server", "route"), ("strategy", "route"), ("disable_cache", "route"), ("client_subnet", "route"), ("method", "reject"), ("no_drop", "reject"),
                      ("rcode", "predefined"), ("answer", "predefined"), ("ns", "predefined"), ("extra", "predefined"),
                  })
         {

@@ -18,7 +18,7 @@ internal static partial class DnsSection
 
     private static readonly HashSet<string> UnsupportedFields = new(StringComparer.Ordinal)
     {
-        "disable_expire", "client_subnet", "fakeip", "cache_file", "reverse_mapping_ttl",
+        "disable_expire", "fakeip", "cache_file", "reverse_mapping_ttl",
     };
 
     /// <summary>sing-box dial fields a DNS server may carry that Sluice does not implement.</summary>
@@ -26,7 +26,7 @@ internal static partial class DnsSection
     {
         "bind_interface", "inet4_bind_address", "inet6_bind_address", "routing_mark", "reuse_addr", "connect_timeout",
         "tcp_fast_open", "tcp_multi_path", "udp_fragment", "domain_strategy", "network_strategy", "network_type",
-        "fallback_network_type", "fallback_delay", "headers", "interface", "strategy", "client_subnet",
+        "fallback_network_type", "fallback_delay", "headers", "interface", "strategy",
     };
 
     private static readonly string[] Strategies = ["prefer_ipv4", "prefer_ipv6", "ipv4_only", "ipv6_only"];
@@ -91,6 +91,7 @@ internal static partial class DnsSection
         int capacity = (int)(r.Integer("cache_capacity", 0, int.MaxValue) ?? DnsOptions.DefaultCacheCapacity);
         bool reverseMapping = r.Bool("reverse_mapping", true);
         var timeout = r.Duration("timeout") ?? DnsOptions.DefaultTimeout;
+        var clientSubnet = ReadClientSubnet(r);
         if (timeout <= TimeSpan.Zero && r.Has("timeout")) errors.Add(r.PathOf("timeout"), "must be more than 0 (default \"5s\")");
         r.Finish(f => UnsupportedFields.Contains(f) ? "not supported by Sluice yet" : null);
 
@@ -117,6 +118,7 @@ internal static partial class DnsSection
             CacheCapacity = Math.Max(capacity, DnsOptions.DefaultCacheCapacity),
             ReverseMapping = reverseMapping,
             Timeout = timeout > TimeSpan.Zero ? timeout : DnsOptions.DefaultTimeout,
+            ClientSubnet = clientSubnet,
         };
     }
 
@@ -190,6 +192,9 @@ internal static partial class DnsSection
         string tag = r.String("tag") ?? type;
         if (tag.Length == 0) errors.Add(r.PathOf("tag"), "must not be empty");
 
+        var subnet = ReadClientSubnet(r);
+        if (subnet is not null && type is "fakeip" or "hosts")
+            errors.Add(r.PathOf("client_subnet"), $"a {type} server answers by itself and sends no queries to carry a client subnet");
         DnsServerOptions? server = type switch
         {
             "udp" or "tcp" or "tls" or "https" => ParseRemote(r, type, tag, config, resolverReferences),
@@ -197,6 +202,7 @@ internal static partial class DnsSection
             "local" => ParseLocal(r, tag),
             _ => ParseHosts(r, tag),
         };
+        if (server is not null && subnet is not null) server = server with { ClientSubnet = subnet };
         r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
         return errors.Count > before ? null : server;
     }
@@ -230,6 +236,15 @@ internal static partial class DnsSection
         if (type is "tls" or "https")
             tls = ParseTls(r);
         return new RemoteDnsServerOptions(type, tag, server, port, urlPath, detour, resolver, tls);
+    }
+
+    /// <summary>client_subnet: a prefix ("203.0.113.0/24"), or an address, which stands for /32 or /128 (sing-box).</summary>
+    internal static IpPrefix? ReadClientSubnet(ObjectReader r)
+    {
+        if (r.String("client_subnet") is not { } text) return null;
+        if (IpPrefix.TryParse(text, out var prefix) && !text.Contains(' ')) return prefix with { Address = prefix.Network };
+        r.Errors.Add(r.PathOf("client_subnet"), $"{JsonPath.Quote(text)} is neither an IP prefix nor an address (e.g. \"203.0.113.0/24\")");
+        return null;
     }
 
     /// <summary>A tag, or sing-box's object form {"server": tag, ...} (only "server" is read).</summary>

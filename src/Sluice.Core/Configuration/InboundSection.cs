@@ -16,8 +16,7 @@ internal static class InboundSection
     {
         "gso", "iproute2_table_index", "iproute2_rule_index", "auto_redirect", "auto_redirect_input_mark",
         "auto_redirect_output_mark", "endpoint_independent_nat",
-        "udp_timeout", "include_interface", "exclude_interface", "include_uid", "include_uid_range", "exclude_uid",
-        "exclude_uid_range", "include_android_user", "include_package", "exclude_package", "platform",
+        "udp_timeout", "include_android_user", "include_package", "exclude_package", "platform",
     };
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -87,12 +86,14 @@ internal static class InboundSection
         var routeExclude = r.List("route_exclude_address", CidrItem);
         var routeSet = RuleSetItems.ReadTunSets(r, "route_address_set", config);
         var routeExcludeSet = RuleSetItems.ReadTunSets(r, "route_exclude_address_set", config);
+        var scope = TunRouteScopeSection.Read(r, autoRoute);
         Migration.RefuseRemovedTunFields(r);
         r.Finish(f => UnsupportedTunFields.Contains(f) ? "not supported by Sluice" : null);
         return errors.Count > before ? null : new TunInboundOptions(tag, name, address, mtu, autoRoute, strictRoute, stack, routeAddress, routeExclude)
         {
             RouteAddressSet = routeSet,
             RouteExcludeAddressSet = routeExcludeSet,
+            Scope = scope,
         };
     }
 

@@ -38,6 +38,15 @@ public sealed record DefaultRuleOptions : RuleOptions
     public IReadOnlyList<string> ProcessPathRegex { get; init; } = [];
     public IReadOnlyList<uint> UserId { get; init; } = [];
 
+    /// <summary>ip_version: 4 or 6 (the flow's address family); null = either.</summary>
+    public int? IpVersion { get; init; }
+
+    /// <summary>source_ip_is_private: the source address is private (RFC 1918, ULA, loopback, link-local, ...).</summary>
+    public bool SourceIpIsPrivate { get; init; }
+
+    /// <summary>user: names of the local users owning the app's socket (the process lookup's uid, named by the system).</summary>
+    public IReadOnlyList<string> User { get; init; } = [];
+
     /// <summary>Tags of route.rule_set entries; a flow matches when a rule of any of them does (merged into the destination group).</summary>
     public IReadOnlyList<string> RuleSet { get; init; } = [];
 
@@ -73,3 +82,13 @@ public sealed record HijackDnsAction : RuleAction;
 /// <summary>action "sniff": peek at the first payload, then continue with the next rule.</summary>
 /// <param name="Sniffers">Protocols to look for; empty = all the engine knows.</param>
 public sealed record SniffAction(IReadOnlyList<string> Sniffers, TimeSpan Timeout) : RuleAction;
+
+/// <summary>
+/// action "route-options": not final. It sets options on the flow and matching goes on with the next
+/// rule; a later route-options rule overrides the fields it sets.
+/// </summary>
+/// <param name="OverrideAddress">Dial this address instead of the flow's destination (the app still sees its own).</param>
+/// <param name="OverridePort">Dial this port instead.</param>
+/// <param name="UdpTimeout">Idle timeout of this flow's UDP session (default: the engine's).</param>
+/// <param name="UdpConnect">sing-box connects the outgoing UDP socket; Sluice's direct UDP sockets are always connected.</param>
+public sealed record RouteOptionsAction(Packets.NetAddress? OverrideAddress, ushort? OverridePort, TimeSpan? UdpTimeout, bool UdpConnect) : RuleAction;

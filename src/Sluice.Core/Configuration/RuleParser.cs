@@ -12,6 +12,9 @@ internal static class RuleParser
     public static readonly string[] Protocols = ["tls", "http", "quic", "dns", "bittorrent", "stun", "dtls", "ssh", "rdp", "ntp"];
     public static readonly string[] Actions = ["route", "reject", "hijack-dns", "sniff"];
 
+    /// <summary>sing-box reads these from the platform's network state (Android/Apple, NetworkManager).</summary>
+    private static readonly string[] NetworkIdentityFields = ["network_type", "wifi_ssid", "wifi_bssid"];
+
     private static readonly string[] ActionFields = ["action", "outbound", "method", "no_drop", "sniffer", "timeout"];
 
     /// <summary>Regexes run as RE2 does (as sing-box's Go regexp): no backtracking, so no catastrophic patterns.</summary>
@@ -21,12 +24,12 @@ internal static class RuleParser
 
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "ip_version", "auth_user", "client", "source_ip_is_private",
-        "package_name", "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
-        "rule_set_ip_cidr_accept_empty", "user",
+        "auth_user", "client",
+        "package_name", "network_is_expensive", "network_is_constrained",
+        "rule_set_ip_cidr_accept_empty",
         "preferred_by", "interface_address", "network_interface_address", "default_interface_address", "query_type",
-        "override_address", "override_port", "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
-        "udp_connect", "udp_timeout", "tls_fragment", "tls_record_fragment",
+        "network_strategy", "fallback_delay", "udp_disable_domain_unmapping",
+        "tls_fragment", "tls_record_fragment",
     };
 
     public static RuleOptions? Parse(JsonElement element, string path, ConfigBuilder config, bool topLevel) =>
@@ -44,6 +47,11 @@ internal static class RuleParser
         for (int i = 0; i < inbound.Count; i++)
             config.ReferenceInbound(inbound[i], inbound.Count == 1 && !IsArray(r, "inbound") ? r.PathOf("inbound") : JsonPath.Index(r.PathOf("inbound"), i));
 
+        foreach (string unknowable in NetworkIdentityFields)
+        {
+            if (r.Take(unknowable) is not null)
+                config.Errors.Add(r.PathOf(unknowable), $"cannot be known here: Sluice on Linux has no source for {unknowable} (it would come from NetworkManager, which Sluice does not read); remove the item, or tell networks apart by interface or address");
+        }
         return new DefaultRuleOptions
         {
             Inbound = inbound,
@@ -63,11 +71,21 @@ internal static class RuleParser
             ProcessName = r.List("process_name", NonEmpty),
             ProcessPath = r.List("process_path", NonEmpty),
             ProcessPathRegex = r.List("process_path_regex", (e, p, errs) => RegexItem(e, p, errs, PathRegexOptions)),
+            IpVersion = r.Integer("ip_version", 4, 6) is { } v ? IpVersionItem(r, (int)v) : null,
+            SourceIpIsPrivate = r.Bool("source_ip_is_private", false),
+            User = r.List("user", NonEmpty),
             UserId = r.List("user_id", (e, p, errs) => ObjectReader.ReadInteger(e, p, 0, uint.MaxValue, errs) is { } n ? new Optional<uint>((uint)n) : default),
             RuleSet = RuleSetItems.ReadReferences(r, config),
             RuleSetIpCidrMatchSource = RuleSetItems.ReadMatchSource(r),
             ClashMode = RuleSetItems.ReadClashMode(r),
         };
+    }
+
+    private static int? IpVersionItem(ObjectReader r, int version)
+    {
+        if (version is 4 or 6) return version;
+        r.Errors.Add(r.PathOf("ip_version"), $"{version} is not an IP version (expected 4 or 6)");
+        return null;
     }
 
     private static bool IsArray(ObjectReader r, string name) => r.Take(name) is { ValueKind: JsonValueKind.Array };
@@ -108,7 +126,10 @@ internal static class RuleParser
                 var timeout = r.Duration("timeout") ?? ConfigDefaults.SniffTimeout;
                 result = new SniffAction(sniffers, timeout);
                 break;
-            case "route-options" or "resolve" or "bypass":
+            case "route-options":
+                result = ParseRouteOptions(r);
+                break;
+            case "resolve" or "bypass":
                 errors.Add(r.PathOf("action"), $"action {JsonPath.Quote(action)} is not supported yet (supported: {string.Join(", ", Actions)})");
                 return null;
             default:
@@ -116,12 +137,33 @@ internal static class RuleParser
                 return null;
         }
         // Fields of the other actions are mistakes, not unknown fields: say which action they belong to.
-        foreach (var (field, owner) in new[] { ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff") })
+        foreach (var (field, owner) in new[]
+                 {
+                     ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff"),
+                     ("override_address", "route-options"), ("override_port", "route-options"), ("udp_timeout", "route-options"), ("udp_connect", "route-options"),
+                 })
         {
             if (owner != action && r.Take(field) is not null)
                 errors.Add(r.PathOf(field), $"only allowed with \"action\": {JsonPath.Quote(owner)}, this rule's action is {JsonPath.Quote(action)}");
         }
         return result;
+    }
+
+    private static RouteOptionsAction? ParseRouteOptions(ObjectReader r)
+    {
+        Packets.NetAddress? address = null;
+        if (r.String("override_address") is { } text)
+        {
+            if (Packets.NetAddress.TryParse(text, out var parsed)) address = parsed;
+            else r.Errors.Add(r.PathOf("override_address"), $"{JsonPath.Quote(text)} is not an IP address (Sluice dials an address here, not a name)");
+        }
+        ushort? port = r.Integer("override_port", 1, 65535) is { } p ? (ushort)p : null;
+        var udpTimeout = r.Duration("udp_timeout");
+        if (udpTimeout is { } t && t <= TimeSpan.Zero) r.Errors.Add(r.PathOf("udp_timeout"), "must be more than 0 (e.g. \"30s\")");
+        bool udpConnect = r.Bool("udp_connect", false);
+        if (address is null && port is null && udpTimeout is null && !udpConnect && !r.Has("override_address"))
+            r.Errors.Add(r.Path, "route-options sets nothing: give override_address, override_port, udp_timeout or udp_connect");
+        return new RouteOptionsAction(address, port, udpTimeout, udpConnect);
     }
 
     internal static Optional<string> OneOf(JsonElement e, string path, ErrorList errors, string[] allowed, string what)

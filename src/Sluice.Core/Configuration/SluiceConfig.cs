@@ -60,6 +60,9 @@ public sealed record TunInboundOptions(
 
     /// <summary>Rule-set tags whose ip_cidr items join route_exclude_address.</summary>
     public IReadOnlyList<string> RouteExcludeAddressSet { get; init; } = [];
+
+    /// <summary>include_uid(_range) / exclude_uid(_range) / include_interface / exclude_interface (auto_route only).</summary>
+    public RouteScope Scope { get; init; } = RouteScope.Everyone;
 }
 
 public abstract record OutboundOptions(string Type, string Tag);

@@ -13,6 +13,9 @@ public sealed partial class DnsServer
         public int Server { get; private init; }
         public DnsStrategy Strategy { get; private init; }
         public bool DisableCache { get; private init; }
+
+        /// <summary>The rule's client_subnet; null = the server's (or dns.client_subnet).</summary>
+        public Tun.IpPrefix? ClientSubnet { get; private init; }
         public DnsRcode Rcode { get; private init; }
         public byte[] Records { get; private init; } = [];
         public ushort AnswerCount { get; private init; }
@@ -32,7 +35,12 @@ public sealed partial class DnsServer
                 case DnsRouteAction route:
                     int index = Array.FindIndex(servers, s => s.Tag == route.Server);
                     if (index < 0) throw new ArgumentException($"dns.rules: no DNS server has tag \"{route.Server}\"", nameof(action));
-                    return Route(index, route.Strategy ?? options.Strategy, route.DisableCache, $"server {route.Server}");
+                    var decision = Route(index, route.Strategy ?? options.Strategy, route.DisableCache, $"server {route.Server}");
+                    return route.ClientSubnet is null ? decision : new Decision
+                    {
+                        Kind = decision.Kind, Server = index, Strategy = decision.Strategy, DisableCache = decision.DisableCache,
+                        ClientSubnet = route.ClientSubnet, Description = $"{decision.Description} client_subnet {route.ClientSubnet}",
+                    };
                 case DnsRejectAction reject:
                     return new Decision { Kind = reject.Drop ? DecisionKind.Drop : DecisionKind.Reject, Description = reject.Drop ? "drop" : "reject" };
                 case DnsPredefinedAction predefined:

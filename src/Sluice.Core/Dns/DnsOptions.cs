@@ -36,6 +36,9 @@ public sealed record DnsOptions
     /// <summary>Sluice extension: how long one upstream exchange may take before the client gets SERVFAIL.</summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
 
+    /// <summary>dns.client_subnet: the EDNS Client Subnet prefix added to every upstream query; null = none.</summary>
+    public IpPrefix? ClientSubnet { get; init; }
+
     /// <summary>route.default_domain_resolver, copied here: the server for the engine's own lookups; null = the first local server, else the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
 
@@ -53,7 +56,11 @@ public enum DnsStrategy
     Ipv6Only,
 }
 
-public abstract record DnsServerOptions(string Type, string Tag);
+public abstract record DnsServerOptions(string Type, string Tag)
+{
+    /// <summary>client_subnet for this server's queries (overrides dns.client_subnet); null = the global one.</summary>
+    public IpPrefix? ClientSubnet { get; init; }
+}
 
 /// <param name="Type">udp, tcp, tls or https.</param>
 /// <param name="Server">An address, or a host name resolved through <see cref="DomainResolver"/>.</param>
@@ -136,7 +143,11 @@ public abstract record DnsRuleAction;
 
 /// <param name="Strategy">Overrides dns.strategy for this query.</param>
 /// <param name="DisableCache">Neither read nor fill the cache for this query.</param>
-public sealed record DnsRouteAction(string Server, DnsStrategy? Strategy = null, bool DisableCache = false) : DnsRuleAction;
+public sealed record DnsRouteAction(string Server, DnsStrategy? Strategy = null, bool DisableCache = false) : DnsRuleAction
+{
+    /// <summary>client_subnet for the queries this rule routes (overrides the server's and the global one).</summary>
+    public IpPrefix? ClientSubnet { get; init; }
+}
 
 /// <summary>method "default" answers REFUSED; "drop" does not answer.</summary>
 public sealed record DnsRejectAction(bool Drop) : DnsRuleAction;

@@ -16,7 +16,7 @@ public sealed partial class DnsServer
     /// exchange is bounded by the server timeout, not by any one client: a client that gives up does
     /// not cancel it for the others.
     /// </summary>
-    private Task<DnsAnswer?> GetOrFetch(byte[] key, ServerEntry server, byte[] nameWire, ushort type, bool store)
+    private Task<DnsAnswer?> GetOrFetch(byte[] key, ServerEntry server, byte[] nameWire, ushort type, bool store, Tun.IpPrefix? subnet)
     {
         TaskCompletionSource<DnsAnswer?> owner;
         lock (_inflight)
@@ -29,16 +29,16 @@ public sealed partial class DnsServer
             owner = new TaskCompletionSource<DnsAnswer?>(TaskCreationOptions.RunContinuationsAsynchronously);
             _inflight[key] = owner.Task;
         }
-        _ = FetchAndPublishAsync(owner, key, server, nameWire, type, store);
+        _ = FetchAndPublishAsync(owner, key, server, nameWire, type, store, subnet);
         return owner.Task;
     }
 
-    private async Task FetchAndPublishAsync(TaskCompletionSource<DnsAnswer?> owner, byte[] key, ServerEntry server, byte[] nameWire, ushort type, bool store)
+    private async Task FetchAndPublishAsync(TaskCompletionSource<DnsAnswer?> owner, byte[] key, ServerEntry server, byte[] nameWire, ushort type, bool store, Tun.IpPrefix? subnet)
     {
         DnsAnswer? answer = null;
         try
         {
-            answer = await FetchAsync(server, nameWire, type);
+            answer = await FetchAsync(server, nameWire, type, subnet);
             if (answer is not null && store) _cache?.Store(key, answer);
         }
         catch (Exception e)
@@ -52,17 +52,10 @@ public sealed partial class DnsServer
         }
     }
 
-    private async Task<DnsAnswer?> FetchAsync(ServerEntry server, byte[] nameWire, ushort type)
+    private async Task<DnsAnswer?> FetchAsync(ServerEntry server, byte[] nameWire, ushort type, Tun.IpPrefix? subnet)
     {
         Statistics.Upstream(server.Index);
-        byte[] query = new byte[DnsWire.HeaderLength + nameWire.Length + DnsWire.QuestionFixed + DnsWire.OptLength];
-        ushort id = server.Transport!.ZeroId ? (ushort)0 : BinaryPrimitives.ReadUInt16LittleEndian(RandomNumberGenerator.GetBytes(2));
-        DnsWire.WriteHeader(query, id, DnsWire.FlagRd, 1, 0, 0, 1);
-        nameWire.CopyTo(query, DnsWire.HeaderLength);
-        int n = DnsWire.HeaderLength + nameWire.Length;
-        BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(n), type);
-        BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(n + 2), DnsWire.ClassIn);
-        DnsWire.WriteOpt(query.AsSpan(n + DnsWire.QuestionFixed));
+        byte[] query = BuildUpstreamQuery(server.Transport!.ZeroId, nameWire, type, subnet, out int n);
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(DnsWire.MaxMessage);
         using var timeout = new CancellationTokenSource(_timeout, _time);
@@ -100,6 +93,24 @@ public sealed partial class DnsServer
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// The query sent upstream: RD, one question, one OPT (with the client subnet option when set).
+    /// <paramref name="questionEnd"/> is the offset where the question's name ends.
+    /// </summary>
+    internal static byte[] BuildUpstreamQuery(bool zeroId, ReadOnlySpan<byte> nameWire, ushort type, Tun.IpPrefix? subnet, out int questionEnd)
+    {
+        byte[] query = new byte[DnsWire.HeaderLength + nameWire.Length + DnsWire.QuestionFixed + DnsWire.OptLengthFor(subnet)];
+        ushort id = zeroId ? (ushort)0 : BinaryPrimitives.ReadUInt16LittleEndian(RandomNumberGenerator.GetBytes(2));
+        DnsWire.WriteHeader(query, id, DnsWire.FlagRd, 1, 0, 0, 1);
+        nameWire.CopyTo(query.AsSpan(DnsWire.HeaderLength));
+        int n = DnsWire.HeaderLength + nameWire.Length;
+        BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(n), type);
+        BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(n + 2), DnsWire.ClassIn);
+        DnsWire.WriteOpt(query.AsSpan(n + DnsWire.QuestionFixed), subnet);
+        questionEnd = n;
+        return query;
     }
 
     /// <summary>
@@ -225,11 +236,11 @@ public sealed partial class DnsServer
             case ServerKind.FakeIp:
                 return ([], 0, "a fakeip server has no real addresses");
         }
-        byte[] key = new byte[wire.Length + 4];
-        CacheKey(wire, type, server.Index, key);
+        byte[] key = new byte[CacheKeyLength(wire.Length, server.ClientSubnet)];
+        CacheKey(wire, type, server.Index, server.ClientSubnet, key);
         if (_cache is not null && _cache.TryGet(key, out var cached, out _))
             return (cached.Addresses, cached.Ttl - Math.Min(cached.Ttl, ElapsedSeconds(cached)), Describe(cached));
-        var answer = await GetOrFetch(key, server, wire, type, store: true).WaitAsync(ct);
+        var answer = await GetOrFetch(key, server, wire, type, store: true, server.ClientSubnet).WaitAsync(ct);
         return answer is null ? ([], 0, "no answer (timeout or failure, see the log)") : (answer.Addresses, answer.Ttl, Describe(answer));
 
         static string Describe(DnsAnswer a) => a.Addresses.Length > 0 ? "ok" : a.Rcode == DnsRcode.NoError ? "no records" : a.Rcode.ToString().ToUpperInvariant();
@@ -249,6 +260,9 @@ public sealed partial class DnsServer
         public FakeIpPool? FakeV4 { get; init; }
         public FakeIpPool? FakeV6 { get; init; }
         public HostsTable? Hosts { get; init; }
+
+        /// <summary>The server's client_subnet, else dns.client_subnet; a rule's client_subnet overrides it.</summary>
+        public Tun.IpPrefix? ClientSubnet { get; set; }
 
         public static ServerEntry Create(int index, DnsServerOptions o, int resolverIndex, DnsOptions options, DnsEnvironment environment,
             IOutbound direct, Func<string?, IOutbound> resolveDetour, ILogger log,

@@ -102,6 +102,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
             int resolver = o is RemoteDnsServerOptions { DomainResolver: { } tag } ? configured.FindIndex(s => s.Tag == tag) : engine;
             servers[i] = ServerEntry.Create(i, o, resolver, options, environment, direct, resolveDetour, log,
                 (serverIndex, host, ct) => server!.ResolveWithAsync(serverIndex, host, ct));
+            servers[i].ClientSubnet = o.ClientSubnet ?? options.ClientSubnet;
         }
         server = new DnsServer(options, servers, engine, log, time, scope ?? Routing.RuleScope.Empty);
         server.WatchFiles(time);
@@ -221,8 +222,9 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
                 return new ValueTask<int>(AnswerHosts(server, q, parsed, domain, r, limit));
         }
 
-        Span<byte> key = stackalloc byte[nameLength + 6];
-        int keyLength = CacheKey(nameWire, parsed.Type, server.Index, key);
+        var subnet = decision.ClientSubnet ?? server.ClientSubnet;
+        Span<byte> key = stackalloc byte[CacheKeyLength(nameLength, subnet)];
+        int keyLength = CacheKey(nameWire, parsed.Type, server.Index, subnet, key);
         key = key[..keyLength];
         bool useCache = _cache is not null && !decision.DisableCache;
         if (useCache && _cache!.TryGet(key, out var cached, out uint elapsed))
@@ -231,7 +233,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
             if (_reverseMapping) Remember(cached);
             return new ValueTask<int>(DnsResponse.WriteAnswer(q, parsed, cached, elapsed, r, limit));
         }
-        var fetch = GetOrFetch(key.ToArray(), server, nameWire.ToArray(), parsed.Type, useCache);
+        var fetch = GetOrFetch(key.ToArray(), server, nameWire.ToArray(), parsed.Type, useCache, subnet);
         return CompleteAsync(fetch, query, parsed, response, limit, ct);
     }
 
@@ -283,8 +285,13 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         return DnsResponse.WriteAddresses(q, parsed, r, limit, addresses, HostsTtl);
     }
 
-    /// <summary>Lowercased name, type, class IN, server index: answers are never shared between servers.</summary>
-    private static int CacheKey(ReadOnlySpan<byte> nameWire, ushort type, int server, Span<byte> key)
+    private static int CacheKeyLength(int nameLength, Tun.IpPrefix? subnet) => nameLength + 4 + (subnet is null ? 0 : 17);
+
+    /// <summary>
+    /// Lowercased name, type, server index, and the client subnet sent: answers are never shared between
+    /// servers, nor between subnets (an ECS-aware upstream answers each subnet for itself).
+    /// </summary>
+    private static int CacheKey(ReadOnlySpan<byte> nameWire, ushort type, int server, Tun.IpPrefix? subnet, Span<byte> key)
     {
         nameWire.CopyTo(key);
         int n = nameWire.Length;
@@ -292,6 +299,13 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         key[n++] = (byte)type;
         key[n++] = (byte)(server >> 8);
         key[n++] = (byte)server;
+        if (subnet is { } s)
+        {
+            key[n++] = (byte)s.Length;
+            key.Slice(n, 16).Clear();
+            s.Network.WriteTo(key.Slice(n, 16));
+            n += 16;
+        }
         return n;
     }
 

@@ -124,6 +124,18 @@ internal static class DnsWire
         return OptLength;
     }
 
+    /// <summary>The OPT record an upstream query carries: with an EDNS Client Subnet option when <paramref name="subnet"/> is set.</summary>
+    public static int OptLengthFor(Tun.IpPrefix? subnet) => OptLength + (subnet is { } s ? EdnsClientSubnet.Length(s) : 0);
+
+    public static int WriteOpt(Span<byte> m, Tun.IpPrefix? subnet)
+    {
+        int n = WriteOpt(m);
+        if (subnet is not { } s) return n;
+        int option = EdnsClientSubnet.Write(m[n..], s);
+        BinaryPrimitives.WriteUInt16BigEndian(m[9..], (ushort)option);
+        return n + option;
+    }
+
     /// <summary>A resource record whose owner is the question name (pointer to offset 12, RFC 1035 4.1.4).</summary>
     public static int WriteRecordAtQuestion(Span<byte> m, ushort type, uint ttl, ReadOnlySpan<byte> rdata)
     {

@@ -7,7 +7,11 @@ namespace Sluice.Core.Flows;
 /// <param name="Pid">Process id, 0 when no process holding the socket was found.</param>
 /// <param name="Name">The process name (<c>comm</c>), null when unknown.</param>
 /// <param name="Path">The executable path (<c>exe</c>), null when unknown.</param>
-public sealed record ProcessInfo(uint Uid, int Pid, string? Name, string? Path);
+public sealed record ProcessInfo(uint Uid, int Pid, string? Name, string? Path)
+{
+    /// <summary>The owning user's name (the system's passwd entry for <see cref="Uid"/>); null when unnamed or not looked up.</summary>
+    public string? UserName { get; init; }
+}
 
 /// <summary>Finds the process behind a flow seen on the TUN (source = the local app's socket).</summary>
 public interface IProcessLookup

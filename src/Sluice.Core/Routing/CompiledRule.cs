@@ -25,7 +25,7 @@ internal abstract class CompiledRule
 /// <summary>
 /// Matcher kinds are AND-ed; within a kind values are OR-ed, and sing-box's groups act as one kind:
 /// (domain | domain_suffix | domain_keyword | domain_regex | ip_cidr | ip_is_private) &amp; (port | port_range)
-/// &amp; source_ip_cidr &amp; (source_port | source_port_range) &amp; every other field. Cheap tests run first and
+/// &amp; (source_ip_cidr | source_ip_is_private) &amp; (source_port | source_port_range) &amp; every other field. Cheap tests run first and
 /// the process (a kernel lookup) is touched last, only when everything else matched.
 /// </summary>
 internal sealed class DefaultRule : CompiledRule
@@ -36,6 +36,8 @@ internal sealed class DefaultRule : CompiledRule
     private readonly PortSet? _ports;
     private readonly PortSet? _sourcePorts;
     private readonly PrefixTrie? _sourceCidr;
+    private readonly bool _sourceIpIsPrivate;
+    private readonly int _ipVersion;
     private readonly bool _hasDestination;
     private readonly PrefixTrie? _cidr;
     private readonly bool _ipIsPrivate;
@@ -70,6 +72,8 @@ internal sealed class DefaultRule : CompiledRule
         if (o.Port.Count > 0 || o.PortRange.Count > 0) _ports = new PortSet(o.Port, o.PortRange);
         if (o.SourcePort.Count > 0 || o.SourcePortRange.Count > 0) _sourcePorts = new PortSet(o.SourcePort, o.SourcePortRange);
         _sourceCidr = Trie(o.SourceIpCidr);
+        _sourceIpIsPrivate = o.SourceIpIsPrivate;
+        _ipVersion = o.IpVersion ?? 0;
 
         _cidr = Trie(o.IpCidr);
         _ipIsPrivate = o.IpIsPrivate;
@@ -85,7 +89,7 @@ internal sealed class DefaultRule : CompiledRule
         _hasDestination = _cidr is not null || _ipIsPrivate || _domains is not null || _keywords is not null || _domainRegex is not null || _ruleSets is not null;
 
         _protocols = NullIfEmpty(o.Protocol);
-        _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
+        _process = ProcessMatcher.Create(o.UserId, o.User, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
     }
 
     public override bool UsesProcess => _process is not null;
@@ -102,12 +106,17 @@ internal sealed class DefaultRule : CompiledRule
         if (_inbound is not null && !ContainsOrdinal(_inbound, flow.Inbound)) return false;
         if (_ports is not null && !_ports.Contains(key.DestinationPort)) return false;
         if (_sourcePorts is not null && !_sourcePorts.Contains(key.SourcePort)) return false;
-        if (_sourceCidr is not null && !_sourceCidr.Contains(key.Source)) return false;
+        if (_ipVersion != 0 && (_ipVersion == 4) != key.Destination.IsV4) return false;
+        if ((_sourceCidr is not null || _sourceIpIsPrivate) && !MatchesSource(key.Source)) return false;
         if (_hasDestination && !MatchesDestination(flow)) return false;
         if (_protocols is not null && (flow.Protocol is not { } p || !ContainsOrdinal(_protocols, p))) return false;
         if (_process is not null && !_process.Matches(flow.Process)) return false;
         return true;
     }
+
+    /// <summary>sing-box's source group: source_ip_cidr | source_ip_is_private.</summary>
+    private bool MatchesSource(Sluice.Packets.NetAddress source) =>
+        (_sourceCidr is not null && _sourceCidr.Contains(source)) || (_sourceIpIsPrivate && PrivateAddresses.Contains(source));
 
     private bool MatchesDestination(FlowContext flow)
     {

@@ -8,7 +8,7 @@ namespace Sluice.Core.Routing;
 /// rule's index; the first matching rule of the run is the smallest index found on the address's trie
 /// path and the domain's suffixes. Exact first-match semantics, one lookup for the whole run.
 /// </summary>
-internal sealed class DestinationBlock
+internal sealed class DestinationBlock : RuleBlock
 {
     private readonly PrefixTrie _cidr = new();
     private readonly DomainIndex _domains = new();
@@ -27,6 +27,7 @@ internal sealed class DestinationBlock
         && d.SourceIpCidr.Count == 0 && d.Port.Count == 0 && d.PortRange.Count == 0
         && d.SourcePort.Count == 0 && d.SourcePortRange.Count == 0
         && d.ProcessName.Count == 0 && d.ProcessPath.Count == 0 && d.ProcessPathRegex.Count == 0 && d.UserId.Count == 0
+        && d.User.Count == 0 && d.IpVersion is null && !d.SourceIpIsPrivate
         && d.RuleSet.Count == 0 && d.ClashMode is null;
 
     public static DestinationBlock Build(IReadOnlyList<RuleOptions> rules, int start, int end)
@@ -43,7 +44,7 @@ internal sealed class DestinationBlock
     }
 
     /// <summary>The index of the first rule of the run that matches, -1 when none.</summary>
-    public int FirstMatch(FlowContext flow)
+    public override int FirstMatch(FlowContext flow)
     {
         int min = _cidr.Count > 0 ? _cidr.MinValue(flow.KeyRef.Destination) : int.MaxValue;
         if (flow.Domain is { Length: > 0 } domain && !_domains.IsEmpty) min = Math.Min(min, _domains.MinValue(domain));

@@ -65,6 +65,28 @@ public sealed class FlowContext
 
     public bool ProcessResolved { get; private set; }
 
+    /// <summary>route-options override_address: the address dialled instead of the destination; null = the destination.</summary>
+    public NetAddress? OverrideAddress { get; private set; }
+
+    /// <summary>route-options override_port.</summary>
+    public ushort? OverridePort { get; private set; }
+
+    /// <summary>route-options udp_timeout: this flow's UDP session idle timeout; null = the engine's.</summary>
+    public TimeSpan? UdpTimeout { get; private set; }
+
+    /// <summary>A matched route-options rule's fields; a later rule overrides what it sets.</summary>
+    internal void Apply(Configuration.RouteOptionsAction options)
+    {
+        OverrideAddress = options.OverrideAddress ?? OverrideAddress;
+        OverridePort = options.OverridePort ?? OverridePort;
+        UdpTimeout = options.UdpTimeout ?? UdpTimeout;
+    }
+
+    /// <summary>Where the outbound dials: the destination with route-options' overrides (a name is dropped when the address is overridden).</summary>
+    internal Outbounds.Destination Dialled(Outbounds.Destination destination) =>
+        OverrideAddress is null && OverridePort is null ? destination
+            : new Outbounds.Destination(OverrideAddress ?? destination.Address, OverridePort ?? destination.Port, OverrideAddress is null ? destination.Domain : null);
+
     /// <summary>Bit of <see cref="Key"/>'s protocol in a rule's network mask (0 when no network name applies).</summary>
     internal int NetworkBit => Key.Protocol switch
     {

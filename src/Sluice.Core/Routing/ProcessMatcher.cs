@@ -5,7 +5,7 @@ using Sluice.Core.Flows;
 namespace Sluice.Core.Routing;
 
 /// <summary>
-/// The process part of a route or DNS rule: uid, name, path, path regex (AND between kinds, OR
+/// The process part of a route or DNS rule: uid, user name, name, path, path regex (AND between kinds, OR
 /// within one). A name matches Linux's <c>comm</c> (the first 15 characters) or the executable's
 /// basename in full. Null from <see cref="Create"/> when the rule names no process.
 /// </summary>
@@ -15,15 +15,17 @@ internal sealed class ProcessMatcher
     public const int CommLength = 15;
 
     private readonly uint[]? _uids;
+    private readonly string[]? _users;
     private readonly HashSet<string>? _names;
     private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _namesSpan;
     private readonly HashSet<string>? _truncatedNames;
     private readonly HashSet<string>? _paths;
     private readonly Regex[]? _pathRegex;
 
-    private ProcessMatcher(IReadOnlyList<uint> uids, IReadOnlyList<string> names, IReadOnlyList<string> paths, IReadOnlyList<string> pathRegex)
+    private ProcessMatcher(IReadOnlyList<uint> uids, IReadOnlyList<string> users, IReadOnlyList<string> names, IReadOnlyList<string> paths, IReadOnlyList<string> pathRegex)
     {
         _uids = uids.Count == 0 ? null : uids.ToArray();
+        _users = users.Count == 0 ? null : users.ToArray();
         if (names.Count > 0)
         {
             _names = new HashSet<string>(names, StringComparer.Ordinal);
@@ -35,12 +37,16 @@ internal sealed class ProcessMatcher
     }
 
     public static ProcessMatcher? Create(IReadOnlyList<uint> uids, IReadOnlyList<string> names, IReadOnlyList<string> paths, IReadOnlyList<string> pathRegex) =>
-        uids.Count + names.Count + paths.Count + pathRegex.Count == 0 ? null : new ProcessMatcher(uids, names, paths, pathRegex);
+        Create(uids, [], names, paths, pathRegex);
+
+    public static ProcessMatcher? Create(IReadOnlyList<uint> uids, IReadOnlyList<string> users, IReadOnlyList<string> names, IReadOnlyList<string> paths, IReadOnlyList<string> pathRegex) =>
+        uids.Count + users.Count + names.Count + paths.Count + pathRegex.Count == 0 ? null : new ProcessMatcher(uids, users, names, paths, pathRegex);
 
     public bool Matches(ProcessInfo? process)
     {
         if (process is null) return false;
         if (_uids is not null && Array.IndexOf(_uids, process.Uid) < 0) return false;
+        if (_users is not null && (process.UserName is not { } user || Array.IndexOf(_users, user) < 0)) return false;
         if (_names is not null)
         {
             bool byComm = process.Name is { } comm && _truncatedNames!.Contains(comm);

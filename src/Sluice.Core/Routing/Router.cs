@@ -7,7 +7,8 @@ namespace Sluice.Core.Routing;
 /// Runs of consecutive "destination-only" rules (only ip_cidr / domain / domain_suffix, no invert, not
 /// sniff) are merged into one <see cref="DestinationBlock"/>: one trie walk and one hash probe per
 /// label find the first matching rule of the run, so 10,000 single-CIDR rules cost what one does.
-/// Deciding a flow does not allocate (the lazy process lookup aside).
+/// Runs of consecutive process-only rules (process_name or process_path) become a <see cref="ProcessBlock"/>:
+/// three hash probes for the run. Deciding a flow does not allocate (the lazy process lookup aside).
 /// </summary>
 public sealed class Router
 {
@@ -63,6 +64,7 @@ public sealed class Router
                 RejectAction r => new Entry(CompiledRule.Compile(rule, scope), r.Drop ? Verdict.Drop : Verdict.Reject, null, TimeSpan.Zero, []),
                 HijackDnsAction => new Entry(CompiledRule.Compile(rule, scope), Verdict.HijackDns, null, TimeSpan.Zero, []),
                 SniffAction s => new Entry(CompiledRule.Compile(rule, scope), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
+                RouteOptionsAction ro => new Entry(CompiledRule.Compile(rule, scope), Verdict.Route, null, TimeSpan.Zero, []) { Options = ro },
                 _ => throw new ArgumentException($"route.rules[{i}] has no action", nameof(route)),
             };
         }
@@ -73,11 +75,19 @@ public sealed class Router
         {
             int end = i;
             while (end < entries.Length && DestinationBlock.CanHold(route.Rules[end])) end++;
+            int processEnd = i;
+            while (processEnd < entries.Length && ProcessBlock.CanHold(route.Rules[processEnd])) processEnd++;
             if (end - i >= MinBlockLength)
             {
                 Array.Fill(stepOfRule, steps.Count, i, end - i);
                 steps.Add(new Step(i, end, DestinationBlock.Build(route.Rules, i, end)));
                 i = end;
+            }
+            else if (processEnd - i >= MinBlockLength)
+            {
+                Array.Fill(stepOfRule, steps.Count, i, processEnd - i);
+                steps.Add(new Step(i, processEnd, ProcessBlock.Build(route.Rules, i, processEnd)));
+                i = processEnd;
             }
             else
             {
@@ -92,7 +102,8 @@ public sealed class Router
     }
 
     /// <summary>
-    /// The first rule at or after <paramref name="startAt"/> that matches decides. A sniff rule matches
+    /// The first rule at or after <paramref name="startAt"/> that matches decides; a matching
+    /// route-options rule only sets options on the flow and matching goes on. A sniff rule matches
     /// once per flow: it sets <see cref="FlowContext.Sniffed"/>, and sniff rules are skipped for sniffed flows.
     /// No match routes to the final outbound with RuleIndex -1.
     /// </summary>
@@ -117,6 +128,11 @@ public sealed class Router
                     var entry = _entries[i];
                     if (entry.Verdict == Verdict.Sniff && flow.Sniffed) continue;
                     if (!entry.Rule.Matches(flow)) continue;
+                    if (entry.Options is { } options)
+                    {
+                        flow.Apply(options); // not final: matching goes on
+                        continue;
+                    }
                     if (entry.Verdict == Verdict.Sniff) flow.Sniffed = true;
                     return Decision(i);
                 }
@@ -137,8 +153,12 @@ public sealed class Router
         return new RouteDecision(e.Verdict, e.Outbound, i, i + 1, e.SniffTimeout);
     }
 
-    private sealed record Entry(CompiledRule Rule, Verdict Verdict, string? Outbound, TimeSpan SniffTimeout, string[] Sniffers);
+    private sealed record Entry(CompiledRule Rule, Verdict Verdict, string? Outbound, TimeSpan SniffTimeout, string[] Sniffers)
+    {
+        /// <summary>A route-options rule: applied to the flow, never the decision.</summary>
+        public RouteOptionsAction? Options { get; init; }
+    }
 
     /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>
-    private readonly record struct Step(int Start, int End, DestinationBlock? Block);
+    private readonly record struct Step(int Start, int End, RuleBlock? Block);
 }

@@ -18,6 +18,13 @@ internal static class RuleDescription
             RejectAction { Drop: true } => "reject(drop)",
             RejectAction => "reject",
             HijackDnsAction => "hijack-dns",
+            RouteOptionsAction o => "route-options(" + string.Join(", ", new[]
+            {
+                o.OverrideAddress is { } a ? $"override_address={a}" : null,
+                o.OverridePort is { } p ? $"override_port={p}" : null,
+                o.UdpTimeout is { } t ? $"udp_timeout={GoDuration.Format(t)}" : null,
+                o.UdpConnect ? "udp_connect" : null,
+            }.Where(x => x is not null)) + ")",
             SniffAction s => $"sniff({(s.Sniffers.Count == 0 ? "all" : string.Join(",", s.Sniffers))}, {GoDuration.Format(s.Timeout)})",
             _ => "?",
         });
@@ -49,7 +56,9 @@ internal static class RuleDescription
         List(sb, "domain_regex", d.DomainRegex);
         List(sb, "ip_cidr", d.IpCidr);
         if (d.IpIsPrivate) Separator(sb).Append("ip_is_private");
+        if (d.IpVersion is { } version) Separator(sb).Append("ip_version=").Append(version);
         List(sb, "source_ip_cidr", d.SourceIpCidr);
+        if (d.SourceIpIsPrivate) Separator(sb).Append("source_ip_is_private");
         List(sb, "port", d.Port);
         List(sb, "port_range", d.PortRange);
         List(sb, "source_port", d.SourcePort);
@@ -58,6 +67,7 @@ internal static class RuleDescription
         List(sb, "process_path", d.ProcessPath);
         List(sb, "process_path_regex", d.ProcessPathRegex);
         List(sb, "user_id", d.UserId);
+        List(sb, "user", d.User);
         List(sb, d.RuleSetIpCidrMatchSource ? "rule_set(source)" : "rule_set", d.RuleSet);
         if (d.ClashMode is { } mode) Separator(sb).Append("clash_mode=").Append(mode);
         if (sb.Length == start) sb.Append("any");

@@ -115,6 +115,7 @@ internal sealed partial class TcpRelay : IDisposable
                 }
                 destination = new Destination(real.Value, destination.Port, flow.Domain);
             }
+            destination = flow.Dialled(destination);
             _admission.Routed(flow, outbound.Tag, choice.Decision);
             try
             {

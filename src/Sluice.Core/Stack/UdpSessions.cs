@@ -66,7 +66,11 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         if (_stop.IsCancellationRequested) return;
         if (choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
         if (_sessions.Count >= limits.UdpSessions) EvictLeastRecent();
-        var session = new UdpSession(key, choice, time.Milliseconds());
+        var session = new UdpSession(key, choice, time.Milliseconds())
+        {
+            Target = flow.Dialled(new Destination(key.Destination, key.DestinationPort)),
+            IdleMs = flow.UdpTimeout is { } custom ? (long)custom.TotalMilliseconds : 0,
+        };
         if (!_sessions.TryAdd(key, session)) return;
         if (_stop.IsCancellationRequested)
         {
@@ -117,7 +121,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         byte[]? buffer = null;
         try
         {
-            var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
+            var channel = await outbound.OpenUdpAsync(session.Target, session.Cancel.Token);
             session.Channel = channel;
             var readiness = channel as IDatagramReadiness;
             channel.Send(firstPayload);
@@ -196,7 +200,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         long idleMs = (long)idle.TotalMilliseconds;
         foreach (var (key, session) in _sessions)
         {
-            if (now - session.LastActive <= idleMs) continue;
+            if (now - session.LastActive <= (session.IdleMs > 0 ? session.IdleMs : idleMs)) continue;
             if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
         }
     }
@@ -237,6 +241,12 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
     public bool UdpRefused { get; set; }
 
     public long LastActive = now;
+
+    /// <summary>Where the outbound sends: the app's destination, or route-options' override.</summary>
+    public Destination Target { get; init; }
+
+    /// <summary>route-options udp_timeout in ms; 0 = the engine's idle timeout.</summary>
+    public long IdleMs { get; init; }
 
     public volatile IUdpChannel? Channel;
 

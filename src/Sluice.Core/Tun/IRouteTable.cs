@@ -74,4 +74,32 @@ public sealed record AutoRoutePlan(
     bool HasV6,
     IReadOnlyList<IpPrefix> RouteAddress,
     IReadOnlyList<IpPrefix> RouteExcludeAddress,
-    bool StrictRoute);
+    bool StrictRoute)
+{
+    /// <summary>Which users and incoming interfaces the rule steers; the rest bypass the TUN in the kernel.</summary>
+    public RouteScope Scope { get; init; } = RouteScope.Everyone;
+}
+
+/// <summary>An inclusive range of user ids, as in <c>ip rule ... uidrange FIRST-LAST</c>.</summary>
+public readonly record struct UidRange(uint First, uint Last)
+{
+    public override string ToString() =>
+        First == Last ? First.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : $"{First.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{Last.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
+
+/// <summary>
+/// Who auto_route steers into the TUN (tun include_uid / exclude_uid / include_interface /
+/// exclude_interface). Uid ranges apply to the host's own traffic; interfaces to traffic forwarded
+/// in from them. Empty lists = no limit. See docs/config.md.
+/// </summary>
+public sealed record RouteScope(
+    IReadOnlyList<UidRange> IncludeUid,
+    IReadOnlyList<UidRange> ExcludeUid,
+    IReadOnlyList<string> IncludeInterface,
+    IReadOnlyList<string> ExcludeInterface)
+{
+    public static readonly RouteScope Everyone = new([], [], [], []);
+
+    public bool IsEveryone => IncludeUid.Count == 0 && ExcludeUid.Count == 0 && IncludeInterface.Count == 0 && ExcludeInterface.Count == 0;
+}

@@ -8,7 +8,7 @@ namespace Sluice.Platform.Linux;
 /// Finds the process behind a flow:
 /// 1. sock_diag dump filtered by the flow's ports → the socket's uid and inode;
 /// 2. inode → pid from a cached map of <c>/proc/*/fd</c> socket links, rescanned on a miss;
-/// 3. name from <c>/proc/PID/comm</c>, path from the <c>/proc/PID/exe</c> link.
+/// 3. name from <c>/proc/PID/comm</c>, path from the <c>/proc/PID/exe</c> link, the uid's user name from the user database.
 /// Thread-safe. ICMP and other protocols have no socket to find: null.
 /// </summary>
 public sealed class LinuxProcessLookup : IProcessLookup
@@ -24,11 +24,12 @@ public sealed class LinuxProcessLookup : IProcessLookup
 
         var socket = SockDiag.Find(flow);
         if (socket is not { } found) return null;
-        if (found.Inode == 0) return new ProcessInfo(found.Uid, 0, null, null);
+        string? user = UserNames.Of(found.Uid);
+        if (found.Inode == 0) return new ProcessInfo(found.Uid, 0, null, null) { UserName = user };
 
         int pid = _index.FindPid(found.Inode);
-        if (pid <= 0) return new ProcessInfo(found.Uid, 0, null, null);
-        return new ProcessInfo(found.Uid, pid, ReadComm(pid), Libc.ReadLink($"/proc/{pid}/exe"));
+        if (pid <= 0) return new ProcessInfo(found.Uid, 0, null, null) { UserName = user };
+        return new ProcessInfo(found.Uid, pid, ReadComm(pid), Libc.ReadLink($"/proc/{pid}/exe")) { UserName = user };
     }
 
     private static string? ReadComm(int pid)

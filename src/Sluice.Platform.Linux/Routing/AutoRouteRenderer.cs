@@ -20,7 +20,9 @@ public readonly record struct FamilyBatches(string V4, string V6);
 ///    fast instead of leaking by the main table.
 /// 3. Rule at <c>plan.RulePriority</c>: <c>not fwmark M lookup T</c>. The engine's sockets carry M
 ///    and use the main table; the local table (pref 0) still wins, so local delivery works.
-/// 4. nftables <c>inet sluice_route</c>: TCP connections (and pings) that arrive on a physical interface
+/// 4. The route scope (<see cref="RouteScopeRules"/>): rules just before and after the TUN rule that
+///    send excluded users and interfaces past it to the main table, in the kernel.
+/// 5. nftables <c>inet sluice_route</c>: TCP connections (and pings) that arrive on a physical interface
 ///    get ct mark M, and their replies get meta mark M in a route-type output chain (which re-routes after
 ///    the mark changes), so the host's own TCP servers answer by the main table, the way they were reached.
 ///    Not UDP: a marked reply passes the gate, and any remote sender could open a direct UDP path out of
@@ -71,6 +73,7 @@ public static class AutoRouteRenderer
         if (!FamilyRouted(plan, v4)) return "";
         var sb = new StringBuilder();
         foreach (var route in Routes(plan, v4)) sb.Append("route replace ").Append(route).Append('\n');
+        foreach (string rule in RouteScopeRules.Render(plan)) sb.Append("rule add ").Append(rule).Append('\n');
         sb.Append("rule add ").Append(Rule(plan)).Append('\n');
         return sb.ToString();
     }
@@ -80,6 +83,7 @@ public static class AutoRouteRenderer
         if (!FamilyRouted(plan, v4)) return "";
         var sb = new StringBuilder();
         sb.Append("rule del ").Append(Rule(plan)).Append('\n');
+        foreach (string rule in RouteScopeRules.Render(plan).Reverse()) sb.Append("rule del ").Append(rule).Append('\n');
         foreach (var route in Routes(plan, v4)) sb.Append("route del ").Append(route).Append('\n');
         return sb.ToString();
     }

@@ -43,7 +43,8 @@ public sealed class LinuxRouteTable : IRouteTable
 
     /// <summary>
     /// Clears what a killed run may have left: every rule at the plan's priority that looks up its
-    /// table (both families), the table's routes, the nftables table. Never fails when nothing is there.
+    /// table (both families), every rule at the priorities the route scope owns (P-3..P+1), the table's
+    /// routes, the nftables table. Never fails when nothing is there.
     /// </summary>
     public void RemoveStale(AutoRoutePlan plan)
     {
@@ -56,6 +57,15 @@ public sealed class LinuxRouteTable : IRouteTable
             {
                 if (!IpCommand.Ip([family, "rule", "del", "pref", pref, "lookup", table], _netns, throwOnError: false).Succeeded)
                     break;
+            }
+            foreach (int owned in RouteScopeRules.OwnedPriorities(plan.RulePriority))
+            {
+                string ownedPref = owned.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                for (int i = 0; i < MaxStaleRules; i++)
+                {
+                    if (!IpCommand.Ip([family, "rule", "del", "pref", ownedPref], _netns, throwOnError: false).Succeeded)
+                        break;
+                }
             }
             // Fails when the table does not exist: nothing to flush.
             IpCommand.Ip([family, "route", "flush", "table", table], _netns, throwOnError: false);

@@ -118,7 +118,6 @@ public class DnsConfigTests
     [InlineData("""{ "dns": { "rules": [{ "type": "sometimes", "action": "reject" }] } }""", "dns.rules[0].type: unknown rule type \"sometimes\"")]
     [InlineData("""{ "dns": { "strategy": "ipv5_only" } }""", "dns.strategy: unknown strategy \"ipv5_only\"")]
     [InlineData("""{ "dns": { "timeout": "soon" } }""", "dns.timeout: \"soon\" is not a duration")]
-    [InlineData("""{ "dns": { "client_subnet": "1.2.3.0/24" } }""", "dns.client_subnet: not supported by Sluice yet")]
     [InlineData("""{ "dns": { "servers": [{ "type": "local" }] }, "route": { "default_domain_resolver": "missing" } }""", "route.default_domain_resolver: no DNS server has tag \"missing\"")]
     [InlineData("""{ "dns": { "servers": [{ "type": "fakeip" }] }, "route": { "default_domain_resolver": "fakeip" } }""", "route.default_domain_resolver: \"fakeip\" is a fakeip server")]
     public void InvalidDnsConfig_IsReported_WithItsPath(string json, string expected)

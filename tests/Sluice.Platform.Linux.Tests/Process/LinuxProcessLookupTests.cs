@@ -23,6 +23,23 @@ public class LinuxProcessLookupTests
         Assert.Equal(Environment.ProcessId, info.Pid);
         Assert.Equal(File.ReadAllText("/proc/self/comm").Trim(), info.Name);
         Assert.Equal(Libc.ReadLink("/proc/self/exe"), info.Path);
+        // The uid is named by the user database, as `id -un` names it.
+        Assert.Equal(Exec("id", "-un"), info.UserName);
+    }
+
+    private static string Exec(string program, string arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments) { RedirectStandardOutput = true })!;
+        string output = process.StandardOutput.ReadToEnd().Trim();
+        process.WaitForExit();
+        return output;
+    }
+
+    [Fact]
+    public void UserNames_NameRoot_AndLeaveAnUnknownUidUnnamed()
+    {
+        Assert.Equal("root", UserNames.Of(0));
+        Assert.Null(UserNames.Of(4_000_000_000));
     }
 
     [Theory]

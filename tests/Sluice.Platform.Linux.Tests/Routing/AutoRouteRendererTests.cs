@@ -99,6 +99,52 @@ public class AutoRouteRendererTests
     }
 
     [Fact]
+    public void ExcludedUids_AndInterfaces_GoPastTheTunRule_ToANopLandingRule()
+    {
+        var plan = Plan(v6: true) with
+        {
+            Scope = new RouteScope([], [new UidRange(1000, 1000), new UidRange(2000, 2999)], [], ["lan1"]),
+        };
+        const string scope =
+            "rule add pref 9001 nop\n" +
+            "rule add pref 8997 iif lo uidrange 1000-1000 goto 9001\n" +
+            "rule add pref 8997 iif lo uidrange 2000-2999 goto 9001\n" +
+            "rule add pref 8997 iif lan1 goto 9001\n";
+        var apply = AutoRouteRenderer.RenderApply(plan);
+        Assert.Equal(
+            "route replace 0.0.0.0/0 dev sluice0 table 2022\n" + scope +
+            "rule add pref 9000 not fwmark 0x2022 lookup 2022\n", apply.V4);
+        Assert.Equal(
+            "route replace ::/0 dev sluice0 table 2022\n" + scope +
+            "rule add pref 9000 not fwmark 0x2022 lookup 2022\n", apply.V6);
+        Assert.Equal(
+            "rule del pref 9000 not fwmark 0x2022 lookup 2022\n" +
+            "rule del pref 8997 iif lan1 goto 9001\n" +
+            "rule del pref 8997 iif lo uidrange 2000-2999 goto 9001\n" +
+            "rule del pref 8997 iif lo uidrange 1000-1000 goto 9001\n" +
+            "rule del pref 9001 nop\n" +
+            "route del 0.0.0.0/0 dev sluice0 table 2022\n", AutoRouteRenderer.RenderRemove(plan).V4);
+    }
+
+    [Fact]
+    public void IncludedUids_AndInterfaces_JumpToTheTunRule_AndTheRestOfEachClassBypasses()
+    {
+        var plan = Plan() with
+        {
+            Scope = new RouteScope([new UidRange(0, 0)], [new UidRange(5, 5)], ["lan0"], []),
+        };
+        Assert.Equal(
+            "route replace 0.0.0.0/0 dev sluice0 table 2022\n" +
+            "rule add pref 9001 nop\n" +
+            "rule add pref 8997 iif lo uidrange 5-5 goto 9001\n" +
+            "rule add pref 8998 iif lo uidrange 0-0 goto 9000\n" +
+            "rule add pref 8998 iif lan0 goto 9000\n" +
+            "rule add pref 8999 iif lo goto 9001\n" +
+            "rule add pref 8999 not iif lo goto 9001\n" +
+            "rule add pref 9000 not fwmark 0x2022 lookup 2022\n", AutoRouteRenderer.RenderApply(plan).V4);
+    }
+
+    [Fact]
     public void Nftables_ReplacesItsTableAtomically_AndMarksRepliesToInboundTcpConnectionsOnly()
     {
         Assert.Equal(

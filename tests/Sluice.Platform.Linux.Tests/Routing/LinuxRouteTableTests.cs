@@ -160,4 +160,84 @@ public class LinuxRouteTableTests
         AssertClean(ns);
         Assert.Contains("dev lo", ns.Ip("-6", "route", "get", "2001:db8::1"));
     }
+    [Fact]
+    public void ExcludedUid_AndExcludedInterface_AreLookedUpInTheMainTable_OthersInTheTun()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateTun(ns, v6: false);
+        // The main table's answer is recognisable: prohibit → "Permission denied".
+        ns.Ip("-4", "route", "add", "prohibit", "192.0.2.0/24");
+        ns.Ip("link", "add", "sllan0", "type", "veth", "peer", "name", "sllan1");
+        ns.Ip("link", "set", "sllan0", "up");
+        ns.Ip("link", "set", "sllan1", "up");
+        ns.Ip("-4", "address", "add", "10.5.0.1/24", "dev", "sllan0");
+        ns.Ip("-4", "address", "add", "10.6.0.1/24", "dev", "sllan1");
+        IpCommand.InNetns(ns.Name, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+        var plan = Plan(v6: false) with
+        {
+            Scope = new RouteScope([], [new UidRange(1000, 1000), new UidRange(3000, 3999)], [], ["sllan0"]),
+        };
+        var routes = new LinuxRouteTable(ns.Name);
+        routes.Apply(plan);
+        routes.Apply(plan); // twice: same state, no duplicate rules
+        try
+        {
+            Assert.Single(ns.Ip("-4", "rule", "show").Split('\n'), l => l.Contains("uidrange 1000-1000", StringComparison.Ordinal));
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "uid", "1000").Stderr);
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "uid", "3500").Stderr);
+            // Positive controls: a uid next to the ranges, and root, go into the TUN.
+            Assert.Contains($"dev {Tun} table 2022", ns.Ip("-4", "route", "get", "192.0.2.1", "uid", "1001"));
+            Assert.Contains($"dev {Tun} table 2022", ns.Ip("-4", "route", "get", "192.0.2.1", "uid", "0"));
+            // Forwarded traffic: from the excluded interface → main; from another → TUN.
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "from", "10.5.0.2", "iif", "sllan0").Stderr);
+            Assert.Contains($"dev {Tun} table 2022", ns.Ip("-4", "route", "get", "192.0.2.1", "from", "10.6.0.2", "iif", "sllan1"));
+        }
+        finally
+        {
+            routes.Remove(plan);
+        }
+        Assert.DoesNotContain("uidrange", ns.Ip("-4", "rule", "show"));
+        Assert.DoesNotContain("nop", ns.Ip("-4", "rule", "show"));
+        AssertClean(ns);
+    }
+
+    [Fact]
+    public void IncludedUid_IsTheOnlyLocalUserInTheTun()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateTun(ns, v6: false);
+        ns.Ip("-4", "route", "add", "prohibit", "192.0.2.0/24");
+        var plan = Plan(v6: false) with { Scope = new RouteScope([new UidRange(2000, 2000)], [], [], []) };
+        var routes = new LinuxRouteTable(ns.Name);
+        routes.Apply(plan);
+        try
+        {
+            Assert.Contains($"dev {Tun} table 2022", ns.Ip("-4", "route", "get", "192.0.2.1", "uid", "2000"));
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "uid", "2001").Stderr);
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "uid", "0").Stderr);
+            // The included user's marked (engine) sockets still use the main table.
+            Assert.Contains("Permission denied", ns.TryIp("-4", "route", "get", "192.0.2.1", "uid", "2000", "mark", "0x2022").Stderr);
+        }
+        finally
+        {
+            routes.Remove(plan);
+        }
+        AssertClean(ns);
+    }
+
+    [Fact]
+    public void RemoveStale_ClearsAScopedRunsRules()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateTun(ns, v6: false);
+        var plan = Plan(v6: false) with { Scope = new RouteScope([new UidRange(7, 7)], [new UidRange(8, 9)], [], ["x0"]) };
+        new LinuxRouteTable(ns.Name).Apply(plan);
+        Assert.Contains("uidrange 8-9", ns.Ip("-4", "rule", "show"));
+        new LinuxRouteTable(ns.Name).RemoveStale(Plan(v6: false));
+        string rules = ns.Ip("-4", "rule", "show");
+        Assert.DoesNotContain("uidrange", rules);
+        Assert.DoesNotContain("nop", rules);
+        Assert.DoesNotContain("goto", rules);
+        AssertClean(ns);
+    }
 }

@@ -81,7 +81,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
             await SendAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return;
         }
-        var remote = await inbound.DialAsync(route.Outbound, destination);
+        var remote = await inbound.DialAsync(route.Outbound, route.Flow.Dialled(destination));
         if (remote is null)
         {
             await SendAsync("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

@@ -102,7 +102,7 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
             return;
         }
         await ReplyAsync(0, default);
-        var remote = await inbound.DialAsync(route.Outbound, destination);
+        var remote = await inbound.DialAsync(route.Outbound, route.Flow.Dialled(destination));
         if (remote is null)
         {
             Stack.StreamPump.Reset(client);

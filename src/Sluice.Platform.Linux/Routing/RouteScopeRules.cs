@@ -1,0 +1,46 @@
+using System.Globalization;
+using Sluice.Core.Tun;
+
+namespace Sluice.Platform.Linux;
+
+/// <summary>
+/// The policy rules that keep users and incoming interfaces out of auto_route's table (tun
+/// include_uid / exclude_uid / include_interface / exclude_interface). Pure, golden-tested through
+/// <see cref="AutoRouteRenderer"/>. With P = the plan's rule priority:
+/// 1. P-3, exclusions: <c>iif lo uidrange A-B goto P+1</c> per excluded range (the host's own sockets
+///    of those users), <c>iif X goto P+1</c> per excluded interface (traffic forwarded in from X).
+/// 2. P-2, inclusions: the same selectors with <c>goto P</c>, straight to the TUN rule.
+/// 3. P-1, the rest of a limited class: <c>iif lo goto P+1</c> when include_uid is set (other local
+///    users), <c>not iif lo goto P+1</c> when include_interface is set (other forwarded traffic).
+/// 4. P+1: <c>nop</c>, the landing rule; lookup continues with the main table as if Sluice were absent.
+/// Uid ranges are tied to <c>iif lo</c> because the kernel looks forwarded packets up as uid 0, so a
+/// bare <c>uidrange 0-0</c> would also catch every forwarded packet.
+/// </summary>
+internal static class RouteScopeRules
+{
+    /// <summary>Priorities P-3..P+1 belong to Sluice while auto_route has a scope.</summary>
+    public static IEnumerable<int> OwnedPriorities(int rulePriority) =>
+        [rulePriority - 3, rulePriority - 2, rulePriority - 1, rulePriority + 1];
+
+    /// <summary>Rule specs (after <c>rule add</c>/<c>rule del</c>), landing rule first so every goto resolves.</summary>
+    public static IReadOnlyList<string> Render(AutoRoutePlan plan)
+    {
+        var scope = plan.Scope;
+        if (scope.IsEveryone) return [];
+        int p = plan.RulePriority;
+        string tun = Pref(p), bypass = Pref(p + 1);
+        var rules = new List<string> { $"pref {bypass} nop" };
+        foreach (var range in scope.ExcludeUid) rules.Add($"pref {Pref(p - 3)} iif lo uidrange {Uids(range)} goto {bypass}");
+        foreach (string name in scope.ExcludeInterface) rules.Add($"pref {Pref(p - 3)} iif {name} goto {bypass}");
+        foreach (var range in scope.IncludeUid) rules.Add($"pref {Pref(p - 2)} iif lo uidrange {Uids(range)} goto {tun}");
+        foreach (string name in scope.IncludeInterface) rules.Add($"pref {Pref(p - 2)} iif {name} goto {tun}");
+        if (scope.IncludeUid.Count > 0) rules.Add($"pref {Pref(p - 1)} iif lo goto {bypass}");
+        if (scope.IncludeInterface.Count > 0) rules.Add($"pref {Pref(p - 1)} not iif lo goto {bypass}");
+        return rules;
+    }
+
+    private static string Pref(int priority) => priority.ToString(CultureInfo.InvariantCulture);
+
+    private static string Uids(UidRange range) =>
+        $"{range.First.ToString(CultureInfo.InvariantCulture)}-{range.Last.ToString(CultureInfo.InvariantCulture)}";
+}
