@@ -24,7 +24,7 @@ public sealed class ProxyDomainResolverTests : IDisposable
         Directory.CreateDirectory(_resolvConfDir);
         File.WriteAllText(Path.Combine(_resolvConfDir, "resolv.conf"), "nameserver 127.0.0.1\n");
         _queryLog = Path.Combine(_testbed.WorkDir, "dnsmasq.log");
-        _testbed.StartIn(_testbed.Router, "dnsmasq", "--no-daemon", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
+        _testbed.StartIn(_testbed.Router, "dnsmasq", "--keep-in-foreground", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
             $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", "--local-ttl=300",
             "--log-queries", $"--log-facility={_queryLog}", $"--pid-file={Path.Combine(_testbed.WorkDir, "dnsmasq.pid")}");
         bool answered = false;
