@@ -15,15 +15,12 @@ public sealed class DnsTests : IDisposable
 
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
     private readonly (string Private, string Public) _sluiceKeys = WireGuardGoPeer.GenerateKeys();
-    private readonly string _resolvConfDir;
     private WireGuardGoPeer? _peer;
 
     public DnsTests()
     {
         // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: the client's apps ask the LAN resolver.
-        _resolvConfDir = Path.Combine("/etc/netns", _testbed.Client);
-        Directory.CreateDirectory(_resolvConfDir);
-        File.WriteAllText(Path.Combine(_resolvConfDir, "resolv.conf"), $"nameserver {NamespaceTestbed.RouterV4}\n");
+        _testbed.SetResolvConf(_testbed.Client, $"nameserver {NamespaceTestbed.RouterV4}\n");
         Exec.Check("ip", "-n", _testbed.Router, "addr", "add", TunnelServer + "/32", "dev", "lo");
         // The poisoned LAN resolver.
         StartDnsmasq(NamespaceTestbed.RouterV4, $"/video.example/{PoisonedAnswer}", $"/a.tunnel.example/{PoisonedAnswer}", $"/plain.example/{RealAnswer}");
@@ -261,38 +258,29 @@ public sealed class DnsTests : IDisposable
         string tunneled = _testbed.CopyProgram("curl", "curl-wg");
         string proxied = _testbed.CopyProgram("curl", "curl-socks");
         // The SOCKS server resolves names with the router's own dnsmasq.
-        string routerResolv = Path.Combine("/etc/netns", _testbed.Router);
-        Directory.CreateDirectory(routerResolv);
-        File.WriteAllText(Path.Combine(routerResolv, "resolv.conf"), $"nameserver {NamespaceTestbed.RouterV4}\n");
-        try
-        {
-            string dns = $$"""
-                {"servers": [
-                   {"type": "fakeip", "tag": "fake", "inet4_range": "198.18.0.0/15"},
-                   {"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}],
-                 "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
-                 "final": "tunnel-dns"}
-                """;
-            const int SocksPort = 1081;
-            _testbed.StartIn(_testbed.Router, "microsocks", "-i", NamespaceTestbed.RouterV4, "-p", SocksPort.ToString());
-            var engine = StartSluiceWithTunnelDns(""", {"process_name": "curl-wg", "outbound": "wg"}, {"process_name": "curl-socks", "outbound": "socks"}""", dns);
-            var fake = Lookup("plain.example");
-            Assert.StartsWith("198.1", fake);
+        _testbed.SetResolvConf(_testbed.Router, $"nameserver {NamespaceTestbed.RouterV4}\n");
+        string dns = $$"""
+            {"servers": [
+               {"type": "fakeip", "tag": "fake", "inet4_range": "198.18.0.0/15"},
+               {"type": "udp", "tag": "tunnel-dns", "server": "{{WireGuardGoPeer.RouterTunnelV4}}", "detour": "wg"}],
+             "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
+             "final": "tunnel-dns"}
+            """;
+        const int SocksPort = 1081;
+        _testbed.StartIn(_testbed.Router, "microsocks", "-i", NamespaceTestbed.RouterV4, "-p", SocksPort.ToString());
+        var engine = StartSluiceWithTunnelDns(""", {"process_name": "curl-wg", "outbound": "wg"}, {"process_name": "curl-socks", "outbound": "socks"}""", dns);
+        var fake = Lookup("plain.example");
+        Assert.StartsWith("198.1", fake);
 
-            var viaTunnel = _testbed.RunInClient(Dig, tunneled, "-sS", "--max-time", "10", "--retry", "2", "http://plain.example:8080/whoami");
-            var viaProxy = _testbed.RunInClient(Dig, proxied, "-sS", "--max-time", "10", "http://plain.example:8080/site");
+        var viaTunnel = _testbed.RunInClient(Dig, tunneled, "-sS", "--max-time", "10", "--retry", "2", "http://plain.example:8080/whoami");
+        var viaProxy = _testbed.RunInClient(Dig, proxied, "-sS", "--max-time", "10", "http://plain.example:8080/site");
 
-            // WireGuard: the flow reached the real server (its answer names the tunnel source).
-            Assert.True(viaTunnel.Ok, viaTunnel + "\n" + engine.Log);
-            Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, viaTunnel.Stdout.Trim());
-            // SOCKS: the fake address is routable nowhere, so an answer means the proxy dialed the name.
-            Assert.True(viaProxy.Ok, viaProxy + "\n" + engine.Log);
-            Assert.Equal($"served by {RealAnswer}", viaProxy.Stdout.Trim());
-        }
-        finally
-        {
-            Directory.Delete(routerResolv, recursive: true);
-        }
+        // WireGuard: the flow reached the real server (its answer names the tunnel source).
+        Assert.True(viaTunnel.Ok, viaTunnel + "\n" + engine.Log);
+        Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, viaTunnel.Stdout.Trim());
+        // SOCKS: the fake address is routable nowhere, so an answer means the proxy dialed the name.
+        Assert.True(viaProxy.Ok, viaProxy + "\n" + engine.Log);
+        Assert.Equal($"served by {RealAnswer}", viaProxy.Stdout.Trim());
     }
 
     [Fact]
@@ -351,6 +339,5 @@ public sealed class DnsTests : IDisposable
     public void Dispose()
     {
         _testbed.Dispose();
-        Directory.Delete(_resolvConfDir, recursive: true);
     }
 }
