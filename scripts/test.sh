@@ -11,13 +11,18 @@ export SLUICE_BINARY=$PWD/artifacts/native/linux-x64/sluice
 results=artifacts/test-results
 rm -rf "$results"; mkdir -p "$results"
 status=0
+before=$(mktemp)
+trap 'rm -f "$before"' EXIT
 for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.Platform.Linux.Tests tests/Sluice.Daemon.Tests tests/Sluice.Cli.Tests tests/Sluice.E2E; do
   name=$(basename "$project")
+  # The end-to-end tests must leave nothing behind: the host is compared before and after them.
+  [ "$name" = Sluice.E2E ] && bash scripts/leftovers.sh snapshot "$before"
   echo "=== $name"
   dotnet test "$project" -c Release --no-build -nologo \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" --results-directory "$results" \
     || status=1
 done
+bash scripts/leftovers.sh check "$before" || status=1
 
 # One summary line over all projects, from the TRX files.
 python3 - "$results" <<'PY'

@@ -6,44 +6,28 @@ namespace Sluice.Fuzz;
 /// <summary>
 /// SharpFuzz harness. Usage: <c>Sluice.Fuzz &lt;target&gt; [--libfuzzer]</c>. Without
 /// <c>--libfuzzer</c> it speaks AFL's fork-server protocol (run under afl-fuzz); with it, libFuzzer's
-/// (run via libfuzzer-dotnet). Targets are registered in <see cref="Targets"/>.
+/// (run via libfuzzer-dotnet). Targets are registered in <see cref="FuzzTargetTable"/>; fuzz/run.sh drives it.
 /// </summary>
 public static class Program
 {
-    private static readonly Dictionary<string, ReadOnlySpanAction> Targets = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["packets"] = PacketParserFuzzTarget.Run,
-        ["wireguard"] = WireGuardFuzzTarget.Run,
-        ["dns"] = DnsFuzzTarget.Run,
-        ["tls"] = TlsFuzzTarget.Run,
-        ["vision"] = VisionFuzzTarget.Run,
-        ["vless-response"] = ProxyFrameFuzzTargets.VlessResponse,
-        ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
-        ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
-        ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
-        ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
-        ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
-        ["sniff"] = Sluice.Core.Sniffing.SnifferFuzzTargets.All,
-        ["sniff-bittorrent"] = Sluice.Core.Sniffing.SnifferFuzzTargets.BitTorrent,
-        ["sniff-ssh"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Ssh,
-        ["sniff-rdp"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Rdp,
-        ["sniff-stun"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Stun,
-        ["sniff-dtls"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Dtls,
-        ["sniff-ntp"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Ntp,
-        ["sniff-quic"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Quic,
-    };
-
     public static int Main(string[] args)
     {
-        if (args.Length == 0 || !Targets.TryGetValue(args[0], out var target))
+        if (args is ["seeds", var dir])
         {
-            Console.Error.WriteLine($"usage: Sluice.Fuzz <target> [--libfuzzer]; targets: {string.Join(", ", Targets.Keys)}");
+            // Seeds that need the real encoder (WireGuard's MACs and sessions); the rest are files in fuzz/corpus.
+            Directory.CreateDirectory(Path.Combine(dir, "wireguard"));
+            foreach (var (name, bytes) in WireGuardFuzzTarget.Seeds()) File.WriteAllBytes(Path.Combine(dir, "wireguard", name), bytes);
+            return 0;
+        }
+        if (args.Length == 0 || !FuzzTargetTable.All.TryGetValue(args[0], out var target))
+        {
+            Console.Error.WriteLine($"usage: Sluice.Fuzz <target> [--libfuzzer]; targets: {string.Join(", ", FuzzTargetTable.All.Keys)}");
             return 2;
         }
 
         if (args.Contains("--libfuzzer"))
         {
-            Fuzzer.LibFuzzer.Run(target);
+            Fuzzer.LibFuzzer.Run(span => target(span));
         }
         else
         {

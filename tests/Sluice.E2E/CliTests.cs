@@ -77,9 +77,7 @@ public sealed class CliTests : IDisposable
             string first = Capture(session);
             await Task.Delay(7000);
             string second = Capture(session);
-            string artifacts = Path.Combine(DashboardTests.RepoRoot(), "artifacts");
-            Directory.CreateDirectory(artifacts);
-            File.WriteAllText(Path.Combine(artifacts, "status-watch.txt"), first + "\n----- 7 s later -----\n" + second);
+            File.WriteAllText(Path.Combine(DashboardTests.TestResultsFolder("cli"), "status-watch.txt"), first + "\n----- 7 s later -----\n" + second);
 
             string Row(string screen) => screen.Split('\n').FirstOrDefault(l => l.StartsWith("curl-watch", StringComparison.Ordinal)) ?? "";
             Assert.Contains("CONNECTED", second);

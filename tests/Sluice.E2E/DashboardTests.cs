@@ -7,7 +7,7 @@ namespace Sluice.E2E;
 /// <summary>
 /// The dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core from
 /// tests/e2e-browser, running inside the client namespace): it loads /ui, sees the running transfer, its
-/// "close" button ends it. Screenshots go to artifacts/dashboard*.png.
+/// "close" button ends it. Screenshots go to artifacts/test-results/dashboard/.
 /// </summary>
 public sealed class DashboardTests : IDisposable
 {
@@ -28,9 +28,7 @@ public sealed class DashboardTests : IDisposable
 
         var clock = Stopwatch.StartNew();
         var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(90), curl, "-sS", "-o", "/dev/null", "--max-time", "80", "--limit-rate", "1M", EngineConfigs.ServerUrl("big.bin")));
-        string artifacts = Path.Combine(RepoRoot(), "artifacts");
-        Directory.CreateDirectory(artifacts);
-        string screenshot = Path.Combine(artifacts, "dashboard.png");
+        string screenshot = Path.Combine(TestResultsFolder("dashboard"), "dashboard.png");
         var browser = _testbed.RunInClient(TimeSpan.FromSeconds(90), "node", Path.Combine(browserDir, "dashboard.mjs"), DaemonUnderTest.Http, daemon.Secret, "curl-ui", screenshot);
         var transfer = await download;
 
@@ -47,6 +45,17 @@ public sealed class DashboardTests : IDisposable
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sluice.sln"))) dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("Sluice.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>
+    /// A folder for what a test keeps for people to look at (screenshots, screen captures): under the
+    /// test-results directory scripts/test.sh writes and clears, never elsewhere in the repository.
+    /// </summary>
+    internal static string TestResultsFolder(string name)
+    {
+        string folder = Path.Combine(RepoRoot(), "artifacts", "test-results", name);
+        Directory.CreateDirectory(folder);
+        return folder;
     }
 
     public void Dispose() => _testbed.Dispose();

@@ -12,7 +12,6 @@ public sealed class ProxyDomainResolverTests : IDisposable
     private const string Method = "aes-256-gcm";
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(90);
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
-    private readonly string _resolvConfDir;
     private readonly string _queryLog;
 
     public ProxyDomainResolverTests()
@@ -20,11 +19,9 @@ public sealed class ProxyDomainResolverTests : IDisposable
         _testbed.AddHiddenServer();
         // `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf: the host's resolver in the client
         // (and Sluice's "local" server) asks 127.0.0.1, where nothing answers.
-        _resolvConfDir = Path.Combine("/etc/netns", _testbed.Client);
-        Directory.CreateDirectory(_resolvConfDir);
-        File.WriteAllText(Path.Combine(_resolvConfDir, "resolv.conf"), "nameserver 127.0.0.1\n");
+        _testbed.SetResolvConf(_testbed.Client, "nameserver 127.0.0.1\n");
         _queryLog = Path.Combine(_testbed.WorkDir, "dnsmasq.log");
-        _testbed.StartIn(_testbed.Router, "dnsmasq", "--no-daemon", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
+        _testbed.StartIn(_testbed.Router, "dnsmasq", "--keep-in-foreground", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
             $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", "--local-ttl=300",
             "--log-queries", $"--log-facility={_queryLog}", $"--pid-file={Path.Combine(_testbed.WorkDir, "dnsmasq.pid")}");
         bool answered = false;
@@ -103,6 +100,5 @@ public sealed class ProxyDomainResolverTests : IDisposable
     public void Dispose()
     {
         _testbed.Dispose();
-        Directory.Delete(_resolvConfDir, recursive: true);
     }
 }

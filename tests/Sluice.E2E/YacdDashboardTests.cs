@@ -63,8 +63,7 @@ public sealed class YacdDashboardTests : IDisposable
         Assert.True(File.Exists("/usr/bin/chromium"), "Debian's chromium is missing: run scripts/install.sh");
         Assert.True(Directory.Exists(Path.Combine(browserDir, "node_modules", "playwright-core")), "playwright-core is missing: npm ci in tests/e2e-browser");
         Assert.True(File.Exists(Path.Combine(YacdDir, "index.html")), $"the Yacd-meta build is missing at {YacdDir} (set SLUICE_YACD_DIR)");
-        string shots = Path.Combine(DashboardTests.RepoRoot(), "artifacts", "test-results", "yacd");
-        Directory.CreateDirectory(shots);
+        string shots = DashboardTests.TestResultsFolder("yacd");
 
         ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
         // A sparse 512 MiB file: the transfer lasts, whatever the kernel buffers hold.

@@ -53,11 +53,15 @@ public static partial class Exec
         return Process.Start(info) ?? throw new InvalidOperationException($"cannot start {argv[0]}");
     }
 
+    /// <summary>
+    /// Kills a process this code started and everything it started (`sh -c "curl … | sha256sum"`: the
+    /// shell's children too, or a timed-out pipeline keeps running).
+    /// </summary>
     public static void Kill(Process process)
     {
         try
         {
-            if (!process.HasExited) process.Kill();
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
         }
         catch (InvalidOperationException)
         {
@@ -69,6 +73,9 @@ public static partial class Exec
     {
         if (!process.HasExited) _ = SendSignal(process.Id, signal);
     }
+
+    /// <summary>Signals a process in a namespace this code created (see NamespaceTestbed.RemoveNamespace).</summary>
+    internal static void Signal(int pid, int signal) => _ = SendSignal(pid, signal);
 
     public const int SigKill = 9;
     public const int SigTerm = 15;

@@ -28,6 +28,17 @@ public sealed class NamespaceTestbed : IDisposable
     private const string Prefix = "sluice-tb-";
     private static int _counter;
 
+    // A test class whose constructor throws is never disposed by xunit: every testbed still alive when
+    // the test process exits is torn down then, so nothing it made outlives the run.
+    private static readonly List<NamespaceTestbed> Live = [];
+
+    static NamespaceTestbed() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        NamespaceTestbed[] left;
+        lock (Live) left = [.. Live];
+        foreach (var testbed in left) testbed.Dispose();
+    };
+
     private readonly List<Process> _processes = [];
     private readonly List<string> _extraNamespaces = [];
     private bool _disposed;
@@ -41,6 +52,19 @@ public sealed class NamespaceTestbed : IDisposable
         WorkDir = Directory.CreateTempSubdirectory(name + ".").FullName;
         File.SetUnixFileMode(WorkDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        lock (Live) Live.Add(this);
+    }
+
+    /// <summary>
+    /// The resolv.conf that processes in <paramref name="ns"/> (one of this testbed's namespaces) see:
+    /// `ip netns exec` bind-mounts /etc/netns/&lt;ns&gt;/resolv.conf. Removed with the testbed.
+    /// </summary>
+    public void SetResolvConf(string ns, string content)
+    {
+        if (ns != Client && ns != Router) throw new ArgumentException($"{ns} is not a namespace of this testbed", nameof(ns));
+        string dir = Path.Combine("/etc/netns", ns);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "resolv.conf"), content);
     }
 
     /// <summary>The client namespace (Sluice and the apps).</summary>
@@ -206,11 +230,10 @@ public sealed class NamespaceTestbed : IDisposable
             }
             _processes.Clear();
         }
-        Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Client);
-        Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", Router);
-        lock (_extraNamespaces)
-            foreach (var ns in _extraNamespaces)
-                Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", ns);
+        lock (Live) Live.Remove(this);
+        List<string> namespaces = [Client, Router];
+        lock (_extraNamespaces) namespaces.AddRange(_extraNamespaces);
+        foreach (var ns in namespaces) RemoveNamespace(ns);
         try
         {
             Directory.Delete(WorkDir, recursive: true);
@@ -231,8 +254,28 @@ public sealed class NamespaceTestbed : IDisposable
             var parts = name[Prefix.Length..].Split('-');
             if (parts.Length < 1 || !int.TryParse(parts[0], out int pid)) continue;
             if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
-            Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", name);
+            RemoveNamespace(name);
         }
+    }
+
+    /// <summary>
+    /// Kills what still runs in one of the testbed's namespaces (only test processes run there: children
+    /// of a process killed mid-test, a daemon that forked), then deletes it and its /etc/netns folder.
+    /// `ip netns del` alone would leave those processes running in a namespace nobody can name.
+    /// </summary>
+    private static void RemoveNamespace(string ns)
+    {
+        for (int round = 0; round < 3; round++)
+        {
+            var pids = Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "pids", ns).Stdout
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+            if (pids.Count == 0) break;
+            foreach (int pid in pids) Exec.Signal(pid, Exec.SigKill);
+            Thread.Sleep(100);
+        }
+        Exec.Run(TimeSpan.FromSeconds(10), "ip", "netns", "del", ns);
+        string etc = Path.Combine("/etc/netns", ns);
+        if (Directory.Exists(etc)) Directory.Delete(etc, recursive: true);
     }
 
     private static void RequireRoot()
