@@ -30,4 +30,7 @@ public sealed record DaemonPlatform(
 {
     /// <summary>Why a config's gate may not replace the loaded one without consent (docs/gate.md); null = it may.</summary>
     public Func<SluiceConfig, string?> GateRefusal { get; init; } = _ => null;
+
+    /// <summary>The protected apps running now that the loaded gate holds ("PID NAME [why]"); empty when none or no gate.</summary>
+    public Func<IReadOnlyList<string>> HeldApps { get; init; } = () => [];
 }

@@ -54,6 +54,7 @@ internal static class LinuxHost
             NetworkMonitor: tun => new NetlinkMonitor(tun))
         {
             GateRefusal = EngineGate.RefuseWeakening,
+            HeldApps = EngineGate.HeldApps,
         };
         var host = new DaemonHost(options, platform, logs, broadcast);
         host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop).GetAwaiter().GetResult();
