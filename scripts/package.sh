@@ -25,6 +25,8 @@ native=artifacts/native/$rid
 bin=$native/sluice
 [ -x "$bin" ] || { echo "package.sh: $bin is missing; run scripts/build-native.sh $rid first" >&2; exit 1; }
 [ -n "$version" ] || version=$("$bin" version | awk '{print $2}')
+# Who the package says maintains it; the project has no mail address yet (docs/packaging.md, lintian).
+maintainer=${SLUICE_MAINTAINER:-Sluice developers <sluice@localhost>}
 mkdir -p "$out"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -49,10 +51,10 @@ for doc in README.md docs/config.md docs/gate.md docs/api.md; do
   [ -f "$doc" ] && gzip -9nc "$doc" > "$root/usr/share/doc/sluice/$(basename "$doc").gz"
 done
 changelog() { # $1 package name
-  printf '%s (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- Sluice developers <sluice@localhost>  %s\n' \
-    "$1" "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" | gzip -9n
+  printf '%s (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
+    "$1" "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$maintainer" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" | gzip -9n
 }
-changelog sluice > "$root/usr/share/doc/sluice/changelog.Debian.gz"
+changelog sluice > "$root/usr/share/doc/sluice/changelog.gz"  # a native package (no Debian revision)
 chmod 0644 "$root"/usr/share/doc/sluice/* "$root"/usr/share/man/man1/* "$root"/usr/share/*/*completions*/*
 
 install -d "$root/DEBIAN"
@@ -68,9 +70,9 @@ cat > "$root/DEBIAN/control" <<CONTROL
 Package: sluice
 Version: $version
 Architecture: $arch
-Maintainer: Sluice developers <sluice@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
-Depends: $depends, nftables, iproute2, passwd
+Depends: $depends, nftables, iproute2, passwd, init-system-helpers (>= 1.52)
 Recommends: systemd
 Section: net
 Priority: optional
@@ -102,13 +104,13 @@ if [ -f "$lib" ] && [ -n "$header" ]; then
   install -D -m 0644 "$header" "$dev/usr/include/sluice.h"
   install -d "$dev/usr/share/doc/sluice-dev"
   install -m 0644 packaging/deb/copyright "$dev/usr/share/doc/sluice-dev/copyright"
-  changelog sluice-dev > "$dev/usr/share/doc/sluice-dev/changelog.Debian.gz"
+  changelog sluice-dev > "$dev/usr/share/doc/sluice-dev/changelog.gz"
   install -d "$dev/DEBIAN"
   cat > "$dev/DEBIAN/control" <<CONTROL
 Package: sluice-dev
 Version: $version
 Architecture: $arch
-Maintainer: Sluice developers <sluice@localhost>
+Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$dev" | cut -f1)
 Depends: $depends
 Section: libdevel

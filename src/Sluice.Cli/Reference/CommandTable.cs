@@ -11,7 +11,7 @@ internal sealed record CommandEntry(string Verb, string Synopsis, string Summary
 
 /// <summary>
 /// The CLI's commands and options in one table: `sluice help`, the shell completions and the man page are all
-/// rendered from it, so they cannot drift apart. A verb Program.cs dispatches but this table lacks fails CommandTableTests.
+/// rendered from it, so they cannot drift apart (CommandTableTests).
 /// </summary>
 internal static class CommandTable
 {

@@ -14,7 +14,7 @@ internal static class ManPage
         sb.Append(".SH DESCRIPTION\n");
         sb.Append("Sluice captures host traffic on a TUN device and gives each flow a lane by rules: WireGuard, ");
         sb.Append("Shadowsocks, SOCKS5 and HTTP proxies, direct, or blocked. Its gate (an nftables table) keeps protected apps ");
-        sb.Append("off the network whenever the engine is down.\n.PP\nRun without a command, ");
+        sb.Append("off the network whenever the engine is down.\n.PP\nRun without a command,\n");
         sb.Append(".B sluice\nsays where you stand: the engine's state, the gate, and how to get out when the kill switch holds.\n");
         sb.Append(".SH COMMANDS\n");
         foreach (var e in CommandTable.Entries.Where(e => !e.Hidden))
