@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Sluice needs on Debian 12 (idempotent), then restores and builds the solution.
-#   scripts/install.sh            packages + build
+#   scripts/install.sh            packages + build + the `sluice` launcher in /usr/local/bin
 #   scripts/install.sh --deps     packages only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ packages=(
   gcc clang zlib1g-dev                                       # NativeAOT (clang, zlib) and the C embedding host (gcc)
   tmux chromium                                              # `status --watch` in a real terminal; dashboard in headless Chromium
   stun-client                                                # a real STUN client (RFC 3489) for the protocol-sniffing e2e
+  dpkg-dev lintian                                           # scripts/package.sh: dpkg-shlibdeps; the package's lint
 )
 # Node.js drives the browser test (playwright-core). A machine that already has node and npm (e.g.
 # from NodeSource) keeps them: Debian's nodejs/npm conflict with those.
@@ -57,3 +58,23 @@ fi
 [ "${1:-}" = "--deps" ] && exit 0
 dotnet restore Sluice.sln -v q
 dotnet build Sluice.sln -c Release --no-restore -v q -nologo
+
+# `sluice` on PATH for the development flow: the NativeAOT build (scripts/build-native.sh) when it is at
+# least as new as the JIT build, else the JIT build through dotnet. An installed .deb's /usr/bin/sluice
+# comes after /usr/local/bin on PATH; remove /usr/local/bin/sluice to use the package's.
+launcher=${SLUICE_LAUNCHER:-/usr/local/bin/sluice}
+if [ -w "$(dirname "$launcher")" ]; then
+  checkout=$PWD dotnet_path=$(command -v dotnet)
+  cat > "$launcher.tmp" <<LAUNCHER
+#!/bin/sh
+# The development \`sluice\` of $checkout, written by scripts/install.sh.
+native="$checkout/artifacts/native/linux-x64/sluice"
+dll="$checkout/src/Sluice.Cli/bin/Release/net10.0/sluice.dll"
+if [ -x "\$native" ] && ! [ "\$dll" -nt "\$native" ]; then exec "\$native" "\$@"; fi
+exec "$dotnet_path" "\$dll" "\$@"
+LAUNCHER
+  chmod 0755 "$launcher.tmp" && mv "$launcher.tmp" "$launcher"
+  echo "installed $launcher -> $checkout ($("$launcher" version))"
+else
+  echo "install.sh: cannot write $launcher (not root); run the JIT build as: dotnet $PWD/src/Sluice.Cli/bin/Release/net10.0/sluice.dll" >&2
+fi

@@ -7,6 +7,8 @@ bash scripts/install.sh || exit 1
 # The end-to-end tests run against the NativeAOT `sluice` (what ships); unit tests run in the JIT build.
 bash scripts/build-native.sh || exit 1
 export SLUICE_BINARY=$PWD/artifacts/native/linux-x64/sluice
+# The .deb the package tests install, upgrade and purge in a throwaway root (tests/Sluice.E2E/PackageTests.cs).
+rm -rf dist && bash scripts/package.sh || exit 1
 
 results=artifacts/test-results
 rm -rf "$results"; mkdir -p "$results"

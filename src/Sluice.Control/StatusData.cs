@@ -47,6 +47,9 @@ public sealed record StatusData
 
     public string? Gate { get; init; }
 
+    /// <summary>The protected apps running now that a loaded gate holds ("PID NAME [why]"); empty without a gate.</summary>
+    public IReadOnlyList<string> HeldApps { get; init; } = [];
+
     /// <summary>The interface the default route leaves by (re-detected on every network change).</summary>
     public string? PhysicalInterface { get; init; }
 

@@ -33,4 +33,7 @@ public sealed record DaemonPlatform(
 
     /// <summary>The file source for a config's files, bound to an API caller (null = root or the daemon's own config).</summary>
     public Func<FileCaller?, IFileSource> Files { get; init; } = _ => BoundedFileSource.Instance;
+
+    /// <summary>The protected apps running now that the loaded gate holds ("PID NAME [why]"); empty when none or no gate.</summary>
+    public Func<IReadOnlyList<string>> HeldApps { get; init; } = () => [];
 }

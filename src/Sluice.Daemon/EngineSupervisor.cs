@@ -276,61 +276,7 @@ internal sealed partial class EngineSupervisor : IDisposable
         }
     }
 
-    public StatusData Status()
-    {
-        var engine = Engine;
-        var connections = engine?.Connections.Snapshot() ?? [];
-        var totals = engine?.Connections.Totals() ?? (0, 0);
-        var outbounds = engine?.Outbounds.Values.Select(Describe).ToArray() ?? [];
-        var lanes = connections.GroupBy(c => c.Lane, StringComparer.Ordinal)
-            .Select(g => new LaneInfo(g.Key, g.Count(), g.Sum(c => c.Upload), g.Sum(c => c.Download))).OrderBy(l => l.Tag, StringComparer.Ordinal).ToArray();
-        return new StatusData
-        {
-            State = State,
-            Error = Error,
-            ConnectedAt = ConnectedAt,
-            Since = Since,
-            ConfigPath = ConfigPath,
-            Tun = engine?.TunName,
-            Lanes = lanes,
-            Outbounds = outbounds,
-            Connections = connections.Count,
-            UploadTotal = totals.Item1,
-            DownloadTotal = totals.Item2,
-            Gate = SafeGate(),
-            PhysicalInterface = PhysicalInterface,
-            NetworkChanges = NetworkChanges,
-            Selections = Selections(engine), UdpRefused = UdpRefusals(engine),
-            Version = Version,
-        };
-    }
-
     public string Version { get; init; } = "";
-
-    private string? SafeGate()
-    {
-        try
-        {
-            return _platform.GateStatus();
-        }
-        catch (Exception e)
-        {
-            return "unknown: " + e.Message;
-        }
-    }
-
-    private static OutboundInfo Describe(Sluice.Core.Outbounds.IOutbound outbound)
-    {
-        var group = EngineViews.Group(outbound);
-        return new OutboundInfo(outbound.Tag, group?.Type ?? outbound.Type)
-        {
-            Now = group?.Now,
-            Members = group?.Members.Select(m => m.Tag).ToArray(),
-            Peers = outbound is WireGuardEndpoint wg
-                ? wg.Peers.Select(p => new PeerInfo(p.Name, p.Endpoint?.ToString(), p.LastHandshake, p.RxBytes, p.TxBytes)).ToArray()
-                : null,
-        };
-    }
 
     public void Dispose()
     {

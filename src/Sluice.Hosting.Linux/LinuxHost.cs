@@ -55,6 +55,7 @@ internal static class LinuxHost
         {
             GateRefusal = EngineGate.RefuseWeakening,
             Files = caller => caller is null ? Sluice.Platform.Linux.Files.RegularFileSource.Host : new Sluice.Platform.Linux.Files.RegularFileSource(caller),
+            HeldApps = EngineGate.HeldApps,
         };
         var host = new DaemonHost(options, platform, logs, broadcast);
         host.RunAsync(() => logs.CreateLogger("daemon").LogInformation("daemon ready"), stop).GetAwaiter().GetResult();

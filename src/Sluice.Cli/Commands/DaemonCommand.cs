@@ -54,19 +54,21 @@ internal static class DaemonCommand
     private static string Render(CommandLine line)
     {
         string? config = line.Options.TryGetValue("--config", out var c) ? Path.GetFullPath(c) : null;
-        return DaemonUnit.Render(SluiceBinary.AbsoluteCommand(), config);
+        // --binary: the path the unit starts (a package renders /usr/bin/sluice while building elsewhere).
+        string[] command = line.Options.TryGetValue("--binary", out var binary) ? [binary] : SluiceBinary.AbsoluteCommand();
+        return DaemonUnit.Render(command, config);
     }
 
     private static int PrintUnit(CommandLine line)
     {
-        line.AllowOnly("--config");
+        line.AllowOnly("--config", "--binary");
         Console.Write(Render(line));
         return 0;
     }
 
     private static int Install(CommandLine line)
     {
-        line.AllowOnly("--config", "--root");
+        line.AllowOnly("--config", "--root", "--binary");
         string root = line.Options.GetValueOrDefault("--root") ?? "/";
         DaemonUnit.Install(root, Render(line));
         // The HTTP API's secret, generated once, readable by root only.

@@ -27,6 +27,7 @@ internal static class GateCommand
             "enable" => Enable(line),
             "disable" => Disable(line),
             "status" => Status(line),
+            "unit" => PrintUnit(line),
             _ => throw new UsageException(sub.Length == 0
                 ? "gate needs a subcommand: apply, enable, disable or status"
                 : $"unknown gate subcommand \"{sub}\" (apply, enable, disable, status)"),
@@ -57,6 +58,14 @@ internal static class GateCommand
         SystemdUnit.Install(root, unit);
         Console.WriteLine($"gate closed: {EngineGate.Holds(GateState.FromPlan(plan))}");
         Console.WriteLine($"boot: {SystemdUnit.UnitPath(root)} enabled ({SystemdUnit.WantedBy}, after nftables.service, before network-pre.target); it loads {SystemdUnit.RulesetPath(root)} (rendered from {config}; run `gate enable` again after changing its gate section)");
+        return 0;
+    }
+
+    /// <summary>The boot unit as `gate enable` installs it (a package ships it disabled; `gate enable` stores the ruleset it loads).</summary>
+    private static int PrintUnit(CommandLine line)
+    {
+        line.AllowOnly("--nft");
+        Console.Write(SystemdUnit.Render(line.Options.GetValueOrDefault("--nft") ?? NftPath(), "/" + SystemdUnit.RulesetFile));
         return 0;
     }
 

@@ -65,6 +65,12 @@ internal static class EngineGate
     /// <summary>The loaded gate in words, or null when no gate is loaded.</summary>
     public static string? Status() => new LinuxGate().Read() is { } state ? Holds(state) : null;
 
+    /// <summary>The protected apps running now that the loaded gate holds, "PID NAME [why]"; empty when none or no gate.</summary>
+    public static IReadOnlyList<string> HeldApps() =>
+        new LinuxGate().Read() is { } state
+            ? ProtectedApps.Find(state).Select(a => $"{a.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)} {a.Name} [{a.Reason}]").ToArray()
+            : [];
+
     /// <summary>Which processes a loaded gate holds, in words.</summary>
     public static string Holds(GateState state) => state.Mode switch
     {

@@ -121,7 +121,7 @@ public sealed class UdpCapabilityTests
         var tun = new ChannelTun();
         var lanes = new LaneSelector(Router.Compile(RouteOptions.Empty, [lane.Tag], lane.Tag), new Dictionary<string, IOutbound> { [lane.Tag] = lane },
             lane.Tag, false, NullLogger.Instance);
-        return (new UdpSessions(tun, new ConnectionRegistry(clock), lanes, null, NullLogger.Instance, clock, EngineLimits.Default), tun);
+        return (new UdpSessions(tun, new FlowAdmission(lanes, new ConnectionRegistry(clock), NullLogger.Instance), null, NullLogger.Instance, clock, EngineLimits.Default), tun);
     }
 
     private static byte[] Datagram(FlowKey key)
