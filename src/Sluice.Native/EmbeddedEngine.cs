@@ -14,7 +14,7 @@ namespace Sluice.Native;
 /// changes reach the host's <c>on_state</c> after that lock is released, in order, so a callback may call
 /// back into the library (even stop).
 /// </summary>
-internal sealed class EmbeddedEngine
+internal sealed partial class EmbeddedEngine
 {
     private readonly object _lock = new();
     private readonly object _delivery = new();
@@ -43,11 +43,12 @@ internal sealed class EmbeddedEngine
     public SluiceEngine? Engine => Volatile.Read(ref _engine);
 
     /// <summary>Starts on <paramref name="config"/>; throws (after reporting state "error") when it cannot.</summary>
-    public void Start(SluiceConfig config, string reason)
+    /// <param name="parsing">How long reading the config took, for the start-up breakdown in the log.</param>
+    public void Start(SluiceConfig config, string reason, TimeSpan parsing = default)
     {
         try
         {
-            lock (_lock) StartLocked(config, reason);
+            lock (_lock) StartLocked(config, reason, parsing);
         }
         finally
         {
@@ -64,7 +65,7 @@ internal sealed class EmbeddedEngine
             {
                 if (_engine is null) throw new InvalidOperationException("the engine is not running (stopped, or its start failed); call sluice_start");
                 StopLocked(EngineStates.Connecting, "reload");
-                StartLocked(config, "reload");
+                StartLocked(config, "reload", TimeSpan.Zero);
             }
         }
         finally
@@ -91,24 +92,26 @@ internal sealed class EmbeddedEngine
         lock (_lock)
         {
             if (_engine is not { } engine) return false;
-            _logs?.CreateLogger("engine").LogInformation("network changed: the host reports {Interface} (index {Index})", ifname ?? "an unnamed interface", ifindex);
+            if (_logs is { } logs) LogNetworkChanged(logs.CreateLogger("libsluice"), ifname ?? "an unnamed interface", ifindex);
             engine.NetworkChanged();
             return true;
         }
     }
 
-    private void StartLocked(SluiceConfig config, string reason)
+    private void StartLocked(SluiceConfig config, string reason, TimeSpan parsing)
     {
+        long begin = System.Diagnostics.Stopwatch.GetTimestamp();
         if (State != EngineStates.Connecting) SetState(EngineStates.Connecting, null, reason);
         var logs = LoggerFactory.Create(builder => builder.SetMinimumLevel(HostLogProvider.Minimum(config.Log)).AddProvider(new HostLogProvider(_host)));
         var logger = logs.CreateLogger("libsluice");
-        _host.Trouble = message => logger.LogWarning("host callback failed: {Message}", message);
+        _host.Trouble = message => LogCallbackFailed(logger, message);
         if (config.TunInbounds.FirstOrDefault() is { AutoRoute: true })
-            logger.LogInformation("auto_route is the host's business here: the engine adds no routes, rules or firewall tables");
+            LogNoAutoRoute(logger);
         var platform = Platform(config);
         var engine = new SluiceEngine(config, platform, logs);
         if (platform.Processes is { } processes) engine.Connections.ProcessResolver = processes.Find;
         engine.Connections.ChainResolver = lane => Sluice.Core.Monitoring.EngineViews.Chain(engine.Outbounds, lane);
+        var composed = System.Diagnostics.Stopwatch.GetElapsedTime(begin);
         try
         {
             engine.Start();
@@ -121,6 +124,9 @@ internal sealed class EmbeddedEngine
             SetState(EngineStates.Error, new ErrorInfo(ApiCodes.EngineFailed, message), reason + " failed");
             throw new InvalidOperationException(message, e);
         }
+        var started = System.Diagnostics.Stopwatch.GetElapsedTime(begin);
+        LogStartTimes(logger, reason, Math.Round((parsing + started).TotalMilliseconds, 1), Math.Round(parsing.TotalMilliseconds, 1),
+            Math.Round(composed.TotalMilliseconds, 1), Math.Round((started - composed).TotalMilliseconds, 1));
         _logs = logs;
         Volatile.Write(ref _engine, engine);
         ConnectedAt = DateTimeOffset.UtcNow;
@@ -140,7 +146,7 @@ internal sealed class EmbeddedEngine
             }
             catch (Exception e)
             {
-                _logs?.CreateLogger("libsluice").LogWarning("engine stop: {Message}", e.Message);
+                if (_logs is { } logs) LogStopFailed(logs.CreateLogger("libsluice"), e.Message);
             }
             engine.Dispose();
         }
@@ -188,4 +194,19 @@ internal sealed class EmbeddedEngine
     {
         public ProcessInfo? Find(Sluice.Packets.FlowKey flow) => host.FindOwner(flow);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "network changed: the host reports {Interface} (index {Index})")]
+    private static partial void LogNetworkChanged(ILogger logger, string @interface, int index);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "host callback failed: {Message}")]
+    private static partial void LogCallbackFailed(ILogger logger, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "auto_route is the host's business here: the engine adds no routes, rules or firewall tables")]
+    private static partial void LogNoAutoRoute(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Reason} took {Total} ms: config {Config} ms, logging and platform {Composed} ms, engine start {Engine} ms")]
+    private static partial void LogStartTimes(ILogger logger, string reason, double total, double config, double composed, double engine);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "engine stop: {Message}")]
+    private static partial void LogStopFailed(ILogger logger, string message);
 }

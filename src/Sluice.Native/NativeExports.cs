@@ -35,12 +35,14 @@ internal static unsafe class NativeExports
             ClearError();
             if (configJson == null) return Fail("config_json is NULL: pass the config as a NUL-terminated UTF-8 JSON string");
             if (tunFd < 0) return Fail($"tun_fd {tunFd} is not a file descriptor: pass the fd of the TUN the host opened");
+            long begin = System.Diagnostics.Stopwatch.GetTimestamp();
             var config = ConfigLoader.Load(Marshal.PtrToStringUTF8((nint)configJson) ?? "");
+            var parsing = System.Diagnostics.Stopwatch.GetElapsedTime(begin);
             if (config.TunInbounds.Count == 0)
                 return Fail("the config has no tun inbound: add {\"type\": \"tun\", \"address\": [...]} with the addresses the host gave the TUN");
             var callbacks = new HostCallbacks(host == null ? default : *host, user);
             var engine = new EmbeddedEngine(tunFd, callbacks);
-            engine.Start(config, "start");
+            engine.Start(config, "start", parsing);
             lock (Handles)
             {
                 nint handle = ++_nextHandle;

@@ -60,7 +60,7 @@ public sealed class EmbeddingTests : IDisposable
         Assert.Equal(0, before.GetProperty("code").GetInt32());
         Assert.Equal("disconnected", before.GetProperty("data").GetProperty("state").GetString());
 
-        Assert.Equal("started", _host.Send($"start {config} protect", "started", "start-failed"));
+        Assert.StartsWith("started in ", _host.Send($"start {config} protect", "started", "start-failed"));
         var running = _host.Status();
         Assert.Equal(0, running.GetProperty("code").GetInt32());
         Assert.Equal("connected", running.GetProperty("data").GetProperty("state").GetString());
@@ -108,7 +108,7 @@ public sealed class EmbeddingTests : IDisposable
         Assert.Equal(0, _host.Status().GetProperty("code").GetInt32());
         Assert.Equal(["connecting", "connected", "connecting", "connected", "disconnected"], _host.States);
 
-        Assert.Equal("started", _host.Send($"start {config} protect", "started", "start-failed"));
+        Assert.StartsWith("started in ", _host.Send($"start {config} protect", "started", "start-failed"));
         var again = CurlFromClient(EngineConfigs.ServerUrl());
         Assert.True(again.Ok, again + "\n" + _host.Transcript);
         Assert.Equal(NamespaceTestbed.ClientV4, again.Stdout.Trim());
@@ -121,7 +121,7 @@ public sealed class EmbeddingTests : IDisposable
         _host = EmbeddingHost.Start(_testbed);
         string config = WriteConfig("embedded.json", Config());
 
-        Assert.Equal("started", _host.Send($"start {config} refuse-tcp", "started", "start-failed"));
+        Assert.StartsWith("started in ", _host.Send($"start {config} refuse-tcp", "started", "start-failed"));
         var refused = CurlFromClient(EngineConfigs.ServerUrl());
         Assert.False(refused.Ok, "the direct dial succeeded although protect refused its socket: " + refused.Stdout);
         Assert.True(refused.Elapsed < TimeSpan.FromSeconds(8), $"the refusal took {refused.Elapsed}: it must fail at once, not loop into the TUN until a timeout");
@@ -132,7 +132,7 @@ public sealed class EmbeddingTests : IDisposable
         // No protect callback: the engine sets SO_MARK itself (route.default_mark), which the host routes around its TUN.
         int calls = _host.ProtectCalls;
         string marked = WriteConfig("marked.json", Config(routeExtra: ", \"default_mark\": 4660"));
-        Assert.Equal("started", _host.Send($"start {marked} none", "started", "start-failed"));
+        Assert.StartsWith("started in ", _host.Send($"start {marked} none", "started", "start-failed"));
         var direct = CurlFromClient(EngineConfigs.ServerUrl());
         Assert.True(direct.Ok, direct + "\n" + _host.Transcript);
         Assert.Equal(NamespaceTestbed.ClientV4, direct.Stdout.Trim());

@@ -3,7 +3,7 @@
  * its address and routes, and drives the engine through include/sluice.h. The test talks to it line by line:
  *   stdin:  start FILE MODE | reload FILE | status | status-null | netchange | stop | counts | quit
  *           MODE: protect (setsockopt SO_MARK HOST_MARK), refuse-tcp (refuses stream sockets), none (no protect)
- *   stdout: started | start-failed ERR | reloaded | reload-failed ERR | status JSON | stopped | netchange RC
+ *   stdout: started in MS ms | start-failed ERR | reloaded | reload-failed ERR | status JSON | stopped | netchange RC
  *           counts protect=N refused=N owner=N | state JSON | protect FD TYPE ok|refused | owner PROTO SRC DST NAME
  * Usage: host TUN_NAME TUN_CIDR TABLE OWNER_PORT_LO OWNER_PORT_HI OWNER_NAME
  * Flows whose source port is within [LO, HI] belong to OWNER_NAME (the host's answer to find_owner).
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sluice.h"
@@ -31,6 +32,14 @@ static int protect_calls, refused_calls, owner_calls;
 static int owner_lo, owner_hi;
 static const char *owner_name;
 static int refuse_tcp;
+static struct timespec t0; /* the last start command: log lines carry the milliseconds since then */
+
+static double ms_since(const struct timespec *from)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - from->tv_sec) * 1e3 + (now.tv_nsec - from->tv_nsec) / 1e6;
+}
 
 static void say(const char *format, ...)
 {
@@ -99,7 +108,7 @@ static int find_owner(void *user, int proto, const char *src, const char *dst, s
 static void log_line(void *user, int level, const char *line)
 {
     (void)user;
-    fprintf(stderr, "[%d] %s\n", level, line);
+    fprintf(stderr, "[%d] +%.1f ms %s\n", level, ms_since(&t0), line);
     fflush(stderr);
 }
 
@@ -169,9 +178,11 @@ int main(int argc, char **argv)
             sluice_host host = { on_state, protect_socket, find_owner, log_line };
             refuse_tcp = arg2 && !strcmp(arg2, "refuse-tcp");
             if (arg2 && !strcmp(arg2, "none")) host.protect = NULL;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             sluice_engine *started = sluice_start(config ? config : "", tun, &host, NULL);
+            double took = ms_since(&t0);
             free(config);
-            if (started) { engine = started; say("started"); }
+            if (started) { engine = started; say("started in %.1f ms", took); }
             else say("start-failed %s", sluice_last_error());
         } else if (!strcmp(verb, "reload") && arg) {
             char *config = read_file(arg);
