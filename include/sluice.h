@@ -39,8 +39,9 @@ typedef struct sluice_owner {
 } sluice_owner;
 
 /*
- * Callbacks into the host; any may be NULL. They run on engine threads (never while a sluice_* call
- * of the same thread holds an engine lock) and must not unwind (C++ exceptions, longjmp) into the engine.
+ * Callbacks into the host; any may be NULL. protect, find_owner and log run on engine threads; on_state
+ * runs on the thread whose sluice_* call changed the state, after the engine's lock is released, so it may
+ * call back into the library (even sluice_stop). None may unwind (C++ exceptions, longjmp) into the engine.
  * The struct is copied by sluice_start: the host may free it afterwards; `user` is passed back unchanged.
  */
 typedef struct sluice_host {

@@ -113,6 +113,11 @@ public sealed class EmbeddingTests : IDisposable
         Assert.True(again.Ok, again + "\n" + _host.Transcript);
         Assert.Equal(NamespaceTestbed.ClientV4, again.Stdout.Trim());
         Assert.Equal("connected", _host.Status().GetProperty("data").GetProperty("state").GetString());
+
+        // Every call from several threads at once on one handle, a stop among them: the process survives it.
+        _host.Send("hammer 300", "hammered");
+        Assert.Equal("disconnected", _host.Status().GetProperty("data").GetProperty("state").GetString());
+        Assert.Equal("disconnected", _host.States[^1]);
     }
 
     [Fact]

@@ -1,9 +1,9 @@
 /*
  * A minimal embedding host for libsluice, as a platform app would be: it creates the TUN itself, gives it
  * its address and routes, and drives the engine through include/sluice.h. The test talks to it line by line:
- *   stdin:  start FILE MODE | reload FILE | status | status-null | netchange | stop | counts | quit
+ *   stdin:  start FILE MODE | reload FILE | status | status-null | netchange | stop | hammer N | counts | quit
  *           MODE: protect (setsockopt SO_MARK HOST_MARK), refuse-tcp (refuses stream sockets), none (no protect)
- *   stdout: started in MS ms | start-failed ERR | reloaded | reload-failed ERR | status JSON | stopped | netchange RC
+ *   stdout: started in MS ms | start-failed ERR | reloaded | reload-failed ERR | status JSON | stopped | netchange RC | hammered
  *           counts protect=N refused=N owner=N | state JSON | protect FD TYPE ok|refused | owner PROTO SRC DST NAME
  * Usage: host TUN_NAME TUN_CIDR TABLE OWNER_PORT_LO OWNER_PORT_HI OWNER_NAME
  * Flows whose source port is within [LO, HI] belong to OWNER_NAME (the host's answer to find_owner).
@@ -125,6 +125,24 @@ static char *read_file(const char *path)
     return text;
 }
 
+/* hammer: threads calling status, network_changed, reload-with-garbage and stop at once on one handle. */
+static sluice_engine *hammered;
+static int hammer_rounds;
+
+static void *hammer_thread(void *arg)
+{
+    long index = (long)arg;
+    char buf[512];
+    for (int i = 0; i < hammer_rounds; i++) {
+        sluice_status(hammered, buf, sizeof buf);
+        if (index == 0) sluice_network_changed(hammered, "eth0", 2);
+        if (index == 1) sluice_reload(hammered, "{ not json");
+        if (index == 2 && i == hammer_rounds / 2) sluice_stop(hammered);
+        if (index == 3) sluice_stop(NULL);
+    }
+    return NULL;
+}
+
 static void run(const char *command)
 {
     if (system(command) != 0) {
@@ -202,6 +220,14 @@ int main(int argc, char **argv)
         } else if (!strcmp(verb, "stop")) {
             sluice_stop(engine); /* the handle is kept on purpose: a second stop must be harmless */
             say("stopped");
+        } else if (!strcmp(verb, "hammer") && arg) {
+            hammered = engine;
+            hammer_rounds = atoi(arg);
+            pthread_t threads[6];
+            for (long t = 0; t < 6; t++) pthread_create(&threads[t], NULL, hammer_thread, (void *)t);
+            for (int t = 0; t < 6; t++) pthread_join(threads[t], NULL);
+            sluice_stop(engine);
+            say("hammered");
         } else if (!strcmp(verb, "counts")) {
             pthread_mutex_lock(&out_lock);
             int p = protect_calls, r = refused_calls, o = owner_calls;
