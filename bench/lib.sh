@@ -61,7 +61,7 @@ bench_wireguard_router() {
   WGR="wgbr$$"; WGC="wgbc$$"
   ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 &
   BENCH_PIDS+=($!)
-  sleep 0.5
+  wait_wg_device "$ROUTER" "$WGR"
   ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
   ip -n "$ROUTER" addr add 10.66.0.1/24 dev "$WGR"
   ip -n "$ROUTER" link set "$WGR" mtu 1420 up
@@ -69,5 +69,51 @@ bench_wireguard_router() {
   BENCH_PIDS+=($!)
 }
 
+# wait_wg_device NS DEV: until wireguard-go's device answers `wg show` (a loaded machine can take seconds).
+wait_wg_device() {
+  for _ in $(seq 100); do ip netns exec "$1" wg show "$2" > /dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "wireguard-go device $2 did not come up" >&2; return 1
+}
+
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# proc_counters PID: "context-switches cpu-ns threads rss-kib peak-rss-kib" summed over all the process's
+# threads (voluntary + nonvoluntary switches from each task's status, CPU from each task's schedstat).
+proc_counters() {
+  local pid=$1 ctxt=0 cpu=0 threads=0 t v
+  for t in /proc/"$pid"/task/*; do
+    v=$(awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s+0}' "$t/status" 2>/dev/null) || continue
+    ctxt=$((ctxt + v)); cpu=$((cpu + $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0))); threads=$((threads + 1))
+  done
+  echo "$ctxt $cpu $threads $(awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {print r+0, h+0}' /proc/"$pid"/status)"
+}
+
+# peak_rss_mib PID: the process's peak resident set so far (VmHWM: the kernel's own high-water mark, so no
+# sample can miss a spike), in MiB.
+peak_rss_mib() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' /proc/"$1"/status; }
+rss_mib() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' /proc/"$1"/status; }
+
+# thread_wakeups PID SECONDS: context switches per thread name over SECONDS (the busiest first).
+thread_wakeups() {
+  local pid=$1 t
+  declare -A before
+  for t in /proc/"$pid"/task/*; do before[$t]=$(awk '/ctxt_switches/ {s += $2} END {print s+0}' "$t/status" 2>/dev/null); done
+  sleep "$2"
+  for t in /proc/"$pid"/task/*; do
+    echo "$(( $(awk '/ctxt_switches/ {s += $2} END {print s+0}' "$t/status" 2>/dev/null || echo 0) - ${before[$t]:-0} )) $(cat "$t/comm" 2>/dev/null)"
+  done | sort -rn | awk '$1 > 0' | head -8 | paste -sd, -
+}
+
+# bench_netbench: compiles bench/tools/netbench.c into $NETBENCH (see its header for the commands).
+bench_netbench() {
+  NETBENCH="$BENCH_DIR/netbench"
+  cc -O2 -o "$NETBENCH" "$ROOT/bench/tools/netbench.c"
+}
+# bench_netbench_server NS PORT: a netbench server in namespace NS (echo PORT, sink PORT+1, source PORT+2).
+bench_netbench_server() {
+  ip netns exec "$1" "$NETBENCH" serve "$2" > "$BENCH_DIR/netbench-$2.log" 2>&1 &
+  BENCH_PIDS+=($!)
+  for _ in $(seq 50); do grep -q ready "$BENCH_DIR/netbench-$2.log" && return 0; sleep 0.1; done
+  echo "netbench server did not start" >&2; return 1
+}

@@ -15,7 +15,8 @@ packages=(
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
   simple-obfs shadowsocks-v2ray-plugin                       # SIP003 plugin servers in front of ss-server
   v2ray trojan openssl python3-cryptography                  # VLESS/Trojan peers; TLS 1.3 peer (s_server); Reality known answers
-  redsocks                                                   # transparent-proxy benchmark anchor
+  redsocks linux-perf strace                                 # transparent-proxy benchmark anchor; where the time goes
+  python3-matplotlib                                         # bench/plot-scaling.py (the scaling curve PNG)
   gcc clang zlib1g-dev                                       # NativeAOT (clang, zlib) and the C embedding host (gcc)
   tmux chromium                                              # `status --watch` in a real terminal; dashboard in headless Chromium
   stun-client                                                # a real STUN client (RFC 3489) for the protocol-sniffing e2e

@@ -19,6 +19,8 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(StateEvent))]
 [JsonSerializable(typeof(VersionData))]
 [JsonSerializable(typeof(ModeData))]
+[JsonSerializable(typeof(ReloadData))]
+[JsonSerializable(typeof(ConfigErrorsData))]
 [JsonSerializable(typeof(DeviceData))]
 [JsonSerializable(typeof(AppsData))]
 [JsonSerializable(typeof(ClashConnections))]

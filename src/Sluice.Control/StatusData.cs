@@ -91,3 +91,14 @@ public sealed record SpeedTier(string Name, int IntervalSeconds, int Capacity, I
 
 /// <summary>The Clash mode now and the modes it can be switched to (core action "mode").</summary>
 public sealed record ModeData(string Mode, IReadOnlyList<string> Modes);
+
+/// <summary>
+/// <c>reload</c> data: live flows kept on their lanes and closed (their outbound was removed or changed);
+/// <see cref="Restarted"/> says why the engine had to restart instead (every flow closed), null when it did not.
+/// </summary>
+public sealed record ReloadData(int Kept, int Closed, IReadOnlyList<string> Replaced, string? Restarted, string State);
+
+/// <summary>A config that cannot be used: each error with the JSON path it is at.</summary>
+public sealed record ConfigErrorsData(IReadOnlyList<ConfigErrorInfo> Errors);
+
+public sealed record ConfigErrorInfo(string Path, string Message);

@@ -39,12 +39,13 @@ public sealed record EngineLimits
     /// <summary>ICMP echo flows whose decision is remembered before the stale ones are swept at once: 4096 (a ping sweep of a /20).</summary>
     public int IcmpDecisions { get; init; } = 4096;
 
-    /// <summary>Bytes of each direction's buffer in a relayed TCP connection: 128 KiB (a full TCP window per read on a fast link; less costs throughput, more costs memory per connection).</summary>
+    /// <summary>Bytes of each direction's buffer in a relayed TCP connection: 128 KiB (a full TCP window per read on a fast link; less costs throughput, more costs memory per connection). A direction that reads a socket rents it only while bytes are in flight, so an idle flow holds none.</summary>
     public int RelayBuffer { get; init; } = 128 * 1024;
     /// <summary>
     /// UDP sessions (app 5-tuples) alive at once; default 2048. At the cap the least recently active
-    /// sessions are closed (a later datagram of theirs opens a new one) and counted. Each holds one
-    /// pooled receive buffer (64 KiB) while waiting for an answer, so the cap bounds that memory too.
+    /// sessions are closed (a later datagram of theirs opens a new one) and counted. A proxied session
+    /// holds one pooled receive buffer (64 KiB) while waiting for an answer, so the cap bounds that memory
+    /// too; a direct one rents it only while a datagram is there.
     /// </summary>
     public int UdpSessions { get; init; } = 2048;
 

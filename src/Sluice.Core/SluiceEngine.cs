@@ -39,16 +39,21 @@ public sealed record EnginePlatform(
 /// </summary>
 public sealed partial class SluiceEngine : IDisposable
 {
-    private readonly SluiceConfig _config;
+    private SluiceConfig _config;
     private readonly EngineLimits _limits;
     private readonly TimeProvider _time;
     private readonly EnginePlatform _platform;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _logs;
     private readonly List<IDisposable> _owned = [];
-    private readonly Dictionary<string, IOutbound> _outbounds = new(StringComparer.Ordinal);
+    // Replaced whole by a reload; readers take the current dictionary once.
+    private volatile Dictionary<string, IOutbound> _outbounds = new(StringComparer.Ordinal);
     private ITunDevice? _tun;
     private PacketLoop? _loop;
+    private L3Lanes? _l3;
+    private LaneSelector? _lanes;
+    private RuleScope? _scope;
+    private OutboundContext? _context;
     private TcpRelay? _relay4;
     private TcpRelay? _relay6;
     private TcpNat? _nat4;
@@ -129,28 +134,24 @@ public sealed partial class SluiceEngine : IDisposable
         Mode = EngineMode.Create(_config, _cache?.Mode);
         if (_cache is { } modeCache) Mode.Changed += modeCache.SetMode;
         _ruleSets = RuleSetLibrary.For(_config);
-        var scope = new RuleScope(_ruleSets.Handles, Mode);
+        var scope = _scope = new RuleScope(_ruleSets.Handles, Mode);
         _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope);
         if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
             LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
-        var context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
-        foreach (var options in _config.Outbounds)
-        {
-            _outbounds[options.Tag] = options is WireGuardEndpointOptions wireGuard
-                ? new WireGuardEndpoint(wireGuard, sockets, _logs.CreateLogger("wireguard"), _time)
-                : OutboundRegistry.Create(options, context);
-        }
+        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
+        foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);
         if (_cache is { } selectionCache) EngineMode.RememberSelections(_outbounds.Values, selectionCache);
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
         _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs);
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         _ruleSets.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
-        var lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        var lanes = _lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        var admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, lanes, lookup, Connections, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
+            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
         var dnsLog = _logs.CreateLogger("dns");
         _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
             o => new Inbounds.Direct.DirectInbound(o, _dnsServer, lanes, lookup, dnsLog), dnsLog, "DNS");
@@ -183,20 +184,22 @@ public sealed partial class SluiceEngine : IDisposable
         if (tunOptions.Address.Any(a => a.IsV4))
         {
             _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, sockets, lanes, Connections, _dnsHijack, relayLog, _limits, _time);
+            _relay4 = new TcpRelay(_nat4, sockets, admission, _dnsHijack, relayLog, _limits, _time);
             _icmp4 = TryIcmp(sockets, v4: true);
         }
         if (tunOptions.Address.Any(a => !a.IsV4))
         {
             _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, sockets, lanes, Connections, _dnsHijack, relayLog, _limits, _time);
+            _relay6 = new TcpRelay(_nat6, sockets, admission, _dnsHijack, relayLog, _limits, _time);
             _icmp6 = TryIcmp(sockets, v4: false);
         }
-        _udp = new UdpSessions(_tun, Connections, lanes, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits);
-        _loop = new PacketLoop(_tun, _nat4, _nat6, _udp, _icmp4, _icmp6, lanes, tunOptions.Tag, lookup,
-            tunOptions.Address.ToArray(), Connections, _dnsHijack, _logs.CreateLogger("packets"), _limits, _time);
-        var attachment = new TunAttachment(_tun.Name, _nat4?.TunAddress, _nat6?.TunAddress, _loop.Pin, _loop.Unpin);
-        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, attachment);
+        _udp = new UdpSessions(_tun, admission, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits);
+        var packetLog = _logs.CreateLogger("packets");
+        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), lookup, _dnsHijack, admission);
+        _l3 = new L3Lanes(_tun, inbound, packetLog, _limits);
+        _loop = new PacketLoop(_tun, new TcpNatPath(_tun, _nat4, _nat6, inbound, _l3, packetLog), _udp,
+            new IcmpPath(_tun, _icmp4, _icmp6, inbound, _l3, _limits), _l3, inbound, packetLog, _limits, _time);
+        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, Attachment);
 
         _relay4?.Start();
         _relay6?.Start();
@@ -261,7 +264,7 @@ public sealed partial class SluiceEngine : IDisposable
             _nat4?.Sweep(now, closedGrace: grace, idle: unaccepted);
             _nat6?.Sweep(now, closedGrace: grace, idle: unaccepted);
             _udp?.Sweep(now);
-            _loop?.SweepL3(now);
+            _l3?.Sweep(now);
             _icmp4?.Sweep(now);
             _icmp6?.Sweep(now);
         }

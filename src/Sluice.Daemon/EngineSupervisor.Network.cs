@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Control;
+using Sluice.Core;
 using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds.WireGuard;
 
@@ -43,11 +44,22 @@ internal sealed partial class EngineSupervisor
         string? before = PhysicalInterface;
         PhysicalInterface = _monitor?.PhysicalInterface();
         LogNetworkChanged(_logger, before ?? "none", PhysicalInterface ?? "none");
-        var engine = Engine;
-        if (engine is null || State is not (EngineStates.Connected or EngineStates.Reconnecting)) return;
-
-        var changedAt = _time.GetUtcNow();
-        SetState(EngineStates.Reconnecting, null, $"network changed (default route via {PhysicalInterface ?? "none"})");
+        // Under the actions lock: a down or up between the check and the state change would leave
+        // "reconnecting" standing with no engine.
+        SluiceEngine? engine;
+        DateTimeOffset changedAt;
+        await _actions.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            engine = Engine;
+            if (engine is null || State is not (EngineStates.Connected or EngineStates.Reconnecting)) return;
+            changedAt = _time.GetUtcNow();
+            SetState(EngineStates.Reconnecting, null, $"network changed (default route via {PhysicalInterface ?? "none"})");
+        }
+        finally
+        {
+            _actions.Release();
+        }
         var peers = engine.Outbounds.Values.OfType<WireGuardEndpoint>().SelectMany(e => e.Peers).ToArray();
         try
         {
@@ -71,8 +83,16 @@ internal sealed partial class EngineSupervisor
                 asked = _time.GetUtcNow();
             }
         }
-        if (generation == Volatile.Read(ref _networkGeneration) && ReferenceEquals(engine, Engine) && State == EngineStates.Reconnecting)
-            SetState(EngineStates.Connected, null, peers.Length > 0 ? "every WireGuard peer handshook from the new network" : "network changed; nothing to re-establish");
+        await _actions.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (generation == Volatile.Read(ref _networkGeneration) && ReferenceEquals(engine, Engine) && State == EngineStates.Reconnecting)
+                SetState(EngineStates.Connected, null, peers.Length > 0 ? "every WireGuard peer handshook from the new network" : "network changed; nothing to re-establish");
+        }
+        finally
+        {
+            _actions.Release();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "netlink: {Reason}")]

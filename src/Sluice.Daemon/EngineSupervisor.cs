@@ -106,29 +106,14 @@ internal sealed partial class EngineSupervisor : IDisposable
             }
             else
             {
-                try
-                {
-                    configJson = await File.ReadAllTextAsync(configPath).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    return Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {configPath}: {e.Message}");
-                }
+                var read = await ReadConfigAsync(configPath, "").ConfigureAwait(false);
+                if (read.Json is null) return read.Refusal!;
+                configJson = read.Json;
             }
         }
 
-        SluiceConfig config;
-        try
-        {
-            // Only the daemon's own -c file (root chose it) may name paths the daemon writes.
-            bool own = configPath is not null && configPath == _daemonConfigPath;
-            var origin = own ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
-            config = ConfigLoader.Load(configJson, origin);
-        }
-        catch (ConfigException e)
-        {
-            return Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(configPath is null ? "" : " " + configPath)} is not valid; fix these and try again:\n{e.Message}");
-        }
+        var loaded = LoadConfig(configJson, configPath, "");
+        if (loaded.Config is not { } config) return loaded.Refusal!;
 
         if (RefuseChosenFiles(config, configPath) is { } filesRefusal) return Envelopes.Fail(ApiCodes.InvalidConfig, filesRefusal);
 
@@ -187,6 +172,37 @@ internal sealed partial class EngineSupervisor : IDisposable
         return Envelopes.Ok(Status());
     }
 
+    /// <summary>A config file's text, or the answer saying why it cannot be read (<paramref name="stays"/> adds what is kept).</summary>
+    private static async Task<(string? Json, Envelope? Refusal)> ReadConfigAsync(string path, string stays)
+    {
+        try
+        {
+            return (await File.ReadAllTextAsync(path).ConfigureAwait(false), null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"cannot read the config {path}: {e.Message}{stays}"));
+        }
+    }
+
+    /// <summary>The loaded config, or the answer listing its errors, each with its JSON path (also as data).</summary>
+    private (SluiceConfig? Config, Envelope? Refusal) LoadConfig(string json, string? path, string stays)
+    {
+        try
+        {
+            return (ConfigLoader.Load(json, OriginOf(path)), null);
+        }
+        catch (ConfigException e)
+        {
+            return (null, Envelopes.Fail(ApiCodes.InvalidConfig, $"the config{(path is null ? "" : " " + path)} is not valid{stays}; fix these and try again:\n{e.Message}",
+                new ConfigErrorsData(e.Errors.Select(error => new ConfigErrorInfo(error.Path, error.Message)).ToArray())));
+        }
+    }
+
+    /// <summary>Only the daemon's own -c file (root chose it) may name paths the daemon writes.</summary>
+    private ConfigOrigin OriginOf(string? configPath) =>
+        configPath is not null && configPath == _daemonConfigPath ? new ConfigOrigin(false, _store.StateDirectory) : ConfigOrigin.Api(_store.StateDirectory);
+
     /// <summary>
     /// external_ui and external_ui_download_url make the daemon (root) serve or fetch files: only the config it was
     /// started with (-c, written by whoever runs it) may choose them, never one sent over the API.
@@ -216,20 +232,6 @@ internal sealed partial class EngineSupervisor : IDisposable
         {
             _actions.Release();
         }
-    }
-
-    /// <summary>Re-reads the running config (from its file when it came from one) and restarts the engine.</summary>
-    public async Task<Envelope> ReloadAsync()
-    {
-        string? json, path;
-        lock (_stateLock)
-        {
-            json = _configJson;
-            path = ConfigPath;
-        }
-        if (json is null && path is null)
-            return Envelopes.Fail(ApiCodes.NotRunning, "nothing to reload: the engine is not up (`sluice up` first)");
-        return await UpAsync(path is null ? json : null, path, null).ConfigureAwait(false);
     }
 
     /// <summary>Daemon start: a remembered "up" comes back on its own (after kill -9, a crash, a reboot).</summary>

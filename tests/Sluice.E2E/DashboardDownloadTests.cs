@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
-using Sluice.Cli.Testbed;
 
 namespace Sluice.E2E;
 

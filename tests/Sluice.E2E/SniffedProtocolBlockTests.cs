@@ -1,4 +1,3 @@
-using Sluice.Cli.Testbed;
 
 namespace Sluice.E2E;
 

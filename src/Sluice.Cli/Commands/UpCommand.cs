@@ -5,7 +5,7 @@ namespace Sluice.Cli.Commands;
 /// <summary>
 /// `sluice up [-c CONFIG] [--server NAME]`: the daemon brings the config up (without -c: the daemon's own
 /// config, else the one it last brought up). `--server` picks that member in the selector groups.
-/// `sluice reload`: the running config again, re-read from its file.
+/// `sluice reload`: the running config again, re-read from its file; live connections on unchanged outbounds stay.
 /// </summary>
 internal static class UpCommand
 {
@@ -35,6 +35,12 @@ internal static class UpCommand
     {
         line.AllowOnly(DaemonConnection.Options);
         return DaemonConnection.Run(line, async client => DaemonConnection.Report(line, await client.CoreAsync("reload"),
-            e => Console.WriteLine($"reloaded: {e.DataAs<StatusData>()!.State}")));
+            e =>
+            {
+                var reload = e.DataAs<ReloadData>()!;
+                Console.WriteLine(reload.Restarted is { } why
+                    ? $"reloaded by a restart ({why}): {reload.State}, {reload.Closed} connection(s) closed"
+                    : $"reloaded: {reload.Kept} connection(s) kept, {reload.Closed} closed{(reload.Replaced.Count == 0 ? "" : " (outbounds removed or changed: " + string.Join(", ", reload.Replaced) + ")")}");
+            }));
     }
 }

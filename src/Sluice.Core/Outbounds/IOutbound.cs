@@ -36,5 +36,15 @@ public interface IUdpChannel : IDisposable
     ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A UDP channel that can wait for its next datagram without a buffer, so an idle session holds none
+/// (the session rents its 64 KiB receive buffer only once a datagram is there).
+/// </summary>
+internal interface IDatagramReadiness
+{
+    /// <summary>Completes when a datagram can be received at once (or the next receive will fail).</summary>
+    ValueTask WaitReadableAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>An outbound could not carry a flow. The message is for people (it goes to the log).</summary>
 public sealed class OutboundException(string message, Exception? inner = null) : Exception(message, inner);

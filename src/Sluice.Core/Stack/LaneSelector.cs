@@ -19,7 +19,13 @@ internal enum LaneKind
 /// <summary>What a flow gets: an outbound to carry it, a refusal, or a request to sniff first.</summary>
 internal readonly record struct LaneChoice(LaneKind Kind, IOutbound? Outbound, RouteDecision Decision);
 
-/// <summary>Turns the router's verdict into the lane the packet path acts on.</summary>
+/// <summary>The compiled routing model new flows are decided by: the rules and the outbounds they name.</summary>
+internal sealed record RoutingModel(Router Router, IReadOnlyDictionary<string, IOutbound> Outbounds, string DefaultOutbound);
+
+/// <summary>
+/// Turns the router's verdict into the lane the packet path acts on. The routing model is replaced whole by
+/// <see cref="Publish"/> (a reload); each decision reads the model once, so a flow never sees half of two.
+/// </summary>
 internal sealed partial class LaneSelector(
     Router router,
     IReadOnlyDictionary<string, IOutbound> outbounds,
@@ -27,27 +33,40 @@ internal sealed partial class LaneSelector(
     bool dnsServerRunning,
     ILogger logger)
 {
+    private volatile RoutingModel _model = new(router, outbounds, defaultOutbound);
     private int _hijackWarned;
 
-    public LaneChoice Choose(FlowContext flow, int startAt = 0) => FromDecision(router.Decide(flow, startAt));
+    /// <summary>The model new flows are decided by now.</summary>
+    public RoutingModel Model => _model;
+
+    /// <summary>Makes <paramref name="model"/> the one every later decision reads; flows already decided keep theirs.</summary>
+    public void Publish(RoutingModel model) => _model = model;
+
+    public LaneChoice Choose(FlowContext flow, int startAt = 0)
+    {
+        var model = _model;
+        return FromDecision(model, model.Router.Decide(flow, startAt));
+    }
 
     /// <summary>The rule behind a decision as a person reads it; "final" when no rule matched.</summary>
     public string DescribeRule(int ruleIndex)
     {
-        var rules = router.Describe();
+        var rules = _model.Router.Describe();
         return ruleIndex >= 0 && ruleIndex < rules.Count ? rules[ruleIndex] : "final";
     }
 
-    public LaneChoice FromDecision(RouteDecision decision)
+    /// <summary>The lane of a decision made earlier (a SYN's); an outbound a reload removed since refuses the flow.</summary>
+    public LaneChoice FromDecision(RouteDecision decision) => FromDecision(_model, decision);
+
+    private LaneChoice FromDecision(RoutingModel model, RouteDecision decision)
     {
         switch (decision.Verdict)
         {
             case Verdict.Route:
-                var outbound = outbounds[decision.Outbound ?? defaultOutbound];
                 // A route to a block outbound is a reject: answer at the first packet, dial nothing.
-                return outbound is BlockOutbound
-                    ? new LaneChoice(LaneKind.Reject, null, decision)
-                    : new LaneChoice(LaneKind.Outbound, outbound, decision);
+                return model.Outbounds.TryGetValue(decision.Outbound ?? model.DefaultOutbound, out var outbound) && outbound is not BlockOutbound
+                    ? new LaneChoice(LaneKind.Outbound, outbound, decision)
+                    : new LaneChoice(LaneKind.Reject, null, decision);
             case Verdict.Reject:
                 return new LaneChoice(LaneKind.Reject, null, decision);
             case Verdict.Drop:
@@ -58,7 +77,7 @@ internal sealed partial class LaneSelector(
                 if (dnsServerRunning) return new LaneChoice(LaneKind.HijackDns, null, decision);
                 // Without the built-in DNS server (embedding without one) the query keeps its own path.
                 if (Interlocked.Exchange(ref _hijackWarned, 1) == 0) LogHijackUnavailable(logger);
-                return new LaneChoice(LaneKind.Outbound, outbounds[defaultOutbound], decision);
+                return new LaneChoice(LaneKind.Outbound, model.Outbounds[model.DefaultOutbound], decision);
             default:
                 throw new InvalidOperationException($"unknown verdict {decision.Verdict}");
         }

@@ -40,17 +40,35 @@ internal static class StreamPump
         }
     }
 
+    /// <summary>
+    /// Copies until the end of <paramref name="from"/>. A socket is waited on without a buffer (a zero-byte
+    /// read completes once bytes are there), so an idle flow holds none: the buffer is rented when data is
+    /// ready and goes back to the pool after a read that did not fill it (the socket is drained for now).
+    /// Other streams (a proxy's decoder) end on an empty read, so they keep theirs while they live.
+    /// </summary>
     private static async Task PumpAsync(Stream from, Stream to, int bufferSize, Action halfClose, Action<long>? count)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+        var socket = (from as NetworkStream)?.Socket;
+        bool waitsWithoutBuffer = socket is not null;
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
+                if (buffer is null)
+                {
+                    if (socket is not null) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None); // consumes nothing
+                    buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                }
                 int n = await from.ReadAsync(buffer);
                 if (n == 0) break;
                 await to.WriteAsync(buffer.AsMemory(0, n));
                 count?.Invoke(n);
+                if (waitsWithoutBuffer && n < buffer.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
             try
             {
@@ -63,7 +81,7 @@ internal static class StreamPump
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -21,25 +21,23 @@ internal sealed partial class TcpRelay : IDisposable
 {
 
     private readonly TcpNat _nat;
-    private readonly LaneSelector _lanes;
+    private readonly FlowAdmission _admission;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConnectionRegistry _connections;
 
     private readonly DnsHijack? _dns;
     private readonly EngineLimits _limits;
     private readonly TimeProvider _time;
 
-    public TcpRelay(TcpNat nat, ISocketFactory sockets, LaneSelector lanes, ConnectionRegistry connections, DnsHijack? dns, ILogger logger,
+    public TcpRelay(TcpNat nat, ISocketFactory sockets, FlowAdmission admission, DnsHijack? dns, ILogger logger,
         EngineLimits limits, TimeProvider time)
     {
         _limits = limits;
         _time = time;
         _dns = dns;
-        _connections = connections;
         _nat = nat;
-        _lanes = lanes;
+        _admission = admission;
         _logger = logger;
         var tun = nat.TunAddress.ToIPAddress();
         // The address was just added to the TUN: the platform's listener may bind it before IPv6 DAD finishes.
@@ -80,25 +78,25 @@ internal sealed partial class TcpRelay : IDisposable
             entry.Accepted = true;
             var flow = entry.Flow;
             // The SYN-time decision stands as made; deciding again would repeat a process lookup.
-            LaneChoice choice = entry.Decision is { } pre ? _lanes.FromDecision(pre) : _lanes.Choose(flow);
+            LaneChoice choice = entry.Decision is { } pre ? _admission.FromDecision(pre) : _admission.Choose(flow);
             while (choice.Kind == LaneKind.NeedsSniff)
             {
                 sniffed ??= ArrayPool<byte>.Shared.Rent(_limits.SniffBytes);
                 sniffedLength = await SniffAsync(client, flow, sniffed, sniffedLength, _limits.SniffBytes,
                     choice.Decision.SniffTimeout <= TimeSpan.Zero ? _limits.SniffTimeout : choice.Decision.SniffTimeout, _time);
-                choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
+                choice = _admission.Choose(flow, choice.Decision.ResumeAt);
             }
 
             var destination = new Destination(flow.Key.Destination, flow.Key.DestinationPort, flow.Domain);
             if (choice.Kind == LaneKind.HijackDns && _dns is not null)
             {
-                LogHijacked(_logger, flow.Key.ToString(), DescribeProcess(flow));
+                _admission.Hijacked(flow);
                 await _dns.ServeTcpAsync(client, flow, sniffed, sniffedLength);
                 return;
             }
             if (choice.Kind != LaneKind.Outbound)
             {
-                LogRefused(_logger, flow.Key.ToString(), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
+                _admission.Refused(flow, choice);
                 Reset(client);
                 return;
             }
@@ -117,7 +115,7 @@ internal sealed partial class TcpRelay : IDisposable
                 }
                 destination = new Destination(real.Value, destination.Port, flow.Domain);
             }
-            LogRouted(_logger, flow.Key.ToString(), flow.Domain ?? "", DescribeProcess(flow), outbound.Tag, choice.Decision.RuleLabel);
+            _admission.Routed(flow, outbound.Tag, choice.Decision);
             try
             {
                 remote = await outbound.DialTcpAsync(destination, _stop.Token);
@@ -130,19 +128,29 @@ internal sealed partial class TcpRelay : IDisposable
             }
 
             var dialed = remote;
-            var connection = _connections.Add(flow.Key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
-                outbound.Tag, _lanes.DescribeRule(choice.Decision.RuleIndex), () =>
+            var connection = _admission.Register(flow, outbound.Tag, choice.Decision.RuleIndex, () =>
                 {
                     Reset(client);
                     dialed.Dispose();
                 });
             try
             {
-                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, sniffed.AsMemory(0, sniffedLength), connection);
+                if (sniffed is not null)
+                {
+                    // The sniffed bytes leave first; their buffer goes back before the relay, which may idle for hours.
+                    if (sniffedLength > 0)
+                    {
+                        await remote.WriteAsync(sniffed.AsMemory(0, sniffedLength));
+                        connection.AddUpload(sniffedLength);
+                    }
+                    ArrayPool<byte>.Shared.Return(sniffed);
+                    sniffed = null;
+                }
+                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, connection: connection);
             }
             finally
             {
-                _connections.Remove(connection);
+                _admission.Unregister(connection);
             }
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -197,9 +205,6 @@ internal sealed partial class TcpRelay : IDisposable
 
     private static void Reset(Socket socket) => StreamPump.Reset(socket);
 
-    internal static string DescribeProcess(Routing.FlowContext flow) =>
-        flow.ProcessResolved && flow.Process is { } p ? $"{p.Name ?? "?"}[{p.Pid}] uid {p.Uid}" : "";
-
     public void Dispose()
     {
         _stop.Cancel();
@@ -208,15 +213,6 @@ internal sealed partial class TcpRelay : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: relay failed: {Error}: {Reason}")]
     private static partial void LogRelayFailed(ILogger logger, string flow, string error, string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Domain} {Process} => {Outbound} ({Rule})")]
-    private static partial void LogRouted(ILogger logger, string flow, string domain, string process, string outbound, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
-    private static partial void LogHijacked(ILogger logger, string flow, string process);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} ({Rule})")]
-    private static partial void LogRefused(ILogger logger, string flow, string process, string action, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}; connection reset")]
     private static partial void LogDialFailed(ILogger logger, string flow, string outbound, string reason);

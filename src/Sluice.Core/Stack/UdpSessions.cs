@@ -20,8 +20,7 @@ namespace Sluice.Core.Stack;
 ///    (counted in <see cref="Evicted"/>), so a flood of distinct flows cannot grow the table without bound.
 /// Receive buffers are rented from a pool and returned when the session ends.
 /// </summary>
-internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry connections, LaneSelector lanes, DnsHijack? dns, ILogger logger,
-    TimeProvider time, EngineLimits limits) : IDisposable
+internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admission, DnsHijack? dns, ILogger logger, TimeProvider time, EngineLimits limits) : IDisposable
 {
     private readonly TimeSpan idle = limits.UdpIdle;
     private long _evicted;
@@ -40,7 +39,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     {
         if (!_sessions.TryGetValue(key, out var session)) return false;
         session.LastActive = time.Milliseconds();
-        if (session.Choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        if (session.Choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
         else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
         else if (session.Channel is { } channel)
         {
@@ -56,7 +55,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
     {
         // A datagram the packet thread read after Dispose opens nothing: no sweep would ever close it.
         if (_stop.IsCancellationRequested) return;
-        if (choice.Kind == LaneKind.Reject) WriteUnreachable(packet, scratch);
+        if (choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
         if (_sessions.Count >= limits.UdpSessions) EvictLeastRecent();
         var session = new UdpSession(key, choice, time.Milliseconds());
         if (!_sessions.TryAdd(key, session)) return;
@@ -68,7 +67,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         }
         if (choice.Kind == LaneKind.HijackDns)
         {
-            LogHijacked(logger, key.ToString(), TcpRelay.DescribeProcess(flow));
+            admission.Hijacked(flow);
             // One querier per session: later queries of this flow allocate nothing for it.
             session.Querier = DnsHijack.QuerierFor(flow);
             dns?.OnUdpQuery(key, payload, session.Querier);
@@ -76,19 +75,12 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         }
         if (choice.Kind == LaneKind.Outbound)
         {
-            LogRouted(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Outbound!.Tag, choice.Decision.RuleLabel);
-            session.Connection = connections.Add(key, flow.Inbound, flow.Domain, flow.ProcessResolved ? flow.Process : null,
-                choice.Outbound!.Tag, lanes.DescribeRule(choice.Decision.RuleIndex), session.Dispose);
+            admission.Routed(flow, choice.Outbound!.Tag, choice.Decision);
+            session.Connection = admission.Register(flow, choice.Outbound!.Tag, choice.Decision.RuleIndex, session.Dispose);
             _ = RunAsync(session, choice.Outbound!, payload.ToArray());
             return;
         }
-        LogRefused(logger, key.ToString(), TcpRelay.DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
-    }
-
-    private void WriteUnreachable(in IpPacket packet, Span<byte> scratch)
-    {
-        int n = PacketBuilder.IcmpUnreachable(scratch, packet, packet.IsV4 ? IcmpCodes.V4AdminProhibited : IcmpCodes.V6AdminProhibited);
-        if (n > 0) tun.Write(scratch[..n]);
+        admission.Refused(flow, choice);
     }
 
     private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)
@@ -96,20 +88,32 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         var key = session.Key;
         int headerLength = PacketBuilder.IpUdpHeaderLength(key.IsV4);
         // 64 KiB exactly (an IP packet's limit, header included): the pool's 64 KiB bucket, not the 128 KiB one.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(65536);
+        // A channel that can wait without a buffer gets one only while a datagram is there: an idle session holds none.
+        byte[]? buffer = null;
         try
         {
             var channel = await outbound.OpenUdpAsync(new Destination(key.Destination, key.DestinationPort), session.Cancel.Token);
             session.Channel = channel;
+            var readiness = channel as IDatagramReadiness;
             channel.Send(firstPayload);
             session.Connection?.AddUpload(firstPayload.Length);
             while (!session.Cancel.IsCancellationRequested)
             {
+                if (buffer is null)
+                {
+                    if (readiness is not null) await readiness.WaitReadableAsync(session.Cancel.Token);
+                    buffer = ArrayPool<byte>.Shared.Rent(65536);
+                }
                 int n = await channel.ReceiveAsync(buffer.AsMemory(headerLength, 65535 - headerLength), session.Cancel.Token);
                 session.LastActive = time.Milliseconds();
                 session.Connection?.AddDownload(n);
                 int length = PacketBuilder.UdpInPlace(buffer, key.Destination, key.DestinationPort, key.Source, key.SourcePort, n);
                 tun.Write(buffer.AsSpan(0, length));
+                if (readiness is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
         }
         catch (OperationCanceledException)
@@ -132,8 +136,8 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
         {
             _sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session));
             session.Dispose();
-            if (session.Connection is { } connection) connections.Remove(connection);
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (session.Connection is { } connection) admission.Unregister(connection);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -150,7 +154,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
             var (key, session) = all[i];
             if (!_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) continue;
             session.Dispose();
-            if (session.Connection is { } connection) connections.Remove(connection);
+            if (session.Connection is { } connection) admission.Unregister(connection);
             Interlocked.Increment(ref _evicted);
         }
         long now = time.Milliseconds();
@@ -181,15 +185,6 @@ internal sealed partial class UdpSessions(ITunDevice tun, ConnectionRegistry con
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "UDP sessions at the limit of {Limit}: closing the least recently active ({Evicted} closed so far; docs/config.md#limits)")]
     private static partial void LogEvicted(ILogger logger, int limit, long evicted);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Outbound} ({Rule})")]
-    private static partial void LogRouted(ILogger logger, string flow, string process, string outbound, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => {Action} ({Rule})")]
-    private static partial void LogRefused(ILogger logger, string flow, string process, string action, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Flow} {Process} => hijack-dns")]
-    private static partial void LogHijacked(ILogger logger, string flow, string process);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
@@ -229,14 +224,4 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
         }
         Channel?.Dispose();
     }
-}
-
-/// <summary>ICMP destination-unreachable codes the engine answers with.</summary>
-internal static class IcmpCodes
-{
-    /// <summary>ICMPv4 type 3 code 13: communication administratively prohibited.</summary>
-    public const byte V4AdminProhibited = 13;
-
-    /// <summary>ICMPv6 type 1 code 1: communication with destination administratively prohibited.</summary>
-    public const byte V6AdminProhibited = 1;
 }

@@ -7,8 +7,10 @@ namespace Sluice.Platform.Linux;
 /// Applies <see cref="GateRenderer"/>'s table with one <c>nft -f</c> (one transaction) and reads its
 /// state back from the kernel. <c>netns</c> non-null works inside that named namespace (tests; the
 /// gate is per network namespace); the CLI runs inside its namespace already and passes null.
+/// Unlike the routes it is never removed by the engine: stop, crash and SIGKILL leave it in place; only an
+/// explicit disable opens it.
 /// </summary>
-public sealed class LinuxGate : IGate
+public sealed class LinuxGate
 {
     private readonly string? _netns;
 

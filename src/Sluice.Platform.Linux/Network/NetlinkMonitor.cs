@@ -30,6 +30,7 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
     private int _fd = -1;
     private Thread? _thread;
     private volatile bool _stopping;
+    private readonly StopSignal _stop = new();
 
     /// <param name="ignoredInterface">The TUN's name now (null before the engine is up).</param>
     /// <param name="groups">The rtnetlink multicast groups to join (<see cref="AllGroups"/> unless told).</param>
@@ -63,10 +64,10 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
     private void Loop()
     {
         var buffer = new byte[64 * 1024];
-        var poll = new Libc.PollFd { Fd = _fd, Events = Libc.POLLIN };
         while (!_stopping)
         {
-            int ready = Libc.Poll(&poll, 1, 300);
+            int ready = _stop.Wait(_fd, Libc.POLLIN, out short revents);
+            if ((revents & Libc.POLLIN) == 0) continue;
             if (ready <= 0 || _stopping) continue;
             nint read;
             fixed (byte* p = buffer) read = Netlink.Recv(_fd, p, (nuint)buffer.Length, 0);
@@ -126,7 +127,9 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
     public void Dispose()
     {
         _stopping = true;
+        _stop.Raise();
         _thread?.Join(2000);
+        _stop.Dispose();
         if (_fd >= 0) Libc.Close(_fd);
         _fd = -1;
     }

@@ -14,8 +14,8 @@ namespace Sluice.Platform.Linux;
 ///    and every datagram becomes its own message, still one sendmmsg per batch;
 /// 2. receive: UDP_GRO is enabled on the socket, so the kernel hands over a train of one sender's
 ///    datagrams as one message with a UDP_GRO cmsg (the segment size); recvmmsg reads up to the batch's
-///    capacity of messages without blocking; when none is ready it polls in 250 ms slices so Dispose
-///    from another thread ends the receive promptly.
+///    capacity of messages without blocking; when none is ready it polls the socket and a stop eventfd
+///    with no timeout, so Dispose from another thread ends the receive at once and idling costs nothing.
 /// The message arrays are pinned managed arrays, so a receive still running when Dispose returns can
 /// never touch freed memory. The fd stays owned by the .NET socket; each call holds a reference to it.
 /// </summary>
@@ -36,7 +36,6 @@ public sealed unsafe class LinuxDatagramBatchIo : IDatagramBatchIo
     internal const int GsoMaxBytes = 65000;
 
     private const int NameSize = 128; // sockaddr_storage
-    private const int PollSliceMs = 250;
     private const int SendRetries = 8;
 
     private readonly SafeSocketHandle _handle;
@@ -50,6 +49,7 @@ public sealed unsafe class LinuxDatagramBatchIo : IDatagramBatchIo
     private byte[] _receiveNames = [];
     private int _receiveCapacity;
     private volatile bool _disposed;
+    private readonly StopSignal _stop = new();
 
     private LinuxDatagramBatchIo(Socket socket, bool gro)
     {
@@ -212,8 +212,7 @@ public sealed unsafe class LinuxDatagramBatchIo : IDatagramBatchIo
                 int n = ReceiveReady(fd, batch);
                 if (n > 0) return n;
                 if (n < 0) continue; // only errors from ICMP or signals: try again at once
-                var pfd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
-                if (Libc.Poll(&pfd, 1, PollSliceMs) < 0 && Libc.LastError != Libc.EINTR)
+                if (_stop.Wait(fd, Libc.POLLIN, out _) < 0 && Libc.LastError != Libc.EINTR)
                     throw new IOException($"poll on the UDP socket failed: {Libc.ErrorText(Libc.LastError)}");
             }
             return 0;
@@ -290,6 +289,10 @@ public sealed unsafe class LinuxDatagramBatchIo : IDatagramBatchIo
         _receiveCapacity = capacity;
     }
 
-    /// <summary>Stops a running <see cref="Receive"/> within one poll slice. The socket stays open (its owner closes it).</summary>
-    public void Dispose() => _disposed = true;
+    /// <summary>Wakes and stops a running <see cref="Receive"/> at once. The socket stays open (its owner closes it).</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _stop.Dispose();
+    }
 }

@@ -8,9 +8,9 @@ namespace Sluice.Platform.Linux;
 /// (IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6): the kernel's TCP then hands over and takes
 /// 64 KiB "super-packets", so a bulk transfer costs one syscall per ~45 segments instead of one each.
 /// 1. One reader thread drains the fd with read(2) straight into the batch's pinned slots until
-///    EAGAIN or the batch is full; when nothing was ready it polls (250 ms slices, so Dispose from
-///    another thread ends the loop promptly) and drains again. With offloads each read starts with a
-///    virtio_net_hdr (read into the slot's headroom): a TSO super-packet is cut into segments in
+///    EAGAIN or the batch is full; when nothing was ready it polls the fd and a stop eventfd with no
+///    timeout (Dispose ends the loop at once; an idle TUN costs no wake-ups) and drains again. With
+///    offloads each read starts with a virtio_net_hdr (read into the slot's headroom): a TSO super-packet is cut into segments in
 ///    consecutive slots (<see cref="TcpSegmenter"/>; what does not fit waits for the next batch), and a
 ///    partial checksum is completed, so the engine only ever sees ordinary packets.
 /// 2. Any number of threads write; one write(2) / writev(2) is one packet, atomic in the kernel, so no
@@ -24,8 +24,6 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
 {
     /// <summary>Longest interface name: IFNAMSIZ (16) less the terminating NUL.</summary>
     public const int MaxNameLength = 15;
-
-    private const int PollSliceMs = 250;
 
     // The reader's own: the last read(2) ended on EAGAIN, so the next ReadBatch polls before reading.
     private bool _foundEmpty;
@@ -51,6 +49,7 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
     private const int MaxTunPacket = 40 + 65535;
 
     private readonly FdHandle _fd;
+    private readonly StopSignal _stop = new();
     private volatile bool _disposed;
     private long _writeErrors;
     private long _writeDrops;
@@ -180,19 +179,18 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
                 }
                 _foundEmpty = false;
 
-                var pfd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
-                int ready = Libc.Poll(&pfd, 1, PollSliceMs);
+                int ready = _stop.Wait(fd, Libc.POLLIN, out short revents);
                 if (ready < 0)
                 {
                     int errno = Libc.LastError;
                     if (errno == Libc.EINTR) continue;
                     throw new IOException($"poll on TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
                 }
-                if (ready > 0 && !_disposed && (pfd.Revents & Libc.POLLIN) == 0
-                    && (pfd.Revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
+                if (ready > 0 && !_disposed && (revents & Libc.POLLIN) == 0
+                    && (revents & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0)
                 {
                     // No data but an error: the tun was detached from its interface.
-                    throw new IOException($"TUN \"{Name}\" reported an error (revents 0x{pfd.Revents:x}); the interface may have been deleted");
+                    throw new IOException($"TUN \"{Name}\" reported an error (revents 0x{revents:x}); the interface may have been deleted");
                 }
             }
             return 0;
@@ -306,10 +304,11 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
         return added;
     }
 
-    /// <summary>Closes the fd. A concurrent ReadBatch returns 0 within one poll slice; the fd closes when it does.</summary>
+    /// <summary>Closes the fd. A concurrent ReadBatch wakes and returns 0 at once; the fd closes when it does.</summary>
     public void Dispose()
     {
         _disposed = true;
+        _stop.Dispose();
         _fd.Dispose();
     }
 

@@ -29,6 +29,10 @@ public sealed class PacketLoopTests : IDisposable
     private readonly TcpNat _nat = new(App, NatPeer) { ListenPort = ListenPort };
     private readonly UdpSessions _udp;
     private readonly PacketLoop _loop;
+    private readonly L3Lanes _l3;
+    private readonly LaneSelector _lanes;
+    private readonly ConnectionRegistry _connections;
+    private readonly Sluice.Tests.LogLines _logs = new();
     private readonly PacketBatch _batch = new(64, 1600);
     private readonly RecordingLane _lane;
 
@@ -50,11 +54,14 @@ public sealed class PacketLoopTests : IDisposable
         // "wg" is declared so the rules may name it; the packet path gets an L3 lane that records in its place.
         _lane = new RecordingLane("wg", () => _clock.Milliseconds());
         var outbounds = new Dictionary<string, IOutbound> { ["direct"] = OutboundRegistry.Create(config.Outbounds[0], new PlainSockets()), ["wg"] = _lane };
-        var lanes = new LaneSelector(Router.Compile(config.Route, ["direct", "wg"], "direct"), outbounds, "direct", dnsServerRunning: false, NullLogger.Instance);
-        var connections = new ConnectionRegistry(_clock);
-        _udp = new UdpSessions(_tun, connections, lanes, null, NullLogger.Instance, _clock, EngineLimits.Default);
-        _loop = new PacketLoop(_tun, _nat, null, _udp, null, null, lanes, "tun-in", null, [IpPrefix.Parse("172.19.0.1/30")],
-            connections, null, NullLogger.Instance, EngineLimits.Default, _clock);
+        var lanes = _lanes = new LaneSelector(Router.Compile(config.Route, ["direct", "wg"], "direct"), outbounds, "direct", dnsServerRunning: false, NullLogger.Instance);
+        var connections = _connections = new ConnectionRegistry(_clock);
+        var admission = new FlowAdmission(lanes, connections, _logs.CreateLogger("route"));
+        _udp = new UdpSessions(_tun, admission, null, NullLogger.Instance, _clock, EngineLimits.Default);
+        var inbound = new TunInbound("tun-in", [IpPrefix.Parse("172.19.0.1/30")], null, null, admission);
+        _l3 = new L3Lanes(_tun, inbound, NullLogger.Instance, EngineLimits.Default);
+        _loop = new PacketLoop(_tun, new TcpNatPath(_tun, _nat, null, inbound, _l3, NullLogger.Instance), _udp,
+            new IcmpPath(_tun, null, null, inbound, _l3, EngineLimits.Default), _l3, inbound, NullLogger.Instance, EngineLimits.Default, _clock);
     }
 
     [Fact]
@@ -105,7 +112,7 @@ public sealed class PacketLoopTests : IDisposable
         var refusal = Next();
         Assert.Equal(IpProtocol.Icmp, refusal.Protocol);
         Assert.True(IcmpMessage.TryParse(refusal.Payload, out var icmp));
-        Assert.Equal((3, Sluice.Core.Stack.IcmpCodes.V4AdminProhibited), ((int)icmp.Type, (int)icmp.Code));
+        Assert.Equal((3, IcmpCodes.V4AdministrativelyProhibited), ((int)icmp.Type, (int)icmp.Code));
         Assert.Equal((Server, App), (refusal.Source, refusal.Destination));
     }
 
@@ -147,10 +154,10 @@ public sealed class PacketLoopTests : IDisposable
         Send(Tcp(App, 50020, Server, 8443, TcpFlags.Syn));
         Assert.Single(_lane.Sent);
         _clock.Advance(EngineLimits.Default.L3TcpIdle - TimeSpan.FromSeconds(1));
-        _loop.SweepL3(_clock.Milliseconds());
+        _l3.Sweep(_clock.Milliseconds());
         Assert.Empty(_lane.Forgotten);
         _clock.Advance(TimeSpan.FromSeconds(2));
-        _loop.SweepL3(_clock.Milliseconds());
+        _l3.Sweep(_clock.Milliseconds());
         Assert.Single(_lane.Forgotten);
 
         Send(Tcp(App, 50020, Server, 8443, TcpFlags.Ack));
@@ -162,15 +169,76 @@ public sealed class PacketLoopTests : IDisposable
     public void L3Sweep_KeepsAFlowTheEnginePinned_WhileItsStreamIsOpen()
     {
         var key = new FlowKey(IpProtocol.Tcp, App, 50021, Server, 8443);
-        _loop.Pin(key, _lane.Open(key)!);
+        _l3.Pin(key, _lane.Open(key)!);
         _clock.Advance(EngineLimits.Default.L3TcpIdle + TimeSpan.FromMinutes(1));
-        _loop.SweepL3(_clock.Milliseconds());
+        _l3.Sweep(_clock.Milliseconds());
         Assert.Empty(_lane.Forgotten);
 
         Send(Tcp(App, 50021, Server, 8443, TcpFlags.Ack));
         Assert.Single(_lane.Sent);
         Assert.False(_tun.TryTake(out _));
-        _loop.Unpin(key);
+        _l3.Unpin(key);
+    }
+
+    [Fact]
+    public void EveryRefusal_IsLoggedOnce_NamingInboundFlowActionAndRule()
+    {
+        Send(Tcp(App, 50030, Server, 81, TcpFlags.Syn));
+        Send(Udp(App, 50031, Server, 9999, "hello"u8));
+
+        var refused = _logs.Lines.Where(l => l.Contains("=> reject", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, refused.Length);
+        Assert.Contains(refused, l => l.StartsWith("route: tun-in: tcp", StringComparison.Ordinal) && l.Contains(":81", StringComparison.Ordinal) && l.Contains("(rule 1)", StringComparison.Ordinal));
+        Assert.Contains(refused, l => l.StartsWith("route: tun-in: udp", StringComparison.Ordinal) && l.Contains(":9999", StringComparison.Ordinal) && l.Contains("(rule 2)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TunnelFlow_IsAdmittedOnce_LoggedAndListedOnItsLane_UntilSwept()
+    {
+        Send(Tcp(App, 50032, Server, 8443, TcpFlags.Syn));
+        Send(Tcp(App, 50032, Server, 8443, TcpFlags.Ack));
+
+        Assert.Equal(2, _lane.Sent.Count);
+        Assert.Single(_logs.Lines, l => l.StartsWith("route: tun-in: tcp", StringComparison.Ordinal) && l.Contains("=> wg (rule 0)", StringComparison.Ordinal));
+        var listed = Assert.Single(_connections.Snapshot());
+        Assert.Equal(("wg", "tun-in"), (listed.Lane, listed.Inbound));
+        _clock.Advance(EngineLimits.Default.L3TcpIdle + TimeSpan.FromSeconds(1));
+        _l3.Sweep(_clock.Milliseconds());
+        Assert.Empty(_connections.Snapshot());
+    }
+
+    [Fact]
+    public void UdpDatagramV6_ToARejectedPort_IsRefusedWithIcmpV6AdminProhibited()
+    {
+        var app6 = NetAddress.Parse("fdfe:dcba:9876::1");
+        var server6 = NetAddress.Parse("2001:db8::10");
+        Send(Udp(app6, 50033, server6, 9999, "hello"u8));
+        var refusal = Next();
+        Assert.Equal(IpProtocol.IcmpV6, refusal.Protocol);
+        Assert.True(IcmpMessage.TryParse(refusal.Payload, out var icmp));
+        Assert.Equal((1, IcmpCodes.V6AdministrativelyProhibited), ((int)icmp.Type, (int)icmp.Code));
+        Assert.Equal((server6, app6), (refusal.Source, refusal.Destination));
+    }
+
+    [Fact]
+    public void PublishedRoutingModel_DecidesTheNextSyn_WhileAFlowOpenedBeforeKeepsItsNatEntry()
+    {
+        Send(Tcp(App, 50034, Server, 80, TcpFlags.Syn));
+        ushort natPort = TcpOf(Next()).SourcePort;
+
+        // The reload's new rules refuse port 80.
+        var next = ConfigLoader.Load("""
+            {"outbounds": [{"type": "direct", "tag": "direct"}], "route": {"rules": [{"port": [80], "action": "reject"}], "final": "direct"}}
+            """);
+        var model = _lanes.Model;
+        _lanes.Publish(new RoutingModel(Router.Compile(next.Route, ["direct"], "direct"), model.Outbounds, "direct"));
+
+        Send(Tcp(App, 50034, Server, 80, TcpFlags.Ack));
+        var kept = Next();
+        Assert.Equal((NatPeer, App, natPort), (kept.Source, kept.Destination, TcpOf(kept).SourcePort));
+        Send(Tcp(App, 50035, Server, 80, TcpFlags.Syn));
+        Assert.NotEqual(0, (int)(TcpOf(Next()).Flags & TcpFlags.Rst));
+        Assert.Equal(1, _nat.Count);
     }
 
     public void Dispose()
@@ -217,7 +285,7 @@ public sealed class PacketLoopTests : IDisposable
 
     private static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
     {
-        var packet = new byte[28 + payload.Length];
+        var packet = new byte[48 + payload.Length];
         int n = PacketBuilder.Udp(packet, source, sourcePort, destination, destinationPort, payload);
         return packet[..n];
     }

@@ -46,7 +46,7 @@ public sealed class UdpSessionsTests
         var clock = new FakeClock();
         var connections = new ConnectionRegistry(clock);
         var lanes = new LaneSelector(Router.Compile(Sluice.Core.Configuration.RouteOptions.Empty, ["out"], "out"), new Dictionary<string, IOutbound>(), "out", false, NullLogger.Instance);
-        return (new UdpSessions(new ChannelTun(), connections, lanes, null, logs.CreateLogger("udp"), clock, EngineLimits.Default), connections);
+        return (new UdpSessions(new ChannelTun(), new FlowAdmission(lanes, connections, NullLogger.Instance), null, logs.CreateLogger("udp"), clock, EngineLimits.Default), connections);
     }
 
     private static void Open(UdpSessions udp, IOutbound outbound, ushort sourcePort)
@@ -57,27 +57,5 @@ public sealed class UdpSessionsTests
         var key = new FlowKey(IpProtocol.Udp, App, sourcePort, Server, 53);
         var choice = new LaneChoice(LaneKind.Outbound, outbound, new RouteDecision(Verdict.Route, outbound.Tag, -1, 0, TimeSpan.Zero));
         udp.Open(ip, key, new FlowContext(key, "tun-in", null), choice, "q"u8, new byte[2048]);
-    }
-
-    /// <summary>An outbound whose UDP open fails with the given exception (the failure under test).</summary>
-    private sealed class FailingOutbound(Exception failure) : IOutbound
-    {
-        public int Opened;
-
-        public string Tag => "out";
-
-        public string Type => "failing";
-
-        public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) => throw failure;
-
-        public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Opened);
-            return ValueTask.FromException<IUdpChannel>(failure);
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -22,6 +22,29 @@ public class TimerTests
     }
 
     [Fact]
+    public void NextTimerDue_IsUnarmed_WhenIdle_AndNamesTheRetry_AfterAnUnansweredInitiation()
+    {
+        var pair = new WgPair();
+        Assert.Equal(long.MaxValue, pair.A.NextTimerDue()); // nothing to do: the timer thread may sleep its longest
+        Wg.Encapsulate(pair.A, WgPair.AToB(1));
+        double wait = TimeSpan.FromTicks(pair.A.NextTimerDue() - pair.A.Now()).TotalSeconds;
+        Assert.InRange(wait, 5.0, 5.334); // REKEY_TIMEOUT plus at most 333 ms of jitter
+        pair.Clock.Advance(wait - 0.01);
+        Assert.Equal(WgResultKind.None, Wg.Tick(pair.A).Result.Kind);
+        pair.Clock.Advance(0.01);
+        Assert.Equal(148, Wg.Tick(pair.A).Result.Length); // the retry goes when the deadline said
+    }
+
+    [Fact]
+    public void NextTimerDue_AfterTheHandshake_IsTheKeepaliveOrNewHandshake_SecondsAhead()
+    {
+        var pair = new WgPair();
+        pair.Handshake();
+        double wait = TimeSpan.FromTicks(pair.A.NextTimerDue() - pair.A.Now()).TotalSeconds;
+        Assert.InRange(wait, 1.0, 180 * 3); // never sooner than the timer thread's one-second look-ahead
+    }
+
+    [Fact]
     public void Handshake_GivesUp_AfterRekeyAttemptTime_AndDropsQueuedPackets()
     {
         var pair = new WgPair();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Sluice.Core.Outbounds;
+using Sluice.Platform.Linux.Tests.Support;
 
 namespace Sluice.Platform.Linux.Tests.Sockets;
 
@@ -131,14 +132,16 @@ public class LinuxDatagramBatchIoTests
     }
 
     [Fact]
-    public async Task Receive_ReturnsZero_WithinAPollSlice_AfterDispose()
+    public async Task Receive_SleepsUntilDispose_WithoutWakingUp_AndReturnsZeroAtOnce()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var io = LinuxDatagramBatchIo.Create(socket);
-        var receiving = Task.Run(() => io.Receive(new DatagramBatch(2, AddressFamily.InterNetwork)));
-        await Task.Delay(100);
+        var (receiving, wakeups) = ThreadWakeups.WhileBlocked(() => io.Receive(new DatagramBatch(2, AddressFamily.InterNetwork)), TimeSpan.FromSeconds(1.5));
+        Assert.True(wakeups <= 1, $"an idle receive woke {wakeups} times in 1.5 s (polling in slices?)");
+        var disposed = System.Diagnostics.Stopwatch.StartNew();
         io.Dispose();
         Assert.Equal(0, await receiving.WaitAsync(TimeSpan.FromSeconds(2)));
+        Assert.True(disposed.Elapsed < TimeSpan.FromSeconds(1), $"Receive returned {disposed.Elapsed.TotalMilliseconds:F0} ms after Dispose");
     }
 }

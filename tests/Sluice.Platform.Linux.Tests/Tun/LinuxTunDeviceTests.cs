@@ -140,18 +140,15 @@ public class LinuxTunDeviceTests
     }
 
     [Fact]
-    public void ReadBatch_ReturnsZero_WhenDisposedFromAnotherThread()
+    public async Task ReadBatch_SleepsWithoutWakingUp_AndReturnsZero_WhenDisposedFromAnotherThread()
     {
         using var ns = new TestNamespace();
         var tun = ns.Run(() => LinuxTunDevice.Create(Tun, 1500)); // down, so nothing arrives
         var batch = new PacketBatch(4, 2048);
-        int read = -1;
-        var reader = new Thread(() => read = tun.ReadBatch(batch)) { IsBackground = true };
-        reader.Start();
-        Thread.Sleep(100);
+        var (reading, wakeups) = ThreadWakeups.WhileBlocked(() => tun.ReadBatch(batch), TimeSpan.FromSeconds(1.5));
+        Assert.True(wakeups <= 1, $"an idle ReadBatch woke {wakeups} times in 1.5 s (polling in slices?)");
         tun.Dispose();
-        Assert.True(reader.Join(TimeSpan.FromSeconds(2)), "ReadBatch kept blocking after Dispose");
-        Assert.Equal(0, read);
+        Assert.Equal(0, await reading.WaitAsync(TimeSpan.FromSeconds(1))); // a TimeoutException: still blocking after Dispose
         Assert.Equal(0, tun.ReadBatch(batch));
         tun.Write([0x45]); // after Dispose: silently ignored
         Assert.False(ns.TryIp("link", "show", Tun).Succeeded);

@@ -109,7 +109,7 @@ internal sealed partial class DirectInbound : ILocalInbound
         var choice = _lanes.Choose(flow);
         while (choice.Kind == LaneKind.NeedsSniff)
         {
-            if (PacketLoop.LooksLikeDnsQuery(firstQuery)) flow.Protocol = "dns";
+            if (Sniffing.Sniffer.LooksLikeDnsQuery(firstQuery)) flow.Protocol = "dns";
             flow.Sniffed = true;
             choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
         }

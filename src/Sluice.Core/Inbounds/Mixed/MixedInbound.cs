@@ -22,9 +22,8 @@ namespace Sluice.Core.Inbounds.Mixed;
 internal sealed partial class MixedInbound : ILocalInbound
 {
     private readonly MixedInboundOptions _options;
-    private readonly LaneSelector _lanes;
+    private readonly FlowAdmission _admission;
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
-    private readonly ConnectionRegistry _connections;
     private readonly IHostResolver _hosts;
     private readonly int _relayBuffer;
     private readonly ILogger _logger;
@@ -32,14 +31,13 @@ internal sealed partial class MixedInbound : ILocalInbound
     private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, LaneSelector lanes, Func<FlowKey, ProcessInfo?>? lookup, ConnectionRegistry connections, IHostResolver hosts, int relayBuffer, ILogger logger)
+    public MixedInbound(MixedInboundOptions options, FlowAdmission admission, Func<FlowKey, ProcessInfo?>? lookup, IHostResolver hosts, int relayBuffer, ILogger logger)
     {
         _options = options;
         _relayBuffer = relayBuffer;
         _hosts = hosts;
-        _lanes = lanes;
+        _admission = admission;
         _lookup = lookup;
-        _connections = connections;
         _logger = logger;
         _listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -112,17 +110,15 @@ internal sealed partial class MixedInbound : ILocalInbound
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
         var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
-        var choice = _lanes.Choose(flow);
+        var choice = _admission.Choose(flow);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
-        while (choice.Kind == LaneKind.NeedsSniff) choice = _lanes.Choose(flow, choice.Decision.ResumeAt);
-        // One line per connection, but its strings are built only when the level lets it out.
-        bool log = _logger.IsEnabled(LogLevel.Information);
+        while (choice.Kind == LaneKind.NeedsSniff) choice = _admission.Choose(flow, choice.Decision.ResumeAt);
         if (choice.Kind != LaneKind.Outbound)
         {
-            if (log) LogRefused(_logger, _options.Tag, $"{key} {destination.Domain}", choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
+            _admission.Refused(flow, choice);
             return null;
         }
-        if (log) LogRouted(_logger, _options.Tag, destination.Domain is null ? key.ToString() : $"{key} {destination.Domain}", choice.Outbound!.Tag, choice.Decision.RuleLabel);
+        _admission.Routed(flow, choice.Outbound!.Tag, choice.Decision);
         return new MixedRoute(choice.Outbound!, flow, choice.Decision.RuleIndex);
     }
 
@@ -133,19 +129,18 @@ internal sealed partial class MixedInbound : ILocalInbound
     internal async Task RelayAsync(Socket client, MixedRoute route, Stream remote, ReadOnlyMemory<byte> firstUp)
     {
         var flow = route.Flow;
-        var connection = _connections.Add(flow.Key, _options.Tag, flow.Domain, flow.ProcessResolved ? flow.Process : null,
-            route.Outbound.Tag, _lanes.DescribeRule(route.RuleIndex), () =>
-            {
-                StreamPump.Reset(client);
-                remote.Dispose();
-            }, flow.SocketKey);
+        var connection = _admission.Register(flow, route.Outbound.Tag, route.RuleIndex, () =>
+        {
+            StreamPump.Reset(client);
+            remote.Dispose();
+        });
         try
         {
             await StreamPump.RunAsync(client, remote, _relayBuffer, firstUp, connection);
         }
         finally
         {
-            _connections.Remove(connection);
+            _admission.Unregister(connection);
         }
     }
 
@@ -171,12 +166,6 @@ internal sealed partial class MixedInbound : ILocalInbound
         _stop.Cancel();
         _listener.Dispose();
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Outbound} ({Rule})")]
-    private static partial void LogRouted(ILogger logger, string inbound, string flow, string outbound, string rule);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} => {Action} ({Rule})")]
-    private static partial void LogRefused(ILogger logger, string inbound, string flow, string action, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Destination} via {Outbound}: {Reason}")]
     private static partial void LogDialFailed(ILogger logger, string inbound, string destination, string outbound, string reason);

@@ -62,8 +62,11 @@ internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactor
 }
 
 /// <summary>A connected UDP socket as a channel: one datagram per Send/Receive.</summary>
-internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel
+internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel, IDatagramReadiness
 {
+    // MSG_PEEK into one byte: the datagram stays queued. Shared, as nobody reads what lands in it.
+    private static readonly byte[] PeekScratch = new byte[1];
+
     public void Send(ReadOnlySpan<byte> payload)
     {
         try
@@ -88,6 +91,19 @@ internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel
             {
                 // A port-unreachable answer to an earlier datagram; keep listening like an app would.
             }
+        }
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))] // once per datagram: no box each time it waits
+    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await socket.ReceiveAsync(PeekScratch, SocketFlags.Peek, cancellationToken);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            // The receive that follows skips it, as it always did.
         }
     }
 

@@ -17,14 +17,17 @@ namespace Sluice.Core.Outbounds.WireGuard;
 ///    end of the TUN batch <see cref="Flush"/> sends the queue with one batched send (UDP GSO);
 /// 2. receive thread: many datagrams per receive (UDP GRO), decrypt each in place, DNAT back to the
 ///    app's address, write to the TUN;
-/// 3. timer thread: handshake retries, keepalives, queued packets after a handshake.
+/// 3. timer thread: sleeps until the earliest armed timer (at most a second, woken at once to stop or to
+///    force a handshake), then runs handshake retries, keepalives, queued packets after a handshake.
 /// A packet larger than the tunnel MTU is answered with ICMP "packet too big" (TCP never gets there:
 /// its MSS is clamped both ways).
 /// </summary>
 public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 {
     private const int ReceiveHeadroom = 64;
-    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+    // The timer thread sleeps until the earliest armed timer, within these bounds (see UntilNextTick).
+    private static readonly TimeSpan MinTimerSleep = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxTimerSleep = TimeSpan.FromSeconds(1);
 
     private readonly WireGuardEndpointOptions _options;
     private readonly ISocketFactory _sockets;
@@ -45,6 +48,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private Thread? _timer;
     private volatile bool _stopping;
     private volatile bool _drainPending;
+    private readonly ManualResetEventSlim _timerWake = new(false, spinCount: 0); // no spinning before each sleep: an idle wake-up is one context switch
 
     public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger, TimeProvider? time = null)
     {
@@ -296,10 +300,25 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536 + 64, pinned: true);
         while (!_stopping)
         {
-            Thread.Sleep(TickInterval);
+            _timerWake.Wait(UntilNextTick());
+            _timerWake.Reset();
             if (_stopping) return;
             DrainAndTick(buffer);
         }
+    }
+
+    /// <summary>
+    /// How long the timer thread may sleep: until the earliest armed timer, but at least 100 ms (a timer
+    /// whose action cannot go yet must not spin) and at most a second. Timers that traffic arms on other
+    /// threads are seconds ahead (keepalive 10 s, new handshake 15 s), so a second's look-ahead still runs
+    /// them on time; an idle tunnel wakes once a second instead of ten times (issue #19).
+    /// </summary>
+    private TimeSpan UntilNextTick()
+    {
+        var device = _device!;
+        long due = device.NextTimerDue();
+        if (due == long.MaxValue) return MaxTimerSleep;
+        return TimeSpan.FromTicks(Math.Clamp(due - device.Now(), MinTimerSleep.Ticks, MaxTimerSleep.Ticks));
     }
 
     /// <summary>Sends what timers and finished handshakes released. Serialized: the core's queue and timers are not re-entrant.</summary>
@@ -323,6 +342,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     public void ForceHandshake()
     {
         lock (_timerLock) _device?.ForceHandshake();
+        _timerWake.Set();
     }
 
     /// <summary>
@@ -350,6 +370,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     public void Dispose()
     {
         _stopping = true;
+        _timerWake.Set();
         _batchIo?.Dispose();
         _socket?.Dispose();
         _receiver?.Join(TimeSpan.FromSeconds(1));

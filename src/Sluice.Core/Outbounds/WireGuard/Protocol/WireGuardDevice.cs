@@ -173,7 +173,7 @@ public sealed partial class WireGuardDevice
     }
 
     /// <summary>
-    /// Runs the timers (call every 100–250 ms, and loop until None): handshake retries and give-ups,
+    /// Runs the timers (call when <see cref="NextTimerDue"/> is reached, and loop until None): handshake retries and give-ups,
     /// keepalives, persistent keepalives, rekeys, key zeroing, and queued packets. Datagrams are written at
     /// buffer[0..] (at least 148 bytes; queued packets need their size + 47). Dropped results are for a log.
     /// </summary>
@@ -193,6 +193,19 @@ public sealed partial class WireGuardDevice
             }
         }
         return DrainQueued(buffer);
+    }
+
+    /// <summary>The earliest <see cref="Now"/> at which <see cref="Tick"/> has something to do; <see cref="long.MaxValue"/> when no timer is armed.</summary>
+    public long NextTimerDue()
+    {
+        long now = Now(), due = long.MaxValue;
+        foreach (var peer in _peers)
+        {
+            long next;
+            lock (peer.Sync) next = peer.NextDueLocked(now);
+            if (next != WireGuardPeer.None && next < due) due = next;
+        }
+        return due;
     }
 
     /// <summary>Starts a new handshake with every peer at the next Tick (network changed), even within REKEY_TIMEOUT.</summary>

@@ -122,6 +122,27 @@ public sealed partial class WireGuardPeer
         return true;
     }
 
+    /// <summary>
+    /// When <see cref="TickLocked"/> next has something to do: the earliest armed timer, <paramref name="now"/>
+    /// for a request waiting on the next tick, <see cref="None"/> when nothing is armed. Caller holds <see cref="Sync"/>.
+    /// </summary>
+    internal long NextDueLocked(long now)
+    {
+        if (_forceHandshake || _rekeyRequested) return now;
+        if (_queue.Count > 0 && _retransmitAt == None && Endpoint is not null && SendableKeypair(now) is null) return now;
+        long due = Earliest(_zeroKeysAt, _retransmitAt);
+        due = Earliest(due, Volatile.Read(ref _newHandshakeAt));
+        due = Earliest(due, Volatile.Read(ref _keepaliveAt));
+        if (PersistentKeepalive > 0)
+        {
+            long last = Volatile.Read(ref _lastTraversal);
+            due = Earliest(due, last == None ? now : last + PersistentKeepalive);
+        }
+        return due;
+    }
+
+    private static long Earliest(long a, long b) => a == None ? b : b == None ? a : Math.Min(a, b);
+
     /// <summary>The first timer action due for this peer, or None. Each action changes the state, so looping ends. Caller holds <see cref="Sync"/>.</summary>
     internal WgResult TickLocked(Span<byte> buffer, long now)
     {

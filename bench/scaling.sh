@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Scaling curve: 1, 10, 100 and 1,000 concurrent TCP streams (bench/tools/netbench.c `streams`, client →
+# server, SECONDS each after 1 s of ramp-up) through Sluice's direct, WireGuard (→ wireguard-go in the
+# router namespace) and Shadowsocks (aes-128-gcm → ss-server) lanes: throughput, Sluice's CPU per Gbit/s
+# (cores busy per Gbit/s, from its threads' schedstat) and its RSS; the anchors in the same run: the bare
+# veth for the direct lane, wireguard-go ↔ wireguard-go for WireGuard (none for Shadowsocks).
+# Writes bench/results/scaling-DATE.tsv and, when python3 has matplotlib (Debian python3-matplotlib),
+# bench/results/scaling-DATE.png (bench/plot-scaling.py).   bench/scaling.sh [SECONDS] [COUNTS]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+SECONDS_PER_RUN=${1:-3}
+COUNTS=${2:-1 10 100 1000}
+bench_wireguard_router
+bench_netbench
+bench_netbench_server "$ROUTER" 7000
+bench_netbench_server "$ROUTER" 7100
+ip netns exec "$ROUTER" ss-server -s 10.200.0.1 -p 8388 -k bench-password -m aes-128-gcm --no-delay > "$BENCH_DIR/ss-server.log" 2>&1 &
+BENCH_PIDS+=($!)
+mkdir -p "$ROOT/bench/results"
+OUT="$ROOT/bench/results/scaling-$(date -u +%Y%m%d-%H%M).tsv"
+printf 'lane\tstreams\tgbits\tcpu_per_gbit\trss_mib\n' > "$OUT"
+
+start_wg_client() {
+  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
+  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
+  wait_wg_device "$CLIENT" "$WGC"
+  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
+  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
+  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
+  for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
+}
+stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
+CONFIG=$(cat <<JSON
+{"log": {"level": "info"},
+ "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],
+ "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.2/32"], "private_key": "$client_key", "mtu": 1420,
+   "peers": [{"address": "10.200.0.1", "port": 51820, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
+ "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "shadowsocks", "tag": "ss", "server": "10.200.0.1", "server_port": 8388, "method": "aes-128-gcm", "password": "bench-password"}],
+ "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}, {"port": [7100, 7101], "outbound": "ss"}], "final": "direct"}}
+JSON
+)
+
+# point LANE HOST PORT N [PID]: one measurement; with PID, that process's CPU per Gbit/s and RSS too.
+point() {
+  local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss
+  [ -n "$pid" ] && read -r _ c0 _ _ _ < <(proc_counters "$pid")
+  # A point that fails (a peer resetting streams) is recorded as 0 with its error, and the curve goes on.
+  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
+    || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0; }
+  if [ -n "$pid" ]; then
+    read -r _ c1 _ _ _ < <(proc_counters "$pid")
+    # CPU over the ramp-up second too, so divide by the whole time the streams ran.
+    cpu=$(awk -v c=$((c1 - c0)) -v s="$SECONDS_PER_RUN" -v g="$g" 'BEGIN {printf "%.3f", (g > 0 ? c / 1e9 / (s + 1) / g : 0)}')
+    rss=$(rss_mib "$pid")
+  else cpu=; rss=; fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$lane" "$n" "$g" "$cpu" "$rss" >> "$OUT"
+  echo "$lane, $n streams: $g Gbit/s${cpu:+, $cpu cores per Gbit/s, RSS $rss MiB}"
+  sleep 1  # let the last streams' sockets close before the next point
+}
+
+for n in $COUNTS; do point "bare veth" "$SERVER_V4" 7000 "$n"; done
+start_wg_client
+for n in $COUNTS; do point "wireguard-go" 10.66.0.1 7000 "$n" "$WGC_PID"; done
+stop_wg_client
+bench_start_sluice "$CONFIG"
+for n in $COUNTS; do point "sluice direct" "$SERVER_V4" 7000 "$n" "$SLUICE_PID"; done
+for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
+for n in $COUNTS; do point "sluice wireguard" 10.66.0.1 7000 "$n" "$SLUICE_PID"; done
+for n in $COUNTS; do point "sluice shadowsocks" "$SERVER_V4" 7100 "$n" "$SLUICE_PID"; done
+echo "sluice peak RSS over the whole curve: $(peak_rss_mib "$SLUICE_PID") MiB"
+bench_stop_sluice
+echo "table: $OUT"
+if /usr/bin/python3 -c 'import matplotlib' 2> /dev/null; then
+  /usr/bin/python3 "$ROOT/bench/plot-scaling.py" "$OUT" "${OUT%.tsv}.png" && echo "plot: ${OUT%.tsv}.png"
+else
+  echo "no matplotlib for /usr/bin/python3 (apt-get install python3-matplotlib): no plot"
+fi

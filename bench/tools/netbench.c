@@ -1,0 +1,194 @@
+// Small load tool for the macro benchmarks (compiled by the scripts with `cc -O2`; no dependencies).
+//   netbench serve PORT            TCP on PORT: echo; PORT+1: sink (reads, discards); PORT+2: source
+//                                  (writes zeros until the peer closes); UDP echo on PORT. One epoll thread.
+//   netbench rr HOST PORT ROUNDS   one connection, one request in flight: 1 byte out, 1 byte back,
+//                                  ROUNDS times; prints "p50 p99" round-trip in microseconds.
+//   netbench conns HOST PORT COUNT sequential connect + 1 byte each way + close; prints
+//                                  "conn/s p50 p99" (microseconds per connection).
+//   netbench streams HOST PORT N SECONDS up|down
+//                                  N concurrent connections to the sink (up) or the source (down) for
+//                                  SECONDS; prints Gbit/s over all of them (after a 1 s warm-up).
+//   netbench hold HOST PORT N      opens N TCP connections (to the echo port), sends one byte on each,
+//                                  prints "open" and holds them until stdin closes.
+//   netbench udp HOST PORT N       opens N UDP sockets, each sends one datagram (N sessions), prints
+//                                  "open" and holds them until stdin closes.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void die(const char *what) { perror(what); exit(1); }
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+static void nodelay(int fd) { int one = 1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
+static void nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+static void raise_nofile(void) { struct rlimit r = {65536, 65536}; setrlimit(RLIMIT_NOFILE, &r); }
+
+static struct sockaddr_in addr_of(const char *host, int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (inet_pton(AF_INET, host, &a.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", host); exit(1); }
+  return a;
+}
+
+static int dial(const char *host, int port) {
+  struct sockaddr_in a = addr_of(host, port);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+  nodelay(fd);
+  return fd;
+}
+
+static int listener(int port, int type) {
+  int fd = socket(AF_INET, type, 0), one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (type == SOCK_STREAM && listen(fd, 4096) < 0) die("listen");
+  nonblock(fd);
+  return fd;
+}
+
+// epoll data: fd in the low 32 bits, role in the high (0 echo, 1 sink, 2 source, 8+ listeners, 16 udp).
+static _Noreturn void serve(int port) {
+  raise_nofile();
+  int ep = epoll_create1(0);
+  static char buf[1 << 18];
+  for (int r = 0; r < 3; r++) {
+    int l = listener(port + r, SOCK_STREAM);
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)(8 + r) << 32 | (uint32_t)l};
+    epoll_ctl(ep, EPOLL_CTL_ADD, l, &e);
+  }
+  int u = listener(port, SOCK_DGRAM);
+  struct epoll_event ue = {.events = EPOLLIN, .data.u64 = (uint64_t)16 << 32 | (uint32_t)u};
+  epoll_ctl(ep, EPOLL_CTL_ADD, u, &ue);
+  printf("ready\n"); fflush(stdout);
+  struct epoll_event ev[256];
+  for (;;) {
+    int n = epoll_wait(ep, ev, 256, -1);
+    for (int i = 0; i < n; i++) {
+      int fd = (int)(uint32_t)ev[i].data.u64, role = (int)(ev[i].data.u64 >> 32);
+      if (role >= 8 && role < 16) {
+        int c;
+        while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          nodelay(c);
+          struct epoll_event e = {.events = role == 10 ? EPOLLOUT | EPOLLIN : EPOLLIN, .data.u64 = (uint64_t)(role - 8) << 32 | (uint32_t)c};
+          epoll_ctl(ep, EPOLL_CTL_ADD, c, &e);
+        }
+      } else if (role == 16) {
+        struct sockaddr_in from; socklen_t len = sizeof from;
+        ssize_t m = recvfrom(fd, buf, 65536, 0, (struct sockaddr *)&from, &len);
+        if (m > 0) sendto(fd, buf, m, 0, (struct sockaddr *)&from, len);
+      } else if (role == 2) {
+        ssize_t m = (ev[i].events & EPOLLOUT) ? send(fd, buf, sizeof buf, MSG_NOSIGNAL) : 0;
+        char probe;
+        if ((m < 0 && errno != EAGAIN) || ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && recv(fd, &probe, 1, MSG_DONTWAIT) == 0)) close(fd);
+      } else {
+        ssize_t m = recv(fd, buf, sizeof buf, 0);
+        if (m == 0 || (m < 0 && errno != EAGAIN)) { close(fd); continue; }
+        if (m > 0 && role == 0) send(fd, buf, m, MSG_NOSIGNAL);
+      }
+    }
+  }
+}
+
+static void percentiles(double *t, int n, double *p50, double *p99) {
+  qsort(t, n, sizeof *t, cmp);
+  *p50 = t[n / 2] * 1e6; *p99 = t[(int)(n * 0.99)] * 1e6;
+}
+
+static int rr(const char *host, int port, int rounds) {
+  int fd = dial(host, port);
+  double *t = malloc(sizeof(double) * rounds), p50, p99;
+  char b = 'x';
+  for (int i = -100; i < rounds; i++) {  // 100 rounds of warm-up
+    double s = now();
+    if (send(fd, &b, 1, 0) != 1 || recv(fd, &b, 1, MSG_WAITALL) != 1) die("rr");
+    if (i >= 0) t[i] = now() - s;
+  }
+  percentiles(t, rounds, &p50, &p99);
+  printf("%.1f %.1f\n", p50, p99);
+  return 0;
+}
+
+static int conns(const char *host, int port, int count) {
+  double *t = malloc(sizeof(double) * count), p50, p99, start = now();
+  char b = 'x';
+  for (int i = 0; i < count; i++) {
+    double s = now();
+    int fd = dial(host, port);
+    if (send(fd, &b, 1, 0) != 1 || recv(fd, &b, 1, MSG_WAITALL) != 1) die("conns");
+    close(fd);
+    t[i] = now() - s;
+  }
+  double rate = count / (now() - start);
+  percentiles(t, count, &p50, &p99);
+  printf("%.0f %.1f %.1f\n", rate, p50, p99);
+  return 0;
+}
+
+static int streams(const char *host, int port, int n, double seconds, int down) {
+  raise_nofile();
+  int ep = epoll_create1(0);
+  static char buf[1 << 17];
+  for (int i = 0; i < n; i++) {
+    int fd = dial(host, port + (down ? 2 : 1));
+    nonblock(fd);
+    struct epoll_event e = {.events = down ? EPOLLIN : EPOLLOUT, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+  }
+  struct epoll_event ev[1024];
+  double start = now(), counted_from = start + 1, end = counted_from + seconds;
+  long long bytes = 0;
+  for (double t = start; t < end; t = now()) {
+    int k = epoll_wait(ep, ev, 1024, 100);
+    for (int i = 0; i < k; i++) {
+      ssize_t m = down ? recv(ev[i].data.fd, buf, sizeof buf, 0) : send(ev[i].data.fd, buf, sizeof buf, MSG_NOSIGNAL);
+      if (m == 0 || (m < 0 && errno != EAGAIN)) die("stream ended");
+      if (m > 0 && t >= counted_from) bytes += m;
+    }
+  }
+  printf("%.3f\n", bytes * 8 / seconds / 1e9);
+  return 0;
+}
+
+static int hold(const char *host, int port, int n, int udp) {
+  raise_nofile();
+  char b = 'x', buf[64];
+  struct sockaddr_in a = addr_of(host, port);
+  int *fds = malloc(sizeof(int) * n);
+  for (int i = 0; i < n; i++) {
+    if (udp) {
+      fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+      if (fds[i] < 0) die("socket");
+      if (sendto(fds[i], &b, 1, 0, (struct sockaddr *)&a, sizeof a) != 1) die("sendto");
+    } else {
+      fds[i] = dial(host, port);
+      if (send(fds[i], &b, 1, 0) != 1 || recv(fds[i], &b, 1, MSG_WAITALL) != 1) die("hold");
+    }
+  }
+  printf("open\n"); fflush(stdout);
+  while (read(0, buf, sizeof buf) > 0) {}
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]));
+  if (argc >= 5 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]));
+  if (argc >= 5 && !strcmp(argv[1], "conns")) return conns(argv[2], atoi(argv[3]), atoi(argv[4]));
+  if (argc >= 7 && !strcmp(argv[1], "streams")) return streams(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), !strcmp(argv[6], "down"));
+  if (argc >= 5 && !strcmp(argv[1], "hold")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 0);
+  if (argc >= 5 && !strcmp(argv[1], "udp")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 1);
+  fprintf(stderr, "usage: see the comment at the top of netbench.c\n");
+  return 2;
+}

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Tun;
+using Sluice.Packets;
+
+namespace Sluice.Core.Stack;
+
+/// <summary>
+/// TCP on the packet thread, per address family a <see cref="TcpNat"/>:
+/// 1. the kernel's answers from the relay listener are rewritten back to the app's original flow;
+/// 2. an app segment of a known flow is rewritten towards the listener;
+/// 3. a new SYN is routed first: an L3 lane takes the flow, a refusal gets a RST, a drop nothing, the rest a NAT entry;
+/// 4. a segment without state (engine restarted, entry expired) gets a RST.
+/// </summary>
+internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, TunInbound inbound, L3Lanes l3, ILogger logger)
+{
+    public void Handle(in IpPacket packet, Span<byte> slot, int offset, long now, Span<byte> scratch)
+    {
+        if (!TcpSegment.TryParse(packet.Payload, out var segment)) return;
+        var nat = packet.IsV4 ? nat4 : nat6;
+        if (nat is null) return;
+        var source = packet.Source;
+        var destination = packet.Destination;
+
+        if (nat.IsFromListener(source, segment.SourcePort, destination))
+        {
+            var back = nat.FindByPort(segment.DestinationPort);
+            if (back is null) return;
+            back.LastSeen = now;
+            var original = back.Original;
+            PacketRewriter.RewriteTcpUdp(packet.Buffer, original.Destination, original.DestinationPort, original.Source, original.SourcePort);
+            tun.Write(packet.Buffer);
+            return;
+        }
+
+        var key = new FlowKey(IpProtocol.Tcp, source, segment.SourcePort, destination, segment.DestinationPort);
+        if (inbound.IsOwnAddress(destination)) return;
+        var entry = nat.Find(key);
+        if (entry is null)
+        {
+            var flags = segment.Flags;
+            if ((flags & TcpFlags.Rst) != 0) return;
+            if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) != TcpFlags.Syn)
+            {
+                // Not a new connection and no state for it (engine restarted, entry expired): tell the app.
+                Refusals.Reset(tun, scratch, packet);
+                return;
+            }
+            var flow = inbound.NewFlow(key);
+            var choice = inbound.Admission.Choose(flow);
+            if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;
+            if (choice.Kind is LaneKind.Reject or LaneKind.Drop)
+            {
+                inbound.Admission.Refused(flow, choice);
+                if (choice.Kind == LaneKind.Reject) Refusals.Reset(tun, scratch, packet);
+                return;
+            }
+            // A sniff verdict is kept too: the relay sniffs the first payload, then decides from the next rule
+            // (deciding again from the first would skip the sniff rule, which the flow already matched).
+            entry = nat.Add(key, flow, choice.Decision, now);
+            if (entry is null)
+            {
+                LogNatFull(logger, key.ToString());
+                Refusals.Reset(tun, scratch, packet);
+                return;
+            }
+        }
+        entry.LastSeen = now;
+        PacketRewriter.RewriteTcpUdp(packet.Buffer, nat.NatAddress, entry.NatPort, nat.TunAddress, nat.ListenPort);
+        tun.Write(packet.Buffer);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: all NAT ports in use; connection reset")]
+    private static partial void LogNatFull(ILogger logger, string flow);
+}
