@@ -110,7 +110,9 @@ public sealed class LinuxSocketFactory : ISocketFactory
     {
         try
         {
-            SetMark(socket, dial?.RoutingMark ?? FwMark);
+            // Mark 0 = an embedding host protects the sockets itself (SO_MARK needs CAP_NET_ADMIN, which an app lacks).
+            uint mark = dial?.RoutingMark ?? FwMark;
+            if (mark != 0) SetMark(socket, mark);
             if (dial?.BindInterface is { } device) BindToDevice(socket, device);
             configure?.Invoke(socket);
             return socket;
