@@ -14,12 +14,13 @@ command -v sharpfuzz >/dev/null || dotnet tool install --global SharpFuzz.Comman
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dotnet publish fuzz/Sluice.Fuzz -c Release -o "$work/bin" -nologo -v q
+# The encoder-made seeds come from the plain build: instrumented code runs only under afl-fuzz.
+dotnet "$work/bin/Sluice.Fuzz.dll" seeds "$work/seeds"
 # Instrument the code under test, not the harness or the runtime.
 for dll in Sluice.Packets.dll Sluice.Core.dll Sluice.Fuzz.Targets.dll; do sharpfuzz "$work/bin/$dll" >/dev/null; done
 
 mkdir -p "$work/in"
 [ -d "fuzz/corpus/$target" ] && cp "fuzz/corpus/$target"/* "$work/in/" 2>/dev/null || true
-dotnet "$work/bin/Sluice.Fuzz.dll" seeds "$work/seeds"
 [ -d "$work/seeds/$target" ] && cp "$work/seeds/$target"/* "$work/in/"
 [ -n "$(ls -A "$work/in")" ] || { echo "no seeds for $target (fuzz/corpus/$target is empty)" >&2; exit 2; }
 
