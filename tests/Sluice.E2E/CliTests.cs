@@ -73,13 +73,14 @@ public sealed class CliTests : IDisposable
         Assert.True(tmux.Ok, tmux.ToString());
         try
         {
-            await Task.Delay(5000);
-            string first = Capture(session);
-            await Task.Delay(7000);
-            string second = Capture(session);
-            File.WriteAllText(Path.Combine(DashboardTests.TestResultsFolder("cli"), "status-watch.txt"), first + "\n----- 7 s later -----\n" + second);
-
+            // Progress, not wall time: wait (up to 30 s each) for the app's row with a speed, then for new
+            // 3 s points to arrive, so a slow machine takes longer instead of failing.
             string Row(string screen) => screen.Split('\n').FirstOrDefault(l => l.StartsWith("curl-watch", StringComparison.Ordinal)) ?? "";
+            string Sparks(string row) => new(row.Where(c => c is >= '▁' and <= '█').ToArray());
+            string first = await ScreenWhen(session, screen => System.Text.RegularExpressions.Regex.IsMatch(Row(screen), @" [1-9][0-9.]* (KiB|MiB)/s"));
+            string second = await ScreenWhen(session, screen => Sparks(Row(screen)) != Sparks(Row(first)));
+            File.WriteAllText(Path.Combine(DashboardTests.TestResultsFolder("cli"), "status-watch.txt"), first + "\n----- later -----\n" + second);
+
             Assert.Contains("CONNECTED", second);
             Assert.Contains("4m @3s", second);
             Assert.True(Row(first).Length > 0 && Row(second).Length > 0, first + "\n---\n" + second);
@@ -87,7 +88,6 @@ public sealed class CliTests : IDisposable
             Assert.Matches("[▂▃▄▅▆▇█]", Row(second));
             Assert.Matches(@" [1-9][0-9.]* (KiB|MiB)/s", Row(second));
             // Moving: new 3 s points arrived between the two frames.
-            string Sparks(string row) => new(row.Where(c => c is >= '▁' and <= '█').ToArray());
             Assert.NotEqual(Sparks(Row(first)), Sparks(Row(second)));
         }
         finally
@@ -167,6 +167,15 @@ public sealed class CliTests : IDisposable
         }
         lock (answers) Assert.True(tunneled, "after apps add: " + string.Join(" | ", answers.Skip(seen)) + "\n" + daemon.Process.Log);
         Exec.Kill(asker);
+    }
+
+    /// <summary>The tmux screen once <paramref name="ready"/> holds (polled every 250 ms, at most 30 s), else the last one.</summary>
+    private static async Task<string> ScreenWhen(string session, Func<string, bool> ready)
+    {
+        string screen = Capture(session);
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !ready(screen) && waited.Elapsed < TimeSpan.FromSeconds(30); screen = Capture(session))
+            await Task.Delay(250);
+        return screen;
     }
 
     private static string Capture(string session) => Exec.Run(TimeSpan.FromSeconds(10), "tmux", "capture-pane", "-p", "-t", session).Stdout;

@@ -167,7 +167,18 @@ public class DataPathTests
         network.Start();
         timers.Start();
         sender.Join();
-        Thread.Sleep(500);
+        // Drain by progress, not by a fixed wait (a loaded 2-core machine can pause the network thread for
+        // longer than any fixed sleep): stop once everything arrived or nothing more arrived for 3 s.
+        int arrived = -1;
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
+        while (quiet.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            int now = received.Sum();
+            if (now >= Count) break;
+            if (now != arrived) quiet.Restart();
+            arrived = now;
+            Thread.Sleep(50);
+        }
         stop.Cancel();
         network.Join();
         timers.Join();
