@@ -1,6 +1,4 @@
 using Sluice.Control;
-using Sluice.Core.Monitoring;
-using Sluice.Core.Outbounds.WireGuard;
 
 namespace Sluice.Daemon;
 
@@ -12,7 +10,7 @@ internal sealed partial class EngineSupervisor
         var engine = Engine;
         var connections = engine?.Connections.Snapshot() ?? [];
         var totals = engine?.Connections.Totals() ?? (0, 0);
-        var outbounds = engine?.Outbounds.Values.Select(Describe).ToArray() ?? [];
+        var outbounds = engine?.Outbounds.Values.Select(OutboundDescription.Of).ToArray() ?? [];
         var lanes = connections.GroupBy(c => c.Lane, StringComparer.Ordinal)
             .Select(g => new LaneInfo(g.Key, g.Count(), g.Sum(c => c.Upload), g.Sum(c => c.Download))).OrderBy(l => l.Tag, StringComparer.Ordinal).ToArray();
         string? gate = SafeGate();
@@ -61,18 +59,5 @@ internal sealed partial class EngineSupervisor
         {
             return ["unknown: " + e.Message];
         }
-    }
-
-    private static OutboundInfo Describe(Sluice.Core.Outbounds.IOutbound outbound)
-    {
-        var group = EngineViews.Group(outbound);
-        return new OutboundInfo(outbound.Tag, group?.Type ?? outbound.Type)
-        {
-            Now = group?.Now,
-            Members = group?.Members.Select(m => m.Tag).ToArray(),
-            Peers = outbound is WireGuardEndpoint wg
-                ? wg.Peers.Select(p => new PeerInfo(p.Name, p.Endpoint?.ToString(), p.LastHandshake, p.RxBytes, p.TxBytes)).ToArray()
-                : null,
-        };
     }
 }

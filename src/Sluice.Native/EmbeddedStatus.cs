@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Sluice.Control;
-using Sluice.Core.Monitoring;
-using Sluice.Core.Outbounds;
-using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Daemon;
 
 namespace Sluice.Native;
 
@@ -27,7 +25,7 @@ internal static class EmbeddedStatus
             Lanes = connections.GroupBy(c => c.Lane, StringComparer.Ordinal)
                 .Select(g => new LaneInfo(g.Key, g.Count(), g.Sum(c => c.Upload), g.Sum(c => c.Download)))
                 .OrderBy(l => l.Tag, StringComparer.Ordinal).ToArray(),
-            Outbounds = engine?.Outbounds.Values.Select(Describe).ToArray() ?? [],
+            Outbounds = engine?.Outbounds.Values.Select(OutboundDescription.Of).ToArray() ?? [],
             Connections = connections.Count,
             UploadTotal = totals.Item1,
             DownloadTotal = totals.Item2,
@@ -35,18 +33,5 @@ internal static class EmbeddedStatus
         };
         var envelope = new Envelope(ApiCodes.Ok, "ok", JsonSerializer.SerializeToElement(data, ApiJson.TypeInfo<StatusData>()));
         return JsonSerializer.Serialize(envelope, ApiJson.TypeInfo<Envelope>());
-    }
-
-    private static OutboundInfo Describe(IOutbound outbound)
-    {
-        var group = EngineViews.Group(outbound);
-        return new OutboundInfo(outbound.Tag, group?.Type ?? outbound.Type)
-        {
-            Now = group?.Now,
-            Members = group?.Members.Select(m => m.Tag).ToArray(),
-            Peers = outbound is WireGuardEndpoint wg
-                ? wg.Peers.Select(p => new PeerInfo(p.Name, p.Endpoint?.ToString(), p.LastHandshake, p.RxBytes, p.TxBytes)).ToArray()
-                : null,
-        };
     }
 }
