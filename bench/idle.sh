@@ -12,15 +12,6 @@ RUNS=${1:-3}
 SECONDS_PER_RUN=${2:-60}
 bench_wireguard_router
 
-start_wg_client() {
-  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
-  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
-  wait_wg_device "$CLIENT" "$WGC"
-  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
-  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
-  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
-}
-stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
 CONFIG=$(cat <<JSON
 {"log": {"level": "info"},
  "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],

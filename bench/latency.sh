@@ -21,15 +21,6 @@ ip netns exec "$ROUTER" ss-server -s 10.200.0.1 -p 8388 -k bench-password -m aes
 BENCH_PIDS+=($!)
 sleep 0.5
 
-start_wg_client() {
-  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
-  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
-  wait_wg_device "$CLIENT" "$WGC"
-  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
-  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
-  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
-}
-stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
 CONFIG=$(cat <<JSON
 {"log": {"level": "warn"},
  "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],

@@ -20,16 +20,6 @@ mkdir -p "$ROOT/bench/results"
 OUT="$ROOT/bench/results/scaling-$(date -u +%Y%m%d-%H%M).tsv"
 printf 'lane\tstreams\tgbits\tcpu_per_gbit\trss_mib\n' > "$OUT"
 
-start_wg_client() {
-  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
-  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
-  wait_wg_device "$CLIENT" "$WGC"
-  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
-  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
-  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
-  for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
-}
-stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
 CONFIG=$(cat <<JSON
 {"log": {"level": "info"},
  "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],

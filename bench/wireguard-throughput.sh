@@ -48,15 +48,6 @@ iperf() {  # $1: "" (client → router) or "-R" (router → client); prints Mbit
     | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6, 1))'
 }
 
-start_wg_client() {
-  ip netns exec "$CLIENT" wireguard-go -f "$WGC" > /dev/null 2>&1 &
-  WGC_PID=$!; BENCH_PIDS+=("$WGC_PID")
-  sleep 0.5
-  ip netns exec "$CLIENT" wg set "$WGC" private-key "$BENCH_DIR/client.key" peer "$router_pub" allowed-ips 10.66.0.0/24 endpoint 10.200.0.1:51820
-  ip -n "$CLIENT" addr add 10.66.0.2/24 dev "$WGC"
-  ip -n "$CLIENT" link set "$WGC" mtu 1420 up
-}
-stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
 
 client_config() {  # $1: the router's WireGuard port
   cat <<JSON
