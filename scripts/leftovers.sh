@@ -14,7 +14,7 @@ state() {
   done
   [ -d /etc/netns ] && find /etc/netns -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/etc-netns /'
   find /tmp -maxdepth 1 -name 'sluice*' 2>/dev/null | sed 's/^/tmp /'
-  find /run/wireguard /var/run/wireguard -maxdepth 1 -name '*.sock' 2>/dev/null | sed 's/^/uapi /'
+  find "$(readlink -f /var/run)/wireguard" -maxdepth 1 -name '*.sock' 2>/dev/null | sed 's/^/uapi /'
   # Processes of the programs the tests run, by PID (a PID that exists now and not before was started
   # during the run). The comm names are the peers, tools and apps under test.
   ps -eo pid=,comm= | awk '$2 ~ /^(sluice|sluice-demo|wireguard-go|dnsmasq|dnsdist|ss-server|ss-local|obfs-server|obfs-local|v2ray|v2ray-plugin|trojan|microsocks|danted|sockd|tinyproxy|tshark|dumpcap|iperf3|redsocks|openssl|curl.*|dig|socat|nc|ncat|tmux.*|chromium|chrome|node|stunclient|host)$/ {print "proc " $1 " " $2}'

@@ -19,6 +19,15 @@ public static class Program
             foreach (var (name, bytes) in WireGuardFuzzTarget.Seeds()) File.WriteAllBytes(Path.Combine(dir, "wireguard", name), bytes);
             return 0;
         }
+        // Without AFL: Sluice.Fuzz TARGET --mutate SECONDS SEED_DIR OUT_DIR (fuzz/run.sh falls back to it).
+        if (args is [var targetName, "--mutate", var seconds, var seedDir, var outDir] && FuzzTargetTable.All.TryGetValue(targetName, out var mutated))
+        {
+            var seeds = Directory.EnumerateFiles(seedDir).Order().Select(File.ReadAllBytes).ToList();
+            var (executions, failures) = MutationCampaign.Run(mutated, seeds, TimeSpan.FromSeconds(int.Parse(seconds)), outDir);
+            Console.WriteLine($"executions={executions} failures={failures}");
+            return failures == 0 ? 0 : 1;
+        }
+
         if (args.Length == 0 || !FuzzTargetTable.All.TryGetValue(args[0], out var target))
         {
             Console.Error.WriteLine($"usage: Sluice.Fuzz <target> [--libfuzzer]; targets: {string.Join(", ", FuzzTargetTable.All.Keys)}");

@@ -74,7 +74,10 @@ public sealed class DirectLaneTests : IDisposable
         Assert.StartsWith("ok 1000 of 1000", result.Stdout);
         // Each of the 1,000 connections was admitted by the engine onto the direct lane.
         string echo = $"{NamespaceTestbed.ServerV4}:{NamespaceTestbed.LineEchoPort} ";
-        int routed = engine.Lines.Count(l => l.Contains(echo, StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal));
+        // The engine's log reaches us through a pipe: wait for it to catch up (progress, at most 15 s).
+        int Routed() => engine.Lines.Count(l => l.Contains(echo, StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal));
+        int routed = Routed();
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); routed < 1000 && waited.Elapsed < TimeSpan.FromSeconds(15); routed = Routed()) Thread.Sleep(100);
         Assert.True(routed >= 1000, $"{routed} of 1,000 connections were logged as => direct\n" + string.Join('\n', engine.Lines.TakeLast(10)));
     }
 

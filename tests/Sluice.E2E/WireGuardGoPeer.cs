@@ -50,6 +50,8 @@ internal sealed class WireGuardGoPeer
         var peer = new WireGuardGoPeer(testbed, name);
         (peer.PrivateKey, peer.PublicKey) = GenerateKeys();
         var process = testbed.StartIn(testbed.Router, "env", "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", "-f", name);
+        // /run is not per namespace: a killed wireguard-go leaves its UAPI socket on the host.
+        testbed.RemoveAtDispose($"/run/wireguard/{name}.sock");
         for (int i = 0; i < 50 && testbed.RunInRouter(TimeSpan.FromSeconds(5), "ip", "link", "show", name).ExitCode != 0; i++)
         {
             if (process.HasExited) throw new InvalidOperationException($"wireguard-go exited: {process.StandardError.ReadToEnd()}");

@@ -41,6 +41,7 @@ public sealed class NamespaceTestbed : IDisposable
 
     private readonly List<Process> _processes = [];
     private readonly List<string> _extraNamespaces = [];
+    private readonly List<string> _hostPaths = [];
     private bool _disposed;
 
     private NamespaceTestbed(string name)
@@ -53,6 +54,15 @@ public sealed class NamespaceTestbed : IDisposable
         File.SetUnixFileMode(WorkDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         lock (Live) Live.Add(this);
+    }
+
+    /// <summary>
+    /// A file outside the namespaces that a process of this testbed creates on the host and leaves when it is
+    /// killed (wireguard-go's UAPI socket under /run/wireguard): removed with the testbed.
+    /// </summary>
+    public void RemoveAtDispose(string hostPath)
+    {
+        lock (_hostPaths) _hostPaths.Add(hostPath);
     }
 
     /// <summary>
@@ -234,6 +244,9 @@ public sealed class NamespaceTestbed : IDisposable
         List<string> namespaces = [Client, Router];
         lock (_extraNamespaces) namespaces.AddRange(_extraNamespaces);
         foreach (var ns in namespaces) RemoveNamespace(ns);
+        lock (_hostPaths)
+            foreach (var path in _hostPaths)
+                File.Delete(path);
         try
         {
             Directory.Delete(WorkDir, recursive: true);
