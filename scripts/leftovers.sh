@@ -23,7 +23,13 @@ state() {
 case "${1:-}" in
   snapshot) state | sort -u > "$2" ;;
   check)
-    left=$(comm -13 "$2" <(state | sort -u))
+    # A process the last test ended may still be on its way out (a browser's children): give the host
+    # 10 s to settle before calling anything left over.
+    for _ in $(seq 10); do
+      left=$(comm -13 "$2" <(state | sort -u))
+      [ -z "$left" ] && break
+      sleep 1
+    done
     if [ -n "$left" ]; then
       echo "LEFT OVER after the end-to-end tests (each was created during the run and still exists):"
       echo "$left" | sed 's/^/  /'
