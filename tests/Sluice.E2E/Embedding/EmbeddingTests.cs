@@ -153,7 +153,11 @@ public sealed class EmbeddingTests : IDisposable
         string answer = _host.Send($"start {broken} protect", "started", "start-failed");
 
         Assert.StartsWith("start-failed ", answer);
-        Assert.Contains("inbounds[0].address", string.Join('\n', _host.Output));
+        // The error runs over several lines and the host's stdout is read as it comes: wait for the path's line.
+        string output = string.Join('\n', _host.Output);
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !output.Contains("inbounds[0].address") && waited.Elapsed < TimeSpan.FromSeconds(10); output = string.Join('\n', _host.Output))
+            Thread.Sleep(50);
+        Assert.Contains("inbounds[0].address", output);
         Assert.Equal("disconnected", _host.Status().GetProperty("data").GetProperty("state").GetString());
     }
 
