@@ -22,8 +22,7 @@ public static class MutationCampaign
         var failures = new HashSet<string>();
         while (clock.Elapsed < duration)
         {
-            var input = seeds[random.Next(seeds.Count)].ToArray();
-            for (int m = 1 + random.Next(4); m > 0; m--) input = Mutate(input, seeds, random);
+            var input = Mutated(seeds, random);
             executions++;
             try
             {
@@ -41,6 +40,35 @@ public static class MutationCampaign
             }
         }
         return (executions, failures.Count);
+    }
+
+    /// <summary>
+    /// The bounded form the unit tests run: <paramref name="rounds"/> mutated inputs (seeded, so a run
+    /// repeats); the first input whose run throws fails with that input in the message.
+    /// </summary>
+    public static void RunBounded(FuzzTarget target, IReadOnlyList<byte[]> seeds, int rounds, int seed)
+    {
+        var random = new Random(seed);
+        for (int i = 0; i < rounds; i++)
+        {
+            var input = Mutated(seeds, random);
+            try
+            {
+                target(input);
+            }
+            catch (Exception e)
+            {
+                throw new InvalidOperationException($"round {i}: input {Convert.ToHexString(input)} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>One input: a seed with 1–4 mutations.</summary>
+    public static byte[] Mutated(IReadOnlyList<byte[]> seeds, Random random)
+    {
+        var input = seeds[random.Next(seeds.Count)].ToArray();
+        for (int m = 1 + random.Next(4); m > 0; m--) input = Mutate(input, seeds, random);
+        return input;
     }
 
     private static byte[] Mutate(byte[] input, IReadOnlyList<byte[]> seeds, Random random)

@@ -12,7 +12,6 @@ public sealed class TlsAndVisionFuzzTests
     [Fact]
     public void TlsDecoders_SurviveMutatedServerMessages()
     {
-        var random = new Random(1301);
         var certificate = RealityServerHandshake.Certificate(RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(64));
         var serverHello = Message(w =>
         {
@@ -33,19 +32,18 @@ public sealed class TlsAndVisionFuzzTests
             [4, .. certificate],
             [5, 8, 0, 0, 2, 0, 0, 4, 0, 0, 1, 9],
         ];
-        for (int i = 0; i < 20_000; i++) TlsFuzzTarget.Run(Mutate(seeds[random.Next(seeds.Length)], random));
+        MutationCampaign.RunBounded(TlsFuzzTarget.Run, seeds, rounds: 20_000, seed: 1301);
     }
 
     [Fact]
     public void VisionUnpadder_SurvivesMutatedFrames()
     {
-        var random = new Random(2);
         var userId = Enumerable.Range(1, 16).Select(i => (byte)i).ToArray();
         var frames = new byte[4 * VisionFrames.MaxFrame];
         int used = VisionFrames.Write("\x16\x03\x03\0\x05\x02hello"u8, VisionFrames.CommandContinue, userId, true, frames);
         used += VisionFrames.Write([0x17, 3, 3, 0, 1, 9], VisionFrames.CommandDirect, [], false, frames.AsSpan(used));
         byte[][] seeds = [[1, .. frames.AsSpan(0, used)], [200, .. userId, 1, 0, 2, 0, 1, 7, 7, 0], []];
-        for (int i = 0; i < 20_000; i++) VisionFuzzTarget.Run(Mutate(seeds[random.Next(seeds.Length)], random));
+        MutationCampaign.RunBounded(VisionFuzzTarget.Run, seeds, rounds: 20_000, seed: 2);
     }
 
     [Fact]
@@ -74,21 +72,5 @@ public sealed class TlsAndVisionFuzzTests
         var writer = new TlsWriter();
         body(writer);
         return writer.Written.ToArray();
-    }
-
-    private static byte[] Mutate(byte[] input, Random random)
-    {
-        var list = input.ToList();
-        for (int m = 1 + random.Next(4); m > 0; m--)
-        {
-            switch (random.Next(4))
-            {
-                case 0 when list.Count > 1: list[1 + random.Next(list.Count - 1)] = (byte)random.Next(256); break;
-                case 1 when list.Count > 1: list.RemoveRange(1 + random.Next(list.Count - 1), 1); break;
-                case 2: list.Insert(list.Count == 0 ? 0 : 1 + random.Next(list.Count), (byte)random.Next(256)); break;
-                case 3 when list.Count > 2: list.RemoveRange(list.Count / 2 + random.Next(list.Count / 2), 1); break;
-            }
-        }
-        return [.. list];
     }
 }

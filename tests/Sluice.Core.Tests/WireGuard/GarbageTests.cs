@@ -56,44 +56,11 @@ public class GarbageTests
     [Fact]
     public void FuzzTarget_SurvivesMutatedMessages()
     {
-        var random = new Random(2024);
-        var seeds = Seeds();
         // Every input builds fresh devices (and, for the session stages, runs a whole handshake): fewer
         // rounds than a stateless target, each one reaching further.
-        for (int i = 0; i < 20_000; i++)
-        {
-            var input = seeds[random.Next(seeds.Count)].ToArray();
-            int mutations = 1 + random.Next(4);
-            for (int m = 0; m < mutations; m++) input = Mutate(input, random);
-            WireGuardFuzzTarget.Run(input);
-        }
+        MutationCampaign.RunBounded(WireGuardFuzzTarget.Run, Seeds(), rounds: 20_000, seed: 2024);
     }
 
     // Real messages and sessions (WireGuardFuzzTarget.Seeds), so mutations start past the cheap checks.
     private static List<byte[]> Seeds() => [.. WireGuardFuzzTarget.Seeds().Select(seed => seed.Bytes)];
-
-    private static byte[] Mutate(byte[] input, Random random)
-    {
-        switch (random.Next(6))
-        {
-            case 0 when input.Length > 0:
-                input[random.Next(input.Length)] ^= (byte)(1 << random.Next(8));
-                return input;
-            case 1 when input.Length > 0:
-                input[random.Next(input.Length)] = (byte)random.Next(256);
-                return input;
-            case 2 when input.Length > 0:
-                return input[..random.Next(input.Length)];
-            case 3:
-                var longer = new byte[input.Length + 1 + random.Next(32)];
-                input.CopyTo(longer, 0);
-                random.NextBytes(longer.AsSpan(input.Length));
-                return longer;
-            case 4 when input.Length >= 4:
-                input[0] = (byte)random.Next(6);
-                return input;
-            default:
-                return input;
-        }
-    }
 }
