@@ -35,6 +35,10 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
             LogRefused(logger, flow.Inbound, Describe(flow, null), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
     }
 
+    /// <summary>The flow's lane carries TCP only (<paramref name="lane"/>: the member a group chose): its UDP is refused.</summary>
+    public void RefusedUdp(FlowContext flow, string outbound, string lane) =>
+        LogUdpRefused(logger, flow.Inbound, Describe(flow, null), DescribeProcess(flow), outbound, lane);
+
     /// <summary>The built-in DNS server answers the flow.</summary>
     public void Hijacked(FlowContext flow)
     {
@@ -55,6 +59,9 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} {Process} => {Action} ({Rule})")]
     private static partial void LogRefused(ILogger logger, string inbound, string flow, string process, string action, string rule);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); answered port unreachable")]
+    private static partial void LogUdpRefused(ILogger logger, string inbound, string flow, string process, string outbound, string lane);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} {Process} => hijack-dns")]
     private static partial void LogHijacked(ILogger logger, string inbound, string flow, string process);

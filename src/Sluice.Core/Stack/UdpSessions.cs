@@ -91,7 +91,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             session.UdpRefused = true;
             string lane = LaneOf(choice.Outbound);
             _refusedByLane.AddOrUpdate(lane, 1, (_, n) => n + 1);
-            LogUdpRefused(logger, key.ToString(), FlowAdmission.DescribeProcess(flow), choice.Outbound.Tag, lane);
+            admission.RefusedUdp(flow, choice.Outbound.Tag, lane);
             Refusals.PortUnreachable(tun, scratch, packet);
             return;
         }
@@ -214,9 +214,6 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "UDP sessions at the limit of {Limit}: closing the least recently active ({Evicted} closed so far; docs/config.md#limits)")]
     private static partial void LogEvicted(ILogger logger, int limit, long evicted);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); answered port unreachable")]
-    private static partial void LogUdpRefused(ILogger logger, string flow, string process, string outbound, string lane);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow} via {Outbound}: {Reason}")]
     private static partial void LogOpenFailed(ILogger logger, string flow, string outbound, string reason);
