@@ -29,11 +29,22 @@ public sealed class TcpRelayTests
         using var relay = new TcpRelay(nat, new PlainSockets(), new FlowAdmission(lanes, connections, logs.CreateLogger("route")), null,
             logs.CreateLogger("tcp"), EngineLimits.Default, clock);
         relay.Start();
-        var key = new FlowKey(IpProtocol.Tcp, NetAddress.Parse("172.19.0.1"), 50000, NetAddress.Parse("203.0.113.10"), 80);
-        var entry = nat.Add(key, new FlowContext(key, "tun-in", null), null, 0)!;
-
         using var app = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        app.Bind(new IPEndPoint(IPAddress.Loopback, entry.NatPort));
+        // The app's socket takes the NAT port as its own; other tests running alongside may hold that port
+        // on loopback, so a taken one moves to the next flow's entry.
+        for (ushort sourcePort = 50000; ; sourcePort++)
+        {
+            var key = new FlowKey(IpProtocol.Tcp, NetAddress.Parse("172.19.0.1"), sourcePort, NetAddress.Parse("203.0.113.10"), 80);
+            var entry = nat.Add(key, new FlowContext(key, "tun-in", null), null, 0)!;
+            try
+            {
+                app.Bind(new IPEndPoint(IPAddress.Loopback, entry.NatPort));
+                break;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && sourcePort < 50010)
+            {
+            }
+        }
         await app.ConnectAsync(IPAddress.Loopback, nat.ListenPort);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
