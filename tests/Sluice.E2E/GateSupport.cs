@@ -87,6 +87,15 @@ internal sealed class WireCapture : IDisposable
         return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>One field of each matching packet (tshark -T fields -e), one string per packet; the capture is stopped first.</summary>
+    public string[] Values(string filter, string field)
+    {
+        Stop();
+        var result = Exec.Run(TimeSpan.FromSeconds(60), "tshark", "-r", File, "-Y", $"({filter}) && !({MarkerFilter})", "-T", "fields", "-e", field);
+        if (!result.Ok) throw new InvalidOperationException($"tshark -r {File} -Y \"{filter}\" -e {field} failed: {result.Stderr}");
+        return result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     /// <summary>A readable dump of matching packets, for assertion messages.</summary>
     public string Describe(string filter, int max = 15)
     {

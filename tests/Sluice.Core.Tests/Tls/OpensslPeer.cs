@@ -28,17 +28,20 @@ public sealed class OpensslPeer : IDisposable
 
     /// <summary>Starts s_server for one connection, in its default mode: the client's bytes to stdout, stdin to the client.</summary>
     /// <remarks>Without <paramref name="quiet"/>, s_server prints its state and takes commands on stdin ("K" = KeyUpdate asking for the peer's).</remarks>
-    public Process StartServer(int port, string cipherSuite, string keyType = "ec", bool quiet = true)
+    /// <param name="extra">More s_server arguments: "-groups", "P-256" forces a HelloRetryRequest for an X25519 share.</param>
+    /// <param name="version">"-tls1_3" (the suite applies), or "-tls1_2" for a server that cannot speak 1.3.</param>
+    public Process StartServer(int port, string cipherSuite, string keyType = "ec", bool quiet = true, string version = "-tls1_3", params string[] extra)
     {
         var info = new ProcessStartInfo("openssl")
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        foreach (var argument in new[]
-        {
-            "s_server", quiet ? "-quiet" : "-state", "-naccept", "1", "-tls1_3", "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
-            "-cert", PathOf($"server-{keyType}.pem"), "-key", PathOf($"server-{keyType}.key"),
-        }) info.ArgumentList.Add(argument);
+        string[] arguments =
+        [
+            "s_server", quiet ? "-quiet" : "-state", "-naccept", "1", version, "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
+            "-cert", PathOf($"server-{keyType}.pem"), "-key", PathOf($"server-{keyType}.key"), .. extra,
+        ];
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
         var process = Process.Start(info)!;
         WaitForListener(port, process);
         return process;

@@ -23,23 +23,69 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         {
             await using var tls = await ConnectAsync(port, peer.Roots());
             Assert.Equal(cipherSuite, Tls13CipherSuite.Name(tls.Session.Suite.Code));
-
-            var upload = RandomNumberGenerator.GetBytes(MiB);
-            var download = RandomNumberGenerator.GetBytes(MiB);
-            var serverReceived = ReadExactlyAsync(server.StandardOutput.BaseStream, MiB);
-            var clientReceived = ReadExactlyAsync(tls, MiB);
-            var uploading = tls.WriteAsync(upload).AsTask();
-            await server.StandardInput.BaseStream.WriteAsync(download);
-            await server.StandardInput.BaseStream.FlushAsync();
-            await uploading.WaitAsync(TimeSpan.FromSeconds(30));
-
-            Assert.Equal(SHA256.HashData(upload), SHA256.HashData(await serverReceived.WaitAsync(TimeSpan.FromSeconds(30))));
-            Assert.Equal(SHA256.HashData(download), SHA256.HashData(await clientReceived.WaitAsync(TimeSpan.FromSeconds(30))));
+            Assert.False(tls.Session.HelloRetried);
+            await ExchangeOneMebibyteEachWayAsync(server, tls);
         }
         finally
         {
             Stop(server);
         }
+    }
+
+    /// <summary>
+    /// s_server limited to P-256 answers the X25519 share with a HelloRetryRequest (RFC 8446 §4.1.4): the second hello
+    /// carries a P-256 share (ECDiffieHellman), and the connection then carries 1 MiB each way intact.
+    /// </summary>
+    [Theory]
+    [InlineData("P-256", "TLS_AES_128_GCM_SHA256", ClientHello.GroupSecp256r1)]
+    [InlineData("P-384", "TLS_AES_256_GCM_SHA384", ClientHello.GroupSecp384r1)]
+    public async Task ServerAskingForAnotherGroup_GetsASecondHello_AndOneMebibyteEachWayArrivesIntact(string group, string cipherSuite, ushort code)
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, cipherSuite, extra: ["-groups", group]);
+        try
+        {
+            await using var tls = await ConnectAsync(port, peer.Roots());
+            Assert.True(tls.Session.HelloRetried, "s_server sent a HelloRetryRequest");
+            Assert.Equal(code, tls.Session.Group);
+            await ExchangeOneMebibyteEachWayAsync(server, tls);
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    /// <summary>A server that takes only X448 (not in the Chrome-shaped hello's groups) has nothing to retry with: its alert is named.</summary>
+    [Fact]
+    public async Task ServerWithNoGroupInCommon_RefusesTheHello_WithItsAlertNamed()
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256", extra: ["-groups", "X448"]);
+        try
+        {
+            var error = await Assert.ThrowsAsync<TlsException>(() => ConnectAsync(port, peer.Roots()));
+            Assert.StartsWith($"TLS handshake with localhost:{port} failed: the server sent the handshake_failure alert", error.Message);
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    private static async Task ExchangeOneMebibyteEachWayAsync(Process server, Tls13ClientStream tls)
+    {
+        var upload = RandomNumberGenerator.GetBytes(MiB);
+        var download = RandomNumberGenerator.GetBytes(MiB);
+        var serverReceived = ReadExactlyAsync(server.StandardOutput.BaseStream, MiB);
+        var clientReceived = ReadExactlyAsync(tls, MiB);
+        var uploading = tls.WriteAsync(upload).AsTask();
+        await server.StandardInput.BaseStream.WriteAsync(download);
+        await server.StandardInput.BaseStream.FlushAsync();
+        await uploading.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(SHA256.HashData(upload), SHA256.HashData(await serverReceived.WaitAsync(TimeSpan.FromSeconds(30))));
+        Assert.Equal(SHA256.HashData(download), SHA256.HashData(await clientReceived.WaitAsync(TimeSpan.FromSeconds(30))));
     }
 
     /// <summary>OpenSSL's KeyUpdate with update_requested: Sluice reads under the server's new keys and answers with its own.</summary>

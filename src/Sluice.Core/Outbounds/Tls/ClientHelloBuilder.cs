@@ -11,20 +11,35 @@ namespace Sluice.Core.Outbounds.Tls;
 /// the first and last GREASE shuffled per connection as Chrome does since version 110; the hello padded to 512
 /// bytes when it falls between 256 and 511 (RFC 7685, as BoringSSL does). It carries an X25519 key share and a
 /// 32-byte legacy_session_id (zeros until a <see cref="ITls13HandshakeHooks"/> such as Reality fills it).
+/// After a HelloRetryRequest, <see cref="Retry"/> makes the second hello (RFC 8446 §4.1.2): the same random, session
+/// id and extension order, the key share replaced by one for the group the server asked for (P-256 or P-384, both
+/// in supported_groups as Chrome lists them), and the server's cookie echoed.
 /// Deviations: no ALPS, no ECH GREASE and no post-quantum share (Sluice cannot complete them).
 /// </summary>
-internal sealed class ClientHello
+internal sealed class ClientHello : IDisposable
 {
     /// <summary>Offset of legacy_session_id in the handshake message: type 1 + length 3 + version 2 + random 32 + length 1.</summary>
     public const int SessionIdOffset = 39;
     public const int RandomOffset = 6;
     public const int SessionIdLength = 32;
 
-    private ClientHello(byte[] message, byte[] keySharePrivate, byte[] keySharePublic)
+    public const ushort GroupX25519 = 0x001d, GroupSecp256r1 = 0x0017, GroupSecp384r1 = 0x0018;
+    private const int KeyShareExtension = 0x0033, CookieExtension = 0x002c;
+
+    private readonly List<(int Type, byte[] Body)> _extensions;
+    private readonly ushort[] _grease;
+    private readonly ECDiffieHellman? _ecdh;
+
+    private ClientHello(byte[] message, ushort group, byte[] keySharePrivate, byte[] keySharePublic, ECDiffieHellman? ecdh,
+        List<(int Type, byte[] Body)> extensions, ushort[] grease)
     {
         Message = message;
+        Group = group;
         KeySharePrivate = keySharePrivate;
         KeySharePublic = keySharePublic;
+        _ecdh = ecdh;
+        _extensions = extensions;
+        _grease = grease;
     }
 
     /// <summary>The whole handshake message (header included), as it enters the transcript.</summary>
@@ -34,6 +49,10 @@ internal sealed class ClientHello
 
     public Span<byte> SessionId => Message.AsSpan(SessionIdOffset, SessionIdLength);
 
+    /// <summary>The group of the (one non-GREASE) key share: X25519 in a first hello.</summary>
+    public ushort Group { get; }
+
+    /// <summary>The X25519 private key (empty in a retry hello with an ECDH share).</summary>
     public byte[] KeySharePrivate { get; }
 
     public byte[] KeySharePublic { get; }
@@ -46,8 +65,6 @@ internal sealed class ClientHello
 
     /// <summary>ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha384, rsa_pkcs1_sha384, rsa_pss_rsae_sha512, rsa_pkcs1_sha512.</summary>
     private static readonly ushort[] ChromeSignatureAlgorithms = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
-
-    public const ushort GroupX25519 = 0x001d;
 
     public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn)
     {
@@ -63,13 +80,13 @@ internal sealed class ClientHello
         {
             (0x0017, []), // extended_master_secret
             (0xff01, [0]), // renegotiation_info
-            (0x000a, Build(w => { var v = w.OpenVector(2); w.U16(grease[1]); w.U16(GroupX25519); w.U16(0x0017); w.U16(0x0018); w.CloseVector(v); })),
+            (0x000a, Build(w => { var v = w.OpenVector(2); w.U16(grease[1]); w.U16(GroupX25519); w.U16(GroupSecp256r1); w.U16(GroupSecp384r1); w.CloseVector(v); })),
             (0x000b, [1, 0]), // ec_point_formats: uncompressed
             (0x0023, []), // session_ticket
             (0x0005, [1, 0, 0, 0, 0]), // status_request: OCSP
             (0x000d, Build(w => { var v = w.OpenVector(2); foreach (var a in ChromeSignatureAlgorithms) w.U16(a); w.CloseVector(v); })),
             (0x0012, []), // signed_certificate_timestamp
-            (0x0033, Build(w =>
+            (KeyShareExtension, Build(w =>
             {
                 var v = w.OpenVector(2);
                 w.U16(grease[1]); w.U16(1); w.U8(0);
@@ -106,13 +123,73 @@ internal sealed class ClientHello
         })));
         RandomNumberGenerator.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extensions));
 
+        Span<byte> random = stackalloc byte[32];
+        RandomNumberGenerator.Fill(random);
+        var message = Assemble(random, new byte[SessionIdLength], extensions, grease);
+        return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease);
+    }
+
+    /// <summary>
+    /// The second ClientHello after a HelloRetryRequest for <paramref name="group"/> (P-256 or P-384; checked by the
+    /// caller): this hello's random, session id and extensions in the same order, with one key share for that group
+    /// (no GREASE share, as BoringSSL) and <paramref name="cookie"/> echoed when the server sent one.
+    /// </summary>
+    public ClientHello Retry(ushort group, byte[]? cookie)
+    {
+        var ecdh = ECDiffieHellman.Create(group == GroupSecp256r1 ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384);
+        var q = ecdh.ExportParameters(includePrivateParameters: false).Q;
+        byte[] point = [4, .. q.X!, .. q.Y!]; // uncompressed (RFC 8446 §4.2.8.2)
+        var extensions = new List<(int Type, byte[] Body)>(_extensions.Count + 1);
+        foreach (var (type, body) in _extensions)
+        {
+            if (type != KeyShareExtension)
+            {
+                extensions.Add((type, body));
+                continue;
+            }
+            extensions.Add((type, Build(w => { var v = w.OpenVector(2); w.U16(group); w.U16(point.Length); w.Bytes(point); w.CloseVector(v); })));
+            if (cookie is not null) extensions.Add((CookieExtension, Build(w => { var v = w.OpenVector(2); w.Bytes(cookie); w.CloseVector(v); })));
+        }
+        var message = Assemble(Random, Message.AsSpan(SessionIdOffset, SessionIdLength), extensions, _grease);
+        return new ClientHello(message, group, [], point, ecdh, extensions, _grease);
+    }
+
+    /// <summary>The shared secret with the server's share for <see cref="Group"/>; null when the share is not a valid point.</summary>
+    public byte[]? Agree(byte[] serverShare)
+    {
+        if (_ecdh is null)
+        {
+            var shared = new byte[X25519.PointSize];
+            return serverShare.Length == X25519.PointSize && X25519.CalculateAgreement(KeySharePrivate, serverShare, shared) ? shared : null;
+        }
+        int size = (KeySharePublic.Length - 1) / 2;
+        if (serverShare.Length != KeySharePublic.Length || serverShare[0] != 4) return null;
+        try
+        {
+            var curve = Group == GroupSecp256r1 ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384;
+            using var peer = ECDiffieHellman.Create(new ECParameters
+            {
+                Curve = curve, Q = new ECPoint { X = serverShare[1..(1 + size)], Y = serverShare[(1 + size)..] },
+            });
+            return _ecdh.DeriveRawSecretAgreement(peer.PublicKey);
+        }
+        catch (CryptographicException)
+        {
+            return null; // not a point on the curve
+        }
+    }
+
+    public void Dispose() => _ecdh?.Dispose();
+
+    private static byte[] Assemble(ReadOnlySpan<byte> random, ReadOnlySpan<byte> sessionId, List<(int Type, byte[] Body)> extensions, ushort[] grease)
+    {
         var writer = new TlsWriter();
         writer.U8(1); // client_hello
         var body = writer.OpenVector(3);
         writer.U16(0x0303);
-        RandomNumberGenerator.Fill(writer.Reserve(32));
+        writer.Bytes(random);
         var session = writer.OpenVector(1);
-        writer.Reserve(SessionIdLength).Clear();
+        writer.Bytes(sessionId);
         writer.CloseVector(session);
         var suites = writer.OpenVector(2);
         writer.U16(grease[0]);
@@ -131,7 +208,7 @@ internal sealed class ClientHello
         }
         writer.CloseVector(all);
         writer.CloseVector(body);
-        return new ClientHello(writer.Written.ToArray(), keyPrivate, keyPublic);
+        return writer.Written.ToArray();
     }
 
     private static void WriteExtension(TlsWriter writer, int type, byte[] body)

@@ -1,16 +1,16 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using Org.BouncyCastle.Math.EC.Rfc7748;
 
 namespace Sluice.Core.Outbounds.Tls;
 
-/// <summary>What a finished handshake leaves for the record stream.</summary>
-internal sealed record Tls13Session(Tls13CipherSuite Suite, string? Alpn);
+/// <summary>What a finished handshake leaves for the record stream, and how it went (the key share's group, whether the server asked for a retry).</summary>
+internal sealed record Tls13Session(Tls13CipherSuite Suite, string? Alpn, ushort Group = ClientHello.GroupX25519, bool HelloRetried = false);
 
 /// <summary>
 /// The client side of a full TLS 1.3 handshake (RFC 8446 §2, no PSK, no 0-RTT):
-/// 1. ClientHello (Chrome-shaped, X25519 share; hooks may fill the session id) → ServerHello: suite and share
+/// 1. ClientHello (Chrome-shaped, X25519 share; hooks may fill the session id) → ServerHello: suite and share;
+///    or a HelloRetryRequest for P-256/P-384 → a second ClientHello with that share (§4.1.4) → ServerHello
 /// 2. handshake keys → EncryptedExtensions (ALPN), [CertificateRequest], Certificate or CompressedCertificate
 /// 3. certificate decision (hooks, else chain + name), CertificateVerify signature, server Finished
 /// 4. CCS for middlebox compatibility, [empty Certificate], client Finished; application keys both ways
@@ -32,15 +32,40 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
 
         var serverHello = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
-        var (suite, serverShare) = ParseServerHello(serverHello, hello);
+        var fields = ParseServerHello(serverHello, hello);
         if (!_messages.IsEmpty) throw new TlsException("handshake data after ServerHello in the same record", TlsAlert.UnexpectedMessage);
+        var suite = fields.Suite;
         using var transcript = IncrementalHash.CreateHash(suite.Hash);
+        bool changeCipherSpecSent = false;
+        if (fields.Retry)
+        {
+            // §4.1.4: one retry, for a group offered in supported_groups but without a share; §4.4.1: the transcript
+            // starts again from message_hash(Hash(ClientHello1)), then the HelloRetryRequest.
+            if (fields.Group is not (ClientHello.GroupSecp256r1 or ClientHello.GroupSecp384r1))
+                throw new TlsException($"the server asked for a new hello with key share group 0x{fields.Group:x4}, which was not offered", TlsAlert.IllegalParameter);
+            var firstHash = CryptographicOperations.HashData(suite.Hash, hello.Message);
+            transcript.AppendData([254, 0, 0, (byte)firstHash.Length]);
+            transcript.AppendData(firstHash);
+            transcript.AppendData(serverHello);
+            using var first = hello;
+            hello = hello.Retry(fields.Group, fields.Cookie);
+            // Appendix D.4: the middlebox-compatibility CCS goes before the second ClientHello, as BoringSSL sends it.
+            await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+            changeCipherSpecSent = true;
+            await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
+            serverHello = await NextMessageAsync(cancellationToken).ConfigureAwait(false);
+            fields = ParseServerHello(serverHello, hello);
+            if (fields.Retry) throw new TlsException("the server sent a second HelloRetryRequest", TlsAlert.UnexpectedMessage);
+            if (fields.Suite.Code != suite.Code)
+                throw new TlsException("the server's ServerHello changed the cipher suite its HelloRetryRequest chose", TlsAlert.IllegalParameter);
+            if (!_messages.IsEmpty) throw new TlsException("handshake data after ServerHello in the same record", TlsAlert.UnexpectedMessage);
+        }
         transcript.AppendData(hello.Message);
         transcript.AppendData(serverHello);
 
-        var shared = new byte[X25519.PointSize];
-        if (!X25519.CalculateAgreement(hello.KeySharePrivate, serverShare, shared))
-            throw new TlsException("the server's X25519 share is a low-order point", TlsAlert.IllegalParameter);
+        using var keyShare = hello;
+        var shared = hello.Agree(fields.Share!)
+            ?? throw new TlsException($"the server's key share is not a valid {GroupName(hello.Group)} point", TlsAlert.IllegalParameter);
         var handshakeSecret = Tls13KeySchedule.HandshakeSecret(suite, shared);
         CryptographicOperations.ZeroMemory(shared);
         var helloHash = transcript.GetCurrentHash();
@@ -88,8 +113,8 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var clientApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "c ap traffic", serverFinishedHash);
         var serverApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "s ap traffic", serverFinishedHash);
 
-        // Appendix D.4: the session id was non-empty, so a CCS goes before the first protected record.
-        await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        // Appendix D.4: the session id was non-empty, so a CCS goes before the first protected record (once).
+        if (!changeCipherSpecSent) await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
         records.SetWriteKeys(new RecordProtection(suite, clientHandshake));
         var flight = new TlsWriter();
         if (certificateRequestContext is not null)
@@ -116,20 +141,24 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         records.SetReadKeys(new RecordProtection(suite, serverApplication));
         foreach (var secret in new[] { handshakeSecret, masterSecret, clientHandshake, serverHandshake, clientApplication, serverApplication })
             CryptographicOperations.ZeroMemory(secret);
-        return new Tls13Session(suite, alpn);
+        return new Tls13Session(suite, alpn, hello.Group, changeCipherSpecSent);
     }
 
-    internal static (Tls13CipherSuite Suite, byte[] Share) ParseServerHello(byte[] message, ClientHello hello)
+    /// <summary>What a ServerHello or HelloRetryRequest chose: the suite, the group, the server's share (none in a retry) and a retry's cookie.</summary>
+    internal sealed record ServerHelloFields(bool Retry, Tls13CipherSuite Suite, ushort Group, byte[]? Share, byte[]? Cookie);
+
+    internal static ServerHelloFields ParseServerHello(byte[] message, ClientHello hello)
     {
         if (message[0] != 2) throw new TlsException($"expected ServerHello, got handshake message {message[0]}", TlsAlert.UnexpectedMessage);
         var reader = new TlsReader(message.AsSpan(4), "ServerHello");
         reader.U16(); // legacy_version
         var random = reader.Bytes(32);
+        bool retry = random.SequenceEqual(HelloRetryRandom);
         var sessionEcho = reader.Vector(1);
         ushort suiteCode = reader.U16();
         if (reader.U8() != 0) throw new TlsException("the server chose a compression method", TlsAlert.IllegalParameter);
         ushort version = 0, group = 0;
-        byte[]? share = null;
+        byte[]? share = null, cookie = null;
         var extensions = new TlsReader(reader.Vector(2), "ServerHello extensions");
         reader.ExpectEnd();
         while (!extensions.IsEmpty)
@@ -140,20 +169,33 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
             else if (type == 0x0033)
             {
                 group = body.U16();
-                if (!random.SequenceEqual(HelloRetryRandom)) share = body.Vector(2).ToArray();
+                if (!retry) share = body.Vector(2).ToArray();
             }
+            else if (type == 0x002c && retry) cookie = body.Vector(2).ToArray();
         }
         if (version != 0x0304)
             throw new TlsException("the server chose TLS 1.2 or older; Sluice's own TLS client speaks only TLS 1.3", TlsAlert.ProtocolVersion);
-        if (random.SequenceEqual(HelloRetryRandom))
-            throw new TlsException($"the server asked for a new hello with key share group 0x{group:x4}; Sluice offers X25519 only", TlsAlert.HandshakeFailure);
         if (!sessionEcho.SequenceEqual(hello.SessionId)) throw new TlsException("the server did not echo the session id", TlsAlert.IllegalParameter);
         if (!Tls13CipherSuite.TryGet(suiteCode, out var suite))
             throw new TlsException($"the server chose cipher suite {Tls13CipherSuite.Name(suiteCode)}, which was not offered for TLS 1.3", TlsAlert.IllegalParameter);
-        if (group != ClientHello.GroupX25519 || share is not { Length: X25519.PointSize })
-            throw new TlsException($"the server's key share is not X25519 (group 0x{group:x4})", TlsAlert.IllegalParameter);
-        return (suite, share);
+        if (retry)
+        {
+            if (group == 0) throw new TlsException("the server's HelloRetryRequest names no key share group", TlsAlert.IllegalParameter);
+            if (group == hello.Group) throw new TlsException($"the server asked for a new {GroupName(group)} share, which the hello already carried", TlsAlert.IllegalParameter);
+            return new ServerHelloFields(true, suite, group, null, cookie);
+        }
+        if (group != hello.Group || share is null)
+            throw new TlsException($"the server's key share is group 0x{group:x4}, not the {GroupName(hello.Group)} share offered", TlsAlert.IllegalParameter);
+        return new ServerHelloFields(false, suite, group, share, null);
     }
+
+    private static string GroupName(ushort group) => group switch
+    {
+        ClientHello.GroupX25519 => "X25519",
+        ClientHello.GroupSecp256r1 => "P-256",
+        ClientHello.GroupSecp384r1 => "P-384",
+        _ => $"0x{group:x4}",
+    };
 
     private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn);
 

@@ -1,26 +1,27 @@
 namespace Sluice.Core.Outbounds.Tls;
 
-/// <summary>The outbound's TLS over Sluice's own TLS 1.3 client: Reality always, and Vision (which needs the raw socket under TLS).</summary>
+/// <summary>The outbound's TLS over Sluice's own TLS 1.3 client: Reality, utls, and Vision (which needs the raw socket under TLS).</summary>
 internal sealed partial class TlsClient
 {
-    /// <summary>
-    /// Runs Sluice's own TLS 1.3 client over <paramref name="transport"/> (owned): Chrome-shaped hello, the same
-    /// trust as the SslStream path (pinned CA, else system roots; insecure skips it), ALPN as configured;
-    /// <paramref name="hooks"/> is Reality's, or null for plain TLS 1.3. The handshake is bounded by the caller's
-    /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound.
-    /// </summary>
     /// <summary>For Vision: the own client, with Reality's hooks when tls.reality is enabled, else plain TLS 1.3.</summary>
     public ValueTask<Tls13ClientStream> ConnectForVisionAsync(Stream transport, CancellationToken cancellationToken) =>
         ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null, cancellationToken);
 
-    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs Sluice's own TLS 1.3 client over <paramref name="transport"/> (owned): Chrome-shaped hello, the same
+    /// trust as the SslStream path (pinned CA, else system roots; insecure skips it), ALPN as configured;
+    /// <paramref name="hooks"/> is Reality's, or null for plain TLS 1.3. The handshake is bounded by the caller's
+    /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound;
+    /// a server that picks TLS 1.2 gets one that says how to reach it.
+    /// </summary>
+    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken, bool forUtls = false)
     {
         var options = new Tls13ClientOptions
         {
             Endpoint = _name,
             ServerName = _name,
             SendSni = !_options.DisableSni || hooks is not null, // Reality servers pick the target by SNI
-            Alpn = _options.Alpn,
+            Alpn = hooks is null ? _ownAlpn : _options.Alpn,
             TrustedRoots = _pinned,
             Insecure = _options.Insecure,
             Hooks = hooks,
@@ -29,6 +30,12 @@ internal sealed partial class TlsClient
         try
         {
             return await Tls13ClientStream.ConnectAsync(transport, options, cancellationToken);
+        }
+        catch (TlsException e) when (e.Alert == TlsAlert.ProtocolVersion && forUtls)
+        {
+            transport.Dispose();
+            throw new OutboundException($"{_who}: {e.Message}. tls.utls makes this outbound use that Chrome-shaped TLS 1.3 client: "
+                + "remove \"utls\" from its tls object to reach a TLS 1.2 server, or enable TLS 1.3 on the server", e);
         }
         catch (TlsException e)
         {

@@ -11,8 +11,8 @@ namespace Sluice.Core.Outbounds.Tls;
 /// 2. versions, ALPN and cipher suites as configured;
 /// 3. the certificate is checked by <see cref="TlsTrust"/>; a refusal becomes one readable
 ///    <see cref="OutboundException"/> per connection.
-/// The ClientHello is the runtime's (OpenSSL through SslStream); utls.fingerprint does not change it.
-/// With tls.reality, and for Vision, the connection runs Sluice's own TLS 1.3 client instead (TlsClient.Own.cs).
+/// Without utls the ClientHello is the runtime's (OpenSSL through SslStream). With tls.utls, tls.reality, and for
+/// Vision, the connection runs Sluice's own TLS 1.3 client instead, whose hello is Chrome-shaped (TlsClient.Own.cs).
 /// </summary>
 internal sealed partial class TlsClient
 {
@@ -23,10 +23,15 @@ internal sealed partial class TlsClient
     private readonly List<SslApplicationProtocol>? _alpn;
     private readonly CipherSuitesPolicy? _suites;
     private readonly X509Certificate2Collection? _pinned;
+    private readonly IReadOnlyList<string> _ownAlpn;
 
     /// <param name="serverHost">The outbound's "server": the name checked when server_name is absent.</param>
     /// <param name="who">"trojan \"tag\" (host:port)", the prefix of every message.</param>
-    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger)
+    /// <param name="httpTransport">
+    /// An HTTP/1.1 transport (WebSocket) runs inside: with no alpn configured the own client then offers only
+    /// "http/1.1", not Chrome's "h2" first, which a server or CDN would pick and then refuse the upgrade.
+    /// </param>
+    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger, bool httpTransport = false)
     {
         _options = options;
         _name = options.ServerName ?? serverHost.Trim('[', ']');
@@ -39,7 +44,9 @@ internal sealed partial class TlsClient
         _alpn = options.Alpn.Count == 0 ? null : options.Alpn.Select(a => new SslApplicationProtocol(a)).ToList();
         if (options.CipherSuites.Count > 0 && OperatingSystem.IsLinux())
             _suites = new CipherSuitesPolicy(options.CipherSuites.Select(Enum.Parse<TlsCipherSuite>));
+        _ownAlpn = options.Alpn.Count == 0 && httpTransport ? ["http/1.1"] : options.Alpn;
         if (options.Insecure) LogInsecure(logger, who);
+        if (options.UtlsFingerprint is { } fingerprint && !UtlsFingerprints.IsHonoured(fingerprint)) LogFingerprintMapped(logger, who, fingerprint);
     }
 
     /// <summary>The name the certificate must hold.</summary>
@@ -50,6 +57,7 @@ internal sealed partial class TlsClient
     {
         if (_options.Reality is { Enabled: true } reality)
             return await ConnectOwnAsync(transport, new Reality.RealityHandshakeHooks(reality, TimeProvider.System), cancellationToken);
+        if (_options.UtlsFingerprint is not null) return await ConnectOwnAsync(transport, null, cancellationToken, forUtls: true);
         string? refusal = null;
         var stream = new TlsStream(transport, (_, certificate, chain, errors) => _trust.Accepts(certificate, chain, errors, out refusal));
         var client = new SslClientAuthenticationOptions
@@ -99,6 +107,9 @@ internal sealed partial class TlsClient
 
     private static X509Certificate2Collection Load(string pem, string what) =>
         TlsTrust.TryLoadPem(pem, out var certificates, out string? problem) ? certificates : throw new ArgumentException($"tls.{what} {problem}");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: utls.fingerprint \"{Fingerprint}\" is not built into Sluice: its ClientHello has Chrome's shape instead")]
+    private static partial void LogFingerprintMapped(ILogger logger, string who, string fingerprint);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: tls.insecure is set: the server's certificate is NOT checked, so anyone on the path can read and change this outbound's traffic")]
     private static partial void LogInsecure(ILogger logger, string who);

@@ -42,6 +42,10 @@ internal static class TlsOptionsParser
         if (pem is not null && pemPath is not null)
             r.Errors.Add(r.PathOf("certificate_path"), "cannot be combined with \"certificate\": pin the CA one way");
         string? fingerprint = ParseUtls(r);
+        if (fingerprint is not null && !protocols.HasFlag(SslProtocols.Tls13))
+            r.Errors.Add(r.PathOf("max_version"), "is below 1.3, but utls runs Sluice's own client, which speaks only TLS 1.3: remove utls or max_version");
+        if (fingerprint is not null && suites.Count > 0)
+            r.Errors.Add(r.PathOf("cipher_suites"), "cannot be combined with utls: the fingerprint's hello carries its own cipher suites");
         var reality = ParseReality(r);
         r.Finish(f => NotYet.Contains(f) ? "not supported by Sluice yet" : null);
         return new TlsClientOptions(serverName is { Length: 0 } ? null : serverName, disableSni, insecure, alpn, protocols, suites,
@@ -110,7 +114,12 @@ internal static class TlsOptionsParser
         bool enabled = u.Bool("enabled", false);
         string? fingerprint = u.String("fingerprint");
         u.Finish();
-        return enabled ? (fingerprint is { Length: > 0 } ? fingerprint : "chrome") : null;
+        if (fingerprint is { Length: > 0 } && !UtlsFingerprints.IsKnown(fingerprint))
+        {
+            r.Errors.Add(u.PathOf("fingerprint"), $"{JsonPath.Quote(fingerprint)} is not a uTLS fingerprint (one of {string.Join(", ", UtlsFingerprints.Known)}; only chrome is built in, the rest are sent as chrome)");
+            return null;
+        }
+        return enabled ? (fingerprint is { Length: > 0 } ? fingerprint : UtlsFingerprints.Chrome) : null;
     }
 
     private static RealityOptions? ParseReality(ObjectReader r)
