@@ -66,6 +66,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
+    private FlowAdmission? _admission;
     private Inbounds.LocalInbounds? _dnsListeners;
     private Subscriptions.SubscriptionWatchers? _subscriptions;
     private RuleSetLibrary? _ruleSets;
@@ -147,7 +148,7 @@ public sealed partial class SluiceEngine : IDisposable
         _ruleSets.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
         var lanes = _lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
-        var admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
+        var admission = _admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
@@ -291,8 +292,8 @@ public sealed partial class SluiceEngine : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "wireguard {Tag}: new handshake requested")]
     private static partial void LogRehandshake(ILogger logger, string tag);
 
-    /// <summary>UDP flows refused because their lane carries TCP only, per lane.</summary>
-    public IReadOnlyDictionary<string, long> UdpRefusedByLane => _udp?.RefusedByLane ?? new Dictionary<string, long>();
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane: the TUN's and the mixed inbound's.</summary>
+    public IReadOnlyDictionary<string, long> UdpRefusedByLane => _admission?.UdpRefusedByLane ?? new Dictionary<string, long>();
 
     /// <summary>Counters for status output.</summary>
     public EngineCounters Counters => new(_loop?.Packets ?? 0, (_nat4?.Count ?? 0) + (_nat6?.Count ?? 0),

@@ -12,7 +12,12 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegistry connections, ILogger logger)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _udpRefusedByLane = new(StringComparer.Ordinal);
+
     public LaneSelector Lanes => lanes;
+
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose), from every inbound.</summary>
+    public IReadOnlyDictionary<string, long> UdpRefusedByLane => _udpRefusedByLane;
 
     public LaneChoice Choose(FlowContext flow, int startAt = 0) => lanes.Choose(flow, startAt);
 
@@ -35,9 +40,15 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
             LogRefused(logger, flow.Inbound, Describe(flow, null), DescribeProcess(flow), choice.Kind.ToString().ToLowerInvariant(), choice.Decision.RuleLabel);
     }
 
-    /// <summary>The flow's lane carries TCP only (<paramref name="lane"/>: the member a group chose): its UDP is refused.</summary>
-    public void RefusedUdp(FlowContext flow, string outbound, string lane) =>
-        LogUdpRefused(logger, flow.Inbound, Describe(flow, null), DescribeProcess(flow), outbound, lane);
+    /// <summary>
+    /// The flow's lane carries TCP only (<paramref name="lane"/>: the member a group chose): its UDP is refused,
+    /// counted per lane, and logged with how the app was answered (<paramref name="answer"/>).
+    /// </summary>
+    public void RefusedUdp(FlowContext flow, string outbound, string lane, string answer = "answered port unreachable")
+    {
+        _udpRefusedByLane.AddOrUpdate(lane, 1, (_, n) => n + 1);
+        LogUdpRefused(logger, flow.Inbound, Describe(flow, null), DescribeProcess(flow), outbound, lane, answer);
+    }
 
     /// <summary>The built-in DNS server answers the flow.</summary>
     public void Hijacked(FlowContext flow)
@@ -60,8 +71,8 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
     [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} {Process} => {Action} ({Rule})")]
     private static partial void LogRefused(ILogger logger, string inbound, string flow, string process, string action, string rule);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); answered port unreachable")]
-    private static partial void LogUdpRefused(ILogger logger, string inbound, string flow, string process, string outbound, string lane);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Inbound}: {Flow} {Process} => {Outbound}: UDP refused on lane {Lane} (it carries TCP only); {Answer}")]
+    private static partial void LogUdpRefused(ILogger logger, string inbound, string flow, string process, string outbound, string lane, string answer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Inbound}: {Flow} {Process} => hijack-dns")]
     private static partial void LogHijacked(ILogger logger, string inbound, string flow, string process);

@@ -35,12 +35,10 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
     private readonly ConcurrentDictionary<FlowKey, UdpSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
 
-    private readonly ConcurrentDictionary<string, long> _refusedByLane = new(StringComparer.Ordinal);
-
     public int Count => _sessions.Count;
 
-    /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose).</summary>
-    public IReadOnlyDictionary<string, long> RefusedByLane => _refusedByLane;
+    /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose); the mixed inbound's refusals count here too.</summary>
+    public IReadOnlyDictionary<string, long> RefusedByLane => admission.UdpRefusedByLane;
 
     /// <summary>Forwards an app datagram of a known flow (packet thread); false when the flow has no session yet.</summary>
     public bool TryForward(in IpPacket packet, in FlowKey key, ReadOnlySpan<byte> payload, Span<byte> scratch)
@@ -90,7 +88,6 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         {
             session.UdpRefused = true;
             string lane = LaneOf(choice.Outbound);
-            _refusedByLane.AddOrUpdate(lane, 1, (_, n) => n + 1);
             admission.RefusedUdp(flow, choice.Outbound.Tag, lane);
             Refusals.PortUnreachable(tun, scratch, packet);
             return;

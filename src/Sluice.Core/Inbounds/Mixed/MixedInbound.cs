@@ -58,6 +58,9 @@ internal sealed partial class MixedInbound : ILocalInbound
 
     public string Endpoint => new IPEndPoint(_options.Listen, _options.ListenPort).ToString();
 
+    /// <summary>Where the listener is bound (the actual port when listen_port is 0).</summary>
+    internal IPEndPoint BoundEndPoint => _bound;
+
     internal ILogger Logger => _logger;
 
     /// <summary>The host's resolver, for request names an outbound cannot take (see <see cref="NameResolution"/>).</summary>
@@ -98,8 +101,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         }
     }
 
-    /// <summary>Routes a request like a TUN flow; null when the rules refuse it (logged).</summary>
-    internal MixedRoute? Route(Socket client, byte protocol, Destination destination)
+    private FlowContext FlowFor(Socket client, byte protocol, Destination destination)
     {
         var source = (IPEndPoint)client.RemoteEndPoint!;
         var local = NetAddress.FromIPAddress(source.Address);
@@ -109,13 +111,42 @@ internal sealed partial class MixedInbound : ILocalInbound
         var listener = LocalInbounds.IsWildcard(_bound.Address) ? (IPEndPoint)client.LocalEndPoint! : _bound;
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
-        var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
+        return new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
+    }
+
+    /// <summary>
+    /// Whether a UDP ASSOCIATE is refused up front (answered "not allowed by ruleset"): when the route has no rules,
+    /// every UDP flow of this inbound takes the final lane, and a lane that carries TCP only refuses them all (counted
+    /// and logged as the TUN's refusals are). With rules, some destinations may go elsewhere: each is judged by
+    /// <see cref="Route"/> when its first datagram arrives.
+    /// </summary>
+    internal bool RefusesAssociation(Socket client, Destination declared)
+    {
+        if (_admission.Lanes.Model.Router.Describe().Count > 0) return false;
+        var flow = FlowFor(client, IpProtocol.Udp, declared);
+        var choice = _admission.Choose(flow);
+        if (choice.Kind != LaneKind.Outbound || choice.Outbound!.CarriesUdp) return false;
+        _admission.RefusedUdp(flow, choice.Outbound.Tag, UdpSessions.LaneOf(choice.Outbound), "the UDP ASSOCIATE is refused");
+        return true;
+    }
+
+    /// <summary>Routes a request like a TUN flow; null when the rules refuse it, or send UDP to a lane that carries TCP only (logged).</summary>
+    internal MixedRoute? Route(Socket client, byte protocol, Destination destination)
+    {
+        var flow = FlowFor(client, protocol, destination);
         var choice = _admission.Choose(flow);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
         while (choice.Kind == LaneKind.NeedsSniff) choice = _admission.Choose(flow, choice.Decision.ResumeAt);
         if (choice.Kind != LaneKind.Outbound)
         {
             _admission.Refused(flow, choice);
+            return null;
+        }
+        if (protocol == IpProtocol.Udp && !choice.Outbound!.CarriesUdp)
+        {
+            // As the TUN's UDP: a lane that carries TCP only refuses the flow, counted per lane, never sent another way.
+            _admission.RefusedUdp(flow, choice.Outbound.Tag, UdpSessions.LaneOf(choice.Outbound),
+                "its datagrams are dropped");
             return null;
         }
         _admission.Routed(flow, choice.Outbound!.Tag, choice.Decision);

@@ -66,7 +66,7 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
                 await ConnectAsync(destination);
                 break;
             case 3:
-                await AssociateAsync();
+                await AssociateAsync(destination);
                 break;
             default:
                 await ReplyAsync(7, default);
@@ -112,8 +112,13 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
             await inbound.RelayAsync(client, route, remote, _buffer.AsMemory(_start, _end - _start));
     }
 
-    private async Task AssociateAsync()
+    private async Task AssociateAsync(Destination declared)
     {
+        if (inbound.RefusesAssociation(client, declared))
+        {
+            await ReplyAsync(2, default); // connection not allowed by ruleset: the lane carries TCP only
+            return;
+        }
         var local = ((IPEndPoint)client.LocalEndPoint!).Address;
         using var association = new SocksUdpAssociation(inbound, client, local);
         await ReplyAsync(0, association.LocalEndPoint);
