@@ -27,7 +27,7 @@ public sealed class UtlsLaneTests : IDisposable
         return lane switch
         {
             "v2ray-trojan" => $$"""{"type": "trojan", "tag": "proxy", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{TlsPeers.V2rayTrojanPort}}, "password": "{{TlsPeers.Password}}", "tls": {{tls}}}""",
-            _ => $$"""{"type": "vless", "tag": "proxy", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{TlsPeers.V2rayVlessWsPort}}, "uuid": "{{TlsPeers.Uuid}}", "tls": {{tls}}, "transport": {"type": "ws", "path": "{{TlsPeers.WsPath}}"}}""",
+            _ => $$"""{"type": "vless", "tag": "proxy", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{TlsPeers.V2rayVlessWsPort}}, "uuid": "{{TlsPeers.Uuid}}", "tls": {{tls}}, "transport": {"type": "ws", "path": "{{TlsPeers.WsPath}}"} }""",
         };
     }
 
