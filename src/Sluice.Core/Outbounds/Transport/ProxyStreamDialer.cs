@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Sluice.Core.Outbounds.Socks;
 using Sluice.Core.Outbounds.Tls;
 
@@ -11,8 +12,10 @@ namespace Sluice.Core.Outbounds.Transport;
 ///    written (so early data can ride in it).
 /// Each failure is an <see cref="OutboundException"/> naming the outbound and the layer.
 /// </summary>
-internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, TransportOptions? transport)
+internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, TransportOptions? transport, ILogger logger)
 {
+    private readonly WebSocketEarlyData _earlyData = new(server.Who, logger);
+
     public ProxyServer Server => server;
 
     public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
@@ -34,7 +37,7 @@ internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, Tran
         }
         return transport switch
         {
-            WebSocketTransportOptions ws => new WebSocketStream(stream, ws, HostHeader(), server.Who, server.Dial.ConnectTimeout),
+            WebSocketTransportOptions ws => new WebSocketStream(stream, ws, HostHeader(), server.Who, server.Dial.ConnectTimeout, _earlyData),
             _ => stream,
         };
     }

@@ -20,7 +20,7 @@ internal static class WebSocketHandshake
     public static byte[] Request(WebSocketTransportOptions options, string host, string key, ReadOnlySpan<byte> earlyData)
     {
         string path = options.Path;
-        string? early = earlyData.IsEmpty ? null : Base64Url(earlyData);
+        string? early = earlyData.IsEmpty ? null : EarlyDataText(earlyData);
         if (early is not null && options.EarlyDataHeaderName is null)
         {
             int query = path.IndexOf('?');
@@ -65,5 +65,20 @@ internal static class WebSocketHandshake
         return "the server's 101 answer has no Sec-WebSocket-Accept";
     }
 
-    private static string Base64Url(ReadOnlySpan<byte> data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>
+    /// True when the 101's head carries <paramref name="header"/> with exactly <paramref name="value"/>: the server
+    /// took the early data as a subprotocol (RFC 6455 §4.2.2: it echoes the one it selected).
+    /// </summary>
+    public static bool Echoes(ReadOnlySpan<byte> head, string header, string value)
+    {
+        foreach (var line in Encoding.Latin1.GetString(head).Split("\r\n").Skip(1))
+        {
+            int colon = line.IndexOf(':');
+            if (colon > 0 && line[..colon].Trim().Equals(header, StringComparison.OrdinalIgnoreCase) && line[(colon + 1)..].Trim() == value) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Early data as it goes in the path or header: base64url without padding.</summary>
+    public static string EarlyDataText(ReadOnlySpan<byte> data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -6,7 +6,8 @@ namespace Sluice.Core.Outbounds.Transport;
 /// A byte stream carried in WebSocket binary frames over a connection (TLS or plain), client side:
 /// 1. the opening handshake goes out with the first write, its first max_early_data bytes inside the
 ///    request; a read first opens it without early data; the rest of that write waits for the 101
-///    (servers refuse frames sent before their answer);
+///    (servers refuse frames sent before their answer); early data in a header that the 101 does not
+///    echo is judged by <see cref="WebSocketEarlyData"/> (never resent: a server may have taken it silently);
 /// 2. writes become masked binary frames (at most 64 KiB each) under a write lock, shared with the
 ///    pongs and the close answer the read side sends;
 /// 3. reads hand out data frames' payloads, copied straight from the connection for large frames;
@@ -23,6 +24,7 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
     private readonly string _host;
     private readonly string _who;
     private readonly TimeSpan _timeout;
+    private readonly WebSocketEarlyData _earlyData;
     private readonly Lock _startLock = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
@@ -31,10 +33,12 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
     private int _inStart, _inEnd;
     private long _payloadLeft;
     private bool _closeSent, _ended;
+    private bool _earlyDataUnconfirmed, _received;
     private int _disposed;
 
-    public WebSocketStream(Stream inner, WebSocketTransportOptions options, string host, string who, TimeSpan timeout)
+    public WebSocketStream(Stream inner, WebSocketTransportOptions options, string host, string who, TimeSpan timeout, WebSocketEarlyData earlyData)
     {
+        _earlyData = earlyData;
         _inner = inner;
         _options = options;
         _host = host;
@@ -66,15 +70,18 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
                 handshake = _handshake;
                 return 0;
             }
-            int early = Math.Min(first.Length, _options.MaxEarlyData);
+            bool inHeader = _options.EarlyDataHeaderName is not null;
+            int early = inHeader && _earlyData.ServerIgnoresIt ? 0 : Math.Min(first.Length, _options.MaxEarlyData);
             string key = WebSocketHandshake.NewKey();
             byte[] request = WebSocketHandshake.Request(_options, _host, key, first[..early]);
-            handshake = _handshake = HandshakeAsync(request, key);
+            string? echo = inHeader && early > 0 ? WebSocketHandshake.EarlyDataText(first[..early]) : null;
+            handshake = _handshake = HandshakeAsync(request, key, echo);
             return early;
         }
     }
 
-    private async Task HandshakeAsync(byte[] request, string key)
+    /// <param name="echo">The early data's header value, which a server that took it echoes; null without early data in a header.</param>
+    private async Task HandshakeAsync(byte[] request, string key, string? echo)
     {
         using var limit = new CancellationTokenSource(_timeout);
         try
@@ -90,6 +97,7 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
                 _inEnd += n;
             }
             if (WebSocketHandshake.Check(_in.AsSpan(0, head), key) is { } problem) throw new IOException($"{_who}: {problem}");
+            if (echo is not null) _earlyDataUnconfirmed = !WebSocketHandshake.Echoes(_in.AsSpan(0, head), _options.EarlyDataHeaderName!, echo);
             _inStart = head; // bytes after the head are the first frames
         }
         catch (OperationCanceledException)
@@ -128,6 +136,28 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            int n = await ReadPayloadAsync(buffer, cancellationToken);
+            if (n > 0) _received = true;
+            else if (!buffer.IsEmpty) EndedWithNothing();
+            return n;
+        }
+        catch (IOException)
+        {
+            EndedWithNothing();
+            throw;
+        }
+    }
+
+    /// <summary>The server ended the connection: with unechoed early data and nothing received, it dropped the request.</summary>
+    private void EndedWithNothing()
+    {
+        if (_earlyDataUnconfirmed && !_received && Volatile.Read(ref _disposed) == 0) _earlyData.ServerIgnored(_options.EarlyDataHeaderName!);
+    }
+
+    private async ValueTask<int> ReadPayloadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         Start(default, out var handshake);
         await handshake;

@@ -25,7 +25,7 @@ internal sealed partial class TrojanOutbound : IOutbound, IProxyServerOutbound
         _key = TrojanProtocol.PasswordKey(options.Password);
         var server = new ProxyServer("trojan", options.Tag, options.Server, context);
         var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions) : null;
-        _dialer = new ProxyStreamDialer(server, tls, options.Transport);
+        _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
         _logger = logger;
     }
 

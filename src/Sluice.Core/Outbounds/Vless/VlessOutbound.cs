@@ -23,7 +23,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
         _options = options;
         var server = new ProxyServer("vless", options.Tag, options.Server, context);
         var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions) : null;
-        _dialer = new ProxyStreamDialer(server, tls, options.Transport);
+        _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
         _logger = logger;
     }
 
