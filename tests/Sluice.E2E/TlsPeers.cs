@@ -110,7 +110,7 @@ internal static class TlsPeers
                 {"listen": "@LISTEN", "port": @WS, "protocol": "vless",
                  "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
                  "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS,
-                   "wsSettings": {"path": "@PATH"}}}
+                   "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}}
               ],
               "outbounds": [{"protocol": "freedom", "sendThrough": "@SOURCE"}]
             }
@@ -134,10 +134,12 @@ internal static class TlsPeers
     public static string Trojan(string tag, TestCertificates certificates, int port = TrojanGfwPort, string password = Password, string extra = "") =>
         $$"""{"type": "trojan", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{port}}, "password": "{{password}}", "tls": {{Tls(certificates)}}{{extra}}}""";
 
-    public static string Vless(string tag, TestCertificates certificates, bool ws = false, string uuid = Uuid, string extra = "")
+    /// <param name="earlyData">max_early_data in the Sec-WebSocket-Protocol header (0: none); v2ray 4.34 ignores it (4.37+ and Xray take it).</param>
+    public static string Vless(string tag, TestCertificates certificates, bool ws = false, string uuid = Uuid, string extra = "", int earlyData = 0)
     {
+        string early = earlyData > 0 ? $", \"max_early_data\": {earlyData}, \"early_data_header_name\": \"Sec-WebSocket-Protocol\"" : "";
         string transport = ws
-            ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\"}" /* v2ray 4.34 has no WebSocket early data (4.35+ and Xray do) */
+            ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\"" + early + "}"
             : "";
         return $$"""{"type": "vless", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{(ws ? V2rayVlessWsPort : V2rayVlessPort)}}, "uuid": "{{uuid}}", "tls": {{Tls(certificates)}}{{transport}}{{extra}}}""";
     }

@@ -67,6 +67,29 @@ public sealed class TrojanVlessLaneTests : IDisposable
         Assert.True($"udp-through-{lane}" == result.Stdout.Trim(), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
     }
 
+    /// <summary>
+    /// v2ray 4.34 answers the upgrade without echoing the early data (its wsSettings' maxEarlyData is a field it
+    /// does not know) and drops it: the first connection gets nothing, the outbound learns it (one info line),
+    /// and from then on the request rides in the first frame: 100 MiB intact.
+    /// </summary>
+    [Fact]
+    public void VlessWs_EarlyDataTheServerDrops_FirstConnectionLearnsIt_ThenDownloadArrivesIntact()
+    {
+        string expected = ProxyPeers.WriteBlob(_testbed);
+        TlsPeers.StartV2ray(_testbed, _certificates);
+        var engine = _testbed.StartEngine(ProxyPeers.TunConfig(TlsPeers.Vless("proxy", _certificates, ws: true, earlyData: 2048), final: "proxy")).WaitStarted();
+
+        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
+        Assert.False(first.Ok, first + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed)); // the request in the header was dropped
+        Assert.True(engine.WaitFor("ignores early data", TimeSpan.FromSeconds(5)), engine.Log + TlsPeers.V2rayLog(_testbed));
+
+        var result = _testbed.RunInClient(Long, "sh", "-c", $"curl -sS --max-time 80 {ProxyPeers.HiddenUrl("blob.bin")} | sha256sum");
+
+        Assert.True(result.Ok, result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.True(expected == result.Stdout.Split(' ')[0], result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.Single(engine.Log.Split('\n'), l => l.Contains("ignores early data", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("trojan-gfw")]
     [InlineData("v2ray-trojan")]
