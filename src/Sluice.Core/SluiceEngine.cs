@@ -59,6 +59,7 @@ public sealed partial class SluiceEngine : IDisposable
     private TcpNat? _nat4;
     private TcpNat? _nat6;
     private UdpSessions? _udp;
+    private OwnerLookups? _owners;
     private IcmpEchoRelay? _icmp4;
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
@@ -196,7 +197,8 @@ public sealed partial class SluiceEngine : IDisposable
         }
         _udp = new UdpSessions(_tun, admission, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits);
         var packetLog = _logs.CreateLogger("packets");
-        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), lookup, _dnsHijack, admission);
+        if (_platform.Processes is { } owners) _owners = new OwnerLookups(owners, _limits.PendingOwnerLookups, packetLog);
+        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), _platform.Processes, _dnsHijack, admission, _owners);
         _l3 = new L3Lanes(_tun, inbound, packetLog, _limits);
         _loop = new PacketLoop(_tun, new TcpNatPath(_tun, _nat4, _nat6, inbound, _l3, packetLog), _udp,
             new IcmpPath(_tun, _icmp4, _icmp6, inbound, _l3, _limits), _l3, inbound, packetLog, _limits, _time);
@@ -331,6 +333,8 @@ public sealed partial class SluiceEngine : IDisposable
         _dnsServer = null;
         _tun?.Dispose();
         _loop?.Stop();
+        _owners?.Dispose();
+        _owners = null;
         foreach (var outbound in _outbounds.Values) outbound.Dispose();
         _outbounds.Clear();
         foreach (var owned in _owned) owned.Dispose();
