@@ -43,8 +43,10 @@ git -C "$ROOT" diff HEAD > "$WORK/uncommitted.patch"
 build before "$(git -C "$ROOT" rev-parse --verify "$REF^{commit}")"
 build after "$(git -C "$ROOT" rev-parse HEAD)" "$WORK/uncommitted.patch"
 
-# The summary lines of a bench script ("label: ... sluice N ...") as "label<TAB>N", one per figure.
-figures() { sed -nE 's/^ *([^:]+):.*[ ,]sluice ([0-9.]+).*/\1\t\2/p'; }
+# The summary lines of a bench script ("label: ... sluice N ..., ratio R") as "label<TAB>N" and, where the line
+# has the ratio to the script's own anchor (measured in the same run), "label vs anchor<TAB>R": on a loaded
+# machine the absolute figures swing from run to run, the ratio to the anchor much less.
+figures() { sed -nE -e h -e 's/^ *([^:]+):.*[ ,]sluice ([0-9.]+).*/\1\t\2/p' -e g -e 's/^ *([^:]+):.*[ ,]sluice [0-9.]+.*, ratio ([0-9.]+).*/\1 vs anchor\t\2/p'; }
 
 default_args() {
   case "$(basename "$1")" in

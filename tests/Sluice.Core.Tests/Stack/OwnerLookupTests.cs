@@ -100,7 +100,16 @@ public sealed class OwnerLookupTests : IDisposable
     /// <summary>The next segment written towards the relay listener; its NAT port.</summary>
     private ushort TowardsRelay()
     {
-        Assert.True(IpPacket.TryParse(_tun.Take(Wait), out var packet));
+        byte[] written;
+        try
+        {
+            written = _tun.Take(Wait);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"nothing reached the relay listener within {Wait.TotalSeconds} s: the packet thread is not serving other flows");
+        }
+        Assert.True(IpPacket.TryParse(written, out var packet));
         Assert.Equal((NatPeer, App), (packet.Source, packet.Destination));
         var segment = TcpOf(packet);
         Assert.Equal(ListenPort, segment.DestinationPort);
