@@ -98,6 +98,7 @@ internal sealed partial class PacketLoop
     {
         lock (_gate)
         {
+            if (_stopping) return; // the stages it would feed are being stopped
             TakeAnswers(now);
             _l3.Flush();
         }
