@@ -32,9 +32,9 @@ public sealed record EnginePlatform(
 
 /// <summary>
 /// The engine: one TUN inbound, the router and the outbounds. Start order matters:
-/// 1. remove what a killed earlier run left (rules, routes);
+/// 1. remove what a killed earlier run left (rules, routes), on its own thread while 2 runs;
 /// 2. open the TUN, bind the relay listeners on its addresses;
-/// 3. start the packet thread, then install auto_route so traffic only arrives once it is served.
+/// 3. start the packet thread, then (once 1 is done) install auto_route so traffic only arrives once it is served.
 /// Stop runs the same steps backwards and removes everything it added.
 /// </summary>
 public sealed partial class SluiceEngine : IDisposable
@@ -62,6 +62,7 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp4;
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
+    private Task? _staleRemoval;
     private ITimer? _sweeper;
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
@@ -174,7 +175,11 @@ public sealed partial class SluiceEngine : IDisposable
                 EngineMode.WithSets(tunOptions.RouteExcludeAddress, tunOptions.RouteExcludeAddressSet, _ruleSets),
                 tunOptions.StrictRoute)
             { Scope = tunOptions.Scope };
-            _platform.Routes.RemoveStale(_routePlan);
+            // What a killed run left (rules, the table's routes) is removed while the TUN comes up and the lanes
+            // start: different objects, each a process start or more; both are done before the routes go in.
+            var routes = _platform.Routes;
+            var plan = _routePlan;
+            _staleRemoval = Task.Factory.StartNew(() => routes.RemoveStale(plan), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
         _tun = _platform.OpenTun(tunOptions);
@@ -209,7 +214,11 @@ public sealed partial class SluiceEngine : IDisposable
         _loop.Start();
         _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval);
 
-        if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
+        if (_routePlan is not null)
+        {
+            _staleRemoval?.GetAwaiter().GetResult();
+            _platform.Routes!.Apply(_routePlan);
+        }
         LogStarted(_logger, _tun.Name, string.Join(", ", tunOptions.Address), _tun.Mtu, _routePlan is not null, FwMark);
         foreach (var line in router.Describe()) LogRule(_logger, line);
     }
@@ -300,6 +309,16 @@ public sealed partial class SluiceEngine : IDisposable
 
     public void Stop()
     {
+        // A start that failed half-way may still be removing a killed run's leftovers: that ends first.
+        try
+        {
+            _staleRemoval?.Wait();
+        }
+        catch (AggregateException e)
+        {
+            LogCleanupFailed(_logger, e.InnerException?.Message ?? e.Message);
+        }
+        _staleRemoval = null;
         // Routes first: from here on the host's traffic no longer enters the TUN.
         if (_routePlan is not null)
         {
