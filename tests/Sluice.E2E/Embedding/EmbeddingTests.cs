@@ -25,8 +25,9 @@ public sealed class EmbeddingTests : IDisposable
     }
 
     /// <summary>The rules of the acceptance: process (via find_owner), domain (via the DNS hijack's map), block; the rest direct.</summary>
-    private string Config(string extraRules = "", string routeExtra = "") => WithDns(_peer.SluiceConfig(_sluiceKeys.Private,
-        """{"port": 53, "action": "hijack-dns"}, """ +
+    /// <param name="firstRules">Rules ahead of the others (ending with ", "): the DNS map names the server's address blocked.example.</param>
+    private string Config(string extraRules = "", string routeExtra = "", string firstRules = "") => WithDns(_peer.SluiceConfig(_sluiceKeys.Private,
+        """{"port": 53, "action": "hijack-dns"}, """ + firstRules +
         $$"""{"process_name": "{{EmbeddingHost.OwnerName}}", "outbound": "wg"}, """ +
         """{"domain_suffix": "tunnel.example", "outbound": "wg"}, {"domain": "blocked.example", "outbound": "block"}""" + extraRules)
         .Replace("\"type\": \"tun\",", $"\"type\": \"tun\", \"interface_name\": \"{EmbeddingHost.TunName}\",")
@@ -50,7 +51,7 @@ public sealed class EmbeddingTests : IDisposable
         _testbed.RunInClient(Curl, ["curl", "-sS", "--max-time", "10", .. extra, url]);
 
     [Fact]
-    public void EmbeddedEngine_OnTheHostsTun_RoutesByOwnerDomainAndRules_ReloadsStopsAndRestarts()
+    public async Task EmbeddedEngine_OnTheHostsTun_RoutesByOwnerDomainAndRules_ReloadsStopsAndRestarts()
     {
         _host = EmbeddingHost.Start(_testbed);
         string config = WriteConfig("embedded.json", Config());
@@ -100,7 +101,8 @@ public sealed class EmbeddingTests : IDisposable
         var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(120), "sh", "-c",
             $"curl -sS --max-time 100 --speed-time 10 --speed-limit 1 --limit-rate 8M --local-port {OwnedPorts} {EngineConfigs.ServerUrl("blob.bin")} | sha256sum"));
         WaitForNewOwnedFlow(ownerLines);
-        string reloaded = WriteConfig("reloaded.json", Config(extraRules: $$""", {"ip_cidr": "{{NamespaceTestbed.ServerV4}}/32", "outbound": "wg"}"""));
+        // The new rule goes first: an in-place reload keeps the DNS map, in which dig above named the server's address blocked.example.
+        string reloaded = WriteConfig("reloaded.json", Config(firstRules: $$"""{"ip_cidr": "{{NamespaceTestbed.ServerV4}}/32", "outbound": "wg"}, """));
         string reloadAnswer = _host.Send($"reload {reloaded}", "reloaded", "reload-failed");
         Assert.StartsWith("reloaded {", reloadAnswer);
         using (var result = System.Text.Json.JsonDocument.Parse(reloadAnswer["reloaded ".Length..]))
@@ -114,7 +116,7 @@ public sealed class EmbeddingTests : IDisposable
         Assert.StartsWith("reload-failed ", _host.Send($"reload {broken}", "reloaded", "reload-failed"));
         WaitForOutput("route.final");
         Assert.Equal("connected", _host.Status().GetProperty("data").GetProperty("state").GetString());
-        var downloaded = download.GetAwaiter().GetResult();
+        var downloaded = await download;
         Assert.True(downloaded.Ok, downloaded + "\n" + _host.Transcript);
         Assert.Equal(expected, downloaded.Stdout.Split(' ')[0]);
 
@@ -139,7 +141,7 @@ public sealed class EmbeddingTests : IDisposable
             Assert.Equal(0, result.RootElement.GetProperty("kept").GetInt32());
             Assert.True(result.RootElement.GetProperty("closed").GetInt32() >= 1, restartAnswer);
         }
-        var cutResult = cut.GetAwaiter().GetResult();
+        var cutResult = await cut;
         Assert.False(cutResult.Ok, "the download ran on across a reload that restarted the engine: " + cutResult);
 
         // Stop, stop again (harmless), status after stop, then start again on the same TUN.
