@@ -31,8 +31,18 @@ public sealed partial class SluiceEngine
                 EngineMode.WithSets(tunOptions.RouteExcludeAddress, tunOptions.RouteExcludeAddressSet, _ruleSets!),
                 tunOptions.StrictRoute)
             { Scope = tunOptions.Scope };
-            _platform.Routes.RemoveStale(_routePlan);
-        }, RemoveRoutes); // also what a failed apply below half added
+            // What a killed run left is removed on its own thread while the TUN and the lanes come up (each
+            // removal is a process start or more); auto_route waits for it before its routes go in.
+            var routes = _platform.Routes;
+            var plan = _routePlan;
+            _staleRemoval = Task.Factory.StartNew(() => routes.RemoveStale(plan), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, () =>
+        {
+            // A start that failed half-way may still be removing leftovers: that ends first (a failure of it is
+            // logged by the stages); then what a failed apply below half added goes.
+            try { WaitForStaleRemoval(); }
+            finally { RemoveRoutes(); }
+        });
         _stages.Start("tun", () => _tun = _platform.OpenTun(tunOptions), () => _tun?.Dispose());
         var tun = _tun!;
         var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
@@ -84,10 +94,19 @@ public sealed partial class SluiceEngine
         _stages.Start("sweeper", () => _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval), () => _sweeper?.Dispose());
         _stages.Start("auto_route", () =>
         {
-            if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
+            if (_routePlan is null) return;
+            WaitForStaleRemoval();
+            _platform.Routes!.Apply(_routePlan);
         }, RemoveRoutes);
         LogStarted(_logger, tun.Name, string.Join(", ", tunOptions.Address), tun.Mtu, _routePlan is not null, FwMark);
         foreach (var line in router.Describe()) LogRule(_logger, line);
+    }
+
+    private void WaitForStaleRemoval()
+    {
+        var removal = _staleRemoval;
+        _staleRemoval = null;
+        removal?.GetAwaiter().GetResult();
     }
 
     /// <summary>From here on the host's traffic no longer enters the TUN.</summary>

@@ -63,6 +63,7 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp4;
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
+    private Task? _staleRemoval;
     private ITimer? _sweeper;
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
