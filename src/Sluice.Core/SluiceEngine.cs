@@ -147,6 +147,8 @@ public sealed partial class SluiceEngine : IDisposable
         _ruleSets.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
         var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
         var lanes = _lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        if (_dnsServer is { } dnsForRules)
+            lanes.Resolver = (name, action, ct) => dnsForRules.ResolveForRuleAsync(action.Server, name, action.Strategy, ct);
         var admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");

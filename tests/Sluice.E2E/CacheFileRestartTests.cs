@@ -39,7 +39,7 @@ public sealed class CacheFileRestartTests : IDisposable
             "final": "pick",
             "default_domain_resolver": "lan"
           },
-          "experimental": {"cache_file": {"enabled": true, "path": "{{cacheFile}}", "store_fakeip": true}}
+          "experimental": {"cache_file": {"enabled": true, "path": "{{cacheFile}}", "store_fakeip": true} }
         }
         """;
 

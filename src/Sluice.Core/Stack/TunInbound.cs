@@ -27,7 +27,11 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, Func<FlowKe
     public FlowContext NewFlow(in FlowKey key)
     {
         var flow = new FlowContext(key, tag, processLookup);
-        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
+        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain))
+        {
+            flow.Domain = domain;
+            flow.DestinationIsName = dns.Map.IsFakeIp(key.Destination);
+        }
         return flow;
     }
 
