@@ -49,7 +49,7 @@ internal sealed partial class LaneSelector(
     /// The name lookups of resolve rules (the engine's DNS server); null: resolve rules are passed over. The
     /// addresses come back empty when the lookup finds none.
     /// </summary>
-    public Func<string, ResolveAction, CancellationToken, ValueTask<IReadOnlyList<Packets.NetAddress>>>? Resolver { get; set; }
+    public Func<string, Configuration.ResolveAction, CancellationToken, ValueTask<IReadOnlyList<Packets.NetAddress>>>? Resolver { get; set; }
 
     /// <param name="stopAtResolve">
     /// True where the caller can wait for a lookup (the TCP relay, the mixed inbound): a resolve rule's flow

@@ -109,8 +109,11 @@ internal sealed partial class TcpRelay : IDisposable
             var outbound = choice.Outbound!;
             if (_dns is not null && _dns.Map.IsFakeIp(destination.Address))
             {
-                // fakeip: a proxy dials the name; the direct lane needs the real address behind it.
-                NetAddress? real = outbound is Outbounds.Direct.DirectOutbound && flow.Domain is not null
+                // fakeip: a proxy dials the name; the direct lane needs the real address behind it, also when a
+                // group's member is the direct outbound (else it would dial the placeholder 0.0.0.0).
+                var carrier = outbound;
+                while (carrier is Outbounds.Groups.OutboundGroup { Effective: { } member }) carrier = member;
+                NetAddress? real = carrier is Outbounds.Direct.DirectOutbound && flow.Domain is not null
                     ? await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token)
                     : default(NetAddress);
                 if (flow.Domain is null || real is null)
