@@ -172,6 +172,8 @@ public sealed partial class SluiceEngine : IDisposable
             router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
         });
         var lanes = _lanes = new LaneSelector(router!, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        if (_dnsServer is { } dnsForRules)
+            lanes.Resolver = (name, action, ct) => dnsForRules.ResolveForRuleAsync(action.Server, name, action.Strategy, ct);
         var admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");

@@ -43,6 +43,19 @@ public sealed class FlowContext
     /// <summary>The sniffed protocol: "tls", "http", "quic", "dns".</summary>
     public string? Protocol { get; set; }
 
+    /// <summary>
+    /// The destination stands for a name (<see cref="Domain"/>): a fake address, or a proxy request by name. Only
+    /// such a flow is looked up by a resolve rule, as sing-box resolves only a name destination.
+    /// </summary>
+    public bool DestinationIsName { get; set; }
+
+    /// <summary>
+    /// What a resolve rule found for <see cref="Domain"/>. Once set, IP items (ip_cidr, ip_is_private, the
+    /// ip_cidr of rule sets) test these addresses instead of the destination, which is only a stand-in for
+    /// the name. Empty when the lookup found nothing: IP items then match nothing.
+    /// </summary>
+    public IReadOnlyList<NetAddress>? ResolvedAddresses { get; set; }
+
     /// <summary>True once a sniff verdict was given (or the caller sniffed); sniff rules are then skipped.</summary>
     public bool Sniffed { get; set; }
 

@@ -14,7 +14,7 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
 {
     public LaneSelector Lanes => lanes;
 
-    public LaneChoice Choose(FlowContext flow, int startAt = 0) => lanes.Choose(flow, startAt);
+    public LaneChoice Choose(FlowContext flow, int startAt = 0, bool stopAtResolve = false) => lanes.Choose(flow, startAt, stopAtResolve);
 
     public LaneChoice FromDecision(RouteDecision decision) => lanes.FromDecision(decision);
 

@@ -46,7 +46,7 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
                 return;
             }
             var flow = inbound.NewFlow(key);
-            var choice = inbound.Choose(flow);
+            var choice = inbound.Choose(flow, stopAtResolve: true);
             if (inbound.Parked(flow, packet.Buffer)) return;
             if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;
             if (choice.Kind is LaneKind.Reject or LaneKind.Drop)

@@ -41,12 +41,16 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLoo
             if (owners.Readmitting is { } answer && answer.Key == key) flow.ResolveProcess(answer.Process);
             else flow.CachedOnly = true;
         }
-        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
+        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain))
+        {
+            flow.Domain = domain;
+            flow.DestinationIsName = dns.Map.IsFakeIp(key.Destination);
+        }
         return flow;
     }
 
     /// <summary>The lane of a flow routed at its SYN.</summary>
-    public LaneChoice Choose(FlowContext flow) => Settled(flow, admission.Choose(flow));
+    public LaneChoice Choose(FlowContext flow, bool stopAtResolve = false) => Settled(flow, admission.Choose(flow, stopAtResolve: stopAtResolve));
 
     /// <summary>
     /// True when the decision just made asked for a process only the slow lookup can find: the packet is parked

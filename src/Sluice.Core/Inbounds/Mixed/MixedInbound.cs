@@ -99,7 +99,7 @@ internal sealed partial class MixedInbound : ILocalInbound
     }
 
     /// <summary>Routes a request like a TUN flow; null when the rules refuse it (logged).</summary>
-    internal MixedRoute? Route(Socket client, byte protocol, Destination destination)
+    internal async Task<MixedRoute?> RouteAsync(Socket client, byte protocol, Destination destination)
     {
         var source = (IPEndPoint)client.RemoteEndPoint!;
         var local = NetAddress.FromIPAddress(source.Address);
@@ -109,10 +109,20 @@ internal sealed partial class MixedInbound : ILocalInbound
         var listener = LocalInbounds.IsWildcard(_bound.Address) ? (IPEndPoint)client.LocalEndPoint! : _bound;
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
-        var flow = new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
-        var choice = _admission.Choose(flow);
+        var flow = new FlowContext(key, _options.Tag, _lookup, socketKey)
+        {
+            Domain = destination.Domain,
+            Sniffed = destination.Domain is not null,
+            DestinationIsName = destination.Domain is not null && destination.Address == default,
+        };
+        var choice = _admission.Choose(flow, stopAtResolve: true);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
-        while (choice.Kind == LaneKind.NeedsSniff) choice = _admission.Choose(flow, choice.Decision.ResumeAt);
+        while (choice.Kind is LaneKind.NeedsSniff or LaneKind.NeedsResolve)
+        {
+            choice = choice.Kind == LaneKind.NeedsResolve
+                ? await _admission.Lanes.ResolveAsync(flow, choice, CancellationToken.None)
+                : _admission.Choose(flow, choice.Decision.ResumeAt, stopAtResolve: true);
+        }
         if (choice.Kind != LaneKind.Outbound)
         {
             _admission.Refused(flow, choice);
