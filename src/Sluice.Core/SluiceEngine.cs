@@ -63,6 +63,9 @@ public sealed partial class SluiceEngine : IDisposable
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
     private ITimer? _sweeper;
+    private readonly object _sweepLock = new();
+    private long _sweepDue = long.MaxValue; // engine ms when the sweeper fires next; MaxValue = not armed
+    private long _lastTraffic = long.MinValue; // engine ms of the latest TUN batch
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
@@ -199,7 +202,7 @@ public sealed partial class SluiceEngine : IDisposable
         var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), lookup, _dnsHijack, admission);
         _l3 = new L3Lanes(_tun, inbound, packetLog, _limits);
         _loop = new PacketLoop(_tun, new TcpNatPath(_tun, _nat4, _nat6, inbound, _l3, packetLog), _udp,
-            new IcmpPath(_tun, _icmp4, _icmp6, inbound, _l3, _limits), _l3, inbound, packetLog, _limits, _time);
+            new IcmpPath(_tun, _icmp4, _icmp6, inbound, _l3, _limits), _l3, inbound, packetLog, _limits, _time) { BatchHandled = NoteTraffic };
         foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, Attachment);
 
         _relay4?.Start();
@@ -207,7 +210,8 @@ public sealed partial class SluiceEngine : IDisposable
         _icmp4?.Start();
         _icmp6?.Start();
         _loop.Start();
-        _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval);
+        _sweepDue = _time.Milliseconds() + (long)_limits.SweepInterval.TotalMilliseconds;
+        _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, Timeout.InfiniteTimeSpan);
 
         if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
         LogStarted(_logger, _tun.Name, string.Join(", ", tunOptions.Address), _tun.Mtu, _routePlan is not null, FwMark);
@@ -254,25 +258,6 @@ public sealed partial class SluiceEngine : IDisposable
     {
         uint hostMask = prefix.Length >= 32 ? 0 : uint.MaxValue >> prefix.Length;
         return (address.V4Value & hostMask) == hostMask;
-    }
-
-    private void Sweep()
-    {
-        long now = _time.Milliseconds();
-        long grace = (long)_limits.TcpNatClosedGrace.TotalMilliseconds, unaccepted = (long)_limits.TcpNatUnaccepted.TotalMilliseconds;
-        try
-        {
-            _nat4?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _nat6?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _udp?.Sweep(now);
-            _l3?.Sweep(now);
-            _icmp4?.Sweep(now);
-            _icmp6?.Sweep(now);
-        }
-        catch (Exception e)
-        {
-            LogSweepFailed(_logger, e.Message);
-        }
     }
 
     /// <summary>

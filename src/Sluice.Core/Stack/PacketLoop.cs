@@ -21,6 +21,9 @@ internal sealed partial class PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSess
 
     public long Packets { get; private set; }
 
+    /// <summary>Told the engine's time after each batch (new flows may have been made): the engine's sweeper wakes from it.</summary>
+    public Action<long>? BatchHandled { get; init; }
+
     public void Start()
     {
         _thread = new Thread(Run) { IsBackground = true, Name = "sluice-tun-read" };
@@ -77,6 +80,7 @@ internal sealed partial class PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSess
         }
         l3.Flush();
         Packets += count;
+        BatchHandled?.Invoke(now);
     }
 
     private void Handle(Span<byte> slot, int offset, int length, long now)
