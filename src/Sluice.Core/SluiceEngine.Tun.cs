@@ -84,14 +84,25 @@ public sealed partial class SluiceEngine
         _stages.Start("packet thread", () =>
         {
             _loop = new PacketLoop(tun, new TcpNatPath(tun, _nat4, _nat6, inbound, l3, packetLog), _udp!,
-                new IcmpPath(tun, _icmp4, _icmp6, inbound, l3, _limits), l3, inbound, packetLog, _limits, _time);
+                new IcmpPath(tun, _icmp4, _icmp6, inbound, l3, _limits), l3, inbound, packetLog, _limits, _time) { BatchHandled = NoteTraffic };
             _loop.Start();
         }, () =>
         {
             tun.Dispose(); // ends the blocking read
             _loop?.Stop();
         });
-        _stages.Start("sweeper", () => _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval), () => _sweeper?.Dispose());
+        _stages.Start("sweeper", () =>
+        {
+            // Deadline-driven (SluiceEngine.Sweep.cs): armed one interval out, then re-armed for the next expiry or by traffic.
+            _sweepDue = _time.Milliseconds() + (long)_limits.SweepInterval.TotalMilliseconds;
+            _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, Timeout.InfiniteTimeSpan);
+        }, () =>
+        {
+            // The packet thread stops after this stage and may still note traffic: it finds no timer, not a disposed one.
+            ITimer? sweeper;
+            lock (_sweepLock) (sweeper, _sweeper) = (_sweeper, null);
+            sweeper?.Dispose();
+        });
         _stages.Start("auto_route", () =>
         {
             if (_routePlan is null) return;

@@ -65,6 +65,9 @@ public sealed partial class SluiceEngine : IDisposable
     private AutoRoutePlan? _routePlan;
     private Task? _staleRemoval;
     private ITimer? _sweeper;
+    private readonly object _sweepLock = new();
+    private long _sweepDue = long.MaxValue; // engine ms when the sweeper fires next; MaxValue = not armed
+    private long _lastTraffic = long.MinValue; // engine ms of the latest TUN batch
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
@@ -238,25 +241,6 @@ public sealed partial class SluiceEngine : IDisposable
     {
         uint hostMask = prefix.Length >= 32 ? 0 : uint.MaxValue >> prefix.Length;
         return (address.V4Value & hostMask) == hostMask;
-    }
-
-    private void Sweep()
-    {
-        long now = _time.Milliseconds();
-        long grace = (long)_limits.TcpNatClosedGrace.TotalMilliseconds, unaccepted = (long)_limits.TcpNatUnaccepted.TotalMilliseconds;
-        try
-        {
-            _nat4?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _nat6?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _udp?.Sweep(now);
-            _l3?.Sweep(now);
-            _icmp4?.Sweep(now);
-            _icmp6?.Sweep(now);
-        }
-        catch (Exception e)
-        {
-            LogSweepFailed(_logger, e.Message);
-        }
     }
 
     /// <summary>

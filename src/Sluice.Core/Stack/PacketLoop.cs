@@ -42,6 +42,9 @@ internal sealed partial class PacketLoop
 
     public long Packets { get; private set; }
 
+    /// <summary>Told the engine's time after each batch (new flows may have been made): the engine's sweeper wakes from it.</summary>
+    public Action<long>? BatchHandled { get; init; }
+
     public void Start()
     {
         _thread = new Thread(Run) { IsBackground = true, Name = "sluice-tun-read" };
@@ -91,6 +94,7 @@ internal sealed partial class PacketLoop
             _l3.Flush();
             Packets += count;
         }
+        BatchHandled?.Invoke(now);
     }
 
     /// <summary>Handles again the first packets of flows whose process is now known (on the worker, when the packet thread is not in a batch).</summary>
@@ -102,6 +106,7 @@ internal sealed partial class PacketLoop
             TakeAnswers(now);
             _l3.Flush();
         }
+        BatchHandled?.Invoke(now); // readmitted flows are new flows: the sweeper may need to wake for them
     }
 
     private void TakeAnswers(long now)
