@@ -262,13 +262,13 @@ public sealed class PacketLoopTests : IDisposable
         return ip;
     }
 
-    private static TcpSegment TcpOf(in IpPacket packet)
+    internal static TcpSegment TcpOf(in IpPacket packet)
     {
         Assert.True(TcpSegment.TryParse(packet.Payload, out var segment));
         return segment;
     }
 
-    private static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
+    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
     {
         var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20);
         var tcp = packet.AsSpan(20);
@@ -283,7 +283,7 @@ public sealed class PacketLoopTests : IDisposable
         return packet;
     }
 
-    private static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
+    internal static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
     {
         var packet = new byte[48 + payload.Length];
         int n = PacketBuilder.Udp(packet, source, sourcePort, destination, destinationPort, payload);
