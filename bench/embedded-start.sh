@@ -97,35 +97,8 @@ for i in $(seq $(( RUNS * HAVE_EXE ))); do
 done
 
 # --- cold vs warm connections/s through the exe's mixed inbound ------------------------------------------------
-cat > "$BENCH_DIR/conns.py" <<'PY'
-import socket, struct, sys, threading, time
-def serve(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", port)); s.listen(1024)
-    def one(c):
-        try: c.recv(1); c.sendall(b"x")
-        finally: c.close()
-    print("ready", flush=True)
-    while True: threading.Thread(target=one, args=(s.accept()[0],), daemon=True).start()
-def once(proxy, host, port):
-    c = socket.create_connection(("127.0.0.1", proxy)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.sendall(b"\x05\x01\x00"); assert c.recv(2) == b"\x05\x00"
-    c.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", port))
-    r = b""
-    while len(r) < 10: r += c.recv(10 - len(r))
-    c.sendall(b"g"); assert c.recv(1) == b"x"; c.close()
-def rate(proxy, host, port, n):
-    t = time.perf_counter()
-    for _ in range(n): once(proxy, host, port)
-    return n / (time.perf_counter() - t)
-if sys.argv[1] == "serve": serve(int(sys.argv[2]))
-else:
-    proxy, host, port, n, warm = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-    cold = rate(proxy, host, port, n)
-    for _ in range(warm): once(proxy, host, port)
-    print("%.0f %.0f" % (cold, rate(proxy, host, port, n)))
-PY
 for ns in "$CLIENT" "$ROUTER"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"; done
-ip netns exec "$ROUTER" python3 "$BENCH_DIR/conns.py" serve 5301 > "$BENCH_DIR/conns-server.log" 2>&1 &
+ip netns exec "$ROUTER" python3 "$ROOT/bench/tools/conns.py" serve 5301 > "$BENCH_DIR/conns-server.log" 2>&1 &
 BENCH_PIDS+=($!)
 for _ in $(seq 50); do grep -q ready "$BENCH_DIR/conns-server.log" && break; sleep 0.1; done
 MIXED='{"log": {"level": "warn"}, "inbounds": [{"type": "mixed", "listen": "127.0.0.1", "listen_port": 2081}], "outbounds": [{"type": "direct", "tag": "direct"}]}'
@@ -143,7 +116,7 @@ for build in "${builds[@]}"; do
     SLUICE_PID=$!; BENCH_PIDS+=("$SLUICE_PID")
     for _ in $(seq 600); do grep -q "engine started" "$BENCH_DIR/sluice.log" && break; sleep 0.1; done
     for _ in $(seq 50); do ip netns exec "$CLIENT" ss -Hltn "sport = :2081" | grep -q LISTEN && break; sleep 0.05; done
-    read -r cold warm < <(ip netns exec "$CLIENT" python3 "$BENCH_DIR/conns.py" run 2081 "$SERVER_V4" 5301 "$CONNS" "$WARM")
+    read -r cold warm < <(ip netns exec "$CLIENT" python3 "$ROOT/bench/tools/conns.py" run 2081 "$SERVER_V4" 5301 "$CONNS" "$WARM")
     bench_stop_sluice
     cw[$build-cold]+="$cold "; cw[$build-warm]+="$warm "
     echo "$build run $i: cold $cold conn/s, warm $warm conn/s"

@@ -3,13 +3,21 @@
 #   start:  exec of `sluice run` with a WireGuard config to "engine started" in its log (ms, median of N)
 #   idle:   VmRSS 2 s after start, no traffic (MiB); wireguard-go's idle RSS with the same tunnel
 #   iperf:  client→router TCP through the tunnel to wireguard-go (Mbit/s) and the peak RSS (VmHWM) after it
-# Needs root, a Release build and artifacts/native/linux-x64/sluice (scripts/build-native.sh).
-# Run under `flock /tmp/sluice-bench.lock`.   bench/native-vs-jit.sh [RUNS] [IPERF_SECONDS]
+#   conns:  connections/s through `sluice run`'s mixed inbound (direct lane) to a one-byte server
+#           (bench/tools/conns.py): the first CONNS after start with no warm-up (cold), then CONNS after WARM
+#           untimed ones (warm)
+# and the issue-15 targets met/unmet: idle RSS ≤ 30 MiB, start ≤ 150 ms, cold conn/s within 10 % of warm.
+# Needs root, a Release build and artifacts/native/linux-x64/sluice (scripts/build-native.sh; $SLUICE_BINARY
+# names another). Run under `flock /tmp/sluice-bench.lock`.
+#   bench/native-vs-jit.sh [RUNS] [IPERF_SECONDS] [CONNS] [WARM]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 IPERF_SECONDS=${2:-5}
-NATIVE="$ROOT/artifacts/native/linux-x64/sluice"
+CONNS=${3:-500}
+WARM=${4:-5000}
+NATIVE=${SLUICE_BINARY:-$ROOT/artifacts/native/linux-x64/sluice}
+JIT_DLL="$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll"
 [ -x "$NATIVE" ] || { echo "no $NATIVE: run scripts/build-native.sh first" >&2; exit 1; }
 bench_wireguard_router
 
@@ -49,10 +57,29 @@ measure() {
 declare -A col
 for build in native jit; do
   for i in $(seq "$RUNS"); do
-    if [ "$build" = native ]; then r=$(measure "$NATIVE"); else r=$(measure dotnet "$ROOT/src/Sluice.Cli/bin/Release/net10.0/sluice.dll"); fi
+    if [ "$build" = native ]; then r=$(measure "$NATIVE"); else r=$(measure dotnet "$JIT_DLL"); fi
     read -r s idle mb peak <<< "$r"
     col[$build-start]+="$s "; col[$build-idle]+="$idle "; col[$build-mbits]+="$mb "; col[$build-peak]+="$peak "
     echo "$build run $i: start ${s} ms, idle ${idle} MiB, iperf ${mb} Mbit/s, peak ${peak} MiB"
+  done
+done
+
+# Cold vs warm connections/s through the mixed inbound, each build started afresh per run.
+for ns in "$CLIENT" "$ROUTER"; do ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"; done
+ip netns exec "$ROUTER" python3 "$ROOT/bench/tools/conns.py" serve 5301 > "$BENCH_DIR/conns-server.log" 2>&1 &
+BENCH_PIDS+=($!)
+for _ in $(seq 50); do grep -q ready "$BENCH_DIR/conns-server.log" && break; sleep 0.1; done
+echo '{"log": {"level": "warn"}, "inbounds": [{"type": "mixed", "listen": "127.0.0.1", "listen_port": 2081}], "outbounds": [{"type": "direct", "tag": "direct"}]}' > "$BENCH_DIR/mixed.json"
+for build in native jit; do
+  for i in $(seq "$RUNS"); do
+    if [ "$build" = native ]; then cmd=("$NATIVE"); else cmd=(dotnet "$JIT_DLL"); fi
+    ip netns exec "$CLIENT" "${cmd[@]}" run -c "$BENCH_DIR/mixed.json" > "$BENCH_DIR/mixed.log" 2>&1 &
+    pid=$!; BENCH_PIDS+=("$pid")
+    for _ in $(seq 600); do ip netns exec "$CLIENT" ss -Hltn "sport = :2081" | grep -q LISTEN && break; sleep 0.02; done
+    read -r cold warm < <(ip netns exec "$CLIENT" python3 "$ROOT/bench/tools/conns.py" run 2081 "$SERVER_V4" 5301 "$CONNS" "$WARM")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    col[$build-cold]+="$cold "; col[$build-warm]+="$warm "
+    echo "$build run $i: cold $cold conn/s, warm $warm conn/s"
   done
 done
 
@@ -76,3 +103,15 @@ for build in native jit; do
 done
 echo "| wireguard-go | $(size "$(command -v wireguard-go)") | – | $wg_idle | $wg_mbits | $wg_peak |"
 echo "(median of $RUNS; iperf3 ${IPERF_SECONDS} s per run)"
+echo
+echo "| build | cold conn/s (first $CONNS) | warm conn/s ($CONNS after $WARM) | cold / warm |"
+echo "|---|---|---|---|"
+for build in native jit; do
+  echo "| $build | $(median ${col[$build-cold]}) | $(median ${col[$build-warm]}) | $(ratio "$(median ${col[$build-cold]})" "$(median ${col[$build-warm]})") |"
+done
+verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN {ok = (dir == "le" ? v <= lim : v >= lim); print (ok ? "met" : "unmet")}'; }
+echo
+echo "targets (native build): idle RSS $(median ${col[native-idle]}) MiB ≤ 30: $(verdict "$(median ${col[native-idle]})" 30 le);" \
+  "start $(median ${col[native-start]}) ms ≤ 150: $(verdict "$(median ${col[native-start]})" 150 le);" \
+  "cold/warm $(ratio "$(median ${col[native-cold]})" "$(median ${col[native-warm]})") ≥ 0.90: $(verdict "$(ratio "$(median ${col[native-cold]})" "$(median ${col[native-warm]})")" 0.90 ge)"
+echo "commit $(git -C "$ROOT" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

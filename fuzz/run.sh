@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# A fuzz campaign: fuzz/run.sh TARGET [MINUTES] [mutate|afl]   (default 10 minutes, mutate)
+# A fuzz campaign: fuzz/run.sh TARGET[,TARGET...]|all [MINUTES] [mutate|afl]   (default 10 minutes, mutate)
+# Several targets run one after another from one published harness, MINUTES each; FUZZ_JOBS=N runs N
+# targets at a time (mutate only).
 # - mutate: Sluice.Fuzz's own mutation loop over the seeds (not coverage-guided; needs nothing installed);
 # - afl: coverage-guided AFL++ (Debian's afl++) over the SharpFuzz-instrumented assemblies. On this
 #   machine AFL++ 4.04c aborts at the fork-server start with SharpFuzz 2.x (signal 6 before any input),
@@ -9,14 +11,38 @@
 # test run. Prints executions and failures; exits 1 when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: fuzz/run.sh TARGET [MINUTES] [mutate|afl]}
+targets=${1:?usage: fuzz/run.sh TARGET[,TARGET...]|all [MINUTES] [mutate|afl]}
 minutes=${2:-10}
 engine=${3:-mutate}
+jobs=${FUZZ_JOBS:-1}
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-dotnet publish fuzz/Sluice.Fuzz -c Release -o "$work/bin" -nologo -v q
-dotnet "$work/bin/Sluice.Fuzz.dll" seeds "$work/seeds"
+if [ -n "${SLUICE_FUZZ_PUBLISHED:-}" ]; then
+  top=$SLUICE_FUZZ_PUBLISHED                       # one target of a multi-target run: reuse its harness
+else
+  top=$(mktemp -d)
+  trap 'rm -rf "$top"' EXIT
+  dotnet publish fuzz/Sluice.Fuzz -c Release -o "$top/bin" -nologo -v q
+  dotnet "$top/bin/Sluice.Fuzz.dll" seeds "$top/seeds"
+fi
+if [ "$targets" = all ]; then
+  # The target table is the truth: the usage line lists every registered target.
+  targets=$({ dotnet "$top/bin/Sluice.Fuzz.dll" 2>&1 || true; } | sed -n 's/.*targets: //p' | tr -d ' ')
+fi
+
+if [[ "$targets" == *,* ]]; then
+  [ "$engine" = mutate ] || { echo "several targets at once: mutate only" >&2; exit 2; }
+  # One campaign per target from the same published harness; exit 1 when any of them failed.
+  export SLUICE_FUZZ_PUBLISHED="$top"
+  failed=0
+  IFS=, read -ra list <<<"$targets"
+  printf '%s\n' "${list[@]}" | xargs -P "$jobs" -I{} bash "$0" {} "$minutes" mutate || failed=1
+  exit $failed
+fi
+target=$targets
+
+work=$(mktemp -d -p "$top")
+ln -s "$top/bin" "$work/bin"
+ln -s "$top/seeds" "$work/seeds"
 mkdir -p "$work/in"
 [ -d "fuzz/corpus/$target" ] && cp "fuzz/corpus/$target"/* "$work/in/" 2>/dev/null || true
 [ -d "$work/seeds/$target" ] && cp "$work/seeds/$target"/* "$work/in/"

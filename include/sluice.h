@@ -68,9 +68,21 @@ sluice_engine *sluice_start(const char *config_json, int tun_fd, const sluice_ho
  * or NULL handle does nothing. The host may sluice_start again on the same tun_fd afterwards. */
 void sluice_stop(sluice_engine *engine);
 
-/* Replaces the config: the engine restarts on the same TUN with it; new flows follow the new rules.
- * Returns 0, or -1 (sluice_last_error() says why; an invalid config leaves the running engine as it was). */
+/* Replaces the config. The new one is loaded and compiled first: one that does not load or compile is refused
+ * with -1 (sluice_last_error() names the JSON path of each error) and changes nothing. When only route.rules,
+ * route.final, outbounds and endpoints changed, it is applied in place: new flows follow the new rules, live
+ * flows on unchanged outbounds keep running, live flows on removed or changed outbounds are closed (TCP RST);
+ * on_state is not called. Any other change (inbounds, dns, log, …) restarts the engine on the same TUN
+ * (on_state: "connecting" then "connected") and cuts every live flow. Returns 0 (then sluice_reload_result()
+ * says what happened), or -1. */
 int sluice_reload(sluice_engine *engine, const char *config_json);
+
+/* What this thread's last sluice_reload did when it returned 0, as NUL-terminated UTF-8 JSON:
+ *   {"kept":N,"closed":N,"replaced":["tag",…],"restarted":null|"why","state":"connected"}
+ * kept: live flows still running; closed: live flows cut; replaced: outbounds removed or changed; restarted:
+ * null for an in-place reload, else why the engine had to restart (then kept is 0 and closed counts every
+ * flow that was live). "" when that reload failed or there was none. Valid until this thread's next sluice_reload. */
+const char *sluice_reload_result(void);
 
 /* The host's network changed (new default interface ifname/ifindex, or NULL/0 when unknown): WireGuard
  * peers handshake again from the new address. Returns 0, or -1 when the handle is not running. */

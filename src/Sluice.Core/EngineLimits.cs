@@ -52,6 +52,13 @@ public sealed record EngineLimits
     /// <summary>Sessions closed in one eviction when the cap is reached: a sixteenth, so a flood does not sort on every packet.</summary>
     public int UdpEvictionBatch => Math.Max(1, UdpSessions / 16);
 
+    /// <summary>
+    /// New flows waiting for their process (a rule names one and only a /proc scan can find it) at once: 256. Their
+    /// first packet waits off the packet thread, which serves every other flow meanwhile; more are dropped (the app
+    /// sends its SYN or datagram again).
+    /// </summary>
+    public int PendingOwnerLookups { get; init; } = 256;
+
     /// <summary>Hijacked DNS queries waiting for an upstream, per querying address; default 64. More are dropped (UDP: the app retries).</summary>
     public int PendingDnsPerClient { get; init; } = 64;
 

@@ -31,11 +31,11 @@ public sealed record EnginePlatform(
 }
 
 /// <summary>
-/// The engine: one TUN inbound, the router and the outbounds. Start order matters:
-/// 1. remove what a killed earlier run left (rules, routes);
-/// 2. open the TUN, bind the relay listeners on its addresses;
+/// The engine: one TUN inbound, the router and the outbounds, started as ordered stages (<see cref="EngineStages"/>):
+/// 1. DNS, rules and outbounds, then the local inbounds;
+/// 2. remove what a killed earlier run left (rules, routes); open the TUN, the data path's stages, the relay listeners;
 /// 3. start the packet thread, then install auto_route so traffic only arrives once it is served.
-/// Stop runs the same steps backwards and removes everything it added.
+/// Stop runs the same stages backwards and removes everything they added.
 /// </summary>
 public sealed partial class SluiceEngine : IDisposable
 {
@@ -45,7 +45,7 @@ public sealed partial class SluiceEngine : IDisposable
     private readonly EnginePlatform _platform;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _logs;
-    private readonly List<IDisposable> _owned = [];
+    private readonly EngineStages _stages;
     // Replaced whole by a reload; readers take the current dictionary once.
     private volatile Dictionary<string, IOutbound> _outbounds = new(StringComparer.Ordinal);
     private ITunDevice? _tun;
@@ -59,10 +59,15 @@ public sealed partial class SluiceEngine : IDisposable
     private TcpNat? _nat4;
     private TcpNat? _nat6;
     private UdpSessions? _udp;
+    private OwnerLookups? _owners;
     private IcmpEchoRelay? _icmp4;
     private IcmpEchoRelay? _icmp6;
     private AutoRoutePlan? _routePlan;
+    private Task? _staleRemoval;
     private ITimer? _sweeper;
+    private readonly object _sweepLock = new();
+    private long _sweepDue = long.MaxValue; // engine ms when the sweeper fires next; MaxValue = not armed
+    private long _lastTraffic = long.MinValue; // engine ms of the latest TUN batch
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
@@ -82,7 +87,11 @@ public sealed partial class SluiceEngine : IDisposable
         Connections = new ConnectionRegistry(platform.Time);
         _logs = logs;
         _logger = logs.CreateLogger("engine");
+        _stages = new EngineStages(_logger);
     }
+
+    /// <summary>The start's stages, in order; stopped in reverse.</summary>
+    internal EngineStages Stages => _stages;
 
     /// <summary>The built-in DNS server (null before start).</summary>
     public Dns.DnsServer? DnsServer => _dnsServer;
@@ -122,6 +131,7 @@ public sealed partial class SluiceEngine : IDisposable
         }
     }
 
+    /// <summary>The start, stage by stage (<see cref="EngineStages"/>); <see cref="Stop"/> runs their stops in reverse.</summary>
     private void StartCore(TunInboundOptions? tunOptions)
     {
         var sockets = _platform.Sockets(FwMark);
@@ -129,90 +139,61 @@ public sealed partial class SluiceEngine : IDisposable
         // its detours are the outbounds and endpoints by tag (looked up at first use), null = direct. It
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
-        _owned.Add(directForDns);
+        _stages.Start("dns-direct", () => { }, directForDns.Dispose);
         // Rules compile against rule-set handles and the Clash mode; the sets are loaded once outbounds exist.
-        if (_config.Experimental.CacheFile is { } cacheOptions) _cache = State.CacheFile.Open(cacheOptions, _logs.CreateLogger("cache-file"), _time);
-        Mode = EngineMode.Create(_config, _cache?.Mode);
-        if (_cache is { } modeCache) Mode.Changed += modeCache.SetMode;
-        _ruleSets = RuleSetLibrary.For(_config);
-        var scope = _scope = new RuleScope(_ruleSets.Handles, Mode);
-        _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope);
-        if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
-            LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
-        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer);
-        foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);
-        if (_cache is { } selectionCache) EngineMode.RememberSelections(_outbounds.Values, selectionCache);
+        _stages.Start("cache file", () =>
+        {
+            if (_config.Experimental.CacheFile is { } cacheOptions) _cache = State.CacheFile.Open(cacheOptions, _logs.CreateLogger("cache-file"), _time);
+            Mode = EngineMode.Create(_config, _cache?.Mode);
+            if (_cache is { } modeCache) Mode.Changed += modeCache.SetMode;
+        }, () => { _cache?.Dispose(); _cache = null; });
+        _stages.Start("rule sets", () => _ruleSets = RuleSetLibrary.For(_config), () => _ruleSets?.Dispose());
+        var scope = _scope = new RuleScope(_ruleSets!.Handles, Mode);
+        _stages.Start("dns server", () =>
+        {
+            _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope);
+            if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
+                LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
+        }, () => { _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1)); _dnsServer = null; });
+        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!);
+        _stages.Start("outbounds", () =>
+        {
+            foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);
+            if (_cache is { } selectionCache) EngineMode.RememberSelections(_outbounds.Values, selectionCache);
+        }, () =>
+        {
+            foreach (var outbound in _outbounds.Values) outbound.Dispose();
+            _outbounds.Clear();
+        });
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
-        _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs);
+        _stages.Start("subscriptions", () => _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs),
+            () => { _subscriptions?.Dispose(); _subscriptions = null; });
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
-        _ruleSets.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
-        var router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
-        var lanes = _lanes = new LaneSelector(router, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        Router? router = null;
+        _stages.Start("rules", () =>
+        {
+            _ruleSets!.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer!, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
+            router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
+        });
+        var lanes = _lanes = new LaneSelector(router!, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
+        if (_dnsServer is { } dnsForRules)
+            lanes.Resolver = (name, action, ct) => dnsForRules.ResolveForRuleAsync(action.Server, name, action.Strategy, ct);
         var admission = _admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
-        _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy");
+        _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
+            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
+            () => { _mixed?.Dispose(); _mixed = null; });
         var dnsLog = _logs.CreateLogger("dns");
-        _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
-            o => new Inbounds.Direct.DirectInbound(o, _dnsServer, lanes, lookup, dnsLog), dnsLog, "DNS");
+        _stages.Start("dns inbounds", () => _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,
+            o => new Inbounds.Direct.DirectInbound(o, _dnsServer!, lanes, lookup, dnsLog), dnsLog, "DNS"),
+            () => { _dnsListeners?.Dispose(); _dnsListeners = null; });
         if (tunOptions is null)
         {
-            LogStartedWithoutTun(_logger, string.Join(", ", new[] { _mixed.Describe(), _dnsListeners.Describe() }.Where(d => d.Length > 0)), FwMark);
+            LogStartedWithoutTun(_logger, string.Join(", ", new[] { _mixed!.Describe(), _dnsListeners!.Describe() }.Where(d => d.Length > 0)), FwMark);
             return;
         }
-
-        if (tunOptions.AutoRoute && _platform.Routes is not null)
-        {
-            _routePlan = new AutoRoutePlan(
-                tunOptions.InterfaceName,
-                ConfigDefaults.RouteTable,
-                FwMark,
-                ConfigDefaults.RulePriority,
-                tunOptions.Address.Any(a => a.IsV4),
-                tunOptions.Address.Any(a => !a.IsV4),
-                EngineMode.WithSets(tunOptions.RouteAddress, tunOptions.RouteAddressSet, _ruleSets),
-                EngineMode.WithSets(tunOptions.RouteExcludeAddress, tunOptions.RouteExcludeAddressSet, _ruleSets),
-                tunOptions.StrictRoute)
-            { Scope = tunOptions.Scope };
-            _platform.Routes.RemoveStale(_routePlan);
-        }
-
-        _tun = _platform.OpenTun(tunOptions);
-        var v4 = tunOptions.Address.FirstOrDefault(a => a.IsV4);
-        var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
-        var relayLog = _logs.CreateLogger("tcp");
-        _dnsHijack = new DnsHijack(_dnsServer, _tun, _logs.CreateLogger("dns"), Limits);
-        if (tunOptions.Address.Any(a => a.IsV4))
-        {
-            _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-            _relay4 = new TcpRelay(_nat4, sockets, admission, _dnsHijack, relayLog, _limits, _time);
-            _icmp4 = TryIcmp(sockets, v4: true);
-        }
-        if (tunOptions.Address.Any(a => !a.IsV4))
-        {
-            _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-            _relay6 = new TcpRelay(_nat6, sockets, admission, _dnsHijack, relayLog, _limits, _time);
-            _icmp6 = TryIcmp(sockets, v4: false);
-        }
-        _udp = new UdpSessions(_tun, admission, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits);
-        var packetLog = _logs.CreateLogger("packets");
-        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), lookup, _dnsHijack, admission);
-        _l3 = new L3Lanes(_tun, inbound, packetLog, _limits);
-        _loop = new PacketLoop(_tun, new TcpNatPath(_tun, _nat4, _nat6, inbound, _l3, packetLog), _udp,
-            new IcmpPath(_tun, _icmp4, _icmp6, inbound, _l3, _limits), _l3, inbound, packetLog, _limits, _time);
-        foreach (var endpoint in _outbounds.Values.OfType<WireGuardEndpoint>()) endpoint.Start(_tun, Attachment);
-
-        _relay4?.Start();
-        _relay6?.Start();
-        _icmp4?.Start();
-        _icmp6?.Start();
-        _loop.Start();
-        _sweeper = _time.CreateTimer(_ => Sweep(), null, _limits.SweepInterval, _limits.SweepInterval);
-
-        if (_routePlan is not null) _platform.Routes!.Apply(_routePlan);
-        LogStarted(_logger, _tun.Name, string.Join(", ", tunOptions.Address), _tun.Mtu, _routePlan is not null, FwMark);
-        foreach (var line in router.Describe()) LogRule(_logger, line);
+        StartTun(tunOptions, sockets, admission, router!);
     }
 
     private IcmpEchoRelay? TryIcmp(ISocketFactory sockets, bool v4)
@@ -225,6 +206,12 @@ public sealed partial class SluiceEngine : IDisposable
         {
             // Raw ICMP sockets need CAP_NET_RAW; without it echo requests are refused instead.
             LogNoIcmp(_logger, v4 ? "IPv4" : "IPv6", e.SocketErrorCode.ToString());
+            return null;
+        }
+        catch (NotSupportedException e)
+        {
+            // A socket factory without ICMP sockets (a host that only protects sockets, a test's).
+            LogNoIcmp(_logger, v4 ? "IPv4" : "IPv6", e.Message);
             return null;
         }
     }
@@ -257,25 +244,6 @@ public sealed partial class SluiceEngine : IDisposable
         return (address.V4Value & hostMask) == hostMask;
     }
 
-    private void Sweep()
-    {
-        long now = _time.Milliseconds();
-        long grace = (long)_limits.TcpNatClosedGrace.TotalMilliseconds, unaccepted = (long)_limits.TcpNatUnaccepted.TotalMilliseconds;
-        try
-        {
-            _nat4?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _nat6?.Sweep(now, closedGrace: grace, idle: unaccepted);
-            _udp?.Sweep(now);
-            _l3?.Sweep(now);
-            _icmp4?.Sweep(now);
-            _icmp6?.Sweep(now);
-        }
-        catch (Exception e)
-        {
-            LogSweepFailed(_logger, e.Message);
-        }
-    }
-
     /// <summary>
     /// The network changed (or the user asked, SIGUSR1 to `sluice run`): every WireGuard peer handshakes
     /// again, from whatever address the host has now.
@@ -299,47 +267,13 @@ public sealed partial class SluiceEngine : IDisposable
     public EngineCounters Counters => new(_loop?.Packets ?? 0, (_nat4?.Count ?? 0) + (_nat6?.Count ?? 0),
         (_relay4?.Active ?? 0) + (_relay6?.Active ?? 0), _udp?.Count ?? 0);
 
+    /// <summary>Stops every started stage in reverse of its start (<see cref="StartCore"/>); idempotent.</summary>
     public void Stop()
     {
-        // Routes first: from here on the host's traffic no longer enters the TUN.
-        if (_routePlan is not null)
-        {
-            try
-            {
-                _platform.Routes!.Remove(_routePlan);
-            }
-            catch (Exception e)
-            {
-                LogCleanupFailed(_logger, e.Message);
-            }
-            _routePlan = null;
-        }
-        _sweeper?.Dispose();
-        _mixed?.Dispose();
-        _mixed = null;
-        _dnsListeners?.Dispose();
-        _dnsListeners = null;
-        _subscriptions?.Dispose();
-        _subscriptions = null;
-        _ruleSets?.Dispose();
-        _relay4?.Dispose();
-        _relay6?.Dispose();
-        _icmp4?.Dispose();
-        _icmp6?.Dispose();
-        _udp?.Dispose();
-        _dnsHijack?.Stop();
-        _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
-        _dnsServer = null;
-        _tun?.Dispose();
-        _loop?.Stop();
-        foreach (var outbound in _outbounds.Values) outbound.Dispose();
-        _outbounds.Clear();
-        foreach (var owned in _owned) owned.Dispose();
-        _owned.Clear();
-        _cache?.Dispose();
-        _cache = null;
+        _stages.StopAll();
         _tun = null;
         _loop = null;
+        _owners = null;
     }
 
     public void Dispose() => Stop();
@@ -358,9 +292,6 @@ public sealed partial class SluiceEngine : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "no {Family} ICMP socket ({Error}); echo requests on the direct lane go unanswered")]
     private static partial void LogNoIcmp(ILogger logger, string family, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "cleanup: {Reason}")]
-    private static partial void LogCleanupFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "sweep failed: {Reason}")]
     private static partial void LogSweepFailed(ILogger logger, string reason);

@@ -25,6 +25,8 @@ internal sealed partial class EngineSupervisor : IDisposable
     private readonly object _stateLock = new();
     private IDisposable? _gate;
     private Timer? _sampler;
+    private int _sampling;
+    private int _disposed;
 
     public EngineSupervisor(DaemonPlatform platform, StateStore store, ILoggerFactory logs, TimeProvider time, string? daemonConfigPath)
     {
@@ -211,8 +213,14 @@ internal sealed partial class EngineSupervisor : IDisposable
         return any;
     }
 
+    /// <summary>
+    /// The 1 s traffic sample. A sample still running when the timer fires again makes that tick a no-op: the
+    /// timer does not wait for its callback, and under a flood of new flows (a process lookup each) queued
+    /// ticks took every thread-pool thread, which starved the stop path (issue 17's SIGTERM hang).
+    /// </summary>
     private void Sample()
     {
+        if (Interlocked.Exchange(ref _sampling, 1) == 1) return;
         try
         {
             Meter?.Sample(_time.GetUtcNow());
@@ -220,6 +228,10 @@ internal sealed partial class EngineSupervisor : IDisposable
         catch (Exception e)
         {
             LogSampleFailed(_logger, e.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _sampling, 0);
         }
     }
 
@@ -278,9 +290,16 @@ internal sealed partial class EngineSupervisor : IDisposable
 
     public string Version { get; init; } = "";
 
+    /// <summary>
+    /// The daemon stops (SIGTERM, shutdown): the engine stops, but "up" stays remembered for the next start.
+    /// Once only: the actions lock is taken here for good (no action may start an engine after it), so a second
+    /// call would wait its whole timeout for it (every SIGTERM took over 10 s, past systemd's stop timeout under load).
+    /// </summary>
     public void Dispose()
     {
-        // The daemon stops (SIGTERM, shutdown): the engine stops, but "up" stays remembered for the next start.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        // No new sample from here on: one queued behind a slow lookup must not hold up the stop.
+        _sampler?.Dispose();
         _actions.Wait(TimeSpan.FromSeconds(10));
         ForgetApp();
         StopEngine(EngineStates.Disconnected, "daemon stopping");

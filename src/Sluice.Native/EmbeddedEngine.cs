@@ -10,7 +10,7 @@ namespace Sluice.Native;
 
 /// <summary>
 /// One engine a host started on its TUN fd: disconnected → connecting → connected (→ connecting → connected
-/// on a reload) → disconnected, or error when a start fails. Actions are serialized by one lock; state
+/// on a reload that has to restart) → disconnected, or error when a start fails. Actions are serialized by one lock; state
 /// changes reach the host's <c>on_state</c> after that lock is released, in order, so a callback may call
 /// back into the library (even stop).
 /// </summary>
@@ -23,6 +23,7 @@ internal sealed partial class EmbeddedEngine
     private readonly HostCallbacks _host;
     private SluiceEngine? _engine;
     private ILoggerFactory? _logs;
+    private string? _configJson;
 
     public EmbeddedEngine(int tunFd, HostCallbacks host)
     {
@@ -43,12 +44,13 @@ internal sealed partial class EmbeddedEngine
     public SluiceEngine? Engine => Volatile.Read(ref _engine);
 
     /// <summary>Starts on <paramref name="config"/>; throws (after reporting state "error") when it cannot.</summary>
+    /// <param name="json">The config's text, kept to compare the next reload's against.</param>
     /// <param name="parsing">How long reading the config took, for the start-up breakdown in the log.</param>
-    public void Start(SluiceConfig config, string reason, TimeSpan parsing = default)
+    public void Start(SluiceConfig config, string json, string reason, TimeSpan parsing = default)
     {
         try
         {
-            lock (_lock) StartLocked(config, reason, parsing);
+            lock (_lock) StartLocked(config, json, reason, parsing);
         }
         finally
         {
@@ -56,16 +58,34 @@ internal sealed partial class EmbeddedEngine
         }
     }
 
-    /// <summary>Stops the running engine and starts on the new config; new flows follow its rules.</summary>
-    public void Reload(SluiceConfig config)
+    /// <summary>
+    /// Reload as the daemon does it (<see cref="ConfigReloadPlan"/>):
+    /// 1. when only rules and outbounds changed, the engine publishes the new routing model in place: the data
+    ///    path stays, live flows on unchanged outbounds are kept, those on removed or changed ones are closed (RST);
+    ///    a config that does not compile throws and changes nothing;
+    /// 2. any other change (inbounds, DNS, log, …) stops the engine and starts it on the new config (connecting →
+    ///    connected), and the answer says why; every live flow is cut.
+    /// </summary>
+    public ReloadData Reload(SluiceConfig config, string json)
     {
         try
         {
             lock (_lock)
             {
-                if (_engine is null) throw new InvalidOperationException("the engine is not running (stopped, or its start failed); call sluice_start");
-                StopLocked(EngineStates.Connecting, "reload");
-                StartLocked(config, "reload", TimeSpan.Zero);
+                if (_engine is not { } engine || _configJson is null)
+                    throw new InvalidOperationException("the engine is not running (stopped, or its start failed); call sluice_start");
+                var plan = ConfigReloadPlan.Compare(_configJson, json);
+                if (plan.RestartReason is { } reason)
+                {
+                    int live = engine.Connections.Count;
+                    if (_logs is { } logs) LogReloadRestarts(logs.CreateLogger("libsluice"), reason);
+                    StopLocked(EngineStates.Connecting, "reload");
+                    StartLocked(config, json, "reload", TimeSpan.Zero);
+                    return new ReloadData(0, live, [], reason, State);
+                }
+                var result = engine.Reload(config, plan.UnchangedOutbounds);
+                _configJson = json;
+                return new ReloadData(result.Kept, result.Closed, result.ReplacedOutbounds, null, State);
             }
         }
         finally
@@ -98,7 +118,7 @@ internal sealed partial class EmbeddedEngine
         }
     }
 
-    private void StartLocked(SluiceConfig config, string reason, TimeSpan parsing)
+    private void StartLocked(SluiceConfig config, string json, string reason, TimeSpan parsing)
     {
         long begin = System.Diagnostics.Stopwatch.GetTimestamp();
         if (State != EngineStates.Connecting) SetState(EngineStates.Connecting, null, reason);
@@ -130,6 +150,7 @@ internal sealed partial class EmbeddedEngine
         LogStartTimes(logger, reason, Math.Round((parsing + started).TotalMilliseconds, 1), Math.Round(parsing.TotalMilliseconds, 1),
             Math.Round(composed.TotalMilliseconds, 1), Math.Round((started - composed).TotalMilliseconds, 1));
         _logs = logs;
+        _configJson = json;
         Volatile.Write(ref _engine, engine);
         ConnectedAt = DateTimeOffset.UtcNow;
         SetState(EngineStates.Connected, null, reason);
@@ -154,6 +175,7 @@ internal sealed partial class EmbeddedEngine
         }
         _logs?.Dispose();
         _logs = null;
+        _configJson = null;
         if (State != next) SetState(next, null, reason);
     }
 
@@ -208,6 +230,9 @@ internal sealed partial class EmbeddedEngine
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Reason} took {Total} ms: config {Config} ms, logging and platform {Composed} ms, engine start {Engine} ms")]
     private static partial void LogStartTimes(ILogger logger, string reason, double total, double config, double composed, double engine);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "reload restarts the engine (live flows are cut): {Reason}")]
+    private static partial void LogReloadRestarts(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "engine stop: {Message}")]
     private static partial void LogStopFailed(ILogger logger, string message);

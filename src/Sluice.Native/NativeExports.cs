@@ -20,6 +20,9 @@ internal static unsafe class NativeExports
     [ThreadStatic]
     private static nint _lastError;
 
+    [ThreadStatic]
+    private static nint _lastReload;
+
     private static readonly nint EmptyText = Marshal.StringToCoTaskMemUTF8("");
 
     private static readonly string VersionText =
@@ -36,13 +39,14 @@ internal static unsafe class NativeExports
             if (configJson == null) return Fail("config_json is NULL: pass the config as a NUL-terminated UTF-8 JSON string");
             if (tunFd < 0) return Fail($"tun_fd {tunFd} is not a file descriptor: pass the fd of the TUN the host opened");
             long begin = System.Diagnostics.Stopwatch.GetTimestamp();
-            var config = ConfigLoader.Load(Marshal.PtrToStringUTF8((nint)configJson) ?? "");
+            string json = Marshal.PtrToStringUTF8((nint)configJson) ?? "";
+            var config = ConfigLoader.Load(json);
             var parsing = System.Diagnostics.Stopwatch.GetElapsedTime(begin);
             if (config.TunInbounds.Count == 0)
                 return Fail("the config has no tun inbound: add {\"type\": \"tun\", \"address\": [...]} with the addresses the host gave the TUN");
             var callbacks = new HostCallbacks(host == null ? default : *host, user);
             var engine = new EmbeddedEngine(tunFd, callbacks);
-            engine.Start(config, "start", parsing);
+            engine.Start(config, json, "start", parsing);
             lock (Handles)
             {
                 nint handle = ++_nextHandle;
@@ -84,16 +88,23 @@ internal static unsafe class NativeExports
         try
         {
             ClearError();
+            SetReloadResult(null);
             if (Find(handle) is not { } engine) return FailCode("the handle is not a running engine (NULL, or already stopped): call sluice_start");
             if (configJson == null) return FailCode("config_json is NULL");
-            // Parsed first: an invalid config leaves the running engine untouched.
-            var config = ConfigLoader.Load(Marshal.PtrToStringUTF8((nint)configJson) ?? "");
-            engine.Reload(config);
+            // Loaded and compiled first: an invalid config leaves the running engine and its flows untouched.
+            string json = Marshal.PtrToStringUTF8((nint)configJson) ?? "";
+            var config = ConfigLoader.Load(json);
+            var result = engine.Reload(config, json);
+            SetReloadResult(Sluice.Control.ApiJson.Line(result));
             return 0;
         }
         catch (ConfigException e)
         {
             return FailCode($"the config is not valid (the engine keeps the one it runs); fix these and try again:\n{e.Message}");
+        }
+        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or System.Text.Json.JsonException)
+        {
+            return FailCode($"the config does not compile (the engine keeps the one it runs): {e.Message}");
         }
         catch (Exception e)
         {
@@ -154,6 +165,9 @@ internal static unsafe class NativeExports
     [UnmanagedCallersOnly(EntryPoint = "sluice_last_error", CallConvs = [typeof(CallConvCdecl)])]
     public static nint LastError() => _lastError == 0 ? EmptyText : _lastError;
 
+    [UnmanagedCallersOnly(EntryPoint = "sluice_reload_result", CallConvs = [typeof(CallConvCdecl)])]
+    public static nint ReloadResult() => _lastReload == 0 ? EmptyText : _lastReload;
+
     private static EmbeddedEngine? Find(nint handle)
     {
         lock (Handles) return Engines.GetValueOrDefault(handle);
@@ -172,6 +186,13 @@ internal static unsafe class NativeExports
     }
 
     private static void ClearError() => SetError(null);
+
+    private static void SetReloadResult(string? json)
+    {
+        nint previous = _lastReload;
+        _lastReload = json is null ? 0 : Marshal.StringToCoTaskMemUTF8(json);
+        if (previous != 0) Marshal.FreeCoTaskMem(previous);
+    }
 
     private static void SetError(string? message)
     {

@@ -22,11 +22,13 @@ public sealed class ReloadTests : IDisposable
 
     public ReloadTests()
     {
-        var platform = new DaemonPlatform(
-            () => new EnginePlatform(_ => throw new NotSupportedException("no TUN in this test"), null, _ => new PlainSockets(), null),
-            (_, _) => null, () => null, _ => null);
-        _supervisor = new EngineSupervisor(platform, new StateStore(_dir), NullLoggerFactory.Instance, TimeProvider.System, null);
+        _supervisor = new EngineSupervisor(WithoutTun(), new StateStore(_dir), NullLoggerFactory.Instance, TimeProvider.System, null);
     }
+
+    /// <summary>A daemon platform for engines with local inbounds only: plain sockets, no TUN, gate or network monitor.</summary>
+    internal static DaemonPlatform WithoutTun() => new(
+        () => new EnginePlatform(_ => throw new NotSupportedException("no TUN in this test"), null, _ => new PlainSockets(), null),
+        (_, _) => null, () => null, _ => null);
 
     private string ConfigPath => Path.Combine(_dir, "config.json");
 

@@ -131,7 +131,7 @@ public sealed class NamespaceTestbed : IDisposable
         File.WriteAllText(Path.Combine(WwwDir, "hello.txt"), "hello from the router namespace\n");
         var peers = StartIn(Router, "python3", script, "serve", WwwDir, HttpPort.ToString(), UdpEchoPort.ToString(), LineEchoPort.ToString(),
             ServerV4, ServerV6, RouterV4, RouterV6);
-        string? line = peers.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        string? line = peers.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult(); // python3 starting under a loaded 2-core box: a bound, not a promise
         if (line != "ready") throw new InvalidOperationException($"testbed peers did not start: {peers.StandardError.ReadToEnd()}");
     }
 
@@ -152,7 +152,7 @@ public sealed class NamespaceTestbed : IDisposable
             + "add chain inet sluice_tb_hidden input { type filter hook input priority 0; }; "
             + $"add rule inet sluice_tb_hidden input iifname \"eth0\" ip daddr {HiddenV4} drop");
         var echo = StartIn(Router, "python3", PeerScript, "udpecho", HiddenV4, UdpEchoPort.ToString());
-        string? line = echo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        string? line = echo.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult(); // python3 starting under a loaded 2-core box: a bound, not a promise
         if (line != "ready") throw new InvalidOperationException($"hidden UDP echo did not start: {echo.StandardError.ReadToEnd()}");
     }
 
@@ -189,7 +189,7 @@ public sealed class NamespaceTestbed : IDisposable
         Exec.Check("ip", "-n", server, "route", "add", "default", "via", $"10.201.{index}.1");
         Exec.Check("ip", "netns", "exec", Router, "sysctl", "-qw", "net.ipv4.ip_forward=1");
         var line = StartIn(delay, "python3", PeerScript, "delayline", "to-router", "to-server", oneWayDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        string? ready = line.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        string? ready = line.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult(); // python3 starting under a loaded 2-core box: a bound, not a promise
         if (ready != "ready") throw new InvalidOperationException($"delay line did not start: {line.StandardError.ReadToEnd()}");
         return server;
     }

@@ -46,5 +46,7 @@ internal static class CheckCommand
     {
         foreach (var tun in config.TunInbounds.Where(t => t.Stack is "gvisor" or "mixed"))
             yield return $"inbounds (tun {tun.Tag}): stack \"{tun.Stack}\" is served by Sluice's own stack (kernel TCP termination for proxy lanes, raw packets for WireGuard); nothing to change";
+        if (config.Experimental.CacheFile is { StoreRdrcIgnored: true })
+            yield return "experimental.cache_file.store_rdrc: nothing is stored: Sluice's DNS rules never reject an answer by its addresses (a rule set's ip_cidr never matches a query), so there are no rejections to remember; answers are the same as without it";
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 
 namespace Sluice.Core.Configuration;
 
@@ -8,6 +7,13 @@ namespace Sluice.Core.Configuration;
 /// <param name="StoreFakeIp">Fake addresses keep their names across restarts; default false.</param>
 public sealed record CacheFileOptions(string Path, string CacheId, bool StoreFakeIp)
 {
+    /// <summary>
+    /// store_rdrc was set: accepted with a notice and nothing stored. sing-box keeps the verdicts of its
+    /// address-filter DNS rules there; Sluice's DNS rules never filter answers by address (a set's ip_cidr
+    /// never matches a query), so there is no verdict to keep and every answer is the same as without it.
+    /// </summary>
+    public bool StoreRdrcIgnored { get; init; }
+
     public static string DefaultPath => System.IO.Path.Combine(ConfigDefaults.StateDirectory, "cache.json");
 }
 
@@ -21,11 +27,10 @@ internal static class CacheFileSection
         string? path = r.String("path");
         string id = r.String("cache_id") ?? "";
         bool fakeIp = r.Bool("store_fakeip", false);
-        if (r.Take("store_rdrc") is { ValueKind: JsonValueKind.True })
-            r.Errors.Add(r.PathOf("store_rdrc"), "not supported by Sluice yet (Sluice keeps no rejected-response cache); remove it or set it to false");
+        bool rdrc = r.Bool("store_rdrc", false);
         r.Duration("rdrc_timeout");
         if (path is { Length: 0 }) r.Errors.Add(r.PathOf("path"), "must not be empty (leave it out for the default, " + CacheFileOptions.DefaultPath + ")");
         r.Finish();
-        return enabled ? new CacheFileOptions(string.IsNullOrEmpty(path) ? CacheFileOptions.DefaultPath : path, id, fakeIp) : null;
+        return enabled ? new CacheFileOptions(string.IsNullOrEmpty(path) ? CacheFileOptions.DefaultPath : path, id, fakeIp) { StoreRdrcIgnored = rdrc } : null;
     }
 }

@@ -91,4 +91,13 @@ public sealed record SniffAction(IReadOnlyList<string> Sniffers, TimeSpan Timeou
 /// <param name="OverridePort">Dial this port instead.</param>
 /// <param name="UdpTimeout">Idle timeout of this flow's UDP session (default: the engine's).</param>
 /// <param name="UdpConnect">sing-box connects the outgoing UDP socket; Sluice's direct UDP sockets are always connected.</param>
+/// <summary>
+/// action "resolve": not final. When the flow's destination is a name (a fake address, a proxy request
+/// by name), look the name up and let later IP items (ip_cidr, ip_is_private, rule sets' ip_cidr) test
+/// the addresses found; then matching goes on with the next rule.
+/// </summary>
+/// <param name="Server">The DNS server to ask; null = route.default_domain_resolver (else the first local server, else the host's resolvers).</param>
+/// <param name="Strategy">Which families to ask for; null = dns.strategy.</param>
+public sealed record ResolveAction(string? Server, Dns.DnsStrategy? Strategy) : RuleAction;
+
 public sealed record RouteOptionsAction(Packets.NetAddress? OverrideAddress, ushort? OverridePort, TimeSpan? UdpTimeout, bool UdpConnect) : RuleAction;

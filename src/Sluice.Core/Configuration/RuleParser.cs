@@ -129,7 +129,15 @@ internal static class RuleParser
             case "route-options":
                 result = ParseRouteOptions(r);
                 break;
-            case "resolve" or "bypass":
+            case "resolve":
+                string? server = r.String("server");
+                if (server is not null) config.ReferenceDnsServer(server, r.PathOf("server"));
+                var strategy = DnsSection.ParseStrategy(r, "strategy");
+                foreach (string field in new[] { "disable_cache", "rewrite_ttl", "client_subnet" })
+                    if (r.Take(field) is not null) errors.Add(r.PathOf(field), "not supported by Sluice yet for action \"resolve\" (supported: server, strategy)");
+                result = new ResolveAction(server, strategy);
+                break;
+            case "bypass":
                 errors.Add(r.PathOf("action"), $"action {JsonPath.Quote(action)} is not supported yet (supported: {string.Join(", ", Actions)})");
                 return null;
             default:
@@ -141,6 +149,7 @@ internal static class RuleParser
                  {
                      ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff"),
                      ("override_address", "route-options"), ("override_port", "route-options"), ("udp_timeout", "route-options"), ("udp_connect", "route-options"),
+                     ("server", "resolve"), ("strategy", "resolve"),
                  })
         {
             if (owner != action && r.Take(field) is not null)

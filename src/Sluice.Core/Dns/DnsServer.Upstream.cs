@@ -203,12 +203,36 @@ public sealed partial class DnsServer
         return await ResolveWithTtlAsync(index, host, cancellationToken);
     }
 
-    private async ValueTask<ResolvedHost> ResolveWithTtlAsync(int serverIndex, string host, CancellationToken ct)
+    /// <summary>
+    /// A resolve rule's lookup of a flow's name: through <paramref name="serverTag"/> (null: the engine's own
+    /// server, as <see cref="ResolveForEngineAsync"/>) with <paramref name="strategy"/> (null: dns.strategy).
+    /// Empty when there is no address (the reason is logged), so the rules after it see a name with no address.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<NetAddress>> ResolveForRuleAsync(string? serverTag, string host, DnsStrategy? strategy, CancellationToken ct)
+    {
+        int index = serverTag is null ? _engineServer : Array.FindIndex(_servers, s => s.Tag == serverTag);
+        if (index < 0) return [];
+        try
+        {
+            var found = await ResolveWithTtlAsync(index, host, ct, strategy);
+            return found.Addresses.Select(NetAddress.FromIPAddress).ToArray();
+        }
+        catch (DnsLookupException e)
+        {
+            LogResolveRuleFailed(_log, host, e.Message);
+            return [];
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "resolve rule: {Host} has no address: {Reason}")]
+    private static partial void LogResolveRuleFailed(ILogger logger, string host, string reason);
+
+    private async ValueTask<ResolvedHost> ResolveWithTtlAsync(int serverIndex, string host, CancellationToken ct, DnsStrategy? strategy = null)
     {
         if (IPAddress.TryParse(host.Trim('[', ']'), out var literal)) return new ResolvedHost([literal], TimeSpan.MaxValue);
         byte[] wire = DnsName.Encode(host) ?? throw new DnsLookupException($"\"{host}\" is not a host name");
         var server = _servers[serverIndex];
-        ushort[] types = _strategy switch
+        ushort[] types = (strategy ?? _strategy) switch
         {
             DnsStrategy.Ipv4Only => [DnsType.A],
             DnsStrategy.Ipv6Only => [DnsType.AAAA],

@@ -18,4 +18,18 @@ public interface IProcessLookup
 {
     /// <summary>Returns null when no socket matches the flow (it may already be closed).</summary>
     ProcessInfo? Find(FlowKey flow);
+
+    /// <summary>
+    /// Answers only when that is quick (the kernel's socket table and what is cached; no scan of every
+    /// process): the packet thread asks this, and a flow it cannot answer waits while <see cref="Find"/>
+    /// runs on a worker. Returns false when only <see cref="Find"/> can answer; by default always.
+    /// </summary>
+    bool TryFindCached(FlowKey flow, out ProcessInfo? process)
+    {
+        process = null;
+        return false;
+    }
 }
+
+/// <summary><see cref="IProcessLookup.TryFindCached"/> as a delegate.</summary>
+internal delegate bool CachedProcessLookup(FlowKey flow, out ProcessInfo? process);

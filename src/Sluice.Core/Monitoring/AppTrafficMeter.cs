@@ -1,3 +1,5 @@
+using Sluice.Core.Flows;
+
 namespace Sluice.Core.Monitoring;
 
 /// <summary>
@@ -50,8 +52,16 @@ public sealed class AppTrafficMeter
         internal readonly Queue<(DateTimeOffset At, long Up, long Down)> Recent = new();
     }
 
+    /// <summary>
+    /// Adds up the live flows' bytes per app. A new flow's process is looked up first, outside the lock (a
+    /// socket lookup and maybe a /proc scan each): under a flood of short connections the lookups take
+    /// seconds, and ended flows (<see cref="OnRemoved"/>, on relay threads) must not queue behind them.
+    /// </summary>
     public void Sample(DateTimeOffset now)
     {
+        var live = _registry.Snapshot();
+        var owners = new ProcessInfo?[live.Count];
+        for (int i = 0; i < live.Count; i++) owners[i] = live[i].ResolveProcess();
         lock (_lock)
         {
             foreach (var app in _apps.Values)
@@ -59,10 +69,11 @@ public sealed class AppTrafficMeter
                 app.Connections = 0;
                 app.Lanes.Clear();
             }
-            foreach (var c in _registry.Snapshot())
+            for (int i = 0; i < live.Count; i++)
             {
-                string name = c.ResolveProcess()?.Name ?? UnknownApp;
-                var app = Get(name, c.ResolveProcess()?.Path, now);
+                var c = live[i];
+                string name = owners[i]?.Name ?? UnknownApp;
+                var app = Get(name, owners[i]?.Path, now);
                 if (app is null) continue;
                 app.Connections++;
                 app.Lanes.Add(c.Lane);
@@ -122,12 +133,13 @@ public sealed class AppTrafficMeter
     // A flow ended between samples: count its last bytes to its app.
     private void OnRemoved(TrackedConnection c)
     {
+        var owner = c.ResolveProcess();
         lock (_lock)
         {
-            string name = c.ResolveProcess()?.Name ?? UnknownApp;
+            string name = owner?.Name ?? UnknownApp;
             var before = _seen.GetValueOrDefault(c.Id);
             _seen.Remove(c.Id);
-            if (Get(name, c.ResolveProcess()?.Path, _lastSample) is not { } app) return;
+            if (Get(name, owner?.Path, _lastSample) is not { } app) return;
             app.Upload += c.Upload - before.Up;
             app.Download += c.Download - before.Down;
         }

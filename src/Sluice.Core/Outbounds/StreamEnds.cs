@@ -15,6 +15,15 @@ internal interface IConnectionStream
     void Abort();
 }
 
+/// <summary>
+/// A stream whose zero-byte read waits until a read will find bytes, without a buffer (as a socket's
+/// does), when <see cref="WaitsWithoutBuffer"/>: the relay then holds no buffer while the flow is idle.
+/// </summary>
+internal interface IReadinessStream
+{
+    bool WaitsWithoutBuffer { get; }
+}
+
 /// <summary>Half-close and abort for any outbound stream: a wrapper passes them down, a socket does them.</summary>
 internal static class StreamEnds
 {

@@ -120,9 +120,16 @@ internal sealed class DefaultRule : CompiledRule
 
     private bool MatchesDestination(FlowContext flow)
     {
-        var destination = flow.KeyRef.Destination;
-        if (_cidr is not null && _cidr.Contains(destination)) return true;
-        if (_ipIsPrivate && PrivateAddresses.Contains(destination)) return true;
+        if (flow.ResolvedAddresses is { } resolved)
+        {
+            // After a resolve rule the destination is a stand-in for the name: the addresses found decide.
+            for (int i = 0; i < resolved.Count; i++)
+                if (MatchesAddress(resolved[i])) return true;
+        }
+        else if (MatchesAddress(flow.KeyRef.Destination))
+        {
+            return true;
+        }
         if (_ruleSets is not null)
         {
             foreach (var set in _ruleSets)
@@ -143,6 +150,9 @@ internal sealed class DefaultRule : CompiledRule
         }
         return false;
     }
+
+    private bool MatchesAddress(Sluice.Packets.NetAddress address) =>
+        (_cidr is not null && _cidr.Contains(address)) || (_ipIsPrivate && PrivateAddresses.Contains(address));
 
     private static bool ContainsOrdinal(string[] values, string value)
     {

@@ -46,7 +46,18 @@ internal sealed class DestinationBlock : RuleBlock
     /// <summary>The index of the first rule of the run that matches, -1 when none.</summary>
     public override int FirstMatch(FlowContext flow)
     {
-        int min = _cidr.Count > 0 ? _cidr.MinValue(flow.KeyRef.Destination) : int.MaxValue;
+        int min = int.MaxValue;
+        if (_cidr.Count > 0)
+        {
+            if (flow.ResolvedAddresses is { } resolved)
+            {
+                for (int i = 0; i < resolved.Count; i++) min = Math.Min(min, _cidr.MinValue(resolved[i]));
+            }
+            else
+            {
+                min = _cidr.MinValue(flow.KeyRef.Destination);
+            }
+        }
         if (flow.Domain is { Length: > 0 } domain && !_domains.IsEmpty) min = Math.Min(min, _domains.MinValue(domain));
         return min == int.MaxValue ? -1 : min;
     }

@@ -43,6 +43,19 @@ public sealed class FlowContext
     /// <summary>The sniffed protocol: "tls", "http", "quic", "dns".</summary>
     public string? Protocol { get; set; }
 
+    /// <summary>
+    /// The destination stands for a name (<see cref="Domain"/>): a fake address, or a proxy request by name. Only
+    /// such a flow is looked up by a resolve rule, as sing-box resolves only a name destination.
+    /// </summary>
+    public bool DestinationIsName { get; set; }
+
+    /// <summary>
+    /// What a resolve rule found for <see cref="Domain"/>. Once set, IP items (ip_cidr, ip_is_private, the
+    /// ip_cidr of rule sets) test these addresses instead of the destination, which is only a stand-in for
+    /// the name. Empty when the lookup found nothing: IP items then match nothing.
+    /// </summary>
+    public IReadOnlyList<NetAddress>? ResolvedAddresses { get; set; }
+
     /// <summary>True once a sniff verdict was given (or the caller sniffed); sniff rules are then skipped.</summary>
     public bool Sniffed { get; set; }
 
@@ -56,14 +69,47 @@ public sealed class FlowContext
         {
             if (!ProcessResolved)
             {
+                if (CachedOnly && _processLookup is not null)
+                {
+                    // The packet thread must not wait for a /proc scan: a miss leaves the decision provisional.
+                    if (CachedLookup is null || !CachedLookup(SocketKey, out var cached))
+                    {
+                        ProcessPending = true;
+                        return null;
+                    }
+                    _process = cached;
+                }
+                else
+                {
+                    _process = _processLookup?.Invoke(SocketKey);
+                }
                 ProcessResolved = true;
-                _process = _processLookup?.Invoke(SocketKey);
             }
             return _process;
         }
     }
 
     public bool ProcessResolved { get; private set; }
+
+    /// <summary>The lookup that answers only from what is cached (no /proc scan); false when only the slow one could answer.</summary>
+    internal CachedProcessLookup? CachedLookup { get; init; }
+
+    /// <summary>
+    /// While true (the packet thread deciding the flow), <see cref="Process"/> asks <see cref="CachedLookup"/> only;
+    /// a miss sets <see cref="ProcessPending"/> and answers null, and the decision made with it is discarded.
+    /// </summary>
+    internal bool CachedOnly { get; set; }
+
+    /// <summary>A rule asked for the process and the cache could not answer: the flow waits for the slow lookup.</summary>
+    internal bool ProcessPending { get; private set; }
+
+    /// <summary>The process found off the packet thread for a flow that waited for it.</summary>
+    internal void ResolveProcess(ProcessInfo? process)
+    {
+        _process = process;
+        ProcessResolved = true;
+        ProcessPending = false;
+    }
 
     /// <summary>route-options override_address: the address dialled instead of the destination; null = the destination.</summary>
     public NetAddress? OverrideAddress { get; private set; }

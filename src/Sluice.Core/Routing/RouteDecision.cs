@@ -17,6 +17,12 @@ public enum Verdict
 
     /// <summary>Sniff the first payload, set <see cref="FlowContext.Domain"/>/<see cref="FlowContext.Protocol"/>, then <c>Decide(flow, ResumeAt)</c>.</summary>
     Sniff,
+
+    /// <summary>
+    /// A resolve rule matched a flow whose destination is a name: look it up (<see cref="Router.ResolveOf"/>), set
+    /// <see cref="FlowContext.ResolvedAddresses"/>, then <c>Decide(flow, ResumeAt)</c>.
+    /// </summary>
+    Resolve,
 }
 
 /// <param name="Outbound">The outbound tag for <see cref="Verdict.Route"/>, else null.</param>

@@ -65,6 +65,7 @@ public sealed class Router
                 HijackDnsAction => new Entry(CompiledRule.Compile(rule, scope), Verdict.HijackDns, null, TimeSpan.Zero, []),
                 SniffAction s => new Entry(CompiledRule.Compile(rule, scope), Verdict.Sniff, null, s.Timeout, s.Sniffers.ToArray()),
                 RouteOptionsAction ro => new Entry(CompiledRule.Compile(rule, scope), Verdict.Route, null, TimeSpan.Zero, []) { Options = ro },
+                ResolveAction ra => new Entry(CompiledRule.Compile(rule, scope), Verdict.Resolve, null, TimeSpan.Zero, []) { Resolve = ra },
                 _ => throw new ArgumentException($"route.rules[{i}] has no action", nameof(route)),
             };
         }
@@ -127,6 +128,8 @@ public sealed class Router
                 {
                     var entry = _entries[i];
                     if (entry.Verdict == Verdict.Sniff && flow.Sniffed) continue;
+                    // sing-box resolves only a destination that is a name; an address has nothing to look up.
+                    if (entry.Verdict == Verdict.Resolve && (!flow.DestinationIsName || flow.Domain is null)) continue;
                     if (!entry.Rule.Matches(flow)) continue;
                     if (entry.Options is { } options)
                     {
@@ -144,6 +147,9 @@ public sealed class Router
     /// <summary>The sniffers a sniff rule asked for (empty = every sniffer the engine has).</summary>
     public IReadOnlyList<string> SniffersOf(int ruleIndex) => _entries[ruleIndex].Sniffers;
 
+    /// <summary>The server and strategy of a resolve rule (a <see cref="Verdict.Resolve"/> decision's RuleIndex).</summary>
+    public ResolveAction? ResolveOf(int ruleIndex) => ruleIndex >= 0 && ruleIndex < _entries.Length ? _entries[ruleIndex].Resolve : null;
+
     /// <summary>One line per rule ("process_name=[curl] => reject"), for logs and the /rules API.</summary>
     public IReadOnlyList<string> Describe() => _descriptions;
 
@@ -157,6 +163,9 @@ public sealed class Router
     {
         /// <summary>A route-options rule: applied to the flow, never the decision.</summary>
         public RouteOptionsAction? Options { get; init; }
+
+        /// <summary>A resolve rule's server and strategy.</summary>
+        public ResolveAction? Resolve { get; init; }
     }
 
     /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>

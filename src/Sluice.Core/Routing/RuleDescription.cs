@@ -25,6 +25,11 @@ internal static class RuleDescription
                 o.UdpTimeout is { } t ? $"udp_timeout={GoDuration.Format(t)}" : null,
                 o.UdpConnect ? "udp_connect" : null,
             }.Where(x => x is not null)) + ")",
+            ResolveAction r => "resolve(" + string.Join(", ", new[]
+            {
+                r.Server is { } server ? $"server={server}" : null,
+                r.Strategy is { } strategy ? $"strategy={strategy}" : null,
+            }.Where(x => x is not null)) + ")",
             SniffAction s => $"sniff({(s.Sniffers.Count == 0 ? "all" : string.Join(",", s.Sniffers))}, {GoDuration.Format(s.Timeout)})",
             _ => "?",
         });

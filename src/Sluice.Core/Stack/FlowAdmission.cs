@@ -19,7 +19,7 @@ internal sealed partial class FlowAdmission(LaneSelector lanes, ConnectionRegist
     /// <summary>UDP flows refused because their lane carries TCP only, per lane (the member a group chose), from every inbound.</summary>
     public IReadOnlyDictionary<string, long> UdpRefusedByLane => _udpRefusedByLane;
 
-    public LaneChoice Choose(FlowContext flow, int startAt = 0) => lanes.Choose(flow, startAt);
+    public LaneChoice Choose(FlowContext flow, int startAt = 0, bool stopAtResolve = false) => lanes.Choose(flow, startAt, stopAtResolve);
 
     public LaneChoice FromDecision(RouteDecision decision) => lanes.FromDecision(decision);
 

@@ -94,9 +94,17 @@ internal sealed partial class IcmpEchoRelay : IDisposable
 
     public void Sweep(long now)
     {
+        long next = long.MaxValue;
         foreach (var (key, value) in _pending)
+        {
             if (now - value.At > _pendingMs) _pending.TryRemove(key, out _);
+            else next = Math.Min(next, value.At + _pendingMs);
+        }
+        NextExpiry = next;
     }
+
+    /// <summary>When the earliest echo left waiting by the last <see cref="Sweep"/> is given up (engine ms); MaxValue when none.</summary>
+    public long NextExpiry { get; private set; } = long.MaxValue;
 
     public void Dispose()
     {

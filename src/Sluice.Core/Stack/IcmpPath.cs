@@ -20,6 +20,7 @@ internal sealed class IcmpPath(ITunDevice tun, IcmpEchoRelay? relay4, IcmpEchoRe
         {
             var flow = inbound.NewFlow(key);
             var choice = inbound.ChooseAtFirstPacket(flow);
+            if (inbound.Parked(flow, packet.Buffer)) return;
             if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;
             known = (choice.Kind, now);
             _decisions[key] = known;

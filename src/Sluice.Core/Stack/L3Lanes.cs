@@ -132,14 +132,23 @@ internal sealed partial class L3Lanes(ITunDevice tun, TunInbound inbound, ILogge
     /// <summary>Forgets flows idle longer than their protocol's timeout (<see cref="EngineLimits"/>: L3TcpIdle, UdpIdle, IcmpIdle); pinned flows stay.</summary>
     public void Sweep(long now)
     {
+        long next = long.MaxValue;
         foreach (var (key, flow) in _flows)
         {
             if (_pinned.ContainsKey(key)) continue;
             long idle = key.Protocol switch { IpProtocol.Tcp => _tcpIdleMs, IpProtocol.Udp => _udpIdleMs, _ => _icmpIdleMs };
-            if (now - flow.LastSeen <= idle) continue;
+            if (now - flow.LastSeen <= idle)
+            {
+                next = Math.Min(next, flow.LastSeen + idle);
+                continue;
+            }
             Forget(key, flow);
         }
+        NextExpiry = next;
     }
+
+    /// <summary>When the earliest unpinned flow left by the last <see cref="Sweep"/> goes idle (engine ms); MaxValue when none.</summary>
+    public long NextExpiry { get; private set; } = long.MaxValue;
 
     /// <summary>Ends a flow: later packets of it count as new (a TCP segment then gets a RST).</summary>
     private void Forget(FlowKey key, L3Flow flow)

@@ -12,6 +12,9 @@ internal enum LaneKind
     Drop,
     NeedsSniff,
 
+    /// <summary>A resolve rule wants the flow's name looked up first (<see cref="LaneSelector.ResolveAsync"/>).</summary>
+    NeedsResolve,
+
     /// <summary>Answered by the built-in DNS server.</summary>
     HijackDns,
 }
@@ -42,10 +45,35 @@ internal sealed partial class LaneSelector(
     /// <summary>Makes <paramref name="model"/> the one every later decision reads; flows already decided keep theirs.</summary>
     public void Publish(RoutingModel model) => _model = model;
 
-    public LaneChoice Choose(FlowContext flow, int startAt = 0)
+    /// <summary>
+    /// The name lookups of resolve rules (the engine's DNS server); null: resolve rules are passed over. The
+    /// addresses come back empty when the lookup finds none.
+    /// </summary>
+    public Func<string, Configuration.ResolveAction, CancellationToken, ValueTask<IReadOnlyList<Packets.NetAddress>>>? Resolver { get; set; }
+
+    /// <param name="stopAtResolve">
+    /// True where the caller can wait for a lookup (the TCP relay, the mixed inbound): a resolve rule's flow
+    /// comes back as <see cref="LaneKind.NeedsResolve"/>. Otherwise (UDP and ICMP at their first packet, the
+    /// packet path that must not wait) resolve rules are passed over and IP items test the destination itself.
+    /// </param>
+    public LaneChoice Choose(FlowContext flow, int startAt = 0, bool stopAtResolve = false)
     {
         var model = _model;
-        return FromDecision(model, model.Router.Decide(flow, startAt));
+        var decision = model.Router.Decide(flow, startAt);
+        while (decision.Verdict == Verdict.Resolve && !stopAtResolve) decision = model.Router.Decide(flow, decision.ResumeAt);
+        return FromDecision(model, decision);
+    }
+
+    /// <summary>Carries out a <see cref="LaneKind.NeedsResolve"/> choice: looks the flow's name up, then decides from the next rule.</summary>
+    public async ValueTask<LaneChoice> ResolveAsync(FlowContext flow, LaneChoice choice, CancellationToken cancellationToken)
+    {
+        var model = _model;
+        if (model.Router.ResolveOf(choice.Decision.RuleIndex) is { } action && Resolver is { } resolve && flow.Domain is { } name)
+        {
+            flow.ResolvedAddresses = await resolve(name, action, cancellationToken);
+            if (logger.IsEnabled(LogLevel.Debug)) LogResolved(logger, name, string.Join(" ", flow.ResolvedAddresses), choice.Decision.RuleLabel);
+        }
+        return Choose(flow, choice.Decision.ResumeAt, stopAtResolve: true);
     }
 
     /// <summary>The rule behind a decision as a person reads it; "final" when no rule matched.</summary>
@@ -73,6 +101,8 @@ internal sealed partial class LaneSelector(
                 return new LaneChoice(LaneKind.Drop, null, decision);
             case Verdict.Sniff:
                 return new LaneChoice(LaneKind.NeedsSniff, null, decision);
+            case Verdict.Resolve:
+                return new LaneChoice(LaneKind.NeedsResolve, null, decision);
             case Verdict.HijackDns:
                 if (dnsServerRunning) return new LaneChoice(LaneKind.HijackDns, null, decision);
                 // Without the built-in DNS server (embedding without one) the query keeps its own path.
@@ -82,6 +112,9 @@ internal sealed partial class LaneSelector(
                 throw new InvalidOperationException($"unknown verdict {decision.Verdict}");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "resolve: {Name} is [{Addresses}] ({Rule})")]
+    private static partial void LogResolved(ILogger logger, string name, string addresses, string rule);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "a rule says hijack-dns, but the built-in DNS server is not running; such flows take the final outbound")]
     private static partial void LogHijackUnavailable(ILogger logger);

@@ -10,16 +10,40 @@ namespace Sluice.Core.Stack;
 ///    (<see cref="L3Lanes"/>);
 /// 2. TCP goes to the NAT (<see cref="TcpNatPath"/>), UDP to its user-space session (<see cref="UdpSessions"/>,
 ///    a new flow routed first), ICMP echo to <see cref="IcmpPath"/>; everything else is dropped.
+/// 3. a new flow whose rules wait for its process is parked (<see cref="OwnerLookups"/>); when the answer comes,
+///    its packet is handled again here, under the same gate as a batch, so no stage sees two threads at once.
 /// Rewrites happen in place in the batch slot and the packet is written straight back.
 /// </summary>
-internal sealed partial class PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSessions udp, IcmpPath icmp, L3Lanes l3, TunInbound inbound,
-    ILogger logger, EngineLimits limits, TimeProvider time)
+internal sealed partial class PacketLoop
 {
+    private readonly ITunDevice _tun;
+    private readonly TcpNatPath _tcp;
+    private readonly UdpSessions _udp;
+    private readonly IcmpPath _icmp;
+    private readonly L3Lanes _l3;
+    private readonly TunInbound _inbound;
+    private readonly ILogger _logger;
+    private readonly EngineLimits _limits;
+    private readonly TimeProvider _time;
     private readonly byte[] _scratch = GC.AllocateUninitializedArray<byte>(2048, pinned: true);
+    // Held while a batch or a readmission is handled: the packet thread and the owner-lookup worker take turns.
+    private readonly object _gate = new();
+    private PacketBatch? _readmit;
     private Thread? _thread;
     private volatile bool _stopping;
 
+    public PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSessions udp, IcmpPath icmp, L3Lanes l3, TunInbound inbound,
+        ILogger logger, EngineLimits limits, TimeProvider time)
+    {
+        (_tun, _tcp, _udp, _icmp, _l3, _inbound, _logger, _limits, _time) =
+            (tun, tcp, udp, icmp, l3, inbound, logger, limits, time);
+        if (inbound.Owners is { } owners) owners.Answered = () => Readmit(time.Milliseconds());
+    }
+
     public long Packets { get; private set; }
+
+    /// <summary>Told the engine's time after each batch (new flows may have been made): the engine's sweeper wakes from it.</summary>
+    public Action<long>? BatchHandled { get; init; }
 
     public void Start()
     {
@@ -35,23 +59,23 @@ internal sealed partial class PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSess
 
     private void Run()
     {
-        var batch = new PacketBatch(limits.TunBatch, Math.Max(tun.Mtu, 1500) + 64);
+        var batch = new PacketBatch(_limits.TunBatch, Math.Max(_tun.Mtu, 1500) + 64);
         while (!_stopping)
         {
             int count;
             try
             {
-                count = tun.ReadBatch(batch);
+                count = _tun.ReadBatch(batch);
             }
             catch (Exception e) when (!_stopping)
             {
-                LogReadFailed(logger, e.Message);
+                LogReadFailed(_logger, e.Message);
                 Thread.Sleep(100);
                 continue;
             }
             if (count == 0) break;
             batch.Count = count;
-            Process(batch, time.Milliseconds());
+            Process(batch, _time.Milliseconds());
         }
     }
 
@@ -62,45 +86,85 @@ internal sealed partial class PacketLoop(ITunDevice tun, TcpNatPath tcp, UdpSess
     /// </summary>
     public void Process(PacketBatch batch, long now)
     {
-        int count = batch.Count;
-        for (int i = 0; i < count; i++)
+        lock (_gate)
         {
+            TakeAnswers(now);
+            int count = batch.Count;
+            for (int i = 0; i < count; i++) HandleSafely(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
+            _l3.Flush();
+            Packets += count;
+        }
+        BatchHandled?.Invoke(now);
+    }
+
+    /// <summary>Handles again the first packets of flows whose process is now known (on the worker, when the packet thread is not in a batch).</summary>
+    private void Readmit(long now)
+    {
+        lock (_gate)
+        {
+            if (_stopping) return; // the stages it would feed are being stopped
+            TakeAnswers(now);
+            _l3.Flush();
+        }
+        BatchHandled?.Invoke(now); // readmitted flows are new flows: the sweeper may need to wake for them
+    }
+
+    private void TakeAnswers(long now)
+    {
+        if (_inbound.Owners is not { } owners) return;
+        while (owners.TryTakeAnswer(out var key, out var process, out var packet))
+        {
+            var slot = (_readmit ??= new PacketBatch(1, Math.Max(_tun.Mtu, 1500) + 64)).SlotForRead(0);
+            if (packet.Length > slot.Length) continue;
+            packet.CopyTo(slot);
+            owners.Readmitting = (key, process);
             try
             {
-                Handle(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
+                HandleSafely(_readmit.Slot(0), PacketBatch.Headroom, packet.Length, now);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            finally
             {
-                // One bad packet must never stop the packet path.
-                LogPacketFailed(logger, e.GetType().Name, e.Message);
+                owners.Readmitting = null;
             }
         }
-        l3.Flush();
-        Packets += count;
+    }
+
+    private void HandleSafely(Span<byte> slot, int offset, int length, long now)
+    {
+        try
+        {
+            Handle(slot, offset, length, now);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // One bad packet must never stop the packet path.
+            LogPacketFailed(_logger, e.GetType().Name, e.Message);
+        }
     }
 
     private void Handle(Span<byte> slot, int offset, int length, long now)
     {
         if (!IpPacket.TryParse(slot.Slice(offset, length), out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
-        if (l3.TryForward(packet, slot, offset, length)) return;
+        if (_l3.TryForward(packet, slot, offset, length)) return;
         switch (packet.Protocol)
         {
             case IpProtocol.Tcp:
-                tcp.Handle(packet, slot, offset, now, _scratch);
+                _tcp.Handle(packet, slot, offset, now, _scratch);
                 break;
             case IpProtocol.Udp:
-                if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || inbound.IsOwnAddress(udpKey.Destination)) return;
+                if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || _inbound.IsOwnAddress(udpKey.Destination)) return;
                 if (!UdpDatagram.TryParse(packet.Payload, out var datagram)) return;
-                if (udp.TryForward(packet, udpKey, datagram.Payload, _scratch)) return;
-                var flow = inbound.NewFlow(udpKey);
-                var choice = inbound.ChooseAtFirstPacket(flow, datagram.Payload);
-                if (l3.TryOpen(choice, packet, udpKey, flow, slot, offset, _scratch)) return;
-                udp.Open(packet, udpKey, flow, choice, datagram.Payload, _scratch);
+                if (_udp.TryForward(packet, udpKey, datagram.Payload, _scratch)) return;
+                var flow = _inbound.NewFlow(udpKey);
+                var choice = _inbound.ChooseAtFirstPacket(flow, datagram.Payload);
+                if (_inbound.Parked(flow, packet.Buffer)) return;
+                if (_l3.TryOpen(choice, packet, udpKey, flow, slot, offset, _scratch)) return;
+                _udp.Open(packet, udpKey, flow, choice, datagram.Payload, _scratch);
                 break;
             case IpProtocol.Icmp:
             case IpProtocol.IcmpV6:
-                if (!FlowKeys.TryGetFlowKey(packet, out var icmpKey) || inbound.IsOwnAddress(icmpKey.Destination)) return;
-                icmp.Handle(packet, icmpKey, slot, offset, now, _scratch);
+                if (!FlowKeys.TryGetFlowKey(packet, out var icmpKey) || _inbound.IsOwnAddress(icmpKey.Destination)) return;
+                _icmp.Handle(packet, icmpKey, slot, offset, now, _scratch);
                 break;
         }
     }

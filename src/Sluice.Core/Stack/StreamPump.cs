@@ -41,15 +41,16 @@ internal static class StreamPump
     }
 
     /// <summary>
-    /// Copies until the end of <paramref name="from"/>. A socket is waited on without a buffer (a zero-byte
-    /// read completes once bytes are there), so an idle flow holds none: the buffer is rented when data is
-    /// ready and goes back to the pool after a read that did not fill it (the socket is drained for now).
-    /// Other streams (a proxy's decoder) end on an empty read, so they keep theirs while they live.
+    /// Copies until the end of <paramref name="from"/>. A socket, or a stream over one that says so
+    /// (<see cref="IReadinessStream"/>: the Shadowsocks decoder), is waited on without a buffer (a zero-byte
+    /// read completes once bytes are there), so an idle flow holds none: the buffer is rented when data
+    /// is ready and goes back to the pool after a read that did not fill it (the socket is drained for now).
+    /// Other streams end on an empty read, so they keep theirs while they live.
     /// </summary>
     private static async Task PumpAsync(Stream from, Stream to, int bufferSize, Action halfClose, Action<long>? count)
     {
         var socket = (from as NetworkStream)?.Socket;
-        bool waitsWithoutBuffer = socket is not null;
+        bool waitsWithoutBuffer = socket is not null || from is IReadinessStream { WaitsWithoutBuffer: true };
         byte[]? buffer = null;
         try
         {
@@ -58,6 +59,7 @@ internal static class StreamPump
                 if (buffer is null)
                 {
                     if (socket is not null) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None); // consumes nothing
+                    else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
                     buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
                 }
                 int n = await from.ReadAsync(buffer);

@@ -25,6 +25,9 @@ internal sealed class TcpNat(NetAddress tunAddress, NetAddress natAddress)
     /// <summary>The relay listener's port on <see cref="TunAddress"/>; set once the listener is bound.</summary>
     public ushort ListenPort { get; set; }
 
+    /// <summary>When the earliest entry left by the last <see cref="Sweep"/> expires (engine ms); MaxValue when none will (open relays never do).</summary>
+    public long NextExpiry { get; private set; } = long.MaxValue;
+
     public int Count
     {
         get { lock (_sync) return _byFlow.Count; }
@@ -68,15 +71,17 @@ internal sealed class TcpNat(NetAddress tunAddress, NetAddress natAddress)
     public int Sweep(long now, long closedGrace, long idle)
     {
         List<TcpNatEntry>? dead = null;
+        long next = long.MaxValue;
         lock (_sync)
         {
             foreach (var entry in _byFlow.Values)
             {
-                bool expired = entry.ClosedAt is { } closed
-                    ? now - closed > closedGrace
-                    : !entry.Accepted && now - entry.LastSeen > idle;
-                if (expired) (dead ??= []).Add(entry);
+                long expiry = entry.ClosedAt is { } closed ? closed + closedGrace
+                    : entry.Accepted ? long.MaxValue : entry.LastSeen + idle;
+                if (now > expiry) (dead ??= []).Add(entry);
+                else next = Math.Min(next, expiry);
             }
+            NextExpiry = next;
             if (dead is null) return 0;
             foreach (var entry in dead)
             {

@@ -8,7 +8,7 @@ namespace Sluice.Core.Stack;
 /// TCP on the packet thread, per address family a <see cref="TcpNat"/>:
 /// 1. the kernel's answers from the relay listener are rewritten back to the app's original flow;
 /// 2. an app segment of a known flow is rewritten towards the listener;
-/// 3. a new SYN is routed first: an L3 lane takes the flow, a refusal gets a RST, a drop nothing, the rest a NAT entry;
+/// 3. a new SYN is routed first (or waits for its process, <see cref="TunInbound.Parked"/>): an L3 lane takes the flow, a refusal gets a RST, a drop nothing, the rest a NAT entry;
 /// 4. a segment without state (engine restarted, entry expired) gets a RST.
 /// </summary>
 internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, TunInbound inbound, L3Lanes l3, ILogger logger)
@@ -46,7 +46,8 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
                 return;
             }
             var flow = inbound.NewFlow(key);
-            var choice = inbound.Admission.Choose(flow);
+            var choice = inbound.Choose(flow, stopAtResolve: true);
+            if (inbound.Parked(flow, packet.Buffer)) return;
             if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;
             if (choice.Kind is LaneKind.Reject or LaneKind.Drop)
             {

@@ -79,12 +79,17 @@ internal sealed partial class TcpRelay : IDisposable
             var flow = entry.Flow;
             // The SYN-time decision stands as made; deciding again would repeat a process lookup.
             LaneChoice choice = entry.Decision is { } pre ? _admission.FromDecision(pre) : _admission.Choose(flow);
-            while (choice.Kind == LaneKind.NeedsSniff)
+            while (choice.Kind is LaneKind.NeedsSniff or LaneKind.NeedsResolve)
             {
+                if (choice.Kind == LaneKind.NeedsResolve)
+                {
+                    choice = await _admission.Lanes.ResolveAsync(flow, choice, _stop.Token);
+                    continue;
+                }
                 sniffed ??= ArrayPool<byte>.Shared.Rent(_limits.SniffBytes);
                 sniffedLength = await SniffAsync(client, flow, sniffed, sniffedLength, _limits.SniffBytes,
                     choice.Decision.SniffTimeout <= TimeSpan.Zero ? _limits.SniffTimeout : choice.Decision.SniffTimeout, _time);
-                choice = _admission.Choose(flow, choice.Decision.ResumeAt);
+                choice = _admission.Choose(flow, choice.Decision.ResumeAt, stopAtResolve: true);
             }
 
             var destination = new Destination(flow.Key.Destination, flow.Key.DestinationPort, flow.Domain);
@@ -104,8 +109,11 @@ internal sealed partial class TcpRelay : IDisposable
             var outbound = choice.Outbound!;
             if (_dns is not null && _dns.Map.IsFakeIp(destination.Address))
             {
-                // fakeip: a proxy dials the name; the direct lane needs the real address behind it.
-                NetAddress? real = outbound is Outbounds.Direct.DirectOutbound && flow.Domain is not null
+                // fakeip: a proxy dials the name; the direct lane needs the real address behind it, also when a
+                // group's member is the direct outbound (else it would dial the placeholder 0.0.0.0).
+                var carrier = outbound;
+                while (carrier is Outbounds.Groups.OutboundGroup { Effective: { } member }) carrier = member;
+                NetAddress? real = carrier is Outbounds.Direct.DirectOutbound && flow.Domain is not null
                     ? await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token)
                     : default(NetAddress);
                 if (flow.Domain is null || real is null)

@@ -9,12 +9,21 @@ namespace Sluice.Core.Stack;
 /// New flows as the TUN inbound sees them: its tag, the process lookup rules may ask for, and the name the
 /// built-in DNS answered for the destination (or its fake IP), and its own prefixes (never routed). UDP and ICMP are routed at their first packet:
 /// a sniff rule looks at that packet only (a DNS query is recognised, so `protocol: dns` matches).
+/// On the packet thread the process comes from the lookup's cache only; a flow whose rules need a process the
+/// cache does not know waits in <see cref="Owners"/> (<see cref="Parked"/>), and rules that do not ask never wait.
 /// </summary>
-internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, Func<FlowKey, ProcessInfo?>? processLookup, DnsHijack? dns, FlowAdmission admission)
+internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLookup? processes, DnsHijack? dns, FlowAdmission admission,
+    OwnerLookups? owners = null)
 {
+    private readonly Func<FlowKey, ProcessInfo?>? _find = processes is null ? null : processes.Find;
+    private readonly CachedProcessLookup? _findCached = processes is null ? null : processes.TryFindCached;
+
     public FlowAdmission Admission => admission;
 
     public DnsHijack? Dns => dns;
+
+    /// <summary>Flows waiting for their process off the packet thread; null without a process lookup.</summary>
+    public OwnerLookups? Owners => owners;
 
     /// <summary>Traffic to the TUN's own prefix would loop back into the TUN; it is dropped.</summary>
     public bool IsOwnAddress(NetAddress address)
@@ -26,9 +35,39 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, Func<FlowKe
 
     public FlowContext NewFlow(in FlowKey key)
     {
-        var flow = new FlowContext(key, tag, processLookup);
-        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain)) flow.Domain = domain;
+        var flow = new FlowContext(key, tag, _find) { CachedLookup = _findCached };
+        if (owners is not null)
+        {
+            if (owners.Readmitting is { } answer && answer.Key == key) flow.ResolveProcess(answer.Process);
+            else flow.CachedOnly = true;
+        }
+        if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain))
+        {
+            flow.Domain = domain;
+            flow.DestinationIsName = dns.Map.IsFakeIp(key.Destination);
+        }
         return flow;
+    }
+
+    /// <summary>The lane of a flow routed at its SYN.</summary>
+    public LaneChoice Choose(FlowContext flow, bool stopAtResolve = false) => Settled(flow, admission.Choose(flow, stopAtResolve: stopAtResolve));
+
+    /// <summary>
+    /// True when the decision just made asked for a process only the slow lookup can find: the packet is parked
+    /// (or dropped when too many wait) and handled again once the process is known; the caller is done with it.
+    /// </summary>
+    public bool Parked(FlowContext flow, ReadOnlySpan<byte> packet)
+    {
+        if (!flow.ProcessPending) return false;
+        owners!.Park(flow.Key, flow.SocketKey, packet);
+        return true;
+    }
+
+    /// <summary>Once decided, later lookups (a sniff rule's second decision in the relay) may take the slow path.</summary>
+    private static LaneChoice Settled(FlowContext flow, LaneChoice choice)
+    {
+        if (!flow.ProcessPending) flow.CachedOnly = false;
+        return choice;
     }
 
     /// <summary>The lane of a flow routed at its first packet; <paramref name="firstPayload"/> is what a sniff rule sees.</summary>
@@ -45,6 +84,6 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, Func<FlowKe
             flow.Sniffed = true;
             choice = admission.Choose(flow, choice.Decision.ResumeAt);
         }
-        return choice;
+        return Settled(flow, choice);
     }
 }

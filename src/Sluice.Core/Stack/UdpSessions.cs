@@ -194,13 +194,22 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
     /// <summary>Closes sessions idle longer than the timeout; called periodically.</summary>
     public void Sweep(long now)
     {
-        long idleMs = (long)idle.TotalMilliseconds;
+        long idleMs = (long)idle.TotalMilliseconds, next = long.MaxValue;
         foreach (var (key, session) in _sessions)
         {
-            if (now - session.LastActive <= (session.IdleMs > 0 ? session.IdleMs : idleMs)) continue;
+            long expiry = session.LastActive + (session.IdleMs > 0 ? session.IdleMs : idleMs);
+            if (now <= expiry)
+            {
+                next = Math.Min(next, expiry);
+                continue;
+            }
             if (_sessions.TryRemove(new KeyValuePair<FlowKey, UdpSession>(key, session))) session.Dispose();
         }
+        NextExpiry = next;
     }
+
+    /// <summary>When the earliest session left by the last <see cref="Sweep"/> goes idle (engine ms); MaxValue when none is left.</summary>
+    public long NextExpiry { get; private set; } = long.MaxValue;
 
     public void Dispose()
     {

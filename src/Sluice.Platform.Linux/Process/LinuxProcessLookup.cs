@@ -20,16 +20,31 @@ public sealed class LinuxProcessLookup : IProcessLookup
 
     public ProcessInfo? Find(FlowKey flow)
     {
-        if (flow.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)) return null;
+        Find(flow, scan: true, out var process);
+        return process;
+    }
+
+    /// <summary>The same as <see cref="Find"/> without a /proc rescan: false when the socket's inode is not in the cached map.</summary>
+    public bool TryFindCached(FlowKey flow, out ProcessInfo? process) => Find(flow, scan: false, out process);
+
+    private bool Find(FlowKey flow, bool scan, out ProcessInfo? process)
+    {
+        process = null;
+        if (flow.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)) return true;
 
         var socket = SockDiag.Find(flow);
-        if (socket is not { } found) return null;
+        if (socket is not { } found) return true;
         string? user = UserNames.Of(found.Uid);
-        if (found.Inode == 0) return new ProcessInfo(found.Uid, 0, null, null) { UserName = user };
-
-        int pid = _index.FindPid(found.Inode);
-        if (pid <= 0) return new ProcessInfo(found.Uid, 0, null, null) { UserName = user };
-        return new ProcessInfo(found.Uid, pid, ReadComm(pid), Libc.ReadLink($"/proc/{pid}/exe")) { UserName = user };
+        int pid = 0;
+        if (found.Inode != 0)
+        {
+            if (scan) pid = _index.FindPid(found.Inode);
+            else if (!_index.TryFindPidCached(found.Inode, out pid)) return false;
+        }
+        process = pid <= 0
+            ? new ProcessInfo(found.Uid, 0, null, null) { UserName = user }
+            : new ProcessInfo(found.Uid, pid, ReadComm(pid), Libc.ReadLink($"/proc/{pid}/exe")) { UserName = user };
+        return true;
     }
 
     private static string? ReadComm(int pid)

@@ -54,6 +54,25 @@ internal sealed unsafe class ProcSocketIndex
         }
     }
 
+    /// <summary>
+    /// The pid from the current map without scanning: false when only a scan could answer (an inode not in
+    /// the map, not recently found unplaced, or a scan under way that holds the lock).
+    /// </summary>
+    public bool TryFindPidCached(ulong inode, out int pid)
+    {
+        if (TryGet(_snapshot, inode, out pid)) return true;
+        if (!Monitor.TryEnter(_scanLock)) return false;
+        try
+        {
+            pid = 0;
+            return _unplaced.TryGetValue(inode, out long missedAt) && Stopwatch.GetElapsedTime(missedAt) < NegativeTtl;
+        }
+        finally
+        {
+            Monitor.Exit(_scanLock);
+        }
+    }
+
     private static bool TryGet(Snapshot snapshot, ulong inode, out int pid)
     {
         pid = 0;

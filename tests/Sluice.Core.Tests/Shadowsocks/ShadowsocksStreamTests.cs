@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Packets;
+using Sluice.Tests;
 
 namespace Sluice.Core.Tests.Shadowsocks;
 
@@ -100,5 +101,88 @@ public class ShadowsocksStreamTests
         Assert.Equal(40 * 50_000, total);
         Assert.True(intact);
         Assert.True(allocated < 1024, $"{allocated} bytes allocated reading {total} bytes");
+    }
+
+    /// <summary>A server that reads everything and never answers: writes complete, reads wait until disposed.</summary>
+    private sealed class SilentServer : Stream
+    {
+        private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Disposed => _closed.Task.IsCompleted;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await _closed.Task;
+            throw new ObjectDisposedException(nameof(SilentServer));
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        protected override void Dispose(bool disposing)
+        {
+            _closed.TrySetResult();
+            base.Dispose(disposing);
+        }
+    }
+
+    [Fact]
+    public async Task AnUploadToASilentServer_IsNotCut_WhileTheAppKeepsSending_AndIsCutOneTimeoutAfterItStops()
+    {
+        var clock = new FakeClock();
+        var server = new SilentServer();
+        using var stream = new ShadowsocksStream(server, Method, Key, NullLogger.Instance, "ss", new Destination(NetAddress.Parse("203.0.113.5"), 443),
+            TimeSpan.FromSeconds(10), clock: clock);
+        var chunk = new byte[1000];
+
+        // A backup push: a write every 4 s for a minute, the server (whose target has nothing to say) silent throughout.
+        for (int second = 0; second < 60; second += 4)
+        {
+            await stream.WriteAsync(chunk);
+            clock.Advance(4);
+            Assert.False(server.Disposed, $"the upload was cut {second + 4} s in, {4} s after the app's last bytes");
+        }
+
+        // Positive control: once the app stops and waits, silence for the timeout means a wrong password.
+        clock.Advance(6.5);
+        Assert.True(server.Disposed, "the connection stayed open 10.5 s after the app's last bytes with no answer");
+    }
+
+    [Fact]
+    public async Task BetweenReads_AStreamHoldsNoBuffer_OnceItsHeaderIsSentAndWhatArrivedIsDrained()
+    {
+        // The server's answer: one chunk sealed by a peer stream.
+        var wire = new MemoryStream();
+        using (var peer = Open(wire)) await peer.WriteAsync(new byte[100]);
+        using var reader = Open(new Sink(new MemoryStream(wire.ToArray())));
+        Assert.True(reader.HeldBufferBytes > 0); // the salt waits to be sent
+
+        Assert.Equal(100, await reader.ReadAsync(new byte[64 * 1024])); // the salt goes out, the answer comes in
+        Assert.Equal(0, reader.HeldBufferBytes);
+        await reader.WriteAsync(new byte[5000]);
+        Assert.Equal(0, reader.HeldBufferBytes);
     }
 }

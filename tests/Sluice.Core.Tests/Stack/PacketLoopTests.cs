@@ -140,12 +140,16 @@ public sealed class PacketLoopTests : IDisposable
         Assert.True(Checksum.VerifyTransport(in reply));
         Assert.Equal(1, _udp.Count);
 
+        long lastActive = _clock.Milliseconds();
         _clock.Advance(EngineLimits.Default.UdpIdle - TimeSpan.FromSeconds(1));
         _udp.Sweep(_clock.Milliseconds());
         Assert.Equal(1, _udp.Count);
+        // The engine's sweeper sleeps until then: the session's idle deadline, as of its last datagram.
+        Assert.InRange(_udp.NextExpiry - lastActive, (long)EngineLimits.Default.UdpIdle.TotalMilliseconds - 1000, (long)EngineLimits.Default.UdpIdle.TotalMilliseconds);
         _clock.Advance(TimeSpan.FromSeconds(2));
         _udp.Sweep(_clock.Milliseconds());
         Assert.Equal(0, _udp.Count);
+        Assert.Equal(long.MaxValue, _udp.NextExpiry); // nothing left: no wake-up at all
     }
 
     [Fact]
@@ -153,12 +157,15 @@ public sealed class PacketLoopTests : IDisposable
     {
         Send(Tcp(App, 50020, Server, 8443, TcpFlags.Syn));
         Assert.Single(_lane.Sent);
+        long seen = _clock.Milliseconds();
         _clock.Advance(EngineLimits.Default.L3TcpIdle - TimeSpan.FromSeconds(1));
         _l3.Sweep(_clock.Milliseconds());
         Assert.Empty(_lane.Forgotten);
+        Assert.Equal(seen + (long)EngineLimits.Default.L3TcpIdle.TotalMilliseconds, _l3.NextExpiry); // the sweeper's next deadline
         _clock.Advance(TimeSpan.FromSeconds(2));
         _l3.Sweep(_clock.Milliseconds());
         Assert.Single(_lane.Forgotten);
+        Assert.Equal(long.MaxValue, _l3.NextExpiry);
 
         Send(Tcp(App, 50020, Server, 8443, TcpFlags.Ack));
         Assert.NotEqual(0, (int)(TcpOf(Next()).Flags & TcpFlags.Rst));
@@ -262,13 +269,13 @@ public sealed class PacketLoopTests : IDisposable
         return ip;
     }
 
-    private static TcpSegment TcpOf(in IpPacket packet)
+    internal static TcpSegment TcpOf(in IpPacket packet)
     {
         Assert.True(TcpSegment.TryParse(packet.Payload, out var segment));
         return segment;
     }
 
-    private static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
+    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
     {
         var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20);
         var tcp = packet.AsSpan(20);
@@ -283,7 +290,7 @@ public sealed class PacketLoopTests : IDisposable
         return packet;
     }
 
-    private static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
+    internal static byte[] Udp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload)
     {
         var packet = new byte[48 + payload.Length];
         int n = PacketBuilder.Udp(packet, source, sourcePort, destination, destinationPort, payload);

@@ -7,7 +7,10 @@ using Sluice.Packets;
 
 namespace Sluice.Core.Tests.Stack;
 
-/// <summary>User-space UDP sessions at their edges: after the engine stopped, and when an outbound fails in a way nobody listed.</summary>
+/// <summary>
+/// User-space UDP sessions at their edges: after the engine stopped, when an outbound fails in a way nobody
+/// listed, and at the session cap (issue 17, finding 7: a flood of distinct flows must not grow the table).
+/// </summary>
 public sealed class UdpSessionsTests
 {
     private static readonly NetAddress App = NetAddress.Parse("172.19.0.1");
@@ -41,12 +44,56 @@ public sealed class UdpSessionsTests
         udp.Dispose();
     }
 
-    private static (UdpSessions Sessions, ConnectionRegistry Connections) Sessions(LogLines logs)
+    [Fact]
+    public void AtTheSessionCap_TheLeastRecentlyActiveSessionIsClosed_AndCounted_WhileTheTableStaysAtTheCap()
     {
         var clock = new FakeClock();
+        var outbound = new SilentOutbound();
+        var logs = new LogLines();
+        // A cap of 4 evicts one session at a time (a sixteenth, at least one).
+        var (udp, connections) = Sessions(logs, clock, EngineLimits.Default with { UdpSessions = 4 });
+        clock.Advance(TimeSpan.FromMinutes(1)); // the eviction warning is rate-limited to one per 10 s of the engine clock
+        for (ushort port = 50001; port <= 50004; port++)
+        {
+            Open(udp, outbound, port);
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+        // The oldest session (50001) is active again: 50002 is now the least recently active.
+        Assert.True(Forward(udp, 50001));
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        Open(udp, outbound, 50005);
+
+        Assert.Equal(4, udp.Count);
+        Assert.Equal(1, udp.Evicted);
+        Assert.False(Forward(udp, 50002), "the least recently active session (50002) should have been closed");
+        foreach (ushort kept in new ushort[] { 50001, 50003, 50004, 50005 }) Assert.True(Forward(udp, kept), $"session {kept} should have been kept");
+        Assert.DoesNotContain(connections.Snapshot(), c => c.Key.SourcePort == 50002);
+        Assert.Contains(logs.Lines, l => l.Contains("UDP sessions at the limit of 4", StringComparison.Ordinal));
+
+        // A flood of distinct flows keeps the table at the cap; every session beyond it was closed and counted.
+        for (ushort port = 51000; port < 51100; port++) Open(udp, outbound, port);
+        Assert.Equal(4, udp.Count);
+        Assert.Equal(101, udp.Evicted);
+        Assert.Equal(105, outbound.Opened);
+        udp.Dispose();
+    }
+
+    private static (UdpSessions Sessions, ConnectionRegistry Connections) Sessions(LogLines logs, FakeClock? clock = null, EngineLimits? limits = null)
+    {
+        clock ??= new FakeClock();
         var connections = new ConnectionRegistry(clock);
         var lanes = new LaneSelector(Router.Compile(Sluice.Core.Configuration.RouteOptions.Empty, ["out"], "out"), new Dictionary<string, IOutbound>(), "out", false, NullLogger.Instance);
-        return (new UdpSessions(new ChannelTun(), new FlowAdmission(lanes, connections, NullLogger.Instance), null, logs.CreateLogger("udp"), clock, EngineLimits.Default), connections);
+        return (new UdpSessions(new ChannelTun(), new FlowAdmission(lanes, connections, NullLogger.Instance), null, logs.CreateLogger("udp"), clock, limits ?? EngineLimits.Default), connections);
+    }
+
+    /// <summary>An app datagram of a flow that may have a session; true when a session took it.</summary>
+    private static bool Forward(UdpSessions udp, ushort sourcePort)
+    {
+        var packet = new byte[64];
+        int n = PacketBuilder.Udp(packet, App, sourcePort, Server, 53, "q"u8);
+        Assert.True(IpPacket.TryParse(packet.AsSpan(0, n), out var ip));
+        return udp.TryForward(ip, new FlowKey(IpProtocol.Udp, App, sourcePort, Server, 53), "q"u8, new byte[2048]);
     }
 
     private static void Open(UdpSessions udp, IOutbound outbound, ushort sourcePort)

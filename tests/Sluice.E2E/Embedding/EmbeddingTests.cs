@@ -25,8 +25,9 @@ public sealed class EmbeddingTests : IDisposable
     }
 
     /// <summary>The rules of the acceptance: process (via find_owner), domain (via the DNS hijack's map), block; the rest direct.</summary>
-    private string Config(string extraRules = "", string routeExtra = "") => WithDns(_peer.SluiceConfig(_sluiceKeys.Private,
-        """{"port": 53, "action": "hijack-dns"}, """ +
+    /// <param name="firstRules">Rules ahead of the others (ending with ", "): the DNS map names the server's address blocked.example.</param>
+    private string Config(string extraRules = "", string routeExtra = "", string firstRules = "") => WithDns(_peer.SluiceConfig(_sluiceKeys.Private,
+        """{"port": 53, "action": "hijack-dns"}, """ + firstRules +
         $$"""{"process_name": "{{EmbeddingHost.OwnerName}}", "outbound": "wg"}, """ +
         """{"domain_suffix": "tunnel.example", "outbound": "wg"}, {"domain": "blocked.example", "outbound": "block"}""" + extraRules)
         .Replace("\"type\": \"tun\",", $"\"type\": \"tun\", \"interface_name\": \"{EmbeddingHost.TunName}\",")
@@ -50,7 +51,7 @@ public sealed class EmbeddingTests : IDisposable
         _testbed.RunInClient(Curl, ["curl", "-sS", "--max-time", "10", .. extra, url]);
 
     [Fact]
-    public void EmbeddedEngine_OnTheHostsTun_RoutesByOwnerDomainAndRules_ReloadsStopsAndRestarts()
+    public async Task EmbeddedEngine_OnTheHostsTun_RoutesByOwnerDomainAndRules_ReloadsStopsAndRestarts()
     {
         _host = EmbeddingHost.Start(_testbed);
         string config = WriteConfig("embedded.json", Config());
@@ -78,7 +79,7 @@ public sealed class EmbeddingTests : IDisposable
         Assert.Equal(3, _host.ProtectedTcp - protectedBefore);
 
         // Process rule: the host says flows from these source ports belong to the tunneled app.
-        var owned = CurlFromClient(EngineConfigs.ServerUrl(), "--local-port", $"{EmbeddingHost.OwnerPortLow}-{EmbeddingHost.OwnerPortHigh}");
+        var owned = CurlFromClient(EngineConfigs.ServerUrl(), "--local-port", OwnedPorts);
         Assert.True(owned.Ok, owned + "\n" + _host.Transcript);
         Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, owned.Stdout.Trim());
         Assert.Contains(_host.Output, l => l.StartsWith("owner 6 172.19.0.1:41", StringComparison.Ordinal) && l.EndsWith(EmbeddingHost.OwnerName, StringComparison.Ordinal));
@@ -93,13 +94,55 @@ public sealed class EmbeddingTests : IDisposable
         Assert.False(blocked.Ok, "blocked.example answered: " + blocked.Stdout);
         Assert.True(blocked.Elapsed < TimeSpan.FromSeconds(8), $"the block took {blocked.Elapsed}: refused connections fail fast");
 
-        // Reload: the same destination now takes the tunnel.
-        string reloaded = WriteConfig("reloaded.json", Config(extraRules: $$""", {"ip_cidr": "{{NamespaceTestbed.ServerV4}}/32", "outbound": "wg"}"""));
-        Assert.Equal("reloaded", _host.Send($"reload {reloaded}", "reloaded", "reload-failed"));
+        // Reload while a 100 MiB download of the tunneled app runs through WireGuard (~13 s at 8 MiB/s): a rule
+        // changes, the wg outbound does not, so the download runs on with every byte, and the reload counts it as kept.
+        string expected = ProxyPeers.WriteBlob(_testbed);
+        int ownerLines = OwnerLines();
+        var download = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(120), "sh", "-c",
+            $"curl -sS --max-time 100 --speed-time 10 --speed-limit 1 --limit-rate 8M --local-port {OwnedPorts} {EngineConfigs.ServerUrl("blob.bin")} | sha256sum"));
+        WaitForNewOwnedFlow(ownerLines);
+        // The new rule goes first: an in-place reload keeps the DNS map, in which dig above named the server's address blocked.example.
+        string reloaded = WriteConfig("reloaded.json", Config(firstRules: $$"""{"ip_cidr": "{{NamespaceTestbed.ServerV4}}/32", "outbound": "wg"}, """));
+        string reloadAnswer = _host.Send($"reload {reloaded}", "reloaded", "reload-failed");
+        Assert.StartsWith("reloaded {", reloadAnswer);
+        using (var result = System.Text.Json.JsonDocument.Parse(reloadAnswer["reloaded ".Length..]))
+        {
+            Assert.True(result.RootElement.GetProperty("kept").GetInt32() >= 1, reloadAnswer);
+            Assert.Equal(0, result.RootElement.GetProperty("closed").GetInt32());
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, result.RootElement.GetProperty("restarted").ValueKind);
+        }
+        // A config that does not compile is refused with the JSON path of its error and changes nothing.
+        string broken = WriteConfig("broken-reload.json", Config().Replace("\"final\": \"direct\"", "\"final\": \"nowhere\"", StringComparison.Ordinal));
+        Assert.StartsWith("reload-failed ", _host.Send($"reload {broken}", "reloaded", "reload-failed"));
+        WaitForOutput("route.final");
+        Assert.Equal("connected", _host.Status().GetProperty("data").GetProperty("state").GetString());
+        var downloaded = await download;
+        Assert.True(downloaded.Ok, downloaded + "\n" + _host.Transcript);
+        Assert.Equal(expected, downloaded.Stdout.Split(' ')[0]);
+
+        // The reloaded rule moves new flows: the same destination now takes the tunnel.
         var afterReload = CurlFromClient(EngineConfigs.ServerUrl());
         Assert.True(afterReload.Ok, afterReload + "\n" + _host.Transcript);
         Assert.Equal(WireGuardGoPeer.SluiceTunnelV4, afterReload.Stdout.Trim());
         Assert.Equal("netchange 0", _host.Send("netchange", "netchange "));
+
+        // The control: a change the routing model cannot take in place (the log level) restarts the engine as the
+        // daemon does, and that cuts every live flow: a download running across it stalls and fails.
+        ownerLines = OwnerLines();
+        var cut = Task.Run(() => _testbed.RunInClient(TimeSpan.FromSeconds(120), "curl", "-sS", "-o", "/dev/null", "--max-time", "60",
+            "--speed-time", "5", "--speed-limit", "1", "--limit-rate", "4M", "--local-port", OwnedPorts, EngineConfigs.ServerUrl("blob.bin")));
+        WaitForNewOwnedFlow(ownerLines);
+        string restarting = WriteConfig("restarting.json", File.ReadAllText(reloaded).Replace("\"level\": \"info\"", "\"level\": \"debug\"", StringComparison.Ordinal));
+        string restartAnswer = _host.Send($"reload {restarting}", "reloaded", "reload-failed");
+        Assert.StartsWith("reloaded {", restartAnswer);
+        using (var result = System.Text.Json.JsonDocument.Parse(restartAnswer["reloaded ".Length..]))
+        {
+            Assert.Contains("log", result.RootElement.GetProperty("restarted").GetString() ?? "", StringComparison.Ordinal);
+            Assert.Equal(0, result.RootElement.GetProperty("kept").GetInt32());
+            Assert.True(result.RootElement.GetProperty("closed").GetInt32() >= 1, restartAnswer);
+        }
+        var cutResult = await cut;
+        Assert.False(cutResult.Ok, "the download ran on across a reload that restarted the engine: " + cutResult);
 
         // Stop, stop again (harmless), status after stop, then start again on the same TUN.
         _host.Send("stop", "stopped");
@@ -153,12 +196,28 @@ public sealed class EmbeddingTests : IDisposable
         string answer = _host.Send($"start {broken} protect", "started", "start-failed");
 
         Assert.StartsWith("start-failed ", answer);
-        // The error runs over several lines and the host's stdout is read as it comes: wait for the path's line.
-        string output = string.Join('\n', _host.Output);
-        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !output.Contains("inbounds[0].address") && waited.Elapsed < TimeSpan.FromSeconds(10); output = string.Join('\n', _host.Output))
-            Thread.Sleep(50);
-        Assert.Contains("inbounds[0].address", output);
+        WaitForOutput("inbounds[0].address");
         Assert.Equal("disconnected", _host.Status().GetProperty("data").GetProperty("state").GetString());
+    }
+
+    private static string OwnedPorts => $"{EmbeddingHost.OwnerPortLow}-{EmbeddingHost.OwnerPortHigh}";
+
+    /// <summary>Until find_owner has named a flow after the first <paramref name="before"/>, then a moment for its transfer to get going.</summary>
+    private void WaitForNewOwnedFlow(int before)
+    {
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); OwnerLines() == before && waited.Elapsed < TimeSpan.FromSeconds(10);) Thread.Sleep(50);
+        Thread.Sleep(2000);
+    }
+
+    private int OwnerLines() => _host!.Output.Count(l => l.StartsWith("owner 6 ", StringComparison.Ordinal) && l.EndsWith(EmbeddingHost.OwnerName, StringComparison.Ordinal));
+
+    /// <summary>Errors run over several lines and the host's stdout is read as it comes: waits for the line with <paramref name="text"/>.</summary>
+    private void WaitForOutput(string text)
+    {
+        string output = string.Join('\n', _host!.Output);
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !output.Contains(text, StringComparison.Ordinal) && waited.Elapsed < TimeSpan.FromSeconds(10); output = string.Join('\n', _host.Output))
+            Thread.Sleep(50);
+        Assert.Contains(text, output);
     }
 
     private void StartDnsmasq(params string[] addresses)

@@ -3,7 +3,7 @@
  * its address and routes, and drives the engine through include/sluice.h. The test talks to it line by line:
  *   stdin:  start FILE MODE | reload FILE | status | status-null | netchange | stop | hammer N | counts | quit
  *           MODE: protect (setsockopt SO_MARK HOST_MARK), refuse-tcp (refuses stream sockets), none (no protect)
- *   stdout: started in MS ms | start-failed ERR | reloaded | reload-failed ERR | status JSON | stopped | netchange RC | hammered
+ *   stdout: started in MS ms | start-failed ERR | reloaded RESULT_JSON | reload-failed ERR | status JSON | stopped | netchange RC | hammered
  *           counts protect=N refused=N owner=N | state JSON | protect FD TYPE ok|refused | owner PROTO SRC DST NAME
  * Usage: host TUN_NAME TUN_CIDR TABLE OWNER_PORT_LO OWNER_PORT_HI OWNER_NAME
  * Flows whose source port is within [LO, HI] belong to OWNER_NAME (the host's answer to find_owner).
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
             else say("start-failed %s", sluice_last_error());
         } else if (!strcmp(verb, "reload") && arg) {
             char *config = read_file(arg);
-            if (sluice_reload(engine, config ? config : "") == 0) say("reloaded");
+            if (sluice_reload(engine, config ? config : "") == 0) say("reloaded %s", sluice_reload_result());
             else say("reload-failed %s", sluice_last_error());
             free(config);
         } else if (!strcmp(verb, "status") || !strcmp(verb, "status-null")) {

@@ -75,7 +75,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
             firstUp = combined;
         }
 
-        var route = inbound.Route(client, IpProtocol.Tcp, destination);
+        var route = await inbound.RouteAsync(client, IpProtocol.Tcp, destination);
         if (route is null)
         {
             await SendAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

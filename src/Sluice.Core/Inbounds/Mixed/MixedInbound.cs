@@ -111,14 +111,19 @@ internal sealed partial class MixedInbound : ILocalInbound
         var listener = LocalInbounds.IsWildcard(_bound.Address) ? (IPEndPoint)client.LocalEndPoint! : _bound;
         var socketKey = new FlowKey(protocol == IpProtocol.Udp ? IpProtocol.Tcp : protocol, local, (ushort)source.Port,
             NetAddress.FromIPAddress(listener.Address), (ushort)listener.Port); // a UDP association's owner holds its control connection
-        return new FlowContext(key, _options.Tag, _lookup, socketKey) { Domain = destination.Domain, Sniffed = destination.Domain is not null };
+        return new FlowContext(key, _options.Tag, _lookup, socketKey)
+        {
+            Domain = destination.Domain,
+            Sniffed = destination.Domain is not null,
+            DestinationIsName = destination.Domain is not null && destination.Address == default,
+        };
     }
 
     /// <summary>
     /// Whether a UDP ASSOCIATE is refused up front (answered "not allowed by ruleset"): when the route has no rules,
     /// every UDP flow of this inbound takes the final lane, and a lane that carries TCP only refuses them all (counted
     /// and logged as the TUN's refusals are). With rules, some destinations may go elsewhere: each is judged by
-    /// <see cref="Route"/> when its first datagram arrives.
+    /// <see cref="RouteAsync"/> when its first datagram arrives.
     /// </summary>
     internal bool RefusesAssociation(Socket client, Destination declared)
     {
@@ -131,12 +136,17 @@ internal sealed partial class MixedInbound : ILocalInbound
     }
 
     /// <summary>Routes a request like a TUN flow; null when the rules refuse it, or send UDP to a lane that carries TCP only (logged).</summary>
-    internal MixedRoute? Route(Socket client, byte protocol, Destination destination)
+    internal async Task<MixedRoute?> RouteAsync(Socket client, byte protocol, Destination destination)
     {
         var flow = FlowFor(client, protocol, destination);
-        var choice = _admission.Choose(flow);
+        var choice = _admission.Choose(flow, stopAtResolve: true);
         // The proxy request already named the destination; a sniff rule has nothing more to learn.
-        while (choice.Kind == LaneKind.NeedsSniff) choice = _admission.Choose(flow, choice.Decision.ResumeAt);
+        while (choice.Kind is LaneKind.NeedsSniff or LaneKind.NeedsResolve)
+        {
+            choice = choice.Kind == LaneKind.NeedsResolve
+                ? await _admission.Lanes.ResolveAsync(flow, choice, CancellationToken.None)
+                : _admission.Choose(flow, choice.Decision.ResumeAt, stopAtResolve: true);
+        }
         if (choice.Kind != LaneKind.Outbound)
         {
             _admission.Refused(flow, choice);

@@ -95,7 +95,7 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
 
     private async Task ConnectAsync(Destination destination)
     {
-        var route = inbound.Route(client, IpProtocol.Tcp, destination);
+        var route = await inbound.RouteAsync(client, IpProtocol.Tcp, destination);
         if (route is null)
         {
             await ReplyAsync(2, default); // connection not allowed by ruleset

@@ -70,7 +70,7 @@ internal sealed class SocksUdpAssociation : IDisposable
 
     private async Task OpenAsync(Destination destination, Channel channel, byte[] first)
     {
-        var outbound = _inbound.Route(_control, IpProtocol.Udp, destination)?.Outbound;
+        var outbound = (await _inbound.RouteAsync(_control, IpProtocol.Udp, destination))?.Outbound;
         if (outbound is null) return; // refused: datagrams to it are dropped
         try
         {

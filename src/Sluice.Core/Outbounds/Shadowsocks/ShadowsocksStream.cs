@@ -15,17 +15,21 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// 3. payloads are at most 0x3FFF bytes (2022: 0xFFFF); each chunk costs 34 bytes of length and tags.
 /// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
-/// abort down to it (<see cref="IConnectionStream"/>). Buffers are fixed per connection (no allocation per
-/// chunk) and rented from the shared pool (no 150 KB of fresh arrays per connection). They go back when
+/// abort down to it (<see cref="IConnectionStream"/>). Buffers come from the shared pool only while
+/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a write rents
+/// its sealing buffer for the write; the read side rents its input and plaintext buffers when a read
+/// needs them and returns them once they are drained; the salt and staged header wait in a small buffer
+/// until they are sent. A zero-byte read waits on the transport without a buffer
+/// (<see cref="IReadinessStream"/>), as the relay's socket pumps do. Everything still held goes back when
 /// the stream is disposed AND no read or write is still running: a reference count (the owner's one,
-/// plus one per operation in flight) guards them, because the relay or a group may dispose the stream
+/// plus one per operation in flight) guards it, because the relay or a group may dispose the stream
 /// from another thread while a pump is inside a read.
 /// </summary>
-internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
+internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IReadinessStream
 {
     public const int MaxPayload = 0x3FFF;
     private const int ChunkOverhead = 2 + 2 * ShadowsocksMethod.TagSize;
-    private const int WriteSlice = 64 * 1024;
+    private const int WriteBufferLimit = 128 * 1024; // a write rents at most this much and seals in slices that fit
     private const int ReadBufferSize = 64 * 1024;
     private const int HeaderRoom = 1300; // the largest request header: 2022's fixed + variable (address, 900 B padding) with tags
 
@@ -33,9 +37,10 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private readonly ShadowsocksMethod _method;
     private readonly byte[] _masterKey;
     private readonly AeadCipher _encoder;
-    private readonly byte[] _writeBuffer;
-    private readonly byte[] _in;
-    private readonly byte[] _plain;
+    private byte[]? _prefix; // the salt, identity headers and staged request header until they are sent
+    private byte[]? _in;
+    private byte[]? _plain;
+    private readonly int _inSize;
     private readonly int _maxPayload;
     private readonly TimeProvider _clock;
     private readonly byte[]? _requestSalt; // 2022: the response must name it
@@ -52,7 +57,8 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private readonly object _prefixLock = new();
     private volatile bool _prefixSent;
     private readonly TimeSpan _answerTimeout;
-    private Timer? _answerTimer;
+    private ITimer? _answerTimer;
+    private long _lastWrite; // _clock timestamp of the app's latest bytes, while the server has said nothing
     private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
     private int _ownerReleased;
 
@@ -65,8 +71,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     {
         _clock = clock ?? TimeProvider.System;
         _maxPayload = method.MaxChunkPayload;
-        _in = ArrayPool<byte>.Shared.Rent(method.Is2022 ? ReadBufferSize + 1024 : ReadBufferSize);
-        _plain = ArrayPool<byte>.Shared.Rent(_maxPayload);
+        _inSize = method.Is2022 ? ReadBufferSize + 1024 : ReadBufferSize;
         _transport = transport;
         _answerTimeout = answerTimeout;
         _method = method;
@@ -75,16 +80,15 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         _who = who;
         _target = target;
         int identities = keys2022?.Identities.Length ?? 0;
-        _writeBuffer = ArrayPool<byte>.Shared.Rent(method.SaltSize + identities * Shadowsocks2022Keys.IdentityHeaderSize + HeaderRoom
-            + WriteSlice + (WriteSlice / _maxPayload + 2) * ChunkOverhead);
-        Span<byte> salt = _writeBuffer.AsSpan(0, method.SaltSize);
+        _prefix = ArrayPool<byte>.Shared.Rent(method.SaltSize + identities * Shadowsocks2022Keys.IdentityHeaderSize + HeaderRoom);
+        Span<byte> salt = _prefix.AsSpan(0, method.SaltSize);
         RandomNumberGenerator.Fill(salt);
         _encoder = method.Subkey(masterKey, salt);
         _pendingPrefix = method.SaltSize;
         if (method.Is2022)
         {
             _requestSalt = salt.ToArray();
-            if (keys2022 is not null) _pendingPrefix += keys2022.WriteTcpIdentityHeaders(salt, _writeBuffer.AsSpan(_pendingPrefix));
+            if (keys2022 is not null) _pendingPrefix += keys2022.WriteTcpIdentityHeaders(salt, _prefix.AsSpan(_pendingPrefix));
         }
     }
 
@@ -97,24 +101,29 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     /// timer-thread wake-up per connection and delayed such greetings by its period.
     /// </summary>
     public void StageHeader(ReadOnlySpan<byte> header) => _pendingPrefix += _requestSalt is null
-        ? Seal(header, _writeBuffer.AsSpan(_pendingPrefix))
-        : Shadowsocks2022Headers.SealRequest(_encoder, header, default, _clock.GetUtcNow().ToUnixTimeSeconds(), _writeBuffer.AsSpan(_pendingPrefix));
+        ? Seal(header, _prefix.AsSpan(_pendingPrefix))
+        : Shadowsocks2022Headers.SealRequest(_encoder, header, default, _clock.GetUtcNow().ToUnixTimeSeconds(), _prefix.AsSpan(_pendingPrefix));
 
     /// <summary>
-    /// The length of the salt-and-header prefix at the start of the write buffer that the caller must
-    /// send before its data, or 0 once it has gone. Set only after the flush timer's send has finished,
-    /// so a writer never overwrites a prefix still being sent.
+    /// Copies the salt-and-header prefix, which the caller must send before its data, to the start of
+    /// <paramref name="output"/> and returns its length, or 0 once it has gone. Set only after a
+    /// header-only send has finished, so the prefix is never claimed twice.
     /// </summary>
-    private int ClaimPrefix()
+    private int ClaimPrefix(Span<byte> output)
     {
         if (_prefixSent) return 0;
         lock (_prefixLock)
         {
             if (_prefixSent) return 0;
             _prefixSent = true;
+            _prefix.AsSpan(0, _pendingPrefix).CopyTo(output);
+            ReturnPrefix();
             return _pendingPrefix;
         }
     }
+
+    /// <summary>Bytes a write must rent for its prefix while the prefix has not gone.</summary>
+    private int PrefixRoom => _prefixSent ? 0 : _pendingPrefix;
 
     private void FlushHeader()
     {
@@ -132,8 +141,9 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
             lock (_prefixLock)
             {
                 if (_prefixSent) return;
-                _transport.Write(_writeBuffer.AsSpan(0, _pendingPrefix));
+                _transport.Write(_prefix.AsSpan(0, _pendingPrefix));
                 _prefixSent = true;
+                ReturnPrefix();
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -144,28 +154,6 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         {
             Exit();
         }
-    }
-
-    /// <summary>Takes a reference for one operation; throws when the stream is disposed and its buffers are gone.</summary>
-    private void Enter()
-    {
-        int seen;
-        do
-        {
-            seen = Volatile.Read(ref _references);
-            ObjectDisposedException.ThrowIf(seen == 0 || Volatile.Read(ref _ownerReleased) != 0, this);
-        }
-        while (Interlocked.CompareExchange(ref _references, seen + 1, seen) != seen);
-    }
-
-    private void Exit()
-    {
-        if (Interlocked.Decrement(ref _references) != 0) return;
-        _encoder.Dispose();
-        _decoder?.Dispose();
-        ArrayPool<byte>.Shared.Return(_in);
-        ArrayPool<byte>.Shared.Return(_plain);
-        ArrayPool<byte>.Shared.Return(_writeBuffer);
     }
 
     /// <summary>Seals <paramref name="data"/> as chunks into <paramref name="output"/>; returns bytes written.</summary>
@@ -186,91 +174,103 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
         return written;
     }
 
-    /// <summary>
-    /// An AEAD server that cannot decrypt a connection stays silent and keeps it open (shadowsocks-libev
-    /// drains it until its own timeout, so probes learn nothing). The only sign of a wrong password is
-    /// silence, so a connection whose server says nothing within <see cref="_answerTimeout"/> of the
-    /// app's first bytes is closed with a reason in the log instead of hanging.
-    /// </summary>
-    private void ArmAnswerTimer()
-    {
-        if (_answerTimer is not null || _answerTimeout <= TimeSpan.Zero || Volatile.Read(ref _received) > 0) return;
-        _answerTimer = new Timer(static state => ((ShadowsocksStream)state!).OnAnswerTimeout(), this, _answerTimeout, Timeout.InfiniteTimeSpan);
-    }
+    /// <summary>The sealed size of <paramref name="payload"/> plaintext bytes.</summary>
+    private int SealedLength(int payload) => payload + (payload + _maxPayload - 1) / _maxPayload * ChunkOverhead;
 
-    private void OnAnswerTimeout()
+    /// <summary>
+    /// Rents the sealing buffer for a write of <paramref name="length"/> bytes (at most
+    /// <see cref="WriteBufferLimit"/>, prefix included) and says how much plaintext each send seals:
+    /// equal slices that fit, so a relay's 128 KiB write is two sends, not a large one and a crumb.
+    /// </summary>
+    private byte[] RentWriteBuffer(int length, out int slice)
     {
-        if (Volatile.Read(ref _received) > 0) return;
-        Fail($"no answer from the server within {_answerTimeout.TotalSeconds:0.#} s of the request for {_target}: wrong password or method? (an AEAD server stays silent when it cannot decrypt)");
-        _transport.Dispose();
+        int room = PrefixRoom;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(room + SealedLength(length), WriteBufferLimit));
+        int fits = (buffer.Length - room) / (_maxPayload + ChunkOverhead) * _maxPayload;
+        int rest = (buffer.Length - room) % (_maxPayload + ChunkOverhead) - ChunkOverhead;
+        if (rest > 0) fits += rest;
+        int slices = (length + fits - 1) / fits;
+        slice = (length + slices - 1) / slices;
+        return buffer;
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (buffer.IsEmpty) return;
         Enter();
+        var sealing = RentWriteBuffer(buffer.Length, out int slice);
         try
         {
-            await WriteCoreAsync(buffer, cancellationToken);
+            NoteWrite();
+            while (!buffer.IsEmpty)
+            {
+                int take = Math.Min(buffer.Length, slice);
+                int n = ClaimPrefix(sealing);
+                n += Seal(buffer.Span[..take], sealing.AsSpan(n));
+                await _transport.WriteAsync(sealing.AsMemory(0, n), cancellationToken);
+                buffer = buffer[take..];
+            }
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(sealing);
             Exit();
-        }
-    }
-
-    private async ValueTask WriteCoreAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
-    {
-        ArmAnswerTimer();
-        while (!buffer.IsEmpty)
-        {
-            int take = Math.Min(buffer.Length, WriteSlice);
-            int n = ClaimPrefix();
-            n += Seal(buffer.Span[..take], _writeBuffer.AsSpan(n));
-            await _transport.WriteAsync(_writeBuffer.AsMemory(0, n), cancellationToken);
-            buffer = buffer[take..];
         }
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (buffer.IsEmpty) return;
         Enter();
+        var sealing = RentWriteBuffer(buffer.Length, out int slice);
         try
         {
-            WriteCore(buffer);
+            NoteWrite();
+            while (!buffer.IsEmpty)
+            {
+                int take = Math.Min(buffer.Length, slice);
+                int n = ClaimPrefix(sealing);
+                n += Seal(buffer[..take], sealing.AsSpan(n));
+                _transport.Write(sealing.AsSpan(0, n));
+                buffer = buffer[take..];
+            }
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(sealing);
             Exit();
         }
     }
 
-    private void WriteCore(ReadOnlySpan<byte> buffer)
-    {
-        ArmAnswerTimer();
-        while (!buffer.IsEmpty)
-        {
-            int take = Math.Min(buffer.Length, WriteSlice);
-            int n = ClaimPrefix();
-            n += Seal(buffer[..take], _writeBuffer.AsSpan(n));
-            _transport.Write(_writeBuffer.AsSpan(0, n));
-            buffer = buffer[take..];
-        }
-    }
-
+    /// <summary>
+    /// Reads plaintext. A zero-byte read is a wait: it completes when a read will find bytes (some are
+    /// decoded or buffered here, or the transport has some), holding no buffer while it waits.
+    /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (buffer.IsEmpty) return 0;
         Enter();
         try
         {
             if (!_prefixSent) FlushHeader(); // the server cannot answer before it knows the target
-            return await ReadCoreAsync(buffer, cancellationToken);
+            if (buffer.IsEmpty)
+            {
+                if (_plainEnd == _plainStart && _inEnd == _inStart && WaitsWithoutBuffer)
+                    _ = await _transport.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                return 0;
+            }
+            int n = await ReadCoreAsync(buffer, cancellationToken);
+            if (_inEnd == _inStart) ReturnInput(); // drained: an idle stream holds no buffer
+            if (_plainEnd == _plainStart) ReturnPlain();
+            return n;
         }
         finally
         {
             Exit();
         }
     }
+
+    /// <summary>True when the transport waits in a zero-byte read (a socket), so this stream's zero-byte read can too.</summary>
+    public bool WaitsWithoutBuffer => _transport is NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
 
     private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -308,6 +308,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
             int payload = _pendingLength;
             var source = _in.AsSpan(_inStart, sealedLength);
             bool direct = buffer.Length >= payload;
+            if (!direct) _plain ??= ArrayPool<byte>.Shared.Rent(_maxPayload);
             if (!_decoder.Open(source, direct ? buffer.Span : _plain))
                 throw Fail($"a chunk from the server for {_target} does not authenticate");
             _inStart += sealedLength;
@@ -348,6 +349,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream
     private async ValueTask<bool> FillAsync(int need, CancellationToken cancellationToken)
     {
         if (_inEnd - _inStart >= need) return true;
+        _in ??= ArrayPool<byte>.Shared.Rent(_inSize);
         if (_in.Length - _inStart < need)
         {
             Buffer.BlockCopy(_in, _inStart, _in, 0, _inEnd - _inStart);

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Sluice.Testbed;
+
+namespace Sluice.E2E;
+
+/// <summary>
+/// experimental.cache_file across a daemon that is killed (SIGKILL, no goodbye) and started again:
+/// store_fakeip keeps every fake address bound to its name, and the member picked in a selector through
+/// the Clash API stays picked. (The Clash mode surviving a restart is RuleSetTests.ClashMode_….)
+/// Which lane a connection took is told by the address the HTTP server sees: the client's own when
+/// direct, the server's own address when it came through ss-server in the router namespace.
+/// </summary>
+public sealed class CacheFileRestartTests : IDisposable
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
+    private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
+
+    public void Dispose() => _testbed.Dispose();
+
+    private string Config(string cacheFile) => $$"""
+        {
+          "log": {"level": "info"},
+          "dns": {
+            "servers": [
+              {"type": "fakeip", "tag": "fake", "inet4_range": "198.18.0.0/15"},
+              {"type": "udp", "tag": "lan", "server": "{{NamespaceTestbed.RouterV4}}"}
+            ],
+            "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
+            "final": "lan"
+          },
+          "inbounds": [{ "type": "tun", "tag": "tun-in", "interface_name": "sluice0", "address": ["172.19.0.1/30"], "auto_route": true }],
+          "outbounds": [
+            {"type": "direct", "tag": "direct"},
+            {{ProxyPeers.Shadowsocks("ss", "aes-128-gcm")}},
+            {"type": "selector", "tag": "pick", "outbounds": ["direct", "ss"], "default": "direct"}
+          ],
+          "route": {
+            "rules": [{"port": 53, "action": "hijack-dns"}],
+            "final": "pick",
+            "default_domain_resolver": "lan"
+          },
+          "experimental": {"cache_file": {"enabled": true, "path": "{{cacheFile}}", "store_fakeip": true} }
+        }
+        """;
+
+    private DaemonUnderTest? _daemon;
+
+    private string SourceSeenAt(string fakeAddress)
+    {
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "10", $"http://{fakeAddress}:{NamespaceTestbed.HttpPort}/whoami");
+        return result.Ok ? result.Stdout.Trim() : "failed: " + result + "\n" + _daemon?.Process.Log;
+    }
+
+    private void AssertSeen(string expected, string fakeAddress)
+    {
+        string seen = SourceSeenAt(fakeAddress);
+        Assert.True(seen == expected, $"expected {expected}, got {seen}");
+    }
+
+    private string Lookup(string name) => _testbed.RunInClient(Long, "dig", "+short", "+time=3", "+tries=1", name).Stdout.Trim();
+
+    [Fact]
+    public void FakeAddressesAndThePickedSelectorMember_SurviveAKilledDaemon()
+    {
+        // site.example is the public server for the engine's direct dials and for ss-server's own lookups.
+        var dns = new DnsPeers(_testbed);
+        dns.StartDnsmasq(NamespaceTestbed.RouterV4, 53, $"/site.example/{NamespaceTestbed.ServerV4}");
+        _testbed.SetResolvConf(_testbed.Router, $"nameserver {NamespaceTestbed.RouterV4}\n");
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        string cacheFile = Path.Combine(_testbed.WorkDir, "cache.json");
+        var daemon = _daemon = DaemonUnderTest.Start(_testbed);
+        string path = daemon.WriteConfig(Config(cacheFile));
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+
+        string fake = Lookup("site.example");
+        Assert.StartsWith("198.18.", fake, StringComparison.Ordinal);
+        AssertSeen(NamespaceTestbed.ClientV4, fake);
+
+        var put = daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", """{"name": "ss"}""", "http://localhost/proxies/pick");
+        Assert.Equal("204", put.Stdout.Trim());
+        AssertSeen(NamespaceTestbed.ServerV4, fake);
+
+        // The file is written within a few seconds of a change; a SIGKILL then loses nothing.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && !(File.Exists(cacheFile) && File.ReadAllText(cacheFile) is var text
+            && text.Contains("site.example", StringComparison.Ordinal) && text.Contains("\"ss\"", StringComparison.Ordinal)))
+            Thread.Sleep(200);
+        daemon.Process.Signal(9);
+        Assert.True(daemon.Process.WaitForExit(TimeSpan.FromSeconds(20)));
+        daemon.Launch();
+        Assert.True(daemon.WaitForState("connected", Long), daemon.Process.Log);
+
+        // The app still holds the old fake address and asks nothing: it reaches its name, through the picked member.
+        AssertSeen(NamespaceTestbed.ServerV4, fake);
+        Assert.Equal("ss", daemon.Get("/proxies/pick").GetProperty("now").GetString());
+        Assert.Equal(fake, Lookup("site.example"));
+        using var saved = JsonDocument.Parse(File.ReadAllText(cacheFile));
+        Assert.Contains("site.example", saved.RootElement.GetRawText());
+    }
+}
