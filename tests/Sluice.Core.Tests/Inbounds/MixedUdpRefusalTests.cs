@@ -9,6 +9,8 @@ using Sluice.Core.Routing;
 using Sluice.Core.Stack;
 using Sluice.Tests;
 
+using Sluice.Core.Tests.Stack;
+
 namespace Sluice.Core.Tests.Inbounds;
 
 /// <summary>
@@ -20,7 +22,7 @@ public sealed class MixedUdpRefusalTests
     [Fact]
     public async Task UdpAssociate_OnATcpOnlyLane_IsRefused_Counted_AndLogged()
     {
-        var lane = new RecordingLane("web-proxy", carriesUdp: false);
+        var lane = new UdpRecordingOutbound("web-proxy", carriesUdp: false);
         var log = new LogLines();
         var (inbound, admission) = Start(lane, RouteOptions.Empty, log);
         using var _ = inbound;
@@ -37,7 +39,7 @@ public sealed class MixedUdpRefusalTests
     [Fact]
     public async Task UdpAssociate_OnAUdpLane_IsGranted()
     {
-        var lane = new RecordingLane("vless", carriesUdp: true);
+        var lane = new UdpRecordingOutbound("vless", carriesUdp: true);
         var (inbound, admission) = Start(lane, RouteOptions.Empty, new LogLines());
         using var _ = inbound;
 
@@ -49,7 +51,7 @@ public sealed class MixedUdpRefusalTests
     [Fact]
     public async Task WithRules_ADatagramRoutedToATcpOnlyLane_IsDropped_Counted_AndNeverDialed()
     {
-        var lane = new RecordingLane("web-proxy", carriesUdp: false);
+        var lane = new UdpRecordingOutbound("web-proxy", carriesUdp: false);
         var route = ConfigLoader.Load("""
             {"outbounds": [{"type": "direct", "tag": "web-proxy"}],
              "route": {"rules": [{"port": 53, "outbound": "web-proxy"}], "final": "web-proxy"}}
@@ -109,29 +111,6 @@ public sealed class MixedUdpRefusalTests
             int n = await socket.ReceiveAsync(buffer[have..], SocketFlags.None, timeout.Token);
             if (n == 0) throw new IOException("the inbound closed the connection");
             have += n;
-        }
-    }
-
-    private sealed class RecordingLane(string tag, bool carriesUdp) : IOutbound
-    {
-        public int Opened;
-
-        public string Tag => tag;
-
-        public string Type => "recording";
-
-        public bool CarriesUdp => carriesUdp;
-
-        public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Opened);
-            return ValueTask.FromException<IUdpChannel>(new OutboundException("recording lane"));
-        }
-
-        public void Dispose()
-        {
         }
     }
 }
