@@ -51,7 +51,7 @@ public sealed class UtlsLaneTests : IDisposable
         Assert.True(result.Ok, result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         Assert.True(expected == result.Stdout.Split(' ')[0], result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
         var suites = capture.Values("tls.handshake.type == 1", "tls.handshake.ciphersuite");
-        Assert.True(suites.Length > 0, "a ClientHello on the wire\n" + capture.Describe("tcp"));
+        Assert.True(suites.Length > 0, "a ClientHello on the wire\n" + capture.Describe("tcp", 40));
         foreach (var hello in suites)
         {
             var list = hello.Split(',');
@@ -68,13 +68,15 @@ public sealed class UtlsLaneTests : IDisposable
     {
         TlsPeers.StartV2ray(_testbed, _certificates);
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(Outbound("v2ray-trojan", utls: false), final: "proxy")).WaitStarted();
-        using var capture = new WireCapture(_testbed, "openssl-hello", HandshakeFilter(TlsPeers.V2rayTrojanPort));
+        // The whole link, no BPF: the payload-offset BPF the utls test uses did not catch SslStream's hello
+        // (failed with it in the full run and alone; passes without it); with no big transfer the capture stays small.
+        using var capture = new WireCapture(_testbed, "openssl-hello");
 
         var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
 
         Assert.True(result.Ok, result + "\n" + engine.Log);
         var suites = capture.Values("tls.handshake.type == 1", "tls.handshake.ciphersuite");
-        Assert.True(suites.Length > 0, "a ClientHello on the wire\n" + capture.Describe("tcp"));
+        Assert.True(suites.Length > 0, "a ClientHello on the wire\n" + capture.Describe("tcp", 40));
         Assert.DoesNotContain(suites[0].Split(','), IsGrease);
         Assert.NotEqual(ChromeSuites, string.Join(',', suites[0].Split(',').Skip(1)));
     }
