@@ -27,10 +27,20 @@ internal sealed class WireCapture : IDisposable
         s.sendto(b"sluice-capture-marker", ("203.0.113.10", 9))
         """;
 
+    /// <summary>The closing marker: same path, longer payload ("sluice-capture-marker-end", Len=25).</summary>
+    private const string SendEndMarker = """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, 36, 0x534c)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        s.sendto(b"sluice-capture-marker-end", ("203.0.113.10", 9))
+        """;
+
     private readonly NamespaceTestbed _testbed;
     private readonly Process _tshark;
     private readonly List<string> _stderr = [];
     private volatile bool _markerSeen;
+    private volatile bool _endMarkerSeen;
 
     /// <param name="captureFilter">A BPF capture filter; the marker (UDP port 9) is always let in.</param>
     public WireCapture(NamespaceTestbed testbed, string name, string? captureFilter = null)
@@ -42,7 +52,10 @@ internal sealed class WireCapture : IDisposable
         _tshark = testbed.StartIn(testbed.Client, ["tshark", "-i", NamespaceTestbed.ClientInterface, .. bpf, "-w", File, "-P", "-l"]);
         _tshark.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.Add(e.Data); };
         // The live summary line of the marker: "10.200.0.2 → 203.0.113.10 UDP 63 40000 → 9 Len=21".
-        _tshark.OutputDataReceived += (_, e) => { if (e.Data?.Contains("→ 9 Len=21", StringComparison.Ordinal) == true) _markerSeen = true; };
+        _tshark.OutputDataReceived += (_, e) => {
+            if (e.Data?.Contains("→ 9 Len=21", StringComparison.Ordinal) == true) _markerSeen = true;
+            if (e.Data?.Contains("→ 9 Len=25", StringComparison.Ordinal) == true) _endMarkerSeen = true;
+        };
         _tshark.BeginErrorReadLine();
         _tshark.BeginOutputReadLine();
         var clock = Stopwatch.StartNew();
@@ -64,9 +77,23 @@ internal sealed class WireCapture : IDisposable
     }
 
     /// <summary>Stops the capture (SIGINT lets tshark flush the file) and waits for it.</summary>
+    /// <remarks>
+    /// A closing marker goes out first and must be seen live: a SIGINT right after the last probe lost the
+    /// packets tshark had not yet taken from dumpcap (a 0.3 s curl's whole connection, seen in UtlsLaneTests),
+    /// so without it a leak just before the stop could go uncounted.
+    /// </remarks>
     public void Stop()
     {
         if (_tshark.HasExited) return;
+        var clock = Stopwatch.StartNew();
+        while (!_endMarkerSeen && !_tshark.HasExited)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+                throw new InvalidOperationException("tshark never showed the closing marker: what it captured last may be missing");
+            var sent = _testbed.RunInClient(TimeSpan.FromSeconds(20), "python3", "-c", SendEndMarker);
+            if (!sent.Ok) throw new InvalidOperationException("the capture's closing marker could not be sent: " + sent);
+            for (int i = 0; i < 5 && !_endMarkerSeen; i++) Thread.Sleep(100);
+        }
         Exec.Signal(_tshark, Exec.SigInt);
         if (!_tshark.WaitForExit(10_000)) throw new InvalidOperationException("tshark did not stop within 10 s");
     }
