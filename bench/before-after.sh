@@ -18,6 +18,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRIPTS=("$@")
 [ ${#SCRIPTS[@]} -gt 0 ] || SCRIPTS=("$ROOT/bench/direct-throughput.sh" "$ROOT/bench/proxy-throughput.sh")
 ROUNDS=${ROUNDS:-3}
+# Hold the bench lock for all rounds (the scripts it runs inherit it; see bench/lib.sh).
+if [ -z "${SLUICE_BENCH_LOCKED:-}" ]; then exec 9>/run/sluice-bench.lock; flock 9; export SLUICE_BENCH_LOCKED=1; fi
 WORK=$(mktemp -d)
 
 cleanup() {

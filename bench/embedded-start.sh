@@ -11,8 +11,8 @@
 #              start, TUN and routes), with the run's own log lines as offsets from exec.
 #   cold/warm: connections/s through the exe's mixed inbound (direct lane) to a one-byte server: the first
 #              CONNS connections after start (cold, no warm-up), then CONNS after WARM untimed ones (warm).
-# Needs root, scripts/build-native.sh's artifacts, gcc, wireguard-go, iperf3. Run under
-# `flock /tmp/sluice-bench.lock`.   bench/embedded-start.sh [RUNS] [IPERF_SECONDS] [CONNS] [WARM]
+# Needs root, scripts/build-native.sh's artifacts, gcc, wireguard-go, iperf3. Takes the
+# bench lock itself.   bench/embedded-start.sh [RUNS] [IPERF_SECONDS] [CONNS] [WARM]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}

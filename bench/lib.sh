@@ -2,6 +2,14 @@
 # same addresses as the test suite's NamespaceTestbed), the sluice command, and median/ratio maths.
 # Everything created here is removed by bench_cleanup (installed as an EXIT trap).
 
+# One benchmark at a time on this machine: each script takes the lock (a script run by another, e.g. from
+# bench/before-after.sh, inherits it). /run is root's, so the lock file's name cannot be planted by others.
+if [ -z "${SLUICE_BENCH_LOCKED:-}" ]; then
+  exec 9>/run/sluice-bench.lock
+  flock 9
+  export SLUICE_BENCH_LOCKED=1
+fi
+
 BENCH_ID="sluice-bench-$$"
 CLIENT="$BENCH_ID-c"
 ROUTER="$BENCH_ID-r"

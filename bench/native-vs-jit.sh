@@ -8,7 +8,7 @@
 #           untimed ones (warm)
 # and the issue-15 targets met/unmet: idle RSS ≤ 30 MiB, start ≤ 150 ms, cold conn/s within 10 % of warm.
 # Needs root, a Release build and artifacts/native/linux-x64/sluice (scripts/build-native.sh; $SLUICE_BINARY
-# names another). Run under `flock /tmp/sluice-bench.lock`.
+# names another). Takes the bench lock itself.
 #   bench/native-vs-jit.sh [RUNS] [IPERF_SECONDS] [CONNS] [WARM]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

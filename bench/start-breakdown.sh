@@ -7,8 +7,8 @@
 #            (ip, nft, …) with its offset from exec and how long it ran, and when the engine's own process
 #            reached "engine started". strace slows every syscall: its totals are an upper bound, its
 #            order and process count are exact.
-# Needs root, the native build (artifacts/native/linux-x64/sluice, or $SLUICE_BINARY). Run under
-# `flock /tmp/sluice-bench.lock`.   bench/start-breakdown.sh [RUNS]
+# Needs root, the native build (artifacts/native/linux-x64/sluice, or $SLUICE_BINARY). Takes the
+# bench lock itself.   bench/start-breakdown.sh [RUNS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
