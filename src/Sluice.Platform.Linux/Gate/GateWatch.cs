@@ -154,7 +154,7 @@ public sealed unsafe partial class GateWatch : IDisposable
 
     private static string? Listing(string? netns)
     {
-        var result = IpCommand.InNetns(netns, "nft", ["-s", "list", "table", "inet", GateDefaults.Table]);
+        var result = IpCommand.NftCommand(["-s", "list", "table", "inet", GateDefaults.Table], netns);
         return result.Succeeded ? result.Stdout : null;
     }
 

@@ -37,14 +37,14 @@ public sealed class LinuxGate
     /// <summary>The full ruleset text of the table, for status and tests; null when absent.</summary>
     public string? List()
     {
-        var result = IpCommand.InNetns(_netns, "nft", ["list", "table", "inet", GateDefaults.Table]);
+        var result = IpCommand.NftCommand(["list", "table", "inet", GateDefaults.Table], _netns);
         return result.Succeeded ? result.Stdout : null;
     }
 
     /// <summary>Packets the held chain has dropped (its counter); 0 when not loaded.</summary>
     public long DroppedPackets()
     {
-        var result = IpCommand.InNetns(_netns, "nft", ["-j", "list", "chain", "inet", GateDefaults.Table, "held"]);
+        var result = IpCommand.NftCommand(["-j", "list", "chain", "inet", GateDefaults.Table, "held"], _netns);
         if (!result.Succeeded) return 0;
         long total = 0;
         using var doc = JsonDocument.Parse(result.Stdout);

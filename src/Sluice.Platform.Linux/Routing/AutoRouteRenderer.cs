@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text;
 using Sluice.Core.Tun;
+using Sluice.Platform.Linux.Network;
 
 namespace Sluice.Platform.Linux;
 
@@ -10,6 +10,12 @@ namespace Sluice.Platform.Linux;
 /// (<c>ip -4 -batch -</c>, <c>ip -6 -batch -</c>). Empty text = nothing for that family.
 /// </summary>
 public readonly record struct FamilyBatches(string V4, string V6);
+
+/// <summary>The operations behind <see cref="FamilyBatches"/>, per family (empty = nothing for that family).</summary>
+public readonly record struct FamilyOperations(IReadOnlyList<NetworkOperation> V4, IReadOnlyList<NetworkOperation> V6)
+{
+    public FamilyBatches Render() => new(NetworkOperation.RenderBatch(V4), NetworkOperation.RenderBatch(V6));
+}
 
 /// <summary>
 /// Renders auto_route for Linux policy routing. Pure: no I/O, golden-tested.
@@ -33,12 +39,14 @@ public static class AutoRouteRenderer
     public const string NftTable = "sluice_route";
 
     /// <summary>Routes first, rule last: the rule only starts steering once its table is complete.</summary>
-    public static FamilyBatches RenderApply(AutoRoutePlan plan) =>
-        new(RenderApply(plan, v4: true), RenderApply(plan, v4: false));
+    public static FamilyBatches RenderApply(AutoRoutePlan plan) => ApplyOperations(plan).Render();
 
     /// <summary>Rule first, so traffic stops entering the table before its routes go.</summary>
-    public static FamilyBatches RenderRemove(AutoRoutePlan plan) =>
-        new(RenderRemove(plan, v4: true), RenderRemove(plan, v4: false));
+    public static FamilyBatches RenderRemove(AutoRoutePlan plan) => RemoveOperations(plan).Render();
+
+    public static FamilyOperations ApplyOperations(AutoRoutePlan plan) => new(Apply(plan, v4: true), Apply(plan, v4: false));
+
+    public static FamilyOperations RemoveOperations(AutoRoutePlan plan) => new(Remove(plan, v4: true), Remove(plan, v4: false));
 
     /// <summary>
     /// The whole <c>inet sluice_route</c> table for <c>nft -f</c>. It opens by creating then deleting
@@ -68,34 +76,35 @@ public static class AutoRouteRenderer
     public static string RenderNftablesRemove() =>
         $"table inet {NftTable} {{}}\ndelete table inet {NftTable}\n";
 
-    private static string RenderApply(AutoRoutePlan plan, bool v4)
+    private static List<NetworkOperation> Apply(AutoRoutePlan plan, bool v4)
     {
-        if (!FamilyRouted(plan, v4)) return "";
-        var sb = new StringBuilder();
-        foreach (var route in Routes(plan, v4)) sb.Append("route replace ").Append(route).Append('\n');
-        foreach (string rule in RouteScopeRules.Render(plan)) sb.Append("rule add ").Append(rule).Append('\n');
-        sb.Append("rule add ").Append(Rule(plan)).Append('\n');
-        return sb.ToString();
+        var operations = new List<NetworkOperation>();
+        if (!FamilyRouted(plan, v4)) return operations;
+        foreach (var route in Routes(plan, v4)) operations.Add(route with { Verb = RouteVerb.Replace });
+        foreach (var rule in RouteScopeRules.Render(plan)) operations.Add(new RuleOperation(true, v4, rule));
+        operations.Add(new RuleOperation(true, v4, Rule(plan)));
+        return operations;
     }
 
-    private static string RenderRemove(AutoRoutePlan plan, bool v4)
+    private static List<NetworkOperation> Remove(AutoRoutePlan plan, bool v4)
     {
-        if (!FamilyRouted(plan, v4)) return "";
-        var sb = new StringBuilder();
-        sb.Append("rule del ").Append(Rule(plan)).Append('\n');
-        foreach (string rule in RouteScopeRules.Render(plan).Reverse()) sb.Append("rule del ").Append(rule).Append('\n');
-        foreach (var route in Routes(plan, v4)) sb.Append("route del ").Append(route).Append('\n');
-        return sb.ToString();
+        var operations = new List<NetworkOperation>();
+        if (!FamilyRouted(plan, v4)) return operations;
+        operations.Add(new RuleOperation(false, v4, Rule(plan)));
+        foreach (var rule in RouteScopeRules.Render(plan).Reverse()) operations.Add(new RuleOperation(false, v4, rule));
+        foreach (var route in Routes(plan, v4)) operations.Add(route);
+        return operations;
     }
 
     /// <summary>A family gets a rule when the TUN carries it, or when strict_route closes it.</summary>
     private static bool FamilyRouted(AutoRoutePlan plan, bool v4) =>
         (v4 ? plan.HasV4 : plan.HasV6) || plan.StrictRoute;
 
-    private static IEnumerable<string> Routes(AutoRoutePlan plan, bool v4)
+    /// <summary>The table's routes of one family, as deletes (Apply turns them into replaces).</summary>
+    private static IEnumerable<RouteOperation> Routes(AutoRoutePlan plan, bool v4)
     {
-        string table = plan.Table.ToString(CultureInfo.InvariantCulture);
-        string any = v4 ? "0.0.0.0/0" : "::/0";
+        uint table = (uint)plan.Table;
+        var any = IpPrefix.Parse(v4 ? "0.0.0.0/0" : "::/0");
         bool hasFamily = v4 ? plan.HasV4 : plan.HasV6;
         if (hasFamily)
         {
@@ -104,26 +113,23 @@ public static class AutoRouteRenderer
             {
                 if (prefix.IsV4 != v4) continue;
                 routedSome = true;
-                yield return $"{Cidr(prefix)} dev {plan.TunName} table {table}";
+                yield return new RouteOperation(RouteVerb.Delete, RouteKind.Unicast, prefix, plan.TunName, table);
             }
-            if (!routedSome) yield return $"{any} dev {plan.TunName} table {table}";
+            if (!routedSome) yield return new RouteOperation(RouteVerb.Delete, RouteKind.Unicast, any, plan.TunName, table);
         }
         else
         {
-            yield return $"unreachable {any} table {table}";
+            yield return new RouteOperation(RouteVerb.Delete, RouteKind.Unreachable, any, null, table);
         }
         foreach (var prefix in plan.RouteExcludeAddress)
         {
             if (prefix.IsV4 != v4) continue;
-            yield return $"throw {Cidr(prefix)} table {table}";
+            yield return new RouteOperation(RouteVerb.Delete, RouteKind.Throw, prefix, null, table);
         }
     }
 
-    private static string Rule(AutoRoutePlan plan) =>
-        $"pref {plan.RulePriority.ToString(CultureInfo.InvariantCulture)} not fwmark {Mark(plan.FwMark)} lookup {plan.Table.ToString(CultureInfo.InvariantCulture)}";
+    private static RuleSpec Rule(AutoRoutePlan plan) =>
+        new(plan.RulePriority, Not: true, FwMark: plan.FwMark, Lookup: (uint)plan.Table);
 
     private static string Mark(uint mark) => "0x" + mark.ToString("x", CultureInfo.InvariantCulture);
-
-    /// <summary>ip refuses a prefix with host bits set ("10.1.2.3/8"), so render the network address.</summary>
-    private static string Cidr(IpPrefix prefix) => $"{prefix.Network}/{prefix.Length.ToString(CultureInfo.InvariantCulture)}";
 }

@@ -1,5 +1,5 @@
-using System.Globalization;
 using Sluice.Core.Tun;
+using Sluice.Platform.Linux.Network;
 
 namespace Sluice.Platform.Linux;
 
@@ -23,24 +23,18 @@ internal static class RouteScopeRules
         [rulePriority - 3, rulePriority - 2, rulePriority - 1, rulePriority + 1];
 
     /// <summary>Rule specs (after <c>rule add</c>/<c>rule del</c>), landing rule first so every goto resolves.</summary>
-    public static IReadOnlyList<string> Render(AutoRoutePlan plan)
+    public static IReadOnlyList<RuleSpec> Render(AutoRoutePlan plan)
     {
         var scope = plan.Scope;
         if (scope.IsEveryone) return [];
-        int p = plan.RulePriority;
-        string tun = Pref(p), bypass = Pref(p + 1);
-        var rules = new List<string> { $"pref {bypass} nop" };
-        foreach (var range in scope.ExcludeUid) rules.Add($"pref {Pref(p - 3)} iif lo uidrange {Uids(range)} goto {bypass}");
-        foreach (string name in scope.ExcludeInterface) rules.Add($"pref {Pref(p - 3)} iif {name} goto {bypass}");
-        foreach (var range in scope.IncludeUid) rules.Add($"pref {Pref(p - 2)} iif lo uidrange {Uids(range)} goto {tun}");
-        foreach (string name in scope.IncludeInterface) rules.Add($"pref {Pref(p - 2)} iif {name} goto {tun}");
-        if (scope.IncludeUid.Count > 0) rules.Add($"pref {Pref(p - 1)} iif lo goto {bypass}");
-        if (scope.IncludeInterface.Count > 0) rules.Add($"pref {Pref(p - 1)} not iif lo goto {bypass}");
+        int p = plan.RulePriority, tun = p, bypass = p + 1;
+        var rules = new List<RuleSpec> { new(bypass, Nop: true) };
+        foreach (var range in scope.ExcludeUid) rules.Add(new(p - 3, InputInterface: "lo", Uids: range, Goto: bypass));
+        foreach (string name in scope.ExcludeInterface) rules.Add(new(p - 3, InputInterface: name, Goto: bypass));
+        foreach (var range in scope.IncludeUid) rules.Add(new(p - 2, InputInterface: "lo", Uids: range, Goto: tun));
+        foreach (string name in scope.IncludeInterface) rules.Add(new(p - 2, InputInterface: name, Goto: tun));
+        if (scope.IncludeUid.Count > 0) rules.Add(new(p - 1, InputInterface: "lo", Goto: bypass));
+        if (scope.IncludeInterface.Count > 0) rules.Add(new(p - 1, Not: true, InputInterface: "lo", Goto: bypass));
         return rules;
     }
-
-    private static string Pref(int priority) => priority.ToString(CultureInfo.InvariantCulture);
-
-    private static string Uids(UidRange range) =>
-        $"{range.First.ToString(CultureInfo.InvariantCulture)}-{range.Last.ToString(CultureInfo.InvariantCulture)}";
 }

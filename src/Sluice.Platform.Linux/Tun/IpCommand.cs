@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text;
+using Sluice.Platform.Linux.Native;
+using Sluice.Platform.Linux.Network;
 
 namespace Sluice.Platform.Linux;
 
@@ -10,14 +12,42 @@ public sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
 }
 
 /// <summary>
-/// Runs iproute2 and nftables. Every platform change goes through here: one process per batch,
-/// commands on stdin, so a ruleset is applied in one step and a failure names the command and what
-/// the tool printed. <c>netns</c> non-null runs the command inside that named namespace
-/// (<c>ip -n NS</c>, <c>ip netns exec NS nft</c>); the engine itself passes null.
+/// Runs iproute2 and nftables. Every platform change goes through here. With <c>netns</c> null (the engine, which
+/// runs inside its namespace) the work is done in process: link, address, route and rule operations as rtnetlink
+/// requests (<see cref="RtnetlinkSocket"/>), nftables scripts through libnftables (<see cref="Nftables"/>), so the
+/// start spawns no process. <c>netns</c> non-null (tests, the testbed) runs the programs inside that named
+/// namespace (<c>ip -n NS -batch</c>, <c>ip netns exec NS nft -f</c>): one process per batch, commands on stdin.
+/// Either way a script is applied in one step and a failure names the line and what the kernel or tool said.
+/// <c>SLUICE_PLATFORM_PROGRAMS=1</c> makes the engine run the programs too (a fallback, and the A/B in tests).
 /// </summary>
 public static class IpCommand
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The engine runs ip/nft programs instead of speaking netlink itself (SLUICE_PLATFORM_PROGRAMS=1).</summary>
+    public static bool ProgramsOnly { get; } = Environment.GetEnvironmentVariable("SLUICE_PLATFORM_PROGRAMS") == "1";
+
+    /// <summary>
+    /// Applies typed operations: in process over rtnetlink when <paramref name="netns"/> is null, else as
+    /// <c>ip -n NS [-4|-6] [-force] -batch</c>. Same semantics and the same error text either way.
+    /// </summary>
+    /// <param name="family">4 or 6 for rules (a batch line cannot carry it); 0 when no rule is in the batch.</param>
+    public static CommandResult Apply(IReadOnlyList<NetworkOperation> operations, string? netns = null, int family = 0, bool force = false, bool throwOnError = true)
+    {
+        if (operations.Count == 0) return new CommandResult(0, "", "");
+        if (netns is not null || ProgramsOnly)
+            return IpBatch(NetworkOperation.RenderBatch(operations), netns, family, force, throwOnError);
+        try
+        {
+            using var socket = new RtnetlinkSocket();
+            socket.Apply(operations, force);
+            return new CommandResult(0, "", "");
+        }
+        catch (InvalidOperationException e) when (!throwOnError)
+        {
+            return new CommandResult(1, "", e.Message);
+        }
+    }
 
     /// <summary>Runs <c>ip [-n NS] [-4|-6] [-force] -batch -</c> with <paramref name="script"/> on stdin.</summary>
     /// <param name="family">4, 6, or 0 for ip's default.</param>
@@ -52,11 +82,33 @@ public static class IpCommand
     /// <summary>Applies an nftables script atomically with <c>nft -f -</c>.</summary>
     public static CommandResult Nft(string script, string? netns = null, bool throwOnError = true)
     {
-        var result = InNetns(netns, "nft", ["-f", "-"], script);
+        var result = (netns is null && !ProgramsOnly ? Nftables.Run(script) : null) ?? InNetns(netns, "nft", ["-f", "-"], script);
         if (throwOnError && !result.Succeeded)
             throw new InvalidOperationException(
                 $"nft -f failed{InNamespace(netns)}: {result.Stderr.Trim()}\n--- script ---\n{script}");
         return result;
+    }
+
+    /// <summary>
+    /// Runs <c>nft [-s] [-j] COMMAND…</c> (a listing): through libnftables when <paramref name="netns"/> is null and
+    /// the library is there, else the program. Leading <c>-s</c>/<c>-j</c> are the output flags.
+    /// </summary>
+    public static CommandResult NftCommand(IReadOnlyList<string> args, string? netns = null)
+    {
+        if (netns is null && !ProgramsOnly && Nftables.Available)
+        {
+            uint flags = 0;
+            int first = 0;
+            for (; first < args.Count && args[first].StartsWith('-'); first++)
+                flags |= args[first] switch
+                {
+                    "-s" => Nftables.OutputStateless,
+                    "-j" => Nftables.OutputJson,
+                    _ => throw new ArgumentException($"nft option {args[first]} has no libnftables flag here", nameof(args)),
+                };
+            return Nftables.Run(string.Join(' ', args.Skip(first)), flags)!;
+        }
+        return InNetns(netns, "nft", args);
     }
 
     /// <summary>Runs <paramref name="file"/> directly, or under <c>ip netns exec NS</c> when a namespace is given.</summary>

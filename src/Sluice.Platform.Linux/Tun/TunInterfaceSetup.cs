@@ -1,5 +1,6 @@
 using System.Text;
 using Sluice.Core.Tun;
+using Sluice.Platform.Linux.Network;
 
 namespace Sluice.Platform.Linux;
 
@@ -8,7 +9,7 @@ namespace Sluice.Platform.Linux;
 /// 1. per-interface sysctls: rp_filter 0 (replies to captured flows arrive on the TUN with sources
 ///    the main table routes elsewhere; strict reverse-path filtering would drop them), accept_ra 0
 ///    and autoconf 0 (a TUN has no router to listen to);
-/// 2. one <c>ip -batch</c>: MTU, addrgenmode none (no kernel-made link-local address), the
+/// 2. one batch (rtnetlink in process, or <c>ip -batch</c> in a named namespace): MTU, addrgenmode none (no kernel-made link-local address), the
 ///    addresses (IPv6 with nodad so they are usable at once), link up.
 /// </summary>
 public static class TunInterfaceSetup
@@ -22,23 +23,21 @@ public static class TunInterfaceSetup
 
         bool ipv6Available = Directory.Exists("/proc/sys/net/ipv6");
         WriteSysctls(name, ipv6Available, netns);
-        IpCommand.IpBatch(RenderBatch(name, addresses, mtu, ipv6Available), netns);
+        IpCommand.Apply(Operations(name, addresses, mtu, ipv6Available), netns);
     }
 
     /// <summary>The <c>ip -batch</c> text that sets MTU, addresses and link state.</summary>
-    public static string RenderBatch(string name, IReadOnlyList<IpPrefix> addresses, int mtu, bool ipv6Available = true)
+    public static string RenderBatch(string name, IReadOnlyList<IpPrefix> addresses, int mtu, bool ipv6Available = true) =>
+        NetworkOperation.RenderBatch(Operations(name, addresses, mtu, ipv6Available));
+
+    /// <summary>MTU, addrgenmode none (with IPv6), the addresses (IPv6 with nodad), link up.</summary>
+    public static IReadOnlyList<NetworkOperation> Operations(string name, IReadOnlyList<IpPrefix> addresses, int mtu, bool ipv6Available = true)
     {
-        var sb = new StringBuilder();
-        sb.Append("link set dev ").Append(name).Append(" mtu ").Append(mtu).Append('\n');
-        if (ipv6Available) sb.Append("link set dev ").Append(name).Append(" addrgenmode none\n");
-        foreach (var address in addresses)
-        {
-            sb.Append("address replace ").Append(address).Append(" dev ").Append(name);
-            if (!address.IsV4) sb.Append(" nodad");
-            sb.Append('\n');
-        }
-        sb.Append("link set dev ").Append(name).Append(" up\n");
-        return sb.ToString();
+        var operations = new List<NetworkOperation> { new LinkOperation(name, Mtu: mtu) };
+        if (ipv6Available) operations.Add(new LinkOperation(name, AddrGenModeNone: true));
+        foreach (var address in addresses) operations.Add(new AddressOperation(address, name));
+        operations.Add(new LinkOperation(name, Up: true));
+        return operations;
     }
 
     private static void WriteSysctls(string name, bool ipv6Available, string? netns)
