@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  iproute2 nftables iputils-ping util-linux procps psmisc   # namespaces, policy routing, gate, setpriv
+  iproute2 nftables libnftables1 iputils-ping util-linux procps psmisc  # namespaces, policy routing, gate (libnftables: in process), setpriv
   ethtool                                                    # testbed delay lines: checksums computed before a frame is copied
   curl python3 iperf3 dnsutils socat dnsmasq-base dnsdist dnsperf  # apps and peers (dnsmasq, dnsdist: DNS/DoH upstreams)
   tshark                                                     # capture oracle for leak tests

@@ -72,7 +72,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: $depends, nftables, iproute2, passwd, init-system-helpers (>= 1.52)
+Depends: $depends, libnftables1, nftables, iproute2, passwd, init-system-helpers (>= 1.52)
 Recommends: systemd
 Section: net
 Priority: optional

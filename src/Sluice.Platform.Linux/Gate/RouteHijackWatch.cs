@@ -74,8 +74,10 @@ public sealed class RouteHijackWatch : IDisposable
         }
     }
 
+    /// <summary>The main table's routes: an rtnetlink dump in process (netns null), else <c>ip -n NS -j route show</c>.</summary>
     public static IReadOnlyList<HostRoute> ReadMainTable(string? netns = null)
     {
+        if (netns is null && !IpCommand.ProgramsOnly) return MainTableRoutes.Read();
         var routes = new List<HostRoute>();
         foreach (string family in new[] { "-4", "-6" })
         {

@@ -61,29 +61,36 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
     /// <summary>Deletes every route of the table in one family; a route gone meanwhile (ESRCH/ENOENT) is fine.</summary>
     public int Flush(RouteFlushOperation flush)
     {
-        var routes = new List<byte[]>();
-        uint sequence = ++_sequence;
-        int error = Send(RtnetlinkRequest.RouteDump(flush.V4, sequence));
+        int error = DumpRoutes(flush.V4, out var all);
         if (error != 0) return error;
-        bool done = false;
-        while (!done)
+        foreach (var body in all)
+        {
+            if (RtnetlinkRequest.RouteTable(body) != flush.Table) continue;
+            int deleted = Exchange(RtnetlinkRequest.DeleteDumped(body, ++_sequence));
+            if (deleted is not (0 or ESRCH or ENOENT)) return deleted;
+        }
+        return 0;
+    }
+
+    /// <summary>Every route of one family (RTM_NEWROUTE bodies: rtmsg and attributes); 0 or the errno.</summary>
+    public int DumpRoutes(bool v4, out List<byte[]> routes)
+    {
+        routes = [];
+        uint sequence = ++_sequence;
+        int error = Send(RtnetlinkRequest.RouteDump(v4, sequence));
+        if (error != 0) return error;
+        while (true)
         {
             int received = Receive();
             if (received < 0) return -received;
             foreach (var (type, seq, body) in Messages(_receive.AsSpan(0, received)))
             {
                 if (seq != sequence) continue;
-                if (type == NLMSG_DONE) { done = true; break; }
+                if (type == NLMSG_DONE) return 0;
                 if (type == NLMSG_ERROR) return ErrorOf(body);
-                if (type == RtnetlinkMessage.RTM_NEWROUTE && RtnetlinkRequest.RouteTable(body) == flush.Table) routes.Add(body.ToArray());
+                if (type == RtnetlinkMessage.RTM_NEWROUTE) routes.Add(body);
             }
         }
-        foreach (var body in routes)
-        {
-            int deleted = Exchange(RtnetlinkRequest.DeleteDumped(body, ++_sequence));
-            if (deleted is not (0 or ESRCH or ENOENT)) return deleted;
-        }
-        return 0;
     }
 
     /// <summary>Sends one request and waits for its ack: 0, or the positive errno.</summary>
@@ -160,6 +167,17 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
 
     public void Dispose() => Libc.Close(_fd);
 
+    /// <summary>The name of an interface of this namespace, or "#INDEX" when it has none (gone meanwhile).</summary>
+    public static string NameOf(int index)
+    {
+        var name = stackalloc byte[16];
+        return IfIndexToName((uint)index, name) == 0 ? "#" + index.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : Marshal.PtrToStringUTF8((nint)name) ?? "";
+    }
+
     [LibraryImport("libc", EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
     private static partial uint IfNameToIndex(string name);
+
+    [LibraryImport("libc", EntryPoint = "if_indextoname")]
+    private static partial nint IfIndexToName(uint index, byte* name);
 }
