@@ -18,6 +18,7 @@ internal static class EngineGate
     /// </summary>
     public static IDisposable? Apply(SluiceConfig config, ILogger logger)
     {
+        if (IpCommand.InProcessNftablesUnavailable is { } why) logger.LogWarning("{Why}", why);
         var gate = new LinuxGate();
         bool closed;
         if (config.Gate.Mode != GateMode.Off)

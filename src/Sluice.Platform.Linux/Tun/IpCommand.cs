@@ -27,6 +27,9 @@ public static class IpCommand
     /// <summary>The engine runs ip/nft programs instead of speaking netlink itself (SLUICE_PLATFORM_PROGRAMS=1).</summary>
     public static bool ProgramsOnly { get; } = Environment.GetEnvironmentVariable("SLUICE_PLATFORM_PROGRAMS") == "1";
 
+    /// <summary>Why nftables changes of the engine run the nft program instead of libnftables (null when they do not).</summary>
+    public static string? InProcessNftablesUnavailable => ProgramsOnly ? null : Nftables.UnavailableReason;
+
     /// <summary>
     /// Applies typed operations: in process over rtnetlink when <paramref name="netns"/> is null, else as
     /// <c>ip -n NS [-4|-6] [-force] -batch</c>. Same semantics and the same error text either way.
