@@ -98,18 +98,31 @@ public sealed class LinuxRouteTable : IRouteTable
 
     /// <summary>
     /// Runs the steps at once, each on its own thread (not the thread pool: a step blocks on a process, and the
-    /// process's output is read by pool callbacks), and rethrows the first failure after all have finished.
+    /// process's output is read by pool callbacks), and rethrows the first failure after all have finished;
+    /// in process, one after another.
     /// </summary>
     private void AllAtOnce(params Action[] steps)
     {
+        Exception? first = null;
         if (_netns is null && !IpCommand.ProgramsOnly)
         {
-            // In process each step is a few syscalls: a thread apiece would cost more than it saves.
-            foreach (var step in steps) step();
+            // In process each step is a few syscalls: a thread apiece would cost more than it saves. Still every
+            // step runs, and the first failure is rethrown after the last.
+            foreach (var step in steps)
+            {
+                try
+                {
+                    step();
+                }
+                catch (Exception e)
+                {
+                    first ??= e;
+                }
+            }
+            if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
             return;
         }
         var others = steps.Skip(1).Select(step => Task.Factory.StartNew(step, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
-        Exception? first = null;
         try
         {
             steps[0]();
