@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Sluice.Hosting.Linux;
 using Sluice.Testbed;
 
 namespace Sluice.E2E;
