@@ -303,6 +303,8 @@ if len(steady) > 12 and steady[-1][0] - steady[0][0] >= 300:
     half = len(steady) // 2
     c = statistics.median(x[1] for x in steady[half - 3:half + 3])
     print(f"  RSS mid-phase (median of 6 samples) {c / 1024:.1f} MiB: growth first half {100 * (c - a) / a:+.1f} %, second half {100 * (b - c) / c:+.1f} %")
+    print("  RSS by minute after the start (MiB): " + " ".join(f"{(t - start) // 60}:{rss // 1024}" for t, rss, _ in steady if (t - start) % 60 < 10))
+    print("  faults of the phase (s after the start): " + " ".join(f"{n}@{s - start}" for n, s, e in faults if s < steady_end))
 else:
     print(f"steady phase too short for a growth figure ({len(steady)} samples of pid {first} after the warm-up)")
 PY
