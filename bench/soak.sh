@@ -9,7 +9,12 @@
 #   proxy    ss-server killed and restarted
 #   dnsmute  the upstream DNS (dnsmasq behind the tunnel) stopped (SIGSTOP) for 30 s
 #   junkwg   10 s of random datagrams to the client's WireGuard port (from the router)
-#   junkdns  10 s of random datagrams and random-name queries to port 53 (hijacked to the engine's DNS)
+#   junkdns  10 s of random datagrams and random-name queries to port 53 (hijacked to the engine's DNS), sent
+#            as uid 65534: another user's app, with its own share of the DNS queries waiting for an upstream
+# Two phases: for the first STEADY_MINUTES (default 16) only the faults that leave the daemon running (flap,
+# junkwg, wgpeer, dnsmute, proxy, junkdns), so one daemon process lives through them and its RSS growth from
+# the end of a WARMUP_MINUTES (5) warm-up to the end of the phase (>= 10 min of samples, one every 10 s) is a
+# steady-state figure; then every fault in turn, the daemon restarts (term, kill9) first.
 # The oracle is tshark on the client's eth0: a leak is any frame to the app's destinations in the clear
 # (203.0.113.10, 10.66.0.0/24), with its payload marker, or a DNS question for its names. A 3 s positive
 # control before the engine starts shows the oracle sees the app. Prints: leaks, % of seconds each stream
@@ -20,6 +25,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 MINUTES=${1:-30}
 FAULT_EVERY=${FAULT_EVERY:-60}   # seconds between fault starts (the issue: every minute)
+STEADY_MINUTES=${STEADY_MINUTES:-16}; WARMUP_MINUTES=${WARMUP_MINUTES:-5}; SAMPLE_EVERY=10
+[ "$STEADY_MINUTES" -le "$MINUTES" ] || STEADY_MINUTES=$MINUTES
 SS_PORT=8388; SS_PASSWORD=soak-password; CLIENT_WG_PORT=51900
 bench_wireguard_router
 pkill_pid() { kill "$@" 2>/dev/null || true; }
@@ -212,22 +219,32 @@ fault() {  # records "name start end" in faults
     proxy) kill -9 "$SS_PID"; sleep 0.5; start_ss ;;
     dnsmute) kill -STOP "$DNSMASQ_PID"; sleep 30; kill -CONT "$DNSMASQ_PID" ;;
     junkwg) ip netns exec "$ROUTER" python3 "$BENCH_DIR/junk.py" "10.200.0.$address" $CLIENT_WG_PORT 10 wg >> "$BENCH_DIR/junk.log" ;;
-    junkdns) ip netns exec "$CLIENT" python3 "$BENCH_DIR/junk.py" 10.200.0.1 53 10 dns >> "$BENCH_DIR/junk.log" ;;
+    junkdns)  # the script on stdin: uid 65534 cannot read the run's private directory (nor root's pyenv shims)
+      ip netns exec "$CLIENT" setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - 10.200.0.1 53 10 dns < "$BENCH_DIR/junk.py" >> "$BENCH_DIR/junk.log" \
+        || echo "  the junk DNS flood failed (see $BENCH_DIR/junk.log)" ;;
   esac
   echo "$name $start $(date +%s)" >> "$BENCH_DIR/faults"
 }
-FAULTS=(flap kill9 junkwg wgpeer dnsmute proxy junkdns term)
-END=$(( $(date +%s) + MINUTES * 60 ))
-next=$(( $(date +%s) + FAULT_EVERY / 2 )); i=$((RANDOM % ${#FAULTS[@]}))
-echo "soak: $MINUTES min, a fault every ${FAULT_EVERY}s (in turn from a random start); files in $BENCH_DIR"
+STEADY_FAULTS=(flap junkwg wgpeer dnsmute proxy junkdns)
+FAULTS=(term kill9 flap junkwg wgpeer dnsmute proxy junkdns)
+START=$(date +%s); END=$(( START + MINUTES * 60 )); STEADY_END=$(( START + STEADY_MINUTES * 60 ))
+next=$(( START + FAULT_EVERY / 2 )); i=$((RANDOM % ${#STEADY_FAULTS[@]})); j=0; last_sample=0
+echo "$START $STEADY_END $(( START + WARMUP_MINUTES * 60 ))" > "$BENCH_DIR/phases"
+echo "soak: $MINUTES min (the first $STEADY_MINUTES without daemon restarts), a fault every ${FAULT_EVERY}s; files in $BENCH_DIR"
 while [ "$(date +%s)" -lt "$END" ]; do
-  sample
-  if [ "$(date +%s)" -ge "$next" ] && [ "$(( END - $(date +%s) ))" -gt 45 ]; then
-    name=${FAULTS[$((i % ${#FAULTS[@]}))]}; i=$((i + 1))
-    echo "  $(date +%T) fault $name"; fault "$name"
+  now=$(date +%s)
+  if [ $(( now - last_sample )) -ge $SAMPLE_EVERY ]; then sample; last_sample=$now; fi
+  if [ "$now" -ge "$next" ] && [ "$(( END - now ))" -gt 45 ]; then
+    if [ "$now" -lt "$STEADY_END" ]; then
+      # A steady-phase fault must end before the phase does (dnsmute takes 30 s).
+      if [ $(( STEADY_END - now )) -gt 40 ]; then name=${STEADY_FAULTS[$((i % ${#STEADY_FAULTS[@]}))]}; i=$((i + 1)); else name=""; fi
+    else
+      name=${FAULTS[$((j % ${#FAULTS[@]}))]}; j=$((j + 1))
+    fi
+    if [ -n "$name" ]; then echo "  $(date +%T) fault $name"; fault "$name"; fi
     next=$(( $(date +%s) + FAULT_EVERY ))
   fi
-  sleep 5
+  sleep 2
 done
 sample
 kill "$APP_PID"; sleep 1; kill -INT "$TSHARK_PID"; wait "$TSHARK_PID" 2>/dev/null || true
@@ -243,6 +260,7 @@ leaks=$(tshark -r "$BENCH_DIR/wire.pcapng" -Y "$leak_filter && frame.time_epoch 
 python3 - "$BENCH_DIR" "$control" "$leaks" <<'PY'
 import statistics, sys, re
 d, control, leaks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+start, steady_end, warm_end = map(int, open(d + "/phases").read().split())
 rows = [list(map(int, l.split())) for l in open(d + "/app.log") if re.match(r"^\d+ ", l)]
 faults = [(l.split()[0], int(l.split()[1]), int(l.split()[2])) for l in open(d + "/faults")] if __import__("os").path.exists(d + "/faults") else []
 def in_fault(t, stream):
@@ -275,7 +293,22 @@ print(f"daemon processes: {len(by)}; longest-lived pid {pid} over {ss[-1][0] - s
 late = [x for x in ss if x[0] - ss[0][0] >= 300]
 if len(late) > 1: print(f"  after its first 5 min: RSS {late[0][1] // 1024} -> {late[-1][1] // 1024} MiB ({100 * (late[-1][1] - late[0][1]) / late[0][1]:+.1f} %)")
 print(f"  peak RSS of any daemon process: {max(x[2] for x in samples) // 1024} MiB")
+# The steady phase: the daemon that lived through it (no restarts then), from the end of the warm-up to the phase's end.
+first = samples[0][1]
+steady = [(t, rss, fds) for t, p, rss, fds in samples if p == first and warm_end <= t <= steady_end]
+if len(steady) > 12 and steady[-1][0] - steady[0][0] >= 300:
+    a = statistics.median(x[1] for x in steady[:6]); b = statistics.median(x[1] for x in steady[-6:])
+    print(f"steady phase (no daemon restarts), pid {first}, {steady[0][0] - start} s .. {steady[-1][0] - start} s after the start ({steady[-1][0] - steady[0][0]} s, {len(steady)} samples):")
+    print(f"  RSS {steady[0][1] // 1024} -> {steady[-1][1] // 1024} MiB; median of the first and last minute {a / 1024:.1f} -> {b / 1024:.1f} MiB ({100 * (b - a) / a:+.1f} %); peak {max(x[1] for x in steady) // 1024} MiB; fds {steady[0][2]} -> {steady[-1][2]}")
+    half = len(steady) // 2
+    c = statistics.median(x[1] for x in steady[half - 3:half + 3])
+    print(f"  RSS mid-phase (median of 6 samples) {c / 1024:.1f} MiB: growth first half {100 * (c - a) / a:+.1f} %, second half {100 * (b - c) / c:+.1f} %")
+    print("  RSS by minute after the start (MiB): " + " ".join(f"{(t - start) // 60}:{rss // 1024}" for t, rss, _ in steady if (t - start) % 60 < 10))
+    print("  faults of the phase (s after the start): " + " ".join(f"{n}@{s - start}" for n, s, e in faults if s < steady_end))
+else:
+    print(f"steady phase too short for a growth figure ({len(steady)} samples of pid {first} after the warm-up)")
 PY
 echo "SIGTERMs the daemon did not exit from within 15 s: $(cat "$BENCH_DIR/term-hangs" 2>/dev/null | wc -l)"
 echo "unhandled exceptions in the daemon log: $(grep -c -i 'unhandled exception' "$BENCH_DIR/daemon.log" || true)"
+echo "DNS pending-cap warnings (owner filled its share / the total): $(grep -c 'filled its own share' "$BENCH_DIR/daemon.log" || true) / $(grep -c 'filled the total' "$BENCH_DIR/daemon.log" || true); the last: $(grep -o 'DNS queries waiting for an upstream are at the limit.*' "$BENCH_DIR/daemon.log" | tail -1)"
 echo "daemon log warnings (top 5):"; grep -E '\b(warn|fail|crit)' "$BENCH_DIR/daemon.log" | sed -E 's/^[^ ]+ //' | cut -c1-110 | sort | uniq -c | sort -rn | head -5 || true

@@ -59,10 +59,14 @@ public sealed record EngineLimits
     /// </summary>
     public int PendingOwnerLookups { get; init; } = 256;
 
-    /// <summary>Hijacked DNS queries waiting for an upstream, per querying address; default 64. More are dropped (UDP: the app retries).</summary>
-    public int PendingDnsPerClient { get; init; } = 64;
+    /// <summary>
+    /// Hijacked DNS queries waiting for an upstream, per owner: the uid of the app's socket, or the querying address
+    /// when no local socket is found (<see cref="Stack.DnsQueryOwner"/>); default 64. More of that owner's are dropped
+    /// (UDP: the app retries), so one app flooding a silent upstream leaves every other user's DNS answered.
+    /// </summary>
+    public int PendingDnsPerOwner { get; init; } = 64;
 
-    /// <summary>Hijacked DNS queries waiting for an upstream in total; default 512 (each holds ~128 KiB of pooled buffers).</summary>
+    /// <summary>Hijacked DNS queries waiting for an upstream in total; default 512 (each holds ~128 KiB of pooled buffers), so eight owners at their cap fill it.</summary>
     public int PendingDnsTotal { get; init; } = 512;
 
     /// <summary>

@@ -29,6 +29,19 @@ public interface IProcessLookup
         process = null;
         return false;
     }
+
+    /// <summary>
+    /// The uid owning the flow's local socket, when that is quick (the kernel's socket table, no scan of every
+    /// process): the DNS hijack asks this on the packet thread to give each user its own share of the queries
+    /// waiting for an upstream. False when no local socket is found (the flow came from another host, or the
+    /// socket is closed already); by default whatever <see cref="TryFindCached"/> can say.
+    /// </summary>
+    bool TryFindSocketUid(FlowKey flow, out uint uid)
+    {
+        bool found = TryFindCached(flow, out var process) && process is not null;
+        uid = found ? process!.Uid : 0;
+        return found;
+    }
 }
 
 /// <summary><see cref="IProcessLookup.TryFindCached"/> as a delegate.</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Dns;
+using Sluice.Core.Flows;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
@@ -16,20 +17,43 @@ namespace Sluice.Core.Stack;
 /// 2. TCP: the relay hands over the accepted socket; a <see cref="DnsStreamSession"/> answers its messages.
 /// The querying process is resolved only if a DNS rule asks for it.
 /// A UDP query that has to wait for an upstream holds two pooled buffers until it is answered; at most
-/// <see cref="EngineLimits.PendingDnsPerClient"/> per querying address and <see cref="EngineLimits.PendingDnsTotal"/>
-/// in all wait at once. More are dropped and counted (a flood of random names cannot grow memory; apps retry).
+/// <see cref="EngineLimits.PendingDnsPerOwner"/> per owner (<see cref="DnsQueryOwner"/>: the socket's uid, else the
+/// querying address) and <see cref="EngineLimits.PendingDnsTotal"/> in all wait at once. More are dropped and counted
+/// (a flood of random names cannot grow memory, nor take the other owners' share; apps retry), with a warning at
+/// most every <see cref="DropLogInterval"/>.
 /// </summary>
-internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger, EngineLimits limits)
+internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger, EngineLimits limits,
+    IProcessLookup? processes = null, TimeProvider? time = null)
 {
     private const int MaxMessage = 65535;
+    private static readonly TimeSpan DropLogInterval = TimeSpan.FromSeconds(10);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Dictionary<NetAddress, int> _pendingByClient = new();
+    private readonly Dictionary<DnsQueryOwner, int> _pendingByOwner = new();
     private int _pendingTotal;
     private long _dropped;
-    private long _lastDropLog;
+    private long _lastDropLog = long.MinValue;
 
-    /// <summary>Queries dropped because too many were waiting for an upstream.</summary>
+    /// <summary>Queries dropped because their owner, or all owners together, had too many waiting for an upstream.</summary>
     public long DroppedQueries => Interlocked.Read(ref _dropped);
+
+    /// <summary>
+    /// Whose share a query of <paramref name="key"/> counts against (packet thread; once per UDP session). The socket's
+    /// uid from the kernel's socket table; a flow with no local socket found (or a lookup that failed) counts
+    /// against its source address.
+    /// </summary>
+    public DnsQueryOwner OwnerOf(in FlowKey key)
+    {
+        try
+        {
+            if (processes is not null && processes.TryFindSocketUid(key, out uint uid)) return DnsQueryOwner.OfUid(uid);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No netlink socket (out of fds): the address's bucket is still a bucket.
+        }
+        return DnsQueryOwner.OfAddress(key.Source);
+    }
 
     public IDomainMap Map => server.Map;
 
@@ -65,54 +89,58 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     /// Answers one hijacked UDP query (packet thread). A cache hit completes synchronously and is
     /// answered right here without allocating; a query that needs an upstream finishes off-thread.
     /// </summary>
-    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier)
+    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier, DnsQueryOwner owner)
     {
         // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
-        if (!TryReserve(key.Source)) return;
+        if (!TryReserve(owner)) return;
         int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
         byte[] query = _inlineQuery, packet = _inlinePacket;
         payload.CopyTo(query);
         var pending = server.HandleAsync(query.AsMemory(0, payload.Length), packet.AsMemory(header, MaxMessage), querier, 65535 - header, _stop.Token);
         if (pending.IsCompletedSuccessfully)
         {
-            Release(key.Source);
+            Release(owner);
             WriteAnswer(key, packet, pending.Result);
             return;
         }
         _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
         _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
-        _ = FinishAsync(pending, key, query, packet);
+        _ = FinishAsync(pending, key, owner, query, packet);
     }
 
-    /// <summary>Counts a waiting query in, or refuses it when its client or the total is at the limit.</summary>
-    private bool TryReserve(NetAddress client)
+    /// <summary>Counts a waiting query in, or refuses it when its owner or the total is at the limit.</summary>
+    private bool TryReserve(DnsQueryOwner owner)
     {
-        lock (_pendingByClient)
+        int mine;
+        lock (_pendingByOwner)
         {
-            int mine = _pendingByClient.GetValueOrDefault(client);
-            if (mine < limits.PendingDnsPerClient && _pendingTotal < limits.PendingDnsTotal)
+            mine = _pendingByOwner.GetValueOrDefault(owner);
+            if (mine < limits.PendingDnsPerOwner && _pendingTotal < limits.PendingDnsTotal)
             {
-                _pendingByClient[client] = mine + 1;
+                _pendingByOwner[owner] = mine + 1;
                 _pendingTotal++;
                 return true;
             }
         }
         long dropped = Interlocked.Increment(ref _dropped);
-        long now = Environment.TickCount64;
+        long now = _time.GetTimestamp();
         long last = Interlocked.Read(ref _lastDropLog);
-        if (now - last >= 10_000 && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
-            LogPendingFull(logger, client.ToString(), limits.PendingDnsPerClient, limits.PendingDnsTotal, dropped);
+        if ((last == long.MinValue || _time.GetElapsedTime(last, now) >= DropLogInterval) && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
+        {
+            string which = mine >= limits.PendingDnsPerOwner ? "its own share" : "the total";
+            LogPendingFull(logger, owner.ToString(), which, limits.PendingDnsPerOwner, limits.PendingDnsTotal, dropped);
+        }
         return false;
     }
 
-    private void Release(NetAddress client)
+    private void Release(DnsQueryOwner owner)
     {
-        lock (_pendingByClient)
+        lock (_pendingByOwner)
         {
             _pendingTotal--;
-            int mine = _pendingByClient.GetValueOrDefault(client) - 1;
-            if (mine <= 0) _pendingByClient.Remove(client);
-            else _pendingByClient[client] = mine;
+            int mine = _pendingByOwner.GetValueOrDefault(owner) - 1;
+            if (mine <= 0) _pendingByOwner.Remove(owner);
+            else _pendingByOwner[owner] = mine;
         }
     }
 
@@ -123,7 +151,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         tun.Write(packet.AsSpan(0, total));
     }
 
-    private async Task FinishAsync(ValueTask<int> pending, FlowKey key, byte[] query, byte[] packet)
+    private async Task FinishAsync(ValueTask<int> pending, FlowKey key, DnsQueryOwner owner, byte[] query, byte[] packet)
     {
         try
         {
@@ -135,7 +163,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
         finally
         {
-            Release(key.Source);
+            Release(owner);
             ArrayPool<byte>.Shared.Return(query);
             ArrayPool<byte>.Shared.Return(packet);
         }
@@ -151,8 +179,8 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
 
     public void Stop() => _stop.Cancel();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS queries waiting for an upstream are at the limit ({Client}: {PerClient} per client, {Total} in all); dropping new ones ({Dropped} so far; docs/config.md#limits)")]
-    private static partial void LogPendingFull(ILogger logger, string client, int perClient, int total, long dropped);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS queries waiting for an upstream are at the limit ({Owner} filled {Which}: {PerOwner} per owner, {Total} in all); dropping its new ones ({Dropped} dropped so far; docs/config.md#limits)")]
+    private static partial void LogPendingFull(ILogger logger, string owner, string which, int perOwner, int total, long dropped);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: DNS answer failed: {Reason}")]
     private static partial void LogFailed(ILogger logger, string flow, string reason);

@@ -48,7 +48,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         session.LastActive = time.Milliseconds();
         if (session.Choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
         else if (session.UdpRefused) Refusals.PortUnreachable(tun, scratch, packet);
-        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!);
+        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!, session.DnsOwner);
         else if (session.Channel is { } channel)
         {
             channel.Send(payload);
@@ -82,7 +82,9 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             admission.Hijacked(flow);
             // One querier per session: later queries of this flow allocate nothing for it.
             session.Querier = DnsHijack.QuerierFor(flow);
-            dns?.OnUdpQuery(key, payload, session.Querier);
+            if (dns is null) return;
+            session.DnsOwner = dns.OwnerOf(key);
+            dns.OnUdpQuery(key, payload, session.Querier, session.DnsOwner);
             return;
         }
         if (choice.Kind == LaneKind.Outbound && !choice.Outbound!.CarriesUdp)
@@ -229,6 +231,9 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
 {
     /// <summary>For a hijack-dns session: who asks, built once.</summary>
     public Dns.DnsQuerier? Querier { get; set; }
+
+    /// <summary>For a hijack-dns session: whose share of the queries waiting for an upstream it uses, found once.</summary>
+    public DnsQueryOwner DnsOwner { get; set; }
 
     public FlowKey Key { get; } = key;
 

@@ -27,6 +27,14 @@ public sealed class LinuxProcessLookup : IProcessLookup
     /// <summary>The same as <see cref="Find"/> without a /proc rescan: false when the socket's inode is not in the cached map.</summary>
     public bool TryFindCached(FlowKey flow, out ProcessInfo? process) => Find(flow, scan: false, out process);
 
+    /// <summary>One sock_diag request: the socket's owner uid, without its process (no /proc access at all).</summary>
+    public bool TryFindSocketUid(FlowKey flow, out uint uid)
+    {
+        var socket = SockDiag.Find(flow);
+        uid = socket?.Uid ?? 0;
+        return socket is not null;
+    }
+
     private bool Find(FlowKey flow, bool scan, out ProcessInfo? process)
     {
         process = null;

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using Sluice.Core.Dns;
+using Sluice.Core.Flows;
 using Sluice.Core.Stack;
 using Sluice.Core.Tests.Dns;
 using Sluice.Packets;
@@ -7,9 +9,10 @@ namespace Sluice.Core.Tests.Stack;
 
 /// <summary>
 /// Hijacked DNS queries that wait for an upstream (issue 17, finding 7): each holds pooled buffers, so a flood
-/// of random names to a silent upstream must not queue without bound. At most PendingDnsPerClient per
-/// querying address and PendingDnsTotal in all wait; the rest are dropped and counted, and a slot frees when
-/// its query is answered or times out.
+/// of random names to a silent upstream must not queue without bound. At most PendingDnsPerOwner per owner
+/// (the socket's uid; the querying address when no local socket is found) and PendingDnsTotal in all wait; the
+/// rest are dropped and counted, and a slot frees when its query is answered or times out. Every local app asks
+/// from the TUN's own address, so a share per address would let one flooding app silence all others' DNS.
 /// </summary>
 public sealed class DnsHijackTests
 {
@@ -22,7 +25,7 @@ public sealed class DnsHijackTests
         await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("silent", upstream)], Timeout = TimeSpan.FromSeconds(1) });
         var tun = new ChannelTun();
         var logs = new LogLines();
-        var hijack = new DnsHijack(server, tun, logs.CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerClient = 3, PendingDnsTotal = 5 });
+        var hijack = new DnsHijack(server, tun, logs.CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerOwner = 3, PendingDnsTotal = 5 });
 
         for (int i = 0; i < 5; i++) Ask(hijack, "172.19.0.1", $"a{i}.flood.test");
         for (int i = 0; i < 5; i++) Ask(hijack, "172.19.0.5", $"b{i}.flood.test");
@@ -44,10 +47,54 @@ public sealed class DnsHijackTests
         hijack.Stop();
     }
 
-    private static void Ask(DnsHijack hijack, string client, string name)
+    [Fact]
+    public async Task AnOwnerFloodingASilentUpstream_AtItsCap_DoesNotStopAnotherOwnersQueryFromTheSameAddress()
     {
-        var key = new FlowKey(IpProtocol.Udp, NetAddress.Parse(client), 40000, Resolver, 53);
-        hijack.OnUdpQuery(key, Msg.Query(name), DnsKit.Tun);
+        // Flood names get no answer ever (the fake clock never reaches the server's timeout); other names are answered.
+        await using var upstream = new DnsResponder(q => q.Name.EndsWith(".flood.test", StringComparison.Ordinal) ? null : Msg.Response(q.Raw, Msg.A(q.Name, "192.0.2.7", 300)));
+        var clock = new FakeClock();
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("silent", upstream)] }, clock);
+        var tun = new ChannelTun();
+        var logs = new LogLines();
+        // Ports 40000+ belong to uid 1001 (the flooding app), 50000 to uid 1002, 60000 has no local socket.
+        var owners = new PortOwners(port => port switch { >= 60000 => null, >= 50000 => 1002u, _ => 1001u });
+        var hijack = new DnsHijack(server, tun, logs.CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerOwner = 4, PendingDnsTotal = 10 }, owners, clock);
+
+        for (int i = 0; i < 20; i++) Ask(hijack, "172.19.0.1", $"n{i}.flood.test", (ushort)(40000 + i));
+        Assert.Equal(16, hijack.DroppedQueries); // the flooder's own cap: 4 wait, the rest dropped
+
+        Ask(hijack, "172.19.0.1", "victim.example.test", 50000);
+        Assert.True(hijack.DroppedQueries == 16, "the other owner's query was dropped: the flooder's full share is its own too");
+        var answer = tun.Take(TimeSpan.FromSeconds(10));
+        Assert.Contains(logs.Lines, l => l.Contains("uid 1001 filled its own share", StringComparison.Ordinal));
+        Assert.Equal(50000, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(20 + 2))); // to the victim's socket
+        Assert.Equal(0, DnsRcode(answer));
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(20 + 8 + 6))); // one answer record
+        Assert.Equal(16, hijack.DroppedQueries);
+
+        // A query whose socket is not found counts against its address, not against a uid's share.
+        Ask(hijack, "172.19.0.1", "stray.example.test", 60000);
+        Assert.Equal(60000, BinaryPrimitives.ReadUInt16BigEndian(tun.Take(TimeSpan.FromSeconds(10)).AsSpan(20 + 2)));
+        Assert.Equal(16, hijack.DroppedQueries);
+        hijack.Stop();
+    }
+
+    private static void Ask(DnsHijack hijack, string client, string name, ushort port = 40000)
+    {
+        var key = new FlowKey(IpProtocol.Udp, NetAddress.Parse(client), port, Resolver, 53);
+        hijack.OnUdpQuery(key, Msg.Query(name), DnsKit.Tun, hijack.OwnerOf(key));
+    }
+
+    /// <summary>A process lookup that knows only each socket's uid, by source port (null: no local socket).</summary>
+    private sealed class PortOwners(Func<ushort, uint?> uidOf) : IProcessLookup
+    {
+        public ProcessInfo? Find(FlowKey flow) => uidOf(flow.SourcePort) is { } uid ? new ProcessInfo(uid, 0, null, null) : null;
+
+        public bool TryFindSocketUid(FlowKey flow, out uint uid)
+        {
+            uid = uidOf(flow.SourcePort) ?? 0;
+            return uidOf(flow.SourcePort) is not null;
+        }
     }
 
     /// <summary>The RCODE of a DNS answer inside the IPv4/UDP packet written to the TUN.</summary>
