@@ -38,6 +38,43 @@ public sealed class SslStreamTrustTests(OpensslPeer peer) : IClassFixture<Openss
     [Fact]
     public async Task Insecure_AcceptsACertificateNoRootVouchesFor() => await HandshakeAsync(insecure: true, pinned: null);
 
+    /// <summary>
+    /// A second connection of the same outbound resumes the first one's TLS 1.3 session when the server issues tickets
+    /// (s_server does; v2ray 4.34 does not unless enableSessionResumption is set, on either side): no certificate to
+    /// send or check. s_server prints "Reused session-id" for a resumed handshake.
+    /// </summary>
+    [Fact]
+    public async Task SecondConnection_ResumesTheSession_WhenTheServerIssuesTickets()
+    {
+        var options = new TlsClientOptions("localhost", false, false, [], TlsClientOptions.DefaultProtocols, [], null, peer.PathOf("ca.pem"), null, null);
+        var client = new TlsClient(options, "localhost", Who, new LogLines().CreateLogger("t"));
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256", quiet: false, extra: ["-naccept", "2"]);
+        var output = new System.Text.StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, port);
+                await using var tls = await client.ConnectAsync(tcp.GetStream(), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                await tls.WriteAsync("ping\n"u8.ToArray());
+                await server.StandardInput.WriteAsync("pong\n");
+                await server.StandardInput.FlushAsync();
+                var back = new byte[5];
+                await tls.ReadExactlyAsync(back).AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // takes in the ticket that came before it
+            }
+            await Task.Delay(200);
+            lock (output) Assert.Contains("Reused session-id", output.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
     private async Task HandshakeAsync(bool insecure, string? pinned)
     {
         var options = new TlsClientOptions("localhost", false, insecure, [], TlsClientOptions.DefaultProtocols, [], null,
