@@ -1,7 +1,5 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using Sluice.Core.Outbounds.Transport;
 using Sluice.Tests;
@@ -16,19 +14,8 @@ namespace Sluice.Core.Tests.Outbounds;
 /// </summary>
 public sealed class WebSocketEarlyDataTests
 {
-    private const string Header = "Sec-WebSocket-Protocol";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly byte[] Request = Encoding.ASCII.GetBytes("GET /early HTTP/1.1\r\nHost: target\r\n\r\n");
-
-    private enum ServerKind
-    {
-        TakesAndEchoes,
-        TakesSilently,
-        Drops,
-    }
-
-    /// <summary>What the server saw on one connection.</summary>
-    private sealed record Seen(string? HeaderValue, byte[] Data);
 
     [Fact]
     public async Task EchoingServer_GetsTheBytesOnce_InTheHeader()
@@ -36,7 +23,7 @@ public sealed class WebSocketEarlyDataTests
         var log = new LogLines();
         var earlyData = new WebSocketEarlyData("vless \"p\"", log.CreateLogger("vless"));
 
-        var seen = await ExchangeAsync(ServerKind.TakesAndEchoes, earlyData, expectAnswer: true);
+        var seen = await ExchangeAsync(EarlyDataServerKind.TakesAndEchoes, earlyData, expectAnswer: true);
 
         Assert.NotNull(seen.HeaderValue);
         Assert.Equal(Request, seen.Data);
@@ -51,7 +38,7 @@ public sealed class WebSocketEarlyDataTests
 
         for (int i = 0; i < 2; i++)
         {
-            var seen = await ExchangeAsync(ServerKind.TakesSilently, earlyData, expectAnswer: true);
+            var seen = await ExchangeAsync(EarlyDataServerKind.TakesSilently, earlyData, expectAnswer: true);
             Assert.NotNull(seen.HeaderValue);
             Assert.Equal(Request, seen.Data); // a resend would make it the request twice
         }
@@ -65,14 +52,14 @@ public sealed class WebSocketEarlyDataTests
         var log = new LogLines();
         var earlyData = new WebSocketEarlyData("vless \"p\"", log.CreateLogger("vless"));
 
-        var first = await ExchangeAsync(ServerKind.Drops, earlyData, expectAnswer: false);
+        var first = await ExchangeAsync(EarlyDataServerKind.Drops, earlyData, expectAnswer: false);
         Assert.NotNull(first.HeaderValue);
         Assert.Empty(first.Data);
         Assert.True(earlyData.ServerIgnoresIt);
 
         for (int i = 0; i < 2; i++)
         {
-            var seen = await ExchangeAsync(ServerKind.Drops, earlyData, expectAnswer: true);
+            var seen = await ExchangeAsync(EarlyDataServerKind.Drops, earlyData, expectAnswer: true);
             Assert.Null(seen.HeaderValue);
             Assert.Equal(Request, seen.Data);
         }
@@ -81,14 +68,14 @@ public sealed class WebSocketEarlyDataTests
     }
 
     /// <summary>One connection: the client writes <see cref="Request"/>, then reads the answer ("ok", or the end).</summary>
-    private static async Task<Seen> ExchangeAsync(ServerKind kind, WebSocketEarlyData earlyData, bool expectAnswer)
+    private static async Task<EarlyDataSeen> ExchangeAsync(EarlyDataServerKind kind, WebSocketEarlyData earlyData, bool expectAnswer)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var server = ServeAsync(listener, kind);
+        var server = EarlyDataWebSocketServer.ServeAsync(listener, kind, "ok"u8.ToArray());
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        var options = new WebSocketTransportOptions("/ws", [], 2048, Header);
+        var options = new WebSocketTransportOptions("/ws", [], 2048, EarlyDataWebSocketServer.Header);
         await using var stream = new WebSocketStream(client.GetStream(), options, "server.test", "vless \"p\"", Timeout, earlyData);
 
         await stream.WriteAsync(Request);
@@ -104,61 +91,5 @@ public sealed class WebSocketEarlyDataTests
         }
         Assert.Equal(expectAnswer ? "ok" : "", Encoding.ASCII.GetString(answer, 0, n));
         return await server.WaitAsync(Timeout);
-    }
-
-    private static async Task<Seen> ServeAsync(TcpListener listener, ServerKind kind)
-    {
-        using var connection = await listener.AcceptTcpClientAsync();
-        var stream = connection.GetStream();
-        var head = new List<byte>();
-        var one = new byte[1];
-        while (head.Count < 4 || !head.TakeLast(4).SequenceEqual("\r\n\r\n"u8.ToArray()))
-        {
-            if (await stream.ReadAsync(one) == 0) throw new IOException("the client closed during the upgrade");
-            head.Add(one[0]);
-        }
-        var headers = Encoding.ASCII.GetString(head.ToArray()).Split("\r\n").Skip(1).Where(l => l.Contains(':'))
-            .ToDictionary(l => l[..l.IndexOf(':')].Trim(), l => l[(l.IndexOf(':') + 1)..].Trim(), StringComparer.OrdinalIgnoreCase);
-        string accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
-        string? early = headers.GetValueOrDefault(Header);
-        string echo = kind == ServerKind.TakesAndEchoes && early is not null ? $"{Header}: {early}\r\n" : "";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{echo}\r\n"));
-
-        var data = new List<byte>();
-        if (early is not null && kind != ServerKind.Drops)
-            data.AddRange(Convert.FromBase64String(early.Replace('-', '+').Replace('_', '/').PadRight((early.Length + 3) / 4 * 4, '=')));
-        // Read frames for a while: a request resent after the early data would show up here as a second copy.
-        using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-        try
-        {
-            while (true) data.AddRange(await ReadFrameAsync(stream, quiet.Token));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        if (data.Count > 0) await stream.WriteAsync(new byte[] { 0x82, 0x02, (byte)'o', (byte)'k' });
-        return new Seen(early, data.ToArray()); // dispose closes the connection: what a server that got no request does
-    }
-
-    /// <summary>One masked client frame's payload.</summary>
-    private static async Task<byte[]> ReadFrameAsync(NetworkStream stream, CancellationToken cancellationToken)
-    {
-        var start = new byte[2];
-        await stream.ReadExactlyAsync(start, cancellationToken);
-        Assert.Equal(0x82, start[0]);
-        Assert.True((start[1] & 0x80) != 0, "client frames are masked");
-        long length = start[1] & 0x7F;
-        if (length == 126)
-        {
-            var wide = new byte[2];
-            await stream.ReadExactlyAsync(wide, cancellationToken);
-            length = BinaryPrimitives.ReadUInt16BigEndian(wide);
-        }
-        var mask = new byte[4];
-        await stream.ReadExactlyAsync(mask, cancellationToken);
-        var payload = new byte[length];
-        await stream.ReadExactlyAsync(payload, cancellationToken);
-        for (int i = 0; i < payload.Length; i++) payload[i] ^= mask[i % 4];
-        return payload;
     }
 }

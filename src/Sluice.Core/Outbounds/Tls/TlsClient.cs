@@ -66,6 +66,7 @@ internal sealed partial class TlsClient
             EnabledSslProtocols = _options.Protocols,
             ApplicationProtocols = _alpn,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            CertificateChainPolicy = _trust.ChainPolicy(),
             CipherSuitesPolicy = _suites,
         };
         try

@@ -42,6 +42,28 @@ internal sealed class TlsTrust
         return problem is null;
     }
 
+    /// <summary>
+    /// The chain policy SslStream builds its chain with, new for each connection (SslStream adds to its
+    /// ApplicationPolicy). SslStream builds a chain before it asks <see cref="Accepts"/>, whatever the answer will
+    /// be; with the system's trust that build costs more than the rest of the handshake's client side (OpenSSL
+    /// sorts and searches a store of every system root for each chain: X509_NAME_cmp was the top symbol of a
+    /// profile of connections/s). With "insecure" (nothing is checked) or a pinned CA (only those roots count)
+    /// the system's roots have no say, so the chain is built against no root or the pinned ones only.
+    /// Null: the system's trust (the default policy).
+    /// </summary>
+    public X509ChainPolicy? ChainPolicy()
+    {
+        if (!_insecure && _pinned is null) return null;
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = _insecure,
+        };
+        if (!_insecure) policy.CustomTrustStore.AddRange(_pinned!);
+        return policy;
+    }
+
     /// <summary>Checks one server certificate; <paramref name="refusal"/> says why when it is refused.</summary>
     public bool Accepts(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, out string? refusal)
     {

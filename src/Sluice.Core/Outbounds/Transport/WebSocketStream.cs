@@ -137,24 +137,30 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        int n;
         try
         {
-            int n = await ReadPayloadAsync(buffer, cancellationToken);
-            if (n > 0) _received = true;
-            else if (!buffer.IsEmpty) EndedWithNothing();
-            return n;
+            n = await ReadPayloadAsync(buffer, cancellationToken);
         }
-        catch (IOException)
+        catch (IOException e) when (DroppedEarlyData() is { } droppedEarly)
         {
-            EndedWithNothing();
-            throw;
+            throw new IOException(droppedEarly.Message, e);
         }
+        if (n > 0) _received = true;
+        else if (!buffer.IsEmpty && DroppedEarlyData() is { } dropped) throw dropped;
+        return n;
     }
 
-    /// <summary>The server ended the connection: with unechoed early data and nothing received, it dropped the request.</summary>
-    private void EndedWithNothing()
+    /// <summary>
+    /// The server ended the connection: with unechoed early data and nothing received, it dropped the request.
+    /// Then the end is an error that says so (logged once, by <see cref="WebSocketEarlyData"/>), not a plain end of
+    /// stream, which the proxy protocol above would report as a refused request ("wrong uuid?").
+    /// </summary>
+    private IOException? DroppedEarlyData()
     {
-        if (_earlyDataUnconfirmed && !_received && Volatile.Read(ref _disposed) == 0) _earlyData.ServerIgnored(_options.EarlyDataHeaderName!);
+        if (!_earlyDataUnconfirmed || _received || Volatile.Read(ref _disposed) != 0) return null;
+        _earlyDataUnconfirmed = false; // one verdict per connection
+        return _earlyData.ServerIgnored(_options.EarlyDataHeaderName!);
     }
 
     private async ValueTask<int> ReadPayloadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
