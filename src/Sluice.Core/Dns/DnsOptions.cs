@@ -135,6 +135,27 @@ public sealed record DefaultDnsRuleOptions : DnsRuleOptions
 
     /// <summary>Matches while the Clash mode is this one (case-insensitive); null = any mode.</summary>
     public string? ClashMode { get; init; }
+
+    /// <summary>Address filter (sing-box's "address filter fields"): an answer address in one of these prefixes.</summary>
+    public IReadOnlyList<IpPrefix> IpCidr { get; init; } = [];
+
+    /// <summary>Address filter: an answer address that is private (the route rules' ip_is_private list).</summary>
+    public bool IpIsPrivate { get; init; }
+
+    /// <summary>Address filter: the answer has at least one address.</summary>
+    public bool IpAcceptAny { get; init; }
+
+    /// <summary>The ip_cidr rules of the named rule sets also accept an answer without addresses.</summary>
+    public bool RuleSetIpCidrAcceptEmpty { get; init; }
+
+    /// <summary>
+    /// Set for the DNS form of a rule set's rule: its empty-answer behaviour comes from the referencing rule's
+    /// rule_set_ip_cidr_accept_empty instead of its own.
+    /// </summary>
+    internal bool InRuleSet { get; init; }
+
+    /// <summary>True when the rule tests the answer's addresses: it is decided after its server answered.</summary>
+    public bool HasAddressFilter => IpCidr.Count > 0 || IpIsPrivate || IpAcceptAny;
 }
 
 public sealed record LogicalDnsRuleOptions(LogicalMode Mode, IReadOnlyList<DnsRuleOptions> Rules) : DnsRuleOptions;
