@@ -130,7 +130,7 @@ public sealed record DefaultDnsRuleOptions : DnsRuleOptions
     /// <summary>Tags of route.rule_set entries; matched on the query's name and type (merged into the domain group).</summary>
     public IReadOnlyList<string> RuleSet { get; init; } = [];
 
-    /// <summary>Accepted for sing-box configs; a query has no address to test, so the sets' ip_cidr items never match it.</summary>
+    /// <summary>Accepted for sing-box configs; the sets' ip_cidr items would test the querier's address, which a query does not carry, so they never match it.</summary>
     public bool RuleSetIpCidrMatchSource { get; init; }
 
     /// <summary>Matches while the Clash mode is this one (case-insensitive); null = any mode.</summary>

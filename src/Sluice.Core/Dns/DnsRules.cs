@@ -51,6 +51,12 @@ internal ref struct DnsQueryContext
     /// <summary>The referencing rule's rule_set_ip_cidr_accept_empty, read by the rule sets' own ip_cidr rules.</summary>
     public bool SetsAcceptEmpty { get; set; }
 
+    /// <summary>
+    /// The referencing rule's rule_set_ip_cidr_match_source: the sets' ip_cidr rules would test the querier's address,
+    /// which a query here does not carry, so they match nothing (and wait for no answer).
+    /// </summary>
+    public bool SetsMatchSource { get; set; }
+
     public void SetAnswer(ReadOnlySpan<NetAddress> addresses)
     {
         AnswerKnown = true;
@@ -119,6 +125,7 @@ internal sealed class DefaultDnsRule : DnsRule
     private readonly bool _hasAddress;
     private readonly bool _inRuleSet;
     private readonly bool _setsAcceptEmpty;
+    private readonly bool _setsMatchSource;
 
     public DefaultDnsRule(DefaultDnsRuleOptions o, RuleScope scope)
     {
@@ -147,6 +154,7 @@ internal sealed class DefaultDnsRule : DnsRule
         _hasAddress = o.HasAddressFilter;
         _inRuleSet = o.InRuleSet;
         _setsAcceptEmpty = o.RuleSetIpCidrAcceptEmpty;
+        _setsMatchSource = o.RuleSetIpCidrMatchSource;
         _process = ProcessMatcher.Create(o.UserId, o.ProcessName, o.ProcessPath, o.ProcessPathRegex);
     }
 
@@ -167,8 +175,8 @@ internal sealed class DefaultDnsRule : DnsRule
     private bool MatchesRuleSets(ref DnsQueryContext query)
     {
         if (_ruleSets is null) return false;
-        bool outer = query.SetsAcceptEmpty;
-        query.SetsAcceptEmpty = _setsAcceptEmpty;
+        (bool outerEmpty, bool outerSource) = (query.SetsAcceptEmpty, query.SetsMatchSource);
+        (query.SetsAcceptEmpty, query.SetsMatchSource) = (_setsAcceptEmpty, _setsMatchSource);
         try
         {
             foreach (var set in _ruleSets)
@@ -177,14 +185,14 @@ internal sealed class DefaultDnsRule : DnsRule
         }
         finally
         {
-            query.SetsAcceptEmpty = outer;
+            (query.SetsAcceptEmpty, query.SetsMatchSource) = (outerEmpty, outerSource);
         }
     }
 
     /// <summary>Any answer address in ip_cidr or private (ip_is_private), or any address at all (ip_accept_any).</summary>
     private bool MatchesAnswer(ref DnsQueryContext query)
     {
-        if (!_hasAddress) return false;
+        if (!_hasAddress || (_inRuleSet && query.SetsMatchSource)) return false;
         if (!query.AnswerKnown)
         {
             query.AnswerPending = true;

@@ -112,6 +112,15 @@ public sealed class AnswerFilterRuleTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task MatchSource_TheSetsCidrsTestNoAnswer_AndNeverMatch()
+    {
+        await using var server = Server("""[{ "rule_set": "geoip-cn", "rule_set_ip_cidr_match_source": true, "server": "local" }]""", GeoipCn);
+
+        Assert.Equal([Remote], Msg.Addresses(await server.Ask("in.example")));
+        Assert.Equal(0, _local.Count);
+    }
+
+    [Fact]
     public async Task NonAddressQuery_PassesTheFilterRuleOver()
     {
         await using var server = Server("""[{ "ip_cidr": ["192.0.2.0/24"], "server": "local" }]""");
