@@ -14,10 +14,9 @@ internal static partial class DnsSection
 
     private static readonly HashSet<string> UnsupportedRuleFields = new(StringComparer.Ordinal)
     {
-        "ip_version", "network", "auth_user", "protocol", "source_ip_cidr", "source_ip_is_private", "ip_cidr", "ip_is_private",
-        "ip_accept_any", "source_port", "source_port_range", "port", "port_range", "package_name", "user",
+        "ip_version", "network", "auth_user", "protocol", "source_ip_cidr", "source_ip_is_private", "source_port", "source_port_range", "port", "port_range", "package_name", "user",
         "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
-        "rule_set_ip_cidr_accept_empty", "outbound",
+        "outbound",
         "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl",
     };
 
@@ -55,8 +54,37 @@ internal static partial class DnsSection
             RuleSet = RuleSetItems.ReadReferences(r, config),
             RuleSetIpCidrMatchSource = RuleSetItems.ReadMatchSource(r),
             ClashMode = RuleSetItems.ReadClashMode(r),
+            IpCidr = r.List("ip_cidr", InboundSection.CidrItem),
+            IpIsPrivate = r.Bool("ip_is_private", false),
+            IpAcceptAny = r.Bool("ip_accept_any", false),
+            RuleSetIpCidrAcceptEmpty = r.Bool("rule_set_ip_cidr_accept_empty", false),
         };
     }
+
+    /// <summary>
+    /// Address filters decide a rule after its server answered, so they need a route action, and Sluice takes them
+    /// only in plain rules that are not inverted (sing-box's logical and inverted forms have no settled meaning here).
+    /// </summary>
+    private static void CheckAddressFilters(DnsRuleOptions rule, string path, ErrorList errors)
+    {
+        switch (rule)
+        {
+            case DefaultDnsRuleOptions { HasAddressFilter: true } d:
+                if (d.Invert) errors.Add(path + ".invert", "an inverted rule with ip_cidr, ip_is_private or ip_accept_any is not supported by Sluice yet");
+                if (d.Action is not DnsRouteAction) errors.Add(path, "ip_cidr, ip_is_private and ip_accept_any test the answer of the rule's server: they need \"action\": \"route\"");
+                break;
+            case LogicalDnsRuleOptions l when l.Rules.Any(HasAddressFilter):
+                errors.Add(path, "ip_cidr, ip_is_private or ip_accept_any inside a logical DNS rule is not supported by Sluice yet; write a plain rule");
+                break;
+        }
+    }
+
+    private static bool HasAddressFilter(DnsRuleOptions rule) => rule switch
+    {
+        DefaultDnsRuleOptions d => d.HasAddressFilter,
+        LogicalDnsRuleOptions l => l.Rules.Any(HasAddressFilter),
+        _ => false,
+    };
 
     private static DnsRuleAction? ParseRuleAction(ObjectReader r, List<(string, string)> serverReferences)
     {

@@ -77,7 +77,12 @@ internal static partial class DnsSection
                 int i = 0;
                 foreach (var item in rulesElement.EnumerateArray())
                 {
-                    if (ParseRule(item, JsonPath.Index(rulesPath, i++), config, serverReferences, topLevel: true) is { } rule) rules.Add(rule);
+                    if (ParseRule(item, JsonPath.Index(rulesPath, i), config, serverReferences, topLevel: true) is { } rule)
+                    {
+                        CheckAddressFilters(rule, JsonPath.Index(rulesPath, i), config.Errors);
+                        rules.Add(rule);
+                    }
+                    i++;
                 }
             }
         }

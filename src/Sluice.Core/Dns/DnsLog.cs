@@ -36,4 +36,7 @@ internal static partial class DnsLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "local server {Server} keeps nameservers {Nameservers}: {Problem}")]
     public static partial void LocalReloadFailed(ILogger logger, string server, string nameservers, string problem);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Name}: the answer of server {Server} ({Addresses}) does not pass the address filter of dns.rules[{Rule}]; trying the rules after it")]
+    public static partial void AnswerRejected(ILogger logger, string name, string server, string addresses, int rule);
 }

@@ -130,11 +130,32 @@ public sealed record DefaultDnsRuleOptions : DnsRuleOptions
     /// <summary>Tags of route.rule_set entries; matched on the query's name and type (merged into the domain group).</summary>
     public IReadOnlyList<string> RuleSet { get; init; } = [];
 
-    /// <summary>Accepted for sing-box configs; a query has no address to test, so the sets' ip_cidr items never match it.</summary>
+    /// <summary>Accepted for sing-box configs; the sets' ip_cidr items would test the querier's address, which a query does not carry, so they never match it.</summary>
     public bool RuleSetIpCidrMatchSource { get; init; }
 
     /// <summary>Matches while the Clash mode is this one (case-insensitive); null = any mode.</summary>
     public string? ClashMode { get; init; }
+
+    /// <summary>Address filter (sing-box's "address filter fields"): an answer address in one of these prefixes.</summary>
+    public IReadOnlyList<IpPrefix> IpCidr { get; init; } = [];
+
+    /// <summary>Address filter: an answer address that is private (the route rules' ip_is_private list).</summary>
+    public bool IpIsPrivate { get; init; }
+
+    /// <summary>Address filter: the answer has at least one address.</summary>
+    public bool IpAcceptAny { get; init; }
+
+    /// <summary>The ip_cidr rules of the named rule sets also accept an answer without addresses.</summary>
+    public bool RuleSetIpCidrAcceptEmpty { get; init; }
+
+    /// <summary>
+    /// Set for the DNS form of a rule set's rule: its empty-answer behaviour comes from the referencing rule's
+    /// rule_set_ip_cidr_accept_empty instead of its own.
+    /// </summary>
+    internal bool InRuleSet { get; init; }
+
+    /// <summary>True when the rule tests the answer's addresses: it is decided after its server answered.</summary>
+    public bool HasAddressFilter => IpCidr.Count > 0 || IpIsPrivate || IpAcceptAny;
 }
 
 public sealed record LogicalDnsRuleOptions(LogicalMode Mode, IReadOnlyList<DnsRuleOptions> Rules) : DnsRuleOptions;

@@ -196,9 +196,20 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         Span<char> text = stackalloc char[DnsName.MaxTextLength];
         var domain = text[..DnsName.ToText(nameWire, text)];
         var context = new DnsQueryContext(domain, parsed.Type, querier);
-        var decision = Decide(ref context);
+        var decision = Decide(ref context, 0, out int ruleIndex);
         if (_log.IsEnabled(LogLevel.Debug)) DnsLog.Query(_log, querier.Inbound, domain.ToString(), parsed.Type, decision.Description);
+        if (context.AnswerPending)
+            return AnswerByAddressFilterAsync(query, response, parsed, limit, domain.ToString(), nameWire.ToArray(), context.Snapshot(), ruleIndex, ct);
+        return Respond(decision, query, response, parsed, nameWire, domain, limit, ct);
+    }
 
+    /// <summary>Stages 3–5 for the decision made: answer at once, from the cache, or from the decision's server.</summary>
+    private ValueTask<int> Respond(Decision decision, ReadOnlyMemory<byte> query, Memory<byte> response, in DnsQuery parsed, ReadOnlySpan<byte> nameWire,
+        ReadOnlySpan<char> domain, int limit, CancellationToken ct)
+    {
+        var q = query.Span;
+        var r = response.Span;
+        int nameLength = nameWire.Length;
         switch (decision.Kind)
         {
             case DecisionKind.Drop:
@@ -257,12 +268,25 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         }
     }
 
-    private Decision Decide(ref DnsQueryContext context)
+    /// <summary>
+    /// The first rule from <paramref name="start"/> that matches (its index in <paramref name="ruleIndex"/>, -1 for
+    /// final). A rule that matched only pending its answer (<see cref="DnsQueryContext.AnswerPending"/>) is taken only
+    /// for A/AAAA queries routed to an upstream server the strategy lets ask; otherwise it is passed over, as sing-box
+    /// passes address-filter rules over for other queries.
+    /// </summary>
+    private Decision Decide(ref DnsQueryContext context, int start, out int ruleIndex)
     {
-        foreach (var (rule, decision) in _rules)
+        for (int i = start; i < _rules.Length; i++)
         {
-            if (rule.Matches(ref context)) return decision;
+            var (rule, decision) = _rules[i];
+            context.AnswerPending = false;
+            if (!rule.Matches(ref context)) continue;
+            if (context.AnswerPending && !CanFilterAnswer(decision, context.Type)) continue;
+            ruleIndex = i;
+            return decision;
         }
+        context.AnswerPending = false;
+        ruleIndex = -1;
         return _final;
     }
 

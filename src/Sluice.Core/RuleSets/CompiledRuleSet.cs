@@ -77,18 +77,28 @@ internal sealed class CompiledRuleSet
         };
     }
 
-    internal static DnsRuleOptions ToDnsRule(HeadlessRule rule)
+    /// <remarks>
+    /// A plain, not inverted rule whose only destination items are ip_cidr (a geoip set) becomes an address filter: it
+    /// tests the answer of the referencing rule's server (sing-box's address filter fields). Inside a logical or
+    /// inverted rule an ip_cidr without a name never matches a query, as before answers were tested.
+    /// </remarks>
+    internal static DnsRuleOptions ToDnsRule(HeadlessRule rule) => ToDnsRule(rule, nested: false);
+
+    private static DnsRuleOptions ToDnsRule(HeadlessRule rule, bool nested)
     {
         if (rule is LogicalHeadlessRule l)
-            return new LogicalDnsRuleOptions(l.Mode, l.Rules.Select(ToDnsRule).ToArray()) { Invert = l.Invert };
+            return new LogicalDnsRuleOptions(l.Mode, l.Rules.Select(r => ToDnsRule(r, nested: true)).ToArray()) { Invert = l.Invert };
         var d = (DefaultHeadlessRule)rule;
         bool hasName = d.Domain.Count + d.DomainSuffix.Count + d.DomainKeyword.Count + d.DomainRegex.Count > 0;
+        bool addressFilter = d.IpCidr.Count > 0 && !hasName && !nested && !d.Invert;
         // A query has a name and a type but no address, port or network yet: rules that need one never match it.
         bool needsConnection = d.Network.Count + d.SourceIpCidr.Count + d.Port.Count + d.PortRange.Count + d.SourcePort.Count + d.SourcePortRange.Count > 0
-            || (d.IpCidr.Count > 0 && !hasName);
+            || (d.IpCidr.Count > 0 && !hasName && !addressFilter);
         if (d.NeedsMobilePlatform || needsConnection) return NeverDnsRule(d.Invert);
         return new DefaultDnsRuleOptions
         {
+            IpCidr = addressFilter ? d.IpCidr : [],
+            InRuleSet = true,
             Invert = d.Invert,
             QueryType = d.QueryType,
             Domain = Lower(d.Domain),

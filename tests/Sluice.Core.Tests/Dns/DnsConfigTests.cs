@@ -107,7 +107,7 @@ public class DnsConfigTests
     [InlineData("""{ "dns": { "servers": [{ "type": "local" }], "rules": [{ "domain": "a", "server": "nope" }] } }""", "dns.rules[0].server: no DNS server has tag \"nope\"")]
     [InlineData("""{ "dns": { "rules": [{ "domain": "a" }] } }""", "dns.rules[0]: missing \"server\"")]
     [InlineData("""{ "dns": { "rules": [{ "query_type": "BOGUS", "action": "reject" }] } }""", "dns.rules[0].query_type: unknown query type \"BOGUS\"")]
-    [InlineData("""{ "dns": { "rules": [{ "ip_cidr": "1.0.0.0/8", "action": "reject" }] } }""", "dns.rules[0].ip_cidr: not supported by Sluice yet")]
+    [InlineData("""{ "dns": { "rules": [{ "source_port": 53, "action": "reject" }] } }""", "dns.rules[0].source_port: not supported by Sluice yet")]
     [InlineData("""{ "dns": { "rules": [{ "action": "reject", "rcode": "NXDOMAIN" }] } }""", "dns.rules[0].rcode: only allowed with \"action\": \"predefined\"")]
     [InlineData("""{ "dns": { "rules": [{ "action": "predefined", "answer": "x. IN MX 10 y." }] } }""", "dns.rules[0].answer: \"x. IN MX 10 y.\": record type \"MX\" is not supported")]
     [InlineData("""{ "dns": { "rules": [{ "action": "predefined", "rcode": "OOPS" }] } }""", "dns.rules[0].rcode: unknown rcode \"OOPS\"")]

@@ -19,6 +19,9 @@ internal sealed partial class OutboundGroup : IOutbound
 {
     private static readonly TimeSpan MaxProbeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a flow before the first pick waits for the first probe round: the probes' own bound plus 1 s.</summary>
+    internal static readonly TimeSpan FirstRoundWait = MaxProbeTimeout + TimeSpan.FromSeconds(1);
+
     private readonly GroupOutboundOptions _options;
     private readonly Func<string, IOutbound?> _resolve;
     private readonly ILogger _logger;
@@ -168,9 +171,22 @@ internal sealed partial class OutboundGroup : IOutbound
                 _probing = ProbeLoopAsync(first);
             }
         }
-        // The very first flow waits for the first round, so urltest does not start on an arbitrary member.
-        if (_selected is null && _firstRound is { } round)
-            await round.WaitAsync(MaxProbeTimeout + TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+        // Flows before the first pick (a fake-IP app connects the moment its lookup is answered) wait for the first
+        // round, so urltest does not start on an arbitrary member; but at most FirstRoundWait: a round held up by a
+        // probe that ignores its timeout must not fail the flow. Then the pick is made from what is known: the
+        // fastest member measured so far, else the first healthy one in order.
+        if (_selected is null && _firstRound is { IsCompleted: false } round)
+        {
+            try
+            {
+                await round.WaitAsync(FirstRoundWait, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Reselect();
+                LogFirstRoundLate(_logger, Tag, FirstRoundWait.TotalSeconds, _selected?.Outbound.Tag ?? "none");
+            }
+        }
         return members;
     }
 
@@ -339,6 +355,9 @@ internal sealed partial class OutboundGroup : IOutbound
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "group {Group}: no healthy member")]
     private static partial void LogNoneHealthy(ILogger logger, string group);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "group {Group}: the first probe round has not finished after {Seconds} s; flows use {Member} meanwhile")]
+    private static partial void LogFirstRoundLate(ILogger logger, string group, double seconds, string member);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "group {Group}: idle, probing stops until the next flow")]
     private static partial void LogIdle(ILogger logger, string group);
