@@ -45,7 +45,7 @@ internal sealed class TcpNat(NetAddress tunAddress, NetAddress natAddress)
     public TcpNatEntry? FindByPort(ushort natPort) => Volatile.Read(ref _byPort[natPort]);
 
     /// <summary>Allocates a NAT port for a new flow; null when all ports are taken.</summary>
-    public TcpNatEntry? Add(in FlowKey key, FlowContext flow, RouteDecision? decision, long now)
+    public TcpNatEntry? Add(in FlowKey key, FlowContext flow, RouteDecision? decision, long now, uint synSequence = 0)
     {
         lock (_sync)
         {
@@ -54,12 +54,22 @@ internal sealed class TcpNat(NetAddress tunAddress, NetAddress natAddress)
                 int port = _nextPort;
                 _nextPort = port == 65535 ? FirstPort : port + 1;
                 if (_byPort[port] is not null) continue;
-                var entry = new TcpNatEntry(key, (ushort)port, flow, decision) { LastSeen = now };
+                var entry = new TcpNatEntry(key, (ushort)port, flow, decision) { LastSeen = now, SynSequence = synSequence };
                 _byFlow[key] = entry;
                 Volatile.Write(ref _byPort[port], entry);
                 return entry;
             }
             return null;
+        }
+    }
+
+    /// <summary>Forgets <paramref name="entry"/> at once, both ways: the listener's late segments for its port are then dropped.</summary>
+    public void Remove(TcpNatEntry entry)
+    {
+        lock (_sync)
+        {
+            if (_byFlow.TryGetValue(entry.Original, out var current) && ReferenceEquals(current, entry)) _byFlow.Remove(entry.Original);
+            if (ReferenceEquals(_byPort[entry.NatPort], entry)) Volatile.Write(ref _byPort[entry.NatPort], null);
         }
     }
 
@@ -104,6 +114,9 @@ internal sealed class TcpNatEntry(FlowKey original, ushort natPort, FlowContext 
 
     /// <summary>The decision made at the SYN, or null when the rules need the first payload (sniffing).</summary>
     public RouteDecision? Decision { get; } = decision;
+
+    /// <summary>The sequence number of the SYN that opened the flow: a SYN with another one is a new connection.</summary>
+    public uint SynSequence { get; init; }
 
     /// <summary>Milliseconds of the engine's clock at the last packet in either direction.</summary>
     public long LastSeen;

@@ -35,6 +35,13 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
         var key = new FlowKey(IpProtocol.Tcp, source, segment.SourcePort, destination, segment.DestinationPort);
         if (inbound.IsOwnAddress(destination)) return;
         var entry = nat.Find(key);
+        if (entry is not null && IsNewConnectionOnAReusedTuple(entry, segment))
+        {
+            // The app reused the 4-tuple (TIME_WAIT reuse) while the old flow's entry lingers: the old entry must not
+            // carry it (its NAT port meets a closing socket on the listener), so it is forgotten and the SYN is new.
+            nat.Remove(entry);
+            entry = null;
+        }
         if (entry is null)
         {
             var flags = segment.Flags;
@@ -57,7 +64,7 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
             }
             // A sniff verdict is kept too: the relay sniffs the first payload, then decides from the next rule
             // (deciding again from the first would skip the sniff rule, which the flow already matched).
-            entry = nat.Add(key, flow, choice.Decision, now);
+            entry = nat.Add(key, flow, choice.Decision, now, segment.SequenceNumber);
             if (entry is null)
             {
                 LogNatFull(logger, key.ToString());
@@ -69,6 +76,16 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
         PacketRewriter.RewriteTcpUdp(packet.Buffer, nat.NatAddress, entry.NatPort, nat.TunAddress, nat.ListenPort);
         tun.Write(packet.Buffer);
     }
+
+    /// <summary>
+    /// A SYN without ACK whose sequence number is not the one that opened the entry, on an entry the relay already
+    /// took: a new connection on the same 4-tuple, not a retransmission (the kernel accepts only after the app's ACK,
+    /// so the app got its SYN-ACK and has no reason to resend that SYN).
+    /// </summary>
+    private static bool IsNewConnectionOnAReusedTuple(TcpNatEntry entry, in TcpSegment segment) =>
+        (segment.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn
+        && (entry.Accepted || entry.ClosedAt is not null)
+        && segment.SequenceNumber != entry.SynSequence;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Flow}: all NAT ports in use; connection reset")]
     private static partial void LogNatFull(ILogger logger, string flow);

@@ -84,6 +84,33 @@ public sealed class PacketLoopTests : IDisposable
     }
 
     [Fact]
+    public void AppReusingAFinishedFlowsTuple_GetsANewFlowOnAFreshNatPort_WhileAResentSynKeepsItsEntry()
+    {
+        Send(Tcp(App, 50040, Server, 80, TcpFlags.Syn, sequence: 1000));
+        ushort first = TcpOf(Next()).SourcePort;
+        Send(Tcp(App, 50040, Server, 80, TcpFlags.Syn, sequence: 1000)); // the SYN-ACK was lost: the same connection
+        Assert.Equal(first, TcpOf(Next()).SourcePort);
+
+        // The relay took that connection and finished; its entry lingers for the closing handshake.
+        var old = _nat.FindByPort(first)!;
+        old.Accepted = true;
+        old.ClosedAt = _clock.Milliseconds();
+
+        // TIME_WAIT reuse: the app opens a new connection on the same 4-tuple with a new initial sequence number.
+        Send(Tcp(App, 50040, Server, 80, TcpFlags.Syn, sequence: 777_000));
+        var towardsRelay = Next();
+        ushort second = TcpOf(towardsRelay).SourcePort;
+        Assert.NotEqual(first, second);
+        Assert.Equal((NatPeer, App, ListenPort), (towardsRelay.Source, towardsRelay.Destination, TcpOf(towardsRelay).DestinationPort));
+        Assert.Equal(2, _logs.Lines.Count(l => l.Contains(":50040 ", StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal)));
+
+        // The old connection's late FIN from the listener must not reach the app's new connection.
+        Send(Tcp(App, ListenPort, NatPeer, first, TcpFlags.Fin | TcpFlags.Ack));
+        Assert.False(_tun.TryTake(out _));
+        Assert.Null(_nat.FindByPort(first));
+    }
+
+    [Fact]
     public void TcpSegmentWithoutState_IsAnsweredWithRst_FromTheServersAddress()
     {
         Send(Tcp(App, 50001, Server, 80, TcpFlags.Ack));
@@ -275,13 +302,13 @@ public sealed class PacketLoopTests : IDisposable
         return segment;
     }
 
-    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags)
+    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags, uint sequence = 1000)
     {
         var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20);
         var tcp = packet.AsSpan(20);
         BinaryPrimitives.WriteUInt16BigEndian(tcp, sourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], destinationPort);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], 1000);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
         BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & TcpFlags.Ack) != 0 ? 2000u : 0u);
         tcp[12] = 0x50;
         tcp[13] = (byte)flags;
