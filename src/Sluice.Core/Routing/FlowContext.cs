@@ -67,48 +67,59 @@ public sealed class FlowContext
     {
         get
         {
-            if (!ProcessResolved)
+            switch (OwnerState)
             {
-                if (CachedOnly && _processLookup is not null)
-                {
+                case FlowOwnerState.Known:
+                    return _process;
+                case FlowOwnerState.Pending:
+                    return null;
+                case FlowOwnerState.CacheOnly when _processLookup is not null:
                     // The packet thread must not wait for a /proc scan: a miss leaves the decision provisional.
                     if (CachedLookup is null || !CachedLookup(SocketKey, out var cached))
                     {
-                        ProcessPending = true;
+                        OwnerState = FlowOwnerState.Pending;
                         return null;
                     }
                     _process = cached;
-                }
-                else
-                {
+                    break;
+                default:
                     _process = _processLookup?.Invoke(SocketKey);
-                }
-                ProcessResolved = true;
+                    break;
             }
+            OwnerState = FlowOwnerState.Known;
             return _process;
         }
     }
 
-    public bool ProcessResolved { get; private set; }
+    /// <summary>True once <see cref="Process"/> has its answer (a miss too).</summary>
+    public bool ProcessResolved => OwnerState == FlowOwnerState.Known;
 
     /// <summary>The lookup that answers only from what is cached (no /proc scan); false when only the slow one could answer.</summary>
     internal CachedProcessLookup? CachedLookup { get; init; }
 
-    /// <summary>
-    /// While true (the packet thread deciding the flow), <see cref="Process"/> asks <see cref="CachedLookup"/> only;
-    /// a miss sets <see cref="ProcessPending"/> and answers null, and the decision made with it is discarded.
-    /// </summary>
-    internal bool CachedOnly { get; set; }
+    /// <summary>How <see cref="Process"/> is found: see <see cref="FlowOwnerState"/>.</summary>
+    internal FlowOwnerState OwnerState { get; private set; }
 
     /// <summary>A rule asked for the process and the cache could not answer: the flow waits for the slow lookup.</summary>
-    internal bool ProcessPending { get; private set; }
+    internal bool ProcessPending => OwnerState == FlowOwnerState.Pending;
+
+    /// <summary>The packet thread decides this flow: <see cref="Process"/> asks the cache only until <see cref="Settle"/>.</summary>
+    internal void AskCacheOnly()
+    {
+        if (OwnerState == FlowOwnerState.Lazy) OwnerState = FlowOwnerState.CacheOnly;
+    }
+
+    /// <summary>The decision stands: later asks (a sniff rule's second decision in the relay) may take the slow lookup.</summary>
+    internal void Settle()
+    {
+        if (OwnerState == FlowOwnerState.CacheOnly) OwnerState = FlowOwnerState.Lazy;
+    }
 
     /// <summary>The process found off the packet thread for a flow that waited for it.</summary>
     internal void ResolveProcess(ProcessInfo? process)
     {
         _process = process;
-        ProcessResolved = true;
-        ProcessPending = false;
+        OwnerState = FlowOwnerState.Known;
     }
 
     /// <summary>route-options override_address: the address dialled instead of the destination; null = the destination.</summary>
@@ -152,4 +163,20 @@ public sealed class FlowContext
         names[IpProtocol.IcmpV6] = "icmp";
         return names;
     }
+}
+
+/// <summary>Where a flow stands in finding its owning process.</summary>
+internal enum FlowOwnerState
+{
+    /// <summary>Not asked yet; the first ask runs the full lookup.</summary>
+    Lazy,
+
+    /// <summary>Not asked yet, and the packet thread is deciding: an ask answers from the cache only.</summary>
+    CacheOnly,
+
+    /// <summary>Asked on the packet thread and the cache missed: the decision is provisional and the flow waits.</summary>
+    Pending,
+
+    /// <summary>Answered (null when no process owns the socket).</summary>
+    Known,
 }

@@ -13,12 +13,12 @@ internal sealed class IcmpPath(ITunDevice tun, IcmpEchoRelay? relay4, IcmpEchoRe
     private readonly long _idleMs = (long)limits.IcmpIdle.TotalMilliseconds;
     private readonly Dictionary<FlowKey, (LaneKind Kind, long At)> _decisions = new();
 
-    public void Handle(in IpPacket packet, in FlowKey key, Span<byte> slot, int offset, long now, Span<byte> scratch)
+    public void Handle(in IpPacket packet, in FlowKey key, Span<byte> slot, int offset, long now, Span<byte> scratch, OwnerAnswer? answer = null)
     {
         if (!IcmpMessage.TryParse(packet.Payload, out var icmp) || !icmp.IsEchoRequest) return;
         if (!_decisions.TryGetValue(key, out var known) || now - known.At > _idleMs)
         {
-            var flow = inbound.NewFlow(key);
+            var flow = inbound.NewFlow(key, answer);
             var choice = inbound.ChooseAtFirstPacket(flow);
             if (inbound.Parked(flow, packet.Buffer)) return;
             if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;

@@ -43,9 +43,6 @@ internal sealed partial class OwnerLookups : IDisposable
     /// <summary>First packets dropped because the table was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>The flow being handled again with its answer (set while <see cref="TryTakeAnswer"/>'s packet is handled).</summary>
-    public (FlowKey Key, ProcessInfo? Process)? Readmitting { get; set; }
-
     /// <summary>Keeps <paramref name="packet"/> until the process behind <paramref name="socket"/> is known.</summary>
     public void Park(in FlowKey key, in FlowKey socket, ReadOnlySpan<byte> packet)
     {
@@ -67,15 +64,15 @@ internal sealed partial class OwnerLookups : IDisposable
     }
 
     /// <summary>The next answered flow with its parked packet; under the packet path's gate.</summary>
-    public bool TryTakeAnswer(out FlowKey key, out ProcessInfo? process, out byte[] packet)
+    public bool TryTakeAnswer(out OwnerAnswer answer, out byte[] packet)
     {
-        while (_answers.TryDequeue(out var answer))
+        while (_answers.TryDequeue(out var queued))
         {
-            if (!_parked.Remove(answer.Key, out var parked)) continue;
-            (key, process, packet) = (answer.Key, answer.Process, parked);
+            if (!_parked.Remove(queued.Key, out var parked)) continue;
+            (answer, packet) = (new OwnerAnswer(queued.Key, queued.Process), parked);
             return true;
         }
-        (key, process, packet) = (default, null, []);
+        (answer, packet) = (default, []);
         return false;
     }
 
@@ -121,3 +118,6 @@ internal sealed partial class OwnerLookups : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "readmitting flows after a process lookup failed with {Error}: {Reason}")]
     private static partial void LogReadmitFailed(ILogger logger, string error, string reason);
 }
+
+/// <summary>The process found for a parked flow; the packet path hands it down with the flow's first packet.</summary>
+internal readonly record struct OwnerAnswer(FlowKey Key, ProcessInfo? Process);

@@ -112,28 +112,21 @@ internal sealed partial class PacketLoop
     private void TakeAnswers(long now)
     {
         if (_inbound.Owners is not { } owners) return;
-        while (owners.TryTakeAnswer(out var key, out var process, out var packet))
+        while (owners.TryTakeAnswer(out var answer, out var packet))
         {
-            var slot = (_readmit ??= new PacketBatch(1, Math.Max(_tun.Mtu, 1500) + 64)).SlotForRead(0);
-            if (packet.Length > slot.Length) continue;
-            packet.CopyTo(slot);
-            owners.Readmitting = (key, process);
-            try
-            {
-                HandleSafely(_readmit.Slot(0), PacketBatch.Headroom, packet.Length, now);
-            }
-            finally
-            {
-                owners.Readmitting = null;
-            }
+            // Parked packets came off the TUN, but its MTU may have grown since: the slot always fits the packet.
+            if (_readmit is null || _readmit.SlotForRead(0).Length < packet.Length)
+                _readmit = new PacketBatch(1, Math.Max(Math.Max(_tun.Mtu, 1500), packet.Length) + 64);
+            packet.CopyTo(_readmit.SlotForRead(0));
+            HandleSafely(_readmit.Slot(0), PacketBatch.Headroom, packet.Length, now, answer);
         }
     }
 
-    private void HandleSafely(Span<byte> slot, int offset, int length, long now)
+    private void HandleSafely(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer = null)
     {
         try
         {
-            Handle(slot, offset, length, now);
+            Handle(slot, offset, length, now, answer);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -142,20 +135,20 @@ internal sealed partial class PacketLoop
         }
     }
 
-    private void Handle(Span<byte> slot, int offset, int length, long now)
+    private void Handle(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer)
     {
         if (!IpPacket.TryParse(slot.Slice(offset, length), out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
         if (_l3.TryForward(packet, slot, offset, length)) return;
         switch (packet.Protocol)
         {
             case IpProtocol.Tcp:
-                _tcp.Handle(packet, slot, offset, now, _scratch);
+                _tcp.Handle(packet, slot, offset, now, _scratch, answer);
                 break;
             case IpProtocol.Udp:
                 if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || _inbound.IsOwnAddress(udpKey.Destination)) return;
                 if (!UdpDatagram.TryParse(packet.Payload, out var datagram)) return;
                 if (_udp.TryForward(packet, udpKey, datagram.Payload, _scratch)) return;
-                var flow = _inbound.NewFlow(udpKey);
+                var flow = _inbound.NewFlow(udpKey, answer);
                 var choice = _inbound.ChooseAtFirstPacket(flow, datagram.Payload);
                 if (_inbound.Parked(flow, packet.Buffer)) return;
                 if (_l3.TryOpen(choice, packet, udpKey, flow, slot, offset, _scratch)) return;
@@ -164,7 +157,7 @@ internal sealed partial class PacketLoop
             case IpProtocol.Icmp:
             case IpProtocol.IcmpV6:
                 if (!FlowKeys.TryGetFlowKey(packet, out var icmpKey) || _inbound.IsOwnAddress(icmpKey.Destination)) return;
-                _icmp.Handle(packet, icmpKey, slot, offset, now, _scratch);
+                _icmp.Handle(packet, icmpKey, slot, offset, now, _scratch, answer);
                 break;
         }
     }

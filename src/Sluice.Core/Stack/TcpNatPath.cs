@@ -13,7 +13,7 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, TunInbound inbound, L3Lanes l3, ILogger logger)
 {
-    public void Handle(in IpPacket packet, Span<byte> slot, int offset, long now, Span<byte> scratch)
+    public void Handle(in IpPacket packet, Span<byte> slot, int offset, long now, Span<byte> scratch, OwnerAnswer? answer = null)
     {
         if (!TcpSegment.TryParse(packet.Payload, out var segment)) return;
         var nat = packet.IsV4 ? nat4 : nat6;
@@ -45,7 +45,7 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
                 Refusals.Reset(tun, scratch, packet);
                 return;
             }
-            var flow = inbound.NewFlow(key);
+            var flow = inbound.NewFlow(key, answer);
             var choice = inbound.Choose(flow, stopAtResolve: true);
             if (inbound.Parked(flow, packet.Buffer)) return;
             if (l3.TryOpen(choice, packet, key, flow, slot, offset, scratch)) return;

@@ -33,13 +33,14 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLoo
         return false;
     }
 
-    public FlowContext NewFlow(in FlowKey key)
+    /// <param name="answer">The process found off the packet thread when this is a parked flow handled again.</param>
+    public FlowContext NewFlow(in FlowKey key, OwnerAnswer? answer = null)
     {
         var flow = new FlowContext(key, tag, _find) { CachedLookup = _findCached };
         if (owners is not null)
         {
-            if (owners.Readmitting is { } answer && answer.Key == key) flow.ResolveProcess(answer.Process);
-            else flow.CachedOnly = true;
+            if (answer is { } known && known.Key == key) flow.ResolveProcess(known.Process);
+            else flow.AskCacheOnly();
         }
         if (dns is not null && dns.Map.TryGetDomain(key.Destination, out var domain))
         {
@@ -66,7 +67,7 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLoo
     /// <summary>Once decided, later lookups (a sniff rule's second decision in the relay) may take the slow path.</summary>
     private static LaneChoice Settled(FlowContext flow, LaneChoice choice)
     {
-        if (!flow.ProcessPending) flow.CachedOnly = false;
+        flow.Settle();
         return choice;
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Groups;
 using Sluice.Core.Routing;
 using Sluice.Core.Tun;
 using Sluice.Packets;
@@ -87,7 +88,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         if (choice.Kind == LaneKind.Outbound && !choice.Outbound!.CarriesUdp)
         {
             session.UdpRefused = true;
-            string lane = LaneOf(choice.Outbound);
+            string lane = OutboundGroup.CarrierTag(choice.Outbound);
             admission.RefusedUdp(flow, choice.Outbound.Tag, lane);
             Refusals.PortUnreachable(tun, scratch, packet);
             return;
@@ -100,13 +101,6 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             return;
         }
         admission.Refused(flow, choice);
-    }
-
-    /// <summary>The lane that actually carries a flow: through groups to the member they chose (bounded against cycles).</summary>
-    internal static string LaneOf(IOutbound outbound)
-    {
-        for (int depth = 0; depth < 8 && outbound is Outbounds.Groups.OutboundGroup { Effective: { } member }; depth++) outbound = member;
-        return outbound.Tag;
     }
 
     private async Task RunAsync(UdpSession session, IOutbound outbound, byte[] firstPayload)

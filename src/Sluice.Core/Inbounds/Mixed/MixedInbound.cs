@@ -5,6 +5,7 @@ using Sluice.Core.Configuration;
 using Sluice.Core.Flows;
 using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Groups;
 using Sluice.Core.Routing;
 using Sluice.Core.Stack;
 using Sluice.Packets;
@@ -131,7 +132,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         var flow = FlowFor(client, IpProtocol.Udp, declared);
         var choice = _admission.Choose(flow);
         if (choice.Kind != LaneKind.Outbound || choice.Outbound!.CarriesUdp) return false;
-        _admission.RefusedUdp(flow, choice.Outbound.Tag, UdpSessions.LaneOf(choice.Outbound), "the UDP ASSOCIATE is refused");
+        _admission.RefusedUdp(flow, choice.Outbound.Tag, OutboundGroup.CarrierTag(choice.Outbound), "the UDP ASSOCIATE is refused");
         return true;
     }
 
@@ -155,7 +156,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         if (protocol == IpProtocol.Udp && !choice.Outbound!.CarriesUdp)
         {
             // As the TUN's UDP: a lane that carries TCP only refuses the flow, counted per lane, never sent another way.
-            _admission.RefusedUdp(flow, choice.Outbound.Tag, UdpSessions.LaneOf(choice.Outbound),
+            _admission.RefusedUdp(flow, choice.Outbound.Tag, OutboundGroup.CarrierTag(choice.Outbound),
                 "its datagrams are dropped");
             return null;
         }

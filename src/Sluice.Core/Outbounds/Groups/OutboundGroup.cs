@@ -63,6 +63,13 @@ internal sealed partial class OutboundGroup : IOutbound
         : null);
 
     /// <summary>A group carries UDP when the member it would use now does (unknown: assume it does; the member refuses itself).</summary>
+    /// <summary>The tag of the lane that actually carries a flow sent to <paramref name="outbound"/>: through groups to the member they chose (bounded against cycles).</summary>
+    public static string CarrierTag(IOutbound outbound)
+    {
+        for (int depth = 0; depth < 8 && outbound is OutboundGroup { Effective: { } member }; depth++) outbound = member;
+        return outbound.Tag;
+    }
+
     public bool CarriesUdp => Effective is not { } member || member.CarriesUdp;
 
     /// <summary>Raised (off the flow path) when a probe round or dial finds no healthy member; subscriptions re-fetch early.</summary>
