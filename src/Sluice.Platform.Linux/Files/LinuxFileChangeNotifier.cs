@@ -27,6 +27,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     private readonly Dictionary<int, List<Registration>> _byDescriptor = [];
     private readonly object _lock = new();
     private readonly Thread _thread;
+    private bool _disposed; // guarded by _lock: no inotify call on a closed (maybe reused) descriptor number
 
     /// <exception cref="IOException">inotify is unavailable (inotify_init1 failed: no kernel support, or the per-user instance limit).</exception>
     public LinuxFileChangeNotifier()
@@ -50,6 +51,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     {
         lock (_lock)
         {
+            if (_disposed) return null;
             int wd = AddWatch(_fd.Fd, directory, Mask);
             if (wd < 0) return null; // missing, not a directory, no permission, or the watch limit (ENOSPC)
             var registration = new Registration(this, wd, changed);
@@ -63,7 +65,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     {
         lock (_lock)
         {
-            if (!_byDescriptor.TryGetValue(registration.Descriptor, out var list) || !list.Remove(registration)) return;
+            if (_disposed || !_byDescriptor.TryGetValue(registration.Descriptor, out var list) || !list.Remove(registration)) return;
             if (list.Count > 0) return;
             _byDescriptor.Remove(registration.Descriptor);
             RemoveWatch(_fd.Fd, registration.Descriptor);
@@ -113,7 +115,12 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     {
         _stop.Dispose();
         if (Environment.CurrentManagedThreadId != _thread.ManagedThreadId) _thread.Join(TimeSpan.FromSeconds(1));
-        _fd.Dispose();
+        lock (_lock)
+        {
+            _disposed = true;
+            _byDescriptor.Clear();
+        }
+        _fd.Dispose(); // a watch disposed later (a FileWatch that outlives the notifier) finds _disposed and does nothing
     }
 
     private sealed class Registration(LinuxFileChangeNotifier owner, int descriptor, Action changed) : IDisposable
