@@ -21,28 +21,43 @@ CONFIG=$(cat <<JSON
 JSON
 )
 
+# thread_counters PID: one line per thread, "tid switches cpu-ns".
+thread_counters() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    echo "${t##*/} $(awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {s += $2} END {print s+0}' "$t/status" 2>/dev/null || echo 0) $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0)"
+  done
+}
+
 # measure PID: one ping through the tunnel, 3 s to settle, then SECONDS of nothing; prints
-# "switches/s cpu% threads rss-MiB".
+# "switches/s cpu% threads rss-MiB threads-ended". Counted per thread, so a thread that ends inside the
+# window (a JIT's idle pool workers retire after ~20 s) does not subtract its whole past from the total (as a
+# sum over the threads alive at each end would); what an ended thread did between the first look and its end
+# is not counted (a few switches: its timed-out wait and its exit).
 measure() {
   for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
   sleep 3
-  read -r c0 n0 _ _ _ < <(proc_counters "$1")
+  local before; before=$(thread_counters "$1")
   sleep "$SECONDS_PER_RUN"
-  read -r c1 n1 th rss _ < <(proc_counters "$1")
-  awk -v c=$((c1 - c0)) -v n=$((n1 - n0)) -v s="$SECONDS_PER_RUN" -v th="$th" -v rss="$rss" \
-    'BEGIN {printf "%.1f %.3f %d %.1f\n", c / s, n / s / 1e7, th, rss / 1024}'
+  local after; after=$(thread_counters "$1")
+  read -r _ _ th rss _ < <(proc_counters "$1")
+  awk -v s="$SECONDS_PER_RUN" -v th="$th" -v rss="$rss" '
+    NR == FNR {c0[$1] = $2; n0[$1] = $3; next}
+    {c += $2 - ($1 in c0 ? c0[$1] : 0); n += $3 - ($1 in n0 ? n0[$1] : 0); alive[$1] = 1}
+    END {for (t in c0) if (!(t in alive)) ended++; printf "%.1f %.3f %d %.1f %d\n", c / s, n / s / 1e7, th, rss / 1024, ended + 0}' \
+    <(echo "$before") <(echo "$after")
 }
 
 a_sw=(); a_cpu=(); s_sw=(); s_cpu=()
 for i in $(seq "$RUNS"); do
   start_wg_client
-  read -r sw cpu ath arss < <(measure "$WGC_PID"); a_sw+=("$sw"); a_cpu+=("$cpu")
+  read -r sw cpu ath arss aended < <(measure "$WGC_PID"); a_sw+=("$sw"); a_cpu+=("$cpu")
   stop_wg_client
   bench_start_sluice "$CONFIG"
-  read -r sw cpu sth srss < <(measure "$SLUICE_PID"); s_sw+=("$sw"); s_cpu+=("$cpu")
+  read -r sw cpu sth srss sended < <(measure "$SLUICE_PID"); s_sw+=("$sw"); s_cpu+=("$cpu")
   [ "$i" = "$RUNS" ] && busiest=$(thread_wakeups "$SLUICE_PID" 10)
   bench_stop_sluice
-  echo "run $i: wireguard-go ${a_sw[-1]} switches/s ${a_cpu[-1]} % CPU $ath threads $arss MiB; sluice ${s_sw[-1]} switches/s ${s_cpu[-1]} % CPU $sth threads $srss MiB"
+  echo "run $i: wireguard-go ${a_sw[-1]} switches/s ${a_cpu[-1]} % CPU $ath threads ($aended ended) $arss MiB; sluice ${s_sw[-1]} switches/s ${s_cpu[-1]} % CPU $sth threads ($sended ended) $srss MiB"
 done
 as=$(median "${a_sw[@]}"); ac=$(median "${a_cpu[@]}"); ss=$(median "${s_sw[@]}"); sc=$(median "${s_cpu[@]}")
 echo "idle WireGuard client over ${SECONDS_PER_RUN} s (median of $RUNS):"

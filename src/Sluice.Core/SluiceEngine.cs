@@ -26,6 +26,12 @@ public sealed record EnginePlatform(
     /// <summary>Where the host keeps its resolver settings (resolv.conf, hosts files); none by default (an embedded engine).</summary>
     public Dns.DnsEnvironment DnsFiles { get; init; } = Dns.DnsEnvironment.None;
 
+    /// <summary>
+    /// Opens what tells when watched files (resolv.conf, hosts, local rule sets) change, one per engine run; null, or
+    /// an <see cref="IOException"/> from it (logged), and they are polled every 2 s.
+    /// </summary>
+    public Func<Dns.IFileChangeNotifier>? FileChanges { get; init; }
+
     /// <summary>The clock of every timer and sweep of the engine; a test passes a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
@@ -68,6 +74,7 @@ public sealed partial class SluiceEngine : IDisposable
     private readonly object _sweepLock = new();
     private long _sweepDue = long.MaxValue; // engine ms when the sweeper fires next; MaxValue = not armed
     private long _lastTraffic = long.MinValue; // engine ms of the latest TUN batch
+    private Dns.IFileChangeNotifier? _fileChanges;
     private Dns.DnsServer? _dnsServer;
     private DnsHijack? _dnsHijack;
     private Inbounds.LocalInbounds? _mixed;
@@ -131,6 +138,19 @@ public sealed partial class SluiceEngine : IDisposable
         }
     }
 
+    private Dns.IFileChangeNotifier? OpenFileChanges()
+    {
+        try
+        {
+            return _platform.FileChanges?.Invoke();
+        }
+        catch (IOException e)
+        {
+            LogFilesPolled(_logger, e.Message);
+            return null;
+        }
+    }
+
     /// <summary>The start, stage by stage (<see cref="EngineStages"/>); <see cref="Stop"/> runs their stops in reverse.</summary>
     private void StartCore(TunInboundOptions? tunOptions)
     {
@@ -149,9 +169,10 @@ public sealed partial class SluiceEngine : IDisposable
         }, () => { _cache?.Dispose(); _cache = null; });
         _stages.Start("rule sets", () => _ruleSets = RuleSetLibrary.For(_config), () => _ruleSets?.Dispose());
         var scope = _scope = new RuleScope(_ruleSets!.Handles, Mode);
+        _stages.Start("file changes", () => _fileChanges = OpenFileChanges(), () => { _fileChanges?.Dispose(); _fileChanges = null; });
         _stages.Start("dns server", () =>
         {
-            _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope);
+            _dnsServer = Dns.DnsServer.Create(_config.Dns, tag => tag is null ? directForDns : _outbounds[tag], sockets, _logs, _time, _platform.DnsFiles, scope, _fileChanges);
             if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
                 LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
         }, () => { _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1)); _dnsServer = null; });
@@ -172,7 +193,7 @@ public sealed partial class SluiceEngine : IDisposable
         Router? router = null;
         _stages.Start("rules", () =>
         {
-            _ruleSets!.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer!, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time);
+            _ruleSets!.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer!, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time, _fileChanges);
             router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
         });
         var lanes = _lanes = new LaneSelector(router!, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
@@ -292,6 +313,9 @@ public sealed partial class SluiceEngine : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "no {Family} ICMP socket ({Error}); echo requests on the direct lane go unanswered")]
     private static partial void LogNoIcmp(ILogger logger, string family, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "resolv.conf, hosts files and local rule sets are looked at every 2 s: no change notifications ({Reason})")]
+    private static partial void LogFilesPolled(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "sweep failed: {Reason}")]
     private static partial void LogSweepFailed(ILogger logger, string reason);

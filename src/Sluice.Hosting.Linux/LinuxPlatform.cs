@@ -1,5 +1,6 @@
 using Sluice.Core;
 using Sluice.Platform.Linux;
+using Sluice.Platform.Linux.Files;
 
 namespace Sluice.Hosting.Linux;
 
@@ -26,6 +27,7 @@ internal static class LinuxPlatform
         Processes: new LinuxProcessLookup())
     {
         DnsFiles = LinuxDnsFiles.Host,
+        FileChanges = () => new LinuxFileChangeNotifier(),
         Time = TimeProvider.System,
     };
 }

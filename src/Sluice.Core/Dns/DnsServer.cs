@@ -81,7 +81,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// </summary>
     /// <param name="scope">Rule sets and the Clash mode that rule_set / clash_mode items read; default none.</param>
     public static DnsServer Create(DnsOptions options, Func<string?, IOutbound> resolveDetour, ISocketFactory sockets, ILoggerFactory logs,
-        TimeProvider time, DnsEnvironment environment, Routing.RuleScope? scope = null)
+        TimeProvider time, DnsEnvironment environment, Routing.RuleScope? scope = null, IFileChangeNotifier? fileChanges = null)
     {
         var log = logs.CreateLogger("dns");
         var configured = options.Servers.ToList();
@@ -105,7 +105,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
             servers[i].ClientSubnet = o.ClientSubnet ?? options.ClientSubnet;
         }
         server = new DnsServer(options, servers, engine, log, time, scope ?? Routing.RuleScope.Empty);
-        server.WatchFiles(time);
+        server.WatchFiles(time, fileChanges);
         return server;
     }
 
@@ -114,12 +114,12 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// the new state replaces the old at once, and a file that cannot be used keeps the old state.
     /// Cached answers of a local server stay until their TTL runs out.
     /// </summary>
-    private void WatchFiles(TimeProvider time)
+    private void WatchFiles(TimeProvider time, IFileChangeNotifier? fileChanges)
     {
         foreach (var entry in _servers)
         {
-            if (entry.Hosts is { Paths.Count: > 0 } hosts) _watches.Add(new FileWatch(hosts.Paths, time, () => hosts.Reload()));
-            if (entry.Transport is LocalTransport { ResolvConfPath.Length: > 0 } local) _watches.Add(new FileWatch([local.ResolvConfPath], time, () => ReloadLocal(entry, local)));
+            if (entry.Hosts is { Paths.Count: > 0 } hosts) _watches.Add(new FileWatch(hosts.Paths, time, () => hosts.Reload(), fileChanges));
+            if (entry.Transport is LocalTransport { ResolvConfPath.Length: > 0 } local) _watches.Add(new FileWatch([local.ResolvConfPath], time, () => ReloadLocal(entry, local), fileChanges));
         }
     }
 

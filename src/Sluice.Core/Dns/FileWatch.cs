@@ -1,30 +1,105 @@
 namespace Sluice.Core.Dns;
 
 /// <summary>
-/// Calls back when any of some files changes on disk: every <see cref="Interval"/> each path's final
-/// target (symlinks followed) is stat-ed, and a different modification time, size, target or
-/// existence counts as a change. Polling rather than inotify: /etc/resolv.conf is usually a symlink
-/// whose target is replaced by rename (resolvconf, NetworkManager, systemd-resolved), which a watch
-/// on the link or its directory misses; one stat per file every few seconds costs nothing.
-/// The callback runs on a timer thread, one at a time.
+/// Calls back when any of some files changes on disk: a different modification time, size, final target
+/// (symlinks followed) or existence counts as a change. /etc/resolv.conf is usually a symlink whose target
+/// is replaced by rename (resolvconf, NetworkManager, systemd-resolved), which a watch on the file itself
+/// misses; so with an <see cref="IFileChangeNotifier"/> the directories are watched: the one holding each
+/// path, the ones holding each link's targets along the chain (the nearest existing ancestor when one is
+/// missing, so its creation is seen), re-chosen after every change. Without a notifier (none on the
+/// platform, or inotify unavailable) the files are stat-ed every <see cref="Interval"/>.
+/// The callback runs on the notifier's thread or a timer thread, one at a time.
 /// </summary>
 internal sealed class FileWatch : IDisposable
 {
-    /// <summary>How often the files are looked at: 2 s, so an edited hosts file or a new network's resolver is in use almost at once.</summary>
+    /// <summary>How often the files are looked at without a notifier: 2 s, so an edited hosts file or a new network's resolver is in use almost at once.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+
+    private const int MaxLinkHops = 40; // as the kernel's ELOOP limit
 
     private readonly string[] _paths;
     private readonly Action _changed;
     private readonly Stamp[] _stamps;
-    private readonly ITimer _timer;
+    private readonly ITimer? _timer;
+    private readonly IFileChangeNotifier? _notifier;
+    private readonly object _watchLock = new();
+    private List<IDisposable> _watches = [];
+    private bool _disposed;
     private int _checking;
 
-    public FileWatch(IEnumerable<string> paths, TimeProvider time, Action changed)
+    public FileWatch(IEnumerable<string> paths, TimeProvider time, Action changed, IFileChangeNotifier? notifier = null)
     {
         _paths = paths.ToArray();
         _changed = changed;
         _stamps = _paths.Select(StampOf).ToArray();
-        _timer = time.CreateTimer(_ => Check(), null, Interval, Interval);
+        _notifier = notifier;
+        if (notifier is null) _timer = time.CreateTimer(_ => Check(), null, Interval, Interval);
+        else
+        {
+            Rewatch();
+            Check(); // a change between the first stamps and the watches
+        }
+    }
+
+    /// <summary>The directories watched now (for tests).</summary>
+    internal IReadOnlyList<string> WatchedDirectories { get; private set; } = [];
+
+    private void OnDirectoryChanged()
+    {
+        Rewatch(); // first, so a change made while the watches move is still seen by the look below
+        Check();
+    }
+
+    /// <summary>Watches the directories the paths resolve through now; the new watches are added before the old ones go.</summary>
+    private void Rewatch()
+    {
+        var directories = _paths.SelectMany(DirectoriesOf).Distinct(StringComparer.Ordinal).ToList();
+        var added = new List<IDisposable>(directories.Count);
+        foreach (var directory in directories)
+            if (_notifier!.Watch(directory, OnDirectoryChanged) is { } watch) added.Add(watch);
+        List<IDisposable> old;
+        lock (_watchLock)
+        {
+            if (_disposed)
+            {
+                old = added;
+            }
+            else
+            {
+                old = _watches;
+                _watches = added;
+                WatchedDirectories = directories;
+            }
+        }
+        foreach (var watch in old) watch.Dispose();
+    }
+
+    /// <summary>The directory of the path and of each link target along its chain; for one that is missing, its nearest existing ancestor.</summary>
+    internal static IEnumerable<string> DirectoriesOf(string path)
+    {
+        string current = Path.GetFullPath(path);
+        for (int hop = 0; hop <= MaxLinkHops; hop++)
+        {
+            yield return ExistingDirectoryOf(current);
+            string? target;
+            try
+            {
+                target = new FileInfo(current).LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                yield break;
+            }
+            if (target is null) yield break;
+            current = Path.GetFullPath(target, Path.GetDirectoryName(current) ?? "/");
+        }
+    }
+
+    private static string ExistingDirectoryOf(string path)
+    {
+        string? directory = Path.GetDirectoryName(path);
+        while (directory is not null && !Directory.Exists(directory)) directory = Path.GetDirectoryName(directory);
+        return directory ?? "/";
     }
 
     /// <summary>Looks at the files now; calls back once if any changed since the last look.</summary>
@@ -64,7 +139,18 @@ internal sealed class FileWatch : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        List<IDisposable> watches;
+        lock (_watchLock)
+        {
+            _disposed = true;
+            watches = _watches;
+            _watches = [];
+        }
+        foreach (var watch in watches) watch.Dispose();
+    }
 
     private readonly record struct Stamp(string Target, long Modified, long Length);
 }

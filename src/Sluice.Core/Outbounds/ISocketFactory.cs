@@ -46,4 +46,17 @@ public interface ISocketFactory
     /// owning the fd; dispose the batch I/O before the socket.
     /// </summary>
     IDatagramBatchIo? CreateBatchIo(Socket udpSocket) => null;
+
+    /// <summary>
+    /// Reads what a connected stream socket holds now, without waiting and without .NET's readiness
+    /// bookkeeping: true with the byte count (0 = the peer's end) when something was there, false when
+    /// nothing is yet (EAGAIN) or the platform cannot (then the caller waits as usual). Errors throw
+    /// <see cref="SocketException"/>. Lets the relay keep reading a busy socket in one syscall per chunk
+    /// and give its buffer back only once the socket is drained (<see cref="Stack.StreamPump"/>).
+    /// </summary>
+    bool TryReceiveNow(Socket socket, Span<byte> buffer, out int received)
+    {
+        received = 0;
+        return false;
+    }
 }

@@ -60,7 +60,8 @@ public sealed partial class RuleSetLibrary : IDisposable
     /// <param name="defaultOutbound">The tag of route.final's outbound, for sets without a detour.</param>
     /// <param name="cacheDirectory">Where remote bodies are cached.</param>
     /// <exception cref="RuleSetLoadException">A set cannot be loaded; the message names it and says why.</exception>
-    public void Load(Func<string, IOutbound> outbound, string defaultOutbound, IServerNameResolver? names, string cacheDirectory, ILogger logger, TimeProvider time)
+    public void Load(Func<string, IOutbound> outbound, string defaultOutbound, IServerNameResolver? names, string cacheDirectory, ILogger logger, TimeProvider time,
+        Dns.IFileChangeNotifier? fileChanges = null)
     {
         foreach (var options in _options)
         {
@@ -72,7 +73,7 @@ public sealed partial class RuleSetLibrary : IDisposable
                     break;
                 case LocalRuleSetOptions local:
                     Publish(handle, ReadLocal(local), local.Path, time);
-                    _owned.Add(new FileWatch([local.Path], time, () => ReloadLocal(local, handle, logger, time)));
+                    _owned.Add(new FileWatch([local.Path], time, () => ReloadLocal(local, handle, logger, time), fileChanges));
                     break;
                 case RemoteRuleSetOptions remote:
                     var fetcher = new RemoteRuleSetFetcher(() => outbound(remote.DownloadDetour ?? defaultOutbound), names, FirstFetchTimeout);

@@ -29,12 +29,14 @@ internal sealed partial class TcpRelay : IDisposable
     private readonly DnsHijack? _dns;
     private readonly EngineLimits _limits;
     private readonly TimeProvider _time;
+    private readonly ISocketFactory _sockets;
 
     public TcpRelay(TcpNat nat, ISocketFactory sockets, FlowAdmission admission, DnsHijack? dns, ILogger logger,
         EngineLimits limits, TimeProvider time)
     {
         _limits = limits;
         _time = time;
+        _sockets = sockets;
         _dns = dns;
         _nat = nat;
         _admission = admission;
@@ -155,7 +157,7 @@ internal sealed partial class TcpRelay : IDisposable
                     ArrayPool<byte>.Shared.Return(sniffed);
                     sniffed = null;
                 }
-                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, connection: connection);
+                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, connection: connection, sockets: _sockets);
             }
             finally
             {

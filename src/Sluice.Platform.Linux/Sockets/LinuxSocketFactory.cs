@@ -79,6 +79,9 @@ public sealed class LinuxSocketFactory : ISocketFactory
     /// <summary>sendmmsg with UDP GSO and recvmmsg with UDP GRO over the socket.</summary>
     public IDatagramBatchIo CreateBatchIo(Socket udpSocket) => LinuxDatagramBatchIo.Create(udpSocket);
 
+    /// <summary>recv with MSG_DONTWAIT (<see cref="StreamReceiveNow"/>).</summary>
+    public bool TryReceiveNow(Socket socket, Span<byte> buffer, out int received) => StreamReceiveNow.TryReceive(socket, buffer, out received);
+
     /// <summary>Sets SO_MARK on any socket.</summary>
     public static void SetMark(Socket socket, uint mark)
     {

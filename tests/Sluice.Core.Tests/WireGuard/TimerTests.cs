@@ -45,6 +45,41 @@ public class TimerTests
     }
 
     [Fact]
+    public void AnIdleTimerThread_SleepsUntilItsDeadline_OrUntilWoken_WithNoLookAhead()
+    {
+        long now = 1_000_000;
+        Assert.Equal(Timeout.InfiniteTimeSpan, WireGuardEndpoint.TimerSleep(long.MaxValue, now)); // nothing armed: no wake-up at all
+        Assert.Equal(TimeSpan.FromSeconds(540), WireGuardEndpoint.TimerSleep(now + TimeSpan.FromSeconds(540).Ticks, now)); // key zeroing, not a 1 s poll
+        Assert.Equal(TimeSpan.FromMilliseconds(100), WireGuardEndpoint.TimerSleep(now + 1, now)); // an action that cannot go yet does not spin
+    }
+
+    [Fact]
+    public void TrafficThatArmsATimerBeforeTheTimerThreadWakes_WakesIt_OnceAndNotPerPacket()
+    {
+        var pair = new WgPair();
+        pair.Handshake();
+        pair.SendBToA(WgPair.BToA(2)); // B answers: A owes a keepalive, and no longer a new handshake
+        pair.Clock.Advance(10.5);
+        while (Wg.Tick(pair.A).Result.Kind != WgResultKind.None) { } // the keepalive goes: only key zeroing stays armed
+        int wakes = 0;
+        pair.A.TimerArmedEarlier += () => wakes++;
+        long zeroKeys = pair.A.NextTimerDue();
+        Assert.True(zeroKeys - pair.A.Now() > TimeSpan.FromSeconds(400).Ticks, "only key zeroing should be left");
+        pair.A.TimerThreadSleepsUntil(zeroKeys);
+
+        pair.SendBToA(WgPair.BToA(10)); // data received: a keepalive is owed in 10 s, long before the thread wakes
+        Assert.Equal(1, wakes);
+        pair.SendBToA(WgPair.BToA(11));
+        pair.SendBToA(WgPair.BToA(12));
+        Assert.Equal(1, wakes); // already armed: packets do not wake the thread
+
+        pair.A.TimerThreadAwake();
+        pair.A.TimerThreadSleepsUntil(pair.A.NextTimerDue()); // the woken thread now sleeps until the keepalive
+        pair.SendAToB(WgPair.AToB(13)); // arms the new-handshake timer 15 s ahead: after the keepalive, no wake
+        Assert.Equal(1, wakes);
+    }
+
+    [Fact]
     public void Handshake_GivesUp_AfterRekeyAttemptTime_AndDropsQueuedPackets()
     {
         var pair = new WgPair();

@@ -17,17 +17,16 @@ namespace Sluice.Core.Outbounds.WireGuard;
 ///    end of the TUN batch <see cref="Flush"/> sends the queue with one batched send (UDP GSO);
 /// 2. receive thread: many datagrams per receive (UDP GRO), decrypt each in place, DNAT back to the
 ///    app's address, write to the TUN;
-/// 3. timer thread: sleeps until the earliest armed timer (at most a second, woken at once to stop or to
-///    force a handshake), then runs handshake retries, keepalives, queued packets after a handshake.
+/// 3. timer thread: sleeps until the earliest armed timer (woken at once to stop, to force a handshake, or
+///    when traffic arms an earlier timer), then runs handshake retries, keepalives, queued packets after a handshake.
 /// A packet larger than the tunnel MTU is answered with ICMP "packet too big" (TCP never gets there:
 /// its MSS is clamped both ways).
 /// </summary>
 public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 {
     private const int ReceiveHeadroom = 64;
-    // The timer thread sleeps until the earliest armed timer, within these bounds (see UntilNextTick).
+    // The timer thread sleeps until the earliest armed timer, at least this long (see TimerSleep).
     private static readonly TimeSpan MinTimerSleep = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan MaxTimerSleep = TimeSpan.FromSeconds(1);
 
     private readonly WireGuardEndpointOptions _options;
     private readonly ISocketFactory _sockets;
@@ -88,6 +87,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 endpoint, peer.AllowedIps, peer.PersistentKeepalive, name));
         }
         _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, _time);
+        _device.TimerArmedEarlier += () => _timerWake.Set();
         _device.HandshakeCompleted += peer =>
         {
             _drainPending = true;
@@ -298,28 +298,29 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private void TimerLoop()
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ReceiveHeadroom + 65536 + 64, pinned: true);
+        var device = _device!;
         while (!_stopping)
         {
-            _timerWake.Wait(UntilNextTick());
-            _timerWake.Reset();
-            if (_stopping) return;
+            device.TimerThreadAwake();
             DrainAndTick(buffer);
+            _timerWake.Reset(); // a timer armed after this is seen below, or wakes the wait (WireGuardDevice.TimerArmedEarlier)
+            long now = device.Now();
+            var sleep = TimerSleep(device.NextTimerDue(), now);
+            device.TimerThreadSleepsUntil(sleep == Timeout.InfiniteTimeSpan ? long.MaxValue : now + sleep.Ticks);
+            if (_stopping) return; // Dispose's Set may have come before the Reset above
+            _timerWake.Wait(sleep);
+            if (_stopping) return;
         }
     }
 
     /// <summary>
-    /// How long the timer thread may sleep: until the earliest armed timer, but at least 100 ms (a timer
-    /// whose action cannot go yet must not spin) and at most a second. Timers that traffic arms on other
-    /// threads are seconds ahead (keepalive 10 s, new handshake 15 s), so a second's look-ahead still runs
-    /// them on time; an idle tunnel wakes once a second instead of ten times (issue #19).
+    /// How long the timer thread sleeps: until the earliest armed timer, but at least 100 ms (a timer whose
+    /// action cannot go yet must not spin), and until woken when none is armed. No look-ahead: a timer the
+    /// data path arms earlier than the sleep's end wakes the thread (<see cref="WireGuardDevice.TimerArmedEarlier"/>),
+    /// so an idle tunnel wakes only for its own deadlines: keepalive, new handshake, key zeroing (issue #19).
     /// </summary>
-    private TimeSpan UntilNextTick()
-    {
-        var device = _device!;
-        long due = device.NextTimerDue();
-        if (due == long.MaxValue) return MaxTimerSleep;
-        return TimeSpan.FromTicks(Math.Clamp(due - device.Now(), MinTimerSleep.Ticks, MaxTimerSleep.Ticks));
-    }
+    internal static TimeSpan TimerSleep(long due, long now) =>
+        due == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(due - now, MinTimerSleep.Ticks));
 
     /// <summary>Sends what timers and finished handshakes released. Serialized: the core's queue and timers are not re-entrant.</summary>
     private void DrainAndTick(byte[] buffer)

@@ -130,9 +130,10 @@ public sealed partial class WireGuardDevice
         lock (peer.Sync)
         {
             peer.EnqueueLocked(packet);
-            return peer.TryInitiateLocked(buffer, now, isRetry: false, force: false, out int initiation)
-                ? WgResult.Send(0, initiation, peer)
-                : WgResult.Nothing;
+            if (peer.TryInitiateLocked(buffer, now, isRetry: false, force: false, out int initiation)) return WgResult.Send(0, initiation, peer);
+            long due = peer.NextDueLocked(now); // a packet waiting with no initiation in flight is due at once
+            if (due != WireGuardPeer.None) NoteTimerArmed(due);
+            return WgResult.Nothing;
         }
     }
 

@@ -32,6 +32,12 @@ public sealed partial class WireGuardPeer
 
     internal void RequestForcedHandshake() => _forceHandshake = true;
 
+    private long Armed(long due)
+    {
+        _device.NoteTimerArmed(due);
+        return due;
+    }
+
     /// <summary>Any authenticated packet sent (data, keepalive, handshake): no passive keepalive is owed.</summary>
     internal void OnAuthenticatedSent(long now)
     {
@@ -48,21 +54,27 @@ public sealed partial class WireGuardPeer
 
     internal void OnDataSent(long now)
     {
-        if (Volatile.Read(ref _newHandshakeAt) == None)
-            Interlocked.CompareExchange(ref _newHandshakeAt, now + WireGuardLimits.KeepaliveTimeout + WireGuardLimits.RekeyTimeout + Jitter(), None);
+        if (Volatile.Read(ref _newHandshakeAt) != None) return;
+        long due = now + WireGuardLimits.KeepaliveTimeout + WireGuardLimits.RekeyTimeout + Jitter();
+        if (Interlocked.CompareExchange(ref _newHandshakeAt, due, None) == None) Armed(due);
     }
 
     internal void OnDataReceived(long now)
     {
-        if (Volatile.Read(ref _keepaliveAt) == None)
-            Interlocked.CompareExchange(ref _keepaliveAt, now + WireGuardLimits.KeepaliveTimeout, None);
+        if (Volatile.Read(ref _keepaliveAt) != None) return;
+        long due = now + WireGuardLimits.KeepaliveTimeout;
+        if (Interlocked.CompareExchange(ref _keepaliveAt, due, None) == None) Armed(due);
     }
 
     /// <summary>After sending with <paramref name="keypair"/>: rekey when it is old (as initiator) or has sent REKEY_AFTER_MESSAGES.</summary>
     internal void KeepKeyFreshSending(Keypair keypair, ulong counter, long now)
     {
-        if (counter > WireGuardLimits.RekeyAfterMessages || (keypair.IsInitiator && now - keypair.CreatedAt > WireGuardLimits.RekeyAfterTime))
+        if ((counter > WireGuardLimits.RekeyAfterMessages || (keypair.IsInitiator && now - keypair.CreatedAt > WireGuardLimits.RekeyAfterTime))
+            && !_rekeyRequested)
+        {
             _rekeyRequested = true;
+            Armed(now);
+        }
     }
 
     /// <summary>After receiving: an initiator whose session nears REJECT_AFTER_TIME rekeys once, so the peer never waits on a dead key.</summary>
@@ -74,6 +86,7 @@ public sealed partial class WireGuardPeer
         {
             _sentLastMinuteHandshake = true;
             _rekeyRequested = true;
+            Armed(now);
         }
     }
 
@@ -102,7 +115,7 @@ public sealed partial class WireGuardPeer
         Handshake.WriteInitiation(message, _device.Identity, index, _device.WallClock());
         Cookies.AddMacs(message, WireGuardMessages.InitiationMac1, now);
         Handshake.LastSentAt = now;
-        _retransmitAt = now + WireGuardLimits.RekeyTimeout + Jitter();
+        _retransmitAt = Armed(now + WireGuardLimits.RekeyTimeout + Jitter());
         OnAuthenticatedSent(now);
         AddTx(message.Length);
         length = message.Length;

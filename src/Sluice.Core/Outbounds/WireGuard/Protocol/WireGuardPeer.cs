@@ -174,7 +174,7 @@ public sealed partial class WireGuardPeer
             Volatile.Write(ref _previous, null);
             Delete(previous);
         }
-        _zeroKeysAt = now + 3 * WireGuardLimits.RejectAfterTime;
+        _zeroKeysAt = Armed(now + 3 * WireGuardLimits.RejectAfterTime);
         _sentLastMinuteHandshake = false;
         return keypair;
     }
