@@ -102,7 +102,10 @@ public sealed class PacketLoopTests : IDisposable
         ushort second = TcpOf(towardsRelay).SourcePort;
         Assert.NotEqual(first, second);
         Assert.Equal((NatPeer, App, ListenPort), (towardsRelay.Source, towardsRelay.Destination, TcpOf(towardsRelay).DestinationPort));
-        Assert.Equal(2, _logs.Lines.Count(l => l.Contains(":50040 ", StringComparison.Ordinal) && l.Contains("=> direct", StringComparison.Ordinal)));
+        var fresh = _nat.FindByPort(second)!;
+        Assert.NotSame(old, fresh);
+        Assert.NotSame(old.Flow, fresh.Flow); // routed again, as a new flow
+        Assert.Equal(777_000u, fresh.SynSequence);
 
         // The old connection's late FIN from the listener must not reach the app's new connection.
         Send(Tcp(App, ListenPort, NatPeer, first, TcpFlags.Fin | TcpFlags.Ack));
