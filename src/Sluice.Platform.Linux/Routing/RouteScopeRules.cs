@@ -11,7 +11,8 @@ namespace Sluice.Platform.Linux;
 ///    of those users), <c>iif X goto P+1</c> per excluded interface (traffic forwarded in from X).
 /// 2. P-2, inclusions: the same selectors with <c>goto P</c>, straight to the TUN rule.
 /// 3. P-1, the rest of a limited class: <c>iif lo goto P+1</c> when include_uid is set (other local
-///    users), <c>not iif lo goto P+1</c> when include_interface is set (other forwarded traffic).
+///    users), <c>not iif lo goto P+1</c> when include_interface is set (other forwarded traffic), one
+///    <c>goto P+1</c> when both are (the kernel takes the two for duplicates: it ignores <c>not</c> there).
 /// 4. P+1: <c>nop</c>, the landing rule; lookup continues with the main table as if Sluice were absent.
 /// Uid ranges are tied to <c>iif lo</c> because the kernel looks forwarded packets up as uid 0, so a
 /// bare <c>uidrange 0-0</c> would also catch every forwarded packet.
@@ -33,8 +34,9 @@ internal static class RouteScopeRules
         foreach (string name in scope.ExcludeInterface) rules.Add(new(p - 3, InputInterface: name, Goto: bypass));
         foreach (var range in scope.IncludeUid) rules.Add(new(p - 2, InputInterface: "lo", Uids: range, Goto: tun));
         foreach (string name in scope.IncludeInterface) rules.Add(new(p - 2, InputInterface: name, Goto: tun));
-        if (scope.IncludeUid.Count > 0) rules.Add(new(p - 1, InputInterface: "lo", Goto: bypass));
-        if (scope.IncludeInterface.Count > 0) rules.Add(new(p - 1, Not: true, InputInterface: "lo", Goto: bypass));
+        if (scope.IncludeUid.Count > 0 && scope.IncludeInterface.Count > 0) rules.Add(new(p - 1, Goto: bypass));
+        else if (scope.IncludeUid.Count > 0) rules.Add(new(p - 1, InputInterface: "lo", Goto: bypass));
+        else if (scope.IncludeInterface.Count > 0) rules.Add(new(p - 1, Not: true, InputInterface: "lo", Goto: bypass));
         return rules;
     }
 }

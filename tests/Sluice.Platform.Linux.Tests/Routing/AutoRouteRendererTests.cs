@@ -139,9 +139,18 @@ public class AutoRouteRendererTests
             "rule add pref 8997 iif lo uidrange 5-5 goto 9001\n" +
             "rule add pref 8998 iif lo uidrange 0-0 goto 9000\n" +
             "rule add pref 8998 iif lan0 goto 9000\n" +
-            "rule add pref 8999 iif lo goto 9001\n" +
-            "rule add pref 8999 not iif lo goto 9001\n" +
+            "rule add pref 8999 goto 9001\n" +
             "rule add pref 9000 not fwmark 0x2022 lookup 2022\n", AutoRouteRenderer.RenderApply(plan).V4);
+    }
+
+    [Fact]
+    public void IncludedUidsOnly_SendOtherLocalUsersToTheBypass_AndIncludedInterfacesOnly_OtherForwardedTraffic()
+    {
+        var uids = AutoRouteRenderer.RenderApply(Plan() with { Scope = new RouteScope([new UidRange(0, 0)], [], [], []) }).V4;
+        Assert.Contains("rule add pref 8999 iif lo goto 9001\n", uids);
+        Assert.DoesNotContain("not iif lo", uids);
+        var interfaces = AutoRouteRenderer.RenderApply(Plan() with { Scope = new RouteScope([], [], ["lan0"], []) }).V4;
+        Assert.Contains("rule add pref 8999 not iif lo goto 9001\n", interfaces);
     }
 
     [Fact]

@@ -22,9 +22,9 @@ public class InProcessRouteTableTests
         RouteExcludeAddress: [IpPrefix.Parse("10.99.0.0/16"), IpPrefix.Parse("fd99::/16")],
         StrictRoute: true)
     {
-        // Not include_uid with include_interface: their P-1 rules ("iif lo" / "not iif lo") are one rule to the
-        // kernel's duplicate check, so the second add fails with EEXIST through either path.
-        Scope = new RouteScope([new UidRange(2000, 2000)], [new UidRange(1000, 1999)], [], ["lan1"]),
+        // include_uid with include_interface too: their P-1 rest is one selector-less rule (the kernel's duplicate
+        // check took "iif lo" and "not iif lo" for one rule, and the second add failed with EEXIST).
+        Scope = new RouteScope([new UidRange(2000, 2000)], [new UidRange(1000, 1999)], ["lan2"], ["lan1"]),
     };
 
     /// <summary>Everything the TUN setup and auto_route touch, as the programs print it.</summary>
