@@ -15,6 +15,22 @@ public sealed class InProcessNetlinkTests : IDisposable
 
     private string Run(params string[] argv) => _testbed.RunInClient(TimeSpan.FromSeconds(10), argv).Stdout;
 
+    /// <summary>
+    /// The baseline waits until the namespace's IPv6 addresses have passed duplicate address detection: a new veth's
+    /// link-local address gets its <c>local fe80::…</c> route only then, which would otherwise show up between two
+    /// snapshots as if the engine had added it.
+    /// </summary>
+    private string SettledState()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Run("ip", "-6", "address", "show", "tentative").Trim().Length > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "IPv6 addresses still tentative after 10 s:\n" + Run("ip", "-6", "address", "show"));
+            Thread.Sleep(100);
+        }
+        return State();
+    }
+
     /// <summary>Rules, every route of both families, the whole ruleset and the TUN's link and addresses.</summary>
     private string State()
     {
@@ -46,7 +62,7 @@ public sealed class InProcessNetlinkTests : IDisposable
     [Fact]
     public void InProcessSetup_InstallsWhatTheIpAndNftProgramsInstall_AndStopRemovesAll()
     {
-        string before = State();
+        string before = SettledState();
         var programs = Start(programs: true);
         string expected = State();
         Stop(programs);
@@ -69,7 +85,7 @@ public sealed class InProcessNetlinkTests : IDisposable
     [Fact]
     public void AKilledRunsLeftovers_AreRemovedInProcess_AtTheNextStart()
     {
-        string before = State();
+        string before = SettledState();
         var killed = Start(programs: false);
         string running = State();
         killed.Signal(Exec.SigKill);
