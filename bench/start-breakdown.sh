@@ -36,7 +36,8 @@ start() {
   local pid=$!; BENCH_PIDS+=("$pid")
   local started=""
   while [ $(( $(now_ms) - t0 )) -lt 60000 ]; do grep -q "engine started" "$BENCH_DIR/run.log" && { started=$(( $(now_ms) - t0 )); break; }; sleep 0.002; done
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  # Under a PREFIX (strace) the engine is the prefix's child: stop it first, or strace keeps waiting for it.
+  pkill -TERM -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   [ -n "$started" ] || { echo "sluice did not start:" >&2; cat "$BENCH_DIR/run.log" >&2; return 1; }
   echo "$started $clock0"
 }
