@@ -51,4 +51,18 @@ internal static unsafe partial class Netlink
 
     [LibraryImport(Lib, EntryPoint = "recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    /// <summary>The name of an interface of the calling thread's namespace; null when no interface has that index (any more).</summary>
+    public static string? InterfaceName(int index)
+    {
+        var name = stackalloc byte[16]; // IF_NAMESIZE
+        return IfIndexToName((uint)index, name) == 0 ? null : Marshal.PtrToStringUTF8((nint)name);
+    }
+
+    /// <summary>The index of an interface of the calling thread's namespace; 0 when there is none of that name.</summary>
+    [LibraryImport(Lib, EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial uint InterfaceIndex(string name);
+
+    [LibraryImport(Lib, EntryPoint = "if_indextoname")]
+    private static partial nint IfIndexToName(uint index, byte* name);
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Sluice.Core.Gate;
 using Sluice.Core.Tun;
 using Sluice.Packets;
+using Sluice.Platform.Linux.Native;
 
 namespace Sluice.Platform.Linux.Network;
 
@@ -37,18 +38,12 @@ internal static class MainTableRoutes
         int addressLength = family == 2 ? 4 : 16;
         NetAddress? dst = null, gateway = null;
         int oif = 0;
-        int offset = 12;
-        while (body.Length - offset >= 4)
+        foreach (var a in NetlinkReader.Attributes(body[12..]))
         {
-            int size = BinaryPrimitives.ReadUInt16LittleEndian(body[offset..]);
-            ushort kind = BinaryPrimitives.ReadUInt16LittleEndian(body[(offset + 2)..]);
-            if (size < 4 || size > body.Length - offset) break;
-            var value = body.Slice(offset + 4, size - 4);
-            if (kind == RTA_TABLE && value.Length >= 4) table = BinaryPrimitives.ReadUInt32LittleEndian(value);
-            else if (kind == RTA_OIF && value.Length >= 4) oif = BinaryPrimitives.ReadInt32LittleEndian(value);
-            else if (kind == RTA_DST && value.Length == addressLength) dst = NetAddress.FromBytes(value);
-            else if (kind == RTA_GATEWAY && value.Length == addressLength) gateway = NetAddress.FromBytes(value);
-            offset += RtnetlinkRequest.Align(size);
+            if (a.Type == RTA_TABLE && a.Value.Length >= 4) table = BinaryPrimitives.ReadUInt32LittleEndian(a.Value);
+            else if (a.Type == RTA_OIF && a.Value.Length >= 4) oif = BinaryPrimitives.ReadInt32LittleEndian(a.Value);
+            else if (a.Type == RTA_DST && a.Value.Length == addressLength) dst = NetAddress.FromBytes(a.Value);
+            else if (a.Type == RTA_GATEWAY && a.Value.Length == addressLength) gateway = NetAddress.FromBytes(a.Value);
         }
         if (table != MainTable || type != RTN_UNICAST || length == 0 || dst is not { } destination) return null;
         return new HostRoute(new IpPrefix(destination, length), gateway?.ToString(), oif == 0 ? "" : nameOf(oif), ProtocolName(protocol));

@@ -89,12 +89,9 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
         return name is null ? e.ToString() : e.ToString().Replace("#" + e.InterfaceIndex, name, StringComparison.Ordinal);
     }
 
-    private string? NameOf(int index)
-    {
-        var buffer = stackalloc byte[16];
-        if (IndexToName((uint)index, buffer) != 0) return _names[index] = Marshal.PtrToStringAnsi((nint)buffer)!;
-        return _names.GetValueOrDefault(index);
-    }
+    /// <summary>The interface's name now, else the last one seen (a deleted link's event comes after it is gone).</summary>
+    private string? NameOf(int index) =>
+        Netlink.InterfaceName(index) is { } name ? _names[index] = name : _names.GetValueOrDefault(index);
 
     /// <summary>The interface of the IPv4 default route with the lowest metric (/proc/net/route), else IPv6's; never the TUN.</summary>
     public string? PhysicalInterface()
@@ -136,7 +133,4 @@ public sealed unsafe partial class NetlinkMonitor : INetworkMonitor
 
     [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
     private static partial int Bind(int fd, byte* address, uint length);
-
-    [LibraryImport("libc", EntryPoint = "if_indextoname")]
-    private static partial nint IndexToName(uint index, byte* name);
 }

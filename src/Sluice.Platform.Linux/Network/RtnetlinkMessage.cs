@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Text;
+using Sluice.Platform.Linux.Native;
 
 namespace Sluice.Platform.Linux.Network;
 
@@ -28,23 +29,14 @@ public sealed record RtnetlinkEvent(string Kind, bool Added, int InterfaceIndex,
 public static class RtnetlinkMessage
 {
     public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, RTM_DELROUTE = 25;
-    private const int HeaderSize = 16;
     private const ushort IFLA_IFNAME = 3, IFA_ADDRESS = 1, IFA_LOCAL = 2, RTA_DST = 1, RTA_OIF = 4, RTA_TABLE = 15;
     private const uint RTM_F_CLONED = 0x200;
 
     public static List<RtnetlinkEvent> Parse(ReadOnlySpan<byte> buffer)
     {
         var events = new List<RtnetlinkEvent>();
-        int offset = 0;
-        while (buffer.Length - offset >= HeaderSize)
-        {
-            int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(buffer[offset..]);
-            if (length < HeaderSize || length > buffer.Length - offset) break;
-            ushort type = BinaryPrimitives.ReadUInt16LittleEndian(buffer[(offset + 4)..]);
-            var body = buffer.Slice(offset + HeaderSize, length - HeaderSize);
-            if (Decode(type, body) is { } e) events.Add(e);
-            offset += (length + 3) & ~3;
-        }
+        foreach (var message in NetlinkReader.Messages(buffer))
+            if (Decode(message.Type, message.Body) is { } e) events.Add(e);
         return events;
     }
 
@@ -56,8 +48,8 @@ public static class RtnetlinkMessage
             {
                 int index = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 string? name = null;
-                foreach (var (t, value) in Attributes(body[16..]))
-                    if (t == IFLA_IFNAME) name = Encoding.ASCII.GetString(value).TrimEnd('\0');
+                foreach (var a in NetlinkReader.Attributes(body[16..]))
+                    if (a.Type == IFLA_IFNAME) name = Encoding.ASCII.GetString(a.Value).TrimEnd('\0');
                 return new RtnetlinkEvent("link", type == RTM_NEWLINK, index, name, null, 0, false);
             }
             case RTM_NEWADDR or RTM_DELADDR when body.Length >= 8:
@@ -65,8 +57,8 @@ public static class RtnetlinkMessage
                 byte family = body[0], prefixLength = body[1];
                 int index = (int)BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
                 string? address = null;
-                foreach (var (t, value) in Attributes(body[8..]))
-                    if ((t == IFA_LOCAL || (t == IFA_ADDRESS && address is null)) && Address(family, value) is { } a) address = a;
+                foreach (var a in NetlinkReader.Attributes(body[8..]))
+                    if ((a.Type == IFA_LOCAL || (a.Type == IFA_ADDRESS && address is null)) && Address(family, a.Value) is { } found) address = found;
                 return new RtnetlinkEvent("address", type == RTM_NEWADDR, index, null, $"{address}/{prefixLength}", 0, false);
             }
             case RTM_NEWROUTE or RTM_DELROUTE when body.Length >= 12:
@@ -76,11 +68,11 @@ public static class RtnetlinkMessage
                 uint flags = BinaryPrimitives.ReadUInt32LittleEndian(body[8..]);
                 int oif = 0;
                 string destination = family == 2 ? "0.0.0.0" : "::";
-                foreach (var (t, value) in Attributes(body[12..]))
+                foreach (var a in NetlinkReader.Attributes(body[12..]))
                 {
-                    if (t == RTA_TABLE && value.Length >= 4) table = BinaryPrimitives.ReadUInt32LittleEndian(value);
-                    else if (t == RTA_OIF && value.Length >= 4) oif = BinaryPrimitives.ReadInt32LittleEndian(value);
-                    else if (t == RTA_DST && Address(family, value) is { } a) destination = a;
+                    if (a.Type == RTA_TABLE && a.Value.Length >= 4) table = BinaryPrimitives.ReadUInt32LittleEndian(a.Value);
+                    else if (a.Type == RTA_OIF && a.Value.Length >= 4) oif = BinaryPrimitives.ReadInt32LittleEndian(a.Value);
+                    else if (a.Type == RTA_DST && Address(family, a.Value) is { } found) destination = found;
                 }
                 return new RtnetlinkEvent("route", type == RTM_NEWROUTE, oif, null, $"{destination}/{dstLength}", table, (flags & RTM_F_CLONED) != 0);
             }
@@ -93,19 +85,4 @@ public static class RtnetlinkMessage
         (family == 2 && value.Length >= 4) ? new IPAddress(value[..4]).ToString()
         : (family == 10 && value.Length >= 16) ? new IPAddress(value[..16]).ToString()
         : null;
-
-    private static List<(ushort Type, byte[] Value)> Attributes(ReadOnlySpan<byte> data)
-    {
-        var list = new List<(ushort, byte[])>();
-        int offset = 0;
-        while (data.Length - offset >= 4)
-        {
-            int length = BinaryPrimitives.ReadUInt16LittleEndian(data[offset..]);
-            ushort type = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(data[(offset + 2)..]) & 0x3fff);
-            if (length < 4 || length > data.Length - offset) break;
-            list.Add((type, data.Slice(offset + 4, length - 4).ToArray()));
-            offset += (length + 3) & ~3;
-        }
-        return list;
-    }
 }

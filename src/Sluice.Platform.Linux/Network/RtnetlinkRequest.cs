@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sluice.Core.Tun;
+using Sluice.Platform.Linux.Native;
 
 namespace Sluice.Platform.Linux.Network;
 
@@ -35,8 +36,6 @@ public static class RtnetlinkRequest
     public const ushort FRA_IIFNAME = 3, FRA_GOTO = 4, FRA_PRIORITY = 6, FRA_FWMARK = 10, FRA_TABLE = 15, FRA_UID_RANGE = 20;
     public const byte FR_ACT_UNSPEC = 0, FR_ACT_TO_TBL = 1, FR_ACT_GOTO = 2, FR_ACT_NOP = 3;
     public const uint FIB_RULE_INVERT = 0x2;
-
-    public const int HeaderSize = 16;
 
     /// <summary>The request for one operation, asking for an ack. A flush is not one request: see <see cref="RouteDump"/>.</summary>
     public static byte[] Encode(NetworkOperation operation, uint sequence, Func<string, int> indexOf) => operation switch
@@ -167,15 +166,8 @@ public static class RtnetlinkRequest
     {
         if (body.Length < 12) return null;
         uint table = body[4];
-        int offset = 12;
-        while (body.Length - offset >= 4)
-        {
-            int length = BinaryPrimitives.ReadUInt16LittleEndian(body[offset..]);
-            ushort type = BinaryPrimitives.ReadUInt16LittleEndian(body[(offset + 2)..]);
-            if (length < 4 || length > body.Length - offset) break;
-            if (type == RTA_TABLE && length >= 8) table = BinaryPrimitives.ReadUInt32LittleEndian(body[(offset + 4)..]);
-            offset += Align(length);
-        }
+        foreach (var a in NetlinkReader.Attributes(body[12..]))
+            if (a.Type == RTA_TABLE && a.Value.Length >= 4) table = BinaryPrimitives.ReadUInt32LittleEndian(a.Value);
         return table;
     }
 
@@ -186,8 +178,6 @@ public static class RtnetlinkRequest
         w.Bytes(body);
         return w.Finish();
     }
-
-    public static int Align(int length) => (length + 3) & ~3;
 
     /// <summary>Builds one netlink message; the length is written by <see cref="Finish"/>.</summary>
     private sealed class Writer
@@ -245,7 +235,7 @@ public static class RtnetlinkRequest
 
         private void Pad()
         {
-            int padded = Align(_length);
+            int padded = Netlink.Align(_length);
             if (padded > _length) Reserve(padded - _length).Clear();
         }
 

@@ -13,7 +13,6 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
 {
     private const int NETLINK_ROUTE = 0;
     private const int ENOENT = 2, ESRCH = 3, ENODEV = 19, EEXIST = 17;
-    private const ushort NLMSG_ERROR = 2, NLMSG_DONE = 3;
 
     private readonly int _fd;
     private readonly byte[] _receive = new byte[64 * 1024];
@@ -51,7 +50,7 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
         int missing = 0;
         var message = RtnetlinkRequest.Encode(operation, ++_sequence, name =>
         {
-            int index = (int)IfNameToIndex(name);
+            int index = (int)Netlink.InterfaceIndex(name);
             if (index == 0) missing = ENODEV;
             return index;
         });
@@ -83,12 +82,12 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
         {
             int received = Receive();
             if (received < 0) return -received;
-            foreach (var (type, seq, body) in Messages(_receive.AsSpan(0, received)))
+            foreach (var message in NetlinkReader.Messages(_receive.AsSpan(0, received)))
             {
-                if (seq != sequence) continue;
-                if (type == NLMSG_DONE) return 0;
-                if (type == NLMSG_ERROR) return ErrorOf(body);
-                if (type == RtnetlinkMessage.RTM_NEWROUTE) routes.Add(body);
+                if (message.Sequence != sequence) continue;
+                if (message.Type == Netlink.NLMSG_DONE) return 0;
+                if (message.Type == Netlink.NLMSG_ERROR) return message.Error;
+                if (message.Type == RtnetlinkMessage.RTM_NEWROUTE) routes.Add(message.Body.ToArray());
             }
         }
     }
@@ -103,29 +102,9 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
         {
             int received = Receive();
             if (received < 0) return -received;
-            foreach (var (type, seq, body) in Messages(_receive.AsSpan(0, received)))
-                if (seq == sequence && type == NLMSG_ERROR) return ErrorOf(body);
+            foreach (var answer in NetlinkReader.Messages(_receive.AsSpan(0, received)))
+                if (answer.Sequence == sequence && answer.Type == Netlink.NLMSG_ERROR) return answer.Error;
         }
-    }
-
-    /// <summary>nlmsgerr: error i32 (0 = ack, else -errno), then the request's header.</summary>
-    private static int ErrorOf(ReadOnlySpan<byte> body) =>
-        body.Length >= 4 ? -BinaryPrimitives.ReadInt32LittleEndian(body) : Libc.EIO;
-
-    private static List<(ushort Type, uint Sequence, byte[] Body)> Messages(ReadOnlySpan<byte> buffer)
-    {
-        var list = new List<(ushort, uint, byte[])>();
-        int offset = 0;
-        while (buffer.Length - offset >= RtnetlinkRequest.HeaderSize)
-        {
-            int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(buffer[offset..]);
-            if (length < RtnetlinkRequest.HeaderSize || length > buffer.Length - offset) break;
-            ushort type = BinaryPrimitives.ReadUInt16LittleEndian(buffer[(offset + 4)..]);
-            uint seq = BinaryPrimitives.ReadUInt32LittleEndian(buffer[(offset + 8)..]);
-            list.Add((type, seq, buffer.Slice(offset + RtnetlinkRequest.HeaderSize, length - RtnetlinkRequest.HeaderSize).ToArray()));
-            offset += RtnetlinkRequest.Align(length);
-        }
-        return list;
     }
 
     private int Send(byte[] message)
@@ -168,16 +147,6 @@ public sealed unsafe partial class RtnetlinkSocket : IDisposable
     public void Dispose() => Libc.Close(_fd);
 
     /// <summary>The name of an interface of this namespace, or "#INDEX" when it has none (gone meanwhile).</summary>
-    public static string NameOf(int index)
-    {
-        var name = stackalloc byte[16];
-        return IfIndexToName((uint)index, name) == 0 ? "#" + index.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            : Marshal.PtrToStringUTF8((nint)name) ?? "";
-    }
-
-    [LibraryImport("libc", EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial uint IfNameToIndex(string name);
-
-    [LibraryImport("libc", EntryPoint = "if_indextoname")]
-    private static partial nint IfIndexToName(uint index, byte* name);
+    public static string NameOf(int index) =>
+        Netlink.InterfaceName(index) ?? "#" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
