@@ -10,8 +10,8 @@ namespace Sluice.Core.Tests.Groups;
 
 /// <summary>
 /// A flow that reaches a urltest/fallback group before its first probe round finished (a fake-IP app connects the
-/// moment its lookup is answered): it waits for the round, at most <see cref="OutboundGroup.FirstRoundWait"/> on the
-/// group's clock, then goes through the best member known — never fails for want of a first pick.
+/// moment its lookup is answered): it waits for the round, which ends at <see cref="OutboundGroup.MaxProbeTimeout"/> on
+/// the group's clock even when a probe overruns its own timeout; members that did not answer by then are down.
 /// </summary>
 public sealed class FirstPickTests
 {
@@ -59,20 +59,21 @@ public sealed class FirstPickTests
     [Theory]
     [InlineData("urltest")]
     [InlineData("fallback")]
-    public void FirstRoundThatNeverEnds_FlowTakesTheFirstMember_AfterTheBound(string type)
+    public void ProbesThatNeverAnswer_EndTheRoundAtTheProbeBound_AndTheFlowFailsNamingEachMember(string type)
     {
         using var group = Group(type, "a", "b");
 
         var dial = group.DialTcpAsync(FakeIpFlow, default).AsTask();
         StillWaiting(dial);
-        _clock.Advance(OutboundGroup.FirstRoundWait - TimeSpan.FromMilliseconds(1));
+        _clock.Advance(OutboundGroup.MaxProbeTimeout - TimeSpan.FromMilliseconds(1));
         StillWaiting(dial);
         _clock.Advance(TimeSpan.FromMilliseconds(1));
-        Settles(dial);
+        if (!((IAsyncResult)dial).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5))) Assert.Fail("the flow still waits after the round's bound");
 
-        Assert.True(dial.IsCompletedSuccessfully, dial.Exception?.GetBaseException().Message);
-        Assert.Equal(["a"], _dials.Keys);
-        Assert.Equal("a", group.Current?.Tag);
+        var error = Assert.IsType<OutboundException>(dial.Exception?.GetBaseException());
+        Assert.Contains("a: no answer to the probe within 5 s", error.Message);
+        Assert.Contains("b: no answer to the probe within 5 s", error.Message);
+        Assert.Empty(_dials); // nothing was sent through a member that never answered
     }
 
     [Fact]
@@ -83,7 +84,7 @@ public sealed class FirstPickTests
         var dial = group.DialTcpAsync(FakeIpFlow, default).AsTask();
         _probes["b"].SetResult(TimeSpan.FromMilliseconds(40)); // "a" never answers
         StillWaiting(dial);
-        _clock.Advance(OutboundGroup.FirstRoundWait);
+        _clock.Advance(OutboundGroup.MaxProbeTimeout);
         Settles(dial);
 
         Assert.Equal(["b"], _dials.Keys);

@@ -17,10 +17,8 @@ namespace Sluice.Core.Outbounds.Groups;
 /// </summary>
 internal sealed partial class OutboundGroup : IOutbound
 {
-    private static readonly TimeSpan MaxProbeTimeout = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long a flow before the first pick waits for the first probe round: the probes' own bound plus 1 s.</summary>
-    internal static readonly TimeSpan FirstRoundWait = MaxProbeTimeout + TimeSpan.FromSeconds(1);
+    /// <summary>A probe round's bound: a member that has not answered by then is down for that round.</summary>
+    internal static readonly TimeSpan MaxProbeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly GroupOutboundOptions _options;
     private readonly Func<string, IOutbound?> _resolve;
@@ -65,7 +63,6 @@ internal sealed partial class OutboundGroup : IOutbound
         ? (EnsureMembers().FirstOrDefault(m => m.Outbound.Tag == _manual) ?? EnsureMembers().FirstOrDefault())?.Outbound
         : null);
 
-    /// <summary>A group carries UDP when the member it would use now does (unknown: assume it does; the member refuses itself).</summary>
     /// <summary>The tag of the lane that actually carries a flow sent to <paramref name="outbound"/>: through groups to the member they chose (bounded against cycles).</summary>
     public static string CarrierTag(IOutbound outbound)
     {
@@ -73,6 +70,7 @@ internal sealed partial class OutboundGroup : IOutbound
         return outbound.Tag;
     }
 
+    /// <summary>A group carries UDP when the member it would use now does (unknown: assume it does; the member refuses itself).</summary>
     public bool CarriesUdp => Effective is not { } member || member.CarriesUdp;
 
     /// <summary>Raised (off the flow path) when a probe round or dial finds no healthy member; subscriptions re-fetch early.</summary>
@@ -172,21 +170,10 @@ internal sealed partial class OutboundGroup : IOutbound
             }
         }
         // Flows before the first pick (a fake-IP app connects the moment its lookup is answered) wait for the first
-        // round, so urltest does not start on an arbitrary member; but at most FirstRoundWait: a round held up by a
-        // probe that ignores its timeout must not fail the flow. Then the pick is made from what is known: the
-        // fastest member measured so far, else the first healthy one in order.
+        // round, so urltest does not start on an arbitrary member. The round itself is bounded (ProbeAsync), so this
+        // wait is too: at most MaxProbeTimeout, after which members that did not answer count as down.
         if (_selected is null && _firstRound is { IsCompleted: false } round)
-        {
-            try
-            {
-                await round.WaitAsync(FirstRoundWait, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                Reselect();
-                LogFirstRoundLate(_logger, Tag, FirstRoundWait.TotalSeconds, _selected?.Outbound.Tag ?? "none");
-            }
-        }
+            await round.WaitAsync(cancellationToken).ConfigureAwait(false);
         return members;
     }
 
@@ -269,7 +256,10 @@ internal sealed partial class OutboundGroup : IOutbound
     {
         try
         {
-            if (await _probe(member.Outbound, timeout, _stop.Token).ConfigureAwait(false) is not { } delay)
+            // Bounded here, not only by the probe: a probe that overruns its timeout (stuck in a resolver, say)
+            // must not hold up the round, nor the flows waiting for the group's first pick.
+            var probe = _probe(member.Outbound, timeout, _stop.Token).AsTask().WaitAsync(timeout, _time, _stop.Token);
+            if (await probe.ConfigureAwait(false) is not { } delay)
             {
                 // Nothing to probe: it counts as healthy, with no latency to compare.
                 member.Healthy = true;
@@ -284,6 +274,11 @@ internal sealed partial class OutboundGroup : IOutbound
         {
             member.Delay = null;
             MarkDown(member, e.Message, reselect: false);
+        }
+        catch (TimeoutException)
+        {
+            member.Delay = null;
+            MarkDown(member, $"no answer to the probe within {timeout.TotalSeconds:0.#} s", reselect: false);
         }
     }
 
@@ -355,9 +350,6 @@ internal sealed partial class OutboundGroup : IOutbound
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "group {Group}: no healthy member")]
     private static partial void LogNoneHealthy(ILogger logger, string group);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "group {Group}: the first probe round has not finished after {Seconds} s; flows use {Member} meanwhile")]
-    private static partial void LogFirstRoundLate(ILogger logger, string group, double seconds, string member);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "group {Group}: idle, probing stops until the next flow")]
     private static partial void LogIdle(ILogger logger, string group);
