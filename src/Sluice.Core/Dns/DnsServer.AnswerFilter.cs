@@ -56,8 +56,7 @@ public sealed partial class DnsServer
     private async Task<(DnsAnswer? Answer, bool Cached)> AskForRuleAsync(ServerEntry server, Decision decision, byte[] nameWire, ushort type, CancellationToken ct)
     {
         var subnet = decision.ClientSubnet ?? server.ClientSubnet;
-        byte[] key = new byte[CacheKeyLength(nameWire.Length, subnet)];
-        key = key[..CacheKey(nameWire, type, server.Index, subnet, key)];
+        byte[] key = CacheKeyOf(nameWire, type, server.Index, subnet);
         bool useCache = _cache is not null && !decision.DisableCache;
         if (useCache && _cache!.TryGet(key, out var hit, out _))
         {

@@ -260,8 +260,7 @@ public sealed partial class DnsServer
             case ServerKind.FakeIp:
                 return ([], 0, "a fakeip server has no real addresses");
         }
-        byte[] key = new byte[CacheKeyLength(wire.Length, server.ClientSubnet)];
-        CacheKey(wire, type, server.Index, server.ClientSubnet, key);
+        byte[] key = CacheKeyOf(wire, type, server.Index, server.ClientSubnet);
         if (_cache is not null && _cache.TryGet(key, out var cached, out _))
             return (cached.Addresses, cached.Ttl - Math.Min(cached.Ttl, ElapsedSeconds(cached)), Describe(cached));
         var answer = await GetOrFetch(key, server, wire, type, store: true, server.ClientSubnet).WaitAsync(ct);

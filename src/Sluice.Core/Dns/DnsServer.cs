@@ -315,6 +315,14 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// Lowercased name, type, server index, and the client subnet sent: answers are never shared between
     /// servers, nor between subnets (an ECS-aware upstream answers each subnet for itself).
     /// </summary>
+    /// <summary>The cache key as an array, for the paths that keep it beyond the call (an upstream exchange).</summary>
+    private static byte[] CacheKeyOf(ReadOnlySpan<byte> nameWire, ushort type, int server, Tun.IpPrefix? subnet)
+    {
+        byte[] key = new byte[CacheKeyLength(nameWire.Length, subnet)];
+        CacheKey(nameWire, type, server, subnet, key);
+        return key;
+    }
+
     private static int CacheKey(ReadOnlySpan<byte> nameWire, ushort type, int server, Tun.IpPrefix? subnet, Span<byte> key)
     {
         nameWire.CopyTo(key);
