@@ -66,7 +66,7 @@ start_servers() { ip netns exec "$ROUTER" python3 "$BENCH_DIR/servers.py" > /dev
 start_servers
 WG_ROUTER_PID=${BENCH_PIDS[0]}
 restart_wg_peer() {  # bench/soak.sh's restart_wg_peer, without dnsmasq
-  kill -9 "$WG_ROUTER_PID"; sleep 0.5
+  kill -9 "$WG_ROUTER_PID"; wait "$WG_ROUTER_PID" 2>/dev/null || true; sleep 0.5
   ip netns exec "$ROUTER" wireguard-go -f "$WGR" > /dev/null 2>&1 & WG_ROUTER_PID=$!; BENCH_PIDS+=($WG_ROUTER_PID)
   sleep 0.5
   ip netns exec "$ROUTER" wg set "$WGR" private-key "$BENCH_DIR/router.key" listen-port 51820 peer "$client_pub" allowed-ips 10.66.0.2/32
@@ -84,6 +84,7 @@ ip netns exec "$CLIENT" tshark -i eth0 -l -f "udp dst port 51820 and udp[8] = 1"
 for _ in $(seq 300); do grep -q "Capturing on" "$BENCH_DIR/tshark.log" && break; sleep 0.1; done
 
 echo "client kill->up kill->initiation kill->udp kill->tcp | up->udp up->tcp  (s; load: $(cut -d' ' -f1-3 /proc/loadavg))" > "$BENCH_DIR/rounds"
+head -1 "$BENCH_DIR/rounds"
 round() {  # $1: wireguard-go | sluice
   if [ "$1" = wireguard-go ]; then
     start_wg_client; ip netns exec "$CLIENT" wg set "$WGC" peer "$router_pub" persistent-keepalive 5
