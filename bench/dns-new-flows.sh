@@ -9,7 +9,9 @@
 # in alternating slices (anchor, hijack, anchor, ...), SLICES per run. Both forward misses to a dnsmasq in the router
 # namespace (1 h TTL); a warm-up pass fills both caches. Prints q/s, p50/p99 (microseconds) and lost queries.
 # STRACE=1: after the runs, one more hijack slice with strace counting the engine's syscalls per query.
-#   bench/dns-new-flows.sh [RUNS] [SECONDS]
+# NAMES=0: every query a new name (all cache misses, forwarded upstream: the owner of each new flow is looked up);
+# default 1000 names, all cached after the warm-up.
+#   [NAMES=N] bench/dns-new-flows.sh [RUNS] [SECONDS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -30,7 +32,8 @@ CONFIG='{"log": {"level": "info"},
  "dns": {"servers": [{"type": "udp", "tag": "lan", "server": "10.200.0.1"}], "final": "lan"},
  "route": {"rules": [{"port": 53, "action": "hijack-dns"}], "final": "direct"}}'
 declare -A SERVER=([anchor]="127.0.0.53" [hijack]="10.200.0.1")
-slice() { ip netns exec "$CLIENT" "$NETBENCH" dnsq "${SERVER[$1]}" 53 "$2" "$INFLIGHT"; }
+NAMES=${NAMES:-1000}
+slice() { ip netns exec "$CLIENT" "$NETBENCH" dnsq "${SERVER[$1]}" 53 "$2" "$INFLIGHT" "$NAMES"; }
 
 declare -A QPS P99
 echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -59,4 +62,4 @@ for i in $(seq "$RUNS"); do
 done
 # shellcheck disable=SC2086  # space-separated numbers
 aq=$(median ${QPS[anchor]}); hq=$(median ${QPS[hijack]}); ap=$(median ${P99[anchor]}); hp=$(median ${P99[hijack]})
-echo "new socket per query, median of $RUNS runs: dnsmasq $aq q/s p99 $ap us; sluice hijack $hq q/s p99 $hp us; q/s ratio $(ratio "$hq" "$aq"), p99 ratio $(ratio "$hp" "$ap") (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "new socket per query ($([ "$NAMES" = 0 ] && echo "every name new: all misses" || echo "$NAMES names, cached")), median of $RUNS runs: dnsmasq $aq q/s p99 $ap us; sluice hijack $hq q/s p99 $hp us; q/s ratio $(ratio "$hq" "$aq"), p99 ratio $(ratio "$hp" "$ap") (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
