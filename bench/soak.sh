@@ -195,13 +195,14 @@ grep -q '"code":0' "$BENCH_DIR/up.json" || { echo "up failed: $(cat "$BENCH_DIR/
 ENGINE_UP=$(date +%s.%N)
 ip netns exec "$CLIENT" python3 -u "$BENCH_DIR/app.py" 10.66.0.1 "$SERVER_V4" 10.200.0.1 10000 > "$BENCH_DIR/app.log" 2>&1 & APP_PID=$!; BENCH_PIDS+=($APP_PID)
 
-sample() {  # epoch pid rss_kib fds, and in samples-gc: epoch pid gc_heap_kib gc_committed_kib udp_sessions (from /metrics)
+sample() {  # epoch pid rss_kib fds, and in samples-gc: epoch pid gc_heap_kib gc_committed_kib udp_sessions heap_after_full_gc_kib allocated_mib (/metrics)
   local pid=$DAEMON_PID
   [ -d "/proc/$pid" ] || return 0
   echo "$(date +%s) $pid $(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0) $(ls "/proc/$pid/fd" 2>/dev/null | wc -l)" >> "$BENCH_DIR/samples"
   ip netns exec "$CLIENT" curl -sS --max-time 2 --unix-socket "$DAEMON_DIR/sluice.sock" http://localhost/metrics 2>/dev/null \
     | awk -v t="$(date +%s)" -v p="$pid" '/^sluice_daemon_gc_heap_bytes / {h = $2} /^sluice_daemon_gc_committed_bytes / {c = $2} /^sluice_udp_sessions / {n = $2}
-        END {if (h != "") printf "%d %d %d %d %d\n", t, p, h / 1024, c / 1024, n}' >> "$BENCH_DIR/samples-gc" || true
+        /^sluice_daemon_gc_heap_after_full_bytes / {f = $2} /^sluice_daemon_allocated_bytes_total / {a = $2}
+        END {if (h != "") printf "%d %d %d %d %d %d %d\n", t, p, h / 1024, c / 1024, n, f / 1024, a / 1048576}' >> "$BENCH_DIR/samples-gc" || true
 }
 address=2
 fault() {  # records "name start end" in faults
@@ -356,11 +357,13 @@ if len(steady) > 12 and steady[-1][0] - steady[0][0] >= 300:
     print(f"  RSS mid-phase (median of 6 samples) {c / 1024:.1f} MiB: growth first half {100 * (c - a) / a:+.1f} %, second half {100 * (b - c) / c:+.1f} %")
     print("  RSS by minute after the start (MiB): " + " ".join(f"{(t - start) // 60}:{rss // 1024}" for t, rss, _ in steady if (t - start) % 60 < 10))
     if os.path.exists(d + "/samples-gc"):
-        gcs = [list(map(int, l.split())) for l in open(d + "/samples-gc") if len(l.split()) == 5]
-        gcs = [(t, h, c, n) for t, p, h, c, n in gcs if p == first and warm_end <= t <= steady_end]
+        gcs = [list(map(int, l.split())) for l in open(d + "/samples-gc") if len(l.split()) == 7]
+        gcs = [(t, h, c, n, f, a) for t, p, h, c, n, f, a in gcs if p == first and warm_end <= t <= steady_end]
         if gcs:
-            print("  managed heap / GC committed / UDP sessions by minute (MiB, MiB, count): " + " ".join(f"{(t - start) // 60}:{h // 1024}/{c // 1024}/{n}" for t, h, c, n in gcs if (t - start) % 60 < 10))
-            print(f"  GC committed {gcs[0][2] // 1024} -> {gcs[-1][2] // 1024} MiB, heap {gcs[0][1] // 1024} -> {gcs[-1][1] // 1024} MiB over the same samples")
+            print("  by minute, MiB: managed heap / after the last full GC / GC committed, UDP sessions, MiB allocated so far: "
+                  + " ".join(f"{(t - start) // 60}:{h // 1024}/{f // 1024}/{c // 1024},{n},{a}" for t, h, c, n, f, a in gcs if (t - start) % 60 < 10))
+            print(f"  GC committed {gcs[0][2] // 1024} -> {gcs[-1][2] // 1024} MiB, heap {gcs[0][1] // 1024} -> {gcs[-1][1] // 1024} MiB, "
+                  f"after the last full GC {gcs[0][4] // 1024} -> {gcs[-1][4] // 1024} MiB over the same samples")
     print("  faults of the phase (s after the start): " + " ".join(f"{n}@{s - start}" for n, s, e in faults if s < steady_end))
 else:
     print(f"steady phase too short for a growth figure ({len(steady)} samples of pid {first} after the warm-up)")

@@ -57,6 +57,11 @@ internal static class Metrics
         Line(sb, "sluice_daemon_gc_fragmented_bytes", null, gc.FragmentedBytes);
         Help(sb, "sluice_daemon_gc_committed_bytes", "gauge", "memory the garbage collector has committed (heap, free space it keeps, bookkeeping)");
         Line(sb, "sluice_daemon_gc_committed_bytes", null, gc.TotalCommittedBytes);
+        // After the last full collection, the heap is what is still reachable (plus fragmentation): a leak grows this, garbage does not.
+        Help(sb, "sluice_daemon_gc_heap_after_full_bytes", "gauge", "the managed heap after the last full (gen 2) collection; 0 before the first");
+        Line(sb, "sluice_daemon_gc_heap_after_full_bytes", null, Math.Max(GC.GetGCMemoryInfo(GCKind.FullBlocking).HeapSizeBytes, GC.GetGCMemoryInfo(GCKind.Background).HeapSizeBytes));
+        Help(sb, "sluice_daemon_allocated_bytes_total", "counter", "bytes the process has allocated on the managed heap");
+        Line(sb, "sluice_daemon_allocated_bytes_total", null, GC.GetTotalAllocatedBytes(precise: false));
         return sb.ToString();
     }
 
