@@ -238,7 +238,7 @@ read -r -a FAULTS <<< "${SOAK_FAULTS:-term kill9 flap junkwg wgpeer dnsmute prox
 START=$(date +%s); END=$(( START + MINUTES * 60 )); STEADY_END=$(( START + STEADY_MINUTES * 60 ))
 next=$(( START + FAULT_EVERY / 2 )); i=$((RANDOM % ${#STEADY_FAULTS[@]})); j=0; last_sample=0
 echo "$START $STEADY_END $(( START + WARMUP_MINUTES * 60 ))" > "$BENCH_DIR/phases"
-echo "soak: $MINUTES min (the first $STEADY_MINUTES without daemon restarts), a fault every ${FAULT_EVERY}s; files in $BENCH_DIR"
+echo "soak: $MINUTES min (the first $STEADY_MINUTES without daemon restarts), a fault every ${FAULT_EVERY}s; files in $BENCH_DIR; load $(cut -d' ' -f1-3 /proc/loadavg)"
 while [ "$(date +%s)" -lt "$END" ]; do
   now=$(date +%s)
   if [ $(( now - last_sample )) -ge $SAMPLE_EVERY ]; then sample; last_sample=$now; fi
@@ -369,6 +369,7 @@ if len(steady) > 12 and steady[-1][0] - steady[0][0] >= 300:
 else:
     print(f"steady phase too short for a growth figure ({len(steady)} samples of pid {first} after the warm-up)")
 PY
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "SIGTERMs the daemon did not exit from within 15 s: $(cat "$BENCH_DIR/term-hangs" 2>/dev/null | wc -l)"
 echo "unhandled exceptions in the daemon log: $(grep -c -i 'unhandled exception' "$BENCH_DIR/daemon.log" || true)"
 echo "DNS pending-cap warnings (owner filled its share / the total): $(grep -c 'filled its own share' "$BENCH_DIR/daemon.log" || true) / $(grep -c 'filled the total' "$BENCH_DIR/daemon.log" || true); the last: $(grep -o 'DNS queries waiting for an upstream are at the limit.*' "$BENCH_DIR/daemon.log" | tail -1)"
