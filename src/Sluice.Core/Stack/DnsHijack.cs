@@ -99,6 +99,9 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier, ref DnsQueryOwner? owner)
     {
         int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
+        // A session whose owner is known and at its limit is refused before the query is even parsed, so a flood from
+        // one socket costs a lock and a counter per datagram (its cache hits wait with the rest until a slot frees).
+        if (owner is { } known && !TryReserve(known, reserve: false)) return;
         byte[] packet = _inlinePacket;
         var answer = packet.AsMemory(header, PacketBufferSize - header);
         payload.CopyTo(_inlineQuery);
@@ -109,7 +112,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
         // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
         owner ??= OwnerOf(key);
-        if (!TryReserve(owner.Value)) return;
+        if (!TryReserve(owner.Value, reserve: true)) return;
         byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length); // a few dozen bytes, not 64 KiB, while it waits
         payload.CopyTo(query);
         var pending = server.HandleAsync(query.AsMemory(0, payload.Length), answer, querier, 65535 - header, _stop.Token);
@@ -124,8 +127,11 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         _ = FinishAsync(pending, key, owner.Value, query, packet);
     }
 
-    /// <summary>Counts a waiting query in, or refuses it when its owner or the total is at the limit.</summary>
-    private bool TryReserve(DnsQueryOwner owner)
+    /// <summary>
+    /// Counts a waiting query in (<paramref name="reserve"/>), or only checks there is room; refuses (counted, logged)
+    /// when its owner or the total is at the limit.
+    /// </summary>
+    private bool TryReserve(DnsQueryOwner owner, bool reserve)
     {
         int mine;
         lock (_pendingByOwner)
@@ -133,6 +139,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
             mine = _pendingByOwner.GetValueOrDefault(owner);
             if (mine < limits.PendingDnsPerOwner && _pendingTotal < limits.PendingDnsTotal)
             {
+                if (!reserve) return true;
                 _pendingByOwner[owner] = mine + 1;
                 _pendingTotal++;
                 return true;

@@ -106,6 +106,32 @@ public sealed class DnsHijackTests
         hijack.Stop();
     }
 
+    [Fact]
+    public async Task ASocketAtItsOwnersLimit_IsRefusedBeforeItsQueriesAreParsed_EvenACachedName()
+    {
+        // A flood from one socket (one session, its owner known after its first miss) must cost the packet thread a lock
+        // and a counter per datagram, not a parse, a rule match and a cache lookup: at its limit it is refused first.
+        await using var upstream = new DnsResponder(q => q.Name.EndsWith(".flood.test", StringComparison.Ordinal) ? null : Msg.Response(q.Raw, Msg.A(q.Name, "192.0.2.9", 300)));
+        var clock = new FakeClock();
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("lan", upstream)] }, clock);
+        var tun = new ChannelTun();
+        var hijack = new DnsHijack(server, tun, new LogLines().CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerOwner = 3, PendingDnsTotal = 10 }, new PortOwners(_ => 1001u), clock);
+        Ask(hijack, "172.19.0.1", "cached.example.test", 50000); // another socket of the same user caches the name
+        Assert.Equal(0, DnsRcode(tun.Take(TimeSpan.FromSeconds(10))));
+
+        var flooder = new FlowKey(IpProtocol.Udp, NetAddress.Parse("172.19.0.1"), 40000, Resolver, 53);
+        DnsQueryOwner? owner = null;
+        for (int i = 0; i < 5; i++) hijack.OnUdpQuery(flooder, Msg.Query($"f{i}.flood.test"), DnsKit.Tun, ref owner);
+        Assert.Equal(2, hijack.DroppedQueries); // 3 wait (the share), 2 refused
+        hijack.OnUdpQuery(flooder, Msg.Query("cached.example.test"), DnsKit.Tun, ref owner);
+        Assert.Equal(3, hijack.DroppedQueries);
+
+        // Another socket of the same user is not refused up front: its cached name is answered.
+        Ask(hijack, "172.19.0.1", "cached.example.test", 50001);
+        Assert.Equal(50001, BinaryPrimitives.ReadUInt16BigEndian(tun.Take(TimeSpan.FromSeconds(10)).AsSpan(20 + 2)));
+        hijack.Stop();
+    }
+
     private static void Ask(DnsHijack hijack, string client, string name, ushort port = 40000)
     {
         var key = new FlowKey(IpProtocol.Udp, NetAddress.Parse(client), port, Resolver, 53);
