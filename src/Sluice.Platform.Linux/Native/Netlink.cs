@@ -33,6 +33,7 @@ internal static unsafe partial class Netlink
     public const int SockIdDport = 2;
     public const int SockIdSrc = 4;
     public const int SockIdDst = 20;
+    public const int SockIdCookie = 40;
 
     // Offsets inside inet_diag_msg.
     public const int MsgFamily = 0;
