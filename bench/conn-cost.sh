@@ -8,9 +8,11 @@
 # 2. context switches per thread name (from /proc/PID/task/*/status), and the wake-ups the process's threads
 #    made split into hand-offs (the woken task is one of its own threads) and the rest (perf record);
 # 3. strace -f -c: syscalls by name per connection (strace slows the process: counts only, no times);
+# 4. a capture in the client namespace (dumpcap, headers only): each hop's median µs from the packets' times
+#    (bench/tools/conn-hops.py: SOCKS, TCP connect, ClientHello, the server's flight, Finished, request, answer);
 # and one connection under strace -f -tt -T (the timeline of the hops by thread, kept in $OUT).
-# Needs root, perf, strace, v2ray, openssl and a Release build.
-#   [WARMUP=500] [OUT=dir] [PROTO=vless|trojan] [FRONTS="v2 sl tun"] bench/conn-cost.sh [CONNECTIONS]
+# Needs root, perf, strace, tshark (dumpcap), v2ray, openssl and a Release build.
+#   [WARMUP=500] [OUT=dir] [PROTO=vless|trojan] [FRONTS="v2 sl tun"] [NO_CAPTURE=1] [NO_STRACE=1] [PROFILE=1] bench/conn-cost.sh [CONNECTIONS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 CONNS=${1:-200}
@@ -73,16 +75,41 @@ for f in $FRONTS; do
     END {printf "  wake-ups made per connection: %.1f to its own threads (hand-offs), %.1f to other tasks\n", hand / n, other / n}' "$OUT/$f-wakeups.txt"
 
   # 3. syscalls by name.
-  strace -f -c -o "$OUT/$f-strace-c.txt" -p "$pid" & st=$!
+  if [ -z "${NO_STRACE:-}" ]; then
+  strace -qq -f -c -o "$OUT/$f-strace-c.txt" -p "$pid" & st=$!
   sleep 0.5
   peers many "$port" "$SERVER_V4" 5202 "$CONNS"
   kill -INT "$st"; wait "$st" 2>/dev/null || true
   echo "  syscalls per connection by name: $(awk -v n="$CONNS" '$NF != "total" && $1 ~ /^[0-9.]+$/ {c = (NF == 6 ? $4 : $4); printf "%s %.1f\n", $NF, c / n}' "$OUT/$f-strace-c.txt" \
     | sort -k2 -rn | awk '$2 >= 0.05' | head -14 | paste -sd, - | sed 's/,/, /g')"
+  fi
+
+  # 4. hops: a capture in the client namespace (headers only), each hop's median from the packets' times.
+  if [ -z "${NO_CAPTURE:-}" ]; then
+    if [ "$f" = tun ]; then app=5202; else app=$port; fi
+    ip netns exec "$CLIENT" dumpcap -q -i any -s 96 -w "$OUT/$f.pcap" 2>/dev/null & dc=$!
+    sleep 1
+    peers many "$port" "$SERVER_V4" 5202 "$CONNS"
+    sleep 0.3; kill -INT "$dc"; wait "$dc" 2>/dev/null || true
+    tshark -r "$OUT/$f.pcap" -T fields -e frame.time_epoch -e sll.pkttype -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport \
+      -e tcp.flags -e tcp.len 2>/dev/null > "$OUT/$f.fields"
+    python3 "$ROOT/bench/tools/conn-hops.py" "$OUT/$f.fields" "$app" "$([ "$PROTO" = vless ] && echo $VLESS_PORT || echo $TROJAN_PORT)"
+  fi
+
+  # 5. PROFILE=1: where the client's CPU goes (perf record -g; the native build's symbols come from sluice.dbg).
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -q -g -F 4999 -p "$pid" -o "$OUT/$f-cpu.data" 2>/dev/null & pp=$!
+    sleep 0.3
+    peers many "$port" "$SERVER_V4" 5202 "$CONNS"
+    kill -INT "$pp"; wait "$pp" 2>/dev/null || true
+    perf report -i "$OUT/$f-cpu.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$OUT/$f-cpu.txt" || true
+    echo "  CPU profile: $OUT/$f-cpu.txt"
+  fi
 
   # The timeline of one connection.
+  [ -n "${NO_STRACE:-}" ] && continue
   peers many "$port" "$SERVER_V4" 5202 20
-  strace -f -tt -T -o "$OUT/$f-one.trace" -p "$pid" & st=$!
+  strace -qq -f -tt -T -o "$OUT/$f-one.trace" -p "$pid" & st=$!
   sleep 0.5
   peers many "$port" "$SERVER_V4" 5202 1
   sleep 0.2
