@@ -29,5 +29,6 @@ internal static class LinuxPlatform
         DnsFiles = LinuxDnsFiles.Host,
         FileChanges = () => new LinuxFileChangeNotifier(),
         Time = TimeProvider.System,
+        TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
     };
 }

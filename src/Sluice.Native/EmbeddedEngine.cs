@@ -193,6 +193,7 @@ internal sealed partial class EmbeddedEngine
             Processes: processes)
         {
             Time = TimeProvider.System,
+            TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
         };
     }
 
