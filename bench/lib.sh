@@ -27,7 +27,8 @@ bench_cleanup() {
   for pid in "${BENCH_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
   ip netns del "$CLIENT" 2>/dev/null
   ip netns del "$ROUTER" 2>/dev/null
-  rm -rf "$BENCH_DIR"
+  # BENCH_KEEP=1 keeps the directory (the engine's and the peers' logs) for a run that failed or hung.
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $BENCH_DIR" >&2; else rm -rf "$BENCH_DIR"; fi
 }
 trap bench_cleanup EXIT
 

@@ -12,6 +12,11 @@
 //                                  prints "open" and holds them until stdin closes.
 //   netbench udp HOST PORT N       opens N UDP sockets, each sends one datagram (N sessions), prints
 //                                  "open" and holds them until stdin closes.
+//   netbench dnsq HOST PORT SECONDS N [NAMES]
+//                                  DNS A queries for name0..name<NAMES-1>.bench.example (default 1000; 0: every query
+//                                  a new name, so none is a cache hit), each from a new UDP socket (as a
+//                                  stub resolver asks: socket, connect, send, recv, close), N in flight; a query
+//                                  unanswered after 1 s counts as lost. Prints "q/s p50 p99 lost" (microseconds).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -182,6 +187,59 @@ static int hold(const char *host, int port, int n, int udp) {
   return 0;
 }
 
+static int dns_names = 1000;
+
+static int dns_socket(const struct sockaddr_in *a, int id, int ep) {
+  unsigned char q[64] = {id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  char label[16];
+  int n = snprintf(label, sizeof label, "name%d", dns_names > 0 ? id % dns_names : id), len = 12;
+  q[len++] = n; memcpy(q + len, label, n); len += n;
+  q[len++] = 5; memcpy(q + len, "bench", 5); len += 5;
+  q[len++] = 7; memcpy(q + len, "example", 7); len += 7;
+  q[len++] = 0; q[len++] = 0; q[len++] = 1; q[len++] = 0; q[len++] = 1;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (const struct sockaddr *)a, sizeof *a) < 0 || send(fd, q, len, 0) != len) die("dns send");
+  struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)fd};
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+  return fd;
+}
+
+static int dnsq(const char *host, int port, double seconds, int n) {
+  raise_nofile();
+  struct sockaddr_in a = addr_of(host, port);
+  // With every name new (NAMES 0), each run starts at its own place, so one run's names are not the last one's.
+  int ep = epoll_create1(0), next = dns_names > 0 ? 0 : (int)(((unsigned)getpid() * 2654435761u + (unsigned)time(NULL)) & 0x3fffffff), *fds = malloc(sizeof(int) * n), cap = 1 << 20, count = 0;
+  long lost = 0;
+  double *sent = malloc(sizeof(double) * n), *t = malloc(sizeof(double) * cap);
+  for (int i = 0; i < n; i++) { fds[i] = dns_socket(&a, next++, ep); sent[i] = now(); }
+  struct epoll_event ev[256];
+  unsigned char buf[1500];
+  double start = now(), end = start + seconds, last_sweep = start;
+  while (now() < end) {
+    int k = epoll_wait(ep, ev, 256, 100);
+    for (int i = 0; i < k; i++) {
+      int fd = (int)(uint32_t)ev[i].data.u64;
+      if (recv(fd, buf, sizeof buf, 0) <= 0) continue;
+      for (int j = 0; j < n; j++) if (fds[j] == fd) {
+        if (count < cap) t[count] = now() - sent[j];
+        count++;
+        close(fd); fds[j] = dns_socket(&a, next++, ep); sent[j] = now();
+        break;
+      }
+    }
+    double t0 = now();
+    if (t0 - last_sweep >= 0.1) {
+      last_sweep = t0;
+      for (int j = 0; j < n; j++) if (t0 - sent[j] > 1) { lost++; close(fds[j]); fds[j] = dns_socket(&a, next++, ep); sent[j] = now(); }
+    }
+  }
+  double rate = count / (now() - start), p50 = 0, p99 = 0;
+  if (count > 0) percentiles(t, count < cap ? count : cap, &p50, &p99);
+  printf("%.0f %.1f %.1f %ld\n", rate, p50, p99, lost);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]));
   if (argc >= 5 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]));
@@ -189,6 +247,8 @@ int main(int argc, char **argv) {
   if (argc >= 7 && !strcmp(argv[1], "streams")) return streams(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), !strcmp(argv[6], "down"));
   if (argc >= 5 && !strcmp(argv[1], "hold")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 0);
   if (argc >= 5 && !strcmp(argv[1], "udp")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 1);
+  if (argc >= 7 && !strcmp(argv[1], "dnsq")) dns_names = atoi(argv[6]);
+  if (argc >= 6 && !strcmp(argv[1], "dnsq")) return dnsq(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
   fprintf(stderr, "usage: see the comment at the top of netbench.c\n");
   return 2;
 }

@@ -23,7 +23,7 @@ public sealed partial class SluiceEngine
     private TunAttachment Attachment => new(_tun!.Name, _nat4?.TunAddress, _nat6?.TunAddress, _l3!.Pin, _l3!.Unpin);
 
     private IOutbound CreateOutbound(OutboundOptions options, OutboundContext context) => options is WireGuardEndpointOptions wireGuard
-        ? new WireGuardEndpoint(wireGuard, context.Sockets, _logs.CreateLogger("wireguard"), _time)
+        ? new WireGuardEndpoint(wireGuard, context.Sockets, _logs.CreateLogger("wireguard"), _time, _platform.PacketCiphers)
         : OutboundRegistry.Create(options, context);
 
     /// <param name="next">The next config; only its route rules, final and outbounds are read (the caller checked the rest is unchanged).</param>

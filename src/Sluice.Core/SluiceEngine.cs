@@ -32,6 +32,12 @@ public sealed record EnginePlatform(
     /// </summary>
     public Func<Dns.IFileChangeNotifier>? FileChanges { get; init; }
 
+    /// <summary>
+    /// The WireGuard transport AEAD; null: the runtime's ChaCha20Poly1305. Linux gives one that calls libcrypto without
+    /// the runtime's per-call wrapping (error-queue clearing, handle reference counts, an exception per forged packet).
+    /// </summary>
+    public Outbounds.WireGuard.PacketCipherFactory? PacketCiphers { get; init; }
+
     /// <summary>The clock of every timer and sweep of the engine; a test passes a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 

@@ -19,6 +19,14 @@ internal static class Metrics
         var totals = engine?.Connections.Totals() ?? (0, 0);
         Help(sb, "sluice_connections", "gauge", "live flows");
         Line(sb, "sluice_connections", null, connections.Count);
+        if (engine is not null)
+        {
+            var counters = engine.Counters;
+            Help(sb, "sluice_udp_sessions", "gauge", "UDP sessions (one per app 5-tuple, hijacked DNS included)");
+            Line(sb, "sluice_udp_sessions", null, counters.UdpSessions);
+            Help(sb, "sluice_tcp_nat_entries", "gauge", "TCP flows in the system-stack NAT table");
+            Line(sb, "sluice_tcp_nat_entries", null, counters.TcpNatEntries);
+        }
         Help(sb, "sluice_upload_bytes_total", "counter", "bytes from apps since the engine came up");
         Line(sb, "sluice_upload_bytes_total", null, totals.Item1);
         Help(sb, "sluice_download_bytes_total", "counter", "bytes to apps since the engine came up");
@@ -41,6 +49,19 @@ internal static class Metrics
         Line(sb, "sluice_network_changes_total", null, supervisor.NetworkChanges);
         Help(sb, "sluice_daemon_resident_memory_bytes", "gauge", "the daemon's working set");
         Line(sb, "sluice_daemon_resident_memory_bytes", null, Environment.WorkingSet);
+        // What of the resident set is the managed heap (the soak's RSS growth is told apart with these: bench/soak.sh).
+        var gc = GC.GetGCMemoryInfo();
+        Help(sb, "sluice_daemon_gc_heap_bytes", "gauge", "the managed heap after the last garbage collection (live objects and fragmentation)");
+        Line(sb, "sluice_daemon_gc_heap_bytes", null, gc.HeapSizeBytes);
+        Help(sb, "sluice_daemon_gc_fragmented_bytes", "gauge", "free space inside the managed heap after the last garbage collection");
+        Line(sb, "sluice_daemon_gc_fragmented_bytes", null, gc.FragmentedBytes);
+        Help(sb, "sluice_daemon_gc_committed_bytes", "gauge", "memory the garbage collector has committed (heap, free space it keeps, bookkeeping)");
+        Line(sb, "sluice_daemon_gc_committed_bytes", null, gc.TotalCommittedBytes);
+        // After the last full collection, the heap is what is still reachable (plus fragmentation): a leak grows this, garbage does not.
+        Help(sb, "sluice_daemon_gc_heap_after_full_bytes", "gauge", "the managed heap after the last full (gen 2) collection; 0 before the first");
+        Line(sb, "sluice_daemon_gc_heap_after_full_bytes", null, Math.Max(GC.GetGCMemoryInfo(GCKind.FullBlocking).HeapSizeBytes, GC.GetGCMemoryInfo(GCKind.Background).HeapSizeBytes));
+        Help(sb, "sluice_daemon_allocated_bytes_total", "counter", "bytes the process has allocated on the managed heap");
+        Line(sb, "sluice_daemon_allocated_bytes_total", null, GC.GetTotalAllocatedBytes(precise: false));
         return sb.ToString();
     }
 

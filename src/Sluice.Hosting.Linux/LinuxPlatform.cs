@@ -1,5 +1,6 @@
 using Sluice.Core;
 using Sluice.Platform.Linux;
+using Sluice.Platform.Linux.Crypto;
 using Sluice.Platform.Linux.Files;
 
 namespace Sluice.Hosting.Linux;
@@ -28,6 +29,7 @@ internal static class LinuxPlatform
     {
         DnsFiles = LinuxDnsFiles.Host,
         FileChanges = () => new LinuxFileChangeNotifier(),
+        PacketCiphers = OpenSslPacketCipher.Factory,
         Time = TimeProvider.System,
         TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
     };

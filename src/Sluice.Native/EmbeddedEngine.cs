@@ -192,6 +192,7 @@ internal sealed partial class EmbeddedEngine
             Sockets: mark => _host.CanProtect ? new HostProtectedSockets(new LinuxSocketFactory(0), _host) : new LinuxSocketFactory(mark),
             Processes: processes)
         {
+            PacketCiphers = Sluice.Platform.Linux.Crypto.OpenSslPacketCipher.Factory,
             Time = TimeProvider.System,
             TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
         };

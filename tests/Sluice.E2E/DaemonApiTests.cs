@@ -164,6 +164,9 @@ public sealed class DaemonApiTests : IDisposable
         var metrics = daemon.Unix("http://localhost/metrics").Stdout;
         Assert.Contains("sluice_app_download_bytes_total{app=\"curl-dl\"}", metrics);
         Assert.Contains("sluice_state{state=\"connected\"} 1", metrics);
+        // What of the RSS is the managed heap, and the tables a flood grows (the soak samples these).
+        foreach (var gauge in new[] { "sluice_daemon_gc_heap_bytes ", "sluice_daemon_gc_committed_bytes ", "sluice_udp_sessions ", "sluice_tcp_nat_entries " })
+            Assert.Contains("\n" + gauge, metrics);
 
         var delete = daemon.HttpAuthed("-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", DaemonUnderTest.Http + "/connections/" + connection.GetProperty("id").GetString());
         var result = await download;

@@ -38,7 +38,7 @@ public sealed partial class DnsServer
                 }
                 DnsLog.AnswerRejected(_log, domain, server.Tag, answer.Addresses.Length == 0 ? "no addresses" : string.Join(", ", answer.Addresses), ruleIndex);
                 var next = DecideAfter(domain, parsed.Type, querier, ruleIndex + 1, out ruleIndex, out bool pending);
-                if (!pending) return await Respond(next, query, response, parsed, nameWire, domain, limit, ct);
+                if (!pending) return await Respond(next, query, response, parsed, nameWire, domain, limit, atOnceOnly: false, ct);
             }
         }
         catch (OperationCanceledException)

@@ -160,22 +160,27 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     /// capped at maxUdpSize, are truncated with TC. Never throws. <paramref name="query"/> must stay
     /// unchanged until the returned task completes.
     /// </summary>
-    public ValueTask<int> HandleAsync(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, CancellationToken ct)
+    public ValueTask<int> HandleAsync(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, CancellationToken ct) =>
+        HandleGuarded(query, response, querier, maxUdpSize, atOnceOnly: false, ct);
+
+    private ValueTask<int> HandleGuarded(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, bool atOnceOnly, CancellationToken ct)
     {
         try
         {
-            return Handle(query, response, querier, maxUdpSize, ct);
+            var result = Handle(query, response, querier, maxUdpSize, atOnceOnly, ct);
+            if (!IsNeedsUpstream(result)) Statistics.Query(); // a query is counted by the pass that answers or asks
+            return result;
         }
         catch (Exception e)
         {
+            Statistics.Query();
             DnsLog.InternalError(_log, e);
             return new ValueTask<int>(ServFailOrNothing(query.Span, response.Span));
         }
     }
 
-    private ValueTask<int> Handle(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, CancellationToken ct)
+    private ValueTask<int> Handle(ReadOnlyMemory<byte> query, Memory<byte> response, DnsQuerier querier, int maxUdpSize, bool atOnceOnly, CancellationToken ct)
     {
-        Statistics.Query();
         var q = query.Span;
         var r = response.Span;
         Span<byte> name = stackalloc byte[DnsName.MaxWireLength];
@@ -197,15 +202,16 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         var domain = text[..DnsName.ToText(nameWire, text)];
         var context = new DnsQueryContext(domain, parsed.Type, querier);
         var decision = Decide(ref context, 0, out int ruleIndex);
-        if (_log.IsEnabled(LogLevel.Debug)) DnsLog.Query(_log, querier.Inbound, domain.ToString(), parsed.Type, decision.Description);
-        if (context.AnswerPending)
-            return AnswerByAddressFilterAsync(query, response, parsed, limit, domain.ToString(), nameWire.ToArray(), context.Snapshot(), ruleIndex, ct);
-        return Respond(decision, query, response, parsed, nameWire, domain, limit, ct);
+        var result = context.AnswerPending
+            ? atOnceOnly ? NeedsUpstream : AnswerByAddressFilterAsync(query, response, parsed, limit, domain.ToString(), nameWire.ToArray(), context.Snapshot(), ruleIndex, ct)
+            : Respond(decision, query, response, parsed, nameWire, domain, limit, atOnceOnly, ct);
+        if (_log.IsEnabled(LogLevel.Debug) && !IsNeedsUpstream(result)) DnsLog.Query(_log, querier.Inbound, domain.ToString(), parsed.Type, decision.Description);
+        return result;
     }
 
     /// <summary>Stages 3–5 for the decision made: answer at once, from the cache, or from the decision's server.</summary>
     private ValueTask<int> Respond(Decision decision, ReadOnlyMemory<byte> query, Memory<byte> response, in DnsQuery parsed, ReadOnlySpan<byte> nameWire,
-        ReadOnlySpan<char> domain, int limit, CancellationToken ct)
+        ReadOnlySpan<char> domain, int limit, bool atOnceOnly, CancellationToken ct)
     {
         var q = query.Span;
         var r = response.Span;
@@ -244,6 +250,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
             if (_reverseMapping) Remember(cached);
             return new ValueTask<int>(DnsResponse.WriteAnswer(q, parsed, cached, elapsed, r, limit));
         }
+        if (atOnceOnly) return NeedsUpstream;
         var fetch = GetOrFetch(key.ToArray(), server, nameWire.ToArray(), parsed.Type, useCache, subnet);
         return CompleteAsync(fetch, query, parsed, response, limit, ct);
     }

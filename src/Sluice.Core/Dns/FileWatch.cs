@@ -25,7 +25,7 @@ internal sealed class FileWatch : IDisposable
     private readonly object _watchLock = new();
     private List<IDisposable> _watches = [];
     private bool _disposed;
-    private int _checking;
+    private int _checksAsked; // looks asked for since the running one began; 0 when none runs
 
     public FileWatch(IEnumerable<string> paths, TimeProvider time, Action changed, IFileChangeNotifier? notifier = null)
     {
@@ -102,12 +102,18 @@ internal sealed class FileWatch : IDisposable
         return directory ?? "/";
     }
 
-    /// <summary>Looks at the files now; calls back once if any changed since the last look.</summary>
+    /// <summary>
+    /// Looks at the files now; calls back once if any changed since the last look. A call that arrives while a
+    /// look runs (a notifier event during the callback, or a timer tick) is not dropped: the running look goes
+    /// round again, so a change made after it read a file's stamp is still reported, without two looks at once.
+    /// </summary>
     internal void Check()
     {
-        if (Interlocked.Exchange(ref _checking, 1) == 1) return; // the previous check is still running
-        try
+        if (Interlocked.Increment(ref _checksAsked) != 1) return; // the running look will go round again
+        int asked;
+        do
         {
+            asked = Volatile.Read(ref _checksAsked);
             bool changed = false;
             for (int i = 0; i < _paths.Length; i++)
             {
@@ -116,12 +122,17 @@ internal sealed class FileWatch : IDisposable
                 _stamps[i] = now;
                 changed = true;
             }
-            if (changed) _changed();
+            try
+            {
+                if (changed) _changed();
+            }
+            catch
+            {
+                Volatile.Write(ref _checksAsked, 0); // the next event starts a fresh look
+                throw;
+            }
         }
-        finally
-        {
-            Volatile.Write(ref _checking, 0);
-        }
+        while (Interlocked.Add(ref _checksAsked, -asked) != 0);
     }
 
     private static Stamp StampOf(string path)

@@ -16,7 +16,8 @@ namespace Sluice.Core.Stack;
 ///    from the address the app asked (whatever resolver it thought it was talking to) and written to the TUN;
 /// 2. TCP: the relay hands over the accepted socket; a <see cref="DnsStreamSession"/> answers its messages.
 /// The querying process is resolved only if a DNS rule asks for it.
-/// A UDP query that has to wait for an upstream holds two pooled buffers until it is answered; at most
+/// A UDP query answered at once (<see cref="DnsServer.TryAnswerAtOnce"/>: a cache hit, hosts, a rule's answer) costs
+/// nothing more. One that has to wait for an upstream holds a copy of the query and a 64 KiB answer buffer (pooled) until it is answered; at most
 /// <see cref="EngineLimits.PendingDnsPerOwner"/> per owner (<see cref="DnsQueryOwner"/>: the socket's uid, else the
 /// querying address) and <see cref="EngineLimits.PendingDnsTotal"/> in all wait at once. More are dropped and counted
 /// (a flood of random names cannot grow memory, nor take the other owners' share; apps retry), with a warning at
@@ -38,9 +39,9 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
     public long DroppedQueries => Interlocked.Read(ref _dropped);
 
     /// <summary>
-    /// Whose share a query of <paramref name="key"/> counts against (packet thread; once per UDP session). The socket's
-    /// uid from the kernel's socket table; a flow with no local socket found (or a lookup that failed) counts
-    /// against its source address.
+    /// Whose share a query of <paramref name="key"/> counts against (packet thread; once per UDP session, at its first
+    /// query that has to wait for an upstream). The socket's uid from the kernel's socket table; a flow with no local
+    /// socket found (or a lookup that failed) counts against its source address.
     /// </summary>
     public DnsQueryOwner OwnerOf(in FlowKey key)
     {
@@ -80,36 +81,57 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
     }
 
-    // The packet thread's buffers. A query that has to wait for an upstream keeps the pair it was
-    // given (the server may write into them later) and the packet thread takes a fresh pair.
-    private byte[] _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
-    private byte[] _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
+    // The answer packet's buffer: any IP packet fits (the server keeps a UDP answer within 65535 − header), and 64 KiB
+    // exactly is the pool's 64 KiB bucket (48 + 65535 took the 128 KiB one, on the large object heap: the soak's DNS floods
+    // raised the RSS by that, and it came back only at a full collection).
+    private const int PacketBufferSize = 65536;
+
+    // The packet thread's buffers. A query that has to wait for an upstream takes a copy of the query of its own size
+    // and the answer buffer (the server writes into them later); the packet thread takes a fresh answer buffer.
+    private readonly byte[] _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
+    private byte[] _inlinePacket = ArrayPool<byte>.Shared.Rent(PacketBufferSize);
 
     /// <summary>
-    /// Answers one hijacked UDP query (packet thread). A cache hit completes synchronously and is
-    /// answered right here without allocating; a query that needs an upstream finishes off-thread.
+    /// Answers one hijacked UDP query (packet thread). A cache hit is answered right here without allocating;
+    /// a query that needs an upstream is counted against its owner's share (<paramref name="owner"/>, the session's:
+    /// looked up at the first such query and kept) and finishes off-thread.
     /// </summary>
-    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier, DnsQueryOwner owner)
+    public void OnUdpQuery(in FlowKey key, ReadOnlySpan<byte> payload, DnsQuerier querier, ref DnsQueryOwner? owner)
     {
-        // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
-        if (!TryReserve(owner)) return;
         int header = PacketBuilder.IpUdpHeaderLength(key.IsV4);
-        byte[] query = _inlineQuery, packet = _inlinePacket;
+        // A session whose owner is known and at its limit is refused before the query is even parsed, so a flood from
+        // one socket costs a lock and a counter per datagram (its cache hits wait with the rest until a slot frees).
+        if (owner is { } known && !TryReserve(known, reserve: false)) return;
+        byte[] packet = _inlinePacket;
+        var answer = packet.AsMemory(header, PacketBufferSize - header);
+        payload.CopyTo(_inlineQuery);
+        if (server.TryAnswerAtOnce(_inlineQuery.AsMemory(0, payload.Length), answer, querier, 65535 - header, out int length))
+        {
+            WriteAnswer(key, packet, length);
+            return;
+        }
+        // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
+        owner ??= OwnerOf(key);
+        if (!TryReserve(owner.Value, reserve: true)) return;
+        byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length); // a few dozen bytes, not 64 KiB, while it waits
         payload.CopyTo(query);
-        var pending = server.HandleAsync(query.AsMemory(0, payload.Length), packet.AsMemory(header, MaxMessage), querier, 65535 - header, _stop.Token);
+        var pending = server.HandleAsync(query.AsMemory(0, payload.Length), answer, querier, 65535 - header, _stop.Token);
         if (pending.IsCompletedSuccessfully)
         {
-            Release(owner);
+            Release(owner.Value);
+            ArrayPool<byte>.Shared.Return(query);
             WriteAnswer(key, packet, pending.Result);
             return;
         }
-        _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
-        _inlinePacket = ArrayPool<byte>.Shared.Rent(48 + MaxMessage);
-        _ = FinishAsync(pending, key, owner, query, packet);
+        _inlinePacket = ArrayPool<byte>.Shared.Rent(PacketBufferSize);
+        _ = FinishAsync(pending, key, owner.Value, query, packet);
     }
 
-    /// <summary>Counts a waiting query in, or refuses it when its owner or the total is at the limit.</summary>
-    private bool TryReserve(DnsQueryOwner owner)
+    /// <summary>
+    /// Counts a waiting query in (<paramref name="reserve"/>), or only checks there is room; refuses (counted, logged)
+    /// when its owner or the total is at the limit.
+    /// </summary>
+    private bool TryReserve(DnsQueryOwner owner, bool reserve)
     {
         int mine;
         lock (_pendingByOwner)
@@ -117,6 +139,7 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
             mine = _pendingByOwner.GetValueOrDefault(owner);
             if (mine < limits.PendingDnsPerOwner && _pendingTotal < limits.PendingDnsTotal)
             {
+                if (!reserve) return true;
                 _pendingByOwner[owner] = mine + 1;
                 _pendingTotal++;
                 return true;

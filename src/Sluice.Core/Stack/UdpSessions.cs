@@ -48,7 +48,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
         session.LastActive = time.Milliseconds();
         if (session.Choice.Kind == LaneKind.Reject) Refusals.Unreachable(tun, scratch, packet);
         else if (session.UdpRefused) Refusals.PortUnreachable(tun, scratch, packet);
-        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!, session.DnsOwner);
+        else if (session.Choice.Kind == LaneKind.HijackDns) dns?.OnUdpQuery(key, payload, session.Querier!, ref session.DnsOwner);
         else if (session.Channel is { } channel)
         {
             channel.Send(payload);
@@ -83,8 +83,7 @@ internal sealed partial class UdpSessions(ITunDevice tun, FlowAdmission admissio
             // One querier per session: later queries of this flow allocate nothing for it.
             session.Querier = DnsHijack.QuerierFor(flow);
             if (dns is null) return;
-            session.DnsOwner = dns.OwnerOf(key);
-            dns.OnUdpQuery(key, payload, session.Querier, session.DnsOwner);
+            dns.OnUdpQuery(key, payload, session.Querier, ref session.DnsOwner);
             return;
         }
         if (choice.Kind == LaneKind.Outbound && !choice.Outbound!.CarriesUdp)
@@ -232,8 +231,11 @@ internal sealed class UdpSession(FlowKey key, LaneChoice choice, long now) : IDi
     /// <summary>For a hijack-dns session: who asks, built once.</summary>
     public Dns.DnsQuerier? Querier { get; set; }
 
-    /// <summary>For a hijack-dns session: whose share of the queries waiting for an upstream it uses, found once.</summary>
-    public DnsQueryOwner DnsOwner { get; set; }
+    /// <summary>
+    /// For a hijack-dns session: whose share of the queries waiting for an upstream it uses; looked up (packet thread)
+    /// at its first query that needs an upstream, null until then (a session answered from the cache never asks).
+    /// </summary>
+    public DnsQueryOwner? DnsOwner;
 
     public FlowKey Key { get; } = key;
 

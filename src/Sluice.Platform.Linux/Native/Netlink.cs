@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Sluice.Platform.Linux.Native;
 
-/// <summary>Netlink socket calls and the sock_diag wire constants (linux/netlink.h, linux/inet_diag.h).</summary>
+/// <summary>Netlink socket calls, the nlmsghdr constants and the sock_diag wire constants (linux/netlink.h, linux/inet_diag.h).</summary>
 internal static unsafe partial class Netlink
 {
     private const string Lib = "libc";
@@ -17,8 +17,8 @@ internal static unsafe partial class Netlink
     public const ushort NLMSG_ERROR = 2;
     public const ushort NLMSG_DONE = 3;
     public const ushort SOCK_DIAG_BY_FAMILY = 20;
-    public const ushort NLM_F_REQUEST = 0x1;
-    public const ushort NLM_F_DUMP = 0x300;
+    // nlmsghdr flags (linux/netlink.h).
+    public const ushort NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400, NLM_F_DUMP = 0x300;
 
     public const int NlMsgHeaderSize = 16;
 
@@ -33,6 +33,7 @@ internal static unsafe partial class Netlink
     public const int SockIdDport = 2;
     public const int SockIdSrc = 4;
     public const int SockIdDst = 20;
+    public const int SockIdCookie = 40;
 
     // Offsets inside inet_diag_msg.
     public const int MsgFamily = 0;

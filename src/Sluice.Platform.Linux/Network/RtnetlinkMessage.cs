@@ -28,7 +28,9 @@ public sealed record RtnetlinkEvent(string Kind, bool Added, int InterfaceIndex,
 /// </summary>
 public static class RtnetlinkMessage
 {
-    public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, RTM_DELROUTE = 25;
+    /// <summary>rtnetlink message types (linux/rtnetlink.h), for the requests too.</summary>
+    public const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, RTM_DELROUTE = 25,
+        RTM_GETROUTE = 26, RTM_NEWRULE = 32, RTM_DELRULE = 33;
     private const ushort IFLA_IFNAME = 3, IFA_ADDRESS = 1, IFA_LOCAL = 2, RTA_DST = 1, RTA_OIF = 4, RTA_TABLE = 15;
     private const uint RTM_F_CLONED = 0x200;
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using Sluice.Core.Tun;
 using Sluice.Platform.Linux.Native;
+using static Sluice.Platform.Linux.Native.Netlink;
+using static Sluice.Platform.Linux.Network.RtnetlinkMessage;
 
 namespace Sluice.Platform.Linux.Network;
 
@@ -13,9 +15,7 @@ namespace Sluice.Platform.Linux.Network;
 /// </summary>
 public static class RtnetlinkRequest
 {
-    public const ushort RTM_NEWLINK = 16, RTM_NEWADDR = 20, RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTM_GETROUTE = 26;
-    public const ushort RTM_NEWRULE = 32, RTM_DELRULE = 33;
-    public const ushort NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400, NLM_F_DUMP = 0x300;
+    // Message types are RtnetlinkMessage's, header flags Netlink's: one definition each.
     public const byte AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10;
 
     // ifinfomsg / link attributes.

@@ -60,6 +60,32 @@ public sealed class FileReloadTests : IDisposable
     }
 
     [Fact]
+    public void FileWatch_ReportsAChangeMadeWhileTheCallbackOfAnEarlierOneRuns()
+    {
+        // An inotify event that arrives while the previous look is still in its callback must not be lost:
+        // with a notifier there is no later poll that would find the change.
+        string file = PathOf("watched");
+        Write(file, "one");
+        int calls = 0;
+        FileWatch? watch = null;
+        watch = new FileWatch([file], _clock, () =>
+        {
+            if (Interlocked.Increment(ref calls) != 1) return;
+            Write(file, "edited again while the first change is handled");
+            watch!.Check(); // the notifier's event for that edit, during this callback
+        });
+        using (watch)
+        {
+            Write(file, "one more");
+            watch.Check();
+            Assert.Equal(2, calls);
+
+            watch.Check();
+            Assert.Equal(2, calls); // nothing new: no third callback
+        }
+    }
+
+    [Fact]
     public async Task HostsServer_AnswersFromTheEditedFile_AfterTheNextPoll()
     {
         string hosts = PathOf("hosts");

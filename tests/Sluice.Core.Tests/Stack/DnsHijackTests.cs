@@ -79,19 +79,78 @@ public sealed class DnsHijackTests
         hijack.Stop();
     }
 
+    [Fact]
+    public async Task AQueryAnsweredFromTheCache_DoesNotLookUpTheQueryingSocketsOwner()
+    {
+        // Every query of a stub resolver comes from a new socket (a new flow): the owner lookup is a sock_diag exchange
+        // on the packet thread, needed only for a query that will wait for an upstream (its share decides).
+        await using var upstream = new DnsResponder(q => Msg.Response(q.Raw, Msg.A(q.Name, "192.0.2.8", 300)));
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("lan", upstream)] });
+        var tun = new ChannelTun();
+        var owners = new PortOwners(_ => 1001u);
+        var hijack = new DnsHijack(server, tun, new LogLines().CreateLogger("dns"), EngineLimits.Default, owners);
+
+        Ask(hijack, "172.19.0.1", "cached.example.test", 50000);
+        Assert.Equal(0, DnsRcode(tun.Take(TimeSpan.FromSeconds(10))));
+        Assert.Equal(1, owners.Lookups); // a miss: it waited for the upstream, in its owner's share
+
+        for (ushort port = 50001; port < 50011; port++) Ask(hijack, "172.19.0.1", "cached.example.test", port);
+        for (int i = 0; i < 10; i++) Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(tun.Take(TimeSpan.FromSeconds(10)).AsSpan(20 + 8 + 6)));
+        Assert.Equal(1, owners.Lookups);
+        Assert.Equal(1, upstream.Count);
+        Assert.Equal(11, server.Statistics.Queries); // each query counted once, whichever pass answered it
+
+        Ask(hijack, "172.19.0.1", "other.example.test", 50011);
+        Assert.Equal(0, DnsRcode(tun.Take(TimeSpan.FromSeconds(10))));
+        Assert.Equal(2, owners.Lookups);
+        hijack.Stop();
+    }
+
+    [Fact]
+    public async Task ASocketAtItsOwnersLimit_IsRefusedBeforeItsQueriesAreParsed_EvenACachedName()
+    {
+        // A flood from one socket (one session, its owner known after its first miss) must cost the packet thread a lock
+        // and a counter per datagram, not a parse, a rule match and a cache lookup: at its limit it is refused first.
+        await using var upstream = new DnsResponder(q => q.Name.EndsWith(".flood.test", StringComparison.Ordinal) ? null : Msg.Response(q.Raw, Msg.A(q.Name, "192.0.2.9", 300)));
+        var clock = new FakeClock();
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("lan", upstream)] }, clock);
+        var tun = new ChannelTun();
+        var hijack = new DnsHijack(server, tun, new LogLines().CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerOwner = 3, PendingDnsTotal = 10 }, new PortOwners(_ => 1001u), clock);
+        Ask(hijack, "172.19.0.1", "cached.example.test", 50000); // another socket of the same user caches the name
+        Assert.Equal(0, DnsRcode(tun.Take(TimeSpan.FromSeconds(10))));
+
+        var flooder = new FlowKey(IpProtocol.Udp, NetAddress.Parse("172.19.0.1"), 40000, Resolver, 53);
+        DnsQueryOwner? owner = null;
+        for (int i = 0; i < 5; i++) hijack.OnUdpQuery(flooder, Msg.Query($"f{i}.flood.test"), DnsKit.Tun, ref owner);
+        Assert.Equal(2, hijack.DroppedQueries); // 3 wait (the share), 2 refused
+        hijack.OnUdpQuery(flooder, Msg.Query("cached.example.test"), DnsKit.Tun, ref owner);
+        Assert.Equal(3, hijack.DroppedQueries);
+
+        // Another socket of the same user is not refused up front: its cached name is answered.
+        Ask(hijack, "172.19.0.1", "cached.example.test", 50001);
+        Assert.Equal(50001, BinaryPrimitives.ReadUInt16BigEndian(tun.Take(TimeSpan.FromSeconds(10)).AsSpan(20 + 2)));
+        hijack.Stop();
+    }
+
     private static void Ask(DnsHijack hijack, string client, string name, ushort port = 40000)
     {
         var key = new FlowKey(IpProtocol.Udp, NetAddress.Parse(client), port, Resolver, 53);
-        hijack.OnUdpQuery(key, Msg.Query(name), DnsKit.Tun, hijack.OwnerOf(key));
+        DnsQueryOwner? owner = null; // a new flow: its session has not looked its owner up yet
+        hijack.OnUdpQuery(key, Msg.Query(name), DnsKit.Tun, ref owner);
     }
 
-    /// <summary>A process lookup that knows only each socket's uid, by source port (null: no local socket).</summary>
+    /// <summary>A process lookup that knows only each socket's uid, by source port (null: no local socket); counts the lookups.</summary>
     private sealed class PortOwners(Func<ushort, uint?> uidOf) : IProcessLookup
     {
+        private int _lookups;
+
+        public int Lookups => Volatile.Read(ref _lookups);
+
         public ProcessInfo? Find(FlowKey flow) => uidOf(flow.SourcePort) is { } uid ? new ProcessInfo(uid, 0, null, null) : null;
 
         public bool TryFindSocketUid(FlowKey flow, out uint uid)
         {
+            Interlocked.Increment(ref _lookups);
             uid = uidOf(flow.SourcePort) ?? 0;
             return uidOf(flow.SourcePort) is not null;
         }

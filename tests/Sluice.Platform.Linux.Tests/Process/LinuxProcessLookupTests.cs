@@ -135,6 +135,62 @@ public class LinuxProcessLookupTests
     }
 
     [Fact]
+    public void UdpOwnerLookups_ReuseOneNetlinkSocketPerThread_AndAnswerForTheThreadsNamespace()
+    {
+        // The DNS hijack asks for the owner of every new DNS flow on the packet thread (issue 17): each lookup must not
+        // open and close a netlink socket, and a v4 miss must not cost a second request.
+        Preconditions.RequireRootAndTun();
+        var lookup = new LinuxProcessLookup();
+        using var bound = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        bound.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var flow = Flow(IpProtocol.Udp, bound.LocalEndPoint, new IPEndPoint(IPAddress.Parse("10.200.0.1"), 53));
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+        var miss = flow with { SourcePort = (ushort)port };
+
+        var result = new List<bool>();
+        HashSet<string> kept = [], keptAfter = [];
+        var thread = new Thread(() =>
+        {
+            var baseline = SockDiagSockets();
+            result.Add(lookup.TryFindSocketUid(flow, out _)); // opens this thread's socket, and keeps it
+            kept = SockDiagSockets();
+            kept.ExceptWith(baseline);
+            for (int i = 0; i < 200; i++)
+            {
+                result.Add(lookup.TryFindSocketUid(flow, out uint uid) && uid == 0);
+                result.Add(!lookup.TryFindSocketUid(miss, out _));
+            }
+            keptAfter = SockDiagSockets();
+            keptAfter.ExceptWith(baseline);
+        });
+        thread.Start();
+        thread.Join();
+        Assert.All(result, Assert.True);
+        Assert.True(kept.Count == 1, $"after a lookup the thread keeps {kept.Count} sock_diag sockets open, not 1");
+        Assert.Equal(kept, keptAfter); // the same socket served the 400 lookups after it
+
+        // Another namespace's thread has a socket of its own: this namespace's port is not found from there.
+        using var ns = new TestNamespace();
+        Assert.False(ns.Run(() => lookup.TryFindSocketUid(flow, out _)), "a lookup from another namespace's thread saw this namespace's socket");
+        Assert.True(lookup.TryFindSocketUid(flow, out _));
+    }
+
+    /// <summary>The inodes of this process's open NETLINK_SOCK_DIAG sockets (protocol 4 in /proc/net/netlink).</summary>
+    private static HashSet<string> SockDiagSockets()
+    {
+        var inodes = File.ReadLines("/proc/self/net/netlink").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 9 && f[1] == "4").Select(f => f[^1]).ToHashSet(StringComparer.Ordinal);
+        return Directory.GetFiles("/proc/self/fd").Select(Libc.ReadLink)
+            .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal) && inodes.Contains(target[8..^1]))
+            .Select(target => target![8..^1]).ToHashSet(StringComparer.Ordinal);
+    }
+
+    [Fact]
     public void ConcurrentLookups_AllFindTheProcess()
     {
         Preconditions.RequireRootAndTun();

@@ -30,6 +30,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
     private readonly WireGuardEndpointOptions _options;
     private readonly ISocketFactory _sockets;
+    private readonly PacketCipherFactory? _packetCiphers;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly NetAddress? _tunnelV4;
@@ -49,9 +50,11 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private volatile bool _drainPending;
     private readonly ManualResetEventSlim _timerWake = new(false, spinCount: 0); // no spinning before each sleep: an idle wake-up is one context switch
 
-    public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger, TimeProvider? time = null)
+    /// <param name="packetCiphers">The transport AEAD (<see cref="EnginePlatform.PacketCiphers"/>); null: the runtime's.</param>
+    public WireGuardEndpoint(WireGuardEndpointOptions options, ISocketFactory sockets, ILogger logger, TimeProvider? time = null, PacketCipherFactory? packetCiphers = null)
     {
         _options = options;
+        _packetCiphers = packetCiphers;
         _time = time ?? TimeProvider.System;
         _sockets = sockets;
         _logger = logger;
@@ -86,7 +89,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 peer.PreSharedKey is null ? null : WireGuardKeys.ParseKey(peer.PreSharedKey, $"{Tag} peer {i} pre_shared_key"),
                 endpoint, peer.AllowedIps, peer.PersistentKeepalive, name));
         }
-        _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, _time);
+        _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, _time, _packetCiphers);
         _device.TimerArmedEarlier += () => _timerWake.Set();
         _device.HandshakeCompleted += peer =>
         {

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Sluice.Core.Outbounds.WireGuard;
 
 /// <summary>
@@ -11,23 +9,25 @@ namespace Sluice.Core.Outbounds.WireGuard;
 /// </summary>
 internal sealed class Keypair : IDisposable
 {
-    private readonly ChaCha20Poly1305 _send;
-    private readonly ChaCha20Poly1305 _receive;
+    private readonly IPacketCipher _send;
+    private readonly IPacketCipher _receive;
     private readonly Lock _sendLock = new();
     private readonly Lock _receiveLock = new();
     private readonly ReplayWindow _replay = new();
     private ulong _nextSendCounter;
     private bool _disposed;
 
-    public Keypair(WireGuardPeer peer, uint localIndex, uint remoteIndex, bool isInitiator, long createdAt, ReadOnlySpan<byte> sendKey, ReadOnlySpan<byte> receiveKey)
+    public Keypair(WireGuardPeer peer, uint localIndex, uint remoteIndex, bool isInitiator, long createdAt, ReadOnlySpan<byte> sendKey, ReadOnlySpan<byte> receiveKey,
+        PacketCipherFactory? ciphers = null)
     {
         Peer = peer;
         LocalIndex = localIndex;
         RemoteIndex = remoteIndex;
         IsInitiator = isInitiator;
         CreatedAt = createdAt;
-        _send = new ChaCha20Poly1305(sendKey);
-        _receive = new ChaCha20Poly1305(receiveKey);
+        ciphers ??= RuntimePacketCipher.Factory;
+        _send = ciphers(sendKey);
+        _receive = ciphers(receiveKey);
     }
 
     public WireGuardPeer Peer { get; }
@@ -67,7 +67,7 @@ internal sealed class Keypair : IDisposable
         lock (_sendLock)
         {
             if (_disposed) return false;
-            _send.Encrypt(nonce, data, data, tag);
+            _send.Seal(nonce, data, tag);
             return true;
         }
     }
@@ -83,14 +83,7 @@ internal sealed class Keypair : IDisposable
         lock (_receiveLock)
         {
             if (_disposed || !_replay.MightAccept(counter, WireGuardLimits.RejectAfterMessages)) return false;
-            try
-            {
-                _receive.Decrypt(nonce, data, tag, data);
-            }
-            catch (AuthenticationTagMismatchException)
-            {
-                return false;
-            }
+            if (!_receive.Open(nonce, data, tag)) return false;
             return _replay.TryAccept(counter, WireGuardLimits.RejectAfterMessages);
         }
     }

@@ -35,13 +35,18 @@ public sealed partial class WireGuardDevice
     private readonly SourceRateLimiter _rateLimiter = new();
     private int _tickStart;
 
-    public WireGuardDevice(ReadOnlySpan<byte> privateKey, IEnumerable<WireGuardPeerConfig> peers, TimeProvider time)
+    /// <summary>Makes each new keypair's ciphers.</summary>
+    internal PacketCipherFactory PacketCiphers { get; }
+
+    /// <param name="packetCiphers">The transport AEAD; null: the runtime's ChaCha20Poly1305.</param>
+    public WireGuardDevice(ReadOnlySpan<byte> privateKey, IEnumerable<WireGuardPeerConfig> peers, TimeProvider time, PacketCipherFactory? packetCiphers = null)
     {
         ArgumentNullException.ThrowIfNull(peers);
         ArgumentNullException.ThrowIfNull(time);
         if (privateKey.Length != WireGuardKeys.KeySize)
             throw new ArgumentException($"the WireGuard private key is {privateKey.Length} bytes; it must be {WireGuardKeys.KeySize} (base64 of 32 bytes, as `wg genkey` prints)", nameof(privateKey));
         _time = time;
+        PacketCiphers = packetCiphers ?? RuntimePacketCipher.Factory;
         Identity = new StaticIdentity(privateKey.ToArray(), WireGuardKeys.PublicKeyOf(privateKey));
         _cookies = new CookieChecker(Identity.PublicKey);
 

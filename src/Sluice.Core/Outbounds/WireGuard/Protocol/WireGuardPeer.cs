@@ -144,7 +144,7 @@ public sealed partial class WireGuardPeer
         uint localIndex = Handshake.LocalIndex;
         uint remoteIndex = Handshake.RemoteIndex;
         Handshake.DeriveTransportKeys(initiator, sendKey, receiveKey);
-        var keypair = new Keypair(this, localIndex, remoteIndex, initiator, now, sendKey, receiveKey);
+        var keypair = new Keypair(this, localIndex, remoteIndex, initiator, now, sendKey, receiveKey, _device.PacketCiphers);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(sendKey);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(receiveKey);
         _device.ClaimIndex(localIndex, keypair);
