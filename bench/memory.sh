@@ -24,6 +24,9 @@ CONFIG='{"log": {"level": "info"}, "inbounds": [{"type": "tun", "address": ["172
 bench_start_sluice "$CONFIG"
 sleep "$SETTLE"
 idle=$(rss_mib "$SLUICE_PID")
+# Where the resident memory is (GC heap, malloc arenas, stacks, the executable's pages, ...) and the peak so far.
+breakdown() { echo "  $1: $(python3 "$ROOT/bench/tools/rss-breakdown.py" "$SLUICE_PID" "$(basename "${SLUICE[-1]}")"), peak so far $(peak_rss_mib "$SLUICE_PID")"; }
+breakdown idle
 
 # hold KIND PORT N: opens N flows (tcp) or sessions (udp), waits SETTLE s, prints RSS, closes them.
 hold() {
@@ -36,6 +39,7 @@ hold() {
   grep -q open "$fifo.out" || { echo "netbench $1 failed: $(cat "$fifo.out")" >&2; exit 1; }
   sleep "$SETTLE"
   rss=$(rss_mib "$SLUICE_PID")
+  breakdown "$1 $2 × $3" >&2
   exec 9>&-
   wait "$pid" 2>/dev/null || true
   sleep 2
@@ -49,6 +53,7 @@ echo "shadowsocks lane: RSS $before MiB → $tcp_ss MiB with $FLOWS idle TCP flo
 before=$(rss_mib "$SLUICE_PID"); udp=$(hold udp 7000 "$SESSIONS")
 echo "direct lane: RSS $before MiB → $udp MiB with $SESSIONS UDP sessions opened"
 peak=$(peak_rss_mib "$SLUICE_PID")
+breakdown end
 bench_stop_sluice
 verdict() { awk -v a="$1" -v b="$2" 'BEGIN {print (a <= b ? "met" : "unmet")}'; }
 echo "memory: idle $idle MiB (target ≤ 30: $(verdict "$idle" 30)), peak $peak MiB (target ≤ 45: $(verdict "$peak" 45))"

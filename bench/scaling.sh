@@ -6,10 +6,14 @@
 # veth for the direct lane, wireguard-go ↔ wireguard-go for WireGuard (none for Shadowsocks).
 # Writes bench/results/scaling-DATE.tsv and, when python3 has matplotlib (Debian python3-matplotlib),
 # bench/results/scaling-DATE.png (bench/plot-scaling.py).   bench/scaling.sh [SECONDS] [COUNTS]
+# LANES (default "bare wireguard-go direct wireguard shadowsocks") picks the lanes, e.g. LANES=shadowsocks
+# bench/scaling.sh 3 1000 for the one point.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${1:-3}
 COUNTS=${2:-1 10 100 1000}
+LANES=${LANES:-bare wireguard-go direct wireguard shadowsocks}
+lane() { [[ " $LANES " == *" $1 "* ]]; }
 bench_wireguard_router
 bench_netbench
 bench_netbench_server "$ROUTER" 7000
@@ -36,7 +40,11 @@ point() {
   [ -n "$pid" ] && read -r _ c0 _ _ _ < <(proc_counters "$pid")
   # A point that fails (a peer resetting streams) is recorded as 0 with its error, and the curve goes on.
   g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
-    || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0; }
+    || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0
+         # what the engine and ss-server said about it (the last lines that are not routine)
+         for log in sluice.log ss-server.log; do
+           [ -f "$BENCH_DIR/$log" ] && grep -aiE 'warn|fail|error|reset|too many|refused' "$BENCH_DIR/$log" | tail -5 | sed "s/^/  $log: /" >&2
+         done; }
   if [ -n "$pid" ]; then
     read -r _ c1 _ _ _ < <(proc_counters "$pid")
     # CPU over the ramp-up second too, so divide by the whole time the streams ran.
@@ -48,15 +56,19 @@ point() {
   sleep 1  # let the last streams' sockets close before the next point
 }
 
-for n in $COUNTS; do point "bare veth" "$SERVER_V4" 7000 "$n"; done
-start_wg_client
-for n in $COUNTS; do point "wireguard-go" 10.66.0.1 7000 "$n" "$WGC_PID"; done
-stop_wg_client
+if lane bare; then for n in $COUNTS; do point "bare veth" "$SERVER_V4" 7000 "$n"; done; fi
+if lane wireguard-go; then
+  start_wg_client
+  for n in $COUNTS; do point "wireguard-go" 10.66.0.1 7000 "$n" "$WGC_PID"; done
+  stop_wg_client
+fi
 bench_start_sluice "$CONFIG"
-for n in $COUNTS; do point "sluice direct" "$SERVER_V4" 7000 "$n" "$SLUICE_PID"; done
-for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
-for n in $COUNTS; do point "sluice wireguard" 10.66.0.1 7000 "$n" "$SLUICE_PID"; done
-for n in $COUNTS; do point "sluice shadowsocks" "$SERVER_V4" 7100 "$n" "$SLUICE_PID"; done
+if lane direct; then for n in $COUNTS; do point "sluice direct" "$SERVER_V4" 7000 "$n" "$SLUICE_PID"; done; fi
+if lane wireguard; then
+  for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
+  for n in $COUNTS; do point "sluice wireguard" 10.66.0.1 7000 "$n" "$SLUICE_PID"; done
+fi
+if lane shadowsocks; then for n in $COUNTS; do point "sluice shadowsocks" "$SERVER_V4" 7100 "$n" "$SLUICE_PID"; done; fi
 echo "sluice peak RSS over the whole curve: $(peak_rss_mib "$SLUICE_PID") MiB"
 bench_stop_sluice
 echo "table: $OUT"

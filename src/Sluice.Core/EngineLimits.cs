@@ -70,6 +70,18 @@ public sealed record EngineLimits
     public int PendingDnsTotal { get; init; } = 512;
 
     /// <summary>
+    /// Flows that must have closed since the most that were live at once, with at most half of that mark still live,
+    /// before the engine gives the burst's memory back (<see cref="Monitoring.MemoryTrimmer"/>: one compacting full
+    /// collection and the native allocator's trim, <see cref="TrimDelay"/> later); default 256. Lower trims after
+    /// smaller bursts (each trim blocks the engine for a few milliseconds, and the next burst pays its page faults again);
+    /// 0 never trims, and the peak RSS becomes the sum of the bursts' leftovers.
+    /// </summary>
+    public int TrimAfterClosedFlows { get; init; } = 256;
+
+    /// <summary>How long after a burst's end was seen its memory is given back: 1 s (the rest of the burst closes meanwhile; also the shortest time between two trims).</summary>
+    public TimeSpan TrimDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Bytes of a config file the daemon or <c>sluice run</c> reads: 16 MiB. The JSON is parsed whole; a config
     /// with inline rules for 100,000 domains is about 4 MiB, so 16 MiB leaves room and still bounds what a
     /// path named over the API makes the root daemon hold.

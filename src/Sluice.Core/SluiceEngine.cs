@@ -40,6 +40,9 @@ public sealed record EnginePlatform(
 
     /// <summary>The clock of every timer and sweep of the engine; a test passes a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Gives the native allocator's free pages back to the OS after a burst of flows (<see cref="MemoryTrimmer"/>); null: only the GC's are.</summary>
+    public Action? TrimNativeMemory { get; init; }
 }
 
 /// <summary>
@@ -89,6 +92,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Subscriptions.SubscriptionWatchers? _subscriptions;
     private RuleSetLibrary? _ruleSets;
     private State.CacheFile? _cache;
+    private MemoryTrimmer? _trimmer;
 
     /// <param name="limits">Timeouts, table and buffer sizes of the data path; default <see cref="EngineLimits.Default"/>.</param>
     public SluiceEngine(SluiceConfig config, EnginePlatform platform, ILoggerFactory logs, EngineLimits? limits = null)
@@ -166,6 +170,8 @@ public sealed partial class SluiceEngine : IDisposable
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
         _stages.Start("dns-direct", () => { }, directForDns.Dispose);
+        _stages.Start("memory trim", () => _trimmer = new MemoryTrimmer(Connections, _limits, _time, _platform.TrimNativeMemory),
+            () => { _trimmer?.Dispose(); _trimmer = null; });
         // Rules compile against rule-set handles and the Clash mode; the sets are loaded once outbounds exist.
         _stages.Start("cache file", () =>
         {

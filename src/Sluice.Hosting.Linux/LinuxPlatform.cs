@@ -31,5 +31,6 @@ internal static class LinuxPlatform
         FileChanges = () => new LinuxFileChangeNotifier(),
         PacketCiphers = OpenSslPacketCipher.Factory,
         Time = TimeProvider.System,
+        TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
     };
 }

@@ -194,6 +194,7 @@ internal sealed partial class EmbeddedEngine
         {
             PacketCiphers = Sluice.Platform.Linux.Crypto.OpenSslPacketCipher.Factory,
             Time = TimeProvider.System,
+            TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
         };
     }
 

@@ -47,7 +47,7 @@ public sealed class EngineStagesTests
 
         Assert.Equal("tun", error.Stage);
         Assert.Equal("/dev/net/tun: no such device (engine start, stage \"tun\")", error.Message);
-        Assert.Equal(new[] { "stale routes", "dns inbounds", "mixed inbounds", "rules", "subscriptions", "outbounds", "dns server", "file changes", "rule sets", "cache file", "dns-direct" }, stopped);
+        Assert.Equal(new[] { "stale routes", "dns inbounds", "mixed inbounds", "rules", "subscriptions", "outbounds", "dns server", "file changes", "rule sets", "cache file", "memory trim", "dns-direct" }, stopped);
         Assert.Empty(engine.Stages.Started);
     }
 
