@@ -9,8 +9,8 @@ namespace Sluice.Platform.Linux.Crypto;
 /// once, then per packet only the nonce, one update, final and the tag. The runtime's ChaCha20Poly1305 calls the same
 /// library but clears the thread's error queue around each call, counts handle references and throws per forged
 /// packet; on a WireGuard lane that wrapping cost about as much as the cipher (perf of two Sluice ends: libcrypto 37 %
-/// of the samples, ERR_clear_error alone 7 %). Falls back (<see cref="Factory"/> null) when libcrypto.so.3 cannot be
-/// loaded or does not give the runtime's answer on a self-test.
+/// of the samples, ERR_clear_error alone 7 %). Falls back when libcrypto.so.3 cannot be
+/// loaded or does not give the runtime's answer on a self-test (then it makes the runtime's).
 /// </summary>
 public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
 {
@@ -38,8 +38,17 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
 
     ~OpenSslPacketCipher() => Free();
 
-    /// <summary>Makes libcrypto ciphers; null when libcrypto.so.3 is missing or disagrees with the runtime (then the runtime's is used).</summary>
-    public static PacketCipherFactory? Factory { get; } = Probe();
+    private static readonly Lazy<bool> s_usable = new(Probe);
+
+    /// <summary>
+    /// Makes libcrypto ciphers, or the runtime's where libcrypto.so.3 is missing or disagrees with the runtime on the
+    /// self-test. libcrypto is loaded and tested at the first keypair, not before: an idle engine has not handshaken
+    /// yet and should not map the library (3–4 MiB resident once initialised).
+    /// </summary>
+    public static readonly PacketCipherFactory Factory = key => s_usable.Value ? new OpenSslPacketCipher(key) : RuntimePacketCipher.Factory(key);
+
+    /// <summary>True when <see cref="Factory"/> makes libcrypto ciphers (loads and tests libcrypto on first use).</summary>
+    public static bool Usable => s_usable.Value;
 
     public void Seal(ReadOnlySpan<byte> nonce, Span<byte> data, Span<byte> tag)
     {
@@ -96,9 +105,9 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
     }
 
     /// <summary>Loads libcrypto and checks a seal and an open against the runtime's ChaCha20Poly1305, and that a changed tag is refused.</summary>
-    private static PacketCipherFactory? Probe()
+    private static bool Probe()
     {
-        if (!ChaCha20Poly1305.IsSupported || !NativeLibrary.TryLoad(Lib, out _)) return null;
+        if (!ChaCha20Poly1305.IsSupported || !NativeLibrary.TryLoad(Lib, out _)) return false;
         try
         {
             Span<byte> key = stackalloc byte[KeySize], nonce = stackalloc byte[NonceSize];
@@ -112,15 +121,14 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
             plain.CopyTo(ours);
             cipher.Seal(nonce, ours, ourTag);
             runtime.Encrypt(nonce, plain, theirs, theirTag);
-            if (!ours.SequenceEqual(theirs) || !ourTag.SequenceEqual(theirTag)) return null;
-            if (!cipher.Open(nonce, ours, ourTag) || !ours.SequenceEqual(plain)) return null;
+            if (!ours.SequenceEqual(theirs) || !ourTag.SequenceEqual(theirTag)) return false;
+            if (!cipher.Open(nonce, ours, ourTag) || !ours.SequenceEqual(plain)) return false;
             theirTag[0] ^= 1;
-            if (cipher.Open(nonce, theirs, theirTag)) return null;
-            return key => new OpenSslPacketCipher(key);
+            return !cipher.Open(nonce, theirs, theirTag);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CryptographicException)
         {
-            return null;
+            return false;
         }
     }
 

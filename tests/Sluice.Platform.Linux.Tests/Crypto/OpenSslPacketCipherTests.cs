@@ -9,8 +9,10 @@ public sealed class OpenSslPacketCipherTests
     [Fact]
     public void IsUsedOnThisMachine_NotSilentlyReplacedByTheFallback()
     {
-        // Debian 12 ships libcrypto.so.3 (libssl3); a null factory here would mean every engine fell back unnoticed.
-        Assert.NotNull(OpenSslPacketCipher.Factory);
+        // Debian 12 ships libcrypto.so.3 (libssl3); the runtime's cipher here would mean every engine fell back unnoticed.
+        Assert.True(OpenSslPacketCipher.Usable);
+        using var cipher = OpenSslPacketCipher.Factory(new byte[32]);
+        Assert.IsType<OpenSslPacketCipher>(cipher);
     }
 
     [Theory]
@@ -26,7 +28,7 @@ public sealed class OpenSslPacketCipherTests
     {
         var (key, nonce, plain) = Random(length);
         using var runtime = new ChaCha20Poly1305(key);
-        using var cipher = OpenSslPacketCipher.Factory!(key);
+        using var cipher = OpenSslPacketCipher.Factory(key);
 
         var ours = (byte[])plain.Clone();
         var ourTag = new byte[16];
@@ -45,8 +47,8 @@ public sealed class OpenSslPacketCipherTests
     public void OneContext_SealsAndOpensManyPacketsInTurn_EachWithItsOwnNonce()
     {
         var (key, _, _) = Random(0);
-        using var sender = OpenSslPacketCipher.Factory!(key);
-        using var receiver = OpenSslPacketCipher.Factory!(key);
+        using var sender = OpenSslPacketCipher.Factory(key);
+        using var receiver = OpenSslPacketCipher.Factory(key);
         using var runtime = new ChaCha20Poly1305(key);
         var nonce = new byte[12];
         for (ulong counter = 0; counter < 200; counter++)
@@ -68,7 +70,7 @@ public sealed class OpenSslPacketCipherTests
     public void RefusesAChangedTagCiphertextOrNonce_AndLeavesNoPlaintext()
     {
         var (key, nonce, plain) = Random(300);
-        using var cipher = OpenSslPacketCipher.Factory!(key);
+        using var cipher = OpenSslPacketCipher.Factory(key);
         var packet = (byte[])plain.Clone();
         var tag = new byte[16];
         cipher.Seal(nonce, packet, tag);
@@ -97,7 +99,7 @@ public sealed class OpenSslPacketCipherTests
     public void ADisposedCipherRefusesWork_AndDisposingTwiceIsHarmless()
     {
         var (key, nonce, _) = Random(0);
-        var cipher = OpenSslPacketCipher.Factory!(key);
+        var cipher = OpenSslPacketCipher.Factory(key);
         cipher.Dispose();
         cipher.Dispose();
         Assert.Throws<ObjectDisposedException>(() => cipher.Seal(nonce, new byte[4], new byte[16]));

@@ -18,7 +18,7 @@ public interface IPacketCipher : IDisposable
 public delegate IPacketCipher PacketCipherFactory(ReadOnlySpan<byte> key);
 
 /// <summary>The runtime's ChaCha20Poly1305: works wherever .NET does; a platform may give a faster one (<see cref="EnginePlatform.PacketCiphers"/>).</summary>
-internal sealed class RuntimePacketCipher(ReadOnlySpan<byte> key) : IPacketCipher
+public sealed class RuntimePacketCipher(ReadOnlySpan<byte> key) : IPacketCipher
 {
     private readonly ChaCha20Poly1305 _aead = new(key);
 
