@@ -20,12 +20,7 @@ SLICES=3
 INFLIGHT=8
 bench_testbed
 bench_netbench
-ip netns exec "$ROUTER" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=10.200.0.1 \
-  --address=/bench.example/203.0.113.10 --local-ttl=3600 --pid-file="$BENCH_DIR/upstream.pid" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
-ip netns exec "$CLIENT" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.53 \
-  --server=10.200.0.1 --cache-size=10000 --pid-file="$BENCH_DIR/anchor.pid" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
+bench_dns_peers
 sleep 0.5
 CONFIG='{"log": {"level": "info"},
  "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "auto_route": true}],

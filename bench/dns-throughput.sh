@@ -16,12 +16,7 @@ RUNS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
 
 bench_testbed
-ip netns exec "$ROUTER" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=10.200.0.1 \
-  --address=/bench.example/203.0.113.10 --local-ttl=3600 --pid-file="$BENCH_DIR/upstream.pid" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
-ip netns exec "$CLIENT" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.53 \
-  --server=10.200.0.1 --cache-size=10000 --pid-file="$BENCH_DIR/anchor.pid" > /dev/null 2>&1 &
-BENCH_PIDS+=($!)
+bench_dns_peers
 for i in $(seq 0 999); do echo "name$i.bench.example A"; done > "$BENCH_DIR/queries"
 sleep 0.5
 

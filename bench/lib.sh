@@ -139,3 +139,15 @@ start_wg_client() {
   for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
 }
 stop_wg_client() { kill "$WGC_PID"; wait "$WGC_PID" 2>/dev/null || true; sleep 0.3; }
+
+# The DNS benchmarks' peers: the upstream, a dnsmasq in the router namespace answering *.bench.example with
+# 203.0.113.10 and a 1 h TTL (its own --address answers are TTL 0 by default, which no cache keeps), and the anchor,
+# a caching dnsmasq on 127.0.0.53 in the client namespace that forwards to it.
+bench_dns_peers() {
+  ip netns exec "$ROUTER" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=10.200.0.1 \
+    --address=/bench.example/203.0.113.10 --local-ttl=3600 --pid-file="$BENCH_DIR/upstream.pid" > /dev/null 2>&1 &
+  BENCH_PIDS+=($!)
+  ip netns exec "$CLIENT" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.53 \
+    --server=10.200.0.1 --cache-size=10000 --pid-file="$BENCH_DIR/anchor.pid" > /dev/null 2>&1 &
+  BENCH_PIDS+=($!)
+}

@@ -20,60 +20,7 @@ bench_testbed
 for ns in "$CLIENT" "$ROUTER"; do
   ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
 done
-cat > "$BENCH_DIR/peers.py" <<'PY'
-import socket, struct, sys, threading, time
-def serve(port, mib):
-    # port: sends MIB MiB of zeros per connection; port+1: sends one byte and closes (connections/s)
-    chunk = bytes(1 << 20)
-    # Both wait for one request byte first, as client-speaks-first protocols do (ss-local holds the
-    # request back until the client sends something, so a server-first test would time its wait).
-    def bulk(c):
-        try:
-            c.recv(1)
-            for _ in range(mib): c.sendall(chunk)
-        finally: c.close()
-    def tiny(c):
-        try: c.recv(1); c.sendall(b"x")
-        finally: c.close()
-    for p, h in ((port, bulk), (port + 1, tiny)):
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", p)); s.listen(1024)
-        threading.Thread(target=lambda s=s, h=h: [threading.Thread(target=h, args=(s.accept()[0],), daemon=True).start() for _ in iter(int, 1)], daemon=True).start()
-    print("ready", flush=True); threading.Event().wait()
-def socks(proxy_port, host, port):
-    c = socket.create_connection(("127.0.0.1", proxy_port))
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.sendall(b"\x05\x01\x00"); assert c.recv(2) == b"\x05\x00"
-    c.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(host) + struct.pack(">H", port))
-    r = b""
-    while len(r) < 10: r += c.recv(10 - len(r))
-    assert r[1] == 0, r
-    return c
-def throughput(proxy_port, host, port):
-    c = socks(proxy_port, host, port); buf = bytearray(1 << 20); total = 0; t = time.perf_counter()
-    c.sendall(b"g")
-    while True:
-        n = c.recv_into(buf)
-        if not n: break
-        total += n
-    print("%.3f" % (total * 8 / (time.perf_counter() - t) / 1e9))
-def connect_once(proxy_port, host, port):
-    c = socks(proxy_port, host, port); c.sendall(b"g"); assert c.recv(1) == b"x"; c.close()
-def conns(ports, host, port, count, slices):
-    # Sequential connections through each front in turn, `slices` slices each, so a burst of load
-    # from elsewhere on the machine hits both fronts alike; prints one rate per front.
-    spent = [0.0] * len(ports); per = max(1, count // slices)
-    for _ in range(slices):
-        for i, p in enumerate(ports):
-            t = time.perf_counter()
-            for _ in range(per): connect_once(p, host, port)
-            spent[i] += time.perf_counter() - t
-    print(" ".join("%.0f" % (per * slices / s) for s in spent))
-cmd = sys.argv[1]
-if cmd == "serve": serve(int(sys.argv[2]), int(sys.argv[3]))
-elif cmd == "throughput": throughput(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
-elif cmd == "conns": conns([int(p) for p in sys.argv[2].split(",")], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
-PY
+cp "$ROOT/bench/tools/proxy-peers.py" "$BENCH_DIR/peers.py"
 
 ip netns exec "$ROUTER" python3 "$BENCH_DIR/peers.py" serve 5201 "$MIB" > "$BENCH_DIR/peers.log" 2>&1 &
 BENCH_PIDS+=($!)
