@@ -52,8 +52,7 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
 
     public void Seal(ReadOnlySpan<byte> nonce, Span<byte> data, Span<byte> tag)
     {
-        if (nonce.Length != NonceSize || tag.Length != TagSize) throw new ArgumentException("ChaCha20-Poly1305 takes a 12-byte nonce and a 16-byte tag");
-        ObjectDisposedException.ThrowIf(_context == 0, this);
+        CheckUsable(nonce.Length, tag.Length);
         fixed (byte* n = nonce) fixed (byte* d = data) fixed (byte* t = tag)
         {
             int written;
@@ -68,8 +67,7 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
 
     public bool Open(ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag)
     {
-        if (nonce.Length != NonceSize || tag.Length != TagSize) throw new ArgumentException("ChaCha20-Poly1305 takes a 12-byte nonce and a 16-byte tag");
-        ObjectDisposedException.ThrowIf(_context == 0, this);
+        CheckUsable(nonce.Length, tag.Length);
         fixed (byte* n = nonce) fixed (byte* d = data) fixed (byte* t = tag)
         {
             int written;
@@ -83,6 +81,12 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
         CryptographicOperations.ZeroMemory(data);
         ERR_clear_error();
         return false;
+    }
+
+    private void CheckUsable(int nonceLength, int tagLength)
+    {
+        if (nonceLength != NonceSize || tagLength != TagSize) throw new ArgumentException("ChaCha20-Poly1305 takes a 12-byte nonce and a 16-byte tag");
+        ObjectDisposedException.ThrowIf(_context == 0, this);
     }
 
     public void Dispose()
