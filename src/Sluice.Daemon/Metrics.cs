@@ -17,20 +17,15 @@ internal static class Metrics
             Line(sb, "sluice_state", $"state=\"{state}\"", supervisor.State == state ? 1 : 0);
         var connections = engine?.Connections.Snapshot() ?? [];
         var totals = engine?.Connections.Totals() ?? (0, 0);
-        Help(sb, "sluice_connections", "gauge", "live flows");
-        Line(sb, "sluice_connections", null, connections.Count);
+        Single(sb, "sluice_connections", "gauge", "live flows", connections.Count);
         if (engine is not null)
         {
             var counters = engine.Counters;
-            Help(sb, "sluice_udp_sessions", "gauge", "UDP sessions (one per app 5-tuple, hijacked DNS included)");
-            Line(sb, "sluice_udp_sessions", null, counters.UdpSessions);
-            Help(sb, "sluice_tcp_nat_entries", "gauge", "TCP flows in the system-stack NAT table");
-            Line(sb, "sluice_tcp_nat_entries", null, counters.TcpNatEntries);
+            Single(sb, "sluice_udp_sessions", "gauge", "UDP sessions (one per app 5-tuple, hijacked DNS included)", counters.UdpSessions);
+            Single(sb, "sluice_tcp_nat_entries", "gauge", "TCP flows in the system-stack NAT table", counters.TcpNatEntries);
         }
-        Help(sb, "sluice_upload_bytes_total", "counter", "bytes from apps since the engine came up");
-        Line(sb, "sluice_upload_bytes_total", null, totals.Item1);
-        Help(sb, "sluice_download_bytes_total", "counter", "bytes to apps since the engine came up");
-        Line(sb, "sluice_download_bytes_total", null, totals.Item2);
+        Single(sb, "sluice_upload_bytes_total", "counter", "bytes from apps since the engine came up", totals.Item1);
+        Single(sb, "sluice_download_bytes_total", "counter", "bytes to apps since the engine came up", totals.Item2);
         Help(sb, "sluice_lane_connections", "gauge", "live flows per lane (outbound)");
         foreach (var lane in connections.GroupBy(c => c.Lane)) Line(sb, "sluice_lane_connections", $"lane=\"{Escape(lane.Key)}\"", lane.Count());
         if (supervisor.Meter is { } meter)
@@ -45,28 +40,28 @@ internal static class Metrics
         foreach (var wg in engine?.Outbounds.Values.OfType<WireGuardEndpoint>() ?? [])
             foreach (var peer in wg.Peers)
                 Line(sb, "sluice_wireguard_last_handshake_seconds", $"endpoint=\"{Escape(wg.Tag)}\",peer=\"{Escape(peer.Name)}\"", peer.LastHandshake?.ToUnixTimeSeconds() ?? 0);
-        Help(sb, "sluice_network_changes_total", "counter", "network changes seen by the netlink monitor");
-        Line(sb, "sluice_network_changes_total", null, supervisor.NetworkChanges);
-        Help(sb, "sluice_daemon_resident_memory_bytes", "gauge", "the daemon's working set");
-        Line(sb, "sluice_daemon_resident_memory_bytes", null, Environment.WorkingSet);
+        Single(sb, "sluice_network_changes_total", "counter", "network changes seen by the netlink monitor", supervisor.NetworkChanges);
+        Single(sb, "sluice_daemon_resident_memory_bytes", "gauge", "the daemon's working set", Environment.WorkingSet);
         // What of the resident set is the managed heap (the soak's RSS growth is told apart with these: bench/soak.sh).
         var gc = GC.GetGCMemoryInfo();
-        Help(sb, "sluice_daemon_gc_heap_bytes", "gauge", "the managed heap after the last garbage collection (live objects and fragmentation)");
-        Line(sb, "sluice_daemon_gc_heap_bytes", null, gc.HeapSizeBytes);
-        Help(sb, "sluice_daemon_gc_fragmented_bytes", "gauge", "free space inside the managed heap after the last garbage collection");
-        Line(sb, "sluice_daemon_gc_fragmented_bytes", null, gc.FragmentedBytes);
-        Help(sb, "sluice_daemon_gc_committed_bytes", "gauge", "memory the garbage collector has committed (heap, free space it keeps, bookkeeping)");
-        Line(sb, "sluice_daemon_gc_committed_bytes", null, gc.TotalCommittedBytes);
+        Single(sb, "sluice_daemon_gc_heap_bytes", "gauge", "the managed heap after the last garbage collection (live objects and fragmentation)", gc.HeapSizeBytes);
+        Single(sb, "sluice_daemon_gc_fragmented_bytes", "gauge", "free space inside the managed heap after the last garbage collection", gc.FragmentedBytes);
+        Single(sb, "sluice_daemon_gc_committed_bytes", "gauge", "memory the garbage collector has committed (heap, free space it keeps, bookkeeping)", gc.TotalCommittedBytes);
         // After the last full collection, the heap is what is still reachable (plus fragmentation): a leak grows this, garbage does not.
-        Help(sb, "sluice_daemon_gc_heap_after_full_bytes", "gauge", "the managed heap after the last full (gen 2) collection; 0 before the first");
-        Line(sb, "sluice_daemon_gc_heap_after_full_bytes", null, Math.Max(GC.GetGCMemoryInfo(GCKind.FullBlocking).HeapSizeBytes, GC.GetGCMemoryInfo(GCKind.Background).HeapSizeBytes));
-        Help(sb, "sluice_daemon_allocated_bytes_total", "counter", "bytes the process has allocated on the managed heap");
-        Line(sb, "sluice_daemon_allocated_bytes_total", null, GC.GetTotalAllocatedBytes(precise: false));
+        Single(sb, "sluice_daemon_gc_heap_after_full_bytes", "gauge", "the managed heap after the last full (gen 2) collection; 0 before the first", Math.Max(GC.GetGCMemoryInfo(GCKind.FullBlocking).HeapSizeBytes, GC.GetGCMemoryInfo(GCKind.Background).HeapSizeBytes));
+        Single(sb, "sluice_daemon_allocated_bytes_total", "counter", "bytes the process has allocated on the managed heap", GC.GetTotalAllocatedBytes(precise: false));
         return sb.ToString();
     }
 
     private static void Help(StringBuilder sb, string name, string type, string help) =>
         sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n').Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+
+    /// <summary>A metric with one unlabelled value: its HELP/TYPE lines and the value.</summary>
+    private static void Single(StringBuilder sb, string name, string type, string help, long value)
+    {
+        Help(sb, name, type, help);
+        Line(sb, name, null, value);
+    }
 
     private static void Line(StringBuilder sb, string name, string? labels, long value)
     {
