@@ -72,7 +72,7 @@ heap() {
   echo "    threads $(ls /proc/"$DAEMON_PID"/task | wc -l); $(python3 "$ROOT/bench/tools/rss-breakdown.py" "$DAEMON_PID" sluice)"
   # the live heap, and the largest rows of the report (per type: the bytes of one object, the count)
   grep -E 'GC Heap (bytes|objects)' "$BENCH_DIR/$1.report" | sed 's/^ */    /'
-  grep -E '^ +[0-9,]+ +[0-9,]+ ' "$BENCH_DIR/$1.report" | sort -t' ' -k1 | awk '{gsub(",", "", $1); gsub(",", "", $2); printf "    %8.1f KiB  %6d  %s\n", $1 * $2 / 1024, $2, $3" "$4" "$5}' | sort -rn | head -8
+  grep -E '^ +[0-9,]+ +[0-9,]+ ' "$BENCH_DIR/$1.report" | sort -t' ' -k1 | awk '{gsub(",", "", $1); gsub(",", "", $2); printf "    %8.1f KiB  %6d  %s\n", $1 * $2 / 1024, $2, $3" "$4" "$5}' | sort -rn | head -8 || true
 }
 junk_py="$ROOT/bench/tools/junk.py"
 sleep 20

@@ -66,7 +66,11 @@ public sealed record EngineLimits
     /// </summary>
     public int PendingDnsPerOwner { get; init; } = 64;
 
-    /// <summary>Hijacked DNS queries waiting for an upstream in total; default 512 (each holds ~128 KiB of pooled buffers), so eight owners at their cap fill it.</summary>
+    /// <summary>
+    /// Hijacked DNS queries waiting for an upstream in total; default 512, so eight owners at their cap fill it. Each holds
+    /// a copy of itself and the answer room its client can take (512 bytes without EDNS), and its upstream exchange a
+    /// 64 KiB receive buffer (one per distinct question: identical ones share it).
+    /// </summary>
     public int PendingDnsTotal { get; init; } = 512;
 
     /// <summary>
@@ -77,6 +81,14 @@ public sealed record EngineLimits
     /// 0 never trims, and the peak RSS becomes the sum of the bursts' leftovers.
     /// </summary>
     public int TrimAfterClosedFlows { get; init; } = 256;
+
+    /// <summary>
+    /// Hijacked DNS queries that must have waited for an upstream and finished since the last trim, with none waiting now,
+    /// before the engine gives their memory back the same way (a flood of random names tracks no flow, but churns through
+    /// sockets and buffers); default 1,024: an ordinary host's lookups reach it in minutes, a flood in a fraction of a
+    /// second. 0 never trims for DNS.
+    /// </summary>
+    public int TrimAfterDnsQueries { get; init; } = 1024;
 
     /// <summary>How long after a burst's end was seen its memory is given back: 1 s (the rest of the burst closes meanwhile; also the shortest time between two trims).</summary>
     public TimeSpan TrimDelay { get; init; } = TimeSpan.FromSeconds(1);

@@ -49,7 +49,10 @@ public sealed partial class SluiceEngine
         var v6 = tunOptions.Address.FirstOrDefault(a => !a.IsV4 && a.Length != 0);
         var relayLog = _logs.CreateLogger("tcp");
         var packetLog = _logs.CreateLogger("packets");
-        _stages.Start("dns hijack", () => _dnsHijack = new DnsHijack(_dnsServer!, tun, _logs.CreateLogger("dns"), Limits, _platform.Processes, _time), () => _dnsHijack?.Stop());
+        _stages.Start("dns hijack", () => _dnsHijack = new DnsHijack(_dnsServer!, tun, _logs.CreateLogger("dns"), Limits, _platform.Processes, _time)
+        {
+            WaitingQueryFinished = _trimmer is { } trimmer ? trimmer.OnWaitingQueryFinished : null,
+        }, () => _dnsHijack?.Stop());
         _stages.Start("udp sessions", () => _udp = new UdpSessions(tun, admission, _dnsHijack, _logs.CreateLogger("udp"), _time, _limits), () => _udp?.Dispose());
         _stages.Start("owner lookups", () =>
         {

@@ -24,4 +24,15 @@ public sealed partial class DnsServer
         length = result.IsCompletedSuccessfully ? result.Result : -1; // an at-once pass never waits
         return length >= 0;
     }
+
+    /// <summary>
+    /// The most a UDP client can take in one answer: its EDNS payload size (RFC 6891 6.2.5, at least 512), else 512
+    /// (RFC 1035 4.2.1). What <see cref="HandleAsync"/> truncates a UDP answer to, before its own maxUdpSize.
+    /// </summary>
+    internal static int ClientUdpLimit(ReadOnlySpan<byte> query)
+    {
+        Span<byte> name = stackalloc byte[DnsName.MaxWireLength];
+        DnsQuery.Parse(query, name, out var parsed, out _);
+        return parsed.HasOpt ? parsed.UdpSize : 512;
+    }
 }

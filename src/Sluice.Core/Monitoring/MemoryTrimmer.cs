@@ -16,11 +16,17 @@ namespace Sluice.Core.Monitoring;
 ///    per-flow cipher contexts). The mark restarts from the live count.
 /// An ordinary churn of flows (a browser's: tens live, closing and opening) never closes 256 below its own mark, so it
 /// never trims; a full collection of a ~20 MiB heap blocks the engine for a few milliseconds.
+/// A burst of DNS queries is the other kind (a flood of random names: no flow is tracked for it, but each query that
+/// waited for an upstream left a socket's, an exchange's and an answer's garbage, promoted while it waited): once
+/// <see cref="EngineLimits.TrimAfterDnsQueries"/> such queries have finished since the last trim and none is waiting,
+/// a trim is due the same way (<see cref="OnWaitingQueryFinished"/>). Without it the soak's junk-DNS floods left the heap
+/// after a full collection ~15 MiB larger each (background collections do not compact), and the RSS with it.
 /// </summary>
 internal sealed class MemoryTrimmer : IDisposable
 {
     private readonly ConnectionRegistry _connections;
     private readonly int _minimumClosed;
+    private readonly int _minimumDnsQueries;
     private readonly TimeSpan _delay;
     private readonly Action _collect;
     private readonly Action? _trimNative;
@@ -28,6 +34,8 @@ internal sealed class MemoryTrimmer : IDisposable
     private int _highWater;
     private int _armed;
     private int _trims;
+    private int _dnsFinished;
+    private int _dnsWaiting;
 
     /// <param name="trimNative">Returns freed native memory to the OS (Linux: malloc_trim); null where there is none.</param>
     /// <param name="collect">The collection; default a compacting full GC that decommits what it frees (tests count calls).</param>
@@ -35,6 +43,7 @@ internal sealed class MemoryTrimmer : IDisposable
     {
         _connections = connections;
         _minimumClosed = limits.TrimAfterClosedFlows;
+        _minimumDnsQueries = limits.TrimAfterDnsQueries;
         _delay = limits.TrimDelay;
         _trimNative = trimNative;
         _collect = collect ?? (static () => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true));
@@ -55,21 +64,44 @@ internal sealed class MemoryTrimmer : IDisposable
             if (seen == mark) { mark = live + 1; break; }
             mark = seen;
         }
-        if (!Due(live, mark) || Interlocked.Exchange(ref _armed, 1) == 1) return;
+        if (!Due(live, mark)) return;
+        Arm();
+    }
+
+    /// <summary>
+    /// A hijacked DNS query that waited for an upstream has been answered (or given up); <paramref name="stillWaiting"/>
+    /// others wait now. Arms a trim once enough have finished since the last one and none waits.
+    /// </summary>
+    public void OnWaitingQueryFinished(int stillWaiting)
+    {
+        if (_minimumDnsQueries <= 0) return;
+        Volatile.Write(ref _dnsWaiting, stillWaiting);
+        int finished = Interlocked.Increment(ref _dnsFinished);
+        if (finished >= _minimumDnsQueries && stillWaiting == 0) Arm();
+    }
+
+    private void Arm()
+    {
+        if (Interlocked.Exchange(ref _armed, 1) == 1) return;
         _timer.Change(_delay, Timeout.InfiniteTimeSpan);
     }
 
     private bool Due(int live, int mark) => mark - live >= _minimumClosed && live <= mark / 2;
 
+    private bool DnsDue() =>
+        _minimumDnsQueries > 0 && Volatile.Read(ref _dnsFinished) >= _minimumDnsQueries && Volatile.Read(ref _dnsWaiting) == 0;
+
     private void Trim()
     {
         int live = _connections.Count;
-        if (Due(live, Volatile.Read(ref _highWater)))
+        // Still due when the timer fires: a new burst (flows live again, queries waiting again) puts it off to its own end.
+        if ((_minimumClosed > 0 && Due(live, Volatile.Read(ref _highWater))) || DnsDue())
         {
             _collect();
             _trimNative?.Invoke();
             Interlocked.Increment(ref _trims);
             Volatile.Write(ref _highWater, _connections.Count);
+            Volatile.Write(ref _dnsFinished, 0);
         }
         Volatile.Write(ref _armed, 0);
     }

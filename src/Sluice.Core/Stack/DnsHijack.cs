@@ -17,15 +17,16 @@ namespace Sluice.Core.Stack;
 /// 2. TCP: the relay hands over the accepted socket; a <see cref="DnsStreamSession"/> answers its messages.
 /// The querying process is resolved only if a DNS rule asks for it.
 /// A UDP query answered at once (<see cref="DnsServer.TryAnswerAtOnce"/>: a cache hit, hosts, a rule's answer) costs
-/// nothing more. One that has to wait for an upstream holds a copy of the query and a 64 KiB answer buffer (pooled) until it is answered; at most
+/// nothing more. One that has to wait for an upstream holds a copy of the query and an answer buffer of what its client can receive (pooled) until it is answered; at most
 /// <see cref="EngineLimits.PendingDnsPerOwner"/> per owner (<see cref="DnsQueryOwner"/>: the socket's uid, else the
 /// querying address) and <see cref="EngineLimits.PendingDnsTotal"/> in all wait at once. More are dropped and counted
 /// (a flood of random names cannot grow memory, nor take the other owners' share; apps retry), with a warning at
 /// most every <see cref="DropLogInterval"/>.
 /// </summary>
 internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogger logger, EngineLimits limits,
-    IProcessLookup? processes = null, TimeProvider? time = null)
+    IProcessLookup? processes = null, TimeProvider? time = null, ArrayPool<byte>? buffers = null)
 {
+    private readonly ArrayPool<byte> _buffers = buffers ?? ArrayPool<byte>.Shared;
     private const int MaxMessage = 65535;
     private static readonly TimeSpan DropLogInterval = TimeSpan.FromSeconds(10);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
@@ -81,15 +82,24 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         }
     }
 
-    // The answer packet's buffer: any IP packet fits (the server keeps a UDP answer within 65535 − header), and 64 KiB
-    // exactly is the pool's 64 KiB bucket (48 + 65535 took the 128 KiB one, on the large object heap: the soak's DNS floods
-    // raised the RSS by that, and it came back only at a full collection).
+    // The packet thread's answer buffer: any IP packet fits (the server keeps a UDP answer within 65535 − header), and
+    // 64 KiB exactly is the pool's 64 KiB bucket.
     private const int PacketBufferSize = 65536;
 
-    // The packet thread's buffers. A query that has to wait for an upstream takes a copy of the query of its own size
-    // and the answer buffer (the server writes into them later); the packet thread takes a fresh answer buffer.
+    // The packet thread's buffers, for the queries answered at once. A query that has to wait for an upstream takes a
+    // copy of itself and an answer buffer of what its client can receive (WaitingAnswerRoom), both of their own size.
     private readonly byte[] _inlineQuery = ArrayPool<byte>.Shared.Rent(MaxMessage);
-    private byte[] _inlinePacket = ArrayPool<byte>.Shared.Rent(PacketBufferSize);
+    private readonly byte[] _inlinePacket = ArrayPool<byte>.Shared.Rent(PacketBufferSize);
+
+    /// <summary>
+    /// The answer room a waiting query needs: what its client can receive over UDP (its EDNS payload size, else 512;
+    /// the server truncates with TC to that anyway), not 64 KiB. A flood of random names keeps a share of queries
+    /// waiting and churns through thousands of them: at 64 KiB each, as before, the waiting ones outgrew the pool's
+    /// bucket, and the rest were fresh 64 KiB arrays that lived as long as an upstream round trip, long enough to be
+    /// promoted and to leave the heap larger after every flood (bench/README, branch heap6).
+    /// </summary>
+    internal static int WaitingAnswerRoom(ReadOnlySpan<byte> query, int header) =>
+        Math.Min(DnsServer.ClientUdpLimit(query), 65535 - header);
 
     /// <summary>
     /// Answers one hijacked UDP query (packet thread). A cache hit is answered right here without allocating;
@@ -113,18 +123,20 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         // Counted in before the server starts an upstream exchange, so a refused query costs nothing.
         owner ??= OwnerOf(key);
         if (!TryReserve(owner.Value, reserve: true)) return;
-        byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length); // a few dozen bytes, not 64 KiB, while it waits
+        byte[] query = _buffers.Rent(payload.Length); // a few dozen bytes, not 64 KiB, while it waits
         payload.CopyTo(query);
-        var pending = server.HandleAsync(query.AsMemory(0, payload.Length), answer, querier, 65535 - header, _stop.Token);
+        int room = WaitingAnswerRoom(payload, header);
+        byte[] waiting = _buffers.Rent(header + room);
+        var pending = server.HandleAsync(query.AsMemory(0, payload.Length), waiting.AsMemory(header, room), querier, 65535 - header, _stop.Token);
         if (pending.IsCompletedSuccessfully)
         {
             Release(owner.Value);
-            ArrayPool<byte>.Shared.Return(query);
-            WriteAnswer(key, packet, pending.Result);
+            _buffers.Return(query);
+            WriteAnswer(key, waiting, pending.Result);
+            _buffers.Return(waiting);
             return;
         }
-        _inlinePacket = ArrayPool<byte>.Shared.Rent(PacketBufferSize);
-        _ = FinishAsync(pending, key, owner.Value, query, packet);
+        _ = FinishAsync(pending, key, owner.Value, query, waiting);
     }
 
     /// <summary>
@@ -156,16 +168,35 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         return false;
     }
 
+    /// <summary>Told the number still waiting each time a waiting query finishes (the engine's <see cref="Monitoring.MemoryTrimmer"/>).</summary>
+    public Action<int>? WaitingQueryFinished { get; init; }
+
+    /// <summary>Owners with a query waiting now (tests: the table empties, and shrinks back, when none waits).</summary>
+    internal (int Owners, int Capacity) PendingTable
+    {
+        get
+        {
+            lock (_pendingByOwner) return (_pendingByOwner.Count, _pendingByOwner.EnsureCapacity(0));
+        }
+    }
+
     private void Release(DnsQueryOwner owner)
     {
+        int waiting;
         lock (_pendingByOwner)
         {
-            _pendingTotal--;
+            waiting = --_pendingTotal;
             int mine = _pendingByOwner.GetValueOrDefault(owner) - 1;
             if (mine <= 0) _pendingByOwner.Remove(owner);
             else _pendingByOwner[owner] = mine;
+            // Many owners waiting at once (up to PendingDnsTotal) grew the table; it keeps its arrays after Remove.
+            if (waiting == 0 && _pendingByOwner.EnsureCapacity(0) > SmallOwnerTable) _pendingByOwner.TrimExcess(SmallOwnerTable);
         }
+        WaitingQueryFinished?.Invoke(waiting);
     }
+
+    // Owners that usually wait at once (a few users and addresses): the table's size when nothing waits.
+    private const int SmallOwnerTable = 16;
 
     private void WriteAnswer(in FlowKey key, byte[] packet, int length)
     {
@@ -187,8 +218,8 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
         finally
         {
             Release(owner);
-            ArrayPool<byte>.Shared.Return(query);
-            ArrayPool<byte>.Shared.Return(packet);
+            _buffers.Return(query);
+            _buffers.Return(packet);
         }
     }
 

@@ -98,4 +98,45 @@ public sealed class MemoryTrimmerTests
         _clock.Advance(5);
         Assert.Equal(0, _collections);
     }
+
+    [Fact]
+    public void AfterAFloodOfDnsQueriesThatWaited_OneTrimRuns_OnceNoneWaits_AndNotWhileTheFloodGoesOn()
+    {
+        // The soak's junk-DNS flood: no flow is tracked, 64 queries of its owner wait at any time, thousands finish.
+        using var trimmer = Trimmer();
+        for (int i = 0; i < 3000; i++) trimmer.OnWaitingQueryFinished(stillWaiting: 63);
+        _clock.Advance(5);
+        Assert.Equal(0, _collections); // the flood goes on: its memory is in use
+
+        for (int waiting = 62; waiting >= 0; waiting--) trimmer.OnWaitingQueryFinished(waiting);
+        _clock.Advance(0.9);
+        Assert.Equal(0, _collections);
+        _clock.Advance(0.2);
+        Assert.Equal(1, _collections);
+        Assert.Equal(1, _nativeTrims);
+
+        // An ordinary host's lookups after it (each alone) do not trim again until another 1,024 have waited.
+        for (int i = 0; i < 1000; i++) trimmer.OnWaitingQueryFinished(0);
+        _clock.Advance(5);
+        Assert.Equal(1, _collections);
+        for (int i = 0; i < 30; i++) trimmer.OnWaitingQueryFinished(0);
+        _clock.Advance(1.1);
+        Assert.Equal(2, _collections);
+    }
+
+    [Fact]
+    public void AQueryWaitingAgainWhenTheTrimIsDue_PutsItOff_AndWithTheDnsLimitAtZeroNothingTrims()
+    {
+        using (var trimmer = Trimmer())
+        {
+            for (int i = 0; i < 1100; i++) trimmer.OnWaitingQueryFinished(0);
+            trimmer.OnWaitingQueryFinished(5); // a new flood started before the delay ran out
+            _clock.Advance(2);
+            Assert.Equal(0, _collections);
+        }
+        using var never = Trimmer(EngineLimits.Default with { TrimAfterDnsQueries = 0 });
+        for (int i = 0; i < 5000; i++) never.OnWaitingQueryFinished(0);
+        _clock.Advance(5);
+        Assert.Equal(0, _collections);
+    }
 }

@@ -132,6 +132,66 @@ public sealed class DnsHijackTests
         hijack.Stop();
     }
 
+    [Fact]
+    public async Task QueriesWaitingForAnUpstream_HoldWhatTheirClientCanReceive_NotA64KiBBufferEach()
+    {
+        // The soak's junk-DNS flood keeps its owner's share waiting and churns through thousands of random names: each
+        // waiting query used to hold a 64 KiB answer buffer, more than the pool's bucket keeps, and the heap grew with
+        // every flood. A client without EDNS can take 512 bytes (RFC 1035 4.2.1), with EDNS its payload size: so much room.
+        await using var upstream = new DnsResponder(_ => null); // silent: the fake clock never reaches the timeout
+        var clock = new FakeClock();
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("silent", upstream)] }, clock);
+        var pool = new CountingPool();
+        var hijack = new DnsHijack(server, new ChannelTun(), new LogLines().CreateLogger("dns"),
+            EngineLimits.Default with { PendingDnsPerOwner = 64, PendingDnsTotal = 64 }, new PortOwners(_ => 65534u), clock, pool);
+
+        for (int i = 0; i < 63; i++) Ask(hijack, "172.19.0.1", $"j{i:x8}.{i * 7919:x6}.flood.test", (ushort)(40000 + i));
+        var flow = new FlowKey(IpProtocol.Udp, NetAddress.Parse("172.19.0.1"), 41000, Resolver, 53);
+        DnsQueryOwner? owner = null;
+        hijack.OnUdpQuery(flow, Msg.Query("edns.flood.test", edns: true, ednsSize: 4096), DnsKit.Tun, ref owner);
+        Assert.Equal(0, hijack.DroppedQueries);
+        Assert.Equal(128, pool.Outstanding); // each waiting query: its copy and its answer buffer
+
+        // 63 × (a copy of < 64 bytes + 28 + 512 of answer room) and one 4096-byte EDNS client: ~45 KiB, where 64 × 64 KiB
+        // = 4 MiB were held before.
+        Assert.True(pool.OutstandingBytes <= 63 * (64 + 1024) + 64 + 8192, $"{pool.OutstandingBytes} bytes held by 64 waiting queries");
+        Assert.Contains(pool.Sizes, size => size >= 28 + 4096); // the EDNS client's room: what it said it can take
+        hijack.Stop();
+    }
+
+    [Fact]
+    public async Task ThePendingTable_OfManyOwnersWaitingAtOnce_IsEmptyAndSmallAgain_OnceTheirQueriesTimedOut()
+    {
+        // 300 addresses (no local socket found: each its own owner) wait for a silent upstream; the server's timeout
+        // (fake clock) answers them all. The per-owner table must not keep the arrays it grew to, and the engine's
+        // trimmer is told how many still wait each time one finishes.
+        await using var upstream = new DnsResponder(_ => null);
+        var clock = new FakeClock();
+        await using var server = DnsKit.Server(new DnsOptions { Servers = [DnsKit.Udp("silent", upstream)], Timeout = TimeSpan.FromSeconds(2) }, clock);
+        var tun = new ChannelTun();
+        var finished = new List<int>();
+        var hijack = new DnsHijack(server, tun, new LogLines().CreateLogger("dns"), EngineLimits.Default with { PendingDnsPerOwner = 4, PendingDnsTotal = 512 },
+            new PortOwners(_ => null), clock)
+        {
+            WaitingQueryFinished = waiting => { lock (finished) finished.Add(waiting); },
+        };
+        for (int i = 0; i < 300; i++) Ask(hijack, $"172.19.{i / 250}.{1 + i % 250}", $"o{i}.flood.test");
+        Assert.Equal(300, hijack.PendingTable.Owners);
+        Assert.True(hijack.PendingTable.Capacity >= 300);
+
+        clock.Advance(3);
+        for (int i = 0; i < 300; i++) Assert.Equal(2, DnsRcode(tun.Take(TimeSpan.FromSeconds(10)))); // SERVFAIL
+        for (int i = 0; i < 100 && hijack.PendingTable.Owners > 0; i++) await Task.Delay(20);
+        Assert.Equal(0, hijack.PendingTable.Owners);
+        Assert.True(hijack.PendingTable.Capacity <= 17, $"capacity {hijack.PendingTable.Capacity} after every owner's query ended");
+        lock (finished)
+        {
+            Assert.Equal(300, finished.Count);
+            Assert.Equal(0, finished.Min());
+        }
+        hijack.Stop();
+    }
+
     private static void Ask(DnsHijack hijack, string client, string name, ushort port = 40000)
     {
         var key = new FlowKey(IpProtocol.Udp, NetAddress.Parse(client), port, Resolver, 53);
@@ -153,6 +213,39 @@ public sealed class DnsHijackTests
             Interlocked.Increment(ref _lookups);
             uid = uidOf(flow.SourcePort) ?? 0;
             return uidOf(flow.SourcePort) is not null;
+        }
+    }
+
+    /// <summary>A pool that hands out exact-size arrays and counts what is rented and not yet returned.</summary>
+    private sealed class CountingPool : System.Buffers.ArrayPool<byte>
+    {
+        private readonly Dictionary<byte[], int> _out = new(ReferenceEqualityComparer.Instance);
+
+        public int Outstanding
+        {
+            get { lock (_out) return _out.Count; }
+        }
+
+        public long OutstandingBytes
+        {
+            get { lock (_out) return _out.Keys.Sum(a => (long)a.Length); }
+        }
+
+        public int[] Sizes
+        {
+            get { lock (_out) return _out.Keys.Select(a => a.Length).ToArray(); }
+        }
+
+        public override byte[] Rent(int minimumLength)
+        {
+            byte[] array = new byte[minimumLength];
+            lock (_out) _out[array] = minimumLength;
+            return array;
+        }
+
+        public override void Return(byte[] array, bool clearArray = false)
+        {
+            lock (_out) _out.Remove(array);
         }
     }
 
