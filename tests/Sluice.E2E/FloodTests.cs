@@ -11,7 +11,7 @@ namespace Sluice.E2E;
 /// </summary>
 public sealed class FloodTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
-    /// <summary>The stated bound: the engine's own ~150 MB, 2048 sessions × 64 KiB, 512 waiting queries × 128 KiB, and slack.</summary>
+    /// <summary>The stated bound: the engine's own ~150 MB, 2048 sessions × 64 KiB, 512 waiting queries × (their answer room + their exchange's 64 KiB), and slack.</summary>
     private const int RssBoundMb = 600;
 
     private const string Silent4 = "198.51.100.7";

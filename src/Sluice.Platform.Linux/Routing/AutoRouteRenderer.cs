@@ -33,6 +33,12 @@ public readonly record struct FamilyOperations(IReadOnlyList<NetworkOperation> V
 ///    the mark changes), so the host's own TCP servers answer by the main table, the way they were reached.
 ///    Not UDP: a marked reply passes the gate, and any remote sender could open a direct UDP path out of
 ///    a protected app that listens on a port (a DNS-like exchange with no connection to show for it).
+/// 6. The same table drops marked packets whose route leads into the TUN: the engine's own traffic never comes back
+///    in through it. Marked traffic takes the main table, and a main-table route into the TUN (a default route given
+///    without <c>dev</c> while the engine runs resolves its gateway through the TUN) made the engine's WireGuard datagrams
+///    loop: each routed direct by the final rule, whose marked socket sent it into the TUN again from a new port, ~600
+///    sessions a second (bench/README, soak5). The engine sends nothing marked to the TUN on purpose (its sockets
+///    bound to the TUN are unmarked; answers are written to the TUN's fd), so the sends fail at once (EPERM) instead.
 /// </summary>
 public static class AutoRouteRenderer
 {
@@ -66,6 +72,10 @@ public static class AutoRouteRenderer
             	chain output {
             		type route hook output priority mangle; policy accept;
             		ct mark {{mark}} meta mark set ct mark
+            	}
+            	chain marked_into_tun {
+            		type filter hook output priority filter; policy accept;
+            		oifname "{{plan.TunName}}" meta mark {{mark}} drop
             	}
             }
 

@@ -154,7 +154,7 @@ public class AutoRouteRendererTests
     }
 
     [Fact]
-    public void Nftables_ReplacesItsTableAtomically_AndMarksRepliesToInboundTcpConnectionsOnly()
+    public void Nftables_ReplacesItsTableAtomically_MarksRepliesToInboundTcpConnectionsOnly_AndDropsMarkedTrafficIntoTheTun()
     {
         Assert.Equal(
             "table inet sluice_route {}\n" +
@@ -167,6 +167,10 @@ public class AutoRouteRendererTests
             "\tchain output {\n" +
             "\t\ttype route hook output priority mangle; policy accept;\n" +
             "\t\tct mark 0x2022 meta mark set ct mark\n" +
+            "\t}\n" +
+            "\tchain marked_into_tun {\n" +
+            "\t\ttype filter hook output priority filter; policy accept;\n" +
+            "\t\toifname \"sluice0\" meta mark 0x2022 drop\n" +
             "\t}\n" +
             "}\n", AutoRouteRenderer.RenderNftables(Plan()));
         Assert.Equal(
