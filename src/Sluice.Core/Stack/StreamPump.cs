@@ -51,7 +51,9 @@ internal static class StreamPump
     /// coming) a socket is read again at once without waiting (<paramref name="sockets"/>), and the buffer goes
     /// back only when that finds nothing (EAGAIN): one syscall per chunk instead of .NET's zero-byte wait (a
     /// MSG_PEEK recv) plus the read. After a small read (interactive traffic) the buffer goes back at once, as a
-    /// retry would mostly cost an EAGAIN. A large buffer whose write had to wait (the far side is the
+    /// retry would mostly cost an EAGAIN. Without a receive-now, a full read keeps the buffer only while the
+/// socket has more queued (FIONREAD): a read that waited with it would hold it for as long as the flow idles.
+/// A large buffer whose write had to wait (the far side is the
     /// bottleneck) goes back after it, and the next read takes what the budget gives then: a transfer that
     /// waits on its peer does not keep a large buffer from the others between its writes. A destination that
     /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) gets at most what frames into
@@ -99,9 +101,9 @@ internal static class StreamPump
                     if (receiveNow.TryReceiveNow(socket!, filled.AsSpan(0, limit), out ready)) continue;
                     ready = -1;
                 }
-                else if (!waitsWithoutBuffer || n >= limit)
+                else if (!waitsWithoutBuffer || (n >= limit && socket is not null && socket.Available > 0))
                 {
-                    continue; // keeps the buffer: a stream that cannot wait without one, or a full read without a receive-now
+                    continue; // keeps the buffer: a stream that cannot wait without one, or a full read with more queued (no receive-now)
                 }
                 buffers.Return(filled);
                 buffer = null;
