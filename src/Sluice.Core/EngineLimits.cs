@@ -41,6 +41,23 @@ public sealed record EngineLimits
 
     /// <summary>Bytes of each direction's buffer in a relayed TCP connection: 128 KiB (a full TCP window per read on a fast link; less costs throughput, more costs memory per connection). A direction that reads a socket rents it only while bytes are in flight, so an idle flow holds none.</summary>
     public int RelayBuffer { get; init; } = 128 * 1024;
+
+    /// <summary>
+    /// Bytes of relay buffers in use (all relayed TCP connections' directions together) up to which a direction that has
+    /// bytes to move rents a large <see cref="RelayBuffer"/>; beyond it, a <see cref="RelayBufferSmall"/> one: 4 MiB (16
+    /// bulk transfers both ways at full size). A buffer goes back once its bytes are written, so the large ones pass
+    /// between busy connections. 0: every buffer is small. Risk: too low costs a lone fast transfer throughput (more
+    /// syscalls per megabyte); too high lets 1,000 busy connections hold 1,000 large buffers (128 MiB), where an
+    /// embedded engine is killed above 50 MiB.
+    /// </summary>
+    public long RelayBufferBudget { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes of a relay buffer rented beyond <see cref="RelayBufferBudget"/>: 16 KiB (one Shadowsocks chunk; a busy
+    /// connection beyond the budget holds one per direction while its write waits). Less costs syscalls, more memory per
+    /// busy connection.
+    /// </summary>
+    public int RelayBufferSmall { get; init; } = 16 * 1024;
     /// <summary>
     /// UDP sessions (app 5-tuples) alive at once; default 2048. At the cap the least recently active
     /// sessions are closed (a later datagram of theirs opens a new one) and counted. A proxied session

@@ -63,13 +63,13 @@ public sealed partial class SluiceEngine
             if (tunOptions.Address.Any(a => a.IsV4))
             {
                 _nat4 = new TcpNat(v4.Address, NatPeer(v4));
-                _relay4 = new TcpRelay(_nat4, sockets, admission, _dnsHijack, relayLog, _limits, _time);
+                _relay4 = new TcpRelay(_nat4, sockets, admission, _dnsHijack, relayLog, _limits, _time, _relayBuffers);
                 _relay4.Start();
             }
             if (tunOptions.Address.Any(a => !a.IsV4))
             {
                 _nat6 = new TcpNat(v6.Address, NatPeer(v6));
-                _relay6 = new TcpRelay(_nat6, sockets, admission, _dnsHijack, relayLog, _limits, _time);
+                _relay6 = new TcpRelay(_nat6, sockets, admission, _dnsHijack, relayLog, _limits, _time, _relayBuffers);
                 _relay6.Start();
             }
         }, () => { _relay4?.Dispose(); _relay6?.Dispose(); });

@@ -56,6 +56,7 @@ public sealed partial class SluiceEngine : IDisposable
 {
     private SluiceConfig _config;
     private readonly EngineLimits _limits;
+    private readonly Stack.RelayBuffers _relayBuffers; // one budget for the TUN's relays and the mixed inbounds
     private readonly TimeProvider _time;
     private readonly EnginePlatform _platform;
     private readonly ILogger _logger;
@@ -99,6 +100,7 @@ public sealed partial class SluiceEngine : IDisposable
     {
         _config = config;
         _limits = limits ?? EngineLimits.Default;
+        _relayBuffers = new Stack.RelayBuffers(_limits);
         _time = platform.Time;
         _platform = platform;
         Connections = new ConnectionRegistry(platform.Time);
@@ -215,7 +217,7 @@ public sealed partial class SluiceEngine : IDisposable
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _limits.RelayBuffer, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
+            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _relayBuffers, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
             () => { _mixed?.Dispose(); _mixed = null; });
         var dnsLog = _logs.CreateLogger("dns");
         _stages.Start("dns inbounds", () => _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,

@@ -24,6 +24,17 @@ internal interface IReadinessStream
     bool WaitsWithoutBuffer { get; }
 }
 
+/// <summary>
+/// A stream whose writes add framing (Shadowsocks chunks' lengths and tags): a relay that reads for it
+/// reads at most <see cref="PayloadFitting"/> of its buffer's size, so the framed write fits a buffer of
+/// the same size and a busy connection holds two buffers of one size class, not one twice as large.
+/// </summary>
+internal interface IFramedWriteStream
+{
+    /// <summary>The most bytes whose framed form fits in <paramref name="bytes"/> (once any header has gone).</summary>
+    int PayloadFitting(int bytes);
+}
+
 /// <summary>Half-close and abort for any outbound stream: a wrapper passes them down, a socket does them.</summary>
 internal static class StreamEnds
 {

@@ -11,11 +11,11 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal static class StreamPump
 {
-    /// <param name="bufferSize">Bytes per direction (<see cref="EngineLimits.RelayBuffer"/>).</param>
+    /// <param name="buffers">The relay buffers and their budget (<see cref="EngineLimits.RelayBufferBudget"/>).</param>
     /// <param name="firstUp">Bytes already read from the app (sniffing, a proxy request's body) sent first.</param>
     /// <param name="connection">Byte counters to feed, when the flow is tracked.</param>
     /// <param name="sockets">Reads a busy socket without waiting (<see cref="ISocketFactory.TryReceiveNow"/>); null: every read after a drain waits.</param>
-    public static async Task RunAsync(Socket client, Stream remote, int bufferSize, ReadOnlyMemory<byte> firstUp = default, TrackedConnection? connection = null,
+    public static async Task RunAsync(Socket client, Stream remote, RelayBuffers buffers, ReadOnlyMemory<byte> firstUp = default, TrackedConnection? connection = null,
         ISocketFactory? sockets = null)
     {
         if (!firstUp.IsEmpty)
@@ -24,8 +24,8 @@ internal static class StreamPump
             connection?.AddUpload(firstUp.Length);
         }
         using var clientStream = new NetworkStream(client, ownsSocket: false);
-        var up = PumpAsync(clientStream, remote, bufferSize, () => StreamEnds.ShutdownWrite(remote), connection is null ? null : connection.AddUpload, sockets);
-        var down = PumpAsync(remote, clientStream, bufferSize, () => client.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddDownload, sockets);
+        var up = PumpAsync(clientStream, remote, buffers, () => StreamEnds.ShutdownWrite(remote), connection is null ? null : connection.AddUpload, sockets);
+        var down = PumpAsync(remote, clientStream, buffers, () => client.Shutdown(SocketShutdown.Send), connection is null ? null : connection.AddDownload, sockets);
         var first = await Task.WhenAny(up, down);
         if (first.IsFaulted)
         {
@@ -46,19 +46,28 @@ internal static class StreamPump
     /// Copies until the end of <paramref name="from"/>. A socket, or a stream over one that says so
     /// (<see cref="IReadinessStream"/>: the Shadowsocks decoder), is waited on without a buffer (a zero-byte
     /// read completes once bytes are there), so an idle flow holds none: the buffer is rented when data
-    /// is ready and goes back to the pool once the socket is drained for now. After a large read (a quarter
-    /// of the buffer or more: data keeps coming) a socket is read again at once without waiting
-    /// (<paramref name="sockets"/>), and the buffer goes back only when that finds nothing (EAGAIN): one
-    /// syscall per chunk instead of .NET's zero-byte wait (a MSG_PEEK recv) plus the read. After a small read
-    /// (interactive traffic) the buffer goes back at once, as a retry would mostly cost an EAGAIN.
-    /// Other streams end on an empty read, so they keep theirs while they live.
+    /// is ready (large or small, as the budget of <paramref name="buffers"/> allows) and goes back to the pool
+    /// once the socket is drained for now. After a large read (a quarter of the buffer or more: data keeps
+    /// coming) a socket is read again at once without waiting (<paramref name="sockets"/>), and the buffer goes
+    /// back only when that finds nothing (EAGAIN): one syscall per chunk instead of .NET's zero-byte wait (a
+    /// MSG_PEEK recv) plus the read. After a small read (interactive traffic) the buffer goes back at once, as a
+    /// retry would mostly cost an EAGAIN. Without a receive-now, a full read keeps the buffer only while the
+/// socket has more queued (FIONREAD): a read that waited with it would hold it for as long as the flow idles.
+/// A large buffer whose write had to wait (the far side is the
+    /// bottleneck) goes back after it, and the next read takes what the budget gives then: a transfer that
+    /// waits on its peer does not keep a large buffer from the others between its writes. A destination that
+    /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) gets at most what frames into
+    /// the buffer's size, so its own sealing buffer is no larger than ours. Other streams end on an empty read,
+    /// so they keep theirs while they live.
     /// </summary>
-    private static async Task PumpAsync(Stream from, Stream to, int bufferSize, Action halfClose, Action<long>? count, ISocketFactory? sockets)
+    private static async Task PumpAsync(Stream from, Stream to, RelayBuffers buffers, Action halfClose, Action<long>? count, ISocketFactory? sockets)
     {
         var socket = (from as NetworkStream)?.Socket;
         bool waitsWithoutBuffer = socket is not null || from is IReadinessStream { WaitsWithoutBuffer: true };
         var receiveNow = socket is null ? null : sockets;
+        var framed = to as IFramedWriteStream;
         byte[]? buffer = null;
+        int limit = 0; // bytes of the buffer one read may fill
         try
         {
             int ready = -1; // bytes a receive without waiting already put in the buffer
@@ -72,24 +81,31 @@ internal static class StreamPump
                     {
                         if (socket is not null) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None); // consumes nothing
                         else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
-                        buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                        buffer = Rent(buffers, framed, out limit);
                     }
-                    n = await from.ReadAsync(buffer);
+                    n = await from.ReadAsync(buffer.AsMemory(0, limit));
                 }
                 if (n == 0) break;
                 var filled = buffer!;
-                await to.WriteAsync(filled.AsMemory(0, n));
+                var write = to.WriteAsync(filled.AsMemory(0, n));
+                bool waited = !write.IsCompleted;
+                await write;
                 count?.Invoke(n);
-                if (receiveNow is not null && n >= filled.Length / 4)
+                if (waited && buffers.IsLarge(filled))
                 {
-                    if (receiveNow.TryReceiveNow(socket!, filled, out ready)) continue;
+                    buffers.Return(filled); // the budget decides again
+                    buffer = filled = Rent(buffers, framed, out limit);
+                }
+                if (receiveNow is not null && n >= limit / 4)
+                {
+                    if (receiveNow.TryReceiveNow(socket!, filled.AsSpan(0, limit), out ready)) continue;
                     ready = -1;
                 }
-                else if (!waitsWithoutBuffer || n == filled.Length)
+                else if (!waitsWithoutBuffer || (n >= limit && socket is not null && socket.Available > 0))
                 {
-                    continue; // keeps the buffer: a stream that cannot wait without one, or a full read without a receive-now
+                    continue; // keeps the buffer: a stream that cannot wait without one, or a full read with more queued (no receive-now)
                 }
-                ArrayPool<byte>.Shared.Return(filled);
+                buffers.Return(filled);
                 buffer = null;
             }
             try
@@ -103,8 +119,15 @@ internal static class StreamPump
         }
         finally
         {
-            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) buffers.Return(buffer);
         }
+    }
+
+    private static byte[] Rent(RelayBuffers buffers, IFramedWriteStream? framed, out int limit)
+    {
+        var buffer = buffers.Rent();
+        limit = framed is null ? buffer.Length : Math.Clamp(framed.PayloadFitting(buffer.Length), 1, buffer.Length);
+        return buffer;
     }
 
     /// <summary>Closes with an RST (SO_LINGER 0) so the app sees a refusal at once, not a timeout.</summary>

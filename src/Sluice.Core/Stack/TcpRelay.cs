@@ -30,11 +30,13 @@ internal sealed partial class TcpRelay : IDisposable
     private readonly EngineLimits _limits;
     private readonly TimeProvider _time;
     private readonly ISocketFactory _sockets;
+    private readonly RelayBuffers _buffers;
 
     public TcpRelay(TcpNat nat, ISocketFactory sockets, FlowAdmission admission, DnsHijack? dns, ILogger logger,
-        EngineLimits limits, TimeProvider time)
+        EngineLimits limits, TimeProvider time, RelayBuffers? buffers = null)
     {
         _limits = limits;
+        _buffers = buffers ?? new RelayBuffers(limits);
         _time = time;
         _sockets = sockets;
         _dns = dns;
@@ -157,7 +159,7 @@ internal sealed partial class TcpRelay : IDisposable
                     ArrayPool<byte>.Shared.Return(sniffed);
                     sniffed = null;
                 }
-                await StreamPump.RunAsync(client, remote, _limits.RelayBuffer, connection: connection, sockets: _sockets);
+                await StreamPump.RunAsync(client, remote, _buffers, connection: connection, sockets: _sockets);
             }
             finally
             {

@@ -78,7 +78,7 @@ public sealed class MixedUdpRefusalTests
             lane.Tag, false, NullLogger.Instance);
         var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), log.CreateLogger("route"));
         var inbound = new MixedInbound(new MixedInboundOptions("mixed-in", IPAddress.Loopback, 0, []), admission, null, new PlainSockets().Hosts,
-            EngineLimits.Default.RelayBuffer, NullLogger.Instance);
+            new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
         inbound.Start();
         return (inbound, admission);
     }

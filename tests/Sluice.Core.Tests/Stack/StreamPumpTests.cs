@@ -16,6 +16,55 @@ public sealed class StreamPumpTests
 {
     private const int Buffer = 128 * 1024;
 
+    private static RelayBuffers Buffers() => new(Buffer, 16 * 1024, 4 << 20);
+
+    /// <summary>An outbound whose writes wait at a shared gate (a saturated server) and whose reads end when told.</summary>
+    private sealed class GatedRemote(Task gate) : Stream, IReadinessStream
+    {
+        private readonly TaskCompletionSource _end = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _pending;
+        private long _written;
+
+        public int Pending => Volatile.Read(ref _pending);
+
+        public long Written => Interlocked.Read(ref _written);
+
+        public bool WaitsWithoutBuffer => true;
+
+        public void End() => _end.TrySetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _pending);
+            await gate;
+            Interlocked.Add(ref _written, buffer.Length);
+            Interlocked.Decrement(ref _pending);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await _end.Task;
+            return 0;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        for (int i = 0; i < 1000 && !condition(); i++) await Task.Delay(10);
+        Assert.True(condition(), what);
+    }
+
     /// <summary>The platform's receive-now through .NET (what is queued, never waiting), counted.</summary>
     private sealed class CountingReceiveNow : ISocketFactory
     {
@@ -77,7 +126,7 @@ public sealed class StreamPumpTests
         using (app)
         using (server)
         {
-            var pump = StreamPump.RunAsync(client, new NetworkStream(remoteNear, ownsSocket: true), Buffer, sockets: sockets);
+            var pump = StreamPump.RunAsync(client, new NetworkStream(remoteNear, ownsSocket: true), Buffers(), sockets: sockets);
             var sendUp = SendThenShutdownAsync(app, up, 1 << 20);
             var sendDown = SendThenShutdownAsync(server, down, 1 << 20);
             var atServer = ReceiveToEndAsync(server); // ends only once the app's half-close came through
@@ -100,7 +149,7 @@ public sealed class StreamPumpTests
         using (app)
         using (server)
         {
-            var pump = StreamPump.RunAsync(client, new NetworkStream(remoteNear, ownsSocket: true), Buffer, sockets: sockets);
+            var pump = StreamPump.RunAsync(client, new NetworkStream(remoteNear, ownsSocket: true), Buffers(), sockets: sockets);
             var reply = new byte[5];
             for (int i = 0; i < 20; i++)
             {
@@ -120,5 +169,53 @@ public sealed class StreamPumpTests
             await pump.WaitAsync(TimeSpan.FromSeconds(10));
         }
         client.Dispose();
+    }
+
+    [Fact]
+    public async Task ABusyFlowBeyondTheBudget_GetsASmallBuffer_AndEveryBufferGoesBack_OnceTheWritesAreDone()
+    {
+        var buffers = new RelayBuffers(64 * 1024, 16 * 1024, 2 * 64 * 1024); // room for two large buffers
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var flows = new List<(Socket Client, Socket App, GatedRemote Remote, Task Pump)>();
+        byte[] upload = RandomNumberGenerator.GetBytes(40_000);
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var (client, app) = await PairAsync();
+                var remote = new GatedRemote(gate.Task);
+                var pump = StreamPump.RunAsync(client, remote, buffers);
+                flows.Add((client, app, remote, pump));
+                await app.SendAsync(upload);
+                await Until(() => remote.Pending == 1, $"flow {i}'s write did not reach the server");
+            }
+            // Three writes wait on the server: the first two hold large buffers, the third a small one.
+            Assert.Equal(2, buffers.LargeRented);
+            Assert.Equal(1, buffers.SmallRented);
+            Assert.Equal(2 * 65536 + 16384, buffers.BytesInUse);
+
+            gate.SetResult();
+            foreach (var f in flows) await Until(() => f.Remote.Written == upload.Length, "the upload did not get through");
+            // The connections are open and idle: they hold no buffer.
+            await Until(() => buffers.BytesInUse == 0, $"{buffers.BytesInUse} bytes still rented by idle connections");
+
+            foreach (var f in flows)
+            {
+                f.App.Shutdown(SocketShutdown.Send);
+                f.Remote.End();
+                await f.Pump.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            Assert.Equal(0, buffers.BytesInUse);
+        }
+        finally
+        {
+            gate.TrySetResult();
+            foreach (var f in flows)
+            {
+                f.Remote.End();
+                f.App.Dispose();
+                f.Client.Dispose();
+            }
+        }
     }
 }

@@ -26,16 +26,16 @@ internal sealed partial class MixedInbound : ILocalInbound
     private readonly FlowAdmission _admission;
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
     private readonly IHostResolver _hosts;
-    private readonly int _relayBuffer;
+    private readonly RelayBuffers _relayBuffers;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, FlowAdmission admission, Func<FlowKey, ProcessInfo?>? lookup, IHostResolver hosts, int relayBuffer, ILogger logger)
+    public MixedInbound(MixedInboundOptions options, FlowAdmission admission, Func<FlowKey, ProcessInfo?>? lookup, IHostResolver hosts, RelayBuffers relayBuffers, ILogger logger)
     {
         _options = options;
-        _relayBuffer = relayBuffer;
+        _relayBuffers = relayBuffers;
         _hosts = hosts;
         _admission = admission;
         _lookup = lookup;
@@ -178,7 +178,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         });
         try
         {
-            await StreamPump.RunAsync(client, remote, _relayBuffer, firstUp, connection);
+            await StreamPump.RunAsync(client, remote, _relayBuffers, firstUp, connection);
         }
         finally
         {

@@ -17,7 +17,8 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
 /// abort down to it (<see cref="IConnectionStream"/>). Buffers come from the shared pool only while
 /// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a write rents
-/// its sealing buffer for the write; the read side rents its input and plaintext buffers when a read
+/// a sealing buffer sized to what it writes (at most 128 KiB; a relay that reads 16 KiB for it gets a
+/// 16 KiB one, <see cref="IFramedWriteStream"/>) for the write; the read side rents its input and plaintext buffers when a read
 /// needs them and returns them once they are drained; the salt and staged header wait in a small buffer
 /// until they are sent. A zero-byte read waits on the transport without a buffer
 /// (<see cref="IReadinessStream"/>), as the relay's socket pumps do. Everything still held goes back when
@@ -25,11 +26,11 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// plus one per operation in flight) guards it, because the relay or a group may dispose the stream
 /// from another thread while a pump is inside a read.
 /// </summary>
-internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IReadinessStream
+internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IReadinessStream, IFramedWriteStream
 {
     public const int MaxPayload = 0x3FFF;
     private const int ChunkOverhead = 2 + 2 * ShadowsocksMethod.TagSize;
-    private const int WriteBufferLimit = 128 * 1024; // a write rents at most this much and seals in slices that fit
+    private const int WriteBufferLimit = 128 * 1024; // a write rents at most this much and seals in slices of whole chunks that fit
     private const int ReadBufferSize = 64 * 1024;
     private const int HeaderRoom = 1300; // the largest request header: 2022's fixed + variable (address, 900 B padding) with tags
 
@@ -66,8 +67,9 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
     /// <param name="masterKey">The AEAD master key; for the 2022 methods the user PSK.</param>
     /// <param name="keys2022">The 2022 keys (identity headers); null for the AEAD methods.</param>
     /// <param name="clock">The 2022 headers' timestamps; default the system clock.</param>
+    /// <param name="salt">The request salt; default random. Only known-answer tests fix it.</param>
     public ShadowsocksStream(Stream transport, ShadowsocksMethod method, byte[] masterKey, ILogger logger, string who, Destination target, TimeSpan answerTimeout,
-        Shadowsocks2022Keys? keys2022 = null, TimeProvider? clock = null)
+        Shadowsocks2022Keys? keys2022 = null, TimeProvider? clock = null, ReadOnlySpan<byte> salt = default)
     {
         _clock = clock ?? TimeProvider.System;
         _maxPayload = method.MaxChunkPayload;
@@ -81,14 +83,15 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         _target = target;
         int identities = keys2022?.Identities.Length ?? 0;
         _prefix = ArrayPool<byte>.Shared.Rent(method.SaltSize + identities * Shadowsocks2022Keys.IdentityHeaderSize + HeaderRoom);
-        Span<byte> salt = _prefix.AsSpan(0, method.SaltSize);
-        RandomNumberGenerator.Fill(salt);
-        _encoder = method.Subkey(masterKey, salt);
+        Span<byte> requestSalt = _prefix.AsSpan(0, method.SaltSize);
+        if (salt.Length == method.SaltSize) salt.CopyTo(requestSalt);
+        else RandomNumberGenerator.Fill(requestSalt);
+        _encoder = method.Subkey(masterKey, requestSalt);
         _pendingPrefix = method.SaltSize;
         if (method.Is2022)
         {
-            _requestSalt = salt.ToArray();
-            if (keys2022 is not null) _pendingPrefix += keys2022.WriteTcpIdentityHeaders(salt, _prefix.AsSpan(_pendingPrefix));
+            _requestSalt = requestSalt.ToArray();
+            if (keys2022 is not null) _pendingPrefix += keys2022.WriteTcpIdentityHeaders(requestSalt, _prefix.AsSpan(_pendingPrefix));
         }
     }
 
@@ -177,20 +180,27 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
     /// <summary>The sealed size of <paramref name="payload"/> plaintext bytes.</summary>
     private int SealedLength(int payload) => payload + (payload + _maxPayload - 1) / _maxPayload * ChunkOverhead;
 
+    /// <summary>The most plaintext whose chunks fit in <paramref name="bytes"/>: whole chunks, then a last one that fills the rest.</summary>
+    public int PayloadFitting(int bytes)
+    {
+        int whole = bytes / (_maxPayload + ChunkOverhead);
+        int rest = bytes % (_maxPayload + ChunkOverhead) - ChunkOverhead;
+        return whole * _maxPayload + Math.Max(rest, 0);
+    }
+
     /// <summary>
-    /// Rents the sealing buffer for a write of <paramref name="length"/> bytes (at most
-    /// <see cref="WriteBufferLimit"/>, prefix included) and says how much plaintext each send seals:
-    /// equal slices that fit, so a relay's 128 KiB write is two sends, not a large one and a crumb.
+    /// Rents the sealing buffer for a write of <paramref name="length"/> bytes: its sealed size (prefix
+    /// included), at most <see cref="WriteBufferLimit"/>, and says how much plaintext each send seals: all of it
+    /// when it fits, else whole chunks that fit. Slices end on chunk boundaries, so the chunks on the wire are
+    /// the spec's plain cut (full chunks, then the rest) whatever the buffer: one chunk sealed at a time would
+    /// give the same bytes, in more sends.
     /// </summary>
     private byte[] RentWriteBuffer(int length, out int slice)
     {
         int room = PrefixRoom;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(room + SealedLength(length), WriteBufferLimit));
-        int fits = (buffer.Length - room) / (_maxPayload + ChunkOverhead) * _maxPayload;
-        int rest = (buffer.Length - room) % (_maxPayload + ChunkOverhead) - ChunkOverhead;
-        if (rest > 0) fits += rest;
-        int slices = (length + fits - 1) / fits;
-        slice = (length + slices - 1) / slices;
+        int fits = PayloadFitting(buffer.Length - room);
+        slice = fits >= length ? length : fits >= _maxPayload ? fits / _maxPayload * _maxPayload : fits;
         return buffer;
     }
 

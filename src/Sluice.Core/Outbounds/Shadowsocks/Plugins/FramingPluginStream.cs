@@ -4,13 +4,12 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 
 /// <summary>
 /// A plugin stream that frames what it writes (obfs=tls records, Mux.Cool frames): each write is cut
-/// into frames in one pooled buffer per stream and sent with one write to the connection. Writes are
-/// serialized by a lock; disposing takes the lock for good (after the subclass's farewell frame, if any)
-/// before the buffer goes back to the pool, so no write can still be filling it.
+/// into frames in a pooled buffer rented for that write (an idle stream holds none) and sent with one write to
+/// the connection per buffer. Writes are serialized by a lock (the subclass's framing state is not shared);
+/// disposing takes the lock for good after the subclass's farewell frame, if any.
 /// </summary>
 internal abstract class FramingPluginStream(Stream inner, int bufferSize) : PluginStream(inner)
 {
-    private readonly byte[] _out = ArrayPool<byte>.Shared.Rent(bufferSize);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _disposed;
 
@@ -26,10 +25,18 @@ internal abstract class FramingPluginStream(Stream inner, int bufferSize) : Plug
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            while (!buffer.IsEmpty)
+            byte[] output = ArrayPool<byte>.Shared.Rent(bufferSize);
+            try
             {
-                int n = Frame(ref buffer, _out);
-                await Inner.WriteAsync(_out.AsMemory(0, n), cancellationToken);
+                while (!buffer.IsEmpty)
+                {
+                    int n = Frame(ref buffer, output);
+                    await Inner.WriteAsync(output.AsMemory(0, n), cancellationToken);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(output);
             }
         }
         finally
@@ -42,17 +49,21 @@ internal abstract class FramingPluginStream(Stream inner, int bufferSize) : Plug
     {
         if (disposing && !_disposed && _writeLock.Wait(TimeSpan.FromSeconds(1)))
         {
+            byte[] output = ArrayPool<byte>.Shared.Rent(bufferSize);
             try
             {
-                int n = Farewell(_out);
-                if (n > 0) Inner.WriteAsync(_out.AsMemory(0, n)).AsTask().Wait(TimeSpan.FromSeconds(1));
+                int n = Farewell(output);
+                if (n > 0) Inner.WriteAsync(output.AsMemory(0, n)).AsTask().Wait(TimeSpan.FromSeconds(1));
             }
             catch (Exception e) when (e is IOException or AggregateException or ObjectDisposedException or OperationCanceledException)
             {
                 // The connection is gone already; nothing to tell the server.
             }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(output);
+            }
             _disposed = true;
-            ArrayPool<byte>.Shared.Return(_out);
             _writeLock.Release();
         }
         base.Dispose(disposing);
