@@ -4,6 +4,7 @@
 # and context switches read before and after, printed per GB moved: the TUN thread (sluice-tun-read) and the
 # busiest other thread (the relay's socket thread). With PERF=1, `perf record -g` of sluice-tun-read for the
 # middle of each run, and its top symbols by self time (the JIT's frames named through DOTNET_PerfMapEnabled).
+# PERF_KEEP=FILE keeps the last run's perf.data there (perf report -i FILE -g caller for the call graphs).
 # REVERSE=1 runs iperf3 -R (the server sends: the TUN thread then carries the data towards the app).
 # Needs root, iperf3 and a Release build (or SLUICE_BINARY).
 #   [PERF=1] [REVERSE=1] bench/tun-thread-cost.sh [RUNS] [SECONDS]
@@ -11,7 +12,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
 SECONDS_PER_RUN=${2:-8}
-export DOTNET_PerfMapEnabled=${PERF:+1}
+if [ -n "${PERF:-}" ]; then
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0  # W^X maps JIT code from a memfd that perf cannot name
+fi
 
 bench_testbed
 ip netns exec "$ROUTER" iperf3 -s -B "$SERVER_V4" > /dev/null 2>&1 &
@@ -56,7 +59,10 @@ for i in $(seq "$RUNS"); do
     echo "  sluice-tun-read, top symbols by self time:"
     perf report -i "$BENCH_DIR/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
       | awk -v top="${PERF_TOP:-20}" '/^ +[0-9.]+%/ && n++ < top {sub(/ +- +- *$/, ""); print "   " $0}'
+    echo "  by object: $(perf report -i "$BENCH_DIR/perf.data" --no-children --sort dso --stdio 2>/dev/null \
+      | awk '/^ +[0-9.]+%/ && n++ < 5 {printf "%s%s %s", (n > 1 ? ", " : ""), $2, $1}')"
   fi
+  if [ -n "${PERF_KEEP:-}" ] && [ -s "$BENCH_DIR/perf.data" ]; then cp "$BENCH_DIR/perf.data" "$PERF_KEEP"; cp "/tmp/perf-$engine.map" "$PERF_KEEP.map" 2>/dev/null || true; fi
   bench_stop_sluice
   rm -f "/tmp/perf-$engine.map" "/tmp/perfinfo-$engine.map"
 done
