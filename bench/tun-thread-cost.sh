@@ -42,7 +42,11 @@ for i in $(seq "$RUNS"); do
   iperf_pid=$!
   if [ -n "${PERF:-}" ]; then
     sleep 2
+    perf stat -x, -t "$tun_tid" -o "$BENCH_DIR/syscalls.csv" \
+      -e syscalls:sys_enter_read,syscalls:sys_enter_writev,syscalls:sys_enter_poll -- sleep $((SECONDS_PER_RUN - 3)) > /dev/null 2>&1 &
+    stat_pid=$!
     perf record -q -g -t "$tun_tid" -o "$BENCH_DIR/perf.data" -- sleep $((SECONDS_PER_RUN - 3)) > /dev/null 2>&1 || true
+    wait "$stat_pid" || true
   fi
   wait "$iperf_pid"
   thread_table "$engine" > "$BENCH_DIR/after"
@@ -59,6 +63,8 @@ for i in $(seq "$RUNS"); do
     echo "  sluice-tun-read, top symbols by self time:"
     perf report -i "$BENCH_DIR/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
       | awk -v top="${PERF_TOP:-20}" '/^ +[0-9.]+%/ && n++ < top {sub(/ +- +- *$/, ""); print "   " $0}'
+    # Per second of the profiled window (the rate is steady): reads, writevs, polls of the TUN thread.
+    echo "  syscalls of sluice-tun-read per second: $(awk -F, -v s=$((SECONDS_PER_RUN - 3)) '$3 ~ /sys_enter/ {sub(/.*sys_enter_/, "", $3); printf "%s%s %.0f", (n++ ? ", " : ""), $3, $1 / s}' "$BENCH_DIR/syscalls.csv")"
     echo "  by object: $(perf report -i "$BENCH_DIR/perf.data" --no-children --sort dso --stdio 2>/dev/null \
       | awk '/^ +[0-9.]+%/ && n++ < 5 {printf "%s%s %s", (n > 1 ? ", " : ""), $2, $1}')"
   fi
