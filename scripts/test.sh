@@ -13,6 +13,7 @@ rm -rf dist && bash scripts/package.sh || exit 1
 results=artifacts/test-results
 rm -rf "$results"; mkdir -p "$results"
 status=0
+unfinished=()
 before=$(mktemp)
 trap 'rm -f "$before"' EXIT
 for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.Platform.Linux.Tests tests/Sluice.Daemon.Tests tests/Sluice.Cli.Tests tests/Sluice.E2E; do
@@ -20,9 +21,12 @@ for project in tests/Sluice.Packets.Tests tests/Sluice.Core.Tests tests/Sluice.P
   # The end-to-end tests must leave nothing behind: the host is compared before and after them.
   [ "$name" = Sluice.E2E ] && bash scripts/leftovers.sh snapshot "$before"
   echo "=== $name"
-  dotnet test "$project" -c Release --no-build -nologo \
+  # --blame names the tests in flight if the test host crashes; a hung test is ended and named after 10 minutes.
+  dotnet test "$project" -c Release --no-build -nologo --blame --blame-hang-timeout 10m --blame-hang-dump-type none \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" --results-directory "$results" \
-    || status=1
+    2>&1 | tee "$results/$name.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || { status=1; unfinished+=("$name (exit $rc)"); }
 done
 bash scripts/leftovers.sh check "$before" || status=1
 
@@ -38,4 +42,11 @@ print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or skipped or passed == 0 else 0)
 PY
 [ $? -eq 0 ] || status=1
+# The console log is long: repeat at its end what went wrong in each project that did not pass (a test host that
+# crashed leaves no failed test in its TRX file, only fewer passed ones).
+for entry in "${unfinished[@]}"; do
+  name=${entry%% *}
+  echo "=== $entry did not pass:"
+  grep -E -A12 "^\s+Failed |aborted|crashed|Unhandled exception|were running|in progress|hang" "$results/$name.log" | head -80
+done
 exit $status

@@ -70,15 +70,25 @@ internal sealed partial class PacketLoop
             {
                 count = _tun.ReadBatch(batch);
             }
-            catch (Exception e) when (!_stopping)
+            catch (Exception e)
             {
+                // A read that fails because the engine is stopping ends the loop; this thread must never throw, as an
+                // exception escaping a thread ends the whole process (an embedding app's with it).
+                if (_stopping) break;
                 LogReadFailed(_logger, e.Message);
                 Thread.Sleep(100);
                 continue;
             }
             if (count == 0) break;
             batch.Count = count;
-            Process(batch, _time.Milliseconds());
+            try
+            {
+                Process(batch, _time.Milliseconds());
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogBatchFailed(_logger, e.GetType().Name, e.Message); // a lane's flush or the sweeper's wake-up
+            }
         }
     }
 
@@ -176,4 +186,7 @@ internal sealed partial class PacketLoop
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "packet dropped after {Error}: {Reason}")]
     private static partial void LogPacketFailed(ILogger logger, string error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a batch of packets was cut short by {Error}: {Reason}")]
+    private static partial void LogBatchFailed(ILogger logger, string error, string reason);
 }

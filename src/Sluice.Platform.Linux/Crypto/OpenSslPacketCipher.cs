@@ -63,6 +63,7 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
             if (EVP_CipherFinal_ex(_context, &none, &written) != 1) throw Failure("EVP_CipherFinal_ex");
             if (EVP_CIPHER_CTX_ctrl(_context, EVP_CTRL_AEAD_GET_TAG, TagSize, t) != 1) throw Failure("EVP_CTRL_AEAD_GET_TAG");
         }
+        GC.KeepAlive(this); // else the finalizer may free the context while libcrypto still works in it
     }
 
     public bool Open(ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag)
@@ -75,7 +76,9 @@ public sealed unsafe partial class OpenSslPacketCipher : IPacketCipher
             if (EVP_CIPHER_CTX_ctrl(_context, EVP_CTRL_AEAD_SET_TAG, TagSize, t) != 1) throw Failure("EVP_CTRL_AEAD_SET_TAG");
             if (data.Length > 0 && EVP_CipherUpdate(_context, d, &written, d, data.Length) != 1) throw Failure("EVP_CipherUpdate");
             byte none;
-            if (EVP_CipherFinal_ex(_context, &none, &written) == 1) return true;
+            bool authentic = EVP_CipherFinal_ex(_context, &none, &written) == 1;
+            GC.KeepAlive(this);
+            if (authentic) return true;
         }
         // A forged or damaged packet: nothing of its decryption stays, and the error queue (if libcrypto left an entry) is emptied.
         CryptographicOperations.ZeroMemory(data);

@@ -169,51 +169,39 @@ internal static unsafe class SockDiag
             nint received = Receive(fd, p, capacity);
             if (received <= 0) return best;
 
-            var data = new ReadOnlySpan<byte>(p, (int)received);
-            while (data.Length >= Netlink.NlMsgHeaderSize)
+            foreach (var message in NetlinkReader.Messages(new ReadOnlySpan<byte>(p, (int)received)))
             {
-                int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(data);
-                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-                int seq = BinaryPrimitives.ReadInt32LittleEndian(data[8..]);
-                if (length < Netlink.NlMsgHeaderSize || length > data.Length) return best;
-                if (seq == sequence)
+                if (message.Sequence != (uint)sequence) continue;
+                if (message.Type == Netlink.NLMSG_DONE)
                 {
-                    if (type == Netlink.NLMSG_DONE)
-                    {
-                        complete = true;
-                        return best;
-                    }
-                    if (type == Netlink.NLMSG_ERROR)
-                    {
-                        complete = true;
-                        int error = data.Length >= 20 ? -BinaryPrimitives.ReadInt32LittleEndian(data[16..]) : 0;
-                        if (error == 0) return best; // an ACK
-                        // ENOENT: no such socket (exact), or none of that kind (e.g. IPv6 disabled, udp_diag not loaded).
-                        if (error == Libc.ENOENT) return null;
-                        throw new IOException($"sock_diag answered an error: {Libc.ErrorText(error)}");
-                    }
-                    if (type == Netlink.SOCK_DIAG_BY_FAMILY && length >= Netlink.NlMsgHeaderSize + Netlink.InetDiagMsgSize)
-                    {
-                        var msg = data.Slice(Netlink.NlMsgHeaderSize, Netlink.InetDiagMsgSize);
-                        var socket = new DiagSocket(
-                            BinaryPrimitives.ReadUInt32LittleEndian(msg[Netlink.MsgUid..]),
-                            BinaryPrimitives.ReadUInt32LittleEndian(msg[Netlink.MsgInode..]));
-                        if (exact)
-                        {
-                            complete = true; // an exact request is answered with this one message
-                            return socket;
-                        }
-                        int score = Score(msg, family, flow, flowSource, flowDestination);
-                        if (score > bestScore)
-                        {
-                            bestScore = score;
-                            best = socket;
-                        }
-                    }
+                    complete = true;
+                    return best;
                 }
-                int step = Netlink.Align(length);
-                if (step >= data.Length) break;
-                data = data[step..];
+                if (message.Type == Netlink.NLMSG_ERROR)
+                {
+                    complete = true;
+                    int error = message.Error;
+                    if (error == 0) return best; // an ACK
+                    // ENOENT: no such socket (exact), or none of that kind (e.g. IPv6 disabled, udp_diag not loaded).
+                    if (error == Libc.ENOENT) return null;
+                    throw new IOException($"sock_diag answered an error: {Libc.ErrorText(error)}");
+                }
+                if (message.Type != Netlink.SOCK_DIAG_BY_FAMILY || message.Body.Length < Netlink.InetDiagMsgSize) continue;
+                var msg = message.Body[..Netlink.InetDiagMsgSize];
+                var socket = new DiagSocket(
+                    BinaryPrimitives.ReadUInt32LittleEndian(msg[Netlink.MsgUid..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(msg[Netlink.MsgInode..]));
+                if (exact)
+                {
+                    complete = true; // an exact request is answered with this one message
+                    return socket;
+                }
+                int score = Score(msg, family, flow, flowSource, flowDestination);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    best = socket;
+                }
             }
         }
     }

@@ -68,12 +68,15 @@ public sealed class OwnerLookupTests : IDisposable
         _tun.Inject(Tcp(App, CurlPort, Server, 443, TcpFlags.Syn));
         Assert.True(_processes.Started.Wait(Wait), "the slow lookup for curl's flow never started");
 
+        // The app's retransmission waits with the first. It goes in before the segments below, which the packet
+        // thread handles in order: once they come out, the retransmission has been parked, not raced by the answer.
+        _tun.Inject(Tcp(App, CurlPort, Server, 443, TcpFlags.Syn));
+
         // Meanwhile the admitted flow's segments, and a new flow that needs no process, still pass.
         _tun.Inject(Tcp(App, 50100, Server, 80, TcpFlags.Ack));
         Assert.Equal(natPort, TowardsRelay());
         _tun.Inject(Tcp(App, 50102, Server, 80, TcpFlags.Syn));
         TowardsRelay();
-        _tun.Inject(Tcp(App, CurlPort, Server, 443, TcpFlags.Syn)); // the app's retransmission waits with the first
         Assert.Empty(_lane.Sent);
         Assert.Equal(1, _owners.Count);
         Assert.DoesNotContain(_processes.Asked, key => key.DestinationPort == 80);

@@ -95,6 +95,38 @@ public sealed class OpenSslPacketCipherTests
         Assert.Equal(plain, packet);
     }
 
+    /// <summary>
+    /// Known answers from outside .NET: RFC 8439 §2.8.2's key, nonce and plaintext, sealed without associated data
+    /// (WireGuard's transport messages have none) by Debian's python3-cryptography, whose tag with the RFC's
+    /// associated data is the RFC's own (1ae10b59…); and an empty payload (a keepalive) under the zero nonce.
+    /// </summary>
+    [Theory]
+    [InlineData("openssl")]
+    [InlineData("runtime")]
+    public void SealsToTheKnownAnswersOfAnIndependentLibrary_AndOpensThem(string implementation)
+    {
+        byte[] key = Enumerable.Range(0x80, 32).Select(b => (byte)b).ToArray();
+        var factory = implementation == "openssl" ? OpenSslPacketCipher.Factory : Sluice.Core.Outbounds.WireGuard.RuntimePacketCipher.Factory;
+        using var cipher = factory(key);
+
+        byte[] plain = "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it."u8.ToArray();
+        byte[] nonce = Convert.FromHexString("070000004041424344454647");
+        var sealedText = (byte[])plain.Clone();
+        var tag = new byte[16];
+        cipher.Seal(nonce, sealedText, tag);
+        Assert.Equal(
+            "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b29" +
+            "05d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116",
+            Convert.ToHexStringLower(sealedText));
+        Assert.Equal("6a23a4681fd59456aea1d29f82477216", Convert.ToHexStringLower(tag));
+        Assert.True(cipher.Open(nonce, sealedText, tag));
+        Assert.Equal(plain, sealedText);
+
+        var keepaliveTag = new byte[16];
+        cipher.Seal(new byte[12], [], keepaliveTag);
+        Assert.Equal("3ae5d3f2a376d317eaea5aef0215ba54", Convert.ToHexStringLower(keepaliveTag));
+    }
+
     [Fact]
     public void ADisposedCipherRefusesWork_AndDisposingTwiceIsHarmless()
     {
