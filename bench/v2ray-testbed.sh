@@ -37,7 +37,11 @@ cat > "$BENCH_DIR/v2ray-client.json" <<JSON
   {"tag": "trojan", "protocol": "trojan", "settings": {"servers": [{"address": "10.200.0.1", "port": $TROJAN_PORT, "password": "$PASSWORD"}]}, $client_tls}],
  "routing": {"rules": [{"type": "field", "inboundTag": ["v"], "outboundTag": "vless"}, {"type": "field", "inboundTag": ["t"], "outboundTag": "trojan"}]}}
 JSON
-tls='"tls": {"enabled": true, "server_name": "bench.test", "insecure": true}'
+# SLUICE_TLS_PIN=1: Sluice checks the server against the certificate as a pinned CA (certificate_path) instead of
+# "insecure" (v2ray's client stays on allowInsecure). SLUICE_TLS_EXTRA: more fields for Sluice's tls object, e.g.
+# ', "utls": {"enabled": true, "fingerprint": "chrome"}' (Sluice's own TLS 1.3 client instead of SslStream).
+if [ -n "${SLUICE_TLS_PIN:-}" ]; then trust='"insecure": false, "certificate_path": "'"$BENCH_DIR/cert.pem"'"'; else trust='"insecure": true'; fi
+tls='"tls": {"enabled": true, "server_name": "bench.test", '"$trust${SLUICE_TLS_EXTRA:-}"'}'
 CONFIG=$(cat <<JSON
 {"log": {"level": "info"},
  "inbounds": [

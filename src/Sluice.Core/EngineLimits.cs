@@ -94,6 +94,13 @@ public sealed record EngineLimits
     /// <summary>Bytes of a PEM file (<c>certificate_path</c>, a subscription's <c>ca_file</c>): 1 MiB; the whole Mozilla root bundle is about 220 KiB.</summary>
     public long PemFileBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long a system root that a TLS outbound's server chained to is checked alone, without the whole system store
+    /// (TlsTrust): 10 min. A chain to another root, or any refusal, is checked against the whole store at once; so a
+    /// root removed from the system store is still trusted for this outbound for at most this long.
+    /// </summary>
+    public TimeSpan TlsSystemAnchorReuse { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Bytes of a local rule-set file: 64 MiB, the same as a downloaded one (RemoteRuleSetFetcher), about 2 million domains in source form.</summary>
     public long RuleSetFileBytes { get; init; } = 64 * 1024 * 1024;
 }

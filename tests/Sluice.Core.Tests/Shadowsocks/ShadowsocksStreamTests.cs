@@ -60,11 +60,17 @@ public class ShadowsocksStreamTests
         var payload = new byte[32 * 1024];
         await stream.WriteAsync(payload); // warm-up: first-call paths
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++) await stream.WriteAsync(payload);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The fewest bytes of three rounds: an allocation per chunk shows in every round (400 chunks a round), while
+        // a one-off of the runtime's on this thread under load (seen once in 12 loaded runs: 8,128 bytes) does not.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++) await stream.WriteAsync(payload);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
-        Assert.True(sink.Written > 200 * payload.Length);
+        Assert.True(sink.Written > 3 * 200 * payload.Length);
         Assert.True(allocated < 1024, $"{allocated} bytes allocated for 200 writes of 32 KiB");
     }
 

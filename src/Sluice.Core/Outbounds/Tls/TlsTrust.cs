@@ -11,19 +11,38 @@ namespace Sluice.Core.Outbounds.Tls;
 /// 3. with "insecure" nothing is checked (the outbound logged that once when it was created).
 /// The reason of a refusal is kept for the error message, so a person reads "not signed by the
 /// pinned CA" instead of .NET's "RemoteCertificateChainErrors".
+/// SslStream builds the chain with <see cref="ChainPolicy"/> before it asks <see cref="Accepts"/>; that build is the
+/// check (no second one). With the system's trust, a chain is built against the whole store once; the root it ended at
+/// is then the only anchor for <see cref="EngineLimits.TlsSystemAnchorReuse"/> (a build against every system root cost
+/// ~1.2 ms of CPU per connection, against one ~0.3 ms), and a chain that does not reach it is built against the whole
+/// store again before it is refused, so what is accepted is what the system's store accepts, except that a root
+/// removed from it meanwhile counts until the anchor's time is up.
 /// </summary>
 internal sealed class TlsTrust
 {
+    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
     private readonly X509Certificate2Collection? _pinned;
+    private readonly X509Certificate2Collection? _systemRoots;
     private readonly string _name;
     private readonly bool _insecure;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _anchorReuse;
+    private volatile Anchors? _anchors;
 
-    public TlsTrust(string name, bool insecure, X509Certificate2Collection? pinned)
+    /// <param name="systemRoots">Null: the system's store. Tests stand a CA set in for it.</param>
+    public TlsTrust(string name, bool insecure, X509Certificate2Collection? pinned, TimeProvider? time = null,
+        TimeSpan? anchorReuse = null, X509Certificate2Collection? systemRoots = null)
     {
         _name = name;
         _insecure = insecure;
         _pinned = pinned;
+        _time = time ?? TimeProvider.System;
+        _anchorReuse = anchorReuse ?? EngineLimits.Default.TlsSystemAnchorReuse;
+        _systemRoots = systemRoots;
     }
+
+    /// <summary>The system roots this outbound's servers chained to, checked alone until <see cref="Until"/>.</summary>
+    private sealed record Anchors(X509Certificate2Collection Roots, DateTimeOffset Until);
 
     /// <summary>Loads PEM text holding at least one certificate.</summary>
     public static bool TryLoadPem(string pem, out X509Certificate2Collection certificates, out string? problem)
@@ -43,28 +62,39 @@ internal sealed class TlsTrust
     }
 
     /// <summary>
-    /// The chain policy SslStream builds its chain with, new for each connection (SslStream adds to its
-    /// ApplicationPolicy). SslStream builds a chain before it asks <see cref="Accepts"/>, whatever the answer will
-    /// be; with the system's trust that build costs more than the rest of the handshake's client side (OpenSSL
-    /// sorts and searches a store of every system root for each chain: X509_NAME_cmp was the top symbol of a
-    /// profile of connections/s). With "insecure" (nothing is checked) or a pinned CA (only those roots count)
-    /// the system's roots have no say, so the chain is built against no root or the pinned ones only.
-    /// Null: the system's trust (the default policy).
+    /// The chain policy SslStream builds its chain with, new for each connection (SslStream adds the server's
+    /// intermediates to its ExtraStore and serverAuth to its ApplicationPolicy). "insecure": no root (the build is
+    /// SslStream's and cannot be skipped; against no root it is the cheapest); pinned: those roots only; else the
+    /// anchors of <see cref="TlsTrust"/> while their time lasts, or null (the system's store).
     /// </summary>
     public X509ChainPolicy? ChainPolicy()
     {
-        if (!_insecure && _pinned is null) return null;
+        if (_insecure) return CustomRoots(null, downloads: false);
+        if (_pinned is not null) return CustomRoots(_pinned, downloads: true);
+        if (_anchors is { } anchors && _time.GetUtcNow() < anchors.Until) return CustomRoots(anchors.Roots, downloads: false);
+        return _systemRoots is null ? null : CustomRoots(_systemRoots, downloads: true);
+    }
+
+    /// <summary>The roots the chain of this outbound is checked against alone now (tests).</summary>
+    internal X509Certificate2Collection? AnchorsInUse =>
+        _anchors is { } anchors && _time.GetUtcNow() < anchors.Until ? anchors.Roots : null;
+
+    private static X509ChainPolicy CustomRoots(X509Certificate2Collection? roots, bool downloads)
+    {
         var policy = new X509ChainPolicy
         {
             TrustMode = X509ChainTrustMode.CustomRootTrust,
             RevocationMode = X509RevocationMode.NoCheck,
-            DisableCertificateDownloads = _insecure,
+            DisableCertificateDownloads = !downloads,
         };
-        if (!_insecure) policy.CustomTrustStore.AddRange(_pinned!);
+        if (roots is not null) policy.CustomTrustStore.AddRange(roots);
         return policy;
     }
 
-    /// <summary>Checks one server certificate; <paramref name="refusal"/> says why when it is refused.</summary>
+    /// <summary>
+    /// Checks one server certificate, given the chain SslStream built with <see cref="ChainPolicy"/> and its verdict;
+    /// <paramref name="refusal"/> says why when it is refused.
+    /// </summary>
     public bool Accepts(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, out string? refusal)
     {
         refusal = null;
@@ -75,17 +105,22 @@ internal sealed class TlsTrust
             return false;
         }
         var leaf = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
-        if (_pinned is null)
+        bool chained = (errors & (SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0 && presented is not null;
+        if (_pinned is not null)
         {
-            if ((errors & (SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+            if (!chained)
             {
-                refusal = $"the certificate of {leaf.Subject} is not trusted by the system's CAs ({ChainStatus(presented)}); pin its CA with \"certificate_path\", or set \"insecure\"";
+                refusal = $"the certificate of {leaf.Subject} is not signed by the pinned CA ({ChainStatus(presented)})";
                 return false;
             }
         }
-        else if (!ChainsToPinned(leaf, presented, out string status))
+        else if (chained)
         {
-            refusal = $"the certificate of {leaf.Subject} is not signed by the pinned CA ({status})";
+            Remember(presented!);
+        }
+        else if (!ChainsToSystemRoot(leaf, presented, out string status))
+        {
+            refusal = $"the certificate of {leaf.Subject} is not trusted by the system's CAs ({status}); pin its CA with \"certificate_path\", or set \"insecure\"";
             return false;
         }
         if (!leaf.MatchesHostname(_name, allowWildcards: true, allowCommonName: false))
@@ -96,18 +131,42 @@ internal sealed class TlsTrust
         return true;
     }
 
-    private bool ChainsToPinned(X509Certificate2 leaf, X509Chain? presented, out string status)
+    /// <summary>
+    /// The chain SslStream built did not reach a root it was given (the anchors, or the whole store): built again
+    /// against the whole store, as SslStream does without a policy, with the intermediates the server sent.
+    /// </summary>
+    private bool ChainsToSystemRoot(X509Certificate2 leaf, X509Chain? presented, out string status)
     {
         using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_pinned!);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        var policy = _systemRoots is null ? chain.ChainPolicy : CustomRoots(_systemRoots, downloads: true);
+        policy.RevocationMode = X509RevocationMode.NoCheck;
+        policy.RevocationFlag = X509RevocationFlag.ExcludeRoot;
+        policy.ApplicationPolicy.Add(ServerAuth);
         if (presented is not null)
+        {
+            policy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
             foreach (var element in presented.ChainElements)
-                if (!element.Certificate.RawDataMemory.Span.SequenceEqual(leaf.RawDataMemory.Span)) chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                if (!element.Certificate.RawDataMemory.Span.SequenceEqual(leaf.RawDataMemory.Span)) policy.ExtraStore.Add(element.Certificate);
+        }
+        chain.ChainPolicy = policy;
         bool ok = chain.Build(leaf);
         status = ok ? "" : ChainStatus(chain);
+        if (ok) Remember(chain);
         return ok;
+    }
+
+    /// <summary>Keeps the root a chain that the whole store accepted ended at (the anchors' time starts with the first).</summary>
+    private void Remember(X509Chain chain)
+    {
+        if (chain.ChainElements.Count == 0) return;
+        var root = chain.ChainElements[^1].Certificate;
+        var now = _time.GetUtcNow();
+        var current = _anchors is { } live && now < live.Until ? live : null;
+        if (current is not null && current.Roots.Any(r => r.RawDataMemory.Span.SequenceEqual(root.RawDataMemory.Span))) return;
+        var roots = new X509Certificate2Collection();
+        if (current is not null) roots.AddRange(current.Roots);
+        roots.Add(X509CertificateLoader.LoadCertificate(root.RawDataMemory.Span));
+        _anchors = new Anchors(roots, current?.Until ?? now + _anchorReuse);
     }
 
     private static string ChainStatus(X509Chain? chain)
