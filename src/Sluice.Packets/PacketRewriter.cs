@@ -13,8 +13,12 @@ public static class PacketRewriter
     /// header checksum and the transport checksum (a UDP-over-IPv4 checksum of 0 stays 0). Returns
     /// false, changing nothing, when the packet is not TCP/UDP, is a non-first fragment, is too short
     /// for its transport header, or the new addresses are not the packet's family.
+    /// With <paramref name="checksumPending"/> the transport checksum is partial (<see cref="PartialChecksum"/>):
+    /// its field holds the pseudo-header sum, so it absorbs only the address change (the ports are summed by
+    /// whoever completes it), uncomplemented.
     /// </summary>
-    public static bool RewriteTcpUdp(Span<byte> packet, NetAddress newSource, ushort newSourcePort, NetAddress newDestination, ushort newDestinationPort)
+    public static bool RewriteTcpUdp(Span<byte> packet, NetAddress newSource, ushort newSourcePort, NetAddress newDestination, ushort newDestinationPort,
+        bool checksumPending = false)
     {
         if (!IpPacket.TryParse(packet, out var ip) || !ip.HasTransportHeader) return false;
         if (newSource.IsV4 != ip.IsV4 || newDestination.IsV4 != ip.IsV4) return false;
@@ -43,6 +47,11 @@ public static class PacketRewriter
 
         Span<byte> checksumField = segment[checksumOffset..];
         ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(checksumField);
+        if (checksumPending)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(checksumField, Checksum.Fold((ulong)checksum + addressDelta));
+            return true;
+        }
         bool isUdp = ip.Protocol == IpProtocol.Udp;
         if (isUdp && checksum == 0 && ip.IsV4) return true; // RFC 768: no checksum; keep it that way.
 

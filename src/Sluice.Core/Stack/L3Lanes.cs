@@ -26,9 +26,10 @@ internal sealed partial class L3Lanes(ITunDevice tun, TunInbound inbound, ILogge
     public int Count => _flows.Count;
 
     /// <summary>Sends a packet of a flow already on an L3 lane; false when it is on none.</summary>
-    public bool TryForward(in IpPacket packet, Span<byte> slot, int offset, int length)
+    public bool TryForward(in IpPacket packet, Span<byte> slot, int offset, int length, int checksumStart = 0)
     {
         if (_flows.IsEmpty || !FlowKeys.TryGetFlowKey(packet, out var key) || !_flows.TryGetValue(key, out var flow)) return false;
+        if (checksumStart != 0) PartialChecksum.Complete(packet.Buffer, checksumStart); // a tunnel carries whole packets
         flow.Connection?.AddUpload(length);
         Send(flow.Lane, flow, slot, offset, length);
         return true;

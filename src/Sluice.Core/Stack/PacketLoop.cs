@@ -12,7 +12,10 @@ namespace Sluice.Core.Stack;
 ///    a new flow routed first), ICMP echo to <see cref="IcmpPath"/>; everything else is dropped.
 /// 3. a new flow whose rules wait for its process is parked (<see cref="OwnerLookups"/>); when the answer comes,
 ///    its packet is handled again here, under the same gate as a batch, so no stage sees two threads at once.
-/// Rewrites happen in place in the batch slot and the packet is written straight back.
+/// Rewrites happen in place in the batch slot and the packet is written straight back. A TCP packet the TUN
+/// handed over with its checksum still partial stays so through the NAT (a rewrite of the pseudo-header sum,
+/// written back partial: no pass over its bytes here or in the kernel); one that goes anywhere else (an L3
+/// lane, a new flow's SYN) is completed first.
 /// </summary>
 internal sealed partial class PacketLoop
 {
@@ -59,7 +62,7 @@ internal sealed partial class PacketLoop
 
     private void Run()
     {
-        var batch = new PacketBatch(_limits.TunBatch, Math.Max(_tun.Mtu, 1500) + 64);
+        var batch = new PacketBatch(_limits.TunBatch, Math.Max(_tun.Mtu, 1500) + 64) { KeepsPartialChecksums = true };
         while (!_stopping)
         {
             int count;
@@ -100,7 +103,7 @@ internal sealed partial class PacketLoop
         {
             TakeAnswers(now);
             int count = batch.Count;
-            for (int i = 0; i < count; i++) HandleSafely(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now);
+            for (int i = 0; i < count; i++) HandleSafely(batch.Slot(i), PacketBatch.Headroom, batch.Length(i), now, checksumStart: batch.ChecksumStart(i));
             _l3.Flush();
             Packets += count;
         }
@@ -132,11 +135,11 @@ internal sealed partial class PacketLoop
         }
     }
 
-    private void HandleSafely(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer = null)
+    private void HandleSafely(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer = null, int checksumStart = 0)
     {
         try
         {
-            Handle(slot, offset, length, now, answer);
+            Handle(slot, offset, length, now, answer, checksumStart);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -145,14 +148,20 @@ internal sealed partial class PacketLoop
         }
     }
 
-    private void Handle(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer)
+    /// <param name="checksumStart">Where a partial TCP checksum's sum starts, or 0 when the packet's checksums are complete.</param>
+    private void Handle(Span<byte> slot, int offset, int length, long now, OwnerAnswer? answer, int checksumStart)
     {
         if (!IpPacket.TryParse(slot.Slice(offset, length), out var packet) || (packet.IsFragment && !packet.IsFirstFragment)) return;
-        if (_l3.TryForward(packet, slot, offset, length)) return;
+        if (checksumStart != 0 && packet.Protocol != IpProtocol.Tcp)
+        {
+            PartialChecksum.Complete(packet.Buffer, checksumStart); // a device marks TCP only; anything else is completed
+            checksumStart = 0;
+        }
+        if (_l3.TryForward(packet, slot, offset, length, checksumStart)) return;
         switch (packet.Protocol)
         {
             case IpProtocol.Tcp:
-                _tcp.Handle(packet, slot, offset, now, _scratch, answer);
+                _tcp.Handle(packet, slot, offset, now, _scratch, answer, checksumStart);
                 break;
             case IpProtocol.Udp:
                 if (!FlowKeys.TryGetFlowKey(packet, out var udpKey) || _inbound.IsOwnAddress(udpKey.Destination)) return;

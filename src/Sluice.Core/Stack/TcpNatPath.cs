@@ -13,7 +13,8 @@ namespace Sluice.Core.Stack;
 /// </summary>
 internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? nat6, TunInbound inbound, L3Lanes l3, ILogger logger)
 {
-    public void Handle(in IpPacket packet, Span<byte> slot, int offset, long now, Span<byte> scratch, OwnerAnswer? answer = null)
+    /// <param name="checksumStart">Where the packet's partial TCP checksum starts (it is then rewritten and written partial), or 0 when complete.</param>
+    public void Handle(in IpPacket packet, Span<byte> slot, int offset, long now, Span<byte> scratch, OwnerAnswer? answer = null, int checksumStart = 0)
     {
         if (!TcpSegment.TryParse(packet.Payload, out var segment)) return;
         var nat = packet.IsV4 ? nat4 : nat6;
@@ -27,8 +28,7 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
             if (back is null) return;
             back.LastSeen = now;
             var original = back.Original;
-            PacketRewriter.RewriteTcpUdp(packet.Buffer, original.Destination, original.DestinationPort, original.Source, original.SourcePort);
-            tun.Write(packet.Buffer);
+            Forward(packet.Buffer, original.Destination, original.DestinationPort, original.Source, original.SourcePort, checksumStart);
             return;
         }
 
@@ -44,6 +44,9 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
         }
         if (entry is null)
         {
+            // A new flow's packet may be parked, handed to an L3 lane or answered: whole from here on (a SYN, small).
+            if (checksumStart != 0) PartialChecksum.Complete(packet.Buffer, checksumStart);
+            checksumStart = 0;
             var flags = segment.Flags;
             if ((flags & TcpFlags.Rst) != 0) return;
             if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) != TcpFlags.Syn)
@@ -73,8 +76,15 @@ internal sealed partial class TcpNatPath(ITunDevice tun, TcpNat? nat4, TcpNat? n
             }
         }
         entry.LastSeen = now;
-        PacketRewriter.RewriteTcpUdp(packet.Buffer, nat.NatAddress, entry.NatPort, nat.TunAddress, nat.ListenPort);
-        tun.Write(packet.Buffer);
+        Forward(packet.Buffer, nat.NatAddress, entry.NatPort, nat.TunAddress, nat.ListenPort, checksumStart);
+    }
+
+    /// <summary>Rewrites the packet's addresses and ports and writes it back to the kernel, its checksum left partial if it came so.</summary>
+    private void Forward(Span<byte> buffer, NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, int checksumStart)
+    {
+        PacketRewriter.RewriteTcpUdp(buffer, source, sourcePort, destination, destinationPort, checksumPending: checksumStart != 0);
+        if (checksumStart != 0) tun.WriteChecksumPending(buffer, checksumStart);
+        else tun.Write(buffer);
     }
 
     /// <summary>

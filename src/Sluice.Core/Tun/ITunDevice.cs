@@ -1,3 +1,5 @@
+using Sluice.Packets;
+
 namespace Sluice.Core.Tun;
 
 /// <summary>
@@ -14,12 +16,25 @@ public interface ITunDevice : IDisposable
     /// Blocks until at least one packet is readable, then reads as many as are ready (up to the
     /// batch capacity) without blocking again. Returns the number of packets read, or 0 once the
     /// device is closed. Every slot holds one ordinary IP packet with correct checksums, whatever
-    /// offloads the device uses underneath.
+    /// offloads the device uses underneath; except, when the batch <see cref="PacketBatch.KeepsPartialChecksums"/>,
+    /// TCP packets marked with <see cref="PacketBatch.MarkChecksumPending"/>.
     /// </summary>
     int ReadBatch(PacketBatch batch);
 
     /// <summary>Writes one IP packet to the kernel.</summary>
     void Write(ReadOnlySpan<byte> packet);
+
+    /// <summary>
+    /// Writes one TCP packet whose checksum is partial (<see cref="PartialChecksum"/>: the field holds the
+    /// pseudo-header sum of the packet's addresses and length; the TCP header starts at
+    /// <paramref name="checksumStart"/>). A device with checksum offload hands it to the kernel as such, which
+    /// takes it as verified (as it does its own loopback packets); this default completes it in place and writes it.
+    /// </summary>
+    void WriteChecksumPending(Span<byte> packet, int checksumStart)
+    {
+        PartialChecksum.Complete(packet, checksumStart);
+        Write(packet);
+    }
 
     /// <summary>
     /// Writes several IP packets, in order: packet i is <c>buffer[packets[i].Offset..][..packets[i].Length]</c>.

@@ -6,6 +6,8 @@ namespace Sluice.Core.Tun;
 /// A batch of packet slots in one pinned slab. Each slot has <see cref="Headroom"/> bytes in front
 /// of the packet so a lane can prepend its headers in place (WireGuard, later) and tailroom for a tag.
 /// The TUN reader fills slots; the packet path works on them by index and never copies them.
+/// A reader may leave a TCP packet's checksum to be completed (<see cref="ChecksumStart"/>), when the
+/// batch's consumer asked for it with <see cref="KeepsPartialChecksums"/>.
 /// </summary>
 public sealed class PacketBatch
 {
@@ -14,6 +16,7 @@ public sealed class PacketBatch
 
     private readonly byte[] _slab;
     private readonly int[] _lengths;
+    private readonly int[] _checksumStarts;
 
     public PacketBatch(int capacity, int maxPacketSize)
     {
@@ -21,7 +24,17 @@ public sealed class PacketBatch
         SlotSize = Headroom + maxPacketSize + Tailroom;
         _slab = GC.AllocateArray<byte>(capacity * SlotSize, pinned: true);
         _lengths = new int[capacity];
+        _checksumStarts = new int[capacity];
     }
+
+    /// <summary>
+    /// Set by the consumer: a reader may hand over TCP packets whose checksum is still partial (the kernel's
+    /// CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the sum over the segment is left to whoever
+    /// writes it), marked with <see cref="MarkChecksumPending"/>. A consumer that sets it writes such packets
+    /// with <see cref="ITunDevice.WriteChecksumPending"/>, or completes them (<see cref="PartialChecksum.Complete"/>)
+    /// before anything reads or forwards their bytes elsewhere. Default false: every packet is complete.
+    /// </summary>
+    public bool KeepsPartialChecksums { get; set; }
 
     public int Capacity { get; }
 
@@ -40,7 +53,21 @@ public sealed class PacketBatch
     /// <summary>The whole slot including headroom and tailroom.</summary>
     public Span<byte> Slot(int index) => _slab.AsSpan(index * SlotSize, SlotSize);
 
-    public void SetLength(int index, int length) => _lengths[index] = length;
+    /// <summary>Sets a slot's packet length; the packet's checksums are complete unless <see cref="MarkChecksumPending"/> follows.</summary>
+    public void SetLength(int index, int length)
+    {
+        _lengths[index] = length;
+        _checksumStarts[index] = 0;
+    }
+
+    /// <summary>
+    /// Marks the TCP packet in a slot (after <see cref="SetLength"/>) as holding a partial checksum: the TCP
+    /// header starts at <paramref name="checksumStart"/> and its checksum field holds the pseudo-header sum.
+    /// </summary>
+    public void MarkChecksumPending(int index, int checksumStart) => _checksumStarts[index] = checksumStart;
+
+    /// <summary>Where the pending checksum's sum starts (the TCP header), or 0 when the packet's checksums are complete.</summary>
+    public int ChecksumStart(int index) => _checksumStarts[index];
 
     public int Length(int index) => _lengths[index];
 

@@ -36,14 +36,22 @@ public sealed unsafe partial class LinuxTunDevice
             var packet = new Span<byte>(target + VirtioNetHeader.Size, (int)n - VirtioNetHeader.Size);
             if (header.GsoType == VirtioNetHeader.GsoNone)
             {
-                if ((header.Flags & VirtioNetHeader.NeedsChecksum) != 0
-                    && !TcpSegmenter.CompleteChecksum(packet, header.ChecksumStart, header.ChecksumOffset)) continue;
+                // A TCP packet's partial checksum is passed on when the batch's consumer takes it so (the NAT
+                // rewrites the pseudo-header sum and writes it back partial): no pass over its bytes.
+                int pendingStart = 0;
+                if ((header.Flags & VirtioNetHeader.NeedsChecksum) != 0)
+                {
+                    if (batch.KeepsPartialChecksums && header.ChecksumOffset == VirtioNetHeader.TcpChecksumOffset
+                        && Packets.PartialChecksum.IsTcpAt(packet, header.ChecksumStart)) pendingStart = header.ChecksumStart;
+                    else if (!TcpSegmenter.CompleteChecksum(packet, header.ChecksumStart, header.ChecksumOffset)) continue;
+                }
                 if (!direct)
                 {
                     if (packet.Length > batch.MaxPacketSize) continue;
                     packet.CopyTo(batch.SlotForRead(count));
                 }
                 batch.SetLength(count, packet.Length);
+                if (pendingStart != 0) batch.MarkChecksumPending(count, pendingStart);
                 count++;
                 continue;
             }
@@ -190,4 +198,37 @@ public sealed unsafe partial class LinuxTunDevice
     }
 
     private volatile bool _mergeRefused;
+
+    /// <summary>
+    /// With offloads: one write with NEEDS_CSUM (csum_start = the TCP header, csum_offset 16), so the kernel takes
+    /// the packet as CHECKSUM_PARTIAL, its TCP as verified; without them, completes the checksum and writes.
+    /// </summary>
+    public void WriteChecksumPending(Span<byte> packet, int checksumStart)
+    {
+        if (!_vnet || !Packets.PartialChecksum.IsTcpAt(packet, checksumStart))
+        {
+            if (checksumStart + VirtioNetHeader.TcpChecksumOffset + 2 <= packet.Length) Packets.PartialChecksum.Complete(packet, checksumStart);
+            Write(packet);
+            return;
+        }
+        if (!TryHoldFd()) return;
+        try
+        {
+            int headerLength = checksumStart + (packet[checksumStart + 12] >> 4) * 4;
+            byte* header = stackalloc byte[VirtioNetHeader.Size];
+            new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoNone, (ushort)headerLength, 0,
+                (ushort)checksumStart, VirtioNetHeader.TcpChecksumOffset).Write(new Span<byte>(header, VirtioNetHeader.Size));
+            fixed (byte* p = packet)
+            {
+                var iov = stackalloc Libc.Iovec[2];
+                iov[0] = new Libc.Iovec { Base = header, Length = VirtioNetHeader.Size };
+                iov[1] = new Libc.Iovec { Base = p, Length = (nuint)packet.Length };
+                WriteVector(iov, 2);
+            }
+        }
+        finally
+        {
+            _fd.DangerousRelease();
+        }
+    }
 }

@@ -12,7 +12,9 @@ namespace Sluice.Platform.Linux;
 ///    timeout (Dispose ends the loop at once; an idle TUN costs no wake-ups) and drains again. With
 ///    offloads each read starts with a virtio_net_hdr (read into the slot's headroom): a TSO super-packet is cut into segments in
 ///    consecutive slots (<see cref="TcpSegmenter"/>; what does not fit waits for the next batch), and a
-///    partial checksum is completed, so the engine only ever sees ordinary packets.
+///    partial checksum is completed, so the engine only ever sees ordinary packets; except a TCP packet's
+///    partial checksum when the batch keeps them (<see cref="PacketBatch.KeepsPartialChecksums"/>): it is
+///    marked in the batch, and the NAT writes it back partial (<see cref="WriteChecksumPending"/>).
 /// 2. Any number of threads write; one write(2) / writev(2) is one packet, atomic in the kernel, so no
 ///    lock. With offloads a virtio_net_hdr goes first; <see cref="WriteBatch"/> merges consecutive
 ///    segments of one TCP flow into one GSO packet (<see cref="TcpCoalescer"/>), and stops merging

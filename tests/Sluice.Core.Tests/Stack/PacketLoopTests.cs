@@ -17,7 +17,7 @@ namespace Sluice.Core.Tests.Stack;
 /// Apps send from the TUN address 172.19.0.1; the NAT answers as 172.19.0.2; the relay listener is
 /// pretended to sit on port 40000 (the kernel side of the NAT is played by the test).
 /// </summary>
-public sealed class PacketLoopTests : IDisposable
+public sealed partial class PacketLoopTests : IDisposable
 {
     private static readonly NetAddress App = NetAddress.Parse("172.19.0.1");
     private static readonly NetAddress NatPeer = NetAddress.Parse("172.19.0.2");

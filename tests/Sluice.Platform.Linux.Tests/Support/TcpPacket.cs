@@ -82,7 +82,7 @@ internal static class TcpPacket
 
     public static int IpHeader(ReadOnlySpan<byte> packet) => packet[0] >> 4 == 4 ? (packet[0] & 0xF) * 4 : 40;
 
-    private static uint PseudoSum(ReadOnlySpan<byte> packet, int tcpLength)
+    public static uint PseudoSum(ReadOnlySpan<byte> packet, int tcpLength)
     {
         var addresses = packet[0] >> 4 == 4 ? packet[12..20] : packet[8..40];
         uint sum = 6u + (uint)tcpLength;

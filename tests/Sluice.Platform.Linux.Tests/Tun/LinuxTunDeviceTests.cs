@@ -257,6 +257,64 @@ public class LinuxTunDeviceTests
         Assert.Equal(answer, received);
     }
 
+    /// <summary>
+    /// With a batch that keeps partial checksums, the kernel's TCP packets come marked (NEEDS_CSUM: the field holds
+    /// the pseudo-header sum, completed here as the kernel would), and packets written back partial are taken by
+    /// the kernel's TCP: the handshake completes and the data reaches the app.
+    /// </summary>
+    [Fact]
+    public async Task PartialChecksums_AreMarkedOnRead_AndPacketsWrittenPartial_ReachTheApp()
+    {
+        using var ns = new TestNamespace();
+        using var tun = CreateConfigured(ns);
+        Assert.True(tun.Offload);
+        var app = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        using var _ = app;
+        app.Bind(new IPEndPoint(TunAddress, 40006));
+        var connecting = app.ConnectAsync(new IPEndPoint(PeerAddress, 5202));
+        var batch = new PacketBatch(64, 2048) { KeepsPartialChecksums = true };
+        var flow = new TcpPacket.Flow(PeerAddress.GetAddressBytes(), TunAddress.GetAddressBytes(), 5202, 40006);
+
+        byte[]? syn = null;
+        for (int attempt = 0; attempt < 20 && syn is null; attempt++)
+        {
+            Assert.True(tun.ReadBatch(batch) > 0);
+            for (int i = 0; i < batch.Count && syn is null; i++)
+            {
+                var p = batch.Packet(i).ToArray();
+                if (p.Length < 40 || p[0] != 0x45 || p[9] != 6 || (TcpPacket.Flags(p) & TcpPacket.Syn) == 0) continue;
+                Assert.Equal(20, batch.ChecksumStart(i));
+                Assert.False(TcpPacket.ChecksumsValid(p), "the SYN's checksum should still be partial");
+                Packets.PartialChecksum.Complete(p, 20);
+                Assert.True(TcpPacket.ChecksumsValid(p), "the partial checksum, completed, is wrong");
+                syn = p;
+            }
+        }
+        Assert.NotNull(syn);
+        uint appSequence = TcpPacket.Sequence(syn) + 1;
+        const uint OurSequence = 9_000_000;
+        tun.WriteChecksumPending(Partial(TcpPacket.Build(flow, OurSequence, appSequence, TcpPacket.Syn | TcpPacket.Ack, [], window: 65535)), 20);
+        await connecting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        byte[] answer = new byte[1200];
+        new Random(5).NextBytes(answer);
+        tun.WriteChecksumPending(Partial(TcpPacket.Build(flow, OurSequence + 1, appSequence, TcpPacket.Ack | TcpPacket.Psh, answer, window: 65535)), 20);
+        byte[] received = new byte[answer.Length];
+        app.ReceiveTimeout = 5000;
+        for (int n = 0; n < received.Length; ) n += app.Receive(received.AsSpan(n));
+        Assert.Equal(answer, received);
+        Assert.Equal(0, tun.WriteErrors);
+    }
+
+    /// <summary>A whole IPv4 TCP packet as the kernel would hand it over with NEEDS_CSUM: the field holds the folded pseudo-header sum.</summary>
+    private static byte[] Partial(byte[] packet)
+    {
+        uint sum = TcpPacket.PseudoSum(packet, packet.Length - 20);
+        while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(36), (ushort)sum);
+        return packet;
+    }
+
     /// <summary>The IPv4 TCP packets of one ReadBatch that match.</summary>
     private static List<byte[]> ReadTcp(LinuxTunDevice tun, PacketBatch batch, Func<byte[], bool> match)
     {
