@@ -89,22 +89,27 @@ public class ShadowsocksStreamTests
             }
         }
         // A client sends its own salt before it reads (here into a sink): the answer comes from the other stream.
-        using var reader = Open(new Sink(new MemoryStream(wire.ToArray())));
-        var buffer = new byte[64 * 1024];
-        int first = await reader.ReadAsync(buffer); // warm-up: salt and subkey
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long total = first;
-        int n;
+        // The fewest bytes of three readings, as in the write test: a one-off of the runtime's under load is not per chunk.
+        long allocated = long.MaxValue, total = 0;
         bool intact = true;
-        while ((n = await reader.ReadAsync(buffer)) > 0)
+        for (int round = 0; round < 3; round++)
         {
-            intact &= buffer[0] == (byte)(total / 50_000) && buffer[n - 1] == (byte)((total + n - 1) / 50_000);
-            total += n;
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            using var reader = Open(new Sink(new MemoryStream(wire.ToArray())));
+            var buffer = new byte[64 * 1024];
+            int first = await reader.ReadAsync(buffer); // warm-up: salt and subkey
 
-        Assert.Equal(40 * 50_000, total);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            total = first;
+            int n;
+            while ((n = await reader.ReadAsync(buffer)) > 0)
+            {
+                intact &= buffer[0] == (byte)(total / 50_000) && buffer[n - 1] == (byte)((total + n - 1) / 50_000);
+                total += n;
+            }
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(40 * 50_000, total);
+        }
+
         Assert.True(intact);
         Assert.True(allocated < 1024, $"{allocated} bytes allocated reading {total} bytes");
     }
