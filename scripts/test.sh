@@ -47,6 +47,6 @@ PY
 for entry in "${unfinished[@]}"; do
   name=${entry%% *}
   echo "=== $entry did not pass:"
-  grep -E -A12 "^\s+Failed |aborted|crashed|Unhandled exception|were running|in progress|hang" "$results/$name.log" | head -80
+  grep -E -A3 "^\s+Failed |aborted|crashed|Unhandled exception|were running|in progress" "$results/$name.log" | head -80
 done
 exit $status

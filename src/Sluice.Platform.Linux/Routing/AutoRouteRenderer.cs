@@ -39,6 +39,8 @@ public readonly record struct FamilyOperations(IReadOnlyList<NetworkOperation> V
 ///    loop: each routed direct by the final rule, whose marked socket sent it into the TUN again from a new port, ~600
 ///    sessions a second (bench/README, soak5). The engine sends nothing marked to the TUN on purpose (its sockets
 ///    bound to the TUN are unmarked; answers are written to the TUN's fd), so the sends fail at once (EPERM) instead.
+///    At postrouting, not output: an output chain sees the interface of the route before the reply marking of item 5
+///    re-routed the packet, so it dropped the host's replies that item 5 had just sent back out of the physical link.
 /// </summary>
 public static class AutoRouteRenderer
 {
@@ -74,7 +76,7 @@ public static class AutoRouteRenderer
             		ct mark {{mark}} meta mark set ct mark
             	}
             	chain marked_into_tun {
-            		type filter hook output priority filter; policy accept;
+            		type filter hook postrouting priority filter; policy accept;
             		oifname "{{plan.TunName}}" meta mark {{mark}} drop
             	}
             }

@@ -169,7 +169,7 @@ public class AutoRouteRendererTests
             "\t\tct mark 0x2022 meta mark set ct mark\n" +
             "\t}\n" +
             "\tchain marked_into_tun {\n" +
-            "\t\ttype filter hook output priority filter; policy accept;\n" +
+            "\t\ttype filter hook postrouting priority filter; policy accept;\n" +
             "\t\toifname \"sluice0\" meta mark 0x2022 drop\n" +
             "\t}\n" +
             "}\n", AutoRouteRenderer.RenderNftables(Plan()));
