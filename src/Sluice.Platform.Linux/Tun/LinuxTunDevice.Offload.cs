@@ -211,24 +211,8 @@ public sealed unsafe partial class LinuxTunDevice
             Write(packet);
             return;
         }
-        if (!TryHoldFd()) return;
-        try
-        {
-            int headerLength = checksumStart + (packet[checksumStart + 12] >> 4) * 4;
-            byte* header = stackalloc byte[VirtioNetHeader.Size];
-            new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoNone, (ushort)headerLength, 0,
-                (ushort)checksumStart, VirtioNetHeader.TcpChecksumOffset).Write(new Span<byte>(header, VirtioNetHeader.Size));
-            fixed (byte* p = packet)
-            {
-                var iov = stackalloc Libc.Iovec[2];
-                iov[0] = new Libc.Iovec { Base = header, Length = VirtioNetHeader.Size };
-                iov[1] = new Libc.Iovec { Base = p, Length = (nuint)packet.Length };
-                WriteVector(iov, 2);
-            }
-        }
-        finally
-        {
-            _fd.DangerousRelease();
-        }
+        int headerLength = checksumStart + (packet[checksumStart + 12] >> 4) * 4;
+        WriteOne(packet, new VirtioNetHeader(VirtioNetHeader.NeedsChecksum, VirtioNetHeader.GsoNone, (ushort)headerLength, 0,
+            (ushort)checksumStart, VirtioNetHeader.TcpChecksumOffset));
     }
 }

@@ -239,18 +239,21 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
         throw new IOException($"read from TUN \"{Name}\" failed: {Libc.ErrorText(errno)}");
     }
 
-    public void Write(ReadOnlySpan<byte> packet)
+    // With offloads every write starts with a virtio_net_hdr; all zero: no GSO, checksum complete.
+    public void Write(ReadOnlySpan<byte> packet) => WriteOne(packet, default);
+
+    /// <summary>One packet in one writev(2), after <paramref name="header"/> when the device has offloads.</summary>
+    private void WriteOne(ReadOnlySpan<byte> packet, VirtioNetHeader header)
     {
         if (!TryHoldFd()) return;
         try
         {
+            byte* head = stackalloc byte[VirtioNetHeader.Size];
+            header.Write(new Span<byte>(head, VirtioNetHeader.Size));
             fixed (byte* p = packet)
             {
-                // With offloads every write starts with a virtio_net_hdr; all zero: no GSO, checksum complete.
-                byte* none = stackalloc byte[VirtioNetHeader.Size];
-                new Span<byte>(none, VirtioNetHeader.Size).Clear();
                 var iov = stackalloc Libc.Iovec[2];
-                iov[0] = new Libc.Iovec { Base = none, Length = VirtioNetHeader.Size };
+                iov[0] = new Libc.Iovec { Base = head, Length = VirtioNetHeader.Size };
                 iov[1] = new Libc.Iovec { Base = p, Length = (nuint)packet.Length };
                 WriteVector(_vnet ? iov : iov + 1, _vnet ? 2 : 1);
             }
@@ -260,7 +263,6 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
             _fd.DangerousRelease();
         }
     }
-
 
     /// <summary>
     /// One writev(2): retried on EINTR, and on EAGAIN for a short while. Returns 0 or the errno of the
