@@ -52,8 +52,8 @@ internal static class StreamPump
     /// back only when that finds nothing (EAGAIN): one syscall per chunk instead of .NET's zero-byte wait (a
     /// MSG_PEEK recv) plus the read. After a small read (interactive traffic) the buffer goes back at once, as a
     /// retry would mostly cost an EAGAIN. Without a receive-now, a full read keeps the buffer only while the
-/// socket has more queued (FIONREAD): a read that waited with it would hold it for as long as the flow idles.
-/// A large buffer whose write had to wait (the far side is the
+    /// socket has more queued (FIONREAD): a read that waited with it would hold it for as long as the flow idles.
+    /// A large buffer whose write had to wait (the far side is the
     /// bottleneck) goes back after it, and the next read takes what the budget gives then: a transfer that
     /// waits on its peer does not keep a large buffer from the others between its writes. A destination that
     /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) gets at most what frames into

@@ -80,19 +80,12 @@ public sealed partial class PacketLoopTests
         Assert.Empty(_tun.WrittenChecksumPending);
     }
 
-    /// <summary>An IPv4 TCP packet with a 20-byte header and its checksum computed whole, by the naive sum below.</summary>
+    /// <summary>An IPv4 TCP packet with a 20-byte header (<see cref="PacketLoopTests.Tcp"/>), its checksum computed again by the naive sum below.</summary>
     private static byte[] Whole(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags, uint sequence, byte[] payload)
     {
-        var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20 + payload.Length);
+        var packet = Tcp(source, sourcePort, destination, destinationPort, flags, sequence, payload);
         var tcp = packet.AsSpan(20);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp, sourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], destinationPort);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & TcpFlags.Ack) != 0 ? 2000u : 0u);
-        tcp[12] = 0x50;
-        tcp[13] = (byte)flags;
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
-        payload.CopyTo(tcp[20..]);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], 0);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], (ushort)~NaiveSum(PseudoHeader(packet), tcp));
         return packet;
     }

@@ -305,9 +305,11 @@ public sealed partial class PacketLoopTests : IDisposable
         return segment;
     }
 
-    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags, uint sequence = 1000)
+    internal static byte[] Tcp(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, TcpFlags flags, uint sequence = 1000,
+        byte[]? payload = null)
     {
-        var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20);
+        payload ??= [];
+        var packet = Ipv4Header(source, destination, IpProtocol.Tcp, 20 + payload.Length);
         var tcp = packet.AsSpan(20);
         BinaryPrimitives.WriteUInt16BigEndian(tcp, sourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], destinationPort);
@@ -316,6 +318,7 @@ public sealed partial class PacketLoopTests : IDisposable
         tcp[12] = 0x50;
         tcp[13] = (byte)flags;
         BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
+        payload.CopyTo(tcp[20..]);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.PseudoHeaderTransport(source, destination, IpProtocol.Tcp, tcp));
         return packet;
     }
