@@ -5,8 +5,9 @@ namespace Sluice.Cli.Commands;
 /// <summary>
 /// `sluice import SOURCE [-o config.json]`: turns what a provider hands out into a Sluice config,
 /// printed to stdout or written atomically to -o (on any error nothing is written).
-/// Sources: a wg-quick file (wg0.conf); an ss:// or socks5:// link; a subscription body (base64 of
-/// share links, or plain share lines) from a file or an https:// URL.
+/// Sources: a wg-quick file (wg0.conf); an ss://, vless://, trojan:// or socks5:// link; a subscription body
+/// (base64 of share links, or plain share lines) or a Clash YAML from a file or an https:// URL; with --links
+/// also a sing-box config, whose servers are printed as links.
 /// </summary>
 internal static class ImportCommand
 {
@@ -18,7 +19,7 @@ internal static class ImportCommand
         string json;
         try
         {
-            json = Import(source);
+            json = Import(source, links: line.SetFlags.Contains("--links"));
         }
         catch (ImportException e)
         {
@@ -43,7 +44,7 @@ internal static class ImportCommand
         return 0;
     }
 
-    private static string Import(string source)
+    private static string Import(string source, bool links)
     {
         // A single share link given on the command line.
         if (Sluice.Core.Importing.ShareLinks.IsLink(source))
@@ -56,6 +57,12 @@ internal static class ImportCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ImportException($"{source}: cannot read: {e.Message}");
+        }
+        if (text.AsSpan().TrimStart().StartsWith("{", StringComparison.Ordinal))
+        {
+            // A sing-box (or Sluice) config: its servers as share links, e.g. to hand them to a phone.
+            if (!links) throw new ImportException($"{source}: already a config; `sluice import {source} --links` prints its servers as share links");
+            return Sluice.Core.Importing.ShareLinkWriter.NormalizeConfig(text, source);
         }
         if (text.Contains("[Interface]", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".conf", StringComparison.Ordinal))
         {
@@ -76,7 +83,7 @@ internal static class ImportCommand
             foreach (var note in clash.Notes) Console.Error.WriteLine(note);
             return Sluice.Core.Importing.SubscriptionBody.RenderConfig(clash.Outbounds, groupType: "selector");
         }
-        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss:// and socks5:// links, base64 subscription bodies, Clash YAML proxies lists)");
+        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss://, vless://, trojan:// and socks5:// links, base64 subscription bodies, Clash YAML proxies lists; with --links also a sing-box config)");
     }
 
     /// <summary>Fetches a subscription over HTTPS (30 s limit); failures are one line.</summary>

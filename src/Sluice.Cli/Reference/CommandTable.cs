@@ -18,7 +18,7 @@ internal static class CommandTable
     public static readonly CommandEntry[] Entries =
     [
         new("run", "-c CONFIG", "run the engine in the foreground (Ctrl-C / SIGTERM stops it)"),
-        new("check", "-c CONFIG", "validate a config; prints one `path: problem` line per error"),
+        new("check", "-c CONFIG [--fix -o NEW]", "validate a config; prints one `path: problem` line per error; --fix writes older sing-box syntax rewritten to NEW"),
         new("import", "SRC [-o F]", "turn a wg-quick file into a config (stdout, or written atomically to F)"),
         new("import", "SRC --links", "print the servers SRC holds as share links (ss://, socks5://), one a line"),
         new("demo", "", "build a namespace testbed and show per-app routing with real processes"),

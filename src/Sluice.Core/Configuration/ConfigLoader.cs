@@ -170,6 +170,12 @@ internal sealed class ConfigBuilder(ErrorList errors)
     /// <summary>Tags named by "rule_set" items in route and DNS rules, checked against route.rule_set.</summary>
     public List<(string Tag, string Path)> RuleSetReferences { get; } = [];
 
+    /// <summary>
+    /// Tags of outbounds and rule sets that are in the config but were refused with an error of their own: a reference
+    /// to one is not reported again as "no outbound has tag", which would send the user looking for a typo.
+    /// </summary>
+    public HashSet<string> TagsWithErrors { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Outbound tag → its path ("outbounds[2]"), for errors found across outbounds (detour loops).</summary>
     public Dictionary<string, string> OutboundPaths { get; } = new(StringComparer.Ordinal);
 
@@ -182,7 +188,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
         var outbounds = Outbounds.Select(o => o.Tag).ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in _outboundReferences)
         {
-            if (!outbounds.Contains(tag))
+            if (!outbounds.Contains(tag) && !TagsWithErrors.Contains(tag))
                 Errors.Add(path, $"no outbound has tag {JsonPath.Quote(tag)} (outbounds: {string.Join(", ", outbounds)})");
         }
         var inbounds = TunInbounds.Select(i => i.Tag).Concat(MixedInbounds.Select(i => i.Tag)).Concat(DirectInbounds.Select(i => i.Options.Tag))

@@ -9,7 +9,11 @@ namespace Sluice.Core.Configuration;
 /// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules;
 /// 3. route and DNS rule geosite / geoip / source_geoip → rule_set (+ remote binary sets from SagerNet's lists); rule_set_ipcidr_match_source renamed;
 /// 4. legacy DNS servers {"address": "tls://1.1.1.1"} → {"type": "tls", "server": "1.1.1.1"} (udp, tcp, tls, https, local);
-/// 5. "dns" outbounds dropped, and rules that routed to one become {"action": "hijack-dns"}.
+/// 5. "dns" outbounds dropped, and rules that routed to one become {"action": "hijack-dns"};
+/// 6. "wireguard" outbounds (before sing-box 1.11) moved to "endpoints": local_address → address, server /
+///    server_port / peer_public_key / pre_shared_key → one peer with allowed_ips everything (or each of "peers");
+/// 7. DNS rules that only pick the server for outbounds' own lookups ({"outbound": "any", "server": S}) become
+///    route.default_domain_resolver = S (a named outbound: that outbound's domain_resolver).
 /// Each change is described in one line.
 /// </summary>
 public static class ConfigMigrator
@@ -56,7 +60,11 @@ public static class ConfigMigrator
                 changes.Add($"outbounds: the dns outbound \"{outbound["tag"]}\" is replaced by {{\"action\": \"hijack-dns\"}} in the rules that used it");
             }
         }
+        if (root["outbounds"] is JsonArray all)
+            MigrateWireGuardOutbounds(root, all, changes);
         var route = root["route"] as JsonObject;
+        if (root["dns"] is JsonObject dnsSection && dnsSection["rules"] is JsonArray lookupRules)
+            route = MigrateOutboundLookupRules(root, route, lookupRules, changes);
         var sets = new SortedSet<string>(StringComparer.Ordinal);
         if (route?["rules"] is JsonArray routeRules) MigrateRules(routeRules, "route.rules", sets, dnsOutbounds, changes);
         if (root["dns"] is JsonObject dns)
@@ -127,6 +135,74 @@ public static class ConfigMigrator
         }
     }
 
+    private static void MigrateWireGuardOutbounds(JsonObject root, JsonArray outbounds, List<string> changes)
+    {
+        foreach (var outbound in outbounds.OfType<JsonObject>().Where(o => o["type"]?.GetValue<string>() == "wireguard").ToArray())
+        {
+            string tag = outbound["tag"]?.GetValue<string>() ?? "wireguard";
+            var endpoint = new JsonObject { ["type"] = "wireguard", ["tag"] = tag };
+            if (outbound["local_address"] is { } address) endpoint["address"] = address is JsonArray ? address.DeepClone() : new JsonArray(address.DeepClone());
+            foreach (string field in new[] { "private_key", "mtu", "detour" })
+                if (outbound[field] is { } value) endpoint[field] = value.DeepClone();
+            var peers = new JsonArray();
+            if (outbound["peers"] is JsonArray many)
+            {
+                foreach (var old in many.OfType<JsonObject>()) peers.Add((JsonNode)Peer(old, old["public_key"], old["allowed_ips"]));
+            }
+            else
+            {
+                peers.Add((JsonNode)Peer(outbound, outbound["peer_public_key"], null));
+            }
+            endpoint["peers"] = peers;
+            outbounds.Remove(outbound);
+            var endpoints = root["endpoints"] as JsonArray ?? (JsonArray)(root["endpoints"] = new JsonArray());
+            endpoints.Add((JsonNode)endpoint);
+            changes.Add($"outbounds: the wireguard outbound \"{tag}\" moved to endpoints (local_address → address, the server → peers[].address/port)");
+        }
+
+        static JsonObject Peer(JsonObject old, JsonNode? publicKey, JsonNode? allowed)
+        {
+            var peer = new JsonObject();
+            if (old["server"] is { } server) peer["address"] = server.DeepClone();
+            if (old["server_port"] is { } port) peer["port"] = port.DeepClone();
+            if (publicKey is not null) peer["public_key"] = publicKey.DeepClone();
+            if (old["pre_shared_key"] is { } psk) peer["pre_shared_key"] = psk.DeepClone();
+            peer["allowed_ips"] = allowed?.DeepClone() ?? new JsonArray("0.0.0.0/0", "::/0");
+            if (old["reserved"] is { } reserved) peer["reserved"] = reserved.DeepClone();
+            return peer;
+        }
+    }
+
+    private static JsonObject? MigrateOutboundLookupRules(JsonObject root, JsonObject? route, JsonArray rules, List<string> changes)
+    {
+        for (int i = rules.Count - 1; i >= 0; i--)
+        {
+            // Only a rule that matches nothing but the outbound: with other conditions, dropping the outbound would widen it.
+            if (rules[i] is not JsonObject rule || rule["outbound"] is not { } target || rule["server"]?.GetValue<string>() is not { } server
+                || rule.Any(p => p.Key is not ("outbound" or "server" or "action")) || (rule["action"] is { } action && action.GetValue<string>() != "route"))
+                continue;
+            var names = target is JsonArray list ? list.Select(n => n?.GetValue<string>()).ToList() : [target.GetValue<string>()];
+            foreach (string? name in names)
+            {
+                if (name == "any")
+                {
+                    route ??= (JsonObject)(root["route"] = new JsonObject());
+                    if (route["default_domain_resolver"] is null) route["default_domain_resolver"] = server;
+                }
+                else if (root["outbounds"] is JsonArray outbounds
+                         && outbounds.OfType<JsonObject>().FirstOrDefault(o => o["tag"]?.GetValue<string>() == name) is { } outbound
+                         && outbound["domain_resolver"] is null)
+                {
+                    outbound["domain_resolver"] = server;
+                }
+            }
+            rules.RemoveAt(i);
+            changes.Add($"dns.rules[{i}]: {{\"outbound\": {target.ToJsonString()}}} → server \"{server}\" as the domain_resolver of "
+                + (names.Contains("any") ? "route (default_domain_resolver)" : string.Join(", ", names)));
+        }
+        return route;
+    }
+
     private static bool MigrateServer(JsonObject server, string address)
     {
         string? type = null, host = address;
@@ -139,7 +215,11 @@ public static class ConfigMigrator
         if (type is null) return false;
         server.Remove("address");
         server["type"] = type;
-        if (type == "local") return true;
+        if (type == "local")
+        {
+            server.Remove("detour"); // the host's own resolver: the old idiom {"address": "local", "detour": "direct"} meant no detour
+            return true;
+        }
         if (address.Contains("://", StringComparison.Ordinal)) host = address[(address.IndexOf("://", StringComparison.Ordinal) + 3)..];
         if (type == "https")
         {

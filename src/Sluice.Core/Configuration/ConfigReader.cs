@@ -176,7 +176,11 @@ internal sealed class ObjectReader
 
     public IReadOnlyList<string> Strings(string name) => List(name, StringItem);
 
-    /// <summary>Reports fields nobody read, and keys that appear twice.</summary>
+    /// <summary>
+    /// Reports fields nobody read, and keys that appear twice. A field <paramref name="explainUnknown"/> knows
+    /// (a sing-box option Sluice does not have) is refused only when its value asks for something: an
+    /// <see cref="IsInert"/> value means what the field's absence means, so it is accepted.
+    /// </summary>
     public void Finish(Func<string, string?>? explainUnknown = null)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -185,9 +189,38 @@ internal sealed class ObjectReader
             if (!seen.Add(p.Name))
                 Errors.Add(PathOf(p.Name), "duplicate field");
             else if (!_taken.Contains(p.Name))
-                Errors.Add(PathOf(p.Name), explainUnknown?.Invoke(p.Name) ?? "unknown field");
+            {
+                string? known = explainUnknown?.Invoke(p.Name);
+                if (known is not null && IsInert(p.Value)) continue;
+                Errors.Add(PathOf(p.Name), known ?? "unknown field");
+            }
         }
     }
+
+    /// <summary>Takes an option Sluice does not have: an error at its path unless its value <see cref="IsInert"/>.</summary>
+    public void RefuseUnlessInert(string name, string message)
+    {
+        if (Take(name) is { } v && !IsInert(v)) Errors.Add(PathOf(name), message);
+    }
+
+    /// <summary>
+    /// A value that asks for nothing: false, 0, "", [], an object whose "enabled" is false, or one whose every field is
+    /// such a value. sing-box reads its options into Go structs, where a zero value and an absent field are the same,
+    /// and exported configs are full of them (<c>"multiplex": {"enabled": false, ...}</c>, <c>"udp_over_tcp": false</c>,
+    /// <c>"platform": {"http_proxy": {"enabled": false}}</c>).
+    /// </summary>
+    public static bool IsInert(JsonElement v) => IsInert(v, depth: 0);
+
+    private static bool IsInert(JsonElement v, int depth) => v.ValueKind switch
+    {
+        JsonValueKind.Null or JsonValueKind.False => true,
+        JsonValueKind.String => v.GetString()!.Length == 0,
+        JsonValueKind.Number => v.TryGetDouble(out double d) && d == 0,
+        JsonValueKind.Array => v.GetArrayLength() == 0,
+        JsonValueKind.Object => (v.TryGetProperty("enabled", out var enabled) && enabled.ValueKind == JsonValueKind.False)
+            || (depth < 8 && v.EnumerateObject().All(p => IsInert(p.Value, depth + 1))),
+        _ => false,
+    };
 
     /// <summary>Marks a field as read without looking at it (e.g. $schema).</summary>
     public void Ignore(string name) => _taken.Add(name);

@@ -33,7 +33,12 @@ internal static partial class DnsSection
             r => ParseRuleAction(r, serverReferences),
             (rule, invert, action) => rule with { Invert = invert, Action = action },
             RuleActionFields,
-            UnsupportedRuleFields));
+            UnsupportedRuleFields) { Explain = ExplainUnsupported });
+
+    private static string? ExplainUnsupported(string field) => field == "outbound"
+        ? "matching the outbound a lookup is for was replaced in sing-box 1.12: name the server for proxy servers' names in "
+            + "route.default_domain_resolver (for \"any\") or in the outbound's domain_resolver, or run `sluice check --fix -o new.json`"
+        : null;
 
     private static DefaultDnsRuleOptions ParseDefaultRule(ObjectReader r, ConfigBuilder config)
     {

@@ -52,7 +52,13 @@ internal static partial class DnsSection
                 foreach (var item in serversElement.EnumerateArray())
                 {
                     string itemPath = JsonPath.Index(serversPath, i++);
-                    if (ParseServer(item, itemPath, config, resolverReferences) is not { } server) continue;
+                    if (ParseServer(item, itemPath, config, resolverReferences) is not { } server)
+                    {
+                        // Refused with its own error: rules naming it get no second one.
+                        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("tag", out var tag) && tag.ValueKind == JsonValueKind.String)
+                            config.TagsWithErrors.Add(tag.GetString()!);
+                        continue;
+                    }
                     int existing = servers.FindIndex(s => s.Tag == server.Tag);
                     if (existing >= 0)
                         errors.Add(JsonPath.Field(itemPath, "tag"), $"duplicate tag {JsonPath.Quote(server.Tag)}: tags name DNS servers in rules and must be unique");
@@ -102,11 +108,11 @@ internal static partial class DnsSection
 
         foreach (var (tag, at) in serverReferences)
         {
-            if (!tags.Contains(tag)) errors.Add(at, NoServer(tag, tags));
+            if (!tags.Contains(tag) && !config.TagsWithErrors.Contains(tag)) errors.Add(at, NoServer(tag, tags));
         }
         foreach (var (tag, at, owner) in resolverReferences)
         {
-            if (!tags.Contains(tag)) errors.Add(at, NoServer(tag, tags));
+            if (!tags.Contains(tag) && !config.TagsWithErrors.Contains(tag)) errors.Add(at, NoServer(tag, tags));
             else if (tag == owner) errors.Add(at, $"a server cannot resolve its own name; name another server (e.g. a \"local\" one)");
             else if (servers.First(s => s.Tag == tag) is FakeIpDnsServerOptions)
                 errors.Add(at, $"{JsonPath.Quote(tag)} is a fakeip server; a server's name needs its real address");
@@ -137,13 +143,17 @@ internal static partial class DnsSection
         foreach (var (resolver, at) in config.DnsServerReferences)
         {
             if (!tags.Contains(resolver))
-                config.Errors.Add(at, NoServer(resolver, tags));
+            {
+                if (!config.TagsWithErrors.Contains(resolver)) config.Errors.Add(at, NoServer(resolver, tags));
+            }
             else if (config.Dns.Servers.First(s => s.Tag == resolver) is FakeIpDnsServerOptions)
                 config.Errors.Add(at, $"{JsonPath.Quote(resolver)} is a fakeip server; a proxy server's name needs its real address (name a udp, tcp, tls, https, local or hosts server)");
         }
         if (config.Route.DefaultDomainResolver is not { } tag) return;
         if (!tags.Contains(tag))
-            config.Errors.Add("route.default_domain_resolver", NoServer(tag, tags));
+        {
+            if (!config.TagsWithErrors.Contains(tag)) config.Errors.Add("route.default_domain_resolver", NoServer(tag, tags));
+        }
         else if (config.Dns.Servers.First(s => s.Tag == tag) is FakeIpDnsServerOptions)
             config.Errors.Add("route.default_domain_resolver", $"{JsonPath.Quote(tag)} is a fakeip server; the engine's own lookups need real addresses (name a udp, tcp, tls, https, local or hosts server)");
         config.Dns = config.Dns with { DefaultDomainResolver = tag };
@@ -178,7 +188,8 @@ internal static partial class DnsSection
         if (r.Has("address") && !r.Has("type"))
         {
             r.Take("address");
-            errors.Add(r.PathOf("address"), "legacy DNS server syntax (before sing-box 1.12); write {\"type\": \"udp\", \"server\": \"1.1.1.1\"} (types: " + string.Join(", ", ServerTypes) + ")");
+            errors.Add(r.PathOf("address"), "legacy DNS server syntax (before sing-box 1.12); write {\"type\": \"udp\", \"server\": \"1.1.1.1\"} (types: "
+                + string.Join(", ", ServerTypes) + "), or run `sluice check --fix -o new.json`");
             return null;
         }
         string? type = r.String("type");

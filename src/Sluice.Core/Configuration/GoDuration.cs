@@ -4,7 +4,8 @@ namespace Sluice.Core.Configuration;
 
 /// <summary>
 /// Go's time.ParseDuration syntax, which sing-box configs use: a sequence of decimal numbers with a
-/// unit each ("300ms", "1.5h", "2h45m"); units ns, us (µs), ms, s, m, h. "0" alone is allowed.
+/// unit each ("300ms", "1.5h", "2h45m"); units ns, us (µs), ms, s, m, h, and d (24 h), which sing-box adds to
+/// Go's set (its rule sets' update_interval defaults to "1d"). "0" alone is allowed.
 /// </summary>
 internal static class GoDuration
 {
@@ -35,6 +36,7 @@ internal static class GoDuration
                 "s" => TimeSpan.TicksPerSecond,
                 "m" => TimeSpan.TicksPerMinute,
                 "h" => TimeSpan.TicksPerHour,
+                "d" => TimeSpan.TicksPerDay,
                 _ => -1,
             };
             if (unitTicks < 0) return false;

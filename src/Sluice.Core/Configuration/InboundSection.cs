@@ -3,7 +3,7 @@ using Sluice.Core.Tun;
 
 namespace Sluice.Core.Configuration;
 
-/// <summary>"inbounds": [...]: at most one "tun", any number of "mixed" proxies and "direct" DNS listeners.</summary>
+/// <summary>"inbounds": [...]: at most one "tun", any number of "mixed" / "socks" / "http" proxies and "direct" DNS listeners.</summary>
 internal static class InboundSection
 {
     private static readonly Dictionary<string, Func<ObjectReader, ConfigBuilder, string, TunInboundOptions?>> Types = new(StringComparer.Ordinal)
@@ -37,9 +37,9 @@ internal static class InboundSection
                 if (!r.Has("type")) config.Errors.Add(r.PathOf("type"), "required (Sluice supports \"tun\")");
                 continue;
             }
-            if (type == "mixed")
+            if (type is "mixed" or "socks" or "http")
             {
-                MixedInboundParser.Parse(r, config);
+                MixedInboundParser.Parse(r, config, type);
                 continue;
             }
             if (type == "direct")
@@ -49,7 +49,7 @@ internal static class InboundSection
             }
             if (!Types.TryGetValue(type, out var parse))
             {
-                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\", \"mixed\" and \"direct\")");
+                config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\", \"mixed\", \"socks\", \"http\" and \"direct\")");
                 continue;
             }
             if (parse(r, config, itemPath) is { } tun)
@@ -72,7 +72,7 @@ internal static class InboundSection
             errors.Add(r.PathOf("interface_name"), $"{JsonPath.Quote(name)} is not a valid interface name (1-15 characters, no '/' or spaces)");
 
         var address = r.List("address", CidrItem);
-        if (!r.Has("address"))
+        if (!r.Has("address") && !r.Has("inet4_address") && !r.Has("inet6_address")) // the legacy fields get their own error
             errors.Add(r.PathOf("address"), "required: at least one address such as \"172.19.0.1/30\"");
         CheckNatRoom(address, r.PathOf("address"), errors);
 

@@ -2,14 +2,29 @@ using System.Net;
 
 namespace Sluice.Core.Configuration;
 
-/// <summary>A "mixed" inbound: SOCKS5 and HTTP proxy on one port (docs/config.md#inbounds-mixed).</summary>
+/// <summary>
+/// A "mixed" inbound: SOCKS5 and HTTP proxy on one port (docs/config.md#inbounds-mixed); sing-box's "socks" and
+/// "http" inbounds are the same listener speaking one of the two.
+/// </summary>
 /// <param name="Listen">Default 127.0.0.1. Risk: a non-loopback address opens the proxy to the network.</param>
 /// <param name="Users">Empty: no authentication (fine on loopback).</param>
-public sealed record MixedInboundOptions(string Tag, IPAddress Listen, ushort ListenPort, IReadOnlyList<ProxyUser> Users);
+public sealed record MixedInboundOptions(string Tag, IPAddress Listen, ushort ListenPort, IReadOnlyList<ProxyUser> Users)
+{
+    /// <summary>The protocols the port speaks: both for "mixed", one for "socks" or "http".</summary>
+    public ProxyProtocols Protocols { get; init; } = ProxyProtocols.Socks5 | ProxyProtocols.Http;
+}
+
+/// <summary>What a proxy inbound's port speaks.</summary>
+[Flags]
+public enum ProxyProtocols
+{
+    Socks5 = 1,
+    Http = 2,
+}
 
 public sealed record ProxyUser(string Username, string Password);
 
-/// <summary>Parses {"type": "mixed", …}; called by InboundSection.</summary>
+/// <summary>Parses {"type": "mixed" | "socks" | "http", …}; called by InboundSection.</summary>
 internal static class MixedInboundParser
 {
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
@@ -18,11 +33,19 @@ internal static class MixedInboundParser
         "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy", "udp_disable_domain_unmapping",
     };
 
-    public static void Parse(ObjectReader r, ConfigBuilder config)
+    public static void Parse(ObjectReader r, ConfigBuilder config, string type = "mixed")
     {
         var errors = config.Errors;
         int before = errors.Count;
-        string tag = r.String("tag") ?? "mixed-in";
+        string tag = r.String("tag") ?? $"{type}-in";
+        var protocols = type switch
+        {
+            "socks" => ProxyProtocols.Socks5,
+            "http" => ProxyProtocols.Http,
+            _ => ProxyProtocols.Socks5 | ProxyProtocols.Http,
+        };
+        // sing-box's http inbound may serve TLS itself; Sluice's proxy ports are plain (loopback by default).
+        if (type == "http") r.RefuseUnlessInert("tls", "not supported by Sluice: its HTTP proxy port is plain; keep it on loopback");
         string listen = r.String("listen") ?? "127.0.0.1";
         if (!IPAddress.TryParse(listen, out var address))
             errors.Add(r.PathOf("listen"), $"{JsonPath.Quote(listen)} is not an IP address (e.g. \"127.0.0.1\")");
@@ -50,6 +73,6 @@ internal static class MixedInboundParser
         }
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice" : null);
         if (errors.Count == before && address is not null && port is not null)
-            config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users));
+            config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users) { Protocols = protocols });
     }
 }

@@ -56,7 +56,15 @@ internal static class OutboundSection
             }
             if (!Types.TryGetValue(type, out var parse))
             {
-                config.Errors.Add(r.PathOf("type"), $"outbound type {JsonPath.Quote(type)} is not supported (supported: {string.Join(", ", Types.Keys)})");
+                config.Errors.Add(r.PathOf("type"), type switch
+                {
+                    "dns" => "the dns outbound was replaced by the rule action \"hijack-dns\" in sing-box 1.11: write {\"protocol\": \"dns\", \"action\": \"hijack-dns\"} "
+                        + "where a rule routed to it, and remove it, or run `sluice check --fix -o new.json`",
+                    "wireguard" => "the wireguard outbound moved to \"endpoints\" in sing-box 1.11 ({\"type\": \"wireguard\", \"address\": [...], \"private_key\", "
+                        + "\"peers\": [{\"address\", \"port\", \"public_key\", \"allowed_ips\"}]}), or run `sluice check --fix -o new.json`",
+                    _ => $"outbound type {JsonPath.Quote(type)} is not supported (supported: {string.Join(", ", Types.Keys)})",
+                });
+                config.TagsWithErrors.Add(r.String("tag") ?? type);
                 continue;
             }
             // sing-box lets the tag be omitted; Sluice then names the outbound after its type.
@@ -69,6 +77,7 @@ internal static class OutboundSection
             var outbound = parse(r, tag);
             r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
             if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
+            else config.TagsWithErrors.Add(tag);
             if (outbound is not null) config.OutboundPaths.TryAdd(tag, itemPath);
             if (outbound is not null && ProxyServerOptions.Of(outbound) is { } server)
             {

@@ -159,6 +159,6 @@ internal static class ProxyOutboundParsers
     private static void Unsupported(ObjectReader r, params string[] fields)
     {
         foreach (var field in fields)
-            if (r.Take(field) is not null) r.Errors.Add(r.PathOf(field), "not supported by Sluice yet");
+            r.RefuseUnlessInert(field, "not supported by Sluice yet");
     }
 }

@@ -24,7 +24,11 @@ internal static class RuleFrame
         string[] ActionFields,
         HashSet<string> Unsupported)
         where TRule : class
-        where TAction : class;
+        where TAction : class
+    {
+        /// <summary>A message for an unsupported field that says more than "not supported" (what replaced it), or null.</summary>
+        public Func<string, string?>? Explain { get; init; }
+    }
 
     /// <summary>One rule at <paramref name="path"/>; null when it has errors (all of them reported, with their paths).</summary>
     public static TRule? Parse<TRule, TAction>(JsonElement element, string path, ErrorList errors, bool topLevel, Kind<TRule, TAction> kind)
@@ -56,7 +60,7 @@ internal static class RuleFrame
                     errors.Add(r.PathOf(field), "rules inside a logical rule have no action; put it on the logical rule");
             }
         }
-        r.Finish(f => kind.Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
+        r.Finish(f => kind.Unsupported.Contains(f) ? kind.Explain?.Invoke(f) ?? "not supported by Sluice yet" : null);
         if (rule is null || errors.Count > before) return null;
         return kind.Complete(rule, invert, action);
     }

@@ -134,7 +134,7 @@ internal static class RuleParser
                 if (server is not null) config.ReferenceDnsServer(server, r.PathOf("server"));
                 var strategy = DnsSection.ParseStrategy(r, "strategy");
                 foreach (string field in new[] { "disable_cache", "rewrite_ttl", "client_subnet" })
-                    if (r.Take(field) is not null) errors.Add(r.PathOf(field), "not supported by Sluice yet for action \"resolve\" (supported: server, strategy)");
+                    r.RefuseUnlessInert(field, "not supported by Sluice yet for action \"resolve\" (supported: server, strategy)");
                 result = new ResolveAction(server, strategy);
                 break;
             case "bypass":

@@ -34,6 +34,10 @@ internal static class RuleSetSection
                 if (!tags.Add(set.Tag)) errors.Add(r.PathOf("tag"), $"another rule set already has tag {JsonPath.Quote(set.Tag)}");
                 else sets.Add(set);
             }
+            else if (item.TryGetProperty("tag", out var tag) && tag.ValueKind == JsonValueKind.String)
+            {
+                config.TagsWithErrors.Add(tag.GetString()!); // its own error says why; rules naming it get no second one
+            }
         }
         return sets;
     }
@@ -43,7 +47,7 @@ internal static class RuleSetSection
         var tags = config.Route.RuleSets.Select(s => s.Tag).ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in config.RuleSetReferences)
         {
-            if (!tags.Contains(tag))
+            if (!tags.Contains(tag) && !config.TagsWithErrors.Contains(tag))
                 config.Errors.Add(path, tags.Count == 0
                     ? $"no rule set has tag {JsonPath.Quote(tag)}: define it in route.rule_set"
                     : $"no rule set has tag {JsonPath.Quote(tag)} (route.rule_set has: {string.Join(", ", tags)})");

@@ -24,8 +24,8 @@ internal static class ClashV2Ray
             if (VlessProtocol.ParseUserId(uuid) is null) throw new ImportException("\"uuid\" is not a UUID");
             o["uuid"] = uuid;
             string flow = Scalar(entry, "flow") ?? "";
-            if (flow == VlessOptionsParser.Vision) throw new ImportException("flow xtls-rprx-vision is not available in this build of Sluice yet");
-            if (flow.Length > 0) throw new ImportException($"flow \"{flow}\" is not a VLESS flow");
+            if (flow == VlessOptionsParser.Vision) o["flow"] = flow;
+            else if (flow.Length > 0) throw new ImportException(VlessLink.UnsupportedFlow(flow));
             switch (Scalar(entry, "packet-encoding"))
             {
                 case null or "xudp":

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sluice.Core.Outbounds.WireGuard;
 
 namespace Sluice.Core.Importing;
 
@@ -17,6 +18,29 @@ public static class ShareLinkWriter
         "socks" => WriteSocks(outbound),
         _ => null,
     };
+
+    /// <summary>
+    /// A sing-box config as written by hand (comments, trailing commas) in the plain JSON <see cref="WriteAll"/> reads;
+    /// an <see cref="ImportException"/> naming the line when it is not JSON or has no "outbounds" list.
+    /// </summary>
+    public static string NormalizeConfig(string text, string source)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(text, documentOptions: new System.Text.Json.JsonDocumentOptions
+            {
+                CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true,
+            });
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ImportException($"{source}: invalid JSON at line {e.LineNumber + 1}: {e.Message}");
+        }
+        if (root is not JsonObject config || config["outbounds"] is not JsonArray)
+            throw new ImportException($"{source}: a JSON file without an \"outbounds\" list (not a sing-box config)");
+        return config.ToJsonString();
+    }
 
     /// <summary>Every outbound of a rendered config that has a link form, one per line; the rest are named in <paramref name="skipped"/>.</summary>
     public static string WriteAll(string configJson, List<string> skipped)

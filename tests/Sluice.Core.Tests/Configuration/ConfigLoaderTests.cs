@@ -154,7 +154,7 @@ public class ConfigLoaderTests
     {
         var errors = ConfigLoader.Validate("""
             { "log": { "level": "loud" }, "inbounds": [ { "type": "tun", "address": "x", "mtu": 10 } ],
-              "route": { "rules": [ { "port": -1, "outbound": "nope" } ], "final": "missing" }, "ntp": {} }
+              "route": { "rules": [ { "port": -1, "outbound": "nope" } ], "final": "missing" }, "ntp": { "enabled": true } }
             """);
         Assert.Equal(
             ["log.level", "inbounds[0].address", "inbounds[0].mtu", "route.rules[0].port", "ntp", "route.rules[0].outbound", "route.final"],
@@ -274,6 +274,8 @@ public class ConfigLoaderTests
     [InlineData("1m30s", 90000)]
     [InlineData("1.5h", 5400000)]
     [InlineData("0", 0)]
+    [InlineData("1d", 86400000)] // sing-box's day, the default of a rule set's update_interval
+    [InlineData("1d12h", 129600000)]
     public void Duration_ParsesGoSyntax(string text, int milliseconds)
     {
         Assert.True(GoDuration.TryParse(text, out var d));

@@ -29,4 +29,40 @@ public class ConfigMigratorTests
         Assert.Equal(["https", "local", "udp"], config.Dns.Servers.Take(3).Select(s => s.Type));
         Assert.Contains(changes, c => c.Contains("dns.servers[2]", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void WireGuardOutbounds_AndLookupRulesForOutbounds_AreFixedIntoAConfigThatPasses()
+    {
+        const string old = """
+            {
+              "dns": {"servers": [{"tag": "local", "address": "local", "detour": "direct"}, {"tag": "g", "address": "tls://8.8.8.8"}],
+                      "rules": [{"outbound": "any", "server": "local"}, {"outbound": ["ss"], "server": "g"}, {"outbound": "any", "domain": "x.org", "server": "g"}]},
+              "outbounds": [
+                {"type": "wireguard", "tag": "wg", "server": "203.0.113.1", "server_port": 51820, "local_address": ["10.0.0.2/32", "fd00::2/128"],
+                 "private_key": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", "peer_public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "mtu": 1280},
+                {"type": "wireguard", "tag": "wg2", "local_address": "10.1.0.2/32", "private_key": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+                 "peers": [{"server": "wg.example.org", "server_port": 51821, "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "allowed_ips": ["10.1.0.0/16"]}]},
+                {"type": "shadowsocks", "tag": "ss", "server": "ss.example.org", "server_port": 8388, "method": "aes-128-gcm", "password": "p"},
+                {"type": "direct", "tag": "direct"}],
+              "route": {"rules": [{"ip_cidr": "10.1.0.0/16", "outbound": "wg2"}], "final": "wg"}
+            }
+            """;
+        var (json, changes) = ConfigMigrator.Migrate(old);
+
+        // The rule with another condition stays, refused with its own explanation; the other two are gone.
+        var left = Assert.Single(ConfigLoader.Validate(json));
+        Assert.Equal("dns.rules[0].outbound", left.Path);
+        var config = ConfigLoader.Load(json.Replace("\"outbound\": \"any\",", "", StringComparison.Ordinal));
+        var wg = Assert.IsType<WireGuardEndpointOptions>(config.Outbounds.Single(o => o.Tag == "wg"));
+        Assert.Equal(["10.0.0.2/32", "fd00::2/128"], wg.Address.Select(a => a.ToString()));
+        Assert.Equal(1280, wg.Mtu);
+        var peer = Assert.Single(wg.Peers);
+        Assert.Equal(("203.0.113.1", 51820), (peer.Host, peer.Port));
+        Assert.Equal(["0.0.0.0/0", "::/0"], peer.AllowedIps.Select(a => a.ToString()));
+        var wg2 = Assert.IsType<WireGuardEndpointOptions>(config.Outbounds.Single(o => o.Tag == "wg2"));
+        Assert.Equal(("wg.example.org", 51821, "10.1.0.0/16"), (wg2.Peers[0].Host, wg2.Peers[0].Port, wg2.Peers[0].AllowedIps.Single().ToString()));
+        Assert.Equal("local", config.Dns.DefaultDomainResolver);
+        Assert.Equal(2, changes.Count(c => c.Contains("moved to endpoints", StringComparison.Ordinal)));
+        Assert.Equal("g", ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "ss"))!.DomainResolver);
+    }
 }

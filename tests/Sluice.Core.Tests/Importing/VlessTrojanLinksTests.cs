@@ -15,6 +15,7 @@ public sealed class VlessTrojanLinksTests
     [InlineData($"vless://{Uuid}@[2001:db8::1]:8443?security=tls&packetEncoding=none#v6")]
     [InlineData("trojan://p%40ss%3Aword@198.51.100.7:443?sni=tj.example&allowInsecure=1#TJ")]
     [InlineData("trojan://pw@tj.example:443?security=tls&type=ws&path=%2Ftj%3Fed%3D2560#early")]
+    [InlineData($"vless://{Uuid}@203.0.113.10:443?encryption=none&flow=xtls-rprx-vision&security=reality&sni=www.example.com&fp=chrome&pbk=jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0&sid=0123abcd&type=tcp&headerType=none#HK%20Reality")]
     public void Link_WrittenBack_ReimportsToTheSameOutbound(string link)
     {
         var first = ShareLinks.Parse(link, "x");
@@ -24,6 +25,49 @@ public sealed class VlessTrojanLinksTests
         Assert.True(JsonNode.DeepEquals(first, second), $"{first.ToJsonString()}\n{written}\n{second.ToJsonString()}");
         // And what it imports is a valid config.
         Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{first.ToJsonString()}}]}"""));
+    }
+
+    /// <summary>The link most VLESS providers hand out today: Reality with Vision.</summary>
+    [Fact]
+    public void RealityVisionLink_BecomesAVisionOutbound_WithRealityTls()
+    {
+        var o = ShareLinks.Parse($"vless://{Uuid}@203.0.113.10:443?encryption=none&flow=xtls-rprx-vision&security=reality&sni=www.example.com&fp=chrome"
+            + "&pbk=jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0&sid=0123abcd&type=tcp&headerType=none#HK", "x");
+
+        Assert.Equal("xtls-rprx-vision", (string?)o["flow"]);
+        Assert.Equal("jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0", (string?)o["tls"]!["reality"]!["public_key"]);
+        Assert.Equal("0123abcd", (string?)o["tls"]!["reality"]!["short_id"]);
+        Assert.Equal("www.example.com", (string?)o["tls"]!["server_name"]);
+        var config = ConfigLoader.Load($$"""{"outbounds":[{{o.ToJsonString()}}]}""");
+        Assert.Equal("xtls-rprx-vision", Assert.IsType<Sluice.Core.Outbounds.Vless.VlessOutboundOptions>(config.Outbounds[0]).Flow);
+    }
+
+    [Fact]
+    public void ClashRealityVisionEntry_BecomesAVisionOutbound()
+    {
+        string yaml = $"""
+            proxies:
+              - name: rv
+                type: vless
+                server: 203.0.113.10
+                port: 443
+                uuid: {Uuid}
+                network: tcp
+                tls: true
+                udp: true
+                flow: xtls-rprx-vision
+                servername: www.example.com
+                client-fingerprint: chrome
+                reality-opts:
+                  public-key: jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0
+                  short-id: 0123abcd
+            """;
+
+        var o = Assert.Single(ClashYaml.Parse(yaml, "clash.yaml").Outbounds);
+
+        Assert.Equal("xtls-rprx-vision", (string?)o["flow"]);
+        Assert.True((bool?)o["tls"]!["reality"]!["enabled"]);
+        Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{o.ToJsonString()}}]}"""));
     }
 
     [Fact]
@@ -44,7 +88,8 @@ public sealed class VlessTrojanLinksTests
     [InlineData($"vless://{Uuid}@h.example:99999", "port")]
     [InlineData($"vless://{Uuid}@h.example:443?security=xtls", "security")]
     [InlineData($"vless://{Uuid}@h.example:443?type=grpc", "type \"grpc\"")]
-    [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-vision&security=tls", "flow")]
+    [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-vision-udp443&security=tls", "flow \"xtls-rprx-vision-udp443\" is Xray's variant")]
+    [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-direct&security=tls", "flow \"xtls-rprx-direct\" is not supported")]
     [InlineData("trojan://secret-pw@", "host:port")]
     public void MalformedLink_NamesThePart_WithoutTheSecret(string link, string part)
     {

@@ -14,7 +14,8 @@ namespace Sluice.Core.Inbounds.Mixed;
 
 /// <summary>
 /// SOCKS5 and HTTP proxy on one port, so apps and benchmarks can use the lanes without the TUN:
-/// 1. the first byte tells the protocol: 0x05 is SOCKS5, anything else an HTTP request;
+/// 1. the first byte tells the protocol: 0x05 is SOCKS5, anything else an HTTP request (a "socks" or "http"
+///    inbound takes only its own);
 /// 2. the protocol's handshake yields a destination (an address, or a name the outbound resolves);
 /// 3. the flow is routed by the same rules as TUN flows (inbound = this tag, network tcp/udp);
 /// 4. the outbound is dialed; success is answered, then bytes are relayed both ways with half-close.
@@ -86,8 +87,12 @@ internal sealed partial class MixedInbound : ILocalInbound
             byte[] first = new byte[SocksSession.BufferSize];
             int n = await client.ReceiveAsync(first, SocketFlags.None, _stop.Token);
             if (n == 0) return;
-            if (first[0] == 5) await new SocksSession(this, client, first, n).RunAsync();
-            else await new HttpProxySession(this, client).RunAsync(first.AsMemory(0, n));
+            var protocols = _options.Protocols;
+            if (first[0] == 5 && protocols.HasFlag(ProxyProtocols.Socks5)) await new SocksSession(this, client, first, n).RunAsync();
+            else if (protocols.HasFlag(ProxyProtocols.Http)) await new HttpProxySession(this, client).RunAsync(first.AsMemory(0, n));
+            else throw new ProxyProtocolException(first[0] == 4
+                ? "a SOCKS4 request: this port speaks SOCKS5 only"
+                : $"not a SOCKS5 greeting (first byte 0x{first[0]:x2}): this port speaks SOCKS5 only");
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {

@@ -23,7 +23,7 @@ internal static class TrojanOptionsParser
         var network = ProxyOutboundParsers.ParseNetwork(r);
         var tls = TlsOptionsParser.Parse(r);
         var transport = TransportOptionsParser.Parse(r);
-        if (r.Take("multiplex") is not null) r.Errors.Add(r.PathOf("multiplex"), "not supported by Sluice yet");
+        r.RefuseUnlessInert("multiplex", "not supported by Sluice yet");
         return server is null || password is not { Length: > 0 } ? null : new TrojanOutboundOptions(tag, server, password, network, tls, transport);
     }
 }

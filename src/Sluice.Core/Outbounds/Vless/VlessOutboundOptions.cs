@@ -44,7 +44,7 @@ internal static class VlessOptionsParser
         if (flow == Vision && transport is not null)
             r.Errors.Add(r.PathOf("flow"), "\"xtls-rprx-vision\" needs TLS straight over TCP: no \"transport\"");
         var encoding = ParseEncoding(r);
-        if (r.Take("multiplex") is not null) r.Errors.Add(r.PathOf("multiplex"), "not supported by Sluice yet");
+        r.RefuseUnlessInert("multiplex", "not supported by Sluice yet");
         return server is null || uuid is null || (flow.Length > 0 && flow != Vision) ? null
             : new VlessOutboundOptions(tag, server, uuid, flow, network, tls, transport, encoding);
     }

@@ -1,0 +1,93 @@
+using Sluice.Core.Configuration;
+
+namespace Sluice.Core.Tests.Configuration;
+
+/// <summary>
+/// Configs as panels and sing-box itself export them: options Sluice does not have, set to their "off" value, run;
+/// the same options switched on are refused at their path; an entry refused for its own reason is not reported a
+/// second time where it is named; sing-box's "socks" and "http" inbounds are proxy ports of one protocol.
+/// </summary>
+public sealed class SingBoxExportConfigTests
+{
+    [Fact]
+    public void OptionsSetToTheirOffValue_AreAccepted()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "platform": {"http_proxy": {"enabled": false, "server": "", "server_port": 0}}}],
+             "outbounds": [
+               {"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                "multiplex": {"enabled": false, "protocol": "h2mux", "max_connections": 4}},
+               {"type": "shadowsocks", "tag": "s", "server": "203.0.113.2", "server_port": 8388, "method": "aes-128-gcm", "password": "p",
+                "udp_over_tcp": false, "multiplex": {}},
+               {"type": "direct", "tag": "direct", "tcp_fast_open": false}],
+             "route": {"rule_set": [{"type": "remote", "tag": "ads", "url": "https://example.org/ads.srs", "update_interval": "1d"}]}}
+            """);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void TheSameOptionsSwitchedOn_AreRefusedAtTheirPath()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [
+               {"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                "multiplex": {"enabled": true, "protocol": "h2mux"}},
+               {"type": "shadowsocks", "tag": "s", "server": "203.0.113.2", "server_port": 8388, "method": "aes-128-gcm", "password": "p", "udp_over_tcp": true},
+               {"type": "direct", "tag": "direct", "tcp_fast_open": true}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("outbounds[0].multiplex: not supported by Sluice yet", errors);
+        Assert.Contains("outbounds[1].udp_over_tcp: not supported by Sluice yet", errors);
+        Assert.Contains("outbounds[2].tcp_fast_open: not supported by Sluice yet", errors);
+    }
+
+    [Fact]
+    public void ARefusedOutboundOrRuleSet_IsNotReportedAgainWhereItIsNamed()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [{"type": "selector", "tag": "proxy", "outbounds": ["vm", "direct"]}, {"type": "vmess", "tag": "vm", "server": "203.0.113.1"},
+                           {"type": "direct", "tag": "direct"}],
+             "route": {"rules": [{"rule_set": "ads", "outbound": "vm"}],
+                       "rule_set": [{"type": "remote", "tag": "ads", "url": "https://example.org/ads.srs", "update_interval": "often"}]}}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.StartsWith("outbounds[1].type: outbound type \"vmess\" is not supported", errors[0]);
+        Assert.StartsWith("route.rule_set[0].update_interval: \"often\" is not a duration", errors[1]);
+    }
+
+    [Fact]
+    public void ATagNobodyDefined_IsStillReported()
+    {
+        var errors = ConfigLoader.Validate("""{"outbounds": [{"type": "direct", "tag": "direct"}], "route": {"final": "proxy"}}""");
+        Assert.Contains(errors, e => e.Message.StartsWith("no outbound has tag \"proxy\"", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("dns", "replaced by the rule action \"hijack-dns\"")]
+    [InlineData("wireguard", "moved to \"endpoints\" in sing-box 1.11")]
+    public void RemovedOutboundTypes_SayWhatReplacedThem_AndHowToFix(string type, string expected)
+    {
+        var error = Assert.Single(ConfigLoader.Validate($$"""{"outbounds": [{"type": "{{type}}", "tag": "x"}, {"type": "direct", "tag": "direct"}]}"""));
+        Assert.Equal("outbounds[0].type", error.Path);
+        Assert.Contains(expected, error.Message);
+        Assert.Contains("sluice check --fix", error.Message);
+    }
+
+    [Theory]
+    [InlineData("socks", ProxyProtocols.Socks5)]
+    [InlineData("http", ProxyProtocols.Http)]
+    [InlineData("mixed", ProxyProtocols.Socks5 | ProxyProtocols.Http)]
+    public void SocksAndHttpInbounds_AreProxyPortsOfTheirProtocol(string type, ProxyProtocols protocols)
+    {
+        var config = ConfigLoader.Load($$$"""{"inbounds": [{"type": "{{{type}}}", "listen_port": 1080}], "outbounds": [{"type": "direct"}], "route": {"rules": [{"inbound": "{{{type}}}-in", "outbound": "direct"}]}}""");
+        var inbound = Assert.Single(config.MixedInbounds);
+        Assert.Equal(protocols, inbound.Protocols);
+        Assert.Equal($"{type}-in", inbound.Tag);
+    }
+
+    [Fact]
+    public void AnHttpInboundServingTls_IsRefused()
+    {
+        var error = Assert.Single(ConfigLoader.Validate("""{"inbounds": [{"type": "http", "listen_port": 8080, "tls": {"enabled": true, "certificate_path": "c.pem"}}]}"""));
+        Assert.Equal("inbounds[0].tls", error.Path);
+    }
+}
