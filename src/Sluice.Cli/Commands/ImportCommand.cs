@@ -79,9 +79,10 @@ internal static class ImportCommand
         if (Sluice.Core.Importing.ClashYaml.Looks(text) || source.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)
             || source.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
         {
-            var clash = Sluice.Core.Importing.ClashYaml.Parse(text, source);
+            // The whole Clash config: proxies, proxy-groups, rules and ports; every part not carried over is one note.
+            var clash = Sluice.Core.Importing.ClashYaml.ParseConfig(text, source);
             foreach (var note in clash.Notes) Console.Error.WriteLine(note);
-            return Sluice.Core.Importing.SubscriptionBody.RenderConfig(clash.Outbounds, groupType: "selector");
+            return clash.Json;
         }
         throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss://, vless://, trojan:// and socks5:// links, base64 subscription bodies, Clash YAML proxies lists; with --links also a sing-box config)");
     }

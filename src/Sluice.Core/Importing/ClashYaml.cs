@@ -12,8 +12,8 @@ namespace Sluice.Core.Importing;
 /// <summary>
 /// A Clash (Clash/mihomo) config's <c>proxies:</c> list to sing-box outbound objects:
 /// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c> and <c>http</c> (without
-/// TLS) become outbounds; any other entry is skipped with a one-line note naming it. Everything else
-/// in the document (rules, proxy-groups, dns) is ignored: Sluice's own rules apply.
+/// TLS) become outbounds; any other entry is skipped with a one-line note naming it. For a subscription that is
+/// all (Sluice's own rules apply); `sluice import` also takes the proxy-groups, rules and ports (ClashYaml.Config.cs).
 /// Read with YamlDotNet's representation model (no reflection, so it stays trimming/AOT-safe).
 /// A document that is not YAML is an error naming the line.
 /// </summary>
@@ -61,7 +61,10 @@ public static partial class ClashYaml
     /// <summary>Characters read; a subscription body is at most 4 MiB already.</summary>
     public const int MaxChars = 4 * 1024 * 1024;
 
-    public static SubscriptionBody.Result Parse(string text, string source)
+    public static SubscriptionBody.Result Parse(string text, string source) => ParseProxies(LoadRoot(text, source), source);
+
+    /// <summary>The document's root mapping, after the size and nesting bounds; errors name the line.</summary>
+    private static YamlMappingNode LoadRoot(string text, string source)
     {
         ArgumentNullException.ThrowIfNull(text);
         CheckBounds(text, source);
@@ -82,6 +85,11 @@ public static partial class ClashYaml
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ImportException($"{source}: not a Clash config (expected a mapping with a \"proxies:\" list)");
+        return root;
+    }
+
+    private static SubscriptionBody.Result ParseProxies(YamlMappingNode root, string source)
+    {
         if (!root.Children.TryGetValue(new YamlScalarNode("proxies"), out var proxiesNode))
             throw new ImportException($"{source}: no \"proxies:\" list");
         if (proxiesNode is not YamlSequenceNode proxies)

@@ -1,3 +1,4 @@
+using Sluice.Core.Configuration;
 using Sluice.Core.Importing;
 using Sluice.Core.Outbounds.WireGuard;
 
@@ -179,5 +180,62 @@ public sealed class ClashYamlTests
         string big = "proxies:\n" + new string('#', ClashYaml.MaxChars) + "\n";
         var e = Assert.Throws<ImportException>(() => ClashYaml.Parse(big, "big.yaml"));
         Assert.Contains("read up to", e.Message);
+    }
+
+    /// <summary>`sluice import` of a whole Clash config: groups, rules and the proxy port come along; what cannot is a note with its line.</summary>
+    [Fact]
+    public void WholeConfig_GroupsRulesAndPort_BecomeAConfigThatPasses_AndEveryPartLeftOutIsNoted()
+    {
+        const string yaml = """
+            mixed-port: 7890
+            proxies:
+              - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}
+              - {name: jp, type: trojan, server: jp.example, port: 443, password: pw, sni: jp.example}
+              - {name: vm, type: vmess, server: vm.example, port: 443, uuid: b831381d-6324-4d53-ad4f-8cda48b30811}
+            proxy-groups:
+              - {name: Proxy, type: select, proxies: [Auto, hk, vm, DIRECT]}
+              - {name: Auto, type: url-test, proxies: [hk, jp], url: "http://cp.example/generate_204", interval: 300, tolerance: 50}
+              - {name: LB, type: load-balance, proxies: [hk, jp]}
+              - {name: OnlyVm, type: select, proxies: [vm]}
+              - {name: Chain, type: relay, proxies: [hk, jp]}
+            rules:
+              - DOMAIN-SUFFIX,ads.example,REJECT
+              - DOMAIN,api.example,Auto
+              - DOMAIN-KEYWORD,video,LB
+              - IP-CIDR,10.0.0.0/8,DIRECT,no-resolve
+              - DST-PORT,6000-6100,Proxy
+              - PROCESS-NAME,curl,hk
+              - GEOIP,LAN,DIRECT
+              - GEOSITE,cn,DIRECT
+              - RULE-SET,private,DIRECT
+              - DOMAIN,vm.example,OnlyVm
+              - MATCH,Proxy
+            """;
+
+        var result = ClashYaml.ParseConfig(yaml, "clash.yaml");
+
+        Assert.Empty(ConfigLoader.Validate(result.Json));
+        var config = ConfigLoader.Load(result.Json);
+        var proxy = Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "Proxy"));
+        Assert.Equal("selector", proxy.GroupType);
+        Assert.Equal(["Auto", "hk", "direct"], proxy.Members);
+        var auto = Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "Auto"));
+        Assert.Equal(("urltest", TimeSpan.FromMinutes(5)), (auto.GroupType, auto.Interval));
+        Assert.Equal("urltest", Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "LB")).GroupType);
+        Assert.DoesNotContain(config.Outbounds, o => o.Tag is "OnlyVm" or "Chain");
+        Assert.Equal("Proxy", config.Route.Final);
+        Assert.Equal(8, config.Route.Rules.Count);
+        Assert.IsType<RejectAction>(config.Route.Rules[0].Action);
+        Assert.Equal(["geosite-cn"], config.Route.RuleSets.Select(s => s.Tag));
+        Assert.Equal((ushort)7890, Assert.Single(config.MixedInbounds).ListenPort);
+
+        string notes = string.Join("\n", result.Notes);
+        Assert.Contains("line 5: \"vm\" skipped", notes);
+        Assert.Contains("member \"vm\" left out", notes);
+        Assert.Contains("group \"LB\" is load-balance, imported as url-test", notes);
+        Assert.Contains("group \"OnlyVm\" skipped: none of its members was imported", notes);
+        Assert.Contains("group \"Chain\" skipped: type \"relay\"", notes);
+        Assert.Contains("line 21: \"RULE-SET,private,DIRECT\" skipped: rule type RULE-SET is not imported", notes);
+        Assert.Contains("line 22: \"DOMAIN,vm.example,OnlyVm\" skipped: target \"OnlyVm\"", notes);
     }
 }
