@@ -78,7 +78,7 @@ public sealed partial class SluiceEngine
             if (_nat4 is not null) (_icmp4 = TryIcmp(sockets, v4: true))?.Start();
             if (_nat6 is not null) (_icmp6 = TryIcmp(sockets, v4: false))?.Start();
         }, () => { _icmp4?.Dispose(); _icmp6?.Dispose(); });
-        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), _platform.Processes, _dnsHijack, admission, _owners);
+        var inbound = new TunInbound(tunOptions.Tag, tunOptions.Address.ToArray(), _platform.Processes, _dnsHijack, admission, _owners, tunOptions.UdpTimeout);
         var l3 = _l3 = new L3Lanes(tun, inbound, packetLog, _limits);
         _stages.Start("wireguard endpoints", () =>
         {

@@ -16,7 +16,7 @@ internal static class InboundSection
     {
         "gso", "iproute2_table_index", "iproute2_rule_index", "auto_redirect", "auto_redirect_input_mark",
         "auto_redirect_output_mark", "endpoint_independent_nat",
-        "udp_timeout", "include_android_user", "include_package", "exclude_package", "platform",
+        "include_android_user", "include_package", "exclude_package", "platform",
     };
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -87,6 +87,8 @@ internal static class InboundSection
         var routeSet = RuleSetItems.ReadTunSets(r, "route_address_set", config);
         var routeExcludeSet = RuleSetItems.ReadTunSets(r, "route_exclude_address_set", config);
         var scope = TunRouteScopeSection.Read(r, autoRoute);
+        var udpTimeout = r.Duration("udp_timeout");
+        if (udpTimeout is { } t && t <= TimeSpan.Zero) errors.Add(r.PathOf("udp_timeout"), "must be more than 0 (e.g. \"5m\")");
         Migration.RefuseRemovedTunFields(r);
         r.Finish(f => UnsupportedTunFields.Contains(f) ? "not supported by Sluice" : null);
         return errors.Count > before ? null : new TunInboundOptions(tag, name, address, mtu, autoRoute, strictRoute, stack, routeAddress, routeExclude)
@@ -94,6 +96,7 @@ internal static class InboundSection
             RouteAddressSet = routeSet,
             RouteExcludeAddressSet = routeExcludeSet,
             Scope = scope,
+            UdpTimeout = udpTimeout,
         };
     }
 

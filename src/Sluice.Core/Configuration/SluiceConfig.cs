@@ -63,6 +63,9 @@ public sealed record TunInboundOptions(
 
     /// <summary>include_uid(_range) / exclude_uid(_range) / include_interface / exclude_interface (auto_route only).</summary>
     public RouteScope Scope { get; init; } = RouteScope.Everyone;
+
+    /// <summary>udp_timeout: idle timeout of this inbound's UDP sessions (a route-options rule may still set one per flow); null = the engine's.</summary>
+    public TimeSpan? UdpTimeout { get; init; }
 }
 
 public abstract record OutboundOptions(string Type, string Tag);

@@ -129,7 +129,7 @@ public sealed class FlowContext
     public ushort? OverridePort { get; private set; }
 
     /// <summary>route-options udp_timeout: this flow's UDP session idle timeout; null = the engine's.</summary>
-    public TimeSpan? UdpTimeout { get; private set; }
+    public TimeSpan? UdpTimeout { get; internal set; }
 
     /// <summary>A matched route-options rule's fields; a later rule overrides what it sets.</summary>
     internal void Apply(Configuration.RouteOptionsAction options)

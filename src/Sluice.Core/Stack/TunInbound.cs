@@ -12,8 +12,9 @@ namespace Sluice.Core.Stack;
 /// On the packet thread the process comes from the lookup's cache only; a flow whose rules need a process the
 /// cache does not know waits in <see cref="Owners"/> (<see cref="Parked"/>), and rules that do not ask never wait.
 /// </summary>
+/// <param name="udpTimeout">The inbound's udp_timeout: every new flow's UDP idle timeout until a route-options rule sets one.</param>
 internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLookup? processes, DnsHijack? dns, FlowAdmission admission,
-    OwnerLookups? owners = null)
+    OwnerLookups? owners = null, TimeSpan? udpTimeout = null)
 {
     private readonly Func<FlowKey, ProcessInfo?>? _find = processes is null ? null : processes.Find;
     private readonly CachedProcessLookup? _findCached = processes is null ? null : processes.TryFindCached;
@@ -36,7 +37,7 @@ internal sealed class TunInbound(string tag, IpPrefix[] ownPrefixes, IProcessLoo
     /// <param name="answer">The process found off the packet thread when this is a parked flow handled again.</param>
     public FlowContext NewFlow(in FlowKey key, OwnerAnswer? answer = null)
     {
-        var flow = new FlowContext(key, tag, _find) { CachedLookup = _findCached };
+        var flow = new FlowContext(key, tag, _find) { CachedLookup = _findCached, UdpTimeout = udpTimeout };
         if (owners is not null)
         {
             if (answer is { } known && known.Key == key) flow.ResolveProcess(known.Process);

@@ -90,4 +90,12 @@ public sealed class SingBoxExportConfigTests
         var error = Assert.Single(ConfigLoader.Validate("""{"inbounds": [{"type": "http", "listen_port": 8080, "tls": {"enabled": true, "certificate_path": "c.pem"}}]}"""));
         Assert.Equal("inbounds[0].tls", error.Path);
     }
+
+    [Fact]
+    public void TheTunsUdpTimeout_IsRead()
+    {
+        var config = ConfigLoader.Load("""{"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "udp_timeout": "5m"}]}""");
+        Assert.Equal(TimeSpan.FromMinutes(5), config.TunInbounds[0].UdpTimeout);
+        Assert.Equal("inbounds[0].udp_timeout", Assert.Single(ConfigLoader.Validate("""{"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "udp_timeout": "0s"}]}""")).Path);
+    }
 }

@@ -3,6 +3,7 @@ using Sluice.Core.Monitoring;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Routing;
 using Sluice.Core.Stack;
+using Sluice.Core.Tun;
 using Sluice.Packets;
 
 namespace Sluice.Core.Tests.Stack;
@@ -76,6 +77,32 @@ public sealed class UdpSessionsTests
         Assert.Equal(4, udp.Count);
         Assert.Equal(101, udp.Evicted);
         Assert.Equal(105, outbound.Opened);
+        udp.Dispose();
+    }
+
+    /// <summary>The tun inbound's udp_timeout (sing-box's 5 m in many exported configs) is the idle timeout of its flows' sessions.</summary>
+    [Fact]
+    public void TheTunInboundsUdpTimeout_KeepsAnIdleSessionPastTheEngineDefault_AndClosesItAfterItsOwn()
+    {
+        var clock = new FakeClock();
+        var (udp, _) = Sessions(new LogLines(), clock);
+        var lanes = new LaneSelector(Router.Compile(Sluice.Core.Configuration.RouteOptions.Empty, ["out"], "out"), new Dictionary<string, IOutbound>(), "out", false, NullLogger.Instance);
+        var inbound = new TunInbound("tun-in", [IpPrefix.Parse("172.19.0.1/30")], null, null,
+            new FlowAdmission(lanes, new ConnectionRegistry(clock), NullLogger.Instance), udpTimeout: TimeSpan.FromMinutes(5));
+        var packet = new byte[64];
+        int n = PacketBuilder.Udp(packet, App, 50020, Server, 53, "q"u8);
+        Assert.True(IpPacket.TryParse(packet.AsSpan(0, n), out var ip));
+        var key = new FlowKey(IpProtocol.Udp, App, 50020, Server, 53);
+        var outbound = new SilentOutbound();
+        var choice = new LaneChoice(LaneKind.Outbound, outbound, new RouteDecision(Verdict.Route, outbound.Tag, -1, 0, TimeSpan.Zero));
+        udp.Open(ip, key, inbound.NewFlow(key), choice, "q"u8, new byte[2048]);
+
+        clock.Advance(EngineLimits.Default.UdpIdle + TimeSpan.FromMinutes(2));
+        udp.Sweep(clock.Milliseconds());
+        Assert.Equal(1, udp.Count);
+        clock.Advance(TimeSpan.FromMinutes(3));
+        udp.Sweep(clock.Milliseconds());
+        Assert.Equal(0, udp.Count);
         udp.Dispose();
     }
 
