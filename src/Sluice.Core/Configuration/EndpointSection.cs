@@ -32,7 +32,11 @@ public sealed record WireGuardPeerOptions(
     string PublicKey,
     string? PreSharedKey,
     IReadOnlyList<IpPrefix> AllowedIps,
-    TimeSpan? PersistentKeepalive);
+    TimeSpan? PersistentKeepalive)
+{
+    /// <summary>"reserved": the 3 bytes after the message type of every datagram to this peer (Cloudflare WARP's client id); null = zeros.</summary>
+    public byte[]? Reserved { get; init; }
+}
 
 /// <summary>"endpoints": [...]. Only type wireguard.</summary>
 internal static class EndpointSection
@@ -98,9 +102,37 @@ internal static class EndpointSection
         var allowed = r.List("allowed_ips", InboundSection.CidrItem);
         if (!r.Has("allowed_ips")) errors.Add(r.PathOf("allowed_ips"), "required: the addresses this peer may send from, e.g. [\"0.0.0.0/0\", \"::/0\"]");
         long? keepalive = r.Integer("persistent_keepalive_interval", 0, 65535);
-        r.Finish(f => f == "reserved" ? "not supported by Sluice" : null);
+        var reserved = ParseReserved(r);
+        r.Finish();
         if (errors.Count > before) return default;
-        return new WireGuardPeerOptions(host, port, publicKey, psk, allowed, keepalive is > 0 ? TimeSpan.FromSeconds(keepalive.Value) : null);
+        return new WireGuardPeerOptions(host, port, publicKey, psk, allowed, keepalive is > 0 ? TimeSpan.FromSeconds(keepalive.Value) : null) { Reserved = reserved };
+    }
+
+    /// <summary>"reserved": three numbers 0..255, or their base64 (as WARP tools print the client id); all zero = none.</summary>
+    private static byte[]? ParseReserved(ObjectReader r)
+    {
+        if (r.Take("reserved") is not { } v) return null;
+        string path = r.PathOf("reserved");
+        byte[] bytes = new byte[3];
+        if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 3)
+        {
+            int i = 0;
+            foreach (var item in v.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Number || !item.TryGetByte(out bytes[i]))
+                {
+                    r.Errors.Add(JsonPath.Index(path, i), "expected a number 0..255");
+                    return null;
+                }
+                i++;
+            }
+        }
+        else if (v.ValueKind != JsonValueKind.String || !Convert.TryFromBase64String(v.GetString()!, bytes, out int n) || n != 3)
+        {
+            r.Errors.Add(path, "expected three numbers 0..255 ([1, 2, 3]) or their base64 (4 characters)");
+            return null;
+        }
+        return bytes.AsSpan().IndexOfAnyExcept((byte)0) < 0 ? null : bytes;
     }
 
     private static void CheckKey(string key, string path, ErrorList errors)

@@ -98,4 +98,30 @@ public sealed class SingBoxExportConfigTests
         Assert.Equal(TimeSpan.FromMinutes(5), config.TunInbounds[0].UdpTimeout);
         Assert.Equal("inbounds[0].udp_timeout", Assert.Single(ConfigLoader.Validate("""{"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "udp_timeout": "0s"}]}""")).Path);
     }
+
+    [Theory]
+    [InlineData("[1, 2, 3]", new byte[] { 1, 2, 3 })]
+    [InlineData("\"AQID\"", new byte[] { 1, 2, 3 })]
+    [InlineData("[0, 0, 0]", null)]
+    public void AWireGuardPeersReservedBytes_AreRead_AsNumbersOrBase64(string json, byte[]? expected)
+    {
+        var config = ConfigLoader.Load($$"""
+            {"endpoints": [{"type": "wireguard", "tag": "warp", "address": ["172.16.0.2/32"], "private_key": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+              "peers": [{"address": "203.0.113.1", "port": 2408, "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "allowed_ips": ["0.0.0.0/0"], "reserved": {{json}}}]}]}
+            """);
+        Assert.Equal(expected, Assert.IsType<WireGuardEndpointOptions>(config.Outbounds.Single(o => o.Tag == "warp")).Peers[0].Reserved);
+    }
+
+    [Theory]
+    [InlineData("[1, 2, 300]", "endpoints[0].peers[0].reserved[2]")]
+    [InlineData("[1, 2]", "endpoints[0].peers[0].reserved")]
+    [InlineData("\"AQIDBA==\"", "endpoints[0].peers[0].reserved")]
+    public void ABadReserved_IsRefusedAtItsPath(string json, string path)
+    {
+        var errors = ConfigLoader.Validate($$"""
+            {"endpoints": [{"type": "wireguard", "tag": "warp", "address": ["172.16.0.2/32"], "private_key": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+              "peers": [{"address": "203.0.113.1", "port": 2408, "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "allowed_ips": ["0.0.0.0/0"], "reserved": {{json}}}]}]}
+            """);
+        Assert.Equal(path, errors[0].Path);
+    }
 }

@@ -56,6 +56,7 @@ public sealed partial class WireGuardEndpoint
             return;
         }
         if (_queued == MaxQueued) Flush();
+        StampReserved(slot.Slice(result.Offset, result.Length), result.Peer);
         _queuedAddresses[_queued] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(slot)) + result.Offset;
         _queuedLengths[_queued] = result.Length;
         _queuedDestinations[_queued] = result.Destination;

@@ -46,6 +46,9 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private TunAttachment? _attachment;
     private Thread? _receiver;
     private Thread? _timer;
+    // Some peer stamps "reserved" bytes: received datagrams get bytes 1..3 cleared before they are parsed.
+    private bool _clearsReserved;
+
     private volatile bool _stopping;
     private volatile bool _drainPending;
     private readonly ManualResetEventSlim _timerWake = new(false, spinCount: 0); // no spinning before each sleep: an idle wake-up is one context switch
@@ -87,9 +90,10 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             peers.Add(new WireGuardPeerConfig(
                 WireGuardKeys.ParseKey(peer.PublicKey, $"{Tag} peer {i} public_key"),
                 peer.PreSharedKey is null ? null : WireGuardKeys.ParseKey(peer.PreSharedKey, $"{Tag} peer {i} pre_shared_key"),
-                endpoint, peer.AllowedIps, peer.PersistentKeepalive, name));
+                endpoint, peer.AllowedIps, peer.PersistentKeepalive, name) { Reserved = peer.Reserved });
         }
         _device = new WireGuardDevice(WireGuardKeys.ParseKey(_options.PrivateKey, $"{Tag} private_key"), peers, _time, _packetCiphers);
+        _clearsReserved = peers.Any(p => p.Reserved is not null);
         _device.TimerArmedEarlier += () => _timerWake.Set();
         _device.HandshakeCompleted += peer =>
         {
@@ -175,11 +179,21 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             ? PacketRewriter.RewriteTcpUdp(packet, source, sourcePort, destination, destinationPort)
             : PacketRewriter.RewriteIcmpEcho(packet, source, destination, sourcePort);
 
+    /// <summary>
+    /// The peer's "reserved" bytes over bytes 1..3 of a datagram ready to send: after the MACs, as sing-box does,
+    /// so the receiver clears them before it checks anything.
+    /// </summary>
+    private static void StampReserved(Span<byte> datagram, WireGuardPeer? peer)
+    {
+        if (peer?.Reserved is { } reserved && datagram.Length >= 4) reserved.CopyTo(datagram[1..]);
+    }
+
     private void SendDatagram(Span<byte> buffer, in WgResult result)
     {
         // Destination, not Peer.Endpoint: a cookie reply goes to an unauthenticated sender.
         var endpoint = result.Destination;
         if (endpoint is null || _socket is null) return;
+        StampReserved(buffer.Slice(result.Offset, result.Length), result.Peer);
         try
         {
             _socket.SendTo(buffer.Slice(result.Offset, result.Length), SocketFlags.None, ToSocketAddress(endpoint));
@@ -266,6 +280,8 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private void HandleDatagram(byte[] buffer, int offset, int length, IPEndPoint from, byte[] drainBuffer)
     {
         var device = _device!;
+        // A peer that stamps "reserved" bytes (WARP) may send them back; the MACs were computed over zeros.
+        if (_clearsReserved && length >= 4) buffer.AsSpan(offset + 1, 3).Clear();
         var result = device.Decapsulate(buffer, offset, length, from);
         switch (result.Kind)
         {

@@ -23,6 +23,9 @@ public sealed partial class WireGuardPeer
     private Keypair? _previous;
     private Keypair? _next;
 
+    /// <summary>Written over bytes 1..3 of each datagram sent to this peer, after its MACs are computed; null = left zero.</summary>
+    public byte[]? Reserved { get; }
+
     internal WireGuardPeer(WireGuardDevice device, int index, WireGuardPeerConfig config, ReadOnlySpan<byte> staticStatic)
     {
         _device = device;
@@ -32,6 +35,7 @@ public sealed partial class WireGuardPeer
         AllowedIps = config.AllowedIps.ToArray();
         _endpoint = config.Endpoint;
         PersistentKeepalive = config.PersistentKeepalive is { } interval && interval > TimeSpan.Zero ? interval.Ticks : 0;
+        Reserved = config.Reserved is { Length: 3 } reserved ? reserved.ToArray() : null;
         Handshake = new NoiseHandshake(PublicKey, config.PresharedKey, staticStatic);
         Cookies = new CookieGenerator(PublicKey);
     }

@@ -13,7 +13,14 @@ public sealed record WireGuardPeerConfig(
     IPEndPoint? Endpoint,
     IReadOnlyList<IpPrefix> AllowedIps,
     TimeSpan? PersistentKeepalive,
-    string Name);
+    string Name)
+{
+    /// <summary>
+    /// The three bytes after the message type on every datagram sent to this peer (sing-box's "reserved", which
+    /// Cloudflare WARP reads as the client id); null = zeros, as the protocol has them.
+    /// </summary>
+    public byte[]? Reserved { get; init; }
+}
 
 public enum WgResultKind
 {
