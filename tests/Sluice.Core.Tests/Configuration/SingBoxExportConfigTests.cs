@@ -20,7 +20,7 @@ public sealed class SingBoxExportConfigTests
                {"type": "shadowsocks", "tag": "s", "server": "203.0.113.2", "server_port": 8388, "method": "aes-128-gcm", "password": "p",
                 "udp_over_tcp": false, "multiplex": {}},
                {"type": "direct", "tag": "direct", "tcp_fast_open": false}],
-             "route": {"rule_set": [{"type": "remote", "tag": "ads", "url": "https://example.org/ads.srs", "update_interval": "1d"}]}}
+             "route": {"find_process": true, "rule_set": [{"type": "remote", "tag": "ads", "url": "https://example.org/ads.srs", "update_interval": "1d"}]}}
             """);
         Assert.Empty(errors);
     }
