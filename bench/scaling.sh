@@ -7,7 +7,8 @@
 # Writes bench/results/scaling-DATE.tsv and, when python3 has matplotlib (Debian python3-matplotlib),
 # bench/results/scaling-DATE.png (bench/plot-scaling.py).   bench/scaling.sh [SECONDS] [COUNTS]
 # LANES (default "bare wireguard-go direct wireguard shadowsocks") picks the lanes, e.g. LANES=shadowsocks
-# bench/scaling.sh 3 1000 for the one point.
+# bench/scaling.sh 3 1000 for the one point. BREAKDOWN=1: where Sluice's resident memory is halfway through each
+# point (bench/tools/rss-breakdown.py: GC heap, malloc arenas, stacks, image, files, other anonymous).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${1:-3}
@@ -36,9 +37,14 @@ JSON
 
 # point LANE HOST PORT N [PID]: one measurement; with PID, that process's CPU per Gbit/s and RSS too.
 point() {
-  local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss
+  local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss sampler=
   [ -n "$pid" ] && read -r _ c0 _ _ _ < <(proc_counters "$pid")
   # A point that fails (a peer resetting streams) is recorded as 0 with its error, and the curve goes on.
+  if [ -n "${BREAKDOWN:-}" ] && [ -n "$pid" ]; then
+    ( sleep "$(( (SECONDS_PER_RUN + 1) / 2 + 1 ))"
+      echo "  $lane, $n streams, mid-run: $(python3 "$ROOT/bench/tools/rss-breakdown.py" "$pid" "$(basename "${SLUICE[-1]}")")" ) &
+    sampler=$!
+  fi
   g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
     || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0
          # what the engine and ss-server said about it (the last lines that are not routine)
@@ -50,6 +56,7 @@ point() {
     # CPU over the ramp-up second too, so divide by the whole time the streams ran.
     cpu=$(awk -v c=$((c1 - c0)) -v s="$SECONDS_PER_RUN" -v g="$g" 'BEGIN {printf "%.3f", (g > 0 ? c / 1e9 / (s + 1) / g : 0)}')
     rss=$(rss_mib "$pid")
+    [ -z "$sampler" ] || wait "$sampler"
   else cpu=; rss=; fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$lane" "$n" "$g" "$cpu" "$rss" >> "$OUT"
   echo "$lane, $n streams: $g Gbit/s${cpu:+, $cpu cores per Gbit/s, RSS $rss MiB}"
