@@ -58,6 +58,15 @@ public sealed record EngineLimits
     /// busy connection.
     /// </summary>
     public int RelayBufferSmall { get; init; } = 16 * 1024;
+
+    /// <summary>
+    /// Small relay buffers kept for reuse once given back: at most 4096 (64 MiB of 16 KiB ones; the pool holds no more
+    /// than were ever in use at once, and gives them all up when the memory trimmer runs after a burst of flows has
+    /// closed). 0: none kept, each returned buffer is garbage. Risk: a low bound turns the returns of many busy
+    /// connections into garbage the collector must find (promoted while their writes waited); the pool keeps the
+    /// buffers of a burst whose connections stay open and idle until they close.
+    /// </summary>
+    public int RelayBufferPool { get; init; } = 4096;
     /// <summary>
     /// UDP sessions (app 5-tuples) alive at once; default 2048. At the cap the least recently active
     /// sessions are closed (a later datagram of theirs opens a new one) and counted. A proxied session

@@ -11,35 +11,51 @@ namespace Sluice.Core.Stack;
 /// yet returned, so it is 0 once every relay has ended. A relay is never refused a buffer (a relay waiting
 /// for one that another relay holds while its own peer waits for the first could deadlock), so memory is
 /// the budget plus one small buffer per busy direction beyond it.
+/// Small buffers come from a pool of their own that keeps every one given back, up to <see cref="PoolLimit"/>
+/// buffers: at most as many as were ever in use at once, since it holds only returned ones. Why not
+/// <see cref="ArrayPool{T}.Shared"/>: it keeps 32 arrays of a size per core and drops the rest, so 1,000 busy
+/// connections passing 16 KiB buffers turned most returns into garbage that had been promoted while its write
+/// waited (bench/README.md, branch ssmem7). <see cref="Trim"/> (the engine's memory trimmer, after a burst of
+/// flows has closed) gives the pooled ones up. Large buffers stay in the shared pool (the budget bounds them).
 /// </summary>
 internal sealed class RelayBuffers
 {
     private readonly long _budget;
+    private readonly object _poolLock = new();
+    private byte[]?[] _pool = new byte[]?[16];
+    private int _pooled;
     private long _inUse;
     private long _largeRented;
     private long _smallRented;
+    private long _smallAllocated;
 
     /// <param name="large">Bytes of a large buffer (also the size when the budget is off).</param>
     /// <param name="small">Bytes of a small buffer; at least 4 KiB, at most <paramref name="large"/>.</param>
     /// <param name="budget">Bytes of relay buffers in use beyond which only small ones are rented; 0: only small ones.</param>
-    public RelayBuffers(int large, int small, long budget)
+    /// <param name="poolLimit">Small buffers the pool keeps at most once given back; 0: none (each is garbage once returned).</param>
+    public RelayBuffers(int large, int small, long budget, int poolLimit = 4096)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(large, 4096);
         ArgumentOutOfRangeException.ThrowIfLessThan(small, 4096);
         ArgumentOutOfRangeException.ThrowIfNegative(budget);
+        ArgumentOutOfRangeException.ThrowIfNegative(poolLimit);
         LargeSize = large;
         SmallSize = Math.Min(small, large);
         _budget = budget;
+        PoolLimit = poolLimit;
     }
 
-    /// <summary>The engine's limits' sizes and budget.</summary>
-    public RelayBuffers(EngineLimits limits) : this(limits.RelayBuffer, limits.RelayBufferSmall, limits.RelayBufferBudget)
+    /// <summary>The engine's limits' sizes, budget and pool bound.</summary>
+    public RelayBuffers(EngineLimits limits) : this(limits.RelayBuffer, limits.RelayBufferSmall, limits.RelayBufferBudget, limits.RelayBufferPool)
     {
     }
 
     public int LargeSize { get; }
 
     public int SmallSize { get; }
+
+    /// <summary>Small buffers kept once given back, at most.</summary>
+    public int PoolLimit { get; }
 
     /// <summary>Bytes of the relay buffers rented and not yet returned.</summary>
     public long BytesInUse => Volatile.Read(ref _inUse);
@@ -49,28 +65,76 @@ internal sealed class RelayBuffers
 
     public long SmallRented => Volatile.Read(ref _smallRented);
 
+    /// <summary>Small buffers allocated since start (a rental the pool could not serve).</summary>
+    public long SmallAllocated => Volatile.Read(ref _smallAllocated);
+
+    /// <summary>Small buffers in the pool now.</summary>
+    public int Pooled
+    {
+        get
+        {
+            lock (_poolLock) return _pooled;
+        }
+    }
+
+    private bool HasSmall => SmallSize != LargeSize;
+
     /// <summary>A large buffer when the budget has room for it, a small one otherwise.</summary>
     public byte[] Rent()
     {
-        if (Interlocked.Add(ref _inUse, LargeSize) <= _budget || SmallSize == LargeSize)
+        if (Interlocked.Add(ref _inUse, LargeSize) <= _budget || !HasSmall)
         {
             var large = ArrayPool<byte>.Shared.Rent(LargeSize);
             Interlocked.Add(ref _inUse, large.Length - LargeSize);
             Interlocked.Increment(ref _largeRented);
             return large;
         }
-        var small = ArrayPool<byte>.Shared.Rent(SmallSize);
-        Interlocked.Add(ref _inUse, small.Length - LargeSize);
+        Interlocked.Add(ref _inUse, SmallSize - LargeSize);
         Interlocked.Increment(ref _smallRented);
-        return small;
+        byte[]? small = null;
+        lock (_poolLock)
+        {
+            if (_pooled > 0)
+            {
+                small = _pool[--_pooled];
+                _pool[_pooled] = null;
+            }
+        }
+        if (small is not null) return small;
+        Interlocked.Increment(ref _smallAllocated);
+        return GC.AllocateUninitializedArray<byte>(SmallSize);
     }
 
     /// <summary>True for a buffer that counts against the budget as a large one.</summary>
     public bool IsLarge(byte[] buffer) => buffer.Length > SmallSize;
 
+    /// <summary>Gives a rented buffer back; the caller must not touch it afterwards (the next renter owns it).</summary>
     public void Return(byte[] buffer)
     {
         Interlocked.Add(ref _inUse, -buffer.Length);
-        ArrayPool<byte>.Shared.Return(buffer);
+        // A large buffer is longer than a small one (the shared pool rounds up, never down), so the length says which pool.
+        if (!HasSmall || buffer.Length != SmallSize)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return;
+        }
+        lock (_poolLock)
+        {
+            if (_pooled == PoolLimit) return; // beyond the bound: garbage
+            if (_pooled == _pool.Length) Array.Resize(ref _pool, Math.Min(_pool.Length * 2, PoolLimit));
+            _pool[_pooled++] = buffer;
+        }
+    }
+
+    /// <summary>Gives up the pooled small buffers (those in use come back to the pool as before); returns how many.</summary>
+    public int Trim()
+    {
+        lock (_poolLock)
+        {
+            int dropped = _pooled;
+            _pool = new byte[]?[16];
+            _pooled = 0;
+            return dropped;
+        }
     }
 }
