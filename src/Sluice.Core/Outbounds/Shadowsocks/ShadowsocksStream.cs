@@ -188,6 +188,53 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         return whole * _maxPayload + Math.Max(rest, 0);
     }
 
+    /// <summary>One chunk in place: its sealed length (18 bytes) before the payload, its tag (16) after it.</summary>
+    public bool FitsInPlace(int bufferLength, out int offset, out int payload)
+    {
+        offset = 2 + ShadowsocksMethod.TagSize;
+        payload = bufferLength - ChunkOverhead;
+        return payload >= 1 && payload <= _maxPayload;
+    }
+
+    /// <summary>
+    /// Seals the payload at <paramref name="offset"/> as one chunk where it lies (the AEADs encrypt in place) and sends
+    /// it, so a relay's busy stream holds no sealing buffer while its send waits. The first write, which carries the
+    /// salt and header, takes the path that rents one (once per connection).
+    /// </summary>
+    public async ValueTask WriteInPlaceAsync(Memory<byte> buffer, int offset, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(offset, 2 + ShadowsocksMethod.TagSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Math.Min(_maxPayload, buffer.Length - ChunkOverhead));
+        if (length <= 0) return;
+        if (!_prefixSent)
+        {
+            await WriteAsync(buffer.Slice(offset, length), cancellationToken);
+            return;
+        }
+        Enter();
+        try
+        {
+            NoteWrite();
+            SealInPlace(buffer.Span[..(ChunkOverhead + length)]);
+            await _transport.WriteAsync(buffer[..(ChunkOverhead + length)], cancellationToken);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Seals <paramref name="chunk"/>'s payload (between its 18-byte head and 16-byte tail) as one chunk, in place.</summary>
+    private void SealInPlace(Span<byte> chunk)
+    {
+        int payload = chunk.Length - ChunkOverhead;
+        Span<byte> length = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16BigEndian(length, (ushort)payload);
+        _encoder.Seal(length, chunk[..(2 + ShadowsocksMethod.TagSize)]);
+        var body = chunk[(2 + ShadowsocksMethod.TagSize)..];
+        _encoder.Seal(body[..payload], body);
+    }
+
     /// <summary>
     /// Rents the sealing buffer for a write of <paramref name="length"/> bytes: its sealed size (prefix
     /// included), at most <see cref="WriteBufferLimit"/>, and says how much plaintext each send seals: all of it
