@@ -7,8 +7,10 @@ namespace Sluice.Core.Stack;
 /// are in flight (<see cref="StreamPump"/>): a large one (<see cref="EngineLimits.RelayBuffer"/>, a full
 /// TCP window per read) while the bytes of every relay buffer in use stay within
 /// <see cref="EngineLimits.RelayBufferBudget"/>, a small one (<see cref="EngineLimits.RelayBufferSmall"/>)
-/// beyond. Invariant: <see cref="BytesInUse"/> is the sum of the lengths of the buffers rented and not
-/// yet returned, so it is 0 once every relay has ended. A relay is never refused a buffer (a relay waiting
+/// beyond. A large buffer rented for a destination that frames its writes (Shadowsocks: it seals a large read into a
+/// sealing buffer of the same size, where a small one is sealed in place) counts twice, so the budget bounds the
+/// sealing buffers too. Invariant: <see cref="BytesInUse"/> is the sum of the lengths of the buffers rented and not
+/// yet returned (framed large ones twice), so it is 0 once every relay has ended. A relay is never refused a buffer (a relay waiting
 /// for one that another relay holds while its own peer waits for the first could deadlock), so memory is
 /// the budget plus one small buffer per busy direction beyond it.
 /// Small buffers come from a pool of their own that keeps every one given back, up to <see cref="PoolLimit"/>
@@ -80,16 +82,18 @@ internal sealed class RelayBuffers
     private bool HasSmall => SmallSize != LargeSize;
 
     /// <summary>A large buffer when the budget has room for it, a small one otherwise.</summary>
-    public byte[] Rent()
+    /// <param name="framed">For a destination that seals a large read into a buffer of its own (<see cref="Outbounds.IFramedWriteStream"/>): a large buffer counts twice. Return it with the same flag.</param>
+    public byte[] Rent(bool framed = false)
     {
-        if (Interlocked.Add(ref _inUse, LargeSize) <= _budget || !HasSmall)
+        long charge = framed ? 2L * LargeSize : LargeSize;
+        if (Interlocked.Add(ref _inUse, charge) <= _budget || !HasSmall)
         {
             var large = ArrayPool<byte>.Shared.Rent(LargeSize);
-            Interlocked.Add(ref _inUse, large.Length - LargeSize);
+            Interlocked.Add(ref _inUse, Charge(large.Length, framed) - charge);
             Interlocked.Increment(ref _largeRented);
             return large;
         }
-        Interlocked.Add(ref _inUse, SmallSize - LargeSize);
+        Interlocked.Add(ref _inUse, SmallSize - charge);
         Interlocked.Increment(ref _smallRented);
         byte[]? small = null;
         lock (_poolLock)
@@ -108,10 +112,13 @@ internal sealed class RelayBuffers
     /// <summary>True for a buffer that counts against the budget as a large one.</summary>
     public bool IsLarge(byte[] buffer) => buffer.Length > SmallSize;
 
-    /// <summary>Gives a rented buffer back; the caller must not touch it afterwards (the next renter owns it).</summary>
-    public void Return(byte[] buffer)
+    /// <summary>Bytes a buffer counts against the budget.</summary>
+    private long Charge(int length, bool framed) => framed && length > SmallSize ? 2L * length : length;
+
+    /// <summary>Gives a rented buffer back (<paramref name="framed"/> as it was rented); the caller must not touch it afterwards (the next renter owns it).</summary>
+    public void Return(byte[] buffer, bool framed = false)
     {
-        Interlocked.Add(ref _inUse, -buffer.Length);
+        Interlocked.Add(ref _inUse, -Charge(buffer.Length, framed));
         // A large buffer is longer than a small one (the shared pool rounds up, never down), so the length says which pool.
         if (!HasSmall || buffer.Length != SmallSize)
         {

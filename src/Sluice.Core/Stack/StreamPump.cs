@@ -59,7 +59,7 @@ internal static class StreamPump
     /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) has a buffer that holds one frame
     /// (a small one) framed in place: the read leaves room for the frame's head and tail, so a busy connection
     /// holds this one buffer while its write waits; a larger buffer gets at most what frames into its size, so the
-    /// stream's own sealing buffer is no larger than ours. Other streams end on an empty read, so they keep theirs
+    /// stream's own sealing buffer is no larger than ours, and counts twice against the budget (ours and that one). Other streams end on an empty read, so they keep theirs
     /// while they live.
     /// </summary>
     private static async Task PumpAsync(Stream from, Stream to, RelayBuffers buffers, Action halfClose, Action<long>? count, ISocketFactory? sockets)
@@ -96,7 +96,7 @@ internal static class StreamPump
                 count?.Invoke(n);
                 if (waited && buffers.IsLarge(filled))
                 {
-                    buffers.Return(filled); // the budget decides again
+                    buffers.Return(filled, framed is not null); // the budget decides again
                     buffer = filled = Rent(buffers, framed, out offset, out limit, out inPlace);
                 }
                 if (receiveNow is not null && n >= limit / 4)
@@ -108,7 +108,7 @@ internal static class StreamPump
                 {
                     continue; // keeps the buffer: a stream that cannot wait without one, or a full read with more queued (no receive-now)
                 }
-                buffers.Return(filled);
+                buffers.Return(filled, framed is not null);
                 buffer = null;
             }
             try
@@ -122,13 +122,13 @@ internal static class StreamPump
         }
         finally
         {
-            if (buffer is not null) buffers.Return(buffer);
+            if (buffer is not null) buffers.Return(buffer, framed is not null);
         }
     }
 
     private static byte[] Rent(RelayBuffers buffers, IFramedWriteStream? framed, out int offset, out int limit, out bool inPlace)
     {
-        var buffer = buffers.Rent();
+        var buffer = buffers.Rent(framed is not null);
         offset = 0;
         limit = buffer.Length;
         inPlace = framed is not null && framed.FitsInPlace(buffer.Length, out offset, out limit);

@@ -122,4 +122,16 @@ public sealed class RelayBuffersTests
         Assert.Same(small, buffers.Rent()); // beyond it: the pooled small one
         Assert.Equal(1, buffers.SmallAllocated);
     }
+
+    [Fact]
+    public void ALargeBufferForAFramedDestination_CountsTwice_SoTheBudgetCoversItsSealingBuffer()
+    {
+        var buffers = new RelayBuffers(large: 64 * 1024, small: 16 * 1024, budget: 4 * 64 * 1024);
+        var framed = new[] { buffers.Rent(framed: true), buffers.Rent(framed: true), buffers.Rent(framed: true) };
+
+        Assert.Equal([65536, 65536, 16384], framed.Select(b => b.Length)); // two large ones fill the budget of four
+        Assert.Equal(4 * 65536 + 16384, buffers.BytesInUse);
+        foreach (var b in framed) buffers.Return(b, framed: true);
+        Assert.Equal(0, buffers.BytesInUse);
+    }
 }
