@@ -9,11 +9,13 @@
 # LANES (default "bare wireguard-go direct wireguard shadowsocks") picks the lanes, e.g. LANES=shadowsocks
 # bench/scaling.sh 3 1000 for the one point. BREAKDOWN=1: where Sluice's resident memory is halfway through each
 # point (bench/tools/rss-breakdown.py: GC heap, malloc arenas, stacks, image, files, other anonymous).
+# DIRECTION=down: the streams carry server → client (default up: client → server).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${1:-3}
 COUNTS=${2:-1 10 100 1000}
 LANES=${LANES:-bare wireguard-go direct wireguard shadowsocks}
+DIRECTION=${DIRECTION:-up}
 lane() { [[ " $LANES " == *" $1 "* ]]; }
 bench_wireguard_router
 bench_netbench
@@ -31,7 +33,7 @@ CONFIG=$(cat <<JSON
  "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.2/32"], "private_key": "$client_key", "mtu": 1420,
    "peers": [{"address": "10.200.0.1", "port": 51820, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
  "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "shadowsocks", "tag": "ss", "server": "10.200.0.1", "server_port": 8388, "method": "aes-128-gcm", "password": "bench-password"}],
- "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}, {"port": [7100, 7101], "outbound": "ss"}], "final": "direct"}}
+ "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}, {"port": [7100, 7101, 7102], "outbound": "ss"}], "final": "direct"}}
 JSON
 )
 
@@ -45,7 +47,7 @@ point() {
       echo "  $lane, $n streams, mid-run: $(python3 "$ROOT/bench/tools/rss-breakdown.py" "$pid" "$(basename "${SLUICE[-1]}")")" ) &
     sampler=$!
   fi
-  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
+  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" "$DIRECTION" 2> "$BENCH_DIR/streams.err") \
     || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0
          # what the engine and ss-server said about it (the last lines that are not routine)
          for log in sluice.log ss-server.log; do
