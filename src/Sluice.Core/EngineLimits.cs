@@ -60,11 +60,10 @@ public sealed record EngineLimits
     public int RelayBufferSmall { get; init; } = 16 * 1024;
 
     /// <summary>
-    /// Small relay buffers kept for reuse once given back: at most 4096 (64 MiB of 16 KiB ones; the pool holds no more
-    /// than were ever in use at once, and gives them all up when the memory trimmer runs after a burst of flows has
-    /// closed). 0: none kept, each returned buffer is garbage. Risk: a low bound turns the returns of many busy
-    /// connections into garbage the collector must find (promoted while their writes waited); the pool keeps the
-    /// buffers of a burst whose connections stay open and idle until they close.
+    /// Small relay buffers kept for reuse once given back: at most 4096 (64 MiB of 16 KiB ones). The pool keeps no more
+    /// than are in use at the time (at least 16), so it shrinks as a burst ends, and is emptied when the memory trimmer
+    /// runs. 0: none kept, each returned buffer is garbage. Risk: a low bound makes many busy connections allocate
+    /// their buffers anew, garbage the collector must find (promoted while their writes waited).
     /// </summary>
     public int RelayBufferPool { get; init; } = 4096;
     /// <summary>

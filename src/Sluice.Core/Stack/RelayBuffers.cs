@@ -13,12 +13,13 @@ namespace Sluice.Core.Stack;
 /// yet returned (framed large ones twice), so it is 0 once every relay has ended. A relay is never refused a buffer (a relay waiting
 /// for one that another relay holds while its own peer waits for the first could deadlock), so memory is
 /// the budget plus one small buffer per busy direction beyond it.
-/// Small buffers come from a pool of their own that keeps every one given back, up to <see cref="PoolLimit"/>
-/// buffers: at most as many as were ever in use at once, since it holds only returned ones. Why not
-/// <see cref="ArrayPool{T}.Shared"/>: it keeps 32 arrays of a size per core and drops the rest, so 1,000 busy
-/// connections passing 16 KiB buffers turned most returns into garbage that had been promoted while its write
-/// waited (bench/README.md, branch ssmem7). <see cref="Trim"/> (the engine's memory trimmer, after a burst of
-/// flows has closed) gives the pooled ones up. Large buffers stay in the shared pool (the budget bounds them).
+/// Small buffers come from a pool of their own that keeps those given back while as many are still in use
+/// (at least <see cref="PoolFloor"/>, at most <see cref="PoolLimit"/>): under load a busy connection's next rental
+/// reuses one instead of allocating, and as the load ends the pool shrinks with it, so connections that stay open
+/// and idle after a burst do not keep the burst's buffers. Why not <see cref="ArrayPool{T}.Shared"/>: it keeps 32
+/// arrays of a size per core and drops the rest, so 1,000 busy connections passing 16 KiB buffers allocate most of
+/// them anew. <see cref="Trim"/> (the engine's memory trimmer, after a burst of flows has closed) empties the pool.
+/// Large buffers stay in the shared pool (the budget bounds them).
 /// </summary>
 internal sealed class RelayBuffers
 {
@@ -26,6 +27,7 @@ internal sealed class RelayBuffers
     private readonly object _poolLock = new();
     private byte[]?[] _pool = new byte[]?[16];
     private int _pooled;
+    private int _smallInUse; // under _poolLock
     private long _inUse;
     private long _largeRented;
     private long _smallRented;
@@ -58,6 +60,9 @@ internal sealed class RelayBuffers
 
     /// <summary>Small buffers kept once given back, at most.</summary>
     public int PoolLimit { get; }
+
+    /// <summary>Small buffers the pool may keep when fewer are in use (a lone connection beyond the budget reuses its buffer).</summary>
+    public int PoolFloor => Math.Min(16, PoolLimit);
 
     /// <summary>Bytes of the relay buffers rented and not yet returned.</summary>
     public long BytesInUse => Volatile.Read(ref _inUse);
@@ -98,6 +103,7 @@ internal sealed class RelayBuffers
         byte[]? small = null;
         lock (_poolLock)
         {
+            _smallInUse++;
             if (_pooled > 0)
             {
                 small = _pool[--_pooled];
@@ -127,7 +133,10 @@ internal sealed class RelayBuffers
         }
         lock (_poolLock)
         {
-            if (_pooled == PoolLimit) return; // beyond the bound: garbage
+            _smallInUse--;
+            int keep = Math.Min(PoolLimit, Math.Max(PoolFloor, _smallInUse));
+            while (_pooled > keep) _pool[--_pooled] = null; // the load fell: the pool shrinks with it (garbage)
+            if (_pooled == keep) return; // this one is garbage too
             if (_pooled == _pool.Length) Array.Resize(ref _pool, Math.Min(_pool.Length * 2, PoolLimit));
             _pool[_pooled++] = buffer;
         }

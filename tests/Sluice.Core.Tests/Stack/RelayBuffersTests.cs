@@ -39,18 +39,20 @@ public sealed class RelayBuffersTests
     }
 
     [Fact]
-    public void SmallBuffersGivenBack_AreHandedOutAgain_NotAllocated()
+    public void SmallBuffersGivenBack_AreHandedOutAgain_WhileTheLoadLasts_AndThePoolShrinksWithIt()
     {
         var buffers = new RelayBuffers(large: 128 * 1024, small: 16 * 1024, budget: 0);
         var first = Enumerable.Range(0, 100).Select(_ => buffers.Rent()).ToList();
-        foreach (var b in first) buffers.Return(b);
-        Assert.Equal(100, buffers.Pooled);
+        foreach (var b in first.Take(50)) buffers.Return(b);
+        Assert.Equal(50, buffers.Pooled); // 50 still in use: the 50 given back are kept
 
-        var second = Enumerable.Range(0, 100).Select(_ => buffers.Rent()).ToList();
-
+        var second = Enumerable.Range(0, 50).Select(_ => buffers.Rent()).ToList();
         Assert.Equal(100, buffers.SmallAllocated); // the first hundred only
-        Assert.True(second.ToHashSet(ReferenceEqualityComparer.Instance).SetEquals(first));
-        Assert.Equal(0, buffers.Pooled);
+        Assert.True(second.ToHashSet(ReferenceEqualityComparer.Instance).SetEquals(first.Take(50)));
+
+        foreach (var b in second.Concat(first.Skip(50))) buffers.Return(b);
+        Assert.Equal(buffers.PoolFloor, buffers.Pooled); // nothing in use: only the floor is kept
+        Assert.Equal(0, buffers.BytesInUse);
     }
 
     [Fact]
