@@ -16,9 +16,9 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
 /// abort down to it (<see cref="IConnectionStream"/>). Buffers come from the shared pool only while
-/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a write rents
-/// a sealing buffer sized to what it writes (at most 128 KiB; a relay that reads 16 KiB for it gets a
-/// 16 KiB one, <see cref="IFramedWriteStream"/>) for the write; the read side rents its input and plaintext buffers when a read
+/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a relay's
+/// small buffer is sealed in place and sent as it is (<see cref="IFramedWriteStream"/>); any other write rents
+/// a sealing buffer sized to what it writes (at most 128 KiB) for the write; the read side rents its input and plaintext buffers when a read
 /// needs them and returns them once they are drained; the salt and staged header wait in a small buffer
 /// until they are sent. A zero-byte read waits on the transport without a buffer
 /// (<see cref="IReadinessStream"/>), as the relay's socket pumps do. Everything still held goes back when
