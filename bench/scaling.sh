@@ -7,12 +7,15 @@
 # Writes bench/results/scaling-DATE.tsv and, when python3 has matplotlib (Debian python3-matplotlib),
 # bench/results/scaling-DATE.png (bench/plot-scaling.py).   bench/scaling.sh [SECONDS] [COUNTS]
 # LANES (default "bare wireguard-go direct wireguard shadowsocks") picks the lanes, e.g. LANES=shadowsocks
-# bench/scaling.sh 3 1000 for the one point.
+# bench/scaling.sh 3 1000 for the one point. BREAKDOWN=1: where Sluice's resident memory is halfway through each
+# point (bench/tools/rss-breakdown.py: GC heap, malloc arenas, stacks, image, files, other anonymous).
+# DIRECTION=down: the streams carry server → client (default up: client → server).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${1:-3}
 COUNTS=${2:-1 10 100 1000}
 LANES=${LANES:-bare wireguard-go direct wireguard shadowsocks}
+DIRECTION=${DIRECTION:-up}
 lane() { [[ " $LANES " == *" $1 "* ]]; }
 bench_wireguard_router
 bench_netbench
@@ -30,16 +33,21 @@ CONFIG=$(cat <<JSON
  "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.66.0.2/32"], "private_key": "$client_key", "mtu": 1420,
    "peers": [{"address": "10.200.0.1", "port": 51820, "public_key": "$router_pub", "allowed_ips": ["10.66.0.0/24"]}]}],
  "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "shadowsocks", "tag": "ss", "server": "10.200.0.1", "server_port": 8388, "method": "aes-128-gcm", "password": "bench-password"}],
- "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}, {"port": [7100, 7101], "outbound": "ss"}], "final": "direct"}}
+ "route": {"rules": [{"ip_cidr": "10.66.0.0/24", "outbound": "wg"}, {"port": [7100, 7101, 7102], "outbound": "ss"}], "final": "direct"}}
 JSON
 )
 
 # point LANE HOST PORT N [PID]: one measurement; with PID, that process's CPU per Gbit/s and RSS too.
 point() {
-  local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss
+  local lane=$1 host=$2 port=$3 n=$4 pid=${5:-} c0 c1 g cpu rss sampler=
   [ -n "$pid" ] && read -r _ c0 _ _ _ < <(proc_counters "$pid")
   # A point that fails (a peer resetting streams) is recorded as 0 with its error, and the curve goes on.
-  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" up 2> "$BENCH_DIR/streams.err") \
+  if [ -n "${BREAKDOWN:-}" ] && [ -n "$pid" ]; then
+    ( sleep "$(( (SECONDS_PER_RUN + 1) / 2 + 1 ))"
+      echo "  $lane, $n streams, mid-run: $(python3 "$ROOT/bench/tools/rss-breakdown.py" "$pid" "$(basename "${SLUICE[-1]}")")" ) &
+    sampler=$!
+  fi
+  g=$(ip netns exec "$CLIENT" "$NETBENCH" streams "$host" "$port" "$n" "$SECONDS_PER_RUN" "$DIRECTION" 2> "$BENCH_DIR/streams.err") \
     || { echo "$lane, $n streams failed: $(cat "$BENCH_DIR/streams.err")" >&2; g=0
          # what the engine and ss-server said about it (the last lines that are not routine)
          for log in sluice.log ss-server.log; do
@@ -50,6 +58,7 @@ point() {
     # CPU over the ramp-up second too, so divide by the whole time the streams ran.
     cpu=$(awk -v c=$((c1 - c0)) -v s="$SECONDS_PER_RUN" -v g="$g" 'BEGIN {printf "%.3f", (g > 0 ? c / 1e9 / (s + 1) / g : 0)}')
     rss=$(rss_mib "$pid")
+    [ -z "$sampler" ] || wait "$sampler"
   else cpu=; rss=; fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$lane" "$n" "$g" "$cpu" "$rss" >> "$OUT"
   echo "$lane, $n streams: $g Gbit/s${cpu:+, $cpu cores per Gbit/s, RSS $rss MiB}"

@@ -58,6 +58,14 @@ public sealed record EngineLimits
     /// busy connection.
     /// </summary>
     public int RelayBufferSmall { get; init; } = 16 * 1024;
+
+    /// <summary>
+    /// Small relay buffers kept for reuse once given back: at most 4096 (64 MiB of 16 KiB ones). The pool keeps no more
+    /// than are in use at the time (at least 16), so it shrinks as a burst ends, and is emptied when the memory trimmer
+    /// runs. 0: none kept, each returned buffer is garbage. Risk: a low bound makes many busy connections allocate
+    /// their buffers anew, garbage the collector must find (promoted while their writes waited).
+    /// </summary>
+    public int RelayBufferPool { get; init; } = 4096;
     /// <summary>
     /// UDP sessions (app 5-tuples) alive at once; default 2048. At the cap the least recently active
     /// sessions are closed (a later datagram of theirs opens a new one) and counted. A proxied session

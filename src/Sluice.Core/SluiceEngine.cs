@@ -172,7 +172,8 @@ public sealed partial class SluiceEngine : IDisposable
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
         var directForDns = new Outbounds.Direct.DirectOutbound("dns-direct", DialOptions.Default, sockets);
         _stages.Start("dns-direct", () => { }, directForDns.Dispose);
-        _stages.Start("memory trim", () => _trimmer = new MemoryTrimmer(Connections, _limits, _time, _platform.TrimNativeMemory),
+        _stages.Start("memory trim", () => _trimmer = new MemoryTrimmer(Connections, _limits, _time, _platform.TrimNativeMemory,
+            releasePools: () => _relayBuffers.Trim()),
             () => { _trimmer?.Dispose(); _trimmer = null; });
         // Rules compile against rule-set handles and the Clash mode; the sets are loaded once outbounds exist.
         _stages.Start("cache file", () =>

@@ -11,7 +11,8 @@ namespace Sluice.Core.Monitoring;
 /// 2. Once at least <see cref="EngineLimits.TrimAfterClosedFlows"/> flows have closed since that mark and at most half
 ///    of it are still live, a trim is due <see cref="EngineLimits.TrimDelay"/> later (a burst closes over a few
 ///    hundred milliseconds; the delay lets it finish and bounds trims to one per delay).
-/// 3. The trim, if the count is still that low: one compacting full collection that returns the freed regions to the
+/// 3. The trim, if the count is still that low: the pools give up what they keep (the relays' small buffers), then one
+///    compacting full collection that returns the freed regions to the
 ///    OS (<see cref="GCCollectionMode.Aggressive"/>), then the platform's native trim (glibc's free lists: OpenSSL's
 ///    per-flow cipher contexts). The mark restarts from the live count.
 /// An ordinary churn of flows (a browser's: tens live, closing and opening) never closes 256 below its own mark, so it
@@ -30,6 +31,7 @@ internal sealed class MemoryTrimmer : IDisposable
     private readonly TimeSpan _delay;
     private readonly Action _collect;
     private readonly Action? _trimNative;
+    private readonly Action? _releasePools;
     private readonly ITimer _timer;
     private int _highWater;
     private int _armed;
@@ -39,8 +41,11 @@ internal sealed class MemoryTrimmer : IDisposable
 
     /// <param name="trimNative">Returns freed native memory to the OS (Linux: malloc_trim); null where there is none.</param>
     /// <param name="collect">The collection; default a compacting full GC that decommits what it frees (tests count calls).</param>
-    public MemoryTrimmer(ConnectionRegistry connections, EngineLimits limits, TimeProvider time, Action? trimNative = null, Action? collect = null)
+    /// <param name="releasePools">Empties the engine's own buffer pools before the collection (<see cref="Stack.RelayBuffers.Trim"/>).</param>
+    public MemoryTrimmer(ConnectionRegistry connections, EngineLimits limits, TimeProvider time, Action? trimNative = null, Action? collect = null,
+        Action? releasePools = null)
     {
+        _releasePools = releasePools;
         _connections = connections;
         _minimumClosed = limits.TrimAfterClosedFlows;
         _minimumDnsQueries = limits.TrimAfterDnsQueries;
@@ -97,6 +102,7 @@ internal sealed class MemoryTrimmer : IDisposable
         // Still due when the timer fires: a new burst (flows live again, queries waiting again) puts it off to its own end.
         if ((_minimumClosed > 0 && Due(live, Volatile.Read(ref _highWater))) || DnsDue())
         {
+            _releasePools?.Invoke();
             _collect();
             _trimNative?.Invoke();
             Interlocked.Increment(ref _trims);

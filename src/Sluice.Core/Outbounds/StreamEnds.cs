@@ -25,14 +25,29 @@ internal interface IReadinessStream
 }
 
 /// <summary>
-/// A stream whose writes add framing (Shadowsocks chunks' lengths and tags): a relay that reads for it
-/// reads at most <see cref="PayloadFitting"/> of its buffer's size, so the framed write fits a buffer of
-/// the same size and a busy connection holds two buffers of one size class, not one twice as large.
+/// A stream whose writes add framing (Shadowsocks chunks' lengths and tags). A relay whose buffer holds one frame
+/// (<see cref="FitsInPlace"/>) reads the payload into the frame's place in it and has it framed there
+/// (<see cref="WriteInPlaceAsync"/>), so a busy connection holds one buffer, not the relay's and a framing one;
+/// otherwise it reads at most <see cref="PayloadFitting"/> of its buffer's size, so the framed write fits a buffer of
+/// the same size class.
 /// </summary>
 internal interface IFramedWriteStream
 {
     /// <summary>The most bytes whose framed form fits in <paramref name="bytes"/> (once any header has gone).</summary>
     int PayloadFitting(int bytes);
+
+    /// <summary>
+    /// Where a payload framed in place goes in a buffer of <paramref name="bufferLength"/> bytes (the frame's head
+    /// before it, its tail after it) and how long it may be; false when one frame cannot fill such a buffer.
+    /// </summary>
+    bool FitsInPlace(int bufferLength, out int offset, out int payload);
+
+    /// <summary>
+    /// Frames the <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="buffer"/> in place
+    /// (as placed by <see cref="FitsInPlace"/>, overwriting the bytes around them) and writes the frame. The buffer's
+    /// bytes are the stream's until the returned task completes.
+    /// </summary>
+    ValueTask WriteInPlaceAsync(Memory<byte> buffer, int offset, int length, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Half-close and abort for any outbound stream: a wrapper passes them down, a socket does them.</summary>

@@ -56,9 +56,11 @@ internal static class StreamPump
     /// A large buffer whose write had to wait (the far side is the
     /// bottleneck) goes back after it, and the next read takes what the budget gives then: a transfer that
     /// waits on its peer does not keep a large buffer from the others between its writes. A destination that
-    /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) gets at most what frames into
-    /// the buffer's size, so its own sealing buffer is no larger than ours. Other streams end on an empty read,
-    /// so they keep theirs while they live.
+    /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) has a buffer that holds one frame
+    /// (a small one) framed in place: the read leaves room for the frame's head and tail, so a busy connection
+    /// holds this one buffer while its write waits; a larger buffer gets at most what frames into its size, so the
+    /// stream's own sealing buffer is no larger than ours, and counts twice against the budget (ours and that one). Other streams end on an empty read, so they keep theirs
+    /// while they live.
     /// </summary>
     private static async Task PumpAsync(Stream from, Stream to, RelayBuffers buffers, Action halfClose, Action<long>? count, ISocketFactory? sockets)
     {
@@ -67,7 +69,8 @@ internal static class StreamPump
         var receiveNow = socket is null ? null : sockets;
         var framed = to as IFramedWriteStream;
         byte[]? buffer = null;
-        int limit = 0; // bytes of the buffer one read may fill
+        int offset = 0, limit = 0; // where a read goes in the buffer, and how many bytes it may fill
+        bool inPlace = false; // the destination frames the read bytes where they lie
         try
         {
             int ready = -1; // bytes a receive without waiting already put in the buffer
@@ -81,31 +84,31 @@ internal static class StreamPump
                     {
                         if (socket is not null) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None); // consumes nothing
                         else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
-                        buffer = Rent(buffers, framed, out limit);
+                        buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
                     }
-                    n = await from.ReadAsync(buffer.AsMemory(0, limit));
+                    n = await from.ReadAsync(buffer.AsMemory(offset, limit));
                 }
                 if (n == 0) break;
                 var filled = buffer!;
-                var write = to.WriteAsync(filled.AsMemory(0, n));
+                var write = inPlace ? framed!.WriteInPlaceAsync(filled, offset, n) : to.WriteAsync(filled.AsMemory(0, n));
                 bool waited = !write.IsCompleted;
                 await write;
                 count?.Invoke(n);
                 if (waited && buffers.IsLarge(filled))
                 {
-                    buffers.Return(filled); // the budget decides again
-                    buffer = filled = Rent(buffers, framed, out limit);
+                    buffers.Return(filled, framed is not null); // the budget decides again
+                    buffer = filled = Rent(buffers, framed, out offset, out limit, out inPlace);
                 }
                 if (receiveNow is not null && n >= limit / 4)
                 {
-                    if (receiveNow.TryReceiveNow(socket!, filled.AsSpan(0, limit), out ready)) continue;
+                    if (receiveNow.TryReceiveNow(socket!, filled.AsSpan(offset, limit), out ready)) continue;
                     ready = -1;
                 }
                 else if (!waitsWithoutBuffer || (n >= limit && socket is not null && socket.Available > 0))
                 {
                     continue; // keeps the buffer: a stream that cannot wait without one, or a full read with more queued (no receive-now)
                 }
-                buffers.Return(filled);
+                buffers.Return(filled, framed is not null);
                 buffer = null;
             }
             try
@@ -119,14 +122,21 @@ internal static class StreamPump
         }
         finally
         {
-            if (buffer is not null) buffers.Return(buffer);
+            if (buffer is not null) buffers.Return(buffer, framed is not null);
         }
     }
 
-    private static byte[] Rent(RelayBuffers buffers, IFramedWriteStream? framed, out int limit)
+    private static byte[] Rent(RelayBuffers buffers, IFramedWriteStream? framed, out int offset, out int limit, out bool inPlace)
     {
-        var buffer = buffers.Rent();
-        limit = framed is null ? buffer.Length : Math.Clamp(framed.PayloadFitting(buffer.Length), 1, buffer.Length);
+        var buffer = buffers.Rent(framed is not null);
+        offset = 0;
+        limit = buffer.Length;
+        inPlace = framed is not null && framed.FitsInPlace(buffer.Length, out offset, out limit);
+        if (framed is not null && !inPlace)
+        {
+            offset = 0;
+            limit = Math.Clamp(framed.PayloadFitting(buffer.Length), 1, buffer.Length);
+        }
         return buffer;
     }
 

@@ -20,9 +20,13 @@ public sealed class ShadowsocksSealingTests
     {
         public List<int> Writes { get; } = [];
 
+        /// <summary>The arrays the writes were sent from.</summary>
+        public List<byte[]?> Sources { get; } = [];
+
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Writes.Add(buffer.Length);
+            Sources.Add(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment) ? segment.Array : null);
             return base.WriteAsync(buffer, cancellationToken);
         }
 
@@ -113,5 +117,39 @@ public sealed class ShadowsocksSealingTests
         var buffer = new byte[40_000];
         for (int n; (n = await reader.ReadAsync(buffer)) > 0;) back.Write(buffer, 0, n);
         Assert.True(data.AsSpan().SequenceEqual(back.ToArray()), "the plaintext came back damaged");
+    }
+
+    [Theory]
+    [InlineData("aes-128-gcm")]
+    [InlineData("chacha20-ietf-poly1305")]
+    public async Task WritesSealedInTheRelaysBuffer_PutTheSameBytesOnTheWire_AndSendFromThatBuffer(string name)
+    {
+        var method = ShadowsocksMethod.Find(name)!;
+        byte[] salt = Enumerable.Range(1, method.SaltSize).Select(i => (byte)i).ToArray();
+        int[] sizes = [5000, 1, 100, 16350, 7];
+        var copied = new RecordingTransport();
+        var inPlace = new RecordingTransport();
+        var relayBuffer = new byte[16 * 1024];
+        using (var ordinary = Open(copied, method, salt))
+        using (var framed = Open(inPlace, method, salt))
+        {
+            ordinary.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
+            framed.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
+            Assert.True(framed.FitsInPlace(relayBuffer.Length, out int offset, out int room));
+            Assert.Equal(16350, room);
+            for (int k = 0; k < sizes.Length; k++)
+            {
+                var payload = Payload(sizes[k], k);
+                await ordinary.WriteAsync(payload);
+                relayBuffer.AsSpan().Fill(0xEE); // whatever the relay's buffer held before its read
+                payload.CopyTo(relayBuffer, offset);
+                await framed.WriteInPlaceAsync(relayBuffer, offset, payload.Length);
+            }
+        }
+
+        Assert.True(copied.ToArray().AsSpan().SequenceEqual(inPlace.ToArray()), "sealing in place changed the bytes on the wire");
+        Assert.Equal(copied.Writes, inPlace.Writes);
+        Assert.NotSame(relayBuffer, inPlace.Sources[0]); // the first write carries the salt and header: a sealing buffer of its own
+        Assert.All(inPlace.Sources.Skip(1), source => Assert.Same(relayBuffer, source));
     }
 }

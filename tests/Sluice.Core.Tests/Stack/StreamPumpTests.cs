@@ -2,8 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Sluice.Core.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Core.Outbounds;
+using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Core.Stack;
+using Sluice.Packets;
 
 namespace Sluice.Core.Tests.Stack;
 
@@ -217,5 +220,92 @@ public sealed class StreamPumpTests
                 f.Client.Dispose();
             }
         }
+    }
+
+    /// <summary>A Shadowsocks server's connection: records what is sent and from which array; reads wait until told to end.</summary>
+    private sealed class RecordingServer : MemoryStream, IReadinessStream
+    {
+        private readonly TaskCompletionSource _end = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<byte[]?> Sources { get; } = [];
+
+        public bool WaitsWithoutBuffer => true;
+
+        public void End() => _end.TrySetResult();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (Sources)
+            {
+                Sources.Add(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment) ? segment.Array : null);
+                base.Write(buffer.Span);
+            }
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            lock (Sources)
+            {
+                Sources.Add(null);
+                base.Write(buffer);
+            }
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await _end.Task;
+            return 0;
+        }
+    }
+
+    [Fact]
+    public async Task AnUploadIntoShadowsocksBeyondTheBudget_IsSealedInTheRelaysOneBuffer_AndArrivesIntact()
+    {
+        var buffers = new RelayBuffers(128 * 1024, 16 * 1024, budget: 0); // every buffer small, as for a busy flow beyond the budget
+        var relayBuffer = buffers.Rent();
+        buffers.Return(relayBuffer); // the pool's only buffer: the pump's rentals get this one
+        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
+        var server = new RecordingServer();
+        var stream = new ShadowsocksStream(server, method, method.MasterKey("pw"), NullLogger.Instance, "ss", new Destination(NetAddress.Parse("203.0.113.5"), 443),
+            TimeSpan.Zero);
+        stream.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
+        byte[] upload = RandomNumberGenerator.GetBytes(1 << 20);
+        var (client, app) = await PairAsync();
+        using (app)
+        {
+            var pump = StreamPump.RunAsync(client, stream, buffers);
+            await SendThenShutdownAsync(app, upload, 64 * 1024);
+            await Until(() => { lock (server.Sources) return server.Length > upload.Length; }, "the upload did not reach the server");
+            server.End();
+            await pump.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        client.Dispose();
+
+        byte[] wire = server.ToArray();
+        using var reader = new ShadowsocksStream(new ReplayServer(wire), method, method.MasterKey("pw"), NullLogger.Instance, "ss",
+            new Destination(NetAddress.Parse("203.0.113.5"), 443), TimeSpan.Zero);
+        var back = new MemoryStream();
+        var chunk = new byte[65536];
+        for (int n; (n = await reader.ReadAsync(chunk)) > 0;) back.Write(chunk, 0, n);
+        Assert.Equal([1, 203, 0, 113, 5, 0x01, 0xBB], back.ToArray()[..7]); // the target header, then the upload
+        Assert.True(upload.AsSpan().SequenceEqual(back.ToArray().AsSpan(7)), "the upload arrived damaged");
+        // After the send that carried the salt and header, every send went out from the relay's own buffer.
+        var payloadSends = server.Sources.Skip(1).ToList();
+        Assert.True(payloadSends.Count >= upload.Length / 16350, $"{payloadSends.Count} sends");
+        Assert.All(payloadSends, source => Assert.Same(relayBuffer, source));
+        Assert.Equal(0, buffers.BytesInUse);
+        // The one rented above, and at most one for the download's end of stream (both ends may read theirs at once).
+        Assert.InRange(buffers.SmallAllocated, 1, 2);
+    }
+
+    /// <summary>The recorded wire read back as if the server had sent it; the reader's own salt is dropped.</summary>
+    private sealed class ReplayServer(byte[] bytes) : MemoryStream(bytes, writable: false)
+    {
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
     }
 }

@@ -16,9 +16,9 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
 /// abort down to it (<see cref="IConnectionStream"/>). Buffers come from the shared pool only while
-/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a write rents
-/// a sealing buffer sized to what it writes (at most 128 KiB; a relay that reads 16 KiB for it gets a
-/// 16 KiB one, <see cref="IFramedWriteStream"/>) for the write; the read side rents its input and plaintext buffers when a read
+/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a relay's
+/// small buffer is sealed in place and sent as it is (<see cref="IFramedWriteStream"/>); any other write rents
+/// a sealing buffer sized to what it writes (at most 128 KiB) for the write; the read side rents its input and plaintext buffers when a read
 /// needs them and returns them once they are drained; the salt and staged header wait in a small buffer
 /// until they are sent. A zero-byte read waits on the transport without a buffer
 /// (<see cref="IReadinessStream"/>), as the relay's socket pumps do. Everything still held goes back when
@@ -186,6 +186,53 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         int whole = bytes / (_maxPayload + ChunkOverhead);
         int rest = bytes % (_maxPayload + ChunkOverhead) - ChunkOverhead;
         return whole * _maxPayload + Math.Max(rest, 0);
+    }
+
+    /// <summary>One chunk in place: its sealed length (18 bytes) before the payload, its tag (16) after it.</summary>
+    public bool FitsInPlace(int bufferLength, out int offset, out int payload)
+    {
+        offset = 2 + ShadowsocksMethod.TagSize;
+        payload = bufferLength - ChunkOverhead;
+        return payload >= 1 && payload <= _maxPayload;
+    }
+
+    /// <summary>
+    /// Seals the payload at <paramref name="offset"/> as one chunk where it lies (the AEADs encrypt in place) and sends
+    /// it, so a relay's busy stream holds no sealing buffer while its send waits. The first write, which carries the
+    /// salt and header, takes the path that rents one (once per connection).
+    /// </summary>
+    public async ValueTask WriteInPlaceAsync(Memory<byte> buffer, int offset, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(offset, 2 + ShadowsocksMethod.TagSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Math.Min(_maxPayload, buffer.Length - ChunkOverhead));
+        if (length <= 0) return;
+        if (!_prefixSent)
+        {
+            await WriteAsync(buffer.Slice(offset, length), cancellationToken);
+            return;
+        }
+        Enter();
+        try
+        {
+            NoteWrite();
+            SealInPlace(buffer.Span[..(ChunkOverhead + length)]);
+            await _transport.WriteAsync(buffer[..(ChunkOverhead + length)], cancellationToken);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Seals <paramref name="chunk"/>'s payload (between its 18-byte head and 16-byte tail) as one chunk, in place.</summary>
+    private void SealInPlace(Span<byte> chunk)
+    {
+        int payload = chunk.Length - ChunkOverhead;
+        Span<byte> length = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16BigEndian(length, (ushort)payload);
+        _encoder.Seal(length, chunk[..(2 + ShadowsocksMethod.TagSize)]);
+        var body = chunk[(2 + ShadowsocksMethod.TagSize)..];
+        _encoder.Seal(body[..payload], body);
     }
 
     /// <summary>
