@@ -27,7 +27,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
 
     public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
     {
-        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn);
+        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn, options.X25519);
         options.Hooks?.OnClientHello(hello);
         await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
 
@@ -90,14 +90,18 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var chain = ParseCertificate(message);
         transcript.AppendData(message);
         bool accepted = options.Hooks?.AcceptCertificate(chain[0]) ?? false;
-        if (!accepted && !options.Insecure) ServerCertificateValidator.ValidateChain(chain, options);
+        if (!accepted && options.Trust is { } trust)
+        {
+            if (trust.Refusal(chain) is { } refusal) throw new TlsException(refusal, TlsAlert.BadCertificate);
+        }
+        else if (!accepted && !options.Insecure) ServerCertificateValidator.ValidateChain(chain, options);
 
         var verify = await ExpectAsync(CertificateVerifyType, "CertificateVerify", null, cancellationToken).ConfigureAwait(false);
         var verifyReader = new TlsReader(verify.AsSpan(4), "CertificateVerify");
         ushort scheme = verifyReader.U16();
         var signature = verifyReader.Vector(2);
         verifyReader.ExpectEnd();
-        if (!ServerCertificateValidator.VerifySignature(chain[0], scheme, transcript.GetCurrentHash(), signature))
+        if (!ServerCertificateValidator.VerifySignature(chain[0], scheme, transcript.GetCurrentHash(), signature, options.ServerKeys))
             throw new TlsException("the server's CertificateVerify signature does not match its certificate", TlsAlert.DecryptError);
         transcript.AppendData(verify);
 

@@ -23,6 +23,19 @@ internal sealed record Tls13ClientOptions
     /// <summary><c>insecure</c>: accept any certificate chain and name (the CertificateVerify signature is still checked).</summary>
     public bool Insecure { get; init; }
 
+    /// <summary>
+    /// The outbound's trust (pinned: one chain against the pins; system: the anchor reuse of <see cref="TlsTrust"/>;
+    /// insecure: no chain at all), shared with its SslStream path; null: <see cref="TrustedRoots"/>/<see cref="Insecure"/>
+    /// with a chain built per connection (<see cref="ServerCertificateValidator"/>).
+    /// </summary>
+    public TlsTrust? Trust { get; init; }
+
+    /// <summary>The key share's X25519 (the platform's, e.g. libcrypto); null: <see cref="ManagedX25519"/>.</summary>
+    public IX25519? X25519 { get; init; }
+
+    /// <summary>Keeps the server's parsed public key for the next CertificateVerify from the same leaf; null parses it per connection.</summary>
+    public ServerKeyCache? ServerKeys { get; init; }
+
     /// <summary>Reality (or another scheme) hooking the ClientHello and the certificate decision; null for plain TLS.</summary>
     public ITls13HandshakeHooks? Hooks { get; init; }
 

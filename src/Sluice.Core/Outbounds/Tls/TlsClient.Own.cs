@@ -24,6 +24,9 @@ internal sealed partial class TlsClient
             Alpn = hooks is null ? _ownAlpn : _options.Alpn,
             TrustedRoots = _pinned,
             Insecure = _options.Insecure,
+            Trust = _trust,
+            X25519 = _x25519,
+            ServerKeys = _serverKeys,
             Hooks = hooks,
             HandshakeTimeout = TimeSpan.FromMinutes(1),
         };

@@ -24,6 +24,8 @@ internal sealed partial class TlsClient
     private readonly CipherSuitesPolicy? _suites;
     private readonly X509Certificate2Collection? _pinned;
     private readonly IReadOnlyList<string> _ownAlpn;
+    private readonly IX25519? _x25519;
+    private readonly ServerKeyCache _serverKeys = new();
 
     /// <param name="serverHost">The outbound's "server": the name checked when server_name is absent.</param>
     /// <param name="who">"trojan \"tag\" (host:port)", the prefix of every message.</param>
@@ -31,8 +33,10 @@ internal sealed partial class TlsClient
     /// An HTTP/1.1 transport (WebSocket) runs inside: with no alpn configured the own client then offers only
     /// "http/1.1", not Chrome's "h2" first, which a server or CDN would pick and then refuse the upgrade.
     /// </param>
-    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger, bool httpTransport = false)
+    /// <param name="x25519">The own client's key-share X25519 (<see cref="EnginePlatform.X25519"/>); null: the managed one.</param>
+    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger, bool httpTransport = false, IX25519? x25519 = null)
     {
+        _x25519 = x25519;
         _options = options;
         _name = options.ServerName ?? serverHost.Trim('[', ']');
         _who = who;
