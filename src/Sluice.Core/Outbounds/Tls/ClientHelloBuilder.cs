@@ -69,7 +69,8 @@ internal sealed class ClientHello : IDisposable
     private static readonly ushort[] ChromeSignatureAlgorithms = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
 
     /// <param name="x25519">Who computes the key share (null: <see cref="ManagedX25519"/>).</param>
-    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn, IX25519? x25519 = null)
+    /// <param name="chromeAlpnWhenEmpty">An empty <paramref name="alpn"/> offers Chrome's "h2", "http/1.1"; false: no ALPN extension.</param>
+    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn, IX25519? x25519 = null, bool chromeAlpnWhenEmpty = true)
     {
         x25519 ??= ManagedX25519.Instance;
         var keyPrivate = new byte[X25519.PointSize];
@@ -113,18 +114,21 @@ internal sealed class ClientHello : IDisposable
                 w.CloseVector(list);
             })));
         }
-        var protocols = alpn.Count > 0 ? alpn : ["h2", "http/1.1"];
-        extensions.Add((0x0010, Build(w =>
+        IReadOnlyList<string> protocols = alpn.Count > 0 ? alpn : chromeAlpnWhenEmpty ? ["h2", "http/1.1"] : [];
+        if (protocols.Count > 0)
         {
-            var list = w.OpenVector(2);
-            foreach (var protocol in protocols)
+            extensions.Add((0x0010, Build(w =>
             {
-                var p = w.OpenVector(1);
-                w.Bytes(Encoding.ASCII.GetBytes(protocol));
-                w.CloseVector(p);
-            }
-            w.CloseVector(list);
-        })));
+                var list = w.OpenVector(2);
+                foreach (var protocol in protocols)
+                {
+                    var p = w.OpenVector(1);
+                    w.Bytes(Encoding.ASCII.GetBytes(protocol));
+                    w.CloseVector(p);
+                }
+                w.CloseVector(list);
+            })));
+        }
         RandomNumberGenerator.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extensions));
 
         Span<byte> random = stackalloc byte[32];

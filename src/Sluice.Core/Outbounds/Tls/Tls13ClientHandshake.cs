@@ -27,7 +27,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
 
     public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
     {
-        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn, options.X25519);
+        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn, options.X25519, options.ChromeAlpnWhenEmpty);
         options.Hooks?.OnClientHello(hello);
         await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
 
@@ -201,10 +201,10 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         _ => $"0x{group:x4}",
     };
 
-    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn);
+    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn, options.ChromeAlpnWhenEmpty);
 
-    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two).</summary>
-    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn)
+    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two, or none).</summary>
+    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn, bool chromeAlpnWhenEmpty = true)
     {
         var reader = new TlsReader(message.AsSpan(4), "EncryptedExtensions");
         var extensions = new TlsReader(reader.Vector(2), "EncryptedExtensions");
@@ -218,7 +218,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
             var list = new TlsReader(body.Vector(2), "ALPN");
             alpn = Encoding.ASCII.GetString(list.Vector(1));
             list.ExpectEnd();
-            var offered = offeredAlpn.Count > 0 ? offeredAlpn : ["h2", "http/1.1"];
+            IReadOnlyList<string> offered = offeredAlpn.Count > 0 ? offeredAlpn : chromeAlpnWhenEmpty ? ["h2", "http/1.1"] : [];
             if (!offered.Contains(alpn)) throw new TlsException($"the server chose ALPN \"{alpn}\", which was not offered", TlsAlert.IllegalParameter);
         }
         return alpn;

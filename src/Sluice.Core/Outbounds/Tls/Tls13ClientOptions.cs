@@ -14,8 +14,14 @@ internal sealed record Tls13ClientOptions
     /// <summary>False for tls.disable_sni: no server_name extension (the certificate is still checked against <see cref="ServerName"/>).</summary>
     public bool SendSni { get; init; } = true;
 
-    /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1".</summary>
+    /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1" (or none, see <see cref="ChromeAlpnWhenEmpty"/>).</summary>
     public IReadOnlyList<string> Alpn { get; init; } = [];
+
+    /// <summary>
+    /// True (utls, Reality): an empty <see cref="Alpn"/> offers Chrome's two, as Chrome would. False (the default TLS
+    /// client of an outbound): exactly what is configured, so none when none is (a server would otherwise pick "h2").
+    /// </summary>
+    public bool ChromeAlpnWhenEmpty { get; init; } = true;
 
     /// <summary>Pinned CA certificates (<c>certificate</c>/<c>certificate_path</c>); null trusts the system roots.</summary>
     public X509Certificate2Collection? TrustedRoots { get; init; }

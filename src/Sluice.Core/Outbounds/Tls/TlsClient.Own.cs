@@ -14,14 +14,20 @@ internal sealed partial class TlsClient
     /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound;
     /// a server that picks TLS 1.2 gets one that says how to reach it.
     /// </summary>
-    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken, bool forUtls = false)
+    /// <param name="asDefault">
+    /// The outbound's default client (no utls): exactly the configured ALPN, and a TLS 1.2 answer (when the versions
+    /// allow 1.2) switches the outbound to SslStream and throws <see cref="TlsVersionFallback"/>.
+    /// </param>
+    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken,
+        bool forUtls = false, bool asDefault = false)
     {
         var options = new Tls13ClientOptions
         {
             Endpoint = _name,
             ServerName = _name,
             SendSni = !_options.DisableSni || hooks is not null, // Reality servers pick the target by SNI
-            Alpn = hooks is null ? _ownAlpn : _options.Alpn,
+            Alpn = hooks is null && !asDefault ? _ownAlpn : _options.Alpn,
+            ChromeAlpnWhenEmpty = !asDefault,
             TrustedRoots = _pinned,
             Insecure = _options.Insecure,
             Trust = _trust,
@@ -33,6 +39,12 @@ internal sealed partial class TlsClient
         try
         {
             return await Tls13ClientStream.ConnectAsync(transport, options, cancellationToken);
+        }
+        catch (TlsException e) when (e.Alert == TlsAlert.ProtocolVersion && asDefault && (_options.Protocols & ~System.Security.Authentication.SslProtocols.Tls13) != 0)
+        {
+            transport.Dispose();
+            if (Interlocked.Exchange(ref _serverSpeaksTls12, 1) == 0) LogTls12Server(_logger, _who);
+            throw new TlsVersionFallback(e.Message, e);
         }
         catch (TlsException e) when (e.Alert == TlsAlert.ProtocolVersion && forUtls)
         {
