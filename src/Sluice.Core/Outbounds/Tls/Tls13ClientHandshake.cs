@@ -13,7 +13,8 @@ internal sealed record Tls13Session(Tls13CipherSuite Suite, string? Alpn, ushort
 ///    or a HelloRetryRequest for P-256/P-384 → a second ClientHello with that share (§4.1.4) → ServerHello
 /// 2. handshake keys → EncryptedExtensions (ALPN), [CertificateRequest], Certificate or CompressedCertificate
 /// 3. certificate decision (hooks, else chain + name), CertificateVerify signature, server Finished
-/// 4. CCS for middlebox compatibility, [empty Certificate], client Finished; application keys both ways
+/// 4. CCS for middlebox compatibility, [empty Certificate], client Finished (with DeferFinished: staged, to leave with the
+///    first application data); application keys both ways
 /// </summary>
 internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13ClientOptions options)
 {
@@ -118,7 +119,11 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var serverApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "s ap traffic", serverFinishedHash);
 
         // Appendix D.4: the session id was non-empty, so a CCS goes before the first protected record (once).
-        if (!changeCipherSpecSent) await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        if (!changeCipherSpecSent)
+        {
+            if (options.DeferFinished) records.Stage(Tls13RecordLayer.ChangeCipherSpec, [1]);
+            else await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        }
         records.SetWriteKeys(new RecordProtection(suite, clientHandshake));
         var flight = new TlsWriter();
         if (certificateRequestContext is not null)
@@ -139,7 +144,9 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var finishedBody = flight.OpenVector(3);
         flight.Bytes(clientFinished);
         flight.CloseVector(finishedBody);
-        await records.WriteAsync(Tls13RecordLayer.Handshake, flight.Written.ToArray(), cancellationToken).ConfigureAwait(false);
+        // Deferred: sealed now under the handshake keys, sent with the first application data (or before the first read).
+        if (options.DeferFinished) records.Stage(Tls13RecordLayer.Handshake, flight.Written);
+        else await records.WriteAsync(Tls13RecordLayer.Handshake, flight.Written.ToArray(), cancellationToken).ConfigureAwait(false);
 
         records.SetWriteKeys(new RecordProtection(suite, clientApplication));
         records.SetReadKeys(new RecordProtection(suite, serverApplication));

@@ -45,6 +45,13 @@ internal sealed record Tls13ClientOptions
     /// <summary>Reality (or another scheme) hooking the ClientHello and the certificate decision; null for plain TLS.</summary>
     public ITls13HandshakeHooks? Hooks { get; init; }
 
+    /// <summary>
+    /// Holds the client's last flight (CCS, Finished) back until the first write, which then carries it in the same
+    /// segment (the server reads both in one wake-up), or until the first read. False for Vision, which takes the
+    /// transport over after the handshake.
+    /// </summary>
+    public bool DeferFinished { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Default 10 s: a server that does not finish the handshake by then is treated as down.</summary>

@@ -5,7 +5,8 @@ internal sealed partial class TlsClient
 {
     /// <summary>For Vision: the own client, with Reality's hooks when tls.reality is enabled, else plain TLS 1.3.</summary>
     public ValueTask<Tls13ClientStream> ConnectForVisionAsync(Stream transport, CancellationToken cancellationToken) =>
-        ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null, cancellationToken);
+        ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null,
+            cancellationToken, forVision: true);
 
     /// <summary>
     /// Runs Sluice's own TLS 1.3 client over <paramref name="transport"/> (owned): Chrome-shaped hello, the same
@@ -19,7 +20,7 @@ internal sealed partial class TlsClient
     /// allow 1.2) switches the outbound to SslStream and throws <see cref="TlsVersionFallback"/>.
     /// </param>
     public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken,
-        bool forUtls = false, bool asDefault = false)
+        bool forUtls = false, bool asDefault = false, bool forVision = false)
     {
         var options = new Tls13ClientOptions
         {
@@ -35,6 +36,7 @@ internal sealed partial class TlsClient
             ServerKeys = _serverKeys,
             Hooks = hooks,
             HandshakeTimeout = TimeSpan.FromMinutes(1),
+            DeferFinished = !forVision,
         };
         try
         {
