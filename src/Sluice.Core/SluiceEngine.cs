@@ -38,6 +38,9 @@ public sealed record EnginePlatform(
     /// </summary>
     public Outbounds.WireGuard.PacketCipherFactory? PacketCiphers { get; init; }
 
+    /// <summary>The own TLS client's key-share X25519; null: BouncyCastle's managed one. Linux gives libcrypto's.</summary>
+    public Outbounds.Tls.IX25519? X25519 { get; init; }
+
     /// <summary>The clock of every timer and sweep of the engine; a test passes a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
@@ -191,7 +194,7 @@ public sealed partial class SluiceEngine : IDisposable
             if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
                 LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
         }, () => { _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1)); _dnsServer = null; });
-        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!);
+        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!, _platform.X25519);
         _stages.Start("outbounds", () =>
         {
             foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);

@@ -30,6 +30,7 @@ internal static class LinuxPlatform
         DnsFiles = LinuxDnsFiles.Host,
         FileChanges = () => new LinuxFileChangeNotifier(),
         PacketCiphers = OpenSslPacketCipher.Factory,
+        X25519 = OpenSslX25519.OrManaged,
         Time = TimeProvider.System,
         TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
     };

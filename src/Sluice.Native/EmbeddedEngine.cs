@@ -193,6 +193,7 @@ internal sealed partial class EmbeddedEngine
             Processes: processes)
         {
             PacketCiphers = Sluice.Platform.Linux.Crypto.OpenSslPacketCipher.Factory,
+            X25519 = Sluice.Platform.Linux.Crypto.OpenSslX25519.OrManaged,
             Time = TimeProvider.System,
             TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
         };

@@ -75,7 +75,11 @@ internal static class TlsPeers
     /// <summary>Where v2ray's outgoing connections come from (trojan-gfw's come from the address it dials).</summary>
     public const string V2raySource = NamespaceTestbed.RouterV4;
 
-    public static void StartTrojanGfw(NamespaceTestbed testbed, TestCertificates certificates)
+    /// <param name="tls12Only">
+    /// The server speaks TLS 1.2 at most: trojan-gfw has no version setting, so its OpenSSL is given a configuration
+    /// (OPENSSL_CONF) whose system default is MaxProtocol TLSv1.2.
+    /// </param>
+    public static void StartTrojanGfw(NamespaceTestbed testbed, TestCertificates certificates, bool tls12Only = false)
     {
         string config = Path.Combine(testbed.WorkDir, "trojan.json");
         // remote_port: where trojan-gfw hands connections with a wrong password (nothing listens: it closes them).
@@ -89,7 +93,21 @@ internal static class TlsPeers
               "tcp": {"no_delay": true, "keep_alive": true, "reuse_port": false, "fast_open": false}
             }
             """);
-        testbed.StartIn(testbed.Router, "trojan", "-c", config);
+        if (tls12Only)
+        {
+            string openssl = Path.Combine(testbed.WorkDir, "openssl-tls12.cnf");
+            File.WriteAllText(openssl, """
+                openssl_conf = default_conf
+                [default_conf]
+                ssl_conf = ssl_section
+                [ssl_section]
+                system_default = system_default_section
+                [system_default_section]
+                MaxProtocol = TLSv1.2
+                """);
+            testbed.StartIn(testbed.Router, "env", $"OPENSSL_CONF={openssl}", "trojan", "-c", config);
+        }
+        else testbed.StartIn(testbed.Router, "trojan", "-c", config);
         ProxyPeers.WaitListening(testbed, TrojanGfwPort);
     }
 

@@ -128,6 +128,24 @@ public sealed class TrojanVlessLaneTests : IDisposable
         AssertOneLinePerConnection(engine, "wrong uuid");
     }
 
+    /// <summary>
+    /// A TLS 1.2-only server is reached through the default TLS client: the own TLS 1.3 client meets a TLS 1.2
+    /// ServerHello, the outbound switches to SslStream (one info line) and dials that connection again; later
+    /// connections go straight to SslStream.
+    /// </summary>
+    [Fact]
+    public void Trojan_Tls12OnlyServer_IsReached_ThroughTheFallbackToSslStream()
+    {
+        TlsPeers.StartTrojanGfw(_testbed, _certificates, tls12Only: true);
+        var engine = _testbed.StartEngine(ProxyPeers.TunConfig(TlsPeers.Trojan("proxy", _certificates), final: "proxy")).WaitStarted();
+
+        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+        var second = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+
+        Assert.True(first.Ok && second.Ok, first + "\n" + second + "\n" + engine.Log);
+        Assert.True(1 == engine.Log.Split('\n').Count(l => l.Contains("the server answered with TLS 1.2", StringComparison.Ordinal)), engine.Log);
+    }
+
     [Fact]
     public void Trojan_ServerCertificateFromAnotherCa_IsRefused_WithReason()
     {

@@ -5,7 +5,8 @@ namespace Sluice.E2E;
 /// <summary>
 /// tls.utls on ordinary TLS outbounds (no Reality) against v2ray 4.34 (Go's crypto/tls, TLS 1.3): the connection
 /// runs Sluice's own Chrome-shaped TLS 1.3 client instead of SslStream. tshark on the client's veth reads the
-/// ClientHello off the wire; the same lane without utls is the positive control (OpenSSL's hello: no GREASE).
+/// ClientHello off the wire; the same lane over SslStream (cipher_suites set, which selects it) is the positive control
+/// (OpenSSL's hello: no GREASE).
 /// </summary>
 public sealed class UtlsLaneTests : IDisposable
 {
@@ -23,7 +24,8 @@ public sealed class UtlsLaneTests : IDisposable
     private string Outbound(string lane, bool utls)
     {
         string tls = TlsPeers.Tls(_certificates);
-        if (utls) tls = tls[..^1] + Utls + "}";
+        // Without utls the default is the own client too (Chrome-shaped); cipher_suites selects SslStream.
+        tls = tls[..^1] + (utls ? Utls : ", \"cipher_suites\": [\"TLS_AES_128_GCM_SHA256\"]") + "}";
         return lane switch
         {
             "v2ray-trojan" => $$"""{"type": "trojan", "tag": "proxy", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{TlsPeers.V2rayTrojanPort}}, "password": "{{TlsPeers.Password}}", "tls": {{tls}}}""",
@@ -62,9 +64,9 @@ public sealed class UtlsLaneTests : IDisposable
         Assert.True(IsGrease(extensions[0]), $"the first extension is GREASE: {string.Join(',', extensions)}");
     }
 
-    /// <summary>The positive control for the oracle above: without utls the hello is OpenSSL's (SslStream), with no GREASE anywhere.</summary>
+    /// <summary>The positive control for the oracle above: through SslStream the hello is OpenSSL's, with no GREASE anywhere.</summary>
     [Fact]
-    public void WithoutUtls_TheWireShowsOpensslsHello_NotChromes()
+    public void ThroughSslStream_TheWireShowsOpensslsHello_NotChromes()
     {
         TlsPeers.StartV2ray(_testbed, _certificates);
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(Outbound("v2ray-trojan", utls: false), final: "proxy")).WaitStarted();

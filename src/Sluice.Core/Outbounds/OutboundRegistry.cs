@@ -47,8 +47,9 @@ public static class OutboundRegistry
 /// <param name="Logs">Per-connection log lines (e.g. a proxy's "wrong password?"); null logs nothing.</param>
 /// <param name="Resolve">Finds another outbound by tag (group members, detour); valid once all are created.</param>
 /// <param name="Names">The engine's DNS server, for proxy servers' names (domain_resolver); null: the host's resolver.</param>
+/// <param name="X25519">The own TLS client's key-share X25519 (<see cref="EnginePlatform.X25519"/>); null: the managed one.</param>
 public sealed record OutboundContext(ISocketFactory Sockets, ILoggerFactory? Logs = null, Func<string, IOutbound?>? Resolve = null,
-    IServerNameResolver? Names = null)
+    IServerNameResolver? Names = null, Tls.IX25519? X25519 = null)
 {
     public ILogger Logger(string category) => Logs?.CreateLogger(category) ?? NullLogger.Instance;
 }

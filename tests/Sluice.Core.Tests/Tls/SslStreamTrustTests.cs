@@ -8,35 +8,54 @@ using Sluice.Tests;
 namespace Sluice.Core.Tests.Tls;
 
 /// <summary>
-/// Which certificates the SslStream path accepts, now that SslStream builds its chain against the pinned roots only
-/// (certificate_path), against none (insecure), or against the system's (neither), vs OpenSSL's s_server with a
-/// certificate from a test CA that is no system root.
+/// Which certificates an outbound accepts, on both of its TLS clients (the own TLS 1.3 client, its default, and SslStream,
+/// selected here by cipher_suites): the chain against the pinned roots only (certificate_path), none (insecure), or the
+/// system's (neither), vs OpenSSL's s_server with a certificate from a test CA that is no system root.
 /// </summary>
 public sealed class SslStreamTrustTests(OpensslPeer peer) : IClassFixture<OpensslPeer>
 {
     private const string Who = "trojan \"proxy\" (localhost)";
 
-    [Fact]
-    public async Task PinnedCaThatSignedTheServer_IsAccepted() => await HandshakeAsync(insecure: false, pinned: "ca");
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PinnedCaThatSignedTheServer_IsAccepted(bool ownClient) => await HandshakeAsync(ownClient, insecure: false, pinned: "ca");
 
-    [Fact]
-    public async Task PinnedCaThatDidNotSignTheServer_IsRefused_WithReason()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PinnedCaThatDidNotSignTheServer_IsRefused_WithReason(bool ownClient)
     {
-        var error = await Assert.ThrowsAsync<OutboundException>(() => HandshakeAsync(insecure: false, pinned: "other-ca"));
+        var error = await Assert.ThrowsAsync<OutboundException>(() => HandshakeAsync(ownClient, insecure: false, pinned: "other-ca"));
 
         Assert.Contains("the certificate of CN=localhost is not signed by the pinned CA", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task NoPin_ATestCaCertificate_IsRefusedByTheSystemsTrust()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task NoPin_ATestCaCertificate_IsRefusedByTheSystemsTrust(bool ownClient)
     {
-        var error = await Assert.ThrowsAsync<OutboundException>(() => HandshakeAsync(insecure: false, pinned: null));
+        var error = await Assert.ThrowsAsync<OutboundException>(() => HandshakeAsync(ownClient, insecure: false, pinned: null));
 
         Assert.Contains("is not trusted by the system's CAs", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Insecure_AcceptsACertificateNoRootVouchesFor() => await HandshakeAsync(insecure: true, pinned: null);
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Insecure_AcceptsACertificateNoRootVouchesFor(bool ownClient) => await HandshakeAsync(ownClient, insecure: true, pinned: null);
+
+    /// <summary>The name is checked on both clients: s_server's certificate is for localhost (and 127.0.0.1), not example.org.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PinnedCa_ACertificateForAnotherName_IsRefused(bool ownClient)
+    {
+        var error = await Assert.ThrowsAsync<OutboundException>(() => HandshakeAsync(ownClient, insecure: false, pinned: "ca", serverName: "example.org"));
+
+        Assert.Contains("is not for \"example.org\"", error.Message, StringComparison.Ordinal);
+    }
 
     /// <summary>
     /// A second connection of the same outbound resumes the first one's TLS 1.3 session when the server issues tickets
@@ -46,10 +65,14 @@ public sealed class SslStreamTrustTests(OpensslPeer peer) : IClassFixture<Openss
     [Fact]
     public async Task SecondConnection_ResumesTheSession_WhenTheServerIssuesTickets()
     {
-        var options = new TlsClientOptions("localhost", false, false, [], TlsClientOptions.DefaultProtocols, [], null, peer.PathOf("ca.pem"), null, null);
+        // SslStream, selected by max_version 1.2 (the own TLS client does not resume; with cipher_suites set SslStream
+        // does not either: the runtime caches no TLS context, hence no session, for a CipherSuitesPolicy).
+        var options = new TlsClientOptions("localhost", false, false, [], System.Security.Authentication.SslProtocols.Tls12, [], null,
+            peer.PathOf("ca.pem"), null, null);
         var client = new TlsClient(options, "localhost", Who, new LogLines().CreateLogger("t"));
+        Assert.Equal(TlsClientKind.Runtime, client.Kind);
         int port = OpensslPeer.FreePort();
-        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256", quiet: false, extra: ["-naccept", "2"]);
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256", quiet: false, version: "-tls1_2", extra: ["-naccept", "2"]);
         var output = new System.Text.StringBuilder();
         server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         server.BeginOutputReadLine();
@@ -75,9 +98,9 @@ public sealed class SslStreamTrustTests(OpensslPeer peer) : IClassFixture<Openss
         }
     }
 
-    private async Task HandshakeAsync(bool insecure, string? pinned)
+    private async Task HandshakeAsync(bool ownClient, bool insecure, string? pinned, string serverName = "localhost")
     {
-        var options = new TlsClientOptions("localhost", false, insecure, [], TlsClientOptions.DefaultProtocols, [], null,
+        var options = new TlsClientOptions(serverName, false, insecure, [], TlsClientOptions.DefaultProtocols, ownClient ? [] : ["TLS_AES_128_GCM_SHA256"], null,
             pinned is null ? null : peer.PathOf(pinned + ".pem"), null, null);
         int port = OpensslPeer.FreePort();
         using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256");
@@ -87,6 +110,7 @@ public sealed class SslStreamTrustTests(OpensslPeer peer) : IClassFixture<Openss
             var tcp = new TcpClient();
             await tcp.ConnectAsync(IPAddress.Loopback, port);
             await using var tls = await client.ConnectAsync(tcp.GetStream(), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(ownClient, tls is Tls13ClientStream);
         }
         finally
         {

@@ -188,18 +188,80 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>
+    /// DeferFinished: the client's CCS and Finished leave in the same transport write as the first application data
+    /// (one segment), and s_server completes the handshake and gets the bytes intact.
+    /// </summary>
+    [Fact]
+    public async Task DeferredFinished_LeavesInOneWriteWithTheFirstData()
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256");
+        try
+        {
+            var writes = new List<byte[]>();
+            await using var tls = await ConnectAsync(port, peer.Roots(), deferFinished: true, writes: writes);
+            Assert.Single(writes); // the ClientHello only: the Finished waits
+
+            await tls.WriteAsync("from-sluice\n"u8.ToArray());
+
+            Assert.Equal(2, writes.Count);
+            Assert.Equal(new byte[] { 20, 3, 3, 0, 1, 1 }, writes[1][..6]); // CCS first, then the Finished and the data records
+            Assert.Equal(3, CountRecords(writes[1]));
+            Assert.Equal("from-sluice\n", System.Text.Encoding.ASCII.GetString(await ReadExactlyAsync(server.StandardOutput.BaseStream, 12)));
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    /// <summary>
+    /// DeferFinished with a read before any write (a server-speaks-first protocol): the Finished goes before the read,
+    /// else s_server, which sends only once the handshake is complete, would never answer.
+    /// </summary>
+    [Fact]
+    public async Task DeferredFinished_GoesBeforeAReadThatComesFirst()
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256");
+        try
+        {
+            await using var tls = await ConnectAsync(port, peer.Roots(), deferFinished: true);
+            await server.StandardInput.WriteAsync("server-first\n");
+            await server.StandardInput.FlushAsync();
+
+            var line = await ReadExactlyAsync(tls, 13).WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Equal("server-first\n", System.Text.Encoding.ASCII.GetString(line));
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    private static int CountRecords(byte[] bytes)
+    {
+        int count = 0;
+        for (int offset = 0; offset + 5 <= bytes.Length; count++) offset += 5 + System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(offset + 3));
+        return count;
+    }
+
     private static async Task<Tls13ClientStream> ConnectAsync(int port, System.Security.Cryptography.X509Certificates.X509Certificate2Collection roots,
-        string serverName = "localhost", TimeSpan? timeout = null)
+        string serverName = "localhost", TimeSpan? timeout = null, bool deferFinished = false, List<byte[]>? writes = null)
     {
         var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
         var options = new Tls13ClientOptions
         {
             Endpoint = $"localhost:{port}", ServerName = serverName, TrustedRoots = roots, HandshakeTimeout = timeout ?? TimeSpan.FromSeconds(10),
+            DeferFinished = deferFinished,
         };
         try
         {
-            return await Tls13ClientStream.ConnectAsync(client.GetStream(), options, CancellationToken.None);
+            Stream transport = writes is null ? client.GetStream() : new WriteLog(client.GetStream(), writes);
+            return await Tls13ClientStream.ConnectAsync(transport, options, CancellationToken.None);
         }
         catch
         {
@@ -219,5 +281,34 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
     {
         if (!server.HasExited) server.Kill();
         server.WaitForExit();
+    }
+
+    /// <summary>Passes everything through and keeps each write's bytes.</summary>
+    private sealed class WriteLog(Stream inner, List<byte[]> writes) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (writes) writes.Add(buffer.ToArray());
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }

@@ -11,15 +11,15 @@ namespace Sluice.Core.Tests.Tls;
 
 /// <summary>
 /// tls.utls on an ordinary (non-Reality) TLS outbound: the connection runs Sluice's own Chrome-shaped TLS 1.3
-/// client, not SslStream, proven against OpenSSL's s_server; the SslStream hello is the positive control that the
-/// shape check can tell them apart.
+/// client, not SslStream, proven against OpenSSL's s_server; the SslStream hello (cipher_suites set, which selects it)
+/// is the positive control that the shape check can tell them apart.
 /// </summary>
 public sealed class UtlsOrdinaryTlsTests(OpensslPeer peer) : IClassFixture<OpensslPeer>
 {
     private const string Who = "trojan \"proxy\" (localhost)";
 
-    private TlsClientOptions Options(string? fingerprint) => new(
-        "localhost", false, false, [], TlsClientOptions.DefaultProtocols, [], null, peer.PathOf("ca.pem"), fingerprint, null);
+    private TlsClientOptions Options(string? fingerprint, IReadOnlyList<string>? cipherSuites = null) => new(
+        "localhost", false, false, [], TlsClientOptions.DefaultProtocols, cipherSuites ?? [], null, peer.PathOf("ca.pem"), fingerprint, null);
 
     [Fact]
     public async Task UtlsChrome_SendsTheChromeShapedHello_AndCarriesData()
@@ -34,11 +34,11 @@ public sealed class UtlsOrdinaryTlsTests(OpensslPeer peer) : IClassFixture<Opens
         Assert.Equal("from-sluice\n", echoed);
     }
 
-    /// <summary>Positive control: without utls the hello is OpenSSL's (no GREASE, TLS 1.3 suites not Chrome's list), so the check above can fail.</summary>
+    /// <summary>Positive control: through SslStream the hello is OpenSSL's (no GREASE, TLS 1.3 suites not Chrome's list), so the check above can fail.</summary>
     [Fact]
-    public async Task WithoutUtls_TheHelloIsOpenssls_NotChromeShaped()
+    public async Task ThroughSslStream_TheHelloIsOpenssls_NotChromeShaped()
     {
-        var (hello, echoed) = await HandshakeAndEchoAsync(null);
+        var (hello, echoed) = await HandshakeAndEchoAsync(null, ["TLS_AES_128_GCM_SHA256"]);
 
         Assert.DoesNotContain(CipherSuites(hello), IsGrease);
         Assert.DoesNotContain(ExtensionTypes(hello), IsGrease);
@@ -90,18 +90,22 @@ public sealed class UtlsOrdinaryTlsTests(OpensslPeer peer) : IClassFixture<Opens
     }
 
     /// <summary>Connects through <see cref="TlsClient"/> to s_server, recording what it writes; returns the ClientHello record and what s_server echoed.</summary>
-    private async Task<(byte[] Hello, string Echoed)> HandshakeAndEchoAsync(string? fingerprint)
+    private async Task<(byte[] Hello, string Echoed)> HandshakeAndEchoAsync(string? fingerprint, IReadOnlyList<string>? cipherSuites = null) =>
+        await HandshakeAndEchoAsync(peer, Options(fingerprint, cipherSuites), ownClient: cipherSuites is null);
+
+    /// <summary>Connects through a <see cref="TlsClient"/> with <paramref name="options"/> to s_server, recording what it writes; returns the ClientHello record and what s_server echoed.</summary>
+    internal static async Task<(byte[] Hello, string Echoed)> HandshakeAndEchoAsync(OpensslPeer peer, TlsClientOptions options, bool ownClient)
     {
         int port = OpensslPeer.FreePort();
         using var server = peer.StartServer(port, "TLS_AES_128_GCM_SHA256");
         try
         {
-            var client = new TlsClient(Options(fingerprint), "localhost", Who, new LogLines().CreateLogger("t"));
+            var client = new TlsClient(options, "localhost", Who, new LogLines().CreateLogger("t"));
             var tcp = new TcpClient();
             await tcp.ConnectAsync(IPAddress.Loopback, port);
             var recording = new RecordingStream(tcp.GetStream());
             await using var tls = await client.ConnectAsync(recording, CancellationToken.None);
-            Assert.Equal(fingerprint is not null, tls is Tls13ClientStream);
+            Assert.Equal(ownClient, tls is Tls13ClientStream);
             await tls.WriteAsync("from-sluice\n"u8.ToArray());
             await tls.FlushAsync();
             var line = new byte[12];
@@ -124,7 +128,7 @@ public sealed class UtlsOrdinaryTlsTests(OpensslPeer peer) : IClassFixture<Opens
         return System.Text.Encoding.ASCII.GetString(buffer);
     }
 
-    private static bool IsGrease(ushort value) => (value & 0x0f0f) == 0x0a0a && (value >> 8) == (value & 0xff);
+    internal static bool IsGrease(ushort value) => (value & 0x0f0f) == 0x0a0a && (value >> 8) == (value & 0xff);
 
     /// <summary>The cipher_suites of a ClientHello record (record header 5, handshake header 4, version 2, random 32, session id).</summary>
     private static ushort[] CipherSuites(byte[] record)
@@ -135,7 +139,7 @@ public sealed class UtlsOrdinaryTlsTests(OpensslPeer peer) : IClassFixture<Opens
         return Enumerable.Range(0, length / 2).Select(i => BinaryPrimitives.ReadUInt16BigEndian(record.AsSpan(offset + 2 + 2 * i))).ToArray();
     }
 
-    private static ushort[] ExtensionTypes(byte[] record)
+    internal static ushort[] ExtensionTypes(byte[] record)
     {
         int offset = 5 + 4 + 2 + 32;
         offset += 1 + record[offset];

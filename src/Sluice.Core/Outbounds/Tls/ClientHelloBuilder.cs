@@ -29,10 +29,12 @@ internal sealed class ClientHello : IDisposable
     private readonly List<(int Type, byte[] Body)> _extensions;
     private readonly ushort[] _grease;
     private readonly ECDiffieHellman? _ecdh;
+    private readonly IX25519 _x25519;
 
     private ClientHello(byte[] message, ushort group, byte[] keySharePrivate, byte[] keySharePublic, ECDiffieHellman? ecdh,
-        List<(int Type, byte[] Body)> extensions, ushort[] grease)
+        List<(int Type, byte[] Body)> extensions, ushort[] grease, IX25519? x25519 = null)
     {
+        _x25519 = x25519 ?? ManagedX25519.Instance;
         Message = message;
         Group = group;
         KeySharePrivate = keySharePrivate;
@@ -66,13 +68,16 @@ internal sealed class ClientHello : IDisposable
     /// <summary>ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha384, rsa_pkcs1_sha384, rsa_pss_rsae_sha512, rsa_pkcs1_sha512.</summary>
     private static readonly ushort[] ChromeSignatureAlgorithms = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
 
-    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn)
+    /// <param name="x25519">Who computes the key share (null: <see cref="ManagedX25519"/>).</param>
+    /// <param name="chromeAlpnWhenEmpty">An empty <paramref name="alpn"/> offers Chrome's "h2", "http/1.1"; false: no ALPN extension.</param>
+    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn, IX25519? x25519 = null, bool chromeAlpnWhenEmpty = true)
     {
+        x25519 ??= ManagedX25519.Instance;
         var keyPrivate = new byte[X25519.PointSize];
         RandomNumberGenerator.Fill(keyPrivate);
         X25519.ClampPrivateKey(keyPrivate);
         var keyPublic = new byte[X25519.PointSize];
-        X25519.ScalarMultBase(keyPrivate, keyPublic);
+        x25519.PublicKey(keyPrivate, keyPublic);
 
         var grease = new ushort[4];
         PickGrease(grease);
@@ -109,24 +114,27 @@ internal sealed class ClientHello : IDisposable
                 w.CloseVector(list);
             })));
         }
-        var protocols = alpn.Count > 0 ? alpn : ["h2", "http/1.1"];
-        extensions.Add((0x0010, Build(w =>
+        IReadOnlyList<string> protocols = alpn.Count > 0 ? alpn : chromeAlpnWhenEmpty ? ["h2", "http/1.1"] : [];
+        if (protocols.Count > 0)
         {
-            var list = w.OpenVector(2);
-            foreach (var protocol in protocols)
+            extensions.Add((0x0010, Build(w =>
             {
-                var p = w.OpenVector(1);
-                w.Bytes(Encoding.ASCII.GetBytes(protocol));
-                w.CloseVector(p);
-            }
-            w.CloseVector(list);
-        })));
+                var list = w.OpenVector(2);
+                foreach (var protocol in protocols)
+                {
+                    var p = w.OpenVector(1);
+                    w.Bytes(Encoding.ASCII.GetBytes(protocol));
+                    w.CloseVector(p);
+                }
+                w.CloseVector(list);
+            })));
+        }
         RandomNumberGenerator.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extensions));
 
         Span<byte> random = stackalloc byte[32];
         RandomNumberGenerator.Fill(random);
         var message = Assemble(random, new byte[SessionIdLength], extensions, grease);
-        return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease);
+        return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease, x25519);
     }
 
     /// <summary>
@@ -160,7 +168,7 @@ internal sealed class ClientHello : IDisposable
         if (_ecdh is null)
         {
             var shared = new byte[X25519.PointSize];
-            return serverShare.Length == X25519.PointSize && X25519.CalculateAgreement(KeySharePrivate, serverShare, shared) ? shared : null;
+            return _x25519.Agree(KeySharePrivate, serverShare, shared) ? shared : null;
         }
         int size = (KeySharePublic.Length - 1) / 2;
         if (serverShare.Length != KeySharePublic.Length || serverShare[0] != 4) return null;

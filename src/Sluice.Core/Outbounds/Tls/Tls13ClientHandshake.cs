@@ -13,7 +13,8 @@ internal sealed record Tls13Session(Tls13CipherSuite Suite, string? Alpn, ushort
 ///    or a HelloRetryRequest for P-256/P-384 → a second ClientHello with that share (§4.1.4) → ServerHello
 /// 2. handshake keys → EncryptedExtensions (ALPN), [CertificateRequest], Certificate or CompressedCertificate
 /// 3. certificate decision (hooks, else chain + name), CertificateVerify signature, server Finished
-/// 4. CCS for middlebox compatibility, [empty Certificate], client Finished; application keys both ways
+/// 4. CCS for middlebox compatibility, [empty Certificate], client Finished (with DeferFinished: staged, to leave with the
+///    first application data); application keys both ways
 /// </summary>
 internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13ClientOptions options)
 {
@@ -27,7 +28,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
 
     public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
     {
-        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn);
+        var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn, options.X25519, options.ChromeAlpnWhenEmpty);
         options.Hooks?.OnClientHello(hello);
         await records.WriteAsync(Tls13RecordLayer.Handshake, hello.Message, cancellationToken).ConfigureAwait(false);
 
@@ -90,14 +91,18 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var chain = ParseCertificate(message);
         transcript.AppendData(message);
         bool accepted = options.Hooks?.AcceptCertificate(chain[0]) ?? false;
-        if (!accepted && !options.Insecure) ServerCertificateValidator.ValidateChain(chain, options);
+        if (!accepted && options.Trust is { } trust)
+        {
+            if (trust.Refusal(chain) is { } refusal) throw new TlsException(refusal, TlsAlert.BadCertificate);
+        }
+        else if (!accepted && !options.Insecure) ServerCertificateValidator.ValidateChain(chain, options);
 
         var verify = await ExpectAsync(CertificateVerifyType, "CertificateVerify", null, cancellationToken).ConfigureAwait(false);
         var verifyReader = new TlsReader(verify.AsSpan(4), "CertificateVerify");
         ushort scheme = verifyReader.U16();
         var signature = verifyReader.Vector(2);
         verifyReader.ExpectEnd();
-        if (!ServerCertificateValidator.VerifySignature(chain[0], scheme, transcript.GetCurrentHash(), signature))
+        if (!ServerCertificateValidator.VerifySignature(chain[0], scheme, transcript.GetCurrentHash(), signature, options.ServerKeys))
             throw new TlsException("the server's CertificateVerify signature does not match its certificate", TlsAlert.DecryptError);
         transcript.AppendData(verify);
 
@@ -114,7 +119,11 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var serverApplication = Tls13KeySchedule.DeriveSecret(suite, masterSecret, "s ap traffic", serverFinishedHash);
 
         // Appendix D.4: the session id was non-empty, so a CCS goes before the first protected record (once).
-        if (!changeCipherSpecSent) await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        if (!changeCipherSpecSent)
+        {
+            if (options.DeferFinished) records.Stage(Tls13RecordLayer.ChangeCipherSpec, [1]);
+            else await records.WriteAsync(Tls13RecordLayer.ChangeCipherSpec, new byte[] { 1 }, cancellationToken).ConfigureAwait(false);
+        }
         records.SetWriteKeys(new RecordProtection(suite, clientHandshake));
         var flight = new TlsWriter();
         if (certificateRequestContext is not null)
@@ -135,7 +144,9 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         var finishedBody = flight.OpenVector(3);
         flight.Bytes(clientFinished);
         flight.CloseVector(finishedBody);
-        await records.WriteAsync(Tls13RecordLayer.Handshake, flight.Written.ToArray(), cancellationToken).ConfigureAwait(false);
+        // Deferred: sealed now under the handshake keys, sent with the first application data (or before the first read).
+        if (options.DeferFinished) records.Stage(Tls13RecordLayer.Handshake, flight.Written);
+        else await records.WriteAsync(Tls13RecordLayer.Handshake, flight.Written.ToArray(), cancellationToken).ConfigureAwait(false);
 
         records.SetWriteKeys(new RecordProtection(suite, clientApplication));
         records.SetReadKeys(new RecordProtection(suite, serverApplication));
@@ -197,10 +208,10 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
         _ => $"0x{group:x4}",
     };
 
-    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn);
+    private string? ParseEncryptedExtensions(byte[] message) => ParseEncryptedExtensions(message, options.Alpn, options.ChromeAlpnWhenEmpty);
 
-    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two).</summary>
-    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn)
+    /// <summary>The server's ALPN choice, which must be one offered (an empty list offered Chrome's two, or none).</summary>
+    internal static string? ParseEncryptedExtensions(byte[] message, IReadOnlyList<string> offeredAlpn, bool chromeAlpnWhenEmpty = true)
     {
         var reader = new TlsReader(message.AsSpan(4), "EncryptedExtensions");
         var extensions = new TlsReader(reader.Vector(2), "EncryptedExtensions");
@@ -214,7 +225,7 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
             var list = new TlsReader(body.Vector(2), "ALPN");
             alpn = Encoding.ASCII.GetString(list.Vector(1));
             list.ExpectEnd();
-            var offered = offeredAlpn.Count > 0 ? offeredAlpn : ["h2", "http/1.1"];
+            IReadOnlyList<string> offered = offeredAlpn.Count > 0 ? offeredAlpn : chromeAlpnWhenEmpty ? ["h2", "http/1.1"] : [];
             if (!offered.Contains(alpn)) throw new TlsException($"the server chose ALPN \"{alpn}\", which was not offered", TlsAlert.IllegalParameter);
         }
         return alpn;

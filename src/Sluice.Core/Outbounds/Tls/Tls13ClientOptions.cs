@@ -14,8 +14,14 @@ internal sealed record Tls13ClientOptions
     /// <summary>False for tls.disable_sni: no server_name extension (the certificate is still checked against <see cref="ServerName"/>).</summary>
     public bool SendSni { get; init; } = true;
 
-    /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1".</summary>
+    /// <summary>ALPN protocols offered; empty offers Chrome's "h2", "http/1.1" (or none, see <see cref="ChromeAlpnWhenEmpty"/>).</summary>
     public IReadOnlyList<string> Alpn { get; init; } = [];
+
+    /// <summary>
+    /// True (utls, Reality): an empty <see cref="Alpn"/> offers Chrome's two, as Chrome would. False (the default TLS
+    /// client of an outbound): exactly what is configured, so none when none is (a server would otherwise pick "h2").
+    /// </summary>
+    public bool ChromeAlpnWhenEmpty { get; init; } = true;
 
     /// <summary>Pinned CA certificates (<c>certificate</c>/<c>certificate_path</c>); null trusts the system roots.</summary>
     public X509Certificate2Collection? TrustedRoots { get; init; }
@@ -23,8 +29,28 @@ internal sealed record Tls13ClientOptions
     /// <summary><c>insecure</c>: accept any certificate chain and name (the CertificateVerify signature is still checked).</summary>
     public bool Insecure { get; init; }
 
+    /// <summary>
+    /// The outbound's trust (pinned: one chain against the pins; system: the anchor reuse of <see cref="TlsTrust"/>;
+    /// insecure: no chain at all), shared with its SslStream path; null: <see cref="TrustedRoots"/>/<see cref="Insecure"/>
+    /// with a chain built per connection (<see cref="ServerCertificateValidator"/>).
+    /// </summary>
+    public TlsTrust? Trust { get; init; }
+
+    /// <summary>The key share's X25519 (the platform's, e.g. libcrypto); null: <see cref="ManagedX25519"/>.</summary>
+    public IX25519? X25519 { get; init; }
+
+    /// <summary>Keeps the server's parsed public key for the next CertificateVerify from the same leaf; null parses it per connection.</summary>
+    public ServerKeyCache? ServerKeys { get; init; }
+
     /// <summary>Reality (or another scheme) hooking the ClientHello and the certificate decision; null for plain TLS.</summary>
     public ITls13HandshakeHooks? Hooks { get; init; }
+
+    /// <summary>
+    /// Holds the client's last flight (CCS, Finished) back until the first write, which then carries it in the same
+    /// segment (the server reads both in one wake-up), or until the first read. False for Vision, which takes the
+    /// transport over after the handshake.
+    /// </summary>
+    public bool DeferFinished { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 

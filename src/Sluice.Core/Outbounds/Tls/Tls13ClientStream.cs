@@ -70,6 +70,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_readDetached) throw new InvalidOperationException("the TLS reader was handed over to direct copy");
+        if (_records.HasStaged) await FlushStagedAsync(cancellationToken).ConfigureAwait(false);
         while (_pending.IsEmpty)
         {
             if (_readClosed || buffer.IsEmpty) return 0;
@@ -110,6 +111,20 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
             if (_writeClosed) throw new IOException("the TLS stream was shut down for writing");
             if (_records.RecordsWritten >= RecordsBeforeKeyUpdate) await UpdateWriteKeysAsync(false, cancellationToken).ConfigureAwait(false);
             await _records.WriteAsync(Tls13RecordLayer.ApplicationData, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>A read before any write: the deferred Finished goes now (the server may wait for it before it sends).</summary>
+    private async ValueTask FlushStagedAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _records.FlushStagedAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -8,6 +8,8 @@ namespace Sluice.Core.Outbounds.Tls;
 /// in records of at most 2^14 bytes, several per transport write. Limits: a record's ciphertext is at most
 /// 2^14 + 256 bytes and its plaintext at most 2^14 (record_overflow otherwise).
 /// Bytes read ahead and not yet opened stay in the buffer, so Vision can take them over raw (<see cref="TakeUnread"/>).
+/// A record may be staged (<see cref="Stage"/>): sealed now, sent at the front of the next write, so the client's
+/// Finished and its first application data leave in one segment.
 /// </summary>
 internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
 {
@@ -20,11 +22,14 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     private const int HeaderLength = 5;
     private const int MaxCiphertext = MaxPlaintext + 256;
     private const int RecordsPerWrite = 4;
+    private const int StagedCapacity = 256; // CCS (6) + an empty Certificate and a Finished under a key (< 100)
 
     private readonly byte[] _raw = new byte[2 * (HeaderLength + MaxCiphertext)];
     private readonly byte[] _plain = new byte[MaxCiphertext];
-    private readonly byte[] _sealed = new byte[RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength)];
+    private readonly byte[] _sealed = new byte[StagedCapacity + RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength)];
     private int _rawStart, _rawEnd;
+    private byte[]? _staged;
+    private int _stagedLength;
 
     public Stream Transport => transport;
 
@@ -91,6 +96,12 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
         do
         {
             int used = 0;
+            if (_stagedLength > 0)
+            {
+                _staged.AsSpan(0, _stagedLength).CopyTo(_sealed);
+                used = _stagedLength;
+                _stagedLength = 0;
+            }
             for (int i = 0; i < RecordsPerWrite && (i == 0 || !content.IsEmpty); i++)
             {
                 int chunk = Math.Min(content.Length, MaxPlaintext);
@@ -100,6 +111,26 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
             await transport.WriteAsync(_sealed.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
         }
         while (!content.IsEmpty);
+        await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Seals a record under the current keys now and holds it for the front of the next write.</summary>
+    public void Stage(byte type, ReadOnlySpan<byte> content)
+    {
+        _staged ??= new byte[StagedCapacity];
+        _stagedLength += Seal(type, content, _staged.AsSpan(_stagedLength));
+    }
+
+    /// <summary>True while a staged record waits for a write.</summary>
+    public bool HasStaged => _stagedLength > 0;
+
+    /// <summary>Sends the staged records alone (before a read: the server may wait for them).</summary>
+    public async ValueTask FlushStagedAsync(CancellationToken cancellationToken)
+    {
+        if (_stagedLength == 0) return;
+        int length = _stagedLength;
+        _stagedLength = 0;
+        await transport.WriteAsync(_staged.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 

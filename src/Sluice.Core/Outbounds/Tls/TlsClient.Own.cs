@@ -5,7 +5,8 @@ internal sealed partial class TlsClient
 {
     /// <summary>For Vision: the own client, with Reality's hooks when tls.reality is enabled, else plain TLS 1.3.</summary>
     public ValueTask<Tls13ClientStream> ConnectForVisionAsync(Stream transport, CancellationToken cancellationToken) =>
-        ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null, cancellationToken);
+        ConnectOwnAsync(transport, _options.Reality is { Enabled: true } reality ? new Reality.RealityHandshakeHooks(reality, TimeProvider.System) : null,
+            cancellationToken, forVision: true);
 
     /// <summary>
     /// Runs Sluice's own TLS 1.3 client over <paramref name="transport"/> (owned): Chrome-shaped hello, the same
@@ -14,22 +15,38 @@ internal sealed partial class TlsClient
     /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound;
     /// a server that picks TLS 1.2 gets one that says how to reach it.
     /// </summary>
-    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken, bool forUtls = false)
+    /// <param name="asDefault">
+    /// The outbound's default client (no utls): exactly the configured ALPN, and a TLS 1.2 answer (when the versions
+    /// allow 1.2) switches the outbound to SslStream and throws <see cref="TlsVersionFallback"/>.
+    /// </param>
+    public async ValueTask<Tls13ClientStream> ConnectOwnAsync(Stream transport, ITls13HandshakeHooks? hooks, CancellationToken cancellationToken,
+        bool forUtls = false, bool asDefault = false, bool forVision = false)
     {
         var options = new Tls13ClientOptions
         {
             Endpoint = _name,
             ServerName = _name,
             SendSni = !_options.DisableSni || hooks is not null, // Reality servers pick the target by SNI
-            Alpn = hooks is null ? _ownAlpn : _options.Alpn,
+            Alpn = hooks is null && !asDefault ? _ownAlpn : _options.Alpn,
+            ChromeAlpnWhenEmpty = !asDefault,
             TrustedRoots = _pinned,
             Insecure = _options.Insecure,
+            Trust = _trust,
+            X25519 = _x25519,
+            ServerKeys = _serverKeys,
             Hooks = hooks,
             HandshakeTimeout = TimeSpan.FromMinutes(1),
+            DeferFinished = !forVision,
         };
         try
         {
             return await Tls13ClientStream.ConnectAsync(transport, options, cancellationToken);
+        }
+        catch (TlsException e) when (e.Alert == TlsAlert.ProtocolVersion && asDefault && (_options.Protocols & ~System.Security.Authentication.SslProtocols.Tls13) != 0)
+        {
+            transport.Dispose();
+            if (Interlocked.Exchange(ref _serverSpeaksTls12, 1) == 0) LogTls12Server(_logger, _who);
+            throw new TlsVersionFallback(e.Message, e);
         }
         catch (TlsException e) when (e.Alert == TlsAlert.ProtocolVersion && forUtls)
         {

@@ -132,6 +132,40 @@ internal sealed class TlsTrust
     }
 
     /// <summary>
+    /// The own TLS client's check of a server's chain (DER, leaf first), the same decision as the SslStream path's:
+    /// insecure builds no chain at all; pinned, one chain against the pins; system, one against the anchors while
+    /// they last (else the whole store), then <see cref="Accepts"/>. Null when accepted, else why not. No certificate is
+    /// downloaded (Sluice runs as root and must not dial out of its own accord).
+    /// </summary>
+    public string? Refusal(IReadOnlyList<byte[]> chainDer)
+    {
+        if (_insecure) return null;
+        using var chain = new X509Chain();
+        var policy = ChainPolicy() ?? new X509ChainPolicy { RevocationMode = X509RevocationMode.NoCheck };
+        policy.DisableCertificateDownloads = true;
+        policy.ApplicationPolicy.Add(ServerAuth);
+        X509Certificate2? leaf = null;
+        try
+        {
+            leaf = X509CertificateLoader.LoadCertificate(chainDer[0]);
+            for (int i = 1; i < chainDer.Count; i++) policy.ExtraStore.Add(X509CertificateLoader.LoadCertificate(chainDer[i]));
+            chain.ChainPolicy = policy;
+            var errors = chain.Build(leaf) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors;
+            return Accepts(leaf, chain, errors, out string? refusal) ? null : refusal;
+        }
+        catch (CryptographicException e)
+        {
+            return $"the server's certificate does not parse ({e.Message})";
+        }
+        finally
+        {
+            foreach (var element in chain.ChainElements) element.Certificate.Dispose();
+            foreach (var extra in policy.ExtraStore) extra.Dispose();
+            leaf?.Dispose();
+        }
+    }
+
+    /// <summary>
     /// The chain SslStream built did not reach a root it was given (the anchors, or the whole store): built again
     /// against the whole store, as SslStream does without a policy, with the intermediates the server sent.
     /// </summary>

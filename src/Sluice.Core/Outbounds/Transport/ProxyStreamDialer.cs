@@ -7,7 +7,8 @@ namespace Sluice.Core.Outbounds.Transport;
 /// <summary>
 /// The layers under a stream proxy protocol (Trojan, VLESS), dialed in order:
 /// 1. the connection to the server (<see cref="ProxyServer"/>: a marked socket, or a detour's stream);
-/// 2. TLS when configured (<see cref="TlsClient"/>), within the same connect_timeout;
+/// 2. TLS when configured (<see cref="TlsClient"/>), within the same connect_timeout (a TLS 1.2 server met by the own
+///    TLS client: dialed again once, over SslStream);
 /// 3. the V2Ray transport when configured: a WebSocket whose upgrade goes out with the first bytes
 ///    written (so early data can ride in it).
 /// Each failure is an <see cref="OutboundException"/> naming the outbound and the layer.
@@ -28,7 +29,8 @@ internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, Tran
             limit.CancelAfter(server.Dial.ConnectTimeout);
             try
             {
-                stream = await tls.ConnectAsync(stream, limit.Token);
+                // The redial is for the one retry over SslStream when the own TLS client met a TLS 1.2 server.
+                stream = await tls.ConnectAsync(stream, limit.Token, async token => (await server.ConnectTcpAsync(token)).Stream);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

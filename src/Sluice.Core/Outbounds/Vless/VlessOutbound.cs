@@ -22,7 +22,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
     {
         _options = options;
         var server = new ProxyServer("vless", options.Tag, options.Server, context);
-        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions) : null;
+        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions, x25519: context.X25519) : null;
         _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
         _logger = logger;
     }
