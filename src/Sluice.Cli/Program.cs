@@ -9,9 +9,11 @@ internal static class Program
     private static int Main(string[] args)
     {
         InlineSocketCompletions();
-        var parsed = CommandLine.Parse(args);
+        CommandLine? parsed = null;
         try
         {
+            parsed = CommandLine.Parse(args);
+            if (parsed.WantsHelp && parsed.Verb is not ("" or "help" or "--help" or "-h")) return VerbUsage(parsed.Verb);
             return parsed.Verb switch
             {
                 "run" => RunCommand.Execute(parsed),
@@ -50,7 +52,7 @@ internal static class Program
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine(parsed.Debug ? e.ToString() : $"sluice: {e.Message}");
+            Console.Error.WriteLine(parsed?.Debug == true ? e.ToString() : $"sluice: {e.Message}");
             return 1;
         }
     }
@@ -74,6 +76,14 @@ internal static class Program
         const string threads = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
         if (Environment.GetEnvironmentVariable(threads) is null)
             Environment.SetEnvironmentVariable(threads, Math.Max(1, Environment.ProcessorCount / 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static int VerbUsage(string verb)
+    {
+        string? help = CommandTable.HelpOf(verb);
+        if (help is null) throw new UsageException($"unknown command \"{verb}\"");
+        Console.Out.WriteLine(help);
+        return 0;
     }
 
     private static int Usage(TextWriter output, int code)

@@ -11,9 +11,10 @@ internal sealed class CommandLine
         ["-c"] = "--config",
         ["-o"] = "--output",
         ["-f"] = "--follow",
+        ["-h"] = "--help",
     };
 
-    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links", "--fix"];
+    private static readonly HashSet<string> Flags = ["--debug", "--keep", "--json", "--yes", "--kill-apps", "--watch", "--ping", "--follow", "--links", "--fix", "--help"];
 
     /// <summary>Options whose value may be left out (`up --pick` asks; `up --pick NAME` does not): then the value is "".</summary>
     private static readonly HashSet<string> OptionalValues = ["--pick"];
@@ -27,6 +28,9 @@ internal sealed class CommandLine
     public List<string> Arguments { get; } = [];
 
     public bool Debug => SetFlags.Contains("--debug");
+
+    /// <summary>`sluice VERB --help` (or -h): that verb's lines of the command table, not the verb's work.</summary>
+    public bool WantsHelp => SetFlags.Contains("--help");
 
     public static CommandLine Parse(string[] args)
     {

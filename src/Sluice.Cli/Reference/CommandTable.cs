@@ -19,8 +19,8 @@ internal static class CommandTable
     [
         new("run", "-c CONFIG", "run the engine in the foreground (Ctrl-C / SIGTERM stops it)"),
         new("check", "-c CONFIG [--fix -o NEW]", "validate a config; prints one `path: problem` line per error; --fix writes older sing-box syntax rewritten to NEW"),
-        new("import", "SRC [-o F]", "turn a wg-quick file into a config (stdout, or written atomically to F)"),
-        new("import", "SRC --links", "print the servers SRC holds as share links (ss://, socks5://), one a line"),
+        new("import", "SRC [-o F]", "turn what a provider hands out into a config (stdout, or written atomically to F): a wg-quick file, a share link (ss://, vless://, trojan://, socks5://, http://), a subscription (file or https:// URL, base64 or plain links) or a Clash YAML"),
+        new("import", "SRC --links", "print the servers SRC holds as share links, one a line (SRC may also be a sing-box config)"),
         new("demo", "", "build a namespace testbed and show per-app routing with real processes"),
         new("gate", "apply -c CONFIG", "load the config's fail-shut gate now (docs/gate.md)"),
         new("gate", "enable -c CONFIG", "apply it and install the boot unit (--root DIR: another root)"),
@@ -80,6 +80,21 @@ internal static class CommandTable
         Entries.Where(e => e.Verb == verb && e.Subcommand is not null).SelectMany(e => e.Subcommand!.Split('|')).Distinct(StringComparer.Ordinal);
 
     public static string[] OptionsOf(string verb) => Options.GetValueOrDefault(verb, []);
+
+    /// <summary>`sluice VERB --help`: the verb's lines and the long options it takes; null for a verb the table lacks.</summary>
+    public static string? HelpOf(string verb)
+    {
+        var entries = Entries.Where(e => e.Verb == verb).ToArray();
+        if (entries.Length == 0) return null;
+        var text = new System.Text.StringBuilder();
+        foreach (var e in entries)
+        {
+            text.Append("usage: sluice ").Append((e.Verb + " " + e.Synopsis).Trim()).Append('\n');
+            text.Append("  ").Append(e.Summary).Append('\n');
+        }
+        if (OptionsOf(verb) is { Length: > 0 } options) text.Append("options: ").Append(string.Join(' ', options)).Append(" --debug\n");
+        return text.ToString().TrimEnd('\n');
+    }
 
     /// <summary>`sluice help`.</summary>
     public static string Help()

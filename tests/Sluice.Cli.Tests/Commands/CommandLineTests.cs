@@ -61,4 +61,37 @@ public sealed class CommandLineTests
         var error = Assert.Throws<UsageException>(() => CommandLine.Parse(["check"]).Require("--config", "CONFIG"));
         Assert.Equal("--config CONFIG is required", error.Message);
     }
+
+    [Theory]
+    [InlineData("import", "--help")]
+    [InlineData("check", "-h")]
+    public void HelpAfterAVerb_IsAFlag_NotAnOptionWaitingForAValue(string verb, string help)
+    {
+        var line = CommandLine.Parse([verb, help]);
+
+        Assert.True(line.WantsHelp);
+        Assert.Empty(line.Options);
+    }
+
+    [Theory]
+    [InlineData(new[] { "import", "--help" }, 0, "usage: sluice import SRC [-o F]")]
+    [InlineData(new[] { "check", "-h" }, 0, "usage: sluice check -c CONFIG")]
+    [InlineData(new[] { "gate", "--help" }, 0, "usage: sluice gate status")]
+    [InlineData(new[] { "run", "--config" }, 2, "sluice: --config needs a value")]
+    public async Task TheExecutable_AnswersHelpAndBadLines_WithoutAnUnhandledException(string[] args, int exitCode, string expected)
+    {
+        // The real entry point in its own process: a UsageException thrown while parsing once escaped Main.
+        var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(CommandLine).Assembly.Location);
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        string output = stdout + await stderr;
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.Equal(exitCode, process.ExitCode);
+    }
 }

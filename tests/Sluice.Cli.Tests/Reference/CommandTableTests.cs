@@ -29,6 +29,15 @@ public sealed class CommandTableTests
         Assert.DoesNotContain("completions", help, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void HelpOfAVerb_ListsItsLinesAndOptions_AndImportNamesWhatItReads()
+    {
+        string import = CommandTable.HelpOf("import")!;
+        foreach (string part in new[] { "SRC [-o F]", "SRC --links", "vless://", "trojan://", "Clash YAML", "--output --links" })
+            Assert.Contains(part, import, StringComparison.Ordinal);
+        Assert.Null(CommandTable.HelpOf("frobnicate"));
+    }
+
     [Theory]
     [InlineData("bash")]
     [InlineData("zsh")]
