@@ -5,7 +5,7 @@ namespace Sluice.Cli.Commands;
 /// <summary>
 /// `sluice import SOURCE [-o config.json]`: turns what a provider hands out into a Sluice config,
 /// printed to stdout or written atomically to -o (on any error nothing is written).
-/// Sources: a wg-quick file (wg0.conf); an ss://, vless://, trojan:// or socks5:// link; a subscription body
+/// Sources: a wg-quick file (wg0.conf); an ss://, vless://, trojan://, socks5:// or http:// proxy link; a subscription body
 /// (base64 of share links, or plain share lines) or a Clash YAML from a file or an https:// URL; with --links
 /// also a sing-box config, whose servers are printed as links.
 /// </summary>
@@ -49,6 +49,8 @@ internal static class ImportCommand
         // A single share link given on the command line.
         if (Sluice.Core.Importing.ShareLinks.IsLink(source))
             return Sluice.Core.Importing.SubscriptionBody.RenderConfig([Sluice.Core.Importing.ShareLinks.Parse(source, "proxy-1")]);
+        if (source.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+            throw new ImportException($"{source}: a plain http:// list is not fetched (it could be rewritten on the way, and it carries passwords): use its https:// address, or download it and import the file");
         string text;
         try
         {

@@ -30,6 +30,6 @@ internal static class LinkSchemes
     /// <summary>The error for a scheme Sluice cannot use; names the scheme, never the rest of the link.</summary>
     public static Outbounds.WireGuard.ImportException NotImported(string scheme) =>
         new(IsUnsupported(scheme)
-            ? $"{scheme}:// links are not supported by Sluice: scheme \"{scheme}\" is not imported (supported: ss, socks5, vless, trojan)"
-            : $"scheme \"{scheme}\" is not imported (supported: ss, socks5, vless, trojan)");
+            ? $"{scheme}:// links are not supported by Sluice: scheme \"{scheme}\" is not imported (supported: ss, vless, trojan, socks5, http)"
+            : $"scheme \"{scheme}\" is not imported (supported: ss, vless, trojan, socks5, http)");
 }

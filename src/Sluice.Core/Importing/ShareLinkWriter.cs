@@ -9,13 +9,14 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static class ShareLinkWriter
 {
-    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, wireguard, http).</summary>
+    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, wireguard).</summary>
     public static string? Write(JsonObject outbound) => (string?)outbound["type"] switch
     {
         "shadowsocks" => ShadowsocksLink.Write(outbound),
         "vless" => VlessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
-        "socks" => WriteSocks(outbound),
+        "socks" => WriteCredentialsLink("socks5", outbound),
+        "http" => WriteCredentialsLink("http", outbound),
         _ => null,
     };
 
@@ -56,11 +57,11 @@ public static class ShareLinkWriter
         return lines.Count == 0 ? "" : string.Join('\n', lines) + "\n";
     }
 
-    private static string WriteSocks(JsonObject o)
+    private static string WriteCredentialsLink(string scheme, JsonObject o)
     {
         string credentials = o["username"] is JsonValue user
             ? $"{Uri.EscapeDataString((string)user!)}:{Uri.EscapeDataString((string?)o["password"] ?? "")}@"
             : "";
-        return $"socks5://{credentials}{ShareLinks.HostPort(o)}#{Uri.EscapeDataString((string)o["tag"]!)}";
+        return $"{scheme}://{credentials}{ShareLinks.HostPort(o)}#{Uri.EscapeDataString((string)o["tag"]!)}";
     }
 }

@@ -12,7 +12,9 @@ namespace Sluice.Core.Importing;
 /// Share links to sing-box outbound objects:
 /// <list type="bullet">
 /// <item><c>ss://</c> SIP002 with plugins and the 2022 methods (see <see cref="ShadowsocksLink"/>);</item>
-/// <item><c>socks5://[user:password@]host:port#name</c> and <c>http://user:password@host:port#name</c>.</item>
+/// <item><c>socks5://[user:password@]host:port#name</c> (also <c>socks://</c>, whose userinfo v2rayN writes as
+/// base64 of user:password) and <c>http://[user:password@]host:port#name</c> (a link with no path: with one it
+/// is a web address, not a proxy).</item>
 /// </list>
 /// Errors are one line naming the part that is wrong.
 /// </summary>
@@ -20,7 +22,28 @@ public static class ShareLinks
 {
     public static bool IsLink(string line) =>
         line.StartsWith("ss://", StringComparison.OrdinalIgnoreCase) || line.StartsWith("socks5://", StringComparison.OrdinalIgnoreCase)
-        || line.StartsWith("socks://", StringComparison.OrdinalIgnoreCase) || LinkSchemes.IsProxyLink(line);
+        || line.StartsWith("socks://", StringComparison.OrdinalIgnoreCase) || LinkSchemes.IsProxyLink(line) || IsHttpProxyLink(line);
+
+    /// <summary>
+    /// http(s)://[user:password@]host:port[/][#name] with an explicit port and no path or query: an HTTP proxy's
+    /// link (https:// only with credentials). Anything longer (a path, a query) is a web address, e.g. a subscription URL.
+    /// </summary>
+    public static bool IsHttpProxyLink(string line)
+    {
+        string body;
+        if (line.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) body = line[7..];
+        else if (line.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) body = line[8..];
+        else return false;
+        int hash = body.IndexOf('#');
+        if (hash >= 0) body = body[..hash];
+        if (body.EndsWith('/')) body = body[..^1];
+        if (body.Length == 0 || body.IndexOfAny(['/', '?', ' ', '\t']) >= 0) return false;
+        // https://host:port alone is as likely a provider's address as a proxy: only credentials make it a proxy link.
+        if (line[4] is 's' or 'S' && !body.Contains('@')) return false;
+        string hostPort = body[(body.LastIndexOf('@') + 1)..];
+        int colon = hostPort.LastIndexOf(':');
+        return colon > 0 && colon < hostPort.Length - 1 && hostPort[(colon + 1)..].All(char.IsAsciiDigit) && hostPort[colon - 1] != ':';
+    }
 
     /// <summary>Parses one link; <paramref name="fallbackTag"/> names it when it carries no #name.</summary>
     public static JsonObject Parse(string link, string fallbackTag)
@@ -42,6 +65,8 @@ public static class ShareLinks
         {
             "ss" => ShadowsocksLink.Parse(link, rest, tag),
             "socks5" or "socks" => ParseCredentialsLink(link, rest, tag, "socks"),
+            "http" => ParseCredentialsLink(link, rest, tag, "http"),
+            "https" => throw Bad(link, "an HTTPS proxy (TLS to the proxy) is not supported by Sluice's http outbound yet; an http:// proxy is"),
             "vless" => VlessLink.Parse(rest, tag),
             "trojan" => TrojanLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),
@@ -56,8 +81,11 @@ public static class ShareLinks
         if (at >= 0)
         {
             string info = rest[..at];
+            // v2rayN writes socks:// credentials as base64 of "user:password".
+            if (!info.Contains(':') && DecodeBase64(Uri.UnescapeDataString(info)) is { } decoded && decoded.Contains(':'))
+                info = Uri.EscapeDataString(decoded[..decoded.IndexOf(':')]) + ":" + Uri.EscapeDataString(decoded[(decoded.IndexOf(':') + 1)..]);
             int sep = info.IndexOf(':');
-            if (sep < 0) throw Bad(link, "credentials before '@' are not user:password");
+            if (sep < 0) throw Bad(link, "credentials before '@' are not user:password (nor base64 of it)");
             user = Uri.UnescapeDataString(info[..sep]);
             password = Uri.UnescapeDataString(info[(sep + 1)..]);
             rest = rest[(at + 1)..];

@@ -8,7 +8,7 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// The query fields vless:// and trojan:// links share (the v2rayN / Xray share-link convention):
-/// security (none|tls|reality), sni, alpn, fp, allowInsecure/insecure, pbk, sid, type (tcp|ws), path,
+/// security (none|tls|reality), sni (or peer), alpn, fp, allowInsecure/insecure, pbk, sid, type (tcp|ws), path,
 /// host, ed/eh (early data); mapped to sing-box's "tls" and "transport" objects and back. Errors name
 /// the field and never quote a secret.
 /// </summary>
@@ -52,7 +52,9 @@ internal static class V2RayLinkFields
         if (security is "" or "none") return null;
         if (security is not ("tls" or "reality")) throw Bad(link.Scheme, $"security \"{security}\" is not supported (none, tls, reality)");
         var tls = new JsonObject { ["enabled"] = true };
-        if (link.Query.GetValueOrDefault("sni") is { Length: > 0 } sni) tls["server_name"] = sni;
+        // "peer" is the older trojan-go / Shadowrocket name of the same field.
+        if ((link.Query.GetValueOrDefault("sni") is { Length: > 0 } s ? s : link.Query.GetValueOrDefault("peer")) is { Length: > 0 } sni)
+            tls["server_name"] = sni;
         if (link.Query.GetValueOrDefault("allowInsecure") is "1" or "true" || link.Query.GetValueOrDefault("insecure") is "1" or "true")
             tls["insecure"] = true;
         if (link.Query.GetValueOrDefault("alpn") is { Length: > 0 } alpn)

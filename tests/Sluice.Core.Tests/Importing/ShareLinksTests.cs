@@ -51,6 +51,41 @@ public sealed class ShareLinksTests
         Assert.Equal(1080, (int)o["server_port"]!);
     }
 
+    [Fact]
+    public void SocksLinkOfV2RayN_WithBase64Credentials_BecomesSocksOutbound()
+    {
+        var o = ShareLinks.Parse($"socks://{Convert.ToBase64String(Encoding.UTF8.GetBytes("alice:s3cr:et"))}@10.0.0.1:1080#v2rayN", "x");
+
+        Assert.Equal("socks", (string?)o["type"]);
+        Assert.Equal("alice", (string?)o["username"]);
+        Assert.Equal("s3cr:et", (string?)o["password"]);
+    }
+
+    [Theory]
+    [InlineData("http://us%40er:pw@10.0.0.1:3128#squid", "us@er", "pw")]
+    [InlineData("http://10.0.0.1:3128/", null, null)]
+    public void HttpProxyLink_BecomesHttpOutbound_AndIsWrittenBackTheSame(string link, string? user, string? password)
+    {
+        Assert.True(ShareLinks.IsLink(link));
+        var o = ShareLinks.Parse(link, "fallback");
+
+        Assert.Equal("http", (string?)o["type"]);
+        Assert.Equal(3128, (int)o["server_port"]!);
+        Assert.Equal(user, (string?)o["username"]);
+        Assert.Equal(password, (string?)o["password"]);
+        var again = ShareLinks.Parse(ShareLinkWriter.Write(o)!, "other");
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(o, again), again.ToJsonString());
+        Assert.Empty(ConfigLoader.Validate(SubscriptionBody.RenderConfig([o])));
+    }
+
+    [Theory]
+    [InlineData("https://sub.example.com/api/v1/client/subscribe?token=abc")]
+    [InlineData("http://sub.example.com/list.txt")]
+    [InlineData("https://sub.example.com")]
+    [InlineData("http://[::1]/x")]
+    [InlineData("https://sub.example.com:8443#no-credentials")]
+    public void AWebAddress_IsNotTakenForAnHttpProxyLink(string url) => Assert.False(ShareLinks.IsLink(url));
+
     [Theory]
     [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=kcptun%3Bmode%3Dfast#a", "plugin: plugin \"kcptun\" is not built into Sluice")]
     [InlineData("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=obfs-local%3Bobfs%3Dssh#a", "plugin: obfs=ssh: expected obfs=http or obfs=tls")]
@@ -61,6 +96,7 @@ public sealed class ShareLinksTests
     [InlineData("ss://!!!notbase64!!!@host:1#a", "the userinfo is neither base64url of method:password nor method:password")]
     [InlineData("vmess://abc", "scheme \"vmess\" is not imported")]
     [InlineData("socks5://user@host:1080", "credentials before '@' are not user:password")]
+    [InlineData("https://u:p@proxy.example:8443#tls", "an HTTPS proxy (TLS to the proxy) is not supported")]
     public void MalformedLink_GivesOneLineError_NamingThePart(string link, string expected)
     {
         var e = Assert.Throws<ImportException>(() => ShareLinks.Parse(link, "x"));

@@ -84,6 +84,16 @@ public sealed class VlessTrojanLinksTests
     }
 
     [Theory]
+    [InlineData("trojan://pw@198.51.100.9:443?peer=cdn.example&allowInsecure=1#old", "cdn.example")]
+    [InlineData("trojan://pw@198.51.100.9:443?sni=real.example&peer=cdn.example#both", "real.example")]
+    public void TrojanLink_TakesTheOlderPeerField_AsTheServerName_WhenSniIsAbsent(string link, string serverName)
+    {
+        var o = ShareLinks.Parse(link, "x");
+
+        Assert.Equal(serverName, (string?)o["tls"]!["server_name"]);
+    }
+
+    [Theory]
     [InlineData("vless://not-a-uuid-and-longer-than-thirty-bytes-xxxx@h.example:443", "user id")]
     [InlineData($"vless://{Uuid}@h.example:99999", "port")]
     [InlineData($"vless://{Uuid}@h.example:443?security=xtls", "security")]
