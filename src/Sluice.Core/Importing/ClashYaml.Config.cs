@@ -181,6 +181,26 @@ public static partial class ClashYaml
                 else notes.Add($"{where}: \"{line}\" not carried over: its target is not an imported proxy or group (final stays \"proxy\")");
                 continue;
             }
+            if (kind is "AND" or "OR" or "NOT")
+            {
+                // AND,((TYPE,VALUE),(TYPE,VALUE)),TARGET: the payload holds commas, so the target is after the last one.
+                int lastComma = line.LastIndexOf(',');
+                int firstComma = line.IndexOf(',');
+                var logical = lastComma > firstComma ? Logical(kind, line[(firstComma + 1)..lastComma].Trim(), ruleSets) : null;
+                if (logical is null)
+                {
+                    notes.Add($"{where}: \"{line}\" skipped: not {kind},((TYPE,VALUE),...),TARGET with rule types Sluice imports");
+                    continue;
+                }
+                if (Target(line[(lastComma + 1)..].Trim()) is not { } logicalTarget)
+                {
+                    notes.Add($"{where}: \"{line}\" skipped: target \"{line[(lastComma + 1)..].Trim()}\" is not an imported proxy or group");
+                    continue;
+                }
+                foreach (var (key, value) in logicalTarget) logical[key] = value?.DeepClone();
+                rules.Add(logical);
+                continue;
+            }
             if (parts.Length < 3)
             {
                 notes.Add($"{where}: \"{line}\" skipped: expected TYPE,VALUE,TARGET");
@@ -208,6 +228,54 @@ public static partial class ClashYaml
             "DIRECT" => new JsonObject { ["outbound"] = "direct" },
             _ => known.TryGetValue(name, out var tag) ? new JsonObject { ["outbound"] = tag } : null,
         };
+    }
+
+    /// <summary>
+    /// A Clash logical rule's payload, "((TYPE,VALUE),(TYPE,VALUE))" (members may be logical themselves), as a
+    /// sing-box logical rule: AND/OR → mode and/or, NOT → "and" of its one member, inverted. Null when the payload
+    /// is malformed or a member's type is not imported (the whole rule is then skipped, never half-matched).
+    /// </summary>
+    private static JsonObject? Logical(string kind, string payload, SortedSet<string> ruleSets)
+    {
+        if (payload.Length < 2 || payload[0] != '(' || payload[^1] != ')') return null;
+        var members = new JsonArray();
+        foreach (string member in SplitTopLevel(payload[1..^1]))
+        {
+            if (member.Length < 2 || member[0] != '(' || member[^1] != ')') return null;
+            string inner = member[1..^1].Trim();
+            int comma = inner.IndexOf(',');
+            if (comma <= 0) return null;
+            string memberKind = inner[..comma].Trim().ToUpperInvariant();
+            string value = inner[(comma + 1)..].Trim();
+            var rule = memberKind is "AND" or "OR" or "NOT"
+                ? Logical(memberKind, value, ruleSets)
+                : Match(memberKind, value.Split(',', StringSplitOptions.TrimEntries)[0], ruleSets);
+            if (rule is null) return null;
+            members.Add((JsonNode)rule);
+        }
+        if (members.Count == 0 || (kind == "NOT" && members.Count != 1)) return null;
+        var logical = new JsonObject { ["type"] = "logical", ["mode"] = kind == "OR" ? "or" : "and", ["rules"] = members };
+        if (kind == "NOT") logical["invert"] = true;
+        return logical;
+    }
+
+    /// <summary>"(a,b),(c,(d,e))" split at the commas outside parentheses.</summary>
+    private static List<string> SplitTopLevel(string text)
+    {
+        var parts = new List<string>();
+        int depth = 0, start = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '(') depth++;
+            else if (text[i] == ')') depth--;
+            else if (text[i] == ',' && depth == 0)
+            {
+                parts.Add(text[start..i].Trim());
+                start = i + 1;
+            }
+        }
+        parts.Add(text[start..].Trim());
+        return parts;
     }
 
     /// <summary>The sing-box match of one Clash rule, or null for a type Sluice does not import.</summary>

@@ -238,4 +238,44 @@ public sealed class ClashYamlTests
         Assert.Contains("line 21: \"RULE-SET,private,DIRECT\" skipped: rule type RULE-SET is not imported", notes);
         Assert.Contains("line 22: \"DOMAIN,vm.example,OnlyVm\" skipped: target \"OnlyVm\"", notes);
     }
+
+    /// <summary>Clash's AND/OR/NOT rules (nested too) become sing-box logical rules that route what the Clash rule did.</summary>
+    [Fact]
+    public void LogicalRules_BecomeLogicalRules_ThatMatchTheSameFlows()
+    {
+        const string yaml = """
+            proxies:
+              - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}
+            rules:
+              - AND,((NETWORK,UDP),(DST-PORT,443)),REJECT
+              - OR,((DST-PORT,22),(DOMAIN-SUFFIX,ssh.example)),hk
+              - NOT,((IP-CIDR,10.0.0.0/8)),DIRECT
+              - AND,((OR,((DOMAIN,a.example),(DOMAIN,b.example))),(NETWORK,TCP)),hk
+              - AND,((DOMAIN,c.example),(IP-ASN,13335)),hk
+              - OR,(DOMAIN,broken.example),hk
+              - MATCH,DIRECT
+            """;
+
+        var result = ClashYaml.ParseConfig(yaml, "clash.yaml");
+
+        Assert.Empty(ConfigLoader.Validate(result.Json));
+        var config = ConfigLoader.Load(result.Json);
+        Assert.Equal(4, config.Route.Rules.Count);
+        var router = Sluice.Core.Routing.Router.Compile(config.Route, config.Outbounds.Select(o => o.Tag).ToArray(), config.DefaultOutbound);
+        Sluice.Core.Routing.RouteDecision Decide(string ip, ushort port, byte protocol = Sluice.Packets.IpProtocol.Tcp, string? domain = null) =>
+            router.Decide(new Sluice.Core.Routing.FlowContext(
+                new Sluice.Packets.FlowKey(protocol, Sluice.Packets.NetAddress.Parse("172.19.0.1"), 40000, Sluice.Packets.NetAddress.Parse(ip), port),
+                "tun-in", _ => null) { Domain = domain });
+
+        Assert.Equal(Sluice.Core.Routing.Verdict.Reject, Decide("10.1.1.1", 443, Sluice.Packets.IpProtocol.Udp).Verdict); // QUIC refused
+        Assert.Equal("hk", Decide("10.1.1.1", 22).Outbound);
+        Assert.Equal("hk", Decide("10.1.1.1", 80, domain: "x.ssh.example").Outbound);
+        Assert.Equal(2, Decide("93.184.216.34", 80).RuleIndex);                // NOT: outside 10/8
+        Assert.Equal("hk", Decide("10.1.1.1", 443, domain: "b.example").Outbound); // nested OR inside AND
+        Assert.Equal(-1, Decide("10.1.1.1", 80, domain: "c.example").RuleIndex); // the rule with IP-ASN was left out whole
+
+        string notes = string.Join("\n", result.Notes);
+        Assert.Contains("line 8: \"AND,((DOMAIN,c.example),(IP-ASN,13335)),hk\" skipped", notes);
+        Assert.Contains("line 9: \"OR,(DOMAIN,broken.example),hk\" skipped", notes);
+    }
 }
