@@ -38,8 +38,7 @@ internal static class ClashDashboardSection
         string? detour = NonEmpty(c.String("external_ui_download_detour"));
         if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
             c.Errors.Add(c.PathOf("external_ui_download_url"), $"{JsonPath.Quote(url)} is not an absolute http:// or https:// URL");
-        if (detour is not null && url is null)
-            c.Errors.Add(c.PathOf("external_ui_download_detour"), "has no effect without external_ui_download_url");
+        // A detour without a download URL asks for nothing (exported configs carry "direct" there): accepted, unused.
 
         var origins = c.List("access_control_allow_origin", OriginItem);
         bool privateNetwork = c.Bool("access_control_allow_private_network", false);

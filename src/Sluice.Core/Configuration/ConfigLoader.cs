@@ -195,7 +195,7 @@ internal sealed class ConfigBuilder(ErrorList errors)
             .ToHashSet(StringComparer.Ordinal);
         foreach (var (tag, path) in _inboundReferences)
         {
-            if (!inbounds.Contains(tag))
+            if (!inbounds.Contains(tag) && !TagsWithErrors.Contains(tag))
                 Errors.Add(path, $"no inbound has tag {JsonPath.Quote(tag)}");
         }
         DirectInboundParser.CheckHijacked(this);

@@ -10,14 +10,14 @@ internal static partial class DnsSection
 {
     public static readonly string[] RuleActions = ["route", "reject", "predefined"];
 
-    private static readonly string[] RuleActionFields = ["action", "server", "strategy", "disable_cache", "client_subnet", "method", "no_drop", "rcode", "answer", "ns", "extra"];
+    private static readonly string[] RuleActionFields = ["action", "server", "strategy", "disable_cache", "client_subnet", "method", "no_drop", "rcode", "answer", "ns", "extra", "rewrite_ttl"];
 
     private static readonly HashSet<string> UnsupportedRuleFields = new(StringComparer.Ordinal)
     {
         "ip_version", "network", "auth_user", "protocol", "source_ip_cidr", "source_ip_is_private", "source_port", "source_port_range", "port", "port_range", "package_name", "user",
         "network_type", "network_is_expensive", "network_is_constrained", "wifi_ssid", "wifi_bssid",
         "outbound",
-        "interface_address", "network_interface_address", "default_interface_address", "rewrite_ttl",
+        "interface_address", "network_interface_address", "default_interface_address",
     };
 
     private static readonly (string Name, DnsRcode Code)[] Rcodes =
@@ -112,7 +112,8 @@ internal static partial class DnsSection
                 var strategy = ParseStrategy(r, "strategy");
                 bool disableCache = r.Bool("disable_cache", false);
                 var subnet = ReadClientSubnet(r);
-                result = server is null ? null : new DnsRouteAction(server, strategy, disableCache) { ClientSubnet = subnet };
+                uint? rewriteTtl = r.Integer("rewrite_ttl", 0, int.MaxValue) is { } ttl ? (uint)ttl : null;
+                result = server is null ? null : new DnsRouteAction(server, strategy, disableCache) { ClientSubnet = subnet, RewriteTtl = rewriteTtl };
                 break;
             case "reject":
                 string method = r.String("method") ?? "default";

@@ -272,7 +272,10 @@ internal static partial class DnsSection
         if (ObjectReader.Open(v, path, r.Errors) is not { } o) return null;
         string? server = o.String("server");
         if (server is null) r.Errors.Add(o.PathOf("server"), "required: the tag of the DNS server that resolves this name");
-        o.Finish(f => f is "strategy" or "disable_cache" or "rewrite_ttl" or "client_subnet" ? "not supported by Sluice yet" : null);
+        // Sluice dials a server's IPv4 address when the name has one, else its IPv6 one: what "prefer_ipv4" asks for.
+        if (o.String("strategy") is { } strategy && strategy is not ("" or "prefer_ipv4"))
+            r.Errors.Add(o.PathOf("strategy"), $"{JsonPath.Quote(strategy)} is not supported by Sluice yet: a server name is dialed at its IPv4 address when it has one, else its IPv6 one (\"prefer_ipv4\"); remove it or write \"prefer_ipv4\"");
+        o.Finish(f => f is "disable_cache" or "rewrite_ttl" or "client_subnet" ? "not supported by Sluice yet" : null);
         return server;
     }
 

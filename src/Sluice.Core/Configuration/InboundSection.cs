@@ -52,7 +52,11 @@ internal static class InboundSection
                 config.Errors.Add(r.PathOf("type"), $"inbound type {JsonPath.Quote(type)} is not supported (only \"tun\", \"mixed\", \"socks\", \"http\" and \"direct\")");
                 continue;
             }
-            if (parse(r, config, itemPath) is { } tun)
+            int errorsBefore = config.Errors.Count;
+            var parsedTun = parse(r, config, itemPath);
+            // Rules naming an inbound refused here get no second "no inbound has tag" error: its own says why.
+            if (parsedTun is null || config.Errors.Count > errorsBefore) config.TagsWithErrors.Add(parsedTun?.Tag ?? TagOf(item));
+            if (parsedTun is { } tun)
             {
                 if (config.TunInbounds.Count > 0)
                     config.Errors.Add(itemPath, "only one \"tun\" inbound is supported");
@@ -62,12 +66,16 @@ internal static class InboundSection
         }
     }
 
+    private static string TagOf(JsonElement item) =>
+        item.TryGetProperty("tag", out var tag) && tag.ValueKind == JsonValueKind.String ? tag.GetString()! : ConfigDefaults.TunTag;
+
     private static TunInboundOptions? ParseTun(ObjectReader r, ConfigBuilder config, string path)
     {
         var errors = config.Errors;
         int before = errors.Count;
         string tag = r.String("tag") ?? ConfigDefaults.TunTag;
-        string name = r.String("interface_name") ?? ConfigDefaults.TunInterfaceName;
+        // "" is what exported configs write for "pick one" (sing-box reads it as absent).
+        string name = r.String("interface_name") is { Length: > 0 } given ? given : ConfigDefaults.TunInterfaceName;
         if (name.Length is 0 or > 15 || name.Contains('/') || name.Any(char.IsWhiteSpace))
             errors.Add(r.PathOf("interface_name"), $"{JsonPath.Quote(name)} is not a valid interface name (1-15 characters, no '/' or spaces)");
 

@@ -43,15 +43,15 @@ internal sealed class DnsAnswer
     /// <summary>
     /// Copies the answer into <paramref name="destination"/> with TTLs capped at the cache TTL (so a
     /// negative answer's SOA says how long the negation holds, RFC 2308 5) and reduced by the whole
-    /// seconds since it was stored (never below 0); returns the bytes written.
+    /// seconds since it was stored (never below 0), or every one set to <paramref name="rewriteTtl"/>; returns the bytes written.
     /// </summary>
-    public int CopyTo(Span<byte> destination, uint elapsedSeconds)
+    public int CopyTo(Span<byte> destination, uint elapsedSeconds, uint? rewriteTtl = null)
     {
         Message.CopyTo(destination);
         foreach (int offset in TtlOffsets)
         {
             uint ttl = Math.Min(BinaryPrimitives.ReadUInt32BigEndian(Message.AsSpan(offset)), Ttl);
-            BinaryPrimitives.WriteUInt32BigEndian(destination[offset..], ttl > elapsedSeconds ? ttl - elapsedSeconds : 0);
+            BinaryPrimitives.WriteUInt32BigEndian(destination[offset..], rewriteTtl ?? (ttl > elapsedSeconds ? ttl - elapsedSeconds : 0));
         }
         return Message.Length;
     }

@@ -16,6 +16,9 @@ public sealed partial class DnsServer
 
         /// <summary>The rule's client_subnet; null = the server's (or dns.client_subnet).</summary>
         public Tun.IpPrefix? ClientSubnet { get; private init; }
+
+        /// <summary>The rule's rewrite_ttl: the TTL every record of the answer is sent with; null = the server's.</summary>
+        public uint? RewriteTtl { get; private init; }
         public DnsRcode Rcode { get; private init; }
         public byte[] Records { get; private init; } = [];
         public ushort AnswerCount { get; private init; }
@@ -36,10 +39,12 @@ public sealed partial class DnsServer
                     int index = Array.FindIndex(servers, s => s.Tag == route.Server);
                     if (index < 0) throw new ArgumentException($"dns.rules: no DNS server has tag \"{route.Server}\"", nameof(action));
                     var decision = Route(index, route.Strategy ?? options.Strategy, route.DisableCache, $"server {route.Server}");
-                    return route.ClientSubnet is null ? decision : new Decision
+                    return route.ClientSubnet is null && route.RewriteTtl is null ? decision : new Decision
                     {
                         Kind = decision.Kind, Server = index, Strategy = decision.Strategy, DisableCache = decision.DisableCache,
-                        ClientSubnet = route.ClientSubnet, Description = $"{decision.Description} client_subnet {route.ClientSubnet}",
+                        ClientSubnet = route.ClientSubnet, RewriteTtl = route.RewriteTtl,
+                        Description = decision.Description + (route.ClientSubnet is null ? "" : $" client_subnet {route.ClientSubnet}")
+                            + (route.RewriteTtl is null ? "" : $" rewrite_ttl {route.RewriteTtl}"),
                     };
                 case DnsRejectAction reject:
                     return new Decision { Kind = reject.Drop ? DecisionKind.Drop : DecisionKind.Reject, Description = reject.Drop ? "drop" : "reject" };

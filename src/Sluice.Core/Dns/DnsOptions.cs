@@ -168,6 +168,9 @@ public sealed record DnsRouteAction(string Server, DnsStrategy? Strategy = null,
 {
     /// <summary>client_subnet for the queries this rule routes (overrides the server's and the global one).</summary>
     public IpPrefix? ClientSubnet { get; init; }
+
+    /// <summary>rewrite_ttl: every record of the answer this rule's server gives is sent with this TTL (the cache keeps the real one).</summary>
+    public uint? RewriteTtl { get; init; }
 }
 
 /// <summary>method "default" answers REFUSED; "drop" does not answer.</summary>

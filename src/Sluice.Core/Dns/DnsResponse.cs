@@ -29,12 +29,13 @@ internal static class DnsResponse
     public static int WriteTruncated(ReadOnlySpan<byte> query, in DnsQuery parsed, Span<byte> response, DnsRcode rcode) =>
         WriteEmpty(query, parsed, response, rcode, DnsWire.FlagTc);
 
-    /// <summary>A cached or fresh upstream answer, TTLs counted down by <paramref name="elapsedSeconds"/>.</summary>
-    public static int WriteAnswer(ReadOnlySpan<byte> query, in DnsQuery parsed, DnsAnswer answer, uint elapsedSeconds, Span<byte> response, int limit)
+    /// <summary>A cached or fresh upstream answer, TTLs counted down by <paramref name="elapsedSeconds"/> (or all set to a rule's rewrite_ttl).</summary>
+    public static int WriteAnswer(ReadOnlySpan<byte> query, in DnsQuery parsed, DnsAnswer answer, uint elapsedSeconds, Span<byte> response, int limit,
+        uint? rewriteTtl = null)
     {
         int total = answer.Message.Length + (parsed.HasOpt ? DnsWire.OptLength : 0);
         if (total > limit) return WriteTruncated(query, parsed, response, answer.Rcode);
-        answer.CopyTo(response, elapsedSeconds);
+        answer.CopyTo(response, elapsedSeconds, rewriteTtl);
         // Same name, same length (both uncompressed); the client's bytes keep its letter case.
         query[DnsWire.HeaderLength..parsed.QuestionEnd].CopyTo(response[DnsWire.HeaderLength..]);
         DnsWire.SetId(response, parsed.Id);

@@ -34,7 +34,7 @@ public sealed partial class DnsServer
                 if (PassesFilter(rule, domain, parsed.Type, querier, answer.Addresses))
                 {
                     if (cached && _reverseMapping) Remember(answer);
-                    return DnsResponse.WriteAnswer(query.Span, parsed, answer, ElapsedSeconds(answer), response.Span, limit);
+                    return DnsResponse.WriteAnswer(query.Span, parsed, answer, ElapsedSeconds(answer), response.Span, limit, decision.RewriteTtl);
                 }
                 DnsLog.AnswerRejected(_log, domain, server.Tag, answer.Addresses.Length == 0 ? "no addresses" : string.Join(", ", answer.Addresses), ruleIndex);
                 var next = DecideAfter(domain, parsed.Type, querier, ruleIndex + 1, out ruleIndex, out bool pending);

@@ -234,9 +234,9 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         switch (server.Kind)
         {
             case ServerKind.FakeIp:
-                return new ValueTask<int>(AnswerFake(server, q, parsed, domain, r, limit));
+                return new ValueTask<int>(AnswerFake(server, q, parsed, domain, r, limit, decision.RewriteTtl ?? FakeIpTtl));
             case ServerKind.Hosts:
-                return new ValueTask<int>(AnswerHosts(server, q, parsed, domain, r, limit));
+                return new ValueTask<int>(AnswerHosts(server, q, parsed, domain, r, limit, decision.RewriteTtl ?? HostsTtl));
         }
 
         var subnet = decision.ClientSubnet ?? server.ClientSubnet;
@@ -248,21 +248,22 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         {
             Statistics.CacheHit();
             if (_reverseMapping) Remember(cached);
-            return new ValueTask<int>(DnsResponse.WriteAnswer(q, parsed, cached, elapsed, r, limit));
+            return new ValueTask<int>(DnsResponse.WriteAnswer(q, parsed, cached, elapsed, r, limit, decision.RewriteTtl));
         }
         if (atOnceOnly) return NeedsUpstream;
         var fetch = GetOrFetch(key.ToArray(), server, nameWire.ToArray(), parsed.Type, useCache, subnet);
-        return CompleteAsync(fetch, query, parsed, response, limit, ct);
+        return CompleteAsync(fetch, query, parsed, response, limit, decision.RewriteTtl, ct);
     }
 
-    private async ValueTask<int> CompleteAsync(Task<DnsAnswer?> fetch, ReadOnlyMemory<byte> query, DnsQuery parsed, Memory<byte> response, int limit, CancellationToken ct)
+    private async ValueTask<int> CompleteAsync(Task<DnsAnswer?> fetch, ReadOnlyMemory<byte> query, DnsQuery parsed, Memory<byte> response, int limit,
+        uint? rewriteTtl, CancellationToken ct)
     {
         try
         {
             var answer = await fetch.WaitAsync(ct);
             return answer is null
                 ? DnsResponse.WriteEmpty(query.Span, parsed, response.Span, DnsRcode.ServFail)
-                : DnsResponse.WriteAnswer(query.Span, parsed, answer, ElapsedSeconds(answer), response.Span, limit);
+                : DnsResponse.WriteAnswer(query.Span, parsed, answer, ElapsedSeconds(answer), response.Span, limit, rewriteTtl);
         }
         catch (OperationCanceledException)
         {
@@ -297,15 +298,15 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         return _final;
     }
 
-    private int AnswerFake(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit)
+    private int AnswerFake(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit, uint ttl)
     {
         var pool = parsed.Type switch { DnsType.A => server.FakeV4, DnsType.AAAA => server.FakeV6, _ => null };
         if (pool is null || domain.IsEmpty) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NoError);
         ReadOnlySpan<NetAddress> address = [pool.Allocate(domain)];
-        return DnsResponse.WriteAddresses(q, parsed, r, limit, address, FakeIpTtl);
+        return DnsResponse.WriteAddresses(q, parsed, r, limit, address, ttl);
     }
 
-    private int AnswerHosts(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit)
+    private int AnswerHosts(ServerEntry server, ReadOnlySpan<byte> q, in DnsQuery parsed, ReadOnlySpan<char> domain, Span<byte> r, int limit, uint ttl)
     {
         if (!server.Hosts!.TryGet(domain, out var addresses)) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NxDomain);
         if (parsed.Type is not (DnsType.A or DnsType.AAAA)) return DnsResponse.WriteEmpty(q, parsed, r, DnsRcode.NoError);
@@ -313,7 +314,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         {
             foreach (var a in addresses) _map.Remember(a, domain);
         }
-        return DnsResponse.WriteAddresses(q, parsed, r, limit, addresses, HostsTtl);
+        return DnsResponse.WriteAddresses(q, parsed, r, limit, addresses, ttl);
     }
 
     private static int CacheKeyLength(int nameLength, Tun.IpPrefix? subnet) => nameLength + 4 + (subnet is null ? 0 : 17);

@@ -54,6 +54,34 @@ public sealed class SingBoxExportConfigTests
         Assert.StartsWith("route.rule_set[0].update_interval: \"often\" is not a duration", errors[1]);
     }
 
+    /// <summary>Fields GUI clients write with their empty or default value: an auto-named TUN, a dashboard detour with no download, IPv4 first.</summary>
+    [Fact]
+    public void EmptyInterfaceName_DashboardDetourWithoutUrl_AndPreferIpv4Resolver_AreAccepted()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"inbounds": [{"type": "tun", "tag": "tun-in", "interface_name": "", "address": ["172.19.0.1/30"]}],
+             "outbounds": [{"type": "direct", "tag": "direct"}],
+             "dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
+             "route": {"rules": [{"inbound": ["tun-in"], "action": "sniff"}], "default_domain_resolver": {"server": "local", "strategy": "prefer_ipv4"}},
+             "experimental": {"clash_api": {"external_controller": "127.0.0.1:9090", "external_ui_download_url": "", "external_ui_download_detour": "direct"}}}
+            """);
+        Assert.Empty(errors);
+        Assert.Equal("sluice0", ConfigLoader.Load("""{"inbounds": [{"type": "tun", "interface_name": "", "address": ["172.19.0.1/30"]}]}""").TunInbounds[0].InterfaceName);
+    }
+
+    [Fact]
+    public void ARefusedInbound_IsNotReportedAgainByTheRulesNamingIt_AndAnotherStrategyIsNamed()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"inbounds": [{"type": "tun", "tag": "tun-in", "interface_name": "this-name-is-far-too-long", "address": ["172.19.0.1/30"]}],
+             "dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
+             "route": {"rules": [{"inbound": ["tun-in"], "action": "sniff"}], "default_domain_resolver": {"server": "local", "strategy": "ipv6_only"}}}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.StartsWith("inbounds[0].interface_name: \"this-name-is-far-too-long\" is not a valid interface name", errors[0]);
+        Assert.StartsWith("route.default_domain_resolver.strategy: \"ipv6_only\" is not supported by Sluice yet", errors[1]);
+    }
+
     [Fact]
     public void ATagNobodyDefined_IsStillReported()
     {

@@ -123,6 +123,37 @@ public class DnsRuleTests
         Assert.Equal(["other.example"], up.Seen.Select(q => q.Name));
     }
 
+    /// <summary>sing-box's rewrite_ttl: the client sees the rule's TTL on upstream, cached and fakeip answers; the cache keeps the real one.</summary>
+    [Fact]
+    public async Task RewriteTtl_SetsEveryAnswerTtl_ForTheRulesQueriesOnly_FreshCachedAndFake()
+    {
+        await using var up = new DnsResponder();
+        var config = Sluice.Core.Configuration.ConfigLoader.Load($$"""
+            {
+              "dns": {
+                "servers": [ { "type": "udp", "tag": "up", "server": "127.0.0.1", "server_port": {{up.Port}} },
+                             { "type": "fakeip", "tag": "fake", "inet4_range": "198.18.0.0/15" } ],
+                "rules": [ { "domain_suffix": "short.example", "server": "up", "rewrite_ttl": 5 },
+                           { "domain_suffix": "fake.example", "server": "fake", "rewrite_ttl": 30 } ],
+                "final": "up"
+              }
+            }
+            """);
+        await using var server = DnsKit.Server(config.Dns);
+
+        var fresh = await server.Ask("a.short.example");
+        var cached = await server.Ask("a.short.example");
+        var other = await server.Ask("b.long.example");
+        var fake = await server.Ask("x.fake.example");
+
+        Assert.Equal(5u, Msg.Answers(fresh)[0].Ttl);
+        Assert.Equal(5u, Msg.Answers(cached)[0].Ttl);
+        Assert.Equal(1, up.Seen.Count(q => q.Name == "a.short.example")); // the second came from the cache
+        Assert.Equal(300u, Msg.Answers(other)[0].Ttl);
+        Assert.StartsWith("198.1", Assert.Single(Msg.Addresses(fake)));
+        Assert.Equal(30u, Msg.Answers(fake)[0].Ttl);
+    }
+
     [Fact]
     public async Task FakeIp_RoundTrip_NameToAddressAndBack()
     {
