@@ -67,6 +67,11 @@ public static class ConfigMigrator
             route = MigrateOutboundLookupRules(root, route, lookupRules, changes);
         var sets = new SortedSet<string>(StringComparer.Ordinal);
         if (route?["rules"] is JsonArray routeRules) MigrateRules(routeRules, "route.rules", sets, dnsOutbounds, changes);
+        foreach (string database in new[] { "geoip", "geosite" })
+        {
+            // The database's own options (path, download_url): its rules were turned into rule sets above.
+            if (route?.Remove(database) == true) changes.Add($"route.{database}: removed (sing-box 1.12 has no {database} database; its rules use rule sets)");
+        }
         if (root["dns"] is JsonObject dns)
         {
             if (dns["rules"] is JsonArray dnsRules) MigrateRules(dnsRules, "dns.rules", sets, dnsOutbounds, changes);

@@ -31,7 +31,7 @@ internal static class OutboundSection
     private static readonly HashSet<string> UnsupportedDialFields = new(StringComparer.Ordinal)
     {
         "detour", "inet4_bind_address", "inet6_bind_address", "reuse_addr", "tcp_fast_open", "tcp_multi_path",
-        "udp_fragment", "domain_resolver", "domain_strategy", "network_strategy", "network_type",
+        "udp_fragment", "domain_resolver", "network_strategy", "network_type",
         "fallback_network_type", "fallback_delay", "override_address", "override_port", "proxy_protocol",
     };
 
@@ -75,6 +75,10 @@ internal static class OutboundSection
                 config.Errors.Add(r.PathOf("tag"), $"duplicate tag {JsonPath.Quote(tag)}: tags name outbounds in rules and must be unique");
             int before = config.Errors.Count;
             var outbound = parse(r, tag);
+            // Deprecated in sing-box 1.12, still in most exported configs. Sluice dials a name's IPv4 address when it
+            // has one, else its IPv6 one, for server names and direct destinations alike: "prefer_ipv4".
+            if (r.String("domain_strategy") is { } strategy && strategy is not ("" or "prefer_ipv4"))
+                config.Errors.Add(r.PathOf("domain_strategy"), $"{JsonPath.Quote(strategy)} is not supported by Sluice yet: names are dialed at their IPv4 address when they have one, else their IPv6 one (\"prefer_ipv4\"); remove it or write \"prefer_ipv4\"");
             r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
             if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
             else config.TagsWithErrors.Add(tag);

@@ -7,9 +7,10 @@ public class ConfigMigratorTests
     private const string Old = """
         {
           "inbounds": [{"type": "tun", "tag": "tun-in", "inet4_address": "172.19.0.1/30", "inet6_address": "fdfe::1/126", "auto_route": true, "sniff": true}],
-          "outbounds": [{"type": "direct", "tag": "direct"}, {"type": "dns", "tag": "dns-out"}],
+          "outbounds": [{"type": "direct", "tag": "direct", "domain_strategy": "prefer_ipv4"}, {"type": "dns", "tag": "dns-out"}],
           "dns": {"servers": [{"tag": "g", "address": "https://1.1.1.1/dns-query"}, {"tag": "l", "address": "local"}, {"tag": "u", "address": "9.9.9.9:5353"}]},
-          "route": {"rules": [{"protocol": "dns", "outbound": "dns-out"}, {"geosite": "cn", "source_geoip": ["private"], "outbound": "direct"}]}
+          "route": {"rules": [{"protocol": "dns", "outbound": "dns-out"}, {"geosite": "cn", "source_geoip": ["private"], "outbound": "direct"}],
+                    "geoip": {"path": "geoip.db"}, "geosite": {"path": "geosite.db", "download_url": "https://example.org/geosite.db"}}
         }
         """;
 
@@ -28,6 +29,7 @@ public class ConfigMigratorTests
         Assert.True(((DefaultRuleOptions)config.Route.Rules[2]).RuleSetIpCidrMatchSource);
         Assert.Equal(["https", "local", "udp"], config.Dns.Servers.Take(3).Select(s => s.Type));
         Assert.Contains(changes, c => c.Contains("dns.servers[2]", StringComparison.Ordinal));
+        Assert.Contains(changes, c => c.StartsWith("route.geosite: removed", StringComparison.Ordinal));
     }
 
     [Fact]

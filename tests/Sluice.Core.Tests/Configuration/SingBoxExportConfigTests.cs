@@ -60,7 +60,8 @@ public sealed class SingBoxExportConfigTests
     {
         var errors = ConfigLoader.Validate("""
             {"inbounds": [{"type": "tun", "tag": "tun-in", "interface_name": "", "address": ["172.19.0.1/30"]}],
-             "outbounds": [{"type": "direct", "tag": "direct"}],
+             "outbounds": [{"type": "direct", "tag": "direct", "domain_strategy": "prefer_ipv4"},
+                           {"type": "socks", "tag": "s", "server": "192.0.2.9", "server_port": 1080, "domain_strategy": ""}],
              "dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
              "route": {"rules": [{"inbound": ["tun-in"], "action": "sniff"}], "default_domain_resolver": {"server": "local", "strategy": "prefer_ipv4"}},
              "experimental": {"clash_api": {"external_controller": "127.0.0.1:9090", "external_ui_download_url": "", "external_ui_download_detour": "direct"}}}
