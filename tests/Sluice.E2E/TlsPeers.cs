@@ -72,6 +72,9 @@ internal static class TlsPeers
     public const int V2rayVlessWsPort = 8446;
     public const string WsPath = "/vless-ws";
 
+    /// <summary>v2ray's http inbound over TLS: an HTTPS proxy with basic auth (user "sluice", password <see cref="Password"/>).</summary>
+    public const int V2rayHttpsProxyPort = 8447;
+
     /// <summary>Where v2ray's outgoing connections come from (trojan-gfw's come from the address it dials).</summary>
     public const string V2raySource = NamespaceTestbed.RouterV4;
 
@@ -128,15 +131,18 @@ internal static class TlsPeers
                 {"listen": "@LISTEN", "port": @WS, "protocol": "vless",
                  "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
                  "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS,
-                   "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}}
+                   "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}},
+                {"listen": "@LISTEN", "port": @HTTPS, "protocol": "http",
+                 "settings": {"accounts": [{"user": "sluice", "pass": "@PASSWORD"}]},
+                 "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": @TLS}}
               ],
               "outbounds": [{"protocol": "freedom", "sendThrough": "@SOURCE"}]
             }
             """.Replace("@LISTEN", NamespaceTestbed.RouterV4).Replace("@TROJAN", V2rayTrojanPort.ToString()).Replace("@VLESS", V2rayVlessPort.ToString())
             .Replace("@WS", V2rayVlessWsPort.ToString()).Replace("@PASSWORD", Password).Replace("@UUID", Uuid).Replace("@TLS", tls)
-            .Replace("@PATH", WsPath).Replace("@LOG", V2rayLogPath(testbed)).Replace("@SOURCE", V2raySource));
+            .Replace("@PATH", WsPath).Replace("@HTTPS", V2rayHttpsProxyPort.ToString()).Replace("@LOG", V2rayLogPath(testbed)).Replace("@SOURCE", V2raySource));
         testbed.StartIn(testbed.Router, "v2ray", "-config", config);
-        foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort }) ProxyPeers.WaitListening(testbed, port);
+        foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort, V2rayHttpsProxyPort }) ProxyPeers.WaitListening(testbed, port);
     }
 
     public static string V2rayLogPath(NamespaceTestbed testbed) => Path.Combine(testbed.WorkDir, "v2ray.log");
@@ -148,6 +154,9 @@ internal static class TlsPeers
     /// <summary>The "tls" object that trusts only the test CA.</summary>
     public static string Tls(TestCertificates certificates, string? serverName = TestCertificates.ServerName) =>
         $$"""{"enabled": true{{(serverName is null ? "" : $", \"server_name\": \"{serverName}\"")}}, "certificate_path": "{{certificates.CaPath}}"}""";
+
+    public static string HttpsProxy(string tag, TestCertificates certificates, string password = Password) =>
+        $$"""{"type": "http", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{V2rayHttpsProxyPort}}, "username": "sluice", "password": "{{password}}", "tls": {{Tls(certificates)}}}""";
 
     public static string Trojan(string tag, TestCertificates certificates, int port = TrojanGfwPort, string password = Password, string extra = "") =>
         $$"""{"type": "trojan", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{port}}, "password": "{{password}}", "tls": {{Tls(certificates)}}{{extra}}}""";

@@ -22,6 +22,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         "vless-tls" => TlsPeers.Vless("proxy", _certificates),
         "vless-ws-tls" => TlsPeers.Vless("proxy", _certificates, ws: true),
         "vless-tls-plain-udp" => TlsPeers.Vless("proxy", _certificates, extra: ", \"packet_encoding\": \"\""),
+        "v2ray-https-proxy" => TlsPeers.HttpsProxy("proxy", _certificates),
         _ => throw new ArgumentException(lane),
     };
 
@@ -36,6 +37,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
     [InlineData("v2ray-trojan")]
     [InlineData("vless-tls")]
     [InlineData("vless-ws-tls")]
+    [InlineData("v2ray-https-proxy")]
     public void Download100MiB_ThroughTun_ArrivesIntact(string lane)
     {
         string expected = ProxyPeers.WriteBlob(_testbed);
@@ -110,6 +112,20 @@ public sealed class TrojanVlessLaneTests : IDisposable
         Assert.True(engine.WaitFor("wrong password", TimeSpan.FromSeconds(5)), engine.Log);
         Assert.DoesNotContain("not-the-password", engine.Log, StringComparison.Ordinal);
         AssertOneLinePerConnection(engine, "wrong password");
+    }
+
+    [Fact]
+    public void HttpsProxy_WrongPassword_IsNamedInOneLine_AndTheConnectionClosed()
+    {
+        TlsPeers.StartV2ray(_testbed, _certificates);
+        var engine = _testbed.StartEngine(ProxyPeers.TunConfig(TlsPeers.HttpsProxy("proxy", _certificates, password: "not-the-password"), final: "proxy")).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
+
+        Assert.False(result.Ok, result.ToString());
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(6), result + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.True(engine.WaitFor("rejected the username/password", TimeSpan.FromSeconds(5)), engine.Log + TlsPeers.V2rayLog(_testbed));
+        Assert.DoesNotContain("not-the-password", engine.Log, StringComparison.Ordinal);
     }
 
     [Fact]

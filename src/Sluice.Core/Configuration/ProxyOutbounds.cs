@@ -53,7 +53,8 @@ public sealed record ShadowsocksOutboundOptions(string Tag, ProxyServerOptions S
 public sealed record SocksOutboundOptions(string Tag, ProxyServerOptions Server, string? Username, string? Password, ProxyNetwork Network)
     : OutboundOptions("socks", Tag);
 
-public sealed record HttpOutboundOptions(string Tag, ProxyServerOptions Server, string? Username, string? Password)
+/// <param name="Tls">The "tls" object: CONNECT over TLS to the proxy (an HTTPS proxy); null = plain TCP.</param>
+public sealed record HttpOutboundOptions(string Tag, ProxyServerOptions Server, string? Username, string? Password, Outbounds.Tls.TlsClientOptions? Tls = null)
     : OutboundOptions("http", Tag);
 
 /// <summary>Parsers of the proxy outbound types, registered in <see cref="OutboundSection"/>.</summary>
@@ -96,8 +97,9 @@ internal static class ProxyOutboundParsers
     {
         var server = ParseServer(r);
         var (user, password) = ParseCredentials(r);
-        Unsupported(r, "tls", "path", "headers");
-        return server is null ? null : new HttpOutboundOptions(tag, server, user, password);
+        var tls = Outbounds.Tls.TlsOptionsParser.Parse(r);
+        Unsupported(r, "path", "headers");
+        return server is null ? null : new HttpOutboundOptions(tag, server, user, password, tls);
     }
 
     /// <summary>server, server_port and the shared dial fields.</summary>

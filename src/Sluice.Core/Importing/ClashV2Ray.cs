@@ -49,7 +49,8 @@ internal static class ClashV2Ray
         return o;
     }
 
-    private static JsonObject Tls(YamlMappingNode entry)
+    /// <summary>tls, servername/sni, skip-cert-verify, alpn, client-fingerprint, reality-opts → sing-box's "tls" object.</summary>
+    internal static JsonObject Tls(YamlMappingNode entry)
     {
         var tls = new JsonObject { ["enabled"] = true };
         if ((Scalar(entry, "servername") ?? Scalar(entry, "sni")) is { Length: > 0 } sni) tls["server_name"] = sni;

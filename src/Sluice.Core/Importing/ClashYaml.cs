@@ -141,7 +141,7 @@ public static partial class ClashYaml
             case "socks5":
             case "http":
             {
-                if (Scalar(entry, "tls") is "true")
+                if (Scalar(entry, "tls") is "true" && type == "socks5")
                     throw new ImportException($"{type} over TLS is not supported by Sluice");
                 var o = new JsonObject
                 {
@@ -152,6 +152,7 @@ public static partial class ClashYaml
                     o["username"] = user;
                     o["password"] = Scalar(entry, "password") ?? "";
                 }
+                if (Scalar(entry, "tls") is "true") o["tls"] = ClashV2Ray.Tls(entry);
                 return o;
             }
             case "vless":

@@ -16,7 +16,7 @@ public static class ShareLinkWriter
         "vless" => VlessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
         "socks" => WriteCredentialsLink("socks5", outbound),
-        "http" => WriteCredentialsLink("http", outbound),
+        "http" => WriteCredentialsLink(outbound["tls"] is JsonObject { } tls && tls["enabled"]?.GetValue<bool>() != false ? "https" : "http", outbound),
         _ => null,
     };
 

@@ -13,8 +13,8 @@ namespace Sluice.Core.Importing;
 /// <list type="bullet">
 /// <item><c>ss://</c> SIP002 with plugins and the 2022 methods (see <see cref="ShadowsocksLink"/>);</item>
 /// <item><c>socks5://[user:password@]host:port#name</c> (also <c>socks://</c>, whose userinfo v2rayN writes as
-/// base64 of user:password) and <c>http://[user:password@]host:port#name</c> (a link with no path: with one it
-/// is a web address, not a proxy).</item>
+/// base64 of user:password) and <c>http(s)://[user:password@]host:port#name</c> (a link with no path: with one it
+/// is a web address, not a proxy; https:// is an HTTPS proxy).</item>
 /// </list>
 /// Errors are one line naming the part that is wrong.
 /// </summary>
@@ -66,11 +66,18 @@ public static class ShareLinks
             "ss" => ShadowsocksLink.Parse(link, rest, tag),
             "socks5" or "socks" => ParseCredentialsLink(link, rest, tag, "socks"),
             "http" => ParseCredentialsLink(link, rest, tag, "http"),
-            "https" => throw Bad(link, "an HTTPS proxy (TLS to the proxy) is not supported by Sluice's http outbound yet; an http:// proxy is"),
+            "https" => WithTls(ParseCredentialsLink(link, rest, tag, "http")),
             "vless" => VlessLink.Parse(rest, tag),
             "trojan" => TrojanLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),
         };
+    }
+
+    /// <summary>An https:// proxy: TLS to the proxy, its certificate checked against the server's name.</summary>
+    private static JsonObject WithTls(JsonObject outbound)
+    {
+        outbound["tls"] = new JsonObject { ["enabled"] = true };
+        return outbound;
     }
 
     private static JsonObject ParseCredentialsLink(string link, string rest, string tag, string type)

@@ -26,7 +26,7 @@ public static class OutboundRegistry
     {
         [typeof(ShadowsocksOutboundOptions)] = (o, c) => new ShadowsocksOutbound((ShadowsocksOutboundOptions)o, c, c.Logger("shadowsocks")),
         [typeof(SocksOutboundOptions)] = (o, c) => new SocksOutbound((SocksOutboundOptions)o, c),
-        [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c),
+        [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c, c.Logger("http")),
         [typeof(TrojanOutboundOptions)] = (o, c) => new TrojanOutbound((TrojanOutboundOptions)o, c, c.Logger("trojan")),
         [typeof(VlessOutboundOptions)] = (o, c) => new VlessOutbound((VlessOutboundOptions)o, c, c.Logger("vless")),
         [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,

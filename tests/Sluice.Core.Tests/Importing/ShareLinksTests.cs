@@ -64,6 +64,7 @@ public sealed class ShareLinksTests
     [Theory]
     [InlineData("http://us%40er:pw@10.0.0.1:3128#squid", "us@er", "pw")]
     [InlineData("http://10.0.0.1:3128/", null, null)]
+    [InlineData("https://alice:pw@10.0.0.1:3128#tls", "alice", "pw")]
     public void HttpProxyLink_BecomesHttpOutbound_AndIsWrittenBackTheSame(string link, string? user, string? password)
     {
         Assert.True(ShareLinks.IsLink(link));
@@ -73,6 +74,7 @@ public sealed class ShareLinksTests
         Assert.Equal(3128, (int)o["server_port"]!);
         Assert.Equal(user, (string?)o["username"]);
         Assert.Equal(password, (string?)o["password"]);
+        Assert.Equal(link.StartsWith("https", StringComparison.Ordinal), o["tls"] is not null);
         var again = ShareLinks.Parse(ShareLinkWriter.Write(o)!, "other");
         Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(o, again), again.ToJsonString());
         Assert.Empty(ConfigLoader.Validate(SubscriptionBody.RenderConfig([o])));
@@ -96,7 +98,6 @@ public sealed class ShareLinksTests
     [InlineData("ss://!!!notbase64!!!@host:1#a", "the userinfo is neither base64url of method:password nor method:password")]
     [InlineData("vmess://abc", "scheme \"vmess\" is not imported")]
     [InlineData("socks5://user@host:1080", "credentials before '@' are not user:password")]
-    [InlineData("https://u:p@proxy.example:8443#tls", "an HTTPS proxy (TLS to the proxy) is not supported")]
     public void MalformedLink_GivesOneLineError_NamingThePart(string link, string expected)
     {
         var e = Assert.Throws<ImportException>(() => ShareLinks.Parse(link, "x"));

@@ -110,7 +110,7 @@ public class DetourDialTests
         using var proxySide = await listener.AcceptTcpClientAsync();
         var detour = new RecordingDetour("socks", () => client.GetStream());
         var http = new HttpOutbound(new HttpOutboundOptions("h", new ProxyServerOptions("192.0.2.1", 3128, DialOptions.Default) { Detour = "hop" }, null, null),
-            new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: tag => tag == "hop" ? detour : null));
+            new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: tag => tag == "hop" ? detour : null), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 
         var proxy = Task.Run(async () =>
         {

@@ -1,7 +1,10 @@
 using System.Net.Sockets;
 using System.Text;
 using Sluice.Core.Configuration;
+using Microsoft.Extensions.Logging;
 using Sluice.Core.Outbounds.Socks;
+using Sluice.Core.Outbounds.Tls;
+using Sluice.Core.Outbounds.Transport;
 
 namespace Sluice.Core.Outbounds.Http;
 
@@ -12,12 +15,14 @@ namespace Sluice.Core.Outbounds.Http;
 ///    same read are handed out first (<see cref="PrefixedStream"/>), else the connection itself is the
 ///    stream (a socket's, or the detour's);
 /// 3. any status but 2xx fails the dial with the status line (407 names the credentials).
+/// With "tls" the connection to the proxy is TLS first (an HTTPS proxy), through the same TLS client as Trojan's.
 /// HTTP proxies carry no UDP.
 /// </summary>
-internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext context) : IOutbound, IProxyServerOutbound
+internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext context, ILogger logger) : IOutbound, IProxyServerOutbound
 {
     private const int MaxHead = 16 * 1024;
     private readonly ProxyServer _server = new("http", options.Tag, options.Server, context);
+    private ProxyStreamDialer? _dialer;
     private readonly string? _authorization = options.Username is null
         ? null
         : "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}"));
@@ -28,9 +33,13 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
 
     public ProxyServer Server => _server;
 
+    private ProxyStreamDialer Dialer => _dialer ??= new ProxyStreamDialer(_server,
+        options.Tls is { } tls ? new TlsClient(tls, options.Server.Server, _server.Who, logger, httpTransport: true, x25519: context.X25519) : null,
+        transport: null, logger);
+
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
-        var connection = (await _server.ConnectTcpAsync(cancellationToken)).Stream;
+        var connection = await Dialer.ConnectAsync(cancellationToken);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
