@@ -13,7 +13,7 @@ namespace Sluice.Daemon;
 
 /// <summary>
 /// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
-/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory.
+/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush.
 /// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
 /// </summary>
 internal static class ClashEndpoints
@@ -37,6 +37,13 @@ internal static class ClashEndpoints
                 string? refused = property.Value.ValueKind == JsonValueKind.String ? supervisor.SetMode(property.Value.GetString()!) : "\"mode\" must be a string";
                 if (refused is not null) return Message(StatusCodes.Status400BadRequest, refused);
             }
+            return Results.NoContent();
+        });
+        // The dashboards' "flush fake-ip cache": every fake address forgotten, handed out afresh from the range's start.
+        app.MapPost("/cache/fakeip/flush", () =>
+        {
+            if (supervisor.Engine?.DnsServer is not { } dns) return Message(StatusCodes.Status409Conflict, "the engine is not running: no fake-ip cache to flush");
+            dns.FlushFakeIps();
             return Results.NoContent();
         });
         app.MapMethods("/configs", ["PUT"], () => Message(StatusCodes.Status400BadRequest, "the daemon does not load configs by path from this API; use POST /api/core {\"action\": \"up\"}"));

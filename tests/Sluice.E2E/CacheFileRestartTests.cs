@@ -59,8 +59,7 @@ public sealed class CacheFileRestartTests : IDisposable
 
     private string Lookup(string name) => _testbed.RunInClient(Long, "dig", "+short", "+time=3", "+tries=1", name).Stdout.Trim();
 
-    [Fact]
-    public void FakeAddressesAndThePickedSelectorMember_SurviveAKilledDaemon()
+    private (DaemonUnderTest Daemon, string CacheFile) Up()
     {
         // site.example is the public server for the engine's direct dials and for ss-server's own lookups.
         var dns = new DnsPeers(_testbed);
@@ -71,6 +70,37 @@ public sealed class CacheFileRestartTests : IDisposable
         var daemon = _daemon = DaemonUnderTest.Start(_testbed);
         string path = daemon.WriteConfig(Config(cacheFile));
         Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+        return (daemon, cacheFile);
+    }
+
+    /// <summary>The dashboards' "flush fake-ip cache" button: the app's old fake address leads nowhere, a new lookup works, the store forgets.</summary>
+    [Fact]
+    public void FlushingTheFakeIpCache_ThroughTheClashApi_OldAddressLeadsNowhere_NewLookupWorks()
+    {
+        var (daemon, cacheFile) = Up();
+        string fake = Lookup("site.example");
+        string other = Lookup("other.example");
+        Assert.StartsWith("198.18.", other, StringComparison.Ordinal);
+        Assert.Equal("198.18.0.1", fake);
+        AssertSeen(NamespaceTestbed.ClientV4, fake);
+
+        var flush = daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://localhost/cache/fakeip/flush");
+        Assert.Equal("204", flush.Stdout.Trim());
+
+        Assert.StartsWith("failed", SourceSeenAt(other), StringComparison.Ordinal); // its name is forgotten: nothing to dial
+        string again = Lookup("site.example");
+        Assert.Equal("198.18.0.1", again);                                        // handed out from the start of the range
+        AssertSeen(NamespaceTestbed.ClientV4, again);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && (!File.Exists(cacheFile) || File.ReadAllText(cacheFile).Contains("other.example", StringComparison.Ordinal)))
+            Thread.Sleep(200);
+        Assert.DoesNotContain("other.example", File.ReadAllText(cacheFile), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FakeAddressesAndThePickedSelectorMember_SurviveAKilledDaemon()
+    {
+        var (daemon, cacheFile) = Up();
 
         string fake = Lookup("site.example");
         Assert.StartsWith("198.18.", fake, StringComparison.Ordinal);

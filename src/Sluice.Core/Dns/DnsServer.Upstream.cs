@@ -190,6 +190,18 @@ public sealed partial class DnsServer
     internal async ValueTask<IReadOnlyList<IPAddress>> ResolveWithAsync(int serverIndex, string host, CancellationToken ct) =>
         (await ResolveWithTtlAsync(serverIndex, host, ct)).Addresses;
 
+    /// <summary>Empties every fakeip server's pool (and so the saved store at its next save); returns the names dropped.</summary>
+    public int FlushFakeIps()
+    {
+        int dropped = 0;
+        foreach (var server in _servers)
+        {
+            dropped += server.FakeV4?.Clear() ?? 0;
+            dropped += server.FakeV6?.Clear() ?? 0;
+        }
+        return dropped;
+    }
+
     public bool Covers(string? resolverTag) => resolverTag is null ? _hasDefaultResolver : Array.Exists(_servers, s => s.Tag == resolverTag);
 
     /// <summary>

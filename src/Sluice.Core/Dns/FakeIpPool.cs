@@ -97,6 +97,25 @@ internal sealed class FakeIpPool
         }
     }
 
+    /// <summary>
+    /// Forgets every name (Clash's "flush fake-ip cache"): the next lookups get addresses from the start of the
+    /// range again; returns how many names were dropped. Flows already open keep the name they were opened with.
+    /// </summary>
+    public int Clear()
+    {
+        lock (_lock)
+        {
+            int dropped = _byName.Count;
+            _byName.Clear();
+            _byAddress.Clear();
+            _byName.TrimExcess();
+            _byAddress.TrimExcess();
+            _next = 1;
+            _version++;
+            return dropped;
+        }
+    }
+
     private UInt128 Offset(NetAddress address) => address.Value - _base;
 
     public bool TryGetName(NetAddress address, out string name)

@@ -186,6 +186,26 @@ public class DnsRuleTests
         Assert.Equal(0, Msg.Count(await server.Ask("proxied.example", DnsType.MX), 1));
     }
 
+    /// <summary>The dashboards' "flush fake-ip cache": the old addresses lead nowhere, names get addresses from the range's start again.</summary>
+    [Fact]
+    public async Task FlushFakeIps_ForgetsEveryName_AndHandsAddressesOutFromTheStart()
+    {
+        await using var server = DnsKit.Server(new DnsOptions
+        {
+            Servers = [new FakeIpDnsServerOptions("fake", Tun.IpPrefix.Parse("198.18.0.0/15"), Tun.IpPrefix.Parse("fc00::/18"))],
+        });
+        string first = Msg.Addresses(await server.Ask("one.example")).Single();
+        string second = Msg.Addresses(await server.Ask("two.example")).Single();
+        await server.Ask("two.example", DnsType.AAAA);
+
+        Assert.Equal(3, server.FlushFakeIps());
+
+        Assert.False(server.Map.TryGetDomain(NetAddress.Parse(second), out _));
+        Assert.Equal(first, Msg.Addresses(await server.Ask("two.example")).Single()); // the range's first address again
+        Assert.True(server.Map.TryGetDomain(NetAddress.Parse(first), out string domain));
+        Assert.Equal("two.example", domain);
+    }
+
     [Fact]
     public void FakeIpPool_WrapsAround_AndTheOldestNameLosesItsAddress()
     {
