@@ -36,6 +36,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(ClashConfigs))]
 [JsonSerializable(typeof(ClashDelay))]
 [JsonSerializable(typeof(ClashMessage))]
+[JsonSerializable(typeof(ClashStatus))]
 [JsonSerializable(typeof(ClashMemory))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]

@@ -40,6 +40,9 @@ public sealed record ClashRules([property: JsonPropertyName("rules")] IReadOnlyL
 /// <summary>Clash's error body, sent with a 4xx/5xx status.</summary>
 public sealed record ClashMessage([property: JsonPropertyName("message")] string Message);
 
+/// <summary>POST /restart's answer (mihomo's shape).</summary>
+public sealed record ClashStatus([property: JsonPropertyName("status")] string Status);
+
 public sealed record ClashMemory(
     [property: JsonPropertyName("inuse")] long InUse,
     [property: JsonPropertyName("oslimit")] long OsLimit);

@@ -13,7 +13,7 @@ namespace Sluice.Daemon;
 
 /// <summary>
 /// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
-/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush.
+/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart.
 /// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
 /// </summary>
 internal static class ClashEndpoints
@@ -45,6 +45,15 @@ internal static class ClashEndpoints
             if (supervisor.Engine?.DnsServer is not { } dns) return Message(StatusCodes.Status409Conflict, "the engine is not running: no fake-ip cache to flush");
             dns.FlushFakeIps();
             return Results.NoContent();
+        });
+        // The dashboards' "restart core": the running config read again and applied, as `sluice reload` does
+        // (the daemon itself is not re-executed: the API, the gate and the dashboards stay up).
+        app.MapPost("/restart", async () =>
+        {
+            var answer = await supervisor.ReloadAsync();
+            return answer.Ok
+                ? Results.Json(new ClashStatus("ok"), ApiJsonContext.Default.ClashStatus)
+                : Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
         });
         app.MapMethods("/configs", ["PUT"], () => Message(StatusCodes.Status400BadRequest, "the daemon does not load configs by path from this API; use POST /api/core {\"action\": \"up\"}"));
 

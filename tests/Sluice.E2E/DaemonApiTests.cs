@@ -37,8 +37,13 @@ public sealed class DaemonApiTests : IDisposable
 
         Assert.Equal(0, daemon.Core("reload", viaHttp: viaHttp).GetProperty("code").GetInt32());
         Assert.Equal("connected", daemon.State());
+        // A dashboard's "restart core" button: the same re-read, in Clash's shape.
+        var restart = daemon.Unix("-w", " %{http_code}", "-X", "POST", "http://localhost/restart");
+        Assert.Equal("""{"status":"ok"} 200""", restart.Stdout.Trim());
+        Assert.Equal("connected", daemon.State());
         Assert.Equal(0, daemon.Core("down", viaHttp: viaHttp).GetProperty("code").GetInt32());
         Assert.Equal("disconnected", daemon.State());
+        Assert.EndsWith("409", daemon.Unix("-w", " %{http_code}", "-X", "POST", "http://localhost/restart").Stdout.Trim(), StringComparison.Ordinal);
         Assert.NotEqual(0, _testbed.RunInClient(TimeSpan.FromSeconds(10), "ip", "link", "show", "sluice0").ExitCode);
 
         // up with a config path; then the errors keep the envelope and say what to do
