@@ -12,6 +12,13 @@ public sealed record EngineLimits
     /// <summary>A TCP flow on an L3 lane (WireGuard) is forgotten after this long without a packet: 10 min, about what home NATs keep an idle established connection.</summary>
     public TimeSpan L3TcpIdle { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A TCP flow on an L3 lane that has ended (a FIN each way, or a RST either way) is forgotten after this long without
+    /// a packet: 10 s, so the last ACK and a resent FIN still pass (Linux conntrack keeps a reset flow 10 s too). Without
+    /// it every short connection stayed for <see cref="L3TcpIdle"/>: 5,000 a minute kept ~50,000 flows (~50 MB).
+    /// </summary>
+    public TimeSpan L3TcpClosedGrace { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A UDP flow (L3 lane or user-space session) ends after this long without a datagram: 60 s (sing-box keeps 5 min; shorter frees state sooner, and a UDP app sends again anyway).</summary>
     public TimeSpan UdpIdle { get; init; } = TimeSpan.FromSeconds(60);
 

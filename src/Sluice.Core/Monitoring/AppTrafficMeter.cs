@@ -72,6 +72,9 @@ public sealed class AppTrafficMeter
             for (int i = 0; i < live.Count; i++)
             {
                 var c = live[i];
+                // Ended since the snapshot (e.g. during its owner lookup): OnRemoved counted its bytes and forgot it, and
+                // counting it here would count them twice and remember its id for good.
+                if (!_registry.IsLive(c)) continue;
                 string name = owners[i]?.Name ?? UnknownApp;
                 var app = Get(name, owners[i]?.Path, now);
                 if (app is null) continue;
@@ -111,6 +114,15 @@ public sealed class AppTrafficMeter
         double seconds = (now - oldest.At).TotalSeconds;
         app.UploadRate = seconds <= 0 ? 0 : (long)((app.Upload - oldest.Up) / seconds);
         app.DownloadRate = seconds <= 0 ? 0 : (long)((app.Download - oldest.Down) / seconds);
+    }
+
+    /// <summary>Flows whose last counted bytes the meter remembers (the live ones at the last sample).</summary>
+    internal int RememberedFlows
+    {
+        get
+        {
+            lock (_lock) return _seen.Count;
+        }
     }
 
     /// <summary>Apps seen this session, busiest first, and the total.</summary>

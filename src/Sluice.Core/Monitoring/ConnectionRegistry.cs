@@ -137,6 +137,9 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Whether the flow is still live: false once <see cref="Remove"/> took it (before <see cref="Removed"/> is raised).</summary>
+    public bool IsLive(TrackedConnection connection) => _live.ContainsKey(connection.Id);
+
     /// <summary>Ends a live flow (the app sees a reset); false when no such flow.</summary>
     public bool Close(long id)
     {

@@ -49,6 +49,37 @@ public sealed class L3Flow(FlowKey appKey, FlowKey tunnelKey, IPacketLane lane, 
 
     /// <summary>The flow's entry in the connection registry (byte counters), when it has one.</summary>
     public Monitoring.TrackedConnection? Connection { get; set; }
+
+    private const int FinFromApp = 1, FinFromPeer = 2, Reset = 4;
+    private int _tcpEnd;
+
+    /// <summary>
+    /// A TCP flow that has ended: a FIN seen each way, or a RST either way. The sweep forgets it
+    /// <see cref="EngineLimits.L3TcpClosedGrace"/> after its last packet, not <see cref="EngineLimits.L3TcpIdle"/>.
+    /// </summary>
+    public bool TcpEnded
+    {
+        get
+        {
+            int end = Volatile.Read(ref _tcpEnd);
+            return (end & Reset) != 0 || (end & (FinFromApp | FinFromPeer)) == (FinFromApp | FinFromPeer);
+        }
+    }
+
+    /// <summary>
+    /// Notes the teardown of a TCP packet of this flow: from the app on the packet thread, from the peer on the lane's
+    /// receive thread (hence the interlocked bits). A SYN (the tuple reused for a new connection) makes the flow live
+    /// again. Other packets cost a header parse and a flag test.
+    /// </summary>
+    public void NoteTcp(in IpPacket packet, bool fromApp)
+    {
+        if (packet.Protocol != IpProtocol.Tcp || !packet.HasTransportHeader || !TcpSegment.TryParse(packet.Payload, out var tcp)) return;
+        var flags = tcp.Flags;
+        if ((flags & (TcpFlags.Fin | TcpFlags.Rst | TcpFlags.Syn)) == 0) return;
+        if ((flags & TcpFlags.Rst) != 0) Interlocked.Or(ref _tcpEnd, Reset);
+        else if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) Volatile.Write(ref _tcpEnd, 0);
+        else if ((flags & TcpFlags.Fin) != 0) Interlocked.Or(ref _tcpEnd, fromApp ? FinFromApp : FinFromPeer);
+    }
 }
 
 /// <summary>

@@ -11,11 +11,13 @@ namespace Sluice.Core.Stack;
 /// 1. a new flow routed to one is opened there (a fake IP is resolved off the packet thread first);
 /// 2. its later packets, whatever their protocol, go straight to the lane, bypassing NAT and sessions;
 /// 3. the lanes fed during a batch are flushed when it ends (one batched send each);
-/// 4. flows idle past their protocol's timeout are swept; the engine's own pinned flows stay until unpinned.
+/// 4. flows idle past their protocol's timeout are swept (an ended TCP flow after a short grace); the engine's own
+///    pinned flows stay until unpinned.
 /// </summary>
 internal sealed partial class L3Lanes(ITunDevice tun, TunInbound inbound, ILogger logger, EngineLimits limits)
 {
     private readonly long _tcpIdleMs = (long)limits.L3TcpIdle.TotalMilliseconds;
+    private readonly long _tcpClosedMs = (long)limits.L3TcpClosedGrace.TotalMilliseconds;
     private readonly long _udpIdleMs = (long)limits.UdpIdle.TotalMilliseconds;
     private readonly long _icmpIdleMs = (long)limits.IcmpIdle.TotalMilliseconds;
     private readonly ConcurrentDictionary<FlowKey, byte> _resolving = new();
@@ -30,6 +32,7 @@ internal sealed partial class L3Lanes(ITunDevice tun, TunInbound inbound, ILogge
     {
         if (_flows.IsEmpty || !FlowKeys.TryGetFlowKey(packet, out var key) || !_flows.TryGetValue(key, out var flow)) return false;
         if (checksumStart != 0) PartialChecksum.Complete(packet.Buffer, checksumStart); // a tunnel carries whole packets
+        if (key.Protocol == IpProtocol.Tcp) flow.NoteTcp(packet, fromApp: true);
         flow.Connection?.AddUpload(length);
         Send(flow.Lane, flow, slot, offset, length);
         return true;
@@ -130,14 +133,22 @@ internal sealed partial class L3Lanes(ITunDevice tun, TunInbound inbound, ILogge
         _pinned.TryRemove(key, out _);
     }
 
-    /// <summary>Forgets flows idle longer than their protocol's timeout (<see cref="EngineLimits"/>: L3TcpIdle, UdpIdle, IcmpIdle); pinned flows stay.</summary>
+    /// <summary>
+    /// Forgets flows idle longer than their protocol's timeout (<see cref="EngineLimits"/>: L3TcpIdle, or L3TcpClosedGrace
+    /// once a TCP flow has ended; UdpIdle, IcmpIdle); pinned flows stay.
+    /// </summary>
     public void Sweep(long now)
     {
         long next = long.MaxValue;
         foreach (var (key, flow) in _flows)
         {
             if (_pinned.ContainsKey(key)) continue;
-            long idle = key.Protocol switch { IpProtocol.Tcp => _tcpIdleMs, IpProtocol.Udp => _udpIdleMs, _ => _icmpIdleMs };
+            long idle = key.Protocol switch
+            {
+                IpProtocol.Tcp => flow.TcpEnded ? _tcpClosedMs : _tcpIdleMs,
+                IpProtocol.Udp => _udpIdleMs,
+                _ => _icmpIdleMs,
+            };
             if (now - flow.LastSeen <= idle)
             {
                 next = Math.Min(next, flow.LastSeen + idle);

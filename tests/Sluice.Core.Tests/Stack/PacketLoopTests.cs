@@ -203,6 +203,62 @@ public sealed partial class PacketLoopTests : IDisposable
     }
 
     [Fact]
+    public void L3Sweep_ForgetsAClosedTcpFlow_AGraceAfterItsLastAck_NotAfterTheIdleTimeout()
+    {
+        // A short connection through the tunnel: handshake, a FIN each way, the app's last ACK.
+        Send(Tcp(App, 50022, Server, 8443, TcpFlags.Syn));
+        var flow = Assert.Single(_lane.Opened);
+        _lane.Receive(flow, Tcp(Server, 8443, App, 50022, TcpFlags.Syn | TcpFlags.Ack));
+        Send(Tcp(App, 50022, Server, 8443, TcpFlags.Ack | TcpFlags.Fin));
+        _lane.Receive(flow, Tcp(Server, 8443, App, 50022, TcpFlags.Ack | TcpFlags.Fin));
+        Send(Tcp(App, 50022, Server, 8443, TcpFlags.Ack));
+        Assert.Single(_connections.Snapshot());
+
+        _clock.Advance(EngineLimits.Default.L3TcpClosedGrace - TimeSpan.FromSeconds(1));
+        _l3.Sweep(_clock.Milliseconds());
+        Assert.Empty(_lane.Forgotten); // a resent FIN or the last ACK still passes
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        _l3.Sweep(_clock.Milliseconds());
+
+        Assert.Same(flow, Assert.Single(_lane.Forgotten));
+        Assert.Empty(_connections.Snapshot());
+        Assert.Equal(0, _l3.Count);
+    }
+
+    [Fact]
+    public void L3Sweep_ForgetsAResetTcpFlow_AGraceAfterTheRst()
+    {
+        Send(Tcp(App, 50023, Server, 8443, TcpFlags.Syn));
+        var flow = Assert.Single(_lane.Opened);
+        _lane.Receive(flow, Tcp(Server, 8443, App, 50023, TcpFlags.Rst | TcpFlags.Ack));
+
+        _clock.Advance(EngineLimits.Default.L3TcpClosedGrace + TimeSpan.FromSeconds(1));
+        _l3.Sweep(_clock.Milliseconds());
+
+        Assert.Single(_lane.Forgotten);
+        Assert.Empty(_connections.Snapshot());
+    }
+
+    [Fact]
+    public void L3Sweep_KeepsAHalfClosedTcpFlow_AndAReusedTuple_UntilTheIdleTimeout()
+    {
+        // The app shut down its sending side only: the server may go on sending for as long as it likes.
+        Send(Tcp(App, 50024, Server, 8443, TcpFlags.Syn));
+        Send(Tcp(App, 50024, Server, 8443, TcpFlags.Ack | TcpFlags.Fin));
+        // A connection ended with a RST, and the app opened a new one on the same ports at once.
+        Send(Tcp(App, 50025, Server, 8443, TcpFlags.Syn));
+        var reused = _lane.Opened[1];
+        _lane.Receive(reused, Tcp(Server, 8443, App, 50025, TcpFlags.Rst | TcpFlags.Ack));
+        Send(Tcp(App, 50025, Server, 8443, TcpFlags.Syn, sequence: 9000));
+
+        _clock.Advance(EngineLimits.Default.L3TcpClosedGrace + TimeSpan.FromSeconds(1));
+        _l3.Sweep(_clock.Milliseconds());
+
+        Assert.Empty(_lane.Forgotten);
+        Assert.Equal(2, _connections.Snapshot().Count);
+    }
+
+    [Fact]
     public void L3Sweep_KeepsAFlowTheEnginePinned_WhileItsStreamIsOpen()
     {
         var key = new FlowKey(IpProtocol.Tcp, App, 50021, Server, 8443);

@@ -17,8 +17,22 @@ internal sealed class RecordingLane(string tag, Func<long> now) : IOutbound, IPa
 
     public string Type => "recording-lane";
 
-    public L3Flow? Open(in FlowKey appKey, NetAddress? realDestination = null) =>
-        new(appKey, appKey with { Destination = realDestination ?? appKey.Destination }, this, now());
+    public List<L3Flow> Opened { get; } = [];
+
+    public L3Flow? Open(in FlowKey appKey, NetAddress? realDestination = null)
+    {
+        var flow = new L3Flow(appKey, appKey with { Destination = realDestination ?? appKey.Destination }, this, now());
+        Opened.Add(flow);
+        return flow;
+    }
+
+    /// <summary>A packet of the flow arrives from the peer, as WireGuard's receive path notes it before the app gets it.</summary>
+    public void Receive(L3Flow flow, byte[] packet)
+    {
+        if (!IpPacket.TryParse(packet, out var ip)) throw new ArgumentException("not an IP packet", nameof(packet));
+        flow.LastSeen = now();
+        flow.NoteTcp(ip, fromApp: false);
+    }
 
     public void Send(L3Flow flow, Span<byte> slot, int offset, int length)
     {

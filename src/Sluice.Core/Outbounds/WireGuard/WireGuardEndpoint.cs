@@ -307,6 +307,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
         if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return false;
         flow.LastSeen = _time.Milliseconds();
+        if (ip.Protocol == IpProtocol.Tcp) flow.NoteTcp(ip, fromApp: false);
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;
         if (!Rewrite(packet, ip.Protocol, app.Destination, app.DestinationPort, app.Source, app.SourcePort)) return false;
