@@ -27,10 +27,22 @@ internal static unsafe class Nftables
 
     public static bool Available => Loaded is not null;
 
-    /// <summary>Runs <paramref name="commands"/> (a script or one command) as <c>nft [-s|-j] -f</c> would; null without the library.</summary>
+    /// <summary>
+    /// Open descriptors above which the library is not used. libnftables waits for the kernel's answer with select(),
+    /// whose fd_set holds descriptors below 1024 only: glibc aborts the whole process (FD_SETSIZE check) when the
+    /// context's netlink socket is 1024 or above. That socket takes the lowest free descriptor, which is at most the
+    /// number open; a busy engine (two sockets per relayed connection) passes 1024 easily, and then the nft program
+    /// runs instead (a child starts with only its standard streams).
+    /// </summary>
+    internal const int MaxOpenDescriptors = 960;
+
+    /// <summary>
+    /// Runs <paramref name="commands"/> (a script or one command) as <c>nft [-s|-j] -f</c> would; null without the
+    /// library, or when too many descriptors are open for it (<see cref="MaxOpenDescriptors"/>): run the program then.
+    /// </summary>
     public static CommandResult? Run(string commands, uint outputFlags = 0)
     {
-        if (Loaded is not { } api) return null;
+        if (Loaded is not { } api || OpenDescriptors() > MaxOpenDescriptors) return null;
         lock (Gate)
         {
             nint ctx = api.New(0);
@@ -52,6 +64,18 @@ internal static unsafe class Nftables
             {
                 api.Free(ctx);
             }
+        }
+    }
+
+    private static int OpenDescriptors()
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
+        }
+        catch (IOException)
+        {
+            return int.MaxValue; // cannot tell: the program is always safe
         }
     }
 

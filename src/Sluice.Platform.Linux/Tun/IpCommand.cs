@@ -109,7 +109,7 @@ public static class IpCommand
                     "-j" => Nftables.OutputJson,
                     _ => throw new ArgumentException($"nft option {args[first]} has no libnftables flag here", nameof(args)),
                 };
-            return Nftables.Run(string.Join(' ', args.Skip(first)), flags)!;
+            if (Nftables.Run(string.Join(' ', args.Skip(first)), flags) is { } result) return result;
         }
         return InNetns(netns, "nft", args);
     }

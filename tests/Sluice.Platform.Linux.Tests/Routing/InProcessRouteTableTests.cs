@@ -126,4 +126,26 @@ public class InProcessRouteTableTests
         Assert.Contains("table inet sl_a", ns.Run(() => IpCommand.NftCommand(["list", "tables"]).Stdout));
         Assert.Contains("table inet sl_a", IpCommand.InNetns(ns.Name, "nft", ["list", "tables"]).Stdout);
     }
+
+    /// <summary>
+    /// libnftables select()s on its netlink socket, and glibc aborts the process when that descriptor is 1024 or above:
+    /// an engine relaying ~500 connections has that many open. Its scripts and listings must still work, not kill it.
+    /// </summary>
+    [Fact]
+    public void NftablesScriptAndListing_WithOver1024DescriptorsOpen_WorkInsteadOfAbortingTheProcess()
+    {
+        using var ns = new TestNamespace();
+        var held = new List<Microsoft.Win32.SafeHandles.SafeFileHandle>();
+        try
+        {
+            while (Directory.EnumerateFileSystemEntries("/proc/self/fd").Count() < 1100)
+                held.Add(File.OpenHandle("/dev/null"));
+            ns.Run(() => IpCommand.Nft("table inet sl_many {}\n"));
+            Assert.Contains("table inet sl_many", ns.Run(() => IpCommand.NftCommand(["list", "tables"]).Stdout));
+        }
+        finally
+        {
+            foreach (var handle in held) handle.Dispose();
+        }
+    }
 }
