@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Sluice.Platform.Linux.Native;
 
-namespace Sluice.Platform.Linux.Tests.Native;
+namespace Sluice.Platform.Linux.Tests.Memory;
 
 /// <summary>
 /// The engine's trim unmaps the executable's clean file pages: a read-only private mapping of a file gives its resident
