@@ -60,11 +60,12 @@ public sealed record EngineLimits
     public long RelayBufferBudget { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// Bytes of a relay buffer rented beyond <see cref="RelayBufferBudget"/>: 16 KiB (one Shadowsocks chunk; a busy
-    /// connection beyond the budget holds one per direction while its write waits). Less costs syscalls, more memory per
-    /// busy connection.
+    /// Bytes of a relay buffer rented beyond <see cref="RelayBufferBudget"/>: 8 KiB (half a Shadowsocks chunk, sealed in
+    /// place; a busy connection beyond the budget holds one per direction while its write waits). Less costs syscalls,
+    /// more memory per busy connection: 16 KiB made 1,000 busy Shadowsocks streams 6–7 MiB larger (bench/README.md,
+    /// branches ssmem7 and mem8); only connections beyond the budget (16 bulk transfers) read in 8 KiB steps.
     /// </summary>
-    public int RelayBufferSmall { get; init; } = 16 * 1024;
+    public int RelayBufferSmall { get; init; } = 8 * 1024;
 
     /// <summary>
     /// Small relay buffers kept for reuse once given back: at most 4096 (64 MiB of 16 KiB ones). The pool keeps no more

@@ -113,6 +113,7 @@ public sealed partial class SluiceEngine
             _platform.Routes!.Apply(_routePlan);
         }, RemoveRoutes);
         LogStarted(_logger, tun.Name, string.Join(", ", tunOptions.Address), tun.Mtu, _routePlan is not null, FwMark);
+        _trimmer?.AfterStart();
         foreach (var line in router.Describe()) LogRule(_logger, line);
     }
 

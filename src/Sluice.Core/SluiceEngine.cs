@@ -230,6 +230,7 @@ public sealed partial class SluiceEngine : IDisposable
         if (tunOptions is null)
         {
             LogStartedWithoutTun(_logger, string.Join(", ", new[] { _mixed!.Describe(), _dnsListeners!.Describe() }.Where(d => d.Length > 0)), FwMark);
+            _trimmer?.AfterStart();
             return;
         }
         StartTun(tunOptions, sockets, admission, router!);

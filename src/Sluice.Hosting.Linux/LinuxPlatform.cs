@@ -32,6 +32,6 @@ internal static class LinuxPlatform
         PacketCiphers = OpenSslPacketCipher.Factory,
         X25519 = OpenSslX25519.OrManaged,
         Time = TimeProvider.System,
-        TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
+        TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.TrimAndReleaseFilePages,
     };
 }

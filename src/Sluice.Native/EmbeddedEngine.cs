@@ -195,7 +195,7 @@ internal sealed partial class EmbeddedEngine
             PacketCiphers = Sluice.Platform.Linux.Crypto.OpenSslPacketCipher.Factory,
             X25519 = Sluice.Platform.Linux.Crypto.OpenSslX25519.OrManaged,
             Time = TimeProvider.System,
-            TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim,
+            TrimNativeMemory = Sluice.Platform.Linux.Native.NativeHeap.Trim, // the host's executable is not ours to unmap
         };
     }
 

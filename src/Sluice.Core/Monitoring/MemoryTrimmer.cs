@@ -22,6 +22,8 @@ namespace Sluice.Core.Monitoring;
 /// <see cref="EngineLimits.TrimAfterDnsQueries"/> such queries have finished since the last trim and none is waiting,
 /// a trim is due the same way (<see cref="OnWaitingQueryFinished"/>). Without it the soak's junk-DNS floods left the heap
 /// after a full collection ~15 MiB larger each (background collections do not compact), and the RSS with it.
+/// The start is the first burst (<see cref="AfterStart"/>): one trim runs a delay after it, so the start-up's garbage and
+/// the pages of code used only to start (Linux: the mapped file pages the native trim unmaps) are not part of idle.
 /// </summary>
 internal sealed class MemoryTrimmer : IDisposable
 {
@@ -38,6 +40,7 @@ internal sealed class MemoryTrimmer : IDisposable
     private int _trims;
     private int _dnsFinished;
     private int _dnsWaiting;
+    private int _startPending;
 
     /// <param name="trimNative">Returns freed native memory to the OS (Linux: malloc_trim); null where there is none.</param>
     /// <param name="collect">The collection; default a compacting full GC that decommits what it frees (tests count calls).</param>
@@ -73,6 +76,14 @@ internal sealed class MemoryTrimmer : IDisposable
         Arm();
     }
 
+    /// <summary>The engine has started: one trim runs <see cref="EngineLimits.TrimDelay"/> later (none with the limit at 0).</summary>
+    public void AfterStart()
+    {
+        if (_minimumClosed <= 0) return;
+        Volatile.Write(ref _startPending, 1);
+        Arm();
+    }
+
     /// <summary>
     /// A hijacked DNS query that waited for an upstream has been answered (or given up); <paramref name="stillWaiting"/>
     /// others wait now. Arms a trim once enough have finished since the last one and none waits.
@@ -99,8 +110,9 @@ internal sealed class MemoryTrimmer : IDisposable
     private void Trim()
     {
         int live = _connections.Count;
+        bool start = Interlocked.Exchange(ref _startPending, 0) == 1;
         // Still due when the timer fires: a new burst (flows live again, queries waiting again) puts it off to its own end.
-        if ((_minimumClosed > 0 && Due(live, Volatile.Read(ref _highWater))) || DnsDue())
+        if (start || (_minimumClosed > 0 && Due(live, Volatile.Read(ref _highWater))) || DnsDue())
         {
             _releasePools?.Invoke();
             _collect();

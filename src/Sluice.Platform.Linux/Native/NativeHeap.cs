@@ -25,6 +25,13 @@ public static partial class NativeHeap
         }
     }
 
+    /// <summary>The engine's native trim: the heap's free pages, then the executable's clean mapped pages (<see cref="FilePages"/>).</summary>
+    public static void TrimAndReleaseFilePages()
+    {
+        Trim();
+        _ = FilePages.ReleaseExecutable();
+    }
+
     [LibraryImport("libc", EntryPoint = "malloc_trim")]
     private static partial int MallocTrim(nuint pad);
 }

@@ -91,6 +91,31 @@ public sealed class MemoryTrimmerTests
     }
 
     [Fact]
+    public void AfterTheEngineStarts_OneTrimRuns_OneDelayLater_WithoutAnyFlow()
+    {
+        using var trimmer = Trimmer();
+        trimmer.AfterStart();
+
+        _clock.Advance(0.9);
+        Assert.Equal(0, _collections);
+        _clock.Advance(0.2);
+        Assert.Equal(1, _collections);
+        Assert.Equal(1, _nativeTrims);
+
+        _clock.Advance(10);
+        Assert.Equal(1, trimmer.Trims);
+    }
+
+    [Fact]
+    public void AfterTheEngineStarts_WithTheLimitAtZero_NothingIsTrimmed()
+    {
+        using var trimmer = Trimmer(EngineLimits.Default with { TrimAfterClosedFlows = 0 });
+        trimmer.AfterStart();
+        _clock.Advance(5);
+        Assert.Equal(0, _collections);
+    }
+
+    [Fact]
     public void WithTheLimitAtZero_NothingIsEverTrimmed()
     {
         using var trimmer = Trimmer(EngineLimits.Default with { TrimAfterClosedFlows = 0 });
