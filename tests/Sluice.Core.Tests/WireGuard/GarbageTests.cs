@@ -33,6 +33,44 @@ public class GarbageTests
         Assert.Equal(WgPair.AEndpoint, pair.PeerAOnB.Endpoint);
     }
 
+    /// <summary>
+    /// A junk flood on the port (random bytes, unknown sessions, initiations and responses without our mac1, cookie
+    /// replies for nothing) costs no allocation per datagram: the reason is put into words only when read (logged).
+    /// </summary>
+    [Fact]
+    public void JunkAnyoneCanSend_IsDroppedWithoutAllocating_AndStillSaysWhyWhenAsked()
+    {
+        var pair = new WgPair();
+        pair.Handshake();
+        var random = new Random(7);
+        (uint Type, int Length, string Why)[] kinds =
+            [(9, 60, "is not a WireGuard message"), (4, 64, "names no session"), (1, 148, "bad mac1"), (2, 92, "bad mac1"), (3, 64, "answers no message")];
+        foreach (var (type, length, why) in kinds)
+        {
+            var datagrams = Enumerable.Range(0, 64).Select(_ =>
+            {
+                var d = new byte[length];
+                random.NextBytes(d);
+                BitConverter.TryWriteBytes(d, type);
+                return d;
+            }).ToArray();
+            var copy = new byte[length];
+            datagrams[0].CopyTo(copy, 0);
+            Assert.Contains(why, pair.B.Decapsulate(copy, 0, length, Stranger).Reason);
+
+            int notDropped = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                datagrams[(i + 1) % datagrams.Length].CopyTo(copy, 0);
+                if (pair.B.Decapsulate(copy, 0, length, Stranger).Kind != WgResultKind.Dropped) notDropped++;
+            }
+            long perDatagram = (GC.GetAllocatedBytesForCurrentThread() - before) / 10_000;
+            Assert.Equal(0, notDropped);
+            Assert.True(perDatagram == 0, $"type {type}: {perDatagram} bytes allocated per junk datagram");
+        }
+    }
+
     [Fact]
     public void TransportMessages_ForALiveSession_WithRandomBody_AreDropped()
     {

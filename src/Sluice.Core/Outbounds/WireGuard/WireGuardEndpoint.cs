@@ -169,7 +169,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
         var result = device.Encapsulate(slot, offset, length);
         if (result.Kind == WgResultKind.SendDatagram) QueueDatagram(slot, result);
-        else if (result.Kind == WgResultKind.Dropped) Warn(result.Reason);
+        else if (result.Kind == WgResultKind.Dropped) Warn(result);
     }
 
     private ushort MaxMss(bool v4) => (ushort)(_options.Mtu - (v4 ? 40 : 60));
@@ -294,7 +294,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 SendDatagram(buffer, result);
                 break;
             case WgResultKind.Dropped:
-                Warn(result.Reason);
+                Warn(result);
                 break;
         }
         if (_drainPending) DrainAndTick(drainBuffer);
@@ -354,7 +354,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             for (var r = device.Tick(buffer); r.Kind != WgResultKind.None; r = device.Tick(buffer))
             {
                 if (r.Kind == WgResultKind.SendDatagram) SendDatagram(buffer, r);
-                else if (r.Kind == WgResultKind.Dropped) Warn(r.Reason);
+                else if (r.Kind == WgResultKind.Dropped) Warn(r);
             }
         }
     }
@@ -373,13 +373,27 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     /// </summary>
     private void Warn(string? reason)
     {
-        if (reason is null) return;
-        string category = CategoryOf(reason);
+        if (reason is null || !MayWarn(CategoryOf(reason))) return;
+        LogDropped(_logger, Tag, reason);
+    }
+
+    /// <summary>A dropped datagram: a drop anyone can cause (a <see cref="DropNote"/>) is put into words only when it is logged.</summary>
+    private void Warn(in WgResult dropped)
+    {
+        if (dropped.NoteCategory is { } category)
+        {
+            if (MayWarn(category)) LogDropped(_logger, Tag, dropped.Reason!);
+        }
+        else Warn(dropped.Reason);
+    }
+
+    private bool MayWarn(string category)
+    {
         long now = _time.Milliseconds();
-        if (_lastWarning.TryGetValue(category, out long last) && now - last < 5000) return;
+        if (_lastWarning.TryGetValue(category, out long last) && now - last < 5000) return false;
         if (_lastWarning.Count > 256) _lastWarning.Clear();
         _lastWarning[category] = now;
-        LogDropped(_logger, Tag, reason);
+        return true;
     }
 
     /// <summary>The message with every token that carries a digit, and every long token (keys), as "#".</summary>

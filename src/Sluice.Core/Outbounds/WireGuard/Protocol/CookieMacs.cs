@@ -17,17 +17,26 @@ internal sealed class CookieChecker
     private readonly Lock _lock = new();
     private long _secretSetAt = long.MinValue;
 
+    // Keyed once: every handshake-sized datagram anyone sends is checked with it, so a flood of them allocates nothing.
+    private readonly Org.BouncyCastle.Crypto.Digests.Blake2sDigest _mac1;
+    private readonly Lock _mac1Lock = new();
+
     public CookieChecker(ReadOnlySpan<byte> ourPublicKey)
     {
         _mac1Key = NoiseCrypto.ComputeHash(NoiseCrypto.LabelMac1, ourPublicKey);
         _cookieKey = NoiseCrypto.ComputeHash(NoiseCrypto.LabelCookie, ourPublicKey);
+        _mac1 = new Org.BouncyCastle.Crypto.Digests.Blake2sDigest(_mac1Key, NoiseCrypto.MacSize, null, null);
     }
 
     /// <summary>mac1 = MAC(HASH("mac1----" || our public key), message up to mac1).</summary>
     public bool CheckMac1(ReadOnlySpan<byte> message, int mac1Offset)
     {
         Span<byte> mac = stackalloc byte[NoiseCrypto.MacSize];
-        NoiseCrypto.Mac(_mac1Key, message[..mac1Offset], mac);
+        lock (_mac1Lock)
+        {
+            _mac1.BlockUpdate(message[..mac1Offset]);
+            _mac1.DoFinal(mac); // and back to the keyed initial state for the next message
+        }
         return CryptographicOperations.FixedTimeEquals(mac, message.Slice(mac1Offset, NoiseCrypto.MacSize));
     }
 

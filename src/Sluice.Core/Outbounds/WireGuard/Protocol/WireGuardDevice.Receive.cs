@@ -34,7 +34,7 @@ public sealed partial class WireGuardDevice
             InitiationType when length == InitiationSize => ReceiveInitiation(message, offset, from),
             ResponseType when length == ResponseSize => ReceiveResponse(message, offset, from),
             CookieReplyType when length == CookieReplySize => ReceiveCookieReply(message, from),
-            _ => WgResult.Drop($"datagram from {from} is not a WireGuard message ({length} bytes, type word {TypeOf(message)})"),
+            _ => WgResult.Drop(new DropNote(DropKind.NotWireGuard, from, length, TypeOf(message))),
         };
     }
 
@@ -42,7 +42,7 @@ public sealed partial class WireGuardDevice
     {
         uint receiver = ReadIndex(message, TransportReceiver);
         if (!_indices.TryGetValue(receiver, out var owner) || owner is not Keypair keypair)
-            return WgResult.Drop($"data packet from {from} names no session of ours (stale after a restart, or not for us)");
+            return WgResult.Drop(new DropNote(DropKind.NoSession, from));
         var peer = keypair.Peer;
         long now = Now();
         if (!keypair.CanReceive(now))
@@ -52,7 +52,7 @@ public sealed partial class WireGuardDevice
         int dataLength = message.Length - TransportMinSize;
         var data = message.Slice(TransportHeaderSize, dataLength);
         if (!keypair.Open(counter, data, message.Slice(TransportHeaderSize + dataLength, TagSize)))
-            return WgResult.Drop($"data packet from {peer.Describe(from)} failed authentication or is a replay (counter {counter})", peer);
+            return WgResult.Drop(new DropNote(DropKind.FailedAuthentication, from, (long)counter), peer);
 
         if (ReferenceEquals(peer.Next, keypair))
         {
@@ -78,7 +78,7 @@ public sealed partial class WireGuardDevice
     private WgResult ReceiveInitiation(Span<byte> message, int offset, IPEndPoint from)
     {
         if (!_cookies.CheckMac1(message, InitiationMac1))
-            return WgResult.Drop($"handshake from {from} failed: initiation is not made for our public key (bad mac1; wrong peer public key?)");
+            return WgResult.Drop(new DropNote(DropKind.InitiationBadMac1, from));
         long now = Now();
         CountHandshake(now);
         if (UnderLoad && CheckLoad(message, offset, InitiationMac1, ReadIndex(message, InitiationSender), from, now) is { } loaded)
@@ -124,7 +124,7 @@ public sealed partial class WireGuardDevice
     private WgResult ReceiveResponse(Span<byte> message, int offset, IPEndPoint from)
     {
         if (!_cookies.CheckMac1(message, ResponseMac1))
-            return WgResult.Drop($"handshake response from {from} failed: not made for our public key (bad mac1; wrong peer public key?)");
+            return WgResult.Drop(new DropNote(DropKind.ResponseBadMac1, from));
         long now = Now();
         CountHandshake(now);
         if (UnderLoad && CheckLoad(message, offset, ResponseMac1, ReadIndex(message, ResponseSender), from, now) is { } loaded)
@@ -154,7 +154,7 @@ public sealed partial class WireGuardDevice
         _indices.TryGetValue(ReadIndex(message, CookieReplyReceiver), out var owner);
         var peer = owner as WireGuardPeer ?? (owner as Keypair)?.Peer;
         if (peer is null)
-            return WgResult.Drop($"cookie reply from {from} answers no message of ours");
+            return WgResult.Drop(new DropNote(DropKind.CookieReplyForNothing, from));
         long now = Now();
         lock (peer.Sync)
         {
@@ -173,7 +173,7 @@ public sealed partial class WireGuardDevice
             return WgResult.SendTo(offset, CookieReplySize, from);
         }
         if (!_rateLimiter.Allow(from.Address, now))
-            return WgResult.Drop($"handshake from {from} rate-limited (device under load)");
+            return WgResult.Drop(new DropNote(DropKind.RateLimited, from));
         return null;
     }
 

@@ -38,8 +38,17 @@ public enum WgResultKind
 }
 
 /// <summary>What the caller does next; Offset/Length index into the buffer it passed.</summary>
-public readonly record struct WgResult(WgResultKind Kind, int Offset, int Length, WireGuardPeer? Peer, string? Reason)
+public readonly record struct WgResult(WgResultKind Kind, int Offset, int Length, WireGuardPeer? Peer, string? Text)
 {
+    /// <summary>A drop anyone can cause, put into words only when <see cref="Reason"/> is read.</summary>
+    internal DropNote Note { get; init; }
+
+    /// <summary>For Dropped: why (formatted when read).</summary>
+    public string? Reason => Text ?? Note.Format(Peer);
+
+    /// <summary>For the log's per-category limit: the note's kind, or null (then the category is taken from the text).</summary>
+    internal string? NoteCategory => Note.Category;
+
     internal static readonly WgResult Nothing = default;
 
     /// <summary>
@@ -57,6 +66,8 @@ public readonly record struct WgResult(WgResultKind Kind, int Offset, int Length
     internal static WgResult Tun(int offset, int length, WireGuardPeer peer) => new(WgResultKind.WriteTun, offset, length, peer, null);
 
     internal static WgResult Drop(string reason, WireGuardPeer? peer = null) => new(WgResultKind.Dropped, 0, 0, peer, reason);
+
+    internal static WgResult Drop(DropNote note, WireGuardPeer? peer = null) => new(WgResultKind.Dropped, 0, 0, peer, null) { Note = note };
 }
 
 /// <summary>Protocol constants of the whitepaper §6.1 and wireguard-go's constants.go.</summary>
