@@ -22,7 +22,6 @@ public sealed class ClashApiConfigTests
     [InlineData("""{"access_control_allow_origin": ["http://127.0.0.1:8080/ui"]}""", "experimental.clash_api.access_control_allow_origin[0]")]
     [InlineData("""{"access_control_allow_origin": "127.0.0.1:8080"}""", "experimental.clash_api.access_control_allow_origin")]
     [InlineData("""{"external_ui_download_url": "ftp://example.com/ui.zip"}""", "experimental.clash_api.external_ui_download_url")]
-    [InlineData("""{"external_ui_download_detour": "proxy"}""", "experimental.clash_api.external_ui_download_detour")]
     public void ClashApi_Mistakes_NameTheirPath(string clash, string path)
     {
         var errors = ConfigLoader.Validate(Base.Replace("CLASH", clash));
