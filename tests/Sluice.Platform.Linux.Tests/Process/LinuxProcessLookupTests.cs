@@ -122,6 +122,9 @@ public class LinuxProcessLookupTests
         }
         var lookup = new LinuxProcessLookup();
         var flow = new FlowKey(IpProtocol.Udp, NetAddress.Parse("127.0.0.1"), (ushort)port, NetAddress.Parse("127.0.0.1"), 9);
+        // The kernel may still list the probe for a moment after its close (owned by no process then): wait for it to go.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (lookup.Find(flow) is not null && DateTime.UtcNow < deadline) Thread.Sleep(20);
         Assert.Null(lookup.Find(flow));
         Assert.Null(lookup.Find(flow with { Protocol = IpProtocol.Tcp }));
     }
