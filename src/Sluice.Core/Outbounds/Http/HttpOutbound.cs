@@ -21,8 +21,7 @@ namespace Sluice.Core.Outbounds.Http;
 internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext context, ILogger logger) : IOutbound, IProxyServerOutbound
 {
     private const int MaxHead = 16 * 1024;
-    private readonly ProxyServer _server = new("http", options.Tag, options.Server, context);
-    private ProxyStreamDialer? _dialer;
+    private readonly ProxyStreamDialer _dialer = Dialer(options, context, logger);
     private readonly string? _authorization = options.Username is null
         ? null
         : "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}"));
@@ -31,19 +30,24 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
 
     public string Type => "http";
 
-    public ProxyServer Server => _server;
+    public ProxyServer Server => _dialer.Server;
 
-    private ProxyStreamDialer Dialer => _dialer ??= new ProxyStreamDialer(_server,
-        options.Tls is { } tls ? new TlsClient(tls, options.Server.Server, _server.Who, logger, httpTransport: true, x25519: context.X25519) : null,
-        transport: null, logger);
+    /// <summary>The connection to the proxy: a marked socket or the detour's stream, then TLS when "tls" is set (an HTTPS proxy).</summary>
+    private static ProxyStreamDialer Dialer(HttpOutboundOptions options, OutboundContext context, ILogger logger)
+    {
+        var server = new ProxyServer("http", options.Tag, options.Server, context);
+        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: true, x25519: context.X25519) : null;
+        return new ProxyStreamDialer(server, tls, transport: null, logger);
+    }
+
 
     public async ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken)
     {
-        var connection = await Dialer.ConnectAsync(cancellationToken);
+        var connection = await _dialer.ConnectAsync(cancellationToken);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_server.Dial.ConnectTimeout);
+            timeout.CancelAfter(Server.Dial.ConnectTimeout);
             string authority = SocksAddress.UsesDomain(destination)
                 ? $"{destination.Domain}:{destination.Port}"
                 : destination.Address.IsV4 ? $"{destination.Address}:{destination.Port}" : $"[{destination.Address}]:{destination.Port}";
@@ -56,25 +60,25 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
             var (status, rest) = await ReadHeadAsync(connection, timeout.Token);
             var parts = status.Split(' ', 3);
             if (parts.Length < 2 || !parts[0].StartsWith("HTTP/1.", StringComparison.Ordinal) || !int.TryParse(parts[1], out int code))
-                throw new OutboundException($"{_server.Who}: not an HTTP proxy answer: \"{Truncate(status)}\"");
+                throw new OutboundException($"{Server.Who}: not an HTTP proxy answer: \"{Truncate(status)}\"");
             // 407 is the standard answer; some proxies (tinyproxy) answer 401 to CONNECT instead.
             if (code is 407 or 401)
                 throw new OutboundException(_authorization is null
-                    ? $"{_server.Who}: the proxy requires authentication ({code}): set \"username\" and \"password\""
-                    : $"{_server.Who}: the proxy rejected the username/password ({code})");
+                    ? $"{Server.Who}: the proxy requires authentication ({code}): set \"username\" and \"password\""
+                    : $"{Server.Who}: the proxy rejected the username/password ({code})");
             if (code is < 200 or > 299)
-                throw new OutboundException($"{_server.Who}: CONNECT {authority} refused: {Truncate(status)}");
+                throw new OutboundException($"{Server.Who}: CONNECT {authority} refused: {Truncate(status)}");
             return rest.Length == 0 ? connection : new PrefixedStream(connection, rest, rest.Length);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             await connection.DisposeAsync();
-            throw new OutboundException($"{_server.Who}: no answer to CONNECT within {_server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
+            throw new OutboundException($"{Server.Who}: no answer to CONNECT within {Server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
         }
         catch (IOException e)
         {
             await connection.DisposeAsync();
-            throw new OutboundException($"{_server.Who}: CONNECT failed: {(e.InnerException is SocketException s ? s.SocketErrorCode.ToString() : e.Message)}", e);
+            throw new OutboundException($"{Server.Who}: CONNECT failed: {(e.InnerException is SocketException s ? s.SocketErrorCode.ToString() : e.Message)}", e);
         }
         catch
         {
@@ -91,7 +95,7 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
         while (true)
         {
             int read = await connection.ReadAsync(buffer.AsMemory(n), token);
-            if (read == 0) throw new OutboundException($"{_server.Who}: the proxy closed the connection without answering CONNECT");
+            if (read == 0) throw new OutboundException($"{Server.Who}: the proxy closed the connection without answering CONNECT");
             // The blank line may straddle two reads: search from 3 bytes before the new ones.
             int from = Math.Max(0, n - 3);
             n += read;
@@ -102,7 +106,7 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
                 int lineEnd = buffer.AsSpan(0, headLength).IndexOf("\r\n"u8);
                 return (Encoding.ASCII.GetString(buffer, 0, lineEnd), buffer.AsSpan(headLength, n - headLength).ToArray());
             }
-            if (n == buffer.Length) throw new OutboundException($"{_server.Who}: the proxy's answer head is longer than {MaxHead} bytes");
+            if (n == buffer.Length) throw new OutboundException($"{Server.Who}: the proxy's answer head is longer than {MaxHead} bytes");
         }
     }
 
@@ -112,7 +116,7 @@ internal sealed class HttpOutbound(HttpOutboundOptions options, OutboundContext 
     public bool CarriesUdp => false;
 
     public ValueTask<IUdpChannel> OpenUdpAsync(Destination destination, CancellationToken cancellationToken) =>
-        throw new OutboundException($"{_server.Who}: an HTTP proxy cannot carry UDP ({destination}); route UDP to another outbound");
+        throw new OutboundException($"{Server.Who}: an HTTP proxy cannot carry UDP ({destination}); route UDP to another outbound");
 
     public void Dispose()
     {

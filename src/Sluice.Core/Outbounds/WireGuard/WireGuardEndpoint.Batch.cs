@@ -81,7 +81,7 @@ public sealed partial class WireGuardEndpoint
             }
             catch (IOException e)
             {
-                Warn($"send to {destination} failed: {e.Message}");
+                _warnings.Warn($"send to {destination} failed: {e.Message}");
             }
             catch (ObjectDisposedException)
             {
@@ -110,7 +110,7 @@ public sealed partial class WireGuardEndpoint
             }
             catch (IOException e)
             {
-                Warn($"receive failed: {e.Message}");
+                _warnings.Warn($"receive failed: {e.Message}");
                 Thread.Sleep(10);
                 continue;
             }

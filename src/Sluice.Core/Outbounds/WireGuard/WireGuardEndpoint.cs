@@ -38,7 +38,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private readonly ConcurrentDictionary<FlowKey, L3Flow> _byTunnelKey = new();
     private readonly object _timerLock = new();
     private readonly byte[] _tooBigScratch = new byte[1400];
-    private readonly ConcurrentDictionary<string, long> _lastWarning = new();
+    private readonly DropWarnings _warnings;
     private WireGuardDevice? _device;
     private Socket? _socket;
     private IDatagramBatchIo? _batchIo;
@@ -61,6 +61,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         _time = time ?? TimeProvider.System;
         _sockets = sockets;
         _logger = logger;
+        _warnings = new DropWarnings(logger, options.Tag, _time);
         foreach (var prefix in options.Address)
         {
             if (prefix.IsV4) _tunnelV4 ??= prefix.Address;
@@ -169,7 +170,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
         var result = device.Encapsulate(slot, offset, length);
         if (result.Kind == WgResultKind.SendDatagram) QueueDatagram(slot, result);
-        else if (result.Kind == WgResultKind.Dropped) Warn(result);
+        else if (result.Kind == WgResultKind.Dropped) _warnings.Warn(result);
     }
 
     private ushort MaxMss(bool v4) => (ushort)(_options.Mtu - (v4 ? 40 : 60));
@@ -200,7 +201,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         }
         catch (SocketException e)
         {
-            Warn($"send to {endpoint} failed: {e.SocketErrorCode}");
+            _warnings.Warn($"send to {endpoint} failed: {e.SocketErrorCode}");
         }
         catch (ObjectDisposedException)
         {
@@ -250,7 +251,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             catch (SocketException e)
             {
                 // ICMP errors for earlier sends surface here (ECONNREFUSED); keep receiving.
-                if (e.SocketErrorCode is not (SocketError.ConnectionRefused or SocketError.ConnectionReset)) Warn($"receive failed: {e.SocketErrorCode}");
+                if (e.SocketErrorCode is not (SocketError.ConnectionRefused or SocketError.ConnectionReset)) _warnings.Warn($"receive failed: {e.SocketErrorCode}");
                 continue;
             }
             catch (ObjectDisposedException)
@@ -294,7 +295,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
                 SendDatagram(buffer, result);
                 break;
             case WgResultKind.Dropped:
-                Warn(result);
+                _warnings.Warn(result);
                 break;
         }
         if (_drainPending) DrainAndTick(drainBuffer);
@@ -354,7 +355,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
             for (var r = device.Tick(buffer); r.Kind != WgResultKind.None; r = device.Tick(buffer))
             {
                 if (r.Kind == WgResultKind.SendDatagram) SendDatagram(buffer, r);
-                else if (r.Kind == WgResultKind.Dropped) Warn(r);
+                else if (r.Kind == WgResultKind.Dropped) _warnings.Warn(r);
             }
         }
     }
@@ -365,42 +366,6 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         lock (_timerLock) _device?.ForceHandshake();
         _timerWake.Set();
     }
-
-    /// <summary>
-    /// Logs a problem at most once per 5 s per category, so a garbage flood cannot flood the log: the
-    /// category is the message without its variable parts (sender, sizes, counters, keys), so junk from
-    /// spoofed senders is one line per 5 s, not one per sender.
-    /// </summary>
-    private void Warn(string? reason)
-    {
-        if (reason is null || !MayWarn(CategoryOf(reason))) return;
-        LogDropped(_logger, Tag, reason);
-    }
-
-    /// <summary>A dropped datagram: a drop anyone can cause (a <see cref="DropNote"/>) is put into words only when it is logged.</summary>
-    private void Warn(in WgResult dropped)
-    {
-        if (dropped.NoteCategory is { } category)
-        {
-            if (MayWarn(category)) LogDropped(_logger, Tag, dropped.Reason!);
-        }
-        else Warn(dropped.Reason);
-    }
-
-    private bool MayWarn(string category)
-    {
-        long now = _time.Milliseconds();
-        if (_lastWarning.TryGetValue(category, out long last) && now - last < 5000) return false;
-        if (_lastWarning.Count > 256) _lastWarning.Clear();
-        _lastWarning[category] = now;
-        return true;
-    }
-
-    /// <summary>The message with every token that carries a digit, and every long token (keys), as "#".</summary>
-    internal static string CategoryOf(string reason) => VariablePart().Replace(reason, "#");
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"[^\s(),]*\d[^\s(),]*|[A-Za-z0-9+/=]{40,}")]
-    private static partial System.Text.RegularExpressions.Regex VariablePart();
 
     public void Dispose()
     {
@@ -419,9 +384,6 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Tag}: handshake with {Peer} at {Endpoint} complete (rx {Rx} B, tx {Tx} B so far)")]
     private static partial void LogHandshake(ILogger logger, string tag, string peer, string endpoint, long rx, long tx);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Tag}: {Reason}")]
-    private static partial void LogDropped(ILogger logger, string tag, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Tag}: {Peer}: last handshake {Handshake}, rx {Rx} B, tx {Tx} B")]
     private static partial void LogPeerTotals(ILogger logger, string tag, string peer, string handshake, long rx, long tx);
