@@ -59,12 +59,15 @@ public sealed record RuleSetContent(byte Version, IReadOnlyList<HeadlessRule> Ru
 {
     public const byte MaxVersion = 4;
 
+    /// <summary>What a converted source left out (a Clash provider's lines of types Sluice does not match), for the log; null when nothing.</summary>
+    public string? Skipped { get; init; }
+
     /// <summary>Domains and suffixes and CIDRs in all rules, for logs ("12,034 domains, 800 CIDRs").</summary>
     public string Summary()
     {
         long domains = 0, cidrs = 0;
         Count(Rules);
-        return $"{Rules.Count} rule(s), {domains} domain item(s), {cidrs} CIDR(s)";
+        return $"{Rules.Count} rule(s), {domains} domain item(s), {cidrs} CIDR(s)" + (Skipped is null ? "" : $"; {Skipped}");
 
         void Count(IReadOnlyList<HeadlessRule> rules)
         {

@@ -102,7 +102,7 @@ internal sealed partial class RemoteRuleSetWatcher(
         }
         catch (RuleSetFormatException e)
         {
-            throw new RuleSetFormatException($"the downloaded body is not a usable {(options.Format == RuleSetFormat.Binary ? "binary" : "source")} rule set: {e.Message}");
+            throw new RuleSetFormatException($"the downloaded body is not a usable {RuleSetBody.Name(options.Format)} rule set: {e.Message}");
         }
         _lastGood = time.GetUtcNow();
         try

@@ -53,7 +53,7 @@ public sealed partial class RuleSetLibrary : IDisposable
         var safe = new StringBuilder();
         foreach (char c in set.Tag.Take(48)) safe.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_');
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(set.Tag)))[..8];
-        return Path.Combine(directory, $"{safe}-{hash}{(set.Format == RuleSetFormat.Binary ? ".srs" : ".json")}");
+        return Path.Combine(directory, $"{safe}-{hash}{set.Format switch { RuleSetFormat.Binary => ".srs", RuleSetFormat.Source => ".json", _ => ".clash" }}");
     }
 
     /// <param name="outbound">An outbound by tag (a remote set's download_detour).</param>
