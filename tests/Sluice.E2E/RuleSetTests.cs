@@ -141,6 +141,47 @@ public sealed class RuleSetTests : IDisposable
         Assert.Contains("\"Direct\"", File.ReadAllText(cacheFile));
     }
 
+    /// <summary>
+    /// A mihomo config as users have it — a socks5 proxy, the sniffer on, an http rule provider in Clash's classical
+    /// YAML fetched through that proxy, RULE-SET rules — imported with `sluice import` and run: names the provider lists
+    /// go through the proxy, others direct, and the provider's line of a type Sluice cannot match is counted in the log.
+    /// </summary>
+    [Fact]
+    public void ImportedClashConfig_WithAnHttpRuleProvider_RoutesTheProvidersNames()
+    {
+        _site.Serve("listed.yaml", "payload:\n  - DOMAIN-SUFFIX,listed.test\n  - GEOIP,CN\n  - DOMAIN,exact.test\n"u8.ToArray());
+        _site.Start();
+        string clash = Path.Combine(_testbed.WorkDir, "clash.yaml"), config = Path.Combine(_testbed.WorkDir, "imported.json");
+        File.WriteAllText(clash, $$"""
+            sniffer:
+              enable: true
+            proxies:
+              - {name: socks, type: socks5, server: {{NamespaceTestbed.RouterV4}}, port: {{ProxyPeers.MicrosocksPort}}, username: {{ProxyPeers.User}}, password: {{ProxyPeers.Password}}}
+            rule-providers:
+              listed:
+                type: http
+                behavior: classical
+                url: {{_site.Url("listed.yaml")}}
+                interval: 600
+                proxy: socks
+            rules:
+              - RULE-SET,listed,socks
+              - MATCH,DIRECT
+            """);
+        var import = Exec.Run(Long, [.. SluiceBinary.Command(), "import", clash, "-o", config]);
+        Assert.True(import.Ok, import.ToString());
+
+        var process = _testbed.StartIn(_testbed.Client, ["env", $"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}", .. SluiceBinary.Command(), "run", "-c", config]);
+        var engine = new EngineProcess(process).WaitStarted();
+        Assert.True(engine.WaitFor("rule set listed: downloaded", Wait), engine.Log);
+        Assert.Contains(engine.Lines, l => l.Contains("1 line(s) skipped, types Sluice does not match: GEOIP", StringComparison.Ordinal));
+
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("exact.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("www.exact.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+    }
+
     private static string Patch(DaemonUnderTest daemon, string mode) =>
         daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", "{\"mode\": \"" + mode + "\"}", "http://localhost/configs").Stdout.Trim();
 }

@@ -15,7 +15,8 @@ namespace Sluice.Core.Importing;
 ///    PROCESS-NAME, PROCESS-PATH, NETWORK, GEOIP (LAN → ip_is_private), GEOSITE (both as SagerNet's remote rule
 ///    sets), RULE-SET (its rule provider as a rule set: ClashYaml.RuleProviders.cs), AND/OR/NOT in order;
 ///    target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
-/// 3. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
+/// 3. sniffer.enable: true → a sniff action before the rules;
+/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
 /// </summary>
 public static partial class ClashYaml
@@ -46,6 +47,9 @@ public static partial class ClashYaml
         var ruleSets = ConvertRuleProviders(root, source, known, notes);
         string? final = null;
         var rules = ConvertRules(root, source, known, ruleSets, ref final, notes);
+        // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
+        if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && Scalar(snifferMap, "enable") is "true")
+            rules.Insert(0, new JsonObject { ["action"] = "sniff" });
         if (rules.Any(r => (string?)r["outbound"] == "block") || groups.Any(g => g["outbounds"]!.AsArray().Any(m => (string?)m == "block")))
             outbounds.Add((JsonNode)new JsonObject { ["type"] = "block", ["tag"] = "block" });
 
