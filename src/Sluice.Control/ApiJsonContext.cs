@@ -43,6 +43,8 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(ClashGroups))]
 [JsonSerializable(typeof(ClashProviders))]
+[JsonSerializable(typeof(ClashRuleProviders))]
+[JsonSerializable(typeof(ClashRuleProvider))]
 [JsonSerializable(typeof(Dictionary<string, int>))]
 [JsonSerializable(typeof(string))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -50,5 +50,21 @@ public sealed record ClashMemory(
 /// <summary>/group: the groups, in /proxies' shape.</summary>
 public sealed record ClashGroups([property: JsonPropertyName("proxies")] IReadOnlyList<ClashProxy> Proxies);
 
-/// <summary>/providers/proxies and /providers/rules: Sluice has no Clash providers, so always empty.</summary>
+/// <summary>/providers/proxies: Sluice has no Clash proxy providers, so always empty.</summary>
 public sealed record ClashProviders([property: JsonPropertyName("providers")] IReadOnlyDictionary<string, string> Providers);
+
+/// <summary>One rule set in mihomo's /providers/rules shape (Yacd-meta's and metacubexd's rule-provider list).</summary>
+/// <param name="VehicleType">"HTTP" (remote), "File" (local) or "Inline".</param>
+/// <param name="Behavior">"Domain", "IPCIDR" or "Classical": what the set's entries are.</param>
+/// <param name="RuleCount">Items in the set (domains, CIDRs, ports, …).</param>
+public sealed record ClashRuleProvider(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("vehicleType")] string VehicleType,
+    [property: JsonPropertyName("behavior")] string Behavior,
+    [property: JsonPropertyName("format")] string Format,
+    [property: JsonPropertyName("ruleCount")] long RuleCount,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset? UpdatedAt);
+
+/// <summary>/providers/rules: every route.rule_set entry as a rule provider.</summary>
+public sealed record ClashRuleProviders([property: JsonPropertyName("providers")] IReadOnlyDictionary<string, ClashRuleProvider> Providers);

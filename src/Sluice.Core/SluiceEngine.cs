@@ -130,6 +130,9 @@ public sealed partial class SluiceEngine : IDisposable
     /// <summary>The route.rule_set entries by tag (empty before start).</summary>
     public IReadOnlyDictionary<string, RuleSetHandle> RuleSetHandles => _ruleSets?.Handles ?? new Dictionary<string, RuleSetHandle>();
 
+    /// <summary>The config's rule sets (for the Clash API's rule providers); null before the engine started them.</summary>
+    public RuleSetLibrary? RuleSets => _ruleSets;
+
     public uint FwMark => _config.Route.DefaultMark ?? ConfigDefaults.FwMark;
 
     /// <summary>The data path's limits this engine runs with (docs/config.md#limits).</summary>

@@ -9,8 +9,9 @@ namespace Sluice.Daemon;
 /// <summary>
 /// The rest of the Clash API that Yacd-meta and metacubexd call (the sing-box flavour):
 /// /group (groups only, in /proxies' shape), /group/{name}, /group/{name}/delay (every member probed at once:
-/// {"member": ms, …}, failed members left out), and the provider lists, which are empty: Sluice has no Clash
+/// {"member": ms, …}, failed members left out), and the proxy providers, which are empty: Sluice has no Clash
 /// proxy providers (subscriptions are outbound groups and show under /proxies); /providers/proxies/{name} is 404.
+/// The rule providers are the rule sets (ClashRuleProviderEndpoints).
 /// </summary>
 internal static class ClashGroupEndpoints
 {
@@ -46,7 +47,6 @@ internal static class ClashGroupEndpoints
         app.MapGet("/providers/proxies/{name}", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\": Sluice's subscriptions are outbound groups (see /proxies)"));
         app.MapMethods("/providers/proxies/{name}", ["PUT"], (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
         app.MapGet("/providers/proxies/{name}/healthcheck", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
-        app.MapGet("/providers/rules", () => Results.Json(new ClashProviders(new Dictionary<string, string>()), ApiJsonContext.Default.ClashProviders));
     }
 
     private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);

@@ -88,6 +88,7 @@ public sealed partial class DaemonHost
         Dashboard.Map(app, atUi: externalUi is null);
         if (externalUi is not null) ExternalUiEndpoints.Map(app, externalUi);
         ClashGroupEndpoints.Map(app, supervisor);
+        ClashRuleProviderEndpoints.Map(app, supervisor);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.

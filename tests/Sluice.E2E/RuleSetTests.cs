@@ -141,6 +141,76 @@ public sealed class RuleSetTests : IDisposable
         Assert.Contains("\"Direct\"", File.ReadAllText(cacheFile));
     }
 
+    /// <summary>
+    /// A dashboard's rule-provider page: GET /providers/rules lists the remote set as an HTTP provider with its count;
+    /// after the served list changes, PUT /providers/rules/{name} downloads it now and the new name is routed by it;
+    /// an unknown provider is 404.
+    /// </summary>
+    [Fact]
+    public void RuleProvider_UpdatedThroughTheClashApi_RoutesTheNewList()
+    {
+        _site.Serve("geosite-test.srs", Geosite("listed.test"));
+        _site.Start();
+        var daemon = DaemonUnderTest.Start(_testbed, environment: [$"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}"]);
+        var path = daemon.WriteConfig(RemoteSetConfig());
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+
+        var provider = daemon.Get("/providers/rules").GetProperty("providers").GetProperty("geosite-test");
+        Assert.Equal("HTTP", provider.GetProperty("vehicleType").GetString());
+        Assert.Equal(1, provider.GetProperty("ruleCount").GetInt64());
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("more.test"));
+
+        _site.Serve("geosite-test.srs", Geosite("listed.test", "more.test"));
+        Assert.Equal("204", Put(daemon, "/providers/rules/geosite-test"));
+        Assert.Equal(2, daemon.Get("/providers/rules/geosite-test").GetProperty("ruleCount").GetInt64());
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("more.test"));
+        Assert.Equal("404", Put(daemon, "/providers/rules/nonesuch"));
+    }
+
+    /// <summary>
+    /// A mihomo config as users have it — a socks5 proxy, the sniffer on, an http rule provider in Clash's classical
+    /// YAML fetched through that proxy, RULE-SET rules — imported with `sluice import` and run: names the provider lists
+    /// go through the proxy, others direct, and the provider's line of a type Sluice cannot match is counted in the log.
+    /// </summary>
+    [Fact]
+    public void ImportedClashConfig_WithAnHttpRuleProvider_RoutesTheProvidersNames()
+    {
+        _site.Serve("listed.yaml", "payload:\n  - DOMAIN-SUFFIX,listed.test\n  - GEOIP,CN\n  - DOMAIN,exact.test\n"u8.ToArray());
+        _site.Start();
+        string clash = Path.Combine(_testbed.WorkDir, "clash.yaml"), config = Path.Combine(_testbed.WorkDir, "imported.json");
+        File.WriteAllText(clash, $$"""
+            sniffer:
+              enable: true
+            proxies:
+              - {name: socks, type: socks5, server: {{NamespaceTestbed.RouterV4}}, port: {{ProxyPeers.MicrosocksPort}}, username: {{ProxyPeers.User}}, password: {{ProxyPeers.Password}}}
+            rule-providers:
+              listed:
+                type: http
+                behavior: classical
+                url: {{_site.Url("listed.yaml")}}
+                interval: 600
+                proxy: socks
+            rules:
+              - RULE-SET,listed,socks
+              - MATCH,DIRECT
+            """);
+        var import = Exec.Run(Long, [.. SluiceBinary.Command(), "import", clash, "-o", config]);
+        Assert.True(import.Ok, import.ToString());
+
+        var process = _testbed.StartIn(_testbed.Client, ["env", $"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}", .. SluiceBinary.Command(), "run", "-c", config]);
+        var engine = new EngineProcess(process).WaitStarted();
+        Assert.True(engine.WaitFor("rule set listed: downloaded", Wait), engine.Log);
+        Assert.Contains(engine.Lines, l => l.Contains("1 line(s) skipped, types Sluice does not match: GEOIP", StringComparison.Ordinal));
+
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("exact.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("www.exact.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+    }
+
+    private static string Put(DaemonUnderTest daemon, string path) =>
+        daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "http://localhost" + path).Stdout.Trim();
+
     private static string Patch(DaemonUnderTest daemon, string mode) =>
         daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", "{\"mode\": \"" + mode + "\"}", "http://localhost/configs").Stdout.Trim();
 }

@@ -22,7 +22,7 @@ internal static class RuleSetCommand
             "decompile" => Decompile(line, args),
             "match" => Match(line, args),
             "convert" => Convert(line, args),
-            _ => throw new UsageException("rule-set: compile SOURCE.json [-o OUT.srs] | decompile SET.srs [-o OUT.json] | match SET DOMAIN|IP | convert LIST.txt [-o OUT.srs|OUT.json]"),
+            _ => throw new UsageException("rule-set: compile SOURCE.json [-o OUT.srs] | decompile SET.srs [-o OUT.json] | match SET DOMAIN|IP | convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical] [-o OUT.srs|OUT.json]"),
         };
     }
 
@@ -65,13 +65,20 @@ internal static class RuleSetCommand
 
     private static int Convert(CommandLine line, List<string> args)
     {
-        line.AllowOnly("--output");
-        string input = One(args, "convert LIST.txt");
-        string[] lines = input == "-" ? Console.In.ReadToEnd().Split('\n') : File.ReadAllLines(input);
+        line.AllowOnly("--output", "--from");
+        string input = One(args, "convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical]");
+        string text = input == "-" ? Console.In.ReadToEnd() : File.ReadAllText(input);
+        RuleSetFormat? from = null;
+        if (line.Options.GetValueOrDefault("--from") is { } fromText)
+        {
+            if (!RuleSetBody.TryParseName(fromText, out var named) || named is RuleSetFormat.Source or RuleSetFormat.Binary)
+                throw new UsageException($"rule-set convert --from {fromText}: expected clash-domain, clash-ipcidr or clash-classical (a Clash rule provider's behavior)");
+            from = named;
+        }
         RuleSetContent content;
         try
         {
-            content = PlainListConverter.Convert(lines);
+            content = from is { } format ? RuleSetBody.Parse(Encoding.UTF8.GetBytes(text), format) : PlainListConverter.Convert(text.Split('\n'));
         }
         catch (RuleSetFormatException e)
         {

@@ -42,7 +42,7 @@ internal static class CommandTable
         new("logs", "[-f] [--level L]", "the daemon's log"),
         new("mode", "[rule|global|direct]", "the Clash mode clash_mode rules match (switches new flows at once)"),
         new("rule-set", "compile SRC.json [-o F.srs] | decompile F.srs [-o F.json] | match SET DOMAIN|IP", "rule sets"),
-        new("rule-set", "convert LIST.txt [-o F.srs|F.json]", "a plain domain/CIDR list into a rule set"),
+        new("rule-set", "convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical] [-o F.srs|F.json]", "a plain domain/CIDR list, or a Clash rule provider's file, into a rule set"),
         new("version", "", "print the version"),
         new("device-id", "", "print this machine's stable Sluice id (an app-specific HMAC of /etc/machine-id)"),
         new("help", "", "this list"),
@@ -70,7 +70,7 @@ internal static class CommandTable
         ["servers"] = ["--ping", "--url", "--json", "--socket", "--api", "--secret-file"],
         ["apps"] = ["--config", "--lane", "--socket", "--api", "--secret-file"],
         ["logs"] = ["--follow", "--level", "--socket", "--api", "--secret-file"],
-        ["rule-set"] = ["--output"],
+        ["rule-set"] = ["--output", "--from"],
     };
 
     public static IEnumerable<string> Verbs(bool includeHidden = false) =>

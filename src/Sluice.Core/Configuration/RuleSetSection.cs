@@ -101,10 +101,9 @@ internal static class RuleSetSection
 
     private static RuleSetFormat? Format(ObjectReader r, string? text, string? location)
     {
+        if (RuleSetBody.TryParseName(text, out var named)) return named;
         switch (text)
         {
-            case "source": return RuleSetFormat.Source;
-            case "binary": return RuleSetFormat.Binary;
             case null:
                 string ext = Path.GetExtension(location ?? "");
                 if (ext.Equals(".json", StringComparison.OrdinalIgnoreCase)) return RuleSetFormat.Source;
@@ -112,7 +111,7 @@ internal static class RuleSetSection
                 r.Errors.Add(r.PathOf("format"), "required: \"source\" or \"binary\" (it cannot be told from the name unless it ends in .json or .srs)");
                 return null;
             default:
-                r.Errors.Add(r.PathOf("format"), $"unknown format {JsonPath.Quote(text)} (expected \"source\" or \"binary\")");
+                r.Errors.Add(r.PathOf("format"), $"unknown format {JsonPath.Quote(text)} (expected \"source\", \"binary\", or a Clash rule provider's \"clash-domain\", \"clash-ipcidr\", \"clash-classical\")");
                 return null;
         }
     }

@@ -13,8 +13,10 @@ namespace Sluice.Core.Importing;
 ///    left out (noted), and a group left empty is dropped (noted);
 /// 2. rules: DOMAIN, DOMAIN-SUFFIX, DOMAIN-KEYWORD, DOMAIN-REGEX, IP-CIDR(6), SRC-IP-CIDR, DST-PORT, SRC-PORT,
 ///    PROCESS-NAME, PROCESS-PATH, NETWORK, GEOIP (LAN → ip_is_private), GEOSITE (both as SagerNet's remote rule
-///    sets) in order; target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
-/// 3. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
+///    sets), RULE-SET (its rule provider as a rule set: ClashYaml.RuleProviders.cs), AND/OR/NOT in order;
+///    target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
+/// 3. sniffer.enable: true → a sniff action before the rules;
+/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
 /// </summary>
 public static partial class ClashYaml
@@ -42,25 +44,22 @@ public static partial class ClashYaml
         }
         foreach (var g in groups) outbounds.Add((JsonNode)g);
 
-        var ruleSets = new SortedSet<string>(StringComparer.Ordinal);
+        var ruleSets = ConvertRuleProviders(root, source, known, notes);
         string? final = null;
         var rules = ConvertRules(root, source, known, ruleSets, ref final, notes);
+        // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
+        if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && Scalar(snifferMap, "enable") is "true")
+            rules.Insert(0, new JsonObject { ["action"] = "sniff" });
         if (rules.Any(r => (string?)r["outbound"] == "block") || groups.Any(g => g["outbounds"]!.AsArray().Any(m => (string?)m == "block")))
             outbounds.Add((JsonNode)new JsonObject { ["type"] = "block", ["tag"] = "block" });
 
         var route = new JsonObject { ["rules"] = new JsonArray(rules.ToArray<JsonNode>()), ["final"] = final ?? "proxy" };
-        if (ruleSets.Count > 0)
+        var usedSets = new JsonArray(ruleSets.Providers.Where(p => ruleSets.Used.Contains(p.Key)).Select(p => (JsonNode)p.Value).ToArray());
+        foreach (string tag in ruleSets.Geo.Where(t => !ruleSets.Providers.ContainsKey(t)))
         {
-            route["rule_set"] = new JsonArray(ruleSets.Select(tag =>
-            {
-                string kind = tag.StartsWith("geoip-", StringComparison.Ordinal) ? "geoip" : "geosite";
-                return (JsonNode)new JsonObject
-                {
-                    ["type"] = "remote", ["tag"] = tag, ["format"] = "binary",
-                    ["url"] = $"https://raw.githubusercontent.com/SagerNet/sing-{kind}/rule-set/{tag}.srs",
-                };
-            }).ToArray());
+            usedSets.Add((JsonNode)GeoRuleSet(tag));
         }
+        if (usedSets.Count > 0) route["rule_set"] = usedSets;
         var inbounds = new JsonArray(new JsonObject
         {
             ["type"] = "tun", ["tag"] = "tun-in", ["address"] = new JsonArray("172.19.0.1/30", "fdfe:dcba:9876::1/126"), ["auto_route"] = true,
@@ -164,7 +163,7 @@ public static partial class ClashYaml
         return result;
     }
 
-    private static List<JsonObject> ConvertRules(YamlMappingNode root, string source, Dictionary<string, string> known, SortedSet<string> ruleSets,
+    private static List<JsonObject> ConvertRules(YamlMappingNode root, string source, Dictionary<string, string> known, RuleSetNames ruleSets,
         ref string? final, List<string> notes)
     {
         var rules = new List<JsonObject>();
@@ -209,7 +208,9 @@ public static partial class ClashYaml
             var rule = Match(kind, parts[1], ruleSets);
             if (rule is null)
             {
-                notes.Add($"{where}: \"{line}\" skipped: rule type {kind} is not imported");
+                notes.Add(kind == "RULE-SET"
+                    ? $"{where}: \"{line}\" skipped: \"{parts[1]}\" is not an imported rule provider"
+                    : $"{where}: \"{line}\" skipped: rule type {kind} is not imported, or its value is not one Sluice can use");
                 continue;
             }
             if (Target(parts[2]) is not { } target)
@@ -235,7 +236,7 @@ public static partial class ClashYaml
     /// sing-box logical rule: AND/OR → mode and/or, NOT → "and" of its one member, inverted. Null when the payload
     /// is malformed or a member's type is not imported (the whole rule is then skipped, never half-matched).
     /// </summary>
-    private static JsonObject? Logical(string kind, string payload, SortedSet<string> ruleSets)
+    private static JsonObject? Logical(string kind, string payload, RuleSetNames ruleSets)
     {
         if (payload.Length < 2 || payload[0] != '(' || payload[^1] != ')') return null;
         var members = new JsonArray();
@@ -278,38 +279,33 @@ public static partial class ClashYaml
         return parts;
     }
 
-    /// <summary>The sing-box match of one Clash rule, or null for a type Sluice does not import.</summary>
-    private static JsonObject? Match(string kind, string value, SortedSet<string> ruleSets)
+    /// <summary>The sing-box match of one Clash rule, or null for a type Sluice does not import or a value it cannot use.</summary>
+    private static JsonObject? Match(string kind, string value, RuleSetNames ruleSets)
     {
-        static JsonObject One(string field, JsonNode value) => new() { [field] = new JsonArray(value) };
         switch (kind)
         {
-            case "DOMAIN": return One("domain", value);
-            case "DOMAIN-SUFFIX": return One("domain_suffix", value);
-            case "DOMAIN-KEYWORD": return One("domain_keyword", value);
-            case "DOMAIN-REGEX": return One("domain_regex", value);
-            case "IP-CIDR" or "IP-CIDR6": return One("ip_cidr", value);
-            case "SRC-IP-CIDR": return One("source_ip_cidr", value);
-            case "PROCESS-NAME": return One("process_name", value);
-            case "PROCESS-PATH": return One("process_path", value);
-            case "NETWORK": return new JsonObject { ["network"] = value.ToLowerInvariant() };
-            case "DST-PORT" or "SRC-PORT":
-            {
-                string prefix = kind == "DST-PORT" ? "port" : "source_port";
-                if (ushort.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ushort port)) return One(prefix, port);
-                int dash = value.IndexOf('-');
-                return dash > 0 ? One(prefix + "_range", $"{value[..dash]}:{value[(dash + 1)..]}") : null;
-            }
             case "GEOIP" when value.Equals("LAN", StringComparison.OrdinalIgnoreCase):
                 return new JsonObject { ["ip_is_private"] = true };
             case "GEOIP" or "GEOSITE":
             {
                 string tag = $"{kind.ToLowerInvariant()}-{value.ToLowerInvariant()}";
-                ruleSets.Add(tag);
+                ruleSets.Geo.Add(tag);
                 return new JsonObject { ["rule_set"] = new JsonArray((JsonNode)tag) };
             }
-            default:
-                return null;
+            case "RULE-SET":
+                if (!ruleSets.Providers.ContainsKey(value)) return null;
+                ruleSets.Used.Add(value);
+                return new JsonObject { ["rule_set"] = new JsonArray((JsonNode)value) };
         }
+        var lines = new RuleSets.ClashRuleLines();
+        try
+        {
+            if (lines.Add(kind, value) != RuleSets.ClashRuleLines.Outcome.Added) return null;
+        }
+        catch (RuleSets.RuleSetFormatException)
+        {
+            return null;
+        }
+        return JsonNode.Parse(RuleSets.SourceRuleSetWriter.WriteRule(lines.Rules().Single()))!.AsObject();
     }
 }

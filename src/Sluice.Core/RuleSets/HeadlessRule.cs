@@ -59,14 +59,24 @@ public sealed record RuleSetContent(byte Version, IReadOnlyList<HeadlessRule> Ru
 {
     public const byte MaxVersion = 4;
 
+    /// <summary>What a converted source left out (a Clash provider's lines of types Sluice does not match), for the log; null when nothing.</summary>
+    public string? Skipped { get; init; }
+
     /// <summary>Domains and suffixes and CIDRs in all rules, for logs ("12,034 domains, 800 CIDRs").</summary>
     public string Summary()
     {
-        long domains = 0, cidrs = 0;
-        Count(Rules);
-        return $"{Rules.Count} rule(s), {domains} domain item(s), {cidrs} CIDR(s)";
+        var (domains, cidrs, _) = Count();
+        return $"{Rules.Count} rule(s), {domains} domain item(s), {cidrs} CIDR(s)" + (Skipped is null ? "" : $"; {Skipped}");
+    }
 
-        void Count(IReadOnlyList<HeadlessRule> rules)
+    /// <summary>Domain items, CIDRs (destination and source), and every other item, over all rules (logical ones too).</summary>
+    public (long Domains, long Cidrs, long Others) Count()
+    {
+        long domains = 0, cidrs = 0, others = 0;
+        Walk(Rules);
+        return (domains, cidrs, others);
+
+        void Walk(IReadOnlyList<HeadlessRule> rules)
         {
             foreach (var rule in rules)
             {
@@ -74,10 +84,12 @@ public sealed record RuleSetContent(byte Version, IReadOnlyList<HeadlessRule> Ru
                 {
                     domains += d.Domain.Count + d.DomainSuffix.Count + d.DomainKeyword.Count + d.DomainRegex.Count;
                     cidrs += d.IpCidr.Count + d.SourceIpCidr.Count;
+                    others += d.QueryType.Count + d.Network.Count + d.SourcePort.Count + d.SourcePortRange.Count + d.Port.Count + d.PortRange.Count
+                        + d.ProcessName.Count + d.ProcessPath.Count + d.ProcessPathRegex.Count + d.PackageName.Count;
                 }
                 else if (rule is LogicalHeadlessRule l)
                 {
-                    Count(l.Rules);
+                    Walk(l.Rules);
                 }
             }
         }

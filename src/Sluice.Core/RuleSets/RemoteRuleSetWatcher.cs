@@ -17,7 +17,23 @@ internal sealed partial class RemoteRuleSetWatcher(
     TimeProvider time,
     CancellationToken stopping)
 {
+    private readonly SemaphoreSlim _oneFetch = new(1, 1);
     private DateTimeOffset _lastGood;
+
+    /// <summary>Downloads the set now (a dashboard's "update"); one download at a time, the timer's included.</summary>
+    /// <exception cref="RuleSetLoadException">The download or its body failed; the set in use stays.</exception>
+    public async Task RefreshNowAsync(CancellationToken cancel)
+    {
+        try
+        {
+            await FetchAsync(cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RuleSetFetchException or RuleSetFormatException or Outbounds.OutboundException or IOException or UnauthorizedAccessException)
+        {
+            LogRefreshFailed(logger, options.Tag, options.Url.ToString(), e.Message, _lastGood);
+            throw new RuleSetLoadException($"rule set \"{options.Tag}\": the download from {options.Url} failed, the set from {_lastGood:u} stays: {e.Message}");
+        }
+    }
 
     /// <exception cref="RuleSetLoadException">No usable cache and the first download failed.</exception>
     public void Start()
@@ -33,7 +49,7 @@ internal sealed partial class RemoteRuleSetWatcher(
         {
             try
             {
-                FetchAsync().GetAwaiter().GetResult();
+                FetchAsync(CancellationToken.None).GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is RuleSetFetchException or RuleSetFormatException or Outbounds.OutboundException or IOException)
             {
@@ -76,7 +92,7 @@ internal sealed partial class RemoteRuleSetWatcher(
             }
             try
             {
-                await FetchAsync().ConfigureAwait(false);
+                await FetchAsync(CancellationToken.None).ConfigureAwait(false);
                 wait = options.UpdateInterval;
             }
             catch (Exception e) when (e is RuleSetFetchException or RuleSetFormatException or Outbounds.OutboundException or IOException or UnauthorizedAccessException)
@@ -91,9 +107,23 @@ internal sealed partial class RemoteRuleSetWatcher(
         }
     }
 
-    private async Task FetchAsync()
+    private async Task FetchAsync(CancellationToken cancel)
     {
-        byte[] body = await fetcher.FetchAsync(options.Url, stopping).ConfigureAwait(false);
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(stopping, cancel);
+        await _oneFetch.WaitAsync(both.Token).ConfigureAwait(false);
+        try
+        {
+            await FetchOnceAsync(both.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _oneFetch.Release();
+        }
+    }
+
+    private async Task FetchOnceAsync(CancellationToken cancel)
+    {
+        byte[] body = await fetcher.FetchAsync(options.Url, cancel).ConfigureAwait(false);
         RuleSetContent content;
         try
         {
@@ -102,7 +132,7 @@ internal sealed partial class RemoteRuleSetWatcher(
         }
         catch (RuleSetFormatException e)
         {
-            throw new RuleSetFormatException($"the downloaded body is not a usable {(options.Format == RuleSetFormat.Binary ? "binary" : "source")} rule set: {e.Message}");
+            throw new RuleSetFormatException($"the downloaded body is not a usable {RuleSetBody.Name(options.Format)} rule set: {e.Message}");
         }
         _lastGood = time.GetUtcNow();
         try

@@ -10,6 +10,7 @@ public static class RuleSetBody
     public static RuleSetContent Parse(ReadOnlySpan<byte> body, RuleSetFormat format)
     {
         if (format == RuleSetFormat.Binary) return SrsReader.Read(body);
+        if (ClashBehaviorOf(format) is { } behavior) return ClashRuleProvider.Read(body, behavior);
         if (SrsReader.LooksBinary(body)) throw new RuleSetFormatException("this is a binary (.srs) rule set, but the format says \"source\": set \"format\": \"binary\"");
         string text;
         try
@@ -22,6 +23,34 @@ public static class RuleSetBody
         }
         return SourceRuleSet.Read(text);
     }
+
+    /// <summary>The config's word for a format ("source", "binary", "clash-domain", …).</summary>
+    public static string Name(RuleSetFormat format) => format switch
+    {
+        RuleSetFormat.Source => "source",
+        RuleSetFormat.Binary => "binary",
+        _ => "clash-" + ClashRuleProvider.Name(ClashBehaviorOf(format)!.Value),
+    };
+
+    public static bool TryParseName(string? text, out RuleSetFormat format)
+    {
+        foreach (var f in Enum.GetValues<RuleSetFormat>())
+        {
+            if (Name(f) != text) continue;
+            format = f;
+            return true;
+        }
+        format = default;
+        return false;
+    }
+
+    private static ClashBehavior? ClashBehaviorOf(RuleSetFormat format) => format switch
+    {
+        RuleSetFormat.ClashDomain => ClashBehavior.Domain,
+        RuleSetFormat.ClashIpCidr => ClashBehavior.IpCidr,
+        RuleSetFormat.ClashClassical => ClashBehavior.Classical,
+        _ => null,
+    };
 
     /// <summary>Reads a file in the given format, or by its content ("SRS" magic → binary) when <paramref name="format"/> is null.</summary>
     public static RuleSetContent ReadFile(string path, RuleSetFormat? format = null, Configuration.IFileSource? files = null)

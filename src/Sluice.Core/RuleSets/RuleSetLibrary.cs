@@ -29,6 +29,7 @@ public sealed partial class RuleSetLibrary : IDisposable
     private readonly Dictionary<string, RuleSetHandle> _handles;
     private readonly IReadOnlyList<RuleSetOptions> _options;
     private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<string, Func<CancellationToken, Task>> _refresh = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
 
     private RuleSetLibrary(IReadOnlyList<RuleSetOptions> options, Dictionary<string, RuleSetHandle> handles)
@@ -38,6 +39,21 @@ public sealed partial class RuleSetLibrary : IDisposable
     }
 
     public IReadOnlyDictionary<string, RuleSetHandle> Handles => _handles;
+
+    /// <summary>The config's sets, in its order.</summary>
+    public IReadOnlyList<RuleSetOptions> Sets => _options;
+
+    /// <summary>
+    /// Brings a set up to date now (the Clash API's provider "update"): a remote set is downloaded, a local file read
+    /// again; an inline set has nothing to do. False for a tag the config lacks.
+    /// </summary>
+    /// <exception cref="RuleSetLoadException">The download or the file failed; the set in use stays, the message says why.</exception>
+    public async Task<bool> RefreshAsync(string tag, CancellationToken cancel)
+    {
+        if (!_handles.ContainsKey(tag)) return false;
+        if (_refresh.TryGetValue(tag, out var refresh)) await refresh(cancel).ConfigureAwait(false);
+        return true;
+    }
 
     /// <summary>Empty handles for the config's sets, each compiled only in the forms its references need.</summary>
     public static RuleSetLibrary For(SluiceConfig config)
@@ -53,7 +69,7 @@ public sealed partial class RuleSetLibrary : IDisposable
         var safe = new StringBuilder();
         foreach (char c in set.Tag.Take(48)) safe.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_');
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(set.Tag)))[..8];
-        return Path.Combine(directory, $"{safe}-{hash}{(set.Format == RuleSetFormat.Binary ? ".srs" : ".json")}");
+        return Path.Combine(directory, $"{safe}-{hash}{set.Format switch { RuleSetFormat.Binary => ".srs", RuleSetFormat.Source => ".json", _ => ".clash" }}");
     }
 
     /// <param name="outbound">An outbound by tag (a remote set's download_detour).</param>
@@ -74,12 +90,20 @@ public sealed partial class RuleSetLibrary : IDisposable
                 case LocalRuleSetOptions local:
                     Publish(handle, ReadLocal(local), local.Path, time);
                     _owned.Add(new FileWatch([local.Path], time, () => ReloadLocal(local, handle, logger, time), fileChanges));
+                    _refresh[local.Tag] = _ =>
+                    {
+                        var content = ReadLocal(local);
+                        Publish(handle, content, local.Path, time);
+                        LogReadOnRequest(logger, local.Tag, local.Path, content.Summary());
+                        return Task.CompletedTask;
+                    };
                     break;
                 case RemoteRuleSetOptions remote:
                     var fetcher = new RemoteRuleSetFetcher(() => outbound(remote.DownloadDetour ?? defaultOutbound), names, FirstFetchTimeout);
                     _owned.Add(fetcher);
                     var watcher = new RemoteRuleSetWatcher(remote, handle, fetcher, CachePath(cacheDirectory, remote), logger, time, _stop.Token);
                     watcher.Start();
+                    _refresh[remote.Tag] = watcher.RefreshNowAsync;
                     break;
             }
             LogLoaded(logger, options.Tag, handle.Content?.Summary() ?? "empty");
@@ -136,6 +160,9 @@ public sealed partial class RuleSetLibrary : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "rule set {Tag}: {Path} changed, now {Summary}")]
     private static partial void LogReloaded(ILogger logger, string tag, string path, string summary);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "rule set {Tag}: {Path} read again on request, now {Summary}")]
+    private static partial void LogReadOnRequest(ILogger logger, string tag, string path, string summary);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "rule set {Tag}: the changed file is not used, the previous set stays: {Reason}")]
     private static partial void LogReloadFailed(ILogger logger, string tag, string reason);

@@ -1,7 +1,7 @@
 namespace Sluice.Core.RuleSets;
 
-/// <summary>"source" (JSON) or "binary" (.srs).</summary>
-public enum RuleSetFormat { Source, Binary }
+/// <summary>"source" (JSON), "binary" (.srs), or a Clash rule provider's body by its behavior ("clash-domain", "clash-ipcidr", "clash-classical").</summary>
+public enum RuleSetFormat { Source, Binary, ClashDomain, ClashIpCidr, ClashClassical }
 
 /// <summary>One entry of route.rule_set (docs/config.md#rule-set).</summary>
 public abstract record RuleSetOptions(string Tag);

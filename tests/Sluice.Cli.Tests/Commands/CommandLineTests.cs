@@ -81,6 +81,38 @@ public sealed class CommandLineTests
     public async Task TheExecutable_AnswersHelpAndBadLines_WithoutAnUnhandledException(string[] args, int exitCode, string expected)
     {
         // The real entry point in its own process: a UsageException thrown while parsing once escaped Main.
+        var (code, output) = await RunExecutable(args);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.Equal(exitCode, code);
+    }
+
+    [Fact]
+    public async Task RuleSetConvert_FromAClashProvider_WritesASetThatMatchesWhatClashWould()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-cli-convert-").FullName;
+        try
+        {
+            string provider = Path.Combine(dir, "ads.yaml"), output = Path.Combine(dir, "ads.srs");
+            await File.WriteAllTextAsync(provider, "payload:\n  - '+.ads.test'\n  - '*.track.test'\n");
+            var (code, text) = await RunExecutable(["rule-set", "convert", provider, "--from", "clash-domain", "-o", output]);
+            Assert.True(code == 0, text);
+            Assert.Equal(0, (await RunExecutable(["rule-set", "match", output, "ads.test"])).Code);
+            Assert.Equal(0, (await RunExecutable(["rule-set", "match", output, "x.track.test"])).Code);
+            Assert.Equal(1, (await RunExecutable(["rule-set", "match", output, "x.y.track.test"])).Code);
+
+            var (badCode, badText) = await RunExecutable(["rule-set", "convert", provider, "--from", "clash", "-o", output]);
+            Assert.Equal(2, badCode);
+            Assert.Contains("expected clash-domain, clash-ipcidr or clash-classical", badText, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<(int Code, string Output)> RunExecutable(string[] args)
+    {
         var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(typeof(CommandLine).Assembly.Location);
         foreach (string arg in args) start.ArgumentList.Add(arg);
@@ -88,10 +120,6 @@ public sealed class CommandLineTests
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-
-        string output = stdout + await stderr;
-        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
-        Assert.Contains(expected, output, StringComparison.Ordinal);
-        Assert.Equal(exitCode, process.ExitCode);
+        return (process.ExitCode, stdout + await stderr);
     }
 }

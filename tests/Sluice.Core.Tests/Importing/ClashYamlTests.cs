@@ -1,6 +1,7 @@
 using Sluice.Core.Configuration;
 using Sluice.Core.Importing;
 using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Core.RuleSets;
 
 namespace Sluice.Core.Tests.Importing;
 
@@ -235,7 +236,7 @@ public sealed class ClashYamlTests
         Assert.Contains("group \"LB\" is load-balance, imported as url-test", notes);
         Assert.Contains("group \"OnlyVm\" skipped: none of its members was imported", notes);
         Assert.Contains("group \"Chain\" skipped: type \"relay\"", notes);
-        Assert.Contains("line 21: \"RULE-SET,private,DIRECT\" skipped: rule type RULE-SET is not imported", notes);
+        Assert.Contains("line 21: \"RULE-SET,private,DIRECT\" skipped: \"private\" is not an imported rule provider", notes);
         Assert.Contains("line 22: \"DOMAIN,vm.example,OnlyVm\" skipped: target \"OnlyVm\"", notes);
     }
 
@@ -277,5 +278,87 @@ public sealed class ClashYamlTests
         string notes = string.Join("\n", result.Notes);
         Assert.Contains("line 8: \"AND,((DOMAIN,c.example),(IP-ASN,13335)),hk\" skipped", notes);
         Assert.Contains("line 9: \"OR,(DOMAIN,broken.example),hk\" skipped", notes);
+    }
+
+    /// <summary>rule-providers become rule sets that RULE-SET rules name: inline ones route at once, file ones read the
+    /// provider's file in place, http ones are fetched in the provider's format; what cannot be used is noted.</summary>
+    [Fact]
+    public void RuleProviders_BecomeRuleSets_ThatRouteWhatTheirRulesSay()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-clash-import-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "lan.txt"), "# mine\n192.168.50.0/24\n");
+            string yaml = """
+                proxies:
+                  - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}
+                rule-providers:
+                  ads:
+                    type: inline
+                    behavior: domain
+                    payload: ['+.ads.test', '*.track.test']
+                  lan:
+                    type: file
+                    behavior: ipcidr
+                    format: text
+                    path: ./lan.txt
+                  remote:
+                    type: http
+                    behavior: classical
+                    url: https://lists.example/remote.yaml
+                    interval: 86400
+                    proxy: hk
+                  packed:
+                    type: http
+                    behavior: domain
+                    format: mrs
+                    url: https://lists.example/packed.mrs
+                  unused:
+                    type: inline
+                    behavior: classical
+                    payload: ['DOMAIN,unused.test', 'GEOIP,CN']
+                rules:
+                  - RULE-SET,ads,REJECT
+                  - RULE-SET,lan,DIRECT,no-resolve
+                  - RULE-SET,remote,hk
+                  - RULE-SET,packed,hk
+                  - AND,((RULE-SET,ads),(NETWORK,UDP)),hk
+                  - MATCH,hk
+                """;
+
+            var result = ClashYaml.ParseConfig(yaml, Path.Combine(dir, "config.yaml"));
+
+            Assert.Empty(ConfigLoader.Validate(result.Json));
+            var config = ConfigLoader.Load(result.Json);
+            Assert.Equal(["ads", "lan", "remote"], config.Route.RuleSets.Select(s => s.Tag));
+            var lan = Assert.IsType<LocalRuleSetOptions>(config.Route.RuleSets[1]);
+            Assert.Equal((Path.Combine(dir, "lan.txt"), RuleSetFormat.ClashIpCidr), (lan.Path, lan.Format));
+            var remote = Assert.IsType<RemoteRuleSetOptions>(config.Route.RuleSets[2]);
+            Assert.Equal((RuleSetFormat.ClashClassical, "hk", TimeSpan.FromDays(1)), (remote.Format, remote.DownloadDetour, remote.UpdateInterval));
+            Assert.Equal(4, config.Route.Rules.Count);
+
+            string notes = string.Join("\n", result.Notes);
+            Assert.Contains("rule provider \"packed\" skipped: format mrs", notes);
+            Assert.Contains("line 32: \"RULE-SET,packed,hk\" skipped: \"packed\" is not an imported rule provider", notes);
+
+            // The inline and file sets route as the Clash rules did (the remote one is left out of this check: it needs a server).
+            using var library = RuleSetLibrary.For(config);
+            File.WriteAllText(RuleSetLibrary.CachePath(dir, remote), "DOMAIN,remote.test\n");
+            library.Load(_ => throw new InvalidOperationException("the cached copy is used"), "direct", null, dir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System);
+            var router = Sluice.Core.Routing.Router.Compile(config.Route, config.Outbounds.Select(o => o.Tag).ToArray(), config.DefaultOutbound,
+                new Sluice.Core.Routing.RuleScope(library.Handles, new Sluice.Core.Routing.ClashModeState("rule")));
+            Sluice.Core.Routing.RouteDecision Decide(string ip, string? domain = null) => router.Decide(new Sluice.Core.Routing.FlowContext(
+                new Sluice.Packets.FlowKey(Sluice.Packets.IpProtocol.Tcp, Sluice.Packets.NetAddress.Parse("172.19.0.1"), 40000, Sluice.Packets.NetAddress.Parse(ip), 443),
+                "tun-in", _ => null) { Domain = domain });
+            Assert.Equal(Sluice.Core.Routing.Verdict.Reject, Decide("93.184.216.34", "x.ads.test").Verdict);
+            Assert.Equal(Sluice.Core.Routing.Verdict.Reject, Decide("93.184.216.34", "a.track.test").Verdict);
+            Assert.Equal("hk", Decide("93.184.216.34", "a.b.track.test").Outbound);
+            Assert.Equal("direct", Decide("192.168.50.7").Outbound);
+            Assert.Equal(2, Decide("93.184.216.34", "remote.test").RuleIndex);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

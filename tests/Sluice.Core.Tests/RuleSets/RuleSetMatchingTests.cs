@@ -14,7 +14,7 @@ public class RuleSetMatchingTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (Router Router, RuleSetLibrary Library, ClashModeState Mode) Compile(string ruleSets, string rules, string? cacheDir = null)
+    internal static (Router Router, RuleSetLibrary Library, ClashModeState Mode) Compile(string ruleSets, string rules, string? cacheDir = null)
     {
         var config = ConfigLoader.Load($$"""
             {
@@ -30,7 +30,7 @@ public class RuleSetMatchingTests : IDisposable
         return (router, library, mode);
     }
 
-    private static FlowContext Flow(string destination = "93.184.216.34", string? domain = null, string source = "172.19.0.1", ushort port = 443) =>
+    internal static FlowContext Flow(string destination = "93.184.216.34", string? domain = null, string source = "172.19.0.1", ushort port = 443) =>
         new(new FlowKey(IpProtocol.Tcp, NetAddress.Parse(source), 40000, NetAddress.Parse(destination), port), "tun-in", null) { Domain = domain };
 
     [Fact]
