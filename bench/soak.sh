@@ -393,6 +393,21 @@ if len(steady) > 12 and steady[-1][0] - steady[0][0] >= 300:
                     a3 = statistics.median(y for _, y in ser[:3]); b3 = statistics.median(y for _, y in ser[-3:])
                     print(f"  robust: {label}: first 3 min {a3 / 1024:.1f} -> last 3 min {b3 / 1024:.1f} MiB ({100 * (b3 - a3) / a3:+.1f} %), "
                           f"least-squares {fit_growth(ser)[0]:+.1f} %; per minute " + " ".join(f"{y / 1024:.0f}" for _, y in ser))
+            # The troughs of single minutes are phase-bound too (a minute without a collection has a high one). The floor a
+            # leak would lift is the RSS right after a deep collection (the trimmer's compacting one after a flood or a burst
+            # of closed flows): each drop of >= 8 MiB below the top of the 30 s before it, its lowest sample in the 30 s after.
+            floors, k = [], 0
+            while k < len(ps):
+                t, r = ps[k]
+                before = [y for x, y in ps[max(0, k - 40):k] if t - 30 <= x < t]
+                if before and max(before) - r >= 8 * 1024:
+                    lo = min((p for p in ps[k:k + 40] if p[0] <= t + 30), key=lambda p: p[1]); floors.append(lo)
+                    while k < len(ps) and ps[k][0] < lo[0] + 60: k += 1
+                    continue
+                k += 1
+            if len(floors) >= 3:
+                print(f"  robust: floors after the deep collections ({len(floors)}): " + " ".join(f"{x - start}s:{y / 1024:.1f}" for x, y in floors)
+                      + f" MiB; first -> last {100 * (floors[-1][1] - floors[0][1]) / floors[0][1]:+.1f} %, least-squares {fit_growth(floors)[0]:+.1f} %")
     print("  faults of the phase (s after the start): " + " ".join(f"{n}@{s - start}" for n, s, e in faults if s < steady_end))
 else:
     print(f"steady phase too short for a growth figure ({len(steady)} samples of pid {first} after the warm-up)")
