@@ -20,6 +20,8 @@
 # control before the engine starts shows the oracle sees the app. Prints: leaks, % of seconds each stream
 # flowed outside the injected faults, recovery after each fault (p50/max), the daemon's RSS and fds
 # (first and last sample of the longest-lived daemon process), unhandled exceptions in its log.
+# The steady phase's growth also by figures that do not depend on where the GC's sawtooth is (RSS every second:
+# least-squares slope, per-minute tops and troughs, the floors after deep collections; bench/README.md, branch soak9).
 # After the oracle stops, the anchor of the wgpeer fault: wireguard-go as the client, same restart (ANCHOR_ROUNDS).
 # Needs root, wireguard-go, ss-server, dnsmasq, tshark and a Release build.   bench/soak.sh [MINUTES]
 set -euo pipefail
