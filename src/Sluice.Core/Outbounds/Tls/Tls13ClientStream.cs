@@ -4,7 +4,8 @@ namespace Sluice.Core.Outbounds.Tls;
 
 /// <summary>
 /// Sluice's own TLS 1.3 client as a <see cref="Stream"/> over a transport stream (which it owns). After the
-/// handshake: application data both ways, NewSessionTicket ignored (no resumption), KeyUpdate answered and
+/// handshake: application data both ways, NewSessionTicket kept for resumption when the options have a session cache
+/// (else ignored), KeyUpdate answered and
 /// initiated before 2^24 records under one key, close_notify sent on shutdown and read as end of stream.
 /// Reads and writes may run concurrently (one reader, one writer).
 /// </summary>
@@ -16,13 +17,15 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     private readonly Tls13RecordLayer _records;
     private readonly HandshakeMessageBuffer _postHandshake = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly TlsTicketSink? _tickets;
     private Memory<byte> _pending;
     private bool _readClosed, _writeClosed, _readDetached;
     private int _disposed;
 
-    private Tls13ClientStream(Tls13RecordLayer records, Tls13Session session)
+    private Tls13ClientStream(Tls13RecordLayer records, Tls13Session session, TlsTicketSink? tickets)
     {
         _records = records;
+        _tickets = tickets;
         Session = session;
     }
 
@@ -40,8 +43,9 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         string failed = $"TLS handshake with {options.Endpoint} failed";
         try
         {
-            var session = await new Tls13ClientHandshake(records, options).RunAsync(linked.Token).ConfigureAwait(false);
-            return new Tls13ClientStream(records, session);
+            var handshake = new Tls13ClientHandshake(records, options);
+            var session = await handshake.RunAsync(linked.Token).ConfigureAwait(false);
+            return new Tls13ClientStream(records, session, handshake.Tickets);
         }
         catch (TlsException e)
         {
@@ -159,7 +163,8 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
             switch (message[0])
             {
                 case NewSessionTicketType:
-                    break; // no resumption: tickets are not kept
+                    _tickets?.Accept(message); // without a cache (Reality, tests): not kept
+                    break;
                 case KeyUpdateType when message.Length == 5 && message[4] <= 1:
                     var suite = _records.ReadKeys!.Suite;
                     _records.SetReadKeys(new RecordProtection(suite, Tls13KeySchedule.NextTrafficSecret(suite, _records.ReadKeys.TrafficSecret)));
@@ -240,6 +245,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
             }
             _records.Transport.Dispose();
             _records.Dispose();
+            _tickets?.Forget();
         }
         base.Dispose(disposing);
     }
