@@ -46,6 +46,34 @@ public sealed class Tls13ResumptionOpensslTests(OpensslPeer peer) : IClassFixtur
     }
 
     /// <summary>
+    /// s_server limited to P-256 answers the X25519 share with a HelloRetryRequest every time: the second hello of the
+    /// resumed connection carries the ticket again with its binder recomputed over message_hash, the retry request and
+    /// itself (RFC 8446 §4.1.2, §4.2.11.2), and the server resumes.
+    /// </summary>
+    [Fact]
+    public async Task HelloRetryRequest_KeepsTheTicket_WithItsBinderRecomputed()
+    {
+        int port = OpensslPeer.FreePort();
+        using var server = Watch(peer.StartServer(port, "TLS_AES_128_GCM_SHA256", quiet: false, accept: 2, extra: ["-groups", "P-256"]), out var output);
+        var cache = new TlsSessionCache(8, TimeProvider.System);
+        try
+        {
+            await using (var first = await ConnectAsync(port, peer.Roots(), cache)) await ExchangeAsync(server, output, first, "first");
+
+            await using var second = await ConnectAsync(port, peer.Roots(), cache);
+            await ExchangeAsync(server, output, second, "second");
+
+            Assert.True(second.Session.HelloRetried);
+            Assert.True(second.Session.Resumed);
+            Assert.Equal(1, Count(output, "Reused session-id"));
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    /// <summary>
     /// A restarted server (new ticket keys) declines the ticket: the connection is a full handshake that validates the
     /// certificate again, so a server now showing a certificate from another CA is refused, and a good one works.
     /// </summary>
