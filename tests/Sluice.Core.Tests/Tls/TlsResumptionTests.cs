@@ -83,6 +83,35 @@ public sealed class TlsResumptionTests
         Assert.Null(cache.Take(key));
     }
 
+    /// <summary>After a server answered a ticket with an alert, the outbound's other tickets for that server go too (the next connections are full handshakes).</summary>
+    [Fact]
+    public void Forget_DropsEveryTicketOfThatKey_Only()
+    {
+        var cache = new TlsSessionCache(8, new FakeClock());
+        var other = TlsSessionKey.Of(Options() with { ServerName = "other.test" });
+        cache.Add(Key(), Ticket([1]));
+        cache.Add(Key(), Ticket([2]));
+        cache.Add(other, Ticket([3]));
+
+        cache.Forget(Key());
+
+        Assert.Null(cache.Take(Key()));
+        Assert.Equal(new byte[] { 3 }, cache.Take(other)!.Identity);
+    }
+
+    /// <summary>A ticket read while its connection is being disposed is dropped, never derived from the wiped secret.</summary>
+    [Fact]
+    public void TicketSink_AfterItsConnectionIsGone_KeepsNothing()
+    {
+        var cache = new TlsSessionCache(8, new FakeClock());
+        var sink = new TlsTicketSink(cache, Key(), Sha256, RandomNumberGenerator.GetBytes(32));
+        sink.Accept(Nst());
+        sink.Forget();
+        sink.Accept(Nst());
+
+        Assert.Equal(1, cache.Count);
+    }
+
     [Fact]
     public void Cache_KeepsAtMostItsBound_DroppingTheOldest()
     {

@@ -33,11 +33,15 @@ internal sealed class Tls13ClientHandshake(Tls13RecordLayer records, Tls13Client
     /// <summary>Set by a finished handshake when the options have a session cache: where the server's tickets go.</summary>
     public TlsTicketSink? Tickets { get; private set; }
 
+    /// <summary>The session key when this handshake's hello offered a ticket; null otherwise.</summary>
+    public TlsSessionKey? OfferedTicketFor { get; private set; }
+
     public async Task<Tls13Session> RunAsync(CancellationToken cancellationToken)
     {
         // A ticket only for plain TLS: Reality's hello is its own (the session id seals the hello, no PSK there).
         var sessionKey = options.Sessions is not null && options.Hooks is null ? TlsSessionKey.Of(options) : null;
         var ticket = sessionKey is null ? null : options.Sessions!.Take(sessionKey);
+        if (ticket is not null) OfferedTicketFor = sessionKey;
         var now = options.Sessions?.Time.GetUtcNow() ?? default;
         var hello = ClientHello.Build(options.SendSni ? options.ServerName : null, options.Alpn, options.X25519, options.ChromeAlpnWhenEmpty,
             ticket is null ? null : new PskOffer(ticket.Identity, ticket.ObfuscatedAge(now), ticket.Suite.HashLength));

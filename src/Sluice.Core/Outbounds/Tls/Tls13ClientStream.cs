@@ -41,14 +41,15 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         using var timeout = new CancellationTokenSource(options.HandshakeTimeout, options.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         string failed = $"TLS handshake with {options.Endpoint} failed";
+        var handshake = new Tls13ClientHandshake(records, options);
         try
         {
-            var handshake = new Tls13ClientHandshake(records, options);
             var session = await handshake.RunAsync(linked.Token).ConfigureAwait(false);
             return new Tls13ClientStream(records, session, handshake.Tickets);
         }
         catch (TlsException e)
         {
+            if (e.FromPeer && handshake.OfferedTicketFor is { } key) options.Sessions!.Forget(key);
             if (!e.FromPeer) await TrySendAlertAsync(records, e.Alert).ConfigureAwait(false);
             records.Dispose();
             throw new TlsException($"{failed}: {e.Message}", e.Alert, e, e.FromPeer);

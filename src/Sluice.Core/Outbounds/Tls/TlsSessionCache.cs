@@ -107,16 +107,45 @@ internal sealed class TlsSessionCache(int capacity, TimeProvider time)
         }
     }
 
+    /// <summary>
+    /// Drops every ticket for <paramref name="key"/>: a server answered a hello that offered one with an alert, so the
+    /// next connections start with full handshakes rather than fail the same way.
+    /// </summary>
+    public void Forget(TlsSessionKey key)
+    {
+        lock (_tickets) _tickets.RemoveAll(entry => entry.Key == key);
+    }
+
     private void DropExpired(DateTimeOffset now) => _tickets.RemoveAll(entry => entry.Ticket.ExpiredAt(now));
 }
 
-/// <summary>Where a finished connection's NewSessionTickets go: its cache and key, its suite and resumption master secret.</summary>
+/// <summary>
+/// Where a finished connection's NewSessionTickets go: its cache and key, its suite and resumption master secret. The
+/// secret is wiped when the connection is disposed, and a ticket read at that moment is dropped, never derived from
+/// the wiped secret (a wrong PSK would fail the next connection's binder).
+/// </summary>
 internal sealed class TlsTicketSink(TlsSessionCache cache, TlsSessionKey key, Tls13CipherSuite suite, byte[] resumptionMasterSecret)
 {
+    private readonly Lock _lock = new();
+    private bool _forgotten;
+
     public void Accept(ReadOnlySpan<byte> message)
     {
-        if (TlsSessionTicket.Parse(message, suite, resumptionMasterSecret, cache.Time.GetUtcNow()) is { } ticket) cache.Add(key, ticket);
+        TlsSessionTicket? ticket;
+        lock (_lock)
+        {
+            if (_forgotten) return;
+            ticket = TlsSessionTicket.Parse(message, suite, resumptionMasterSecret, cache.Time.GetUtcNow());
+        }
+        if (ticket is not null) cache.Add(key, ticket);
     }
 
-    public void Forget() => CryptographicOperations.ZeroMemory(resumptionMasterSecret);
+    public void Forget()
+    {
+        lock (_lock)
+        {
+            _forgotten = true;
+            CryptographicOperations.ZeroMemory(resumptionMasterSecret);
+        }
+    }
 }
