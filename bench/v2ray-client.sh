@@ -52,7 +52,7 @@ for proto in vless trojan; do
       "conn/s v2ray $a mixed $b tun $c; CPU s/GiB v2ray $(echo ${U[$proto,v2]} | awk '{print $NF}') mixed $(echo ${U[$proto,sl]} | awk '{print $NF}') tun $(echo ${U[$proto,tun]} | awk '{print $NF}')"
   done
 done
-echo "v2ray 4.34 client (socks inbound) vs Sluice, ${MIB} MiB per throughput run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed, $CONCURRENCY at once, tickets ${V2RAY_TICKETS:+on}${V2RAY_TICKETS:-off (v2ray default)}, median of $RUNS:"
+echo "v2ray 4.34 client (socks inbound) vs Sluice, ${MIB} MiB per throughput run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed, $CONCURRENCY at once, tickets $([ -n "${V2RAY_TICKETS:-}" ] && echo on || echo "off (v2ray's default)"), median of $RUNS:"
 for proto in vless trojan; do
   # shellcheck disable=SC2086
   gv=$(median ${G[$proto,v2]}); gs=$(median ${G[$proto,sl]}); gt=$(median ${G[$proto,tun]})
