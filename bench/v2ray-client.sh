@@ -10,7 +10,10 @@
 # /proc) and prints CPU seconds per GiB: on a shared machine that says where the time goes when Gbit/s
 # only says how much of the machine was left.
 # Needs root, v2ray, openssl and a Release build (scripts/install.sh).
-#   [WARMUP=3000] [SLICES=5] [BENCH_KEEP=1] bench/v2ray-client.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS]
+# CONCURRENCY=N: the timed connections are made by N connectors at once through each front (default 1: one at a time,
+# where the rate is one connection's latency, mostly what the fronts share). V2RAY_TICKETS=1 (v2ray-testbed.sh):
+# v2ray's server issues session tickets and its client resumes (off by default in v2ray 4.34).
+#   [WARMUP=3000] [SLICES=5] [CONCURRENCY=1] [V2RAY_TICKETS=1] [BENCH_KEEP=1] bench/v2ray-client.sh [RUNS] [MIB_PER_RUN] [CONNECTIONS]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
@@ -18,6 +21,9 @@ MIB=${2:-1024}
 CONNS=${3:-500}
 WARMUP=${WARMUP:-3000}
 SLICES=${SLICES:-5}
+CONCURRENCY=${CONCURRENCY:-1}
+# Whole slices of whole rounds, so the CPU per connection divides by the connections made.
+step=$(( SLICES * CONCURRENCY )); CONNS=$(( (CONNS + step - 1) / step * step ))
 source "$(dirname "$0")/v2ray-testbed.sh"
 
 declare -A G C U K
@@ -35,7 +41,7 @@ for proto in vless trojan; do
     done
     if [ "$WARMUP" -gt 0 ]; then peers conns "$v2,$sl,$TUN" "$SERVER_V4" 5202 "$WARMUP" 1 > /dev/null; fi
     v2_before=$(cpu_ticks "$V2_PID"); sl_before=$(cpu_ticks "$SLUICE_PID")
-    rates=$(peers conns "$v2,$sl,$TUN" "$SERVER_V4" 5202 "$CONNS" "$SLICES") # a connection that hangs ends the script here
+    rates=$(peers conns "$v2,$sl,$TUN" "$SERVER_V4" 5202 "$CONNS" "$SLICES" "$CONCURRENCY") # a connection that hangs ends the script here
     read -r a b c <<< "$rates"
     # CPU ms per connection: v2ray's over its own; Sluice's over the mixed and TUN ones together (one process carries both).
     K[$proto,v2]+="$(awk -v t=$(( $(cpu_ticks "$V2_PID") - v2_before )) -v n="$CONNS" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t * 1000 / hz / n}') "
@@ -46,7 +52,7 @@ for proto in vless trojan; do
       "conn/s v2ray $a mixed $b tun $c; CPU s/GiB v2ray $(echo ${U[$proto,v2]} | awk '{print $NF}') mixed $(echo ${U[$proto,sl]} | awk '{print $NF}') tun $(echo ${U[$proto,tun]} | awk '{print $NF}')"
   done
 done
-echo "v2ray 4.34 client (socks inbound) vs Sluice, ${MIB} MiB per throughput run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed, median of $RUNS:"
+echo "v2ray 4.34 client (socks inbound) vs Sluice, ${MIB} MiB per throughput run, $CONNS connections in $SLICES alternating slices after $WARMUP untimed, $CONCURRENCY at once, tickets $([ -n "${V2RAY_TICKETS:-}" ] && echo on || echo "off (v2ray's default)"), median of $RUNS:"
 for proto in vless trojan; do
   # shellcheck disable=SC2086
   gv=$(median ${G[$proto,v2]}); gs=$(median ${G[$proto,sl]}); gt=$(median ${G[$proto,tun]})

@@ -17,16 +17,21 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 
 cp "$ROOT/bench/tools/proxy-peers.py" "$BENCH_DIR/peers.py"
 
+# V2RAY_TICKETS=1: v2ray's server issues TLS session tickets and v2ray's client resumes with them
+# (tlsSettings.enableSessionResumption, false by default in 4.34: without it Go's crypto/tls has SessionTicketsDisabled
+# on both sides, so nobody resumes); Sluice's own client resumes whenever the server issues tickets.
+if [ -n "${V2RAY_TICKETS:-}" ]; then resumption='"enableSessionResumption": true, '; else resumption=''; fi
+
 cat > "$BENCH_DIR/v2ray-server.json" <<JSON
 {"log": {"loglevel": "warning"},
  "inbounds": [
   {"listen": "10.200.0.1", "port": $TROJAN_PORT, "protocol": "trojan", "settings": {"clients": [{"password": "$PASSWORD"}]},
-   "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {"certificates": [{"certificateFile": "$BENCH_DIR/cert.pem", "keyFile": "$BENCH_DIR/key.pem"}]}}},
+   "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {$resumption"certificates": [{"certificateFile": "$BENCH_DIR/cert.pem", "keyFile": "$BENCH_DIR/key.pem"}]}}},
   {"listen": "10.200.0.1", "port": $VLESS_PORT, "protocol": "vless", "settings": {"clients": [{"id": "$UUID"}], "decryption": "none"},
-   "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {"certificates": [{"certificateFile": "$BENCH_DIR/cert.pem", "keyFile": "$BENCH_DIR/key.pem"}]}}}],
+   "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {$resumption"certificates": [{"certificateFile": "$BENCH_DIR/cert.pem", "keyFile": "$BENCH_DIR/key.pem"}]}}}],
  "outbounds": [{"protocol": "freedom"}]}
 JSON
-client_tls='"streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {"serverName": "bench.test", "allowInsecure": true}}'
+client_tls='"streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": {'"$resumption"'"serverName": "bench.test", "allowInsecure": true}}'
 cat > "$BENCH_DIR/v2ray-client.json" <<JSON
 {"log": {"loglevel": "warning"},
  "inbounds": [

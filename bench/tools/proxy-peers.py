@@ -4,10 +4,12 @@
 #   serve PORT MIB                       PORT: MIB MiB of zeros per connection; PORT+1: one byte, then close
 #   throughput FRONT HOST PORT           Gbit/s of one bulk download
 #   many FRONT HOST PORT COUNT           COUNT one-byte connections, one after another
-#   conns FRONTS HOST PORT COUNT SLICES  connections/s through each front in turn (comma-separated), in slices
+#   conns FRONTS HOST PORT COUNT SLICES [PARALLEL]
+#                                        connections/s through each front in turn (comma-separated), in slices; PARALLEL
+#                                        (default 1: one at a time, the rate is one connection's latency) connectors at once
 # Both servers wait for one request byte first, as client-speaks-first protocols do (ss-local holds the request back
 # until the client sends something, so a server-first test would time its wait).
-import socket, struct, sys, threading, time
+import concurrent.futures, socket, struct, sys, threading, time
 def serve(port, mib):
     # port: MIB MiB of zeros per connection; port+1: one byte, then close (connections/s). Both wait
     # for one request byte first (client-speaks-first, as with every proxy here).
@@ -55,16 +57,19 @@ def connect_once(front, host, port):
     c.close()
 def many(front, host, port, count):
     for _ in range(count): connect_once(front, host, port)
-def conns(fronts, host, port, count, slices):
-    spent = [0.0] * len(fronts); per = max(1, count // slices)
+def conns(fronts, host, port, count, slices, parallel=1):
+    per = max(parallel, count // slices // parallel * parallel); spent = [0.0] * len(fronts)
+    pool = concurrent.futures.ThreadPoolExecutor(parallel) if parallel > 1 else None
     for _ in range(slices):
         for i, f in enumerate(fronts):
             t = time.perf_counter()
-            for _ in range(per): connect_once(f, host, port)
+            if pool is None: many(f, host, port, per)
+            else:
+                for job in [pool.submit(many, f, host, port, per // parallel) for _ in range(parallel)]: job.result()  # re-raises a failure
             spent[i] += time.perf_counter() - t
     print(" ".join("%.0f" % (per * slices / s) for s in spent))
 cmd = sys.argv[1]
 if cmd == "serve": serve(int(sys.argv[2]), int(sys.argv[3]))
 elif cmd == "throughput": throughput(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
 elif cmd == "many": many(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
-elif cmd == "conns": conns([int(p) for p in sys.argv[2].split(",")], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+elif cmd == "conns": conns([int(p) for p in sys.argv[2].split(",")], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]) if len(sys.argv) > 7 else 1)

@@ -136,6 +136,14 @@ public sealed record EngineLimits
     /// <summary>Bytes of a hosts file (<c>path</c> of a hosts DNS server): 32 MiB; the largest public block-list hosts files are about 5 MiB and every line becomes a table entry.</summary>
     public long HostsFileBytes { get; init; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// TLS 1.3 session tickets kept per TLS outbound of Sluice's own client, for resumption: 8 (OpenSSL sends 2 per
+    /// handshake, Go 1; each is used once). 0: no resumption, every connection a full handshake. Risk: each ticket is
+    /// up to 64 KiB from the server (a few hundred bytes in practice); too few makes concurrent connections fall back
+    /// to full handshakes.
+    /// </summary>
+    public int TlsSessionTickets { get; init; } = 8;
+
     /// <summary>Bytes of a PEM file (<c>certificate_path</c>, a subscription's <c>ca_file</c>): 1 MiB; the whole Mozilla root bundle is about 220 KiB.</summary>
     public long PemFileBytes { get; init; } = 1024 * 1024;
 

@@ -8,7 +8,7 @@ namespace Sluice.Core.Tests.Tls;
 
 /// <summary>
 /// A test PKI made with the openssl CLI in a fresh temp directory (a CA, a server certificate for localhost and
-/// 127.0.0.1 signed by it, and a second unrelated CA), and `openssl s_server -tls1_3` processes using it:
+/// 127.0.0.1 signed by it, and a second unrelated CA with its own certificate for those names, key type "other"), and `openssl s_server -tls1_3` processes using it:
 /// OpenSSL is the independent TLS 1.3 peer the client is proven against.
 /// </summary>
 public sealed class OpensslPeer : IDisposable
@@ -20,6 +20,7 @@ public sealed class OpensslPeer : IDisposable
         MakeCa("ca", "Sluice Test CA");
         MakeCa("other-ca", "Unrelated CA");
         foreach (var keyType in new[] { "ec", "rsa", "ed25519" }) MakeServer(keyType);
+        MakeServer("ec", "other-ca", "server-other"); // the same names, signed by the unrelated CA
     }
 
     public string PathOf(string name) => Path.Combine(_directory.FullName, name);
@@ -30,7 +31,9 @@ public sealed class OpensslPeer : IDisposable
     /// <remarks>Without <paramref name="quiet"/>, s_server prints its state and takes commands on stdin ("K" = KeyUpdate asking for the peer's).</remarks>
     /// <param name="extra">More s_server arguments: "-groups", "P-256" forces a HelloRetryRequest for an X25519 share.</param>
     /// <param name="version">"-tls1_3" (the suite applies), or "-tls1_2" for a server that cannot speak 1.3.</param>
-    public Process StartServer(int port, string cipherSuite, string keyType = "ec", bool quiet = true, string version = "-tls1_3", params string[] extra)
+    /// <param name="accept">Connections s_server takes before it exits (its ticket keys live as long as the process).</param>
+    public Process StartServer(int port, string cipherSuite, string keyType = "ec", bool quiet = true, string version = "-tls1_3", int accept = 1,
+        params string[] extra)
     {
         var info = new ProcessStartInfo("openssl")
         {
@@ -38,7 +41,7 @@ public sealed class OpensslPeer : IDisposable
         };
         string[] arguments =
         [
-            "s_server", quiet ? "-quiet" : "-state", "-naccept", "1", version, "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
+            "s_server", quiet ? "-quiet" : "-state", "-naccept", accept.ToString(CultureInfo.InvariantCulture), version, "-ciphersuites", cipherSuite, "-accept", $"127.0.0.1:{port}",
             "-cert", PathOf($"server-{keyType}.pem"), "-key", PathOf($"server-{keyType}.key"), .. extra,
         ];
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
@@ -73,9 +76,10 @@ public sealed class OpensslPeer : IDisposable
             "-out", PathOf(name + ".pem"), "-days", "2", "-subj", "/CN=" + subject,
             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
 
-    private void MakeServer(string keyType)
+    private void MakeServer(string keyType, string ca = "ca", string? name = null)
     {
-        string key = PathOf($"server-{keyType}.key"), csr = PathOf($"server-{keyType}.csr"), extensions = PathOf("server.ext");
+        name ??= $"server-{keyType}";
+        string key = PathOf($"{name}.key"), csr = PathOf($"{name}.csr"), extensions = PathOf("server.ext");
         string[] algorithm = keyType switch
         {
             "ec" => ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
@@ -84,8 +88,8 @@ public sealed class OpensslPeer : IDisposable
         };
         Run(["req", .. algorithm, "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"]);
         File.WriteAllText(extensions, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n");
-        Run("x509", "-req", "-in", csr, "-CA", PathOf("ca.pem"), "-CAkey", PathOf("ca.key"), "-set_serial",
-            Random.Shared.Next(1, int.MaxValue).ToString(CultureInfo.InvariantCulture), "-days", "2", "-out", PathOf($"server-{keyType}.pem"), "-extfile", extensions);
+        Run("x509", "-req", "-in", csr, "-CA", PathOf(ca + ".pem"), "-CAkey", PathOf(ca + ".key"), "-set_serial",
+            Random.Shared.Next(1, int.MaxValue).ToString(CultureInfo.InvariantCulture), "-days", "2", "-out", PathOf($"{name}.pem"), "-extfile", extensions);
     }
 
     private static void Run(params string[] arguments)

@@ -14,6 +14,8 @@ namespace Sluice.Core.Outbounds.Tls;
 /// After a HelloRetryRequest, <see cref="Retry"/> makes the second hello (RFC 8446 §4.1.2): the same random, session
 /// id and extension order, the key share replaced by one for the group the server asked for (P-256 or P-384, both
 /// in supported_groups as Chrome lists them), and the server's cookie echoed.
+/// A resumption offer (<see cref="PskOffer"/>) adds pre_shared_key as the last extension, after the padding, which
+/// counts it (as BoringSSL places and pads it); the binder is zeros until <see cref="SetBinder"/>.
 /// Deviations: no ALPS, no ECH GREASE and no post-quantum share (Sluice cannot complete them).
 /// </summary>
 internal sealed class ClientHello : IDisposable
@@ -24,16 +26,18 @@ internal sealed class ClientHello : IDisposable
     public const int SessionIdLength = 32;
 
     public const ushort GroupX25519 = 0x001d, GroupSecp256r1 = 0x0017, GroupSecp384r1 = 0x0018;
-    private const int KeyShareExtension = 0x0033, CookieExtension = 0x002c;
+    private const int KeyShareExtension = 0x0033, CookieExtension = 0x002c, PreSharedKeyExtension = 0x0029;
 
     private readonly List<(int Type, byte[] Body)> _extensions;
     private readonly ushort[] _grease;
     private readonly ECDiffieHellman? _ecdh;
     private readonly IX25519 _x25519;
+    private readonly PskOffer? _psk;
 
     private ClientHello(byte[] message, ushort group, byte[] keySharePrivate, byte[] keySharePublic, ECDiffieHellman? ecdh,
-        List<(int Type, byte[] Body)> extensions, ushort[] grease, IX25519? x25519 = null)
+        List<(int Type, byte[] Body)> extensions, ushort[] grease, IX25519? x25519 = null, PskOffer? psk = null)
     {
+        _psk = psk;
         _x25519 = x25519 ?? ManagedX25519.Instance;
         Message = message;
         Group = group;
@@ -59,6 +63,19 @@ internal sealed class ClientHello : IDisposable
 
     public byte[] KeySharePublic { get; }
 
+    /// <summary>True when the hello offers a ticket (pre_shared_key).</summary>
+    public bool OffersPsk => _psk is not null;
+
+    /// <summary>The hello up to the binders list (§4.2.11.2), its length fields those of the whole hello: what the binder covers.</summary>
+    public ReadOnlySpan<byte> TruncatedForBinder => Message.AsSpan(0, Message.Length - (_psk is null ? 0 : 3 + _psk.BinderLength));
+
+    /// <summary>Writes the one binder into the hello's last bytes.</summary>
+    public void SetBinder(ReadOnlySpan<byte> binder)
+    {
+        if (_psk is null || binder.Length != _psk.BinderLength) throw new InvalidOperationException("the binder does not fit the offered PSK");
+        binder.CopyTo(Message.AsSpan(Message.Length - binder.Length));
+    }
+
     private static readonly ushort[] ChromeCipherSuites =
     [
         Tls13CipherSuite.Aes128GcmSha256, Tls13CipherSuite.Aes256GcmSha384, Tls13CipherSuite.ChaCha20Poly1305Sha256,
@@ -70,7 +87,9 @@ internal sealed class ClientHello : IDisposable
 
     /// <param name="x25519">Who computes the key share (null: <see cref="ManagedX25519"/>).</param>
     /// <param name="chromeAlpnWhenEmpty">An empty <paramref name="alpn"/> offers Chrome's "h2", "http/1.1"; false: no ALPN extension.</param>
-    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn, IX25519? x25519 = null, bool chromeAlpnWhenEmpty = true)
+    /// <param name="psk">A ticket to offer for resumption (psk_dhe_ke: the X25519 share stays); null: a full handshake.</param>
+    public static ClientHello Build(string? serverName, IReadOnlyList<string> alpn, IX25519? x25519 = null, bool chromeAlpnWhenEmpty = true,
+        PskOffer? psk = null)
     {
         x25519 ??= ManagedX25519.Instance;
         var keyPrivate = new byte[X25519.PointSize];
@@ -133,16 +152,17 @@ internal sealed class ClientHello : IDisposable
 
         Span<byte> random = stackalloc byte[32];
         RandomNumberGenerator.Fill(random);
-        var message = Assemble(random, new byte[SessionIdLength], extensions, grease);
-        return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease, x25519);
+        var message = Assemble(random, new byte[SessionIdLength], extensions, grease, psk);
+        return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease, x25519, psk);
     }
 
     /// <summary>
     /// The second ClientHello after a HelloRetryRequest for <paramref name="group"/> (P-256 or P-384; checked by the
     /// caller): this hello's random, session id and extensions in the same order, with one key share for that group
-    /// (no GREASE share, as BoringSSL) and <paramref name="cookie"/> echoed when the server sent one.
+    /// (no GREASE share, as BoringSSL) and <paramref name="cookie"/> echoed when the server sent one; <paramref name="psk"/>
+    /// the offer again with its age recomputed, or null to drop it (its hash is not the retry's suite's, §4.1.2).
     /// </summary>
-    public ClientHello Retry(ushort group, byte[]? cookie)
+    public ClientHello Retry(ushort group, byte[]? cookie, PskOffer? psk = null)
     {
         var ecdh = ECDiffieHellman.Create(group == GroupSecp256r1 ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384);
         var q = ecdh.ExportParameters(includePrivateParameters: false).Q;
@@ -158,8 +178,8 @@ internal sealed class ClientHello : IDisposable
             extensions.Add((type, Build(w => { var v = w.OpenVector(2); w.U16(group); w.U16(point.Length); w.Bytes(point); w.CloseVector(v); })));
             if (cookie is not null) extensions.Add((CookieExtension, Build(w => { var v = w.OpenVector(2); w.Bytes(cookie); w.CloseVector(v); })));
         }
-        var message = Assemble(Random, Message.AsSpan(SessionIdOffset, SessionIdLength), extensions, _grease);
-        return new ClientHello(message, group, [], point, ecdh, extensions, _grease);
+        var message = Assemble(Random, Message.AsSpan(SessionIdOffset, SessionIdLength), extensions, _grease, psk);
+        return new ClientHello(message, group, [], point, ecdh, extensions, _grease, psk: psk);
     }
 
     /// <summary>The shared secret with the server's share for <see cref="Group"/>; null when the share is not a valid point.</summary>
@@ -189,7 +209,8 @@ internal sealed class ClientHello : IDisposable
 
     public void Dispose() => _ecdh?.Dispose();
 
-    private static byte[] Assemble(ReadOnlySpan<byte> random, ReadOnlySpan<byte> sessionId, List<(int Type, byte[] Body)> extensions, ushort[] grease)
+    private static byte[] Assemble(ReadOnlySpan<byte> random, ReadOnlySpan<byte> sessionId, List<(int Type, byte[] Body)> extensions, ushort[] grease,
+        PskOffer? psk)
     {
         var writer = new TlsWriter();
         writer.U8(1); // client_hello
@@ -208,11 +229,29 @@ internal sealed class ClientHello : IDisposable
         writer.U16(grease[0]); writer.U16(0);
         foreach (var (type, extensionBody) in extensions) WriteExtension(writer, type, extensionBody);
         writer.U16(grease[3]); writer.U16(1); writer.U8(0);
-        int unpadded = writer.Length;
+        int unpadded = writer.Length + (psk?.ExtensionLength ?? 0);
         if (unpadded > 0xff && unpadded < 0x200)
         {
             int padding = Math.Max(1, 0x200 - unpadded - 4);
             writer.U16(0x0015); writer.U16(padding); writer.Reserve(padding).Clear();
+        }
+        if (psk is not null)
+        {
+            // §4.2.11: pre_shared_key MUST be the last extension: one identity, one binder (zeros until SetBinder).
+            writer.U16(PreSharedKeyExtension);
+            var extension = writer.OpenVector(2);
+            var identities = writer.OpenVector(2);
+            var identity = writer.OpenVector(2);
+            writer.Bytes(psk.Identity);
+            writer.CloseVector(identity);
+            writer.U16((int)(psk.ObfuscatedAge >> 16)); writer.U16((int)(psk.ObfuscatedAge & 0xffff));
+            writer.CloseVector(identities);
+            var binders = writer.OpenVector(2);
+            var binder = writer.OpenVector(1);
+            writer.Reserve(psk.BinderLength).Clear();
+            writer.CloseVector(binder);
+            writer.CloseVector(binders);
+            writer.CloseVector(extension);
         }
         writer.CloseVector(all);
         writer.CloseVector(body);
@@ -245,4 +284,11 @@ internal sealed class ClientHello : IDisposable
         }
         if (values[3] == values[0]) values[3] ^= 0x1010;
     }
+}
+
+/// <summary>A ticket offered in pre_shared_key: its identity, obfuscated age, and the binder's length (the ticket's hash length).</summary>
+internal sealed record PskOffer(byte[] Identity, uint ObfuscatedAge, int BinderLength)
+{
+    /// <summary>The whole extension: type, length, identities (length, identity, age), binders (length, binder).</summary>
+    public int ExtensionLength => 4 + 2 + 2 + Identity.Length + 4 + 2 + 1 + BinderLength;
 }

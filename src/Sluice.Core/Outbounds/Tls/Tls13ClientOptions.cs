@@ -52,6 +52,15 @@ internal sealed record Tls13ClientOptions
     /// </summary>
     public bool DeferFinished { get; init; }
 
+    /// <summary>
+    /// The outbound's session tickets: a hello offers one (psk_dhe_ke, RFC 8446 §2.2) and a finished connection keeps the
+    /// server's new ones. Null (the default, and always with <see cref="Hooks"/>: Reality) resumes nothing.
+    /// </summary>
+    public TlsSessionCache? Sessions { get; init; }
+
+    /// <summary>The server in the session key (<see cref="TlsSessionKey"/>); null: <see cref="Endpoint"/>.</summary>
+    public string? SessionServer { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Default 10 s: a server that does not finish the handshake by then is treated as down.</summary>

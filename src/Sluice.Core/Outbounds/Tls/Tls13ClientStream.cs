@@ -4,7 +4,8 @@ namespace Sluice.Core.Outbounds.Tls;
 
 /// <summary>
 /// Sluice's own TLS 1.3 client as a <see cref="Stream"/> over a transport stream (which it owns). After the
-/// handshake: application data both ways, NewSessionTicket ignored (no resumption), KeyUpdate answered and
+/// handshake: application data both ways, NewSessionTicket kept for resumption when the options have a session cache
+/// (else ignored), KeyUpdate answered and
 /// initiated before 2^24 records under one key, close_notify sent on shutdown and read as end of stream.
 /// Reads and writes may run concurrently (one reader, one writer).
 /// </summary>
@@ -16,13 +17,15 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     private readonly Tls13RecordLayer _records;
     private readonly HandshakeMessageBuffer _postHandshake = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly TlsTicketSink? _tickets;
     private Memory<byte> _pending;
     private bool _readClosed, _writeClosed, _readDetached;
     private int _disposed;
 
-    private Tls13ClientStream(Tls13RecordLayer records, Tls13Session session)
+    private Tls13ClientStream(Tls13RecordLayer records, Tls13Session session, TlsTicketSink? tickets)
     {
         _records = records;
+        _tickets = tickets;
         Session = session;
     }
 
@@ -38,13 +41,15 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         using var timeout = new CancellationTokenSource(options.HandshakeTimeout, options.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         string failed = $"TLS handshake with {options.Endpoint} failed";
+        var handshake = new Tls13ClientHandshake(records, options);
         try
         {
-            var session = await new Tls13ClientHandshake(records, options).RunAsync(linked.Token).ConfigureAwait(false);
-            return new Tls13ClientStream(records, session);
+            var session = await handshake.RunAsync(linked.Token).ConfigureAwait(false);
+            return new Tls13ClientStream(records, session, handshake.Tickets);
         }
         catch (TlsException e)
         {
+            if (e.FromPeer && handshake.OfferedTicketFor is { } key) options.Sessions!.Forget(key);
             if (!e.FromPeer) await TrySendAlertAsync(records, e.Alert).ConfigureAwait(false);
             records.Dispose();
             throw new TlsException($"{failed}: {e.Message}", e.Alert, e, e.FromPeer);
@@ -159,7 +164,8 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
             switch (message[0])
             {
                 case NewSessionTicketType:
-                    break; // no resumption: tickets are not kept
+                    _tickets?.Accept(message); // without a cache (Reality, tests): not kept
+                    break;
                 case KeyUpdateType when message.Length == 5 && message[4] <= 1:
                     var suite = _records.ReadKeys!.Suite;
                     _records.SetReadKeys(new RecordProtection(suite, Tls13KeySchedule.NextTrafficSecret(suite, _records.ReadKeys.TrafficSecret)));
@@ -240,6 +246,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
             }
             _records.Transport.Dispose();
             _records.Dispose();
+            _tickets?.Forget();
         }
         base.Dispose(disposing);
     }

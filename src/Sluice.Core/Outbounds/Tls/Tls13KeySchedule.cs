@@ -5,10 +5,12 @@ using System.Text;
 namespace Sluice.Core.Outbounds.Tls;
 
 /// <summary>
-/// The TLS 1.3 key schedule (RFC 8446 §7.1), without PSKs:
-/// 1. early secret = HKDF-Extract(0, 0); derived = Derive-Secret(early, "derived", "")
+/// The TLS 1.3 key schedule (RFC 8446 §7.1), with a resumption PSK or without one:
+/// 1. early secret = HKDF-Extract(0, PSK or 0); binder key = Derive-Secret(early, "res binder", ""); derived = Derive-Secret(early, "derived", "")
 /// 2. handshake secret = HKDF-Extract(derived, ECDHE) → "c hs traffic" / "s hs traffic" over CH..SH
 /// 3. master secret = HKDF-Extract(Derive-Secret(hs, "derived", ""), 0) → "c ap traffic" / "s ap traffic" over CH..server Finished
+/// 4. resumption master secret = Derive-Secret(master, "res master", CH..client Finished); per NewSessionTicket,
+///    PSK = HKDF-Expand-Label(resumption master, "resumption", ticket_nonce, Hash.length) (§4.6.1)
 /// </summary>
 internal static class Tls13KeySchedule
 {
@@ -34,15 +36,45 @@ internal static class Tls13KeySchedule
         return output;
     }
 
-    /// <summary>The handshake secret from the (EC)DHE shared secret.</summary>
-    public static byte[] HandshakeSecret(Tls13CipherSuite suite, ReadOnlySpan<byte> sharedSecret)
+    /// <summary>The handshake secret from the (EC)DHE shared secret, without a PSK (a full handshake).</summary>
+    public static byte[] HandshakeSecret(Tls13CipherSuite suite, ReadOnlySpan<byte> sharedSecret) =>
+        HandshakeSecret(suite, sharedSecret, EarlySecret(suite, []));
+
+    /// <summary>The handshake secret from the (EC)DHE shared secret and the early secret (psk_dhe_ke).</summary>
+    public static byte[] HandshakeSecret(Tls13CipherSuite suite, ReadOnlySpan<byte> sharedSecret, ReadOnlySpan<byte> earlySecret)
+    {
+        var derived = DeriveSecret(suite, earlySecret, "derived", EmptyHash(suite));
+        return Extract(suite, sharedSecret, derived);
+    }
+
+    /// <summary>early secret = HKDF-Extract(salt 0, PSK); an empty <paramref name="psk"/> stands for Hash.length zeros (no PSK).</summary>
+    public static byte[] EarlySecret(Tls13CipherSuite suite, ReadOnlySpan<byte> psk)
     {
         Span<byte> zeros = stackalloc byte[suite.HashLength];
         zeros.Clear();
-        var early = Extract(suite, zeros, zeros);
-        var derived = DeriveSecret(suite, early, "derived", EmptyHash(suite));
-        return Extract(suite, sharedSecret, derived);
+        return Extract(suite, psk.IsEmpty ? zeros : psk, zeros);
     }
+
+    /// <summary>
+    /// The PSK binder (§4.2.11.2): HMAC with the finished key of binder_key = Derive-Secret(early, "res binder", ""),
+    /// over <paramref name="truncatedHelloHash"/> = Transcript-Hash(ClientHello up to the binders list), the same
+    /// construction as Finished.
+    /// </summary>
+    public static byte[] Binder(Tls13CipherSuite suite, ReadOnlySpan<byte> earlySecret, ReadOnlySpan<byte> truncatedHelloHash)
+    {
+        var binderKey = DeriveSecret(suite, earlySecret, "res binder", EmptyHash(suite));
+        var binder = FinishedVerifyData(suite, binderKey, truncatedHelloHash);
+        CryptographicOperations.ZeroMemory(binderKey);
+        return binder;
+    }
+
+    /// <summary>resumption_master_secret = Derive-Secret(master, "res master", Transcript-Hash(ClientHello..client Finished)).</summary>
+    public static byte[] ResumptionMasterSecret(Tls13CipherSuite suite, ReadOnlySpan<byte> masterSecret, ReadOnlySpan<byte> clientFinishedHash) =>
+        DeriveSecret(suite, masterSecret, "res master", clientFinishedHash);
+
+    /// <summary>A ticket's PSK = HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length) (§4.6.1).</summary>
+    public static byte[] ResumptionPsk(Tls13CipherSuite suite, ReadOnlySpan<byte> resumptionMasterSecret, ReadOnlySpan<byte> ticketNonce) =>
+        DeriveSecret(suite, resumptionMasterSecret, "resumption", ticketNonce);
 
     /// <summary>The master secret that the application traffic secrets come from.</summary>
     public static byte[] MasterSecret(Tls13CipherSuite suite, ReadOnlySpan<byte> handshakeSecret)

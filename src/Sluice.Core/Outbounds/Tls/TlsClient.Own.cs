@@ -11,7 +11,8 @@ internal sealed partial class TlsClient
     /// <summary>
     /// Runs Sluice's own TLS 1.3 client over <paramref name="transport"/> (owned): Chrome-shaped hello, the same
     /// trust as the SslStream path (pinned CA, else system roots; insecure skips it), ALPN as configured;
-    /// <paramref name="hooks"/> is Reality's, or null for plain TLS 1.3. The handshake is bounded by the caller's
+    /// <paramref name="hooks"/> is Reality's, or null for plain TLS 1.3, which resumes with the outbound's session tickets
+    /// (<see cref="TlsSessionCache"/>; Reality never does). The handshake is bounded by the caller's
     /// token (the dialer's connect_timeout). A failure is one <see cref="OutboundException"/> naming the outbound;
     /// a server that picks TLS 1.2 gets one that says how to reach it.
     /// </summary>
@@ -35,6 +36,8 @@ internal sealed partial class TlsClient
             X25519 = _x25519,
             ServerKeys = _serverKeys,
             Hooks = hooks,
+            Sessions = hooks is null ? _sessions : null, // Reality: never resumed
+            SessionServer = _who,
             HandshakeTimeout = TimeSpan.FromMinutes(1),
             DeferFinished = !forVision,
         };

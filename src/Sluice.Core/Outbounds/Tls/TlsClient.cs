@@ -30,6 +30,7 @@ internal sealed partial class TlsClient
     private readonly IReadOnlyList<string> _ownAlpn;
     private readonly IX25519? _x25519;
     private readonly ServerKeyCache _serverKeys = new();
+    private readonly TlsSessionCache _sessions = new(EngineLimits.Default.TlsSessionTickets, TimeProvider.System);
     private readonly ILogger _logger;
     private readonly TlsClientKind _kind;
     private int _serverSpeaksTls12; // 1 once a server answered the own client with TLS 1.2
