@@ -173,6 +173,8 @@ public sealed partial class SluiceEngine : IDisposable
     private void StartCore(TunInboundOptions? tunOptions)
     {
         var sockets = _platform.Sockets(FwMark);
+        // sing-box: default_interface takes no effect when auto_detect_interface is set (then the fwmark follows the default route).
+        if (_config.Route.DefaultInterface is { } device && !_config.Route.AutoDetectInterface) sockets = new DefaultInterfaceSockets(sockets, device);
         // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
         // its detours are the outbounds and endpoints by tag (looked up at first use), null = direct. It
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).

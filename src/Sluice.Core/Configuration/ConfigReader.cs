@@ -118,6 +118,15 @@ internal sealed class ObjectReader
         Take(name) is { } v ? ReadInteger(v, PathOf(name), min, max, Errors) : null;
 
     /// <summary>A fwmark: a number, or a "0x…" hex string as sing-box 1.12 also accepts.</summary>
+    /// <summary>A network interface name (SO_BINDTODEVICE); "" reads as absent, as sing-box reads it.</summary>
+    public string? Interface(string name)
+    {
+        if (String(name) is not { Length: > 0 } device) return null;
+        if (InterfaceNames.IsValid(device)) return device;
+        Errors.Add(PathOf(name), InterfaceNames.Problem(device));
+        return null;
+    }
+
     public uint? Mark(string name)
     {
         if (Take(name) is not { } v) return null;

@@ -76,8 +76,7 @@ internal static class InboundSection
         string tag = r.String("tag") ?? ConfigDefaults.TunTag;
         // "" is what exported configs write for "pick one" (sing-box reads it as absent).
         string name = r.String("interface_name") is { Length: > 0 } given ? given : ConfigDefaults.TunInterfaceName;
-        if (name.Length is 0 or > 15 || name.Contains('/') || name.Any(char.IsWhiteSpace))
-            errors.Add(r.PathOf("interface_name"), $"{JsonPath.Quote(name)} is not a valid interface name (1-15 characters, no '/' or spaces)");
+        if (!InterfaceNames.IsValid(name)) errors.Add(r.PathOf("interface_name"), InterfaceNames.Problem(name));
 
         var address = r.List("address", CidrItem);
         if (!r.Has("address") && !r.Has("inet4_address") && !r.Has("inet6_address")) // the legacy fields get their own error

@@ -98,13 +98,13 @@ internal static class OutboundSection
 
     private static OutboundOptions ParseDirect(ObjectReader r, string tag)
     {
-        string? bind = r.String("bind_interface");
+        string? bind = r.Interface("bind_interface");
         uint? mark = r.Mark("routing_mark");
         var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
         if (r.Take("detour") is not null)
             r.Errors.Add(r.PathOf("detour"), "a direct outbound connects from the host itself and cannot go through another outbound; route the traffic to that outbound instead");
         if (r.Take("domain_resolver") is not null)
             r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: a fakeip flow's name is resolved by route.default_domain_resolver, a mixed inbound request's name by the host's resolvers");
-        return new DirectOutboundOptions(tag, new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout));
+        return new DirectOutboundOptions(tag, new DialOptions(bind, mark, timeout));
     }
 }

@@ -125,10 +125,10 @@ internal static class ProxyOutboundParsers
 
     public static DialOptions ParseDial(ObjectReader r)
     {
-        string? bind = r.String("bind_interface");
+        string? bind = r.Interface("bind_interface");
         uint? mark = r.Mark("routing_mark");
         var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
-        return new DialOptions(bind is { Length: 0 } ? null : bind, mark, timeout);
+        return new DialOptions(bind, mark, timeout);
     }
 
     private static (string? User, string? Password) ParseCredentials(ObjectReader r)

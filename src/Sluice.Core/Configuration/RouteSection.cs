@@ -2,12 +2,12 @@ using System.Text.Json;
 
 namespace Sluice.Core.Configuration;
 
-/// <summary>"route": {"rules", "final", "auto_detect_interface", "default_mark"}.</summary>
+/// <summary>"route": {"rules", "final", "auto_detect_interface", "default_interface", "default_mark", …}.</summary>
 internal static class RouteSection
 {
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "override_android_vpn", "default_interface",
+        "override_android_vpn",
         "default_network_strategy", "default_network_type", "default_fallback_network_type", "default_fallback_delay",
     };
 
@@ -41,6 +41,7 @@ internal static class RouteSection
         if (final is { Length: 0 }) final = null;
         if (final is not null) config.ReferenceOutbound(final, r.PathOf("final"));
         bool autoDetect = r.Bool("auto_detect_interface", false);
+        string? defaultInterface = r.Interface("default_interface");
         uint? mark = r.Mark("default_mark");
         // The gate passes `meta mark M` and the policy rule is `not fwmark M`: with M = 0 every unmarked
         // packet would pass the gate and none would enter the tunnel, while `gate status` still said closed.
@@ -50,6 +51,6 @@ internal static class RouteSection
         // connection lists (`sluice connections`, /connections) when they are read: either value is what it does.
         r.Bool("find_process", false);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
-        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, RuleSets = ruleSets };
+        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, RuleSets = ruleSets, DefaultInterface = defaultInterface };
     }
 }

@@ -88,6 +88,12 @@ public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Fina
     /// <summary>route.default_domain_resolver: the DNS server tag for the engine's own lookups; null = the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
 
+    /// <summary>
+    /// route.default_interface: the device the engine's own sockets are bound to when their outbound names none
+    /// (SO_BINDTODEVICE); null = the fwmark routes them by the main table. Not used with auto_detect_interface, as in sing-box.
+    /// </summary>
+    public string? DefaultInterface { get; init; }
+
     /// <summary>route.rule_set: the rule sets rules name by tag (docs/config.md#rule-set). Default none.</summary>
     public IReadOnlyList<RuleSets.RuleSetOptions> RuleSets { get; init; } = [];
 }

@@ -56,9 +56,8 @@ internal static class TunRouteScopeSection
     {
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } item) return default;
         string name = item.Value;
-        if (name.Length is > 0 and <= 15 && !name.Contains('/') && !name.Any(char.IsWhiteSpace) && name is not ("." or ".."))
-            return name;
-        errors.Add(path, $"{JsonPath.Quote(name)} is not a valid interface name (1-15 characters, no '/' or spaces)");
+        if (InterfaceNames.IsValid(name)) return name;
+        errors.Add(path, InterfaceNames.Problem(name));
         return default;
     }
 }

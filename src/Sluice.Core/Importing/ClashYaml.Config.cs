@@ -60,6 +60,11 @@ public static partial class ClashYaml
             usedSets.Add((JsonNode)GeoRuleSet(tag));
         }
         if (usedSets.Count > 0) route["rule_set"] = usedSets;
+        // mihomo's interface-name / routing-mark: the device and the mark of its own outgoing sockets, which is what
+        // route.default_interface and route.default_mark are (mark 0 is mihomo's "none").
+        if (Scalar(root, "interface-name") is { Length: > 0 } device) route["default_interface"] = device;
+        if (Scalar(root, "routing-mark") is { } markText && uint.TryParse(markText, NumberStyles.None, CultureInfo.InvariantCulture, out uint mark) && mark != 0)
+            route["default_mark"] = mark;
         var inbounds = new JsonArray(new JsonObject
         {
             ["type"] = "tun", ["tag"] = "tun-in", ["address"] = new JsonArray("172.19.0.1/30", "fdfe:dcba:9876::1/126"), ["auto_route"] = true,

@@ -52,6 +52,13 @@ public class ConfigLoaderTests
         }
         """;
 
+    [Theory]
+    [InlineData("""{"route":{"default_interface":"wlan0"}}""", "wlan0")]
+    [InlineData("""{"route":{"default_interface":""}}""", null)] // exported configs write "" for none
+    [InlineData("""{"route":{}}""", null)]
+    public void DefaultInterface_IsRead_EmptyMeaningNone(string json, string? expected) =>
+        Assert.Equal(expected, ConfigLoader.Load(json).Route.DefaultInterface);
+
     [Fact]
     public void FullConfig_Loads_EveryField()
     {
@@ -221,6 +228,9 @@ public class ConfigLoaderTests
     [InlineData("""{"route":{"default_mark":"0xzz"}}""", "route.default_mark", "is not a mark")]
     [InlineData("""{"route":{"default_mark":0}}""", "route.default_mark", "0 is every unmarked packet")]
     [InlineData("""{"route":{"default_mark":"0x0"}}""", "route.default_mark", "0 is every unmarked packet")]
+    [InlineData("""{"route":{"default_interface":"a/b"}}""", "route.default_interface", "not a valid interface name")]
+    [InlineData("""{"route":{"default_interface":"sixteen-chars-xx"}}""", "route.default_interface", "not a valid interface name")]
+    [InlineData("""{"outbounds":[{"type":"direct","bind_interface":"eth0:1"}]}""", "outbounds[0].bind_interface", "not a valid interface name")]
     [InlineData("""{"inbounds":[{"type":"tun","address":["172.19.0.1/30","fd00::1/127"]}]}""", "inbounds[0].address[1]", "/126 or shorter")]
     [InlineData("""{"inbounds":[{"type":"tun"}]}""", "inbounds[0].address", "required")]
     [InlineData("""{"inbounds":[{"type":"tun","address":"172.19.0.1/30"},{"type":"tun","address":"172.20.0.1/30"}]}""", "inbounds[1]", "only one \"tun\" inbound")]

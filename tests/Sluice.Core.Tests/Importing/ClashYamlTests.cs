@@ -240,6 +240,21 @@ public sealed class ClashYamlTests
         Assert.Contains("line 22: \"DOMAIN,vm.example,OnlyVm\" skipped: target \"OnlyVm\"", notes);
     }
 
+    /// <summary>mihomo's interface-name and routing-mark (the device and mark of its own sockets) become route.default_interface and route.default_mark.</summary>
+    [Theory]
+    [InlineData("interface-name: wlan0\nrouting-mark: 6666\n", "wlan0", 6666u)]
+    [InlineData("routing-mark: 0\n", null, null)]
+    [InlineData("", null, null)]
+    public void InterfaceNameAndRoutingMark_BecomeTheRoutesDefaults(string top, string? device, uint? mark)
+    {
+        string yaml = top + "proxies:\n  - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}\n";
+
+        var config = ConfigLoader.Load(ClashYaml.ParseConfig(yaml, "clash.yaml").Json);
+
+        Assert.Equal(device, config.Route.DefaultInterface);
+        Assert.Equal(mark, config.Route.DefaultMark);
+    }
+
     /// <summary>Clash's AND/OR/NOT rules (nested too) become sing-box logical rules that route what the Clash rule did.</summary>
     [Fact]
     public void LogicalRules_BecomeLogicalRules_ThatMatchTheSameFlows()

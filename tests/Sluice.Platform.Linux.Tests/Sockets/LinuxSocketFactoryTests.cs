@@ -52,6 +52,22 @@ public class LinuxSocketFactoryTests
         Assert.Equal("", BoundDevice(plain));
     }
 
+    [Fact]
+    public void DefaultInterface_BindsSocketsWhoseOutboundNamesNone_KeepingTheMarkAndAnOwnBindInterface()
+    {
+        Preconditions.RequireRootAndTun();
+        var factory = new Sluice.Core.Outbounds.DefaultInterfaceSockets(new LinuxSocketFactory(0x2022), "lo");
+        using var tcp = factory.CreateTcp(AddressFamily.InterNetwork);
+        using var udp = factory.CreateUdp(AddressFamily.InterNetworkV6, DialOptions.Default with { RoutingMark = 0x99 });
+        Assert.Equal("lo", BoundDevice(tcp));
+        Assert.Equal(0x2022u, LinuxSocketFactory.GetMark(tcp));
+        Assert.Equal("lo", BoundDevice(udp));
+        Assert.Equal(0x99u, LinuxSocketFactory.GetMark(udp));
+        // An outbound's own bind_interface is used as given: a device that does not exist fails, not "lo".
+        var own = DialOptions.Default with { BindInterface = "nonesuch0" };
+        Assert.Throws<SocketException>(() => factory.CreateTcp(AddressFamily.InterNetwork, own).Dispose());
+    }
+
     [Theory]
     [InlineData("192.0.2.77")]
     [InlineData("2001:db8::77")]
