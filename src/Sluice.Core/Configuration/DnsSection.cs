@@ -156,7 +156,7 @@ internal static partial class DnsSection
         }
         else if (config.Dns.Servers.First(s => s.Tag == tag) is FakeIpDnsServerOptions)
             config.Errors.Add("route.default_domain_resolver", $"{JsonPath.Quote(tag)} is a fakeip server; the engine's own lookups need real addresses (name a udp, tcp, tls, https, local or hosts server)");
-        config.Dns = config.Dns with { DefaultDomainResolver = tag };
+        config.Dns = config.Dns with { DefaultDomainResolver = tag, DefaultDomainStrategy = config.Route.DefaultDomainStrategy };
     }
 
     private static string NoServer(string tag, HashSet<string> tags) =>
@@ -246,8 +246,11 @@ internal static partial class DnsSection
         string? detour = r.String("detour");
         if (detour is { Length: 0 }) detour = null;
         if (detour is not null) config.ReferenceOutbound(detour, r.PathOf("detour"));
-        string? resolver = ParseDomainResolver(r);
+        var (resolver, strategy) = ParseDomainResolver(r);
         if (resolver is not null) resolverReferences.Add((resolver, r.PathOf("domain_resolver"), tag));
+        // A DNS server's own name is dialed at its IPv4 address when it has one, else its IPv6 one.
+        if (strategy is not (null or DnsStrategy.PreferIpv4))
+            errors.Add(r.PathOf("domain_resolver") + ".strategy", "not supported by Sluice yet for a DNS server's name, which is dialed at its IPv4 address when it has one, else its IPv6 one (\"prefer_ipv4\"); remove it or write \"prefer_ipv4\"");
         DnsTlsOptions? tls = null;
         if (type is "tls" or "https")
             tls = ParseTls(r);
@@ -263,20 +266,21 @@ internal static partial class DnsSection
         return null;
     }
 
-    /// <summary>A tag, or sing-box's object form {"server": tag, ...} (only "server" is read).</summary>
-    internal static string? ParseDomainResolver(ObjectReader r, string name = "domain_resolver")
+    /// <summary>
+    /// A tag, or sing-box's object form {"server": tag, "strategy": …}: which address family of the name is dialed
+    /// (null: the IPv4 address when there is one, else the IPv6 one, as "prefer_ipv4").
+    /// </summary>
+    internal static (string? Tag, DnsStrategy? Strategy) ParseDomainResolver(ObjectReader r, string name = "domain_resolver")
     {
-        if (r.Take(name) is not { } v) return null;
+        if (r.Take(name) is not { } v) return (null, null);
         string path = r.PathOf(name);
-        if (v.ValueKind == JsonValueKind.String) return v.GetString() is { Length: > 0 } s ? s : null;
-        if (ObjectReader.Open(v, path, r.Errors) is not { } o) return null;
+        if (v.ValueKind == JsonValueKind.String) return (v.GetString() is { Length: > 0 } s ? s : null, null);
+        if (ObjectReader.Open(v, path, r.Errors) is not { } o) return (null, null);
         string? server = o.String("server");
         if (server is null) r.Errors.Add(o.PathOf("server"), "required: the tag of the DNS server that resolves this name");
-        // Sluice dials a server's IPv4 address when the name has one, else its IPv6 one: what "prefer_ipv4" asks for.
-        if (o.String("strategy") is { } strategy && strategy is not ("" or "prefer_ipv4"))
-            r.Errors.Add(o.PathOf("strategy"), $"{JsonPath.Quote(strategy)} is not supported by Sluice yet: a server name is dialed at its IPv4 address when it has one, else its IPv6 one (\"prefer_ipv4\"); remove it or write \"prefer_ipv4\"");
+        var strategy = ParseStrategy(o, "strategy");
         o.Finish(f => f is "disable_cache" or "rewrite_ttl" or "client_subnet" ? "not supported by Sluice yet" : null);
-        return server;
+        return (server, strategy);
     }
 
     private static DnsTlsOptions? ParseTls(ObjectReader r)

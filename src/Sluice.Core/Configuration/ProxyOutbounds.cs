@@ -21,6 +21,9 @@ public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions 
     /// <summary>"domain_resolver": the DNS server tag for the server's name; null = route.default_domain_resolver, else the host's.</summary>
     public string? DomainResolver { get; init; }
 
+    /// <summary>"domain_resolver.strategy": which of the name's addresses is dialed; null = route.default_domain_resolver's, else prefer IPv4.</summary>
+    public Dns.DnsStrategy? DomainStrategy { get; init; }
+
     /// <summary>The server options of a proxy outbound; null for other types.</summary>
     public static ProxyServerOptions? Of(OutboundOptions outbound) => outbound switch
     {
@@ -119,8 +122,9 @@ internal static class ProxyOutboundParsers
             string field = r.Has("bind_interface") ? "bind_interface" : "routing_mark";
             r.Errors.Add(r.PathOf(field), $"cannot be combined with \"detour\": the connection to the server is made by outbound {JsonPath.Quote(detour)}, so its own dial fields apply; remove {JsonPath.Quote(field)} or the detour");
         }
-        string? resolver = DnsSection.ParseDomainResolver(r);
-        return server is null || port is null ? null : new ProxyServerOptions(server, (ushort)port, dial) { Detour = detour, DomainResolver = resolver };
+        var (resolver, strategy) = DnsSection.ParseDomainResolver(r);
+        return server is null || port is null ? null
+            : new ProxyServerOptions(server, (ushort)port, dial) { Detour = detour, DomainResolver = resolver, DomainStrategy = strategy };
     }
 
     public static DialOptions ParseDial(ObjectReader r)

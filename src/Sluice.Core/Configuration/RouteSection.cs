@@ -46,11 +46,11 @@ internal static class RouteSection
         // The gate passes `meta mark M` and the policy rule is `not fwmark M`: with M = 0 every unmarked
         // packet would pass the gate and none would enter the tunnel, while `gate status` still said closed.
         if (mark == 0) config.Errors.Add(r.PathOf("default_mark"), "0 is every unmarked packet: the gate would let all traffic out and the tunnel would capture none; omit it (default 0x534c) or pick a non-zero mark");
-        string? domainResolver = DnsSection.ParseDomainResolver(r, "default_domain_resolver");
+        var (domainResolver, domainStrategy) = DnsSection.ParseDomainResolver(r, "default_domain_resolver");
         // sing-box's switch for process lookups. Sluice looks a process up when a rule asks for it, and for the
         // connection lists (`sluice connections`, /connections) when they are read: either value is what it does.
         r.Bool("find_process", false);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
-        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, RuleSets = ruleSets, DefaultInterface = defaultInterface };
+        config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, DefaultDomainStrategy = domainStrategy, RuleSets = ruleSets, DefaultInterface = defaultInterface };
     }
 }

@@ -88,6 +88,9 @@ public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Fina
     /// <summary>route.default_domain_resolver: the DNS server tag for the engine's own lookups; null = the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
 
+    /// <summary>route.default_domain_resolver's strategy: the address family of a name it resolves that is dialed; null = prefer IPv4.</summary>
+    public Dns.DnsStrategy? DefaultDomainStrategy { get; init; }
+
     /// <summary>
     /// route.default_interface: the device the engine's own sockets are bound to when their outbound names none
     /// (SO_BINDTODEVICE); null = the fwmark routes them by the main table. Not used with auto_detect_interface, as in sing-box.

@@ -42,6 +42,9 @@ public sealed record DnsOptions
     /// <summary>route.default_domain_resolver, copied here: the server for the engine's own lookups; null = the first local server, else the host's resolvers.</summary>
     public string? DefaultDomainResolver { get; init; }
 
+    /// <summary>Its strategy for the proxy server names it resolves (route.default_domain_resolver.strategy); null = prefer IPv4.</summary>
+    public DnsStrategy? DefaultDomainStrategy { get; init; }
+
     public const int DefaultCacheCapacity = 1024;
 
     public static TimeSpan DefaultTimeout => TimeSpan.FromSeconds(5);

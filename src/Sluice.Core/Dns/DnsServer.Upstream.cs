@@ -202,6 +202,8 @@ public sealed partial class DnsServer
         return dropped;
     }
 
+    public DnsStrategy? DefaultStrategy => _defaultStrategy;
+
     public bool Covers(string? resolverTag) => resolverTag is null ? _hasDefaultResolver : Array.Exists(_servers, s => s.Tag == resolverTag);
 
     /// <summary>

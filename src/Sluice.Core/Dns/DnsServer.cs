@@ -38,6 +38,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
     private readonly Decision _final;
     private readonly int _engineServer;
     private readonly bool _hasDefaultResolver;
+    private readonly DnsStrategy? _defaultStrategy;
     private readonly DnsStrategy _strategy;
     private readonly DnsCache? _cache;
     private readonly bool _reverseMapping;
@@ -54,6 +55,7 @@ public sealed partial class DnsServer : IAsyncDisposable, IServerNameResolver
         _servers = servers;
         _engineServer = engineServer;
         _hasDefaultResolver = options.DefaultDomainResolver is not null;
+        _defaultStrategy = options.DefaultDomainStrategy;
         _strategy = options.Strategy;
         _reverseMapping = options.ReverseMapping;
         _cache = options.DisableCache ? null : new DnsCache(Math.Max(options.CacheCapacity, 1), time);

@@ -20,4 +20,24 @@ public static class HostAddresses
     /// <summary>The first IPv4 address, else the first; null when there is none.</summary>
     public static IPAddress? Preferred(IReadOnlyList<IPAddress> addresses) =>
         addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
+
+    /// <summary>
+    /// The address a domain_resolver strategy dials: prefer_ipv6 the first IPv6 address, else the first; ipv4_only /
+    /// ipv6_only the first of that family or null; otherwise (none, prefer_ipv4) <see cref="Preferred"/>.
+    /// </summary>
+    public static IPAddress? Choose(IReadOnlyList<IPAddress> addresses, Dns.DnsStrategy? strategy) => strategy switch
+    {
+        Dns.DnsStrategy.PreferIpv6 => addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6) ?? addresses.FirstOrDefault(),
+        Dns.DnsStrategy.Ipv4Only => addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork),
+        Dns.DnsStrategy.Ipv6Only => addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6),
+        _ => Preferred(addresses),
+    };
+
+    /// <summary>"server name X has no address", naming the family a strategy asked for.</summary>
+    public static string NoAddress(string host, Dns.DnsStrategy? strategy) => strategy switch
+    {
+        Dns.DnsStrategy.Ipv4Only => $"server name {host} has no IPv4 address (domain_resolver strategy ipv4_only)",
+        Dns.DnsStrategy.Ipv6Only => $"server name {host} has no IPv6 address (domain_resolver strategy ipv6_only)",
+        _ => $"server name {host} has no address",
+    };
 }

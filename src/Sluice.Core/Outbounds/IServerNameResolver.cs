@@ -16,6 +16,9 @@ public interface IServerNameResolver
 
     /// <summary>The addresses of <paramref name="host"/> and how long they may be kept; throws when there are none.</summary>
     ValueTask<ResolvedHost> ResolveAsync(string? resolverTag, string host, CancellationToken cancellationToken);
+
+    /// <summary>route.default_domain_resolver's strategy, for servers whose outbound names no resolver of its own.</summary>
+    Dns.DnsStrategy? DefaultStrategy => null;
 }
 
 /// <param name="Ttl">The smallest remaining TTL of the answers the addresses came from.</param>

@@ -71,16 +71,32 @@ public sealed class SingBoxExportConfigTests
     }
 
     [Fact]
-    public void ARefusedInbound_IsNotReportedAgainByTheRulesNamingIt_AndAnotherStrategyIsNamed()
+    public void ARefusedInbound_IsNotReportedAgainByTheRulesNamingIt()
     {
         var errors = ConfigLoader.Validate("""
             {"inbounds": [{"type": "tun", "tag": "tun-in", "interface_name": "this-name-is-far-too-long", "address": ["172.19.0.1/30"]}],
              "dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
              "route": {"rules": [{"inbound": ["tun-in"], "action": "sniff"}], "default_domain_resolver": {"server": "local", "strategy": "ipv6_only"}}}
             """).Select(e => e.ToString()).ToList();
-        Assert.Equal(2, errors.Count);
-        Assert.StartsWith("inbounds[0].interface_name: \"this-name-is-far-too-long\" is not a valid interface name", errors[0]);
-        Assert.StartsWith("route.default_domain_resolver.strategy: \"ipv6_only\" is not supported by Sluice yet", errors[1]);
+        Assert.StartsWith("inbounds[0].interface_name: \"this-name-is-far-too-long\" is not a valid interface name", Assert.Single(errors));
+    }
+
+    [Fact]
+    public void DomainResolverStrategies_AreRead_ForProxyServersAndTheDefault_ButNotForADnsServersName()
+    {
+        var config = ConfigLoader.Load("""
+            {"dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
+             "outbounds": [{"type": "socks", "tag": "s", "server": "proxy.example", "server_port": 1080, "domain_resolver": {"server": "local", "strategy": "ipv4_only"}}],
+             "route": {"default_domain_resolver": {"server": "local", "strategy": "prefer_ipv6"}}}
+            """);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.Ipv4Only, ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "s"))!.DomainStrategy);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.PreferIpv6, config.Dns.DefaultDomainStrategy);
+
+        var errors = ConfigLoader.Validate("""
+            {"dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"},
+                                 {"type": "https", "tag": "doh", "server": "doh.example", "domain_resolver": {"server": "local", "strategy": "ipv6_only"}}]}}
+            """).Select(e => e.ToString()).ToList();
+        Assert.StartsWith("dns.servers[1].domain_resolver.strategy: not supported by Sluice yet for a DNS server's name", Assert.Single(errors));
     }
 
     [Fact]

@@ -49,9 +49,49 @@ public class DetourDialTests
         }
     }
 
-    private static ProxyServer Server(string host, RecordingDetour? detour, IServerNameResolver? names = null, string? resolver = null) =>
-        new("socks", "p", new ProxyServerOptions(host, 1080, DialOptions.Default) { Detour = detour is null ? null : "hop", DomainResolver = resolver },
+    /// <summary>A name with an IPv4 and an IPv6 address (in that order), and a route.default_domain_resolver strategy.</summary>
+    private sealed class TwoFamilies(Sluice.Core.Dns.DnsStrategy? defaultStrategy = null, bool v6 = true) : IServerNameResolver
+    {
+        public bool Covers(string? resolverTag) => true;
+
+        public Sluice.Core.Dns.DnsStrategy? DefaultStrategy => defaultStrategy;
+
+        public ValueTask<ResolvedHost> ResolveAsync(string? resolverTag, string host, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new ResolvedHost(v6 ? [IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7")] : [IPAddress.Parse("192.0.2.7")], TimeSpan.FromMinutes(5)));
+    }
+
+    private static ProxyServer Server(string host, RecordingDetour? detour, IServerNameResolver? names = null, string? resolver = null,
+        Sluice.Core.Dns.DnsStrategy? strategy = null) =>
+        new("socks", "p", new ProxyServerOptions(host, 1080, DialOptions.Default) { Detour = detour is null ? null : "hop", DomainResolver = resolver, DomainStrategy = strategy },
             new OutboundContext(new PlainSockets(refusal: "dialed around the detour"), Resolve: tag => tag == "hop" ? detour : null, Names: names));
+
+    [Theory]
+    [InlineData(null, null, "192.0.2.7")]
+    [InlineData(Sluice.Core.Dns.DnsStrategy.PreferIpv4, null, "192.0.2.7")]
+    [InlineData(Sluice.Core.Dns.DnsStrategy.PreferIpv6, null, "2001:db8::7")]
+    [InlineData(Sluice.Core.Dns.DnsStrategy.Ipv6Only, null, "2001:db8::7")]
+    [InlineData(null, Sluice.Core.Dns.DnsStrategy.Ipv6Only, "2001:db8::7")] // the default resolver's strategy
+    [InlineData(Sluice.Core.Dns.DnsStrategy.Ipv4Only, Sluice.Core.Dns.DnsStrategy.Ipv6Only, "192.0.2.7")] // the outbound's own wins
+    public async Task DomainResolverStrategy_PicksTheAddressFamilyDialed(Sluice.Core.Dns.DnsStrategy? own, Sluice.Core.Dns.DnsStrategy? byDefault, string dialed)
+    {
+        var detour = new RecordingDetour("socks", () => new MemoryStream());
+
+        await Server("proxy.example", detour, new TwoFamilies(byDefault), strategy: own).ConnectTcpAsync(CancellationToken.None);
+
+        Assert.Equal(NetAddress.Parse(dialed), Assert.Single(detour.Dialed).Address);
+    }
+
+    [Fact]
+    public async Task Ipv6Only_ForANameWithoutIpv6_FailsSayingSo()
+    {
+        var detour = new RecordingDetour("socks", () => new MemoryStream());
+        var server = Server("proxy.example", detour, new TwoFamilies(v6: false), strategy: Sluice.Core.Dns.DnsStrategy.Ipv6Only);
+
+        var e = await Assert.ThrowsAsync<OutboundException>(async () => await server.ConnectTcpAsync(CancellationToken.None));
+
+        Assert.Equal("socks \"p\" (proxy.example:1080 via \"hop\"): server name proxy.example has no IPv6 address (domain_resolver strategy ipv6_only)", e.Message);
+        Assert.Empty(detour.Dialed);
+    }
 
     [Fact]
     public async Task Detour_DialsTheServer_ByTheAddressTheDomainResolverGave_OncePerTtl()

@@ -57,8 +57,8 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         try
         {
             var addresses = await context.Sockets.Hosts.ResolveAsync(options.Server, cancellationToken);
-            var chosen = HostAddresses.Preferred(addresses)
-                ?? throw new OutboundException($"{Who}: server name {options.Server} has no address");
+            var chosen = HostAddresses.Choose(addresses, Strategy)
+                ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress(options.Server, Strategy)}");
             return new IPEndPoint(chosen, options.Port);
         }
         catch (SocketException e)
@@ -66,6 +66,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             throw new OutboundException($"{Who}: cannot resolve server name {options.Server}: {e.SocketErrorCode}", e);
         }
     }
+
+    /// <summary>The outbound's domain_resolver strategy; without a resolver of its own, route.default_domain_resolver's.</summary>
+    private Dns.DnsStrategy? Strategy => options.DomainStrategy ?? (options.DomainResolver is null ? context.Names?.DefaultStrategy : null);
 
     /// <summary>The address from the configured DNS server (cached for the answer's TTL); null when no resolver is configured.</summary>
     private async ValueTask<IPAddress?> ResolveConfiguredAsync(CancellationToken cancellationToken)
@@ -82,8 +85,8 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         {
             throw new OutboundException($"{Who}: {e.Message}", e);
         }
-        var chosen = resolved.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? resolved.Addresses.FirstOrDefault()
-            ?? throw new OutboundException($"{Who}: server name {options.Server} has no address");
+        var chosen = HostAddresses.Choose(resolved.Addresses, Strategy)
+            ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress(options.Server, Strategy)}");
         var keep = resolved.Ttl < MinimumCacheTime ? MinimumCacheTime : resolved.Ttl > MaximumCacheTime ? MaximumCacheTime : resolved.Ttl;
         _cached = new CachedAddress(chosen, Environment.TickCount64 + (long)keep.TotalMilliseconds);
         return chosen;
@@ -112,16 +115,17 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(options.Dial.ConnectTimeout);
+            Destination? target = null; // set once the server's name is resolved: a resolver's error already names this outbound
             try
             {
-                var target = await DetourTargetAsync(detour, options.Port, limit.Token);
-                return new ServerConnection(await detour.DialTcpAsync(target, limit.Token), target);
+                target = await DetourTargetAsync(detour, options.Port, limit.Token);
+                return new ServerConnection(await detour.DialTcpAsync(target.Value, limit.Token), target.Value);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw new OutboundException($"{Who}: connect through \"{detour.Tag}\" timed out after {options.Dial.ConnectTimeout.TotalSeconds:0.#} s");
             }
-            catch (OutboundException e)
+            catch (OutboundException e) when (target is not null)
             {
                 throw new OutboundException($"{Who}: through detour \"{detour.Tag}\": {e.Message}", e);
             }
@@ -203,9 +207,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
     {
         if (Detour() is { } detour)
         {
+            var target = relay ?? await DetourTargetAsync(detour, options.Port, cancellationToken); // its errors name this outbound
             try
             {
-                var target = relay ?? await DetourTargetAsync(detour, options.Port, cancellationToken);
                 return await detour.OpenUdpAsync(target, cancellationToken);
             }
             catch (OutboundException e)
