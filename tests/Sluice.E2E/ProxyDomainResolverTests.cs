@@ -4,7 +4,8 @@ namespace Sluice.E2E;
 
 /// <summary>
 /// A proxy server given by a name that only a DNS server in Sluice's config knows: dnsmasq in the
-/// router namespace answers it, while the client's resolv.conf names a resolver that does not exist.
+/// router namespace answers it (A: the router's IPv4 address, AAAA: its IPv6 one; ss-server listens on the IPv4 one),
+/// while the client's resolv.conf names a resolver that does not exist.
 /// </summary>
 public sealed class ProxyDomainResolverTests : IDisposable
 {
@@ -22,7 +23,7 @@ public sealed class ProxyDomainResolverTests : IDisposable
         _testbed.SetResolvConf(_testbed.Client, "nameserver 127.0.0.1\n");
         _queryLog = Path.Combine(_testbed.WorkDir, "dnsmasq.log");
         _testbed.StartIn(_testbed.Router, "dnsmasq", "--keep-in-foreground", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
-            $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", "--local-ttl=300",
+            $"--listen-address={NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV4}", $"--address=/{ServerName}/{NamespaceTestbed.RouterV6}", "--local-ttl=300",
             "--log-queries", $"--log-facility={_queryLog}", $"--pid-file={Path.Combine(_testbed.WorkDir, "dnsmasq.pid")}");
         bool answered = false;
         for (int i = 0; i < 50 && !answered; i++)
@@ -95,6 +96,30 @@ public sealed class ProxyDomainResolverTests : IDisposable
         Assert.False(result.Ok, result.ToString());
         Assert.True(engine.WaitFor($"cannot resolve server name {ServerName}", TimeSpan.FromSeconds(10)), engine.Log);
         Assert.Equal(0, QueriesFor("A"));
+    }
+
+    /// <summary>
+    /// domain_resolver strategy ipv6_only dials the name's IPv6 address: refused while only the IPv4 listener exists
+    /// (the error names the IPv6 address), carried once a second ss-server listens on the IPv6 one.
+    /// </summary>
+    [Fact]
+    public void ServerName_WithStrategyIpv6Only_IsDialedAtItsIpv6Address()
+    {
+        var engine = _testbed.StartEngine(Config(""", "domain_resolver": {"server": "lab", "strategy": "ipv6_only"} """)).WaitStarted();
+
+        var refused = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+        Assert.False(refused.Ok, "carried with no listener on the IPv6 address: " + refused);
+        Assert.True(engine.WaitFor(NamespaceTestbed.RouterV6, TimeSpan.FromSeconds(10)), engine.Log);
+
+        ProxyPeers.StartShadowsocks(_testbed, Method, address: NamespaceTestbed.RouterV6);
+        // The port already listens on IPv4, so wait for the IPv6 socket itself.
+        for (int i = 0; i < 100 && !_testbed.RunInRouter(TimeSpan.FromSeconds(5), "sh", "-c",
+                 $"ss -Hltn 'src [{NamespaceTestbed.RouterV6}]:{ProxyPeers.ShadowsocksPort(Method)}' | grep -q LISTEN").Ok; i++)
+            Thread.Sleep(100);
+        var carried = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
+        Assert.True(carried.Ok, carried + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, carried.Stdout.Trim());
+        Assert.True(QueriesFor("AAAA") >= 1);
     }
 
     public void Dispose()

@@ -111,7 +111,7 @@ public class DetourConfigTests
     [Theory]
     [InlineData("\"nope\"", "local", "outbounds[0].domain_resolver", "no DNS server has tag \"nope\" (servers: local)")]
     [InlineData("\"fake\"", "fakeip", "outbounds[0].domain_resolver", "fakeip")]
-    [InlineData("{\"server\":\"local\",\"strategy\":\"ipv4_only\"}", "local", "outbounds[0].domain_resolver.strategy", "not supported by Sluice yet")]
+    [InlineData("{\"server\":\"local\",\"strategy\":\"fastest\"}", "local", "outbounds[0].domain_resolver.strategy", "unknown strategy \"fastest\"")]
     [InlineData("{}", "local", "outbounds[0].domain_resolver.server", "required")]
     public void DomainResolver_Bad_NamesThePath(string resolver, string serverType, string path, string phrase)
     {
