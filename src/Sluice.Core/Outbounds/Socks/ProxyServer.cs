@@ -70,6 +70,9 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
     /// <summary>The outbound's domain_resolver strategy; without a resolver of its own, route.default_domain_resolver's.</summary>
     private Dns.DnsStrategy? Strategy => options.DomainStrategy ?? (options.DomainResolver is null ? context.Names?.DefaultStrategy : null);
 
+    /// <summary>" to ADDRESS:PORT" when the server is a name (which of its addresses was dialed), else "" (Who has it).</summary>
+    private string To(IPEndPoint endpoint) => _literal is null ? $" to {endpoint}" : "";
+
     /// <summary>The address from the configured DNS server (cached for the answer's TTL); null when no resolver is configured.</summary>
     private async ValueTask<IPAddress?> ResolveConfiguredAsync(CancellationToken cancellationToken)
     {
@@ -142,12 +145,12 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new OutboundException($"{Who}: connect timed out after {options.Dial.ConnectTimeout.TotalSeconds:0.#} s");
+            throw new OutboundException($"{Who}: connect{To(endpoint)} timed out after {options.Dial.ConnectTimeout.TotalSeconds:0.#} s");
         }
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new OutboundException($"{Who}: connect failed: {e.SocketErrorCode}", e);
+            throw new OutboundException($"{Who}: connect{To(endpoint)} failed: {e.SocketErrorCode}", e);
         }
         catch
         {
