@@ -46,5 +46,6 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(ClashRuleProviders))]
 [JsonSerializable(typeof(ClashRuleProvider))]
 [JsonSerializable(typeof(Dictionary<string, int>))]
+[JsonSerializable(typeof(Dictionary<string, bool>))]
 [JsonSerializable(typeof(string))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -63,7 +63,20 @@ public sealed record ClashProxy
     [JsonPropertyName("all")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<string>? All { get; init; }
 }
 
+/// <summary>One /rules item; <see cref="Extra"/> (mihomo's) makes the dashboards show the rule's switch and hit count.</summary>
 public sealed record ClashRule(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("payload")] string Payload,
-    [property: JsonPropertyName("proxy")] string Proxy);
+    [property: JsonPropertyName("proxy")] string Proxy)
+{
+    [JsonPropertyName("index")] public int Index { get; init; }
+
+    [JsonPropertyName("extra")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ClashRuleExtra? Extra { get; init; }
+}
+
+/// <param name="HitCount">Decisions the rule made since the engine started or last reloaded.</param>
+/// <param name="HitAt">The last of them; null when none.</param>
+public sealed record ClashRuleExtra(
+    [property: JsonPropertyName("disabled")] bool Disabled,
+    [property: JsonPropertyName("hitCount")] long HitCount,
+    [property: JsonPropertyName("hitAt")] DateTimeOffset? HitAt);

@@ -33,7 +33,7 @@ public sealed partial class SluiceEngine
         if (_lanes is null || _context is null || _scope is null) throw new InvalidOperationException("the engine is not running");
         var running = _outbounds;
         string defaultOutbound = next.Route.Final ?? next.Outbounds[0].Tag;
-        var router = Router.Compile(next.Route, next.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, _scope);
+        var router = Router.Compile(next.Route, next.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, _scope, _time);
         var model = new Dictionary<string, IOutbound>(StringComparer.Ordinal);
         var created = new List<IOutbound>();
         try

@@ -130,6 +130,18 @@ public sealed partial class SluiceEngine : IDisposable
     /// <summary>The route.rule_set entries by tag (empty before start).</summary>
     public IReadOnlyDictionary<string, RuleSetHandle> RuleSetHandles => _ruleSets?.Handles ?? new Dictionary<string, RuleSetHandle>();
 
+    /// <summary>Each route rule's switch and decisions so far, in config order (empty before start; a reload starts them afresh).</summary>
+    public IReadOnlyList<RuleState> RuleStates()
+    {
+        if (_lanes?.Model.Router is not { } router) return [];
+        var states = new RuleState[router.Count];
+        for (int i = 0; i < states.Length; i++) states[i] = router.StateOf(i);
+        return states;
+    }
+
+    /// <summary>Switches route rule <paramref name="index"/> off or on for new flows until the next reload; false when there is no such rule or no engine.</summary>
+    public bool SetRuleEnabled(int index, bool enabled) => _lanes?.Model.Router.SetEnabled(index, enabled) ?? false;
+
     /// <summary>The config's rule sets (for the Clash API's rule providers); null before the engine started them.</summary>
     public RuleSetLibrary? RuleSets => _ruleSets;
 
@@ -217,7 +229,7 @@ public sealed partial class SluiceEngine : IDisposable
         _stages.Start("rules", () =>
         {
             _ruleSets!.Load(tag => _outbounds[tag], defaultOutbound, _dnsServer!, EngineMode.RuleSetCacheDirectory(_config), _logs.CreateLogger("rule-set"), _time, _fileChanges);
-            router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope);
+            router = Router.Compile(_config.Route, _config.Outbounds.Select(o => o.Tag).ToList(), defaultOutbound, scope, _time);
         });
         var lanes = _lanes = new LaneSelector(router!, _outbounds, defaultOutbound, dnsServerRunning: true, _logs.CreateLogger("router"));
         if (_dnsServer is { } dnsForRules)

@@ -87,10 +87,6 @@ internal static class ClashEndpoints
             return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
         });
 
-        app.MapGet("/rules", () => Results.Json(new ClashRules(
-            supervisor.Config is { } config ? EngineViews.Rules(config).Select(r => new ClashRule(r.Type, r.Payload, r.Target)).ToArray() : []),
-            ApiJsonContext.Default.ClashRules));
-
         app.MapGet("/connections", async (HttpContext context, int? interval) =>
         {
             if (!context.WebSockets.IsWebSocketRequest) return Results.Json(Connections(supervisor), ApiJsonContext.Default.ClashConnections);

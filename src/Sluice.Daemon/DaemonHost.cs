@@ -89,6 +89,7 @@ public sealed partial class DaemonHost
         if (externalUi is not null) ExternalUiEndpoints.Map(app, externalUi);
         ClashGroupEndpoints.Map(app, supervisor);
         ClashRuleProviderEndpoints.Map(app, supervisor);
+        ClashRuleEndpoints.Map(app, supervisor);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.

@@ -168,6 +168,35 @@ public sealed class RuleSetTests : IDisposable
     }
 
     /// <summary>
+    /// A dashboard's rules page: /rules shows the rule-set rule as mihomo's RuleSet with its index and hit count; switched
+    /// off with PATCH /rules/disable its names fall through to final (direct), switched on they go through the proxy
+    /// again; an index the config lacks is 400.
+    /// </summary>
+    [Fact]
+    public void Rule_SwitchedOffThroughTheClashApi_LetsItsNamesFallThrough_AndCountsItsHits()
+    {
+        _site.Serve("geosite-test.srs", Geosite("listed.test"));
+        _site.Start();
+        var daemon = DaemonUnderTest.Start(_testbed, environment: [$"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}"]);
+        var path = daemon.WriteConfig(RemoteSetConfig());
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("a.listed.test"));
+        var rule = daemon.Get("/rules").GetProperty("rules")[1];
+        Assert.Equal(("RuleSet", "geosite-test", 1), (rule.GetProperty("type").GetString(), rule.GetProperty("payload").GetString(), rule.GetProperty("index").GetInt32()));
+        Assert.False(rule.GetProperty("extra").GetProperty("disabled").GetBoolean());
+        Assert.True(rule.GetProperty("extra").GetProperty("hitCount").GetInt64() >= 1, rule.ToString());
+
+        Assert.Equal("204", PatchRules(daemon, """{"1": true}"""));
+        Assert.True(daemon.Get("/rules").GetProperty("rules")[1].GetProperty("extra").GetProperty("disabled").GetBoolean());
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("b.listed.test"));
+
+        Assert.Equal("204", PatchRules(daemon, """{"1": false}"""));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("c.listed.test"));
+        Assert.Equal("400", PatchRules(daemon, """{"7": true}"""));
+    }
+
+    /// <summary>
     /// A mihomo config as users have it — a socks5 proxy, the sniffer on, an http rule provider in Clash's classical
     /// YAML fetched through that proxy, RULE-SET rules — imported with `sluice import` and run: names the provider lists
     /// go through the proxy, others direct, and the provider's line of a type Sluice cannot match is counted in the log.
@@ -207,6 +236,9 @@ public sealed class RuleSetTests : IDisposable
         Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("www.exact.test"));
         Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
     }
+
+    private static string PatchRules(DaemonUnderTest daemon, string body) =>
+        daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", body, "http://localhost/rules/disable").Stdout.Trim();
 
     private static string Put(DaemonUnderTest daemon, string path) =>
         daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "http://localhost" + path).Stdout.Trim();

@@ -55,6 +55,8 @@ public sealed class YacdDashboardTests : IDisposable
         Assert.NotEqual(NamespaceTestbed.ClientV4, report.GetProperty("after").GetString());
         Assert.Contains(TransferProcess, report.GetProperty("row").GetString());
         Assert.True(report.GetProperty("chartMoved").GetBoolean(), report.ToString());
+        // The rules page's switch of rule 0 (the transfer's process rule) went to PATCH /rules/disable and was taken.
+        Assert.Equal("204 {\"0\":true}", report.GetProperty("ruleSwitch").GetString());
     }
 
     private JsonElement RunDashboard(string[]? origins, string pageBase, string prefix, bool serveOtherOrigin = false, string mode = "full")
@@ -111,6 +113,11 @@ public sealed class YacdDashboardTests : IDisposable
             Assert.True(transfer.WaitForExit(15_000), $"the transfer still runs after Yacd closed it\n{report}");
             Assert.NotEqual(0, transfer.ExitCode);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"512 MiB at 4 MiB/s takes 128 s; it ended after {clock.Elapsed}\n{report}");
+        }
+        if (mode == "full")
+        {
+            var rule = daemon.Get("/rules").GetProperty("rules")[0];
+            Assert.True(rule.GetProperty("extra").GetProperty("disabled").GetBoolean(), rule + "\n" + report);
         }
         return report;
     }

@@ -4,7 +4,8 @@
 //     app (curl) before and after the switch, reporting the source address the server saw each time;
 //  3. connections page: waits for the row of the app's running transfer (with its process name), closes it
 //     through the row's close icon and the confirmation dialog;
-//  4. overview page: the traffic chart's canvas changes between two samples while traffic flows.
+//  4. overview page: the traffic chart's canvas changes between two samples while traffic flows;
+//  5. rules page: switches rule 0 off with its switch (the dashboard sends PATCH /rules/disable) and reports the answer.
 // usage: node yacd.mjs CONFIG_JSON   (keys: page, group, from, to, process, curl, whoamiUrl, shots, mode)
 // mode "refused": only checks that the page stays on its backend form and a fetch to the API is refused.
 // Prints one JSON line with what it saw; exit 0 when every step passed.
@@ -102,6 +103,19 @@ try {
     await page.getByRole("button", { name: "I'm sure" }).click();
     await row.waitFor({ state: "detached", timeout: 15000 });
     await shot(page, `${cfg.prefix}-closed`);
+
+    // 5. Rules: the switch Yacd shows only when /rules items carry "extra"; react-switch hides the checkbox and
+    // toggles on a click of its handle.
+    await page.evaluate(() => { location.hash = "#/rules"; });
+    const ruleInput = page.locator('input[name="rule-0"]');
+    await ruleInput.waitFor({ state: "attached", timeout: 20000 });
+    result.rule = (await page.locator("body").innerText()).split("\n").filter(l => l.includes(cfg.process)).join(" | ");
+    const patched = page.waitForResponse(r => r.url().endsWith("/rules/disable") && r.request().method() === "PATCH", { timeout: 15000 });
+    await ruleInput.locator("..").locator(".react-switch-handle").click();
+    const answer = await patched;
+    result.ruleSwitch = `${answer.status()} ${answer.request().postData()}`;
+    await page.waitForTimeout(1000);
+    await shot(page, `${cfg.prefix}-rules`);
     result.ok = result.chartMoved && errors.length === 0;
   }
   result.errors = errors;

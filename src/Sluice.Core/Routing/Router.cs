@@ -9,6 +9,9 @@ namespace Sluice.Core.Routing;
 /// label find the first matching rule of the run, so 10,000 single-CIDR rules cost what one does.
 /// Runs of consecutive process-only rules (process_name or process_path) become a <see cref="ProcessBlock"/>:
 /// three hash probes for the run. Deciding a flow does not allocate (the lazy process lookup aside).
+/// Each rule counts the decisions it made (with the time of the last), and a rule can be switched off until the next
+/// reload (the Clash API's PATCH /rules/disable); while any is off, runs are walked rule by rule, since a block only
+/// finds the first rule of its run that matches.
 /// </summary>
 public sealed class Router
 {
@@ -20,10 +23,18 @@ public sealed class Router
     private readonly int[] _stepOfRule;
     private readonly string _final;
     private readonly string[] _descriptions;
+    private readonly long[] _hits;
+    private readonly long[] _lastHitTicks; // UTC ticks; 0 = never
+    private readonly TimeProvider _time;
+    private readonly Lock _switching = new();
+    private bool[]? _off; // null while every rule is on; replaced whole, never changed in place
 
-    private Router(Entry[] entries, Step[] steps, int[] stepOfRule, string final, string[] descriptions)
+    private Router(Entry[] entries, Step[] steps, int[] stepOfRule, string final, string[] descriptions, TimeProvider time)
     {
         _entries = entries;
+        _hits = new long[entries.Length];
+        _lastHitTicks = new long[entries.Length];
+        _time = time;
         _steps = steps;
         _stepOfRule = stepOfRule;
         _final = final;
@@ -44,7 +55,8 @@ public sealed class Router
         Compile(route, outboundTags, defaultOutbound, RuleScope.Empty);
 
     /// <param name="scope">The rule sets rules name and the Clash mode clash_mode items read.</param>
-    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound, RuleScope scope)
+    /// <param name="time">The clock of the rules' last-hit times; null = the system's.</param>
+    public static Router Compile(RouteOptions route, IReadOnlyList<string> outboundTags, string defaultOutbound, RuleScope scope, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(route);
         ArgumentNullException.ThrowIfNull(scope);
@@ -99,7 +111,7 @@ public sealed class Router
         }
 
         var descriptions = route.Rules.Select(RuleDescription.Describe).ToArray();
-        return new Router(entries, steps.ToArray(), stepOfRule, defaultOutbound, descriptions);
+        return new Router(entries, steps.ToArray(), stepOfRule, defaultOutbound, descriptions, time ?? TimeProvider.System);
     }
 
     /// <summary>
@@ -115,10 +127,11 @@ public sealed class Router
         if (startAt < _entries.Length)
         {
             var steps = _steps;
+            var off = Volatile.Read(ref _off);
             for (int s = _stepOfRule[startAt]; s < steps.Length; s++)
             {
                 ref readonly var step = ref steps[s];
-                if (step.Block is { } block && startAt <= step.Start)
+                if (step.Block is { } block && startAt <= step.Start && off is null)
                 {
                     int hit = block.FirstMatch(flow);
                     if (hit >= 0) return Decision(hit);
@@ -126,6 +139,7 @@ public sealed class Router
                 }
                 for (int i = Math.Max(step.Start, startAt); i < step.End; i++)
                 {
+                    if (off is not null && off[i]) continue;
                     var entry = _entries[i];
                     if (entry.Verdict == Verdict.Sniff && flow.Sniffed) continue;
                     // sing-box resolves only a destination that is a name; an address has nothing to look up.
@@ -153,8 +167,37 @@ public sealed class Router
     /// <summary>One line per rule ("process_name=[curl] => reject"), for logs and the /rules API.</summary>
     public IReadOnlyList<string> Describe() => _descriptions;
 
+    /// <summary>Rules the config has (the indexes <see cref="SetEnabled"/> and <see cref="StateOf"/> take).</summary>
+    public int Count => _entries.Length;
+
+    /// <summary>
+    /// Switches rule <paramref name="index"/> off (passed over as if absent) or on again, for new decisions; flows already
+    /// decided keep their lane. False for an index the config does not have.
+    /// </summary>
+    public bool SetEnabled(int index, bool enabled)
+    {
+        if ((uint)index >= (uint)_entries.Length) return false;
+        lock (_switching)
+        {
+            var next = _off is { } current ? (bool[])current.Clone() : new bool[_entries.Length];
+            next[index] = !enabled;
+            Volatile.Write(ref _off, Array.IndexOf(next, true) < 0 ? null : next);
+        }
+        return true;
+    }
+
+    /// <summary>Whether rule <paramref name="index"/> is on, how many decisions it made, and when the last was.</summary>
+    public RuleState StateOf(int index)
+    {
+        long ticks = Volatile.Read(ref _lastHitTicks[index]);
+        return new RuleState(Volatile.Read(ref _off) is not { } off || !off[index], Interlocked.Read(ref _hits[index]),
+            ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero));
+    }
+
     private RouteDecision Decision(int i)
     {
+        Interlocked.Increment(ref _hits[i]);
+        Volatile.Write(ref _lastHitTicks[i], _time.GetUtcNow().UtcTicks);
         var e = _entries[i];
         return new RouteDecision(e.Verdict, e.Outbound, i, i + 1, e.SniffTimeout);
     }
@@ -171,3 +214,6 @@ public sealed class Router
     /// <summary>Rules [Start, End): a single rule, or a block of destination-only rules.</summary>
     private readonly record struct Step(int Start, int End, RuleBlock? Block);
 }
+
+/// <summary>A rule's switch and its decisions so far (the Clash API's /rules "extra").</summary>
+public readonly record struct RuleState(bool Enabled, long Hits, DateTimeOffset? LastHit);

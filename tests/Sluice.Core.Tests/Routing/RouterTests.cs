@@ -8,7 +8,7 @@ namespace Sluice.Core.Tests.Routing;
 
 public class RouterTests
 {
-    private static Router Compile(string rules, string final = "direct")
+    private static Router Compile(string rules, string final = "direct", TimeProvider? time = null)
     {
         var config = ConfigLoader.Load($$"""
             {
@@ -17,7 +17,56 @@ public class RouterTests
               "route": { "rules": {{rules}}, "final": "{{final}}" }
             }
             """);
-        return Router.Compile(config.Route, config.Outbounds.Select(o => o.Tag).ToArray(), config.DefaultOutbound);
+        return Router.Compile(config.Route, config.Outbounds.Select(o => o.Tag).ToArray(), config.DefaultOutbound, RuleScope.Empty, time);
+    }
+
+    [Fact]
+    public void SwitchedOffRule_IsPassedOver_UntilSwitchedOnAgain()
+    {
+        var router = Compile("""[ { "port": 443, "outbound": "proxy" }, { "port": 443, "outbound": "block" } ]""");
+
+        Assert.True(router.SetEnabled(0, false));
+        Assert.Equal(("block", 1), (router.Decide(Flow()).Outbound, router.Decide(Flow()).RuleIndex));
+        Assert.True(router.SetEnabled(1, false));
+        Assert.Equal(-1, router.Decide(Flow()).RuleIndex);
+        Assert.True(router.SetEnabled(0, true));
+        Assert.Equal("proxy", Outbound(router, Flow()));
+        Assert.False(router.StateOf(1).Enabled);
+        Assert.False(router.SetEnabled(2, false)); // no such rule
+        Assert.False(router.SetEnabled(-1, false));
+    }
+
+    [Fact]
+    public void SwitchedOffRule_InsideACompiledBlock_IsPassedOver_AndTheNextMatchOfTheRunDecides()
+    {
+        // Ten single-CIDR rules: one destination block. 10.0.0.0/8 (rule 2) covers 10.1.0.0/16 (rule 5).
+        var cidrs = new[] { "192.0.2.0/24", "198.51.100.0/24", "10.0.0.0/8", "203.0.113.0/24", "172.16.0.0/12", "10.1.0.0/16",
+            "100.64.0.0/10", "192.168.0.0/16", "169.254.0.0/16", "224.0.0.0/4" };
+        var router = Compile("[" + string.Join(",", cidrs.Select((c, i) => $$"""{ "ip_cidr": "{{c}}", "outbound": "{{(i == 5 ? "block" : "proxy")}}" }""")) + "]");
+        Assert.Equal(2, router.Decide(Flow("10.1.2.3")).RuleIndex);
+
+        router.SetEnabled(2, false);
+        Assert.Equal(("block", 5), (router.Decide(Flow("10.1.2.3")).Outbound, router.Decide(Flow("10.1.2.3")).RuleIndex));
+        Assert.Equal(-1, router.Decide(Flow("10.9.9.9")).RuleIndex);
+
+        router.SetEnabled(2, true);
+        Assert.Equal(2, router.Decide(Flow("10.9.9.9")).RuleIndex);
+    }
+
+    [Fact]
+    public void EachRule_CountsItsDecisions_WithTheTimeOfTheLast()
+    {
+        var clock = new Sluice.Tests.FakeClock();
+        var router = Compile("""[ { "port": 443, "outbound": "proxy" }, { "port": 80, "outbound": "block" } ]""", time: clock);
+        Assert.Equal(new RuleState(true, 0, null), router.StateOf(0));
+
+        router.Decide(Flow());
+        clock.Advance(5);
+        router.Decide(Flow());
+        router.Decide(Flow(port: 22)); // final: no rule's hit
+
+        Assert.Equal(new RuleState(true, 2, clock.GetUtcNow()), router.StateOf(0));
+        Assert.Equal(0, router.StateOf(1).Hits);
     }
 
     private static FlowContext Flow(
