@@ -139,6 +139,9 @@ public sealed partial class SluiceEngine : IDisposable
         return states;
     }
 
+    /// <summary>Route rules of the running config (0 before start).</summary>
+    public int RuleCount => _lanes?.Model.Router.Count ?? 0;
+
     /// <summary>Switches route rule <paramref name="index"/> off or on for new flows until the next reload; false when there is no such rule or no engine.</summary>
     public bool SetRuleEnabled(int index, bool enabled) => _lanes?.Model.Router.SetEnabled(index, enabled) ?? false;
 

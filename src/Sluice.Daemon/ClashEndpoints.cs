@@ -228,7 +228,8 @@ internal static class ClashEndpoints
         _ => type,
     };
 
-    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
+    /// <summary>A {"message"} answer with a status: the one error shape of every Clash endpoint.</summary>
+    internal static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }
 
 /// <summary>The last delays measured through /proxies/{name}/delay, plus a group's own probe results.</summary>

@@ -20,14 +20,14 @@ internal static class ClashGroupEndpoints
         app.MapGet("/group", () => Results.Json(new ClashGroups(ClashEndpoints.Proxies(supervisor).Values.Where(p => p.All is not null && p.Name != "GLOBAL").ToArray()), ApiJsonContext.Default.ClashGroups));
         app.MapGet("/group/{name}", (string name) => ClashEndpoints.Proxies(supervisor).TryGetValue(name, out var proxy) && proxy.All is not null
             ? Results.Json(proxy, ApiJsonContext.Default.ClashProxy)
-            : Message(StatusCodes.Status404NotFound, $"no group \"{name}\""));
+            : ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no group \"{name}\""));
         app.MapGet("/group/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
         {
             var engine = supervisor.Engine;
             if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound) || EngineViews.Group(outbound) is not { } group)
-                return Message(StatusCodes.Status404NotFound, $"no group \"{name}\"");
+                return ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no group \"{name}\"");
             if (!Uri.TryCreate(url ?? DelayProbe.DefaultUrl, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
-                return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
+                return ClashEndpoints.Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
             var limit = TimeSpan.FromMilliseconds(Math.Clamp(timeout ?? 5000, 100, 30_000));
             var probes = group.Members
                 .Where(m => engine.Outbounds.ContainsKey(m.Tag))
@@ -44,10 +44,8 @@ internal static class ClashGroupEndpoints
         });
 
         app.MapGet("/providers/proxies", () => Results.Json(new ClashProviders(new Dictionary<string, string>()), ApiJsonContext.Default.ClashProviders));
-        app.MapGet("/providers/proxies/{name}", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\": Sluice's subscriptions are outbound groups (see /proxies)"));
-        app.MapMethods("/providers/proxies/{name}", ["PUT"], (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
-        app.MapGet("/providers/proxies/{name}/healthcheck", (string name) => Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
+        app.MapGet("/providers/proxies/{name}", (string name) => ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\": Sluice's subscriptions are outbound groups (see /proxies)"));
+        app.MapMethods("/providers/proxies/{name}", ["PUT"], (string name) => ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
+        app.MapGet("/providers/proxies/{name}/healthcheck", (string name) => ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no proxy provider \"{name}\""));
     }
-
-    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }

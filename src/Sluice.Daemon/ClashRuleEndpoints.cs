@@ -29,15 +29,15 @@ internal static class ClashRuleEndpoints
             }
             catch (JsonException e)
             {
-                return Message(StatusCodes.Status400BadRequest, $"expected {{\"INDEX\": true|false, …}}: {e.Message}");
+                return ClashEndpoints.Message(StatusCodes.Status400BadRequest, $"expected {{\"INDEX\": true|false, …}}: {e.Message}");
             }
-            if (supervisor.Engine is not { } engine) return Message(StatusCodes.Status409Conflict, "the engine is not running");
-            int count = engine.RuleStates().Count;
+            if (supervisor.Engine is not { } engine) return ClashEndpoints.Message(StatusCodes.Status409Conflict, "the engine is not running");
+            int count = engine.RuleCount;
             var changes = new List<(int Index, bool Disabled)>();
             foreach (var (key, disabled) in request ?? [])
             {
                 if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out int index) || index >= count)
-                    return Message(StatusCodes.Status400BadRequest, $"no rule {JsonSerializer.Serialize(key, ApiJsonContext.Default.String)}: route.rules has {count} (indexes 0 to {count - 1}; final cannot be switched)");
+                    return ClashEndpoints.Message(StatusCodes.Status400BadRequest, $"no rule {JsonSerializer.Serialize(key, ApiJsonContext.Default.String)}: route.rules has {count} (indexes 0 to {count - 1}; final cannot be switched)");
                 changes.Add((index, disabled));
             }
             foreach (var (index, disabled) in changes) engine.SetRuleEnabled(index, !disabled);
@@ -67,6 +67,4 @@ internal static class ClashRuleEndpoints
         }
         return rules;
     }
-
-    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }

@@ -20,19 +20,19 @@ internal static class ClashRuleProviderEndpoints
             Results.Json(new ClashRuleProviders(Providers(supervisor.Engine?.RuleSets)), ApiJsonContext.Default.ClashRuleProviders));
         app.MapGet("/providers/rules/{name}", (string name) => Providers(supervisor.Engine?.RuleSets).TryGetValue(name, out var provider)
             ? Results.Json(provider, ApiJsonContext.Default.ClashRuleProvider)
-            : Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\" (route.rule_set has no such tag)"));
+            : ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\" (route.rule_set has no such tag)"));
         app.MapMethods("/providers/rules/{name}", ["PUT"], async (string name, HttpContext context) =>
         {
-            if (supervisor.Engine?.RuleSets is not { } sets) return Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\": the engine is not running");
+            if (supervisor.Engine?.RuleSets is not { } sets) return ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\": the engine is not running");
             try
             {
                 return await sets.RefreshAsync(name, context.RequestAborted)
                     ? Results.NoContent()
-                    : Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\" (route.rule_set has no such tag)");
+                    : ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no rule provider \"{name}\" (route.rule_set has no such tag)");
             }
             catch (RuleSetLoadException e)
             {
-                return Message(StatusCodes.Status502BadGateway, e.Message);
+                return ClashEndpoints.Message(StatusCodes.Status502BadGateway, e.Message);
             }
         });
     }
@@ -64,6 +64,4 @@ internal static class ClashRuleProviderEndpoints
         }
         return providers;
     }
-
-    private static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
 }

@@ -56,8 +56,6 @@ public sealed class ClashRuleLines
         return Add(type, parts[1]);
     }
 
-    public bool IsEmpty => Rules().Count == 0;
-
     /// <summary>One rule per field that has values, in sing-box's field order.</summary>
     public List<HeadlessRule> Rules()
     {
@@ -100,7 +98,7 @@ public sealed class ClashRuleLines
         foreach (string label in labels)
         {
             if (label == "*") parts.Add("[^.]+");
-            else if (label.Length > 0 && !label.Contains('*')) parts.Add(System.Text.RegularExpressions.Regex.Escape(Name(label)));
+            else if (label.Length > 0 && !label.Contains('*')) parts.Add(Regex.Escape(Name(label)));
             else throw new RuleSetFormatException($"\"{pattern}\" is not a Clash domain pattern (a \"*\" stands for one whole label, as in \"*.example.com\")");
         }
         return "^" + string.Join(@"\.", parts) + "$";
