@@ -240,8 +240,9 @@ public sealed partial class SluiceEngine : IDisposable
         var admission = _admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
+        var requestNames = RequestNameResolver.For(sockets.Hosts, _dnsServer!, tunRoutesTheHost: tunOptions?.AutoRoute == true);
         _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, sockets.Hosts, _relayBuffers, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
+            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, requestNames, _relayBuffers, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
             () => { _mixed?.Dispose(); _mixed = null; });
         var dnsLog = _logs.CreateLogger("dns");
         _stages.Start("dns inbounds", () => _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,

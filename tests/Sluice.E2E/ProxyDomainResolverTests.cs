@@ -102,10 +102,12 @@ public sealed class ProxyDomainResolverTests : IDisposable
     /// domain_resolver strategy ipv6_only dials the name's IPv6 address: refused while only the IPv4 listener exists
     /// (the error names the IPv6 address), carried once a second ss-server listens on the IPv6 one.
     /// </summary>
-    [Fact]
-    public void ServerName_WithStrategyIpv6Only_IsDialedAtItsIpv6Address()
+    [Theory]
+    [InlineData(""", "domain_resolver": {"server": "lab", "strategy": "ipv6_only"} """)]
+    [InlineData(""", "domain_resolver": "lab", "domain_strategy": "ipv6_only" """)] // sing-box's deprecated form, in most exported configs
+    public void ServerName_WithStrategyIpv6Only_IsDialedAtItsIpv6Address(string resolverFields)
     {
-        var engine = _testbed.StartEngine(Config(""", "domain_resolver": {"server": "lab", "strategy": "ipv6_only"} """)).WaitStarted();
+        var engine = _testbed.StartEngine(Config(resolverFields)).WaitStarted();
 
         var refused = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "20", ProxyPeers.HiddenUrl());
         Assert.False(refused.Ok, "carried with no listener on the IPv6 address: " + refused);

@@ -283,6 +283,20 @@ internal static partial class DnsSection
         return (server, strategy);
     }
 
+    /// <summary>
+    /// An outbound's "domain_strategy" (deprecated in sing-box 1.12 for domain_resolver's strategy, still in most exported
+    /// configs) as the strategy for the names it dials, unless <paramref name="fromResolver"/> names one already; the two
+    /// disagreeing is an error at domain_strategy.
+    /// </summary>
+    internal static DnsStrategy? WithLegacyDomainStrategy(ObjectReader r, DnsStrategy? fromResolver)
+    {
+        var legacy = ParseStrategy(r, "domain_strategy");
+        if (legacy is null) return fromResolver;
+        if (fromResolver is not null && fromResolver != legacy)
+            r.Errors.Add(r.PathOf("domain_strategy"), $"{JsonPath.Quote(legacy.Value.ConfigName())} disagrees with domain_resolver.strategy {JsonPath.Quote(fromResolver.Value.ConfigName())}: keep one (domain_strategy is the deprecated form)");
+        return fromResolver ?? legacy;
+    }
+
     private static DnsTlsOptions? ParseTls(ObjectReader r)
     {
         if (r.Take("tls") is not { } v) return null;

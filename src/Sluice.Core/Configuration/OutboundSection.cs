@@ -75,10 +75,11 @@ internal static class OutboundSection
                 config.Errors.Add(r.PathOf("tag"), $"duplicate tag {JsonPath.Quote(tag)}: tags name outbounds in rules and must be unique");
             int before = config.Errors.Count;
             var outbound = parse(r, tag);
-            // Deprecated in sing-box 1.12, still in most exported configs. Sluice dials a name's IPv4 address when it
-            // has one, else its IPv6 one, for server names and direct destinations alike: "prefer_ipv4".
-            if (r.String("domain_strategy") is { } strategy && strategy is not ("" or "prefer_ipv4"))
-                config.Errors.Add(r.PathOf("domain_strategy"), $"{JsonPath.Quote(strategy)} is not supported by Sluice yet: names are dialed at their IPv4 address when they have one, else their IPv6 one (\"prefer_ipv4\"); remove it or write \"prefer_ipv4\"");
+            // Deprecated in sing-box 1.12, still in most exported configs: direct and the proxies read it as the
+            // strategy for the names they dial; a group or block dials nothing, so only the default means anything.
+            if (type is not "direct" && (outbound is null || ProxyServerOptions.Of(outbound) is null)
+                && r.String("domain_strategy") is { } strategy && strategy is not ("" or "prefer_ipv4"))
+                config.Errors.Add(r.PathOf("domain_strategy"), $"{JsonPath.Quote(strategy)} means nothing for a {type} outbound, which dials no names itself; remove it");
             r.Finish(f => UnsupportedDialFields.Contains(f) ? "not supported by Sluice yet" : null);
             if (outbound is not null && config.Errors.Count == before) config.Outbounds.Add(outbound);
             else config.TagsWithErrors.Add(tag);
@@ -105,6 +106,7 @@ internal static class OutboundSection
             r.Errors.Add(r.PathOf("detour"), "a direct outbound connects from the host itself and cannot go through another outbound; route the traffic to that outbound instead");
         if (r.Take("domain_resolver") is not null)
             r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: a fakeip flow's name is resolved by route.default_domain_resolver, a mixed inbound request's name by the host's resolvers");
-        return new DirectOutboundOptions(tag, new DialOptions(bind, mark, timeout));
+        var strategy = DnsSection.ParseStrategy(r, "domain_strategy");
+        return new DirectOutboundOptions(tag, new DialOptions(bind, mark, timeout)) { DomainStrategy = strategy };
     }
 }

@@ -123,6 +123,7 @@ internal static class ProxyOutboundParsers
             r.Errors.Add(r.PathOf(field), $"cannot be combined with \"detour\": the connection to the server is made by outbound {JsonPath.Quote(detour)}, so its own dial fields apply; remove {JsonPath.Quote(field)} or the detour");
         }
         var (resolver, strategy) = DnsSection.ParseDomainResolver(r);
+        strategy = DnsSection.WithLegacyDomainStrategy(r, strategy);
         return server is null || port is null ? null
             : new ProxyServerOptions(server, (ushort)port, dial) { Detour = detour, DomainResolver = resolver, DomainStrategy = strategy };
     }

@@ -70,7 +70,14 @@ public sealed record TunInboundOptions(
 
 public abstract record OutboundOptions(string Type, string Tag);
 
-public sealed record DirectOutboundOptions(string Tag, DialOptions Dial) : OutboundOptions("direct", Tag);
+public sealed record DirectOutboundOptions(string Tag, DialOptions Dial) : OutboundOptions("direct", Tag)
+{
+    /// <summary>
+    /// Which address of a name this outbound dials (sing-box's deprecated outbound "domain_strategy"): a proxy request
+    /// that names its destination, or a fakeip flow's name. Null: the family the app used, else IPv4 first.
+    /// </summary>
+    public Dns.DnsStrategy? DomainStrategy { get; init; }
+}
 
 public sealed record BlockOutboundOptions(string Tag) : OutboundOptions("block", Tag);
 

@@ -59,6 +59,19 @@ public enum DnsStrategy
     Ipv6Only,
 }
 
+public static class DnsStrategyNames
+{
+    /// <summary>The strategy as configs write it ("ipv6_only"); "" for <see cref="DnsStrategy.AsIs"/>.</summary>
+    public static string ConfigName(this DnsStrategy strategy) => strategy switch
+    {
+        DnsStrategy.PreferIpv4 => "prefer_ipv4",
+        DnsStrategy.PreferIpv6 => "prefer_ipv6",
+        DnsStrategy.Ipv4Only => "ipv4_only",
+        DnsStrategy.Ipv6Only => "ipv6_only",
+        _ => "",
+    };
+}
+
 public abstract record DnsServerOptions(string Type, string Tag)
 {
     /// <summary>client_subnet for this server's queries (overrides dns.client_subnet); null = the global one.</summary>

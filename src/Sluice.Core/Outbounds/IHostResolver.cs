@@ -33,11 +33,11 @@ public static class HostAddresses
         _ => Preferred(addresses),
     };
 
-    /// <summary>"server name X has no address", naming the family a strategy asked for.</summary>
-    public static string NoAddress(string host, Dns.DnsStrategy? strategy) => strategy switch
+    /// <summary>"server name X has no address" (<paramref name="what"/> = "server name X"), naming the family a strategy asked for.</summary>
+    public static string NoAddress(string what, Dns.DnsStrategy? strategy) => strategy switch
     {
-        Dns.DnsStrategy.Ipv4Only => $"server name {host} has no IPv4 address (domain_resolver strategy ipv4_only)",
-        Dns.DnsStrategy.Ipv6Only => $"server name {host} has no IPv6 address (domain_resolver strategy ipv6_only)",
-        _ => $"server name {host} has no address",
+        Dns.DnsStrategy.Ipv4Only => $"{what} has no IPv4 address (strategy ipv4_only)",
+        Dns.DnsStrategy.Ipv6Only => $"{what} has no IPv6 address (strategy ipv6_only)",
+        _ => $"{what} has no address",
     };
 }

@@ -8,7 +8,7 @@ namespace Sluice.Core.Outbounds;
 /// <summary>
 /// A proxy request may name its destination (curl --socks5-hostname, HTTP proxy requests). Proxy
 /// outbounds pass the name on so the server resolves it; every other outbound needs an address, which
-/// is resolved here with the host's resolver.
+/// is resolved here (with <see cref="RequestNameResolver"/> for the mixed inbound's requests).
 /// </summary>
 internal static class NameResolution
 {
@@ -18,16 +18,25 @@ internal static class NameResolution
     {
         if (!SocksAddress.UsesDomain(destination) || TakesNames.Contains(outbound.Type)) return destination;
         if (outbound is Outbounds.Groups.OutboundGroup group && TakesNames.Contains(group.Current?.Type ?? "")) return destination;
+        var strategy = DirectStrategy(outbound);
         try
         {
             var addresses = await hosts.ResolveAsync(destination.Domain!, cancellationToken);
-            var chosen = HostAddresses.Preferred(addresses)
-                ?? throw new OutboundException($"{destination.Domain} has no address");
+            var chosen = HostAddresses.Choose(addresses, strategy)
+                ?? throw new OutboundException(HostAddresses.NoAddress(destination.Domain!, strategy));
             return destination with { Address = NetAddress.FromIPAddress(chosen) };
         }
         catch (SocketException e)
         {
             throw new OutboundException($"cannot resolve {destination.Domain}: {e.SocketErrorCode}", e);
         }
+        catch (Dns.DnsLookupException e)
+        {
+            throw new OutboundException(e.Message, e); // names the name, the DNS server and why
+        }
     }
+
+    /// <summary>The domain_strategy of the direct outbound that carries a flow routed to <paramref name="outbound"/> (a group: its current member).</summary>
+    public static Dns.DnsStrategy? DirectStrategy(IOutbound outbound) =>
+        (Groups.OutboundGroup.Carrier(outbound) as Direct.DirectOutbound)?.DomainStrategy;
 }

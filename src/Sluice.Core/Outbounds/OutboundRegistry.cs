@@ -17,7 +17,7 @@ public static class OutboundRegistry
 {
     private static readonly Dictionary<Type, Func<OutboundOptions, ISocketFactory, IOutbound>> Factories = new()
     {
-        [typeof(DirectOutboundOptions)] = (o, sockets) => new DirectOutbound(o.Tag, ((DirectOutboundOptions)o).Dial, sockets),
+        [typeof(DirectOutboundOptions)] = (o, sockets) => new DirectOutbound(o.Tag, ((DirectOutboundOptions)o).Dial, sockets, ((DirectOutboundOptions)o).DomainStrategy),
         [typeof(BlockOutboundOptions)] = (o, _) => new BlockOutbound(o.Tag),
     };
 

@@ -64,15 +64,16 @@ internal sealed partial class DnsHijack(DnsServer server, ITunDevice tun, ILogge
 
     /// <summary>
     /// The real address for a name, for lanes that cannot dial a name (direct, WireGuard) when the app
-    /// only ever saw a fake IP. Prefers the family the app used; null when the name does not resolve.
+    /// only ever saw a fake IP. Picks by <paramref name="strategy"/> (a direct outbound's domain_strategy; a relayed
+    /// TCP flow may leave in the other family), else prefers the family the app used; null when the name does not resolve.
     /// </summary>
-    public async ValueTask<NetAddress?> ResolveRealAsync(string domain, bool preferV4, CancellationToken ct)
+    public async ValueTask<NetAddress?> ResolveRealAsync(string domain, bool preferV4, CancellationToken ct, DnsStrategy? strategy = null)
     {
         try
         {
             var addresses = await server.ResolveForEngineAsync(domain, ct);
-            var family = preferV4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
-            var pick = addresses.FirstOrDefault(a => a.AddressFamily == family) ?? addresses.FirstOrDefault();
+            var pick = HostAddresses.Choose(addresses, strategy ?? (preferV4 ? DnsStrategy.PreferIpv4 : DnsStrategy.PreferIpv6));
+            if (pick is null && addresses.Count > 0) LogFailed(logger, domain, HostAddresses.NoAddress(domain, strategy));
             return pick is null ? null : NetAddress.FromIPAddress(pick);
         }
         catch (Exception e) when (e is DnsLookupException or OperationCanceledException or SocketException)

@@ -115,10 +115,8 @@ internal sealed partial class TcpRelay : IDisposable
             {
                 // fakeip: a proxy dials the name; the direct lane needs the real address behind it, also when a
                 // group's member is the direct outbound (else it would dial the placeholder 0.0.0.0).
-                var carrier = outbound;
-                while (carrier is Outbounds.Groups.OutboundGroup { Effective: { } member }) carrier = member;
-                NetAddress? real = carrier is Outbounds.Direct.DirectOutbound && flow.Domain is not null
-                    ? await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token)
+                NetAddress? real = Outbounds.Groups.OutboundGroup.Carrier(outbound) is Outbounds.Direct.DirectOutbound direct && flow.Domain is not null
+                    ? await _dns.ResolveRealAsync(flow.Domain, destination.Address.IsV4, _stop.Token, direct.DomainStrategy)
                     : default(NetAddress);
                 if (flow.Domain is null || real is null)
                 {

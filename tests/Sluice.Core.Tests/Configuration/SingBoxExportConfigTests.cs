@@ -99,6 +99,34 @@ public sealed class SingBoxExportConfigTests
         Assert.StartsWith("dns.servers[1].domain_resolver.strategy: not supported by Sluice yet for a DNS server's name", Assert.Single(errors));
     }
 
+    /// <summary>sing-box's deprecated outbound domain_strategy: the proxy's server-name strategy, the direct outbound's dial strategy.</summary>
+    [Fact]
+    public void LegacyOutboundDomainStrategy_IsTheStrategyForTheNamesItDials()
+    {
+        var config = ConfigLoader.Load("""
+            {"dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
+             "outbounds": [{"type": "direct", "tag": "direct", "domain_strategy": "ipv6_only"},
+                           {"type": "socks", "tag": "s", "server": "proxy.example", "server_port": 1080, "domain_strategy": "prefer_ipv6"},
+                           {"type": "socks", "tag": "both", "server": "proxy.example", "server_port": 1080, "domain_resolver": {"server": "local", "strategy": "ipv4_only"}, "domain_strategy": "ipv4_only"}]}
+            """);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.Ipv6Only, ((DirectOutboundOptions)config.Outbounds.Single(o => o.Tag == "direct")).DomainStrategy);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.PreferIpv6, ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "s"))!.DomainStrategy);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.Ipv4Only, ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "both"))!.DomainStrategy);
+        Assert.Null(((DirectOutboundOptions)ConfigLoader.Load("""{"outbounds": [{"type": "direct", "tag": "direct"}]}""").Outbounds[0]).DomainStrategy);
+
+        var errors = ConfigLoader.Validate("""
+            {"dns": {"servers": [{"type": "udp", "tag": "local", "server": "192.0.2.53"}]},
+             "outbounds": [{"type": "direct", "tag": "direct", "domain_strategy": "ipv6_first"},
+                           {"type": "socks", "tag": "s", "server": "proxy.example", "server_port": 1080, "domain_resolver": {"server": "local", "strategy": "ipv4_only"}, "domain_strategy": "ipv6_only"},
+                           {"type": "selector", "tag": "g", "outbounds": ["direct"], "domain_strategy": "ipv6_only"},
+                           {"type": "block", "tag": "b", "domain_strategy": "prefer_ipv4"}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Equal(3, errors.Count);
+        Assert.StartsWith("outbounds[0].domain_strategy: unknown strategy \"ipv6_first\"", errors[0]);
+        Assert.Equal("outbounds[1].domain_strategy: \"ipv6_only\" disagrees with domain_resolver.strategy \"ipv4_only\": keep one (domain_strategy is the deprecated form)", errors[1]);
+        Assert.Equal("outbounds[2].domain_strategy: \"ipv6_only\" means nothing for a selector outbound, which dials no names itself; remove it", errors[2]);
+    }
+
     [Fact]
     public void ATagNobodyDefined_IsStillReported()
     {

@@ -89,7 +89,7 @@ public class DetourDialTests
 
         var e = await Assert.ThrowsAsync<OutboundException>(async () => await server.ConnectTcpAsync(CancellationToken.None));
 
-        Assert.Equal("socks \"p\" (proxy.example:1080 via \"hop\"): server name proxy.example has no IPv6 address (domain_resolver strategy ipv6_only)", e.Message);
+        Assert.Equal("socks \"p\" (proxy.example:1080 via \"hop\"): server name proxy.example has no IPv6 address (strategy ipv6_only)", e.Message);
         Assert.Empty(detour.Dialed);
     }
 

@@ -8,9 +8,12 @@ namespace Sluice.Core.Outbounds.Direct;
 /// Leaves on the host's own interfaces. Every socket carries the engine's mark (see
 /// <see cref="ISocketFactory"/>), so policy routing sends it by the main table, not back into the TUN.
 /// </summary>
-internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactory sockets) : IOutbound
+internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactory sockets, Dns.DnsStrategy? domainStrategy = null) : IOutbound
 {
     public string Tag => tag;
+
+    /// <summary>Which address of a name it dials (the config's domain_strategy); null: as the caller prefers.</summary>
+    public Dns.DnsStrategy? DomainStrategy => domainStrategy;
 
     public string Type => "direct";
 

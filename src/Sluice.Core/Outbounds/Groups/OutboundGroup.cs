@@ -63,12 +63,15 @@ internal sealed partial class OutboundGroup : IOutbound
         ? (EnsureMembers().FirstOrDefault(m => m.Outbound.Tag == _manual) ?? EnsureMembers().FirstOrDefault())?.Outbound
         : null);
 
-    /// <summary>The tag of the lane that actually carries a flow sent to <paramref name="outbound"/>: through groups to the member they chose (bounded against cycles).</summary>
-    public static string CarrierTag(IOutbound outbound)
+    /// <summary>The lane that actually carries a flow sent to <paramref name="outbound"/>: through groups to the member they chose (bounded against cycles).</summary>
+    public static IOutbound Carrier(IOutbound outbound)
     {
         for (int depth = 0; depth < 8 && outbound is OutboundGroup { Effective: { } member }; depth++) outbound = member;
-        return outbound.Tag;
+        return outbound;
     }
+
+    /// <summary>The tag of <see cref="Carrier"/>.</summary>
+    public static string CarrierTag(IOutbound outbound) => Carrier(outbound).Tag;
 
     /// <summary>A group carries UDP when the member it would use now does (unknown: assume it does; the member refuses itself).</summary>
     public bool CarriesUdp => Effective is not { } member || member.CarriesUdp;

@@ -58,7 +58,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         {
             var addresses = await context.Sockets.Hosts.ResolveAsync(options.Server, cancellationToken);
             var chosen = HostAddresses.Choose(addresses, Strategy)
-                ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress(options.Server, Strategy)}");
+                ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress($"server name {options.Server}", Strategy)}");
             return new IPEndPoint(chosen, options.Port);
         }
         catch (SocketException e)
@@ -67,7 +67,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         }
     }
 
-    /// <summary>The outbound's domain_resolver strategy; without a resolver of its own, route.default_domain_resolver's.</summary>
+    /// <summary>The outbound's domain_resolver strategy (or deprecated domain_strategy); without a resolver of its own, route.default_domain_resolver's.</summary>
     private Dns.DnsStrategy? Strategy => options.DomainStrategy ?? (options.DomainResolver is null ? context.Names?.DefaultStrategy : null);
 
     /// <summary>" to ADDRESS:PORT" when the server is a name (which of its addresses was dialed), else "" (Who has it).</summary>
@@ -89,7 +89,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
             throw new OutboundException($"{Who}: {e.Message}", e);
         }
         var chosen = HostAddresses.Choose(resolved.Addresses, Strategy)
-            ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress(options.Server, Strategy)}");
+            ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress($"server name {options.Server}", Strategy)}");
         var keep = resolved.Ttl < MinimumCacheTime ? MinimumCacheTime : resolved.Ttl > MaximumCacheTime ? MaximumCacheTime : resolved.Ttl;
         _cached = new CachedAddress(chosen, Environment.TickCount64 + (long)keep.TotalMilliseconds);
         return chosen;
