@@ -38,6 +38,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(ClashMessage))]
 [JsonSerializable(typeof(ClashStatus))]
 [JsonSerializable(typeof(ClashMemory))]
+[JsonSerializable(typeof(ClashDnsQuery))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 [JsonSerializable(typeof(Dictionary<string, string>))]

@@ -80,3 +80,33 @@ public sealed record ClashRuleExtra(
     [property: JsonPropertyName("disabled")] bool Disabled,
     [property: JsonPropertyName("hitCount")] long HitCount,
     [property: JsonPropertyName("hitAt")] DateTimeOffset? HitAt);
+
+/// <summary>GET /dns/query's answer, in mihomo's and sing-box's shape (Google's DNS-over-HTTPS JSON, record types as numbers).</summary>
+public sealed record ClashDnsQuery(
+    [property: JsonPropertyName("Status")] int Status,
+    [property: JsonPropertyName("Question")] IReadOnlyList<ClashDnsQuestion> Question,
+    [property: JsonPropertyName("Server")] string Server,
+    [property: JsonPropertyName("TC")] bool Tc,
+    [property: JsonPropertyName("RD")] bool Rd,
+    [property: JsonPropertyName("RA")] bool Ra,
+    [property: JsonPropertyName("AD")] bool Ad,
+    [property: JsonPropertyName("CD")] bool Cd)
+{
+    [JsonPropertyName("Answer")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<ClashDnsRecord>? Answer { get; init; }
+
+    [JsonPropertyName("Authority")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<ClashDnsRecord>? Authority { get; init; }
+
+    [JsonPropertyName("Additional")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<ClashDnsRecord>? Additional { get; init; }
+}
+
+/// <summary>The question as Go's miekg/dns writes it to JSON (field names, no tags).</summary>
+public sealed record ClashDnsQuestion(
+    [property: JsonPropertyName("Name")] string Name,
+    [property: JsonPropertyName("Qtype")] ushort Qtype,
+    [property: JsonPropertyName("Qclass")] ushort Qclass);
+
+public sealed record ClashDnsRecord(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] ushort Type,
+    [property: JsonPropertyName("TTL")] uint Ttl,
+    [property: JsonPropertyName("data")] string Data);

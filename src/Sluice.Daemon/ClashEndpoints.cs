@@ -13,7 +13,8 @@ namespace Sluice.Daemon;
 
 /// <summary>
 /// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
-/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart.
+/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart
+/// (the DNS tools are ClashDnsEndpoints, rules ClashRuleEndpoints, groups ClashGroupEndpoints, rule providers ClashRuleProviderEndpoints).
 /// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
 /// </summary>
 internal static class ClashEndpoints

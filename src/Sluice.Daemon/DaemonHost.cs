@@ -90,6 +90,7 @@ public sealed partial class DaemonHost
         ClashGroupEndpoints.Map(app, supervisor);
         ClashRuleProviderEndpoints.Map(app, supervisor);
         ClashRuleEndpoints.Map(app, supervisor);
+        ClashDnsEndpoints.Map(app, supervisor);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.

@@ -190,6 +190,9 @@ public sealed partial class DnsServer
     internal async ValueTask<IReadOnlyList<IPAddress>> ResolveWithAsync(int serverIndex, string host, CancellationToken ct) =>
         (await ResolveWithTtlAsync(serverIndex, host, ct)).Addresses;
 
+    /// <summary>Forgets every cached answer (the dashboards' "flush DNS cache"); the next query of each name asks its server.</summary>
+    public void FlushCache() => _cache?.Clear();
+
     /// <summary>Empties every fakeip server's pool (and so the saved store at its next save); returns the names dropped.</summary>
     public int FlushFakeIps()
     {
