@@ -30,7 +30,8 @@ internal static class ClashEndpoints
             Ipv6: true, Tun: new ClashTunConfig(supervisor.Engine?.TunName is not null, supervisor.Engine?.TunName)), ApiJsonContext.Default.ClashConfigs));
         app.MapMethods("/configs", ["PATCH"], async (HttpContext context) =>
         {
-            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            using var doc = await ReadObjectAsync(context);
+            if (doc is null) return Message(StatusCodes.Status400BadRequest, "send a JSON object, e.g. {\"mode\": \"rule\"}");
             foreach (var property in doc.RootElement.EnumerateObject())
             {
                 if (property.Name != "mode")
@@ -66,8 +67,8 @@ internal static class ClashEndpoints
         {
             var engine = supervisor.Engine;
             if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound)) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
-            using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-            string? member = doc.RootElement.TryGetProperty("name", out var n) ? n.GetString() : null;
+            using var doc = await ReadObjectAsync(context);
+            string? member = doc is not null && doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             if (member is null) return Message(StatusCodes.Status400BadRequest, "send {\"name\": \"member\"}");
             if (EngineViews.Group(outbound) is not { } group) return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is not a group");
             if (group.Type != "selector") return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is a {group.Type} group: it picks its member itself");
@@ -231,6 +232,22 @@ internal static class ClashEndpoints
 
     /// <summary>A {"message"} answer with a status: the one error shape of every Clash endpoint.</summary>
     internal static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
+
+    /// <summary>The request body as a JSON object; null when it is not JSON or not an object (the caller answers 400, never 500).</summary>
+    internal static async Task<JsonDocument?> ReadObjectAsync(HttpContext context)
+    {
+        try
+        {
+            var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object) return doc;
+            doc.Dispose();
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>The last delays measured through /proxies/{name}/delay, plus a group's own probe results.</summary>

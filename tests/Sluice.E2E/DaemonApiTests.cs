@@ -228,6 +228,10 @@ public sealed class DaemonApiTests : IDisposable
         Assert.Equal("204", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", """{"mode": "direct"}""", "http://localhost/configs").Stdout.Trim());
         Assert.Equal("direct", daemon.Get("/configs").GetProperty("mode").GetString());
         Assert.Equal("400", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", """{"log-level": "debug"}""", "http://localhost/configs").Stdout.Trim());
+        // A body that is not a JSON object is the client's mistake (400 naming what to send), not the daemon's (500).
+        Assert.Equal("400", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d", "mode=direct", "http://localhost/configs").Stdout.Trim());
+        Assert.Equal("400", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", "[1]", "http://localhost/proxies/direct").Stdout.Trim());
+        Assert.Equal("400", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", """{"name": 7}""", "http://localhost/proxies/direct").Stdout.Trim());
         var proxies = daemon.Get("/proxies").GetProperty("proxies");
         Assert.Equal("Direct", proxies.GetProperty("direct").GetProperty("type").GetString());
         Assert.Equal("Reject", proxies.GetProperty("block").GetProperty("type").GetString());
