@@ -57,7 +57,18 @@ internal static class ClashEndpoints
                 ? Results.Json(new ClashStatus("ok"), ApiJsonContext.Default.ClashStatus)
                 : Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
         });
-        app.MapMethods("/configs", ["PUT"], () => Message(StatusCodes.Status400BadRequest, "the daemon does not load configs by path from this API; use POST /api/core {\"action\": \"up\"}"));
+        // The dashboards' "reload config" sends {"path": "", "payload": ""}: the running config read again, as /restart.
+        // A path or a payload is refused: a config sent over the API names no file, and a new one goes through /api/core.
+        app.MapMethods("/configs", ["PUT"], async (HttpContext context) =>
+        {
+            using var doc = context.Request.ContentLength is 0 or null ? null : await ReadObjectAsync(context);
+            if (doc is null && context.Request.ContentLength > 0) return Message(StatusCodes.Status400BadRequest, "send {\"path\": \"\", \"payload\": \"\"} or nothing");
+            foreach (string field in new[] { "path", "payload" })
+                if (doc is not null && doc.RootElement.TryGetProperty(field, out var v) && !(v.ValueKind == JsonValueKind.String && v.GetString() is ""))
+                    return Message(StatusCodes.Status400BadRequest, $"the daemon does not load configs by {field} from this API; use POST /api/core {{\"action\": \"up\"}}");
+            var answer = await supervisor.ReloadAsync();
+            return answer.Ok ? Results.NoContent() : Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
+        });
 
         app.MapGet("/proxies", () => Results.Json(new ClashProxies(Proxies(supervisor)), ApiJsonContext.Default.ClashProxies));
         app.MapGet("/proxies/{name}", (string name) => Proxies(supervisor).TryGetValue(name, out var proxy)

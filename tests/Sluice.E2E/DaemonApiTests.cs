@@ -41,6 +41,12 @@ public sealed class DaemonApiTests : IDisposable
         var restart = daemon.Unix("-w", " %{http_code}", "-X", "POST", "http://localhost/restart");
         Assert.Equal("""{"status":"ok"} 200""", restart.Stdout.Trim());
         Assert.Equal("connected", daemon.State());
+        // metacubexd's "reload config": PUT /configs with an empty path and payload is that re-read too; a path is refused.
+        Assert.Equal("204", daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", """{"path": "", "payload": ""}""", "http://localhost/configs?force=true").Stdout.Trim());
+        Assert.Equal("connected", daemon.State());
+        var byPath = daemon.Unix("-w", " %{http_code}", "-X", "PUT", "-d", """{"path": "/etc/sluice/other.json"}""", "http://localhost/configs");
+        Assert.EndsWith("400", byPath.Stdout.Trim(), StringComparison.Ordinal);
+        Assert.Contains("does not load configs by path", byPath.Stdout);
         Assert.Equal(0, daemon.Core("down", viaHttp: viaHttp).GetProperty("code").GetInt32());
         Assert.Equal("disconnected", daemon.State());
         Assert.EndsWith("409", daemon.Unix("-w", " %{http_code}", "-X", "POST", "http://localhost/restart").Stdout.Trim(), StringComparison.Ordinal);
