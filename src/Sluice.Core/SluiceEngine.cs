@@ -214,7 +214,14 @@ public sealed partial class SluiceEngine : IDisposable
             if (_cache is { } fakeCache && _config.Experimental.CacheFile!.StoreFakeIp)
                 LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
         }, () => { _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1)); _dnsServer = null; });
-        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!, _platform.X25519);
+        // getaddrinfo's queries are not marked: with auto_route they would enter the engine's own TUN (and a fakeip server
+        // could answer them with a fake address), so the engine's names go through its DNS server's own sockets then.
+        var engineHosts = new EngineHostResolver(_dnsServer!, new Dns.HostsTable(
+            new Dns.HostsDnsServerOptions("hosts-file", _platform.DnsFiles.HostsPaths, new Dictionary<string, IReadOnlyList<Packets.NetAddress>>()), _logs.CreateLogger("dns")));
+        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!, _platform.X25519)
+        {
+            Hosts = tunOptions?.AutoRoute == true ? engineHosts : null,
+        };
         _stages.Start("outbounds", () =>
         {
             foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);
@@ -240,7 +247,8 @@ public sealed partial class SluiceEngine : IDisposable
         var admission = _admission = new FlowAdmission(lanes, Connections, _logs.CreateLogger("route"));
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
-        var requestNames = RequestNameResolver.For(sockets.Hosts, _dnsServer!, tunRoutesTheHost: tunOptions?.AutoRoute == true);
+        // A proxy request's name (for outbounds that need an address): route.default_domain_resolver when set, else as the outbounds' names.
+        var requestNames = _dnsServer!.Covers(resolverTag: null) ? engineHosts : context.HostNames;
         _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
             o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, requestNames, _relayBuffers, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
             () => { _mixed?.Dispose(); _mixed = null; });

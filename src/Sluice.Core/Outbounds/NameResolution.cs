@@ -8,7 +8,7 @@ namespace Sluice.Core.Outbounds;
 /// <summary>
 /// A proxy request may name its destination (curl --socks5-hostname, HTTP proxy requests). Proxy
 /// outbounds pass the name on so the server resolves it; every other outbound needs an address, which
-/// is resolved here (with <see cref="RequestNameResolver"/> for the mixed inbound's requests).
+/// is resolved here (the host's resolver, or <see cref="EngineHostResolver"/> where getaddrinfo would go wrong).
 /// </summary>
 internal static class NameResolution
 {
