@@ -15,12 +15,12 @@ public sealed unsafe partial class LinuxTunDevice
     /// super-packet buffer, and is copied). A super-packet whose segments fit is cut up in place; one that
     /// does not fit moves to the buffer and fills the rest of the batch, the remainder waits.
     /// </summary>
-    private int DrainOffloaded(int fd, PacketBatch batch)
+    private int DrainOffloaded(int fd, PacketBatch batch, int limit)
     {
         var pending = _pending!;
         int count = pending.Emit(batch, 0);
         bool direct = batch.MaxPacketSize >= MaxTunPacket;
-        while (count < batch.Capacity && pending.IsEmpty)
+        while (count < limit && pending.IsEmpty)
         {
             byte* target = direct ? batch.SlotPointer(count) - VirtioNetHeader.Size : pending.Pointer;
             nuint max = direct ? (nuint)(batch.MaxPacketSize + VirtioNetHeader.Size) : (nuint)pending.Capacity;

@@ -9,7 +9,8 @@ namespace Sluice.Platform.Linux;
 /// 64 KiB "super-packets", so a bulk transfer costs one syscall per ~45 segments instead of one each.
 /// 1. One reader thread drains the fd with read(2) straight into the batch's pinned slots until
 ///    EAGAIN or the batch is full; when nothing was ready it polls the fd and a stop eventfd with no
-///    timeout (Dispose ends the loop at once; an idle TUN costs no wake-ups) and drains again. With
+///    timeout (Dispose ends the loop at once; an idle TUN costs no wake-ups) and drains again, the first
+///    packet after a wake alone (a lone packet does not wait for the read that finds the TUN empty). With
 ///    offloads each read starts with a virtio_net_hdr (read into the slot's headroom): a TSO super-packet is cut into segments in
 ///    consecutive slots (<see cref="TcpSegmenter"/>; what does not fit waits for the next batch), and a
 ///    partial checksum is completed, so the engine only ever sees ordinary packets; except a TCP packet's
@@ -29,6 +30,8 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
 
     // The reader's own: the last read(2) ended on EAGAIN, so the next ReadBatch polls before reading.
     private bool _foundEmpty;
+    // The reader's own: it has just woken from poll, so the first packet goes on alone (see ReadBatch).
+    private bool _woken;
     private const int WriteRetries = 8;
     private const int WritePollMs = 50;
 
@@ -170,9 +173,13 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
                 // Read first: under load the fd is already readable and the poll would be wasted. Not
                 // when the last read found the TUN empty, though: then the poll is what is due, and a
                 // packet at a time (a DNS query, a keystroke) costs one read fewer.
+                // Right after a poll wake the first packet goes on alone: a lone packet (a ping, a keystroke, a
+                // request) is then sent before the read that finds the TUN empty, not after it; a burst loses
+                // nothing, its rest is drained by the next call without a poll.
                 if (!_foundEmpty)
                 {
-                    int count = Drain(fd, batch);
+                    int count = Drain(fd, batch, _woken ? 1 : batch.Capacity);
+                    _woken = false;
                     if (count > 0)
                     {
                         batch.Count = count;
@@ -180,6 +187,7 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
                     }
                 }
                 _foundEmpty = false;
+                _woken = true;
 
                 int ready = _stop.Wait(fd, Libc.POLLIN, out short revents);
                 if (ready < 0)
@@ -203,13 +211,14 @@ public sealed unsafe partial class LinuxTunDevice : ITunDevice
         }
     }
 
-    /// <summary>read(2) into consecutive slots until EAGAIN or the batch is full.</summary>
-    private int Drain(int fd, PacketBatch batch)
+    /// <summary>read(2) into consecutive slots until EAGAIN or <paramref name="limit"/> packets (at most the batch's capacity).</summary>
+    private int Drain(int fd, PacketBatch batch, int limit)
     {
-        if (_vnet) return DrainOffloaded(fd, batch);
+        limit = Math.Min(limit, batch.Capacity);
+        if (_vnet) return DrainOffloaded(fd, batch, limit);
         nuint max = (nuint)batch.MaxPacketSize;
         int count = 0;
-        while (count < batch.Capacity)
+        while (count < limit)
         {
             nint n = Libc.Read(fd, batch.SlotPointer(count), max);
             if (n < 0)

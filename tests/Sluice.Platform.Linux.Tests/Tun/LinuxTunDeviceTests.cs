@@ -111,6 +111,49 @@ public class LinuxTunDeviceTests
     }
 
     [Fact]
+    public async Task ALonePacket_ArrivingWhileTheReaderSleeps_IsHandedOverAfterOneRead_NotAfterTheReadThatFindsTheTunEmpty()
+    {
+        using var ns = new TestNamespace();
+        // IPv4 only, so no IPv6 chatter can arrive while the reader sleeps.
+        using var tun = ns.Run(() =>
+        {
+            var device = LinuxTunDevice.Create(Tun, 1400);
+            TunInterfaceSetup.Configure(Tun, [IpPrefix.Parse("10.77.0.1/30")], 1400, ns.Name);
+            return device;
+        });
+        using var app = ns.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        app.Bind(new IPEndPoint(TunAddress, 40004));
+        var batch = new PacketBatch(16, 2048);
+
+        int readerId = 0;
+        using var started = new ManualResetEventSlim();
+        using var measured = new ManualResetEventSlim();
+        var reader = Task.Factory.StartNew(() =>
+        {
+            readerId = ThreadWakeups.CurrentThreadId();
+            started.Set();
+            int count = tun.ReadBatch(batch); // finds the TUN empty, sleeps in poll until the datagram
+            measured.Wait(); // the thread stays, so its counters can be read
+            return count;
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        started.Wait();
+        Thread.Sleep(300);
+        long before = ReadSyscalls(readerId);
+        app.SendTo(new byte[] { 7 }, new IPEndPoint(PeerAddress, 5353));
+        Assert.True(SpinWait.SpinUntil(() => ReadSyscalls(readerId) > before, TimeSpan.FromSeconds(5)), "the reader never read");
+        Thread.Sleep(300); // a second read (the one that finds the TUN empty) would be made by now
+        long reads = ReadSyscalls(readerId) - before;
+        measured.Set();
+        Assert.Equal(1, await reader.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(29, batch.Length(0));
+        Assert.True(reads == 1, $"the reader made {reads} read(2) calls before handing over the lone packet (1: the packet's own)");
+    }
+
+    /// <summary>read(2)-family calls a thread made, successful or not (syscr in /proc/PID/task/TID/io).</summary>
+    private static long ReadSyscalls(int threadId) =>
+        long.Parse(File.ReadLines($"/proc/self/task/{threadId}/io").First(l => l.StartsWith("syscr:", StringComparison.Ordinal))[6..].Trim());
+
+    [Fact]
     public void Write_DeliversADatagramToASocketInTheNamespace()
     {
         using var ns = new TestNamespace();
