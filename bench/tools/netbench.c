@@ -5,6 +5,15 @@
 //                                  ROUNDS times; prints "p50 p99" round-trip in microseconds.
 //   netbench conns HOST PORT COUNT sequential connect + 1 byte each way + close; prints
 //                                  "conn/s p50 p99" (microseconds per connection).
+//   netbench fronts FRONTS HOST PORT COUNT SLICES [PARALLEL]
+//                                  connections/s through each front in turn (proxy-peers.py conns in C, so the app is
+//                                  not what limits the rate): FRONTS comma-separated, 0 = straight to HOST:PORT (the TUN
+//                                  carries it), else a SOCKS5 port on 127.0.0.1 (no-auth greeting, CONNECT by IPv4,
+//                                  reply read); then 1 byte out, 1 byte back, close. COUNT per front in SLICES slices,
+//                                  the fronts alternating per slice, PARALLEL (default 1) blocking connectors at once.
+//                                  Prints "conn/s ..." (one per front), then "p50 p99 ..." (µs per connection, one
+//                                  pair per front) and this process's CPU µs per connection. A connection with no
+//                                  answer in 20 s ends the run, naming the front and the ports.
 //   netbench streams HOST PORT N SECONDS up|down
 //                                  N concurrent connections to the sink (up) or the source (down) for
 //                                  SECONDS; prints Gbit/s over all of them (after a 1 s warm-up).
@@ -23,12 +32,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,6 +153,82 @@ static int conns(const char *host, int port, int count) {
   return 0;
 }
 
+// fronts: each connector thread makes `count` connections through one front, blocking, and keeps their times.
+struct connector { int front, count; const char *host; int port; double *t; };
+
+static void exchange(int fd, const void *out, size_t n, void *in, size_t m, const struct connector *c) {
+  if (send(fd, out, n, MSG_NOSIGNAL) != (ssize_t)n || recv(fd, in, m, MSG_WAITALL) != (ssize_t)m) {
+    struct sockaddr_in me; socklen_t len = sizeof me;
+    getsockname(fd, (struct sockaddr *)&me, &len);
+    fprintf(stderr, "no answer (%s) through front %d on %s:%d -> %s:%d\n", errno == EAGAIN ? "20 s" : strerror(errno),
+            c->front, inet_ntoa(me.sin_addr), ntohs(me.sin_port), c->host, c->port);
+    exit(1);
+  }
+}
+
+static void *connector_run(void *arg) {
+  struct connector *c = arg;
+  struct sockaddr_in to = c->front ? addr_of("127.0.0.1", c->front) : addr_of(c->host, c->port), target = addr_of(c->host, c->port);
+  unsigned char req[10] = {5, 1, 0, 1}, reply[10], b = 'g';
+  memcpy(req + 4, &target.sin_addr, 4); memcpy(req + 8, &target.sin_port, 2);
+  struct timeval limit = {20, 0};
+  for (int i = 0; i < c->count; i++) {
+    double s = now();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect");
+    nodelay(fd);
+    if (c->front) {
+      exchange(fd, "\5\1\0", 3, reply, 2, c);
+      if (reply[0] != 5 || reply[1] != 0) { fprintf(stderr, "front %d refused the greeting\n", c->front); exit(1); }
+      exchange(fd, req, sizeof req, reply, sizeof reply, c);
+      if (reply[1] != 0) { fprintf(stderr, "front %d: CONNECT reply %d\n", c->front, reply[1]); exit(1); }
+    }
+    exchange(fd, &b, 1, &b, 1, c);
+    close(fd);
+    c->t[i] = now() - s;
+  }
+  return NULL;
+}
+
+static double cpu_seconds(void) {
+  struct rusage r; getrusage(RUSAGE_SELF, &r);
+  return r.ru_utime.tv_sec + r.ru_stime.tv_sec + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+static int fronts(const char *list, const char *host, int port, int count, int slices, int parallel) {
+  raise_nofile();
+  int f[16], nf = 0;
+  for (const char *p = list; *p && nf < 16; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p)) f[nf++] = atoi(p);
+  if (parallel < 1) parallel = 1;
+  // Whole rounds of PARALLEL per slice, as proxy-peers.py conns makes them.
+  int per = count / slices / parallel * parallel;
+  if (per < parallel) per = parallel;
+  int each = per / parallel, total = per * slices;
+  double spent[16] = {0}, *t[16], cpu = cpu_seconds();
+  for (int i = 0; i < nf; i++) t[i] = malloc(sizeof(double) * total);
+  pthread_t th[256];
+  struct connector c[256];
+  if (parallel > 256) parallel = 256;
+  for (int s = 0; s < slices; s++)
+    for (int i = 0; i < nf; i++) {
+      double start = now();
+      for (int k = 0; k < parallel; k++) {
+        c[k] = (struct connector){f[i], each, host, port, t[i] + s * per + k * each};
+        if (pthread_create(&th[k], NULL, connector_run, &c[k])) die("pthread_create");
+      }
+      for (int k = 0; k < parallel; k++) pthread_join(th[k], NULL);
+      spent[i] += now() - start;
+    }
+  cpu = cpu_seconds() - cpu;
+  for (int i = 0; i < nf; i++) printf("%s%.0f", i ? " " : "", total / spent[i]);
+  printf("\n");
+  for (int i = 0; i < nf; i++) { double p50, p99; percentiles(t[i], total, &p50, &p99); printf("%.0f %.0f ", p50, p99); }
+  printf("%.0f\n", cpu * 1e6 / (total * nf));
+  return 0;
+}
+
 static int streams(const char *host, int port, int n, double seconds, int down) {
   raise_nofile();
   int ep = epoll_create1(0);
@@ -244,6 +331,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]));
   if (argc >= 5 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]));
   if (argc >= 5 && !strcmp(argv[1], "conns")) return conns(argv[2], atoi(argv[3]), atoi(argv[4]));
+  if (argc >= 7 && !strcmp(argv[1], "fronts")) return fronts(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc > 7 ? atoi(argv[7]) : 1);
   if (argc >= 7 && !strcmp(argv[1], "streams")) return streams(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), !strcmp(argv[6], "down"));
   if (argc >= 5 && !strcmp(argv[1], "hold")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 0);
   if (argc >= 5 && !strcmp(argv[1], "udp")) return hold(argv[2], atoi(argv[3]), atoi(argv[4]), 1);

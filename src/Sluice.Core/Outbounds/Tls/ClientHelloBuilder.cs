@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -76,6 +77,9 @@ internal sealed class ClientHello : IDisposable
         binder.CopyTo(Message.AsSpan(Message.Length - binder.Length));
     }
 
+    // The one draw of Build: private key 32, GREASE 4, random 32, then 4 bytes per shuffle step.
+    private const int MaxShuffled = 16, RandomOffsetInEntropy = 36, ShuffleOffset = 68, EntropyLength = ShuffleOffset + 4 * MaxShuffled;
+
     private static readonly ushort[] ChromeCipherSuites =
     [
         Tls13CipherSuite.Aes128GcmSha256, Tls13CipherSuite.Aes256GcmSha384, Tls13CipherSuite.ChaCha20Poly1305Sha256,
@@ -92,14 +96,17 @@ internal sealed class ClientHello : IDisposable
         PskOffer? psk = null)
     {
         x25519 ??= ManagedX25519.Instance;
-        var keyPrivate = new byte[X25519.PointSize];
-        RandomNumberGenerator.Fill(keyPrivate);
+        // All of the hello's randomness in one draw: each RandomNumberGenerator call is an OpenSSL RAND_bytes (a DRBG
+        // lock, a getpid for fork detection), and a per-call shuffle made 13 of them per connection.
+        Span<byte> entropy = stackalloc byte[EntropyLength];
+        RandomNumberGenerator.Fill(entropy);
+        var keyPrivate = entropy[..X25519.PointSize].ToArray();
         X25519.ClampPrivateKey(keyPrivate);
         var keyPublic = new byte[X25519.PointSize];
         x25519.PublicKey(keyPrivate, keyPublic);
 
         var grease = new ushort[4];
-        PickGrease(grease);
+        PickGrease(grease, entropy.Slice(X25519.PointSize, grease.Length));
         var extensions = new List<(int Type, byte[] Body)>
         {
             (0x0017, []), // extended_master_secret
@@ -148,11 +155,8 @@ internal sealed class ClientHello : IDisposable
                 w.CloseVector(list);
             })));
         }
-        RandomNumberGenerator.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extensions));
-
-        Span<byte> random = stackalloc byte[32];
-        RandomNumberGenerator.Fill(random);
-        var message = Assemble(random, new byte[SessionIdLength], extensions, grease, psk);
+        Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extensions), entropy[ShuffleOffset..]);
+        var message = Assemble(entropy.Slice(RandomOffsetInEntropy, 32), new byte[SessionIdLength], extensions, grease, psk);
         return new ClientHello(message, GroupX25519, keyPrivate, keyPublic, null, extensions, grease, x25519, psk);
     }
 
@@ -272,11 +276,23 @@ internal sealed class ClientHello : IDisposable
         return writer.Written.ToArray();
     }
 
-    /// <summary>GREASE values 0x?A?A (RFC 8701); the two GREASE extensions differ, as BoringSSL keeps them.</summary>
-    private static void PickGrease(ushort[] values)
+    /// <summary>
+    /// Fisher–Yates over <paramref name="items"/> with 32 random bits per step: the modulo bias is at most
+    /// <see cref="MaxShuffled"/> / 2^32, nothing for an order whose point is only to vary (Chrome's, against ossification).
+    /// </summary>
+    private static void Shuffle<T>(Span<T> items, ReadOnlySpan<byte> random)
     {
-        Span<byte> random = stackalloc byte[values.Length];
-        RandomNumberGenerator.Fill(random);
+        if (items.Length > MaxShuffled) throw new InvalidOperationException($"more than {MaxShuffled} extensions to shuffle");
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = (int)(BinaryPrimitives.ReadUInt32LittleEndian(random[(4 * i)..]) % (uint)(i + 1));
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    /// <summary>GREASE values 0x?A?A (RFC 8701); the two GREASE extensions differ, as BoringSSL keeps them.</summary>
+    private static void PickGrease(ushort[] values, ReadOnlySpan<byte> random)
+    {
         for (int i = 0; i < values.Length; i++)
         {
             int nibble = random[i] & 0x0f;

@@ -24,9 +24,15 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     private const int RecordsPerWrite = 4;
     private const int StagedCapacity = 256; // CCS (6) + an empty Certificate and a Finished under a key (< 100)
 
-    private readonly byte[] _raw = new byte[2 * (HeaderLength + MaxCiphertext)];
-    private readonly byte[] _plain = new byte[MaxCiphertext];
-    private readonly byte[] _sealed = new byte[StagedCapacity + RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength)];
+    private const int RawCapacity = 2 * (HeaderLength + MaxCiphertext);
+    private const int SealedCapacity = StagedCapacity + RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength);
+    // The buffers start at what a handshake and a short exchange need and grow to their full size (116 KiB together) at
+    // the first record or write that needs it: a short connection used to allocate and zero all of it.
+    private const int InitialCapacity = 4096;
+
+    private byte[] _raw = new byte[InitialCapacity];
+    private byte[] _plain = new byte[InitialCapacity];
+    private byte[] _sealed = [];
     private int _rawStart, _rawEnd;
     private byte[]? _staged;
     private int _stagedLength;
@@ -72,6 +78,7 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
 
         var record = _raw.AsSpan(_rawStart, HeaderLength + length);
         _rawStart += HeaderLength + length;
+        if (length > _plain.Length) _plain = new byte[MaxCiphertext];
         if (ReadKeys is null || type == ChangeCipherSpec)
         {
             if (length > MaxPlaintext) throw new TlsException($"a record of {length} bytes, over TLS's limit", TlsAlert.RecordOverflow);
@@ -96,6 +103,9 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
         do
         {
             int used = 0;
+            int records = Math.Max(1, Math.Min(RecordsPerWrite, (content.Length + MaxPlaintext - 1) / MaxPlaintext));
+            int needed = _stagedLength + Math.Min(content.Length, RecordsPerWrite * MaxPlaintext) + records * (HeaderLength + 1 + RecordProtection.TagLength);
+            if (needed > _sealed.Length) _sealed = new byte[needed <= InitialCapacity ? InitialCapacity : SealedCapacity];
             if (_stagedLength > 0)
             {
                 _staged.AsSpan(0, _stagedLength).CopyTo(_sealed);
@@ -169,7 +179,15 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
     {
         if (_rawEnd - _rawStart >= count) return true;
-        if (_rawStart + count > _raw.Length)
+        if (count > _raw.Length)
+        {
+            var grown = new byte[RawCapacity];
+            Buffer.BlockCopy(_raw, _rawStart, grown, 0, _rawEnd - _rawStart);
+            _raw = grown;
+            _rawEnd -= _rawStart;
+            _rawStart = 0;
+        }
+        else if (_rawStart + count > _raw.Length)
         {
             Buffer.BlockCopy(_raw, _rawStart, _raw, 0, _rawEnd - _rawStart);
             _rawEnd -= _rawStart;
