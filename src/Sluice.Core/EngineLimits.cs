@@ -59,14 +59,13 @@ public sealed record EngineLimits
 
     /// <summary>
     /// Bytes of relay buffers in use (all relayed TCP connections' directions together) up to which a direction that has
-    /// bytes to move rents a large <see cref="RelayBuffer"/>; beyond it, a <see cref="RelayBufferSmall"/> one: 2 MiB (8
-    /// bulk transfers both ways at full size, 4 through Shadowsocks, whose large buffers count twice). A buffer goes
-    /// back once its bytes are written, so the large ones pass between busy connections. 0: every buffer is small.
-    /// Risk: too low costs a lone fast transfer throughput (more syscalls per megabyte); too high lets 1,000 busy
-    /// connections hold 1,000 large buffers (128 MiB), where an embedded engine is killed above 50 MiB. Under load the
-    /// whole budget is in use, so it counts in full towards the peak (4 MiB before: bench/README.md, branch mem10).
+    /// bytes to move rents a large <see cref="RelayBuffer"/>; beyond it, a <see cref="RelayBufferSmall"/> one: 4 MiB (16
+    /// bulk transfers both ways at full size). A buffer goes back once its bytes are written, so the large ones pass
+    /// between busy connections. 0: every buffer is small. Risk: too low costs a lone fast transfer throughput (more
+    /// syscalls per megabyte); too high lets 1,000 busy connections hold 1,000 large buffers (128 MiB), where an
+    /// embedded engine is killed above 50 MiB.
     /// </summary>
-    public long RelayBufferBudget { get; init; } = 2 * 1024 * 1024;
+    public long RelayBufferBudget { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
     /// Bytes of a relay buffer rented beyond <see cref="RelayBufferBudget"/>: 8 KiB (half a Shadowsocks chunk, sealed in
