@@ -28,7 +28,8 @@ public sealed class PacketLoopThreadTests
     {
         using var tun = new ChannelTun(mtu);
         var limits = EngineLimits.Default;
-        var loop = Loop(tun, limits, NullLogger.Instance);
+        var loop = Loop(tun, limits, NullLogger.Instance, out var udp);
+        using var sessions = udp;
         loop.Start();
         try
         {
@@ -49,14 +50,14 @@ public sealed class PacketLoopThreadTests
     public void ABatchWithinTooFewBytesForOnePacket_StillHoldsOne() =>
         Assert.Equal(1, PacketBatch.Within(64, 1000, 65535 + 64).Capacity);
 
-    private static PacketLoop Loop(ChannelTun tun, EngineLimits limits, Microsoft.Extensions.Logging.ILogger logger)
+    private static PacketLoop Loop(ChannelTun tun, EngineLimits limits, Microsoft.Extensions.Logging.ILogger logger, out UdpSessions udp)
     {
         var clock = new FakeClock();
         var config = ConfigLoader.Load("""{"outbounds": [{"type": "direct", "tag": "direct"}]}""");
         var outbounds = new Dictionary<string, IOutbound> { ["direct"] = OutboundRegistry.Create(config.Outbounds[0], new PlainSockets()) };
         var lanes = new LaneSelector(Router.Compile(config.Route, ["direct"], "direct"), outbounds, "direct", dnsServerRunning: false, NullLogger.Instance);
         var admission = new FlowAdmission(lanes, new ConnectionRegistry(clock), NullLogger.Instance);
-        var udp = new UdpSessions(tun, admission, null, NullLogger.Instance, clock, limits);
+        udp = new UdpSessions(tun, admission, null, NullLogger.Instance, clock, limits);
         var inbound = new TunInbound("tun-in", [IpPrefix.Parse("172.19.0.1/30")], null, null, admission);
         var l3 = new L3Lanes(tun, inbound, NullLogger.Instance, limits);
         return new PacketLoop(tun, new TcpNatPath(tun, new TcpNat(App, NatPeer) { ListenPort = 40000 }, null, inbound, l3, NullLogger.Instance), udp,
