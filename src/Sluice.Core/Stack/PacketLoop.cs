@@ -62,7 +62,8 @@ internal sealed partial class PacketLoop
 
     private void Run()
     {
-        var batch = new PacketBatch(_limits.TunBatch, Math.Max(_tun.Mtu, 1500) + 64) { KeepsPartialChecksums = true };
+        var batch = PacketBatch.Within(_limits.TunBatch, _limits.TunBatchBytes, Math.Max(_tun.Mtu, 1500) + 64);
+        batch.KeepsPartialChecksums = true;
         while (!_stopping)
         {
             int count;

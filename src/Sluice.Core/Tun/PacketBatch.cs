@@ -28,6 +28,13 @@ public sealed class PacketBatch
     }
 
     /// <summary>
+    /// A batch of at most <paramref name="maxSlots"/> slots for packets of <paramref name="maxPacketSize"/> bytes whose
+    /// slab stays within <paramref name="maxBytes"/> (one slot at least).
+    /// </summary>
+    public static PacketBatch Within(int maxSlots, int maxBytes, int maxPacketSize) =>
+        new(Math.Clamp(maxBytes / (Headroom + maxPacketSize + Tailroom), 1, Math.Max(1, maxSlots)), maxPacketSize);
+
+    /// <summary>
     /// Set by the consumer: a reader may hand over TCP packets whose checksum is still partial (the kernel's
     /// CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the sum over the segment is left to whoever
     /// writes it), marked with <see cref="MarkChecksumPending"/>. A consumer that sets it writes such packets

@@ -29,8 +29,12 @@ internal sealed class ChannelTun(int mtu = 1500) : ITunDevice
     /// <summary>Packets written with a partial checksum (copies), with where their sum starts.</summary>
     public List<(byte[] Packet, int ChecksumStart)> WrittenChecksumPending { get; } = [];
 
+    /// <summary>Slots and bytes of the slab of the last batch the packet thread read into.</summary>
+    public (int Slots, int Bytes) LastBatch { get; private set; }
+
     public int ReadBatch(PacketBatch batch)
     {
+        LastBatch = (batch.Capacity, batch.Capacity * batch.SlotSize);
         if (!_fromApps.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return 0;
         return ReadReady(batch);
     }
