@@ -189,7 +189,7 @@ public sealed partial class SluiceEngine : IDisposable
     {
         var sockets = _platform.Sockets(FwMark);
         // sing-box: default_interface takes no effect when auto_detect_interface is set (then the fwmark follows the default route).
-        if (_config.Route.DefaultInterface is { } device && !_config.Route.AutoDetectInterface) sockets = new DefaultInterfaceSockets(sockets, device);
+        if (_config.Route.DefaultInterface is { } device && !_config.Route.AutoDetectInterface) sockets = new EngineSockets(sockets, device);
         // The built-in DNS server always runs (without a "dns" section it forwards to the host's resolver);
         // its detours are the outbounds and endpoints by tag (looked up at first use), null = direct. It
         // comes first: proxy outbounds resolve their servers' names with it (domain_resolver).
@@ -215,13 +215,13 @@ public sealed partial class SluiceEngine : IDisposable
                 LogFakeIpRestored(_logger, State.FakeIpStore.Attach(fakeCache, _dnsServer, _time), fakeCache.Path);
         }, () => { _dnsServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1)); _dnsServer = null; });
         // getaddrinfo's queries are not marked: with auto_route they would enter the engine's own TUN (and a fakeip server
-        // could answer them with a fake address), so the engine's names go through its DNS server's own sockets then.
+        // could answer them with a fake address), so every host-name lookup of the engine (proxy servers, WireGuard peers,
+        // subscriptions, named requests) goes through its DNS server's own sockets then. The DNS server itself never looks
+        // up host names this way, so it keeps the sockets it was made with.
         var engineHosts = new EngineHostResolver(_dnsServer!, new Dns.HostsTable(
             new Dns.HostsDnsServerOptions("hosts-file", _platform.DnsFiles.HostsPaths, new Dictionary<string, IReadOnlyList<Packets.NetAddress>>()), _logs.CreateLogger("dns")));
-        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!, _platform.X25519)
-        {
-            Hosts = tunOptions?.AutoRoute == true ? engineHosts : null,
-        };
+        if (tunOptions?.AutoRoute == true) sockets = new EngineSockets(sockets, defaultInterface: null, engineHosts);
+        var context = _context = new OutboundContext(sockets, _logs, tag => _outbounds.GetValueOrDefault(tag), _dnsServer!, _platform.X25519);
         _stages.Start("outbounds", () =>
         {
             foreach (var options in _config.Outbounds) _outbounds[options.Tag] = CreateOutbound(options, context);
@@ -248,7 +248,7 @@ public sealed partial class SluiceEngine : IDisposable
         Func<FlowKey, ProcessInfo?>? lookup = _platform.Processes is { } processes ? processes.Find : null;
         var mixedLog = _logs.CreateLogger("mixed");
         // A proxy request's name (for outbounds that need an address): route.default_domain_resolver when set, else as the outbounds' names.
-        var requestNames = _dnsServer!.Covers(resolverTag: null) ? engineHosts : context.HostNames;
+        var requestNames = _dnsServer!.Covers(resolverTag: null) ? engineHosts : sockets.Hosts;
         _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
             o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, requestNames, _relayBuffers, mixedLog), mixedLog, "SOCKS5 + HTTP proxy"),
             () => { _mixed?.Dispose(); _mixed = null; });

@@ -53,9 +53,7 @@ internal static class ClashEndpoints
         app.MapPost("/restart", async () =>
         {
             var answer = await supervisor.ReloadAsync();
-            return answer.Ok
-                ? Results.Json(new ClashStatus("ok"), ApiJsonContext.Default.ClashStatus)
-                : Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
+            return answer.Ok ? Results.Json(new ClashStatus("ok"), ApiJsonContext.Default.ClashStatus) : ReloadFailed(answer);
         });
         // The dashboards' "reload config" sends {"path": "", "payload": ""}: the running config read again, as /restart.
         // A path or a payload is refused: a config sent over the API names no file, and a new one goes through /api/core.
@@ -67,7 +65,7 @@ internal static class ClashEndpoints
                 if (doc is not null && doc.RootElement.TryGetProperty(field, out var v) && !(v.ValueKind == JsonValueKind.String && v.GetString() is ""))
                     return Message(StatusCodes.Status400BadRequest, $"the daemon does not load configs by {field} from this API; use POST /api/core {{\"action\": \"up\"}}");
             var answer = await supervisor.ReloadAsync();
-            return answer.Ok ? Results.NoContent() : Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
+            return answer.Ok ? Results.NoContent() : ReloadFailed(answer);
         });
 
         app.MapGet("/proxies", () => Results.Json(new ClashProxies(Proxies(supervisor)), ApiJsonContext.Default.ClashProxies));
@@ -243,6 +241,10 @@ internal static class ClashEndpoints
 
     /// <summary>A {"message"} answer with a status: the one error shape of every Clash endpoint.</summary>
     internal static IResult Message(int status, string message) => Results.Json(new ClashMessage(message), ApiJsonContext.Default.ClashMessage, statusCode: status);
+
+    /// <summary>A reload that did not happen: 409 with no engine, else 500, with the reason.</summary>
+    private static IResult ReloadFailed(Envelope answer) =>
+        Message(answer.Code == Sluice.Control.ApiCodes.NotRunning ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError, answer.Message);
 
     /// <summary>The request body as a JSON object; null when it is not JSON or not an object (the caller answers 400, never 500).</summary>
     internal static async Task<JsonDocument?> ReadObjectAsync(HttpContext context)

@@ -29,7 +29,7 @@ internal static partial class DnsSection
         "fallback_network_type", "fallback_delay", "headers", "interface", "strategy",
     };
 
-    private static readonly string[] Strategies = ["prefer_ipv4", "prefer_ipv6", "ipv4_only", "ipv6_only"];
+    private static readonly DnsStrategy[] Strategies = [DnsStrategy.PreferIpv4, DnsStrategy.PreferIpv6, DnsStrategy.Ipv4Only, DnsStrategy.Ipv6Only];
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
     {
@@ -168,16 +168,10 @@ internal static partial class DnsSection
     {
         string? s = r.String(name);
         if (s is null or "") return null;
-        switch (s)
-        {
-            case "prefer_ipv4": return DnsStrategy.PreferIpv4;
-            case "prefer_ipv6": return DnsStrategy.PreferIpv6;
-            case "ipv4_only": return DnsStrategy.Ipv4Only;
-            case "ipv6_only": return DnsStrategy.Ipv6Only;
-            default:
-                r.Errors.Add(r.PathOf(name), $"unknown strategy {JsonPath.Quote(s)} (expected one of {string.Join(", ", Strategies)})");
-                return null;
-        }
+        foreach (var strategy in Strategies)
+            if (strategy.ConfigName() == s) return strategy;
+        r.Errors.Add(r.PathOf(name), $"unknown strategy {JsonPath.Quote(s)} (expected one of {string.Join(", ", Strategies.Select(DnsStrategyNames.ConfigName))})");
+        return null;
     }
 
     private static DnsServerOptions? ParseServer(JsonElement element, string path, ConfigBuilder config, List<(string, string, string)> resolverReferences)

@@ -52,10 +52,4 @@ public sealed record OutboundContext(ISocketFactory Sockets, ILoggerFactory? Log
     IServerNameResolver? Names = null, Tls.IX25519? X25519 = null)
 {
     public ILogger Logger(string category) => Logs?.CreateLogger(category) ?? NullLogger.Instance;
-
-    /// <summary>Resolves names no configured DNS server covers; null: the sockets' (the host's) resolver.</summary>
-    public IHostResolver? Hosts { get; init; }
-
-    /// <summary><see cref="Hosts"/>, else the host's resolver.</summary>
-    public IHostResolver HostNames => Hosts ?? Sockets.Hosts;
 }

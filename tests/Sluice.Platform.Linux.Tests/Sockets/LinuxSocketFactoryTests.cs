@@ -56,7 +56,7 @@ public class LinuxSocketFactoryTests
     public void DefaultInterface_BindsSocketsWhoseOutboundNamesNone_KeepingTheMarkAndAnOwnBindInterface()
     {
         Preconditions.RequireRootAndTun();
-        var factory = new Sluice.Core.Outbounds.DefaultInterfaceSockets(new LinuxSocketFactory(0x2022), "lo");
+        var factory = new Sluice.Core.Outbounds.EngineSockets(new LinuxSocketFactory(0x2022), "lo");
         using var tcp = factory.CreateTcp(AddressFamily.InterNetwork);
         using var udp = factory.CreateUdp(AddressFamily.InterNetworkV6, DialOptions.Default with { RoutingMark = 0x99 });
         Assert.Equal("lo", BoundDevice(tcp));

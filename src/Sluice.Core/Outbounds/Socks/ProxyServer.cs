@@ -56,7 +56,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         if (await ResolveConfiguredAsync(cancellationToken) is { } configured) return new IPEndPoint(configured, options.Port);
         try
         {
-            var addresses = await context.HostNames.ResolveAsync(options.Server, cancellationToken);
+            var addresses = await context.Sockets.Hosts.ResolveAsync(options.Server, cancellationToken);
             var chosen = HostAddresses.Choose(addresses, Strategy)
                 ?? throw new OutboundException($"{Who}: {HostAddresses.NoAddress($"server name {options.Server}", Strategy)}");
             return new IPEndPoint(chosen, options.Port);
@@ -106,7 +106,7 @@ internal sealed class ProxyServer(string protocol, string tag, ProxyServerOption
         if (await ResolveConfiguredAsync(cancellationToken) is { } configured) return new Destination(NetAddress.FromIPAddress(configured), port);
         // No resolver configured: the far side resolves it (a name only it knows works), or the host
         // does when the detour cannot take names (direct, WireGuard).
-        return await NameResolution.ForOutboundAsync(detour, new Destination(default, port, options.Server), context.HostNames, cancellationToken);
+        return await NameResolution.ForOutboundAsync(detour, new Destination(default, port, options.Server), context.Sockets.Hosts, cancellationToken);
     }
 
     private IOutbound? Detour()
