@@ -1,3 +1,4 @@
+using Sluice.Hosting.Linux;
 using Sluice.Testbed;
 
 namespace Sluice.E2E;
@@ -28,6 +29,31 @@ public sealed class LifecycleTests : IDisposable
     {
         string before = State();
         var engine = _testbed.StartEngine(EngineConfigs.Tun()).WaitStarted();
+        StopsCleanly(engine, signal, before);
+    }
+
+    /// <summary>
+    /// A shell starts a background job (`sluice run … &amp;` in a script, a CI step) with SIGINT ignored, and .NET keeps an
+    /// inherited ignore: the engine went on running after `kill -INT` (seen as this class failing only when the test
+    /// run itself was started in the background).
+    /// </summary>
+    [Fact]
+    public void Sigint_StopsTheEngine_EvenWhenItsParentStartedItWithSigintIgnored()
+    {
+        const string ignoringSigint = "trap '' INT; exec \"$@\"";
+        // The wrapper really hands an ignored SIGINT on (bit 2 of SigIgn): a shell that did not would prove nothing.
+        string mask = _testbed.RunInClient(TimeSpan.FromSeconds(5), "sh", "-c", ignoringSigint, "sh", "grep", "SigIgn", "/proc/self/status").Stdout;
+        Assert.True((Convert.ToUInt64(mask.Split(':')[1].Trim(), 16) & 0x2) != 0, mask);
+
+        string before = State();
+        string config = Path.Combine(_testbed.WorkDir, "config.json");
+        File.WriteAllText(config, EngineConfigs.Tun());
+        var engine = new EngineProcess(_testbed.StartIn(_testbed.Client, ["sh", "-c", ignoringSigint, "sh", .. SluiceBinary.Command(), "run", "-c", config])).WaitStarted();
+        StopsCleanly(engine, Exec.SigInt, before);
+    }
+
+    private void StopsCleanly(EngineProcess engine, int signal, string before)
+    {
         Assert.Contains("sluice0", State());
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();

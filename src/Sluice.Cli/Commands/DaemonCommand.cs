@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Sluice.Control;
 using Sluice.Daemon;
 using Sluice.Hosting.Linux;
@@ -28,6 +27,8 @@ internal static class DaemonCommand
 
     private static int Serve(CommandLine line)
     {
+        using var stop = new CancellationTokenSource();
+        using var signals = StopSignals.Register(stop.Cancel);
         line.AllowOnly("--config", "--socket", "--secret-file", "--state-dir", "--listen");
         string? listen = line.Options.GetValueOrDefault("--listen") ?? DaemonPaths.Listen;
         var options = new DaemonOptions(
@@ -38,17 +39,8 @@ internal static class DaemonCommand
             line.Options.TryGetValue("--config", out var config) ? Path.GetFullPath(config) : null,
             VersionCommand.Version);
 
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
         LinuxHost.ServeDaemon(options, line.Debug, stop.Token);
         return 0;
-
-        void Handle(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
     }
 
     private static string Render(CommandLine line)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Sluice.Core.Configuration;
 using Sluice.Hosting.Linux;
 using Sluice.Hosting.Linux.Logging;
@@ -13,20 +12,12 @@ internal static class RunCommand
 {
     public static int Execute(CommandLine line)
     {
+        using var stop = new ManualResetEventSlim();
+        using var signals = StopSignals.Register(stop.Set);
         line.AllowOnly("--config");
         var config = ConfigLoader.LoadFile(line.Require("--config", "CONFIG"), HostConfig.Origin);
         using var logs = EngineLogging.Create(config.Log, line.Debug);
-
-        using var stop = new ManualResetEventSlim();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
         LinuxHost.RunForeground(config, logs, stop.WaitHandle);
         return 0;
-
-        void Handle(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Set();
-        }
     }
 }
