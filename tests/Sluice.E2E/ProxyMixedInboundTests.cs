@@ -3,7 +3,7 @@ using Sluice.Testbed;
 namespace Sluice.E2E;
 
 /// <summary>
-/// The `mixed` inbound (SOCKS5 + HTTP on one loopback port) without a TUN: real curl and a SOCKS5 UDP
+/// The `mixed` inbound (SOCKS5, SOCKS4/4a and HTTP on one loopback port) without a TUN: real curl and a SOCKS5 UDP
 /// client in the client namespace, through Sluice, through ss-server, to the hidden server.
 /// </summary>
 public sealed class ProxyMixedInboundTests : IDisposable
@@ -26,6 +26,8 @@ public sealed class ProxyMixedInboundTests : IDisposable
     [Theory]
     [InlineData("socks5h")]
     [InlineData("http")]
+    [InlineData("socks4")]
+    [InlineData("socks4a")]
     public void Download100MiB_ThroughMixedInbound_AndShadowsocks_ArrivesIntact(string scheme)
     {
         string expected = ProxyPeers.WriteBlob(_testbed);

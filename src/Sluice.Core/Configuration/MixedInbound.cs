@@ -3,7 +3,7 @@ using System.Net;
 namespace Sluice.Core.Configuration;
 
 /// <summary>
-/// A "mixed" inbound: SOCKS5 and HTTP proxy on one port (docs/config.md#inbounds-mixed); sing-box's "socks" and
+/// A "mixed" inbound: SOCKS (5, 4, 4a) and HTTP proxy on one port (docs/config.md#inbounds-mixed); sing-box's "socks" and
 /// "http" inbounds are the same listener speaking one of the two.
 /// </summary>
 /// <param name="Listen">Default 127.0.0.1. Risk: a non-loopback address opens the proxy to the network.</param>
@@ -11,14 +11,15 @@ namespace Sluice.Core.Configuration;
 public sealed record MixedInboundOptions(string Tag, IPAddress Listen, ushort ListenPort, IReadOnlyList<ProxyUser> Users)
 {
     /// <summary>The protocols the port speaks: both for "mixed", one for "socks" or "http".</summary>
-    public ProxyProtocols Protocols { get; init; } = ProxyProtocols.Socks5 | ProxyProtocols.Http;
+    public ProxyProtocols Protocols { get; init; } = ProxyProtocols.Socks | ProxyProtocols.Http;
 }
 
 /// <summary>What a proxy inbound's port speaks.</summary>
 [Flags]
 public enum ProxyProtocols
 {
-    Socks5 = 1,
+    /// <summary>SOCKS5, SOCKS4 and SOCKS4a.</summary>
+    Socks = 1,
     Http = 2,
 }
 
@@ -40,9 +41,9 @@ internal static class MixedInboundParser
         string tag = r.String("tag") ?? $"{type}-in";
         var protocols = type switch
         {
-            "socks" => ProxyProtocols.Socks5,
+            "socks" => ProxyProtocols.Socks,
             "http" => ProxyProtocols.Http,
-            _ => ProxyProtocols.Socks5 | ProxyProtocols.Http,
+            _ => ProxyProtocols.Socks | ProxyProtocols.Http,
         };
         // sing-box's http inbound may serve TLS itself; Sluice's proxy ports are plain (loopback by default).
         if (type == "http") r.RefuseUnlessInert("tls", "not supported by Sluice: its HTTP proxy port is plain; keep it on loopback");

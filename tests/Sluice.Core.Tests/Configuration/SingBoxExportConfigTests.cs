@@ -146,9 +146,9 @@ public sealed class SingBoxExportConfigTests
     }
 
     [Theory]
-    [InlineData("socks", ProxyProtocols.Socks5)]
+    [InlineData("socks", ProxyProtocols.Socks)]
     [InlineData("http", ProxyProtocols.Http)]
-    [InlineData("mixed", ProxyProtocols.Socks5 | ProxyProtocols.Http)]
+    [InlineData("mixed", ProxyProtocols.Socks | ProxyProtocols.Http)]
     public void SocksAndHttpInbounds_AreProxyPortsOfTheirProtocol(string type, ProxyProtocols protocols)
     {
         var config = ConfigLoader.Load($$$"""{"inbounds": [{"type": "{{{type}}}", "listen_port": 1080}], "outbounds": [{"type": "direct"}], "route": {"rules": [{"inbound": "{{{type}}}-in", "outbound": "direct"}]}}""");

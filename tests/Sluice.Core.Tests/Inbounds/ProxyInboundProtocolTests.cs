@@ -53,15 +53,81 @@ public sealed class ProxyInboundProtocolTests
         Assert.StartsWith("HTTP/1.1 200", await ExchangeAsync(inbound.BoundEndPoint, $"CONNECT 127.0.0.1:{echo.Port} HTTP/1.1\r\nHost: x\r\n\r\n"));
     }
 
-    private static MixedInbound Start(string inboundJson)
+    /// <summary>SOCKS4 (Java's default SOCKS client, older apps): the request and the app's first bytes in one write.</summary>
+    [Theory]
+    [InlineData("socks")]
+    [InlineData("mixed")]
+    public async Task Socks4Connect_ToAnAddress_IsGranted_AndCarriesTheAppsBytes(string type)
     {
+        using var echo = EchoServer.Start();
+        using var inbound = Start($$"""{"type": "{{type}}", "listen": "127.0.0.1", "listen_port": 1}""");
+
+        var (code, echoed) = await Socks4Async(inbound.BoundEndPoint, Socks4Request(1, echo.Port, [127, 0, 0, 1], "alice"), "ping");
+        Assert.Equal(90, code);
+        Assert.Equal("ping", echoed);
+    }
+
+    /// <summary>SOCKS4a: the address 0.0.0.1 says a host name follows the user id; the outbound resolves it.</summary>
+    [Theory]
+    [InlineData("echo.test")]
+    [InlineData("127.0.0.1")]
+    public async Task Socks4aConnect_ByName_IsResolvedAndCarried(string name)
+    {
+        using var echo = EchoServer.Start();
+        var sockets = new PlainSockets { Names = { ["echo.test"] = [IPAddress.Loopback] } };
+        using var inbound = Start("""{"type": "mixed", "listen": "127.0.0.1", "listen_port": 1}""", sockets);
+
+        var (code, echoed) = await Socks4Async(inbound.BoundEndPoint, [.. Socks4Request(1, echo.Port, [0, 0, 0, 1], ""), .. Encoding.ASCII.GetBytes(name), 0], "ping");
+        Assert.Equal(90, code);
+        Assert.Equal("ping", echoed);
+    }
+
+    [Theory]
+    [InlineData(2, false)] // BIND
+    [InlineData(1, true)] // CONNECT, but SOCKS4 has no password and the inbound has users
+    public async Task Socks4_BindOrAnInboundWithUsers_IsRejected_AndNothingIsCarried(byte command, bool users)
+    {
+        using var echo = EchoServer.Start();
+        string auth = users ? """, "users": [{"username": "u", "password": "p"}]""" : "";
+        using var inbound = Start($$"""{"type": "mixed", "listen": "127.0.0.1", "listen_port": 1{{auth}}}""");
+
+        var (code, echoed) = await Socks4Async(inbound.BoundEndPoint, Socks4Request(command, echo.Port, [127, 0, 0, 1], "u"), "ping");
+        Assert.Equal(91, code);
+        Assert.Equal("", echoed);
+    }
+
+    [Fact]
+    public async Task HttpInbound_DoesNotAnswerSocks4()
+    {
+        using var echo = EchoServer.Start();
+        using var inbound = Start("""{"type": "http", "listen": "127.0.0.1", "listen_port": 1}""");
+
+        string reply = await ExchangeAsync(inbound.BoundEndPoint, Encoding.Latin1.GetString(Socks4Request(1, echo.Port, [127, 0, 0, 1], "")));
+        Assert.False(reply.Length >= 2 && reply[0] == 0 && reply[1] == 90, "a SOCKS4 grant came from an http inbound");
+    }
+
+    private static byte[] Socks4Request(byte command, int port, byte[] address, string user) =>
+        [4, command, (byte)(port >> 8), (byte)port, .. address, .. Encoding.ASCII.GetBytes(user), 0];
+
+    /// <summary>Sends the request and the payload in one write; the reply code and what came back before close or 2 s of quiet.</summary>
+    private static async Task<(int Code, string Echoed)> Socks4Async(IPEndPoint proxy, byte[] request, string payload)
+    {
+        string all = await ExchangeAsync(proxy, Encoding.Latin1.GetString([.. request, .. Encoding.ASCII.GetBytes(payload)]));
+        Assert.True(all.Length >= 8, $"no 8-byte SOCKS4 reply: {all.Length} bytes");
+        Assert.Equal(0, all[0]);
+        return (all[1], all[8..]);
+    }
+
+    private static MixedInbound Start(string inboundJson, PlainSockets? sockets = null)
+    {
+        sockets ??= new PlainSockets();
         var config = ConfigLoader.Load($$"""{"inbounds": [{{inboundJson}}], "outbounds": [{"type": "direct", "tag": "direct"}]}""");
         var options = config.MixedInbounds.Single() with { ListenPort = 0 };
-        var direct = new DirectOutbound("direct", DialOptions.Default, new PlainSockets());
+        var direct = new DirectOutbound("direct", DialOptions.Default, sockets);
         var lanes = new LaneSelector(Router.Compile(config.Route, ["direct"], "direct"), new Dictionary<string, IOutbound> { ["direct"] = direct },
             "direct", false, NullLogger.Instance);
         var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), NullLogger.Instance);
-        var inbound = new MixedInbound(options, admission, null, new PlainSockets().Hosts, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
+        var inbound = new MixedInbound(options, admission, null, sockets.Hosts, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
         inbound.Start();
         return inbound;
     }

@@ -13,9 +13,9 @@ using Sluice.Packets;
 namespace Sluice.Core.Inbounds.Mixed;
 
 /// <summary>
-/// SOCKS5 and HTTP proxy on one port, so apps and benchmarks can use the lanes without the TUN:
-/// 1. the first byte tells the protocol: 0x05 is SOCKS5, anything else an HTTP request (a "socks" or "http"
-///    inbound takes only its own);
+/// SOCKS (5, 4 and 4a) and HTTP proxy on one port, so apps and benchmarks can use the lanes without the TUN:
+/// 1. the first byte tells the protocol: 0x05 is SOCKS5, 0x04 SOCKS4/4a, anything else an HTTP request (a "socks"
+///    or "http" inbound takes only its own);
 /// 2. the protocol's handshake yields a destination (an address, or a name the outbound resolves);
 /// 3. the flow is routed by the same rules as TUN flows (inbound = this tag, network tcp/udp);
 /// 4. the outbound is dialed; success is answered, then bytes are relayed both ways with half-close.
@@ -84,15 +84,15 @@ internal sealed partial class MixedInbound : ILocalInbound
             client.NoDelay = true;
             // The first receive already holds the greeting (or the start of an HTTP request); its
             // first byte tells the protocol.
-            byte[] first = new byte[SocksSession.BufferSize];
+            byte[] first = new byte[HandshakeReader.BufferSize];
             int n = await client.ReceiveAsync(first, SocketFlags.None, _stop.Token);
             if (n == 0) return;
             var protocols = _options.Protocols;
-            if (first[0] == 5 && protocols.HasFlag(ProxyProtocols.Socks5)) await new SocksSession(this, client, first, n).RunAsync();
+            bool socks = protocols.HasFlag(ProxyProtocols.Socks);
+            if (socks && first[0] == 5) await new SocksSession(this, client, new HandshakeReader(client, first, n, _stop.Token)).RunAsync();
+            else if (socks && first[0] == 4) await new Socks4Session(this, client, new HandshakeReader(client, first, n, _stop.Token)).RunAsync();
             else if (protocols.HasFlag(ProxyProtocols.Http)) await new HttpProxySession(this, client).RunAsync(first.AsMemory(0, n));
-            else throw new ProxyProtocolException(first[0] == 4
-                ? "a SOCKS4 request: this port speaks SOCKS5 only"
-                : $"not a SOCKS5 greeting (first byte 0x{first[0]:x2}): this port speaks SOCKS5 only");
+            else throw new ProxyProtocolException($"not a SOCKS greeting (first byte 0x{first[0]:x2}): this port speaks SOCKS4, SOCKS4a and SOCKS5 only");
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -167,6 +167,28 @@ internal sealed partial class MixedInbound : ILocalInbound
         }
         _admission.Routed(flow, choice.Outbound!.Tag, choice.Decision);
         return new MixedRoute(choice.Outbound!, flow, choice.Decision.RuleIndex);
+    }
+
+    /// <summary>
+    /// A SOCKS CONNECT: routed, answered as soon as the rules pick an outbound, before it dials (as ss-local does: the
+    /// app's first bytes travel while the outbound connects, which saves a round of wake-ups per connection), dialed,
+    /// relayed. A dial that fails then closes the connection with a reset (and a log line naming the reason), as the
+    /// TUN path does, where the kernel has accepted the connection before any dial.
+    /// </summary>
+    /// <param name="answer">Sends the protocol's reply: granted, or refused by the rules.</param>
+    internal async Task ConnectAsync(Socket client, Destination destination, Func<bool, Task> answer, HandshakeReader reader)
+    {
+        var route = await RouteAsync(client, IpProtocol.Tcp, destination);
+        await answer(route is not null);
+        if (route is null) return;
+        var remote = await DialAsync(route.Outbound, route.Flow.Dialled(destination));
+        if (remote is null)
+        {
+            StreamPump.Reset(client);
+            return;
+        }
+        await using (remote)
+            await RelayAsync(client, route, remote, reader.Pending);
     }
 
     /// <summary>

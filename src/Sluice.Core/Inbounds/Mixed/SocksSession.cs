@@ -12,20 +12,10 @@ namespace Sluice.Core.Inbounds.Mixed;
 /// <summary>
 /// The server side of one SOCKS5 connection (RFC 1928/1929): greeting, optional username/password,
 /// then CONNECT (relayed) or UDP ASSOCIATE (a relay socket that lives as long as this connection).
-/// Messages are read from a buffer filled by as few receives as the client's writes allow (one per
-/// message from a normal client), not field by field.
-/// CONNECT is answered as soon as the rules pick an outbound, before it dials (as ss-local does): the
-/// app's first bytes travel while the outbound connects, which saves a round of wake-ups per
-/// connection. A dial that fails then closes the connection with a reset (and a log line naming the
-/// reason), as the TUN path does, where the kernel has accepted the connection before any dial.
+/// CONNECT is answered by <see cref="MixedInbound.ConnectAsync"/>.
 /// </summary>
-internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] buffer, int received)
+internal sealed class SocksSession(MixedInbound inbound, Socket client, HandshakeReader reader)
 {
-    // Holds the longest request (4 + 1 + 255 + 2 bytes) plus what a client sends ahead of the reply.
-    internal const int BufferSize = 1024;
-    private readonly byte[] _buffer = buffer;
-    private int _start;
-    private int _end = received;
 
     public async Task RunAsync()
     {
@@ -93,24 +83,8 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
     private static bool FixedEquals(string a, string b) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
 
-    private async Task ConnectAsync(Destination destination)
-    {
-        var route = await inbound.RouteAsync(client, IpProtocol.Tcp, destination);
-        if (route is null)
-        {
-            await ReplyAsync(2, default); // connection not allowed by ruleset
-            return;
-        }
-        await ReplyAsync(0, default);
-        var remote = await inbound.DialAsync(route.Outbound, route.Flow.Dialled(destination));
-        if (remote is null)
-        {
-            Stack.StreamPump.Reset(client);
-            return;
-        }
-        await using (remote)
-            await inbound.RelayAsync(client, route, remote, _buffer.AsMemory(_start, _end - _start));
-    }
+    private Task ConnectAsync(Destination destination) =>
+        inbound.ConnectAsync(client, destination, granted => ReplyAsync(granted ? (byte)0 : (byte)2, default), reader); // 2: not allowed by ruleset
 
     private async Task AssociateAsync(Destination declared)
     {
@@ -141,26 +115,5 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, byte[] b
         await client.SendAsync(reply.AsMemory(0, n), SocketFlags.None, inbound.Stopping);
     }
 
-    /// <summary>
-    /// The next <paramref name="count"/> bytes of the client's messages, receiving more only when the
-    /// buffer runs short; <paramref name="peek"/> leaves them unconsumed.
-    /// </summary>
-    private async ValueTask<ReadOnlyMemory<byte>> TakeAsync(int count, bool peek = false)
-    {
-        while (_end - _start < count)
-        {
-            if (_start + count > _buffer.Length)
-            {
-                _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-                _end -= _start;
-                _start = 0;
-            }
-            int n = await client.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, inbound.Stopping);
-            if (n == 0) throw new IOException("client closed during the SOCKS handshake");
-            _end += n;
-        }
-        var taken = _buffer.AsMemory(_start, count);
-        if (!peek) _start += count;
-        return taken;
-    }
+    private ValueTask<ReadOnlyMemory<byte>> TakeAsync(int count, bool peek = false) => reader.TakeAsync(count, peek);
 }
