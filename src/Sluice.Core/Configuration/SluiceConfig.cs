@@ -15,7 +15,7 @@ public sealed record SluiceConfig(
     /// <summary>The outbound a flow takes when no rule matches: route.final, else the first outbound.</summary>
     public string DefaultOutbound => Route.Final ?? Outbounds[0].Tag;
 
-    /// <summary>"mixed" inbounds: SOCKS5 + HTTP proxy ports (docs/config.md#inbounds-mixed).</summary>
+    /// <summary>"mixed" inbounds: SOCKS (5, 4, 4a) + HTTP proxy ports (docs/config.md#inbounds-mixed).</summary>
     public IReadOnlyList<MixedInboundOptions> MixedInbounds { get; init; } = [];
 
     /// <summary>"direct" inbounds: loopback DNS listeners served by the built-in DNS server (docs/config.md#inbounds-direct).</summary>
