@@ -5,6 +5,19 @@ namespace Sluice.Core.Outbounds;
 /// <summary>Where a flow is going: an address, and the name it was reached by when known.</summary>
 public readonly record struct Destination(NetAddress Address, ushort Port, string? Domain = null)
 {
+    /// <summary>
+    /// A destination a proxy request named: an IP literal in a name field (SOCKS5/4a names, HTTP hosts; clients send
+    /// addresses that way) is the address, so IP rules match it and no resolver is asked; anything else stays a name.
+    /// Only the canonical forms count: "127.1" or "1234" (inet_aton shorthands) stay names.
+    /// </summary>
+    public static Destination Named(string name, ushort port)
+    {
+        if (System.Net.IPAddress.TryParse(name, out var literal)
+            && (literal.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? name.Contains(':') : literal.ToString() == name))
+            return new Destination(NetAddress.FromIPAddress(literal), port);
+        return new Destination(default, port, name);
+    }
+
     public override string ToString() => Domain is null
         ? (Address.IsV4 ? $"{Address}:{Port}" : $"[{Address}]:{Port}")
         : $"{Domain}:{Port}";

@@ -133,9 +133,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
         }
         host = host.Trim('[', ']');
         if (host.Length == 0) throw new ProxyProtocolException($"no host in \"{Truncate(authority)}\"");
-        return IPAddress.TryParse(host, out var ip)
-            ? new Destination(NetAddress.FromIPAddress(ip), port)
-            : new Destination(default, port, host);
+        return Destination.Named(host, port);
     }
 
     private async Task SendAsync(string text) =>

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Sluice.Core.Outbounds;
@@ -37,9 +36,7 @@ internal sealed class Socks4Session(MixedInbound inbound, Socket client, Handsha
             throw await RejectAsync("a SOCKS4 request: SOCKS4 carries no password and this inbound requires username/password (use SOCKS5)");
         if (command != 1) throw await RejectAsync($"SOCKS4 command {command} is not supported (CONNECT is)");
         if (port == 0) throw await RejectAsync("a SOCKS4 request for port 0");
-        var destination = name is null ? new Destination(NetAddress.FromV4(address), port)
-            : IPAddress.TryParse(name, out var literal) ? new Destination(NetAddress.FromIPAddress(literal), port) // as the HTTP proxy does
-            : new Destination(default, port, name);
+        var destination = name is null ? new Destination(NetAddress.FromV4(address), port) : Destination.Named(name, port);
         await inbound.ConnectAsync(client, destination, granted => ReplyAsync(granted ? Granted : Rejected), reader);
     }
 

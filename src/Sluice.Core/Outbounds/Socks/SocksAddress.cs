@@ -63,7 +63,7 @@ internal static class SocksAddress
                 if (n == 0) return -1;
                 if (data.Length < 2 + n + 2) return 0;
                 string name = Encoding.ASCII.GetString(data.Slice(2, n));
-                destination = new Destination(default, BinaryPrimitives.ReadUInt16BigEndian(data[(2 + n)..]), name);
+                destination = Destination.Named(name, BinaryPrimitives.ReadUInt16BigEndian(data[(2 + n)..]));
                 return 2 + n + 2;
             default:
                 return -1;
