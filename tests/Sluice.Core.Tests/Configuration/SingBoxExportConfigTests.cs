@@ -197,4 +197,50 @@ public sealed class SingBoxExportConfigTests
             """);
         Assert.Equal(path, errors[0].Path);
     }
+
+    /// <summary>sing-box 1.12's dial fields that only tune the socket (keep-alive, source-port choice) are read, not refused.</summary>
+    [Fact]
+    public void KeepAliveAndBindAddressNoPortDialFields_AreAcceptedOnProxiesAndDirect()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [
+               {"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                "tcp_keep_alive": "5m", "tcp_keep_alive_interval": "75s", "disable_tcp_keep_alive": false, "bind_address_no_port": true},
+               {"type": "direct", "tag": "direct", "tcp_keep_alive": "10m", "disable_tcp_keep_alive": true, "netns": ""}]}
+            """);
+        Assert.Empty(errors);
+        var bad = ConfigLoader.Validate("""
+            {"outbounds": [{"type": "direct", "tag": "direct", "tcp_keep_alive": "soon", "netns": "/run/netns/vpn"}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("outbounds[0].netns: not supported by Sluice yet", bad);
+        Assert.Contains(bad, e => e.StartsWith("outbounds[0].tcp_keep_alive: \"soon\" is not a duration", StringComparison.Ordinal));
+    }
+
+    /// <summary>Exporters write {} or {"type": ""} for a plain-TCP outbound; sing-box reads either as no transport.</summary>
+    [Fact]
+    public void AnEmptyTransportObject_MeansNoTransport()
+    {
+        var config = ConfigLoader.Load("""
+            {"outbounds": [
+               {"type": "trojan", "tag": "a", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true}, "transport": {}},
+               {"type": "vless", "tag": "b", "server": "203.0.113.2", "server_port": 443, "uuid": "bf000d23-0752-40b4-affe-68f7707a9661",
+                "tls": {"enabled": true}, "transport": {"type": "", "path": ""}}]}
+            """);
+        Assert.Null(Assert.IsType<Sluice.Core.Outbounds.Trojan.TrojanOutboundOptions>(config.Outbounds[0]).Transport);
+        Assert.Null(Assert.IsType<Sluice.Core.Outbounds.Vless.VlessOutboundOptions>(config.Outbounds[1]).Transport);
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [{"type": "trojan", "tag": "a", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                            "transport": {"path": "/ws"}}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("outbounds[0].transport.type: required (\"ws\")", errors);
+    }
+
+    [Fact]
+    public void TlsCurvePreferences_AreAcceptedEmpty_AndRefusedWhenSet()
+    {
+        const string Outbound = """{"outbounds": [{"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true, "curve_preferences": CURVES}}]}""";
+        Assert.Empty(ConfigLoader.Validate(Outbound.Replace("CURVES", "[]", StringComparison.Ordinal)));
+        Assert.Contains("outbounds[0].tls.curve_preferences: not supported by Sluice yet",
+            ConfigLoader.Validate(Outbound.Replace("CURVES", "[\"x25519\"]", StringComparison.Ordinal)).Select(e => e.ToString()));
+    }
 }
