@@ -148,4 +148,17 @@ public sealed class ShareLinksTests
         Assert.Equal("socks5://…@10.0.0.3:1080#three", Sluice.Core.Monitoring.RedactedText.Of("socks5://user:pass@10.0.0.3:1080#three"));
         Assert.Equal("no link here", Sluice.Core.Monitoring.RedactedText.Of("no link here"));
     }
+
+    /// <summary>Plain (not base64) lists may open with provider info lines or a comment; the links after them are the servers.</summary>
+    [Theory]
+    [InlineData("STATUS=Traffic: 1GB/100GB\nREMARKS=Provider\n")]
+    [InlineData("# my servers\n")]
+    public void PlainSubscription_OpeningWithInfoLinesOrAComment_YieldsItsLinks(string head)
+    {
+        string body = head + $"ss://{B64Url("aes-128-gcm:a")}@10.0.0.1:8388#one\ntrojan://pw@tj.example:443?sni=tj.example#two\n";
+
+        Assert.True(SubscriptionBody.Looks(body));
+        var result = SubscriptionBody.ParseAny(body, "sub.txt");
+        Assert.Equal(["one", "two"], result.Outbounds.Select(o => (string)o["tag"]!).ToArray());
+    }
 }
