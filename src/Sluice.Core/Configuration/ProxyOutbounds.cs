@@ -142,7 +142,7 @@ internal static class ProxyOutboundParsers
     /// and checked, not applied. Sluice's sockets send no keep-alive probes, which is what disable_tcp_keep_alive
     /// asks for; the probes' timing and bind_address_no_port change neither where traffic goes nor how it is protected.
     /// </summary>
-    private static void TakeSocketTuning(ObjectReader r)
+    internal static void TakeSocketTuning(ObjectReader r)
     {
         r.Duration("tcp_keep_alive");
         r.Duration("tcp_keep_alive_interval");

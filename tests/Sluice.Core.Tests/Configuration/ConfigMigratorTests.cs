@@ -67,4 +67,22 @@ public class ConfigMigratorTests
         Assert.Equal(2, changes.Count(c => c.Contains("moved to endpoints", StringComparison.Ordinal)));
         Assert.Equal("g", ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "ss"))!.DomainResolver);
     }
+
+    /// <summary>The legacy fake-IP server is {"address": "fakeip"} with its ranges in dns.fakeip: not a udp server at a host named "fakeip".</summary>
+    [Fact]
+    public void LegacyFakeIpServer_BecomesAFakeIpServer_WithTheRangesOfDnsFakeIp()
+    {
+        const string old = """
+            {"dns": {"servers": [{"tag": "remote", "address": "tls://8.8.8.8"}, {"tag": "fake", "address": "fakeip"}],
+                     "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
+                     "fakeip": {"enabled": true, "inet4_range": "198.18.0.0/15", "inet6_range": "fc00::/18"}, "final": "remote"}}
+            """;
+        var (json, changes) = ConfigMigrator.Migrate(old);
+
+        Assert.Empty(ConfigLoader.Validate(json));
+        var fake = Assert.IsType<Sluice.Core.Dns.FakeIpDnsServerOptions>(ConfigLoader.Load(json).Dns.Servers.Single(s => s.Tag == "fake"));
+        Assert.Equal("198.18.0.0/15", fake.Inet4Range?.ToString());
+        Assert.Equal("fc00::/18", fake.Inet6Range?.ToString());
+        Assert.Contains(changes, c => c.StartsWith("dns.fakeip: removed", StringComparison.Ordinal));
+    }
 }

@@ -243,4 +243,29 @@ public sealed class SingBoxExportConfigTests
         Assert.Contains("outbounds[0].tls.curve_preferences: not supported by Sluice yet",
             ConfigLoader.Validate(Outbound.Replace("CURVES", "[\"x25519\"]", StringComparison.Ordinal)).Select(e => e.ToString()));
     }
+
+    /// <summary>Zero values and spellings sing-box reads as absent or equal, in configs as clients export them.</summary>
+    [Fact]
+    public void ZeroValuesAndSingBoxSpellings_OfDnsEndpointLogRouteAndInbounds_AreAccepted()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"log": {"level": "warning"},
+             "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "loopback_address": []},
+                          {"type": "mixed", "listen_port": 2080, "reuse_addr": false, "netns": "", "tcp_keep_alive": "5m"}],
+             "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.0.0.2/32"], "private_key": "YNXtAzepDqRv9H52osJVDQnznT5AL11/mHuG5/D/8n4=",
+                            "domain_strategy": "", "peers": [{"address": "203.0.113.1", "port": 51820, "public_key": "Z1XXLsKYkYxuiYjJIkRvtIKFepCYHTgON+GwPq7SOV4=",
+                            "pre_shared_key": "", "allowed_ips": ["0.0.0.0/0"]}]}],
+             "dns": {"servers": [{"type": "udp", "tag": "u", "server": "192.0.2.53", "client_subnet": ""}], "client_subnet": ""},
+             "route": {"override_android_vpn": true, "rules": [{"action": "route", "outbound": "wg", "udp_connect": false, "override_port": 0}]}}
+            """);
+        Assert.Empty(errors);
+        var config = ConfigLoader.Load("""{"log": {"level": "warning"}}""");
+        Assert.Equal("warn", config.Log.Level);
+        var bad = ConfigLoader.Validate("""
+            {"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "loopback_address": ["10.7.0.1"]}],
+             "route": {"rules": [{"action": "route", "outbound": "direct", "udp_connect": true}]}}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("inbounds[0].loopback_address: not supported by Sluice", bad);
+        Assert.Contains("route.rules[0].udp_connect: only allowed with \"action\": \"route-options\", this rule's action is \"route\"", bad);
+    }
 }
