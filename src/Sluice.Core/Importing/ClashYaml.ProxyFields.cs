@@ -35,6 +35,12 @@ public static partial class ClashYaml
             throw new ImportException($"encryption \"{encryption}\" is not supported (only none)");
     }
 
+    /// <summary>mihomo's ip-version → sing-box's domain_strategy ("dual", the default, is none).</summary>
+    private static readonly Dictionary<string, string> IpVersions = new(StringComparer.Ordinal)
+    {
+        ["ipv4"] = "ipv4_only", ["ipv6"] = "ipv6_only", ["ipv4-prefer"] = "prefer_ipv4", ["ipv6-prefer"] = "prefer_ipv6",
+    };
+
     /// <summary>
     /// interface-name, routing-mark, ip-version and udp: false of one proxy as the outbound's bind_interface,
     /// routing_mark, domain_strategy and network (a proxy type that carries UDP).
@@ -48,25 +54,9 @@ public static partial class ClashYaml
                 throw new ImportException($"routing-mark \"{markText}\" is not a number");
             if (mark != 0) o["routing_mark"] = mark;
         }
-        switch (Scalar(entry, "ip-version"))
-        {
-            case null or "" or "dual":
-                break;
-            case "ipv4":
-                o["domain_strategy"] = "ipv4_only";
-                break;
-            case "ipv6":
-                o["domain_strategy"] = "ipv6_only";
-                break;
-            case "ipv4-prefer":
-                o["domain_strategy"] = "prefer_ipv4";
-                break;
-            case "ipv6-prefer":
-                o["domain_strategy"] = "prefer_ipv6";
-                break;
-            case var other:
-                throw new ImportException($"ip-version \"{other}\" is not one of dual, ipv4, ipv6, ipv4-prefer, ipv6-prefer");
-        }
+        if (Scalar(entry, "ip-version") is { Length: > 0 } ipVersion && ipVersion != "dual")
+            o["domain_strategy"] = IpVersions.TryGetValue(ipVersion, out var strategy) ? strategy
+                : throw new ImportException($"ip-version \"{ipVersion}\" is not one of dual, {string.Join(", ", IpVersions.Keys)}");
         if (IsFalse(Scalar(entry, "udp")) && (string?)o["type"] is "shadowsocks" or "socks" or "vless" or "trojan") o["network"] = "tcp";
     }
 
