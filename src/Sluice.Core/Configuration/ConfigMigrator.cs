@@ -9,7 +9,8 @@ namespace Sluice.Core.Configuration;
 /// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules;
 /// 3. route and DNS rule geosite / geoip / source_geoip → rule_set (+ remote binary sets from SagerNet's lists); rule_set_ipcidr_match_source renamed;
 /// 4. legacy DNS servers {"address": "tls://1.1.1.1"} → {"type": "tls", "server": "1.1.1.1"} (udp, tcp, tls, https, local);
-///    {"address": "fakeip"} → {"type": "fakeip"} with dns.fakeip's ranges (dns.fakeip then removed);
+///    {"address": "fakeip"} → {"type": "fakeip"} with dns.fakeip's ranges (dns.fakeip then removed); rcode:// servers and
+///    servers' strategy → rule fields (LegacyDnsServers);
 /// 5. "dns" outbounds dropped, and rules that routed to one become {"action": "hijack-dns"};
 /// 6. "wireguard" outbounds (before sing-box 1.11) moved to "endpoints": local_address → address, server /
 ///    server_port / peer_public_key / pre_shared_key → one peer with allowed_ips everything (or each of "peers");
@@ -76,6 +77,7 @@ public static class ConfigMigrator
         if (root["dns"] is JsonObject dns)
         {
             if (dns["rules"] is JsonArray dnsRules) MigrateRules(dnsRules, "dns.rules", sets, dnsOutbounds, changes);
+            LegacyDnsServers.Migrate(dns, changes);
             if (dns["servers"] is JsonArray servers)
                 for (int i = 0; i < servers.Count; i++)
                     if (servers[i] is JsonObject server && server["type"] is null && server["address"]?.GetValue<string>() is { } address
