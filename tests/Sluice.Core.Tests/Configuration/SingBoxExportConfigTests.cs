@@ -268,4 +268,12 @@ public sealed class SingBoxExportConfigTests
         Assert.Contains("inbounds[0].loopback_address: not supported by Sluice", bad);
         Assert.Contains("route.rules[0].udp_connect: only allowed with \"action\": \"route-options\", this rule's action is \"route\"", bad);
     }
+
+    [Fact]
+    public void CertificateSectionNamingTheSystemStore_IsAccepted_AnyOtherStoreIsNot()
+    {
+        Assert.Empty(ConfigLoader.Validate("""{"certificate": {"store": "system", "certificate": [], "certificate_path": []}}"""));
+        Assert.Contains("certificate: not supported yet", ConfigLoader.Validate("""{"certificate": {"store": "mozilla"}}""").Select(e => e.ToString()));
+        Assert.Contains("certificate: not supported yet", ConfigLoader.Validate("""{"certificate": {"store": "system", "certificate_path": ["/etc/ca.pem"]}}""").Select(e => e.ToString()));
+    }
 }
