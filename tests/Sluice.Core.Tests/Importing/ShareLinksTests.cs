@@ -161,4 +161,19 @@ public sealed class ShareLinksTests
         var result = SubscriptionBody.ParseAny(body, "sub.txt");
         Assert.Equal(["one", "two"], result.Outbounds.Select(o => (string)o["tag"]!).ToArray());
     }
+
+    /// <summary>--links: a field the link cannot carry (a detour, a bound device) is named, not lost in silence; zero values are not.</summary>
+    [Fact]
+    public void WrittenLinks_NameTheFieldsTheyCannotCarry()
+    {
+        var skipped = new List<string>();
+        string links = ShareLinkWriter.WriteAll("""
+            {"outbounds": [{"type": "socks", "tag": "exit", "server": "10.0.0.1", "server_port": 1080, "detour": "entry", "network": "tcp"},
+                           {"type": "shadowsocks", "tag": "entry", "server": "10.0.0.2", "server_port": 8388, "method": "aes-128-gcm", "password": "p",
+                            "multiplex": {"enabled": false}, "udp_over_tcp": false}]}
+            """, skipped);
+
+        Assert.Equal(2, links.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal("outbound \"exit\": its link has no form for detour, network; the link imports without them", Assert.Single(skipped));
+    }
 }
