@@ -105,6 +105,8 @@ public static class ConfigLoader
                 if (!Sections.TryGetValue(property.Name, out var parse)) continue;
                 if (root.Take(property.Name) is { } section) parse(section, property.Name, builder);
             }
+            // sing-box's default trust store spelled out ({"store": "system"}, as exporters write it) is what Sluice's TLS uses already.
+            if (document.RootElement.TryGetProperty("certificate", out var certificate) && IsSystemStore(certificate)) root.Ignore("certificate");
             root.Finish(name => PlannedSections.Contains(name) ? "not supported yet" : null);
 
             builder.CheckReferences();
@@ -112,6 +114,11 @@ public static class ConfigLoader
             return (builder.Build(document.RootElement.Clone()), []);
         }
     }
+
+    private static bool IsSystemStore(JsonElement certificate) =>
+        certificate.ValueKind == JsonValueKind.Object && certificate.EnumerateObject().All(p => p.Name == "store"
+            ? p.Value.ValueKind == JsonValueKind.String && p.Value.GetString() is "system" or ""
+            : ObjectReader.IsInert(p.Value));
 
     private static ConfigError InvalidJson(JsonException e)
     {

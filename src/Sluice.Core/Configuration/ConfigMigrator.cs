@@ -9,6 +9,8 @@ namespace Sluice.Core.Configuration;
 /// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules;
 /// 3. route and DNS rule geosite / geoip / source_geoip → rule_set (+ remote binary sets from SagerNet's lists); rule_set_ipcidr_match_source renamed;
 /// 4. legacy DNS servers {"address": "tls://1.1.1.1"} → {"type": "tls", "server": "1.1.1.1"} (udp, tcp, tls, https, local);
+///    {"address": "fakeip"} → {"type": "fakeip"} with dns.fakeip's ranges (dns.fakeip then removed); rcode:// servers and
+///    servers' strategy → rule fields (LegacyDnsServers);
 /// 5. "dns" outbounds dropped, and rules that routed to one become {"action": "hijack-dns"};
 /// 6. "wireguard" outbounds (before sing-box 1.11) moved to "endpoints": local_address → address, server /
 ///    server_port / peer_public_key / pre_shared_key → one peer with allowed_ips everything (or each of "peers");
@@ -75,10 +77,18 @@ public static class ConfigMigrator
         if (root["dns"] is JsonObject dns)
         {
             if (dns["rules"] is JsonArray dnsRules) MigrateRules(dnsRules, "dns.rules", sets, dnsOutbounds, changes);
+            LegacyDnsServers.Migrate(dns, changes);
             if (dns["servers"] is JsonArray servers)
                 for (int i = 0; i < servers.Count; i++)
-                    if (servers[i] is JsonObject server && server["type"] is null && server["address"]?.GetValue<string>() is { } address && MigrateServer(server, address))
+                    if (servers[i] is JsonObject server && server["type"] is null && server["address"]?.GetValue<string>() is { } address
+                        && MigrateServer(server, address, dns["fakeip"] as JsonObject))
                         changes.Add($"dns.servers[{i}]: \"address\": \"{address}\" written as {server.ToJsonString()}");
+            if (dns["fakeip"] is not null && dns["servers"] is JsonArray migrated && migrated.OfType<JsonObject>().Any(s => s["type"]?.GetValue<string>() == "fakeip"))
+            {
+                // Its ranges now live in the fakeip server (the server's own fields since sing-box 1.12).
+                dns.Remove("fakeip");
+                changes.Add("dns.fakeip: removed (its inet4_range/inet6_range moved into the fakeip server)");
+            }
         }
         if (sniffRules.Count > 0 || sets.Count > 0)
         {
@@ -208,8 +218,18 @@ public static class ConfigMigrator
         return route;
     }
 
-    private static bool MigrateServer(JsonObject server, string address)
+    /// <param name="fakeIp">The legacy dns.fakeip object ({"enabled", "inet4_range", "inet6_range"}), whose ranges a fakeip server takes.</param>
+    private static bool MigrateServer(JsonObject server, string address, JsonObject? fakeIp)
     {
+        if (address == "fakeip")
+        {
+            // Not a host named "fakeip": the legacy fake-IP server, whose ranges were in dns.fakeip.
+            server.Remove("address");
+            server["type"] = "fakeip";
+            foreach (string range in new[] { "inet4_range", "inet6_range" })
+                if (fakeIp?[range] is { } value) server[range] = value.DeepClone();
+            return true;
+        }
         string? type = null, host = address;
         if (address == "local") type = "local";
         else if (address.StartsWith("https://", StringComparison.Ordinal)) type = "https";

@@ -254,7 +254,8 @@ internal static partial class DnsSection
     /// <summary>client_subnet: a prefix ("203.0.113.0/24"), or an address, which stands for /32 or /128 (sing-box).</summary>
     internal static IpPrefix? ReadClientSubnet(ObjectReader r)
     {
-        if (r.String("client_subnet") is not { } text) return null;
+        // "" is sing-box's zero value (no subnet), as exporters write it.
+        if (r.String("client_subnet") is not { Length: > 0 } text) return null;
         if (IpPrefix.TryParse(text, out var prefix) && !text.Contains(' ')) return prefix with { Address = prefix.Network };
         r.Errors.Add(r.PathOf("client_subnet"), $"{JsonPath.Quote(text)} is neither an IP prefix nor an address (e.g. \"203.0.113.0/24\")");
         return null;

@@ -66,7 +66,10 @@ internal static class EndpointSection
             if (tag.Length == 0) config.Errors.Add(r.PathOf("tag"), "must not be empty");
             else if (config.Outbounds.Any(o => o.Tag == tag)) config.Errors.Add(r.PathOf("tag"), $"duplicate tag {JsonPath.Quote(tag)}: endpoints and outbounds share one tag namespace");
             var endpoint = ParseWireGuard(r, tag, config.Errors);
-            r.Finish(f => f is "system" or "name" or "workers" or "udp_timeout" or "reserved" or "detour"
+            // The endpoint's dial fields (sing-box's shared ones) are refused the same way unless off ("", false, 0).
+            r.Finish(f => f is "system" or "name" or "workers" or "udp_timeout" or "reserved" or "detour" or "domain_strategy" or "bind_interface"
+                or "routing_mark" or "netns" or "reuse_addr" or "connect_timeout" or "tcp_fast_open" or "tcp_multi_path" or "udp_fragment"
+                or "inet4_bind_address" or "inet6_bind_address" or "domain_resolver"
                 ? "not supported by Sluice (it runs WireGuard in the engine, as an L3 lane)" : null);
             if (config.Errors.Count == before) config.Outbounds.Add(endpoint);
         }
@@ -98,6 +101,7 @@ internal static class EndpointSection
         if (!r.Has("public_key")) errors.Add(r.PathOf("public_key"), "required (base64)");
         else CheckKey(publicKey, r.PathOf("public_key"), errors);
         string? psk = r.String("pre_shared_key");
+        if (psk is { Length: 0 }) psk = null; // sing-box's zero value: no pre-shared key, as exporters write it
         if (psk is not null) CheckKey(psk, r.PathOf("pre_shared_key"), errors);
         var allowed = r.List("allowed_ips", InboundSection.CidrItem);
         if (!r.Has("allowed_ips")) errors.Add(r.PathOf("allowed_ips"), "required: the addresses this peer may send from, e.g. [\"0.0.0.0/0\", \"::/0\"]");

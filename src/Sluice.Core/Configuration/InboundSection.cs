@@ -16,7 +16,7 @@ internal static class InboundSection
     {
         "gso", "iproute2_table_index", "iproute2_rule_index", "auto_redirect", "auto_redirect_input_mark",
         "auto_redirect_output_mark", "endpoint_independent_nat",
-        "include_android_user", "include_package", "exclude_package", "platform",
+        "include_android_user", "include_package", "exclude_package", "platform", "loopback_address",
     };
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)

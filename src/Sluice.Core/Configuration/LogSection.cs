@@ -12,6 +12,7 @@ internal static class LogSection
         if (ObjectReader.Open(element, path, config.Errors) is not { } r) return;
         bool disabled = r.Bool("disabled", false);
         string level = r.String("level") ?? "info";
+        if (level == "warning") level = "warn"; // sing-box's parser takes both spellings
         if (!Levels.Contains(level))
         {
             config.Errors.Add(r.PathOf("level"), $"unknown level {JsonPath.Quote(level)} (expected one of {string.Join(", ", Levels)})");

@@ -32,6 +32,7 @@ internal static class MixedInboundParser
     {
         "set_system_proxy", "tcp_fast_open", "tcp_multi_path", "udp_fragment", "udp_timeout", "detour",
         "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy", "udp_disable_domain_unmapping",
+        "reuse_addr", "netns", "bind_interface", "routing_mark",
     };
 
     public static void Parse(ObjectReader r, ConfigBuilder config, string type = "mixed")
@@ -72,6 +73,7 @@ internal static class MixedInboundParser
                 }
             }
         }
+        ProxyOutboundParsers.TakeSocketTuning(r);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice" : null);
         if (errors.Count == before && address is not null && port is not null)
             config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users) { Protocols = protocols });

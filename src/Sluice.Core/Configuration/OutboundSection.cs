@@ -32,7 +32,7 @@ internal static class OutboundSection
     {
         "detour", "inet4_bind_address", "inet6_bind_address", "reuse_addr", "tcp_fast_open", "tcp_multi_path",
         "udp_fragment", "domain_resolver", "network_strategy", "network_type",
-        "fallback_network_type", "fallback_delay", "override_address", "override_port", "proxy_protocol",
+        "fallback_network_type", "fallback_delay", "override_address", "override_port", "proxy_protocol", "netns",
     };
 
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -99,14 +99,12 @@ internal static class OutboundSection
 
     private static OutboundOptions ParseDirect(ObjectReader r, string tag)
     {
-        string? bind = r.Interface("bind_interface");
-        uint? mark = r.Mark("routing_mark");
-        var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
+        var dial = ProxyOutboundParsers.ParseDial(r);
         if (r.Take("detour") is not null)
             r.Errors.Add(r.PathOf("detour"), "a direct outbound connects from the host itself and cannot go through another outbound; route the traffic to that outbound instead");
         if (r.Take("domain_resolver") is not null)
             r.Errors.Add(r.PathOf("domain_resolver"), "not supported by Sluice yet for direct: a fakeip flow's name is resolved by route.default_domain_resolver, a mixed inbound request's name by the host's resolvers");
         var strategy = DnsSection.ParseStrategy(r, "domain_strategy");
-        return new DirectOutboundOptions(tag, new DialOptions(bind, mark, timeout)) { DomainStrategy = strategy };
+        return new DirectOutboundOptions(tag, dial) { DomainStrategy = strategy };
     }
 }

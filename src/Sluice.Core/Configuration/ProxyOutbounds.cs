@@ -133,7 +133,21 @@ internal static class ProxyOutboundParsers
         string? bind = r.Interface("bind_interface");
         uint? mark = r.Mark("routing_mark");
         var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
+        TakeSocketTuning(r);
         return new DialOptions(bind, mark, timeout);
+    }
+
+    /// <summary>
+    /// sing-box 1.12+ dial fields that only tune the socket (keep-alive probes, when the source port is picked): read
+    /// and checked, not applied. Sluice's sockets send no keep-alive probes, which is what disable_tcp_keep_alive
+    /// asks for; the probes' timing and bind_address_no_port change neither where traffic goes nor how it is protected.
+    /// </summary>
+    internal static void TakeSocketTuning(ObjectReader r)
+    {
+        r.Duration("tcp_keep_alive");
+        r.Duration("tcp_keep_alive_interval");
+        r.Bool("disable_tcp_keep_alive", false);
+        r.Bool("bind_address_no_port", false);
     }
 
     private static (string? User, string? Password) ParseCredentials(ObjectReader r)

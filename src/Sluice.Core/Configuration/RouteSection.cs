@@ -7,7 +7,6 @@ internal static class RouteSection
 {
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
-        "override_android_vpn",
         "default_network_strategy", "default_network_type", "default_fallback_network_type", "default_fallback_delay",
     };
 
@@ -50,6 +49,8 @@ internal static class RouteSection
         // sing-box's switch for process lookups. Sluice looks a process up when a rule asks for it, and for the
         // connection lists (`sluice connections`, /connections) when they are read: either value is what it does.
         r.Bool("find_process", false);
+        // Android's switch (route around other VPN apps); configs exported from the Android client carry it. Nothing to do on Linux.
+        r.Bool("override_android_vpn", false);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice yet" : null);
         config.Route = new RouteOptions(rules, final, autoDetect, mark) { DefaultDomainResolver = domainResolver, DefaultDomainStrategy = domainStrategy, RuleSets = ruleSets, DefaultInterface = defaultInterface };
     }

@@ -144,7 +144,8 @@ internal static class RuleParser
                 errors.Add(r.PathOf("action"), $"unknown action {JsonPath.Quote(action)} (expected one of {string.Join(", ", Actions)})");
                 return null;
         }
-        // Fields of the other actions are mistakes, not unknown fields: say which action they belong to.
+        // Fields of the other actions are mistakes, not unknown fields: say which action they belong to. Set to their
+        // zero value they ask for nothing (sing-box's route action even takes route-options' fields), as exporters write them.
         foreach (var (field, owner) in new[]
                  {
                      ("outbound", "route"), ("method", "reject"), ("no_drop", "reject"), ("sniffer", "sniff"), ("timeout", "sniff"),
@@ -152,7 +153,7 @@ internal static class RuleParser
                      ("server", "resolve"), ("strategy", "resolve"),
                  })
         {
-            if (owner != action && r.Take(field) is not null)
+            if (owner != action && r.Take(field) is { } value && !ObjectReader.IsInert(value))
                 errors.Add(r.PathOf(field), $"only allowed with \"action\": {JsonPath.Quote(owner)}, this rule's action is {JsonPath.Quote(action)}");
         }
         return result;

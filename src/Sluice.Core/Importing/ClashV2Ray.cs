@@ -36,14 +36,13 @@ internal static class ClashV2Ray
                 case var other:
                     throw new ImportException($"packet-encoding \"{other}\" is not supported (xudp, none)");
             }
-            tlsOn = Scalar(entry, "tls") is "true";
+            tlsOn = ClashYaml.IsTrue(Scalar(entry, "tls"));
         }
         else
         {
             o["password"] = Scalar(entry, "password") is { Length: > 0 } password ? password : throw new ImportException("no \"password\"");
             tlsOn = true; // Clash's trojan is always TLS
         }
-        if (Scalar(entry, "udp") is "false") o["network"] = "tcp";
         if (tlsOn) o["tls"] = Tls(entry);
         if (Transport(entry) is { } transport) o["transport"] = transport;
         return o;
@@ -54,7 +53,7 @@ internal static class ClashV2Ray
     {
         var tls = new JsonObject { ["enabled"] = true };
         if ((Scalar(entry, "servername") ?? Scalar(entry, "sni")) is { Length: > 0 } sni) tls["server_name"] = sni;
-        if (Scalar(entry, "skip-cert-verify") is "true") tls["insecure"] = true;
+        if (ClashYaml.IsTrue(Scalar(entry, "skip-cert-verify"))) tls["insecure"] = true;
         if (entry.Children.TryGetValue(new YamlScalarNode("alpn"), out var alpn) && alpn is YamlSequenceNode list)
             tls["alpn"] = new JsonArray(list.OfType<YamlScalarNode>().Select(a => (JsonNode)a.Value!).ToArray());
         if (Scalar(entry, "client-fingerprint") is { Length: > 0 } fp) tls["utls"] = new JsonObject { ["enabled"] = true, ["fingerprint"] = fp };
@@ -74,7 +73,9 @@ internal static class ClashV2Ray
         if (network != "ws") throw new ImportException($"network \"{network}\" is not supported (tcp, ws)");
         var ws = new JsonObject { ["type"] = "ws", ["path"] = "/" };
         if (Mapping(entry, "ws-opts") is not { } opts) return ws;
-        if (Scalar(opts, "path") is { Length: > 0 } path) ws["path"] = path;
+        if (ClashYaml.IsTrue(Scalar(opts, "v2ray-http-upgrade")))
+            throw new ImportException("ws-opts.v2ray-http-upgrade (the HTTPUpgrade transport) is not supported by Sluice (ws only)");
+        if (Scalar(opts, "path") is { Length: > 0 } path) V2RayLinkFields.SetWebSocketPath(ws, path);
         if (Mapping(opts, "headers") is { } headers)
         {
             var h = new JsonObject();

@@ -26,7 +26,7 @@ public static partial class ClashYaml
     public static ConfigResult ParseConfig(string text, string source)
     {
         var root = LoadRoot(text, source);
-        var proxies = ParseProxies(root, source);
+        var proxies = ParseProxies(root, source, withGroups: true);
         var notes = new List<string>(proxies.Notes);
         var known = new Dictionary<string, string>(StringComparer.Ordinal) { ["DIRECT"] = "direct", ["REJECT"] = "block", ["REJECT-DROP"] = "block" };
         foreach (var o in proxies.Outbounds) known.TryAdd((string)o["tag"]!, (string)o["tag"]!);
@@ -48,7 +48,7 @@ public static partial class ClashYaml
         string? final = null;
         var rules = ConvertRules(root, source, known, ruleSets, ref final, notes);
         // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
-        if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && Scalar(snifferMap, "enable") is "true")
+        if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && IsTrue(Scalar(snifferMap, "enable")))
             rules.Insert(0, new JsonObject { ["action"] = "sniff" });
         if (rules.Any(r => (string?)r["outbound"] == "block") || groups.Any(g => g["outbounds"]!.AsArray().Any(m => (string?)m == "block")))
             outbounds.Add((JsonNode)new JsonObject { ["type"] = "block", ["tag"] = "block" });
@@ -74,7 +74,7 @@ public static partial class ClashYaml
             if (Scalar(root, key) is not { } portText || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535) continue;
             string type = key == "port" ? "http" : key == "socks-port" ? "socks" : "mixed";
             inbounds.Add((JsonNode)new JsonObject { ["type"] = type, ["tag"] = $"{type}-in", ["listen"] = "127.0.0.1", ["listen_port"] = port });
-            if (Scalar(root, "allow-lan") is "true") notes.Add($"{source}: allow-lan: true not carried over: the {key} inbound listens on 127.0.0.1 (set \"listen\" and \"users\" to offer it to the network)");
+            if (IsTrue(Scalar(root, "allow-lan"))) notes.Add($"{source}: allow-lan: true not carried over: the {key} inbound listens on 127.0.0.1 (set \"listen\" and \"users\" to offer it to the network)");
             break;
         }
         var config = new JsonObject

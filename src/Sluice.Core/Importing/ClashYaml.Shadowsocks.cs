@@ -51,11 +51,12 @@ public static partial class ClashYaml
                 return ("obfs-local", string.Join(';', parts));
             case "v2ray-plugin":
                 if (Get("mode") is { } mode && mode != "websocket") throw new ImportException($"plugin-opts: mode \"{mode}\": only websocket is supported");
-                if (Get("tls") is "true") parts.Add("tls");
-                if (Get("skip-cert-verify") is "true") throw new ImportException("plugin-opts: skip-cert-verify is not supported for v2ray-plugin (give the server's CA with cert= instead)");
+                if (IsTrue(Get("v2ray-http-upgrade"))) throw new ImportException("plugin-opts: v2ray-http-upgrade (the HTTPUpgrade transport) is not supported by Sluice (websocket only)");
+                if (IsTrue(Get("tls"))) parts.Add("tls");
+                if (IsTrue(Get("skip-cert-verify"))) throw new ImportException("plugin-opts: skip-cert-verify is not supported for v2ray-plugin (give the server's CA with cert= instead)");
                 if (Get("host") is { Length: > 0 } wsHost) parts.Add($"host={ShadowsocksPluginParser.Escape(wsHost)}");
                 if (Get("path") is { Length: > 0 } path) parts.Add($"path={ShadowsocksPluginParser.Escape(path)}");
-                if (Get("mux") is "false") parts.Add("mux=0");
+                if (IsFalse(Get("mux"))) parts.Add("mux=0");
                 return ("v2ray-plugin", string.Join(';', parts));
             default:
                 throw new ImportException($"plugin \"{plugin}\" is not built into Sluice (supported: obfs, v2ray-plugin)");

@@ -61,7 +61,7 @@ public static partial class ClashYaml
     /// <summary>Characters read; a subscription body is at most 4 MiB already.</summary>
     public const int MaxChars = 4 * 1024 * 1024;
 
-    public static SubscriptionBody.Result Parse(string text, string source) => ParseProxies(LoadRoot(text, source), source);
+    public static SubscriptionBody.Result Parse(string text, string source) => ParseProxies(LoadRoot(text, source), source, withGroups: false);
 
     /// <summary>The document's root mapping, after the size and nesting bounds; errors name the line.</summary>
     private static YamlMappingNode LoadRoot(string text, string source)
@@ -88,7 +88,8 @@ public static partial class ClashYaml
         return root;
     }
 
-    private static SubscriptionBody.Result ParseProxies(YamlMappingNode root, string source)
+    /// <param name="withGroups">The proxy-groups are imported too, so a dialer-proxy may name one.</param>
+    private static SubscriptionBody.Result ParseProxies(YamlMappingNode root, string source, bool withGroups)
     {
         if (!root.Children.TryGetValue(new YamlScalarNode("proxies"), out var proxiesNode))
             throw new ImportException($"{source}: no \"proxies:\" list");
@@ -98,6 +99,8 @@ public static partial class ClashYaml
         var outbounds = new List<JsonObject>();
         var notes = new List<string>();
         var tags = new HashSet<string>(StringComparer.Ordinal);
+        var proxyTags = new Dictionary<string, string>(StringComparer.Ordinal);
+        var chained = new List<(JsonObject, string, string)>();
         int index = 0;
         foreach (var node in proxies)
         {
@@ -116,12 +119,19 @@ public static partial class ClashYaml
                 for (int n = 2; !tags.Add(tag); n++) tag = $"{name}-{n}";
                 o["tag"] = tag;
                 outbounds.Add(o);
+                proxyTags.TryAdd(name, tag);
+                if (Scalar(entry, "dialer-proxy") is { Length: > 0 } dialer) chained.Add((o, dialer, where));
             }
             catch (ImportException e)
             {
                 notes.Add($"{where}: \"{name}\" skipped: {e.Message}");
             }
         }
+        var groupNames = new HashSet<string>(StringComparer.Ordinal);
+        if (withGroups && root.Children.TryGetValue(new YamlScalarNode("proxy-groups"), out var groups) && groups is YamlSequenceNode groupList)
+            foreach (var g in groupList.OfType<YamlMappingNode>())
+                if (Scalar(g, "name") is { } groupName) groupNames.Add(groupName);
+        ResolveDialerProxies(chained, proxyTags, groupNames, outbounds, notes);
         if (outbounds.Count == 0)
             throw new ImportException(notes.Count > 0 ? $"no usable proxy; first: {notes[0]}" : $"{source}: \"proxies:\" is empty");
         return new SubscriptionBody.Result(outbounds, notes);
@@ -134,6 +144,14 @@ public static partial class ClashYaml
         string portText = Scalar(entry, "port") ?? throw new ImportException("no \"port\"");
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
             throw new ImportException($"port \"{portText}\" is not a number in 1..65535");
+        RefuseUnsupported(entry);
+        var o = ConvertType(entry, type, name, server, port);
+        AddDialFields(entry, o);
+        return o;
+    }
+
+    private static JsonObject ConvertType(YamlMappingNode entry, string type, string name, string server, int port)
+    {
         switch (type)
         {
             case "ss":
@@ -141,7 +159,7 @@ public static partial class ClashYaml
             case "socks5":
             case "http":
             {
-                if (Scalar(entry, "tls") is "true" && type == "socks5")
+                if (IsTrue(Scalar(entry, "tls")) && type == "socks5")
                     throw new ImportException($"{type} over TLS is not supported by Sluice");
                 var o = new JsonObject
                 {
@@ -152,7 +170,7 @@ public static partial class ClashYaml
                     o["username"] = user;
                     o["password"] = Scalar(entry, "password") ?? "";
                 }
-                if (Scalar(entry, "tls") is "true") o["tls"] = ClashV2Ray.Tls(entry);
+                if (IsTrue(Scalar(entry, "tls"))) o["tls"] = ClashV2Ray.Tls(entry);
                 return o;
             }
             case "vless":

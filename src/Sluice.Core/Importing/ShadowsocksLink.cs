@@ -62,17 +62,26 @@ internal static class ShadowsocksLink
             ["type"] = "shadowsocks", ["tag"] = tag, ["server"] = host, ["server_port"] = port,
             ["method"] = method, ["password"] = password,
         };
-        if (query is not null) AddPlugin(link, query, o);
+        if (query is not null) ReadQuery(link, query, o);
         return o;
     }
 
-    private static void AddPlugin(string link, string query, JsonObject o)
+    /// <summary>
+    /// The query: plugin; Outline's prefix and UDP-over-TCP (uot, udp-over-tcp) change the bytes on the wire or how
+    /// UDP travels, which Sluice cannot do, so they are refused rather than dropped; other keys (group, outline) are labels.
+    /// </summary>
+    private static void ReadQuery(string link, string query, JsonObject o)
     {
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             string[] kv = pair.Split('=', 2);
-            if (Uri.UnescapeDataString(kv[0]) != "plugin") continue;
-            string value = Uri.UnescapeDataString(kv.ElementAtOrDefault(1) ?? "").Replace('+', ' ').Trim();
+            string key = Uri.UnescapeDataString(kv[0]);
+            if (key == "prefix" && kv.Length > 1 && kv[1].Length > 0)
+                throw ShareLinks.Bad(link, "prefix (Outline's salt prefix) is not supported by Sluice: its connections would not start with the bytes the provider chose");
+            if (key is "uot" or "udp-over-tcp" && kv.ElementAtOrDefault(1) is not (null or "" or "0" or "false"))
+                throw ShareLinks.Bad(link, $"{key} (UDP over TCP) is not supported by Sluice: UDP would go to the server's UDP port instead");
+            if (key != "plugin") continue;
+            string value = Uri.UnescapeDataString((kv.ElementAtOrDefault(1) ?? "").Replace('+', ' ')).Trim();
             if (value.Length == 0) continue;
             int semi = value.IndexOf(';');
             string name = semi < 0 ? value : value[..semi];

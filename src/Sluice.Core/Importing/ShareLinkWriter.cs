@@ -51,10 +51,42 @@ public static class ShareLinkWriter
         foreach (var node in config["outbounds"]?.AsArray() ?? [])
         {
             if (node is not JsonObject o || (string?)o["type"] is "direct" or "block" or "selector" or "urltest" or "fallback") continue;
-            if (Write(o) is { } link) lines.Add(link);
+            if (Write(o) is { } link)
+            {
+                lines.Add(link);
+                if (Dropped(o, link) is { Count: > 0 } dropped)
+                    skipped.Add($"outbound \"{(string?)o["tag"]}\": its link has no form for {string.Join(", ", dropped)}; the link imports without them");
+            }
             else skipped.Add($"outbound \"{(string?)o["tag"]}\" ({(string?)o["type"]}) has no share-link form; not written");
         }
         return lines.Count == 0 ? "" : string.Join('\n', lines) + "\n";
+    }
+
+    /// <summary>
+    /// The outbound's fields its link leaves out (detour, bind_interface, network, …): read back, the link lacks them, so
+    /// whoever imports it would send the traffic another way; said rather than dropped in silence.
+    /// </summary>
+    private static List<string> Dropped(JsonObject outbound, string link)
+    {
+        JsonObject back;
+        try
+        {
+            back = ShareLinks.Parse(link, (string?)outbound["tag"] ?? "x");
+        }
+        catch (ImportException)
+        {
+            return [];
+        }
+        // A field at its zero value or default asks for nothing the link could lose (packet_encoding's default is xudp).
+        return outbound.Where(p => p.Value is not null && !back.ContainsKey(p.Key)
+                && !IsInert(p.Value) && !(p.Key == "packet_encoding" && (string?)p.Value == "xudp"))
+            .Select(p => p.Key).ToList();
+
+        static bool IsInert(JsonNode? value)
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(value!.ToJsonString());
+            return Configuration.ObjectReader.IsInert(document.RootElement);
+        }
     }
 
     private static string WriteCredentialsLink(string scheme, JsonObject o)

@@ -50,7 +50,7 @@ public static class ShareLinks
     {
         link = link.Trim();
         int colon = link.IndexOf("://", StringComparison.Ordinal);
-        if (colon < 0) throw Bad(link, "no scheme (expected ss:// or socks5://)");
+        if (colon < 0) throw Bad(link, "not a share link: no scheme (expected ss://, vless://, trojan://, socks5:// or http(s)://)");
         string scheme = link[..colon].ToLowerInvariant();
         string rest = link[(colon + 3)..];
         string? name = null;

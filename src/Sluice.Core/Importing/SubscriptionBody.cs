@@ -13,16 +13,18 @@ public static class SubscriptionBody
 {
     public sealed record Result(IReadOnlyList<JsonObject> Outbounds, IReadOnlyList<string> Notes);
 
-    public static bool Looks(string text)
-    {
-        string t = text.TrimStart();
-        return ShareLinks.IsLink(t) || (ShareLinks.DecodeBase64(t) is { } d && d.Split('\n').Any(l => ShareLinks.IsLink(l.Trim())));
-    }
+    public static bool Looks(string text) => HasLinkLine(text) || (ShareLinks.DecodeBase64(text.Trim()) is { } d && HasLinkLine(d));
+
+    /// <summary>
+    /// Some line is a share link: a plain list need not start with one (Shadowrocket-style providers open it with
+    /// STATUS= / REMARKS= lines, others with a # comment); the lines that are not links become notes.
+    /// </summary>
+    private static bool HasLinkLine(string text) => text.Split('\n').Any(l => ShareLinks.IsLink(l.Trim()));
 
     public static Result Parse(string text, string source)
     {
         string body = text.Trim();
-        if (!ShareLinks.IsLink(body))
+        if (!HasLinkLine(body))
             body = ShareLinks.DecodeBase64(body) ?? throw new ImportException($"{source}: neither share links nor base64 of share links");
         var outbounds = new List<JsonObject>();
         var notes = new List<string>();

@@ -9,7 +9,7 @@ namespace Sluice.Core.Importing;
 /// <summary>
 /// The query fields vless:// and trojan:// links share (the v2rayN / Xray share-link convention):
 /// security (none|tls|reality), sni (or peer), alpn, fp, allowInsecure/insecure, pbk, sid, type (tcp|ws), path,
-/// host, ed/eh (early data); mapped to sing-box's "tls" and "transport" objects and back. Errors name
+/// host, ed/eh (early data); ech, pqv and fragment are refused (Sluice cannot give what they ask for); mapped to sing-box's "tls" and "transport" objects and back. Errors name
 /// the field and never quote a secret.
 /// </summary>
 internal static class V2RayLinkFields
@@ -51,6 +51,13 @@ internal static class V2RayLinkFields
         string security = link.Query.GetValueOrDefault("security", defaultSecurity);
         if (security is "" or "none") return null;
         if (security is not ("tls" or "reality")) throw Bad(link.Scheme, $"security \"{security}\" is not supported (none, tls, reality)");
+        // Each asks for protection Sluice's TLS cannot give: refused, never dropped.
+        if (link.Query.GetValueOrDefault("ech") is { Length: > 0 })
+            throw Bad(link.Scheme, "ech (Encrypted Client Hello) is not supported by Sluice: without it the server name would travel in the clear");
+        if (link.Query.GetValueOrDefault("pqv") is { Length: > 0 })
+            throw Bad(link.Scheme, "pqv (the Reality server's ML-DSA-65 signature check) is not supported by Sluice: it cannot make the check the link asks for");
+        if (link.Query.GetValueOrDefault("fragment") is { Length: > 0 })
+            throw Bad(link.Scheme, "fragment (ClientHello fragmentation) is not supported by Sluice (as sing-box's tls.fragment)");
         var tls = new JsonObject { ["enabled"] = true };
         // "peer" is the older trojan-go / Shadowrocket name of the same field.
         if ((link.Query.GetValueOrDefault("sni") is { Length: > 0 } s ? s : link.Query.GetValueOrDefault("peer")) is { Length: > 0 } sni)
@@ -81,17 +88,8 @@ internal static class V2RayLinkFields
             return null;
         }
         if (type != "ws") throw Bad(link.Scheme, $"type \"{type}\" is not supported (tcp, ws)");
-        string path = link.Query.GetValueOrDefault("path", "/");
         var ws = new JsonObject { ["type"] = "ws" };
-        // Xray writes early data as "?ed=N" inside the path; sing-box as max_early_data with the header name.
-        int ed = path.IndexOf("?ed=", StringComparison.Ordinal);
-        if (ed >= 0 && int.TryParse(path.AsSpan(ed + 4), NumberStyles.None, CultureInfo.InvariantCulture, out int inPath))
-        {
-            path = path[..ed];
-            ws["max_early_data"] = inPath;
-            ws["early_data_header_name"] = "Sec-WebSocket-Protocol";
-        }
-        ws["path"] = path.Length == 0 ? "/" : path;
+        SetWebSocketPath(ws, link.Query.GetValueOrDefault("path", "/"));
         if (link.Query.GetValueOrDefault("host") is { Length: > 0 } host) ws["headers"] = new JsonObject { ["Host"] = host };
         if (link.Query.GetValueOrDefault("ed") is { } edText)
         {
@@ -101,6 +99,22 @@ internal static class V2RayLinkFields
         }
         if (link.Query.GetValueOrDefault("eh") is { Length: > 0 } eh) ws["early_data_header_name"] = eh;
         return ws;
+    }
+
+    /// <summary>
+    /// A ws transport's "path", with Xray's and mihomo's early-data form "/path?ed=N" read as sing-box's max_early_data N
+    /// sent in Sec-WebSocket-Protocol (the "ed" parameter itself is not sent to the server).
+    /// </summary>
+    public static void SetWebSocketPath(JsonObject ws, string path)
+    {
+        int ed = path.IndexOf("?ed=", StringComparison.Ordinal);
+        if (ed >= 0 && int.TryParse(path.AsSpan(ed + 4), NumberStyles.None, CultureInfo.InvariantCulture, out int inPath))
+        {
+            path = path[..ed];
+            ws["max_early_data"] = inPath;
+            ws["early_data_header_name"] = "Sec-WebSocket-Protocol";
+        }
+        ws["path"] = path.Length == 0 ? "/" : path;
     }
 
     /// <summary>The query for an outbound's "tls" and "transport" (the inverse of <see cref="Tls"/> and <see cref="Transport"/>).</summary>

@@ -67,4 +67,45 @@ public class ConfigMigratorTests
         Assert.Equal(2, changes.Count(c => c.Contains("moved to endpoints", StringComparison.Ordinal)));
         Assert.Equal("g", ProxyServerOptions.Of(config.Outbounds.Single(o => o.Tag == "ss"))!.DomainResolver);
     }
+
+    /// <summary>The legacy fake-IP server is {"address": "fakeip"} with its ranges in dns.fakeip: not a udp server at a host named "fakeip".</summary>
+    [Fact]
+    public void LegacyFakeIpServer_BecomesAFakeIpServer_WithTheRangesOfDnsFakeIp()
+    {
+        const string old = """
+            {"dns": {"servers": [{"tag": "remote", "address": "tls://8.8.8.8"}, {"tag": "fake", "address": "fakeip"}],
+                     "rules": [{"query_type": ["A", "AAAA"], "server": "fake"}],
+                     "fakeip": {"enabled": true, "inet4_range": "198.18.0.0/15", "inet6_range": "fc00::/18"}, "final": "remote"}}
+            """;
+        var (json, changes) = ConfigMigrator.Migrate(old);
+
+        Assert.Empty(ConfigLoader.Validate(json));
+        var fake = Assert.IsType<Sluice.Core.Dns.FakeIpDnsServerOptions>(ConfigLoader.Load(json).Dns.Servers.Single(s => s.Tag == "fake"));
+        Assert.Equal("198.18.0.0/15", fake.Inet4Range?.ToString());
+        Assert.Equal("fc00::/18", fake.Inet6Range?.ToString());
+        Assert.Contains(changes, c => c.StartsWith("dns.fakeip: removed", StringComparison.Ordinal));
+    }
+
+    /// <summary>sing-box 1.12's migration: an rcode:// server becomes a predefined answer of its rules; a server's strategy, its rules'.</summary>
+    [Fact]
+    public void LegacyRcodeServerAndServerStrategy_BecomeRuleFields()
+    {
+        const string old = """
+            {"dns": {"servers": [{"tag": "g", "address": "8.8.8.8", "strategy": "ipv4_only"}, {"tag": "block", "address": "rcode://success"},
+                                 {"tag": "l", "address": "223.5.5.5", "strategy": "prefer_ipv6"}],
+                     "rules": [{"domain_suffix": ["ads.example"], "server": "block"}, {"domain_suffix": ["cn.example"], "server": "l"}],
+                     "final": "g"}}
+            """;
+        Assert.NotEmpty(ConfigLoader.Validate(old));
+        var (json, changes) = ConfigMigrator.Migrate(old);
+
+        Assert.Empty(ConfigLoader.Validate(json));
+        var dns = ConfigLoader.Load(json).Dns;
+        Assert.Equal(["g", "l"], dns.Servers.Select(s => s.Tag));
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.Ipv4Only, dns.Strategy);
+        var predefined = Assert.IsType<Sluice.Core.Dns.DnsPredefinedAction>(dns.Rules[0].Action);
+        Assert.Equal(Sluice.Core.Dns.DnsRcode.NoError, predefined.Rcode);
+        Assert.Equal(Sluice.Core.Dns.DnsStrategy.PreferIpv6, Assert.IsType<Sluice.Core.Dns.DnsRouteAction>(dns.Rules[1].Action).Strategy);
+        Assert.Contains(changes, c => c.StartsWith("dns.servers[1]: \"address\": \"rcode://success\" removed", StringComparison.Ordinal));
+    }
 }

@@ -197,4 +197,83 @@ public sealed class SingBoxExportConfigTests
             """);
         Assert.Equal(path, errors[0].Path);
     }
+
+    /// <summary>sing-box 1.12's dial fields that only tune the socket (keep-alive, source-port choice) are read, not refused.</summary>
+    [Fact]
+    public void KeepAliveAndBindAddressNoPortDialFields_AreAcceptedOnProxiesAndDirect()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [
+               {"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                "tcp_keep_alive": "5m", "tcp_keep_alive_interval": "75s", "disable_tcp_keep_alive": false, "bind_address_no_port": true},
+               {"type": "direct", "tag": "direct", "tcp_keep_alive": "10m", "disable_tcp_keep_alive": true, "netns": ""}]}
+            """);
+        Assert.Empty(errors);
+        var bad = ConfigLoader.Validate("""
+            {"outbounds": [{"type": "direct", "tag": "direct", "tcp_keep_alive": "soon", "netns": "/run/netns/vpn"}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("outbounds[0].netns: not supported by Sluice yet", bad);
+        Assert.Contains(bad, e => e.StartsWith("outbounds[0].tcp_keep_alive: \"soon\" is not a duration", StringComparison.Ordinal));
+    }
+
+    /// <summary>Exporters write {} or {"type": ""} for a plain-TCP outbound; sing-box reads either as no transport.</summary>
+    [Fact]
+    public void AnEmptyTransportObject_MeansNoTransport()
+    {
+        var config = ConfigLoader.Load("""
+            {"outbounds": [
+               {"type": "trojan", "tag": "a", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true}, "transport": {}},
+               {"type": "vless", "tag": "b", "server": "203.0.113.2", "server_port": 443, "uuid": "bf000d23-0752-40b4-affe-68f7707a9661",
+                "tls": {"enabled": true}, "transport": {"type": "", "path": ""}}]}
+            """);
+        Assert.Null(Assert.IsType<Sluice.Core.Outbounds.Trojan.TrojanOutboundOptions>(config.Outbounds[0]).Transport);
+        Assert.Null(Assert.IsType<Sluice.Core.Outbounds.Vless.VlessOutboundOptions>(config.Outbounds[1]).Transport);
+        var errors = ConfigLoader.Validate("""
+            {"outbounds": [{"type": "trojan", "tag": "a", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
+                            "transport": {"path": "/ws"}}]}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("outbounds[0].transport.type: required (\"ws\")", errors);
+    }
+
+    [Fact]
+    public void TlsCurvePreferences_AreAcceptedEmpty_AndRefusedWhenSet()
+    {
+        const string Outbound = """{"outbounds": [{"type": "trojan", "tag": "t", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true, "curve_preferences": CURVES}}]}""";
+        Assert.Empty(ConfigLoader.Validate(Outbound.Replace("CURVES", "[]", StringComparison.Ordinal)));
+        Assert.Contains("outbounds[0].tls.curve_preferences: not supported by Sluice yet",
+            ConfigLoader.Validate(Outbound.Replace("CURVES", "[\"x25519\"]", StringComparison.Ordinal)).Select(e => e.ToString()));
+    }
+
+    /// <summary>Zero values and spellings sing-box reads as absent or equal, in configs as clients export them.</summary>
+    [Fact]
+    public void ZeroValuesAndSingBoxSpellings_OfDnsEndpointLogRouteAndInbounds_AreAccepted()
+    {
+        var errors = ConfigLoader.Validate("""
+            {"log": {"level": "warning"},
+             "inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "loopback_address": []},
+                          {"type": "mixed", "listen_port": 2080, "reuse_addr": false, "netns": "", "tcp_keep_alive": "5m"}],
+             "endpoints": [{"type": "wireguard", "tag": "wg", "address": ["10.0.0.2/32"], "private_key": "YNXtAzepDqRv9H52osJVDQnznT5AL11/mHuG5/D/8n4=",
+                            "domain_strategy": "", "peers": [{"address": "203.0.113.1", "port": 51820, "public_key": "Z1XXLsKYkYxuiYjJIkRvtIKFepCYHTgON+GwPq7SOV4=",
+                            "pre_shared_key": "", "allowed_ips": ["0.0.0.0/0"]}]}],
+             "dns": {"servers": [{"type": "udp", "tag": "u", "server": "192.0.2.53", "client_subnet": ""}], "client_subnet": ""},
+             "route": {"override_android_vpn": true, "rules": [{"action": "route", "outbound": "wg", "udp_connect": false, "override_port": 0}]}}
+            """);
+        Assert.Empty(errors);
+        var config = ConfigLoader.Load("""{"log": {"level": "warning"}}""");
+        Assert.Equal("warn", config.Log.Level);
+        var bad = ConfigLoader.Validate("""
+            {"inbounds": [{"type": "tun", "address": ["172.19.0.1/30"], "loopback_address": ["10.7.0.1"]}],
+             "route": {"rules": [{"action": "route", "outbound": "direct", "udp_connect": true}]}}
+            """).Select(e => e.ToString()).ToList();
+        Assert.Contains("inbounds[0].loopback_address: not supported by Sluice", bad);
+        Assert.Contains("route.rules[0].udp_connect: only allowed with \"action\": \"route-options\", this rule's action is \"route\"", bad);
+    }
+
+    [Fact]
+    public void CertificateSectionNamingTheSystemStore_IsAccepted_AnyOtherStoreIsNot()
+    {
+        Assert.Empty(ConfigLoader.Validate("""{"certificate": {"store": "system", "certificate": [], "certificate_path": []}}"""));
+        Assert.Contains("certificate: not supported yet", ConfigLoader.Validate("""{"certificate": {"store": "mozilla"}}""").Select(e => e.ToString()));
+        Assert.Contains("certificate: not supported yet", ConfigLoader.Validate("""{"certificate": {"store": "system", "certificate_path": ["/etc/ca.pem"]}}""").Select(e => e.ToString()));
+    }
 }

@@ -75,4 +75,25 @@ public sealed class ShadowsocksLinkTests
         var obfs = Assert.IsType<ShadowsocksOutboundOptions>(config.Outbounds.Single(o => o.Tag == "o"));
         Assert.IsType<Sluice.Core.Outbounds.Shadowsocks.Plugins.ObfsPluginOptions>(obfs.Plugin);
     }
+
+    /// <summary>Outline's prefix and UDP-over-TCP change the wire bytes or how UDP travels: refused, not silently dropped.</summary>
+    [Theory]
+    [InlineData("ss://Y2hhY2hhMjAtaWV0Zi1wb2x5MTMwNTp0ZXN0@198.51.100.7:8388/?outline=1&prefix=%16%03%01%00%C2%A8%01%01#o", "prefix (Outline's salt prefix)")]
+    [InlineData("ss://YWVzLTEyOC1nY206dGVzdA@198.51.100.7:8388/?uot=1#u", "uot (UDP over TCP)")]
+    [InlineData("ss://YWVzLTEyOC1nY206dGVzdA@198.51.100.7:8388/?udp-over-tcp=true#u", "udp-over-tcp (UDP over TCP)")]
+    public void OutlinePrefixOrUdpOverTcp_IsRefused_NotDropped(string link, string expected)
+    {
+        var e = Assert.Throws<Sluice.Core.Outbounds.WireGuard.ImportException>(() => ShareLinks.Parse(link, "x"));
+        Assert.Contains(expected, e.Message);
+        // Labels that change nothing still import.
+        Assert.Equal("shadowsocks", (string?)ShareLinks.Parse("ss://YWVzLTEyOC1nY206dGVzdA@198.51.100.7:8388/?outline=1&uot=0&group=g#u", "x")["type"]);
+    }
+
+    /// <summary>A percent-encoded '+' in the plugin's options is a '+' (only a bare '+' stands for a space).</summary>
+    [Fact]
+    public void PluginOptions_KeepAnEncodedPlus()
+    {
+        var o = ShareLinks.Parse("ss://YWVzLTI1Ni1nY206cHc@host:8388/?plugin=v2ray-plugin%3Bhost%3Dcdn.example.com%3Bpath%3D%2Fa%2Bb#a", "x");
+        Assert.Equal("host=cdn.example.com;path=/a+b", (string?)o["plugin_opts"]);
+    }
 }

@@ -148,4 +148,32 @@ public sealed class ShareLinksTests
         Assert.Equal("socks5://…@10.0.0.3:1080#three", Sluice.Core.Monitoring.RedactedText.Of("socks5://user:pass@10.0.0.3:1080#three"));
         Assert.Equal("no link here", Sluice.Core.Monitoring.RedactedText.Of("no link here"));
     }
+
+    /// <summary>Plain (not base64) lists may open with provider info lines or a comment; the links after them are the servers.</summary>
+    [Theory]
+    [InlineData("STATUS=Traffic: 1GB/100GB\nREMARKS=Provider\n")]
+    [InlineData("# my servers\n")]
+    public void PlainSubscription_OpeningWithInfoLinesOrAComment_YieldsItsLinks(string head)
+    {
+        string body = head + $"ss://{B64Url("aes-128-gcm:a")}@10.0.0.1:8388#one\ntrojan://pw@tj.example:443?sni=tj.example#two\n";
+
+        Assert.True(SubscriptionBody.Looks(body));
+        var result = SubscriptionBody.ParseAny(body, "sub.txt");
+        Assert.Equal(["one", "two"], result.Outbounds.Select(o => (string)o["tag"]!).ToArray());
+    }
+
+    /// <summary>--links: a field the link cannot carry (a detour, a bound device) is named, not lost in silence; zero values are not.</summary>
+    [Fact]
+    public void WrittenLinks_NameTheFieldsTheyCannotCarry()
+    {
+        var skipped = new List<string>();
+        string links = ShareLinkWriter.WriteAll("""
+            {"outbounds": [{"type": "socks", "tag": "exit", "server": "10.0.0.1", "server_port": 1080, "detour": "entry", "network": "tcp"},
+                           {"type": "shadowsocks", "tag": "entry", "server": "10.0.0.2", "server_port": 8388, "method": "aes-128-gcm", "password": "p",
+                            "multiplex": {"enabled": false}, "udp_over_tcp": false}]}
+            """, skipped);
+
+        Assert.Equal(2, links.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal("outbound \"exit\": its link has no form for detour, network; the link imports without them", Assert.Single(skipped));
+    }
 }

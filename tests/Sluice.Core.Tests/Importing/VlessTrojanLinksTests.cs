@@ -174,4 +174,16 @@ public sealed class VlessTrojanLinksTests
         Assert.Contains("vmess", Assert.Single(result.Notes), StringComparison.Ordinal);
         foreach (var o in result.Outbounds) Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{o.ToJsonString()}}]}"""));
     }
+
+    /// <summary>Xray/Hiddify link fields asking for protection Sluice's TLS cannot give are refused, never dropped.</summary>
+    [Theory]
+    [InlineData($"vless://{Uuid}@203.0.113.10:443?encryption=none&security=tls&sni=a.example&ech=AEX%2BDQBB#e", "ech (Encrypted Client Hello)")]
+    [InlineData($"vless://{Uuid}@203.0.113.10:443?encryption=none&security=reality&sni=a.example&pbk=jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0&pqv=AbCd#p", "pqv (the Reality server's ML-DSA-65")]
+    [InlineData("trojan://pw@tj.example:443?security=tls&fragment=1%2C40-60%2C30-50#f", "fragment (ClientHello fragmentation)")]
+    public void LinkAskingForEchPqvOrFragment_IsRefused_NamingTheField(string link, string expected)
+    {
+        var e = Assert.Throws<ImportException>(() => ShareLinks.Parse(link, "x"));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain(Uuid, e.Message);
+    }
 }

@@ -17,6 +17,7 @@ internal static class TlsOptionsParser
     {
         "ech", "fragment", "fragment_fallback_delay", "record_fragment", "certificate_public_key_sha256",
         "client_certificate", "client_certificate_path", "client_key", "client_key_path", "kernel_tx", "kernel_rx",
+        "curve_preferences",
     };
 
     /// <summary>The "tls" field of <paramref name="outbound"/>; null when absent or "enabled" is not true.</summary>

@@ -17,6 +17,9 @@ internal static class TransportOptionsParser
         {
             case "ws":
                 return ParseWebSocket(r);
+            case null or "" when ObjectReader.IsInert(element):
+                // sing-box's zero transport ({} or "type": "", as exporters write it for plain TCP) means none.
+                return null;
             case null:
                 r.Errors.Add(r.PathOf("type"), "required (\"ws\")");
                 return null;
