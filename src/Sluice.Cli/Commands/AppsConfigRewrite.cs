@@ -69,7 +69,7 @@ internal sealed class AppsConfigRewrite
         return added;
     }
 
-    public string Text => _root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    public string Text => _root.ToJsonString(ConfigJson.Readable) + "\n";
 
     public void Save()
     {

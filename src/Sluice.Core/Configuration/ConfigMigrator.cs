@@ -105,7 +105,7 @@ public static class ConfigMigrator
                 changes.Add($"route.rule_set: added the remote set \"{tag}\"");
             }
         }
-        return (root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", changes);
+        return (root.ToJsonString(ConfigJson.Readable) + "\n", changes);
     }
 
     private static void MigrateRules(JsonArray rules, string path, SortedSet<string> sets, HashSet<string> dnsOutbounds, List<string> changes)

@@ -1,3 +1,4 @@
+using Sluice.Core.Configuration;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -84,7 +85,7 @@ public static partial class ClashYaml
             ["outbounds"] = outbounds,
             ["route"] = route,
         };
-        return new ConfigResult(config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", notes);
+        return new ConfigResult(config.ToJsonString(ConfigJson.Readable) + "\n", notes);
     }
 
     private static List<JsonObject> ConvertGroups(YamlMappingNode root, string source, Dictionary<string, string> known, List<string> notes)

@@ -1,3 +1,4 @@
+using Sluice.Core.Configuration;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sluice.Core.Outbounds.WireGuard;
@@ -91,6 +92,6 @@ public static class SubscriptionBody
             ["outbounds"] = outbounds,
             ["route"] = new JsonObject { ["rules"] = new JsonArray(), ["final"] = "proxy" },
         };
-        return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return config.ToJsonString(ConfigJson.Readable) + "\n";
     }
 }

@@ -139,7 +139,7 @@ public sealed partial class CacheFile : IDisposable
             foreach (var contribute in _contributors) _dirty |= contribute(entry);
             if (!_dirty) return;
             _dirty = false;
-            bytes = System.Text.Encoding.UTF8.GetBytes(_root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            bytes = System.Text.Encoding.UTF8.GetBytes(_root.ToJsonString(ConfigJson.Readable));
         }
         try
         {

@@ -1,3 +1,4 @@
+using Sluice.Core.Configuration;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -193,7 +194,7 @@ public static class WgQuickImporter
             }).ToArray());
             config["dns"] = new JsonObject { ["servers"] = servers, ["final"] = dnsServers.Count == 1 ? $"{tag}-dns" : $"{tag}-dns1" };
         }
-        return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return config.ToJsonString(ConfigJson.Readable) + "\n";
     }
 
     private static IEnumerable<string> List(string value) =>
