@@ -24,6 +24,7 @@ public sealed class ProxyLaneTests : IDisposable
 
     [Theory]
     [InlineData("aes-128-gcm")]
+    [InlineData("aes-192-gcm")]
     [InlineData("aes-256-gcm")]
     [InlineData("chacha20-ietf-poly1305")]
     public void Shadowsocks_Download100MiB_ArrivesIntact(string method)
@@ -41,6 +42,7 @@ public sealed class ProxyLaneTests : IDisposable
 
     [Theory]
     [InlineData("aes-128-gcm")]
+    [InlineData("aes-192-gcm")]
     [InlineData("aes-256-gcm")]
     [InlineData("chacha20-ietf-poly1305")]
     public void Shadowsocks_UdpEcho_RoundTrips(string method)

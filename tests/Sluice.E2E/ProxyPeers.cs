@@ -21,6 +21,7 @@ internal static class ProxyPeers
         "aes-128-gcm" => 8381,
         "aes-256-gcm" => 8382,
         "chacha20-ietf-poly1305" => 8383,
+        "aes-192-gcm" => 8384,
         _ => throw new ArgumentException(method),
     };
 

@@ -52,13 +52,14 @@ internal sealed class ShadowsocksMethod
 
     public static IReadOnlyList<string> Supported { get; } =
     [
-        "aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305",
+        "aes-128-gcm", "aes-192-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "xchacha20-ietf-poly1305",
         "2022-blake3-aes-128-gcm", "2022-blake3-aes-256-gcm", "2022-blake3-chacha20-poly1305",
     ];
 
     public static ShadowsocksMethod? Find(string name) => name switch
     {
         "aes-128-gcm" => new(name, 16, AeadKind.AesGcm, false),
+        "aes-192-gcm" => new(name, 24, AeadKind.AesGcm, false),
         "aes-256-gcm" => new(name, 32, AeadKind.AesGcm, false),
         "chacha20-ietf-poly1305" => new(name, 32, AeadKind.ChaCha20Poly1305, false),
         "xchacha20-ietf-poly1305" => new(name, 32, AeadKind.XChaCha20Poly1305, false),
