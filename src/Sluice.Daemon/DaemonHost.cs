@@ -77,7 +77,7 @@ public sealed partial class DaemonHost
         if (dashboard.AllowsAnyOrigin) LogAnyOrigin(logger);
         using var externalUi = dashboard.ExternalUi is null && dashboard.DownloadUrl is null ? null : new ExternalUiSource(dashboard, _options.StateDir, _logs.CreateLogger("dashboard"));
         if (externalUi is not null) supervisor.StateChanged += change => DownloadDashboard(externalUi, supervisor, change, stop);
-        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard));
+        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard), HttpGuard.AnyAddressPort(http));
         // WebSockets first: the guard reads a WebSocket upgrade's ?token= only when it sees the upgrade.
         app.UseWebSockets();
         app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
