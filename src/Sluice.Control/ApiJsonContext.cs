@@ -44,6 +44,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(ClashGroups))]
 [JsonSerializable(typeof(ClashProviders))]
+[JsonSerializable(typeof(ClashProxyProvider))]
 [JsonSerializable(typeof(ClashRuleProviders))]
 [JsonSerializable(typeof(ClashRuleProvider))]
 [JsonSerializable(typeof(Dictionary<string, int>))]

@@ -61,6 +61,9 @@ public sealed record ClashProxy
     [JsonPropertyName("now")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Now { get; init; }
 
     [JsonPropertyName("all")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<string>? All { get; init; }
+
+    /// <summary>urltest/fallback groups: the member pinned by hand, "" for none (mihomo's field; absent on other proxies).</summary>
+    [JsonPropertyName("fixed")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Fixed { get; init; }
 }
 
 /// <summary>One /rules item; <see cref="Extra"/> (mihomo's) makes the dashboards show the rule's switch and hit count.</summary>

@@ -81,6 +81,7 @@ public sealed partial class DaemonHost
         // WebSockets first: the guard reads a WebSocket upgrade's ?token= only when it sees the upgrade.
         app.UseWebSockets();
         app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
+        app.Use(ClashUpgradeEndpoints.AnswerUnknownPaths);
         app.UseRouting();
         CoreEndpoints.Map(app, supervisor);
         ClashEndpoints.Map(app, supervisor, _broadcast);
@@ -88,9 +89,11 @@ public sealed partial class DaemonHost
         Dashboard.Map(app, atUi: externalUi is null);
         if (externalUi is not null) ExternalUiEndpoints.Map(app, externalUi);
         ClashGroupEndpoints.Map(app, supervisor);
+        ClashProxyProviderEndpoints.Map(app, supervisor);
         ClashRuleProviderEndpoints.Map(app, supervisor);
         ClashRuleEndpoints.Map(app, supervisor);
         ClashDnsEndpoints.Map(app, supervisor);
+        ClashUpgradeEndpoints.Map(app, supervisor, externalUi, stop);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.

@@ -17,6 +17,30 @@ internal static class DelayProbe
 
     public sealed record Result(int? Delay, bool TimedOut, string? Error);
 
+    /// <summary>The URL a dashboard asked for (default <see cref="DefaultUrl"/>); null when it is not absolute http(s).</summary>
+    public static Uri? Target(string? url) =>
+        Uri.TryCreate(url ?? DefaultUrl, UriKind.Absolute, out var target) && target.Scheme is "http" or "https" ? target : null;
+
+    /// <summary>A dashboard's timeout in ms (default 5000), kept within 0.1–30 s.</summary>
+    public static TimeSpan Limit(int? timeout) => TimeSpan.FromMilliseconds(Math.Clamp(timeout ?? 5000, 100, 30_000));
+
+    /// <summary>
+    /// Every outbound probed at once; their delays by tag (failed ones left out, as Clash's group delay does),
+    /// each kept in <see cref="DelayHistory"/> so /proxies shows it.
+    /// </summary>
+    public static async Task<Dictionary<string, int>> MeasureEachAsync(IEnumerable<IOutbound> outbounds, Uri url, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var probes = outbounds.Select(async o => (o.Tag, Result: await MeasureAsync(o, url, timeout, cancellationToken))).ToArray();
+        var delays = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (tag, result) in await Task.WhenAll(probes))
+        {
+            if (result.Delay is not { } delay) continue;
+            DelayHistory.Record(tag, delay);
+            delays[tag] = delay;
+        }
+        return delays;
+    }
+
     public static async Task<Result> MeasureAsync(IOutbound outbound, Uri url, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
