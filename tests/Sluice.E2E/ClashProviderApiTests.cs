@@ -11,39 +11,22 @@ namespace Sluice.E2E;
 /// </summary>
 public sealed class ClashProviderApiTests : IDisposable
 {
-    private const int HttpsPort = 8443;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-    private static readonly string Url = $"https://{NamespaceTestbed.RouterV4}:{HttpsPort}/list.txt";
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
-    private readonly string _site;
-    private readonly string _cert;
-    private readonly string _key;
+    private readonly SubscriptionSite _site;
 
     public ClashProviderApiTests()
     {
         _testbed.AddHiddenServer();
-        _site = Path.Combine(_testbed.WorkDir, "site");
-        Directory.CreateDirectory(_site);
-        _cert = Path.Combine(_testbed.WorkDir, "sub-cert.pem");
-        _key = Path.Combine(_testbed.WorkDir, "sub-key.pem");
-        Exec.Check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", $"/CN={NamespaceTestbed.RouterV4}",
-            "-addext", $"subjectAltName=IP:{NamespaceTestbed.RouterV4}", "-keyout", _key, "-out", _cert);
+        _site = new SubscriptionSite(_testbed);
     }
 
-    private static string Link(string name, int port) =>
-        $"ss://aes-128-gcm:{ProxyPeers.Password}@{NamespaceTestbed.RouterV4}:{port}#{name}";
-
-    private void Serve(string body)
-    {
-        string temp = Path.Combine(_site, ".list.tmp");
-        File.WriteAllText(temp, body);
-        File.Move(temp, Path.Combine(_site, "list.txt"), overwrite: true);
-    }
+    private static string Link(string name, int port) => SubscriptionSite.Link(name, port);
 
     /// <summary>A urltest group fed only by the subscription, fetched every hour: any other fetch is one the API asked for.</summary>
     private string Config() => ProxyPeers.TunConfig(
         """{"type": "urltest", "tag": "auto", "outbounds": [], "interval": "2s"}""", final: "auto").TrimEnd().TrimEnd('}') + $$"""
-        , "subscriptions": [{"tag": "provider", "url": "{{Url}}", "interval": "1h", "group": "auto", "ca_file": "{{_cert}}"}]
+        , "subscriptions": [{"tag": "provider", "url": "{{SubscriptionSite.Url}}", "interval": "1h", "group": "auto", "ca_file": "{{_site.Cert}}"}]
         }
         """;
 
@@ -74,8 +57,8 @@ public sealed class ClashProviderApiTests : IDisposable
     {
         ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8391);
         ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8392);
-        Serve(Link("ss-a", 8391) + "\n");
-        var https = new HttpsSite(_testbed, _site, _cert, _key, NamespaceTestbed.RouterV4, HttpsPort).Start();
+        _site.Serve(Link("ss-a", 8391) + "\n");
+        var https = _site.Start();
         var daemon = DaemonUnderTest.Start(_testbed);
         var up = daemon.Core("up", $$"""{"config": {{Config()}}}""");
         Assert.True(up.GetProperty("code").GetInt32() == 0, up + "\n" + daemon.Process.Log);
@@ -103,7 +86,7 @@ public sealed class ClashProviderApiTests : IDisposable
         Assert.Equal(204, Call(daemon, "GET", "/providers/proxies/provider/healthcheck").Status);
 
         // 3. "Update": fetched now (the interval is an hour), the group has the new list when the answer comes.
-        Serve(Link("ss-a", 8391) + "\n" + Link("ss-b", 8392) + "\n");
+        _site.Serve(Link("ss-a", 8391) + "\n" + Link("ss-b", 8392) + "\n");
         var (_, updated) = Call(daemon, "PUT", "/providers/proxies/provider");
         Assert.Equal(204, updated);
         Assert.Equal(["ss-a", "ss-b"], ServersOf(daemon.Get("/providers/proxies/provider")));
