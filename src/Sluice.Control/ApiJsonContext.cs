@@ -27,6 +27,7 @@ namespace Sluice.Control;
 [JsonSerializable(typeof(ClashConnections))]
 [JsonSerializable(typeof(ClashTraffic))]
 [JsonSerializable(typeof(ClashLog))]
+[JsonSerializable(typeof(ClashStructuredLog))]
 [JsonSerializable(typeof(ClashProxy))]
 [JsonSerializable(typeof(Dictionary<string, ClashProxy>))]
 [JsonSerializable(typeof(ClashProxies))]

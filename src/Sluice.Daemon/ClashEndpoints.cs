@@ -90,8 +90,8 @@ internal static class ClashEndpoints
             return EngineViews.Pin(outbound, null) ? Results.NoContent()
                 : Message(StatusCodes.Status400BadRequest, $"\"{name}\" is not a urltest or fallback group: nothing is pinned in it");
         });
-        app.MapGet("/proxies/{name}/delay", (string name, string? url, int? timeout, HttpContext context) => Outbound(supervisor, name) is { } outbound
-            ? DelayAnswerAsync(outbound, url, timeout, context.RequestAborted)
+        app.MapGet("/proxies/{name}/delay", (string name, string? url, int? timeout, string? expected, HttpContext context) => Outbound(supervisor, name) is { } outbound
+            ? DelayAnswerAsync(outbound, url, timeout, expected, context.RequestAborted)
             : Task.FromResult(Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"")));
 
         app.MapGet("/connections", async (HttpContext context, int? interval) =>
@@ -112,20 +112,28 @@ internal static class ClashEndpoints
 
         app.MapGet("/traffic", (HttpContext context) => Streams.Push(context, ct => Traffic(supervisor, ct)));
         app.MapGet("/memory", (HttpContext context) => Streams.Push(context, ct => Every(TimeSpan.FromSeconds(1), () => new ClashMemory(Environment.WorkingSet, 0), ct)));
-        app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow) =>
+        app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow, string? format) =>
         {
             if (LogBroadcast.ParseLevel(level) is not { } minimum)
                 return Task.FromResult(Message(StatusCodes.Status400BadRequest, $"level \"{level}\": one of debug, info, warning, error, silent"));
-            return PushLogs(context, logs, minimum, Math.Clamp(tail ?? 0, 0, 500), follow ?? true);
+            var lines = Lines(logs, minimum, Math.Clamp(tail ?? 0, 0, 500), follow ?? true);
+            // mihomo's format=structured: {time, level, message, fields} instead of {type, payload}.
+            return format == "structured" ? PushAll(context, ct => Structured(lines(ct), ct)) : PushAll(context, lines);
         });
     }
 
-    private static async Task<IResult> PushLogs(HttpContext context, LogBroadcast logs, LogLevel minimum, int tail, bool follow)
+    private static async Task<IResult> PushAll<T>(HttpContext context, Func<CancellationToken, IAsyncEnumerable<T>> values)
     {
-        await Streams.Push(context, ct => Lines(ct));
+        await Streams.Push(context, values);
         return Results.Empty;
+    }
 
-        async IAsyncEnumerable<ClashLog> Lines([EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The last <paramref name="tail"/> lines at <paramref name="minimum"/> or above, then (with <paramref name="follow"/>) each new one.</summary>
+    private static Func<CancellationToken, IAsyncEnumerable<ClashLog>> Lines(LogBroadcast logs, LogLevel minimum, int tail, bool follow)
+    {
+        return Read;
+
+        async IAsyncEnumerable<ClashLog> Read([EnumeratorCancellation] CancellationToken ct)
         {
             var live = follow ? logs.Subscribe(ct) : null;
             foreach (var (level, line) in logs.Recent(tail))
@@ -134,6 +142,11 @@ internal static class ClashEndpoints
             await foreach (var (level, line) in live.ReadAllAsync(ct))
                 if (level >= minimum) yield return line;
         }
+    }
+
+    private static async IAsyncEnumerable<ClashStructuredLog> Structured(IAsyncEnumerable<ClashLog> lines, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var line in lines.WithCancellation(ct)) yield return ClashStructuredLog.Of(line);
     }
 
     private static async IAsyncEnumerable<T> Every<T>(TimeSpan interval, Func<T> read, [EnumeratorCancellation] CancellationToken ct)
@@ -218,10 +231,11 @@ internal static class ClashEndpoints
     }
 
     /// <summary>Clash's delay test of one outbound: {"delay": ms}, 504 on timeout, 503 with the reason when it failed.</summary>
-    internal static async Task<IResult> DelayAnswerAsync(IOutbound outbound, string? url, int? timeout, CancellationToken cancellationToken)
+    internal static async Task<IResult> DelayAnswerAsync(IOutbound outbound, string? url, int? timeout, string? expected, CancellationToken cancellationToken)
     {
         if (DelayProbe.Target(url) is not { } target) return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
-        var result = await DelayProbe.MeasureAsync(outbound, target, DelayProbe.Limit(timeout), cancellationToken);
+        if (!StatusRanges.TryParse(expected, out var statuses)) return BadExpected(expected);
+        var result = await DelayProbe.MeasureAsync(outbound, target, DelayProbe.Limit(timeout), cancellationToken, statuses);
         if (result.Delay is { } delay)
         {
             DelayHistory.Record(outbound.Tag, delay);
@@ -229,6 +243,9 @@ internal static class ClashEndpoints
         }
         return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
     }
+
+    internal static IResult BadExpected(string? expected) =>
+        Message(StatusCodes.Status400BadRequest, $"expected \"{expected}\": HTTP statuses or ranges separated by /, e.g. 204 or 200-299/302");
 
     /// <summary>An outbound of the running engine by tag, a subscription's servers included; null when none.</summary>
     internal static IOutbound? Outbound(EngineSupervisor supervisor, string name) =>

@@ -21,15 +21,16 @@ internal static class ClashGroupEndpoints
         app.MapGet("/group/{name}", (string name) => ClashEndpoints.Proxies(supervisor).TryGetValue(name, out var proxy) && proxy.All is not null
             ? Results.Json(proxy, ApiJsonContext.Default.ClashProxy)
             : ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no group \"{name}\""));
-        app.MapGet("/group/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
+        app.MapGet("/group/{name}/delay", async (string name, string? url, int? timeout, string? expected, HttpContext context) =>
         {
             var engine = supervisor.Engine;
             if (engine is null || ClashEndpoints.Outbound(supervisor, name) is not { } outbound || EngineViews.Group(outbound) is not { } group)
                 return ClashEndpoints.Message(StatusCodes.Status404NotFound, $"no group \"{name}\"");
             if (DelayProbe.Target(url) is not { } target) return ClashEndpoints.Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
+            if (!StatusRanges.TryParse(expected, out var statuses)) return ClashEndpoints.BadExpected(expected);
             var all = EngineViews.WithMembers(engine.Outbounds);
             var members = group.Members.Select(m => all.GetValueOrDefault(m.Tag)).OfType<IOutbound>();
-            return Results.Json(await DelayProbe.MeasureEachAsync(members, target, DelayProbe.Limit(timeout), context.RequestAborted), ApiJsonContext.Default.DictionaryStringInt32);
+            return Results.Json(await DelayProbe.MeasureEachAsync(members, target, DelayProbe.Limit(timeout), context.RequestAborted, statuses), ApiJsonContext.Default.DictionaryStringInt32);
         });
     }
 }

@@ -48,11 +48,11 @@ internal static class ClashProxyProviderEndpoints
             Providers(supervisor).FirstOrDefault(p => p.Name == name) is not { } provider ? NoSuchProvider(name)
             : provider.Proxies.FirstOrDefault(p => p.Name == server) is { } proxy ? Results.Json(proxy, ApiJsonContext.Default.ClashProxy)
             : NoSuchServer(name, server));
-        app.MapGet("/providers/proxies/{name}/{server}/healthcheck", (string name, string server, string? url, int? timeout, HttpContext context) =>
+        app.MapGet("/providers/proxies/{name}/{server}/healthcheck", (string name, string server, string? url, int? timeout, string? expected, HttpContext context) =>
         {
             if (Servers(supervisor, name) is not { } servers) return Task.FromResult(NoSuchProvider(name));
             return servers.FirstOrDefault(o => o.Tag == server) is { } outbound
-                ? ClashEndpoints.DelayAnswerAsync(outbound, url, timeout, context.RequestAborted)
+                ? ClashEndpoints.DelayAnswerAsync(outbound, url, timeout, expected, context.RequestAborted)
                 : Task.FromResult(NoSuchServer(name, server));
         });
     }
