@@ -14,7 +14,8 @@ namespace Sluice.Daemon;
 /// <summary>
 /// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
 /// /proxies/{name}[/delay] (PUT selects or pins, DELETE unpins), /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart
-/// (the DNS tools are ClashDnsEndpoints, rules ClashRuleEndpoints, groups ClashGroupEndpoints, rule providers ClashRuleProviderEndpoints).
+/// (the DNS tools are ClashDnsEndpoints, rules ClashRuleEndpoints, groups ClashGroupEndpoints, proxy providers ClashProxyProviderEndpoints,
+/// rule providers ClashRuleProviderEndpoints, /upgrade and unknown paths ClashUpgradeEndpoints).
 /// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
 /// </summary>
 internal static class ClashEndpoints
