@@ -62,7 +62,18 @@ public sealed record ClashProxyProvider(
     [property: JsonPropertyName("vehicleType")] string VehicleType,
     [property: JsonPropertyName("proxies")] IReadOnlyList<ClashProxy> Proxies,
     [property: JsonPropertyName("testUrl")] string TestUrl,
-    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt);
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    /// <summary>The provider's subscription-userinfo, in mihomo's field names; absent when it sent none.</summary>
+    [JsonPropertyName("subscriptionInfo")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ClashSubscriptionInfo? SubscriptionInfo { get; init; }
+}
+
+/// <summary>Bytes up and down, the allowance, and the end (Unix seconds, 0 = never), as mihomo names them.</summary>
+public sealed record ClashSubscriptionInfo(
+    [property: JsonPropertyName("Upload")] long Upload,
+    [property: JsonPropertyName("Download")] long Download,
+    [property: JsonPropertyName("Total")] long Total,
+    [property: JsonPropertyName("Expire")] long Expire);
 
 /// <summary>One rule set in mihomo's /providers/rules shape (Yacd-meta's and metacubexd's rule-provider list).</summary>
 /// <param name="VehicleType">"HTTP" (remote), "File" (local) or "Inline".</param>

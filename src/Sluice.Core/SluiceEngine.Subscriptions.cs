@@ -7,7 +7,7 @@ public sealed partial class SluiceEngine
 {
     /// <summary>Each subscription with the servers it gives its group now; empty before the engine started.</summary>
     public IReadOnlyList<SubscriptionView> Subscriptions =>
-        _subscriptions?.Watchers.Select(w => new SubscriptionView(w.Tag, w.Options.Group, w.Servers, w.UpdatedAt, w.LastError)).ToArray() ?? [];
+        _subscriptions?.Watchers.Select(w => new SubscriptionView(w.Tag, w.Options.Group, w.Servers, w.UpdatedAt, w.LastError, w.Usage())).ToArray() ?? [];
 
     /// <summary>
     /// Fetches subscription <paramref name="tag"/> now and applies what it lists, as its own schedule does;

@@ -77,6 +77,9 @@ internal static class ClashProxyProviderEndpoints
         var proxies = ClashEndpoints.Proxies(supervisor);
         return engine.Subscriptions.Select(s => new ClashProxyProvider(s.Tag, "Proxy", "HTTP",
             s.Servers.Select(proxies.GetValueOrDefault).OfType<ClashProxy>().ToArray(), DelayProbe.DefaultUrl,
-            s.UpdatedAt ?? DateTimeOffset.MinValue));
+            s.UpdatedAt ?? DateTimeOffset.MinValue)
+        {
+            SubscriptionInfo = s.Usage is { } u ? new ClashSubscriptionInfo(u.Upload, u.Download, u.Total, u.Expire) : null,
+        });
     }
 }

@@ -70,6 +70,7 @@ public sealed class ClashProviderApiTests : IDisposable
         Assert.Equal("HTTP", provider.GetProperty("vehicleType").GetString());
         Assert.Equal("Shadowsocks", provider.GetProperty("proxies")[0].GetProperty("type").GetString());
         Assert.InRange(DateTimeOffset.Parse(provider.GetProperty("updatedAt").GetString()!), DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.False(provider.TryGetProperty("subscriptionInfo", out _)); // the provider sent no subscription-userinfo yet
 
         // 2. Its servers are proxies like the others: listed, and delay-tested through themselves (by name and by provider).
         var proxies = daemon.Get("/proxies").GetProperty("proxies");
@@ -87,9 +88,14 @@ public sealed class ClashProviderApiTests : IDisposable
 
         // 3. "Update": fetched now (the interval is an hour), the group has the new list when the answer comes.
         _site.Serve(Link("ss-a", 8391) + "\n" + Link("ss-b", 8392) + "\n");
+        _site.Headers("subscription-userinfo: upload=1000; download=2000; total=107374182400; expire=1767225600\n");
         var (_, updated) = Call(daemon, "PUT", "/providers/proxies/provider");
         Assert.Equal(204, updated);
-        Assert.Equal(["ss-a", "ss-b"], ServersOf(daemon.Get("/providers/proxies/provider")));
+        var afterUpdate = daemon.Get("/providers/proxies/provider");
+        Assert.Equal(["ss-a", "ss-b"], ServersOf(afterUpdate));
+        // The provider's account usage, as the dashboards' usage bar reads it.
+        var info = afterUpdate.GetProperty("subscriptionInfo");
+        Assert.Equal([1000L, 2000L, 107374182400L, 1767225600L], new[] { "Upload", "Download", "Total", "Expire" }.Select(k => info.GetProperty(k).GetInt64()).ToArray());
         Assert.Equal(["ss-a", "ss-b"], daemon.Get("/proxies/auto").GetProperty("all").EnumerateArray().Select(e => e.GetString()!).ToArray());
 
         // 4. A failed update says why and keeps the list; unknown providers and servers are 404 with a message.

@@ -40,5 +40,8 @@ internal sealed class SubscriptionSite
         File.Move(temp, Path.Combine(_site, "list.txt"), overwrite: true);
     }
 
+    /// <summary>Headers ("Name: value" lines) sent with list.txt from now on.</summary>
+    public void Headers(string lines) => File.WriteAllText(Path.Combine(_site, "list.txt.headers"), lines);
+
     public System.Diagnostics.Process Start() => new HttpsSite(_testbed, _site, Cert, _key, NamespaceTestbed.RouterV4, Port).Start();
 }

@@ -24,7 +24,9 @@ public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, 
 /// <summary>A subscription as the API shows it (a Clash proxy provider): the servers it gives its group now.</summary>
 /// <param name="UpdatedAt">When its list was last read from the provider; null: never (no fetch worked, no cache).</param>
 /// <param name="LastError">Why the last fetch changed nothing; null after a good one.</param>
-public sealed record SubscriptionView(string Tag, string Group, IReadOnlyList<string> Servers, DateTimeOffset? UpdatedAt, string? LastError);
+/// <param name="Usage">What the provider last said of the account (subscription-userinfo); null when it said nothing.</param>
+public sealed record SubscriptionView(string Tag, string Group, IReadOnlyList<string> Servers, DateTimeOffset? UpdatedAt, string? LastError,
+    Subscriptions.SubscriptionUsage? Usage = null);
 
 /// <summary>One route rule as Clash's /rules shows it.</summary>
 public sealed record RuleView(string Type, string Payload, string Target);

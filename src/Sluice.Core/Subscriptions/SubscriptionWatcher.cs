@@ -63,6 +63,9 @@ internal sealed partial class SubscriptionWatcher : IDisposable
 
     public SubscriptionOptions Options => _options;
 
+    /// <summary>What the provider last said of the account (its subscription-userinfo header); null when unknown.</summary>
+    public Func<SubscriptionUsage?> Usage { get; init; } = () => null;
+
     /// <summary>Fills the group from the cache (synchronously) and starts the fetch loop.</summary>
     public void Start()
     {
