@@ -50,8 +50,30 @@ public sealed record ClashMemory(
 /// <summary>/group: the groups, in /proxies' shape.</summary>
 public sealed record ClashGroups([property: JsonPropertyName("proxies")] IReadOnlyList<ClashProxy> Proxies);
 
-/// <summary>/providers/proxies: Sluice has no Clash proxy providers, so always empty.</summary>
-public sealed record ClashProviders([property: JsonPropertyName("providers")] IReadOnlyDictionary<string, string> Providers);
+/// <summary>/providers/proxies: each subscription as a proxy provider.</summary>
+public sealed record ClashProviders([property: JsonPropertyName("providers")] IReadOnlyDictionary<string, ClashProxyProvider> Providers);
+
+/// <summary>One subscription in mihomo's proxy-provider shape (the dashboards' provider list, update and health-check buttons).</summary>
+/// <param name="Proxies">The servers it gives its group now, in /proxies' shape.</param>
+/// <param name="UpdatedAt">When the list was last read from the provider; Go's zero time when never (as mihomo writes it: dashboards parse it as a date).</param>
+public sealed record ClashProxyProvider(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("vehicleType")] string VehicleType,
+    [property: JsonPropertyName("proxies")] IReadOnlyList<ClashProxy> Proxies,
+    [property: JsonPropertyName("testUrl")] string TestUrl,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    /// <summary>The provider's subscription-userinfo, in mihomo's field names; absent when it sent none.</summary>
+    [JsonPropertyName("subscriptionInfo")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ClashSubscriptionInfo? SubscriptionInfo { get; init; }
+}
+
+/// <summary>Bytes up and down, the allowance, and the end (Unix seconds, 0 = never), as mihomo names them.</summary>
+public sealed record ClashSubscriptionInfo(
+    [property: JsonPropertyName("Upload")] long Upload,
+    [property: JsonPropertyName("Download")] long Download,
+    [property: JsonPropertyName("Total")] long Total,
+    [property: JsonPropertyName("Expire")] long Expire);
 
 /// <summary>One rule set in mihomo's /providers/rules shape (Yacd-meta's and metacubexd's rule-provider list).</summary>
 /// <param name="VehicleType">"HTTP" (remote), "File" (local) or "Inline".</param>

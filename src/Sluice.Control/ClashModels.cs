@@ -42,7 +42,26 @@ public sealed record ClashTraffic(
 
 public sealed record ClashLog(
     [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("payload")] string Payload);
+    [property: JsonPropertyName("payload")] string Payload)
+{
+    /// <summary>When it was logged (local time); not part of Clash's line, only of the structured one.</summary>
+    [JsonIgnore] public DateTimeOffset Time { get; init; }
+}
+
+/// <summary>One <c>/logs?format=structured</c> line, mihomo's shape: time of day, level ("warn", not "warning"), message, fields.</summary>
+public sealed record ClashStructuredLog(
+    [property: JsonPropertyName("time")] string Time,
+    [property: JsonPropertyName("level")] string Level,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("fields")] IReadOnlyList<ClashLogField> Fields)
+{
+    public static ClashStructuredLog Of(ClashLog line) => new(
+        line.Time.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), line.Type == "warning" ? "warn" : line.Type, line.Payload, []);
+}
+
+public sealed record ClashLogField(
+    [property: JsonPropertyName("key")] string Key,
+    [property: JsonPropertyName("value")] string Value);
 
 public sealed record ClashDelayPoint(
     [property: JsonPropertyName("time")] DateTimeOffset Time,
@@ -61,6 +80,9 @@ public sealed record ClashProxy
     [JsonPropertyName("now")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Now { get; init; }
 
     [JsonPropertyName("all")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<string>? All { get; init; }
+
+    /// <summary>urltest/fallback groups: the member pinned by hand, "" for none (mihomo's field; absent on other proxies).</summary>
+    [JsonPropertyName("fixed")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Fixed { get; init; }
 }
 
 /// <summary>One /rules item; <see cref="Extra"/> (mihomo's) makes the dashboards show the rule's switch and hit count.</summary>

@@ -93,7 +93,7 @@ public sealed partial class SluiceEngine : IDisposable
     private Inbounds.LocalInbounds? _mixed;
     private FlowAdmission? _admission;
     private Inbounds.LocalInbounds? _dnsListeners;
-    private Subscriptions.SubscriptionWatchers? _subscriptions;
+    private global::Sluice.Core.Subscriptions.SubscriptionWatchers? _subscriptions;
     private RuleSetLibrary? _ruleSets;
     private State.CacheFile? _cache;
     private MemoryTrimmer? _trimmer;
@@ -232,7 +232,7 @@ public sealed partial class SluiceEngine : IDisposable
             _outbounds.Clear();
         });
         // Subscriptions fill their groups (from the cache now, then from each fetch) before any flow arrives.
-        _stages.Start("subscriptions", () => _subscriptions = Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs),
+        _stages.Start("subscriptions", () => _subscriptions = global::Sluice.Core.Subscriptions.SubscriptionWatchers.Start(_config.Subscriptions, _outbounds, context, _logs),
             () => { _subscriptions?.Dispose(); _subscriptions = null; });
         string defaultOutbound = _config.Route.Final ?? _config.Outbounds[0].Tag;
         Router? router = null;

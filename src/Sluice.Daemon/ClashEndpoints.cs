@@ -13,8 +13,9 @@ namespace Sluice.Daemon;
 
 /// <summary>
 /// Clash's monitoring API (what yacd/metacubexd and scripts use): /, /version, /configs, /proxies,
-/// /proxies/{name}[/delay], /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart
-/// (the DNS tools are ClashDnsEndpoints, rules ClashRuleEndpoints, groups ClashGroupEndpoints, rule providers ClashRuleProviderEndpoints).
+/// /proxies/{name}[/delay] (PUT selects or pins, DELETE unpins), /rules, /connections (+ WebSocket push, DELETE), /traffic, /logs, /memory, /cache/fakeip/flush, /restart
+/// (the DNS tools are ClashDnsEndpoints, rules ClashRuleEndpoints, groups ClashGroupEndpoints, proxy providers ClashProxyProviderEndpoints,
+/// rule providers ClashRuleProviderEndpoints, /upgrade and unknown paths ClashUpgradeEndpoints).
 /// Errors are Clash's <c>{"message": ...}</c> with an HTTP status.
 /// </summary>
 internal static class ClashEndpoints
@@ -74,29 +75,25 @@ internal static class ClashEndpoints
             : Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\""));
         app.MapPut("/proxies/{name}", async (string name, HttpContext context) =>
         {
-            var engine = supervisor.Engine;
-            if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound)) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
+            if (Outbound(supervisor, name) is not { } outbound) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
             using var doc = await ReadObjectAsync(context);
             string? member = doc is not null && doc.RootElement.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
             if (member is null) return Message(StatusCodes.Status400BadRequest, "send {\"name\": \"member\"}");
             if (EngineViews.Group(outbound) is not { } group) return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is not a group");
-            if (group.Type != "selector") return Message(StatusCodes.Status400BadRequest, $"\"{name}\" is a {group.Type} group: it picks its member itself");
-            return EngineViews.Select(outbound, member) ? Results.NoContent() : Message(StatusCodes.Status400BadRequest, $"\"{name}\" has no member \"{member}\"");
+            // A selector switches; urltest/fallback are pinned to the member while it is healthy (mihomo's "fixed").
+            bool done = group.Type == "selector" ? EngineViews.Select(outbound, member) : EngineViews.Pin(outbound, member);
+            return done ? Results.NoContent() : Message(StatusCodes.Status400BadRequest, $"\"{name}\" has no member \"{member}\"");
         });
-        app.MapGet("/proxies/{name}/delay", async (string name, string? url, int? timeout, HttpContext context) =>
+        // The dashboards' "unfix": urltest/fallback pick by their probes again. A selector has nothing pinned (400, as mihomo).
+        app.MapDelete("/proxies/{name}", (string name) =>
         {
-            var engine = supervisor.Engine;
-            if (engine is null || !engine.Outbounds.TryGetValue(name, out var outbound)) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
-            if (!Uri.TryCreate(url ?? DelayProbe.DefaultUrl, UriKind.Absolute, out var target) || target.Scheme is not ("http" or "https"))
-                return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
-            var result = await DelayProbe.MeasureAsync(outbound, target, TimeSpan.FromMilliseconds(Math.Clamp(timeout ?? 5000, 100, 30_000)), context.RequestAborted);
-            if (result.Delay is { } delay)
-            {
-                DelayHistory.Record(name, delay);
-                return Results.Json(new ClashDelay(delay), ApiJsonContext.Default.ClashDelay);
-            }
-            return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
+            if (Outbound(supervisor, name) is not { } outbound) return Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"");
+            return EngineViews.Pin(outbound, null) ? Results.NoContent()
+                : Message(StatusCodes.Status400BadRequest, $"\"{name}\" is not a urltest or fallback group: nothing is pinned in it");
         });
+        app.MapGet("/proxies/{name}/delay", (string name, string? url, int? timeout, string? expected, HttpContext context) => Outbound(supervisor, name) is { } outbound
+            ? DelayAnswerAsync(outbound, url, timeout, expected, context.RequestAborted)
+            : Task.FromResult(Message(StatusCodes.Status404NotFound, $"no proxy \"{name}\"")));
 
         app.MapGet("/connections", async (HttpContext context, int? interval) =>
         {
@@ -116,20 +113,28 @@ internal static class ClashEndpoints
 
         app.MapGet("/traffic", (HttpContext context) => Streams.Push(context, ct => Traffic(supervisor, ct)));
         app.MapGet("/memory", (HttpContext context) => Streams.Push(context, ct => Every(TimeSpan.FromSeconds(1), () => new ClashMemory(Environment.WorkingSet, 0), ct)));
-        app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow) =>
+        app.MapGet("/logs", (HttpContext context, string? level, int? tail, bool? follow, string? format) =>
         {
             if (LogBroadcast.ParseLevel(level) is not { } minimum)
                 return Task.FromResult(Message(StatusCodes.Status400BadRequest, $"level \"{level}\": one of debug, info, warning, error, silent"));
-            return PushLogs(context, logs, minimum, Math.Clamp(tail ?? 0, 0, 500), follow ?? true);
+            var lines = Lines(logs, minimum, Math.Clamp(tail ?? 0, 0, 500), follow ?? true);
+            // mihomo's format=structured: {time, level, message, fields} instead of {type, payload}.
+            return format == "structured" ? PushAll(context, ct => Structured(lines(ct), ct)) : PushAll(context, lines);
         });
     }
 
-    private static async Task<IResult> PushLogs(HttpContext context, LogBroadcast logs, LogLevel minimum, int tail, bool follow)
+    private static async Task<IResult> PushAll<T>(HttpContext context, Func<CancellationToken, IAsyncEnumerable<T>> values)
     {
-        await Streams.Push(context, ct => Lines(ct));
+        await Streams.Push(context, values);
         return Results.Empty;
+    }
 
-        async IAsyncEnumerable<ClashLog> Lines([EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The last <paramref name="tail"/> lines at <paramref name="minimum"/> or above, then (with <paramref name="follow"/>) each new one.</summary>
+    private static Func<CancellationToken, IAsyncEnumerable<ClashLog>> Lines(LogBroadcast logs, LogLevel minimum, int tail, bool follow)
+    {
+        return Read;
+
+        async IAsyncEnumerable<ClashLog> Read([EnumeratorCancellation] CancellationToken ct)
         {
             var live = follow ? logs.Subscribe(ct) : null;
             foreach (var (level, line) in logs.Recent(tail))
@@ -138,6 +143,11 @@ internal static class ClashEndpoints
             await foreach (var (level, line) in live.ReadAllAsync(ct))
                 if (level >= minimum) yield return line;
         }
+    }
+
+    private static async IAsyncEnumerable<ClashStructuredLog> Structured(IAsyncEnumerable<ClashLog> lines, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var line in lines.WithCancellation(ct)) yield return ClashStructuredLog.Of(line);
     }
 
     private static async IAsyncEnumerable<T> Every<T>(TimeSpan interval, Func<T> read, [EnumeratorCancellation] CancellationToken ct)
@@ -202,7 +212,7 @@ internal static class ClashEndpoints
         var result = new Dictionary<string, ClashProxy>(StringComparer.Ordinal);
         var engine = supervisor.Engine;
         if (engine is null) return result;
-        foreach (var outbound in engine.Outbounds.Values)
+        foreach (var outbound in EngineViews.WithMembers(engine.Outbounds).Values)
         {
             var group = EngineViews.Group(outbound);
             result[outbound.Tag] = new ClashProxy
@@ -213,12 +223,34 @@ internal static class ClashEndpoints
                 Now = group?.Now ?? (group is null ? null : group.Members.FirstOrDefault()?.Tag),
                 All = group?.Members.Select(m => m.Tag).ToArray(),
                 History = DelayHistory.Of(outbound.Tag, group),
+                Fixed = group is { Type: "urltest" or "fallback" } ? group.Pinned ?? "" : null,
             };
         }
         string final = supervisor.Config?.DefaultOutbound ?? "";
         result["GLOBAL"] = new ClashProxy { Name = "GLOBAL", Type = "Selector", Now = final, All = engine.Outbounds.Keys.ToArray() };
         return result;
     }
+
+    /// <summary>Clash's delay test of one outbound: {"delay": ms}, 504 on timeout, 503 with the reason when it failed.</summary>
+    internal static async Task<IResult> DelayAnswerAsync(IOutbound outbound, string? url, int? timeout, string? expected, CancellationToken cancellationToken)
+    {
+        if (DelayProbe.Target(url) is not { } target) return Message(StatusCodes.Status400BadRequest, "url must be an absolute http:// or https:// URL");
+        if (!StatusRanges.TryParse(expected, out var statuses)) return BadExpected(expected);
+        var result = await DelayProbe.MeasureAsync(outbound, target, DelayProbe.Limit(timeout), cancellationToken, statuses);
+        if (result.Delay is { } delay)
+        {
+            DelayHistory.Record(outbound.Tag, delay);
+            return Results.Json(new ClashDelay(delay), ApiJsonContext.Default.ClashDelay);
+        }
+        return Message(result.TimedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable, result.Error ?? "failed");
+    }
+
+    internal static IResult BadExpected(string? expected) =>
+        Message(StatusCodes.Status400BadRequest, $"expected \"{expected}\": HTTP statuses or ranges separated by /, e.g. 204 or 200-299/302");
+
+    /// <summary>An outbound of the running engine by tag, a subscription's servers included; null when none.</summary>
+    internal static IOutbound? Outbound(EngineSupervisor supervisor, string name) =>
+        supervisor.Engine is { } engine && EngineViews.WithMembers(engine.Outbounds).TryGetValue(name, out var outbound) ? outbound : null;
 
     private static string ClashType(string type) => type switch
     {

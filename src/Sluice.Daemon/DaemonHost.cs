@@ -77,10 +77,11 @@ public sealed partial class DaemonHost
         if (dashboard.AllowsAnyOrigin) LogAnyOrigin(logger);
         using var externalUi = dashboard.ExternalUi is null && dashboard.DownloadUrl is null ? null : new ExternalUiSource(dashboard, _options.StateDir, _logs.CreateLogger("dashboard"));
         if (externalUi is not null) supervisor.StateChanged += change => DownloadDashboard(externalUi, supervisor, change, stop);
-        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard));
+        var guard = new HttpGuard(secret, http is null ? [] : HttpGuard.HostsFor(http), new CrossOriginPolicy(dashboard), HttpGuard.AnyAddressPort(http));
         // WebSockets first: the guard reads a WebSocket upgrade's ?token= only when it sees the upgrade.
         app.UseWebSockets();
         app.Use((context, next) => guard.InvokeAsync(context, _ => next()));
+        app.Use(ClashUpgradeEndpoints.AnswerUnknownPaths);
         app.UseRouting();
         CoreEndpoints.Map(app, supervisor);
         ClashEndpoints.Map(app, supervisor, _broadcast);
@@ -88,9 +89,11 @@ public sealed partial class DaemonHost
         Dashboard.Map(app, atUi: externalUi is null);
         if (externalUi is not null) ExternalUiEndpoints.Map(app, externalUi);
         ClashGroupEndpoints.Map(app, supervisor);
+        ClashProxyProviderEndpoints.Map(app, supervisor);
         ClashRuleProviderEndpoints.Map(app, supervisor);
         ClashRuleEndpoints.Map(app, supervisor);
         ClashDnsEndpoints.Map(app, supervisor);
+        ClashUpgradeEndpoints.Map(app, supervisor, externalUi, stop);
 
         await app.StartAsync(stop);
         // 0660: the owner (root) and the group (e.g. "sluice") may drive the engine; nobody else.

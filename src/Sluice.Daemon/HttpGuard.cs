@@ -8,14 +8,18 @@ namespace Sluice.Daemon;
 /// <summary>
 /// The HTTP side's rules (the Unix socket's are its file mode, 0660):
 /// 1. Host must name the listener (127.0.0.1:1777, localhost:1777): a web page that rebinds a DNS name to
-///    127.0.0.1 sends its own name and is refused;
-/// 2. an Origin other than the daemon's own (and any Sec-Fetch-Site: cross-site) is refused: web pages cannot
+///    127.0.0.1 sends its own name and is refused. A listener on every address (0.0.0.0:9090, [::]:9090) answers
+///    to any IP literal with its port as well (a dashboard on the LAN calls http://192.168.1.5:9090): rebinding
+///    needs a DNS name, and the machine's addresses are not known in advance;
+/// 2. an Origin other than the daemon's own (http:// and a Host it answers to, or the Host of the request itself)
+///    (and any Sec-Fetch-Site: cross-site) is refused: web pages cannot
 ///    drive the API even with a guessed secret; the only exceptions are the origins clash_api's
 ///    access_control_allow_origin names (<see cref="CrossOriginPolicy"/>), which get CORS answers;
 /// 3. every route but the dashboards' pages (/ui, /ui/…, /dashboard) and CORS preflights needs "Authorization: Bearer SECRET" (WebSocket upgrades may pass
 ///    ?token=SECRET, as browsers cannot set headers on them), compared in constant time.
 /// </summary>
-internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> allowedHosts, CrossOriginPolicy? cors = null)
+/// <param name="anyAddressPort">The port of a listener on every address (see 1.); null for one on a single address.</param>
+internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> allowedHosts, CrossOriginPolicy? cors = null, int? anyAddressPort = null)
 {
     private readonly CrossOriginPolicy _cors = cors ?? CrossOriginPolicy.None;
     private readonly HashSet<string> _hosts = new(allowedHosts, StringComparer.OrdinalIgnoreCase);
@@ -34,6 +38,16 @@ internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> al
         return hosts.Distinct().ToArray();
     }
 
+    /// <summary>The port when <paramref name="endpoint"/> is every address (0.0.0.0 or ::), else null.</summary>
+    public static int? AnyAddressPort(IPEndPoint? endpoint) =>
+        endpoint is not null && (endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any)) ? endpoint.Port : null;
+
+    /// <summary>An IP literal (dotted IPv4 or bracketed IPv6, never a name) with the listener's port.</summary>
+    private bool IsAddressOfAnyAddressListener(HostString host) =>
+        anyAddressPort is int port && host.Port == port && host.Host is { Length: > 0 } h
+        && (h.StartsWith('[') ? IPAddress.TryParse(h.Trim('[', ']'), out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6
+            : h.Count(c => c == '.') == 3 && h.All(c => c == '.' || char.IsAsciiDigit(c)) && IPAddress.TryParse(h, out _));
+
     /// <summary>Kestrel's TCP transport always sets the local IP address; its Unix socket transport never does.</summary>
     public static bool IsUnixSocket(HttpContext context) =>
         context.Features.Get<IConnectionEndPointFeature>()?.LocalEndPoint is UnixDomainSocketEndPoint
@@ -50,13 +64,13 @@ internal sealed class HttpGuard(ApiSecret secret, IReadOnlyCollection<string> al
             return;
         }
         var request = context.Request;
-        if (!_hosts.Contains(request.Host.Value ?? ""))
+        if (!_hosts.Contains(request.Host.Value ?? "") && !IsAddressOfAnyAddressListener(request.Host))
         {
             await Refuse(context, StatusCodes.Status403Forbidden, $"Host \"{request.Host.Value}\" is not this daemon ({string.Join(", ", _hosts)})");
             return;
         }
         string? origin = request.Headers.Origin;
-        bool foreign = origin is not null && !_origins.Contains(origin);
+        bool foreign = origin is not null && !_origins.Contains(origin) && !string.Equals(origin, "http://" + request.Host.Value, StringComparison.OrdinalIgnoreCase);
         if (foreign && _cors.Allows(origin!))
         {
             if (_cors.Apply(context, origin!)) return;

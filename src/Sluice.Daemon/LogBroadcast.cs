@@ -13,6 +13,9 @@ public sealed class LogBroadcast : ILoggerProvider
     /// <summary>The daemon's own level: lines below it never reach /logs, whatever level a client asks for.</summary>
     public LogLevel Minimum { get; init; } = LogLevel.Information;
 
+    /// <summary>Stamps each line (shown by /logs?format=structured).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     private const int Backlog = 500;
     private readonly Queue<(LogLevel Level, ClashLog Line)> _recent = new();
     private readonly List<Channel<(LogLevel, ClashLog)>> _subscribers = [];
@@ -57,7 +60,7 @@ public sealed class LogBroadcast : ILoggerProvider
 
     private void Publish(LogLevel level, string category, string message)
     {
-        var line = new ClashLog(TypeOf(level), $"{category}: {message}");
+        var line = new ClashLog(TypeOf(level), $"{category}: {message}") { Time = Time.GetLocalNow() };
         lock (_lock)
         {
             _recent.Enqueue((level, line));

@@ -251,6 +251,13 @@ public sealed class DaemonApiTests : IDisposable
         Assert.True(JsonDocument.Parse(memory[0]).RootElement.GetProperty("inuse").GetInt64() > 0, string.Join("\n", memory));
         var logs = daemon.Unix("--max-time", "3", "http://localhost/logs?tail=50&follow=false").Stdout;
         Assert.Contains("engine started", logs);
+        // mihomo's format=structured: {time, level, message, fields} per line.
+        var structured = daemon.Unix("--max-time", "3", "http://localhost/logs?tail=50&follow=false&format=structured").Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var started = structured.First(e => e.GetProperty("message").GetString()!.Contains("engine started", StringComparison.Ordinal));
+        Assert.Equal("info", started.GetProperty("level").GetString());
+        Assert.Matches(@"^\d\d:\d\d:\d\d$", started.GetProperty("time").GetString());
+        Assert.Equal(JsonValueKind.Array, started.GetProperty("fields").ValueKind);
     }
 
     [Fact]

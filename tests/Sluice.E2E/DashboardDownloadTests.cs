@@ -44,6 +44,18 @@ public sealed class DashboardDownloadTests : IDisposable
         var builtIn = _testbed.RunInClient(TimeSpan.FromSeconds(20), "curl", "-sS", "-f", "-o", "/dev/null", "http://127.0.0.1:9090/dashboard");
         Assert.True(builtIn.Ok, builtIn.ToString());
 
+        // The dashboards' "upgrade UI": a new zip on the server is downloaded now and served at once.
+        string upgraded = Path.Combine(_testbed.WorkDir, "upgraded");
+        Directory.CreateDirectory(upgraded);
+        foreach (var file in Directory.EnumerateFiles(YacdDashboardTests.YacdDir)) File.Copy(file, Path.Combine(upgraded, Path.GetFileName(file)));
+        File.WriteAllText(Path.Combine(upgraded, "upgraded.txt"), "new build");
+        File.Delete(Path.Combine(_testbed.WwwDir, "yacd.zip"));
+        ZipFile.CreateFromDirectory(upgraded, Path.Combine(_testbed.WwwDir, "yacd.zip"), CompressionLevel.Fastest, includeBaseDirectory: true);
+        var upgrade = _testbed.RunInClient(TimeSpan.FromSeconds(60), "curl", "-sS", "--max-time", "50", "-X", "POST", "-H", $"Authorization: Bearer {Secret}", "http://127.0.0.1:9090/upgrade/ui");
+        Assert.Equal("""{"status":"ok"}""", upgrade.Stdout.Trim());
+        var newFile = _testbed.RunInClient(TimeSpan.FromSeconds(20), "curl", "-sS", "-f", "http://127.0.0.1:9090/ui/upgraded.txt");
+        Assert.True(newFile.Ok && newFile.Stdout == "new build", newFile + "\n" + daemon.Process.Log);
+
         // A config from the API may not choose files to serve.
         var inline = JsonNode.Parse(ProxyPeers.TunConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"), final: "direct"))!.AsObject();
         inline["experimental"] = new JsonObject { ["clash_api"] = new JsonObject { ["external_ui"] = "/" } };

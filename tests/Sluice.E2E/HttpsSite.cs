@@ -56,9 +56,19 @@ internal sealed class HttpsSite
     {
         string script = Path.Combine(_testbed.WorkDir, "https.py");
         File.WriteAllText(script, """
-            import functools, http.server, ssl, sys
+            import functools, http.server, os, ssl, sys
             site, cert, key, host, port = sys.argv[1:6]
-            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+            class Handler(http.server.SimpleHTTPRequestHandler):
+                # FILE.headers beside a served FILE: "Name: value" lines sent with it (a provider's subscription-userinfo).
+                def end_headers(self):
+                    extra = self.translate_path(self.path) + ".headers"
+                    if os.path.isfile(extra):
+                        for line in open(extra):
+                            if ":" in line:
+                                name, value = line.split(":", 1)
+                                self.send_header(name.strip(), value.strip())
+                    super().end_headers()
+            handler = functools.partial(Handler, directory=site)
             server = http.server.ThreadingHTTPServer((host, int(port)), handler)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)

@@ -10,45 +10,30 @@ namespace Sluice.E2E;
 /// </summary>
 public sealed class SubscriptionTests : IDisposable
 {
-    private const int HttpsPort = 8443;
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-    private static readonly string Url = $"https://{NamespaceTestbed.RouterV4}:{HttpsPort}/list.txt";
+    private static readonly string Url = SubscriptionSite.Url;
     private readonly NamespaceTestbed _testbed = NamespaceTestbed.Create();
-    private readonly string _site;
-    private readonly string _cert;
-    private readonly string _key;
+    private readonly SubscriptionSite _site;
 
     public SubscriptionTests()
     {
         _testbed.AddHiddenServer();
-        _site = Path.Combine(_testbed.WorkDir, "site");
-        Directory.CreateDirectory(_site);
-        _cert = Path.Combine(_testbed.WorkDir, "sub-cert.pem");
-        _key = Path.Combine(_testbed.WorkDir, "sub-key.pem");
-        Exec.Check("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", $"/CN={NamespaceTestbed.RouterV4}",
-            "-addext", $"subjectAltName=IP:{NamespaceTestbed.RouterV4}", "-keyout", _key, "-out", _cert);
+        _site = new SubscriptionSite(_testbed);
     }
 
     private string CachePath => Path.Combine(_testbed.WorkDir, "cache", "provider.txt");
 
-    private static string Link(string name, int port) =>
-        $"ss://aes-128-gcm:{ProxyPeers.Password}@{NamespaceTestbed.RouterV4}:{port}#{name}";
+    private static string Link(string name, int port) => SubscriptionSite.Link(name, port);
 
-    /// <summary>What the provider serves now; replaced by rename, so the server never sends half a body.</summary>
-    private void Serve(string body)
-    {
-        string temp = Path.Combine(_site, ".list.tmp");
-        File.WriteAllText(temp, body);
-        File.Move(temp, Path.Combine(_site, "list.txt"), overwrite: true);
-    }
+    private void Serve(string body) => _site.Serve(body);
 
-    private System.Diagnostics.Process StartHttps() => new HttpsSite(_testbed, _site, _cert, _key, NamespaceTestbed.RouterV4, HttpsPort).Start();
+    private System.Diagnostics.Process StartHttps() => _site.Start();
 
     private string Config() => ProxyPeers.TunConfig(
         """{"type": "urltest", "tag": "auto", "outbounds": [], "interval": "2s"}""", final: "auto").TrimEnd().TrimEnd('}') + $$"""
         , "subscriptions": [{"tag": "provider", "url": "{{Url}}", "interval": "2s", "group": "auto",
-                             "cache_path": "{{CachePath}}", "ca_file": "{{_cert}}"}]
+                             "cache_path": "{{CachePath}}", "ca_file": "{{_site.Cert}}"}]
         }
         """;
 

@@ -6,7 +6,11 @@ using Sluice.Core.Routing;
 namespace Sluice.Core.Monitoring;
 
 /// <summary>A proxy group as the API shows it: its kind, members, the member carrying flows now, and delays.</summary>
-public sealed record GroupView(string Tag, string Type, string? Now, IReadOnlyList<GroupMemberView> Members);
+public sealed record GroupView(string Tag, string Type, string? Now, IReadOnlyList<GroupMemberView> Members)
+{
+    /// <summary>urltest/fallback: the member pinned by hand (mihomo's "fixed"); null when the group picks by itself.</summary>
+    public string? Pinned { get; init; }
+}
 
 public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, string? LastError)
 {
@@ -17,6 +21,13 @@ public sealed record GroupMemberView(string Tag, bool Healthy, TimeSpan? Delay, 
     public bool Udp { get; init; } = true;
 }
 
+/// <summary>A subscription as the API shows it (a Clash proxy provider): the servers it gives its group now.</summary>
+/// <param name="UpdatedAt">When its list was last read from the provider; null: never (no fetch worked, no cache).</param>
+/// <param name="LastError">Why the last fetch changed nothing; null after a good one.</param>
+/// <param name="Usage">What the provider last said of the account (subscription-userinfo); null when it said nothing.</param>
+public sealed record SubscriptionView(string Tag, string Group, IReadOnlyList<string> Servers, DateTimeOffset? UpdatedAt, string? LastError,
+    Subscriptions.SubscriptionUsage? Usage = null);
+
 /// <summary>One route rule as Clash's /rules shows it.</summary>
 public sealed record RuleView(string Type, string Payload, string Target);
 
@@ -25,8 +36,21 @@ public static class EngineViews
 {
     public static GroupView? Group(IOutbound outbound) => outbound is OutboundGroup g
         ? new GroupView(g.Tag, g.Type, g.Effective?.Tag, g.Members.Select(m => new GroupMemberView(m.Outbound.Tag, m.Healthy, m.Delay, m.LastError)
-            { Type = m.Outbound.Type, Udp = m.Outbound.CarriesUdp }).ToArray())
+            { Type = m.Outbound.Type, Udp = m.Outbound.CarriesUdp }).ToArray()) { Pinned = g.Pinned }
         : null;
+
+    /// <summary>
+    /// Every outbound by tag: the config's, then the members groups have that the config does not name (the servers
+    /// subscriptions put into their groups), so the API can show, select and test them like the others.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IOutbound> WithMembers(IReadOnlyDictionary<string, IOutbound> outbounds)
+    {
+        var all = new Dictionary<string, IOutbound>(outbounds, StringComparer.Ordinal);
+        foreach (var outbound in outbounds.Values)
+            if (outbound is OutboundGroup g)
+                foreach (var member in g.Members) all.TryAdd(member.Outbound.Tag, member.Outbound);
+        return all;
+    }
 
     /// <summary>
     /// Measures the TCP connect latency to every member's server now (members without one: null), and keeps
@@ -57,6 +81,9 @@ public static class EngineViews
 
     /// <summary>selector groups: choose a member. False when the outbound is not a group or has no such member.</summary>
     public static bool Select(IOutbound outbound, string member) => outbound is OutboundGroup g && g.Select(member);
+
+    /// <summary>urltest/fallback groups: pin a member (null: unpin). False for other outbounds, selectors, or no such member.</summary>
+    public static bool Pin(IOutbound outbound, string? member) => outbound is OutboundGroup g && g.Pin(member);
 
     /// <summary>Probes every member of a group now (a network change re-tests groups); no-op for other outbounds.</summary>
     public static Task RetestAsync(IOutbound outbound) => outbound is OutboundGroup g ? g.ProbeAllAsync() : Task.CompletedTask;

@@ -41,6 +41,9 @@ internal sealed class SubscriptionFetcher : IDisposable
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("sluice-subscription/1");
     }
 
+    /// <summary>The account usage the provider stated in its last 2xx answer (null: it stated none).</summary>
+    public SubscriptionUsage? Usage { get; private set; }
+
     public async Task<string> FetchAsync(CancellationToken cancellationToken)
     {
         try
@@ -50,7 +53,9 @@ internal sealed class SubscriptionFetcher : IDisposable
                 throw new SubscriptionFetchException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
             if (response.RequestMessage?.RequestUri is { Scheme: not "https" } final)
                 throw new SubscriptionFetchException($"redirected to {final.Scheme}://, refused (only https)");
-            return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            Usage = response.Headers.TryGetValues(SubscriptionUsage.Header, out var values) ? SubscriptionUsage.Parse(values.FirstOrDefault()) : null;
+            return body;
         }
         catch (HttpRequestException e)
         {

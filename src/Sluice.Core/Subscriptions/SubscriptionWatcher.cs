@@ -31,6 +31,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _fetching = new(1, 1);
     private readonly Dictionary<string, (OutboundOptions Options, IOutbound Outbound)> _current = new(StringComparer.Ordinal);
     private TaskCompletionSource _early = NewSignal();
     private string? _appliedBody;
@@ -51,8 +52,19 @@ internal sealed partial class SubscriptionWatcher : IDisposable
 
     public string Tag => _options.Tag;
 
-    /// <summary>The servers the group has from this subscription now.</summary>
-    public IReadOnlyCollection<string> Servers => _current.Keys;
+    /// <summary>The servers the group has from this subscription now, in the body's order (a snapshot: the API reads it off the loop).</summary>
+    public IReadOnlyList<string> Servers { get; private set; } = [];
+
+    /// <summary>When the list in use was last read from the provider (or written to the cache it came from); null: never.</summary>
+    public DateTimeOffset? UpdatedAt { get; private set; }
+
+    /// <summary>Why the last fetch changed nothing (fetch failed, body rejected); null after a good one.</summary>
+    public string? LastError { get; private set; }
+
+    public SubscriptionOptions Options => _options;
+
+    /// <summary>What the provider last said of the account (its subscription-userinfo header); null when unknown.</summary>
+    public Func<SubscriptionUsage?> Usage { get; init; } = () => null;
 
     /// <summary>Fills the group from the cache (synchronously) and starts the fetch loop.</summary>
     public void Start()
@@ -61,7 +73,9 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         if (error is not null) LogCacheUnreadable(_logger, Tag, _cache.Path, error);
         if (cached is { } c)
         {
-            if (!TryApply(c.Body, $"cache {_cache.Path} (written {c.WrittenUtc:u})", writeCache: false))
+            if (TryApply(c.Body, $"cache {_cache.Path} (written {c.WrittenUtc:u})", writeCache: false))
+                UpdatedAt = new DateTimeOffset(c.WrittenUtc, TimeSpan.Zero);
+            else
                 LogCacheUnusable(_logger, Tag, _cache.Path);
         }
         _group.AllMembersFailed += OnAllMembersFailed;
@@ -103,27 +117,48 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
     }
 
-    /// <summary>One fetch; true when it changed or confirmed the list.</summary>
+    /// <summary>A fetch now, on request (a dashboard's "update provider"); null when it changed or confirmed the list, else why not.</summary>
+    public async Task<string?> RefreshAsync() => await FetchOnceAsync().ConfigureAwait(false) ? null : LastError;
+
+    /// <summary>One fetch; true when it changed or confirmed the list. One at a time: the loop's and a requested one do not interleave.</summary>
     internal async Task<bool> FetchOnceAsync()
     {
-        _early = NewSignal(); // failures reported from here on ask for the next early fetch
-        _lastFetch = _time.GetTimestamp();
-        string body;
+        await _fetching.WaitAsync(_stop.Token).ConfigureAwait(false);
         try
         {
-            body = await _fetch(_stop.Token).ConfigureAwait(false);
+            _early = NewSignal(); // failures reported from here on ask for the next early fetch
+            _lastFetch = _time.GetTimestamp();
+            string body;
+            try
+            {
+                body = await _fetch(_stop.Token).ConfigureAwait(false);
+            }
+            catch (SubscriptionFetchException e)
+            {
+                LastError = $"fetch of {Monitoring.RedactedText.Of(_options.Url)} failed: {Monitoring.RedactedText.Of(e.Message)}";
+                LogFetchFailed(_logger, Tag, Monitoring.RedactedText.Of(_options.Url), Monitoring.RedactedText.Of(e.Message), _current.Count);
+                return false;
+            }
+            if (body == _appliedBody)
+            {
+                LogUnchanged(_logger, Tag, _current.Count);
+                Fetched();
+                return true;
+            }
+            bool applied = TryApply(body, Monitoring.RedactedText.Of(_options.Url), writeCache: true);
+            if (applied) Fetched();
+            return applied;
         }
-        catch (SubscriptionFetchException e)
+        finally
         {
-            LogFetchFailed(_logger, Tag, Monitoring.RedactedText.Of(_options.Url), Monitoring.RedactedText.Of(e.Message), _current.Count);
-            return false;
+            _fetching.Release();
         }
-        if (body == _appliedBody)
-        {
-            LogUnchanged(_logger, Tag, _current.Count);
-            return true;
-        }
-        return TryApply(body, Monitoring.RedactedText.Of(_options.Url), writeCache: true);
+    }
+
+    private void Fetched()
+    {
+        UpdatedAt = _time.GetUtcNow();
+        LastError = null;
     }
 
     private bool TryApply(string body, string source, bool writeCache)
@@ -135,6 +170,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
         catch (ImportException e)
         {
+            LastError = $"body rejected: {e.Message}";
             LogRejected(_logger, Tag, e.Message, _current.Count);
             return false;
         }
@@ -147,6 +183,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
         if (options.Count == 0)
         {
+            LastError = $"body rejected: {source}: no usable server in it";
             LogRejected(_logger, Tag, $"{source}: no usable server in it", _current.Count);
             return false;
         }
@@ -161,6 +198,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
             if (!next.TryGetValue(tag, out var kept) || !ReferenceEquals(kept.Outbound, old.Outbound)) old.Outbound.Dispose();
         _current.Clear();
         foreach (var pair in next) _current[pair.Key] = pair.Value;
+        Servers = options.Select(o => o.Tag).ToArray();
         _appliedBody = body;
         LogApplied(_logger, Tag, options.Count, source, _options.Group, string.Join(", ", options.Select(o => o.Tag)));
 

@@ -27,7 +27,7 @@ internal sealed class SubscriptionWatchers : IDisposable
                 var fetcher = new SubscriptionFetcher(options, context.Sockets);
                 set._owned.Add(fetcher);
                 var watcher = new SubscriptionWatcher(options, group, fetcher.FetchAsync, o => OutboundRegistry.Create(o, context),
-                    logs.CreateLogger("subscription"));
+                    logs.CreateLogger("subscription")) { Usage = () => fetcher.Usage };
                 set.Watchers.Add(watcher);
                 watcher.Start();
             }

@@ -63,20 +63,26 @@ internal sealed partial class ExternalUiSource : IDisposable
         }
     }
 
-    /// <summary>Fetches and unpacks the dashboard when it is configured and not there yet. Never throws.</summary>
-    public async Task EnsureDownloadedAsync(IReadOnlyDictionary<string, IOutbound> outbounds, string finalOutbound, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches and unpacks the dashboard when it is configured and not there yet (<paramref name="again"/>: even
+    /// when it is, the dashboards' "upgrade UI"; the copy in use stays until the new one unpacked). Never throws;
+    /// null when the dashboard is there, else why not.
+    /// </summary>
+    public async Task<string?> EnsureDownloadedAsync(IReadOnlyDictionary<string, IOutbound> outbounds, string finalOutbound, CancellationToken cancellationToken,
+        bool again = false)
     {
-        if (_options.DownloadUrl is not { } url || Directory is not null) return;
-        if (!await _downloading.WaitAsync(0, cancellationToken).ConfigureAwait(false)) return;
+        if (_options.DownloadUrl is not { } url) return again ? "the daemon's config names no experimental.clash_api.external_ui_download_url to download the dashboard from" : Pending;
+        if (!again && Directory is not null) return null;
+        if (!await _downloading.WaitAsync(again ? Timeout.Infinite : 0, cancellationToken).ConfigureAwait(false)) return Pending;
         try
         {
-            if (Directory is not null) return;
+            if (!again && Directory is not null) return null;
             string detour = _options.DownloadDetour ?? finalOutbound;
             if (!outbounds.TryGetValue(detour, out var outbound))
             {
                 Pending = $"external_ui_download_detour \"{detour}\" is not an outbound of the running engine";
                 LogDownloadFailed(_logger, url, Pending);
-                return;
+                return Pending;
             }
             LogDownloading(_logger, url, detour);
             string temp = _cache + ".tmp-" + Guid.NewGuid().ToString("N");
@@ -84,15 +90,25 @@ internal sealed partial class ExternalUiSource : IDisposable
             {
                 using var body = await FetchAsync(new Uri(url), outbound, cancellationToken).ConfigureAwait(false);
                 DashboardArchive.Extract(body, temp);
-                if (System.IO.Directory.Exists(_cache)) System.IO.Directory.Delete(_cache, recursive: true);
-                System.IO.Directory.Move(temp, _cache);
+                lock (_downloading)
+                {
+                    // The open copy holds the old folder's files; the next request opens the new one.
+                    _open?.Dispose();
+                    _open = null;
+                    if (System.IO.Directory.Exists(_cache)) System.IO.Directory.Delete(_cache, recursive: true);
+                    System.IO.Directory.Move(temp, _cache);
+                }
                 Pending = null;
                 LogDownloaded(_logger, url, _cache);
+                return null;
             }
             catch (Exception e) when (e is HttpRequestException or InvalidDataException or IOException or OutboundException or OperationCanceledException or UnauthorizedAccessException)
             {
-                Pending = $"downloading the dashboard from {url} through \"{detour}\" failed: {Innermost(e)}";
-                LogDownloadFailed(_logger, url, Pending);
+                string failed = $"downloading the dashboard from {url} through \"{detour}\" failed: {Innermost(e)}";
+                // A failed upgrade keeps the copy in use: /ui/ still serves it.
+                if (Directory is null) Pending = failed;
+                LogDownloadFailed(_logger, url, failed);
+                return failed;
             }
             finally
             {

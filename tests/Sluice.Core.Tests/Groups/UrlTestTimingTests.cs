@@ -15,6 +15,7 @@ public sealed class UrlTestTimingTests
 
     private readonly FakeClock _clock = new();
     private readonly ConcurrentDictionary<string, TimeSpan> _delays = new();
+    private readonly ConcurrentDictionary<string, bool> _down = new();
     private int _rounds; // probes of member "a": one per round
 
     private OutboundGroup Group(TimeSpan? tolerance = null, TimeSpan? idle = null)
@@ -28,6 +29,7 @@ public sealed class UrlTestTimingTests
     private ValueTask<TimeSpan?> Probe(IOutbound outbound, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (outbound.Tag == "a") Interlocked.Increment(ref _rounds);
+        if (_down.ContainsKey(outbound.Tag)) throw new OutboundException($"{outbound.Tag}: refused");
         return ValueTask.FromResult<TimeSpan?>(_delays[outbound.Tag]);
     }
 
@@ -110,6 +112,38 @@ public sealed class UrlTestTimingTests
         WaitForRound(6);
         _clock.Advance(Interval);
         WaitForRound(7);
+    }
+
+    [Fact]
+    public async Task UrlTest_PinnedMember_CarriesFlowsWhileHealthy_OverAFasterOne_AndUnpinningPicksByProbesAgain()
+    {
+        _delays["a"] = TimeSpan.FromMilliseconds(10);
+        _delays["b"] = TimeSpan.FromMilliseconds(300);
+        using var group = Group(tolerance: TimeSpan.Zero);
+        await group.DialTcpAsync(Somewhere, default);
+        WaitForRound(1);
+        Assert.Equal("a", group.Current?.Tag);
+
+        Assert.True(group.Pin("b"));
+        Assert.Equal("b", group.Pinned);
+        Assert.Equal("b", group.Current?.Tag);
+        _clock.Advance(Interval);
+        WaitForRound(2);
+        Assert.Equal("b", group.Current?.Tag); // a probe round does not take it back to the faster member
+
+        _down["b"] = true; // the pinned member fails: the group carries on through another
+        _clock.Advance(Interval);
+        WaitForRound(3);
+        Assert.Equal("a", group.Current?.Tag);
+        _down.TryRemove("b", out _); // and returns to it once it answers again
+        _clock.Advance(Interval);
+        WaitForRound(4);
+        Assert.Equal("b", group.Current?.Tag);
+
+        Assert.True(group.Pin(null));
+        Assert.Null(group.Pinned);
+        Assert.Equal("a", group.Current?.Tag);
+        Assert.False(group.Pin("z"));
     }
 
     private sealed class StubOutbound(string tag) : IOutbound

@@ -64,6 +64,40 @@ public sealed class SubscriptionWatcherTests : IDisposable
     private void WaitForFetch(int n) => WaitFor(() => Volatile.Read(ref _fetches) == n && _clock.PendingTimers == 1, $"fetch {n}");
 
     [Fact]
+    public async Task Refresh_FetchesNow_ShowsServersAndWhen_AndAFailureSaysWhyKeepingTheList()
+    {
+        _answers.Enqueue(() => TwoServers);
+        var (watcher, group) = Start();
+        using var _ = watcher;
+        WaitForFetch(1);
+        Assert.Equal(["one", "two"], watcher.Servers);
+        Assert.Equal(_clock.GetUtcNow(), watcher.UpdatedAt);
+
+        _clock.Advance(TimeSpan.FromMinutes(5)); // well within the hour: only the refresh fetches
+        _answers.Enqueue(() => OneChanged);
+        Assert.Null(await watcher.RefreshAsync());
+        Assert.Equal(2, Volatile.Read(ref _fetches));
+        Assert.Equal(["one", "three"], watcher.Servers);
+        Assert.Equal(["one", "three"], Members(group));
+        Assert.Equal(_clock.GetUtcNow(), watcher.UpdatedAt);
+
+        var updated = watcher.UpdatedAt;
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        string? failed = await watcher.RefreshAsync(); // nothing scripted: the fetch is refused
+        Assert.Contains("connection refused", failed);
+        Assert.Equal(failed, watcher.LastError);
+        Assert.Equal(["one", "three"], watcher.Servers);
+        Assert.Equal(updated, watcher.UpdatedAt);
+
+        _answers.Enqueue(() => "<html>502</html>");
+        Assert.Contains("body rejected", await watcher.RefreshAsync());
+        _answers.Enqueue(() => OneChanged);
+        Assert.Null(await watcher.RefreshAsync()); // unchanged, but confirmed now
+        Assert.Null(watcher.LastError);
+        Assert.Equal(_clock.GetUtcNow(), watcher.UpdatedAt);
+    }
+
+    [Fact]
     public void FetchedBody_BecomesTheGroupsMembers_AndIsCached()
     {
         _answers.Enqueue(() => TwoServers);

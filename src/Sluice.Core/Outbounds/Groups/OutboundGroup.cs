@@ -10,6 +10,8 @@ namespace Sluice.Core.Outbounds.Groups;
 /// 2. urltest: the member with the lowest TCP connect latency to its server, all probed in parallel
 ///    every interval; a switch needs a gain above the tolerance, so close scores do not flap;
 /// 3. fallback: the first healthy member in order.
+/// urltest/fallback can be pinned to a member by hand (<see cref="Pin"/>, the dashboards' "fixed"): it carries
+/// new flows while healthy; when it fails the group picks as usual, and returns to it once it is healthy again.
 /// A member whose probe or dial fails is out until a probe passes again, and the connections it
 /// carries are closed so apps reconnect through a live one. urltest/fallback retry a failed dial on
 /// the next member. Probing starts at the first flow and stops after idle_timeout without flows.
@@ -30,6 +32,7 @@ internal sealed partial class OutboundGroup : IOutbound
     private MemberHealth[]? _members;
     private IReadOnlyList<string> _memberTags;
     private volatile MemberHealth? _selected;
+    private volatile MemberHealth? _pinned;
     private string? _manual;
     private long _lastUsed;
     private Task? _probing;
@@ -95,6 +98,24 @@ internal sealed partial class OutboundGroup : IOutbound
         return true;
     }
 
+    /// <summary>The member urltest/fallback was pinned to (<see cref="Pin"/>); null when it picks by itself.</summary>
+    public string? Pinned => _pinned?.Outbound.Tag;
+
+    /// <summary>
+    /// urltest/fallback: carry new flows through <paramref name="tag"/> while it is healthy (null: pick by
+    /// probes again). False when this is a selector or has no such member. Not remembered across restarts.
+    /// </summary>
+    public bool Pin(string? tag)
+    {
+        if (Type == "selector") return false;
+        MemberHealth? member = null;
+        if (tag is not null && (member = EnsureMembers().FirstOrDefault(m => m.Outbound.Tag == tag)) is null) return false;
+        _pinned = member;
+        if (member is not null && member.Healthy) Switch(member, "pinned");
+        else Reselect();
+        return true;
+    }
+
     /// <summary>Replaces the members (a subscription refresh). Connections on members that left are closed.</summary>
     public void SetMembers(IReadOnlyList<IOutbound> outbounds)
     {
@@ -108,6 +129,7 @@ internal sealed partial class OutboundGroup : IOutbound
         }
         foreach (var gone in old.Where(m => !_members.Contains(m))) gone.CloseAll();
         if (_selected is { } s && !_members.Contains(s)) _selected = null;
+        if (_pinned is { } p && !_members.Contains(p)) _pinned = null;
         Reselect();
         LogMembers(_logger, Tag, _members.Length);
     }
@@ -194,7 +216,7 @@ internal sealed partial class OutboundGroup : IOutbound
     private MemberHealth? Pick(MemberHealth[] members)
     {
         if (Type == "selector") return _selected;
-        if (_selected is { Healthy: true } current) return current;
+        if (_selected is { Healthy: true } current && (_pinned is not { Healthy: true } pin || pin == current)) return current;
         Reselect();
         return _selected;
     }
@@ -303,7 +325,11 @@ internal sealed partial class OutboundGroup : IOutbound
         var members = _members;
         if (members is null || Type == "selector") return;
         MemberHealth? next;
-        if (Type == "fallback")
+        if (_pinned is { Healthy: true } pin && members.Contains(pin))
+        {
+            next = pin;
+        }
+        else if (Type == "fallback")
         {
             next = members.FirstOrDefault(m => m.Healthy);
         }
