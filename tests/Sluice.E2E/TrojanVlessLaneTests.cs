@@ -82,7 +82,7 @@ public sealed class TrojanVlessLaneTests : IDisposable
         TlsPeers.StartV2ray(_testbed, _certificates);
         var engine = _testbed.StartEngine(ProxyPeers.TunConfig(TlsPeers.Vless("proxy", _certificates, ws: true, earlyData: 2048), final: "proxy")).WaitStarted();
 
-        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "30", ProxyPeers.HiddenUrl());
+        var first = _testbed.RunInClient(Long, "curl", "-sS", "--max-time", "6", ProxyPeers.HiddenUrl());
         Assert.False(first.Ok, first + "\n" + engine.Log + TlsPeers.V2rayLog(_testbed)); // the request in the header was dropped
         Assert.True(engine.WaitFor("ignores early data", TimeSpan.FromSeconds(5)), engine.Log + TlsPeers.V2rayLog(_testbed));
 
