@@ -39,14 +39,10 @@ internal static partial class StopSignals
     private static void UnignoreSigint()
     {
         // struct sigaction starts with the handler on every Linux libc; 256 bytes hold the whole struct.
-        Span<byte> current = stackalloc byte[256];
         unsafe
         {
-            fixed (byte* old = current)
-            {
-                if (SigAction(SigInt, null, old) != 0) return;
-                if (*(nint*)old == SigIgnore) Signal(SigInt, SigDefault);
-            }
+            byte* current = stackalloc byte[256];
+            if (SigAction(SigInt, null, current) == 0 && *(nint*)current == SigIgnore) Signal(SigInt, SigDefault);
         }
     }
 

@@ -47,8 +47,7 @@ public static class ConfigJson
                 '\n' => "\\n",
                 '\r' => "\\r",
                 '\t' => "\\t",
-                _ when unicodeScalar <= 0xffff => $"\\u{unicodeScalar:x4}",
-                _ => char.ConvertFromUtf32(unicodeScalar),
+                _ => $"\\u{unicodeScalar:x4}", // the other control characters and DEL: nothing else is encoded
             };
             numberOfCharactersWritten = 0;
             if (escaped.Length > bufferLength) return false;

@@ -12,8 +12,12 @@ public readonly record struct Destination(NetAddress Address, ushort Port, strin
     /// </summary>
     public static Destination Named(string name, ushort port)
     {
+        // SOCKS5 and Shadowsocks datagrams read their address through here: the canonical form is compared on the stack.
+        Span<char> canonical = stackalloc char[15];
         if (System.Net.IPAddress.TryParse(name, out var literal)
-            && (literal.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? name.Contains(':') : literal.ToString() == name))
+            && (literal.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+                ? name.Contains(':')
+                : literal.TryFormat(canonical, out int written) && canonical[..written].SequenceEqual(name)))
             return new Destination(NetAddress.FromIPAddress(literal), port);
         return new Destination(default, port, name);
     }
