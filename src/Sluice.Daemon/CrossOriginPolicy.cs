@@ -12,7 +12,8 @@ namespace Sluice.Daemon;
 /// 2. Chromium's Private Network Access preflight (Access-Control-Request-Private-Network: true) is granted
 ///    only with access_control_allow_private_network;
 /// 3. every answer to an allowed origin names that origin (echoed, never "*", so the answer varies by Origin).
-/// No allowed origin (the default): no CORS header is ever sent and other origins are refused, as before.
+/// A clash_api section with no list allows every origin (sing-box's default); a daemon API without clash_api allows
+/// none: no CORS header is ever sent and other origins are refused.
 /// </summary>
 internal sealed class CrossOriginPolicy(ClashDashboardOptions options)
 {

@@ -137,7 +137,7 @@ public sealed partial class DaemonHost
         _ = Task.Run(() => source.EnsureDownloadedAsync(engine.Outbounds, config.DefaultOutbound, stop), stop);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "experimental.clash_api.access_control_allow_origin is \"*\": every web page may call the API (it still needs the secret); name the dashboard's origin instead")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "web pages of any origin may call the API with the secret (experimental.clash_api.access_control_allow_origin is empty or \"*\", as in sing-box); list the dashboards' origins there to allow only those")]
     private static partial void LogAnyOrigin(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "daemon listening on unix:{Socket} and http {Http}")]

@@ -46,11 +46,13 @@ public sealed class ClashApiConfigTests
     }
 
     [Fact]
-    public void ClashApi_NoDashboardFields_MeanBuiltInUi_AndNoOtherOrigin()
+    public void ClashApi_NoDashboardFields_MeanBuiltInUi_AndEveryOrigin_AsSingBox()
     {
         var dashboard = ConfigLoader.Load(Base.Replace("CLASH", "{}")).Experimental.ClashApi!.Dashboard;
         Assert.Null(dashboard.ExternalUi);
-        Assert.Empty(dashboard.AllowOrigins);
+        Assert.True(dashboard.AllowsAnyOrigin);
         Assert.False(dashboard.ChoosesFiles);
+        Assert.True(ConfigLoader.Load(Base.Replace("CLASH", """{"access_control_allow_origin": []}""")).Experimental.ClashApi!.Dashboard.AllowsAnyOrigin);
+        Assert.False(ClashDashboardOptions.None.AllowsAnyOrigin);
     }
 }

@@ -9,8 +9,10 @@ namespace Sluice.Core.Configuration;
 /// <param name="DownloadUrl">A zip of a dashboard fetched once when <paramref name="ExternalUi"/> is missing or empty (or
 /// not set), unpacked under the daemon's state dir and served from there; default null = never download.</param>
 /// <param name="DownloadDetour">The outbound the zip is fetched through; default null = the route's final outbound.</param>
-/// <param name="AllowOrigins">Origins ("http://127.0.0.1:8080") whose web pages may call the API (CORS); default empty =
-/// only the API's own origin. "*" allows every page and must be written out; the bearer secret is still required.</param>
+/// <param name="AllowOrigins">Origins ("http://127.0.0.1:8080") whose web pages may call the API (CORS). In a clash_api
+/// section an empty or absent list is "*", sing-box's default (a hosted dashboard calling 127.0.0.1:9090 works): every
+/// page may call, and the bearer secret (always set: the config's, at least 8 characters, or the generated one) still
+/// guards every call. <see cref="None"/> (a daemon API without clash_api) allows only the API's own origin.</param>
 /// <param name="AllowPrivateNetwork">Answer Chromium's Private Network Access preflight for the allowed origins
 /// (a public page calling a private address); default false.</param>
 public sealed record ClashDashboardOptions(
@@ -41,6 +43,7 @@ internal static class ClashDashboardSection
         // A detour without a download URL asks for nothing (exported configs carry "direct" there): accepted, unused.
 
         var origins = c.List("access_control_allow_origin", OriginItem);
+        if (origins.Count == 0) origins = ["*"];
         bool privateNetwork = c.Bool("access_control_allow_private_network", false);
         return new ClashDashboardOptions(ui, url, detour, origins, privateNetwork);
     }
