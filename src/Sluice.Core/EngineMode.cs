@@ -23,13 +23,22 @@ internal static class EngineMode
         return new ClashModeState(initial) { Known = known };
     }
 
-    /// <summary>Selectors take the member the cache file remembers, and remember each new pick.</summary>
+    /// <summary>
+    /// Selectors take the member the cache file remembers, urltest/fallback groups the member they were pinned to
+    /// (when it is still a member), and each new pick or pin is remembered.
+    /// </summary>
     public static void RememberSelections(IEnumerable<Outbounds.IOutbound> outbounds, State.CacheFile cache)
     {
-        foreach (var group in outbounds.OfType<Outbounds.Groups.OutboundGroup>().Where(g => g.Type == "selector"))
+        foreach (var group in outbounds.OfType<Outbounds.Groups.OutboundGroup>())
         {
-            if (cache.SelectedOf(group.Tag) is { } member) group.Select(member);
-            group.Selected += (g, picked) => cache.SetSelected(g.Tag, picked);
+            if (group.Type == "selector")
+            {
+                if (cache.SelectedOf(group.Tag) is { } member) group.Select(member);
+                group.Selected += (g, picked) => cache.SetSelected(g.Tag, picked);
+                continue;
+            }
+            if (cache.PinnedOf(group.Tag) is { } pinned) group.Pin(pinned);
+            group.PinChanged += (g, tag) => cache.SetPinned(g.Tag, tag);
         }
     }
 

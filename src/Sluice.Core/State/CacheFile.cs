@@ -7,7 +7,7 @@ namespace Sluice.Core.State;
 
 /// <summary>
 /// experimental.cache_file: one JSON file holding, per cache_id, the Clash mode, the member picked in
-/// each selector, and (store_fakeip) every fake address with its name. Every change is written whole
+/// each selector, the member a dashboard pinned in each urltest/fallback group ("fixed", as mihomo keeps it), and (store_fakeip) every fake address with its name. Every change is written whole
 /// and atomically (temporary file, fsync, rename), at most once per <see cref="SaveDelay"/>; a file that
 /// does not parse is renamed aside with a warning and the engine starts with nothing remembered — a
 /// cache never stops the engine. Remote rule-set bodies live next to it (rule-sets/, one file each).
@@ -91,11 +91,26 @@ public sealed partial class CacheFile : IDisposable
         lock (_lock) return Entry()["selected"] is JsonObject o && o[group] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
     }
 
-    public void SetSelected(string group, string member) => Change(e =>
+    public void SetSelected(string group, string member) => Change(e => Member(e, "selected")[group] = member);
+
+    /// <summary>The member a urltest/fallback group was pinned to, null when none.</summary>
+    public string? PinnedOf(string group)
     {
-        if (e["selected"] is not JsonObject selected) e["selected"] = selected = new JsonObject();
-        selected[group] = member;
+        lock (_lock) return Entry()["pinned"] is JsonObject o && o[group] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    }
+
+    /// <summary>Remembers a pin; null forgets it (the group picks by probes again).</summary>
+    public void SetPinned(string group, string? member) => Change(e =>
+    {
+        if (member is not null) Member(e, "pinned")[group] = member;
+        else if (e["pinned"] is JsonObject pinned) pinned.Remove(group);
     });
+
+    private static JsonObject Member(JsonObject entry, string section)
+    {
+        if (entry[section] is not JsonObject members) entry[section] = members = new JsonObject();
+        return members;
+    }
 
     /// <summary>A section that another component fills when the file is written (fake addresses); it returns false when it has nothing new.</summary>
     internal JsonNode? Section(string name)

@@ -146,6 +146,50 @@ public sealed class UrlTestTimingTests
         Assert.False(group.Pin("z"));
     }
 
+    [Fact]
+    public async Task UrlTest_Pin_IsKeptAcrossARestart_ByTheCacheFile_AndUnpinningForgetsIt()
+    {
+        _delays["a"] = TimeSpan.FromMilliseconds(10);
+        _delays["b"] = TimeSpan.FromMilliseconds(300);
+        var dir = Directory.CreateTempSubdirectory("sluice-pin-test-");
+        try
+        {
+            var options = new CacheFileOptions(Path.Combine(dir.FullName, "cache.json"), "", StoreFakeIp: false);
+            // First run: the dashboard pins the slower member.
+            using (var cache = Sluice.Core.State.CacheFile.Open(options, NullLogger.Instance, _clock))
+            using (var group = Group(tolerance: TimeSpan.Zero))
+            {
+                EngineMode.RememberSelections([group], cache);
+                Assert.True(group.Pin("b"));
+            }
+            // Second run (a restart: new group, file read again): new flows go through the pinned member from the start.
+            using (var cache = Sluice.Core.State.CacheFile.Open(options, NullLogger.Instance, _clock))
+            using (var group = Group(tolerance: TimeSpan.Zero))
+            {
+                EngineMode.RememberSelections([group], cache);
+                Assert.Equal("b", group.Pinned);
+                await group.DialTcpAsync(Somewhere, default);
+                WaitForRound(1);
+                Assert.Equal("b", group.Current?.Tag);
+                Assert.True(group.Pin(null)); // DELETE /proxies/auto
+            }
+            // Third run: forgotten; the group picks the faster member by its probes.
+            using (var cache = Sluice.Core.State.CacheFile.Open(options, NullLogger.Instance, _clock))
+            using (var group = Group(tolerance: TimeSpan.Zero))
+            {
+                EngineMode.RememberSelections([group], cache);
+                Assert.Null(group.Pinned);
+                await group.DialTcpAsync(Somewhere, default);
+                WaitForRound(2);
+                Assert.Equal("a", group.Current?.Tag);
+            }
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     private sealed class StubOutbound(string tag) : IOutbound
     {
         public string Tag => tag;

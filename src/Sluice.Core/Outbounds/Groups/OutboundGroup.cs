@@ -101,9 +101,12 @@ internal sealed partial class OutboundGroup : IOutbound
     /// <summary>The member urltest/fallback was pinned to (<see cref="Pin"/>); null when it picks by itself.</summary>
     public string? Pinned => _pinned?.Outbound.Tag;
 
+    /// <summary>Raised after <see cref="Pin"/> pinned a member (its tag) or unpinned (null); the cache file remembers it.</summary>
+    public event Action<OutboundGroup, string?>? PinChanged;
+
     /// <summary>
     /// urltest/fallback: carry new flows through <paramref name="tag"/> while it is healthy (null: pick by
-    /// probes again). False when this is a selector or has no such member. Not remembered across restarts.
+    /// probes again). False when this is a selector or has no such member.
     /// </summary>
     public bool Pin(string? tag)
     {
@@ -113,6 +116,7 @@ internal sealed partial class OutboundGroup : IOutbound
         _pinned = member;
         if (member is not null && member.Healthy) Switch(member, "pinned");
         else Reselect();
+        PinChanged?.Invoke(this, tag);
         return true;
     }
 
