@@ -17,7 +17,8 @@ namespace Sluice.Core.Importing;
 ///    sets), RULE-SET (its rule provider as a rule set: ClashYaml.RuleProviders.cs), AND/OR/NOT in order;
 ///    target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
 /// 3. sniffer.enable: true → a sniff action before the rules;
-/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
+/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN;
+/// 5. proxy-providers used by a group → a subscription feeding it (ClashYaml.ProxyProviders.cs).
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
 /// </summary>
 public static partial class ClashYaml
@@ -32,16 +33,19 @@ public static partial class ClashYaml
         var known = new Dictionary<string, string>(StringComparer.Ordinal) { ["DIRECT"] = "direct", ["REJECT"] = "block", ["REJECT-DROP"] = "block" };
         foreach (var o in proxies.Outbounds) known.TryAdd((string)o["tag"]!, (string)o["tag"]!);
 
-        var groups = ConvertGroups(root, source, known, notes);
+        var providers = ReadProxyProviders(root, source, notes);
+        var subscriptions = new List<JsonObject>();
+        var groups = ConvertGroups(root, source, known, providers, subscriptions, notes);
         var outbounds = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" });
         foreach (var o in proxies.Outbounds) outbounds.Add(o.DeepClone());
-        // The group of every imported proxy, as for a plain subscription, unless the config has its own "proxy".
+        // The group of every imported proxy, as for a plain subscription, unless the config has its own "proxy"; with no
+        // proxies of its own (all from proxy-providers) the group of the imported groups.
         if (!known.ContainsKey("proxy"))
         {
-            outbounds.Add((JsonNode)new JsonObject
-            {
-                ["type"] = "selector", ["tag"] = "proxy", ["outbounds"] = new JsonArray(proxies.Outbounds.Select(o => (JsonNode)JsonValue.Create((string)o["tag"]!)).ToArray()),
-            });
+            var members = (proxies.Outbounds.Count > 0 ? proxies.Outbounds : groups).Select(o => (JsonNode)JsonValue.Create((string)o["tag"]!)).ToArray();
+            if (members.Length == 0)
+                throw new ImportException(notes.Count > 0 ? $"no usable proxy; first: {notes[0]}" : $"{source}: no proxies and no group fed by a proxy provider");
+            outbounds.Add((JsonNode)new JsonObject { ["type"] = "selector", ["tag"] = "proxy", ["outbounds"] = new JsonArray(members) });
         }
         foreach (var g in groups) outbounds.Add((JsonNode)g);
 
@@ -85,12 +89,14 @@ public static partial class ClashYaml
             ["outbounds"] = outbounds,
             ["route"] = route,
         };
+        if (subscriptions.Count > 0) config["subscriptions"] = new JsonArray(subscriptions.ToArray<JsonNode>());
         return new ConfigResult(config.ToJsonString(ConfigJson.Readable) + "\n", notes);
     }
 
-    private static List<JsonObject> ConvertGroups(YamlMappingNode root, string source, Dictionary<string, string> known, List<string> notes)
+    private static List<JsonObject> ConvertGroups(YamlMappingNode root, string source, Dictionary<string, string> known,
+        Dictionary<string, ProxyProvider> providers, List<JsonObject> subscriptions, List<string> notes)
     {
-        var groups = new List<(JsonObject Group, YamlNode Node, List<(string Name, long Line)> Members)>();
+        var groups = new List<(JsonObject Group, YamlNode Node, List<(string Name, long Line)> Members, bool Fed)>();
         if (!root.Children.TryGetValue(new YamlScalarNode("proxy-groups"), out var node) || node is not YamlSequenceNode list) return [];
         foreach (var item in list)
         {
@@ -108,8 +114,8 @@ public static partial class ClashYaml
                 continue;
             }
             if (clashType == "load-balance") notes.Add($"{where}: group \"{name}\" is load-balance, imported as url-test (Sluice has no load balancing)");
-            foreach (string key in new[] { "use", "filter", "include-all", "include-all-proxies" })
-                if (entry.Children.ContainsKey(new YamlScalarNode(key))) notes.Add($"{where}: group \"{name}\": \"{key}\" (proxy providers, filters) not imported; its listed proxies are");
+            foreach (string key in new[] { "filter", "exclude-filter", "include-all", "include-all-proxies", "include-all-providers" })
+                if (entry.Children.ContainsKey(new YamlScalarNode(key))) notes.Add($"{where}: group \"{name}\": \"{key}\" (filters, all proxies or providers) not imported; its listed proxies and the provider it uses are");
             var group = new JsonObject { ["type"] = type, ["tag"] = name };
             if (type != "selector")
             {
@@ -123,8 +129,9 @@ public static partial class ClashYaml
             if (entry.Children.TryGetValue(new YamlScalarNode("proxies"), out var m) && m is YamlSequenceNode memberList)
                 foreach (var member in memberList.OfType<YamlScalarNode>())
                     if (member.Value is { } value) members.Add((value, member.Start.Line));
+            bool fed = FeedFromProviders(entry, name, members.Count > 0, where, providers, subscriptions, notes) is not null;
             known[name] = name; // groups may name groups listed after them
-            groups.Add((group, entry, members));
+            groups.Add((group, entry, members, fed));
         }
         // Members resolved once every group is known; a group left empty is dropped, and so are members naming it.
         var result = new List<JsonObject>();
@@ -132,9 +139,9 @@ public static partial class ClashYaml
         while (dropped)
         {
             dropped = false;
-            foreach (var (group, entry, members) in groups)
+            foreach (var (group, entry, members, fed) in groups)
             {
-                if (!known.ContainsKey((string)group["tag"]!)) continue;
+                if (fed || !known.ContainsKey((string)group["tag"]!)) continue;
                 var names = new JsonArray();
                 foreach (var (member, line) in members)
                 {
@@ -147,7 +154,7 @@ public static partial class ClashYaml
                 dropped = true;
             }
         }
-        foreach (var (group, entry, members) in groups)
+        foreach (var (group, _, members, _) in groups)
         {
             string tag = (string)group["tag"]!;
             if (!known.ContainsKey(tag)) continue;

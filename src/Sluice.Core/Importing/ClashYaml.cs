@@ -88,10 +88,13 @@ public static partial class ClashYaml
         return root;
     }
 
-    /// <param name="withGroups">The proxy-groups are imported too, so a dialer-proxy may name one.</param>
+    /// <param name="withGroups">The proxy-groups are imported too, so a dialer-proxy may name one; a whole config whose
+    /// servers all come from proxy-providers may then have no proxies of its own.</param>
     private static SubscriptionBody.Result ParseProxies(YamlMappingNode root, string source, bool withGroups)
     {
-        if (!root.Children.TryGetValue(new YamlScalarNode("proxies"), out var proxiesNode))
+        bool fromProviders = withGroups && root.Children.ContainsKey(new YamlScalarNode("proxy-providers"));
+        if (!root.Children.TryGetValue(new YamlScalarNode("proxies"), out var proxiesNode) && fromProviders) return new SubscriptionBody.Result([], []);
+        if (proxiesNode is null)
             throw new ImportException($"{source}: no \"proxies:\" list");
         if (proxiesNode is not YamlSequenceNode proxies)
             throw new ImportException($"{source}: line {proxiesNode.Start.Line}: \"proxies:\" is not a list");
@@ -132,7 +135,7 @@ public static partial class ClashYaml
             foreach (var g in groupList.OfType<YamlMappingNode>())
                 if (Scalar(g, "name") is { } groupName) groupNames.Add(groupName);
         ResolveDialerProxies(chained, proxyTags, groupNames, outbounds, notes);
-        if (outbounds.Count == 0)
+        if (outbounds.Count == 0 && !fromProviders)
             throw new ImportException(notes.Count > 0 ? $"no usable proxy; first: {notes[0]}" : $"{source}: \"proxies:\" is empty");
         return new SubscriptionBody.Result(outbounds, notes);
     }
