@@ -18,7 +18,9 @@ namespace Sluice.Core.Importing;
 ///    target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
 /// 3. sniffer.enable: true → a sniff action before the rules;
 /// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN;
-/// 5. proxy-providers used by a group → a subscription feeding it (ClashYaml.ProxyProviders.cs).
+/// 5. proxy-providers used by a group → a subscription feeding it (ClashYaml.ProxyProviders.cs);
+/// 6. log-level, mode (with rules giving global/direct mihomo's meaning), external-controller, secret, CORS and
+///    profile → log, experimental.clash_api and cache_file (ClashYaml.General.cs).
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
 /// </summary>
 public static partial class ClashYaml
@@ -52,6 +54,8 @@ public static partial class ClashYaml
         var ruleSets = ConvertRuleProviders(root, source, known, notes);
         string? final = null;
         var rules = ConvertRules(root, source, known, ruleSets, ref final, notes);
+        var general = ConvertGeneral(root, source, final ?? "proxy", notes);
+        rules.InsertRange(0, general.ModeRules);
         // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
         if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && IsTrue(Scalar(snifferMap, "enable")))
             rules.Insert(0, new JsonObject { ["action"] = "sniff" });
@@ -84,11 +88,12 @@ public static partial class ClashYaml
         }
         var config = new JsonObject
         {
-            ["log"] = new JsonObject { ["level"] = "info" },
+            ["log"] = general.Log,
             ["inbounds"] = inbounds,
             ["outbounds"] = outbounds,
             ["route"] = route,
         };
+        if (general.Experimental is not null) config["experimental"] = general.Experimental;
         if (subscriptions.Count > 0) config["subscriptions"] = new JsonArray(subscriptions.ToArray<JsonNode>());
         return new ConfigResult(config.ToJsonString(ConfigJson.Readable) + "\n", notes);
     }
