@@ -34,7 +34,8 @@ public static partial class ClashYaml
 
         var groups = ConvertGroups(root, source, known, notes);
         var outbounds = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" });
-        foreach (var o in proxies.Outbounds) outbounds.Add(o.DeepClone());
+        var endpoints = new JsonArray();
+        foreach (var o in proxies.Outbounds) (SubscriptionBody.IsEndpoint(o) ? endpoints : outbounds).Add(o.DeepClone());
         // The group of every imported proxy, as for a plain subscription, unless the config has its own "proxy".
         if (!known.ContainsKey("proxy"))
         {
@@ -85,6 +86,7 @@ public static partial class ClashYaml
             ["outbounds"] = outbounds,
             ["route"] = route,
         };
+        if (endpoints.Count > 0) config["endpoints"] = endpoints;
         return new ConfigResult(config.ToJsonString(ConfigJson.Readable) + "\n", notes);
     }
 
