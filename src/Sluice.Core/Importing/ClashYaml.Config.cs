@@ -17,7 +17,8 @@ namespace Sluice.Core.Importing;
 ///    sets), RULE-SET (its rule provider as a rule set: ClashYaml.RuleProviders.cs), AND/OR/NOT in order;
 ///    target DIRECT → direct, REJECT → the reject action; MATCH → route.final;
 /// 3. sniffer.enable: true → a sniff action before the rules;
-/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN.
+/// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN;
+/// 5. dns (enable: true), hosts and tun.dns-hijack → the dns section and hijack-dns rules (ClashYaml.Dns.cs).
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
 /// </summary>
 public static partial class ClashYaml
@@ -49,6 +50,8 @@ public static partial class ClashYaml
         var ruleSets = ConvertRuleProviders(root, source, known, notes);
         string? final = null;
         var rules = ConvertRules(root, source, known, ruleSets, ref final, notes);
+        var dns = ConvertDns(root, source, known, ruleSets, notes);
+        if (dns is not null) rules.InsertRange(0, dns.HijackRules);
         // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
         if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && IsTrue(Scalar(snifferMap, "enable")))
             rules.Insert(0, new JsonObject { ["action"] = "sniff" });
@@ -64,6 +67,7 @@ public static partial class ClashYaml
         if (usedSets.Count > 0) route["rule_set"] = usedSets;
         // mihomo's interface-name / routing-mark: the device and the mark of its own outgoing sockets, which is what
         // route.default_interface and route.default_mark are (mark 0 is mihomo's "none").
+        if (dns?.DefaultResolver is { } resolver) route["default_domain_resolver"] = resolver;
         if (Scalar(root, "interface-name") is { Length: > 0 } device) route["default_interface"] = device;
         if (Scalar(root, "routing-mark") is { } markText && uint.TryParse(markText, NumberStyles.None, CultureInfo.InvariantCulture, out uint mark) && mark != 0)
             route["default_mark"] = mark;
@@ -87,6 +91,7 @@ public static partial class ClashYaml
             ["route"] = route,
         };
         if (endpoints.Count > 0) config["endpoints"] = endpoints;
+        if (dns is not null) config["dns"] = dns.Dns;
         return new ConfigResult(config.ToJsonString(ConfigJson.Readable) + "\n", notes);
     }
 
