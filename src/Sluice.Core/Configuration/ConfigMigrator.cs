@@ -6,7 +6,8 @@ namespace Sluice.Core.Configuration;
 /// <summary>
 /// `sluice check --fix`: rewrites what sing-box removed into its replacement, so an older config runs:
 /// 1. tun inet4_/inet6_address and inet4_/inet6_route(_exclude)_address merged into address / route_address / route_exclude_address;
-/// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules;
+/// 2. inbound sniff / sniff_override_destination / sniff_timeout → a {"inbound": TAG, "action": "sniff"} rule first in route.rules,
+///    and an inbound domain_strategy → {"inbound": TAG, "action": "resolve", "strategy": S} after the sniff rules;
 /// 3. route and DNS rule geosite / geoip / source_geoip → rule_set (+ remote binary sets from SagerNet's lists); rule_set_ipcidr_match_source renamed;
 /// 4. legacy DNS servers {"address": "tls://1.1.1.1"} → {"type": "tls", "server": "1.1.1.1"} (udp, tcp, tls, https, local);
 ///    {"address": "fakeip"} → {"type": "fakeip"} with dns.fakeip's ranges (dns.fakeip then removed); rcode:// servers and
@@ -26,6 +27,7 @@ public static class ConfigMigrator
             ?? throw new JsonException("the config is not a JSON object");
         var changes = new List<string>();
         var sniffRules = new List<JsonNode>();
+        var resolveRules = new List<JsonNode>();
         if (root["inbounds"] is JsonArray inbounds)
         {
             for (int i = 0; i < inbounds.Count; i++)
@@ -48,7 +50,15 @@ public static class ConfigMigrator
                     if (on) sniffRules.Add(new JsonObject { ["inbound"] = tag, ["action"] = "sniff" });
                     changes.Add($"inbounds[{i}].sniff: replaced by a route rule {{\"inbound\": \"{tag}\", \"action\": \"sniff\"}}");
                 }
-                foreach (string field in new[] { "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy" })
+                if (inbound["domain_strategy"] is JsonValue strategyValue && strategyValue.TryGetValue(out string? strategy) && strategy is { Length: > 0 })
+                {
+                    // sing-box 1.11's migration: the inbound's strategy becomes a resolve action after its sniff rule.
+                    string tag = inbound["tag"]?.GetValue<string>() ?? (inbound["type"]?.GetValue<string>() == "tun" ? ConfigDefaults.TunTag : inbound["type"]?.GetValue<string>() ?? "in");
+                    inbound["tag"] ??= tag;
+                    resolveRules.Add(new JsonObject { ["inbound"] = tag, ["action"] = "resolve", ["strategy"] = strategy });
+                    changes.Add($"inbounds[{i}].domain_strategy: replaced by a route rule {{\"inbound\": \"{tag}\", \"action\": \"resolve\", \"strategy\": \"{strategy}\"}}");
+                }
+                foreach (string field in Migration.InboundRuleFields)
                     inbound.Remove(field);
             }
         }
@@ -90,11 +100,14 @@ public static class ConfigMigrator
                 changes.Add("dns.fakeip: removed (its inet4_range/inet6_range moved into the fakeip server)");
             }
         }
-        if (sniffRules.Count > 0 || sets.Count > 0)
+        if (root["experimental"] is JsonObject experimental) MigrateClashApiCache(experimental, changes);
+        if (sniffRules.Count > 0 || resolveRules.Count > 0 || sets.Count > 0)
         {
             route ??= (JsonObject)(root["route"] = new JsonObject());
             var rules = route["rules"] as JsonArray ?? (JsonArray)(route["rules"] = new JsonArray());
-            for (int i = sniffRules.Count - 1; i >= 0; i--) rules.Insert(0, sniffRules[i]);
+            // Sniff first, then resolve (the sniffed name is what a resolve looks up), then the config's own rules.
+            var first = sniffRules.Concat(resolveRules).ToList();
+            for (int i = first.Count - 1; i >= 0; i--) rules.Insert(0, first[i]);
             var definitions = route["rule_set"] as JsonArray ?? (JsonArray)(route["rule_set"] = new JsonArray());
             var defined = definitions.OfType<JsonObject>().Select(d => d["tag"]?.GetValue<string>()).ToHashSet();
             foreach (string tag in sets.Where(t => !defined.Contains(t)))
@@ -106,6 +119,39 @@ public static class ConfigMigrator
             }
         }
         return (root.ToJsonString(ConfigJson.Readable) + "\n", changes);
+    }
+
+    /// <summary>experimental.clash_api's cache fields before sing-box 1.8, which moved them to experimental.cache_file.</summary>
+    internal static readonly string[] LegacyClashApiCacheFields = ["store_mode", "store_selected", "store_fakeip", "cache_file", "cache_id"];
+
+    internal static string LegacyCacheFieldTarget(string field) => field switch
+    {
+        "cache_file" => "its path",
+        "cache_id" => "cache_id",
+        "store_fakeip" => "enabled and store_fakeip",
+        _ => "enabled: the cache file keeps the mode and each selector's pick",
+    };
+
+    /// <summary>
+    /// clash_api.store_mode/store_selected/store_fakeip/cache_file/cache_id → experimental.cache_file (enabled when a
+    /// store_* was on, path, cache_id, store_fakeip), as sing-box 1.8's migration guide has it; fields set in
+    /// cache_file already win.
+    /// </summary>
+    private static void MigrateClashApiCache(JsonObject experimental, List<string> changes)
+    {
+        if (experimental["clash_api"] is not JsonObject api) return;
+        JsonObject? cache = null;
+        foreach (string field in LegacyClashApiCacheFields)
+        {
+            if (api[field] is not JsonValue value) continue;
+            api.Remove(field);
+            cache ??= experimental["cache_file"] as JsonObject ?? (JsonObject)(experimental["cache_file"] = new JsonObject());
+            bool on = value.TryGetValue(out bool b) ? b : value.TryGetValue(out string? text) && text is { Length: > 0 };
+            if (on && field.StartsWith("store_", StringComparison.Ordinal)) cache["enabled"] ??= true;
+            string? target = field switch { "cache_file" => "path", "cache_id" => "cache_id", "store_fakeip" => "store_fakeip", _ => null };
+            if (target is not null && on) cache[target] ??= value.DeepClone();
+            changes.Add($"experimental.clash_api.{field}: moved to experimental.cache_file ({LegacyCacheFieldTarget(field)})");
+        }
     }
 
     private static void MigrateRules(JsonArray rules, string path, SortedSet<string> sets, HashSet<string> dnsOutbounds, List<string> changes)

@@ -52,6 +52,9 @@ internal static class ExperimentalSection
             if (secret is { Length: < 8 })
                 config.Errors.Add(c.PathOf("secret"), "at least 8 characters (it is the only credential of the HTTP API)");
             var dashboard = ClashDashboardSection.Parse(c);
+            // sing-box 1.8 moved these into experimental.cache_file (and later removed them); off, they ask for nothing.
+            foreach (string field in ConfigMigrator.LegacyClashApiCacheFields)
+                c.RefuseUnlessInert(field, $"moved to experimental.cache_file in sing-box 1.8 ({ConfigMigrator.LegacyCacheFieldTarget(field)}), or run `sluice check --fix -o new.json`");
             c.Finish();
             clash = new ClashApiOptions(controller, secret, mode) { Dashboard = dashboard };
         }

@@ -11,14 +11,21 @@ internal static class Migration
         "inbound sniffing was replaced by a route rule in sing-box 1.11: put {\"inbound\": \"TAG\", \"action\": \"sniff\"} first in route.rules " +
         "(sniff_override_destination: {\"action\": \"route-options\"...} is not needed, Sluice routes by the sniffed name), or run `sluice check --fix -o new.json`";
 
+    /// <summary>An inbound's domain_strategy moved to the resolve rule action in sing-box 1.11 (removed in 1.13).</summary>
+    public const string DomainStrategyReplacement =
+        "removed from inbounds in sing-box 1.11: put {\"inbound\": \"TAG\", \"action\": \"resolve\", \"strategy\": …} in route.rules after the sniff rule, or run `sluice check --fix -o new.json`";
+
+    /// <summary>The inbound fields sing-box 1.11 moved to route rule actions (every inbound type had them).</summary>
+    public static readonly string[] InboundRuleFields = ["sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy"];
+
+    public static string InboundRuleFieldReplacement(string field) => field == "domain_strategy" ? DomainStrategyReplacement : SniffReplacement;
+
     public static void RefuseRemovedTunFields(ObjectReader r)
     {
-        foreach (string field in new[] { "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy" })
+        foreach (string field in InboundRuleFields)
         {
             if (r.Take(field) is null) continue;
-            r.Errors.Add(r.PathOf(field), field == "domain_strategy"
-                ? "removed from inbounds in sing-box 1.11: put {\"action\": \"resolve\"} in route.rules, or run `sluice check --fix -o new.json`"
-                : SniffReplacement);
+            r.Errors.Add(r.PathOf(field), InboundRuleFieldReplacement(field));
         }
         foreach (string field in new[] { "inet4_address", "inet6_address", "inet4_route_address", "inet6_route_address", "inet4_route_exclude_address", "inet6_route_exclude_address" })
         {

@@ -31,7 +31,7 @@ internal static class MixedInboundParser
     private static readonly HashSet<string> Unsupported = new(StringComparer.Ordinal)
     {
         "set_system_proxy", "tcp_fast_open", "tcp_multi_path", "udp_fragment", "udp_timeout", "detour",
-        "sniff", "sniff_override_destination", "sniff_timeout", "domain_strategy", "udp_disable_domain_unmapping",
+        "udp_disable_domain_unmapping",
         "reuse_addr", "netns", "bind_interface", "routing_mark",
     };
 
@@ -73,6 +73,8 @@ internal static class MixedInboundParser
                 }
             }
         }
+        // Switched off they ask for nothing (as exporters write them); on, they name the rule action that replaced them.
+        foreach (string field in Migration.InboundRuleFields) r.RefuseUnlessInert(field, Migration.InboundRuleFieldReplacement(field));
         ProxyOutboundParsers.TakeSocketTuning(r);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice" : null);
         if (errors.Count == before && address is not null && port is not null)

@@ -133,14 +133,36 @@ internal static class ProxyOutboundParsers
         string? bind = r.Interface("bind_interface");
         uint? mark = r.Mark("routing_mark");
         var timeout = r.Duration("connect_timeout") ?? ConfigDefaults.ConnectTimeout;
-        TakeSocketTuning(r);
-        return new DialOptions(bind, mark, timeout);
+        var keepAlive = ParseKeepAlive(r);
+        r.Bool("bind_address_no_port", false);
+        return new DialOptions(bind, mark, timeout) { KeepAlive = keepAlive };
     }
 
     /// <summary>
-    /// sing-box 1.12+ dial fields that only tune the socket (keep-alive probes, when the source port is picked): read
-    /// and checked, not applied. Sluice's sockets send no keep-alive probes, which is what disable_tcp_keep_alive
-    /// asks for; the probes' timing and bind_address_no_port change neither where traffic goes nor how it is protected.
+    /// sing-box's keep-alive dial fields, applied to the TCP sockets the outbound dials: tcp_keep_alive (idle time
+    /// before the first probe, default 5m) and tcp_keep_alive_interval (between probes, default 75s); "0" or absent is
+    /// the default, as in sing-box; disable_tcp_keep_alive: true sends none. Whole seconds (rounded up), at most
+    /// Linux's 32767 s.
+    /// </summary>
+    private static TcpKeepAlive? ParseKeepAlive(ObjectReader r)
+    {
+        var idle = KeepAliveSeconds(r, "tcp_keep_alive") ?? TcpKeepAlive.Default.Idle;
+        var interval = KeepAliveSeconds(r, "tcp_keep_alive_interval") ?? TcpKeepAlive.Default.Interval;
+        return r.Bool("disable_tcp_keep_alive", false) ? null : new TcpKeepAlive(idle, interval);
+
+        static TimeSpan? KeepAliveSeconds(ObjectReader r, string field)
+        {
+            if (r.Duration(field) is not { } value || value <= TimeSpan.Zero) return null;
+            double seconds = Math.Ceiling(value.TotalSeconds);
+            if (seconds <= TcpKeepAlive.MaxSeconds) return TimeSpan.FromSeconds(seconds);
+            r.Errors.Add(r.PathOf(field), $"{value.TotalSeconds:0} s is longer than the kernel allows ({TcpKeepAlive.MaxSeconds} s, about 9h6m)");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The socket-tuning fields of a listener (the mixed inbound): read and checked, not applied to the accepted
+    /// sockets; the probes' timing and bind_address_no_port change neither where traffic goes nor how it is protected.
     /// </summary>
     internal static void TakeSocketTuning(ObjectReader r)
     {

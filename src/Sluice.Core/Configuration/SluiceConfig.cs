@@ -86,6 +86,23 @@ public sealed record BlockOutboundOptions(string Tag) : OutboundOptions("block",
 public sealed record DialOptions(string? BindInterface, uint? RoutingMark, TimeSpan ConnectTimeout)
 {
     public static DialOptions Default { get; } = new(null, null, ConfigDefaults.ConnectTimeout);
+
+    /// <summary>
+    /// TCP keep-alive probes on the sockets dialed (tcp_keep_alive, tcp_keep_alive_interval); null = none
+    /// (disable_tcp_keep_alive). Default on, as sing-box 1.13 dials: a NAT or firewall on the way forgets an idle
+    /// connection, and without probes neither end learns it until it writes.
+    /// </summary>
+    public TcpKeepAlive? KeepAlive { get; init; } = TcpKeepAlive.Default;
+}
+
+/// <param name="Idle">TCP_KEEPIDLE: idle time before the first probe (sing-box's default 5 min).</param>
+/// <param name="Interval">TCP_KEEPINTVL: time between unanswered probes (sing-box's default 75 s); the count is the kernel's.</param>
+public sealed record TcpKeepAlive(TimeSpan Idle, TimeSpan Interval)
+{
+    public static TcpKeepAlive Default { get; } = new(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(75));
+
+    /// <summary>Linux's bound on TCP_KEEPIDLE and TCP_KEEPINTVL (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL), in seconds.</summary>
+    public const int MaxSeconds = 32767;
 }
 
 public sealed record RouteOptions(IReadOnlyList<RuleOptions> Rules, string? Final, bool AutoDetectInterface, uint? DefaultMark)

@@ -23,7 +23,8 @@ public static partial class ClashYaml
     private static readonly HashSet<string> ReadKeys = new(StringComparer.Ordinal)
     {
         "port", "socks-port", "mixed-port", "allow-lan", "mode", "log-level", "external-controller", "secret", "external-controller-cors",
-        "profile", "proxies", "proxy-groups", "proxy-providers", "rules", "rule-providers", "sniffer", "interface-name", "routing-mark",
+        "profile", "proxies", "proxy-groups", "proxy-providers", "rules", "rule-providers", "sub-rules", "sniffer", "interface-name", "routing-mark",
+        "dns", "hosts", "tun",
     };
 
     private sealed record GeneralSections(JsonObject Log, JsonObject? Experimental, List<JsonObject> ModeRules);

@@ -84,6 +84,9 @@ public static partial class ClashYaml
         }
         if (used.Count > 1)
             notes.Add($"{where}: group \"{group}\" uses {used.Count} providers; a Sluice group is fed by one: \"{feeding.Name}\" (the others' servers are not in it)");
+        var filters = new[] { "filter", "exclude-filter", "exclude-type" }.Where(k => entry.Children.ContainsKey(new YamlScalarNode(k))).ToList();
+        if (filters.Count > 0)
+            notes.Add($"{where}: group \"{group}\": {string.Join(", ", filters)} not applied to the provider's servers: the group gets every server of the list");
         string baseTag = Plain(feeding.Name);
         string tag = baseTag;
         for (int n = 2; subscriptions.Any(s => (string?)s["tag"] == tag); n++) tag = $"{baseTag}-{n}";

@@ -14,12 +14,15 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static partial class ClashYaml
 {
-    /// <summary>What route rules may name: the providers imported (by name) and the geo sets the rules ask for.</summary>
+    /// <summary>What route rules may name: the providers imported (by name), the geo sets the rules ask for, the listeners.</summary>
     private sealed class RuleSetNames
     {
         public Dictionary<string, JsonObject> Providers { get; } = new(StringComparer.Ordinal);
         public SortedSet<string> Geo { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Used { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The listeners the import makes, by port: what an IN-PORT rule names.</summary>
+        public Dictionary<int, string> InboundPorts { get; } = [];
     }
 
     /// <summary>A GEOIP/GEOSITE rule's set: SagerNet's published binary list of that name.</summary>

@@ -11,8 +11,8 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// A Clash (Clash/mihomo) config's <c>proxies:</c> list to sing-box outbound objects:
-/// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c> and <c>http</c> (without
-/// TLS) become outbounds; any other entry is skipped with a one-line note naming it. For a subscription that is
+/// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c>, <c>http</c>, <c>vless</c> and <c>trojan</c>
+/// become outbounds, <c>wireguard</c> an endpoint (ClashYaml.WireGuard.cs); any other entry is skipped with a one-line note naming it. For a subscription that is
 /// all (Sluice's own rules apply); `sluice import` also takes the proxy-groups, rules and ports (ClashYaml.Config.cs).
 /// Read with YamlDotNet's representation model (no reflection, so it stays trimming/AOT-safe).
 /// A document that is not YAML is an error naming the line.
@@ -143,6 +143,8 @@ public static partial class ClashYaml
     private static JsonObject Convert(YamlMappingNode entry, string name)
     {
         string type = Scalar(entry, "type") ?? throw new ImportException("no \"type\"");
+        // An endpoint, not an outbound; its peers (one or several) carry the servers.
+        if (type == "wireguard") return ConvertWireGuard(entry, name);
         string server = Scalar(entry, "server") ?? throw new ImportException("no \"server\"");
         string portText = Scalar(entry, "port") ?? throw new ImportException("no \"port\"");
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
@@ -180,7 +182,7 @@ public static partial class ClashYaml
             case "trojan":
                 return ClashV2Ray.Convert(entry, type, name, server, port);
             default:
-                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http, vless, trojan)");
+                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http, vless, trojan, wireguard)");
         }
     }
 

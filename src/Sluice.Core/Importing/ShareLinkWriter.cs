@@ -9,12 +9,13 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static class ShareLinkWriter
 {
-    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, wireguard).</summary>
+    /// <summary>The link for <paramref name="outbound"/>, or null when its type has no share-link form (direct, groups, a wireguard endpoint with several peers).</summary>
     public static string? Write(JsonObject outbound) => (string?)outbound["type"] switch
     {
         "shadowsocks" => ShadowsocksLink.Write(outbound),
         "vless" => VlessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
+        "wireguard" => WireGuardLink.Write(outbound),
         "socks" => WriteCredentialsLink("socks5", outbound),
         "http" => WriteCredentialsLink(outbound["tls"] is JsonObject { } tls && tls["enabled"]?.GetValue<bool>() != false ? "https" : "http", outbound),
         _ => null,
@@ -48,7 +49,8 @@ public static class ShareLinkWriter
     {
         var config = JsonNode.Parse(configJson)!.AsObject();
         var lines = new List<string>();
-        foreach (var node in config["outbounds"]?.AsArray() ?? [])
+        // Endpoints (WireGuard) after the outbounds: a wireguard:// link is an endpoint of one peer.
+        foreach (var node in (config["outbounds"]?.AsArray() ?? []).Concat(config["endpoints"]?.AsArray() ?? []))
         {
             if (node is not JsonObject o || (string?)o["type"] is "direct" or "block" or "selector" or "urltest" or "fallback") continue;
             if (Write(o) is { } link)

@@ -15,6 +15,7 @@ namespace Sluice.Core.Importing;
 /// <item><c>socks5://[user:password@]host:port#name</c> (also <c>socks://</c>, whose userinfo v2rayN writes as
 /// base64 of user:password) and <c>http(s)://[user:password@]host:port#name</c> (a link with no path: with one it
 /// is a web address, not a proxy; https:// is an HTTPS proxy).</item>
+/// <item><c>wireguard://</c> to a WireGuard endpoint (see <see cref="WireGuardLink"/>): the one link kind that is not an outbound.</item>
 /// </list>
 /// Errors are one line naming the part that is wrong.
 /// </summary>
@@ -50,7 +51,7 @@ public static class ShareLinks
     {
         link = link.Trim();
         int colon = link.IndexOf("://", StringComparison.Ordinal);
-        if (colon < 0) throw Bad(link, "not a share link: no scheme (expected ss://, vless://, trojan://, socks5:// or http(s)://)");
+        if (colon < 0) throw Bad(link, "not a share link: no scheme (expected ss://, vless://, trojan://, wireguard://, socks5:// or http(s)://)");
         string scheme = link[..colon].ToLowerInvariant();
         string rest = link[(colon + 3)..];
         string? name = null;
@@ -69,6 +70,7 @@ public static class ShareLinks
             "https" => WithTls(ParseCredentialsLink(link, rest, tag, "http")),
             "vless" => VlessLink.Parse(rest, tag),
             "trojan" => TrojanLink.Parse(rest, tag),
+            "wireguard" => WireGuardLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),
         };
     }

@@ -65,6 +65,9 @@ public static class SubscriptionBody
         throw new ImportException($"{source}: neither share links, base64 of share links, nor a Clash YAML \"proxies:\" list");
     }
 
+    /// <summary>A server that is an endpoint (a WireGuard peer: wireguard:// or Clash type: wireguard), not an outbound.</summary>
+    public static bool IsEndpoint(JsonObject server) => (string?)server["type"] == "wireguard";
+
     /// <summary>
     /// A complete config: TUN with auto_route, the servers, a group "proxy" over them as the final
     /// outbound (urltest for share links; selector for Clash lists, as Clash users choose by hand).
@@ -72,10 +75,11 @@ public static class SubscriptionBody
     public static string RenderConfig(IReadOnlyList<JsonObject> servers, string groupType = "urltest")
     {
         var outbounds = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" });
+        var endpoints = new JsonArray();
         var tags = new JsonArray();
         foreach (var s in servers)
         {
-            outbounds.Add(s.DeepClone());
+            (IsEndpoint(s) ? endpoints : outbounds).Add(s.DeepClone());
             tags.Add((JsonNode)s["tag"]!.GetValue<string>());
         }
         var group = new JsonObject { ["type"] = groupType, ["tag"] = "proxy", ["outbounds"] = tags };
@@ -92,6 +96,7 @@ public static class SubscriptionBody
             ["outbounds"] = outbounds,
             ["route"] = new JsonObject { ["rules"] = new JsonArray(), ["final"] = "proxy" },
         };
+        if (endpoints.Count > 0) config["endpoints"] = endpoints;
         return config.ToJsonString(ConfigJson.Readable) + "\n";
     }
 }

@@ -219,6 +219,12 @@ internal sealed partial class SubscriptionWatcher : IDisposable
     /// <summary>One server object validated exactly as a config outbound would be.</summary>
     private static OutboundOptions? ToOptions(JsonObject server, out string? error)
     {
+        if (SubscriptionBody.IsEndpoint(server))
+        {
+            // An endpoint is an L3 lane the engine sets up at start; a group's members come and go with each fetch.
+            error = "a WireGuard server cannot be a member of a group fed by a subscription; import it with `sluice import` into the config's endpoints";
+            return null;
+        }
         var document = new JsonObject { ["outbounds"] = new JsonArray(server.DeepClone()) };
         try
         {

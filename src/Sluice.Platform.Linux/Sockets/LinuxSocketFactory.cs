@@ -27,7 +27,23 @@ public sealed class LinuxSocketFactory : ISocketFactory
     public IHostResolver Hosts => SystemHostResolver.Instance;
 
     public Socket CreateTcp(AddressFamily family, DialOptions? dial = null) =>
-        Prepare(new Socket(family, SocketType.Stream, ProtocolType.Tcp), dial, s => s.NoDelay = true);
+        Prepare(new Socket(family, SocketType.Stream, ProtocolType.Tcp), dial, s =>
+        {
+            s.NoDelay = true;
+            SetKeepAlive(s, (dial ?? DialOptions.Default).KeepAlive);
+        });
+
+    /// <summary>
+    /// SO_KEEPALIVE with TCP_KEEPIDLE and TCP_KEEPINTVL (whole seconds) as the outbound's dial fields say; off for null.
+    /// TCP_KEEPCNT stays the kernel's (9 by default), as sing-box leaves it.
+    /// </summary>
+    internal static void SetKeepAlive(Socket socket, TcpKeepAlive? keepAlive)
+    {
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, keepAlive is not null);
+        if (keepAlive is null) return;
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)keepAlive.Idle.TotalSeconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)keepAlive.Interval.TotalSeconds);
+    }
 
     public Socket CreateUdp(AddressFamily family, DialOptions? dial = null) =>
         Prepare(new Socket(family, SocketType.Dgram, ProtocolType.Udp), dial, null);

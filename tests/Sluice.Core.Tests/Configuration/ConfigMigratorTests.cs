@@ -108,4 +108,45 @@ public class ConfigMigratorTests
         Assert.Equal(Sluice.Core.Dns.DnsStrategy.PreferIpv6, Assert.IsType<Sluice.Core.Dns.DnsRouteAction>(dns.Rules[1].Action).Strategy);
         Assert.Contains(changes, c => c.StartsWith("dns.servers[1]: \"address\": \"rcode://success\" removed", StringComparison.Ordinal));
     }
+    /// <summary>
+    /// A sing-box 1.9 client config as v2rayN and phone apps exported it: the inbounds' domain_strategy and the Clash
+    /// API's cache fields. check names what replaced them; --fix writes the replacement, not a silent drop.
+    /// </summary>
+    private const string Client19 = """
+        {
+          "inbounds": [
+            {"type": "tun", "tag": "tun-in", "address": ["172.19.0.1/30"], "sniff": true, "domain_strategy": "ipv4_only"},
+            {"type": "mixed", "tag": "socks", "listen": "127.0.0.1", "listen_port": 10808, "sniff": true, "sniff_override_destination": true, "domain_strategy": "prefer_ipv6"}],
+          "outbounds": [{"type": "direct", "tag": "direct"}],
+          "experimental": {"clash_api": {"external_controller": "127.0.0.1:9090", "store_selected": true, "store_fakeip": true, "cache_file": "/var/lib/sb/cache.db", "cache_id": "phone"}}
+        }
+        """;
+
+    [Fact]
+    public void InboundDomainStrategy_AndClashApiCacheFields_AreNamed_ThenFixedIntoTheirReplacements()
+    {
+        var errors = ConfigLoader.Validate(Client19).Select(e => e.ToString()).ToList();
+        Assert.Contains(errors, e => e.StartsWith("inbounds[1].sniff: inbound sniffing was replaced by a route rule", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("inbounds[1].domain_strategy: removed from inbounds in sing-box 1.11", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("experimental.clash_api.store_selected: moved to experimental.cache_file in sing-box 1.8", StringComparison.Ordinal));
+
+        var (json, changes) = ConfigMigrator.Migrate(Client19);
+
+        Assert.Empty(ConfigLoader.Validate(json));
+        var config = ConfigLoader.Load(json);
+        // sniff for each inbound first, then each inbound's strategy as a resolve action, in the inbounds' order.
+        Assert.IsType<SniffAction>(config.Route.Rules[0].Action);
+        Assert.IsType<SniffAction>(config.Route.Rules[1].Action);
+        var tunResolve = Assert.IsType<DefaultRuleOptions>(config.Route.Rules[2]);
+        Assert.Equal(["tun-in"], tunResolve.Inbound);
+        Assert.Equal(new ResolveAction(null, Sluice.Core.Dns.DnsStrategy.Ipv4Only), tunResolve.Action);
+        Assert.Equal(["socks"], ((DefaultRuleOptions)config.Route.Rules[3]).Inbound);
+        Assert.Equal(new ResolveAction(null, Sluice.Core.Dns.DnsStrategy.PreferIpv6), config.Route.Rules[3].Action);
+        var cache = config.Experimental!.CacheFile!;
+        Assert.Equal("/var/lib/sb/cache.db", cache.Path);
+        Assert.Equal("phone", cache.CacheId);
+        Assert.True(cache.StoreFakeIp);
+        Assert.Contains(changes, c => c.StartsWith("inbounds[0].domain_strategy: replaced by a route rule", StringComparison.Ordinal));
+        Assert.Contains(changes, c => c.StartsWith("experimental.clash_api.cache_file: moved to experimental.cache_file", StringComparison.Ordinal));
+    }
 }

@@ -28,7 +28,7 @@ public sealed class ClashYamlProxyProvidersTests
             type: file
             path: ./local.yaml
         proxy-groups:
-          - {name: 节点选择, type: select, use: [airport]}
+          - {name: 节点选择, type: select, use: [airport], filter: "(?i)hk"}
           - {name: Auto, type: url-test, use: [local, airport, plain], url: "https://cp.example/generate_204", interval: 300}
           - {name: OnlyPlain, type: select, use: [plain]}
           - {name: Final, type: select, proxies: [节点选择, Auto, OnlyPlain, DIRECT]}
@@ -64,6 +64,7 @@ public sealed class ClashYamlProxyProvidersTests
         Assert.Contains("line 13: proxy provider \"local\" skipped: type file", notes);
         Assert.Contains("group \"Auto\" uses 3 providers; a Sluice group is fed by one: \"airport\"", notes);
         Assert.Contains("group \"OnlyPlain\": none of the providers it uses (plain) could be imported", notes);
+        Assert.Contains("group \"节点选择\": filter not applied to the provider's servers", notes);
     }
 
     [Fact]

@@ -223,7 +223,9 @@ public sealed class ClashYamlTests
         var auto = Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "Auto"));
         Assert.Equal(("urltest", TimeSpan.FromMinutes(5)), (auto.GroupType, auto.Interval));
         Assert.Equal("urltest", Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "LB")).GroupType);
-        Assert.DoesNotContain(config.Outbounds, o => o.Tag is "OnlyVm" or "Chain");
+        Assert.DoesNotContain(config.Outbounds, o => o.Tag is "OnlyVm");
+        // The relay hk → jp is jp's server dialed through hk.
+        Assert.Equal("hk", Assert.IsType<Sluice.Core.Outbounds.Trojan.TrojanOutboundOptions>(config.Outbounds.Single(o => o.Tag == "Chain")).Server.Detour);
         Assert.Equal("Proxy", config.Route.Final);
         Assert.Equal(8, config.Route.Rules.Count);
         Assert.IsType<RejectAction>(config.Route.Rules[0].Action);
@@ -235,7 +237,6 @@ public sealed class ClashYamlTests
         Assert.Contains("member \"vm\" left out", notes);
         Assert.Contains("group \"LB\" is load-balance, imported as url-test", notes);
         Assert.Contains("group \"OnlyVm\" skipped: none of its members was imported", notes);
-        Assert.Contains("group \"Chain\" skipped: type \"relay\"", notes);
         Assert.Contains("line 21: \"RULE-SET,private,DIRECT\" skipped: \"private\" is not an imported rule provider", notes);
         Assert.Contains("line 22: \"DOMAIN,vm.example,OnlyVm\" skipped: target \"OnlyVm\"", notes);
     }

@@ -81,6 +81,52 @@ public class LinuxSocketFactoryTests
         Assert.Equal(0u, LinuxSocketFactory.GetMark(listener)); // the TUN side is not the engine's outside traffic
     }
 
+    /// <summary>
+    /// sing-box's keep-alive dial fields reach the socket an outbound dials: read back with getsockopt from a real
+    /// connection (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL). Unset, sing-box 1.13's 5 min / 75 s; disabled, none.
+    /// </summary>
+    [Theory]
+    [InlineData("", 1, 300, 75)]
+    [InlineData(", \"tcp_keep_alive\": \"7s\", \"tcp_keep_alive_interval\": \"1500ms\"", 1, 7, 2)]
+    [InlineData(", \"tcp_keep_alive\": \"0\", \"tcp_keep_alive_interval\": \"20s\"", 1, 300, 20)]
+    [InlineData(", \"disable_tcp_keep_alive\": true", 0, 0, 0)]
+    public void KeepAliveDialFields_AreSetOnTheDialedConnection(string fields, int keepAlive, int idle, int interval)
+    {
+        Preconditions.RequireRootAndTun();
+        var config = ConfigLoader.Load($$"""{"outbounds": [{"type": "direct", "tag": "d"{{fields}}}, {"type": "http", "tag": "h", "server": "127.0.0.1", "server_port": 1{{fields}}}]}""");
+        var direct = Assert.IsType<DirectOutboundOptions>(config.Outbounds[0]).Dial;
+        var proxy = Assert.IsType<HttpOutboundOptions>(config.Outbounds[1]).Server.Dial;
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(2);
+
+        foreach (var dial in new[] { direct, proxy })
+        {
+            using var socket = new LinuxSocketFactory(0x2022).CreateTcp(AddressFamily.InterNetwork, dial);
+            socket.Connect(listener.LocalEndPoint!);
+
+            Assert.Equal(keepAlive, Option(socket, 1 /* SOL_SOCKET */, 9 /* SO_KEEPALIVE */));
+            if (keepAlive == 0) continue;
+            Assert.Equal(idle, Option(socket, 6 /* SOL_TCP */, 4 /* TCP_KEEPIDLE */));
+            Assert.Equal(interval, Option(socket, 6, 5 /* TCP_KEEPINTVL */));
+        }
+    }
+
+    [Fact]
+    public void KeepAliveLongerThanTheKernelAllows_IsAnErrorAtItsPath()
+    {
+        var errors = ConfigLoader.Validate("""{"outbounds": [{"type": "direct", "tag": "d", "tcp_keep_alive": "10h"}]}""");
+
+        Assert.Equal("outbounds[0].tcp_keep_alive: 36000 s is longer than the kernel allows (32767 s, about 9h6m)", Assert.Single(errors).ToString());
+    }
+
+    private static int Option(Socket socket, int level, int name)
+    {
+        Span<byte> value = stackalloc byte[4];
+        socket.GetRawSocketOption(level, name, value);
+        return BitConverter.ToInt32(value);
+    }
+
     private static string BoundDevice(Socket socket)
     {
         Span<byte> name = stackalloc byte[16];
