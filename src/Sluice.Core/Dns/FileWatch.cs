@@ -124,7 +124,7 @@ internal sealed class FileWatch : IDisposable
             }
             try
             {
-                if (changed) _changed();
+                if (changed && !Volatile.Read(ref _disposed)) _changed();
             }
             catch
             {

@@ -87,7 +87,18 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
             fixed (byte* p = buffer) length = Libc.Read(_fd.Fd, p, (nuint)buffer.Length);
             if (length <= 0) continue; // EAGAIN (another reader cannot exist) or EINTR
             Collect(buffer.AsSpan(0, (int)length), woken);
-            foreach (var changed in woken) changed();
+            foreach (var changed in woken)
+            {
+                try
+                {
+                    changed();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Its owner was disposed after these events were read (the watch is gone with it): nothing to tell,
+                    // and the other watches' callbacks and this thread go on.
+                }
+            }
             woken.Clear();
         }
     }

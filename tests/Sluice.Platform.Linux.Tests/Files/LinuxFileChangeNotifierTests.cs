@@ -58,6 +58,26 @@ public sealed class LinuxFileChangeNotifierTests : IDisposable
         Assert.True(changed.Wait(Soon), "an edit of the new target was not seen");
     }
 
+    /// <summary>
+    /// A watch's owner disposed while its events were being read (the engine stopping as resolv.conf changes): its
+    /// callback meets a disposed object. That must not end the process or the notifier: other watches go on.
+    /// </summary>
+    [Fact]
+    public void ACallbackMeetingItsDisposedOwner_NeitherCrashesNorStopsTheOtherWatches()
+    {
+        using var notifier = new LinuxFileChangeNotifier();
+        var gone = new SemaphoreSlim(0);
+        gone.Dispose();
+        using var stale = notifier.Watch(_dir, () => gone.Release())!;
+        using var changed = new SemaphoreSlim(0);
+        using var live = notifier.Watch(_dir, () => changed.Release())!;
+
+        File.WriteAllText(PathOf("a"), "x");
+        Assert.True(changed.Wait(Soon), "the live watch was not called");
+        File.WriteAllText(PathOf("b"), "y");
+        Assert.True(changed.Wait(Soon), "the notifier stopped after the stale callback threw");
+    }
+
     [Fact]
     public void AFileWhoseDirectoryIsMissing_IsSeen_OnceTheDirectoryAndFileAreCreated()
     {
