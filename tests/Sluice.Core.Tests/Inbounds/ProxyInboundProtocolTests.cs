@@ -118,19 +118,7 @@ public sealed class ProxyInboundProtocolTests
         return (all[1], all[8..]);
     }
 
-    private static MixedInbound Start(string inboundJson, PlainSockets? sockets = null)
-    {
-        sockets ??= new PlainSockets();
-        var config = ConfigLoader.Load($$"""{"inbounds": [{{inboundJson}}], "outbounds": [{"type": "direct", "tag": "direct"}]}""");
-        var options = config.MixedInbounds.Single() with { ListenPort = 0 };
-        var direct = new DirectOutbound("direct", DialOptions.Default, sockets);
-        var lanes = new LaneSelector(Router.Compile(config.Route, ["direct"], "direct"), new Dictionary<string, IOutbound> { ["direct"] = direct },
-            "direct", false, NullLogger.Instance);
-        var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), NullLogger.Instance);
-        var inbound = new MixedInbound(options, admission, null, sockets.Hosts, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
-        inbound.Start();
-        return inbound;
-    }
+    private static MixedInbound Start(string inboundJson, PlainSockets? sockets = null) => LoopbackMixedInbound.Start(inboundJson, sockets);
 
     private static async Task<string> SocksEchoAsync(IPEndPoint proxy, int port, string payload)
     {
