@@ -96,6 +96,18 @@ public sealed class ProxyInboundProtocolTests
         Assert.Equal("", echoed);
     }
 
+    /// <summary>A CONNECT to port 0 is refused in the reply (general failure), not granted and then reset.</summary>
+    [Fact]
+    public async Task Socks5Connect_ToPortZero_IsRefusedInTheReply()
+    {
+        using var inbound = Start("""{"type": "mixed", "listen": "127.0.0.1", "listen_port": 1}""");
+
+        string reply = await ExchangeAsync(inbound.BoundEndPoint, "\u0005\u0001\u0000" + "\u0005\u0001\u0000\u0001\u007f\u0000\u0000\u0001\u0000\u0000");
+
+        Assert.Equal(2 + 10, reply.Length);
+        Assert.Equal(1, reply[3]);
+    }
+
     [Fact]
     public async Task HttpInbound_DoesNotAnswerSocks4()
     {
