@@ -1,14 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
-using Sluice.Core.Configuration;
 using Sluice.Core.Inbounds.Mixed;
-using Sluice.Core.Monitoring;
-using Sluice.Core.Outbounds;
-using Sluice.Core.Outbounds.Direct;
-using Sluice.Core.Routing;
-using Sluice.Core.Stack;
 
 namespace Sluice.Core.Tests.Inbounds;
 
