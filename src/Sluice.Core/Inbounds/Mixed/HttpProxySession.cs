@@ -115,12 +115,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
     private async Task<HttpUpstream?> OpenAsync(Destination destination, Stream clientStream)
     {
         if (await RouteAndDialAsync(destination) is not var (route, remote)) return null;
-        var connection = inbound.Track(route, () =>
-        {
-            StreamPump.Reset(client);
-            remote.Dispose();
-        });
-        return new HttpUpstream(destination, remote, clientStream, connection, EndSession, _session.Token, () => inbound.Untrack(connection));
+        return new HttpUpstream(inbound, route, destination, remote, clientStream, EndSession, _session.Token);
     }
 
     /// <summary>A CONNECT tunnel (answered 200), or an upgrading request's (its head sent first): the connection is relayed as is from here.</summary>

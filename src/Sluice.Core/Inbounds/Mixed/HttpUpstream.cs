@@ -27,7 +27,8 @@ internal sealed class HttpUpstream : IAsyncDisposable
     private readonly Stream _client;
     private readonly TrackedConnection _connection;
     private readonly Action<bool> _endSession;
-    private readonly Action _released;
+    private readonly MixedInbound _inbound;
+    private readonly MixedRoute _route;
     private readonly CancellationTokenSource _stop;
     private readonly Task _pump;
     private volatile bool _closed;
@@ -35,16 +36,21 @@ internal sealed class HttpUpstream : IAsyncDisposable
     private bool _sessionEnded;
 
     /// <param name="endSession">Ends the client's connection: gracefully (true: after what was written) or with a reset.</param>
-    /// <param name="released">Called once the connection is closed (it leaves the engine's list).</param>
-    public HttpUpstream(Destination destination, Stream remote, Stream client, TrackedConnection connection, Action<bool> endSession, CancellationToken stopping, Action released)
+    public HttpUpstream(MixedInbound inbound, MixedRoute route, Destination destination, Stream remote, Stream client, Action<bool> endSession, CancellationToken stopping)
     {
-        _released = released;
+        _inbound = inbound;
+        _route = route;
         Destination = destination;
         _remote = remote;
         _reader = new HttpMessageReader(remote);
         _client = client;
-        _connection = connection;
         _endSession = endSession;
+        // Closing it from `sluice connections` ends the client's connection as well.
+        _connection = inbound.Track(route, () =>
+        {
+            endSession(false);
+            remote.Dispose();
+        });
         _stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _pump = PumpAsync();
     }
@@ -147,10 +153,11 @@ internal sealed class HttpUpstream : IAsyncDisposable
         }
     }
 
-    /// <summary>A 502 naming the reason when the client has had nothing of this response yet, then the end of the session.</summary>
+    /// <summary>A 502 naming the reason when the client has had nothing of this response yet (and a log line), then the end of the session.</summary>
     private async Task FailAsync(bool answering, string reason)
     {
         _closed = true;
+        _inbound.DialFailed(Destination.ToString(), _route.Outbound.Tag, reason);
         if (!answering)
         {
             byte[] text = Encoding.ASCII.GetBytes(reason + "\n");
@@ -189,6 +196,6 @@ internal sealed class HttpUpstream : IAsyncDisposable
         }
         _reader.Dispose();
         _stop.Dispose();
-        _released();
+        _inbound.Untrack(_connection);
     }
 }
