@@ -97,6 +97,28 @@ public sealed class HttpProxyForwardingTests : IDisposable
         Assert.Contains(named, reply[reply.IndexOf("\r\n\r\n", StringComparison.Ordinal)..], StringComparison.Ordinal);
     }
 
+    /// <summary>An origin that answers something other than HTTP: the client gets a 502 saying so, not the bytes.</summary>
+    [Fact]
+    public async Task OriginAnsweringNonHttp_Gets502_NamingTheProblem()
+    {
+        using var broken = new TcpListener(IPAddress.Loopback, 0);
+        broken.Start();
+        _ = Task.Run(async () =>
+        {
+            using var socket = await broken.AcceptSocketAsync();
+            await socket.ReceiveAsync(new byte[4096]);
+            await socket.SendAsync(Encoding.ASCII.GetBytes("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
+            await Task.Delay(2000);
+        });
+        using var inbound = LoopbackMixedInbound.Start("""{"type": "mixed", "listen": "127.0.0.1", "listen_port": 1}""");
+
+        string reply = await ExchangeAsync(inbound.BoundEndPoint, [$"GET http://127.0.0.1:{((IPEndPoint)broken.LocalEndpoint).Port}/ HTTP/1.1\r\n\r\n"]);
+
+        Assert.StartsWith("HTTP/1.1 502", reply);
+        Assert.Contains("not HTTP/1.x", reply, StringComparison.Ordinal);
+        Assert.DoesNotContain("SSH-2.0-OpenSSH_9.2\r\n", reply, StringComparison.Ordinal); // named in the text, not relayed
+    }
+
     [Fact]
     public void BracketedIpv6Authority_IsAnAddress_WithItsPort()
     {

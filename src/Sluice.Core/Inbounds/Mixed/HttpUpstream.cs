@@ -34,6 +34,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
     private volatile bool _closed;
     private Task? _idleRead;
     private bool _sessionEnded;
+    private bool _partlyAnswered; // the client has bytes of the response being relayed: too late for a 502
 
     /// <param name="endSession">Ends the client's connection: gracefully (true: after what was written) or with a reset.</param>
     public HttpUpstream(MixedInbound inbound, MixedRoute route, Destination destination, Stream remote, Stream client, Action<bool> endSession, CancellationToken stopping)
@@ -86,7 +87,6 @@ internal sealed class HttpUpstream : IAsyncDisposable
     {
         await Task.Yield();
         var token = _stop.Token;
-        bool answering = false;
         try
         {
             while (true)
@@ -111,7 +111,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
                     if (_methods.Reader.TryRead(out _)) await FailAsync(answering: false, "the server closed the connection before answering");
                     return;
                 }
-                answering = true;
+                _partlyAnswered = false;
                 if (!await RelayResponseAsync(method, token))
                 {
                     _closed = true;
@@ -119,12 +119,11 @@ internal sealed class HttpUpstream : IAsyncDisposable
                     End(graceful: true);
                     return;
                 }
-                answering = false;
             }
         }
         catch (HttpMessageException e)
         {
-            await FailAsync(answering, $"the server's response is not HTTP/1.x: {e.Message}");
+            await FailAsync(_partlyAnswered, $"the server's response is not HTTP/1.x: {e.Message}");
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
@@ -146,6 +145,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
                 throw new HttpMessageException($"not a status line: \"{HttpHead.Truncate(string.Join(' ', head.Start))}\"");
             bool interim = status is >= 100 and < 200 && status != 101;
             var body = interim ? HttpBodyFraming.Length(0) : head.ResponseBody(method, status);
+            _partlyAnswered = true;
             bool complete = await _reader.CopyMessageAsync(length, body, _client, _connection.AddDownload, token);
             if (interim) continue;
             if (!complete && !body.EndsAtClose) throw new IOException("the server closed the connection inside a response");
