@@ -34,6 +34,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
     private volatile bool _closed;
     private Task? _idleRead;
     private bool _sessionEnded;
+    private bool _answering; // a request's response is being read
     private bool _partlyAnswered; // the client has bytes of the response being relayed: too late for a 502
 
     /// <param name="endSession">Ends the client's connection: gracefully (true: after what was written) or with a reset.</param>
@@ -111,6 +112,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
                     if (_methods.Reader.TryRead(out _)) await FailAsync(answering: false, "the server closed the connection before answering");
                     return;
                 }
+                _answering = true;
                 _partlyAnswered = false;
                 if (!await RelayResponseAsync(method, token))
                 {
@@ -119,6 +121,7 @@ internal sealed class HttpUpstream : IAsyncDisposable
                     End(graceful: true);
                     return;
                 }
+                _answering = false;
             }
         }
         catch (HttpMessageException e)
@@ -128,7 +131,12 @@ internal sealed class HttpUpstream : IAsyncDisposable
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             _closed = true;
-            if (!_stop.IsCancellationRequested) End(graceful: false); // not when this connection is being disposed
+            _methods.Writer.TryComplete();
+            if (_stop.IsCancellationRequested) return; // this connection is being disposed
+            // Mid-response only a reset tells the client; before it, a 502 says why; an idle connection that broke
+            // is only unusable, and the next request dials anew.
+            if (_partlyAnswered) End(graceful: false);
+            else if (_answering || _methods.Reader.TryRead(out _)) await FailAsync(answering: false, $"the server broke the connection before answering: {e.Message}");
         }
     }
 
