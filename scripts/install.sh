@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   iproute2 nftables libnftables1 iputils-ping util-linux procps psmisc  # namespaces, policy routing, gate (libnftables: in process), setpriv
   ethtool                                                    # testbed delay lines: checksums computed before a frame is copied
-  curl python3 iperf3 dnsutils socat dnsmasq-base dnsdist dnsperf  # apps and peers (dnsmasq, dnsdist: DNS/DoH upstreams)
+  curl wget python3 iperf3 dnsutils knot-dnsutils socat dnsmasq-base dnsdist dnsperf  # apps and peers (dnsmasq, dnsdist: DNS/DoH upstreams; wget: a keep-alive HTTP proxy client; kdig: queries pipelined over TCP)
   tshark                                                     # capture oracle for leak tests
   systemd busybox                                            # gate: systemd-analyze verify; udhcpd/udhcpc for TunnelVision
   wireguard-tools wireguard-go                               # WireGuard interop peer

@@ -20,6 +20,7 @@ public static class FuzzTargetTable
         ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
         ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
         ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
+        ["http-proxy"] = HttpProxyFuzzTarget.Run,
         ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
         ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
         ["sniff"] = Sluice.Core.Sniffing.SnifferFuzzTargets.All,

@@ -55,6 +55,48 @@ public sealed class ProxyMixedInboundTests : IDisposable
         Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
     }
 
+    /// <summary>
+    /// wget (as apt and browsers do) keeps one proxy connection for requests to several hosts: each request must reach
+    /// its own host, told apart by the address that answered.
+    /// </summary>
+    [Fact]
+    public void Wget_OneKeepAliveProxyConnection_ToTwoHosts_EachRequestReachesItsHost()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"))).WaitStarted();
+        string hidden = $"http://{NamespaceTestbed.HiddenV4}:{NamespaceTestbed.HttpPort}/site", server = $"http://{NamespaceTestbed.ServerV4}:{NamespaceTestbed.HttpPort}/site";
+
+        var result = _testbed.RunInClient(Long, "env", $"http_proxy=http://127.0.0.1:{MixedPort}", "wget", "-O", "-", "--tries=1", "--timeout=10", hidden, server, hidden);
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal([$"served by {NamespaceTestbed.HiddenV4}", $"served by {NamespaceTestbed.ServerV4}", $"served by {NamespaceTestbed.HiddenV4}"],
+            result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Reusing existing connection", result.Stderr, StringComparison.Ordinal); // one proxy connection carried all three
+    }
+
+    /// <summary>Headless Chromium with an HTTP proxy: a page whose scripts alternate between two hosts runs all of them.</summary>
+    [Fact]
+    public void Chromium_ThroughHttpProxy_RunsScriptsFromTwoHosts()
+    {
+        string page = $"http://{NamespaceTestbed.HiddenV4}:{NamespaceTestbed.HttpPort}/page.html", other = $"http://{NamespaceTestbed.ServerV4}:{NamespaceTestbed.HttpPort}";
+        File.WriteAllText(Path.Combine(_testbed.WwwDir, "page.html"), $"""
+            <html><body><p>page</p>
+            <script src="{other}/s1.js"></script><script src="/s2.js"></script><script src="{other}/s3.js"></script><script src="/s4.js"></script>
+            </body></html>
+            """);
+        for (int i = 1; i <= 4; i++)
+            File.WriteAllText(Path.Combine(_testbed.WwwDir, $"s{i}.js"), $"document.body.insertAdjacentHTML('beforeend', '<p>ran-s{i}</p>');");
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
+        var engine = _testbed.StartEngine(MixedConfig(ProxyPeers.Shadowsocks("ss", "aes-128-gcm"))).WaitStarted();
+
+        var result = _testbed.RunInClient(Long, "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--no-first-run", $"--user-data-dir={Path.Combine(_testbed.WorkDir, "chromium")}",
+            $"--proxy-server=http://127.0.0.1:{MixedPort}", "--dump-dom", page);
+
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        for (int i = 1; i <= 4; i++) Assert.Contains($"<p>ran-s{i}</p>", result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ServerSpeaksFirst_ThroughMixedInbound_AndShadowsocks_GreetingArrives()
     {

@@ -1,14 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
-using Sluice.Core.Configuration;
 using Sluice.Core.Inbounds.Mixed;
-using Sluice.Core.Monitoring;
-using Sluice.Core.Outbounds;
-using Sluice.Core.Outbounds.Direct;
-using Sluice.Core.Routing;
-using Sluice.Core.Stack;
 
 namespace Sluice.Core.Tests.Inbounds;
 
@@ -96,6 +89,18 @@ public sealed class ProxyInboundProtocolTests
         Assert.Equal("", echoed);
     }
 
+    /// <summary>A CONNECT to port 0 is refused in the reply (general failure), not granted and then reset.</summary>
+    [Fact]
+    public async Task Socks5Connect_ToPortZero_IsRefusedInTheReply()
+    {
+        using var inbound = Start("""{"type": "mixed", "listen": "127.0.0.1", "listen_port": 1}""");
+
+        string reply = await ExchangeAsync(inbound.BoundEndPoint, "\u0005\u0001\u0000" + "\u0005\u0001\u0000\u0001\u007f\u0000\u0000\u0001\u0000\u0000");
+
+        Assert.Equal(2 + 10, reply.Length);
+        Assert.Equal(1, reply[3]);
+    }
+
     [Fact]
     public async Task HttpInbound_DoesNotAnswerSocks4()
     {
@@ -118,19 +123,7 @@ public sealed class ProxyInboundProtocolTests
         return (all[1], all[8..]);
     }
 
-    private static MixedInbound Start(string inboundJson, PlainSockets? sockets = null)
-    {
-        sockets ??= new PlainSockets();
-        var config = ConfigLoader.Load($$"""{"inbounds": [{{inboundJson}}], "outbounds": [{"type": "direct", "tag": "direct"}]}""");
-        var options = config.MixedInbounds.Single() with { ListenPort = 0 };
-        var direct = new DirectOutbound("direct", DialOptions.Default, sockets);
-        var lanes = new LaneSelector(Router.Compile(config.Route, ["direct"], "direct"), new Dictionary<string, IOutbound> { ["direct"] = direct },
-            "direct", false, NullLogger.Instance);
-        var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), NullLogger.Instance);
-        var inbound = new MixedInbound(options, admission, null, sockets.Hosts, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
-        inbound.Start();
-        return inbound;
-    }
+    private static MixedInbound Start(string inboundJson, PlainSockets? sockets = null) => LoopbackMixedInbound.Start(inboundJson, sockets);
 
     private static async Task<string> SocksEchoAsync(IPEndPoint proxy, int port, string payload)
     {

@@ -197,8 +197,7 @@ internal sealed partial class MixedInbound : ILocalInbound
     /// </summary>
     internal async Task RelayAsync(Socket client, MixedRoute route, Stream remote, ReadOnlyMemory<byte> firstUp)
     {
-        var flow = route.Flow;
-        var connection = _admission.Register(flow, route.Outbound.Tag, route.RuleIndex, () =>
+        var connection = Track(route, () =>
         {
             StreamPump.Reset(client);
             remote.Dispose();
@@ -209,9 +208,14 @@ internal sealed partial class MixedInbound : ILocalInbound
         }
         finally
         {
-            _admission.Unregister(connection);
+            Untrack(connection);
         }
     }
+
+    /// <summary>Lists a dialed request among the engine's connections until <see cref="Untrack"/>; <paramref name="close"/> ends it from there.</summary>
+    internal TrackedConnection Track(MixedRoute route, Action close) => _admission.Register(route.Flow, route.Outbound.Tag, route.RuleIndex, close);
+
+    internal void Untrack(TrackedConnection connection) => _admission.Unregister(connection);
 
     /// <summary>Dials through the outbound, resolving a name here when the outbound cannot take names.</summary>
     internal async Task<Stream?> DialAsync(IOutbound outbound, Destination destination)

@@ -52,6 +52,10 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, Handshak
 
         switch (command)
         {
+            case 1 when destination.Port == 0:
+                // Answered before any dial (see ConnectAsync), so a port no server listens on is refused here, with a reason in the log.
+                await ReplyAsync(1, default);
+                throw new ProxyProtocolException($"a SOCKS5 CONNECT to port 0 ({destination})");
             case 1:
                 await ConnectAsync(destination);
                 break;
