@@ -104,7 +104,9 @@ internal static partial class DnsSection
         var timeout = r.Duration("timeout") ?? DnsOptions.DefaultTimeout;
         var clientSubnet = ReadClientSubnet(r);
         if (timeout <= TimeSpan.Zero && r.Has("timeout")) errors.Add(r.PathOf("timeout"), "must be more than 0 (default \"5s\")");
-        r.Finish(f => UnsupportedFields.Contains(f) ? "not supported by Sluice yet" : null);
+        r.Finish(f => f == "fakeip"
+            ? "the legacy fakeip block (before sing-box 1.12): its inet4_range/inet6_range belong in a {\"type\": \"fakeip\"} server; `sluice check --fix -o new.json` moves them"
+            : UnsupportedFields.Contains(f) ? "not supported by Sluice yet" : null);
 
         foreach (var (tag, at) in serverReferences)
         {

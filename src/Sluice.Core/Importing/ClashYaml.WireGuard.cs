@@ -74,23 +74,11 @@ public static partial class ClashYaml
             peer["pre_shared_key"] = psk;
         }
         // mihomo's default is every address of both families.
-        var allowed = map.Children.TryGetValue(new YamlScalarNode("allowed-ips"), out var a) ? a switch
-        {
-            YamlSequenceNode seq => string.Join(',', seq.OfType<YamlScalarNode>().Select(s => s.Value)),
-            YamlScalarNode one => one.Value ?? "",
-            _ => "",
-        } : "0.0.0.0/0,::/0";
+        string allowed = List(map, "allowed-ips") is { } ips ? string.Join(',', ips) : "0.0.0.0/0,::/0";
         peer["allowed_ips"] = WireGuardLink.Prefixes(allowed, "allowed-ips", Bad);
-        if (map.Children.TryGetValue(new YamlScalarNode("reserved"), out var r))
-        {
-            string text = r switch
-            {
-                YamlSequenceNode seq => string.Join(',', seq.OfType<YamlScalarNode>().Select(s => s.Value)),
-                YamlScalarNode one => one.Value ?? "",
-                _ => "",
-            };
-            if (text.Length > 0 && text != "0,0,0") peer["reserved"] = WireGuardLink.Reserved(text, Bad);
-        }
+        // Three numbers, or their base64 ("U4An"): both are mihomo's.
+        if (List(map, "reserved") is { } reserved && string.Join(',', reserved) is var text && text != "0,0,0")
+            peer["reserved"] = WireGuardLink.Reserved(text, Bad);
         if (Scalar(map, "persistent-keepalive") is { Length: > 0 } keepaliveText && keepaliveText != "0")
             peer["persistent_keepalive_interval"] = int.TryParse(keepaliveText, NumberStyles.None, CultureInfo.InvariantCulture, out int keepalive) && keepalive <= 65535
                 ? keepalive : throw new ImportException($"persistent-keepalive \"{keepaliveText}\" is not a number of seconds");

@@ -179,4 +179,25 @@ public sealed class WireGuardLinkTests
         Assert.StartsWith("c.yaml: line 6: \"wg\" skipped: ", note);
         Assert.Contains(expected, note);
     }
+    /// <summary>A provider's base64 subscription mixing link kinds, as v2rayN exports one.</summary>
+    [Fact]
+    public void MixedSubscription_PutsTheWireGuardLineInEndpoints_AndTheGroupReachesEveryServer()
+    {
+        string body = string.Join('\n',
+            "ss://YWVzLTEyOC1nY206cHc@192.0.2.1:8388#ss%20one",
+            "vmess://eyJhZGQiOiIxOTIuMC4yLjIifQ==",
+            WarpLink,
+            "trojan://pw@tj.example:443?security=tls&sni=tj.example#tj",
+            "socks5://u:p@192.0.2.5:1080#socks");
+        string base64 = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(body));
+
+        var servers = SubscriptionBody.Parse(base64, "sub");
+        var config = ConfigLoader.Load(SubscriptionBody.RenderConfig(servers.Outbounds));
+
+        Assert.Equal("WARP HK", Assert.Single(config.Outbounds.OfType<WireGuardEndpointOptions>()).Tag);
+        var group = Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "proxy"));
+        Assert.Equal(["ss one", "WARP HK", "tj", "socks"], group.Members);
+        Assert.Equal("sub: line 2 skipped: vmess:// links are not supported by Sluice: scheme \"vmess\" is not imported (supported: ss, vless, trojan, wireguard, socks5, http)",
+            Assert.Single(servers.Notes));
+    }
 }

@@ -126,6 +126,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
         {
             if (head is null) await SendAsync("HTTP/1.1 200 Connection established\r\n\r\n");
             byte[] firstUp = [.. head ?? [], .. reader.Buffered.Span];
+            reader.Dispose(); // its 64 KiB head buffer is not held for the tunnel's life (an HTTPS tunnel may last hours)
             await inbound.RelayAsync(client, route, remote, firstUp);
         }
     }
