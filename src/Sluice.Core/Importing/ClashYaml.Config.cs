@@ -32,6 +32,7 @@ public static partial class ClashYaml
     {
         var root = LoadRoot(text, source);
         var proxies = ParseProxies(root, source, withGroups: true);
+        ApplyGlobalFingerprint(root, proxies.Outbounds);
         var notes = new List<string>(proxies.Notes);
         var known = new Dictionary<string, string>(StringComparer.Ordinal) { ["DIRECT"] = "direct", ["REJECT"] = "block", ["REJECT-DROP"] = "block" };
         foreach (var o in proxies.Outbounds) known.TryAdd((string)o["tag"]!, (string)o["tag"]!);

@@ -14,7 +14,8 @@ namespace Sluice.Core.Importing;
 /// 3. external-controller, secret, external-controller-cors → clash_api's external_controller, secret and
 ///    access_control_allow_origin / _private_network (":9090" is every address, which needs a secret of at least 8
 ///    characters; without one the API listens on 127.0.0.1, noted);
-/// 4. profile.store-selected / store-fake-ip → experimental.cache_file.
+/// 4. profile.store-selected / store-fake-ip → experimental.cache_file; global-client-fingerprint → utls of every TLS
+///    proxy without its own client-fingerprint.
 /// Every other top-level key Sluice does not read is named in one note.
 /// </summary>
 public static partial class ClashYaml
@@ -24,8 +25,16 @@ public static partial class ClashYaml
     {
         "port", "socks-port", "mixed-port", "allow-lan", "mode", "log-level", "external-controller", "secret", "external-controller-cors",
         "profile", "proxies", "proxy-groups", "proxy-providers", "rules", "rule-providers", "sub-rules", "sniffer", "interface-name", "routing-mark",
-        "dns", "hosts", "tun",
+        "dns", "hosts", "tun", "global-client-fingerprint",
     };
+
+    /// <summary>mihomo's global-client-fingerprint: the ClientHello shape of every TLS proxy that names none of its own.</summary>
+    private static void ApplyGlobalFingerprint(YamlMappingNode root, IEnumerable<JsonObject> outbounds)
+    {
+        if (Scalar(root, "global-client-fingerprint") is not { Length: > 0 } fingerprint) return;
+        foreach (var o in outbounds)
+            if (o["tls"] is JsonObject tls && tls["utls"] is null) tls["utls"] = new JsonObject { ["enabled"] = true, ["fingerprint"] = fingerprint };
+    }
 
     private sealed record GeneralSections(JsonObject Log, JsonObject? Experimental, List<JsonObject> ModeRules);
 

@@ -49,6 +49,25 @@ public sealed class ClashYamlGeneralTests
         Assert.Contains("profile.yaml: not carried over (Sluice has no such setting or sets it itself): ipv6, unified-delay", string.Join("\n", result.Notes));
     }
 
+    [Fact]
+    public void GlobalClientFingerprint_ShapesEveryTlsProxyWithoutItsOwn()
+    {
+        const string yaml = """
+            global-client-fingerprint: chrome
+            proxies:
+              - {name: v, type: vless, server: v.example, port: 443, uuid: b831381d-6324-4d53-ad4f-8cda48b30811, tls: true, servername: v.example}
+              - {name: t, type: trojan, server: t.example, port: 443, password: pw, sni: t.example, client-fingerprint: firefox}
+              - {name: s, type: ss, server: s.example, port: 8388, cipher: aes-128-gcm, password: pw}
+            """;
+        var result = ClashYaml.ParseConfig(yaml, "profile.yaml");
+
+        Assert.Empty(ConfigLoader.Validate(result.Json));
+        var outbounds = System.Text.Json.Nodes.JsonNode.Parse(result.Json)!["outbounds"]!.AsArray();
+        string? Fingerprint(string tag) => (string?)outbounds.Single(o => (string?)o!["tag"] == tag)!["tls"]?["utls"]?["fingerprint"];
+        Assert.Equal(("chrome", "firefox", null), (Fingerprint("v"), Fingerprint("t"), Fingerprint("s")));
+        Assert.DoesNotContain(result.Notes, n => n.Contains("global-client-fingerprint", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("rule", "direct", "Proxy")]
     [InlineData("global", "Proxy", "Proxy")]
