@@ -15,21 +15,14 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static partial class ClashYaml
 {
-    private sealed record ProxyProvider(string Name, string Url, string? Interval, long Line);
+    private sealed record ProxyProvider(string Name, string Url, string? Interval);
 
     /// <summary>The providers a subscription can stand for, by name; every other one is noted here.</summary>
     private static Dictionary<string, ProxyProvider> ReadProxyProviders(YamlMappingNode root, string source, List<string> notes)
     {
         var usable = new Dictionary<string, ProxyProvider>(StringComparer.Ordinal);
-        if (!root.Children.TryGetValue(new YamlScalarNode("proxy-providers"), out var node) || node is not YamlMappingNode providers) return usable;
-        foreach (var (key, value) in providers.Children)
+        foreach (var (name, entry, where) in NamedEntries(root, "proxy-providers", source, notes, "a proxy provider that is not \"name: {type, url, ...}\""))
         {
-            string where = $"{source}: line {key.Start.Line}";
-            if (key is not YamlScalarNode { Value: { Length: > 0 } name } || value is not YamlMappingNode entry)
-            {
-                notes.Add($"{where}: a proxy provider that is not \"name: {{type, url, ...}}\" skipped");
-                continue;
-            }
             string type = Scalar(entry, "type") ?? "";
             string? url = Scalar(entry, "url");
             string? why = type switch
@@ -55,7 +48,7 @@ public static partial class ClashYaml
                 unhonoured.Add("health-check (the group's own probes test its members)");
             if (unhonoured.Count > 0)
                 notes.Add($"{where}: proxy provider \"{name}\": {string.Join(", ", unhonoured)} not carried over (a Sluice subscription takes every server of the list and fetches it directly)");
-            usable[name] = new ProxyProvider(name, url!, interval, key.Start.Line);
+            usable[name] = new ProxyProvider(name, url!, interval);
         }
         return usable;
     }

@@ -39,20 +39,26 @@ public static partial class ClashYaml
     private static RuleSetNames ConvertRuleProviders(YamlMappingNode root, string source, Dictionary<string, string> known, List<string> notes)
     {
         var names = new RuleSetNames();
-        if (!root.Children.TryGetValue(new YamlScalarNode("rule-providers"), out var node) || node is not YamlMappingNode providers) return names;
-        foreach (var (key, value) in providers.Children)
+        foreach (var (name, entry, where) in NamedEntries(root, "rule-providers", source, notes, "a rule provider that is not \"name: {type, behavior, ...}\""))
         {
-            string where = $"{source}: line {key.Start.Line}";
-            if (key is not YamlScalarNode { Value: { Length: > 0 } name } || value is not YamlMappingNode entry)
-            {
-                notes.Add($"{where}: a rule provider that is not \"name: {{type, behavior, ...}}\" skipped");
-                continue;
-            }
             if (ConvertProvider(name, entry, source, known, out string? why, out string? skipped) is { } set) names.Providers[name] = set;
             else notes.Add($"{where}: rule provider \"{name}\" skipped: {why}; rules naming it are left out");
             if (skipped is not null) notes.Add($"{where}: rule provider \"{name}\": {skipped}");
         }
         return names;
+    }
+
+    /// <summary>The "name: {…}" entries of a top-level mapping (rule-providers, proxy-providers); any other entry is noted and skipped.</summary>
+    private static IEnumerable<(string Name, YamlMappingNode Entry, string Where)> NamedEntries(YamlMappingNode root, string section, string source,
+        List<string> notes, string notAnEntry)
+    {
+        if (!root.Children.TryGetValue(new YamlScalarNode(section), out var node) || node is not YamlMappingNode entries) yield break;
+        foreach (var (key, value) in entries.Children)
+        {
+            string where = $"{source}: line {key.Start.Line}";
+            if (key is YamlScalarNode { Value: { Length: > 0 } name } && value is YamlMappingNode entry) yield return (name, entry, where);
+            else notes.Add($"{where}: {notAnEntry} skipped");
+        }
     }
 
     private static JsonObject? ConvertProvider(string name, YamlMappingNode entry, string source, Dictionary<string, string> known, out string? why, out string? skipped)

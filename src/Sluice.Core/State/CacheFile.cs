@@ -86,27 +86,26 @@ public sealed partial class CacheFile : IDisposable
     public void SetMode(string mode) => Change(e => e["mode"] = mode);
 
     /// <summary>The member last picked in a selector, null when none.</summary>
-    public string? SelectedOf(string group)
-    {
-        lock (_lock) return Entry()["selected"] is JsonObject o && o[group] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
-    }
+    public string? SelectedOf(string group) => MemberIn("selected", group);
 
-    public void SetSelected(string group, string member) => Change(e => Member(e, "selected")[group] = member);
+    public void SetSelected(string group, string member) => Change(e => Members(e, "selected")[group] = member);
 
     /// <summary>The member a urltest/fallback group was pinned to, null when none.</summary>
-    public string? PinnedOf(string group)
+    public string? PinnedOf(string group) => MemberIn("pinned", group);
+
+    private string? MemberIn(string section, string group)
     {
-        lock (_lock) return Entry()["pinned"] is JsonObject o && o[group] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+        lock (_lock) return Entry()[section] is JsonObject o && o[group] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
     }
 
     /// <summary>Remembers a pin; null forgets it (the group picks by probes again).</summary>
     public void SetPinned(string group, string? member) => Change(e =>
     {
-        if (member is not null) Member(e, "pinned")[group] = member;
+        if (member is not null) Members(e, "pinned")[group] = member;
         else if (e["pinned"] is JsonObject pinned) pinned.Remove(group);
     });
 
-    private static JsonObject Member(JsonObject entry, string section)
+    private static JsonObject Members(JsonObject entry, string section)
     {
         if (entry[section] is not JsonObject members) entry[section] = members = new JsonObject();
         return members;

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Stack;
@@ -177,9 +176,7 @@ internal sealed class HttpProxySession(MixedInbound inbound, Socket client)
         }
         int colon = decoded.IndexOf(':');
         if (colon < 0) return false;
-        byte[] user = Encoding.UTF8.GetBytes(decoded[..colon]), password = Encoding.UTF8.GetBytes(decoded[(colon + 1)..]);
-        return inbound.Users.Any(u => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(u.Username), user)
-            & CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(u.Password), password));
+        return inbound.Accepts(decoded[..colon], decoded[(colon + 1)..]);
     }
 
     /// <summary>Answers with a status and one line of text saying why, closing the connection; a 400 is also logged (as a bad request).</summary>

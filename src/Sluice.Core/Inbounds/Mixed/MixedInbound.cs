@@ -70,6 +70,17 @@ internal sealed partial class MixedInbound : ILocalInbound
 
     internal IReadOnlyList<ProxyUser> Users => _options.Users;
 
+    /// <summary>Whether a user of <see cref="Users"/> has this name and password; compared in constant time, every user tried.</summary>
+    internal bool Accepts(string user, string password)
+    {
+        bool ok = false;
+        foreach (var u in Users) ok |= FixedEquals(u.Username, user) & FixedEquals(u.Password, password);
+        return ok;
+
+        static bool FixedEquals(string a, string b) =>
+            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
+    }
+
     internal CancellationToken Stopping => _stop.Token;
 
     public void Start() => _ = AcceptLoopAsync();

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using Sluice.Core.Outbounds;
 using Sluice.Core.Outbounds.Socks;
@@ -79,13 +78,10 @@ internal sealed class SocksSession(MixedInbound inbound, Socket client, Handshak
         string user = Encoding.UTF8.GetString(userAndLength.Span[..userLength]);
         int passwordLength = userAndLength.Span[userLength];
         string password = Encoding.UTF8.GetString((await TakeAsync(passwordLength)).Span);
-        bool ok = inbound.Users.Any(u => FixedEquals(u.Username, user) & FixedEquals(u.Password, password));
+        bool ok = inbound.Accepts(user, password);
         await client.SendAsync(new byte[] { 1, ok ? (byte)0 : (byte)1 }, SocketFlags.None, inbound.Stopping);
         if (!ok) throw new ProxyProtocolException($"wrong username or password for user \"{user}\"");
     }
-
-    private static bool FixedEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
 
     private Task ConnectAsync(Destination destination) =>
         inbound.ConnectAsync(client, destination, granted => ReplyAsync(granted ? (byte)0 : (byte)2, default), reader); // 2: not allowed by ruleset
