@@ -76,7 +76,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     {
         ThreadId = GetTid();
         byte[] buffer = new byte[64 * 1024];
-        var woken = new List<Action>();
+        var woken = new List<Registration>();
         while (!_stop.IsRaised)
         {
             int ready = _stop.Wait(_fd.Fd, Libc.POLLIN, out short revents);
@@ -87,16 +87,18 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
             fixed (byte* p = buffer) length = Libc.Read(_fd.Fd, p, (nuint)buffer.Length);
             if (length <= 0) continue; // EAGAIN (another reader cannot exist) or EINTR
             Collect(buffer.AsSpan(0, (int)length), woken);
-            foreach (var changed in woken)
+            foreach (var registration in woken)
             {
+                // A watch disposed since the events were read (by an earlier callback of this batch, or its owner
+                // stopping) is not called.
+                if (!registration.Active) continue;
                 try
                 {
-                    changed();
+                    registration.Changed();
                 }
                 catch (ObjectDisposedException)
                 {
-                    // Its owner was disposed after these events were read (the watch is gone with it): nothing to tell,
-                    // and the other watches' callbacks and this thread go on.
+                    // Its owner was disposed while this callback ran: nothing to tell, and the others and this thread go on.
                 }
             }
             woken.Clear();
@@ -104,7 +106,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
     }
 
     /// <summary>The callbacks of the watches these events concern, each once; watches of a removed directory end.</summary>
-    private void Collect(ReadOnlySpan<byte> events, List<Action> woken)
+    private void Collect(ReadOnlySpan<byte> events, List<Registration> woken)
     {
         lock (_lock)
         {
@@ -116,7 +118,7 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
                 offset += EventHeader + nameLength;
                 if (!_byDescriptor.TryGetValue(wd, out var list)) continue;
                 foreach (var registration in list)
-                    if (!woken.Contains(registration.Changed)) woken.Add(registration.Changed);
+                    if (!woken.Exists(r => r.Changed.Equals(registration.Changed))) woken.Add(registration);
                 if ((mask & IN_IGNORED) != 0) _byDescriptor.Remove(wd); // the kernel dropped the watch (directory removed)
             }
         }
@@ -141,6 +143,8 @@ public sealed unsafe partial class LinuxFileChangeNotifier : IFileChangeNotifier
         public int Descriptor => descriptor;
 
         public Action Changed => changed;
+
+        public bool Active => Volatile.Read(ref _disposed) == 0;
 
         public void Dispose()
         {

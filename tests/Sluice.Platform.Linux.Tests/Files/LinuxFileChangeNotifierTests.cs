@@ -78,6 +78,27 @@ public sealed class LinuxFileChangeNotifierTests : IDisposable
         Assert.True(changed.Wait(Soon), "the notifier stopped after the stale callback threw");
     }
 
+    /// <summary>A FileWatch moving its watches disposes the old ones from its callback: those are not called for the same events.</summary>
+    [Fact]
+    public void AWatchDisposedByAnEarlierCallbackOfTheSameEvents_IsNotCalled()
+    {
+        using var notifier = new LinuxFileChangeNotifier();
+        int laterCalls = 0;
+        IDisposable? later = null;
+        using var changed = new SemaphoreSlim(0);
+        using var first = notifier.Watch(_dir, () =>
+        {
+            later?.Dispose();
+            changed.Release();
+        })!;
+        later = notifier.Watch(_dir, () => Interlocked.Increment(ref laterCalls))!;
+
+        File.WriteAllText(PathOf("a"), "x");
+        Assert.True(changed.Wait(Soon), "the first watch was not called");
+        Thread.Sleep(100);
+        Assert.Equal(0, Volatile.Read(ref laterCalls));
+    }
+
     [Fact]
     public void AFileWhoseDirectoryIsMissing_IsSeen_OnceTheDirectoryAndFileAreCreated()
     {
