@@ -164,4 +164,12 @@ public sealed record EngineLimits
 
     /// <summary>Bytes of a local rule-set file: 64 MiB, the same as a downloaded one (RemoteRuleSetFetcher), about 2 million domains in source form.</summary>
     public long RuleSetFileBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// How long one of a subscription's name filters (<c>filter</c>, <c>exclude_filter</c>) may take on one server name:
+    /// 100 ms. They are backtracking expressions (mihomo's profiles rely on lookaheads such as <c>^(?!.*expire)</c>) and the
+    /// names come from the provider, so the bound keeps a hostile name from holding the fetch; a name that runs out of
+    /// time counts as not matching, as mihomo treats a failed match.
+    /// </summary>
+    public TimeSpan NameFilterTimeout { get; init; } = TimeSpan.FromMilliseconds(100);
 }

@@ -9,7 +9,8 @@ namespace Sluice.Core.Configuration;
 /// </summary>
 /// <param name="Url">https:// only: the body carries passwords and decides where traffic goes.</param>
 /// <param name="Interval">Time between fetches; default 1 h. Risk: shorter loads the provider and reveals activity more often.</param>
-/// <param name="Group">The selector/urltest/fallback group whose members the body replaces.</param>
+/// <param name="Group">The selector/urltest/fallback group it feeds: the group's members are its own "outbounds", then the
+/// servers of each subscription feeding it, in the order of the subscriptions.</param>
 /// <param name="CachePath">
 /// Where the last good body is kept (written atomically, 0600); default STATE/subscriptions/TAG.txt (STATE = /var/lib/sluice,
 /// or the daemon's --state-dir). Configs sent to the daemon's API may not set it: the root daemon writes there.
@@ -30,6 +31,9 @@ public sealed record SubscriptionOptions(
     /// <summary>How the file it names is read (the config's origin decides: the API caller's rights, caps, regular files only).</summary>
     public Sluice.Core.Configuration.IFileSource Files { get; init; } = Sluice.Core.Configuration.BoundedFileSource.Instance;
 
+    /// <summary>Which of the body's servers feed the group (filter, exclude_filter, exclude_type); default all of them.</summary>
+    public Sluice.Core.Subscriptions.ServerFilter Filter { get; init; } = Sluice.Core.Subscriptions.ServerFilter.None;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -37,7 +41,7 @@ public sealed record SubscriptionOptions(
     internal string ConfigPath { get; init; } = "";
 }
 
-/// <summary>"subscriptions": [{tag, url, interval, group, cache_path, ca_file, insecure, timeout}].</summary>
+/// <summary>"subscriptions": [{tag, url, interval, group, filter, exclude_filter, exclude_type, cache_path, ca_file, insecure, timeout}].</summary>
 internal static class SubscriptionSection
 {
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -83,33 +87,62 @@ internal static class SubscriptionSection
             if (insecure && ca is not null) errors.Add(r.PathOf("insecure"), "with ca_file set, insecure would ignore it: choose one");
             var timeout = r.Duration("timeout") ?? SubscriptionOptions.DefaultTimeout;
             if (timeout < TimeSpan.FromSeconds(1)) errors.Add(r.PathOf("timeout"), "must be at least 1s");
+            var keep = r.List("filter", NameExpression);
+            var drop = r.List("exclude_filter", NameExpression);
+            var dropTypes = r.List("exclude_type", OutboundType);
             r.Finish();
             if (errors.Count > before) continue;
             config.Subscriptions.Add(new SubscriptionOptions(tag!, url!, interval, group!,
-                 cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout) { ConfigPath = itemPath, Files = errors.Files });
+                 cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout)
+            {
+                ConfigPath = itemPath, Files = errors.Files, Filter = new Sluice.Core.Subscriptions.ServerFilter(keep, drop, dropTypes),
+            });
         }
     }
 
+    /// <summary>A server-name expression (.NET syntax, which mihomo's regexp2 shares); an error names the item.</summary>
+    private static Optional<string> NameExpression(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        try
+        {
+            _ = Sluice.Core.Subscriptions.ServerFilter.Compile(s.Value, EngineLimits.Default.NameFilterTimeout);
+            return s;
+        }
+        catch (ArgumentException ex)
+        {
+            errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a valid regular expression: {ex.Message}");
+            return default;
+        }
+    }
+
+    private static Optional<string> OutboundType(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
+        if (s.Value == "wireguard" || OutboundSection.TypeNames.Contains(s.Value)) return s;
+        errors.Add(path, $"{JsonPath.Quote(s.Value)} is not an outbound type (one of {string.Join(", ", OutboundSection.TypeNames)}, wireguard)");
+        return default;
+    }
+
     /// <summary>
-    /// After all sections: each subscription feeds a group (not a proxy), one subscription per group;
+    /// After all sections: each subscription feeds a group (not a proxy); several may feed one group;
     /// a group with no members of its own must be fed by a subscription.
     /// </summary>
     public static void CheckReferences(ConfigBuilder config)
     {
-        var fed = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in config.Subscriptions)
         {
             var target = config.Outbounds.FirstOrDefault(o => o.Tag == s.Group);
             if (target is null) continue; // already reported by the outbound reference check
             if (target is not GroupOutboundOptions)
                 config.Errors.Add(JsonPath.Field(s.ConfigPath, "group"), $"{JsonPath.Quote(s.Group)} is a {target.Type} outbound, not a selector/urltest/fallback group");
-            else if (!fed.TryAdd(s.Group, s.Tag))
-                config.Errors.Add(JsonPath.Field(s.ConfigPath, "group"), $"group {JsonPath.Quote(s.Group)} is already fed by subscription {JsonPath.Quote(fed[s.Group])}");
+            else fed.Add(s.Group);
         }
         int index = 0;
         foreach (var o in config.Outbounds)
         {
-            if (o is GroupOutboundOptions { Members.Count: 0 } g && !fed.ContainsKey(g.Tag))
+            if (o is GroupOutboundOptions { Members.Count: 0 } g && !fed.Contains(g.Tag))
                 config.Errors.Add($"outbounds[{index}].outbounds", $"group {JsonPath.Quote(g.Tag)} has no members: list at least one outbound tag, or feed it from a subscription");
             if (o is not WireGuardEndpointOptions) index++;
         }

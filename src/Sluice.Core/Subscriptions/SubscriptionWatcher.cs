@@ -63,6 +63,9 @@ internal sealed partial class SubscriptionWatcher : IDisposable
 
     public SubscriptionOptions Options => _options;
 
+    /// <summary>Its place among the subscriptions feeding the same group (their order in the config): its servers come after those of the earlier ones.</summary>
+    public int Feed { get; init; }
+
     /// <summary>What the provider last said of the account (its subscription-userinfo header); null when unknown.</summary>
     public Func<SubscriptionUsage?> Usage { get; init; } = () => null;
 
@@ -176,12 +179,16 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
         var options = new List<OutboundOptions>();
         foreach (var note in parsed.Notes) LogNote(_logger, Tag, note);
-        foreach (var server in parsed.Outbounds)
+        var passing = _options.Filter.Apply(parsed.Outbounds);
+        if (passing.Count < parsed.Outbounds.Count) LogFiltered(_logger, Tag, parsed.Outbounds.Count - passing.Count, parsed.Outbounds.Count);
+        foreach (var server in passing)
         {
             if (ToOptions(server, out string? error) is { } o) options.Add(o);
             else LogNote(_logger, Tag, $"{server["tag"]}: skipped: {error}");
         }
-        if (options.Count == 0)
+        // A filter that keeps none of a good list is the user's choice (mihomo's group is then empty of them too); a list
+        // whose every server is unusable is a broken body, and the last good list stays.
+        if (options.Count == 0 && passing.Count > 0)
         {
             LastError = $"body rejected: {source}: no usable server in it";
             LogRejected(_logger, Tag, $"{source}: no usable server in it", _current.Count);
@@ -193,7 +200,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         {
             next[o.Tag] = _current.TryGetValue(o.Tag, out var same) && same.Options.Equals(o) ? same : (o, _create(o));
         }
-        _group.SetMembers(options.Select(o => next[o.Tag].Outbound).ToArray());
+        _group.SetFeed(Feed, options.Select(o => next[o.Tag].Outbound).ToArray());
         foreach (var (tag, old) in _current)
             if (!next.TryGetValue(tag, out var kept) || !ReferenceEquals(kept.Outbound, old.Outbound)) old.Outbound.Dispose();
         _current.Clear();
@@ -257,6 +264,9 @@ internal sealed partial class SubscriptionWatcher : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "subscription {Tag}: {Count} servers from {Source} now feed group {Group}: {Servers}")]
     private static partial void LogApplied(ILogger logger, string tag, int count, string source, string group, string servers);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "subscription {Tag}: {Count} of its {Total} servers left out by its filter")]
+    private static partial void LogFiltered(ILogger logger, string tag, int count, int total);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "subscription {Tag}: fetched, unchanged ({Count} servers)")]
     private static partial void LogUnchanged(ILogger logger, string tag, int count);

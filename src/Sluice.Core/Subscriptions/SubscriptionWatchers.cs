@@ -26,8 +26,9 @@ internal sealed class SubscriptionWatchers : IDisposable
                     throw new InvalidOperationException($"subscription \"{options.Tag}\": group \"{options.Group}\" is not a group outbound");
                 var fetcher = new SubscriptionFetcher(options, context.Sockets);
                 set._owned.Add(fetcher);
+                int feed = set.Watchers.Count(w => w.Options.Group == options.Group);
                 var watcher = new SubscriptionWatcher(options, group, fetcher.FetchAsync, o => OutboundRegistry.Create(o, context),
-                    logs.CreateLogger("subscription")) { Usage = () => fetcher.Usage };
+                    logs.CreateLogger("subscription")) { Usage = () => fetcher.Usage, Feed = feed };
                 set.Watchers.Add(watcher);
                 watcher.Start();
             }

@@ -62,12 +62,29 @@ public sealed class SubscriptionConfigTests
     }
 
     [Fact]
-    public void TwoSubscriptions_ForOneGroup_IsAnError()
+    public void SeveralSubscriptions_MayFeedOneGroup_EachWithItsOwnFilter()
     {
-        var errors = ConfigLoader.Validate(Config("""
-            {"tag": "a", "url": "https://a.example/", "group": "auto"}, {"tag": "b", "url": "https://b.example/", "group": "auto"}
+        var config = ConfigLoader.Load(Config("""
+            {"tag": "a", "url": "https://a.example/", "group": "auto", "filter": ["HK", "(?i)^sg"], "exclude_type": "vless"},
+            {"tag": "b", "url": "https://b.example/", "group": "auto", "exclude_filter": "^(?!.*\\d)"}
             """));
 
-        Assert.Contains(errors, e => e.Path == "subscriptions[1].group" && e.Message.Contains("already fed by subscription \"a\""));
+        Assert.Equal(["a", "b"], config.Subscriptions.Select(s => s.Tag));
+        Assert.Equal(["HK", "(?i)^sg"], config.Subscriptions[0].Filter.Filter);
+        Assert.Equal(["vless"], config.Subscriptions[0].Filter.ExcludeType);
+        Assert.Equal(["^(?!.*\\d)"], config.Subscriptions[1].Filter.ExcludeFilter);
+    }
+
+    [Theory]
+    [InlineData("\"filter\": [\"ok\", \"(unclosed\"]", "subscriptions[0].filter[1]", "\"(unclosed\" is not a valid regular expression")]
+    [InlineData("\"exclude_filter\": \"[z-a]\"", "subscriptions[0].exclude_filter", "is not a valid regular expression")]
+    [InlineData("\"exclude_type\": [\"ss\"]", "subscriptions[0].exclude_type[0]", "\"ss\" is not an outbound type (one of direct, block, shadowsocks")]
+    public void BadFilter_NamesThePathAndTheProblem(string field, string path, string problem)
+    {
+        var errors = ConfigLoader.Validate(Config($$"""{"tag": "p", "url": "https://sub.example/list", "group": "auto", {{field}}}""", groupMembers: "[\"direct\"]"));
+
+        var e = Assert.Single(errors);
+        Assert.Equal(path, e.Path);
+        Assert.Contains(problem, e.Message);
     }
 }

@@ -9,7 +9,7 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>The watcher against a scripted fetch, a fake clock and a real cache folder.</summary>
-public sealed class SubscriptionWatcherTests : IDisposable
+public sealed partial class SubscriptionWatcherTests : IDisposable
 {
     private const string TwoServers = "ss://aes-128-gcm:pw@192.0.2.1:8388#one\nss://aes-128-gcm:pw@192.0.2.2:8388#two\n";
     private const string OneChanged = "ss://aes-128-gcm:pw@192.0.2.1:8388#one\nss://aes-256-gcm:pw@192.0.2.3:8388#three\n";

@@ -29,6 +29,7 @@ internal sealed partial class OutboundGroup : IOutbound
     private readonly Func<IOutbound, TimeSpan, CancellationToken, ValueTask<TimeSpan?>> _probe;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly GroupFeeds _feeds;
     private MemberHealth[]? _members;
     private IReadOnlyList<string> _memberTags;
     private volatile MemberHealth? _selected;
@@ -49,6 +50,7 @@ internal sealed partial class OutboundGroup : IOutbound
         _probe = probe ?? ConnectProbeAsync;
         _memberTags = options.Members;
         _manual = options.Default;
+        _feeds = new GroupFeeds(options.Tag, logger);
     }
 
     public string Tag => _options.Tag;
@@ -120,8 +122,12 @@ internal sealed partial class OutboundGroup : IOutbound
         return true;
     }
 
-    /// <summary>Replaces the members (a subscription refresh). Connections on members that left are closed.</summary>
-    public void SetMembers(IReadOnlyList<IOutbound> outbounds)
+    /// <summary>The servers subscription <paramref name="feed"/> (its place among those feeding the group) gives it now (see <see cref="GroupFeeds"/>).</summary>
+    public void SetFeed(int feed, IReadOnlyList<IOutbound> servers) => _feeds.Set(feed, servers,
+        () => _options.Members.Select(t => _resolve(t) ?? throw new InvalidOperationException($"group \"{Tag}\": member \"{t}\" does not exist")), SetMembers);
+
+    /// <summary>Replaces the members. Connections on members that left are closed.</summary>
+    private void SetMembers(IReadOnlyList<IOutbound> outbounds)
     {
         MemberHealth[] old;
         lock (_gate)
