@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Sluice.Core.Outbounds.WireGuard;
+using Sluice.Core.Subscriptions;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Core.Importing;
@@ -37,12 +38,19 @@ public static partial class ClashYaml
         var known = new Dictionary<string, string>(StringComparer.Ordinal) { ["DIRECT"] = "direct", ["REJECT"] = "block", ["REJECT-DROP"] = "block" };
         foreach (var o in proxies.Outbounds) known.TryAdd((string)o["tag"]!, (string)o["tag"]!);
 
-        var providers = ReadProxyProviders(root, source, notes);
+        // A file or inline provider's servers are read now and become outbounds beside the proxies (renamed when a
+        // proxy or a group has their name).
+        var taken = new HashSet<string>(known.Values, StringComparer.Ordinal);
+        taken.UnionWith(GroupNames(root));
+        var providers = ReadProxyProviders(root, source, taken, notes);
+        var provided = providers.Values.SelectMany(p => p.Servers ?? []).ToList();
+        ApplyGlobalFingerprint(root, provided);
+        foreach (var o in provided) known.TryAdd((string)o["tag"]!, (string)o["tag"]!);
         var subscriptions = new List<JsonObject>();
-        var groups = ConvertGroups(root, source, known, proxies.Outbounds, providers, subscriptions, notes);
+        var groups = ConvertGroups(root, source, known, [.. proxies.Outbounds, .. provided], providers, subscriptions, notes);
         var outbounds = new JsonArray(new JsonObject { ["type"] = "direct", ["tag"] = "direct" });
         var endpoints = new JsonArray();
-        foreach (var o in proxies.Outbounds) (SubscriptionBody.IsEndpoint(o) ? endpoints : outbounds).Add(o.DeepClone());
+        foreach (var o in proxies.Outbounds.Concat(provided)) (SubscriptionBody.IsEndpoint(o) ? endpoints : outbounds).Add(o.DeepClone());
         // The group of every imported proxy, as for a plain subscription, unless the config has its own "proxy"; with no
         // proxies of its own (all from proxy-providers) the group of the imported groups.
         if (!known.ContainsKey("proxy"))
@@ -122,6 +130,10 @@ public static partial class ClashYaml
         var groups = new List<(JsonObject Group, YamlNode Node, List<(string Name, long Line)> Members, bool Fed)>();
         var relays = new List<(string Name, YamlMappingNode Entry, string Where)>();
         if (!root.Children.TryGetValue(new YamlScalarNode("proxy-groups"), out var node) || node is not YamlSequenceNode list) return [];
+        // include-all-providers takes every provider the profile defines, in name order (mihomo sorts them).
+        var allProviders = root.Children.TryGetValue(new YamlScalarNode("proxy-providers"), out var p) && p is YamlMappingNode map
+            ? map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").Order(StringComparer.Ordinal).ToList() : [];
+        var types = proxies.ToDictionary(o => (string)o["tag"]!, o => (string)o["type"]!, StringComparer.Ordinal);
         foreach (var item in list)
         {
             string where = $"{source}: line {item.Start.Line}";
@@ -145,8 +157,6 @@ public static partial class ClashYaml
                 continue;
             }
             if (clashType == "load-balance") notes.Add($"{where}: group \"{name}\" is load-balance, imported as url-test (Sluice has no load balancing)");
-            if (entry.Children.ContainsKey(new YamlScalarNode("include-all-providers")))
-                notes.Add($"{where}: group \"{name}\": \"include-all-providers\" not imported; its listed proxies and the provider it uses are");
             var group = new JsonObject { ["type"] = type, ["tag"] = name };
             if (type != "selector")
             {
@@ -162,9 +172,13 @@ public static partial class ClashYaml
                     if (member.Value is { } value) members.Add((value, member.Start.Line));
             if (IncludedProxies(entry, name, where, proxies, notes) is { } included)
                 members.AddRange(included.Select(tag => (tag, entry.Start.Line)));
-            bool fed = FeedFromProviders(entry, name, members.Count > 0, where, providers, subscriptions, notes) is not null;
+            var provided = FeedFromProviders(entry, name, where, providers, allProviders, subscriptions, notes);
+            members.AddRange(provided.Members.Select(tag => (tag, entry.Start.Line)));
+            // mihomo's exclude-filter and exclude-type leave out any member, its own proxies too.
+            var exclude = NameFilter.TryRead(entry, out var filter, out _) ? (filter with { Keep = [] }).Compile() : ServerFilter.None;
+            members.RemoveAll(m => exclude.Excludes(m.Item1, types.GetValueOrDefault(m.Item1, "")));
             known[name] = name; // groups may name groups listed after them
-            groups.Add((group, entry, members, fed));
+            groups.Add((group, entry, members, provided.Fed));
         }
         var result = ConvertRelays(relays, known, proxies, notes);
         // Members resolved once every group is known; a group left empty is dropped, and so are members naming it.

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Core.Importing;
@@ -69,36 +68,20 @@ public static partial class ClashYaml
         return chain;
     }
 
-    /// <summary>The imported proxies include-all adds to a group (filtered as mihomo filters them); null without include-all.</summary>
+    /// <summary>
+    /// The imported proxies include-all adds to a group, as mihomo adds them: in name order, those one of the filter's
+    /// expressions matches (all without one); its exclude-filter and exclude-type apply to every member (ConvertGroups).
+    /// Null without include-all.
+    /// </summary>
     private static List<string>? IncludedProxies(YamlMappingNode entry, string name, string where, IReadOnlyList<JsonObject> proxies, List<string> notes)
     {
         if (!IsTrue(Scalar(entry, "include-all")) && !IsTrue(Scalar(entry, "include-all-proxies"))) return null;
-        try
+        if (!NameFilter.TryRead(entry, out var filter, out string? why))
         {
-            // mihomo splits filter and exclude-filter at '`' into several expressions: one matching is enough.
-            var keep = Patterns(Scalar(entry, "filter"));
-            var drop = Patterns(Scalar(entry, "exclude-filter"));
-            var dropTypes = (Scalar(entry, "exclude-type") ?? "").Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(t => t.ToLowerInvariant()).ToHashSet();
-            return proxies.Select(p => (Tag: (string)p["tag"]!, Type: ClashTypeName((string)p["type"]!)))
-                .Where(p => (keep.Count == 0 || keep.Any(r => r.IsMatch(p.Tag))) && !drop.Any(r => r.IsMatch(p.Tag)) && !dropTypes.Contains(p.Type))
-                .Select(p => p.Tag).ToList();
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException)
-        {
-            notes.Add($"{where}: group \"{name}\": include-all not carried over: its filter is not a regular expression Sluice reads ({e.Message}); its listed proxies are");
+            notes.Add($"{where}: group \"{name}\": include-all not carried over: {why}; its listed proxies are");
             return null;
         }
-
-        static List<Regex> Patterns(string? text) => (text ?? "").Split('`', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => new Regex(p, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant)).ToList();
+        var keep = filter.Compile();
+        return proxies.Select(p => (string)p["tag"]!).Where(keep.Keeps).Order(StringComparer.Ordinal).ToList();
     }
-
-    /// <summary>The Clash type name an exclude-type lists (ss, socks5, http, vless, trojan, wireguard), from the sing-box type.</summary>
-    private static string ClashTypeName(string singBoxType) => singBoxType switch
-    {
-        "shadowsocks" => "ss",
-        "socks" => "socks5",
-        _ => singBoxType,
-    };
 }

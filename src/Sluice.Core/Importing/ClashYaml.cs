@@ -130,14 +130,21 @@ public static partial class ClashYaml
                 notes.Add($"{where}: \"{name}\" skipped: {e.Message}");
             }
         }
-        var groupNames = new HashSet<string>(StringComparer.Ordinal);
-        if (withGroups && root.Children.TryGetValue(new YamlScalarNode("proxy-groups"), out var groups) && groups is YamlSequenceNode groupList)
-            foreach (var g in groupList.OfType<YamlMappingNode>())
-                if (Scalar(g, "name") is { } groupName) groupNames.Add(groupName);
+        var groupNames = withGroups ? GroupNames(root) : [];
         ResolveDialerProxies(chained, proxyTags, groupNames, outbounds, notes);
         if (outbounds.Count == 0 && !fromProviders)
             throw new ImportException(notes.Count > 0 ? $"no usable proxy; first: {notes[0]}" : $"{source}: \"proxies:\" is empty");
         return new SubscriptionBody.Result(outbounds, notes);
+    }
+
+    /// <summary>The names of the profile's proxy-groups.</summary>
+    private static HashSet<string> GroupNames(YamlMappingNode root)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        if (root.Children.TryGetValue(new YamlScalarNode("proxy-groups"), out var groups) && groups is YamlSequenceNode groupList)
+            foreach (var g in groupList.OfType<YamlMappingNode>())
+                if (Scalar(g, "name") is { } groupName) names.Add(groupName);
+        return names;
     }
 
     private static JsonObject Convert(YamlMappingNode entry, string name)

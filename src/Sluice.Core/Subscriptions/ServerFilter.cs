@@ -46,7 +46,7 @@ public sealed class ServerFilter
     public IReadOnlyList<JsonObject> Apply(IReadOnlyList<JsonObject> servers)
     {
         if (IsNone) return servers;
-        var passing = servers.Where(s => !_dropTypes.Contains((string?)s["type"] ?? "") && !_drop.Any(r => Matches(r, Name(s)))).ToList();
+        var passing = servers.Where(s => !Excludes(Name(s), (string?)s["type"] ?? "")).ToList();
         if (_keep.Length == 0) return passing;
         var kept = new List<JsonObject>();
         var seen = new HashSet<JsonObject>(ReferenceEqualityComparer.Instance);
@@ -55,6 +55,12 @@ public sealed class ServerFilter
                 if (Matches(r, Name(s)) && seen.Add(s)) kept.Add(s);
         return kept;
     }
+
+    /// <summary>True when there is no filter or one of its expressions matches <paramref name="name"/>.</summary>
+    public bool Keeps(string name) => _keep.Length == 0 || _keep.Any(r => Matches(r, name));
+
+    /// <summary>True when an exclude_filter expression matches <paramref name="name"/> or <paramref name="type"/> is excluded.</summary>
+    public bool Excludes(string name, string type) => _dropTypes.Contains(type) || _drop.Any(r => Matches(r, name));
 
     private static string Name(JsonObject server) => (string?)server["tag"] ?? "";
 
