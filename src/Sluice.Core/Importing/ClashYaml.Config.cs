@@ -70,6 +70,7 @@ public static partial class ClashYaml
         var general = ConvertGeneral(root, source, final ?? "proxy", notes);
         rules.InsertRange(0, general.ModeRules);
         var dns = ConvertDns(root, source, known, ruleSets, notes);
+        if (WithoutIpv6(root, outbounds) is { } refuseIpv6) rules.Insert(0, refuseIpv6);
         if (dns is not null) rules.InsertRange(0, dns.HijackRules);
         // mihomo's sniffer (off unless enabled) reads the domain from TLS/HTTP for the domain rules: a sniff rule first.
         if (root.Children.TryGetValue(new YamlScalarNode("sniffer"), out var sniffer) && sniffer is YamlMappingNode snifferMap && IsTrue(Scalar(snifferMap, "enable")))

@@ -12,7 +12,7 @@ namespace Sluice.Core.Importing;
 /// 1. nameserver → the final server (the first entry: mihomo races them, Sluice asks one); "system"/"dhcp://" → local;
 ///    udp (bare address), tcp://, tls://, https:// with a port and path; a "#NAME" suffix → the server's detour;
 ///    default-nameserver → the domain_resolver of servers given by name; proxy-server-nameserver →
-///    route.default_domain_resolver; ipv6: false → strategy ipv4_only;
+///    route.default_domain_resolver; ipv6 not true (or the top-level ipv6 false) → strategy ipv4_only (ClashYaml.Ipv6.cs);
 /// 2. hosts (names to addresses) → a hosts server asked first for those names;
 /// 3. nameserver-policy → DNS rules, in order (geosite:X and rule-set:X patterns as rule sets);
 /// 4. enhanced-mode: fake-ip → a fakeip server (fake-ip-range) for A/AAAA, fake-ip-filter's names excluded
@@ -105,7 +105,7 @@ public static partial class ClashYaml
         var section = new JsonObject { ["servers"] = servers };
         if (rules.Count > 0) section["rules"] = rules;
         section["final"] = final;
-        if (IsFalse(Scalar(dns, "ipv6"))) section["strategy"] = "ipv4_only";
+        if (DnsWithoutAaaa(root, dns)) section["strategy"] = "ipv4_only";
         return new DnsImport(section, HijackRules(root), proxyResolver);
 
         // A server from one of mihomo's address forms; null (noted) when Sluice cannot ask it as the profile says.

@@ -25,7 +25,7 @@ public static partial class ClashYaml
     {
         "port", "socks-port", "mixed-port", "allow-lan", "mode", "log-level", "external-controller", "secret", "external-controller-cors",
         "profile", "proxies", "proxy-groups", "proxy-providers", "rules", "rule-providers", "sub-rules", "sniffer", "interface-name", "routing-mark",
-        "dns", "hosts", "tun", "global-client-fingerprint",
+        "dns", "hosts", "tun", "global-client-fingerprint", "ipv6",
     };
 
     /// <summary>mihomo's global-client-fingerprint: the ClientHello shape of every TLS proxy that names none of its own.</summary>
