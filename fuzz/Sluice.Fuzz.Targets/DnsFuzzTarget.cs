@@ -98,5 +98,7 @@ public static class DnsFuzzTarget
 
         public System.Net.Sockets.Socket CreateOnDevice(System.Net.Sockets.AddressFamily family, System.Net.Sockets.SocketType type, string device) =>
             throw new InvalidOperationException("no network in the fuzz target");
+
+        public void TuneAccepted(System.Net.Sockets.Socket accepted, TcpKeepAlive? keepAlive) => throw new InvalidOperationException("no network in the fuzz target");
     }
 }

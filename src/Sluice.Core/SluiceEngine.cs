@@ -250,7 +250,7 @@ public sealed partial class SluiceEngine : IDisposable
         // A proxy request's name (for outbounds that need an address): route.default_domain_resolver when set, else as the outbounds' names.
         var requestNames = _dnsServer!.Covers(resolverTag: null) ? engineHosts : sockets.Hosts;
         _stages.Start("mixed inbounds", () => _mixed = Inbounds.LocalInbounds.Start(_config.MixedInbounds,
-            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, requestNames, _relayBuffers, mixedLog), mixedLog, "SOCKS + HTTP proxy"),
+            o => new Inbounds.Mixed.MixedInbound(o, admission, lookup, requestNames, sockets, _relayBuffers, mixedLog), mixedLog, "SOCKS + HTTP proxy"),
             () => { _mixed?.Dispose(); _mixed = null; });
         var dnsLog = _logs.CreateLogger("dns");
         _stages.Start("dns inbounds", () => _dnsListeners = Inbounds.LocalInbounds.Start(_config.DirectInbounds,

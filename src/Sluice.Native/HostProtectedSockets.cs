@@ -25,6 +25,8 @@ internal sealed class HostProtectedSockets(ISocketFactory inner, HostCallbacks h
 
     public Socket CreateTunListener(AddressFamily family) => inner.CreateTunListener(family);
 
+    public void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive) => inner.TuneAccepted(accepted, keepAlive);
+
     public IDatagramBatchIo? CreateBatchIo(Socket udpSocket) => inner.CreateBatchIo(udpSocket);
 
     private Socket Protect(Socket socket, string kind)

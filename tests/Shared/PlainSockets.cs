@@ -31,6 +31,11 @@ internal sealed class PlainSockets(string? refusal = null) : ISocketFactory, IHo
 
     public Socket CreateTunListener(AddressFamily family) => Make(family, SocketType.Stream, ProtocolType.Tcp);
 
+    /// <summary>Plain sockets take no tuning, as <see cref="CreateTcp"/> takes no dial fields (the Linux factory's tests prove both).</summary>
+    public void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive)
+    {
+    }
+
     public ValueTask<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
         Names.TryGetValue(host, out var addresses)
             ? ValueTask.FromResult(addresses)

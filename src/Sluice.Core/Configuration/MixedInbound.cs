@@ -12,6 +12,14 @@ public sealed record MixedInboundOptions(string Tag, IPAddress Listen, ushort Li
 {
     /// <summary>The protocols the port speaks: both for "mixed", one for "socks" or "http".</summary>
     public ProxyProtocols Protocols { get; init; } = ProxyProtocols.Socks | ProxyProtocols.Http;
+
+    /// <summary>
+    /// Keep-alive probes on every accepted connection (sing-box's listen fields tcp_keep_alive, tcp_keep_alive_interval;
+    /// null: disable_tcp_keep_alive); default 5 min idle, then every 75 s. Without probes a client that vanished (a laptop
+    /// suspended, a NAT that forgot the flow) holds its relay, its outbound connection and its buffers until the far
+    /// end closes; shorter probes find it sooner at a few bytes per idle connection.
+    /// </summary>
+    public TcpKeepAlive? KeepAlive { get; init; } = TcpKeepAlive.Default;
 }
 
 /// <summary>What a proxy inbound's port speaks.</summary>
@@ -75,9 +83,9 @@ internal static class MixedInboundParser
         }
         // Switched off they ask for nothing (as exporters write them); on, they name the rule action that replaced them.
         foreach (string field in Migration.InboundRuleFields) r.RefuseUnlessInert(field, Migration.InboundRuleFieldReplacement(field));
-        ProxyOutboundParsers.TakeSocketTuning(r);
+        var keepAlive = ProxyOutboundParsers.ParseListenTuning(r);
         r.Finish(f => Unsupported.Contains(f) ? "not supported by Sluice" : null);
         if (errors.Count == before && address is not null && port is not null)
-            config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users) { Protocols = protocols });
+            config.MixedInbounds.Add(new MixedInboundOptions(tag, address, (ushort)port, users) { Protocols = protocols, KeepAlive = keepAlive });
     }
 }

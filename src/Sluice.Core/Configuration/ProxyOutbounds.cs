@@ -161,15 +161,14 @@ internal static class ProxyOutboundParsers
     }
 
     /// <summary>
-    /// The socket-tuning fields of a listener (the mixed inbound): read and checked, not applied to the accepted
-    /// sockets; the probes' timing and bind_address_no_port change neither where traffic goes nor how it is protected.
+    /// The socket-tuning fields of a listener (the mixed inbound): sing-box's listen fields tcp_keep_alive (default 5m),
+    /// tcp_keep_alive_interval (75s) and disable_tcp_keep_alive, read as an outbound's and applied to every accepted
+    /// connection; bind_address_no_port (a dial field some exporters write here) is read and means nothing for a listener.
     /// </summary>
-    internal static void TakeSocketTuning(ObjectReader r)
+    internal static TcpKeepAlive? ParseListenTuning(ObjectReader r)
     {
-        r.Duration("tcp_keep_alive");
-        r.Duration("tcp_keep_alive_interval");
-        r.Bool("disable_tcp_keep_alive", false);
         r.Bool("bind_address_no_port", false);
+        return ParseKeepAlive(r);
     }
 
     private static (string? User, string? Password) ParseCredentials(ObjectReader r)

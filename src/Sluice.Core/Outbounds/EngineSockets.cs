@@ -27,6 +27,8 @@ internal sealed class EngineSockets(ISocketFactory inner, string? defaultInterfa
 
     public Socket CreateTunListener(AddressFamily family) => inner.CreateTunListener(family);
 
+    public void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive) => inner.TuneAccepted(accepted, keepAlive);
+
     public IDatagramBatchIo? CreateBatchIo(Socket udpSocket) => inner.CreateBatchIo(udpSocket);
 
     public bool TryReceiveNow(Socket socket, Span<byte> buffer, out int received) => inner.TryReceiveNow(socket, buffer, out received);

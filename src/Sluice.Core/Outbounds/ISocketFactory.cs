@@ -37,6 +37,12 @@ public interface ISocketFactory
     /// </summary>
     Socket CreateTunListener(AddressFamily family);
 
+    /// <summary>
+    /// Tunes a connection a local listener of the engine accepted (the mixed/socks/http inbounds): keep-alive probes as
+    /// <paramref name="keepAlive"/> says (null: none). The accepted socket is the app's side, so it gets no mark.
+    /// </summary>
+    void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive);
+
     /// <summary>The host's own resolver, for names no DNS server of the engine covers.</summary>
     IHostResolver Hosts { get; }
 

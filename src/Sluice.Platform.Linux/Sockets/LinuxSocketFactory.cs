@@ -34,7 +34,8 @@ public sealed class LinuxSocketFactory : ISocketFactory
         });
 
     /// <summary>
-    /// SO_KEEPALIVE with TCP_KEEPIDLE and TCP_KEEPINTVL (whole seconds) as the outbound's dial fields say; off for null.
+    /// SO_KEEPALIVE with TCP_KEEPIDLE and TCP_KEEPINTVL (whole seconds) as the outbound's dial fields (or an inbound's
+    /// listen fields, on the connections it accepts) say; off for null.
     /// TCP_KEEPCNT stays the kernel's (9 by default), as sing-box leaves it.
     /// </summary>
     internal static void SetKeepAlive(Socket socket, TcpKeepAlive? keepAlive)
@@ -44,6 +45,8 @@ public sealed class LinuxSocketFactory : ISocketFactory
         socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)keepAlive.Idle.TotalSeconds);
         socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)keepAlive.Interval.TotalSeconds);
     }
+
+    public void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive) => SetKeepAlive(accepted, keepAlive);
 
     public Socket CreateUdp(AddressFamily family, DialOptions? dial = null) =>
         Prepare(new Socket(family, SocketType.Dgram, ProtocolType.Udp), dial, null);

@@ -21,7 +21,7 @@ internal static class LoopbackMixedInbound
         var lanes = new LaneSelector(Router.Compile(config.Route, ["direct"], "direct"), new Dictionary<string, IOutbound> { ["direct"] = direct },
             "direct", false, NullLogger.Instance);
         var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), NullLogger.Instance);
-        var inbound = new MixedInbound(options, admission, null, sockets.Hosts, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
+        var inbound = new MixedInbound(options, admission, null, sockets.Hosts, sockets, new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
         inbound.Start();
         return inbound;
     }

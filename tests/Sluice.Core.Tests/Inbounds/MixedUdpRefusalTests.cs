@@ -77,7 +77,7 @@ public sealed class MixedUdpRefusalTests
         var lanes = new LaneSelector(Router.Compile(route, [lane.Tag], lane.Tag), new Dictionary<string, IOutbound> { [lane.Tag] = lane },
             lane.Tag, false, NullLogger.Instance);
         var admission = new FlowAdmission(lanes, new ConnectionRegistry(TimeProvider.System), log.CreateLogger("route"));
-        var inbound = new MixedInbound(new MixedInboundOptions("mixed-in", IPAddress.Loopback, 0, []), admission, null, new PlainSockets().Hosts,
+        var inbound = new MixedInbound(new MixedInboundOptions("mixed-in", IPAddress.Loopback, 0, []), admission, null, new PlainSockets().Hosts, new PlainSockets(),
             new RelayBuffers(EngineLimits.Default), NullLogger.Instance);
         inbound.Start();
         return (inbound, admission);

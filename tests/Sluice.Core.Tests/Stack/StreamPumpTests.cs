@@ -90,6 +90,7 @@ public sealed class StreamPumpTests
         public Socket CreateIcmp(AddressFamily family) => _plain.CreateIcmp(family);
         public Socket CreateOnDevice(AddressFamily family, SocketType type, string device) => _plain.CreateOnDevice(family, type, device);
         public Socket CreateTunListener(AddressFamily family) => _plain.CreateTunListener(family);
+        public void TuneAccepted(Socket accepted, TcpKeepAlive? keepAlive) => _plain.TuneAccepted(accepted, keepAlive);
         public IHostResolver Hosts => _plain.Hosts;
     }
 

@@ -112,6 +112,32 @@ public class LinuxSocketFactoryTests
         }
     }
 
+    /// <summary>
+    /// sing-box's listen fields on a mixed/socks/http inbound reach the connections it accepts: read back with getsockopt
+    /// from a real accepted connection. Unset, sing-box 1.13's 5 min / 75 s; disabled, none.
+    /// </summary>
+    [Theory]
+    [InlineData("mixed", "", 1, 300, 75)]
+    [InlineData("socks", ", \"tcp_keep_alive\": \"7s\", \"tcp_keep_alive_interval\": \"1500ms\"", 1, 7, 2)]
+    [InlineData("http", ", \"disable_tcp_keep_alive\": true", 0, 0, 0)]
+    public void KeepAliveListenFields_AreSetOnTheAcceptedConnection(string type, string fields, int keepAlive, int idle, int interval)
+    {
+        var config = ConfigLoader.Load($$"""{"inbounds": [{"type": "{{type}}", "tag": "in", "listen": "127.0.0.1", "listen_port": 2080{{fields}}}]}""");
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(2);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(listener.LocalEndPoint!);
+        using var accepted = listener.Accept();
+
+        new LinuxSocketFactory(0x2022).TuneAccepted(accepted, config.MixedInbounds.Single().KeepAlive);
+
+        Assert.Equal(keepAlive, Option(accepted, 1 /* SOL_SOCKET */, 9 /* SO_KEEPALIVE */));
+        if (keepAlive == 0) return;
+        Assert.Equal(idle, Option(accepted, 6 /* SOL_TCP */, 4 /* TCP_KEEPIDLE */));
+        Assert.Equal(interval, Option(accepted, 6, 5 /* TCP_KEEPINTVL */));
+    }
+
     [Fact]
     public void KeepAliveLongerThanTheKernelAllows_IsAnErrorAtItsPath()
     {

@@ -27,14 +27,18 @@ internal sealed partial class MixedInbound : ILocalInbound
     private readonly FlowAdmission _admission;
     private readonly Func<FlowKey, ProcessInfo?>? _lookup;
     private readonly IHostResolver _hosts;
+    private readonly ISocketFactory _sockets;
     private readonly RelayBuffers _relayBuffers;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly IPEndPoint _bound;
     private readonly CancellationTokenSource _stop = new();
 
-    public MixedInbound(MixedInboundOptions options, FlowAdmission admission, Func<FlowKey, ProcessInfo?>? lookup, IHostResolver hosts, RelayBuffers relayBuffers, ILogger logger)
+    /// <param name="sockets">The platform's socket options for the connections it accepts (keep-alive).</param>
+    public MixedInbound(MixedInboundOptions options, FlowAdmission admission, Func<FlowKey, ProcessInfo?>? lookup, IHostResolver hosts, ISocketFactory sockets,
+        RelayBuffers relayBuffers, ILogger logger)
     {
+        _sockets = sockets;
         _options = options;
         _relayBuffers = relayBuffers;
         _hosts = hosts;
@@ -93,6 +97,7 @@ internal sealed partial class MixedInbound : ILocalInbound
         try
         {
             client.NoDelay = true;
+            _sockets.TuneAccepted(client, _options.KeepAlive);
             // The first receive already holds the greeting (or the start of an HTTP request); its
             // first byte tells the protocol.
             byte[] first = new byte[HandshakeReader.BufferSize];
