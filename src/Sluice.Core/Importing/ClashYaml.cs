@@ -85,6 +85,7 @@ public static partial class ClashYaml
         }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ImportException($"{source}: not a Clash config (expected a mapping with a \"proxies:\" list)");
+        ResolveMerges(root, source);
         return root;
     }
 
