@@ -20,7 +20,9 @@ namespace Sluice.Core.Importing;
 /// 3. sniffer.enable: true → a sniff action before the rules;
 /// 4. mixed-port (else port / socks-port) → a mixed inbound on 127.0.0.1 beside the TUN;
 /// 5. dns (enable: true), hosts and tun.dns-hijack → the dns section and hijack-dns rules (ClashYaml.Dns.cs);
-/// 6. proxy-providers used by a group → a subscription feeding it (ClashYaml.ProxyProviders.cs);
+/// 6. proxy-providers a group uses (use, include-all-providers, include-all) → subscriptions feeding it (http) or
+///    servers read at import (file, inline), after its own proxies, each through the provider's and the group's filters
+///    (ClashYaml.ProxyProviders.cs, ClashYaml.NameFilter.cs); ipv6: false → no AAAA, no IPv6 dialed or carried (ClashYaml.Ipv6.cs);
 /// 7. log-level, mode (with rules giving global/direct mihomo's meaning), external-controller, secret, CORS and
 ///    profile → log, experimental.clash_api and cache_file (ClashYaml.General.cs).
 /// Nothing is dropped silently: every rule, group or member not carried over is one note naming its line.
