@@ -121,10 +121,13 @@ internal sealed partial class SubscriptionWatcher : IDisposable
     }
 
     /// <summary>A fetch now, on request (a dashboard's "update provider"); null when it changed or confirmed the list, else why not.</summary>
-    public async Task<string?> RefreshAsync() => await FetchOnceAsync().ConfigureAwait(false) ? null : LastError;
+    public async Task<string?> RefreshAsync() => await FetchOnceAsync(requested: true).ConfigureAwait(false) ? null : LastError;
+
+    /// <summary>How a requested update fetches when the scheduled fetch may answer from a shared one (<see cref="SharedFetch"/>); default the same.</summary>
+    public Func<CancellationToken, Task<string>>? FetchNow { get; init; }
 
     /// <summary>One fetch; true when it changed or confirmed the list. One at a time: the loop's and a requested one do not interleave.</summary>
-    internal async Task<bool> FetchOnceAsync()
+    internal async Task<bool> FetchOnceAsync(bool requested = false)
     {
         await _fetching.WaitAsync(_stop.Token).ConfigureAwait(false);
         try
@@ -134,7 +137,7 @@ internal sealed partial class SubscriptionWatcher : IDisposable
             string body;
             try
             {
-                body = await _fetch(_stop.Token).ConfigureAwait(false);
+                body = await (requested && FetchNow is { } now ? now : _fetch)(_stop.Token).ConfigureAwait(false);
             }
             catch (SubscriptionFetchException e)
             {

@@ -18,17 +18,25 @@ internal sealed class SubscriptionWatchers : IDisposable
         OutboundContext context, ILoggerFactory logs)
     {
         var set = new SubscriptionWatchers();
+        // Subscriptions to the same list (one per group using a provider, as an import writes them) share one fetch.
+        var fetches = new Dictionary<(Uri, string?, bool, TimeSpan), (SubscriptionFetcher Fetcher, SharedFetch Shared)>();
         try
         {
             foreach (var options in subscriptions)
             {
                 if (outbounds.GetValueOrDefault(options.Group) is not OutboundGroup group)
                     throw new InvalidOperationException($"subscription \"{options.Tag}\": group \"{options.Group}\" is not a group outbound");
-                var fetcher = new SubscriptionFetcher(options, context.Sockets);
-                set._owned.Add(fetcher);
+                var key = (options.Url, options.CaFile, options.Insecure, options.Timeout);
+                if (!fetches.TryGetValue(key, out var fetch))
+                {
+                    var fetcher = new SubscriptionFetcher(options, context.Sockets);
+                    set._owned.Add(fetcher);
+                    fetches[key] = fetch = (fetcher, new SharedFetch(fetcher.FetchAsync));
+                    set._owned.Add(fetch.Shared);
+                }
                 int feed = set.Watchers.Count(w => w.Options.Group == options.Group);
-                var watcher = new SubscriptionWatcher(options, group, fetcher.FetchAsync, o => OutboundRegistry.Create(o, context),
-                    logs.CreateLogger("subscription")) { Usage = () => fetcher.Usage, Feed = feed };
+                var watcher = new SubscriptionWatcher(options, group, fetch.Shared.FetchAsync, o => OutboundRegistry.Create(o, context),
+                    logs.CreateLogger("subscription")) { Usage = () => fetch.Fetcher.Usage, Feed = feed, FetchNow = fetch.Shared.FetchNowAsync };
                 set.Watchers.Add(watcher);
                 watcher.Start();
             }
