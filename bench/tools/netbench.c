@@ -1,8 +1,10 @@
 // Small load tool for the macro benchmarks (compiled by the scripts with `cc -O2`; no dependencies).
 //   netbench serve PORT            TCP on PORT: echo; PORT+1: sink (reads, discards); PORT+2: source
 //                                  (writes zeros until the peer closes); UDP echo on PORT. One epoll thread.
-//   netbench rr HOST PORT ROUNDS   one connection, one request in flight: 1 byte out, 1 byte back,
-//                                  ROUNDS times; prints "p50 p99" round-trip in microseconds.
+//   netbench rr HOST PORT ROUNDS [SOCKS]
+//                                  one connection, one request in flight: 1 byte out, 1 byte back,
+//                                  ROUNDS times; prints "p50 p99" round-trip in microseconds. SOCKS: a SOCKS5 port
+//                                  on 127.0.0.1 to connect through (no-auth greeting, CONNECT by IPv4) first.
 //   netbench conns HOST PORT COUNT sequential connect + 1 byte each way + close; prints
 //                                  "conn/s p50 p99" (microseconds per connection).
 //   netbench fronts FRONTS HOST PORT COUNT SLICES [PARALLEL]
@@ -123,8 +125,16 @@ static void percentiles(double *t, int n, double *p50, double *p99) {
   *p50 = t[n / 2] * 1e6; *p99 = t[(int)(n * 0.99)] * 1e6;
 }
 
-static int rr(const char *host, int port, int rounds) {
-  int fd = dial(host, port);
+static int rr(const char *host, int port, int rounds, int socks) {
+  int fd = dial(socks ? "127.0.0.1" : host, socks ? socks : port);
+  if (socks) {
+    struct sockaddr_in target = addr_of(host, port);
+    unsigned char req[10] = {5, 1, 0, 1}, reply[10];
+    memcpy(req + 4, &target.sin_addr, 4); memcpy(req + 8, &target.sin_port, 2);
+    if (send(fd, "\5\1\0", 3, 0) != 3 || recv(fd, reply, 2, MSG_WAITALL) != 2 || reply[1] != 0) die("rr: SOCKS greeting");
+    if (send(fd, req, sizeof req, 0) != sizeof req || recv(fd, reply, sizeof reply, MSG_WAITALL) != sizeof reply || reply[1] != 0)
+      die("rr: SOCKS CONNECT");
+  }
   double *t = malloc(sizeof(double) * rounds), p50, p99;
   char b = 'x';
   for (int i = -100; i < rounds; i++) {  // 100 rounds of warm-up
@@ -329,7 +339,7 @@ static int dnsq(const char *host, int port, double seconds, int n) {
 
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "serve")) serve(atoi(argv[2]));
-  if (argc >= 5 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]));
+  if (argc >= 5 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 0);
   if (argc >= 5 && !strcmp(argv[1], "conns")) return conns(argv[2], atoi(argv[3]), atoi(argv[4]));
   if (argc >= 7 && !strcmp(argv[1], "fronts")) return fronts(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc > 7 ? atoi(argv[7]) : 1);
   if (argc >= 7 && !strcmp(argv[1], "streams")) return streams(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), !strcmp(argv[6], "down"));

@@ -6,7 +6,7 @@ namespace Sluice.E2E;
 /// <summary>
 /// experimental.cache_file across a daemon that is killed (SIGKILL, no goodbye) and started again:
 /// store_fakeip keeps every fake address bound to its name, and the member picked in a selector through
-/// the Clash API stays picked. (The Clash mode surviving a restart is RuleSetTests.ClashMode_….)
+/// the Clash API stays picked, and so does a url-test member pinned by hand. (The Clash mode surviving a restart is RuleSetTests.ClashMode_….)
 /// Which lane a connection took is told by the address the HTTP server sees: the client's own when
 /// direct, the server's own address when it came through ss-server in the router namespace.
 /// </summary>
@@ -32,10 +32,11 @@ public sealed class CacheFileRestartTests : IDisposable
           "outbounds": [
             {"type": "direct", "tag": "direct"},
             {{ProxyPeers.Shadowsocks("ss", "aes-128-gcm")}},
-            {"type": "selector", "tag": "pick", "outbounds": ["direct", "ss"], "default": "direct"}
+            {"type": "selector", "tag": "pick", "outbounds": ["direct", "ss"], "default": "direct"},
+            {"type": "urltest", "tag": "auto", "outbounds": ["ss", "direct"], "interval": "1m"}
           ],
           "route": {
-            "rules": [{"port": 53, "action": "hijack-dns"}],
+            "rules": [{"port": 53, "action": "hijack-dns"}, {"domain": ["auto.example"], "outbound": "auto"}],
             "final": "pick",
             "default_domain_resolver": "lan"
           },
@@ -63,7 +64,7 @@ public sealed class CacheFileRestartTests : IDisposable
     {
         // site.example is the public server for the engine's direct dials and for ss-server's own lookups.
         var dns = new DnsPeers(_testbed);
-        dns.StartDnsmasq(NamespaceTestbed.RouterV4, 53, $"/site.example/{NamespaceTestbed.ServerV4}");
+        dns.StartDnsmasq(NamespaceTestbed.RouterV4, 53, $"/site.example/{NamespaceTestbed.ServerV4}", $"/auto.example/{NamespaceTestbed.ServerV4}");
         _testbed.SetResolvConf(_testbed.Router, $"nameserver {NamespaceTestbed.RouterV4}\n");
         ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm");
         string cacheFile = Path.Combine(_testbed.WorkDir, "cache.json");
@@ -126,5 +127,42 @@ public sealed class CacheFileRestartTests : IDisposable
         Assert.Equal(fake, Lookup("site.example"));
         using var saved = JsonDocument.Parse(File.ReadAllText(cacheFile));
         Assert.Contains("site.example", saved.RootElement.GetRawText());
+    }
+
+    /// <summary>
+    /// A url-test group pinned by hand (a dashboard's "fixed") stays pinned across a killed daemon, as mihomo keeps it:
+    /// the group would pick by itself otherwise. The pin is the member the group did not pick.
+    /// </summary>
+    [Fact]
+    public void APinnedUrlTestMember_SurvivesAKilledDaemon()
+    {
+        var (daemon, cacheFile) = Up();
+        string fake = Lookup("auto.example");
+        Assert.StartsWith("198.18.", fake, StringComparison.Ordinal);
+        string seen = SourceSeenAt(fake); // the first flow waits for the group's first probe round
+        var group = daemon.Get("/proxies/auto");
+        string picked = group.GetProperty("now").GetString()!;
+        Assert.True(seen == (picked == "ss" ? NamespaceTestbed.ServerV4 : NamespaceTestbed.ClientV4), $"the group picked {picked}, the server saw {seen}");
+        string pin = picked == "ss" ? "direct" : "ss";
+
+        var put = daemon.Unix("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", $$"""{"name": "{{pin}}"}""", "http://localhost/proxies/auto");
+        Assert.Equal("204", put.Stdout.Trim());
+        string pinnedSource = pin == "ss" ? NamespaceTestbed.ServerV4 : NamespaceTestbed.ClientV4;
+        AssertSeen(pinnedSource, fake);
+
+        // The file is written within a few seconds of a change; a SIGKILL then loses nothing.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && !(File.Exists(cacheFile) && File.ReadAllText(cacheFile) is var text
+            && text.Contains("auto.example", StringComparison.Ordinal) && text.Contains("\"pinned\"", StringComparison.Ordinal)))
+            Thread.Sleep(200);
+        daemon.Process.Signal(9);
+        Assert.True(daemon.Process.WaitForExit(TimeSpan.FromSeconds(20)));
+        daemon.Launch();
+        Assert.True(daemon.WaitForState("connected", Long), daemon.Process.Log);
+
+        AssertSeen(pinnedSource, fake);
+        var after = daemon.Get("/proxies/auto");
+        Assert.Equal(pin, after.GetProperty("now").GetString());
+        Assert.Equal(pin, after.GetProperty("fixed").GetString());
     }
 }

@@ -25,11 +25,11 @@ internal interface IReadinessStream
 }
 
 /// <summary>
-/// A stream whose writes add framing (Shadowsocks chunks' lengths and tags). A relay whose buffer holds one frame
-/// (<see cref="FitsInPlace"/>) reads the payload into the frame's place in it and has it framed there
-/// (<see cref="WriteInPlaceAsync"/>), so a busy connection holds one buffer, not the relay's and a framing one;
-/// otherwise it reads at most <see cref="PayloadFitting"/> of its buffer's size, so the framed write fits a buffer of
-/// the same size class.
+/// A stream whose writes add framing (Shadowsocks chunks' lengths and tags). A relay reads the payload where
+/// <see cref="FitsInPlace"/> places it in its buffer and has it framed there (<see cref="WriteInPlaceAsync"/>), so a
+/// busy connection holds one buffer, not the relay's and a framing one; where a buffer cannot take that (too small
+/// for a frame) it reads at most <see cref="PayloadFitting"/> of its buffer's size, so the framed write fits a buffer
+/// of the same size class.
 /// </summary>
 internal interface IFramedWriteStream
 {
@@ -37,8 +37,8 @@ internal interface IFramedWriteStream
     int PayloadFitting(int bytes);
 
     /// <summary>
-    /// Where a payload framed in place goes in a buffer of <paramref name="bufferLength"/> bytes (the frame's head
-    /// before it, its tail after it) and how long it may be; false when one frame cannot fill such a buffer.
+    /// Where a payload framed in place goes in a buffer of <paramref name="bufferLength"/> bytes (room for the frames'
+    /// heads and tails around it) and how long it may be; false when the buffer has no room for a frame.
     /// </summary>
     bool FitsInPlace(int bufferLength, out int offset, out int payload);
 

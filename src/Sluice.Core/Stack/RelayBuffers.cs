@@ -7,9 +7,10 @@ namespace Sluice.Core.Stack;
 /// are in flight (<see cref="StreamPump"/>): a large one (<see cref="EngineLimits.RelayBuffer"/>, a full
 /// TCP window per read) while the bytes of every relay buffer in use stay within
 /// <see cref="EngineLimits.RelayBufferBudget"/>, a small one (<see cref="EngineLimits.RelayBufferSmall"/>)
-/// beyond. A large buffer rented for a destination that frames its writes (Shadowsocks: it seals a large read into a
-/// sealing buffer of the same size, where a small one is sealed in place) counts twice, so the budget bounds the
-/// sealing buffers too. Invariant: <see cref="BytesInUse"/> is the sum of the lengths of the buffers rented and not
+/// beyond. A large buffer rented for a destination that frames its writes (Shadowsocks) counts twice: such flows are
+/// mostly held up by their server, and half the share of large buffers was what kept them within the budget when each
+/// also held a sealing buffer of that size; since their reads are sealed in place (no sealing buffer), the same share
+/// keeps them at half the budget, which bounds the engine's memory under many busy Shadowsocks flows (issue 19). Invariant: <see cref="BytesInUse"/> is the sum of the lengths of the buffers rented and not
 /// yet returned (framed large ones twice), so it is 0 once every relay has ended. A relay is never refused a buffer (a relay waiting
 /// for one that another relay holds while its own peer waits for the first could deadlock), so memory is
 /// the budget plus one small buffer per busy direction beyond it.
@@ -87,7 +88,7 @@ internal sealed class RelayBuffers
     private bool HasSmall => SmallSize != LargeSize;
 
     /// <summary>A large buffer when the budget has room for it, a small one otherwise.</summary>
-    /// <param name="framed">For a destination that seals a large read into a buffer of its own (<see cref="Outbounds.IFramedWriteStream"/>): a large buffer counts twice. Return it with the same flag.</param>
+    /// <param name="framed">For a destination that frames its writes (<see cref="Outbounds.IFramedWriteStream"/>): a large buffer counts twice. Return it with the same flag.</param>
     public byte[] Rent(bool framed = false)
     {
         long charge = framed ? 2L * LargeSize : LargeSize;

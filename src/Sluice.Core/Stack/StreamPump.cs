@@ -56,10 +56,9 @@ internal static class StreamPump
     /// A large buffer whose write had to wait (the far side is the
     /// bottleneck) goes back after it, and the next read takes what the budget gives then: a transfer that
     /// waits on its peer does not keep a large buffer from the others between its writes. A destination that
-    /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) has a buffer that holds one frame
-    /// (a small one) framed in place: the read leaves room for the frame's head and tail, so a busy connection
-    /// holds this one buffer while its write waits; a larger buffer gets at most what frames into its size, so the
-    /// stream's own sealing buffer is no larger than ours, and counts twice against the budget (ours and that one). Other streams end on an empty read, so they keep theirs
+    /// frames its writes (<see cref="IFramedWriteStream"/>: Shadowsocks chunks) has its reads framed in place: the read
+    /// leaves room for the frames' heads and tails, so a busy connection holds this one buffer while its write waits (a
+    /// large one counts twice against the budget, <see cref="RelayBuffers"/>). Other streams end on an empty read, so they keep theirs
     /// while they live.
     /// </summary>
     private static async Task PumpAsync(Stream from, Stream to, RelayBuffers buffers, Action halfClose, Action<long>? count, ISocketFactory? sockets)

@@ -32,16 +32,31 @@ public class PrefixTrieTests
         Assert.Equal(2, Lookup(trie, "10.0.0.9"));
     }
 
+    // 1–8 prefixes are answered from a short list, more by the walk: both must agree with a linear reference,
+    // including a prefix set twice, a /0 and host bits beyond a prefix's length.
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Longest_RandomPrefixes_MatchLinearReference(bool v4)
+    [InlineData(true, 1500)]
+    [InlineData(false, 1500)]
+    [InlineData(true, 1)]
+    [InlineData(false, 1)]
+    [InlineData(true, 3)]
+    [InlineData(false, 5)]
+    [InlineData(true, 8)]
+    [InlineData(false, 8)]
+    [InlineData(true, 9)]
+    [InlineData(false, 9)]
+    public void Longest_RandomPrefixes_MatchLinearReference(bool v4, int count)
     {
-        var random = new Random(v4 ? 4 : 6);
+        for (int seed = 0; seed < (count > 100 ? 1 : 200); seed++)
+            CheckAgainstLinearReference(v4, count, new Random((v4 ? 4 : 6) * 1000 + seed), count > 100 ? 20_000 : 200);
+    }
+
+    private static void CheckAgainstLinearReference(bool v4, int count, Random random, int lookups)
+    {
         int width = v4 ? 32 : 128;
         var prefixes = new List<(IpPrefix Prefix, int Peer)>();
         var trie = new PrefixTrie();
-        for (int i = 0; i < 1500; i++)
+        for (int i = 0; i < count; i++)
         {
             // Short random prefixes plus nested ones under earlier prefixes, so matches overlap.
             UInt128 address = RandomValue(random, width);
@@ -52,18 +67,24 @@ public class PrefixTrieTests
                 address = Within(parent, random, width);
                 length = Math.Min(width, parent.Length + random.Next(width - parent.Length + 1));
             }
+            if (prefixes.Count > 0 && random.Next(8) == 0)
+            {
+                var again = prefixes[random.Next(prefixes.Count)].Prefix; // set again, other host bits
+                (address, length) = (Within(again, random, width), again.Length);
+            }
+            if (random.Next(16) == 0) length = 0;
             var prefix = new IpPrefix(Make(address, v4), length);
             int peer = random.Next(64);
             prefixes.Add((prefix, peer));
             trie.Set(prefix, peer);
         }
 
-        for (int i = 0; i < 20_000; i++)
+        for (int i = 0; i < lookups; i++)
         {
             UInt128 address = random.Next(3) == 0 ? RandomValue(random, width) : Within(prefixes[random.Next(prefixes.Count)].Prefix, random, width);
             var netAddress = Make(address, v4);
             int expected = -1, bestLength = -1;
-            foreach (var (prefix, peer) in prefixes)
+            foreach (var (prefix, peer) in prefixes) // the last one set of equal prefixes wins, as in `wg set`
             {
                 if (prefix.Contains(netAddress) && prefix.Length >= bestLength)
                 {

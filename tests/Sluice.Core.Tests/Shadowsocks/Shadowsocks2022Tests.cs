@@ -74,6 +74,37 @@ public sealed class Shadowsocks2022Tests
         Assert.Equal([.. "answer"u8, .. big], answer);
     }
 
+    /// <summary>The relay's buffers sealed in place (a 128 KiB one holds two 0xFFFF chunks, a 16 KiB one a part of one) reach the server whole.</summary>
+    [Theory]
+    [InlineData("2022-blake3-aes-128-gcm")]
+    [InlineData("2022-blake3-chacha20-poly1305")]
+    public async Task TcpStream_WritesSealedInTheRelaysBuffers_RoundTripThroughSpecServer(string name)
+    {
+        var (method, keys, psk) = Keys(name);
+        var server = new Ss2022SpecServer(name, psk, null);
+        var (clientEnd, serverEnd) = await ConnectedPairAsync();
+        using var client = Open(clientEnd, method, keys, new FakeClock());
+        var sent = new MemoryStream();
+        foreach (int bufferLength in new[] { 128 * 1024, 16 * 1024, 128 * 1024 })
+        {
+            var relayBuffer = new byte[bufferLength];
+            Assert.True(client.FitsInPlace(bufferLength, out int offset, out int room));
+            Assert.Equal(bufferLength - (bufferLength > 0xFFFF ? 2 : 1) * 34, room);
+            foreach (int length in new[] { room, 1, room - 1, 70_000 % room })
+            {
+                byte[] payload = RandomNumberGenerator.GetBytes(length);
+                payload.CopyTo(relayBuffer, offset);
+                await client.WriteInPlaceAsync(relayBuffer, offset, length);
+                sent.Write(payload);
+            }
+        }
+        var (_, _, readChunk) = await server.AcceptAsync(serverEnd);
+        var received = new MemoryStream();
+        while (received.Length < sent.Length) received.Write((await readChunk())!);
+
+        Assert.Equal(sent.ToArray(), received.ToArray());
+    }
+
     [Fact]
     public async Task ReplayedRequest_IsRefusedByTheServersSaltPool()
     {

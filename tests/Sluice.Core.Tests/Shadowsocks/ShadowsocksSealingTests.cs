@@ -122,21 +122,30 @@ public sealed class ShadowsocksSealingTests
     [Theory]
     [InlineData("aes-128-gcm")]
     [InlineData("chacha20-ietf-poly1305")]
-    public async Task WritesSealedInTheRelaysBuffer_PutTheSameBytesOnTheWire_AndSendFromThatBuffer(string name)
+    public Task WritesSealedInTheRelaysSmallBuffer_PutTheSameBytesOnTheWire_AndSendFromThatBuffer(string name) =>
+        SealsInPlaceAsTheOrdinaryWriteDoes(name, 16 * 1024, [5000, 1, 100, 16350, 7], 16350);
+
+    // A large relay buffer holds several chunks: each is moved down into its place as it is sealed.
+    [Theory]
+    [InlineData("aes-128-gcm")]
+    [InlineData("chacha20-ietf-poly1305")]
+    public Task WritesSealedInTheRelaysLargeBuffer_PutTheSameBytesOnTheWire_AndSendFromThatBuffer(string name) =>
+        SealsInPlaceAsTheOrdinaryWriteDoes(name, 128 * 1024, [5000, 130800, 1, 16383, 16384, 32766, 32767, 100000, 7], 130800);
+
+    private static async Task SealsInPlaceAsTheOrdinaryWriteDoes(string name, int bufferLength, int[] sizes, int expectedRoom)
     {
         var method = ShadowsocksMethod.Find(name)!;
         byte[] salt = Enumerable.Range(1, method.SaltSize).Select(i => (byte)i).ToArray();
-        int[] sizes = [5000, 1, 100, 16350, 7];
         var copied = new RecordingTransport();
         var inPlace = new RecordingTransport();
-        var relayBuffer = new byte[16 * 1024];
+        var relayBuffer = new byte[bufferLength];
         using (var ordinary = Open(copied, method, salt))
         using (var framed = Open(inPlace, method, salt))
         {
             ordinary.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
             framed.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
             Assert.True(framed.FitsInPlace(relayBuffer.Length, out int offset, out int room));
-            Assert.Equal(16350, room);
+            Assert.Equal(expectedRoom, room);
             for (int k = 0; k < sizes.Length; k++)
             {
                 var payload = Payload(sizes[k], k);

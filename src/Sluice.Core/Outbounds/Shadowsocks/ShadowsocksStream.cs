@@ -16,8 +16,8 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// It wraps the connection to the server (a socket's <see cref="NetworkStream"/>, or a stream dialed
 /// through a detour) and passes half-close (FIN to the server, which passes it on to the target) and
 /// abort down to it (<see cref="IConnectionStream"/>). Buffers come from the shared pool only while
-/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a relay's
-/// small buffer is sealed in place and sent as it is (<see cref="IFramedWriteStream"/>); any other write rents
+/// bytes are in flight (nothing is allocated per chunk, and an idle connection holds none): a
+/// relay's buffer is sealed in place and sent from it (<see cref="IFramedWriteStream"/>); any other write rents
 /// a sealing buffer sized to what it writes (at most 128 KiB) for the write; the read side rents its input and plaintext buffers when a read
 /// needs them and returns them once they are drained; the salt and staged header wait in a small buffer
 /// until they are sent. A zero-byte read waits on the transport without a buffer
@@ -188,24 +188,35 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         return whole * _maxPayload + Math.Max(rest, 0);
     }
 
-    /// <summary>One chunk in place: its sealed length (18 bytes) before the payload, its tag (16) after it.</summary>
+    /// <summary>
+    /// Where a read framed in place goes: a buffer that holds one chunk has the chunk's sealed length (18 bytes) before
+    /// the payload and its tag (16) after it; a larger one has room for every chunk's 34 bytes before the payload,
+    /// and each chunk is moved down into its place as it is sealed (<see cref="SealChunksInPlace"/>).
+    /// </summary>
     public bool FitsInPlace(int bufferLength, out int offset, out int payload)
     {
         offset = 2 + ShadowsocksMethod.TagSize;
         payload = bufferLength - ChunkOverhead;
-        return payload >= 1 && payload <= _maxPayload;
+        if (payload > _maxPayload)
+        {
+            int chunks = (bufferLength + _maxPayload + ChunkOverhead - 1) / (_maxPayload + ChunkOverhead);
+            offset = chunks * ChunkOverhead;
+            payload = bufferLength - offset;
+        }
+        return payload >= 1;
     }
 
     /// <summary>
-    /// Seals the payload at <paramref name="offset"/> as one chunk where it lies (the AEADs encrypt in place) and sends
-    /// it, so a relay's busy stream holds no sealing buffer while its send waits. The first write, which carries the
-    /// salt and header, takes the path that rents one (once per connection).
+    /// Seals the payload at <paramref name="offset"/> as chunks where it lies (the AEADs encrypt in place) and sends
+    /// them from the start of the buffer, so a relay's busy stream holds no sealing buffer while its send waits. The
+    /// first write, which carries the salt and header, takes the path that rents one (once per connection).
     /// </summary>
     public async ValueTask WriteInPlaceAsync(Memory<byte> buffer, int offset, int length, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfNotEqual(offset, 2 + ShadowsocksMethod.TagSize);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Math.Min(_maxPayload, buffer.Length - ChunkOverhead));
         if (length <= 0) return;
+        int chunks = (length + _maxPayload - 1) / _maxPayload;
+        if (offset < (chunks == 1 ? 2 + ShadowsocksMethod.TagSize : chunks * ChunkOverhead) || offset + length + (chunks == 1 ? ShadowsocksMethod.TagSize : 0) > buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{length} bytes at {offset} of a {buffer.Length}-byte buffer leave no room for their chunks' heads and tags");
         if (!_prefixSent)
         {
             await WriteAsync(buffer.Slice(offset, length), cancellationToken);
@@ -215,13 +226,35 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         try
         {
             NoteWrite();
-            SealInPlace(buffer.Span[..(ChunkOverhead + length)]);
-            await _transport.WriteAsync(buffer[..(ChunkOverhead + length)], cancellationToken);
+            int sealedLength = SealChunksInPlace(buffer.Span, offset, length);
+            await _transport.WriteAsync(buffer[..sealedLength], cancellationToken);
         }
         finally
         {
             Exit();
         }
+    }
+
+    /// <summary>
+    /// Seals <paramref name="length"/> bytes at <paramref name="offset"/> as chunks written from the buffer's start (full
+    /// chunks, then the rest, as <see cref="Seal"/> cuts them); returns their length. Chunk i moves down to
+    /// i × (max + 34) + 18 from offset + i × max: with offset at least 34 per chunk, no chunk's sealed bytes reach
+    /// plaintext not yet moved.
+    /// </summary>
+    private int SealChunksInPlace(Span<byte> buffer, int offset, int length)
+    {
+        int written = 0;
+        while (length > 0)
+        {
+            int take = Math.Min(length, _maxPayload);
+            var chunk = buffer.Slice(written, take + ChunkOverhead);
+            if (offset != written + 2 + ShadowsocksMethod.TagSize) buffer.Slice(offset, take).CopyTo(chunk[(2 + ShadowsocksMethod.TagSize)..]);
+            SealInPlace(chunk);
+            written += chunk.Length;
+            offset += take;
+            length -= take;
+        }
+        return written;
     }
 
     /// <summary>Seals <paramref name="chunk"/>'s payload (between its 18-byte head and 16-byte tail) as one chunk, in place.</summary>

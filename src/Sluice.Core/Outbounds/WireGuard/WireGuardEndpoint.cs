@@ -32,6 +32,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private readonly ISocketFactory _sockets;
     private readonly PacketCipherFactory? _packetCiphers;
     private readonly TimeProvider _time;
+    private readonly long _stampsPerMillisecond;
     private readonly ILogger _logger;
     private readonly NetAddress? _tunnelV4;
     private readonly NetAddress? _tunnelV6;
@@ -59,6 +60,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         _options = options;
         _packetCiphers = packetCiphers;
         _time = time ?? TimeProvider.System;
+        _stampsPerMillisecond = _time.TimestampFrequency / 1000; // as MonotonicClock.Milliseconds divides
         _sockets = sockets;
         _logger = logger;
         _warnings = new DropWarnings(logger, options.Tag, _time);
@@ -157,7 +159,8 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (device is null || _stopping) return;
         var packet = slot.Slice(offset, length);
         if (!IpPacket.TryParse(packet, out var ip)) return;
-        flow.LastSeen = _time.Milliseconds();
+        long stamp = _time.GetTimestamp(); // one clock read per packet, for the flow and the device
+        flow.LastSeen = stamp / _stampsPerMillisecond;
         if (length > _options.Mtu)
         {
             int n = PacketBuilder.PacketTooBig(_tooBigScratch, ip, _options.Mtu);
@@ -168,7 +171,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         if (!Rewrite(packet, ip.Protocol, key.Source, key.SourcePort, key.Destination, key.DestinationPort)) return;
         if (ip.Protocol == IpProtocol.Tcp) PacketRewriter.ClampTcpMss(packet, MaxMss(ip.IsV4));
 
-        var result = device.Encapsulate(slot, offset, length);
+        var result = device.Encapsulate(slot, offset, length, device.TimeOf(stamp));
         if (result.Kind == WgResultKind.SendDatagram) QueueDatagram(slot, result);
         else if (result.Kind == WgResultKind.Dropped) _warnings.Warn(result);
     }
@@ -283,11 +286,12 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         var device = _device!;
         // A peer that stamps "reserved" bytes (WARP) may send them back; the MACs were computed over zeros.
         if (_clearsReserved && length >= 4) buffer.AsSpan(offset + 1, 3).Clear();
-        var result = device.Decapsulate(buffer, offset, length, from);
+        long stamp = _time.GetTimestamp(); // one clock read per datagram, for the device and the flow
+        var result = device.Decapsulate(buffer, offset, length, from, device.TimeOf(stamp));
         switch (result.Kind)
         {
             case WgResultKind.WriteTun:
-                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length))) break;
+                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length), stamp / _stampsPerMillisecond)) break;
                 if (buffer == _tunQueueBuffer) QueueForTun(result.Offset, result.Length);
                 else _tun!.Write(buffer.AsSpan(result.Offset, result.Length));
                 break;
@@ -302,12 +306,12 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     }
 
     /// <summary>DNAT a decrypted packet back to the app that opened its flow; false when it has none (dropped).</summary>
-    private bool DeliverToApp(Span<byte> packet)
+    private bool DeliverToApp(Span<byte> packet, long nowMs)
     {
         if (!IpPacket.TryParse(packet, out var ip) || !FlowKeys.TryGetFlowKey(ip, out var key)) return false;
         // ICMP echo replies keep the identifier in both port fields, so the reverse key matches the request's.
         if (!_byTunnelKey.TryGetValue(key.Reverse(), out var flow) && (flow = AcceptInbound(key, ip)) is null) return false;
-        flow.LastSeen = _time.Milliseconds();
+        flow.LastSeen = nowMs;
         if (ip.Protocol == IpProtocol.Tcp) flow.NoteTcp(ip, fromApp: false);
         flow.Connection?.AddDownload(packet.Length);
         var app = flow.AppKey;

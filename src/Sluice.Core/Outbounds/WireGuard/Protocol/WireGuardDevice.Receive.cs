@@ -22,7 +22,10 @@ public sealed partial class WireGuardDevice
     /// SendDatagram (a keepalive confirming the session); under load → a cookie reply; anything else → Dropped.
     /// Never throws on any input.
     /// </summary>
-    public WgResult Decapsulate(Span<byte> buffer, int offset, int length, IPEndPoint from)
+    public WgResult Decapsulate(Span<byte> buffer, int offset, int length, IPEndPoint from) => Decapsulate(buffer, offset, length, from, Now());
+
+    /// <summary><see cref="Decapsulate(Span{byte}, int, int, IPEndPoint)"/> at <paramref name="now"/> (<see cref="TimeOf"/> of a timestamp the caller read).</summary>
+    public WgResult Decapsulate(Span<byte> buffer, int offset, int length, IPEndPoint from, long now)
     {
         ArgumentNullException.ThrowIfNull(from);
         if ((uint)offset > (uint)buffer.Length || (uint)length > (uint)(buffer.Length - offset))
@@ -30,7 +33,7 @@ public sealed partial class WireGuardDevice
         var message = buffer.Slice(offset, length);
         return TypeOf(message) switch
         {
-            TransportType when length >= TransportMinSize => ReceiveTransport(message, offset, from),
+            TransportType when length >= TransportMinSize => ReceiveTransport(message, offset, from, now),
             InitiationType when length == InitiationSize => ReceiveInitiation(message, offset, from),
             ResponseType when length == ResponseSize => ReceiveResponse(message, offset, from),
             CookieReplyType when length == CookieReplySize => ReceiveCookieReply(message, from),
@@ -38,13 +41,12 @@ public sealed partial class WireGuardDevice
         };
     }
 
-    private WgResult ReceiveTransport(Span<byte> message, int offset, IPEndPoint from)
+    private WgResult ReceiveTransport(Span<byte> message, int offset, IPEndPoint from, long now)
     {
         uint receiver = ReadIndex(message, TransportReceiver);
         if (!_indices.TryGetValue(receiver, out var owner) || owner is not Keypair keypair)
             return WgResult.Drop(new DropNote(DropKind.NoSession, from));
         var peer = keypair.Peer;
-        long now = Now();
         if (!keypair.CanReceive(now))
             return WgResult.Drop($"data packet from {peer.Describe(from)} uses an expired session", peer);
 

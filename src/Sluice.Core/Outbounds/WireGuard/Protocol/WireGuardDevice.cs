@@ -105,7 +105,10 @@ public sealed partial class WireGuardDevice
     /// peer's queue (1024 packets, oldest dropped) and an initiation is returned (written at buffer[0..148]),
     /// or None when one went out less than REKEY_TIMEOUT ago.
     /// </summary>
-    public WgResult Encapsulate(Span<byte> buffer, int offset, int length)
+    public WgResult Encapsulate(Span<byte> buffer, int offset, int length) => Encapsulate(buffer, offset, length, Now());
+
+    /// <summary><see cref="Encapsulate(Span{byte}, int, int)"/> at <paramref name="now"/> (<see cref="TimeOf"/> of a timestamp the caller read).</summary>
+    public WgResult Encapsulate(Span<byte> buffer, int offset, int length, long now)
     {
         if (offset < TransportHeaderSize || length < 0 || (long)offset + length + (WireGuardLimits.PaddingMultiple - 1) + TagSize > buffer.Length)
             throw new ArgumentOutOfRangeException(nameof(length), $"Encapsulate needs 16 bytes of headroom and 31 of tailroom: offset {offset}, length {length}, buffer {buffer.Length}");
@@ -116,8 +119,6 @@ public sealed partial class WireGuardDevice
         if (index < 0)
             return WgResult.Drop($"no WireGuard peer's allowed IPs contain {FormatAddress(isV4, destination)}");
         var peer = _peers[index];
-        long now = Now();
-
         var keypair = peer.SendableKeypair(now);
         if (keypair is not null && keypair.TryReserveCounter(out ulong counter))
         {
@@ -237,11 +238,19 @@ public sealed partial class WireGuardDevice
     }
 
     /// <summary>Monotonic time in ticks from the injected clock, never 0.</summary>
-    internal long Now()
+    internal long Now() => TimeOf(_time.GetTimestamp());
+
+    /// <summary>
+    /// <see cref="Now"/> of a timestamp of the device's clock: the data path reads the clock once per packet and derives
+    /// both this and a flow's last-seen milliseconds from it. Without 128-bit arithmetic when the clock counts in a
+    /// whole multiple of ticks (nanoseconds on Linux), as it does at every packet.
+    /// </summary>
+    public long TimeOf(long timestamp)
     {
-        long timestamp = _time.GetTimestamp();
         long frequency = _time.TimestampFrequency;
-        long ticks = frequency == TimeSpan.TicksPerSecond ? timestamp : (long)((Int128)timestamp * TimeSpan.TicksPerSecond / frequency);
+        long ticks = frequency == TimeSpan.TicksPerSecond ? timestamp
+            : frequency % TimeSpan.TicksPerSecond == 0 ? timestamp / (frequency / TimeSpan.TicksPerSecond)
+            : (long)((Int128)timestamp * TimeSpan.TicksPerSecond / frequency);
         return ticks + TimeBase;
     }
 
