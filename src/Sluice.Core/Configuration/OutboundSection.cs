@@ -5,13 +5,13 @@ namespace Sluice.Core.Configuration;
 /// <summary>"outbounds": [...]. Each type is one entry in <see cref="Types"/>.</summary>
 internal static class OutboundSection
 {
+    /// <summary>The outbound types a config may name (a subscription's exclude_type is checked against them).</summary>
+    internal static IEnumerable<string> TypeNames => Types.Keys;
+
     /// <summary>
     /// Outbound type → parser of the fields besides "type" and "tag". A new protocol (shadowsocks,
     /// socks, …) adds one entry here and one record next to its implementation. No reflection.
     /// </summary>
-    /// <summary>The outbound types a config may name (a subscription's exclude_type is checked against them).</summary>
-    internal static IEnumerable<string> TypeNames => Types.Keys;
-
     private static readonly Dictionary<string, Func<ObjectReader, string, OutboundOptions?>> Types = new(StringComparer.Ordinal)
     {
         ["direct"] = ParseDirect,
