@@ -14,6 +14,7 @@ public static class ShareLinkWriter
     {
         "shadowsocks" => ShadowsocksLink.Write(outbound),
         "vless" => VlessLink.Write(outbound),
+        "vmess" => VmessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
         "wireguard" => WireGuardLink.Write(outbound),
         "socks" => WriteCredentialsLink("socks5", outbound),
