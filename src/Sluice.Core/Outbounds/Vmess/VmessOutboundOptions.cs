@@ -44,7 +44,7 @@ internal static class VmessOptionsParser
         var network = ProxyOutboundParsers.ParseNetwork(r);
         var tls = TlsOptionsParser.Parse(r);
         var transport = TransportOptionsParser.Parse(r);
-        var encoding = ParseEncoding(r);
+        var encoding = VlessOptionsParser.ParseEncoding(r, whenAbsent: VlessPacketEncoding.Plain); // sing-box's vmess default: the UDP command
         if (security == VmessSecurity.Zero && network == ProxyNetwork.Udp && encoding == VlessPacketEncoding.Plain)
             r.Errors.Add(r.PathOf("security"), "\"zero\" sends the body bare, with no datagram boundaries: UDP needs another security or \"packet_encoding\": \"xudp\"");
         var answerTimeout = r.Duration("answer_timeout") ?? VmessOutboundOptions.DefaultAnswerTimeout;
@@ -74,23 +74,5 @@ internal static class VmessOptionsParser
             : "expected \"auto\", \"aes-128-gcm\", \"chacha20-poly1305\", \"none\" or \"zero\"";
         r.Errors.Add(r.PathOf("security"), $"{JsonPath.Quote(name!)}: {why}");
         return null;
-    }
-
-    private static VlessPacketEncoding ParseEncoding(ObjectReader r)
-    {
-        string? text = r.String("packet_encoding");
-        switch (text)
-        {
-            case null or "" or "none":
-                return VlessPacketEncoding.Plain; // sing-box's vmess default: the UDP command
-            case "xudp":
-                return VlessPacketEncoding.Xudp;
-            case "packetaddr":
-                r.Errors.Add(r.PathOf("packet_encoding"), "\"packetaddr\" (v2ray 5) is not supported by Sluice yet (use \"xudp\" or \"\")");
-                return VlessPacketEncoding.Plain;
-            default:
-                r.Errors.Add(r.PathOf("packet_encoding"), $"{JsonPath.Quote(text)}: expected \"\", \"xudp\" or \"packetaddr\"");
-                return VlessPacketEncoding.Plain;
-        }
     }
 }
