@@ -48,7 +48,8 @@ public sealed class VmessConfigTests
 
     [Theory]
     [InlineData(",\"alter_id\":64", "outbounds[0].alter_id", "legacy MD5/timestamp header")]
-    [InlineData(",\"security\":\"aes-128-cfb\"", "outbounds[0].security", "legacy header")]
+    [InlineData(",\"security\":\"aes-128-cfb\"", "outbounds[0].security", "a legacy cipher")]
+    [InlineData(",\"security\":\"aes-128-ctr\"", "outbounds[0].security", "a legacy cipher")]
     [InlineData(",\"security\":\"rot13\"", "outbounds[0].security", "expected \"auto\"")]
     [InlineData(",\"security\":\"zero\",\"network\":\"udp\"", "outbounds[0].security", "no datagram boundaries")]
     [InlineData(",\"packet_encoding\":\"packetaddr\"", "outbounds[0].packet_encoding", "not supported")]

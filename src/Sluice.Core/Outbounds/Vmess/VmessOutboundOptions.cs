@@ -69,8 +69,8 @@ internal static class VmessOptionsParser
     {
         var security = SecurityNamed(name);
         if (security is not null) return security;
-        string why = name is "aes-128-cfb" or "legacy"
-            ? "AES-128-CFB belongs to the legacy header, which Sluice does not speak"
+        string why = name is "aes-128-cfb" or "aes-128-ctr" or "legacy"
+            ? "a legacy cipher, which Sluice does not speak (use \"auto\", \"aes-128-gcm\" or \"chacha20-poly1305\")"
             : "expected \"auto\", \"aes-128-gcm\", \"chacha20-poly1305\", \"none\" or \"zero\"";
         r.Errors.Add(r.PathOf("security"), $"{JsonPath.Quote(name!)}: {why}");
         return null;
