@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds.Socks;
-using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Transport;
 using Sluice.Core.Outbounds.Vless;
 
@@ -29,9 +28,7 @@ internal sealed partial class VmessOutbound : IOutbound, IProxyServerOutbound
     {
         _options = options;
         _cmdKey = VmessKdf.CommandKey(options.Uuid);
-        var server = new ProxyServer("vmess", options.Tag, options.Server, context);
-        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions, x25519: context.X25519) : null;
-        _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
+        _dialer = ProxyStreamDialer.For("vmess", options.Tag, options.Server, options.Tls, options.Transport, context, logger);
         _logger = logger;
         _clock = clock ?? TimeProvider.System;
     }
