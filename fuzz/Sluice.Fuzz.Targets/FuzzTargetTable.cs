@@ -17,6 +17,7 @@ public static class FuzzTargetTable
         ["tls"] = TlsFuzzTarget.Run,
         ["vision"] = VisionFuzzTarget.Run,
         ["vless-response"] = ProxyFrameFuzzTargets.VlessResponse,
+        ["vmess-response"] = VmessFuzzTarget.Run,
         ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
         ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
         ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,

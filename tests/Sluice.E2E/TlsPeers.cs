@@ -72,6 +72,11 @@ internal static class TlsPeers
     public const int V2rayVlessWsPort = 8446;
     public const string WsPath = "/vless-ws";
 
+    /// <summary>v2ray's VMess inbound (alterId 0: the AEAD header) over plain TCP, and over WebSocket+TLS at <see cref="VmessWsPath"/>.</summary>
+    public const int V2rayVmessPort = 8448;
+    public const int V2rayVmessWsPort = 8449;
+    public const string VmessWsPath = "/vmess-ws";
+
     /// <summary>v2ray's http inbound over TLS: an HTTPS proxy with basic auth (user "sluice", password <see cref="Password"/>).</summary>
     public const int V2rayHttpsProxyPort = 8447;
 
@@ -132,6 +137,11 @@ internal static class TlsPeers
                  "settings": {"clients": [{"id": "@UUID"}], "decryption": "none"},
                  "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS,
                    "wsSettings": {"path": "@PATH", "maxEarlyData": 2048, "earlyDataHeaderName": "Sec-WebSocket-Protocol"}}},
+                {"listen": "@LISTEN", "port": @VMESS, "protocol": "vmess",
+                 "settings": {"clients": [{"id": "@UUID", "alterId": 0}]}, "streamSettings": {"network": "tcp"}},
+                {"listen": "@LISTEN", "port": @VMWS, "protocol": "vmess",
+                 "settings": {"clients": [{"id": "@UUID", "alterId": 0}]},
+                 "streamSettings": {"network": "ws", "security": "tls", "tlsSettings": @TLS, "wsSettings": {"path": "@VMPATH"}}},
                 {"listen": "@LISTEN", "port": @HTTPS, "protocol": "http",
                  "settings": {"accounts": [{"user": "sluice", "pass": "@PASSWORD"}]},
                  "streamSettings": {"network": "tcp", "security": "tls", "tlsSettings": @TLS}}
@@ -140,9 +150,10 @@ internal static class TlsPeers
             }
             """.Replace("@LISTEN", NamespaceTestbed.RouterV4).Replace("@TROJAN", V2rayTrojanPort.ToString()).Replace("@VLESS", V2rayVlessPort.ToString())
             .Replace("@WS", V2rayVlessWsPort.ToString()).Replace("@PASSWORD", Password).Replace("@UUID", Uuid).Replace("@TLS", tls)
-            .Replace("@PATH", WsPath).Replace("@HTTPS", V2rayHttpsProxyPort.ToString()).Replace("@LOG", V2rayLogPath(testbed)).Replace("@SOURCE", V2raySource));
+            .Replace("@PATH", WsPath).Replace("@HTTPS", V2rayHttpsProxyPort.ToString()).Replace("@LOG", V2rayLogPath(testbed)).Replace("@SOURCE", V2raySource)
+            .Replace("@VMESS", V2rayVmessPort.ToString()).Replace("@VMWS", V2rayVmessWsPort.ToString()).Replace("@VMPATH", VmessWsPath));
         testbed.StartIn(testbed.Router, "v2ray", "-config", config);
-        foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort, V2rayHttpsProxyPort }) ProxyPeers.WaitListening(testbed, port);
+        foreach (int port in new[] { V2rayTrojanPort, V2rayVlessPort, V2rayVlessWsPort, V2rayHttpsProxyPort, V2rayVmessPort, V2rayVmessWsPort }) ProxyPeers.WaitListening(testbed, port);
     }
 
     public static string V2rayLogPath(NamespaceTestbed testbed) => Path.Combine(testbed.WorkDir, "v2ray.log");
@@ -169,5 +180,12 @@ internal static class TlsPeers
             ? ", \"transport\": {\"type\": \"ws\", \"path\": \"" + WsPath + "\"" + early + "}"
             : "";
         return $$"""{"type": "vless", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{(ws ? V2rayVlessWsPort : V2rayVlessPort)}}, "uuid": "{{uuid}}", "tls": {{Tls(certificates)}}{{transport}}{{extra}}}""";
+    }
+
+    /// <summary>A "vmess" outbound to v2ray: plain TCP, or WebSocket+TLS when <paramref name="ws"/>; <paramref name="extra"/> adds fields.</summary>
+    public static string Vmess(string tag, TestCertificates certificates, bool ws = false, string uuid = Uuid, string extra = "")
+    {
+        string layers = ws ? $", \"tls\": {Tls(certificates)}, \"transport\": {{\"type\": \"ws\", \"path\": \"{VmessWsPath}\"}}" : "";
+        return $$"""{"type": "vmess", "tag": "{{tag}}", "server": "{{NamespaceTestbed.RouterV4}}", "server_port": {{(ws ? V2rayVmessWsPort : V2rayVmessPort)}}, "uuid": "{{uuid}}"{{layers}}{{extra}}}""";
     }
 }

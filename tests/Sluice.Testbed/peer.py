@@ -18,7 +18,7 @@ delayline IFACE_A IFACE_B DELAY_MS
     a two-port Ethernet bridge that holds every frame DELAY_MS milliseconds before passing it on, in
     order (prints "ready"): added latency for kernels without the netem qdisc.
 """
-import asyncio, functools, http.server, os, resource, socket, socketserver, sys, threading
+import asyncio, functools, hashlib, http.server, os, resource, socket, socketserver, sys, threading
 
 def raise_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -51,6 +51,25 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
             return
         super().do_GET()
+    def do_POST(self):
+        # /sha256: the hex SHA-256 of the body, so an upload's every byte can be checked at the far end.
+        if self.path != "/sha256":
+            self.send_error(404)
+            return
+        left = int(self.headers.get("Content-Length", "0"))
+        digest = hashlib.sha256()
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+        body = (digest.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
     def log_message(self, fmt, *args):
         sys.stderr.write("http %s %s\n" % (self.client_address[0], fmt % args))
 

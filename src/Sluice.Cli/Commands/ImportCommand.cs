@@ -5,7 +5,7 @@ namespace Sluice.Cli.Commands;
 /// <summary>
 /// `sluice import SOURCE [-o config.json]`: turns what a provider hands out into a Sluice config,
 /// printed to stdout or written atomically to -o (on any error nothing is written).
-/// Sources: a wg-quick file (wg0.conf); an ss://, vless://, trojan://, wireguard://, socks5:// or http:// link; a subscription body
+/// Sources: a wg-quick file (wg0.conf); an ss://, vless://, vmess://, trojan://, wireguard://, socks5:// or http:// link; a subscription body
 /// (base64 of share links, or plain share lines) or a Clash YAML from a file or an https:// URL; with --links
 /// also a sing-box config, whose servers are printed as links.
 /// </summary>
@@ -86,7 +86,7 @@ internal static class ImportCommand
             foreach (var note in clash.Notes) Console.Error.WriteLine(note);
             return clash.Json;
         }
-        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss://, vless://, trojan://, wireguard://, socks5:// and http:// links, base64 subscription bodies, Clash/mihomo YAML; with --links also a sing-box config)");
+        throw new ImportException($"{source}: not a format Sluice imports (supported: wg-quick .conf, ss://, vless://, vmess://, trojan://, wireguard://, socks5:// and http:// links, base64 subscription bodies, Clash/mihomo YAML; with --links also a sing-box config)");
     }
 
     /// <summary>Fetches a subscription over HTTPS (30 s limit); failures are one line.</summary>

@@ -19,7 +19,7 @@ internal static class CommandTable
     [
         new("run", "-c CONFIG", "run the engine in the foreground (Ctrl-C / SIGTERM stops it)"),
         new("check", "-c CONFIG [--fix -o NEW]", "validate a config; prints one `path: problem` line per error; --fix writes older sing-box syntax rewritten to NEW"),
-        new("import", "SRC [-o F]", "turn what a provider hands out into a config (stdout, or written atomically to F): a wg-quick file, a share link (ss://, vless://, trojan://, wireguard://, socks5://, http://), a subscription (file or https:// URL, base64 or plain links) or a Clash YAML"),
+        new("import", "SRC [-o F]", "turn what a provider hands out into a config (stdout, or written atomically to F): a wg-quick file, a share link (ss://, vless://, vmess://, trojan://, wireguard://, socks5://, http://), a subscription (file or https:// URL, base64 or plain links) or a Clash YAML"),
         new("import", "SRC --links", "print the servers SRC holds as share links, one a line (SRC may also be a sing-box config)"),
         new("demo", "", "build a namespace testbed and show per-app routing with real processes"),
         new("gate", "apply -c CONFIG", "load the config's fail-shut gate now (docs/gate.md)"),

@@ -21,6 +21,7 @@ internal static class OutboundSection
         ["http"] = ProxyOutboundParsers.ParseHttp,
         ["trojan"] = Outbounds.Trojan.TrojanOptionsParser.Parse,
         ["vless"] = Outbounds.Vless.VlessOptionsParser.Parse,
+        ["vmess"] = Outbounds.Vmess.VmessOptionsParser.Parse,
         ["selector"] = GroupOutboundParsers.ParseSelector,
         ["urltest"] = GroupOutboundParsers.ParseUrlTest,
         ["fallback"] = GroupOutboundParsers.ParseFallback,

@@ -32,6 +32,7 @@ public sealed record ProxyServerOptions(string Server, ushort Port, DialOptions 
         HttpOutboundOptions h => h.Server,
         Outbounds.Trojan.TrojanOutboundOptions t => t.Server,
         Outbounds.Vless.VlessOutboundOptions v => v.Server,
+        Outbounds.Vmess.VmessOutboundOptions v => v.Server,
         _ => null,
     };
 }

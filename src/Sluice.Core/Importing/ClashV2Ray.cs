@@ -2,14 +2,15 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Vless;
+using Sluice.Core.Outbounds.Vmess;
 using Sluice.Core.Outbounds.WireGuard;
 using YamlDotNet.RepresentationModel;
 
 namespace Sluice.Core.Importing;
 
 /// <summary>
-/// Clash (mihomo) <c>type: vless</c> and <c>type: trojan</c> proxies to sing-box outbounds: uuid/flow/
-/// packet-encoding, password, tls/servername/sni/skip-cert-verify/alpn/client-fingerprint, reality-opts,
+/// Clash (mihomo) <c>type: vless</c>, <c>type: vmess</c> and <c>type: trojan</c> proxies to sing-box outbounds: uuid/flow/
+/// packet-encoding, vmess's alterId/cipher/global-padding/authenticated-length, password, tls/servername/sni/skip-cert-verify/alpn/client-fingerprint, reality-opts,
 /// network ws with ws-opts (path, headers, max-early-data, early-data-header-name), udp.
 /// </summary>
 internal static class ClashV2Ray
@@ -38,6 +39,11 @@ internal static class ClashV2Ray
             }
             tlsOn = ClashYaml.IsTrue(Scalar(entry, "tls"));
         }
+        else if (type == "vmess")
+        {
+            VmessFields(entry, o);
+            tlsOn = ClashYaml.IsTrue(Scalar(entry, "tls"));
+        }
         else
         {
             o["password"] = Scalar(entry, "password") is { Length: > 0 } password ? password : throw new ImportException("no \"password\"");
@@ -46,6 +52,32 @@ internal static class ClashV2Ray
         if (tlsOn) o["tls"] = Tls(entry);
         if (Transport(entry) is { } transport) o["transport"] = transport;
         return o;
+    }
+
+    /// <summary>uuid, alterId (0 only: the AEAD header), cipher, global-padding, authenticated-length, packet-encoding.</summary>
+    private static void VmessFields(YamlMappingNode entry, JsonObject o)
+    {
+        string uuid = Scalar(entry, "uuid") ?? throw new ImportException("no \"uuid\"");
+        if (!Guid.TryParseExact(uuid, "D", out _)) throw new ImportException("\"uuid\" is not a UUID");
+        o["uuid"] = uuid;
+        if (Scalar(entry, "alterId") is { Length: > 0 } aid && aid != "0")
+            throw new ImportException($"alterId {aid}: the legacy MD5/timestamp header (alterId > 0) is not supported by Sluice; the server accepts the AEAD header with alterId 0");
+        string cipher = Scalar(entry, "cipher") ?? "auto";
+        if (VmessOptionsParser.SecurityNamed(cipher) is null)
+            throw new ImportException($"cipher \"{cipher}\" is not supported (auto, aes-128-gcm, chacha20-poly1305, none, zero)");
+        if (cipher is not ("" or "auto")) o["security"] = cipher;
+        if (ClashYaml.IsTrue(Scalar(entry, "global-padding"))) o["global_padding"] = true;
+        if (ClashYaml.IsTrue(Scalar(entry, "authenticated-length"))) o["authenticated_length"] = true;
+        switch (Scalar(entry, "packet-encoding"))
+        {
+            case null or "" or "none":
+                break; // the UDP command, sing-box's vmess default
+            case "xudp":
+                o["packet_encoding"] = "xudp";
+                break;
+            case var other:
+                throw new ImportException($"packet-encoding \"{other}\" is not supported (xudp, none)");
+        }
     }
 
     /// <summary>tls, servername/sni, skip-cert-verify, alpn, client-fingerprint, reality-opts → sing-box's "tls" object.</summary>

@@ -57,7 +57,7 @@ public static partial class ClashYaml
         if (Scalar(entry, "ip-version") is { Length: > 0 } ipVersion && ipVersion != "dual")
             o["domain_strategy"] = IpVersions.TryGetValue(ipVersion, out var strategy) ? strategy
                 : throw new ImportException($"ip-version \"{ipVersion}\" is not one of dual, {string.Join(", ", IpVersions.Keys)}");
-        if (IsFalse(Scalar(entry, "udp")) && (string?)o["type"] is "shadowsocks" or "socks" or "vless" or "trojan") o["network"] = "tcp";
+        if (IsFalse(Scalar(entry, "udp")) && (string?)o["type"] is "shadowsocks" or "socks" or "vless" or "vmess" or "trojan") o["network"] = "tcp";
     }
 
     /// <summary>

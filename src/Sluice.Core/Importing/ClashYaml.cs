@@ -11,7 +11,7 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// A Clash (Clash/mihomo) config's <c>proxies:</c> list to sing-box outbound objects:
-/// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c>, <c>http</c>, <c>vless</c> and <c>trojan</c>
+/// <c>type: ss</c> (see ClashYaml.Shadowsocks.cs), <c>socks5</c>, <c>http</c>, <c>vless</c>, <c>vmess</c> and <c>trojan</c>
 /// become outbounds, <c>wireguard</c> an endpoint (ClashYaml.WireGuard.cs); any other entry is skipped with a one-line note naming it. For a subscription that is
 /// all (Sluice's own rules apply); `sluice import` also takes the proxy-groups, rules and ports (ClashYaml.Config.cs).
 /// Read with YamlDotNet's representation model (no reflection, so it stays trimming/AOT-safe).
@@ -187,10 +187,11 @@ public static partial class ClashYaml
                 return o;
             }
             case "vless":
+            case "vmess":
             case "trojan":
                 return ClashV2Ray.Convert(entry, type, name, server, port);
             default:
-                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http, vless, trojan, wireguard)");
+                throw new ImportException($"type \"{type}\" is not imported (supported: ss, socks5, http, vless, vmess, trojan, wireguard)");
         }
     }
 

@@ -8,9 +8,9 @@ internal static class LinkSchemes
 {
     /// <summary>Proxy link schemes Sluice does not import (yet): each such line becomes a note.</summary>
     private static readonly string[] Unsupported =
-        ["vmess", "hysteria2", "hy2", "hysteria", "tuic", "ssr", "wg", "anytls", "juicity", "naive+https", "naive+quic", "mieru", "snell"];
+        ["hysteria2", "hy2", "hysteria", "tuic", "ssr", "wg", "anytls", "juicity", "naive+https", "naive+quic", "mieru", "snell"];
 
-    private static readonly string[] Imported = ["vless", "trojan", "wireguard"];
+    private static readonly string[] Imported = ["vless", "vmess", "trojan", "wireguard"];
 
     /// <summary>True when the line starts with a proxy scheme this file knows (imported or not).</summary>
     public static bool IsProxyLink(string line)
@@ -30,6 +30,6 @@ internal static class LinkSchemes
     /// <summary>The error for a scheme Sluice cannot use; names the scheme, never the rest of the link.</summary>
     public static Outbounds.WireGuard.ImportException NotImported(string scheme) =>
         new(IsUnsupported(scheme)
-            ? $"{scheme}:// links are not supported by Sluice: scheme \"{scheme}\" is not imported (supported: ss, vless, trojan, wireguard, socks5, http)"
-            : $"scheme \"{scheme}\" is not imported (supported: ss, vless, trojan, wireguard, socks5, http)");
+            ? $"{scheme}:// links are not supported by Sluice: scheme \"{scheme}\" is not imported (supported: ss, vless, vmess, trojan, wireguard, socks5, http)"
+            : $"scheme \"{scheme}\" is not imported (supported: ss, vless, vmess, trojan, wireguard, socks5, http)");
 }

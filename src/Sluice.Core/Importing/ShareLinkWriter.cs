@@ -14,6 +14,7 @@ public static class ShareLinkWriter
     {
         "shadowsocks" => ShadowsocksLink.Write(outbound),
         "vless" => VlessLink.Write(outbound),
+        "vmess" => VmessLink.Write(outbound),
         "trojan" => TrojanLink.Write(outbound),
         "wireguard" => WireGuardLink.Write(outbound),
         "socks" => WriteCredentialsLink("socks5", outbound),
@@ -79,9 +80,9 @@ public static class ShareLinkWriter
         {
             return [];
         }
-        // A field at its zero value or default asks for nothing the link could lose (packet_encoding's default is xudp).
+        // A field at its zero value or default asks for nothing the link could lose (vless's packet_encoding default is xudp).
         return outbound.Where(p => p.Value is not null && !back.ContainsKey(p.Key)
-                && !IsInert(p.Value) && !(p.Key == "packet_encoding" && (string?)p.Value == "xudp"))
+                && !IsInert(p.Value) && !(p.Key == "packet_encoding" && (string?)p.Value == "xudp" && (string?)outbound["type"] == "vless"))
             .Select(p => p.Key).ToList();
 
         static bool IsInert(JsonNode? value)

@@ -51,7 +51,7 @@ public static class ShareLinks
     {
         link = link.Trim();
         int colon = link.IndexOf("://", StringComparison.Ordinal);
-        if (colon < 0) throw Bad(link, "not a share link: no scheme (expected ss://, vless://, trojan://, wireguard://, socks5:// or http(s)://)");
+        if (colon < 0) throw Bad(link, "not a share link: no scheme (expected ss://, vless://, vmess://, trojan://, wireguard://, socks5:// or http(s)://)");
         string scheme = link[..colon].ToLowerInvariant();
         string rest = link[(colon + 3)..];
         string? name = null;
@@ -69,6 +69,7 @@ public static class ShareLinks
             "http" => ParseCredentialsLink(link, rest, tag, "http"),
             "https" => WithTls(ParseCredentialsLink(link, rest, tag, "http")),
             "vless" => VlessLink.Parse(rest, tag),
+            "vmess" => VmessLink.Parse(rest, string.IsNullOrEmpty(name) ? null : name, fallbackTag),
             "trojan" => TrojanLink.Parse(rest, tag),
             "wireguard" => WireGuardLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),

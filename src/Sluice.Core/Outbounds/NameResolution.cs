@@ -12,7 +12,7 @@ namespace Sluice.Core.Outbounds;
 /// </summary>
 internal static class NameResolution
 {
-    private static readonly HashSet<string> TakesNames = new(StringComparer.Ordinal) { "shadowsocks", "socks", "http", "trojan", "vless" };
+    private static readonly HashSet<string> TakesNames = new(StringComparer.Ordinal) { "shadowsocks", "socks", "http", "trojan", "vless", "vmess" };
 
     public static async ValueTask<Destination> ForOutboundAsync(IOutbound outbound, Destination destination, IHostResolver hosts, CancellationToken cancellationToken)
     {

@@ -9,6 +9,7 @@ using Sluice.Core.Outbounds.Shadowsocks;
 using Sluice.Core.Outbounds.Socks;
 using Sluice.Core.Outbounds.Trojan;
 using Sluice.Core.Outbounds.Vless;
+using Sluice.Core.Outbounds.Vmess;
 
 namespace Sluice.Core.Outbounds;
 
@@ -29,6 +30,7 @@ public static class OutboundRegistry
         [typeof(HttpOutboundOptions)] = (o, c) => new HttpOutbound((HttpOutboundOptions)o, c, c.Logger("http")),
         [typeof(TrojanOutboundOptions)] = (o, c) => new TrojanOutbound((TrojanOutboundOptions)o, c, c.Logger("trojan")),
         [typeof(VlessOutboundOptions)] = (o, c) => new VlessOutbound((VlessOutboundOptions)o, c, c.Logger("vless")),
+        [typeof(VmessOutboundOptions)] = (o, c) => new VmessOutbound((VmessOutboundOptions)o, c, c.Logger("vmess")),
         [typeof(GroupOutboundOptions)] = (o, c) => new OutboundGroup((GroupOutboundOptions)o,
             c.Resolve ?? throw new InvalidOperationException("a group needs OutboundContext.Resolve"), c.Logger("group")),
     };

@@ -65,7 +65,6 @@ public sealed class ClientCorpusTests
         // What is left out, each once, naming its line; nothing else.
         Assert.Equal(
         [
-            "profile.yaml: line 105: \"vmess\" skipped: type \"vmess\" is not imported (supported: ss, socks5, http, vless, trojan, wireguard)",
             "profile.yaml: line 128: group \"LB\" is load-balance, imported as url-test (Sluice has no load balancing)",
             "profile.yaml: line 186: \"IN-TYPE,SOCKS5,Proxy\" skipped: rule type IN-TYPE is not imported, or its value is not one Sluice can use",
             "profile.yaml: not carried over (Sluice has no such setting or sets it itself): bind-address, unified-delay, tcp-concurrent, find-process-mode, geodata-mode, geox-url",

@@ -203,7 +203,7 @@ public class ConfigLoaderTests
     [Theory]
     [InlineData("""{"route":{"rules":[{"ip_cidr":["10.0.0.0/8","10.0.0.0/33"],"outbound":"direct"}]}}""", "route.rules[0].ip_cidr[1]", "\"10.0.0.0/33\" is not a CIDR")]
     [InlineData("""{"inbounds":[{"type":"tun","address":"172.19.0.1/30","mtu":true}]}""", "inbounds[0].mtu", "expected a number, got boolean")]
-    [InlineData("""{"outbounds":[{"type":"direct"},{"type":"vmess"}]}""", "outbounds[1].type", "is not supported")]
+    [InlineData("""{"outbounds":[{"type":"direct"},{"type":"tuic"}]}""", "outbounds[1].type", "is not supported")]
     [InlineData("""{"endpoints":[{"type":"wireguard","address":"10.0.0.2/32","private_key":"x","peers":[]}]}""", "endpoints[0].private_key", "is not a WireGuard key")]
     [InlineData("""{"endpoints":[{"type":"tailscale"}]}""", "endpoints[0].type", "not supported")]
     [InlineData("""{"whatever":1}""", "whatever", "unknown field")]

@@ -44,13 +44,13 @@ public sealed class SingBoxExportConfigTests
     public void ARefusedOutboundOrRuleSet_IsNotReportedAgainWhereItIsNamed()
     {
         var errors = ConfigLoader.Validate("""
-            {"outbounds": [{"type": "selector", "tag": "proxy", "outbounds": ["vm", "direct"]}, {"type": "vmess", "tag": "vm", "server": "203.0.113.1"},
+            {"outbounds": [{"type": "selector", "tag": "proxy", "outbounds": ["vm", "direct"]}, {"type": "tuic", "tag": "vm", "server": "203.0.113.1"},
                            {"type": "direct", "tag": "direct"}],
              "route": {"rules": [{"rule_set": "ads", "outbound": "vm"}],
                        "rule_set": [{"type": "remote", "tag": "ads", "url": "https://example.org/ads.srs", "update_interval": "often"}]}}
             """).Select(e => e.ToString()).ToList();
         Assert.Equal(2, errors.Count);
-        Assert.StartsWith("outbounds[1].type: outbound type \"vmess\" is not supported", errors[0]);
+        Assert.StartsWith("outbounds[1].type: outbound type \"tuic\" is not supported", errors[0]);
         Assert.StartsWith("route.rule_set[0].update_interval: \"often\" is not a duration", errors[1]);
     }
 

@@ -33,8 +33,8 @@ public sealed class ClashYamlTests
             type: http
             server: proxy.example.org
             port: 3128
-          - name: vmess-sg
-            type: vmess
+          - name: tuic-sg
+            type: tuic
             server: sg.example.net
             port: 443
             uuid: 0b5c3a1e-9d1f-4a7a-8b0a-1c2d3e4f5a6b
@@ -98,7 +98,7 @@ public sealed class ClashYamlTests
         var result = ClashYaml.Parse(Provider, "clash.yaml");
 
         Assert.Equal(2, result.Notes.Count);
-        Assert.Contains(result.Notes, n => n.Contains("\"vmess-sg\"") && n.Contains("type \"vmess\" is not imported") && n.Contains("line 25"));
+        Assert.Contains(result.Notes, n => n.Contains("\"tuic-sg\"") && n.Contains("type \"tuic\" is not imported") && n.Contains("line 25"));
         Assert.Contains(result.Notes, n => n.Contains("\"kcp-eu\"") && n.Contains("plugin \"kcptun\" is not built into Sluice"));
         Assert.All(result.Notes, n => Assert.DoesNotContain('\n', n));
     }
@@ -192,7 +192,7 @@ public sealed class ClashYamlTests
             proxies:
               - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}
               - {name: jp, type: trojan, server: jp.example, port: 443, password: pw, sni: jp.example}
-              - {name: vm, type: vmess, server: vm.example, port: 443, uuid: b831381d-6324-4d53-ad4f-8cda48b30811}
+              - {name: vm, type: tuic, server: vm.example, port: 443, uuid: b831381d-6324-4d53-ad4f-8cda48b30811}
             proxy-groups:
               - {name: Proxy, type: select, proxies: [Auto, hk, vm, DIRECT]}
               - {name: Auto, type: url-test, proxies: [hk, jp], url: "http://cp.example/generate_204", interval: 300, tolerance: 50}

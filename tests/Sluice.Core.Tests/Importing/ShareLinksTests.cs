@@ -96,7 +96,7 @@ public sealed class ShareLinksTests
     [InlineData("ss://YWVzLTI1Ni1nY206cHc@host#a", "\"host\" is not host:port")]
     [InlineData("ss://cmM0LW1kNTpwdw@host:1#a", "method \"rc4-md5\" is not supported")]
     [InlineData("ss://!!!notbase64!!!@host:1#a", "the userinfo is neither base64url of method:password nor method:password")]
-    [InlineData("vmess://abc", "scheme \"vmess\" is not imported")]
+    [InlineData("tuic://abc", "scheme \"tuic\" is not imported")]
     [InlineData("socks5://user@host:1080", "credentials before '@' are not user:password")]
     public void MalformedLink_GivesOneLineError_NamingThePart(string link, string expected)
     {

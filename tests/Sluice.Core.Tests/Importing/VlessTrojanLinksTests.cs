@@ -157,7 +157,7 @@ public sealed class VlessTrojanLinksTests
                 skip-cert-verify: true
                 udp: false
               - name: vm
-                type: vmess
+                type: tuic
                 server: vm.example
                 port: 443
             """;
@@ -171,7 +171,7 @@ public sealed class VlessTrojanLinksTests
         var trojan = result.Outbounds[1];
         Assert.True((bool?)trojan["tls"]!["insecure"]);
         Assert.Equal("tcp", (string?)trojan["network"]);
-        Assert.Contains("vmess", Assert.Single(result.Notes), StringComparison.Ordinal);
+        Assert.Contains("tuic", Assert.Single(result.Notes), StringComparison.Ordinal);
         foreach (var o in result.Outbounds) Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{o.ToJsonString()}}]}"""));
     }
 

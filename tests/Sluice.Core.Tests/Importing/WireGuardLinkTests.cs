@@ -185,7 +185,7 @@ public sealed class WireGuardLinkTests
     {
         string body = string.Join('\n',
             "ss://YWVzLTEyOC1nY206cHc@192.0.2.1:8388#ss%20one",
-            "vmess://eyJhZGQiOiIxOTIuMC4yLjIifQ==",
+            "tuic://eyJhZGQiOiIxOTIuMC4yLjIifQ==",
             WarpLink,
             "trojan://pw@tj.example:443?security=tls&sni=tj.example#tj",
             "socks5://u:p@192.0.2.5:1080#socks");
@@ -197,7 +197,7 @@ public sealed class WireGuardLinkTests
         Assert.Equal("WARP HK", Assert.Single(config.Outbounds.OfType<WireGuardEndpointOptions>()).Tag);
         var group = Assert.IsType<GroupOutboundOptions>(config.Outbounds.Single(o => o.Tag == "proxy"));
         Assert.Equal(["ss one", "WARP HK", "tj", "socks"], group.Members);
-        Assert.Equal("sub: line 2 skipped: vmess:// links are not supported by Sluice: scheme \"vmess\" is not imported (supported: ss, vless, trojan, wireguard, socks5, http)",
+        Assert.Equal("sub: line 2 skipped: tuic:// links are not supported by Sluice: scheme \"tuic\" is not imported (supported: ss, vless, vmess, trojan, wireguard, socks5, http)",
             Assert.Single(servers.Notes));
     }
 }

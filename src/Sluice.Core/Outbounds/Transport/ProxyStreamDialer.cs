@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds.Socks;
 using Sluice.Core.Outbounds.Tls;
 
@@ -16,6 +17,17 @@ namespace Sluice.Core.Outbounds.Transport;
 internal sealed class ProxyStreamDialer(ProxyServer server, TlsClient? tls, TransportOptions? transport, ILogger logger)
 {
     private readonly WebSocketEarlyData _earlyData = new(server.Who, logger);
+
+    /// <summary>The dialer of a TLS/transport-carrying proxy outbound (trojan, vless, vmess): its server, its TLS client when "tls" is set.</summary>
+    public static ProxyStreamDialer For(string protocol, string tag, ProxyServerOptions options, TlsClientOptions? tlsOptions, TransportOptions? transport,
+        OutboundContext context, ILogger logger)
+    {
+        var server = new ProxyServer(protocol, tag, options, context);
+        var tls = tlsOptions is { } t
+            ? new TlsClient(t, options.Server, server.Who, logger, httpTransport: transport is WebSocketTransportOptions, x25519: context.X25519)
+            : null;
+        return new ProxyStreamDialer(server, tls, transport, logger);
+    }
 
     public ProxyServer Server => server;
 

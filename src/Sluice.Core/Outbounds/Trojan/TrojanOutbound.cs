@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds.Socks;
-using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Transport;
 
 namespace Sluice.Core.Outbounds.Trojan;
@@ -23,9 +22,7 @@ internal sealed partial class TrojanOutbound : IOutbound, IProxyServerOutbound
     {
         _options = options;
         _key = TrojanProtocol.PasswordKey(options.Password);
-        var server = new ProxyServer("trojan", options.Tag, options.Server, context);
-        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions, x25519: context.X25519) : null;
-        _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
+        _dialer = ProxyStreamDialer.For("trojan", options.Tag, options.Server, options.Tls, options.Transport, context, logger);
         _logger = logger;
     }
 

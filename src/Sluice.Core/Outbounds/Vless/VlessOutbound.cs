@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Configuration;
 using Sluice.Core.Outbounds.Socks;
-using Sluice.Core.Outbounds.Tls;
 using Sluice.Core.Outbounds.Transport;
 
 namespace Sluice.Core.Outbounds.Vless;
@@ -21,9 +20,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
     public VlessOutbound(VlessOutboundOptions options, OutboundContext context, ILogger logger)
     {
         _options = options;
-        var server = new ProxyServer("vless", options.Tag, options.Server, context);
-        var tls = options.Tls is { } t ? new TlsClient(t, options.Server.Server, server.Who, logger, httpTransport: options.Transport is WebSocketTransportOptions, x25519: context.X25519) : null;
-        _dialer = new ProxyStreamDialer(server, tls, options.Transport, logger);
+        _dialer = ProxyStreamDialer.For("vless", options.Tag, options.Server, options.Tls, options.Transport, context, logger);
         _logger = logger;
     }
 

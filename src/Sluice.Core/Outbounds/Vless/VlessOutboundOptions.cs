@@ -49,14 +49,15 @@ internal static class VlessOptionsParser
             : new VlessOutboundOptions(tag, server, uuid, flow, network, tls, transport, encoding);
     }
 
-    private static VlessPacketEncoding ParseEncoding(ObjectReader r)
+    /// <summary>"packet_encoding" of vless (absent: xudp, sing-box's "xudp is used by default") and vmess (absent: the UDP command).</summary>
+    internal static VlessPacketEncoding ParseEncoding(ObjectReader r, VlessPacketEncoding whenAbsent = VlessPacketEncoding.Xudp)
     {
         bool present = r.Has("packet_encoding");
         string? text = r.String("packet_encoding");
         switch (text)
         {
             case null when !present:
-                return VlessPacketEncoding.Xudp; // sing-box: "xudp is used by default"
+                return whenAbsent;
             case "" or "none":
                 return VlessPacketEncoding.Plain;
             case "xudp":
