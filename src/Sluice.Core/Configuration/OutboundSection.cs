@@ -5,8 +5,8 @@ namespace Sluice.Core.Configuration;
 /// <summary>"outbounds": [...]. Each type is one entry in <see cref="Types"/>.</summary>
 internal static class OutboundSection
 {
-    /// <summary>The outbound types a config may name (a subscription's exclude_type is checked against them).</summary>
-    internal static IEnumerable<string> TypeNames => Types.Keys;
+    /// <summary>The types a server of a subscription may have: every outbound type, and a WireGuard endpoint's (exclude_type names them).</summary>
+    internal static IEnumerable<string> ServerTypeNames => Types.Keys.Append("wireguard");
 
     /// <summary>
     /// Outbound type → parser of the fields besides "type" and "tag". A new protocol (shadowsocks,

@@ -119,8 +119,8 @@ internal static class SubscriptionSection
     private static Optional<string> OutboundType(JsonElement e, string path, ErrorList errors)
     {
         if (ObjectReader.StringItem(e, path, errors) is not { HasValue: true } s) return default;
-        if (s.Value == "wireguard" || OutboundSection.TypeNames.Contains(s.Value)) return s;
-        errors.Add(path, $"{JsonPath.Quote(s.Value)} is not an outbound type (one of {string.Join(", ", OutboundSection.TypeNames)}, wireguard)");
+        if (OutboundSection.ServerTypeNames.Contains(s.Value)) return s;
+        errors.Add(path, $"{JsonPath.Quote(s.Value)} is not a server type (one of {string.Join(", ", OutboundSection.ServerTypeNames)})");
         return default;
     }
 

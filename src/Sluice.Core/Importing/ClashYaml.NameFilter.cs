@@ -58,7 +58,7 @@ public static partial class ClashYaml
         {
             if (Keep.Count > 0) subscription["filter"] = new JsonArray(Keep.Select(k => (JsonNode)k).ToArray());
             if (Drop.Count > 0) subscription["exclude_filter"] = new JsonArray(Drop.Select(k => (JsonNode)k).ToArray());
-            var types = Types.Where(t => t == "wireguard" || OutboundSection.TypeNames.Contains(t)).ToList();
+            var types = Types.Where(OutboundSection.ServerTypeNames.Contains).ToList();
             if (types.Count > 0) subscription["exclude_type"] = new JsonArray(types.Select(k => (JsonNode)k).ToArray());
         }
 

@@ -1,51 +1,28 @@
 namespace Sluice.Core.Outbounds;
 
 /// <summary>
-/// A connection to a proxy server that answers a request it cannot authenticate with silence (a VMess server
-/// that finds no user for the auth ID reads on and says nothing, so a probe learns nothing). Until the first
-/// byte comes back, each write moves a deadline <paramref name="timeout"/> ahead; when it passes, the connection
-/// is closed and <paramref name="onSilence"/> says why, once. An app that keeps uploading is not waiting for an
-/// answer, while one that sent its request and waits gets its verdict one timeout after it spoke. After the
+/// A connection to a proxy server whose protocol has no place of its own to watch for the answer (VMess: its body
+/// stream sits on top of this): every write is an app's bytes for <see cref="AnswerDeadline"/>, the first byte read is
+/// the answer. When the deadline passes the connection is closed after <paramref name="onSilence"/> said why. After the
 /// first byte back the stream only passes reads and writes through.
 /// </summary>
 internal sealed class AnswerDeadlineStream : Stream, IConnectionStream
 {
     private readonly Stream _inner;
-    private readonly TimeSpan _timeout;
-    private readonly TimeProvider _clock;
-    private readonly Action _onSilence;
-    private ITimer? _timer;
-    private long _lastWrite;
-    private volatile bool _answered;
-    private volatile bool _disposed;
+    private readonly AnswerDeadline _deadline;
+    private bool _answered;
 
     public AnswerDeadlineStream(Stream inner, TimeSpan timeout, TimeProvider clock, Action onSilence)
     {
         _inner = inner;
-        _timeout = timeout;
-        _clock = clock;
-        _onSilence = onSilence;
-    }
-
-    private void NoteWrite()
-    {
-        if (_answered || _disposed || _timeout <= TimeSpan.Zero) return;
-        Volatile.Write(ref _lastWrite, _clock.GetTimestamp());
-        _timer ??= _clock.CreateTimer(static s => ((AnswerDeadlineStream)s!).OnDeadline(), this, _timeout, Timeout.InfiniteTimeSpan);
-    }
-
-    private void OnDeadline()
-    {
-        if (_answered || _disposed) return;
-        var quiet = _clock.GetElapsedTime(Volatile.Read(ref _lastWrite));
-        if (quiet < _timeout)
+        _deadline = new AnswerDeadline(timeout, clock, () =>
         {
-            _timer?.Change(_timeout - quiet, Timeout.InfiniteTimeSpan);
-            return;
-        }
-        _onSilence();
-        _inner.Dispose();
+            onSilence();
+            _inner.Dispose();
+        });
     }
+
+    private void NoteWrite() => _deadline.NoteWrite();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -65,7 +42,7 @@ internal sealed class AnswerDeadlineStream : Stream, IConnectionStream
         if (n > 0 && !_answered)
         {
             _answered = true;
-            _timer?.Dispose();
+            _deadline.Answered();
         }
         return n;
     }
@@ -110,8 +87,7 @@ internal sealed class AnswerDeadlineStream : Stream, IConnectionStream
     {
         if (disposing)
         {
-            _disposed = true;
-            _timer?.Dispose();
+            _deadline.Dispose();
             _inner.Dispose();
         }
         base.Dispose(disposing);

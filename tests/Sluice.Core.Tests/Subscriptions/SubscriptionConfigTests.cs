@@ -78,7 +78,7 @@ public sealed class SubscriptionConfigTests
     [Theory]
     [InlineData("\"filter\": [\"ok\", \"(unclosed\"]", "subscriptions[0].filter[1]", "\"(unclosed\" is not a valid regular expression")]
     [InlineData("\"exclude_filter\": \"[z-a]\"", "subscriptions[0].exclude_filter", "is not a valid regular expression")]
-    [InlineData("\"exclude_type\": [\"ss\"]", "subscriptions[0].exclude_type[0]", "\"ss\" is not an outbound type (one of direct, block, shadowsocks")]
+    [InlineData("\"exclude_type\": [\"ss\"]", "subscriptions[0].exclude_type[0]", "\"ss\" is not a server type (one of direct, block, shadowsocks")]
     public void BadFilter_NamesThePathAndTheProblem(string field, string path, string problem)
     {
         var errors = ConfigLoader.Validate(Config($$"""{"tag": "p", "url": "https://sub.example/list", "group": "auto", {{field}}}""", groupMembers: "[\"direct\"]"));

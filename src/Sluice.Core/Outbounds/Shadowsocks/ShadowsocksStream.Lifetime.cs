@@ -28,32 +28,16 @@ internal sealed partial class ShadowsocksStream
     }
 
     /// <summary>
-    /// An AEAD server that cannot decrypt a connection stays silent and keeps it open (shadowsocks-libev
-    /// drains it until its own timeout, so probes learn nothing). The only sign of a wrong password is
-    /// silence, so a connection whose server says nothing within <see cref="_answerTimeout"/> of the
-    /// app's latest bytes is closed with a reason in the log instead of hanging. Each write moves the
-    /// deadline: an app that goes on uploading to a server that has nothing to say yet (a backup push, a
-    /// log shipper; ss-server sends not even its salt before the target answers) is not waiting for an
-    /// answer, while an app that sent a request and waits gets its verdict one timeout after it spoke.
+    /// An AEAD server that cannot decrypt a connection stays silent and keeps it open (shadowsocks-libev drains it until
+    /// its own timeout), so the only sign of a wrong password is silence: the app's writes feed the answer deadline
+    /// (<see cref="AnswerDeadline"/>; ss-server sends not even its salt before the target answers, so an upload with
+    /// nothing back yet is not yet a verdict), and the first bytes read settle it.
     /// </summary>
-    private void NoteWrite()
-    {
-        if (_answerTimeout <= TimeSpan.Zero || Volatile.Read(ref _received) > 0) return;
-        Volatile.Write(ref _lastWrite, _clock.GetTimestamp());
-        if (_answerTimer is null)
-            _answerTimer = _clock.CreateTimer(static state => ((ShadowsocksStream)state!).OnAnswerTimeout(), this, _answerTimeout, Timeout.InfiniteTimeSpan);
-    }
+    private void NoteWrite() => _deadline.NoteWrite();
 
-    private void OnAnswerTimeout()
+    private void OnSilence()
     {
-        if (Volatile.Read(ref _received) > 0) return;
-        var quiet = _clock.GetElapsedTime(Volatile.Read(ref _lastWrite));
-        if (quiet < _answerTimeout)
-        {
-            _answerTimer?.Change(_answerTimeout - quiet, Timeout.InfiniteTimeSpan);
-            return;
-        }
-        Fail($"no answer from the server within {_answerTimeout.TotalSeconds:0.#} s of the last bytes sent for {_target}: wrong password or method? (an AEAD server stays silent when it cannot decrypt)");
+        Fail($"no answer from the server within {_deadline.Timeout.TotalSeconds:0.#} s of the last bytes sent for {_target}: wrong password or method? (an AEAD server stays silent when it cannot decrypt)");
         _transport.Dispose();
     }
 

@@ -83,7 +83,7 @@ internal sealed partial class ShadowsocksStream
     {
         if (disposing)
         {
-            _answerTimer?.Dispose();
+            _deadline.Dispose();
             _transport.Dispose(); // closes the connection first, so a read or write in flight ends now
             if (Interlocked.Exchange(ref _ownerReleased, 1) == 0) Exit();
         }

@@ -128,7 +128,7 @@ internal sealed partial class ShadowsocksStream
             int n = await _transport.ReadAsync(_in.AsMemory(_inEnd), cancellationToken);
             if (n == 0) return false;
             _inEnd += n;
-            if (_received == 0) _answerTimer?.Dispose();
+            if (_received == 0) _deadline.Answered();
             Volatile.Write(ref _received, _received + n);
         }
         return true;

@@ -57,9 +57,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
     private int _pendingPrefix; // salt, then the sealed header, waiting at the start of _writeBuffer
     private readonly object _prefixLock = new();
     private volatile bool _prefixSent;
-    private readonly TimeSpan _answerTimeout;
-    private ITimer? _answerTimer;
-    private long _lastWrite; // _clock timestamp of the app's latest bytes, while the server has said nothing
+    private readonly AnswerDeadline _deadline;
     private int _references = 1; // the owner's; +1 per read or write in flight; 0 = buffers returned
     private int _ownerReleased;
 
@@ -75,7 +73,7 @@ internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IRe
         _maxPayload = method.MaxChunkPayload;
         _inSize = method.Is2022 ? ReadBufferSize + 1024 : ReadBufferSize;
         _transport = transport;
-        _answerTimeout = answerTimeout;
+        _deadline = new AnswerDeadline(answerTimeout, _clock, OnSilence);
         _method = method;
         _masterKey = masterKey;
         _logger = logger;

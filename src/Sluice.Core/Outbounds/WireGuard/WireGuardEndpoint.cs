@@ -32,7 +32,6 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
     private readonly ISocketFactory _sockets;
     private readonly PacketCipherFactory? _packetCiphers;
     private readonly TimeProvider _time;
-    private readonly long _stampsPerMillisecond;
     private readonly ILogger _logger;
     private readonly NetAddress? _tunnelV4;
     private readonly NetAddress? _tunnelV6;
@@ -60,7 +59,6 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         _options = options;
         _packetCiphers = packetCiphers;
         _time = time ?? TimeProvider.System;
-        _stampsPerMillisecond = _time.TimestampFrequency / 1000; // as MonotonicClock.Milliseconds divides
         _sockets = sockets;
         _logger = logger;
         _warnings = new DropWarnings(logger, options.Tag, _time);
@@ -160,7 +158,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         var packet = slot.Slice(offset, length);
         if (!IpPacket.TryParse(packet, out var ip)) return;
         long stamp = _time.GetTimestamp(); // one clock read per packet, for the flow and the device
-        flow.LastSeen = stamp / _stampsPerMillisecond;
+        flow.LastSeen = _time.Milliseconds(stamp);
         if (length > _options.Mtu)
         {
             int n = PacketBuilder.PacketTooBig(_tooBigScratch, ip, _options.Mtu);
@@ -291,7 +289,7 @@ public sealed partial class WireGuardEndpoint : IOutbound, IPacketLane
         switch (result.Kind)
         {
             case WgResultKind.WriteTun:
-                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length), stamp / _stampsPerMillisecond)) break;
+                if (!DeliverToApp(buffer.AsSpan(result.Offset, result.Length), _time.Milliseconds(stamp))) break;
                 if (buffer == _tunQueueBuffer) QueueForTun(result.Offset, result.Length);
                 else _tun!.Write(buffer.AsSpan(result.Offset, result.Length));
                 break;
