@@ -119,7 +119,8 @@ public sealed record EngineLimits
     /// before the engine gives the burst's memory back (<see cref="Monitoring.MemoryTrimmer"/>: one compacting full
     /// collection and the native allocator's trim, <see cref="TrimDelay"/> later); default 256. Lower trims after
     /// smaller bursts (each trim blocks the engine for a few milliseconds, and the next burst pays its page faults again);
-    /// 0 never trims, and the peak RSS becomes the sum of the bursts' leftovers.
+    /// 0 never trims, and the peak RSS becomes the sum of the bursts' leftovers. Also the live flows at which the start's
+    /// trim leaves out its collection (a burst is ramping; its end collects).
     /// </summary>
     public int TrimAfterClosedFlows { get; init; } = 256;
 

@@ -40,11 +40,13 @@ public sealed class MemoryTrimmerTests
     /// <summary>Nothing before the 1 s delay, one collection and one native trim just after it, and no second one later.</summary>
     private void AssertOneTrimOneDelayLater(MemoryTrimmer trimmer)
     {
+        int nativeBefore = _nativeTrims;
         _clock.Advance(0.9);
         Assert.Equal(0, _collections);
+        Assert.Equal(nativeBefore, _nativeTrims);
         _clock.Advance(0.2);
         Assert.Equal(1, _collections);
-        Assert.Equal(1, _nativeTrims);
+        Assert.Equal(nativeBefore + 1, _nativeTrims);
 
         _clock.Advance(10);
         Assert.Equal(1, trimmer.Trims);
@@ -101,8 +103,26 @@ public sealed class MemoryTrimmerTests
     {
         using var trimmer = Trimmer();
         trimmer.AfterStart();
+        Assert.Equal(1, _nativeTrims); // the start-up code's pages go at once, before traffic can ramp on top of them
 
         AssertOneTrimOneDelayLater(trimmer);
+    }
+
+    [Fact]
+    public void AfterTheEngineStarts_DuringABurstOfNewFlows_OnlyTheNativeTrimRuns_AndTheCollectionWaitsForTheBurstsEnd()
+    {
+        // The host sends its queued traffic as soon as the tunnel is up: the start trim finds 1,000 flows ramping.
+        using var trimmer = Trimmer();
+        trimmer.AfterStart();
+        var burst = Open(1000);
+        _clock.Advance(1.1);
+        Assert.Equal(0, _collections);
+        Assert.Equal(2, _nativeTrims); // at start, and the delay later
+
+        foreach (var connection in burst) _connections.Remove(connection);
+        _clock.Advance(1.1);
+        Assert.Equal(1, _collections);
+        Assert.Equal(3, _nativeTrims);
     }
 
     [Fact]
