@@ -6,7 +6,7 @@ namespace Sluice.Core.Outbounds;
 /// the answer. When the deadline passes the connection is closed after <paramref name="onSilence"/> said why. After the
 /// first byte back the stream only passes reads and writes through.
 /// </summary>
-internal sealed class AnswerDeadlineStream : Stream, IConnectionStream
+internal sealed class AnswerDeadlineStream : ConnectionStream
 {
     private readonly Stream _inner;
     private readonly AnswerDeadline _deadline;
@@ -47,41 +47,11 @@ internal sealed class AnswerDeadlineStream : Stream, IConnectionStream
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-    public override bool CanRead => true;
+    public override void ShutdownWrite() => StreamEnds.ShutdownWrite(_inner);
 
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Flush() => _inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite() => StreamEnds.ShutdownWrite(_inner);
-
-    public void Abort() => StreamEnds.Abort(_inner);
+    public override void Abort() => StreamEnds.Abort(_inner);
 
     protected override void Dispose(bool disposing)
     {

@@ -6,7 +6,7 @@ namespace Sluice.Core.Outbounds;
 /// <paramref name="length"/> bytes of <paramref name="first"/>, then read the connection. Writes,
 /// half-close and abort go straight to the connection; disposing disposes it.
 /// </summary>
-internal sealed class PrefixedStream(Stream inner, byte[] first, int length) : Stream, IConnectionStream
+internal sealed class PrefixedStream(Stream inner, byte[] first, int length) : ConnectionStream
 {
     private int _firstAt;
 
@@ -14,21 +14,8 @@ internal sealed class PrefixedStream(Stream inner, byte[] first, int length) : S
 
     public override bool CanWrite => inner.CanWrite;
 
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         _firstAt < length ? ValueTask.FromResult(TakeFirst(buffer.Span)) : inner.ReadAsync(buffer, cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override int Read(Span<byte> buffer) => _firstAt < length ? TakeFirst(buffer) : inner.Read(buffer);
 
@@ -52,17 +39,9 @@ internal sealed class PrefixedStream(Stream inner, byte[] first, int length) : S
 
     public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer.AsSpan(offset, count));
 
-    public override void Flush() => inner.Flush();
+    public override void ShutdownWrite() => StreamEnds.ShutdownWrite(inner);
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite() => StreamEnds.ShutdownWrite(inner);
-
-    public void Abort() => StreamEnds.Abort(inner);
+    public override void Abort() => StreamEnds.Abort(inner);
 
     protected override void Dispose(bool disposing)
     {

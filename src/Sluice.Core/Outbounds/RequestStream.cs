@@ -14,25 +14,11 @@ namespace Sluice.Core.Outbounds;
 /// Reads and writes may run concurrently (one each); until the header is out, writes queue behind it, so
 /// no byte can overtake it even when a lower layer (a WebSocket handshake) makes both wait.
 /// </summary>
-internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : Stream, IConnectionStream
+internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : ConnectionStream
 {
     private readonly SemaphoreSlim _headerGate = new(1, 1); // orders every write before the header's end
     private volatile bool _headerSent;
     private bool _answered;
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -106,31 +92,13 @@ internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         if (!_headerSent) SendHeaderAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         StreamEnds.ShutdownWrite(inner);
     }
 
-    public void Abort() => StreamEnds.Abort(inner);
+    public override void Abort() => StreamEnds.Abort(inner);
 
     protected override void Dispose(bool disposing)
     {

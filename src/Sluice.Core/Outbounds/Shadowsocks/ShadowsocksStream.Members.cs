@@ -3,9 +3,6 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// <summary>The <see cref="Stream"/> members that only adapt to the span-based read and write paths.</summary>
 internal sealed partial class ShadowsocksStream
 {
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void WriteByte(byte value) => Write([value]);
@@ -15,9 +12,6 @@ internal sealed partial class ShadowsocksStream
 
     public override void EndWrite(IAsyncResult asyncResult) => TaskToAsyncResult.End(asyncResult);
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override int Read(Span<byte> buffer)
     {
         byte[] temp = new byte[buffer.Length];
@@ -25,8 +19,6 @@ internal sealed partial class ShadowsocksStream
         temp.AsSpan(0, n).CopyTo(buffer);
         return n;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override int ReadByte()
     {
@@ -43,37 +35,17 @@ internal sealed partial class ShadowsocksStream
 
     public override bool CanWrite => Volatile.Read(ref _ownerReleased) == 0;
 
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     /// <summary>
     /// FIN to the server after the staged header (an app that half-closes before saying anything still
     /// gets its target dialed), passed down to the socket at the bottom.
     /// </summary>
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         FlushHeader();
         StreamEnds.ShutdownWrite(_transport);
     }
 
-    public void Abort()
+    public override void Abort()
     {
         StreamEnds.Abort(_transport);
         Dispose();

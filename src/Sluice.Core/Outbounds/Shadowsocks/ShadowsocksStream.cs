@@ -26,7 +26,7 @@ namespace Sluice.Core.Outbounds.Shadowsocks;
 /// plus one per operation in flight) guards it, because the relay or a group may dispose the stream
 /// from another thread while a pump is inside a read.
 /// </summary>
-internal sealed partial class ShadowsocksStream : Stream, IConnectionStream, IReadinessStream, IFramedWriteStream
+internal sealed partial class ShadowsocksStream : ConnectionStream, IReadinessStream, IFramedWriteStream
 {
     public const int MaxPayload = 0x3FFF;
     private const int ChunkOverhead = 2 + 2 * ShadowsocksMethod.TagSize;

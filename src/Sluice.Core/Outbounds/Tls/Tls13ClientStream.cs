@@ -9,7 +9,7 @@ namespace Sluice.Core.Outbounds.Tls;
 /// initiated before 2^24 records under one key, close_notify sent on shutdown and read as end of stream.
 /// Reads and writes may run concurrently (one reader, one writer).
 /// </summary>
-internal sealed class Tls13ClientStream : Stream, IConnectionStream
+internal sealed class Tls13ClientStream : ConnectionStream
 {
     private const byte NewSessionTicketType = 4, KeyUpdateType = 24;
     private const long RecordsBeforeKeyUpdate = 1L << 24;
@@ -197,7 +197,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
     }
 
     /// <summary>close_notify, then FIN on the transport: the server's reads end, ours go on.</summary>
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         _writeLock.Wait();
         try
@@ -216,7 +216,7 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         StreamEnds.ShutdownWrite(_records.Transport);
     }
 
-    public void Abort()
+    public override void Abort()
     {
         _writeClosed = true;
         StreamEnds.Abort(_records.Transport);
@@ -251,17 +251,4 @@ internal sealed class Tls13ClientStream : Stream, IConnectionStream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

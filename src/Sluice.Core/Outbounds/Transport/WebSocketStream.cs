@@ -14,7 +14,7 @@ namespace Sluice.Core.Outbounds.Transport;
 ///    pings are answered, a close frame is answered and ends the stream (read returns 0).
 /// Half-close and abort go to the connection underneath.
 /// </summary>
-internal sealed class WebSocketStream : Stream, IConnectionStream
+internal sealed class WebSocketStream : ConnectionStream
 {
     private const int FrameSlice = 64 * 1024;
     private const int ReadBufferSize = 16 * 1024;
@@ -44,20 +44,6 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
         _host = host;
         _who = who;
         _timeout = timeout;
-    }
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
     }
 
     /// <summary>Starts the handshake once; returns how many of <paramref name="first"/>'s bytes it carries as early data.</summary>
@@ -248,27 +234,9 @@ internal sealed class WebSocketStream : Stream, IConnectionStream
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override void ShutdownWrite() => StreamEnds.ShutdownWrite(_inner);
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush() => _inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite() => StreamEnds.ShutdownWrite(_inner);
-
-    public void Abort() => StreamEnds.Abort(_inner);
+    public override void Abort() => StreamEnds.Abort(_inner);
 
     protected override void Dispose(bool disposing)
     {

@@ -12,7 +12,7 @@ namespace Sluice.Core.Outbounds.Vision;
 ///    frame; after a direct frame the outer TLS reader hands over what it buffered and reads go raw
 /// A read before any write sends the preamble with an empty long-padded frame (server-first protocols).
 /// </summary>
-internal sealed class VisionStream : Stream, IConnectionStream
+internal sealed class VisionStream : ConnectionStream
 {
     private readonly Tls13ClientStream _tls;
     private readonly byte[] _userId;
@@ -178,13 +178,13 @@ internal sealed class VisionStream : Stream, IConnectionStream
         return id;
     }
 
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         if (_writeDirect) StreamEnds.ShutdownWrite(_tls.Transport);
         else _tls.ShutdownWrite();
     }
 
-    public void Abort() => _tls.Abort();
+    public override void Abort() => _tls.Abort();
 
     protected override void Dispose(bool disposing)
     {
@@ -192,19 +192,6 @@ internal sealed class VisionStream : Stream, IConnectionStream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }
 
 /// <summary>

@@ -16,7 +16,7 @@ namespace Sluice.Core.Outbounds.Vmess;
 /// <see cref="StreamDatagramChannel"/> drives it with <see cref="Vless.VlessUdpFraming"/>; each write holds whole frames.
 /// One read and one write may run at once; disposal while a read runs returns the buffers when it ends.
 /// </summary>
-internal sealed class VmessStream : Stream, IConnectionStream
+internal sealed class VmessStream : ConnectionStream
 {
     private const int InputSize = 16 * 1024;
     private const int WriteSlice = 64 * 1024;
@@ -211,7 +211,7 @@ internal sealed class VmessStream : Stream, IConnectionStream
     }
 
     /// <summary>The end chunk, then FIN.</summary>
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         Span<byte> end = stackalloc byte[_up.MaxChunkLength(0)];
         int n = _up.Seal([], end);
@@ -219,7 +219,7 @@ internal sealed class VmessStream : Stream, IConnectionStream
         StreamEnds.ShutdownWrite(_inner);
     }
 
-    public void Abort() => StreamEnds.Abort(_inner);
+    public override void Abort() => StreamEnds.Abort(_inner);
 
     protected override void Dispose(bool disposing)
     {
@@ -232,35 +232,4 @@ internal sealed class VmessStream : Stream, IConnectionStream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush() => _inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -2,10 +2,10 @@ namespace Sluice.Core.Outbounds.Shadowsocks.Plugins;
 
 /// <summary>
 /// The shape every built-in plugin stream shares: it owns the connection under it, passes half-close
-/// and abort down (<see cref="IConnectionStream"/>), and implements only the two span-based async paths;
-/// the synchronous and array-based members adapt to those.
+/// and abort down (<see cref="IConnectionStream"/>), and implements only the two span-based async paths
+/// (<see cref="ConnectionStream"/> adapts the rest).
 /// </summary>
-internal abstract class PluginStream(Stream inner) : Stream, IConnectionStream
+internal abstract class PluginStream(Stream inner) : ConnectionStream
 {
     protected Stream Inner { get; } = inner;
 
@@ -13,45 +13,11 @@ internal abstract class PluginStream(Stream inner) : Stream, IConnectionStream
 
     public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
     public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
 
-    public override bool CanRead => true;
+    public override void ShutdownWrite() => StreamEnds.ShutdownWrite(Inner);
 
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public virtual void ShutdownWrite() => StreamEnds.ShutdownWrite(Inner);
-
-    public void Abort()
+    public override void Abort()
     {
         StreamEnds.Abort(Inner);
         Dispose();
