@@ -170,7 +170,8 @@ public sealed record EngineLimits
     /// How long one of a subscription's name filters (<c>filter</c>, <c>exclude_filter</c>) may take on one server name:
     /// 100 ms. They are backtracking expressions (mihomo's profiles rely on lookaheads such as <c>^(?!.*expire)</c>) and the
     /// names come from the provider, so the bound keeps a hostile name from holding the fetch; a name that runs out of
-    /// time counts as not matching, as mihomo treats a failed match.
+    /// time counts as not matching, as mihomo treats a failed match. The same bound holds a subscription's
+    /// <c>override.tag_replace</c> steps (a step that runs out of time leaves the tag as it was).
     /// </summary>
     public TimeSpan NameFilterTimeout { get; init; } = TimeSpan.FromMilliseconds(100);
 }

@@ -59,6 +59,20 @@ internal sealed class HttpsSite
             import functools, http.server, os, ssl, sys
             site, cert, key, host, port = sys.argv[1:6]
             class Handler(http.server.SimpleHTTPRequestHandler):
+                # FILE.requires beside a served FILE: "Name: value" lines a request must carry, else 403 (a provider that
+                # refuses clients it does not know); the request's headers are appended to FILE.seen.
+                def do_GET(self):
+                    target = self.translate_path(self.path)
+                    if os.path.isfile(target + ".requires"):
+                        with open(target + ".seen", "a") as seen:
+                            seen.write("".join(f"{k}: {v}\n" for k, v in self.headers.items()) + "\n")
+                        for line in open(target + ".requires"):
+                            if ":" in line:
+                                name, value = line.split(":", 1)
+                                if self.headers.get(name.strip()) != value.strip():
+                                    self.send_error(403, "unknown client")
+                                    return
+                    super().do_GET()
                 # FILE.headers beside a served FILE: "Name: value" lines sent with it (a provider's subscription-userinfo).
                 def end_headers(self):
                     extra = self.translate_path(self.path) + ".headers"

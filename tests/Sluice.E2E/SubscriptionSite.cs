@@ -43,5 +43,11 @@ internal sealed class SubscriptionSite
     /// <summary>Headers ("Name: value" lines) sent with list.txt from now on.</summary>
     public void Headers(string lines) => File.WriteAllText(Path.Combine(_site, "list.txt.headers"), lines);
 
+    /// <summary>Headers ("Name: value" lines) a fetch of list.txt must carry from now on, else the site answers 403.</summary>
+    public void Requires(string lines) => File.WriteAllText(Path.Combine(_site, "list.txt.requires"), lines);
+
+    /// <summary>The headers of each request for list.txt since <see cref="Requires"/>, one block per request.</summary>
+    public string Seen => File.Exists(Path.Combine(_site, "list.txt.seen")) ? File.ReadAllText(Path.Combine(_site, "list.txt.seen")) : "";
+
     public System.Diagnostics.Process Start() => new HttpsSite(_testbed, _site, Cert, _key, NamespaceTestbed.RouterV4, Port).Start();
 }

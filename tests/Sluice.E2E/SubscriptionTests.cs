@@ -123,5 +123,36 @@ public sealed class SubscriptionTests : IDisposable
         daemon.Core("down");
     }
 
+    /// <summary>
+    /// A provider that answers only clients it knows (by User-Agent and a token header, as airport panels do): without the
+    /// headers the fetch fails with its 403 named; with the subscription's headers the list arrives, its override renames
+    /// the server, and traffic goes through it.
+    /// </summary>
+    [Fact]
+    public void ProviderRefusingUnknownClients_IsFetchedWithTheSubscriptionsHeaders_AndItsOverrideRenamesTheServers()
+    {
+        ProxyPeers.StartShadowsocks(_testbed, "aes-128-gcm", port: 8391);
+        Serve(Link("ss-a", 8391) + "\n");
+        _site.Requires("User-Agent: clash.meta\nX-Token: t0k3n\n");
+        StartHttps();
+
+        var refused = _testbed.StartEngine(Config()).WaitStarted();
+        Assert.True(refused.WaitFor($"subscription provider: fetch of {Url} failed: HTTP 403", Wait), refused.Log);
+        Assert.Contains("User-Agent: sluice-subscription/1", _site.Seen);
+        refused.Signal(Exec.SigTerm);
+        Assert.True(refused.WaitForExit(TimeSpan.FromSeconds(15)), refused.Log);
+
+        string withHeaders = Config().Replace("\"interval\": \"2s\", \"group\"",
+            "\"headers\": {\"User-Agent\": \"clash.meta\", \"X-Token\": \"t0k3n\"}, \"override\": {\"tag_prefix\": \"[P] \"}, \"interval\": \"2s\", \"group\"",
+            StringComparison.Ordinal);
+        Assert.NotEqual(Config(), withHeaders);
+        var engine = _testbed.StartEngine(withHeaders).WaitStarted();
+        Assert.True(engine.WaitFor("now feed group auto: [P] ss-a", Wait), engine.Log);
+        var result = Curl();
+        Assert.True(result.Ok, result + "\n" + engine.Log);
+        Assert.Equal(NamespaceTestbed.HiddenV4, result.Stdout.Trim());
+        Assert.DoesNotContain("sluice-subscription", _site.Seen.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)[^1]);
+    }
+
     public void Dispose() => _testbed.Dispose();
 }

@@ -34,6 +34,16 @@ public sealed record SubscriptionOptions(
     /// <summary>Which of the body's servers feed the group (filter, exclude_filter, exclude_type); default all of them.</summary>
     public Sluice.Core.Subscriptions.ServerFilter Filter { get; init; } = Sluice.Core.Subscriptions.ServerFilter.None;
 
+    /// <summary>What each server gets changed before the filter sees it ("override"); default nothing.</summary>
+    public Sluice.Core.Subscriptions.ServerOverride Override { get; init; } = Sluice.Core.Subscriptions.ServerOverride.None;
+
+    /// <summary>
+    /// HTTP headers sent with each fetch ("headers": {"Name": "value" | ["v1", …]}); a "User-Agent" here replaces Sluice's
+    /// own (providers choose the body's format, or refuse, by it). Risk: a header such as Authorization is a secret kept in
+    /// the config.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -41,7 +51,7 @@ public sealed record SubscriptionOptions(
     internal string ConfigPath { get; init; } = "";
 }
 
-/// <summary>"subscriptions": [{tag, url, interval, group, filter, exclude_filter, exclude_type, cache_path, ca_file, insecure, timeout}].</summary>
+/// <summary>"subscriptions": [{tag, url, interval, group, filter, exclude_filter, exclude_type, override, headers, cache_path, ca_file, insecure, timeout}].</summary>
 internal static class SubscriptionSection
 {
     public static void Parse(JsonElement element, string path, ConfigBuilder config)
@@ -90,14 +100,50 @@ internal static class SubscriptionSection
             var keep = r.List("filter", NameExpression);
             var drop = r.List("exclude_filter", NameExpression);
             var dropTypes = r.List("exclude_type", OutboundType);
+            var change = ParseOverride(r, config);
+            var headers = Sluice.Core.Outbounds.Transport.TransportOptionsParser.ParseHeaders(r);
+            if (headers.Count > MaxHeaders) errors.Add(r.PathOf("headers"), $"at most {MaxHeaders} headers");
             r.Finish();
             if (errors.Count > before) continue;
             config.Subscriptions.Add(new SubscriptionOptions(tag!, url!, interval, group!,
                  cache ?? Path.Combine(config.Origin.SubscriptionCacheDirectory, tag + ".txt"), ca, insecure, timeout)
             {
                 ConfigPath = itemPath, Files = errors.Files, Filter = new Sluice.Core.Subscriptions.ServerFilter(keep, drop, dropTypes),
+                Override = change, Headers = headers,
             });
         }
+    }
+
+    /// <summary>Headers a subscription may send; a provider needs a User-Agent and perhaps a token, not a page of them.</summary>
+    private const int MaxHeaders = 32;
+
+    /// <summary>"override": {tag_prefix, tag_suffix, tag_replace: [{pattern, replacement}], detour, udp, tls_insecure}.</summary>
+    private static Sluice.Core.Subscriptions.ServerOverride ParseOverride(ObjectReader subscription, ConfigBuilder config)
+    {
+        if (subscription.Take("override") is not { } element) return Sluice.Core.Subscriptions.ServerOverride.None;
+        if (ObjectReader.Open(element, subscription.PathOf("override"), subscription.Errors) is not { } r) return Sluice.Core.Subscriptions.ServerOverride.None;
+        string? prefix = r.String("tag_prefix");
+        string? suffix = r.String("tag_suffix");
+        var replace = r.List("tag_replace", Replacement);
+        string? detour = r.String("detour");
+        if (detour is { Length: 0 }) detour = null;
+        if (detour is not null) config.ReferenceOutbound(detour, r.PathOf("detour"));
+        bool? udp = r.Has("udp") ? r.Bool("udp", true) : null;
+        bool insecure = r.Bool("tls_insecure", false);
+        r.Finish();
+        return new Sluice.Core.Subscriptions.ServerOverride(prefix, suffix, replace, detour, udp, insecure);
+    }
+
+    /// <summary>{"pattern": expression, "replacement": text with $1 … for its groups}; an error names the item.</summary>
+    private static Optional<Sluice.Core.Subscriptions.TagReplacement> Replacement(JsonElement e, string path, ErrorList errors)
+    {
+        if (ObjectReader.Open(e, path, errors) is not { } r) return default;
+        var pattern = r.Take("pattern") is { } p ? NameExpression(p, r.PathOf("pattern"), errors) : default;
+        if (!r.Has("pattern")) errors.Add(r.PathOf("pattern"), "required: the expression to replace in each server's tag");
+        string replacement = r.String("replacement") ?? "";
+        r.Finish();
+        if (!pattern.HasValue) return default;
+        return new Sluice.Core.Subscriptions.TagReplacement(pattern.Value, replacement);
     }
 
     /// <summary>A server-name expression (.NET syntax, which mihomo's regexp2 shares); an error names the item.</summary>
@@ -124,6 +170,21 @@ internal static class SubscriptionSection
         return default;
     }
 
+    /// <summary>True when dialing through <paramref name="from"/> may pass through <paramref name="target"/> (group members, detours).</summary>
+    private static bool Reaches(ConfigBuilder config, string from, string target)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var next = new Stack<string>([from]);
+        while (next.TryPop(out var tag))
+        {
+            if (tag == target) return true;
+            if (!seen.Add(tag) || config.Outbounds.FirstOrDefault(o => o.Tag == tag) is not { } o) continue;
+            if (o is GroupOutboundOptions group) foreach (var m in group.Members) next.Push(m);
+            if (ProxyServerOptions.Of(o)?.Detour is { } detour) next.Push(detour);
+        }
+        return false;
+    }
+
     /// <summary>
     /// After all sections: each subscription feeds a group (not a proxy); several may feed one group;
     /// a group with no members of its own must be fed by a subscription.
@@ -138,6 +199,12 @@ internal static class SubscriptionSection
             if (target is not GroupOutboundOptions)
                 config.Errors.Add(JsonPath.Field(s.ConfigPath, "group"), $"{JsonPath.Quote(s.Group)} is a {target.Type} outbound, not a selector/urltest/fallback group");
             else fed.Add(s.Group);
+        }
+        foreach (var s in config.Subscriptions)
+        {
+            if (s.Override.Detour is { } detour && Reaches(config, detour, s.Group))
+                config.Errors.Add(JsonPath.Field(JsonPath.Field(s.ConfigPath, "override"), "detour"),
+                    $"dialing through {JsonPath.Quote(detour)} can reach group {JsonPath.Quote(s.Group)}, which this subscription feeds: its servers would be dialed through themselves");
         }
         int index = 0;
         foreach (var o in config.Outbounds)

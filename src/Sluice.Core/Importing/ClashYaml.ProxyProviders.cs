@@ -16,13 +16,15 @@ namespace Sluice.Core.Importing;
 ///    their servers become outbounds of the config and members of the group, read now: a file is not watched;
 /// 3. the provider's filter / exclude-filter / exclude-type and the group's, both applied as mihomo applies them: a
 ///    server must pass both (see <see cref="NameFilter"/>).
-/// What cannot be honoured (override, header, proxy, dialer-proxy, health-check) is named in a note, as is every
-/// provider that cannot be imported.
+/// 4. header, override and dialer-proxy → the subscription's headers and override (<see cref="ReadProviderExtras"/>).
+/// What cannot be honoured (proxy, health-check, the override fields Sluice has no counterpart for) is named in a note, as
+/// is every provider that cannot be imported.
 /// </summary>
 public static partial class ClashYaml
 {
     /// <param name="Servers">type file/inline: the servers, read at import and passed through the provider's own filter.</param>
-    private sealed record ProxyProvider(string Name, string? Url, string? Interval, NameFilter Filter, IReadOnlyList<JsonObject>? Servers);
+    /// <param name="Extras">Its header and override (<see cref="ReadProviderExtras"/>).</param>
+    private sealed record ProxyProvider(string Name, string? Url, string? Interval, NameFilter Filter, IReadOnlyList<JsonObject>? Servers, ProviderExtras Extras);
 
     /// <summary>
     /// The providers that can be imported, by name; every other one is noted here. <paramref name="taken"/> holds the tags
@@ -45,9 +47,11 @@ public static partial class ClashYaml
             };
             NameFilter filter = NameFilter.None;
             IReadOnlyList<JsonObject>? servers = null;
+            var unhonoured = new List<string>();
+            var extras = ReadProviderExtras(entry, taken, unhonoured);
             if (why is null && !NameFilter.TryRead(entry, out filter, out why))
                 why = $"{why} (Sluice must not widen what the provider gives)";
-            if (why is null && type != "http") servers = ReadProviderServers(name, entry, type, source, filter, taken, notes, out why);
+            if (why is null && type != "http") servers = ReadProviderServers(name, entry, type, source, filter, extras.Servers, taken, notes, out why);
             if (why is not null)
             {
                 notes.Add($"{where}: proxy provider \"{name}\" skipped: {why}; groups using it get none of its servers");
@@ -55,19 +59,22 @@ public static partial class ClashYaml
             }
             string? interval = Scalar(entry, "interval") is { } text && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) && seconds > 0
                 ? $"{seconds}s" : null;
-            var unhonoured = new[] { "override", "header", "proxy", "dialer-proxy" }.Where(k => entry.Children.ContainsKey(new YamlScalarNode(k))).ToList();
+            if (entry.Children.ContainsKey(new YamlScalarNode("proxy"))) unhonoured.Add("proxy (Sluice fetches the list directly)");
+            bool renames = extras.Servers.TagPrefix is not null || extras.Servers.TagSuffix is not null || extras.Servers.TagReplace.Count > 0;
+            if (type == "http" && renames && (filter.Keep.Count > 0 || filter.Drop.Count > 0))
+                notes.Add($"{where}: proxy provider \"{name}\": its filter now sees the names after its override (mihomo filters before renaming)");
             if (entry.Children.TryGetValue(new YamlScalarNode("health-check"), out var check) && check is YamlMappingNode checkMap && IsTrue(Scalar(checkMap, "enable")))
                 unhonoured.Add("health-check (the group's own probes test its members)");
             if (unhonoured.Count > 0)
-                notes.Add($"{where}: proxy provider \"{name}\": {string.Join(", ", unhonoured)} not carried over (Sluice fetches the list directly and uses its servers as they are)");
-            usable[name] = new ProxyProvider(name, type == "http" ? url : null, interval, filter, servers);
+                notes.Add($"{where}: proxy provider \"{name}\": {string.Join(", ", unhonoured)} not carried over");
+            usable[name] = new ProxyProvider(name, type == "http" ? url : null, interval, filter, servers, extras);
         }
         return usable;
     }
 
     /// <summary>A file or inline provider's servers, converted as the config's own proxies are and filtered by the provider.</summary>
     private static List<JsonObject>? ReadProviderServers(string name, YamlMappingNode entry, string type, string source, NameFilter filter,
-        HashSet<string> taken, List<string> notes, out string? why)
+        ServerOverride change, HashSet<string> taken, List<string> notes, out string? why)
     {
         why = null;
         SubscriptionBody.Result parsed;
@@ -95,7 +102,8 @@ public static partial class ClashYaml
             return null;
         }
         notes.AddRange(parsed.Notes);
-        var servers = filter.Compile().Apply(parsed.Outbounds).Select(o => o.DeepClone().AsObject()).ToList();
+        // As mihomo: the provider's filter on the names as listed, then its override.
+        var servers = change.Apply(filter.Compile().Apply(parsed.Outbounds)).Select(o => o.DeepClone().AsObject()).ToList();
         foreach (var o in servers)
         {
             string wanted = (string)o["tag"]!;
@@ -166,6 +174,8 @@ public static partial class ClashYaml
             for (int n = 2; subscriptions.Any(s => (string?)s["tag"] == tag); n++) tag = $"{Plain(provider.Name)}-{n}";
             var subscription = new JsonObject { ["tag"] = tag, ["url"] = provider.Url, ["group"] = group };
             if (provider.Interval is { } interval) subscription["interval"] = interval;
+            if (provider.Extras.Override is { } change) subscription["override"] = change.DeepClone();
+            if (provider.Extras.Headers is { } headers) subscription["headers"] = headers.DeepClone();
             provider.Filter.And(groupFilter).WriteTo(subscription);
             subscriptions.Add(subscription);
             subscribed = true;

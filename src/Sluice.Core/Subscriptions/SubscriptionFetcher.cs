@@ -10,7 +10,8 @@ namespace Sluice.Core.Subscriptions;
 /// <summary>
 /// Fetches a subscription body over HTTPS. Every connection is dialed by the engine's socket
 /// factory, so it carries Sluice's mark: it leaves by the main table (not back into the TUN) and the
-/// gate lets it out. TLS trust: the system store, or only <c>ca_file</c>, or nothing (<c>insecure</c>).
+/// gate lets it out. TLS trust: the system store, or only <c>ca_file</c>, or nothing (<c>insecure</c>). The request
+/// carries the config's <c>headers</c> (a provider picks the body's format by the User-Agent, or wants a token).
 /// A failure is a <see cref="SubscriptionFetchException"/> whose message says why in one line.
 /// </summary>
 internal sealed class SubscriptionFetcher : IDisposable
@@ -38,7 +39,10 @@ internal sealed class SubscriptionFetcher : IDisposable
         if (options.Insecure || _trust is not null)
             handler.SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = Validate };
         _http = new HttpClient(handler) { Timeout = options.Timeout, MaxResponseContentBufferSize = MaxBodyBytes };
-        _http.DefaultRequestHeaders.UserAgent.ParseAdd("sluice-subscription/1");
+        // The config's headers (checked there: names are tokens, values hold no line break); its User-Agent replaces ours.
+        if (!options.Headers.Any(h => h.Key.Equals("User-Agent", StringComparison.OrdinalIgnoreCase)))
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd("sluice-subscription/1");
+        foreach (var (name, value) in options.Headers) _http.DefaultRequestHeaders.TryAddWithoutValidation(name, value);
     }
 
     /// <summary>The account usage the provider stated in its last 2xx answer (null: it stated none).</summary>

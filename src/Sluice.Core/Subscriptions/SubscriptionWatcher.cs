@@ -182,7 +182,8 @@ internal sealed partial class SubscriptionWatcher : IDisposable
         }
         var options = new List<OutboundOptions>();
         foreach (var note in parsed.Notes) LogNote(_logger, Tag, note);
-        var passing = _options.Filter.Apply(parsed.Outbounds);
+        // The override first: the filter sees the tags the group will show (a group picking one provider's servers by its prefix).
+        var passing = _options.Filter.Apply(_options.Override.Apply(parsed.Outbounds));
         if (passing.Count < parsed.Outbounds.Count) LogFiltered(_logger, Tag, parsed.Outbounds.Count - passing.Count, parsed.Outbounds.Count);
         foreach (var server in passing)
         {
@@ -235,11 +236,16 @@ internal sealed partial class SubscriptionWatcher : IDisposable
             error = "a WireGuard server cannot be a member of a group fed by a subscription; import it with `sluice import` into the config's endpoints";
             return null;
         }
-        var document = new JsonObject { ["outbounds"] = new JsonArray(server.DeepClone()) };
+        var outbounds = new JsonArray(server.DeepClone());
+        // A detour (the override's, checked with the config) names an outbound of the engine: a stand-in of that tag lets
+        // the server be checked alone.
+        if ((string?)server["detour"] is { Length: > 0 } detour && detour != (string?)server["tag"])
+            outbounds.Add((JsonNode)new JsonObject { ["type"] = "direct", ["tag"] = detour });
+        var document = new JsonObject { ["outbounds"] = outbounds };
         try
         {
             error = null;
-            return ConfigLoader.Load(document.ToJsonString()).Outbounds.Single();
+            return ConfigLoader.Load(document.ToJsonString()).Outbounds[0];
         }
         catch (ConfigException e)
         {

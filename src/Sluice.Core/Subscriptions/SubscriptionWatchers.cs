@@ -18,15 +18,16 @@ internal sealed class SubscriptionWatchers : IDisposable
         OutboundContext context, ILoggerFactory logs)
     {
         var set = new SubscriptionWatchers();
-        // Subscriptions to the same list (one per group using a provider, as an import writes them) share one fetch.
-        var fetches = new Dictionary<(Uri, string?, bool, TimeSpan), (SubscriptionFetcher Fetcher, SharedFetch Shared)>();
+        // Subscriptions to the same list (one per group using a provider, as an import writes them) share one fetch; other
+        // headers are another request (a provider answers another User-Agent with another format).
+        var fetches = new Dictionary<(Uri, string?, bool, TimeSpan, string), (SubscriptionFetcher Fetcher, SharedFetch Shared)>();
         try
         {
             foreach (var options in subscriptions)
             {
                 if (outbounds.GetValueOrDefault(options.Group) is not OutboundGroup group)
                     throw new InvalidOperationException($"subscription \"{options.Tag}\": group \"{options.Group}\" is not a group outbound");
-                var key = (options.Url, options.CaFile, options.Insecure, options.Timeout);
+                var key = (options.Url, options.CaFile, options.Insecure, options.Timeout, string.Join('\n', options.Headers.Select(h => $"{h.Key}: {h.Value}")));
                 if (!fetches.TryGetValue(key, out var fetch))
                 {
                     var fetcher = new SubscriptionFetcher(options, context.Sockets);

@@ -154,6 +154,76 @@ public sealed class ClashYamlProxyProvidersTests
     }
 
     [Fact]
+    public void AProvidersHeaderAndOverride_BecomeTheSubscriptionsHeadersAndOverride_WhatHasNoCounterpartIsNoted()
+    {
+        var result = ClashYaml.ParseConfig("""
+            proxies:
+              - {name: relay, type: socks5, server: 192.0.2.50, port: 1080}
+            proxy-providers:
+              a:
+                type: http
+                url: "https://a.example/sub"
+                header: {User-Agent: [clash.meta], Authorization: ["token 1"]}
+                override:
+                  additional-prefix: "[A] "
+                  additional-suffix: " *"
+                  proxy-name: [{pattern: "IPLC-(.*?)x", target: "iplc $1"}]
+                  dialer-proxy: relay
+                  udp: false
+                  skip-cert-verify: true
+                  tfo: true
+                  routing-mark: 233
+            proxy-groups:
+              - {name: HK, type: select, use: [a], filter: "^\\[A\\] HK"}
+            rules:
+              - MATCH,HK
+            """, "profile.yaml");
+
+        Assert.Empty(ConfigLoader.Validate(result.Json));
+        var s = Assert.Single(ConfigLoader.Load(result.Json).Subscriptions);
+        Assert.Equal(["User-Agent: clash.meta", "Authorization: token 1"], s.Headers.Select(h => $"{h.Key}: {h.Value}"));
+        Assert.Equal(("[A] ", " *", "relay", false, true), (s.Override.TagPrefix, s.Override.TagSuffix, s.Override.Detour, s.Override.Udp, s.Override.TlsInsecure));
+        // The group's filter sees the renamed servers, as in mihomo.
+        var fed = s.Filter.Apply(s.Override.Apply([
+            new JsonObject { ["tag"] = "HK IPLC-2x", ["type"] = "trojan" }, new JsonObject { ["tag"] = "SG 1", ["type"] = "trojan" }]));
+        Assert.Equal(["[A] HK iplc 2 *"], fed.Select(o => (string)o["tag"]!));
+        Assert.Contains(result.Notes, n => n.Contains("proxy provider \"a\": override.tfo, override.routing-mark not carried over", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AFileProvidersOverride_IsAppliedAtImport_AfterItsOwnFilter_AsMihomoDoes()
+    {
+        var dir = Directory.CreateTempSubdirectory();
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, "local.yaml"), """
+                proxies:
+                  - {name: HK 1, type: ss, server: 192.0.2.1, port: 8388, cipher: aes-128-gcm, password: pw}
+                  - {name: JP 1, type: ss, server: 192.0.2.2, port: 8388, cipher: aes-128-gcm, password: pw}
+                """);
+            string profile = Path.Combine(dir.FullName, "profile.yaml");
+            File.WriteAllText(profile, """
+                proxy-providers:
+                  local: {type: file, path: ./local.yaml, filter: "^HK", override: {additional-prefix: "L/", udp: false}}
+                proxy-groups:
+                  - {name: G, type: select, use: [local]}
+                rules:
+                  - MATCH,G
+                """);
+
+            var result = ClashYaml.ParseConfig(File.ReadAllText(profile), profile);
+
+            var config = ConfigLoader.Load(result.Json);
+            var server = Assert.IsType<ShadowsocksOutboundOptions>(Assert.Single(config.Outbounds, o => o.Type == "shadowsocks"));
+            Assert.Equal(("L/HK 1", ProxyNetwork.Tcp), (server.Tag, server.Network)); // filtered by its listed name, then renamed
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void AProfileWithNoUsableProviderOrProxy_IsAnErrorNamingTheFirstProblem()
     {
         const string yaml = """

@@ -54,6 +54,25 @@ public sealed partial class SubscriptionWatcherTests
     }
 
     [Fact]
+    public async Task Override_RenamesBeforeTheFilter_SoAGroupPicksOneProvidersServersByItsPrefix()
+    {
+        var group = FedGroup();
+        string body = TwoServers + "ss://aes-128-gcm:pw@192.0.2.3:8388#three\n";
+        using var w = new SubscriptionWatcher(Options with
+        {
+            Tag = "p", CachePath = Path.Combine(_dir, "p.txt"),
+            Override = new ServerOverride("[A] ", null, [new TagReplacement("^t", "T")], "direct", udp: false, tlsInsecure: false),
+            Filter = new ServerFilter([@"^\[A\] T"], [], []),
+        }, group, _ => Task.FromResult(body), o => new StubOutbound(o.Tag) { Options = o }, _log, _clock);
+
+        Assert.True(await w.FetchOnceAsync());
+
+        Assert.Equal(["[A] Two", "[A] Three"], Members(group));
+        var fed = (ShadowsocksOutboundOptions)((StubOutbound)group.Members[0].Outbound).Options!;
+        Assert.Equal(("direct", ProxyNetwork.Tcp), (fed.Server.Detour, fed.Network));
+    }
+
+    [Fact]
     public async Task Filter_WithALookahead_LeavesOutInfoLines_AsProfilesWriteIt()
     {
         var group = FedGroup();

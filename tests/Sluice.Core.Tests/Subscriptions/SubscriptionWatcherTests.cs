@@ -210,6 +210,7 @@ public sealed partial class SubscriptionWatcherTests : IDisposable
     private sealed class StubOutbound(string tag) : IOutbound
     {
         public bool Disposed { get; private set; }
+        public OutboundOptions? Options { get; init; }
         public string Tag => tag;
         public string Type => "stub";
         public ValueTask<Stream> DialTcpAsync(Destination destination, CancellationToken cancellationToken) => ValueTask.FromResult<Stream>(new MemoryStream());

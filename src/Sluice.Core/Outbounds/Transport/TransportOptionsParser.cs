@@ -49,7 +49,7 @@ internal static class TransportOptionsParser
     }
 
     /// <summary>"headers": {"Name": "value"} or {"Name": ["v1", "v2"]}, as sing-box accepts.</summary>
-    private static IReadOnlyList<KeyValuePair<string, string>> ParseHeaders(ObjectReader r)
+    internal static IReadOnlyList<KeyValuePair<string, string>> ParseHeaders(ObjectReader r)
     {
         var result = new List<KeyValuePair<string, string>>();
         if (r.Take("headers") is not { } element) return result;
