@@ -54,6 +54,15 @@ bench_start_sluice() {
   echo "sluice did not start:" >&2; cat "$BENCH_DIR/sluice.log" >&2; return 1
 }
 
+# wait_flows_closed PID BASELINE: waits (at most 30 s) until the process holds no more than BASELINE + 8 open files,
+# i.e. the last point's flows have closed (their buffered bytes drained), then 2 s more for the memory trim that follows
+# a burst's end; so a peak read afterwards covers the close wave and that trim too.
+wait_flows_closed() {
+  local i
+  for i in $(seq 300); do [ "$(ls /proc/"$1"/fd 2>/dev/null | wc -l)" -le $(( $2 + 8 )) ] && break; sleep 0.1; done
+  sleep 2
+}
+
 bench_stop_sluice() {
   kill "$SLUICE_PID" 2>/dev/null; wait "$SLUICE_PID" 2>/dev/null || true
 }

@@ -72,13 +72,15 @@ if lane wireguard-go; then
   stop_wg_client
 fi
 bench_start_sluice "$CONFIG"
+IDLE_FDS=$(ls /proc/"$SLUICE_PID"/fd | wc -l)
 if lane direct; then for n in $COUNTS; do point "sluice direct" "$SERVER_V4" 7000 "$n" "$SLUICE_PID"; done; fi
 if lane wireguard; then
   for _ in $(seq 50); do ip netns exec "$CLIENT" ping -c 1 -W 1 10.66.0.1 > /dev/null 2>&1 && break; sleep 0.1; done
   for n in $COUNTS; do point "sluice wireguard" 10.66.0.1 7000 "$n" "$SLUICE_PID"; done
 fi
 if lane shadowsocks; then for n in $COUNTS; do point "sluice shadowsocks" "$SERVER_V4" 7100 "$n" "$SLUICE_PID"; done; fi
-echo "sluice peak RSS over the whole curve: $(peak_rss_mib "$SLUICE_PID") MiB"
+wait_flows_closed "$SLUICE_PID" "$IDLE_FDS"
+echo "sluice peak RSS over the whole curve (the last flows closed): $(peak_rss_mib "$SLUICE_PID") MiB"
 bench_stop_sluice
 echo "table: $OUT"
 if /usr/bin/python3 -c 'import matplotlib' 2> /dev/null; then
