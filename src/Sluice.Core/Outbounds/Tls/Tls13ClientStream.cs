@@ -31,6 +31,9 @@ internal sealed class Tls13ClientStream : ConnectionStream
 
     public Tls13Session Session { get; }
 
+    /// <summary>Bytes of record buffers this connection holds now (none while idle).</summary>
+    internal int HeldRecordBufferBytes => _records.HeldBufferBytes;
+
     /// <summary>The transport under TLS, for Vision's direct copy once it has taken the buffered bytes.</summary>
     public Stream Transport => _records.Transport;
 
@@ -72,38 +75,28 @@ internal sealed class Tls13ClientStream : ConnectionStream
         return new TlsException($"the server sent the {TlsAlert.Name(alert[1])} alert", alert[1], fromPeer: true);
     }
 
+    /// <summary>
+    /// Reads application data. The record buffers go back to the pool whenever the plaintext is drained and no record
+    /// waits, so a connection that idles after a transfer holds none of them.
+    /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_readDetached) throw new InvalidOperationException("the TLS reader was handed over to direct copy");
         if (_records.HasStaged) await FlushStagedAsync(cancellationToken).ConfigureAwait(false);
+        if (buffer.IsEmpty) return 0;
         while (_pending.IsEmpty)
         {
-            if (_readClosed || buffer.IsEmpty) return 0;
-            var (type, content) = await _records.ReadAsync(cancellationToken).ConfigureAwait(false);
-            switch (type)
-            {
-                case 0:
-                    _readClosed = true; // the transport ended without close_notify: a truncation, read as end of stream
-                    return 0;
-                case Tls13RecordLayer.ApplicationData:
-                    _pending = content;
-                    break;
-                case Tls13RecordLayer.Handshake:
-                    _postHandshake.Append(content.Span);
-                    await HandlePostHandshakeAsync(cancellationToken).ConfigureAwait(false);
-                    break;
-                case Tls13RecordLayer.Alert when content.Length == 2 && content.Span[1] == TlsAlert.CloseNotify:
-                    _readClosed = true;
-                    return 0;
-                case Tls13RecordLayer.Alert:
-                    throw AlertReceived(content.Span);
-                default:
-                    throw new TlsException($"a record of type {type} after the handshake", TlsAlert.UnexpectedMessage);
-            }
+            if (_readClosed) return 0;
+            await TakeRecordAsync(cancellationToken).ConfigureAwait(false);
         }
         int count = Math.Min(buffer.Length, _pending.Length);
         _pending[..count].CopyTo(buffer);
         _pending = _pending[count..];
+        if (_pending.IsEmpty)
+        {
+            _pending = Memory<byte>.Empty; // no reference into the plaintext buffer once it goes back
+            _records.ReleaseIdleBuffers();
+        }
         return count;
     }
 
@@ -147,6 +140,33 @@ internal sealed class Tls13ClientStream : ConnectionStream
         _pending = Memory<byte>.Empty;
         _readDetached = true;
         return (plaintext, _records.TakeUnread());
+    }
+
+    /// <summary>Reads one record and acts on it: application data becomes the pending plaintext; the end, close_notify or a post-handshake message are handled here.</summary>
+    private async ValueTask TakeRecordAsync(CancellationToken cancellationToken)
+    {
+        var (type, content) = await _records.ReadAsync(cancellationToken).ConfigureAwait(false);
+        switch (type)
+        {
+            case 0:
+                _readClosed = true; // the transport ended without close_notify: a truncation, read as end of stream
+                break;
+            case Tls13RecordLayer.ApplicationData:
+                _pending = content;
+                break;
+            case Tls13RecordLayer.Handshake:
+                _postHandshake.Append(content.Span);
+                await HandlePostHandshakeAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            case Tls13RecordLayer.Alert when content.Length == 2 && content.Span[1] == TlsAlert.CloseNotify:
+                _readClosed = true;
+                break;
+            case Tls13RecordLayer.Alert:
+                throw AlertReceived(content.Span);
+            default:
+                throw new TlsException($"a record of type {type} after the handshake", TlsAlert.UnexpectedMessage);
+        }
+        if (_pending.IsEmpty && !_records.HasUnread) _records.ReleaseIdleBuffers(); // a ticket or the end: nothing held
     }
 
     /// <summary>Vision's switch to direct copy for writing: no more TLS records, not even close_notify.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace Sluice.Core.Outbounds.Tls;
@@ -8,6 +9,8 @@ namespace Sluice.Core.Outbounds.Tls;
 /// in records of at most 2^14 bytes, several per transport write. Limits: a record's ciphertext is at most
 /// 2^14 + 256 bytes and its plaintext at most 2^14 (record_overflow otherwise).
 /// Bytes read ahead and not yet opened stay in the buffer, so Vision can take them over raw (<see cref="TakeUnread"/>).
+/// The buffers are rented from the shared pool while in use and given back once drained (<see cref="ReleaseIdleBuffers"/>,
+/// after each write for the sealing one): an idle connection holds none (a busy one used to keep up to 116 KiB for life).
 /// A record may be staged (<see cref="Stage"/>): sealed now, sent at the front of the next write, so the client's
 /// Finished and its first application data leave in one segment.
 /// </summary>
@@ -24,15 +27,15 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     private const int RecordsPerWrite = 4;
     private const int StagedCapacity = 256; // CCS (6) + an empty Certificate and a Finished under a key (< 100)
 
-    private const int RawCapacity = 2 * (HeaderLength + MaxCiphertext);
-    private const int SealedCapacity = StagedCapacity + RecordsPerWrite * (HeaderLength + MaxPlaintext + 1 + RecordProtection.TagLength);
-    // The buffers start at what a handshake and a short exchange need and grow to their full size (116 KiB together) at
-    // the first record or write that needs it: a short connection used to allocate and zero all of it.
+    // One full record and most of the next read ahead (a pool size: twice a record would round up to 64 KiB).
+    private const int RawCapacity = 32 * 1024;
+    // The read buffers start at what a handshake and a short exchange need and grow to their full size at the first
+    // record that needs it; from then on a connection rents the full size.
     private const int InitialCapacity = 4096;
 
-    private byte[] _raw = new byte[InitialCapacity];
-    private byte[] _plain = new byte[InitialCapacity];
-    private byte[] _sealed = [];
+    private byte[]? _raw;
+    private byte[]? _plain;
+    private bool _large; // a record over InitialCapacity was read: rent full-size read buffers from now on
     private int _rawStart, _rawEnd;
     private byte[]? _staged;
     private int _stagedLength;
@@ -67,7 +70,7 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     {
         if (!await FillAsync(HeaderLength, cancellationToken).ConfigureAwait(false))
             return (0, Memory<byte>.Empty);
-        var header = _raw.AsSpan(_rawStart, HeaderLength);
+        var header = _raw!.AsSpan(_rawStart, HeaderLength);
         byte type = header[0];
         int length = BinaryPrimitives.ReadUInt16BigEndian(header[3..]);
         if (type is < ChangeCipherSpec or > ApplicationData)
@@ -78,7 +81,13 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
 
         var record = _raw.AsSpan(_rawStart, HeaderLength + length);
         _rawStart += HeaderLength + length;
-        if (length > _plain.Length) _plain = new byte[MaxCiphertext];
+        _plain ??= ArrayPool<byte>.Shared.Rent(_large ? MaxCiphertext : InitialCapacity);
+        if (length > _plain.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_plain);
+            _plain = ArrayPool<byte>.Shared.Rent(MaxCiphertext);
+            _large = true;
+        }
         if (ReadKeys is null || type == ChangeCipherSpec)
         {
             if (length > MaxPlaintext) throw new TlsException($"a record of {length} bytes, over TLS's limit", TlsAlert.RecordOverflow);
@@ -100,27 +109,41 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     /// <summary>Writes <paramref name="content"/> as records of <paramref name="type"/>, protected once keys are set.</summary>
     public async ValueTask WriteAsync(byte type, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        do
+        byte[]? sealedRecords = null; // sized to the write (a relay's small buffer rents a small one), back to the pool after it
+        try
         {
-            int used = 0;
-            int records = Math.Max(1, Math.Min(RecordsPerWrite, (content.Length + MaxPlaintext - 1) / MaxPlaintext));
-            int needed = _stagedLength + Math.Min(content.Length, RecordsPerWrite * MaxPlaintext) + records * (HeaderLength + 1 + RecordProtection.TagLength);
-            if (needed > _sealed.Length) _sealed = new byte[needed <= InitialCapacity ? InitialCapacity : SealedCapacity];
-            if (_stagedLength > 0)
+            do
             {
-                _staged.AsSpan(0, _stagedLength).CopyTo(_sealed);
-                used = _stagedLength;
-                _stagedLength = 0;
+                int used = 0;
+                int records = Math.Max(1, Math.Min(RecordsPerWrite, (content.Length + MaxPlaintext - 1) / MaxPlaintext));
+                int needed = _stagedLength + Math.Min(content.Length, RecordsPerWrite * MaxPlaintext) + records * (HeaderLength + 1 + RecordProtection.TagLength);
+                if (sealedRecords is null || needed > sealedRecords.Length)
+                {
+                    if (sealedRecords is not null) ArrayPool<byte>.Shared.Return(sealedRecords);
+                    sealedRecords = null; // not returned twice if the rent below throws
+                    sealedRecords = ArrayPool<byte>.Shared.Rent(needed);
+                }
+                if (_stagedLength > 0)
+                {
+                    _staged.AsSpan(0, _stagedLength).CopyTo(sealedRecords);
+                    used = _stagedLength;
+                    _stagedLength = 0;
+                }
+                for (int i = 0; i < RecordsPerWrite && (i == 0 || !content.IsEmpty); i++)
+                {
+                    int chunk = Math.Min(content.Length, MaxPlaintext);
+                    used += Seal(type, content.Span[..chunk], sealedRecords.AsSpan(used));
+                    content = content[chunk..];
+                }
+                await transport.WriteAsync(sealedRecords.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
             }
-            for (int i = 0; i < RecordsPerWrite && (i == 0 || !content.IsEmpty); i++)
-            {
-                int chunk = Math.Min(content.Length, MaxPlaintext);
-                used += Seal(type, content.Span[..chunk], _sealed.AsSpan(used));
-                content = content[chunk..];
-            }
-            await transport.WriteAsync(_sealed.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+            while (!content.IsEmpty);
         }
-        while (!content.IsEmpty);
+        finally
+        {
+            // The transport's write has completed (or failed): nothing reads the buffer any more.
+            if (sealedRecords is not null) ArrayPool<byte>.Shared.Return(sealedRecords);
+        }
         await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -147,9 +170,34 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     /// <summary>The bytes read from the transport but not yet taken as records; the layer forgets them.</summary>
     public ReadOnlyMemory<byte> TakeUnread()
     {
-        var unread = _raw.AsMemory(_rawStart, _rawEnd - _rawStart).ToArray();
+        var unread = _raw is null ? [] : _raw.AsMemory(_rawStart, _rawEnd - _rawStart).ToArray();
         _rawStart = _rawEnd = 0;
         return unread;
+    }
+
+    /// <summary>Bytes of read buffers held now (the tests' view of what an idle connection keeps).</summary>
+    internal int HeldBufferBytes => (_raw?.Length ?? 0) + (_plain?.Length ?? 0);
+
+    /// <summary>True when bytes read from the transport wait to be taken as records.</summary>
+    public bool HasUnread => _rawEnd > _rawStart;
+
+    /// <summary>
+    /// Gives the read buffers back to the pool: the plaintext one always (the caller must hold no content of an earlier
+    /// <see cref="ReadAsync"/>), the read-ahead one when it holds no bytes. The next read rents them again.
+    /// </summary>
+    public void ReleaseIdleBuffers()
+    {
+        if (_raw is not null && _rawStart == _rawEnd)
+        {
+            ArrayPool<byte>.Shared.Return(_raw);
+            _raw = null;
+            _rawStart = _rawEnd = 0;
+        }
+        if (_plain is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_plain);
+            _plain = null;
+        }
     }
 
     private int Seal(byte type, ReadOnlySpan<byte> content, Span<byte> output)
@@ -179,11 +227,14 @@ internal sealed class Tls13RecordLayer(Stream transport) : IDisposable
     private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
     {
         if (_rawEnd - _rawStart >= count) return true;
+        _raw ??= ArrayPool<byte>.Shared.Rent(_large ? RawCapacity : InitialCapacity);
         if (count > _raw.Length)
         {
-            var grown = new byte[RawCapacity];
+            var grown = ArrayPool<byte>.Shared.Rent(RawCapacity);
             Buffer.BlockCopy(_raw, _rawStart, grown, 0, _rawEnd - _rawStart);
+            ArrayPool<byte>.Shared.Return(_raw);
             _raw = grown;
+            _large = true;
             _rawEnd -= _rawStart;
             _rawStart = 0;
         }
