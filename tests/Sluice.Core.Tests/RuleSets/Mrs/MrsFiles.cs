@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text.Json;
 using Sluice.Core.RuleSets;
@@ -21,23 +20,8 @@ internal static class MrsFiles
     public static byte[] Zeros(long zeros, int windowLog) =>
         Run(JsonSerializer.Serialize(new Dictionary<string, object> { ["zeros"] = zeros, ["window_log"] = windowLog }));
 
-    /// <summary>
-    /// A zstd frame (RFC 8878 §3.1.1) holding <paramref name="body"/> as it is: magic 28 B5 2F FD; frame header
-    /// descriptor A0 (single segment, 4-byte content size, no checksum, no dictionary); the content size, 4 bytes
-    /// little-endian; one block: a 3-byte little-endian header (bit 0 last block, bits 1–2 type 0 = raw, bits 3– size)
-    /// and the bytes.
-    /// </summary>
-    public static byte[] RawFrame(ReadOnlySpan<byte> body)
-    {
-        var frame = new byte[4 + 1 + 4 + 3 + body.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(frame, 0xFD2FB528);
-        frame[4] = 0xA0;
-        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(5), (uint)body.Length);
-        uint block = 1u | ((uint)body.Length << 3);
-        (frame[9], frame[10], frame[11]) = ((byte)block, (byte)(block >> 8), (byte)(block >> 16));
-        body.CopyTo(frame.AsSpan(12));
-        return frame;
-    }
+    /// <summary>A body in a zstd frame of one raw (stored) block, whose bytes can be checked by eye (the fuzz target's framing).</summary>
+    public static byte[] RawFrame(ReadOnlySpan<byte> body) => Sluice.Fuzz.Targets.MrsFuzzTarget.RawFrame(body);
 
     /// <summary>Whether the set (compiled as a route rule uses it) matches the name or address.</summary>
     public static bool Matches(RuleSetContent content, string target) => RuleSetQuery.FirstMatch(content, target) >= 0;
