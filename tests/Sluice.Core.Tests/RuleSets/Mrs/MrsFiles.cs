@@ -5,8 +5,8 @@ using Sluice.Core.RuleSets;
 namespace Sluice.Core.Tests.RuleSets.Mrs;
 
 /// <summary>
-/// .mrs files for the tests: made by mrs_encode.py (an encoder written from mihomo's source, compressing with Debian's
-/// python3-zstandard), or a hand-made body in a zstd frame of one raw (stored) block, whose bytes can be checked by eye.
+/// .mrs files for the tests (unit and end-to-end), made by mrs_encode.py: an encoder written from mihomo's source,
+/// compressing with Debian's python3-zstandard.
 /// </summary>
 internal static class MrsFiles
 {
@@ -19,9 +19,6 @@ internal static class MrsFiles
     /// <summary>A zstd stream of <paramref name="zeros"/> zero bytes with a 2^<paramref name="windowLog"/> window.</summary>
     public static byte[] Zeros(long zeros, int windowLog) =>
         Run(JsonSerializer.Serialize(new Dictionary<string, object> { ["zeros"] = zeros, ["window_log"] = windowLog }));
-
-    /// <summary>A body in a zstd frame of one raw (stored) block, whose bytes can be checked by eye (the fuzz target's framing).</summary>
-    public static byte[] RawFrame(ReadOnlySpan<byte> body) => Sluice.Fuzz.Targets.MrsFuzzTarget.RawFrame(body);
 
     /// <summary>Whether the set (compiled as a route rule uses it) matches the name or address.</summary>
     public static bool Matches(RuleSetContent content, string target) => RuleSetQuery.FirstMatch(content, target) >= 0;

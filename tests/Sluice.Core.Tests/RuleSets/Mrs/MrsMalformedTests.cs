@@ -1,5 +1,6 @@
 using Sluice.Core.RuleSets;
 using Sluice.Core.RuleSets.Mrs;
+using Sluice.Fuzz.Targets;
 
 namespace Sluice.Core.Tests.RuleSets.Mrs;
 
@@ -27,7 +28,7 @@ public class MrsMalformedTests
     [Fact]
     public void AWellFormedBody_InTheSameFraming_IsRead()
     {
-        var content = MrsReader.Read(MrsFiles.RawFrame(Hex(Header + Set)));
+        var content = MrsReader.Read(MrsFuzzTarget.RawFrame(Hex(Header + Set)));
         Assert.Equal(["a"], ((DefaultHeadlessRule)Assert.Single(content.Rules)).Domain);
     }
 
@@ -59,7 +60,7 @@ public class MrsMalformedTests
     [InlineData(IpHeader + "01 0000000000000001" + "00000000000000000000FFFF0A000000 20010DB8000000000000000000000000",
         "IP set: range 0 at byte 30 runs from 10.0.0.0 to 2001:db8::, not an address range")]
     public void BrokenBody_IsRefused_NamingSectionAndByte(string body, string expected) =>
-        Assert.StartsWith(expected, Refusal(MrsFiles.RawFrame(Hex(body))), StringComparison.Ordinal);
+        Assert.StartsWith(expected, Refusal(MrsFuzzTarget.RawFrame(Hex(body))), StringComparison.Ordinal);
 
     [Fact]
     public void NotZstd_IsRefused_SayingWhatAnMrsFileStartsWith() =>
@@ -95,7 +96,7 @@ public class MrsMalformedTests
     public void ASetOfOnlyKeysNoNameCanMatch_IsRefused_CountingThem()
     {
         // The key "A": mihomo lowercases the name it is asked about, so no name ever matches it.
-        string message = Refusal(MrsFiles.RawFrame(Hex(Header + Set.Replace(" 61", " 41", StringComparison.Ordinal))));
+        string message = Refusal(MrsFuzzTarget.RawFrame(Hex(Header + Set.Replace(" 61", " 41", StringComparison.Ordinal))));
         Assert.StartsWith("domain set: no key Sluice can match: 1 key(s) skipped", message, StringComparison.Ordinal);
     }
 }
