@@ -11,7 +11,7 @@ public static class RuleSetBody
     public static RuleSetContent Parse(ReadOnlySpan<byte> body, RuleSetFormat format)
     {
         if (format == RuleSetFormat.Binary) return SrsReader.Read(body);
-        if (format == RuleSetFormat.Mrs) return MrsReader.Read(body);
+        if (format == RuleSetFormat.Mrs) return MrsReader.Read(body); // bounded by RuleSetFileBytes, as the file itself
         if (ClashBehaviorOf(format) is { } behavior) return ClashRuleProvider.Read(body, behavior);
         if (SrsReader.LooksBinary(body)) throw new RuleSetFormatException("this is a binary (.srs) rule set, but the format says \"source\": set \"format\": \"binary\"");
         string text;

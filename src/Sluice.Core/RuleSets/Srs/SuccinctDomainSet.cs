@@ -97,7 +97,7 @@ internal static class SuccinctDomainSet
         for (int n = 0; n < nodes && (n >> 6) < leaves.Length; n++)
         {
             if ((leaves[n >> 6] & (1UL << (n & 63))) != 0 && (total += depth[n]) > maxKeyBytes)
-                throw new RuleSetFormatException($"domain set: its names come to more than {maxKeyBytes / (1024 * 1024)} MiB; refused");
+                throw new RuleSetFormatException($"domain set: its names come to more than {maxKeyBytes} bytes; refused");
         }
         var keys = new List<byte[]>();
         for (int n = 0; n < nodes; n++)

@@ -88,8 +88,25 @@ public class MrsMalformedTests
     [Fact]
     public void ZstdWindowPastTheBound_IsRefused_BeforeTheDecoderAllocatesIt()
     {
-        byte[] file = MrsFiles.Zeros(1 << 20, windowLog: MrsReader.WindowLogMax + 3);
+        // 2^27 = 128 MiB, which zstd's own default limit lets a decoder allocate for a file of a few dozen bytes.
+        byte[] file = MrsFiles.Zeros(1 << 20, windowLog: 27);
         Assert.Contains("zstd stream is not valid", Refusal(file));
+    }
+
+    [Fact]
+    public void ASetExpandingPastTheLimit_IsRefused_ThoughItsBodyFits()
+    {
+        // 200 names of 20 bytes share most of their trie: the body is far smaller than the 4,000 bytes they spell.
+        byte[] names = MrsFiles.Encode("domain", Enumerable.Range(100, 200).Select(i => $"host{i}.example.test"));
+        Assert.Equal(200, MrsReader.Read(names, 4000).Rules.Sum(r => ((DefaultHeadlessRule)r).Domain.Count));
+        var e = Assert.Throws<RuleSetFormatException>(() => MrsReader.Read(names, 3999));
+        Assert.Equal("domain set: its names come to more than 3999 bytes; refused", e.Message);
+
+        // Merged by the encoder into one range, 10.0.0.1 – 10.63.255.255: 62 bytes of body, 22 CIDRs; a limit of 320 bytes allows 20.
+        byte[] range = MrsFiles.Encode("ipcidr", ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/30", "10.0.0.8/29", "10.0.0.16/28", "10.0.0.32/27",
+            "10.0.0.64/26", "10.0.0.128/25", "10.0.1.0/24", "10.0.2.0/23", "10.0.4.0/22", "10.0.8.0/21", "10.0.16.0/20", "10.0.32.0/19",
+            "10.0.64.0/18", "10.0.128.0/17", "10.1.0.0/16", "10.2.0.0/15", "10.4.0.0/14", "10.8.0.0/13", "10.16.0.0/12", "10.32.0.0/11"]);
+        Assert.Equal("IP set: the ranges come to more than 20 CIDRs; refused", Assert.Throws<RuleSetFormatException>(() => MrsReader.Read(range, 320)).Message);
     }
 
     [Fact]
