@@ -24,6 +24,7 @@ public static class FuzzTargetTable
         ["http-proxy"] = HttpProxyFuzzTarget.Run,
         ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
         ["ss2022"] = ShadowsocksFuzzTarget.Run2022,
+        ["mrs"] = MrsFuzzTarget.Run,
         ["sniff"] = Sluice.Core.Sniffing.SnifferFuzzTargets.All,
         ["sniff-bittorrent"] = Sluice.Core.Sniffing.SnifferFuzzTargets.BitTorrent,
         ["sniff-ssh"] = Sluice.Core.Sniffing.SnifferFuzzTargets.Ssh,

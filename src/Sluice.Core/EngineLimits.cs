@@ -163,7 +163,13 @@ public sealed record EngineLimits
     /// </summary>
     public TimeSpan TlsSystemAnchorReuse { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Bytes of a local rule-set file: 64 MiB, the same as a downloaded one (RemoteRuleSetFetcher), about 2 million domains in source form.</summary>
+    /// <summary>
+    /// Bytes of a local rule-set file: 64 MiB, the same as a downloaded one (RemoteRuleSetFetcher), about 2 million domains in
+    /// source form. A compact binary set is held to what a source file of this size could say: a mihomo .mrs body may
+    /// decompress to at most this many bytes, the names a binary domain set (.srs or .mrs) expands to may total at most
+    /// this many bytes, and an .mrs IP set may expand to at most this many bytes / 16 CIDRs (4 Mi; each range becomes up
+    /// to 254 of them). Raising it lets one file take more memory at load.
+    /// </summary>
     public long RuleSetFileBytes { get; init; } = 64 * 1024 * 1024;
 
     /// <summary>

@@ -47,8 +47,8 @@ internal static class ClashRuleProviderEndpoints
             var (domains, cidrs, others) = handle.Content?.Count() ?? (0, 0, 0);
             var (vehicle, format) = options switch
             {
-                RemoteRuleSetOptions remote => ("HTTP", RuleSetBody.Name(remote.Format)),
-                LocalRuleSetOptions local => ("File", RuleSetBody.Name(local.Format)),
+                RemoteRuleSetOptions remote => ("HTTP", Format(remote.Format)),
+                LocalRuleSetOptions local => ("File", Format(local.Format)),
                 _ => ("Inline", "inline"),
             };
             string behavior = format switch
@@ -56,6 +56,7 @@ internal static class ClashRuleProviderEndpoints
                 "clash-domain" => "Domain",
                 "clash-ipcidr" => "IPCIDR",
                 "clash-classical" => "Classical",
+                "MrsRule" => cidrs > 0 ? "IPCIDR" : "Domain",
                 _ when cidrs == 0 && others == 0 && domains > 0 => "Domain",
                 _ when domains == 0 && others == 0 && cidrs > 0 => "IPCIDR",
                 _ => "Classical",
@@ -64,4 +65,7 @@ internal static class ClashRuleProviderEndpoints
         }
         return providers;
     }
+
+    /// <summary>mihomo's name for an .mrs provider's format ("MrsRule", what dashboards show); Sluice's word for the others.</summary>
+    private static string Format(RuleSetFormat format) => format == RuleSetFormat.Mrs ? "MrsRule" : RuleSetBody.Name(format);
 }

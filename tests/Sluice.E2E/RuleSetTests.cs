@@ -36,13 +36,13 @@ public sealed class RuleSetTests : IDisposable
 
     private static string Socks => ProxyPeers.Socks("socks", ProxyPeers.MicrosocksPort, ProxyPeers.User, ProxyPeers.Password);
 
-    private string RemoteSetConfig(string extraRules = "", string experimental = "") => $$"""
+    private string RemoteSetConfig(string extraRules = "", string experimental = "", string file = "geosite-test.srs") => $$"""
         {
           "log": {"level": "info"},
           "inbounds": [{ "type": "tun", "tag": "tun-in", "interface_name": "sluice0", "address": ["172.19.0.1/30"], "auto_route": true }],
           "outbounds": [{"type": "direct", "tag": "direct"}, {{Socks}}],
           "route": {
-            "rule_set": [{ "type": "remote", "tag": "geosite-test", "url": "{{_site.Url("geosite-test.srs")}}",
+            "rule_set": [{ "type": "remote", "tag": "geosite-test", "url": "{{_site.Url(file)}}",
                            "download_detour": "socks", "update_interval": "10s" }],
             "rules": [ {"action": "sniff"}, {{extraRules}} {"rule_set": "geosite-test", "outbound": "socks"} ],
             "final": "direct"
@@ -165,6 +165,34 @@ public sealed class RuleSetTests : IDisposable
         Assert.Equal(2, daemon.Get("/providers/rules/geosite-test").GetProperty("ruleCount").GetInt64());
         Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("more.test"));
         Assert.Equal("404", Put(daemon, "/providers/rules/nonesuch"));
+    }
+
+    /// <summary>
+    /// mihomo's binary set (.mrs), as MetaCubeX publishes its geosite lists, made by the independent encoder and served over
+    /// HTTPS (its format told by the extension): fetched through the proxy, the names it lists go through the proxy and
+    /// every other name goes direct; the Clash API lists it as mihomo does, an HTTP provider of format MrsRule with its count.
+    /// </summary>
+    [Fact]
+    public void RemoteMrsDomainSet_SendsItsNamesThroughItsLane_AndOtherNamesToFinal()
+    {
+        _site.Serve("geosite-test.mrs", Sluice.Core.Tests.RuleSets.Mrs.MrsFiles.Encode("domain", ["+.listed.test", "exact.test", ".sub.test"]));
+        _site.Start();
+        var daemon = DaemonUnderTest.Start(_testbed, environment: [$"SSL_CERT_FILE={_site.CertFile}", $"SLUICE_STATE_DIR={_state}"]);
+        var path = daemon.WriteConfig(RemoteSetConfig(file: "geosite-test.mrs"));
+        Assert.Equal(0, daemon.Core("up", $$"""{"config_path": "{{path}}"}""").GetProperty("code").GetInt32());
+
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("listed.test"));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("www.listed.test"));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("exact.test"));
+        Assert.Equal(NamespaceTestbed.ServerV4, SourceSeenFor("a.sub.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("sub.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("www.exact.test"));
+        Assert.Equal(NamespaceTestbed.ClientV4, SourceSeenFor("other.test"));
+
+        var provider = daemon.Get("/providers/rules").GetProperty("providers").GetProperty("geosite-test");
+        Assert.Equal(("HTTP", "MrsRule", "Domain"), (provider.GetProperty("vehicleType").GetString(), provider.GetProperty("format").GetString(),
+            provider.GetProperty("behavior").GetString()));
+        Assert.Equal(3, provider.GetProperty("ruleCount").GetInt64());
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ internal static class RuleSetCommand
             "decompile" => Decompile(line, args),
             "match" => Match(line, args),
             "convert" => Convert(line, args),
-            _ => throw new UsageException("rule-set: compile SOURCE.json [-o OUT.srs] | decompile SET.srs [-o OUT.json] | match SET DOMAIN|IP | convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical] [-o OUT.srs|OUT.json]"),
+            _ => throw new UsageException("rule-set: compile SOURCE.json [-o OUT.srs] | decompile SET.srs|SET.mrs [-o OUT.json] | match SET DOMAIN|IP | convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical] [-o OUT.srs|OUT.json]"),
         };
     }
 
@@ -41,8 +41,8 @@ internal static class RuleSetCommand
     private static int Decompile(CommandLine line, List<string> args)
     {
         line.AllowOnly("--output");
-        string input = One(args, "decompile SET.srs");
-        var content = RuleSetBody.ReadFile(input, RuleSetFormat.Binary);
+        string input = One(args, "decompile SET.srs|SET.mrs");
+        var content = RuleSetBody.ReadFile(input, input.EndsWith(".mrs", StringComparison.OrdinalIgnoreCase) ? RuleSetFormat.Mrs : RuleSetFormat.Binary);
         Write(Output(line, input, ".json"), Encoding.UTF8.GetBytes(SourceRuleSetWriter.Write(content)));
         return 0;
     }
@@ -71,7 +71,7 @@ internal static class RuleSetCommand
         RuleSetFormat? from = null;
         if (line.Options.GetValueOrDefault("--from") is { } fromText)
         {
-            if (!RuleSetBody.TryParseName(fromText, out var named) || named is RuleSetFormat.Source or RuleSetFormat.Binary)
+            if (!RuleSetBody.TryParseName(fromText, out var named) || named is RuleSetFormat.Source or RuleSetFormat.Binary or RuleSetFormat.Mrs)
                 throw new UsageException($"rule-set convert --from {fromText}: expected clash-domain, clash-ipcidr or clash-classical (a Clash rule provider's behavior)");
             from = named;
         }

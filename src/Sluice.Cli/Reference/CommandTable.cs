@@ -41,7 +41,7 @@ internal static class CommandTable
         new("apps", "[add [-c CONFIG] [--lane TAG] [NAME...]]", "per-app traffic; put apps on a lane"),
         new("logs", "[-f] [--level L]", "the daemon's log"),
         new("mode", "[rule|global|direct]", "the Clash mode clash_mode rules match (switches new flows at once)"),
-        new("rule-set", "compile SRC.json [-o F.srs] | decompile F.srs [-o F.json] | match SET DOMAIN|IP", "rule sets"),
+        new("rule-set", "compile SRC.json [-o F.srs] | decompile F.srs|F.mrs [-o F.json] | match SET DOMAIN|IP", "rule sets"),
         new("rule-set", "convert LIST.txt [--from clash-domain|clash-ipcidr|clash-classical] [-o F.srs|F.json]", "a plain domain/CIDR list, or a Clash rule provider's file, into a rule set"),
         new("version", "", "print the version"),
         new("device-id", "", "print this machine's stable Sluice id (an app-specific HMAC of /etc/machine-id)"),

@@ -5,7 +5,7 @@ namespace Sluice.Core.Configuration;
 
 /// <summary>
 /// route.rule_set: [{"type": "inline"|"local"|"remote", "tag", "format", ...}] (sing-box 1.10+ syntax).
-/// Local and remote formats default from the extension (.json source, .srs binary), as sing-box.
+/// Local and remote formats default from the extension (.json source, .srs binary, as sing-box; .mrs mihomo's binary).
 /// </summary>
 internal static class RuleSetSection
 {
@@ -108,10 +108,11 @@ internal static class RuleSetSection
                 string ext = Path.GetExtension(location ?? "");
                 if (ext.Equals(".json", StringComparison.OrdinalIgnoreCase)) return RuleSetFormat.Source;
                 if (ext.Equals(".srs", StringComparison.OrdinalIgnoreCase)) return RuleSetFormat.Binary;
-                r.Errors.Add(r.PathOf("format"), "required: \"source\" or \"binary\" (it cannot be told from the name unless it ends in .json or .srs)");
+                if (ext.Equals(".mrs", StringComparison.OrdinalIgnoreCase)) return RuleSetFormat.Mrs;
+                r.Errors.Add(r.PathOf("format"), "required: \"source\", \"binary\" or \"mrs\" (it cannot be told from the name unless it ends in .json, .srs or .mrs)");
                 return null;
             default:
-                r.Errors.Add(r.PathOf("format"), $"unknown format {JsonPath.Quote(text)} (expected \"source\", \"binary\", or a Clash rule provider's \"clash-domain\", \"clash-ipcidr\", \"clash-classical\")");
+                r.Errors.Add(r.PathOf("format"), $"unknown format {JsonPath.Quote(text)} (expected \"source\", \"binary\", mihomo's \"mrs\", or a Clash rule provider's \"clash-domain\", \"clash-ipcidr\", \"clash-classical\")");
                 return null;
         }
     }

@@ -7,10 +7,10 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// A Clash config's <c>rule-providers:</c> to route.rule_set entries, for <c>RULE-SET,name,TARGET</c> rules:
-/// type http → a remote set in the "clash-BEHAVIOR" format (interval → update_interval, proxy → download_detour),
-/// type file → a local set (a relative path is taken from the config's folder), type inline → an inline set
-/// converted now. mrs (mihomo's binary format) and providers without a usable behavior are left out, noted, and so
-/// are the rules naming them.
+/// type http → a remote set in the "clash-BEHAVIOR" format, or "mrs" for format mrs (interval → update_interval, proxy →
+/// download_detour), type file → a local set (a relative path is taken from the config's folder), type inline → an
+/// inline set converted now. Providers without a usable behavior or format (mrs with behavior classical, which mihomo
+/// does not write) are left out, noted by line, and so are the rules naming them.
 /// </summary>
 public static partial class ClashYaml
 {
@@ -71,17 +71,18 @@ public static partial class ClashYaml
             why = $"behavior \"{Scalar(entry, "behavior")}\" is not domain, ipcidr or classical";
             return null;
         }
-        if (format == "mrs")
+        if (format == "mrs" && behavior == ClashBehavior.Classical)
         {
-            why = "format mrs (mihomo's binary rule set) is not read by Sluice; the same list is usually published as .yaml or .txt";
+            why = "format mrs with behavior classical: mihomo writes .mrs only for behaviors domain and ipcidr";
             return null;
         }
-        if (format is not ("yaml" or "text"))
+        if (format is not ("yaml" or "text" or "mrs"))
         {
             why = $"format \"{format}\" is not yaml, text or mrs";
             return null;
         }
-        string sluiceFormat = "clash-" + ClashRuleProvider.Name(behavior);
+        // An .mrs file says its behavior itself; the text formats are read by the behavior the provider names.
+        string sluiceFormat = format == "mrs" ? "mrs" : "clash-" + ClashRuleProvider.Name(behavior);
         switch (type)
         {
             case "http":

@@ -14,7 +14,7 @@ public enum ClashBehavior { Domain, IpCidr, Classical }
 /// (<see cref="ClashRuleLines.AddDomainPattern"/>), ipcidr addresses and CIDRs, classical rule lines without a target.
 /// A classical line of a type Sluice cannot match (GEOIP, IP-ASN, …) is skipped and counted in the set's summary,
 /// which the log prints: the rest of the set still applies. A malformed entry refuses the body, naming its line.
-/// mihomo's binary .mrs format is refused with the remedy.
+/// mihomo's binary .mrs body is refused here, naming the format that reads it ("mrs").
 /// </summary>
 public static class ClashRuleProvider
 {
@@ -40,8 +40,8 @@ public static class ClashRuleProvider
     /// <exception cref="RuleSetFormatException">Not a provider body of that behavior; the message names the line.</exception>
     public static RuleSetContent Read(ReadOnlySpan<byte> body, ClashBehavior behavior)
     {
-        if (body.Length >= 4 && body[0] == 0x28 && body[1] == 0xB5 && body[2] == 0x2F && body[3] == 0xFD)
-            throw new RuleSetFormatException("this is a mihomo binary (.mrs) rule set; Sluice reads a Clash rule provider's yaml and text formats (most lists publish both: use the .yaml or .txt address)");
+        if (Mrs.MrsReader.LooksBinary(body))
+            throw new RuleSetFormatException("this is a mihomo binary (.mrs) rule set, but the format says a Clash provider's yaml or text: set \"format\": \"mrs\"");
         string text;
         try
         {

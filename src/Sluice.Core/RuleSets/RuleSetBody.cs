@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Core.RuleSets.Mrs;
 using Sluice.Core.RuleSets.Srs;
 
 namespace Sluice.Core.RuleSets;
@@ -10,6 +11,7 @@ public static class RuleSetBody
     public static RuleSetContent Parse(ReadOnlySpan<byte> body, RuleSetFormat format)
     {
         if (format == RuleSetFormat.Binary) return SrsReader.Read(body);
+        if (format == RuleSetFormat.Mrs) return MrsReader.Read(body); // bounded by RuleSetFileBytes, as the file itself
         if (ClashBehaviorOf(format) is { } behavior) return ClashRuleProvider.Read(body, behavior);
         if (SrsReader.LooksBinary(body)) throw new RuleSetFormatException("this is a binary (.srs) rule set, but the format says \"source\": set \"format\": \"binary\"");
         string text;
@@ -29,6 +31,7 @@ public static class RuleSetBody
     {
         RuleSetFormat.Source => "source",
         RuleSetFormat.Binary => "binary",
+        RuleSetFormat.Mrs => "mrs",
         _ => "clash-" + ClashRuleProvider.Name(ClashBehaviorOf(format)!.Value),
     };
 
@@ -52,7 +55,7 @@ public static class RuleSetBody
         _ => null,
     };
 
-    /// <summary>Reads a file in the given format, or by its content ("SRS" magic → binary) when <paramref name="format"/> is null.</summary>
+    /// <summary>Reads a file in the given format, or by its content ("SRS" magic → binary, a zstd frame → mrs) when <paramref name="format"/> is null.</summary>
     public static RuleSetContent ReadFile(string path, RuleSetFormat? format = null, Configuration.IFileSource? files = null)
     {
         byte[] bytes;
@@ -70,7 +73,7 @@ public static class RuleSetBody
         }
         try
         {
-            return Parse(bytes, format ?? (SrsReader.LooksBinary(bytes) ? RuleSetFormat.Binary : RuleSetFormat.Source));
+            return Parse(bytes, format ?? (SrsReader.LooksBinary(bytes) ? RuleSetFormat.Binary : MrsReader.LooksBinary(bytes) ? RuleSetFormat.Mrs : RuleSetFormat.Source));
         }
         catch (RuleSetFormatException e)
         {

@@ -69,7 +69,7 @@ public sealed partial class RuleSetLibrary : IDisposable
         var safe = new StringBuilder();
         foreach (char c in set.Tag.Take(48)) safe.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_');
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(set.Tag)))[..8];
-        return Path.Combine(directory, $"{safe}-{hash}{set.Format switch { RuleSetFormat.Binary => ".srs", RuleSetFormat.Source => ".json", _ => ".clash" }}");
+        return Path.Combine(directory, $"{safe}-{hash}{set.Format switch { RuleSetFormat.Binary => ".srs", RuleSetFormat.Source => ".json", RuleSetFormat.Mrs => ".mrs", _ => ".clash" }}");
     }
 
     /// <param name="outbound">An outbound by tag (a remote set's download_detour).</param>

@@ -1,7 +1,8 @@
 namespace Sluice.Core.RuleSets;
 
-/// <summary>"source" (JSON), "binary" (.srs), or a Clash rule provider's body by its behavior ("clash-domain", "clash-ipcidr", "clash-classical").</summary>
-public enum RuleSetFormat { Source, Binary, ClashDomain, ClashIpCidr, ClashClassical }
+/// <summary>"source" (JSON), "binary" (.srs), a Clash rule provider's text body by its behavior ("clash-domain", "clash-ipcidr",
+/// "clash-classical"), or mihomo's binary "mrs" (its behavior is in the file).</summary>
+public enum RuleSetFormat { Source, Binary, ClashDomain, ClashIpCidr, ClashClassical, Mrs }
 
 /// <summary>One entry of route.rule_set (docs/config.md#rule-set).</summary>
 public abstract record RuleSetOptions(string Tag);

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Sluice.Core.Configuration;
 using Sluice.Core.Importing;
+using Sluice.Core.RuleSets;
 
 namespace Sluice.Core.Tests.Configuration;
 
@@ -62,11 +63,15 @@ public sealed class ClientCorpusTests
         Assert.Contains(config.Outbounds, o => o.Tag == "Chain");
         Assert.Contains(config.Dns.Servers, s => s.Type == "fakeip");
         Assert.Equal("Proxy", config.Route.Final);
+        // the mrs provider (MetaCubeX's geosite, mihomo's binary format) is a rule set its RULE-SET rule names
+        var geosite = Assert.IsType<RemoteRuleSetOptions>(Assert.Single(config.Route.RuleSets, s => s.Tag == "geosite-cn"));
+        Assert.Equal(RuleSetFormat.Mrs, geosite.Format);
+        Assert.Contains(config.Route.Rules, r => r is DefaultRuleOptions d && d.RuleSet.SequenceEqual(["geosite-cn"]));
         // What is left out, each once, naming its line; nothing else.
         Assert.Equal(
         [
             "profile.yaml: line 128: group \"LB\" is load-balance, imported as url-test (Sluice has no load balancing)",
-            "profile.yaml: line 186: \"IN-TYPE,SOCKS5,Proxy\" skipped: rule type IN-TYPE is not imported, or its value is not one Sluice can use",
+            "profile.yaml: line 193: \"IN-TYPE,SOCKS5,Proxy\" skipped: rule type IN-TYPE is not imported, or its value is not one Sluice can use",
             "profile.yaml: not carried over (Sluice has no such setting or sets it itself): bind-address, unified-delay, tcp-concurrent, find-process-mode, geodata-mode, geox-url",
             "profile.yaml: line 42: dns.nameserver: only the first server is asked (mihomo races all 2; Sluice asks one per query)",
             "profile.yaml: line 42: dns.default-nameserver: only the first server is asked (mihomo races all 2; Sluice asks one per query)",

@@ -305,6 +305,7 @@ public sealed class ClashYamlTests
         try
         {
             File.WriteAllText(Path.Combine(dir, "lan.txt"), "# mine\n192.168.50.0/24\n");
+            File.WriteAllBytes(Path.Combine(dir, "cn.mrs"), RuleSets.Mrs.MrsFiles.Encode("ipcidr", ["203.0.113.0/24"]));
             string yaml = """
                 proxies:
                   - {name: hk, type: ss, server: hk.example, port: 8388, cipher: aes-128-gcm, password: pw}
@@ -329,6 +330,16 @@ public sealed class ClashYamlTests
                     behavior: domain
                     format: mrs
                     url: https://lists.example/packed.mrs
+                  cnip:
+                    type: file
+                    behavior: ipcidr
+                    format: mrs
+                    path: ./cn.mrs
+                  odd:
+                    type: http
+                    behavior: classical
+                    format: mrs
+                    url: https://lists.example/odd.mrs
                   unused:
                     type: inline
                     behavior: classical
@@ -338,6 +349,8 @@ public sealed class ClashYamlTests
                   - RULE-SET,lan,DIRECT,no-resolve
                   - RULE-SET,remote,hk
                   - RULE-SET,packed,hk
+                  - RULE-SET,cnip,DIRECT
+                  - RULE-SET,odd,hk
                   - AND,((RULE-SET,ads),(NETWORK,UDP)),hk
                   - MATCH,hk
                 """;
@@ -346,20 +359,27 @@ public sealed class ClashYamlTests
 
             Assert.Empty(ConfigLoader.Validate(result.Json));
             var config = ConfigLoader.Load(result.Json);
-            Assert.Equal(["ads", "lan", "remote"], config.Route.RuleSets.Select(s => s.Tag));
+            Assert.Equal(["ads", "lan", "remote", "packed", "cnip"], config.Route.RuleSets.Select(s => s.Tag));
             var lan = Assert.IsType<LocalRuleSetOptions>(config.Route.RuleSets[1]);
             Assert.Equal((Path.Combine(dir, "lan.txt"), RuleSetFormat.ClashIpCidr), (lan.Path, lan.Format));
             var remote = Assert.IsType<RemoteRuleSetOptions>(config.Route.RuleSets[2]);
             Assert.Equal((RuleSetFormat.ClashClassical, "hk", TimeSpan.FromDays(1)), (remote.Format, remote.DownloadDetour, remote.UpdateInterval));
-            Assert.Equal(4, config.Route.Rules.Count);
+            var packed = Assert.IsType<RemoteRuleSetOptions>(config.Route.RuleSets[3]);
+            Assert.Equal((RuleSetFormat.Mrs, "https://lists.example/packed.mrs"), (packed.Format, packed.Url.ToString()));
+            var cnip = Assert.IsType<LocalRuleSetOptions>(config.Route.RuleSets[4]);
+            Assert.Equal((Path.Combine(dir, "cn.mrs"), RuleSetFormat.Mrs), (cnip.Path, cnip.Format));
+            Assert.Equal(6, config.Route.Rules.Count);
 
             string notes = string.Join("\n", result.Notes);
-            Assert.Contains("rule provider \"packed\" skipped: format mrs", notes);
-            Assert.Contains("line 32: \"RULE-SET,packed,hk\" skipped: \"packed\" is not an imported rule provider", notes);
+            Assert.DoesNotContain("\"packed\" skipped", notes);
+            Assert.DoesNotContain("\"cnip\" skipped", notes);
+            Assert.Contains("line 29: rule provider \"odd\" skipped: format mrs with behavior classical: mihomo writes .mrs only for behaviors domain and ipcidr", notes);
+            Assert.Contains("line 44: \"RULE-SET,odd,hk\" skipped: \"odd\" is not an imported rule provider", notes);
 
             // The inline and file sets route as the Clash rules did (the remote one is left out of this check: it needs a server).
             using var library = RuleSetLibrary.For(config);
             File.WriteAllText(RuleSetLibrary.CachePath(dir, remote), "DOMAIN,remote.test\n");
+            File.WriteAllBytes(RuleSetLibrary.CachePath(dir, packed), RuleSets.Mrs.MrsFiles.Encode("domain", ["+.packed.test"]));
             library.Load(_ => throw new InvalidOperationException("the cached copy is used"), "direct", null, dir, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System);
             var router = Sluice.Core.Routing.Router.Compile(config.Route, config.Outbounds.Select(o => o.Tag).ToArray(), config.DefaultOutbound,
                 new Sluice.Core.Routing.RuleScope(library.Handles, new Sluice.Core.Routing.ClashModeState("rule")));
@@ -371,6 +391,10 @@ public sealed class ClashYamlTests
             Assert.Equal("hk", Decide("93.184.216.34", "a.b.track.test").Outbound);
             Assert.Equal("direct", Decide("192.168.50.7").Outbound);
             Assert.Equal(2, Decide("93.184.216.34", "remote.test").RuleIndex);
+            Assert.Equal("hk", Decide("93.184.216.34", "packed.test").Outbound);
+            Assert.Equal(3, Decide("93.184.216.34", "www.packed.test").RuleIndex);
+            Assert.Equal("direct", Decide("203.0.113.9").Outbound);
+            Assert.Equal(4, Decide("203.0.113.9").RuleIndex);
         }
         finally
         {

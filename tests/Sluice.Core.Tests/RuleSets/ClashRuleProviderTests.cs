@@ -107,22 +107,13 @@ public sealed class ClashRuleProviderTests : IDisposable
     }
 
     [Fact]
-    public void MihomoBinaryMrs_IsRefused_WithTheRemedy()
-    {
-        byte[] zstd = [0x28, 0xB5, 0x2F, 0xFD, 0x04, 0x00, 0x01, 0x00];
-        var e = Assert.Throws<RuleSetFormatException>(() => RuleSetBody.Parse(zstd, RuleSetFormat.ClashDomain));
-        Assert.Contains("mihomo binary (.mrs)", e.Message);
-        Assert.Contains("use the .yaml or .txt address", e.Message);
-    }
-
-    [Fact]
     public void Config_TakesTheClashFormats_AndNamesThemWhenTheFormatIsUnknown()
     {
         static string Config(string format) => $$"""
             { "route": { "rule_set": [{ "tag": "p", "type": "remote", "format": "{{format}}", "url": "https://lists.example/p.txt" }],
                          "rules": [{ "rule_set": "p", "outbound": "direct" }] } }
             """;
-        foreach (var format in new[] { "clash-domain", "clash-ipcidr", "clash-classical" })
+        foreach (var format in new[] { "clash-domain", "clash-ipcidr", "clash-classical", "mrs" })
             Assert.Empty(ConfigLoader.Validate(Config(format)));
         var error = Assert.Single(ConfigLoader.Validate(Config("clash")));
         Assert.Contains("route.rule_set[0].format", error.ToString());

@@ -1,7 +1,8 @@
 namespace Sluice.Core.RuleSets.Srs;
 
 /// <summary>
-/// The .srs domain item: a set of byte keys as a LOUDS-encoded trie (sing's "succinct set"). Nodes are
+/// The .srs domain item: a set of byte keys as a LOUDS-encoded trie (sing's "succinct set"; mihomo's .mrs domain set
+/// is the same trie in another framing, see Mrs/MrsReader). Nodes are
 /// numbered breadth first; the label bitmap holds, node after node, one 0 bit per child (its label in
 /// <c>labels</c>, in byte order) and a 1 bit ending the node; the k-th label (counting from 0 over all
 /// nodes) leads to node k + 1. A leaf bit marks nodes where a key ends.
@@ -55,9 +56,18 @@ internal static class SuccinctDomainSet
         ulong[] leaves = input.UInt64s("domain set leaves");
         ulong[] bitmap = input.UInt64s("domain set label bitmap");
         int labelCount = input.Count(1, "domain set labels");
-        var labels = input.Bytes(labelCount);
+        return Keys(leaves, bitmap, input.Bytes(labelCount), EngineLimits.Default.RuleSetFileBytes);
+    }
 
+    /// <summary>
+    /// The keys of a LOUDS trie (the layout above, shared by sing's .srs and mihomo's .mrs domain sets), in trie order.
+    /// The keys' bytes together may not pass <paramref name="maxKeyBytes"/>: a few labels can describe many long keys.
+    /// </summary>
+    /// <exception cref="RuleSetFormatException">The bitmap and labels do not describe one tree, or the keys are too long.</exception>
+    public static List<byte[]> Keys(ulong[] leaves, ulong[] bitmap, ReadOnlySpan<byte> labels, long maxKeyBytes)
+    {
         // Walk the bitmap once: node n's labels are the zeros between its 1 bits.
+        int labelCount = labels.Length;
         int nodes = labelCount + 1;
         var parent = new int[nodes];
         var depth = new int[nodes];
@@ -83,6 +93,12 @@ internal static class SuccinctDomainSet
         if (node != nodes || label != labelCount)
             throw new RuleSetFormatException($"domain set: {labelCount} labels but the bitmap describes {node} node(s) and {label} child(ren)");
 
+        long total = 0;
+        for (int n = 0; n < nodes && (n >> 6) < leaves.Length; n++)
+        {
+            if ((leaves[n >> 6] & (1UL << (n & 63))) != 0 && (total += depth[n]) > maxKeyBytes)
+                throw new RuleSetFormatException($"domain set: its names come to more than {maxKeyBytes} bytes; refused");
+        }
         var keys = new List<byte[]>();
         for (int n = 0; n < nodes; n++)
         {
