@@ -43,9 +43,9 @@ internal static class StreamPump
     }
 
     /// <summary>
-    /// Copies until the end of <paramref name="from"/>. A socket, or a stream over one that says so
-    /// (<see cref="IReadinessStream"/>: the Shadowsocks decoder), is waited on without a buffer (a zero-byte
-    /// read completes once bytes are there), so an idle flow holds none: the buffer is rented when data
+    /// Copies until the end of <paramref name="from"/>. A socket (a one-byte peek), or a stream over one that says so
+    /// (<see cref="IReadinessStream"/>: the Shadowsocks decoder; a zero-byte read), is waited on without a buffer (the
+    /// wait completes once bytes are there), so an idle flow holds none: the buffer is rented when data
     /// is ready (large or small, as the budget of <paramref name="buffers"/> allows) and goes back to the pool
     /// once the socket is drained for now. After a large read (a quarter of the buffer or more: data keeps
     /// coming) a socket is read again at once without waiting (<paramref name="sockets"/>), and the buffer goes
@@ -73,20 +73,23 @@ internal static class StreamPump
         try
         {
             int ready = -1; // bytes a receive without waiting already put in the buffer
+            Memory<byte> peek = socket is null ? default : new byte[1];
             while (true)
             {
                 int n = ready;
                 ready = -1;
-                if (n < 0)
+                if (n < 0 && buffer is null)
                 {
-                    if (buffer is null)
-                    {
-                        if (socket is not null) await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None); // consumes nothing
-                        else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
-                        buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
-                    }
-                    n = await from.ReadAsync(buffer.AsMemory(offset, limit));
+                    // A socket is waited on with a one-byte peek, not a zero-byte read: the receive-now below reads
+                    // around .NET, whose readiness state then still says "readable", and a zero-byte read would complete
+                    // at once every time, so the read after it would hold the buffer for as long as the flow idles
+                    // (every flow that had moved data both ways held two). The peek sees EAGAIN and waits for the
+                    // socket's next event; it consumes nothing and tells the end (0) without a buffer.
+                    if (socket is not null) n = await socket.ReceiveAsync(peek, SocketFlags.Peek, CancellationToken.None) == 0 ? 0 : -1;
+                    else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
+                    if (n < 0) buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
                 }
+                if (n < 0) n = await from.ReadAsync(buffer!.AsMemory(offset, limit));
                 if (n == 0) break;
                 var filled = buffer!;
                 var write = inPlace ? framed!.WriteInPlaceAsync(filled, offset, n) : to.WriteAsync(filled.AsMemory(0, n));

@@ -144,6 +144,46 @@ public sealed class StreamPumpTests
         Assert.True(sockets.Found > 0, $"no read went without a wait ({sockets.Tries} tries)");
     }
 
+    /// <summary>
+    /// After a transfer both ways the flow idles with no buffer rented, though a zero-byte wait may wake with nothing to
+    /// read (the last chunk's readiness event arriving late): the pump then gives its buffer back and waits again.
+    /// </summary>
+    [Fact]
+    public async Task AFlowIdlingAfterATransferBothWays_HoldsNoBuffer()
+    {
+        var (client, app) = await PairAsync();
+        var (remoteNear, server) = await PairAsync();
+        var sockets = new CountingReceiveNow();
+        var buffers = Buffers();
+        byte[] up = RandomNumberGenerator.GetBytes(1 << 20), down = RandomNumberGenerator.GetBytes(1 << 20);
+        using (app)
+        using (server)
+        {
+            var pump = StreamPump.RunAsync(client, new NetworkStream(remoteNear, ownsSocket: true), buffers, sockets: sockets);
+            var atServer = ReceiveExactlyAsync(server, up.Length);
+            var atApp = ReceiveExactlyAsync(app, down.Length);
+            await app.SendAsync(up);
+            await server.SendAsync(down);
+            byte[] gotUp = await atServer.WaitAsync(TimeSpan.FromSeconds(30)), gotDown = await atApp.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(up.AsSpan().SequenceEqual(gotUp), "the upload arrived damaged");
+            Assert.True(down.AsSpan().SequenceEqual(gotDown), "the download arrived damaged");
+
+            await Until(() => buffers.BytesInUse == 0, $"the idle flow still holds {buffers.BytesInUse} bytes of relay buffers");
+            Assert.False(pump.IsCompleted);
+            app.Shutdown(SocketShutdown.Send);
+            server.Shutdown(SocketShutdown.Send);
+            await pump.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        client.Dispose();
+    }
+
+    private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)
+    {
+        var data = new byte[count];
+        for (int got = 0; got < count;) got += await socket.ReceiveAsync(data.AsMemory(got));
+        return data;
+    }
+
     [Fact]
     public async Task SmallExchanges_DoNotTryToReadWithoutWaiting_AndAnEndWithBytesStillQueuedIsPassedOn()
     {
