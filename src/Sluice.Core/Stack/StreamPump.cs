@@ -73,7 +73,6 @@ internal static class StreamPump
         try
         {
             int ready = -1; // bytes a receive without waiting already put in the buffer
-            Memory<byte> peek = socket is null ? default : new byte[1];
             while (true)
             {
                 int n = ready;
@@ -84,8 +83,9 @@ internal static class StreamPump
                     // around .NET, whose readiness state then still says "readable", and a zero-byte read would complete
                     // at once every time, so the read after it would hold the buffer for as long as the flow idles
                     // (every flow that had moved data both ways held two). The peek sees EAGAIN and waits for the
-                    // socket's next event; it consumes nothing and tells the end (0) without a buffer.
-                    if (socket is not null) n = await socket.ReceiveAsync(peek, SocketFlags.Peek, CancellationToken.None) == 0 ? 0 : -1;
+                    // socket's next event; it consumes nothing and tells the end (0) without a buffer
+                    // (StreamEnds.WaitReadableAsync, which the Shadowsocks decoder's wait uses too).
+                    if (socket is not null) n = await socket.ReceiveAsync(StreamEnds.PeekSink, SocketFlags.Peek, CancellationToken.None) == 0 ? 0 : -1;
                     else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
                     if (n < 0) buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
                 }

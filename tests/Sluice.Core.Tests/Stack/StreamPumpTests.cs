@@ -177,6 +177,47 @@ public sealed class StreamPumpTests
         client.Dispose();
     }
 
+    /// <summary>
+    /// The same through a Shadowsocks stream over a socket (the far end a second stream, so its replies are a server's:
+    /// salt, then chunks): after 1 MiB each way the idle flow holds no buffer in either direction.
+    /// </summary>
+    [Fact]
+    public async Task AShadowsocksFlowIdlingAfterATransferBothWays_HoldsNoBuffer()
+    {
+        var method = ShadowsocksMethod.Find("aes-128-gcm")!;
+        var (client, app) = await PairAsync();
+        var (remoteNear, serverSocket) = await PairAsync();
+        var destination = new Destination(NetAddress.Parse("203.0.113.5"), 443);
+        var stream = new ShadowsocksStream(new NetworkStream(remoteNear, ownsSocket: true), method, method.MasterKey("pw"), NullLogger.Instance, "ss", destination, TimeSpan.Zero);
+        stream.StageHeader([1, 203, 0, 113, 5, 0x01, 0xBB]);
+        using var far = new ShadowsocksStream(new NetworkStream(serverSocket, ownsSocket: true), method, method.MasterKey("pw"), NullLogger.Instance, "far", destination, TimeSpan.Zero);
+        var buffers = Buffers();
+        byte[] up = RandomNumberGenerator.GetBytes(1 << 20), down = RandomNumberGenerator.GetBytes(1 << 20);
+        using (app)
+        {
+            var pump = StreamPump.RunAsync(client, stream, buffers, sockets: new CountingReceiveNow());
+            var atServer = ReadExactlyAsync(far, 7 + up.Length);
+            var atApp = ReceiveExactlyAsync(app, down.Length);
+            await app.SendAsync(up);
+            await far.WriteAsync(down);
+            byte[] gotUp = await atServer.WaitAsync(TimeSpan.FromSeconds(30)), gotDown = await atApp.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(up.AsSpan().SequenceEqual(gotUp.AsSpan(7)), "the upload arrived damaged");
+            Assert.True(down.AsSpan().SequenceEqual(gotDown), "the download arrived damaged");
+
+            await Until(() => buffers.BytesInUse == 0, $"the idle flow still holds {buffers.BytesInUse} bytes of relay buffers");
+            Assert.False(pump.IsCompleted);
+        }
+        far.Dispose();
+        client.Dispose();
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(Stream stream, int count)
+    {
+        var data = new byte[count];
+        await stream.ReadExactlyAsync(data);
+        return data;
+    }
+
     private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)
     {
         var data = new byte[count];

@@ -22,7 +22,7 @@ internal sealed partial class ShadowsocksStream
             if (buffer.IsEmpty)
             {
                 if (_plainEnd == _plainStart && _inEnd == _inStart && WaitsWithoutBuffer)
-                    _ = await _transport.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                    await StreamEnds.WaitReadableAsync(_transport, cancellationToken);
                 return 0;
             }
             int n = await ReadCoreAsync(buffer, cancellationToken);
