@@ -45,6 +45,7 @@ public sealed class ClashYamlProxyFieldsTests
         Assert.Equal("ok", (string?)Assert.Single(result.Outbounds)["tag"]);
         Assert.Contains(field, Assert.Single(result.Notes));
         Assert.Contains("\"s\" skipped", result.Notes[0]);
+        Assert.StartsWith("c.yaml: line 2:", result.Notes[0], StringComparison.Ordinal);
     }
 
     [Theory]
