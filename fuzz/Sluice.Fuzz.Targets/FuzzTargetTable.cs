@@ -21,6 +21,7 @@ public static class FuzzTargetTable
         ["trojan-udp"] = ProxyFrameFuzzTargets.TrojanUdpFrames,
         ["xudp"] = ProxyFrameFuzzTargets.XudpFrames,
         ["websocket"] = ProxyFrameFuzzTargets.WebSocketFrames,
+        ["gun"] = GunFuzzTarget.Run,
         ["http-proxy"] = HttpProxyFuzzTarget.Run,
         ["obfs"] = ShadowsocksFuzzTarget.RunObfs,
         ["ss2022"] = ShadowsocksFuzzTarget.Run2022,

@@ -180,4 +180,23 @@ public sealed record EngineLimits
     /// <c>override.tag_replace</c> steps (a step that runs out of time leaves the tag as it was).
     /// </summary>
     public TimeSpan NameFilterTimeout { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// An HTTP/2 connection of an "http" or "grpc" transport with no stream open is closed after this long when the
+    /// transport's idle_timeout is 0: 60 s, so a burst of connections reuses one connection and an idle outbound holds none.
+    /// </summary>
+    public TimeSpan Http2IdleConnection { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// HTTP/2 connections one "http"/"grpc" outbound opens to its server at most: 8. Each carries as many streams as the
+    /// server allows (SETTINGS_MAX_CONCURRENT_STREAMS: 250 in Go's servers, 100 in gRPC's); past all of them a new stream
+    /// waits for a free one.
+    /// </summary>
+    public int Http2ConnectionsPerOutbound { get; init; } = 8;
+
+    /// <summary>
+    /// The largest gRPC message (a gun Hunk) accepted from a server: 4 MiB, gRPC's own default receive limit. A message is
+    /// streamed, not buffered, so this only refuses a peer whose length prefix is nonsense (up to 4 GiB).
+    /// </summary>
+    public int GunMessageBytes { get; init; } = 4 * 1024 * 1024;
 }

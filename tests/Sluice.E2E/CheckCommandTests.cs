@@ -48,4 +48,36 @@ public sealed class CheckCommandTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>A config with each V2Ray transport on each proxy protocol that carries them passes `sluice check`.</summary>
+    [Fact]
+    public void Check_ConfigWithEachV2RayTransport_ExitsZero()
+    {
+        const string uuid = "b831381d-6324-4d53-ad4f-8cda48b30811";
+        string[] transports =
+        [
+            """{"type": "httpupgrade", "host": "cdn.example", "path": "/up", "headers": {"User-Agent": "x"}}""",
+            """{"type": "http", "host": ["a.example", "b.example"], "path": "/h2", "method": "PUT", "idle_timeout": "15s", "ping_timeout": "15s"}""",
+            """{"type": "grpc", "service_name": "TunService", "idle_timeout": "15s", "ping_timeout": "15s", "permit_without_stream": true}""",
+        ];
+        var outbounds = new List<string>();
+        foreach (var (transport, i) in transports.Select((t, i) => (t, i)))
+        {
+            outbounds.Add($$"""{"type": "vless", "tag": "vless-{{i}}", "server": "v.example", "server_port": 443, "uuid": "{{uuid}}", "tls": {"enabled": true}, "transport": {{transport}} }""");
+            outbounds.Add($$"""{"type": "trojan", "tag": "trojan-{{i}}", "server": "t.example", "server_port": 443, "password": "p", "tls": {"enabled": true}, "transport": {{transport}} }""");
+            outbounds.Add($$"""{"type": "vmess", "tag": "vmess-{{i}}", "server": "m.example", "server_port": 443, "uuid": "{{uuid}}", "tls": {"enabled": true, "utls": {"enabled": true} }, "transport": {{transport}} }""");
+        }
+        string dir = Directory.CreateTempSubdirectory("sluice-check-").FullName;
+        string file = Path.Combine(dir, "config.json");
+        File.WriteAllText(file, $$"""{"outbounds": [{{string.Join(",\n", outbounds)}}, {"type": "direct", "tag": "direct"}], "route": {"final": "vless-0"} }""");
+        try
+        {
+            var result = Exec.Run(TimeSpan.FromSeconds(30), [.. SluiceBinary.Command(), "check", "-c", file]);
+            Assert.True(result.Ok, result.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -11,7 +11,8 @@ namespace Sluice.Core.Importing;
 /// <summary>
 /// Clash (mihomo) <c>type: vless</c>, <c>type: vmess</c> and <c>type: trojan</c> proxies to sing-box outbounds: uuid/flow/
 /// packet-encoding, vmess's alterId/cipher/global-padding/authenticated-length, password, tls/servername/sni/skip-cert-verify/alpn/client-fingerprint, reality-opts,
-/// network ws with ws-opts (path, headers, max-early-data, early-data-header-name), udp.
+/// network ws with ws-opts (path, headers, max-early-data, early-data-header-name, v2ray-http-upgrade), grpc with grpc-opts,
+/// h2 with h2-opts, udp.
 /// </summary>
 internal static class ClashV2Ray
 {
@@ -98,23 +99,65 @@ internal static class ClashV2Ray
         return tls;
     }
 
+    /// <summary>
+    /// network: ws (ws-opts; v2ray-http-upgrade there is the httpupgrade transport), grpc (grpc-opts.grpc-service-name),
+    /// h2 (h2-opts host list and path: sing-box's http transport). Clash's "http" network is its TCP "HTTP header"
+    /// obfuscation (http-opts), not the http transport: refused by name.
+    /// </summary>
     private static JsonObject? Transport(YamlMappingNode entry)
     {
         string network = Scalar(entry, "network") ?? "tcp";
-        if (network == "tcp") return null;
-        if (network != "ws") throw new ImportException($"network \"{network}\" is not supported (tcp, ws)");
-        var ws = new JsonObject { ["type"] = "ws", ["path"] = "/" };
-        if (Mapping(entry, "ws-opts") is not { } opts) return ws;
-        if (ClashYaml.IsTrue(Scalar(opts, "v2ray-http-upgrade")))
-            throw new ImportException("ws-opts.v2ray-http-upgrade (the HTTPUpgrade transport) is not supported by Sluice (ws only)");
-        if (Scalar(opts, "path") is { Length: > 0 } path) V2RayLinkFields.SetWebSocketPath(ws, path);
-        if (Mapping(opts, "headers") is { } headers)
+        switch (network)
         {
-            var h = new JsonObject();
-            foreach (var (key, value) in headers.Children)
-                if (key is YamlScalarNode k && value is YamlScalarNode v) h[k.Value!] = v.Value;
-            if (h.Count > 0) ws["headers"] = h;
+            case "tcp":
+                return null;
+            case "ws":
+                return WebSocket(Mapping(entry, "ws-opts"));
+            case "grpc":
+                return V2RayLinkFields.Grpc("clash", Mapping(entry, "grpc-opts") is { } grpc ? Scalar(grpc, "grpc-service-name") ?? "" : "", mode: null, note: null);
+            case "h2":
+                var h2 = Mapping(entry, "h2-opts");
+                string? hosts = h2 is not null && h2.Children.TryGetValue(new YamlScalarNode("host"), out var host)
+                    ? host switch
+                    {
+                        YamlSequenceNode list => string.Join(',', list.OfType<YamlScalarNode>().Select(x => x.Value)),
+                        YamlScalarNode one => one.Value,
+                        _ => null,
+                    }
+                    : null;
+                return V2RayLinkFields.Http(hosts, h2 is null ? null : Scalar(h2, "path"));
+            case "http":
+                throw new ImportException("network \"http\" is Clash's HTTP-header obfuscation over plain TCP (http-opts), which Sluice does not speak; "
+                    + "it is not sing-box's http transport (that is Clash's \"h2\")");
+            default:
+                throw new ImportException($"network \"{network}\" is not supported (tcp, ws, grpc, h2)");
         }
+    }
+
+    private static JsonObject WebSocket(YamlMappingNode? opts)
+    {
+        var ws = new JsonObject { ["type"] = "ws", ["path"] = "/" };
+        if (opts is null) return ws;
+        var headers = new JsonObject();
+        if (Mapping(opts, "headers") is { } h)
+        {
+            foreach (var (key, value) in h.Children)
+                if (key is YamlScalarNode k && value is YamlScalarNode v) headers[k.Value!] = v.Value;
+        }
+        if (ClashYaml.IsTrue(Scalar(opts, "v2ray-http-upgrade")))
+        {
+            // mihomo's httpupgrade: the ws-opts path and headers, the Host header as the transport's host.
+            string? upHost = headers.FirstOrDefault(p => p.Key.Equals("Host", StringComparison.OrdinalIgnoreCase)) is { Value: { } hv } ? (string?)hv : null;
+            var up = V2RayLinkFields.HttpUpgrade(upHost, Scalar(opts, "path"));
+            foreach (var name in headers.Select(p => p.Key).Where(k => !k.Equals("Host", StringComparison.OrdinalIgnoreCase)).ToList())
+            {
+                up["headers"] ??= new JsonObject();
+                up["headers"]![name] = headers[name]!.DeepClone();
+            }
+            return up;
+        }
+        if (Scalar(opts, "path") is { Length: > 0 } path) V2RayLinkFields.SetWebSocketPath(ws, path);
+        if (headers.Count > 0) ws["headers"] = headers;
         if (Scalar(opts, "max-early-data") is { } ed)
             ws["max_early_data"] = int.TryParse(ed, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n
                 : throw new ImportException($"ws-opts.max-early-data \"{ed}\" is not a number");

@@ -81,9 +81,13 @@ public static class ShareLinkWriter
             return [];
         }
         // A field at its zero value or default asks for nothing the link could lose (vless's packet_encoding default is xudp).
-        return outbound.Where(p => p.Value is not null && !back.ContainsKey(p.Key)
+        var dropped = outbound.Where(p => p.Value is not null && !back.ContainsKey(p.Key)
                 && !IsInert(p.Value) && !(p.Key == "packet_encoding" && (string?)p.Value == "xudp" && (string?)outbound["type"] == "vless"))
             .Select(p => p.Key).ToList();
+        // A transport's fields past what links carry (method, headers, idle_timeout, …), named as transport.FIELD.
+        if (outbound["transport"] is JsonObject transport && back["transport"] is JsonObject backTransport)
+            dropped.AddRange(transport.Where(p => p.Value is not null && !backTransport.ContainsKey(p.Key) && !IsInert(p.Value)).Select(p => "transport." + p.Key));
+        return dropped;
 
         static bool IsInert(JsonNode? value)
         {

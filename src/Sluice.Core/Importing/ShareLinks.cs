@@ -46,8 +46,11 @@ public static class ShareLinks
         return colon > 0 && colon < hostPort.Length - 1 && hostPort[(colon + 1)..].All(char.IsAsciiDigit) && hostPort[colon - 1] != ':';
     }
 
-    /// <summary>Parses one link; <paramref name="fallbackTag"/> names it when it carries no #name.</summary>
-    public static JsonObject Parse(string link, string fallbackTag)
+    /// <summary>
+    /// Parses one link; <paramref name="fallbackTag"/> names it when it carries no #name; <paramref name="note"/> hears
+    /// what the link asked for that is imported in another form (the caller adds where).
+    /// </summary>
+    public static JsonObject Parse(string link, string fallbackTag, Action<string>? note = null)
     {
         link = link.Trim();
         int colon = link.IndexOf("://", StringComparison.Ordinal);
@@ -68,9 +71,9 @@ public static class ShareLinks
             "socks5" or "socks" => ParseCredentialsLink(link, rest, tag, "socks"),
             "http" => ParseCredentialsLink(link, rest, tag, "http"),
             "https" => WithTls(ParseCredentialsLink(link, rest, tag, "http")),
-            "vless" => VlessLink.Parse(rest, tag),
-            "vmess" => VmessLink.Parse(rest, string.IsNullOrEmpty(name) ? null : name, fallbackTag),
-            "trojan" => TrojanLink.Parse(rest, tag),
+            "vless" => VlessLink.Parse(rest, tag, note),
+            "vmess" => VmessLink.Parse(rest, string.IsNullOrEmpty(name) ? null : name, fallbackTag, note),
+            "trojan" => TrojanLink.Parse(rest, tag, note),
             "wireguard" => WireGuardLink.Parse(rest, tag),
             _ => throw LinkSchemes.NotImported(scheme),
         };

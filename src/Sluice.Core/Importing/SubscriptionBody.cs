@@ -38,7 +38,8 @@ public static class SubscriptionBody
             if (line.Length == 0 || line.StartsWith('#')) continue;
             try
             {
-                var o = ShareLinks.Parse(line, $"proxy-{outbounds.Count + 1}");
+                int at = lineNo;
+                var o = ShareLinks.Parse(line, $"proxy-{outbounds.Count + 1}", note => notes.Add($"{source}: line {at}: {note}"));
                 string tag = o["tag"]!.GetValue<string>();
                 for (int n = 2; !tags.Add(tag); n++) tag = $"{o["tag"]!.GetValue<string>()}-{n}";
                 o["tag"] = tag;

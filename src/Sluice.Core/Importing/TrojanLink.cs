@@ -8,14 +8,14 @@ namespace Sluice.Core.Importing;
 /// </summary>
 internal static class TrojanLink
 {
-    public static JsonObject Parse(string rest, string tag)
+    public static JsonObject Parse(string rest, string tag, Action<string>? note = null)
     {
         var link = V2RayLinkFields.Split("trojan", rest);
         string password = Uri.UnescapeDataString(link.UserInfo);
         if (password.Length == 0) throw V2RayLinkFields.Bad("trojan", "the password before '@' is empty");
         var o = new JsonObject { ["type"] = "trojan", ["tag"] = tag, ["server"] = link.Host, ["server_port"] = link.Port, ["password"] = password };
         if (V2RayLinkFields.Tls(link, defaultSecurity: "tls") is { } tls) o["tls"] = tls;
-        if (V2RayLinkFields.Transport(link) is { } transport) o["transport"] = transport;
+        if (V2RayLinkFields.Transport(link, note) is { } transport) o["transport"] = transport;
         return o;
     }
 

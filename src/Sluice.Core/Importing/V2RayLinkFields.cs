@@ -8,8 +8,8 @@ namespace Sluice.Core.Importing;
 
 /// <summary>
 /// The query fields vless:// and trojan:// links share (the v2rayN / Xray share-link convention):
-/// security (none|tls|reality), sni (or peer), alpn, fp, allowInsecure/insecure, pbk, sid, type (tcp|ws), path,
-/// host, ed/eh (early data); ech, pqv and fragment are refused (Sluice cannot give what they ask for); mapped to sing-box's "tls" and "transport" objects and back. Errors name
+/// security (none|tls|reality), sni (or peer), alpn, fp, allowInsecure/insecure, pbk, sid,
+/// type (tcp|ws|grpc|http|h2|httpupgrade), path, host, ed/eh (early data), serviceName/mode (grpc); ech, pqv and fragment are refused (Sluice cannot give what they ask for); mapped to sing-box's "tls" and "transport" objects and back. Errors name
 /// the field and never quote a secret.
 /// </summary>
 internal static class V2RayLinkFields
@@ -77,28 +77,77 @@ internal static class V2RayLinkFields
         return tls;
     }
 
-    /// <summary>"transport" from type/path/host/ed/eh; null for type=tcp (or absent).</summary>
-    public static JsonObject? Transport(LinkParts link)
+    /// <summary>
+    /// "transport" from type/path/host/ed/eh/serviceName/mode; null for type=tcp (or absent). A note (for the import's
+    /// notes, by line) goes to <paramref name="note"/> when the link asks for something imported in another form.
+    /// </summary>
+    public static JsonObject? Transport(LinkParts link, Action<string>? note = null)
     {
         string type = link.Query.GetValueOrDefault("type", "tcp");
-        if (type is "tcp" or "" or "raw")
+        string? host = link.Query.GetValueOrDefault("host") is { Length: > 0 } h ? h : null;
+        switch (type)
         {
-            if (link.Query.GetValueOrDefault("headerType") is { Length: > 0 } header && header != "none")
-                throw Bad(link.Scheme, $"headerType \"{header}\" (TCP HTTP camouflage) is not supported");
-            return null;
+            case "tcp" or "" or "raw":
+                if (link.Query.GetValueOrDefault("headerType") is { Length: > 0 } header && header != "none")
+                    throw Bad(link.Scheme, $"headerType \"{header}\" (TCP HTTP camouflage) is not supported");
+                return null;
+            case "ws":
+                var ws = new JsonObject { ["type"] = "ws" };
+                SetWebSocketPath(ws, link.Query.GetValueOrDefault("path", "/"));
+                if (host is not null) ws["headers"] = new JsonObject { ["Host"] = host };
+                if (link.Query.GetValueOrDefault("ed") is { } edText)
+                {
+                    if (!int.TryParse(edText, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+                        throw Bad(link.Scheme, $"ed \"{edText}\" is not a number of bytes");
+                    ws["max_early_data"] = n;
+                }
+                if (link.Query.GetValueOrDefault("eh") is { Length: > 0 } eh) ws["early_data_header_name"] = eh;
+                return ws;
+            case "grpc":
+                return Grpc(link.Scheme, link.Query.GetValueOrDefault("serviceName") ?? "", link.Query.GetValueOrDefault("mode"), note);
+            case "http" or "h2":
+                return Http(host, link.Query.GetValueOrDefault("path"));
+            case "httpupgrade":
+                return HttpUpgrade(host, link.Query.GetValueOrDefault("path"));
+            default:
+                throw Bad(link.Scheme, $"type \"{type}\" is not supported ({SupportedTypes})");
         }
-        if (type != "ws") throw Bad(link.Scheme, $"type \"{type}\" is not supported (tcp, ws)");
-        var ws = new JsonObject { ["type"] = "ws" };
-        SetWebSocketPath(ws, link.Query.GetValueOrDefault("path", "/"));
-        if (link.Query.GetValueOrDefault("host") is { Length: > 0 } host) ws["headers"] = new JsonObject { ["Host"] = host };
-        if (link.Query.GetValueOrDefault("ed") is { } edText)
+    }
+
+    public const string SupportedTypes = "tcp, ws, grpc, http, h2, httpupgrade";
+
+    /// <summary>sing-box's grpc transport; Xray's mode=multi (its own variant) is imported as gun, with a note.</summary>
+    public static JsonObject Grpc(string scheme, string serviceName, string? mode, Action<string>? note)
+    {
+        switch (mode)
         {
-            if (!int.TryParse(edText, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
-                throw Bad(link.Scheme, $"ed \"{edText}\" is not a number of bytes");
-            ws["max_early_data"] = n;
+            case null or "" or "gun":
+                break;
+            case "multi":
+                note?.Invoke("grpc mode=multi is Xray's own multi mode (sing-box and Sluice speak gun): imported as gun, which Xray servers also accept");
+                break;
+            default:
+                throw Bad(scheme, $"grpc mode \"{mode}\" is not supported (gun, multi)");
         }
-        if (link.Query.GetValueOrDefault("eh") is { Length: > 0 } eh) ws["early_data_header_name"] = eh;
-        return ws;
+        return new JsonObject { ["type"] = "grpc", ["service_name"] = serviceName };
+    }
+
+    /// <summary>sing-box's http transport: host is a comma-separated list in links (v2rayN's form).</summary>
+    public static JsonObject Http(string? hosts, string? path)
+    {
+        var http = new JsonObject { ["type"] = "http" };
+        if (hosts?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } list)
+            http["host"] = new JsonArray(list.Select(x => (JsonNode)x!).ToArray());
+        http["path"] = path is { Length: > 0 } ? path : "/";
+        return http;
+    }
+
+    public static JsonObject HttpUpgrade(string? host, string? path)
+    {
+        var up = new JsonObject { ["type"] = "httpupgrade" };
+        if (host is not null) up["host"] = host;
+        up["path"] = path is { Length: > 0 } ? path : "/";
+        return up;
     }
 
     /// <summary>
@@ -139,20 +188,45 @@ internal static class V2RayLinkFields
         {
             query.Add(new("security", "none"));
         }
-        if (outbound["transport"] is JsonObject transport && (string?)transport["type"] == "ws")
+        var transport = outbound["transport"] as JsonObject;
+        switch ((string?)transport?["type"])
         {
-            query.Add(new("type", "ws"));
-            query.Add(new("path", (string?)transport["path"] ?? "/"));
-            if (transport["headers"] is JsonObject headers && (string?)headers["Host"] is { } host) query.Add(new("host", host));
-            if ((int?)transport["max_early_data"] is { } ed) query.Add(new("ed", ed.ToString(CultureInfo.InvariantCulture)));
-            if ((string?)transport["early_data_header_name"] is { } eh) query.Add(new("eh", eh));
-        }
-        else
-        {
-            query.Add(new("type", "tcp"));
+            case "ws":
+                query.Add(new("type", "ws"));
+                query.Add(new("path", (string?)transport!["path"] ?? "/"));
+                if (transport["headers"] is JsonObject headers && (string?)headers["Host"] is { } host) query.Add(new("host", host));
+                if ((int?)transport["max_early_data"] is { } ed) query.Add(new("ed", ed.ToString(CultureInfo.InvariantCulture)));
+                if ((string?)transport["early_data_header_name"] is { } eh) query.Add(new("eh", eh));
+                break;
+            case "grpc":
+                query.Add(new("type", "grpc"));
+                query.Add(new("serviceName", (string?)transport!["service_name"] ?? ""));
+                query.Add(new("mode", "gun"));
+                break;
+            case "http":
+                query.Add(new("type", "http"));
+                query.Add(new("path", (string?)transport!["path"] ?? "/"));
+                if (HostList(transport) is { Length: > 0 } hosts) query.Add(new("host", hosts));
+                break;
+            case "httpupgrade":
+                query.Add(new("type", "httpupgrade"));
+                query.Add(new("path", (string?)transport!["path"] ?? "/"));
+                if ((string?)transport["host"] is { Length: > 0 } upHost) query.Add(new("host", upHost));
+                break;
+            default:
+                query.Add(new("type", "tcp"));
+                break;
         }
         return query;
     }
+
+    /// <summary>An http transport's "host" (a list, or one string) as the links' comma-separated form.</summary>
+    public static string HostList(JsonObject transport) => transport["host"] switch
+    {
+        JsonArray list => string.Join(',', list.Select(x => (string?)x)),
+        JsonValue one => (string?)one ?? "",
+        _ => "",
+    };
 
     public static string Render(string scheme, string userInfo, JsonObject outbound, List<KeyValuePair<string, string>> query)
     {

@@ -10,7 +10,7 @@ namespace Sluice.Core.Importing;
 /// </summary>
 internal static class VlessLink
 {
-    public static JsonObject Parse(string rest, string tag)
+    public static JsonObject Parse(string rest, string tag, Action<string>? note = null)
     {
         var link = V2RayLinkFields.Split("vless", rest);
         string uuid = Uri.UnescapeDataString(link.UserInfo);
@@ -22,7 +22,7 @@ internal static class VlessLink
         if (flow == VlessOptionsParser.Vision) o["flow"] = flow;
         else if (flow.Length > 0) throw V2RayLinkFields.Bad("vless", UnsupportedFlow(flow));
         if (V2RayLinkFields.Tls(link, defaultSecurity: "none") is { } tls) o["tls"] = tls;
-        if (V2RayLinkFields.Transport(link) is { } transport) o["transport"] = transport;
+        if (V2RayLinkFields.Transport(link, note) is { } transport) o["transport"] = transport;
         switch (link.Query.GetValueOrDefault("packetEncoding"))
         {
             case null or "xudp":

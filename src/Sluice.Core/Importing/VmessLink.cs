@@ -8,7 +8,7 @@ using Sluice.Core.Outbounds.WireGuard;
 namespace Sluice.Core.Importing;
 
 /// <summary>
-/// vmess://base64(JSON) — v2rayN's form: v, ps (name), add, port, id, aid, scy, net (tcp|ws), type (header type),
+/// vmess://base64(JSON) — v2rayN's form: v, ps (name), add, port, id, aid, scy, net (tcp|ws|grpc|h2|http|httpupgrade), type (header type; grpc: the mode),
 /// host, path, tls ("tls" or ""), sni, alpn, fp — to a sing-box "vmess" outbound, and back. Port and aid may be
 /// numbers or strings, as clients write both. Fields Sluice cannot honour (aid > 0, another net, HTTP camouflage,
 /// an unknown scy) are refused by name; errors never quote the link (it holds the uuid).
@@ -17,7 +17,7 @@ internal static class VmessLink
 {
     private const int MaxJson = 8 * 1024;
 
-    public static JsonObject Parse(string rest, string? name, string fallbackTag)
+    public static JsonObject Parse(string rest, string? name, string fallbackTag, Action<string>? note = null)
     {
         string body = rest.Trim().TrimEnd('/');
         if (body.Length > MaxJson * 2) throw Bad("longer than a share link can be");
@@ -76,7 +76,11 @@ internal static class VmessLink
             if (Text("host") is { Length: > 0 } wsHost) ws["headers"] = new JsonObject { ["Host"] = wsHost };
             o["transport"] = ws;
         }
-        else throw Bad($"net \"{net}\" is not supported (tcp, ws)");
+        // v2rayN's grpc: the service name in "path", the mode in "type".
+        else if (net == "grpc") o["transport"] = V2RayLinkFields.Grpc("vmess", Text("path") ?? "", Text("type") is { Length: > 0 } mode and not "none" ? mode : null, note);
+        else if (net is "h2" or "http") o["transport"] = V2RayLinkFields.Http(Text("host"), Text("path"));
+        else if (net == "httpupgrade") o["transport"] = V2RayLinkFields.HttpUpgrade(Text("host") is { Length: > 0 } upHost ? upHost : null, Text("path"));
+        else throw Bad($"net \"{net}\" is not supported (tcp, ws, grpc, h2, http, httpupgrade)");
         return o;
     }
 
@@ -108,6 +112,24 @@ internal static class VmessLink
             if ((int?)transport["max_early_data"] is { } ed) path += "?ed=" + ed.ToString(CultureInfo.InvariantCulture);
             fields["path"] = path;
             if (transport["headers"] is JsonObject headers && (string?)headers["Host"] is { } wsHost) fields["host"] = wsHost;
+        }
+        else if (outbound["transport"] is JsonObject grpc && (string?)grpc["type"] == "grpc")
+        {
+            fields["net"] = "grpc";
+            fields["type"] = "gun";
+            fields["path"] = (string?)grpc["service_name"] ?? "";
+        }
+        else if (outbound["transport"] is JsonObject http && (string?)http["type"] == "http")
+        {
+            fields["net"] = "h2";
+            fields["path"] = (string?)http["path"] ?? "/";
+            fields["host"] = V2RayLinkFields.HostList(http);
+        }
+        else if (outbound["transport"] is JsonObject up && (string?)up["type"] == "httpupgrade")
+        {
+            fields["net"] = "httpupgrade";
+            fields["path"] = (string?)up["path"] ?? "/";
+            fields["host"] = (string?)up["host"] ?? "";
         }
         if (outbound["tls"] is JsonObject tls && (bool?)tls["enabled"] == true)
         {

@@ -232,7 +232,7 @@ public sealed class SingBoxExportConfigTests
             {"outbounds": [{"type": "trojan", "tag": "a", "server": "203.0.113.1", "server_port": 443, "password": "p", "tls": {"enabled": true},
                             "transport": {"path": "/ws"}}]}
             """).Select(e => e.ToString()).ToList();
-        Assert.Contains("outbounds[0].transport.type: required (\"ws\")", errors);
+        Assert.Contains("outbounds[0].transport.type: required (\"ws\", \"httpupgrade\", \"http\", \"grpc\")", errors);
     }
 
     [Fact]

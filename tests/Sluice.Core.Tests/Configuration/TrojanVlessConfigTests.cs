@@ -58,7 +58,7 @@ public sealed class TrojanVlessConfigTests
     [InlineData(",\"tls\":{\"enabled\":true,\"min_version\":\"1.4\"}", "outbounds[0].tls.min_version")]
     [InlineData(",\"tls\":{\"enabled\":true,\"certificate\":\"not pem\"}", "outbounds[0].tls.certificate")]
     [InlineData(",\"tls\":{\"enabled\":true,\"ech\":{\"enabled\":true}}", "outbounds[0].tls.ech")]
-    [InlineData(",\"transport\":{\"type\":\"grpc\"}", "outbounds[0].transport.type")]
+    [InlineData(",\"transport\":{\"type\":\"quic\"}", "outbounds[0].transport.type")]
     [InlineData(",\"transport\":{\"type\":\"ws\",\"path\":\"no-slash\"}", "outbounds[0].transport.path")]
     [InlineData(",\"packet_encoding\":\"packetaddr\"", "outbounds[0].packet_encoding")]
     public void Vless_UnsupportedOrWrongField_IsRefused_AtItsPath(string extra, string path)

@@ -53,7 +53,7 @@ public sealed class VmessConfigTests
     [InlineData(",\"security\":\"rot13\"", "outbounds[0].security", "expected \"auto\"")]
     [InlineData(",\"security\":\"zero\",\"network\":\"udp\"", "outbounds[0].security", "no datagram boundaries")]
     [InlineData(",\"packet_encoding\":\"packetaddr\"", "outbounds[0].packet_encoding", "not supported")]
-    [InlineData(",\"transport\":{\"type\":\"grpc\"}", "outbounds[0].transport.type", "")]
+    [InlineData(",\"transport\":{\"type\":\"quic\"}", "outbounds[0].transport.type", "not supported by Sluice yet")]
     [InlineData(",\"multiplex\":{\"enabled\":true}", "outbounds[0].multiplex", "not supported")]
     public void Vmess_WrongOrUnsupportedField_IsRefused_AtItsPath(string extra, string path, string phrase)
     {

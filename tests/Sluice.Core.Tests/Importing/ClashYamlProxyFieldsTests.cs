@@ -36,7 +36,8 @@ public sealed class ClashYamlProxyFieldsTests
     [InlineData("{name: s, type: trojan, server: t.example, port: 443, password: p, skip-cert-verify: true, fingerprint: 5f0e4c8f2a}", "fingerprint (a pinned certificate hash)")]
     [InlineData("{name: s, type: trojan, server: t.example, port: 443, password: p, ss-opts: {enabled: true, method: aes-128-gcm, password: x}}", "ss-opts")]
     [InlineData($"{{name: s, type: vless, server: v.example, port: 443, uuid: {Uuid}, tls: true, encryption: mlkem768x25519plus.native.0rtt.x}}", "encryption")]
-    [InlineData($"{{name: s, type: vless, server: v.example, port: 443, uuid: {Uuid}, tls: true, network: ws, ws-opts: {{path: /up, v2ray-http-upgrade: true}}}}", "v2ray-http-upgrade")]
+    [InlineData($"{{name: s, type: vless, server: v.example, port: 443, uuid: {Uuid}, tls: true, network: http, http-opts: {{path: [/]}}}}", "HTTP-header obfuscation over plain TCP")]
+    [InlineData($"{{name: s, type: vmess, server: v.example, port: 443, uuid: {Uuid}, network: kcp}}", "network \"kcp\" is not supported (tcp, ws, grpc, h2)")]
     [InlineData("{name: s, type: ss, server: s.example, port: 443, cipher: aes-128-gcm, password: p, plugin: v2ray-plugin, plugin-opts: {mode: websocket, v2ray-http-upgrade: true}}", "v2ray-http-upgrade")]
     public void AFieldSluiceCannotHonour_LeavesThatProxyOut_WithANoteNamingIt(string proxy, string field)
     {
@@ -44,6 +45,23 @@ public sealed class ClashYamlProxyFieldsTests
         Assert.Equal("ok", (string?)Assert.Single(result.Outbounds)["tag"]);
         Assert.Contains(field, Assert.Single(result.Notes));
         Assert.Contains("\"s\" skipped", result.Notes[0]);
+        Assert.StartsWith("c.yaml: line 2:", result.Notes[0], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData($"{{name: g, type: vless, server: v.example, port: 443, uuid: {Uuid}, tls: true, network: grpc, grpc-opts: {{grpc-service-name: Svc}}}}",
+        """{"type":"grpc","service_name":"Svc"}""")]
+    [InlineData("{name: g, type: trojan, server: t.example, port: 443, password: p, network: h2, h2-opts: {host: [a.example, b.example], path: /h2}}",
+        """{"type":"http","host":["a.example","b.example"],"path":"/h2"}""")]
+    [InlineData($"{{name: g, type: vmess, server: v.example, port: 443, uuid: {Uuid}, tls: true, network: h2}}", """{"type":"http","path":"/"}""")]
+    [InlineData($"{{name: g, type: vless, server: v.example, port: 443, uuid: {Uuid}, tls: true, network: ws, ws-opts: {{path: /up, v2ray-http-upgrade: true, headers: {{Host: cdn.example, X-A: b}}}}}}",
+        """{"type":"httpupgrade","host":"cdn.example","path":"/up","headers":{"X-A":"b"}}""")]
+    public void TransportNetworks_ImportAsSingBoxTransports(string proxy, string transport)
+    {
+        var o = Only($"  - {proxy}\n");
+
+        Assert.Equal(transport, o["transport"]!.ToJsonString());
+        Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{o.ToJsonString()}}]}"""));
     }
 
     /// <summary>Switched off, the same fields change nothing and the proxy imports.</summary>

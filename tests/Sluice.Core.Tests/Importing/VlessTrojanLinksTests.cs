@@ -15,6 +15,13 @@ public sealed class VlessTrojanLinksTests
     [InlineData($"vless://{Uuid}@[2001:db8::1]:8443?security=tls&packetEncoding=none#v6")]
     [InlineData("trojan://p%40ss%3Aword@198.51.100.7:443?sni=tj.example&allowInsecure=1#TJ")]
     [InlineData("trojan://pw@tj.example:443?security=tls&type=ws&path=%2Ftj%3Fed%3D2560#early")]
+    [InlineData($"vless://{Uuid}@vl.example:443?security=tls&sni=vl.example&type=grpc&serviceName=TunService&mode=gun#grpc")]
+    [InlineData("trojan://pw@tj.example:443?sni=tj.example&type=grpc&serviceName=gun.svc#trojan-grpc")]
+    [InlineData($"vless://{Uuid}@vl.example:443?security=tls&type=http&host=a.example%2Cb.example&path=%2Fh2#h2")]
+    [InlineData($"vless://{Uuid}@vl.example:443?security=tls&type=h2&host=a.example&path=%2Fh2#h2-alias")]
+    [InlineData("trojan://pw@tj.example:443?type=http#h2-defaults")]
+    [InlineData($"vless://{Uuid}@vl.example:443?security=tls&type=httpupgrade&host=cdn.example&path=%2Fup#upgrade")]
+    [InlineData($"vless://{Uuid}@vl.example:80?security=none&type=httpupgrade#upgrade-defaults")]
     [InlineData($"vless://{Uuid}@203.0.113.10:443?encryption=none&flow=xtls-rprx-vision&security=reality&sni=www.example.com&fp=chrome&pbk=jNXHt1yRo0vDuchQlIP6Z0ZvjT3KtzVI-T4E7RoLJS0&sid=0123abcd&type=tcp&headerType=none#HK%20Reality")]
     public void Link_WrittenBack_ReimportsToTheSameOutbound(string link)
     {
@@ -25,6 +32,32 @@ public sealed class VlessTrojanLinksTests
         Assert.True(JsonNode.DeepEquals(first, second), $"{first.ToJsonString()}\n{written}\n{second.ToJsonString()}");
         // And what it imports is a valid config.
         Assert.Empty(ConfigLoader.Validate($$"""{"outbounds":[{{first.ToJsonString()}}]}"""));
+    }
+
+    [Fact]
+    public void TransportLinks_ImportAsSingBoxTransports()
+    {
+        var grpc = ShareLinks.Parse($"vless://{Uuid}@v.example:443?security=tls&type=grpc&serviceName=Svc&mode=gun", "g");
+        var h2 = ShareLinks.Parse($"vless://{Uuid}@v.example:443?security=tls&type=h2&host=a.example,b.example&path=/p", "h");
+        var up = ShareLinks.Parse($"vless://{Uuid}@v.example:443?security=tls&type=httpupgrade&host=cdn.example&path=/u", "u");
+
+        Assert.Equal("""{"type":"grpc","service_name":"Svc"}""", grpc["transport"]!.ToJsonString());
+        Assert.Equal("""{"type":"http","host":["a.example","b.example"],"path":"/p"}""", h2["transport"]!.ToJsonString());
+        Assert.Equal("""{"type":"httpupgrade","host":"cdn.example","path":"/u"}""", up["transport"]!.ToJsonString());
+    }
+
+    /// <summary>Xray's grpc multi mode has no sing-box form: the link imports as gun, and the subscription's notes say so by line.</summary>
+    [Fact]
+    public void GrpcMultiMode_ImportsAsGun_WithANoteNamingTheLine()
+    {
+        string body = $"trojan://pw@t.example:443#first\nvless://{Uuid}@v.example:443?security=tls&type=grpc&serviceName=S&mode=multi#multi\n";
+
+        var result = SubscriptionBody.Parse(body, "sub");
+
+        Assert.Equal(2, result.Outbounds.Count);
+        Assert.Equal("grpc", (string?)result.Outbounds[1]["transport"]!["type"]);
+        var note = Assert.Single(result.Notes);
+        Assert.StartsWith("sub: line 2: grpc mode=multi", note, StringComparison.Ordinal);
     }
 
     /// <summary>The link most VLESS providers hand out today: Reality with Vision.</summary>
@@ -97,7 +130,9 @@ public sealed class VlessTrojanLinksTests
     [InlineData("vless://not-a-uuid-and-longer-than-thirty-bytes-xxxx@h.example:443", "user id")]
     [InlineData($"vless://{Uuid}@h.example:99999", "port")]
     [InlineData($"vless://{Uuid}@h.example:443?security=xtls", "security")]
-    [InlineData($"vless://{Uuid}@h.example:443?type=grpc", "type \"grpc\"")]
+    [InlineData($"vless://{Uuid}@h.example:443?type=kcp", "type \"kcp\" is not supported (tcp, ws, grpc, http, h2, httpupgrade)")]
+    [InlineData($"vless://{Uuid}@h.example:443?type=quic", "type \"quic\"")]
+    [InlineData($"vless://{Uuid}@h.example:443?type=grpc&mode=tun", "grpc mode \"tun\"")]
     [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-vision-udp443&security=tls", "flow \"xtls-rprx-vision-udp443\" is Xray's variant")]
     [InlineData($"vless://{Uuid}@h.example:443?flow=xtls-rprx-direct&security=tls", "flow \"xtls-rprx-direct\" is not supported")]
     [InlineData("trojan://secret-pw@", "host:port")]

@@ -43,6 +43,10 @@ public sealed class VmessLinkTests
     [InlineData($$"""{"v":"2","ps":"plain","add":"198.51.100.7","port":8388,"id":"{{Uuid}}","aid":0,"scy":"chacha20-poly1305","net":"tcp","type":"none","tls":""}""")]
     [InlineData($$"""{"v":"2","ps":"v6","add":"2001:db8::1","port":"443","id":"{{Uuid}}","aid":"0","scy":"zero","net":"tcp","tls":"tls","sni":"v6.example"}""")]
     [InlineData($$"""{"v":"2","add":"vm.example","port":"80","id":"{{Uuid}}","net":"ws","path":"/","host":"vm.example","tls":""}""")]
+    [InlineData($$"""{"v":"2","add":"vm.example","port":"443","id":"{{Uuid}}","net":"grpc","type":"gun","path":"VmSvc","tls":"tls","sni":"vm.example"}""")]
+    [InlineData($$"""{"v":"2","add":"vm.example","port":"443","id":"{{Uuid}}","net":"h2","host":"a.example,b.example","path":"/h2","tls":"tls"}""")]
+    [InlineData($$"""{"v":"2","add":"vm.example","port":"443","id":"{{Uuid}}","net":"http","path":"/h","tls":"tls"}""")]
+    [InlineData($$"""{"v":"2","add":"vm.example","port":"443","id":"{{Uuid}}","net":"httpupgrade","host":"cdn.example","path":"/up","tls":"tls"}""")]
     public void Link_WrittenBack_ReimportsToTheSameOutbound(string json)
     {
         var first = ShareLinks.Parse(Link(json), "fallback");
@@ -64,7 +68,7 @@ public sealed class VmessLinkTests
 
     [Theory]
     [InlineData($$"""{"add":"a.example","port":"443","id":"{{Uuid}}","aid":"64"}""", "aid 64: the legacy MD5/timestamp header")]
-    [InlineData($$"""{"add":"a.example","port":"443","id":"{{Uuid}}","net":"grpc"}""", "net \"grpc\" is not supported (tcp, ws)")]
+    [InlineData($$"""{"add":"a.example","port":"443","id":"{{Uuid}}","net":"kcp"}""", "net \"kcp\" is not supported (tcp, ws, grpc, h2, http, httpupgrade)")]
     [InlineData($$"""{"add":"a.example","port":"443","id":"{{Uuid}}","type":"http"}""", "type \"http\" (TCP HTTP camouflage) is not supported")]
     [InlineData($$"""{"add":"a.example","port":"443","id":"{{Uuid}}","scy":"aes-128-cfb"}""", "scy \"aes-128-cfb\" is not supported")]
     [InlineData($$"""{"add":"a.example","port":"99999","id":"{{Uuid}}"}""", "\"port\" is not a number in 1..65535")]

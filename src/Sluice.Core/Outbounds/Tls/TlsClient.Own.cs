@@ -28,7 +28,7 @@ internal sealed partial class TlsClient
             Endpoint = _name,
             ServerName = _name,
             SendSni = !_options.DisableSni || hooks is not null, // Reality servers pick the target by SNI
-            Alpn = hooks is null && !asDefault ? _ownAlpn : _options.Alpn,
+            Alpn = hooks is null && !asDefault ? _ownAlpn : _defaultAlpn,
             ChromeAlpnWhenEmpty = !asDefault,
             TrustedRoots = _pinned,
             Insecure = _options.Insecure,

@@ -28,6 +28,7 @@ internal sealed partial class TlsClient
     private readonly CipherSuitesPolicy? _suites;
     private readonly X509Certificate2Collection? _pinned;
     private readonly IReadOnlyList<string> _ownAlpn;
+    private readonly IReadOnlyList<string> _defaultAlpn;
     private readonly IX25519? _x25519;
     private readonly ServerKeyCache _serverKeys = new();
     private readonly TlsSessionCache _sessions = new(EngineLimits.Default.TlsSessionTickets, TimeProvider.System);
@@ -41,8 +42,13 @@ internal sealed partial class TlsClient
     /// An HTTP/1.1 transport (WebSocket) runs inside: with no alpn configured the own client then offers only
     /// "http/1.1", not Chrome's "h2" first, which a server or CDN would pick and then refuse the upgrade.
     /// </param>
+    /// <param name="h2Transport">
+    /// An HTTP/2 transport (http, grpc) runs inside: with no alpn configured every client offers "h2" alone, as sing-box
+    /// sets for them (the tunnel then speaks HTTP/2 over the connection without asking).
+    /// </param>
     /// <param name="x25519">The own client's key-share X25519 (<see cref="EnginePlatform.X25519"/>); null: the managed one.</param>
-    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger, bool httpTransport = false, IX25519? x25519 = null)
+    public TlsClient(TlsClientOptions options, string serverHost, string who, ILogger logger, bool httpTransport = false, IX25519? x25519 = null,
+        bool h2Transport = false)
     {
         _x25519 = x25519;
         _logger = logger;
@@ -55,10 +61,11 @@ internal sealed partial class TlsClient
         else if (options.CertificatePath is { } path) pinned = Load(ReadPem(options.Files, path), $"certificate_path {path}");
         _trust = new TlsTrust(_name, options.Insecure, pinned);
         _pinned = pinned;
-        _alpn = options.Alpn.Count == 0 ? null : options.Alpn.Select(a => new SslApplicationProtocol(a)).ToList();
+        _defaultAlpn = options.Alpn.Count == 0 && h2Transport ? ["h2"] : options.Alpn;
+        _alpn = _defaultAlpn.Count == 0 ? null : _defaultAlpn.Select(a => new SslApplicationProtocol(a)).ToList();
         if (options.CipherSuites.Count > 0 && OperatingSystem.IsLinux())
             _suites = new CipherSuitesPolicy(options.CipherSuites.Select(Enum.Parse<TlsCipherSuite>));
-        _ownAlpn = options.Alpn.Count == 0 && httpTransport ? ["http/1.1"] : options.Alpn;
+        _ownAlpn = options.Alpn.Count == 0 && httpTransport ? ["http/1.1"] : _defaultAlpn;
         if (options.Insecure) LogInsecure(logger, who);
         if (options.UtlsFingerprint is { } fingerprint && !UtlsFingerprints.IsHonoured(fingerprint)) LogFingerprintMapped(logger, who, fingerprint);
     }

@@ -7,6 +7,10 @@ namespace Sluice.Core.Outbounds.Transport;
 internal static class TransportOptionsParser
 {
     private static readonly string[] Known = ["ws", "http", "grpc", "quic", "httpupgrade"];
+    private const string Supported = "\"ws\", \"httpupgrade\", \"http\", \"grpc\"";
+
+    /// <summary>sing-box's ping_timeout default for the HTTP/2 transports.</summary>
+    private static readonly TimeSpan DefaultPingTimeout = TimeSpan.FromSeconds(15);
 
     public static TransportOptions? Parse(ObjectReader outbound)
     {
@@ -17,27 +21,30 @@ internal static class TransportOptionsParser
         {
             case "ws":
                 return ParseWebSocket(r);
+            case "httpupgrade":
+                return ParseHttpUpgrade(r);
+            case "http":
+                return ParseHttp(r);
+            case "grpc":
+                return ParseGrpc(r);
             case null or "" when ObjectReader.IsInert(element):
                 // sing-box's zero transport ({} or "type": "", as exporters write it for plain TCP) means none.
                 return null;
             case null:
-                r.Errors.Add(r.PathOf("type"), "required (\"ws\")");
+                r.Errors.Add(r.PathOf("type"), $"required ({Supported})");
                 return null;
             default:
                 foreach (var p in element.EnumerateObject()) r.Ignore(p.Name);
                 r.Errors.Add(r.PathOf("type"), Array.IndexOf(Known, type) >= 0
-                    ? $"transport {JsonPath.Quote(type)} is not supported by Sluice yet (supported: \"ws\")"
-                    : $"{JsonPath.Quote(type)} is not a V2Ray transport (supported: \"ws\")");
+                    ? $"transport {JsonPath.Quote(type)} is not supported by Sluice yet (supported: {Supported})"
+                    : $"{JsonPath.Quote(type)} is not a V2Ray transport (supported: {Supported})");
                 return null;
         }
     }
 
     private static WebSocketTransportOptions ParseWebSocket(ObjectReader r)
     {
-        string path = r.String("path") ?? "/";
-        if (path.Length == 0) path = "/";
-        if (!path.StartsWith('/')) r.Errors.Add(r.PathOf("path"), $"{JsonPath.Quote(path)} must start with \"/\"");
-        else if (path.Any(c => c <= ' ' || c >= 0x7f)) r.Errors.Add(r.PathOf("path"), "must not hold spaces or control characters (percent-encode them)");
+        string path = ParsePath(r);
         var headers = ParseHeaders(r);
         int earlyData = (int)(r.Integer("max_early_data", 0, 64 * 1024) ?? 0);
         string? headerName = r.String("early_data_header_name");
@@ -47,6 +54,61 @@ internal static class TransportOptionsParser
         r.Finish();
         return new WebSocketTransportOptions(path, headers, earlyData, headerName);
     }
+
+    private static HttpUpgradeTransportOptions ParseHttpUpgrade(ObjectReader r)
+    {
+        string? host = r.String("host");
+        if (host is { Length: 0 }) host = null;
+        if (host is not null && !IsHost(host)) r.Errors.Add(r.PathOf("host"), $"{JsonPath.Quote(host)} is not a host name (\"name\" or \"name:port\")");
+        string path = ParsePath(r);
+        var headers = ParseHeaders(r);
+        r.Finish();
+        return new HttpUpgradeTransportOptions(host, path, headers);
+    }
+
+    private static HttpTransportOptions ParseHttp(ObjectReader r)
+    {
+        var hosts = r.Strings("host").Where(h => h.Length > 0).ToList();
+        for (int i = 0; i < hosts.Count; i++)
+        {
+            if (!IsHost(hosts[i])) r.Errors.Add(JsonPath.Index(r.PathOf("host"), i), $"{JsonPath.Quote(hosts[i])} is not a host name (\"name\" or \"name:port\")");
+        }
+        string path = ParsePath(r);
+        string method = r.String("method") is { Length: > 0 } m ? m : "PUT";
+        if (!IsToken(method)) r.Errors.Add(r.PathOf("method"), $"{JsonPath.Quote(method)} is not an HTTP method");
+        var headers = ParseHeaders(r);
+        var idle = r.Duration("idle_timeout") ?? TimeSpan.Zero;
+        var ping = r.Duration("ping_timeout") is { } p && p > TimeSpan.Zero ? p : DefaultPingTimeout;
+        r.Finish();
+        return new HttpTransportOptions(hosts, path, method, headers, idle, ping);
+    }
+
+    private static GrpcTransportOptions ParseGrpc(ObjectReader r)
+    {
+        string service = r.String("service_name") ?? "";
+        // gRPC's spec allows letters, digits, '_' and '.' in a service name; V2Ray servers compare it as written.
+        if (service.Any(c => c <= ' ' || c >= 0x7f || c == '/'))
+            r.Errors.Add(r.PathOf("service_name"), $"{JsonPath.Quote(service)} must not hold '/', spaces or control characters");
+        var idle = r.Duration("idle_timeout") ?? TimeSpan.Zero;
+        var ping = r.Duration("ping_timeout") is { } p && p > TimeSpan.Zero ? p : DefaultPingTimeout;
+        bool permit = r.Bool("permit_without_stream", false);
+        r.Finish();
+        return new GrpcTransportOptions(service, idle, ping, permit);
+    }
+
+    /// <summary>"path": default "/"; it goes into the request line as written, so it must be printable ASCII.</summary>
+    private static string ParsePath(ObjectReader r)
+    {
+        string path = r.String("path") ?? "/";
+        if (path.Length == 0) path = "/";
+        if (!path.StartsWith('/')) r.Errors.Add(r.PathOf("path"), $"{JsonPath.Quote(path)} must start with \"/\"");
+        else if (path.Any(c => c <= ' ' || c >= 0x7f)) r.Errors.Add(r.PathOf("path"), "must not hold spaces or control characters (percent-encode them)");
+        return path;
+    }
+
+    /// <summary>A Host header value: a name or address, optionally with ":port" (no spaces, no path).</summary>
+    private static bool IsHost(string host) =>
+        host.Length <= 255 && host.All(c => c is > ' ' and < (char)0x7f && "/?#@\\\"".IndexOf(c) < 0);
 
     /// <summary>"headers": {"Name": "value"} or {"Name": ["v1", "v2"]}, as sing-box accepts.</summary>
     internal static IReadOnlyList<KeyValuePair<string, string>> ParseHeaders(ObjectReader r)

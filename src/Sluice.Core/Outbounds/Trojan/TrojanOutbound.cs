@@ -51,9 +51,7 @@ internal sealed partial class TrojanOutbound : IOutbound, IProxyServerOutbound
         return new StreamDatagramChannel(stream, new TrojanUdpFraming(destination), Server.Who);
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _dialer.Dispose();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: the server closed the connection for {Target} without answering (wrong password, or the target refused)")]
     private static partial void LogRefused(ILogger logger, string who, string target);

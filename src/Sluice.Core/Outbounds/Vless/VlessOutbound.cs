@@ -52,9 +52,7 @@ internal sealed partial class VlessOutbound : IOutbound, IProxyServerOutbound
         return new StreamDatagramChannel(stream, xudp ? new XudpFraming(destination) : new VlessUdpFraming(), Server.Who);
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _dialer.Dispose();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: the server closed the connection for {Target} without answering (wrong uuid, or the target refused)")]
     private static partial void LogRefused(ILogger logger, string who, string target);

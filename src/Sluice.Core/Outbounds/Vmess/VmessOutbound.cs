@@ -78,9 +78,7 @@ internal sealed partial class VmessOutbound : IOutbound, IProxyServerOutbound
         return session.Chunked ? new VmessStream(request, session, packets, Server.Who) : request;
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _dialer.Dispose();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Who}: the server closed the connection for {Target} without answering (wrong uuid, a clock more than 2 minutes off, or the target refused)")]
     private static partial void LogRefused(ILogger logger, string who, string target);

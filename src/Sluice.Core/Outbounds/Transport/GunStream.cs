@@ -1,0 +1,119 @@
+namespace Sluice.Core.Outbounds.Transport;
+
+/// <summary>
+/// A byte stream as V2Ray's gun call (<see cref="GunFraming"/>) over one HTTP/2 stream (<see cref="Http2TunnelStream"/>):
+/// each write becomes messages of at most <see cref="MessageData"/> data bytes; reads decode the server's messages
+/// (<see cref="GunDecoder"/>) into the caller's buffer; the call's end is the stream's end (its gRPC status is judged
+/// by the tunnel's checks). Half-close ends the request (the client's half of the call).
+/// </summary>
+internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessage) : Stream, IConnectionStream
+{
+    /// <summary>Data bytes per message sent: 32 KiB, about what V2Ray and sing-box send per Hunk.</summary>
+    private const int MessageData = 32 * 1024;
+
+    private const int ReadBufferSize = 32 * 1024;
+
+    private readonly GunDecoder _decoder = new(maxMessage);
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly byte[] _out = GC.AllocateUninitializedArray<byte>(GunFraming.MaxHeaderLength + MessageData);
+    private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
+    private int _inStart, _inEnd;
+    private bool _ended;
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                var slice = buffer[..Math.Min(buffer.Length, MessageData)];
+                int header = GunFraming.WriteHeader(_out, slice.Length);
+                slice.Span.CopyTo(_out.AsSpan(header));
+                await call.WriteAsync(_out.AsMemory(0, header + slice.Length), cancellationToken);
+                buffer = buffer[slice.Length..];
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty) return 0;
+        while (true)
+        {
+            if (_inEnd > _inStart)
+            {
+                int used;
+                int written;
+                try
+                {
+                    used = _decoder.Decode(_in.AsSpan(_inStart, _inEnd - _inStart), buffer.Span, out written);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new IOException($"{who}: {e.Message}", e);
+                }
+                _inStart += used;
+                if (written > 0) return written;
+            }
+            if (_ended) return 0;
+            _inStart = _inEnd = 0;
+            int n = await call.ReadAsync(_in, cancellationToken);
+            if (n == 0)
+            {
+                _ended = true;
+                if (!_decoder.AtMessageBoundary) throw new IOException($"{who}: gRPC: the server ended the call inside a message");
+                return 0;
+            }
+            _inEnd = n;
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public void ShutdownWrite() => call.ShutdownWrite();
+
+    public void Abort() => call.Abort();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) call.Dispose();
+        base.Dispose(disposing);
+    }
+}
