@@ -15,6 +15,7 @@ packages=(
   shadowsocks-libev microsocks dante-server tinyproxy        # proxy interop peers (ss-server/ss-local, SOCKS5, HTTP CONNECT)
   simple-obfs shadowsocks-v2ray-plugin                       # SIP003 plugin servers in front of ss-server
   v2ray trojan openssl python3-cryptography                  # VLESS/Trojan peers; TLS 1.3 peer (s_server); Reality known answers
+  python3-grpcio                                             # the gRPC (gun) transport's peer: a grpcio server in front of v2ray
   python3-zstandard                                          # mihomo .mrs rule sets made by an independent encoder (tests)
   redsocks linux-perf strace                                 # transparent-proxy benchmark anchor; where the time goes
   python3-matplotlib                                         # bench/plot-scaling.py (the scaling curve PNG)
