@@ -6,7 +6,7 @@ namespace Sluice.Core.Outbounds.Transport;
 /// (<see cref="GunDecoder"/>) into the caller's buffer; the call's end is the stream's end (its gRPC status is judged
 /// by the tunnel's checks). Half-close ends the request (the client's half of the call).
 /// </summary>
-internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessage) : Stream, IConnectionStream
+internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessage) : ConnectionStream
 {
     /// <summary>Data bytes per message sent: 32 KiB, about what V2Ray and sing-box send per Hunk.</summary>
     private const int MessageData = 32 * 1024;
@@ -19,20 +19,6 @@ internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessa
     private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
     private int _inStart, _inEnd;
     private bool _ended;
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -87,29 +73,9 @@ internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessa
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override void ShutdownWrite() => call.ShutdownWrite();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite() => call.ShutdownWrite();
-
-    public void Abort() => call.Abort();
+    public override void Abort() => call.Abort();
 
     protected override void Dispose(bool disposing)
     {

@@ -9,7 +9,7 @@ namespace Sluice.Core.Outbounds.Transport;
 ///    at its end <see cref="Http2TunnelChecks.End"/> judges the trailers;
 /// 4. abort and dispose cancel the request (RST_STREAM when it is still open), never the connection under it.
 /// </summary>
-internal sealed class Http2TunnelStream : Stream, IConnectionStream
+internal sealed class Http2TunnelStream : ConnectionStream
 {
     private readonly DuplexUploadContent _content;
     private readonly Http2TunnelChecks _checks;
@@ -54,20 +54,6 @@ internal sealed class Http2TunnelStream : Stream, IConnectionStream
             var inner = e.InnerException is OutboundException outbound ? outbound : null;
             throw new OutboundException(inner?.Message ?? $"{_checks.Who}: HTTP/2: {e.Message}", e);
         }
-    }
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -128,30 +114,10 @@ internal sealed class Http2TunnelStream : Stream, IConnectionStream
         return new IOException($"{_checks.Who}: {problem}");
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     /// <summary>Ends the request body: the server reads the end of the upload; the download goes on.</summary>
-    public void ShutdownWrite() => _content.Complete();
+    public override void ShutdownWrite() => _content.Complete();
 
-    public void Abort() => Dispose();
+    public override void Abort() => Dispose();
 
     protected override void Dispose(bool disposing)
     {

@@ -10,7 +10,7 @@ namespace Sluice.Core.Outbounds.Transport;
 /// 3. then reads and writes are the connection's; bytes that came after the head are read first.
 /// </summary>
 internal sealed class HttpHeadStream(Stream inner, byte[] request, bool upgrade, string who, TimeSpan timeout, Action<string> refused)
-    : Stream, IConnectionStream
+    : ConnectionStream
 {
     private readonly Lock _startLock = new();
     private Task? _sent;
@@ -18,20 +18,6 @@ internal sealed class HttpHeadStream(Stream inner, byte[] request, bool upgrade,
     private byte[]? _rest;
     private int _restAt, _restEnd;
     private int _disposed;
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>Sends the head once (with <paramref name="first"/> behind it unless this is an upgrade); true when this call sent it.</summary>
     private bool Start(ReadOnlyMemory<byte> first, out Task sent)
@@ -123,27 +109,9 @@ internal sealed class HttpHeadStream(Stream inner, byte[] request, bool upgrade,
         return await inner.ReadAsync(buffer, cancellationToken);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override void ShutdownWrite() => StreamEnds.ShutdownWrite(inner);
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public void ShutdownWrite() => StreamEnds.ShutdownWrite(inner);
-
-    public void Abort() => StreamEnds.Abort(inner);
+    public override void Abort() => StreamEnds.Abort(inner);
 
     protected override void Dispose(bool disposing)
     {
