@@ -6,7 +6,7 @@ namespace Sluice.Core.Outbounds;
 /// the answer. When the deadline passes the connection is closed after <paramref name="onSilence"/> said why. After the
 /// first byte back the stream only passes reads and writes through.
 /// </summary>
-internal sealed class AnswerDeadlineStream : ConnectionStream
+internal sealed class AnswerDeadlineStream : ConnectionStream, IReadinessStream
 {
     private readonly Stream _inner;
     private readonly AnswerDeadline _deadline;
@@ -36,8 +36,16 @@ internal sealed class AnswerDeadlineStream : ConnectionStream
         _inner.Write(buffer);
     }
 
+    /// <summary>A zero-byte read waits as the connection's does (it is no answer: only a byte read is).</summary>
+    public bool WaitsWithoutBuffer => _inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (buffer.IsEmpty)
+        {
+            if (WaitsWithoutBuffer) await StreamEnds.WaitReadableAsync(_inner, cancellationToken);
+            return 0;
+        }
         int n = await _inner.ReadAsync(buffer, cancellationToken);
         if (n > 0 && !_answered)
         {

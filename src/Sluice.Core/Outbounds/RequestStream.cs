@@ -14,7 +14,7 @@ namespace Sluice.Core.Outbounds;
 /// Reads and writes may run concurrently (one each); until the header is out, writes queue behind it, so
 /// no byte can overtake it even when a lower layer (a WebSocket handshake) makes both wait.
 /// </summary>
-internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : ConnectionStream
+internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix? response, Action onRefused) : ConnectionStream, IReadinessStream
 {
     private readonly SemaphoreSlim _headerGate = new(1, 1); // orders every write before the header's end
     private volatile bool _headerSent;
@@ -68,9 +68,21 @@ internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix
         }
     }
 
+    /// <summary>True when the connection waits for bytes without a buffer (a socket, Sluice's own TLS client over one).</summary>
+    public bool WaitsWithoutBuffer => inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+
+    /// <summary>
+    /// Reads the server's bytes (the response prefix taken off). A zero-byte read sends the header if no write has, then
+    /// waits without a buffer until the connection has bytes or its end, so a relay holds none while the flow idles.
+    /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (!_headerSent) await SendHeaderAsync(cancellationToken);
+        if (buffer.IsEmpty)
+        {
+            if (WaitsWithoutBuffer) await StreamEnds.WaitReadableAsync(inner, cancellationToken);
+            return 0;
+        }
         while (true)
         {
             int n = await inner.ReadAsync(buffer, cancellationToken);

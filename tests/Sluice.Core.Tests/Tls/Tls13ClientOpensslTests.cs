@@ -132,6 +132,60 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         Assert.Equal(0, tls.HeldRecordBufferBytes);
     }
 
+    /// <summary>
+    /// A relay (the engine's StreamPump) between an app's socket and the own TLS client, against a TLS 1.3 server that
+    /// sends session tickets: after 1 MiB each way the idle flow holds no relay buffer (the TLS stream waits without one,
+    /// taking the tickets on the way) and no record buffer — what 1,000 idle VLESS or Trojan flows cost after a download.
+    /// </summary>
+    [Fact]
+    public async Task ARelayOverTheOwnClient_AfterABulkExchange_IdlesHoldingNoBuffer()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(2);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var certificate = X509Certificate2.CreateFromPemFile(peer.PathOf("server-ec.pem"), peer.PathOf("server-ec.key"));
+        var serving = Task.Run(async () =>
+        {
+            var server = new System.Net.Security.SslStream(new NetworkStream(await listener.AcceptAsync(), ownsSocket: true));
+            await server.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions
+            {
+                ServerCertificate = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null),
+                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls13,
+            });
+            return server;
+        });
+        var tls = await ConnectAsync(port, peer.Roots());
+        await using var server = await serving.WaitAsync(TimeSpan.FromSeconds(10));
+        using var app = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await app.ConnectAsync(listener.LocalEndPoint!);
+        using var accepted = await listener.AcceptAsync();
+        var buffers = new Sluice.Core.Stack.RelayBuffers(64 * 1024, 8 * 1024, 1024 * 1024);
+        var relay = Sluice.Core.Stack.StreamPump.RunAsync(accepted, tls, buffers);
+
+        var upload = RandomNumberGenerator.GetBytes(MiB);
+        var download = RandomNumberGenerator.GetBytes(MiB);
+        var serverReceived = ReadExactlyAsync(server, MiB);
+        var appReceived = ReadExactlyAsync(new NetworkStream(app), MiB);
+        await app.SendAsync(upload);
+        await server.WriteAsync(download);
+        Assert.Equal(SHA256.HashData(upload), SHA256.HashData(await serverReceived.WaitAsync(TimeSpan.FromSeconds(30))));
+        Assert.Equal(SHA256.HashData(download), SHA256.HashData(await appReceived.WaitAsync(TimeSpan.FromSeconds(30))));
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((buffers.BytesInUse != 0 || tls.HeldRecordBufferBytes != 0) && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(buffers.BytesInUse == 0, $"the relay holds {buffers.BytesInUse} bytes of buffers while the flow idles");
+        Assert.True(tls.HeldRecordBufferBytes == 0, $"the TLS client holds {tls.HeldRecordBufferBytes} bytes of record buffers while idle");
+        Assert.False(relay.IsCompleted);
+
+        // Still a working connection: a late answer arrives, and the ends pass on.
+        await server.WriteAsync("late"u8.ToArray());
+        Assert.Equal("late"u8.ToArray(), await ReadExactlyAsync(new NetworkStream(app), 4).WaitAsync(TimeSpan.FromSeconds(10)));
+        app.Shutdown(SocketShutdown.Send);
+        server.Close();
+        await relay.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     /// <summary>OpenSSL's KeyUpdate with update_requested: Sluice reads under the server's new keys and answers with its own.</summary>
     [Fact]
     public async Task ServerKeyUpdate_IsFollowed_BothWays()

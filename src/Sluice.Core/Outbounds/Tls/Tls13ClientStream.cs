@@ -9,7 +9,7 @@ namespace Sluice.Core.Outbounds.Tls;
 /// initiated before 2^24 records under one key, close_notify sent on shutdown and read as end of stream.
 /// Reads and writes may run concurrently (one reader, one writer).
 /// </summary>
-internal sealed class Tls13ClientStream : ConnectionStream
+internal sealed class Tls13ClientStream : ConnectionStream, IReadinessStream
 {
     private const byte NewSessionTicketType = 4, KeyUpdateType = 24;
     private const long RecordsBeforeKeyUpdate = 1L << 24;
@@ -75,15 +75,28 @@ internal sealed class Tls13ClientStream : ConnectionStream
         return new TlsException($"the server sent the {TlsAlert.Name(alert[1])} alert", alert[1], fromPeer: true);
     }
 
+    /// <summary>True when the transport waits for bytes without a buffer (a socket), so this stream's zero-byte read can too.</summary>
+    public bool WaitsWithoutBuffer => !_readDetached && _records.Transport is NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+
     /// <summary>
     /// Reads application data. The record buffers go back to the pool whenever the plaintext is drained and no record
-    /// waits, so a connection that idles after a transfer holds none of them.
+    /// waits, so a connection that idles after a transfer holds none of them. A zero-byte read is a wait without a buffer
+    /// until a read will find data or the end; records that carry no data (session tickets, key updates) are taken on the
+    /// way, so they cannot leave a relay waiting with its buffer.
     /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_readDetached) throw new InvalidOperationException("the TLS reader was handed over to direct copy");
         if (_records.HasStaged) await FlushStagedAsync(cancellationToken).ConfigureAwait(false);
-        if (buffer.IsEmpty) return 0;
+        if (buffer.IsEmpty)
+        {
+            while (_pending.IsEmpty && !_readClosed && WaitsWithoutBuffer)
+            {
+                if (!_records.HasUnread) await StreamEnds.WaitReadableAsync(_records.Transport, cancellationToken).ConfigureAwait(false);
+                await TakeRecordAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return 0;
+        }
         while (_pending.IsEmpty)
         {
             if (_readClosed) return 0;

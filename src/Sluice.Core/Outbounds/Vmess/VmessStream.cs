@@ -16,7 +16,7 @@ namespace Sluice.Core.Outbounds.Vmess;
 /// <see cref="StreamDatagramChannel"/> drives it with <see cref="Vless.VlessUdpFraming"/>; each write holds whole frames.
 /// One read and one write may run at once; disposal while a read runs returns the buffers when it ends.
 /// </summary>
-internal sealed class VmessStream : ConnectionStream
+internal sealed class VmessStream : ConnectionStream, IReadinessStream
 {
     private const int InputSize = 16 * 1024;
     private const int WriteSlice = 64 * 1024;
@@ -100,13 +100,22 @@ internal sealed class VmessStream : ConnectionStream
         return used;
     }
 
+    /// <summary>True when the connection under the chunks waits for bytes without a buffer.</summary>
+    public bool WaitsWithoutBuffer => _inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Interlocked.Exchange(ref _reading, 1);
         try
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            if (buffer.IsEmpty) return 0;
+            if (buffer.IsEmpty)
+            {
+                // A wait: with nothing decoded or read ahead here, the connection's wait decides (no buffer held).
+                if (_plainEnd == _plainStart && _inEnd == _inStart && !_ended && WaitsWithoutBuffer)
+                    await StreamEnds.WaitReadableAsync(_inner, cancellationToken);
+                return 0;
+            }
             int n = await ReadChunkAsync(buffer, cancellationToken);
             if (_inStart == _inEnd)
             {
