@@ -99,19 +99,9 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
+        listener.Listen(2);
         int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        using var certificate = X509Certificate2.CreateFromPemFile(peer.PathOf("server-ec.pem"), peer.PathOf("server-ec.key"));
-        var serving = Task.Run(async () =>
-        {
-            var server = new System.Net.Security.SslStream(new NetworkStream(await listener.AcceptAsync(), ownsSocket: true));
-            await server.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions
-            {
-                ServerCertificate = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null),
-                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls13,
-            });
-            return server;
-        });
+        var serving = AcceptTls13Async(listener);
         await using var tls = await ConnectAsync(port, peer.Roots());
         await using var server = await serving.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -144,17 +134,7 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(2);
         int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        using var certificate = X509Certificate2.CreateFromPemFile(peer.PathOf("server-ec.pem"), peer.PathOf("server-ec.key"));
-        var serving = Task.Run(async () =>
-        {
-            var server = new System.Net.Security.SslStream(new NetworkStream(await listener.AcceptAsync(), ownsSocket: true));
-            await server.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions
-            {
-                ServerCertificate = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null),
-                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls13,
-            });
-            return server;
-        });
+        var serving = AcceptTls13Async(listener);
         var tls = await ConnectAsync(port, peer.Roots());
         await using var server = await serving.WaitAsync(TimeSpan.FromSeconds(10));
         using var app = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -184,6 +164,22 @@ public sealed class Tls13ClientOpensslTests(OpensslPeer peer) : IClassFixture<Op
         app.Shutdown(SocketShutdown.Send);
         server.Close();
         await relay.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// A TLS 1.3 server on .NET's SslStream (OpenSSL underneath, session tickets sent) with the peer's EC test certificate,
+    /// for the tests that need to write and read at the server end at will.
+    /// </summary>
+    private async Task<System.Net.Security.SslStream> AcceptTls13Async(Socket listener)
+    {
+        using var certificate = X509Certificate2.CreateFromPemFile(peer.PathOf("server-ec.pem"), peer.PathOf("server-ec.key"));
+        var server = new System.Net.Security.SslStream(new NetworkStream(await listener.AcceptAsync(), ownsSocket: true));
+        await server.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions
+        {
+            ServerCertificate = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null),
+            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls13,
+        });
+        return server;
     }
 
     /// <summary>OpenSSL's KeyUpdate with update_requested: Sluice reads under the server's new keys and answers with its own.</summary>
