@@ -37,7 +37,7 @@ internal sealed class AnswerDeadlineStream : ConnectionStream, IReadinessStream
     }
 
     /// <summary>A zero-byte read waits as the connection's does (it is no answer: only a byte read is).</summary>
-    public bool WaitsWithoutBuffer => _inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+    public bool WaitsWithoutBuffer => StreamEnds.WaitsWithoutBuffer(_inner);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {

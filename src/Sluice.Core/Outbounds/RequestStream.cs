@@ -69,7 +69,7 @@ internal sealed class RequestStream(Stream inner, byte[] header, IResponsePrefix
     }
 
     /// <summary>True when the connection waits for bytes without a buffer (a socket, Sluice's own TLS client over one).</summary>
-    public bool WaitsWithoutBuffer => inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+    public bool WaitsWithoutBuffer => StreamEnds.WaitsWithoutBuffer(inner);
 
     /// <summary>
     /// Reads the server's bytes (the response prefix taken off). A zero-byte read sends the header if no write has, then

@@ -53,21 +53,20 @@ internal interface IFramedWriteStream
 /// <summary>Half-close and abort for any outbound stream: a wrapper passes them down, a socket does them.</summary>
 internal static class StreamEnds
 {
-    /// <summary>Written by concurrent peeks and never read: a peek needs somewhere to put its byte.</summary>
-    internal static readonly byte[] PeekSink = new byte[1];
+    /// <summary>True when <paramref name="transport"/> can wait for bytes without a buffer: a socket, or a readiness stream that says so.</summary>
+    public static bool WaitsWithoutBuffer(Stream transport) => transport is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
 
     /// <summary>
-    /// Waits, holding no buffer, until a read from <paramref name="transport"/> will find bytes or the end: a socket by a
-    /// one-byte peek, a readiness stream by its zero-byte read. Not a socket's zero-byte read: after a read that took
-    /// bytes, .NET still counts the socket readable (it saw no EAGAIN), so a zero-byte read completes at once and the
-    /// caller's next read waits with its buffer for as long as the flow idles; the peek sees the EAGAIN and waits.
+    /// Waits, holding no buffer, until a read from <paramref name="transport"/> will find bytes or the end: a socket by
+    /// <see cref="SocketPeek"/>, a readiness stream by its zero-byte read.
     /// </summary>
-    public static async ValueTask WaitReadableAsync(Stream transport, CancellationToken cancellationToken)
+    /// <returns>False when the wait saw the end (a socket's); true when a read will find bytes, or may find the end.</returns>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // once per wait of a relay: no box each time
+    public static async ValueTask<bool> WaitReadableAsync(Stream transport, CancellationToken cancellationToken)
     {
-        if (transport is System.Net.Sockets.NetworkStream network)
-            _ = await network.Socket.ReceiveAsync(PeekSink, System.Net.Sockets.SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
-        else
-            _ = await transport.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        if (transport is System.Net.Sockets.NetworkStream network) return await SocketPeek.WaitAsync(network.Socket, cancellationToken).ConfigureAwait(false) > 0;
+        _ = await transport.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     public static void ShutdownWrite(Stream stream)

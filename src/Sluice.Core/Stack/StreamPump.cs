@@ -64,7 +64,7 @@ internal static class StreamPump
     private static async Task PumpAsync(Stream from, Stream to, RelayBuffers buffers, Action halfClose, Action<long>? count, ISocketFactory? sockets)
     {
         var socket = (from as NetworkStream)?.Socket;
-        bool waitsWithoutBuffer = socket is not null || from is IReadinessStream { WaitsWithoutBuffer: true };
+        bool waitsWithoutBuffer = StreamEnds.WaitsWithoutBuffer(from);
         var receiveNow = socket is null ? null : sockets;
         var framed = to as IFramedWriteStream;
         byte[]? buffer = null;
@@ -79,15 +79,10 @@ internal static class StreamPump
                 ready = -1;
                 if (n < 0 && buffer is null)
                 {
-                    // A socket is waited on with a one-byte peek, not a zero-byte read: the receive-now below reads
-                    // around .NET, whose readiness state then still says "readable", and a zero-byte read would complete
-                    // at once every time, so the read after it would hold the buffer for as long as the flow idles
-                    // (every flow that had moved data both ways held two). The peek sees EAGAIN and waits for the
-                    // socket's next event; it consumes nothing and tells the end (0) without a buffer
-                    // (StreamEnds.WaitReadableAsync, which the Shadowsocks decoder's wait uses too).
-                    if (socket is not null) n = await socket.ReceiveAsync(StreamEnds.PeekSink, SocketFlags.Peek, CancellationToken.None) == 0 ? 0 : -1;
-                    else if (waitsWithoutBuffer) _ = await from.ReadAsync(Memory<byte>.Empty);
-                    if (n < 0) buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
+                    // A socket's wait is a peek (SocketPeek: a zero-byte read completes at once after the receive-now,
+                    // which reads around .NET), and it sees the end without a buffer.
+                    if (waitsWithoutBuffer && !await StreamEnds.WaitReadableAsync(from, CancellationToken.None)) n = 0;
+                    else buffer = Rent(buffers, framed, out offset, out limit, out inPlace);
                 }
                 if (n < 0) n = await from.ReadAsync(buffer!.AsMemory(offset, limit));
                 if (n == 0) break;

@@ -67,8 +67,6 @@ internal sealed class DirectOutbound(string tag, DialOptions dial, ISocketFactor
 /// <summary>A connected UDP socket as a channel: one datagram per Send/Receive.</summary>
 internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel, IDatagramReadiness
 {
-    // MSG_PEEK into one byte: the datagram stays queued. Shared, as nobody reads what lands in it.
-    private static readonly byte[] PeekScratch = new byte[1];
 
     public void Send(ReadOnlySpan<byte> payload)
     {
@@ -102,7 +100,7 @@ internal sealed class ConnectedUdpChannel(Socket socket) : IUdpChannel, IDatagra
     {
         try
         {
-            await socket.ReceiveAsync(PeekScratch, SocketFlags.Peek, cancellationToken);
+            await SocketPeek.WaitAsync(socket, cancellationToken); // the datagram stays queued
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {

@@ -37,7 +37,7 @@ internal sealed partial class ShadowsocksStream
     }
 
     /// <summary>True when the transport waits in a zero-byte read (a socket), so this stream's zero-byte read can too.</summary>
-    public bool WaitsWithoutBuffer => _transport is NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+    public bool WaitsWithoutBuffer => StreamEnds.WaitsWithoutBuffer(_transport);
 
     private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {

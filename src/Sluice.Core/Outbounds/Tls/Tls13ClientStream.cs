@@ -76,7 +76,7 @@ internal sealed class Tls13ClientStream : ConnectionStream, IReadinessStream
     }
 
     /// <summary>True when the transport waits for bytes without a buffer (a socket), so this stream's zero-byte read can too.</summary>
-    public bool WaitsWithoutBuffer => !_readDetached && _records.Transport is NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+    public bool WaitsWithoutBuffer => !_readDetached && StreamEnds.WaitsWithoutBuffer(_records.Transport);
 
     /// <summary>
     /// Reads application data. The record buffers go back to the pool whenever the plaintext is drained and no record

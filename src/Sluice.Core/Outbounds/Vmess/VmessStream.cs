@@ -101,7 +101,7 @@ internal sealed class VmessStream : ConnectionStream, IReadinessStream
     }
 
     /// <summary>True when the connection under the chunks waits for bytes without a buffer.</summary>
-    public bool WaitsWithoutBuffer => _inner is System.Net.Sockets.NetworkStream or IReadinessStream { WaitsWithoutBuffer: true };
+    public bool WaitsWithoutBuffer => StreamEnds.WaitsWithoutBuffer(_inner);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
