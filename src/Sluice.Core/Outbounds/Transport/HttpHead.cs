@@ -5,7 +5,8 @@ namespace Sluice.Core.Outbounds.Transport;
 /// <summary>
 /// The HTTP/1.1 heads of the transports that open with one request and one answer and then carry the stream as it is:
 /// "httpupgrade" (GET with Upgrade: websocket, answered 101; as sing-box and V2Ray's httpupgrade) and the "http"
-/// transport without TLS (sing-box's plain form: the method and path of the transport, answered 200).
+/// transport without TLS (sing-box's plain form: the method and path of the transport, answered 200). The answer's head
+/// (its end, status line and fields) is read here for the WebSocket handshake too.
 /// </summary>
 internal static class HttpHead
 {
@@ -54,10 +55,10 @@ internal static class HttpHead
     /// </summary>
     public static string? Check(ReadOnlySpan<byte> head, bool upgrade)
     {
-        var lines = Encoding.Latin1.GetString(head).Split("\r\n");
-        var status = lines[0].Split(' ', 3);
+        var lines = Lines(head);
+        var status = Status(lines);
         string what = upgrade ? "the HTTP upgrade" : "the HTTP request";
-        if (status.Length < 2 || !status[0].StartsWith("HTTP/1.", StringComparison.Ordinal) || status[1].Length != 3 || !status[1].All(char.IsAsciiDigit))
+        if (status is null || status[1].Length != 3 || !status[1].All(char.IsAsciiDigit))
             return $"the server did not answer {what} with HTTP/1.1";
         string expected = upgrade ? "101" : "200";
         if (status[1] != expected)
@@ -72,7 +73,18 @@ internal static class HttpHead
         return null;
     }
 
-    private static string? Header(string[] lines, string name)
+    /// <summary>The head's lines (Latin-1: field values are octets).</summary>
+    public static string[] Lines(ReadOnlySpan<byte> head) => Encoding.Latin1.GetString(head).Split("\r\n");
+
+    /// <summary>The status line's version, code and reason ("HTTP/1.x", "101", …); null when it is not an HTTP/1 status line.</summary>
+    public static string[]? Status(string[] lines)
+    {
+        var status = lines[0].Split(' ', 3);
+        return status.Length >= 2 && status[0].StartsWith("HTTP/1.", StringComparison.Ordinal) ? status : null;
+    }
+
+    /// <summary>The first field named <paramref name="name"/> (any case), trimmed; null when there is none.</summary>
+    public static string? Header(string[] lines, string name)
     {
         foreach (var line in lines.AsSpan(1))
         {

@@ -12,9 +12,6 @@ internal static class WebSocketHandshake
 {
     private const string Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    /// <summary>The answer's head is read up to this many bytes; a longer one is refused.</summary>
-    public const int MaxResponseHead = 8 * 1024;
-
     public static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
 
     public static byte[] Request(WebSocketTransportOptions options, string host, string key, ReadOnlySpan<byte> earlyData)
@@ -37,32 +34,22 @@ internal static class WebSocketHandshake
         return Encoding.ASCII.GetBytes(text.ToString());
     }
 
-    /// <summary>Where the head of the answer ends (after the blank line), or −1 when it has not all arrived.</summary>
-    public static int HeadLength(ReadOnlySpan<byte> data)
-    {
-        int end = data.IndexOf("\r\n\r\n"u8);
-        return end < 0 ? -1 : end + 4;
-    }
-
     /// <summary>Null when the head is a valid 101 for <paramref name="key"/>; else what is wrong, for people.</summary>
     public static string? Check(ReadOnlySpan<byte> head, string key)
     {
-        string text = Encoding.Latin1.GetString(head);
-        var lines = text.Split("\r\n");
-        var status = lines[0].Split(' ', 3);
-        if (status.Length < 2 || !status[0].StartsWith("HTTP/1.", StringComparison.Ordinal))
+        var lines = HttpHead.Lines(head);
+        if (HttpHead.Status(lines) is not { } status)
             return "the server did not answer the WebSocket upgrade with HTTP (is it a WebSocket endpoint?)";
         if (status[1] != "101")
             return $"the server refused the WebSocket upgrade: HTTP {status[1]} {(status.Length > 2 ? status[2] : "")}".TrimEnd()
                 + (status[1] is "404" or "400" ? " (check transport.path)" : "");
         string expected = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + Guid)));
-        foreach (var line in lines.Skip(1))
+        return HttpHead.Header(lines, "Sec-WebSocket-Accept") switch
         {
-            int colon = line.IndexOf(':');
-            if (colon > 0 && line[..colon].Trim().Equals("Sec-WebSocket-Accept", StringComparison.OrdinalIgnoreCase))
-                return line[(colon + 1)..].Trim() == expected ? null : "the server's Sec-WebSocket-Accept does not match our key";
-        }
-        return "the server's 101 answer has no Sec-WebSocket-Accept";
+            null => "the server's 101 answer has no Sec-WebSocket-Accept",
+            var accept when accept == expected => null,
+            _ => "the server's Sec-WebSocket-Accept does not match our key",
+        };
     }
 
     /// <summary>
@@ -71,7 +58,7 @@ internal static class WebSocketHandshake
     /// </summary>
     public static bool Echoes(ReadOnlySpan<byte> head, string header, string value)
     {
-        foreach (var line in Encoding.Latin1.GetString(head).Split("\r\n").Skip(1))
+        foreach (var line in HttpHead.Lines(head).Skip(1))
         {
             int colon = line.IndexOf(':');
             if (colon > 0 && line[..colon].Trim().Equals(header, StringComparison.OrdinalIgnoreCase) && line[(colon + 1)..].Trim() == value) return true;

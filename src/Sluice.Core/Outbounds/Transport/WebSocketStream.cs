@@ -74,11 +74,11 @@ internal sealed class WebSocketStream : ConnectionStream
         {
             await _inner.WriteAsync(request, limit.Token);
             int head;
-            while ((head = WebSocketHandshake.HeadLength(_in.AsSpan(0, _inEnd))) < 0)
+            while ((head = HttpHead.HeadLength(_in.AsSpan(0, _inEnd))) < 0)
             {
-                if (_inEnd >= WebSocketHandshake.MaxResponseHead || _inEnd == _in.Length)
-                    throw new IOException($"{_who}: WebSocket: the server's answer to the upgrade is longer than {WebSocketHandshake.MaxResponseHead} bytes");
-                int n = await _inner.ReadAsync(_in.AsMemory(_inEnd, Math.Min(_in.Length, WebSocketHandshake.MaxResponseHead) - _inEnd), limit.Token);
+                if (_inEnd >= HttpHead.MaxResponseHead || _inEnd == _in.Length)
+                    throw new IOException($"{_who}: WebSocket: the server's answer to the upgrade is longer than {HttpHead.MaxResponseHead} bytes");
+                int n = await _inner.ReadAsync(_in.AsMemory(_inEnd, Math.Min(_in.Length, HttpHead.MaxResponseHead) - _inEnd), limit.Token);
                 if (n == 0) throw new IOException($"{_who}: WebSocket: the server closed the connection instead of answering the upgrade");
                 _inEnd += n;
             }
