@@ -17,17 +17,16 @@ namespace Sluice.Core.Importing;
 /// </summary>
 public static partial class ClashYaml
 {
-    /// <param name="Override">The subscription's "override" object; null when the provider changes nothing.</param>
+    /// <param name="Override">The provider's override: a subscription's "override" object (<see cref="ServerOverride.ToJson"/>), or applied now to
+    /// the servers of a file or inline provider.</param>
     /// <param name="Headers">The subscription's "headers" object; null when it sends none.</param>
-    /// <param name="Servers">The same override, for the servers of a file or inline provider read now.</param>
-    private sealed record ProviderExtras(JsonObject? Override, JsonObject? Headers, ServerOverride Servers);
+    private sealed record ProviderExtras(ServerOverride Override, JsonObject? Headers);
 
     private static readonly string[] OverridesNotCarried = ["tfo", "mptcp", "udp-over-tcp", "up", "down", "interface-name", "routing-mark", "ip-version"];
 
     /// <summary>The provider's header and override; what cannot be carried over is added to <paramref name="unhonoured"/>.</summary>
     private static ProviderExtras ReadProviderExtras(YamlMappingNode entry, HashSet<string> taken, List<string> unhonoured)
     {
-        var change = new JsonObject();
         string? prefix = null, suffix = null, detour = null;
         bool? udp = null;
         bool insecure = false;
@@ -63,15 +62,7 @@ public static partial class ClashYaml
             detour = null;
         }
 
-        var servers = new ServerOverride(prefix, suffix, replace, detour, udp, insecure);
-        if (prefix is not null) change["tag_prefix"] = prefix;
-        if (suffix is not null) change["tag_suffix"] = suffix;
-        if (replace.Count > 0)
-            change["tag_replace"] = new JsonArray(replace.Select(r => (JsonNode)new JsonObject { ["pattern"] = r.Pattern, ["replacement"] = r.Replacement }).ToArray());
-        if (detour is not null) change["detour"] = detour;
-        if (udp is { } carriesUdp) change["udp"] = carriesUdp;
-        if (insecure) change["tls_insecure"] = true;
-        return new ProviderExtras(change.Count > 0 ? change : null, ReadHeaders(entry, unhonoured), servers);
+        return new ProviderExtras(new ServerOverride(prefix, suffix, replace, detour, udp, insecure), ReadHeaders(entry, unhonoured));
     }
 
     /// <summary>header: {Name: [values]} (or one value); a name or value an HTTP request cannot carry is noted and left out.</summary>
@@ -88,8 +79,7 @@ public static partial class ClashYaml
                 YamlScalarNode one => [one.Value ?? ""],
                 _ => [],
             };
-            bool nameOk = name.Length > 0 && name.All(c => c is > ' ' and < (char)0x7f && "()<>@,;:\\\"/[]?={}".IndexOf(c) < 0);
-            if (!nameOk || values.Count == 0 || values.Any(v => v.Any(c => c is '\r' or '\n' or '\0')))
+            if (!Outbounds.Transport.TransportOptionsParser.IsToken(name) || values.Count == 0 || values.Any(v => v.Any(c => c is '\r' or '\n' or '\0')))
             {
                 unhonoured.Add($"header \"{name}\" (not a header an HTTP request can carry)");
                 continue;

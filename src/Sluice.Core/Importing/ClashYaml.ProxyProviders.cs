@@ -51,7 +51,7 @@ public static partial class ClashYaml
             var extras = ReadProviderExtras(entry, taken, unhonoured);
             if (why is null && !NameFilter.TryRead(entry, out filter, out why))
                 why = $"{why} (Sluice must not widen what the provider gives)";
-            if (why is null && type != "http") servers = ReadProviderServers(name, entry, type, source, filter, extras.Servers, taken, notes, out why);
+            if (why is null && type != "http") servers = ReadProviderServers(name, entry, type, source, filter, extras.Override, taken, notes, out why);
             if (why is not null)
             {
                 notes.Add($"{where}: proxy provider \"{name}\" skipped: {why}; groups using it get none of its servers");
@@ -60,8 +60,7 @@ public static partial class ClashYaml
             string? interval = Scalar(entry, "interval") is { } text && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) && seconds > 0
                 ? $"{seconds}s" : null;
             if (entry.Children.ContainsKey(new YamlScalarNode("proxy"))) unhonoured.Add("proxy (Sluice fetches the list directly)");
-            bool renames = extras.Servers.TagPrefix is not null || extras.Servers.TagSuffix is not null || extras.Servers.TagReplace.Count > 0;
-            if (type == "http" && renames && (filter.Keep.Count > 0 || filter.Drop.Count > 0))
+            if (type == "http" && extras.Override.Renames && (filter.Keep.Count > 0 || filter.Drop.Count > 0))
                 notes.Add($"{where}: proxy provider \"{name}\": its filter now sees the names after its override (mihomo filters before renaming)");
             if (entry.Children.TryGetValue(new YamlScalarNode("health-check"), out var check) && check is YamlMappingNode checkMap && IsTrue(Scalar(checkMap, "enable")))
                 unhonoured.Add("health-check (the group's own probes test its members)");
@@ -174,7 +173,7 @@ public static partial class ClashYaml
             for (int n = 2; subscriptions.Any(s => (string?)s["tag"] == tag); n++) tag = $"{Plain(provider.Name)}-{n}";
             var subscription = new JsonObject { ["tag"] = tag, ["url"] = provider.Url, ["group"] = group };
             if (provider.Interval is { } interval) subscription["interval"] = interval;
-            if (provider.Extras.Override is { } change) subscription["override"] = change.DeepClone();
+            if (provider.Extras.Override.ToJson() is { } change) subscription["override"] = change;
             if (provider.Extras.Headers is { } headers) subscription["headers"] = headers.DeepClone();
             provider.Filter.And(groupFilter).WriteTo(subscription);
             subscriptions.Add(subscription);

@@ -51,7 +51,24 @@ public sealed class ServerOverride
 
     public bool TlsInsecure { get; }
 
-    public bool IsNone => TagPrefix is null && TagSuffix is null && _replace.Length == 0 && Detour is null && Udp is not false && !TlsInsecure;
+    /// <summary>True when the tags change.</summary>
+    public bool Renames => TagPrefix is not null || TagSuffix is not null || _replace.Length > 0;
+
+    public bool IsNone => !Renames && Detour is null && Udp is not false && !TlsInsecure;
+
+    /// <summary>The subscription's "override" object that reads back as this one; null when it changes nothing.</summary>
+    public JsonObject? ToJson()
+    {
+        var change = new JsonObject();
+        if (TagPrefix is not null) change["tag_prefix"] = TagPrefix;
+        if (TagSuffix is not null) change["tag_suffix"] = TagSuffix;
+        if (TagReplace.Count > 0)
+            change["tag_replace"] = new JsonArray(TagReplace.Select(r => (JsonNode)new JsonObject { ["pattern"] = r.Pattern, ["replacement"] = r.Replacement }).ToArray());
+        if (Detour is not null) change["detour"] = Detour;
+        if (Udp is { } carriesUdp) change["udp"] = carriesUdp;
+        if (TlsInsecure) change["tls_insecure"] = true;
+        return change.Count > 0 ? change : null;
+    }
 
     /// <summary>Copies of the servers (sing-box outbound objects) with the override applied; the input is not changed.</summary>
     public IReadOnlyList<JsonObject> Apply(IReadOnlyList<JsonObject> servers)

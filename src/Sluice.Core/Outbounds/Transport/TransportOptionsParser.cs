@@ -144,6 +144,6 @@ internal static class TransportOptionsParser
     }
 
     /// <summary>RFC 9110 token characters.</summary>
-    private static bool IsToken(string name) =>
+    internal static bool IsToken(string name) =>
         name.Length > 0 && name.All(c => c is > ' ' and < (char)0x7f && "()<>@,;:\\\"/[]?={}".IndexOf(c) < 0);
 }
