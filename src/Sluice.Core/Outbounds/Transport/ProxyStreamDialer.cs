@@ -83,12 +83,19 @@ internal sealed partial class ProxyStreamDialer : IDisposable
         var connection = await _server.ConnectTcpAsync(cancellationToken);
         Stream stream = connection.Stream;
         if (_tls is null) return stream;
+        // The redial is for the one retry over SslStream when the own TLS client met a TLS 1.2 server.
+        return await WithinConnectTimeoutAsync(token => _tls.ConnectAsync(stream, token, async redial => (await _server.ConnectTcpAsync(redial)).Stream),
+            cancellationToken);
+    }
+
+    /// <summary>A TLS handshake within connect_timeout; running out of it is an error naming the outbound.</summary>
+    private async ValueTask<T> WithinConnectTimeoutAsync<T>(Func<CancellationToken, ValueTask<T>> handshake, CancellationToken cancellationToken)
+    {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(_server.Dial.ConnectTimeout);
         try
         {
-            // The redial is for the one retry over SslStream when the own TLS client met a TLS 1.2 server.
-            return await _tls.ConnectAsync(stream, limit.Token, async token => (await _server.ConnectTcpAsync(token)).Stream);
+            return await handshake(limit.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -142,16 +149,7 @@ internal sealed partial class ProxyStreamDialer : IDisposable
     public async ValueTask<Tls13ClientStream> ConnectOwnTlsAsync(CancellationToken cancellationToken)
     {
         var connection = await _server.ConnectTcpAsync(cancellationToken);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_server.Dial.ConnectTimeout);
-        try
-        {
-            return await _tls!.ConnectForVisionAsync(connection.Stream, limit.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new OutboundException($"{_server.Who}: TLS handshake timed out after {_server.Dial.ConnectTimeout.TotalSeconds:0.#} s");
-        }
+        return await WithinConnectTimeoutAsync(token => _tls!.ConnectForVisionAsync(connection.Stream, token), cancellationToken);
     }
 
     /// <summary>One of the transport's hosts, at random per connection as V2Ray picks; null when it lists none.</summary>
