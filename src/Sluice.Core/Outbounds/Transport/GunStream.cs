@@ -15,7 +15,6 @@ internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessa
 
     private readonly GunDecoder _decoder = new(maxMessage);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly byte[] _out = GC.AllocateUninitializedArray<byte>(GunFraming.MaxHeaderLength + MessageData);
     private readonly byte[] _in = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
     private int _inStart, _inEnd;
     private bool _ended;
@@ -23,19 +22,22 @@ internal sealed class GunStream(Http2TunnelStream call, string who, int maxMessa
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await _writeLock.WaitAsync(cancellationToken);
+        // Messages are framed in a buffer rented for this write: an idle call holds none.
+        byte[] framed = System.Buffers.ArrayPool<byte>.Shared.Rent(GunFraming.MaxHeaderLength + Math.Min(buffer.Length, MessageData));
         try
         {
             while (!buffer.IsEmpty)
             {
                 var slice = buffer[..Math.Min(buffer.Length, MessageData)];
-                int header = GunFraming.WriteHeader(_out, slice.Length);
-                slice.Span.CopyTo(_out.AsSpan(header));
-                await call.WriteAsync(_out.AsMemory(0, header + slice.Length), cancellationToken);
+                int header = GunFraming.WriteHeader(framed, slice.Length);
+                slice.Span.CopyTo(framed.AsSpan(header));
+                await call.WriteAsync(framed.AsMemory(0, header + slice.Length), cancellationToken);
                 buffer = buffer[slice.Length..];
             }
         }
         finally
         {
+            System.Buffers.ArrayPool<byte>.Shared.Return(framed); // the call's write has completed or failed: nothing reads it
             _writeLock.Release();
         }
     }
